@@ -1,0 +1,68 @@
+# Makefile for the feature_flags PostgreSQL extension (PGXS)
+#
+#   make                 build the extension (warnings are errors)
+#   make install         install into the PostgreSQL found by PG_CONFIG
+#   make installcheck    pg_regress + isolation + TAP suites (temp instances)
+#   make core-check      unit and conformance tests of the portable core
+#   make pgtap           pgTAP suite against the running server ($PGDATABASE)
+#   make test            every suite, with one summary line (test/run-all.sh)
+
+EXTENSION = feature_flags
+EXTVERSION = 1.0
+
+MODULE_big = feature_flags
+CORE_SRCS = $(sort $(wildcard src/core/*.c))
+PG_SRCS = $(sort $(wildcard src/*.c))
+OBJS = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
+
+# the install script is assembled from src/sql/NNN_*.sql, in order
+SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK = -lxxhash
+
+# pg_regress: sql/ + expected/, run in a temporary instance
+REGRESS = $(shell cat test/regress_schedule 2>/dev/null)
+REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/test/conf/regress.conf
+
+# isolation: test/isolation/specs + test/isolation/expected
+ISOLATION = $(shell cat test/isolation_schedule 2>/dev/null)
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=output_iso \
+	--temp-instance=./tmp_isolation --temp-config=$(srcdir)/test/conf/regress.conf
+
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+
+EXTRA_CLEAN = tmp_regress tmp_isolation output_iso results regression.diffs \
+	regression.out build $(DATA_built)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+PROVE_FLAGS += --timer
+
+$(DATA_built): $(SQL_PARTS)
+	cat $(SQL_PARTS) > $@
+
+# ---- the portable core, built and tested without PostgreSQL ----
+CORE_CC ?= cc
+CORE_CFLAGS ?= -O2 -g -std=c99 -Wall -Wextra -Werror -Wno-unused-parameter
+CONFORMANCE ?= $(abspath $(srcdir)/../shared/conformance/jsonlogic/tests.json)
+
+build/core-tests: $(CORE_SRCS) $(wildcard src/core/*.h) $(wildcard test/core/*.c) $(wildcard test/core/*.h)
+	@mkdir -p build
+	$(CORE_CC) $(CORE_CFLAGS) -Isrc/core -o $@ $(CORE_SRCS) $(filter-out test/core/fuzz_%.c,$(wildcard test/core/*.c)) -lm
+
+core-check: build/core-tests
+	build/core-tests $(CONFORMANCE)
+
+.PHONY: core-check pgtap test
+pgtap:
+	pg_prove --ext .sql test/pgtap/
+
+test:
+	bash test/run-all.sh

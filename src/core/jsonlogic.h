@@ -1,0 +1,328 @@
+/*-------------------------------------------------------------------------
+ *
+ * jsonlogic.h
+ *	  Portable JSON Logic evaluator core of feature_flags.
+ *
+ * This header is the whole contract between the evaluator core and its
+ * callers (the PostgreSQL glue in src/*.c, the unit tests and the fuzzer in
+ * test/core/).  The core depends on nothing but the C99 standard library:
+ * no PostgreSQL header may be included anywhere under src/core/.
+ *
+ * Memory: everything the core allocates comes from a JLArena, which takes
+ * its chunks from a caller-supplied allocator (malloc by default; palloc in
+ * a memory context inside PostgreSQL).  The core keeps no static mutable
+ * state, so a caller may abandon an evaluation at any point (for instance a
+ * longjmp out of the interrupt callback) and simply reset the arena.
+ *
+ * Errors: the core never aborts.  Functions that can fail fill a JLError
+ * with a code, a JSON path into the rule ("$.if[2].fractional[1]") and a
+ * message, and return NULL/false.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/core/jsonlogic.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_JSONLOGIC_H
+#define FF_JSONLOGIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------------
+ * Arena allocation
+ * --------------------------------------------------------------------- */
+
+typedef struct JLAllocator
+{
+	/* returns NULL on failure (or does not return, e.g. palloc's ERROR) */
+	void	   *(*alloc) (void *ctx, size_t size);
+	void		(*release) (void *ctx, void *ptr);
+	void	   *ctx;
+} JLAllocator;
+
+typedef struct JLArena JLArena;
+
+/* allocator NULL means malloc/free */
+extern JLArena *JLArenaCreate(const JLAllocator *allocator);
+/* frees everything allocated since creation, keeps one chunk for reuse */
+extern void JLArenaReset(JLArena *arena);
+extern void JLArenaDestroy(JLArena *arena);
+/* 8-byte aligned; NULL on allocator failure */
+extern void *JLArenaAlloc(JLArena *arena, size_t size);
+/* bytes currently held from the allocator (for memory reporting) */
+extern size_t JLArenaBytes(const JLArena *arena);
+
+/* ---------------------------------------------------------------------
+ * JSON values
+ * --------------------------------------------------------------------- */
+
+typedef enum JLType
+{
+	JL_NULL = 0,
+	JL_BOOL,
+	JL_NUMBER,
+	JL_STRING,
+	JL_ARRAY,
+	JL_OBJECT
+} JLType;
+
+typedef struct JLValue JLValue;
+
+typedef struct JLMember
+{
+	const char *key;			/* not NUL-terminated necessarily */
+	size_t		keylen;
+	const JLValue *value;
+} JLMember;
+
+struct JLValue
+{
+	JLType		type;
+	union
+	{
+		bool		boolean;
+		double		number;
+		struct
+		{
+			const char *ptr;	/* UTF-8, may contain NUL bytes */
+			size_t		len;
+		}			string;
+		struct
+		{
+			const JLValue **items;
+			size_t		count;
+		}			array;
+		struct
+		{
+			/* sorted by (keylen, key bytes) like jsonb; no duplicate keys */
+			const JLMember *members;
+			size_t		count;
+		}			object;
+	}			u;
+};
+
+/* shared immutable constants */
+extern const JLValue JLNullValue;
+extern const JLValue JLTrueValue;
+extern const JLValue JLFalseValue;
+
+extern JLValue *JLMakeNumber(JLArena *arena, double n);
+extern JLValue *JLMakeString(JLArena *arena, const char *ptr, size_t len, bool copy);
+/* members need not be sorted; duplicates: last wins */
+extern JLValue *JLMakeObject(JLArena *arena, JLMember *members, size_t count);
+extern JLValue *JLMakeArray(JLArena *arena, const JLValue **items, size_t count);
+/* member lookup, O(log n) */
+extern const JLValue *JLObjectGet(const JLValue *object, const char *key, size_t keylen);
+
+/* JavaScript-style truthiness as on jsonlogic.com */
+extern bool JLTruthy(const JLValue *v);
+/* deep equality of JSON values (numbers by value, object key order ignored) */
+extern bool JLEqual(const JLValue *a, const JLValue *b);
+
+typedef enum JLErrorCode
+{
+	JL_OK = 0,
+	JL_ERR_SYNTAX,				/* JSON text does not parse */
+	JL_ERR_UNKNOWN_OPERATOR,	/* {"nope": ...} */
+	JL_ERR_BAD_ARGUMENTS,		/* operator used with an invalid argument shape */
+	JL_ERR_TOO_DEEP,			/* nesting beyond the limit */
+	JL_ERR_TOO_LARGE,			/* size beyond a limit */
+	JL_ERR_OUT_OF_MEMORY,
+	JL_ERR_RUNTIME				/* evaluation failed (unknown segment, cycle...) */
+} JLErrorCode;
+
+typedef struct JLError
+{
+	JLErrorCode code;
+	char		path[256];		/* "$" = the rule itself, "$.if[2]" ... */
+	char		message[256];
+} JLError;
+
+/*
+ * Parse JSON text (RFC 8259; a top-level scalar is allowed).  max_depth
+ * bounds nesting (0 = JL_DEFAULT_MAX_DEPTH).
+ */
+#define JL_DEFAULT_MAX_DEPTH 256
+extern const JLValue *JLParse(JLArena *arena, const char *text, size_t len,
+							  int max_depth, JLError *err);
+/* Compact serialisation, NUL-terminated, numbers as JavaScript prints them */
+extern char *JLSerialize(JLArena *arena, const JLValue *v, size_t *len);
+
+/* ---------------------------------------------------------------------
+ * Rules
+ * --------------------------------------------------------------------- */
+
+typedef struct JLRule JLRule;
+
+typedef struct JLCompileOptions
+{
+	int			max_depth;		/* 0 = JL_DEFAULT_MAX_DEPTH */
+	bool		allow_segments; /* accept the in_segment operator */
+} JLCompileOptions;
+
+/*
+ * Compile a JSON Logic rule (any JSON value; non-rules are literals).
+ * Unknown operators and malformed custom-operator arguments (wrong arity
+ * of starts_with/ends_with/sem_ver, fractional weights that are literal
+ * non-integers, an unknown sem_ver operator literal...) are compile errors.
+ * The rule may reference the input value; it must stay alive as long as
+ * the compiled rule.
+ */
+extern JLRule *JLCompile(JLArena *arena, const JLValue *rule,
+						 const JLCompileOptions *options, JLError *err);
+
+/* The literal segment names the rule references through in_segment. */
+extern size_t JLRuleSegmentCount(const JLRule *rule);
+extern const char *JLRuleSegmentName(const JLRule *rule, size_t i, size_t *len);
+
+/*
+ * The literal strings/booleans the rule can return as its final result
+ * (the branches of if/?:, the variants of fractional, bare values...), for
+ * write-time checks that targeting names existing variants.  Returns false
+ * when a result can be computed (e.g. {"var":...} as an if branch), in
+ * which case the list is incomplete.
+ */
+typedef void (*JLResultCallback) (void *arg, const JLValue *literal, const char *path);
+extern bool JLRuleLiteralResults(const JLRule *rule, JLResultCallback cb, void *arg);
+
+/* ---------------------------------------------------------------------
+ * Evaluation context
+ * --------------------------------------------------------------------- */
+
+/* a pre-split "var" path: "user.name" -> ["user", "name"] */
+typedef struct JLPathSegment
+{
+	const char *ptr;
+	size_t		len;
+} JLPathSegment;
+
+typedef struct JLSegmentInfo
+{
+	/* +1 key is in the include list, -1 in the exclude list, 0 neither */
+	int			membership;
+	/* the segment's own rule, or NULL; evaluated with the same context */
+	const JLRule *rule;
+} JLSegmentInfo;
+
+typedef struct JLContext
+{
+	/*
+	 * Look up a path in the root data.  Return NULL when missing.  The
+	 * returned value may be allocated in scratch.  nsegments == 0 means the
+	 * whole data object.
+	 */
+	const JLValue *(*lookup) (void *opaque, const JLPathSegment *segments,
+							  size_t nsegments, JLArena *scratch);
+
+	/*
+	 * Find a segment by name; false if it does not exist (in_segment then
+	 * yields null).  key is the targeting key being tested.  May be NULL
+	 * when segments are not available.
+	 */
+	bool		(*segment) (void *opaque, const char *name, size_t namelen,
+							const char *key, size_t keylen,
+							JLSegmentInfo *info);
+
+	/*
+	 * Called at least every few thousand steps of loops over user data and
+	 * on every recursion; may not return (PostgreSQL's CHECK_FOR_INTERRUPTS
+	 * longjmps).  Return true to abort the evaluation with JL_ERR_RUNTIME.
+	 * May be NULL.
+	 */
+	bool		(*interrupt) (void *opaque);
+
+	void	   *opaque;
+
+	/* flagd injection: $flagd.flagKey and $flagd.timestamp */
+	bool		inject_flagd;
+	const char *flag_key;
+	size_t		flag_key_len;
+	int64_t		timestamp;		/* Unix epoch seconds */
+
+	int			max_depth;		/* evaluation recursion limit, 0 = default */
+} JLContext;
+
+/* A JLContext over an in-memory JLValue (tests, fuzzer, map/filter data) */
+extern void JLContextInitValue(JLContext *ctx, const JLValue *data);
+
+/*
+ * Evaluate.  Returns the result (possibly allocated in scratch, possibly
+ * pointing into the rule or the context) or NULL with err filled in on an
+ * evaluation error.
+ */
+extern const JLValue *JLEvaluate(const JLRule *rule, const JLContext *ctx,
+								 JLArena *scratch, JLError *err);
+
+/* ---------------------------------------------------------------------
+ * Hashing helpers (exposed for tests and the PostgreSQL side)
+ * --------------------------------------------------------------------- */
+
+extern uint32_t JLMurmur3_32(const void *data, size_t len, uint32_t seed);
+
+/* ---------------------------------------------------------------------
+ * flagd flag resolution (flagd-semantics.md section 3)
+ * --------------------------------------------------------------------- */
+
+typedef enum FFReason
+{
+	FF_REASON_STATIC = 0,
+	FF_REASON_DEFAULT,
+	FF_REASON_TARGETING_MATCH,
+	FF_REASON_DISABLED,
+	FF_REASON_ERROR
+} FFReason;
+
+typedef enum FFErrorCode
+{
+	FF_ERROR_NONE = 0,
+	FF_ERROR_FLAG_NOT_FOUND,
+	FF_ERROR_PARSE_ERROR,
+	FF_ERROR_TYPE_MISMATCH,
+	FF_ERROR_GENERAL,
+	FF_ERROR_INVALID_CONTEXT
+} FFErrorCode;
+
+extern const char *FFReasonName(FFReason reason);
+extern const char *FFErrorCodeName(FFErrorCode code);
+
+typedef struct FFVariant
+{
+	const char *name;
+	size_t		namelen;
+	const JLValue *value;
+} FFVariant;
+
+typedef struct FFFlag
+{
+	const char *key;
+	size_t		keylen;
+	bool		enabled;
+	const FFVariant *variants;	/* sorted by name for binary search */
+	size_t		nvariants;
+	int			default_variant;	/* index into variants, -1 = none */
+	const JLRule *targeting;	/* NULL = none (also for {}) */
+} FFFlag;
+
+typedef struct FFResolution
+{
+	FFReason	reason;
+	FFErrorCode error_code;
+	int			variant;		/* index into variants, -1 = caller default */
+	char		error_message[256];
+} FFResolution;
+
+/* find a variant by name, -1 if none */
+extern int	FFFindVariant(const FFFlag *flag, const char *name, size_t len);
+
+/*
+ * Resolve a flag (steps 2-4 of section 3; not-found and the type check are
+ * the caller's).  ctx->flag_key/inject_flagd are set by the callee from
+ * the flag when ctx->inject_flagd is true.
+ */
+extern void FFResolve(const FFFlag *flag, const JLContext *ctx,
+					  JLArena *scratch, FFResolution *out);
+
+#endif							/* FF_JSONLOGIC_H */

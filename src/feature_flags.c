@@ -1,0 +1,64 @@
+/*-------------------------------------------------------------------------
+ *
+ * feature_flags.c
+ *	  Module entry point: GUC definitions and subsystem wiring.
+ *
+ * _PG_init only defines the GUCs and calls each subsystem's Init function;
+ * the subsystems live in their own files (ff_cache.c, ff_evaluate.c, ...).
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/feature_flags.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "feature_flags.h"
+
+PG_MODULE_MAGIC;
+
+char	   *ff_environment = NULL;
+char	   *ff_notify_channel = NULL;
+char	   *ff_change_comment = NULL;
+
+void		_PG_init(void);
+
+/*
+ * _PG_init defines the GUCs and initialises the subsystems.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("ff.environment",
+							   "Environment used by evaluation functions when none is given.",
+							   "Empty means the default environment (ff.environments.is_default).",
+							   &ff_environment,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ff.notify_channel",
+							   "LISTEN/NOTIFY channel that receives one message per committed change-set.",
+							   NULL,
+							   &ff_notify_channel,
+							   "ff_changes",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ff.change_comment",
+							   "Comment recorded in the history for changes made by the current transaction.",
+							   "Set with SET LOCAL or ff.comment_change(text).",
+							   &ff_change_comment,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("ff");
+}
