@@ -25,11 +25,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 SHLIB_LINK = -lxxhash
 
 # pg_regress: sql/ + expected/, run in a temporary instance
-REGRESS = $(shell cat test/regress_schedule 2>/dev/null)
+REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/test/conf/regress.conf
 
 # isolation: test/isolation/specs + test/isolation/expected
-ISOLATION = $(shell cat test/isolation_schedule 2>/dev/null)
+ISOLATION = $(basename $(notdir $(sort $(wildcard test/isolation/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=output_iso \
 	--temp-instance=./tmp_isolation --temp-config=$(srcdir)/test/conf/regress.conf
 
@@ -60,7 +60,17 @@ build/core-tests: $(CORE_SRCS) $(wildcard src/core/*.h) $(wildcard test/core/*.c
 core-check: build/core-tests
 	build/core-tests $(CONFORMANCE)
 
-.PHONY: core-check pgtap test
+# ---- suites one at a time (test/run-all.sh runs each and counts) ----
+.PHONY: core-check pgtap test regress-check isolation-check tap-check
+regress-check:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+isolation-check:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+tap-check:
+	$(prove_installcheck)
+
 pgtap:
 	pg_prove --ext .sql test/pgtap/
 
