@@ -33,7 +33,7 @@ BEGIN
      WHERE v.version >= $1 AND v.change_set = $1;
 
     -- names listed in order (environments, flags, segments), each costing
-    -- its JSON length plus a comma, until the budget is spent
+    -- its JSON length plus the ", " separator, until the budget is spent
     budget := max_bytes - 200;
     WITH names AS (
         SELECT DISTINCT 1 AS kind, v.environment AS name
@@ -46,7 +46,7 @@ BEGIN
           FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1 AND v.entity = 'segment'),
     costed AS (
         SELECT n.kind, n.name,
-               pg_catalog.sum(pg_catalog.octet_length(pg_catalog.to_jsonb(n.name)::text) + 1)
+               pg_catalog.sum(pg_catalog.octet_length(pg_catalog.to_jsonb(n.name)::text) + 2)
                    OVER (ORDER BY n.kind, n.name) AS running
           FROM names AS n)
     SELECT coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 1 AND c.running <= budget), '[]'),

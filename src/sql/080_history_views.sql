@@ -247,8 +247,13 @@ AS $$
 DECLARE
     cur         bigint := ff.current_version();
 BEGIN
-    IF to_version IS NULL OR to_version < 1 OR to_version > cur THEN
-        RAISE EXCEPTION 'version % does not exist', coalesce(to_version::text, 'NULL')
+    IF to_version IS NULL THEN
+        RAISE EXCEPTION 'to_version must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'SELECT version, entity, entity_key, summary FROM ff.history lists the versions.';
+    END IF;
+    IF to_version < 1 OR to_version > cur THEN
+        RAISE EXCEPTION 'version % does not exist', to_version
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = CASE WHEN cur = 0 THEN 'The history is empty.'
                                 ELSE pg_catalog.format('Recorded versions run from 1 to %s.', cur) END,
