@@ -2,7 +2,9 @@
 -- 110_rollback: rolling a flag, a segment or a whole environment back to a
 -- past version writes NEW versions; errors name what is wrong.
 --
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_flags CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION feature_flags;
 CREATE TEMP VIEW h AS
 SELECT version, change_set, entity, entity_key, operation, summary, comment
@@ -101,3 +103,19 @@ ROLLBACK;
 SELECT ff.current_version() = :before_fail AS nothing_written;
 
 SELECT ok, detail FROM ff.verify_history();
+
+-- ---- a role that may read the history and roll flags back
+CREATE ROLE regress_hist_admin;
+GRANT USAGE ON SCHEMA ff TO regress_hist_admin;
+GRANT SELECT ON ff.versions, ff.history TO regress_hist_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ff.flags TO regress_hist_admin;
+GRANT EXECUTE ON FUNCTION ff.rollback_flag(text, bigint, text) TO regress_hist_admin;
+SET ROLE regress_hist_admin;
+SELECT version, summary FROM ff.history WHERE entity_key = 'checkout' ORDER BY version DESC LIMIT 1;
+SELECT ff.rollback_flag('checkout', 3, 'rb');
+-- without the grant, rolling back a segment is refused
+SELECT ff.rollback_segment('vip', 6, 'rb');
+RESET ROLE;
+SELECT changed_by, summary, comment FROM ff.history ORDER BY version DESC LIMIT 1;
+DROP OWNED BY regress_hist_admin;
+DROP ROLE regress_hist_admin;

@@ -2,7 +2,9 @@
 -- 120_notify: one NOTIFY per committing transaction, at commit, with a small
 -- JSON payload; none on rollback; truncated (and marked so) before 8000 bytes.
 --
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_flags CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION feature_flags;
 INSERT INTO ff.environments (name) VALUES ('nt-a'), ('nt-b');
 

@@ -633,14 +633,10 @@ CREATE TRIGGER ff_versions_append_only_truncate
 ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only;
 ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only_truncate;
 
-REVOKE ALL ON FUNCTION ff._history_hash(ff.versions) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_identity(text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_table(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_next() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_in_sync(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_exists(text, text, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_write_image(text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_truncate_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_key_hash(text, boolean) FROM PUBLIC;

@@ -520,15 +520,6 @@ COMMENT ON FUNCTION ff.rollback_environment(text, bigint) IS
     'Writes an environment, its segments and its flags back to their state as of to_version, as one change-set of new versions; returns the current version';
 REVOKE ALL ON FUNCTION ff.rollback_environment(text, bigint) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION ff._history_short(jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_environment(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_check_version(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_image_at(text, text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_keys_at(text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_restore(text, text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_with_comment(text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- The recording triggers.  Named ff_90_* so that they run after the
