@@ -221,23 +221,26 @@ $$;
 COMMENT ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) IS
     'Internal: appends one version to ff.versions (who, when, why, transaction, hash chain)';
 
-CREATE FUNCTION ff._history_in_sync(entity text, environment text, entity_key text, image jsonb)
-RETURNS boolean
+CREATE FUNCTION ff._history_in_sync(entity text, environment text, entity_key text, image jsonb,
+                                    unstamped_ok boolean)
+RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce((
-        SELECT l.operation <> 'DELETE'
-               AND l.version = (image ->> 'version')::bigint
-               AND l.after = image
-          FROM ff.versions AS l
-         WHERE l.entity = $1 AND l.environment = $2 AND l.entity_key = $3
-           AND l.operation <> 'KEYS'
-         ORDER BY l.version DESC
-         LIMIT 1), false)
+    SELECT l.version
+      FROM (SELECT v.version, v.operation, v.after
+              FROM ff.versions AS v
+             WHERE v.entity = $1 AND v.environment = $2 AND v.entity_key = $3
+               AND v.operation <> 'KEYS'
+             ORDER BY v.version DESC
+             LIMIT 1) AS l
+     WHERE l.operation <> 'DELETE'
+       AND (l.after - 'version') = (image - 'version')
+       AND (l.version = (image ->> 'version')::bigint
+            OR (unstamped_ok AND image ->> 'version' IS NULL))
 $$;
-COMMENT ON FUNCTION ff._history_in_sync(text, text, text, jsonb) IS
-    'Internal: true when the row image equals the latest recorded image of that entity at the row''s stamped version';
+COMMENT ON FUNCTION ff._history_in_sync(text, text, text, jsonb, boolean) IS
+    'Internal: the latest recorded version of an entity if the row image equals its recorded image (at the row''s stamped version, or unstamped when unstamped_ok), else NULL';
 
 CREATE FUNCTION ff._history_row_exists(entity text, environment text, entity_key text,
                                        unwritten boolean DEFAULT false)
@@ -311,6 +314,7 @@ DECLARE
     old_id      record;
     op          text := TG_OP;
     nx          record;
+    in_sync     bigint;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         old_img := pg_catalog.to_jsonb(OLD);
@@ -332,14 +336,22 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    -- the row is exactly what the history says it is (pg_dump restore)
-    IF ff._history_in_sync(entity, new_id.environment, new_id.entity_key, new_img) THEN
+    -- the row is exactly what the history says it is (pg_dump restore):
+    -- either stamped with that version, or unstamped and inserted or
+    -- written over a row never written since installation
+    in_sync := ff._history_in_sync(entity, new_id.environment, new_id.entity_key, new_img,
+                                   TG_OP = 'INSERT' OR old_img ->> 'version' IS NULL);
+    IF in_sync IS NOT NULL THEN
         IF TG_OP = 'INSERT'
            AND ff._history_row_exists(entity, new_id.environment, new_id.entity_key, true) THEN
             -- the install script re-created this row (the default
             -- environment): overwrite it with the restored image
             PERFORM ff._history_write_image(entity, new_img, true);
             RETURN NULL;
+        END IF;
+        IF new_img ->> 'version' IS NULL THEN
+            NEW := pg_catalog.jsonb_populate_record(NEW,
+                       pg_catalog.jsonb_build_object('version', in_sync));
         END IF;
         RETURN NEW;
     END IF;
@@ -635,7 +647,7 @@ ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only_truncate;
 
 REVOKE ALL ON FUNCTION ff._history_next() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_in_sync(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_in_sync(text, text, text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_exists(text, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_truncate_trigger() FROM PUBLIC;
