@@ -107,7 +107,7 @@ SELECT ok, detail FROM ff.verify_history();
 -- ---- a role that may read the history and roll flags back
 CREATE ROLE regress_hist_admin;
 GRANT USAGE ON SCHEMA ff TO regress_hist_admin;
-GRANT SELECT ON ff.versions, ff.history TO regress_hist_admin;
+GRANT SELECT ON ff.versions, ff.history, ff.environments, ff.segments TO regress_hist_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ff.flags TO regress_hist_admin;
 GRANT EXECUTE ON FUNCTION ff.rollback_flag(text, bigint, text) TO regress_hist_admin;
 SET ROLE regress_hist_admin;
