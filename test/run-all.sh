@@ -75,17 +75,20 @@ pg_regress_counts() {
     echo "$p $f"
 }
 
-# prove_counts FILE — subtests passed/failed from prove's summary
+# prove_counts FILE — assertions passed/failed in verbose prove output: each
+# "ok N" passes, each "not ok N" fails, planned-but-never-run tests fail
+# too, and a script that died before its first test counts as one failure
 prove_counts() {
-    local total failed bad
-    total=$(grep -oE 'Tests=[0-9]+' "$1" | tail -n 1 | cut -d= -f2)
-    total=${total:-0}
-    failed=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$1" | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
-    bad=$(grep -cE 'Dubious|No subtests run|Bad plan' "$1")
-    if ! grep -q '^Result: PASS' "$1" && [ "$failed" = 0 ]; then
-        failed=$((bad > 0 ? bad : 1))
-    fi
-    echo "$((total - failed)) $failed"
+    local ok notok unrun died dubious failed
+    ok=$(grep -cE '^\s*ok [0-9]+' "$1")
+    notok=$(grep -cE '^\s*not ok [0-9]+' "$1")
+    unrun=$(grep -oE 'You planned [0-9]+ tests but ran [0-9]+' "$1" |
+        awk '{s += $3 - $7} END {print s + 0}')
+    died=$(grep -cE 'Tests: 0 Failed: 0\)|No plan found in TAP output' "$1")
+    dubious=$(grep -cE '^Dubious, test returned' "$1")
+    failed=$((notok + unrun + died))
+    [ "$failed" -lt "$dubious" ] && failed=$dubious
+    echo "$ok $failed"
 }
 
 LOG=$ROOT/build/test-logs
@@ -151,8 +154,8 @@ fi
 # ---------------------------------------------------------------- tap
 if want tap; then
     echo "=== tap: PostgreSQL::Test::Cluster suites ==="
-    make -s tap-check PG_CONFIG="$PG_CONFIG" >"$LOG/tap.log" 2>&1
-    grep -vE '^\s*$' "$LOG/tap.log" | tail -n 30
+    make -s tap-check PG_CONFIG="$PG_CONFIG" PROVE_FLAGS="--timer -v" >"$LOG/tap.log" 2>&1
+    grep -E '^(\[|t/|test/|All tests|Result|Files=)|not ok' "$LOG/tap.log" | tail -n 40
     read -r p f < <(prove_counts "$LOG/tap.log")
     if [ "$f" -gt 0 ]; then
         cat "$LOG/tap.log"
@@ -175,8 +178,8 @@ if want pgtap; then
     fi
     if [ $ok = 1 ]; then
         createdb -h "$PGTAP_DIR" -p "$PGTAP_PORT" ff_pgtap
-        pg_prove -h "$PGTAP_DIR" -p "$PGTAP_PORT" -d ff_pgtap --ext .sql -r test/pgtap/ >"$LOG/pgtap.log" 2>&1
-        cat "$LOG/pgtap.log" | tail -n 30
+        pg_prove -v -h "$PGTAP_DIR" -p "$PGTAP_PORT" -d ff_pgtap --ext .sql -r test/pgtap/ >"$LOG/pgtap.log" 2>&1
+        grep -E 'not ok|^test/|All tests|Result|Files=' "$LOG/pgtap.log" | tail -n 30
         read -r p f < <(prove_counts "$LOG/pgtap.log")
         pg_ctl -D "$PGTAP_DIR/data" -m fast stop >/dev/null
         if [ "$f" -gt 0 ]; then cat "$LOG/pgtap.log"; tail -n 50 "$PGTAP_DIR/server.log"; fi

@@ -18,13 +18,11 @@ SELECT col_is_pk('ff', 'segment_keys', ARRAY['environment', 'segment', 'targetin
 
 -- the public contract of issue #3
 SELECT has_type('ff', 'evaluation_details', 'type ff.evaluation_details');
-SELECT results_eq(
-    $$SELECT attname::text, format_type(atttypid, atttypmod)
-        FROM pg_attribute
-       WHERE attrelid = 'ff.evaluation_details'::regclass AND attnum > 0 AND NOT attisdropped
-       ORDER BY attnum$$,
-    $$VALUES ('flag_key', 'text'), ('value', 'jsonb'), ('variant', 'text'), ('reason', 'text'),
-             ('error_code', 'text'), ('error_message', 'text'), ('flag_metadata', 'jsonb')$$,
+SELECT is(
+    (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+       FROM pg_attribute
+      WHERE attrelid = 'ff.evaluation_details'::regclass AND attnum > 0 AND NOT attisdropped),
+    'flag_key text, value jsonb, variant text, reason text, error_code text, error_message text, flag_metadata jsonb',
     'ff.evaluation_details has the OpenFeature columns in order');
 SELECT function_returns('ff', 'evaluate', ARRAY['text', 'jsonb', 'jsonb', 'text'], 'evaluation_details',
                         'ff.evaluate(text, jsonb, jsonb, text) returns ff.evaluation_details');

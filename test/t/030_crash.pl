@@ -31,15 +31,17 @@ for my $i (1 .. 5000)
       . " WHERE environment = 'development' AND key LIKE 'crash-%';\n"
       . "COMMIT;\n\\echo acked $i\n";
 }
+my $script_file = $node->basedir . '/stream.sql';
+PostgreSQL::Test::Utils::append_to_file($script_file, $script);
 my ($stdout, $stderr) = ('', '');
 my $psql = IPC::Run::start(
-    [ 'psql', '-X', '-q', '-d', $node->connstr('postgres') ],
-    '<', \$script, '>', \$stdout, '2>', \$stderr);
+    [ 'psql', '-X', '-q', '-f', $script_file, '-d', $node->connstr('postgres') ],
+    '>', \$stdout, '2>', \$stderr);
 
 # let a few hundred change-sets commit, then kill the server mid-stream
 $node->poll_query_until('postgres',
     "SELECT ff.current_version() >= $base_version + 600")
-  or die 'the change stream did not start';
+  or die "the change stream did not start: $stderr";
 $node->kill9;
 $psql->finish;    # psql exits with an error: the connection is gone
 
