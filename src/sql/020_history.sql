@@ -112,6 +112,8 @@ ALTER TABLE ff.segments
 -- Internal helpers
 -- ---------------------------------------------------------------------
 
+-- ff._history_hash: the hash of a history row: hex SHA-256 of the row as jsonb text without
+--   "hash", timestamps in UTC
 CREATE FUNCTION ff._history_hash(v ff.versions)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -125,6 +127,8 @@ $$;
 COMMENT ON FUNCTION ff._history_hash(ff.versions) IS
     'Internal: the hash of a history row: hex SHA-256 of the row as jsonb text without "hash", timestamps in UTC';
 
+-- ff._history_identity: the (environment, entity_key) of a row image of ff.environments, ff.flags
+--   or ff.segments
 CREATE FUNCTION ff._history_identity(entity text, image jsonb,
                                      OUT environment text, OUT entity_key text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -136,6 +140,7 @@ $$;
 COMMENT ON FUNCTION ff._history_identity(text, jsonb) IS
     'Internal: the (environment, entity_key) of a row image of ff.environments, ff.flags or ff.segments';
 
+-- ff._history_table: the config table of a history entity
 CREATE FUNCTION ff._history_table(entity text)
 RETURNS regclass
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -149,6 +154,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION ff._history_table(text) IS 'Internal: the config table of a history entity';
 
+-- ff._history_next: takes the writer lock and returns the next version, the change-set of the
+--   transaction and the hash to chain to
 CREATE FUNCTION ff._history_next(OUT next_version bigint, OUT next_change_set bigint,
                                  OUT last_hash text)
 LANGUAGE plpgsql VOLATILE
@@ -184,6 +191,8 @@ $$;
 COMMENT ON FUNCTION ff._history_next() IS
     'Internal: takes the writer lock and returns the next version, the change-set of the transaction and the hash to chain to';
 
+-- ff._history_record: appends one version to ff.versions (who, when, why, transaction, hash
+--   chain)
 CREATE FUNCTION ff._history_record(version bigint, change_set bigint, prev_hash text, entity text, environment text, entity_key text,
                                    operation text, before jsonb, after jsonb, delta jsonb)
 RETURNS bigint
@@ -221,6 +230,8 @@ $$;
 COMMENT ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) IS
     'Internal: appends one version to ff.versions (who, when, why, transaction, hash chain)';
 
+-- ff._history_in_sync: the latest recorded version of an entity if the row image equals its
+--   recorded image (at the row's stamped version, or unstamped when unstamped_ok), else NULL
 CREATE FUNCTION ff._history_in_sync(entity text, environment text, entity_key text, image jsonb,
                                     unstamped_ok boolean)
 RETURNS bigint
@@ -242,6 +253,8 @@ $$;
 COMMENT ON FUNCTION ff._history_in_sync(text, text, text, jsonb, boolean) IS
     'Internal: the latest recorded version of an entity if the row image equals its recorded image (at the row''s stamped version, or unstamped when unstamped_ok), else NULL';
 
+-- ff._history_row_exists: whether the config row of an entity exists (with unwritten: and was
+--   never written since installation)
 CREATE FUNCTION ff._history_row_exists(entity text, environment text, entity_key text,
                                        unwritten boolean DEFAULT false)
 RETURNS boolean
@@ -260,6 +273,8 @@ $$;
 COMMENT ON FUNCTION ff._history_row_exists(text, text, text, boolean) IS
     'Internal: whether the config row of an entity exists (with unwritten: and was never written since installation)';
 
+-- ff._history_write_image: upserts a config row from a history image (with_stamps: also its
+--   version and updated_at)
 CREATE FUNCTION ff._history_write_image(entity text, image jsonb, with_stamps boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -300,6 +315,8 @@ COMMENT ON FUNCTION ff._history_write_image(text, jsonb, boolean) IS
 -- Trigger functions (the triggers are created in 080_history_views.sql)
 -- ---------------------------------------------------------------------
 
+-- ff._history_row_trigger: stamps the row with its new version and appends the version to
+--   ff.versions
 CREATE FUNCTION ff._history_row_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -389,6 +406,7 @@ $$;
 COMMENT ON FUNCTION ff._history_row_trigger() IS
     'Trigger ff_90_history: stamps the row with its new version and appends the version to ff.versions';
 
+-- ff._history_truncate_trigger: records a DELETE version for every row a TRUNCATE removes
 CREATE FUNCTION ff._history_truncate_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -416,6 +434,8 @@ COMMENT ON FUNCTION ff._history_truncate_trigger() IS
 
 -- ---- segment key lists: one version per statement and segment, as a delta
 
+-- ff._history_key_hash: 64-bit hash of one segment key row; a key list's digest is the XOR of its
+--   rows' hashes
 CREATE FUNCTION ff._history_key_hash(targeting_key text, excluded boolean)
 RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -427,6 +447,8 @@ $$;
 COMMENT ON FUNCTION ff._history_key_hash(text, boolean) IS
     'Internal: 64-bit hash of one segment key row; a key list''s digest is the XOR of its rows'' hashes';
 
+-- ff._history_keys_state: recorded size and digest of a segment's key list (0, 0 after the
+--   segment's deletion)
 CREATE FUNCTION ff._history_keys_state(environment text, segment text,
                                        OUT key_count bigint, OUT keys_digest bigint)
 LANGUAGE sql STABLE
@@ -448,6 +470,7 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_state(text, text) IS
     'Internal: recorded size and digest of a segment''s key list (0, 0 after the segment''s deletion)';
 
+-- ff._history_keys_apply: records one KEYS version of a segment from the delta of one statement
 CREATE FUNCTION ff._history_keys_apply(environment text, segment text, count_delta bigint,
                                        digest_delta bigint, included jsonb, excluded jsonb,
                                        removed jsonb, inserted_only boolean)
@@ -487,6 +510,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_apply(text, text, bigint, bigint, jsonb, jsonb, jsonb, boolean) IS
     'Internal: records one KEYS version of a segment from the delta of one statement';
 
+-- ff._history_keys_insert_trigger: one KEYS version per segment whose key list an INSERT statement
+--   extended
 CREATE FUNCTION ff._history_keys_insert_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -514,6 +539,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_insert_trigger() IS
     'Trigger ff_90_history_keys_insert: one KEYS version per segment whose key list an INSERT statement extended';
 
+-- ff._history_keys_update_trigger: one KEYS version per segment whose key list an UPDATE statement
+--   changed
 CREATE FUNCTION ff._history_keys_update_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -555,6 +582,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_update_trigger() IS
     'Trigger ff_90_history_keys_update: one KEYS version per segment whose key list an UPDATE statement changed';
 
+-- ff._history_keys_delete_trigger: one KEYS version per segment whose key list a DELETE statement
+--   shortened
 CREATE FUNCTION ff._history_keys_delete_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -581,6 +610,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_delete_trigger() IS
     'Trigger ff_90_history_keys_delete: one KEYS version per segment whose key list a DELETE statement shortened';
 
+-- ff._history_keys_truncate_trigger: records the clearing of every segment key list a TRUNCATE
+--   empties
 CREATE FUNCTION ff._history_keys_truncate_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -613,6 +644,7 @@ COMMENT ON FUNCTION ff._history_keys_truncate_trigger() IS
 
 -- ---- immutability and notification
 
+-- ff._history_immutable: rejects UPDATE, DELETE and TRUNCATE of ff.versions
 CREATE FUNCTION ff._history_immutable()
 RETURNS trigger
 LANGUAGE plpgsql

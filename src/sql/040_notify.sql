@@ -12,6 +12,8 @@
 -- history (ff.changes_since) for the truth.
 -- ---------------------------------------------------------------------
 
+-- ff._history_notify_payload: the NOTIFY payload of a change-set: version, change_set, changes,
+--   environments, flags, segments, truncated
 CREATE FUNCTION ff._history_notify_payload(change_set bigint, max_bytes integer DEFAULT 7900)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -70,6 +72,8 @@ $$;
 COMMENT ON FUNCTION ff._history_notify_payload(bigint, integer) IS
     'Internal: the NOTIFY payload of a change-set: version, change_set, changes, environments, flags, segments, truncated';
 
+-- ff._history_notify: at commit, sends one NOTIFY for the change-set of the committing
+--   transaction
 CREATE FUNCTION ff._history_notify()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
