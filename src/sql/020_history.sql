@@ -438,8 +438,7 @@ COMMENT ON FUNCTION ff._history_truncate_trigger() IS
 --   rows' hashes
 CREATE FUNCTION ff._history_key_hash(targeting_key text, excluded boolean)
 RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT ('x' || pg_catalog.left(pg_catalog.md5(CASE WHEN excluded THEN 'x:' ELSE 'i:' END
                                                   || targeting_key), 16))::bit(64)::bigint
