@@ -219,8 +219,6 @@ extern const JLValue *JLEvalNode(JLEvalState *st, const JLNode *node,
 								 const JLValue *scope);
 extern bool JLEvalFail(JLEvalState *st, JLErrorCode code, const char *path,
 					   const char *fmt,...) JL_PRINTF(4, 5);
-extern const JLValue *JLLookupValue(const JLValue *v, const JLPathSegment *segs,
-									size_t nsegs);
 extern const JLValue *JLLookupRoot(JLEvalState *st, const JLPathSegment *segs,
 								   size_t nsegs);
 extern bool JLEvalCheckInterrupt(JLEvalState *st);

@@ -256,6 +256,15 @@ typedef struct JLContext
 extern void JLContextInitValue(JLContext *ctx, const JLValue *data);
 
 /*
+ * Added by core: descend into an in-memory value along a split path
+ * (objects by key, arrays by canonical decimal index "0", "17"); NULL when
+ * missing.  This is the lookup JLContextInitValue uses, exposed for
+ * callers that wrap it in their own lookup callback.
+ */
+extern const JLValue *JLLookupValue(const JLValue *v, const JLPathSegment *segs,
+									size_t nsegs);
+
+/*
  * Evaluate.  Returns the result (possibly allocated in scratch, possibly
  * pointing into the rule or the context) or NULL with err filled in on an
  * evaluation error.
