@@ -229,6 +229,7 @@ main(int argc, char **argv)
 	test_flagd();
 	test_resolve();
 	test_segments();
+	test_limits();
 	if (argc < 2)
 	{
 		t_fail(__FILE__, __LINE__,

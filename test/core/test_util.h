@@ -71,6 +71,7 @@ extern void test_flagd(void);
 extern void test_resolve(void);
 extern void test_segments(void);
 extern void test_workload(void);
+extern void test_limits(void);
 extern void test_conformance(const char *path);
 
 #endif
