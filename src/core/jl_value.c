@@ -362,7 +362,8 @@ JLFormatNumber(double n, char *buf)
 		return sprintf(buf, n < 0 ? "-Infinity" : "Infinity");
 	if (n == 0)
 		return sprintf(buf, "0");
-	if (n == floor(n) && fabs(n) < 1e21)
+	/* integers below 2^53 print exactly; larger ones need shortest digits */
+	if (n == floor(n) && fabs(n) < 9007199254740992.0)
 		return sprintf(buf, "%.0f", n);
 
 	/* shortest round-trip precision */

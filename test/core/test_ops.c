@@ -17,6 +17,15 @@
 static void collect(void *arg, const JLValue *lit, const char *path);
 
 /*
+ * t_parse_in parses a NUL-terminated JSON text into the given arena.
+ */
+static const JLValue *
+t_parse_in(JLArena *arena, const char *text, JLError *err)
+{
+	return JLParse(arena, text, strlen(text), 0, err);
+}
+
+/*
  * t_number_text formats a number through a JSON value and the serializer.
  */
 static const char *
@@ -77,6 +86,15 @@ test_values(void)
 	T_CHECK(strcmp(t_number_text(1e21), "1e+21") == 0, "1e21: %s", t_number_text(1e21));
 	T_CHECK(strcmp(t_number_text(1e20), "100000000000000000000") == 0, "1e20: %s", t_number_text(1e20));
 	T_CHECK(strcmp(t_number_text(123456789012), "123456789012") == 0, "big int");
+	T_CHECK(strcmp(t_number_text(9007199254740991.0), "9007199254740991") == 0, "2^53-1: %s",
+			t_number_text(9007199254740991.0));
+	T_CHECK(strcmp(t_number_text(1152921504606846976.0), "1152921504606847000") == 0, "2^60: %s",
+			t_number_text(1152921504606846976.0));
+	T_CHECK(strcmp(t_number_text(1.2345678901234568e20), "123456789012345680000") == 0, "1.2345678901234568e20: %s",
+			t_number_text(1.2345678901234568e20));
+	T_CHECK(strcmp(t_number_text(-1e21), "-1e+21") == 0, "-1e21: %s", t_number_text(-1e21));
+	T_CHECK(strcmp(t_number_text(123.456), "123.456") == 0, "123.456: %s", t_number_text(123.456));
+	T_CHECK(strcmp(t_number_text(1e-7), "1e-7") == 0, "1e-7: %s", t_number_text(1e-7));
 	T_CHECK(strcmp(t_number_text(1.5e-7), "1.5e-7") == 0, "1.5e-7: %s", t_number_text(1.5e-7));
 	T_CHECK(strcmp(t_number_text(0.000001), "0.000001") == 0, "1e-6: %s", t_number_text(0.000001));
 	T_CHECK(strcmp(t_number_text(-2.5), "-2.5") == 0, "-2.5");
@@ -381,7 +399,7 @@ test_compile(void)
 		   "COMPILE BAD_ARGUMENTS $.var: var path \"$flagd.flagKey.x\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist");
 
 	/* in_segment needs allow_segments */
-	v = JLParse(arena, "{\"in_segment\":\"beta\"}", strlen("{\"in_segment\":\"beta\"}"), 0, &err);
+	v = t_parse_in(arena, "{\"in_segment\":\"beta\"}", &err);
 	r = JLCompile(arena, v, &o, &err);
 	T_CHECK(r == NULL && err.code == JL_ERR_UNKNOWN_OPERATOR &&
 			strstr(err.message, "in_segment") != NULL, "in_segment without allow_segments: %s", err.message);
@@ -422,7 +440,7 @@ test_compile(void)
 	{
 		static char seen[512];
 
-		v = JLParse(arena, "{\"if\":[{\"var\":\"a\"},\"x\",{\"==\":[1,1]},{\"fractional\":[[\"y\",1],[\"z\",1]]},null]}", strlen("{\"if\":[{\"var\":\"a\"},\"x\",{\"==\":[1,1]},{\"fractional\":[[\"y\",1],[\"z\",1]]},null]}"), 0, &err);
+		v = t_parse_in(arena, "{\"if\":[{\"var\":\"a\"},\"x\",{\"==\":[1,1]},{\"fractional\":[[\"y\",1],[\"z\",1]]},null]}", &err);
 		o.max_depth = 0;
 		r = v ? JLCompile(arena, v, &o, &err) : NULL;
 		T_CHECK(r != NULL, "literal results rule compiles: %s", err.message);
@@ -433,12 +451,12 @@ test_compile(void)
 			T_CHECK(strcmp(seen, "\"x\"@$.if[1] \"y\"@$.if[3].fractional[0] \"z\"@$.if[3].fractional[1] ") == 0,
 					"literal results: %s", seen);
 		}
-		v = JLParse(arena, "{\"if\":[true,{\"var\":\"v\"},\"n\"]}", strlen("{\"if\":[true,{\"var\":\"v\"},\"n\"]}"), 0, &err);
+		v = t_parse_in(arena, "{\"if\":[true,{\"var\":\"v\"},\"n\"]}", &err);
 		r = v ? JLCompile(arena, v, &o, &err) : NULL;
 		seen[0] = '\0';
 		T_CHECK(r && !JLRuleLiteralResults(r, collect, seen) && strcmp(seen, "\"n\"@$.if[2] ") == 0,
 				"computed results are reported as incomplete: %s", seen);
-		v = JLParse(arena, "{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", strlen("{\"starts_with\":[{\"var\":\"e\"},\"a\"]}"), 0, &err);
+		v = t_parse_in(arena, "{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", &err);
 		r = v ? JLCompile(arena, v, &o, &err) : NULL;
 		seen[0] = '\0';
 		T_CHECK(r && JLRuleLiteralResults(r, collect, seen) &&
