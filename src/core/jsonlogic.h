@@ -202,6 +202,21 @@ typedef struct JLCompileOptions
  * non-integers, an unknown sem_ver operator literal...) are compile errors.
  * The rule may reference the input value; it must stay alive as long as
  * the compiled rule.
+ *
+ * The complete list of compile errors: JL_ERR_UNKNOWN_OPERATOR for an
+ * unknown key, "?:" without allow_ternary, in_segment without
+ * allow_segments; JL_ERR_BAD_ARGUMENTS for a multi-key rule object, a var
+ * path "$flagd.<x>" other than flagKey/timestamp, starts_with/ends_with
+ * without exactly 2 and sem_ver without exactly 3 arguments, a literal
+ * sem_ver operator outside = != < <= > >= ^ ~, a literal fractional bucket
+ * that is not a [variant] or [variant, weight] array, a literal weight
+ * that is not an integer in 0..2147483647 (or literal weights summing
+ * beyond it), a literal bucketing value that is not a string, fractional
+ * without buckets, in_segment without a literal non-empty name or with
+ * more than 2 arguments, "*" without arguments, map/filter/all/some/none
+ * without exactly 2, reduce without 2-3, missing_some without 2 and
+ * substr without 1-3 arguments; JL_ERR_TOO_DEEP beyond max_depth;
+ * JL_ERR_OUT_OF_MEMORY.  err->path is the JSON path of the offending node.
  */
 extern JLRule *JLCompile(JLArena *arena, const JLValue *rule,
 						 const JLCompileOptions *options, JLError *err);
