@@ -181,7 +181,7 @@ JLNewNode(JLCompiler *c, JLOp op)
 }
 
 /*
- * JLSplitPath splits a var path at '.' into segments (allocated in the
+ * JLSplitPathInto splits a var path at '.' into segments (allocated in the
  * arena), as String.prototype.split does; "" gives zero segments.
  */
 bool

@@ -17,7 +17,7 @@
 #include "test_util.h"
 
 /*
- * test_flagd: custom operators.
+ * test_flagd tests the custom operators.
  */
 void
 test_flagd(void)
@@ -285,7 +285,7 @@ t_resolve(int line, const char *targeting, bool enabled, int default_variant,
 }
 
 /*
- * test_resolve: every reason of FFResolve.
+ * test_resolve covers every reason of FFResolve.
  */
 void
 test_resolve(void)
@@ -357,7 +357,7 @@ test_resolve(void)
 }
 
 /*
- * test_segments: in_segment with the fake callback of test_main.c.
+ * test_segments tests in_segment with the fake callback of test_main.c.
  */
 void
 test_segments(void)

@@ -37,7 +37,7 @@ t_number_text(double d)
 }
 
 /*
- * test_values: constants, constructors, truthiness, equality, numbers.
+ * test_values covers constants, constructors, truthiness, equality, numbers.
  */
 void
 test_values(void)
@@ -120,7 +120,7 @@ t_parse_error(const char *text, JLErrorCode *code)
 }
 
 /*
- * test_json: parser strictness and the serialiser.
+ * test_json covers parser strictness and the serialiser.
  */
 void
 test_json(void)
@@ -179,7 +179,7 @@ test_json(void)
 }
 
 /*
- * test_operators: every standard operator and its edge cases.
+ * test_operators covers every standard operator and its edge cases.
  */
 void
 test_operators(void)
@@ -367,7 +367,7 @@ test_operators(void)
 }
 
 /*
- * test_compile: compile errors name the path and the problem.
+ * test_compile checks that compile errors name the path and the problem.
  */
 void
 test_compile(void)
