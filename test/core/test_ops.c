@@ -308,6 +308,32 @@ test_operators(void)
 	T_EVAL("{\"min\":[1,\"x\",3]}", "{}", "null");
 	T_EVAL("{\"min\":[-1,null]}", "{}", "-1");
 
+	/* very long numeric strings convert exactly, without allocating */
+	{
+		char	   *big = malloc(4000);
+		char	   *rule = malloc(4100);
+		char	   *data = malloc(4100);
+
+		strcpy(big, "1");
+		memset(big + 1, '0', 250);
+		big[251] = '.';
+		memset(big + 252, '0', 900);
+		strcpy(big + 1152, "1");
+		snprintf(data, 4100, "{\"s\":\"%s\"}", big);
+		T_EVAL("{\"==\":[{\"var\":\"s\"},1e250]}", data, "true");
+		strcpy(big, "0.");
+		memset(big + 2, '0', 1200);
+		strcpy(big + 1202, "1e1205");
+		snprintf(data, 4100, "{\"s\":\"%s\"}", big);
+		T_EVAL("{\"+\":[{\"var\":\"s\"},0]}", data, "10000");
+		T_EVAL("{\"-\":[{\"var\":\"s\"},1]}", data, "9999");
+		snprintf(rule, 4100, "{\"==\":[\"%s\",10000]}", big);
+		T_EVAL(rule, "{}", "true");
+		free(big);
+		free(rule);
+		free(data);
+	}
+
 	/* cat, substr */
 	T_EVAL("{\"cat\":[]}", "{}", "\"\"");
 	T_EVAL("{\"cat\":[null,true,1.5,[1,[2,null]],{\"var\":\"o\"}]}", "{\"o\":{}}", "\"true1.51,2,[object Object]\"");
