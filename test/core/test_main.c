@@ -23,6 +23,7 @@ int			t_failed = 0;
 JLArena    *t_arena = NULL;
 bool		t_inject = false;
 bool		t_ternary = false;
+const char *t_flag_key = "test-flag";
 
 /*
  * t_fail reports one failed check.
@@ -198,8 +199,8 @@ t_eval(const char *rule, const char *data)
 	if (t_inject)
 	{
 		ctx.inject_flagd = true;
-		ctx.flag_key = "test-flag";
-		ctx.flag_key_len = 9;
+		ctx.flag_key = t_flag_key;
+		ctx.flag_key_len = strlen(t_flag_key);
 		ctx.timestamp = 1700000000;
 	}
 	res = JLEvaluate(compiled, &ctx, t_arena, &err);
