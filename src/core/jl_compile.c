@@ -934,7 +934,12 @@ JLLiteralResultsWalk(const JLNode *n, JLResultCallback cb, void *arg, int depth)
 				{
 					if (b->literal->u.array.count >= 1 &&
 						b->literal->u.array.items[0]->type != JL_NULL)
-						cb(arg, b->literal->u.array.items[0], b->path);
+					{
+						char		path[300];
+
+						snprintf(path, sizeof(path), "%s[0]", b->path);
+						cb(arg, b->literal->u.array.items[0], path);
+					}
 				}
 				else if (b->op == JLOP_ARRAY)
 				{

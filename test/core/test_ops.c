@@ -474,7 +474,7 @@ test_compile(void)
 		{
 			seen[0] = '\0';
 			T_CHECK(JLRuleLiteralResults(r, collect, seen), "all results literal");
-			T_CHECK(strcmp(seen, "\"x\"@$.if[1] \"y\"@$.if[3].fractional[0] \"z\"@$.if[3].fractional[1] ") == 0,
+			T_CHECK(strcmp(seen, "\"x\"@$.if[1] \"y\"@$.if[3].fractional[0][0] \"z\"@$.if[3].fractional[1][0] ") == 0,
 					"literal results: %s", seen);
 		}
 		v = t_parse_in(arena, "{\"if\":[true,{\"var\":\"v\"},\"n\"]}", &err);
