@@ -351,6 +351,10 @@ test_segments(void)
 	/* cycles are runtime errors */
 	T_EVAL("{\"in_segment\":\"loop-a\"}", "{\"targetingKey\":\"k\"}",
 		   "ERROR RUNTIME $.in_segment: segment \"loop-a\" references itself (cycle through in_segment)");
+	/* nesting: 5 levels are fine, 20 exceed the limit of 16 */
+	T_EVAL("{\"in_segment\":\"chain-15\"}", "{\"targetingKey\":\"k\"}", "true");
+	T_EVAL("{\"in_segment\":\"chain-0\"}", "{\"targetingKey\":\"k\"}",
+		   "ERROR RUNTIME $.in_segment: segments nest more than 16 levels deep through in_segment (a cycle through changing keys?)");
 	/* argument checks */
 	T_EVAL("{\"in_segment\":[]}", "{}",
 		   "COMPILE BAD_ARGUMENTS $.in_segment: in_segment takes a segment name and an optional key, got 0 arguments");
