@@ -566,6 +566,10 @@ BEGIN
                       (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(flag.variants) AS k));
     END IF;
     v_off := COALESCE(otherwise, ff._pick_variant(flag.variants, ARRAY[flag.default_variant, 'off', 'false'], v_on));
+    IF v_off IS NULL AND (SELECT count(*) FROM jsonb_object_keys(flag.variants)) = 2 THEN
+        -- a two-variant flag: the other one
+        SELECT k INTO v_off FROM jsonb_object_keys(flag.variants) AS k WHERE k <> v_on;
+    END IF;
     IF v_off IS NULL OR NOT flag.variants ? v_off OR v_off = v_on THEN
         RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', set_rollout.key, env,
             CASE WHEN v_off IS NULL THEN format('no variant to serve outside the rollout of "%s"', v_on)
