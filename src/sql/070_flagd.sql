@@ -228,6 +228,7 @@ DECLARE
     seg         ff.segments;
     inc         jsonb;
     exc         jsonb;
+    rule        jsonb;
     parts       jsonb := '[]';
 BEGIN
     SELECT * INTO seg FROM ff.segments AS s
@@ -249,8 +250,13 @@ BEGIN
     IF seg.rule IS NULL THEN
         parts := parts || 'false'::jsonb;
     ELSE
-        parts := parts || jsonb_build_array(jsonb_build_object('!!', jsonb_build_array(
-                     ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL))));
+        rule := (ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL)).rule;
+        -- membership is the truthiness of the rule; a nested segment test
+        -- is already boolean
+        IF NOT (rule ? '!!' OR (rule ? 'if' AND rule -> 'if' -> -1 IN ('true', 'false'))) THEN
+            rule := jsonb_build_object('!!', jsonb_build_array(rule));
+        END IF;
+        parts := parts || jsonb_build_array(rule);
     END IF;
     IF jsonb_array_length(parts) = 1 THEN
         RETURN parts -> 0;
