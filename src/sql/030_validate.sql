@@ -429,9 +429,6 @@ BEGIN
          WHERE is_default AND name IS DISTINCT FROM NEW.name;
     END IF;
 
-    IF TG_OP = 'UPDATE' THEN
-        NEW.updated_at := pg_catalog.now();
-    END IF;
     RETURN NEW;
 END;
 $$;
@@ -592,9 +589,6 @@ BEGIN
         END LOOP;
     END IF;
 
-    IF TG_OP = 'UPDATE' THEN
-        NEW.updated_at := pg_catalog.now();
-    END IF;
     RETURN NEW;
 END;
 $$;
@@ -693,9 +687,6 @@ BEGIN
         END IF;
     END IF;
 
-    IF TG_OP = 'UPDATE' THEN
-        NEW.updated_at := pg_catalog.now();
-    END IF;
     RETURN NEW;
 END;
 $$;
