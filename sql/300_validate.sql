@@ -126,6 +126,13 @@ UPDATE ff.flags SET variants = '{"on": true, "no": false}', default_variant = 'o
 -- segments referenced by targeting must exist in the same environment
 UPDATE ff.flags SET targeting = '{"if": [{"in_segment": "beta-users"}, "on", "off"]}' WHERE key = 'bool-flag';
 
+-- ... except while a pg_dump script is restored (check_function_bodies =
+-- off): rows of ff.flags can arrive before the segments they use
+BEGIN;
+SET LOCAL check_function_bodies = off;
+UPDATE ff.flags SET targeting = '{"if": [{"in_segment": "beta-users"}, "on", "off"]}' WHERE key = 'bool-flag';
+ROLLBACK;
+
 --
 -- segments and segment keys
 --

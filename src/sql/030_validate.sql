@@ -54,6 +54,19 @@ $$;
 COMMENT ON FUNCTION ff._check_name(text, text, text) IS
 'Internal: raises invalid_parameter_value when a flag key, environment or segment name breaks the name rule';
 
+-- ff._restoring tells whether the session runs a pg_dump script: dump
+-- scripts set check_function_bodies = off, and load the rows of ff.flags
+-- and ff.segments in an order that does not follow in_segment references,
+-- so the checks between rows (referenced segments exist, no cycles) are
+-- skipped then, just as PostgreSQL skips function body checks.
+CREATE FUNCTION ff._restoring()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN pg_catalog.current_setting('check_function_bodies') = 'off';
+
+COMMENT ON FUNCTION ff._restoring() IS
+'Internal: true while check_function_bodies is off (pg_dump scripts); segment reference checks between rows are skipped then';
+
 -- ff._json_path_member appends an object member to a JSON path, quoting
 -- the member name when it is not a plain identifier.
 CREATE FUNCTION ff._json_path_member(path text, member text)
@@ -319,7 +332,7 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g
                         WHERE g.environment = _check_segment_refs.environment AND g.name = s)
      ORDER BY s LIMIT 1;
-    IF missing IS NOT NULL THEN
+    IF missing IS NOT NULL AND NOT ff._restoring() THEN
         RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
             owner_label, missing, environment
             USING ERRCODE = 'foreign_key_violation',
@@ -678,7 +691,7 @@ BEGIN
              WHERE w.seg <> NEW.name AND NOT r = ANY (w.trail[2:])
         )
         SELECT w.trail INTO cycle FROM walk AS w WHERE w.seg = NEW.name LIMIT 1;
-        IF cycle IS NOT NULL THEN
+        IF cycle IS NOT NULL AND NOT ff._restoring() THEN
             RAISE EXCEPTION 'rule of % would create a cycle of segments', label
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = format('The cycle is %s.',
@@ -750,6 +763,6 @@ COMMENT ON TRIGGER ff_10_validate_segment_keys ON ff.segment_keys IS
 INSERT INTO ff.environments (name, is_default, description)
 VALUES ('development', true, 'Default environment, created by CREATE EXTENSION feature_flags');
 
--- pg_dump dumps the rows of ff.environments; on restore the dumped
+-- pg_dump dumps the rows of ff.environments (registered with
+-- pg_extension_config_dump in the history part); on restore a dumped
 -- "development" row takes over the fresh one (see ff._validate_environment).
-SELECT pg_catalog.pg_extension_config_dump('ff.environments', '');
