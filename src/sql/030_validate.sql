@@ -322,15 +322,24 @@ COMMENT ON FUNCTION ff._segment_users(text, text) IS
 CREATE FUNCTION ff._check_segment_refs(environment text, segments text[], rule jsonb,
                                        owner_label text, prefix text)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    present     text[];
     missing     text;
 BEGIN
+    IF cardinality(segments) = 0 THEN
+        RETURN;
+    END IF;
+    -- lock the referenced segments, so that a concurrent DELETE waits for
+    -- this transaction and then sees the new reference
+    present := ARRAY(SELECT g.name FROM ff.segments AS g
+                      WHERE g.environment = _check_segment_refs.environment AND g.name = ANY (segments)
+                      ORDER BY g.name
+                        FOR KEY SHARE);
     SELECT s INTO missing FROM unnest(segments) AS s
-     WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g
-                        WHERE g.environment = _check_segment_refs.environment AND g.name = s)
+     WHERE NOT s = ANY (present)
      ORDER BY s LIMIT 1;
     IF missing IS NOT NULL AND NOT ff._restoring() THEN
         RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
