@@ -174,9 +174,11 @@ SELECT count(*) AS keys_left FROM ff.segment_keys;
 INSERT INTO ff.flags (environment, key, variants) VALUES ('staging', 'x', '{"on": true}');
 DELETE FROM ff.environments WHERE name = 'staging';
 UPDATE ff.environments SET name = 'stage' WHERE name = 'staging';
--- an empty environment can be renamed and deleted
+-- an empty environment can be renamed and deleted, unless it is protected
 DELETE FROM ff.flags WHERE environment = 'staging';
-UPDATE ff.environments SET name = 'stage' WHERE name = 'staging';
+UPDATE ff.environments SET name = 'stage', protected = true WHERE name = 'staging';
+DELETE FROM ff.environments WHERE name = 'stage';
+UPDATE ff.environments SET protected = false WHERE name = 'stage';
 DELETE FROM ff.environments WHERE name = 'stage';
 -- flags reject a missing environment
 INSERT INTO ff.flags (environment, key, variants) VALUES ('staging', 'x', '{"on": true}');

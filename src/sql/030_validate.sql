@@ -395,6 +395,11 @@ BEGIN
                       DETAIL = 'Functions called without an environment, and ff.environment = '''', use the default environment.',
                       HINT = 'Make another environment the default first: SELECT ff.set_default_environment(''name'');';
         END IF;
+        IF OLD.protected THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it is protected', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('Unprotect it first: UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name);
+        END IF;
         SELECT count(*) INTO nflags FROM ff.flags AS f WHERE f.environment = OLD.name;
         SELECT count(*) INTO nsegs FROM ff.segments AS s WHERE s.environment = OLD.name;
         IF nflags > 0 OR nsegs > 0 THEN
