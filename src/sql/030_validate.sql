@@ -780,3 +780,53 @@ VALUES ('development', true, 'Default environment, created by CREATE EXTENSION f
 -- pg_dump dumps the rows of ff.environments (registered with
 -- pg_extension_config_dump in the history part); on restore a dumped
 -- "development" row takes over the fresh one (see ff._validate_environment).
+
+-- ---------------------------------------------------------------------
+-- Comments on the configuration tables (010_tables.sql), so that \d+
+-- explains them; the rules quoted here are enforced by the triggers above.
+-- ---------------------------------------------------------------------
+
+COMMENT ON TABLE ff.environments IS
+'Environments: each one is a flagd flag set with its own flags, segments and metadata; exactly one is the default';
+COMMENT ON COLUMN ff.environments.name IS 'Environment name (letters, digits, ".", "_", ":", "-"; at most 200 characters)';
+COMMENT ON COLUMN ff.environments.is_default IS 'The environment used when none is given and ff.environment is empty; setting it demotes the previous default';
+COMMENT ON COLUMN ff.environments.protected IS 'A protected environment cannot be deleted';
+COMMENT ON COLUMN ff.environments.metadata IS 'flagd flag-set metadata: flat object of string/number/boolean values, merged under every flag''s metadata';
+COMMENT ON COLUMN ff.environments.description IS 'Free-text description';
+COMMENT ON COLUMN ff.environments.created_at IS 'When the environment was created';
+COMMENT ON COLUMN ff.environments.updated_at IS 'When the environment row was last changed';
+COMMENT ON COLUMN ff.environments.version IS 'Configuration version that last wrote this row (see ff.versions)';
+
+COMMENT ON TABLE ff.flags IS
+'Feature flags in the flagd model, one row per environment and key; validated on write by trigger ff_10_validate_flags';
+COMMENT ON COLUMN ff.flags.environment IS 'Environment (flag set) the flag belongs to';
+COMMENT ON COLUMN ff.flags.key IS 'Flag key (letters, digits, ".", "_", ":", "-"; at most 200 characters)';
+COMMENT ON COLUMN ff.flags.state IS 'ENABLED, or DISABLED: the kill switch, evaluations return the caller''s default with reason DISABLED';
+COMMENT ON COLUMN ff.flags.flag_type IS 'Type of all variant values: boolean, string, number or object; derived from the variants when written as NULL';
+COMMENT ON COLUMN ff.flags.variants IS 'Variant name -> value; all values of one JSON type (boolean, string, number or object)';
+COMMENT ON COLUMN ff.flags.default_variant IS 'Variant served without a targeting match; NULL = the caller''s code default';
+COMMENT ON COLUMN ff.flags.targeting IS 'JSON Logic rule returning a variant name (flagd operators plus in_segment); NULL = none';
+COMMENT ON COLUMN ff.flags.metadata IS 'flagd flag metadata: flat object of string/number/boolean values, returned with evaluations';
+COMMENT ON COLUMN ff.flags.description IS 'Free-text description';
+COMMENT ON COLUMN ff.flags.tags IS 'Free-form tags';
+COMMENT ON COLUMN ff.flags.owner IS 'Owner of the flag (team or person)';
+COMMENT ON COLUMN ff.flags.created_at IS 'When the flag was created';
+COMMENT ON COLUMN ff.flags.updated_at IS 'When the flag was last changed';
+COMMENT ON COLUMN ff.flags.version IS 'Configuration version that last wrote this row (see ff.versions)';
+
+COMMENT ON TABLE ff.segments IS
+'Segments: named reusable targeting, used in rules as {"in_segment": "name"}; membership = not excluded and (included or rule truthy)';
+COMMENT ON COLUMN ff.segments.environment IS 'Environment the segment belongs to';
+COMMENT ON COLUMN ff.segments.name IS 'Segment name (letters, digits, ".", "_", ":", "-"; at most 200 characters)';
+COMMENT ON COLUMN ff.segments.rule IS 'JSON Logic rule, truthy for members; NULL = explicit keys only';
+COMMENT ON COLUMN ff.segments.description IS 'Free-text description';
+COMMENT ON COLUMN ff.segments.created_at IS 'When the segment was created';
+COMMENT ON COLUMN ff.segments.updated_at IS 'When the segment was last changed';
+COMMENT ON COLUMN ff.segments.version IS 'Configuration version that last wrote this row (see ff.versions)';
+
+COMMENT ON TABLE ff.segment_keys IS
+'Explicit segment membership: one row per targeting key, included or excluded';
+COMMENT ON COLUMN ff.segment_keys.environment IS 'Environment of the segment';
+COMMENT ON COLUMN ff.segment_keys.segment IS 'Segment name';
+COMMENT ON COLUMN ff.segment_keys.targeting_key IS 'A targetingKey value of evaluation contexts (not empty)';
+COMMENT ON COLUMN ff.segment_keys.excluded IS 'true: never a member (wins over the rule); false: always a member';
