@@ -39,9 +39,8 @@ INSERT INTO ff.environments (name) VALUES ('-staging');
 INSERT INTO ff.environments (name) VALUES (repeat('x', 201));
 INSERT INTO ff.environments (name, metadata) VALUES ('staging', '[1]');
 INSERT INTO ff.environments (name, metadata) VALUES ('staging', '{"team": {"name": "x"}}');
-INSERT INTO ff.environments (name, metadata) VALUES ('staging', '{"team": null}');
 INSERT INTO ff.environments (name, metadata)
-VALUES ('staging', '{"flagSetId": "shop", "version": 3, "beta": true}');
+VALUES ('staging', '{"flagSetId": "shop", "version": 3, "beta": true, "dropped": null}');
 -- making another environment the default demotes the previous one
 INSERT INTO ff.environments (name, is_default) VALUES ('production', true);
 SELECT name, is_default FROM ff.environments ORDER BY name;

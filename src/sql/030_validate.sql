@@ -81,7 +81,8 @@ COMMENT ON FUNCTION ff._json_path_member(text, text) IS
 'Internal: appends a member name to a JSON path for error messages ($.variants."dark mode")';
 
 -- ff._check_metadata raises an error unless metadata is a flat JSON object
--- whose values are strings, numbers or booleans (flagd's metadata rule).
+-- whose values are strings, numbers or booleans (flagd's metadata rule;
+-- null values are accepted, evaluation drops them as flagd does).
 CREATE FUNCTION ff._check_metadata(metadata jsonb, owner_label text, path text DEFAULT '$.metadata')
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -99,22 +100,19 @@ BEGIN
                   HINT = 'Metadata is a flat JSON object, for example {"team": "payments", "ticket": 42}.';
     END IF;
     FOR m IN SELECT key, value FROM jsonb_each(metadata) LOOP
-        IF jsonb_typeof(m.value) NOT IN ('string', 'number', 'boolean') THEN
+        IF jsonb_typeof(m.value) NOT IN ('string', 'number', 'boolean', 'null') THEN
             RAISE EXCEPTION 'invalid metadata for %: % is a JSON %', owner_label,
                 ff._json_path_member(path, m.key), jsonb_typeof(m.value)
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'Metadata values must be strings, numbers or booleans (flagd flag metadata is flat).',
-                      HINT = CASE jsonb_typeof(m.value)
-                          WHEN 'null' THEN 'Remove the key instead of setting it to null.'
-                          ELSE 'Flatten nested values into separate keys, or store them as a JSON string.'
-                      END;
+                      DETAIL = 'Metadata values must be strings, numbers or booleans (flagd metadata is flat; null values are dropped).',
+                      HINT = 'Flatten nested values into separate keys, or store them as a JSON string.';
         END IF;
     END LOOP;
 END;
 $$;
 
 COMMENT ON FUNCTION ff._check_metadata(jsonb, text, text) IS
-'Internal: raises invalid_parameter_value unless the metadata is a flat object of string, number and boolean values';
+'Internal: raises invalid_parameter_value unless the metadata is a flat object of string, number, boolean (or null) values';
 
 -- ff._rule_walk walks a JSON Logic rule and reports, with their JSON paths,
 -- the operators it uses ('operator'), the segments it references
