@@ -122,7 +122,8 @@ SELECT name FROM ff.create_segment('beta', '{"in_segment": "staff"}', 'productio
 SELECT name FROM ff.create_segment('keys-only', NULL, 'production', include => '{u7}');
 SELECT key FROM ff.set_targeting('limit', '{"if": [{"in_segment": "beta"}, "high",
     {"in_segment": ["keys-only", {"var": "account"}]}, "high"]}', 'production');
-SELECT jsonb_pretty(ff.export_flagd('production'));
+SELECT ff.export_flagd('production') -> 'flags' -> 'limit' -> 'targeting' AS exported_targeting;
+SELECT e.key AS evaluator, e.value AS rule FROM jsonb_each(ff.export_flagd('production') -> '$evaluators') AS e;
 -- re-imported, the segments' logic is inlined and evaluates the same way
 SELECT name FROM ff.create_environment('restore');
 SELECT ff.import_flagd(ff.export_flagd('production'), 'restore');
