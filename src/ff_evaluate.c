@@ -176,11 +176,12 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 		int			variant = out->variant;
 
 		FFOutcomeError(out, FF_ERROR_TYPE_MISMATCH,
-					   "flag \"%s\" variant \"%s\" is a %s, but a%s %s was requested",
+					   "flag \"%s\" variant \"%s\" is %s %s, but %s %s was requested",
 					   out->flag->key, out->flag->flag.variants[variant].name,
+					   v->type == JL_OBJECT || v->type == JL_ARRAY ? "an" : "a",
 					   FFJLTypeName(v->type),
 					   (want == FF_WANT_INTEGER || want == FF_WANT_OBJECT ||
-						want == FF_WANT_ARRAY) ? "n" : "",
+						want == FF_WANT_ARRAY) ? "an" : "a",
 					   FFWantNames[want]);
 	}
 }
@@ -851,7 +852,8 @@ ff_bucket(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("number of buckets must be between 1 and 2147483647, not %d",
-						buckets)));
+						buckets),
+				 errhint("ff.bucket returns a bucket number in [0, buckets).")));
 	seed = XXH3_64bits(VARDATA_ANY(salt), VARSIZE_ANY_EXHDR(salt));
 	h = XXH3_64bits_withSeed(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), seed);
 	PG_RETURN_INT32((int32) FFMulHi64(h, (uint64) buckets));

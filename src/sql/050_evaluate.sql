@@ -141,7 +141,7 @@ AS 'MODULE_PATHNAME', 'ff_json_logic';
 COMMENT ON FUNCTION ff.json_logic(pg_catalog.jsonb, pg_catalog.jsonb) IS
     'Apply a JSON Logic rule (with flagd''s fractional, sem_ver, starts_with, ends_with) to data';
 
-CREATE FUNCTION ff._check_rule(
+CREATE OR REPLACE FUNCTION ff._check_rule(
     rule            pg_catalog.jsonb,
     label           pg_catalog.text)
 RETURNS pg_catalog.jsonb
