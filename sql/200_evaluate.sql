@@ -49,6 +49,9 @@ INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, ta
     -- targetingKey as the key
     ('glue_eval', 'by-key', 'boolean', '{"on": true, "off": false}', 'off',
      '{"if": [{"==": [{"var": "targetingKey"}, "user-1"]}, "on", "off"]}', '{}'),
+    -- fractional without a bucketing value hashes flag key + targeting key
+    ('glue_eval', 'fractional-flag-shorthand', 'string', '{"heads": "heads", "tails": "tails"}', NULL,
+     '{"fractional": [["heads"], ["tails", 1]]}', '{}'),
     -- same key in another environment
     ('glue_other', 'static-on', 'boolean', '{"on": true, "off": false}', 'off', NULL, '{}');
 UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'glue_eval' AND key = 'off-flag';
@@ -93,6 +96,10 @@ SELECT value, variant, reason FROM ff.evaluate('tiered', NULL, '"d"', 'glue_eval
 SELECT value, variant, reason FROM ff.evaluate('whoami', '{}', '"d"', 'glue_eval');
 SELECT value, variant, reason FROM ff.evaluate('whoami', '{"$flagd": {"flagKey": "spoof"}}', '"d"', 'glue_eval');
 SELECT value, variant, reason FROM ff.evaluate('clock', '{"$flagd": {"timestamp": 0}}', 'false', 'glue_eval');
+-- fractional shorthand (flagd's worked example: heads), and without a
+-- targeting key (null, so DEFAULT)
+SELECT value, variant, reason FROM ff.evaluate('fractional-flag-shorthand', '{"targetingKey": "jon@company.com"}', '"d"', 'glue_eval');
+SELECT value, variant, reason FROM ff.evaluate('fractional-flag-shorthand', '{}', '"d"', 'glue_eval');
 -- targetingKey
 SELECT value, variant, reason FROM ff.evaluate('by-key', '{"targetingKey": "user-1"}', 'false', 'glue_eval');
 SELECT value, variant, reason FROM ff.evaluate('by-key', '{"targetingKey": "user-9"}', 'false', 'glue_eval');

@@ -62,11 +62,11 @@ typedef struct FFOutcome
 	int			variant;		/* -1 = the caller's default */
 } FFOutcome;
 
-#define FF_SUPPORTED_OPERATORS \
-	"var, missing, missing_some, if, ?:, ==, ===, !=, !==, !, !!, and, or, " \
+#define FF_STANDARD_OPERATORS \
+	"var, missing, missing_some, if, ==, ===, !=, !==, !, !!, and, or, " \
 	">, >=, <, <=, +, -, *, /, %, min, max, cat, substr, in, merge, map, " \
 	"filter, reduce, all, some, none, fractional, sem_ver, starts_with, " \
-	"ends_with, in_segment"
+	"ends_with"
 
 /* ---------------------------------------------------------------------
  * Evaluation
@@ -555,7 +555,8 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("evaluation context must be a JSON object, not %s",
-						JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array")));
+						JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array"),
+				 errhint("Pass an object such as {\"targetingKey\": \"user-1\"}.")));
 
 	env = FFCacheGetEnv(envname, &resolved);
 	if (env == NULL)
@@ -567,7 +568,8 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 					 errhint("Pass an environment, set ff.environment, or mark one environment as the default.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("environment \"%s\" does not exist", resolved)));
+				 errmsg("environment \"%s\" does not exist", resolved),
+				 errhint("The environments are the rows of ff.environments.")));
 	}
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -623,12 +625,14 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
  * FFRuleErrorHint suggests a fix for a rule compile error.
  */
 static const char *
-FFRuleErrorHint(const JLError *err)
+FFRuleErrorHint(const JLError *err, bool allow_segments)
 {
 	switch (err->code)
 	{
 		case JL_ERR_UNKNOWN_OPERATOR:
-			return "Supported operators: " FF_SUPPORTED_OPERATORS ".";
+			if (allow_segments)
+				return "Supported operators: " FF_STANDARD_OPERATORS ", in_segment.";
+			return "Supported operators: " FF_STANDARD_OPERATORS ", ?: (segments are only available in flag targeting).";
 		case JL_ERR_BAD_ARGUMENTS:
 			return "Check the number and the types of the operator's arguments.";
 		case JL_ERR_TOO_DEEP:
@@ -645,14 +649,14 @@ FFRuleErrorHint(const JLError *err)
  * label names what the rule is ("targeting for flag \"x\"").
  */
 static void
-FFRaiseCompileError(const char *label, const JLError *err)
+FFRaiseCompileError(const char *label, const JLError *err, bool allow_segments)
 {
 	ereport(ERROR,
 			(errcode(err->code == JL_ERR_OUT_OF_MEMORY ? ERRCODE_OUT_OF_MEMORY :
 					 ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid %s: %s at %s", label, err->message,
 					err->path[0] ? err->path : "$"),
-			 errhint("%s", FFRuleErrorHint(err))));
+			 errhint("%s", FFRuleErrorHint(err, allow_segments))));
 }
 
 /*
@@ -671,9 +675,11 @@ FFCompileArg(JLArena *scratch, Jsonb *rule, bool allow_segments,
 	memset(&opts, 0, sizeof(opts));
 	memset(&err, 0, sizeof(err));
 	opts.allow_segments = allow_segments;
+	/* jsonlogic.com's "?:" for plain JSON Logic; flag rules follow flagd */
+	opts.allow_ternary = !allow_segments;
 	compiled = JLCompile(scratch, value, &opts, &err);
 	if (compiled == NULL)
-		FFRaiseCompileError(label, &err);
+		FFRaiseCompileError(label, &err, allow_segments);
 	return compiled;
 }
 
