@@ -3,8 +3,8 @@
 -- environments, metadata, $flagd injection, segments, ff.evaluate_all and
 -- the evaluation cache.
 --
-CREATE EXTENSION IF NOT EXISTS feature_flags;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
 
 -- the default environment exists after install once the admin/history
 -- parts are merged; create it otherwise

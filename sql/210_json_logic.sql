@@ -2,8 +2,8 @@
 -- 210_json_logic: every operator through ff.json_logic, rule errors, and
 -- ff._check_rule.
 --
-CREATE EXTENSION IF NOT EXISTS feature_flags;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
 
 CREATE TEMP TABLE cases (n serial, rule jsonb, data jsonb);
 INSERT INTO cases (rule, data) VALUES

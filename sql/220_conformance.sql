@@ -3,8 +3,8 @@
 -- from ../shared/conformance/jsonlogic/tests.json (relative to the
 -- repository root), through ff.json_logic.
 --
-CREATE EXTENSION IF NOT EXISTS feature_flags;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
 
 -- the repository root is the working directory of pg_regress; the shared
 -- directory sits next to it (or next to the worktrees' parent directory)

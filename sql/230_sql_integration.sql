@@ -2,8 +2,8 @@
 -- 230_sql_integration: the getters in WHERE, joins, UPDATE ... SET, a
 -- view, a row-level security policy and parallel queries.
 --
-CREATE EXTENSION IF NOT EXISTS feature_flags;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
 
 INSERT INTO ff.environments (name, is_default) VALUES ('development', true)
     ON CONFLICT DO NOTHING;
