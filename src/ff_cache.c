@@ -662,28 +662,37 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 }
 
 /*
- * FFCacheGetEnv returns the environment called name (NULL or "" = the
- * default environment) from the generation of the current statement, or
- * NULL if there is no such environment.
+ * FFCacheGetEnv returns the environment called name (len bytes, not
+ * necessarily NUL-terminated; NULL or empty = the default environment)
+ * from the generation of the current statement, or NULL if there is no
+ * such environment, in which case *missing_name is set to the name looked
+ * for (NULL when there is no default environment).  A cache hit allocates
+ * nothing.
  */
 FFCacheEnv *
-FFCacheGetEnv(const char *name, const char **resolved_name)
+FFCacheGetEnv(const char *name, size_t len, char **missing_name)
 {
 	FFCacheGen *gen = FFCacheAcquire();
 	FFCacheEnv *env;
+	char	   *cname;
 
-	if (name == NULL || name[0] == '\0')
+	*missing_name = NULL;
+	if (name == NULL || len == 0)
 	{
 		if (!gen->default_known)
 			FFLoadDefaultName(gen);
 		name = gen->default_name;
+		if (name == NULL)
+			return NULL;
+		len = strlen(name);
 	}
-	*resolved_name = name;
-	if (name == NULL)
-		return NULL;
-	env = FFStrMapGet(&gen->envs, name, strlen(name));
+	env = FFStrMapGet(&gen->envs, name, len);
+	if (env != NULL)
+		return env;
+	cname = pnstrdup(name, len);
+	env = FFLoadEnv(gen, cname);
 	if (env == NULL)
-		env = FFLoadEnv(gen, name);
+		*missing_name = cname;
 	return env;
 }
 

@@ -100,12 +100,12 @@ typedef struct FFCacheStats
 extern void FFCacheInit(void);
 
 /*
- * Look up an environment (NULL or "" = the default one) in the cache
- * generation current for this statement.  Returns NULL when it does not
- * exist; *resolved_name is set to the name looked up (NULL if there is no
- * default environment).
+ * Look up an environment (name of len bytes; NULL or empty = the default
+ * one) in the cache generation current for this statement.  Returns NULL
+ * when it does not exist, with *missing_name set to the name looked for
+ * (NULL if there is no default environment).
  */
-extern FFCacheEnv *FFCacheGetEnv(const char *name, const char **resolved_name);
+extern FFCacheEnv *FFCacheGetEnv(const char *name, size_t len, char **missing_name);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */

@@ -249,46 +249,54 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, Jsonb *context, FFWant want,
 
 /*
  * FFEnvironmentName picks the environment: the explicit argument, else
- * the ff.environment setting, else NULL (the default environment).
+ * the ff.environment setting, else none (the default environment).  *len
+ * is set to the name's length; the name is not NUL-terminated.
  */
 static const char *
-FFEnvironmentName(FunctionCallInfo fcinfo, int argno)
+FFEnvironmentName(FunctionCallInfo fcinfo, int argno, size_t *len)
 {
 	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
 	{
-		char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+		text	   *name = PG_GETARG_TEXT_PP(argno);
 
-		if (name[0] != '\0')
-			return name;
+		if (VARSIZE_ANY_EXHDR(name) > 0)
+		{
+			*len = VARSIZE_ANY_EXHDR(name);
+			return VARDATA_ANY(name);
+		}
 	}
 	if (ff_environment != NULL && ff_environment[0] != '\0')
+	{
+		*len = strlen(ff_environment);
 		return ff_environment;
+	}
+	*len = 0;
 	return NULL;
 }
 
 /*
  * FFEvaluateKey evaluates flag key in environment envname (NULL = the
- * setting or the default environment).
+ * default environment).
  */
 static void
 FFEvaluateKey(const char *key, size_t keylen, Jsonb *context,
-			  const char *envname, FFWant want, FFOutcome *out)
+			  const char *envname, size_t envlen, FFWant want, FFOutcome *out)
 {
-	const char *resolved;
+	char	   *missing;
 	FFCacheEnv *env;
 	FFCacheFlag *flag;
 
 	memset(out, 0, sizeof(FFOutcome));
 	out->variant = -1;
-	env = FFCacheGetEnv(envname, &resolved);
+	env = FFCacheGetEnv(envname, envlen, &missing);
 	if (env == NULL)
 	{
-		if (resolved == NULL)
+		if (missing == NULL)
 			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
 						   "no environment was given and there is no default environment");
 		else
 			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
-						   "environment \"%s\" does not exist", resolved);
+						   "environment \"%s\" does not exist", missing);
 		return;
 	}
 	out->env = env;
@@ -318,9 +326,11 @@ FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
 {
 	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	Jsonb	   *context = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	size_t		envlen;
+	const char *envname = FFEnvironmentName(fcinfo, envarg, &envlen);
 
 	FFEvaluateKey(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
-				  context, FFEnvironmentName(fcinfo, envarg), want, out);
+				  context, envname, envlen, want, out);
 	return out->reason != FF_REASON_ERROR && out->variant >= 0;
 }
 
@@ -544,8 +554,9 @@ Datum
 ff_evaluate_all(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *context = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
-	const char *envname = FFEnvironmentName(fcinfo, 1);
-	const char *resolved;
+	size_t		envlen;
+	const char *envname = FFEnvironmentName(fcinfo, 1, &envlen);
+	char	   *missing;
 	FFCacheEnv *env;
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
@@ -558,17 +569,17 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 						JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array"),
 				 errhint("Pass an object such as {\"targetingKey\": \"user-1\"}.")));
 
-	env = FFCacheGetEnv(envname, &resolved);
+	env = FFCacheGetEnv(envname, envlen, &missing);
 	if (env == NULL)
 	{
-		if (resolved == NULL)
+		if (missing == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("no environment was given and there is no default environment"),
 					 errhint("Pass an environment, set ff.environment, or mark one environment as the default.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("environment \"%s\" does not exist", resolved),
+				 errmsg("environment \"%s\" does not exist", missing),
 				 errhint("The environments are the rows of ff.environments.")));
 	}
 
