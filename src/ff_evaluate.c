@@ -23,6 +23,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -34,6 +35,7 @@
 #include "feature_flags.h"
 #include "ff_cache.h"
 #include "ff_jsonb.h"
+#include "ff_row.h"
 
 /* the JSON type a caller asks for */
 typedef enum FFWant
@@ -50,6 +52,22 @@ typedef enum FFWant
 static const char *const FFWantNames[] = {
 	"any", "boolean", "string", "number", "integer", "object", "array"
 };
+
+/* the evaluation context argument: a jsonb document or a table row */
+typedef struct FFInput
+{
+	Jsonb	   *jsonb;			/* NULL = {} (also for a NULL row) */
+	bool		is_row;
+	Datum		row;
+} FFInput;
+
+/* per-call-site cache in fn_extra */
+typedef struct FFCallInfo
+{
+	bool		checked;
+	bool		row_context;	/* argument 1 is a row, not jsonb */
+	TupleDesc	result_desc;	/* ff.evaluate's result type */
+} FFCallInfo;
 
 /* the outcome of one flag evaluation */
 typedef struct FFOutcome
@@ -202,15 +220,17 @@ FFStatementEpochSeconds(void)
 }
 
 /*
- * FFEvaluateFlag resolves a found flag for one context (NULL = {}).
+ * FFEvaluateFlag resolves a found flag for one context.
  */
 static void
-FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, Jsonb *context, FFWant want,
-			   FFOutcome *out)
+FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
+			   FFWant want, FFOutcome *out)
 {
 	JLContext	ctx;
 	FFJsonbData data;
+	FFRowData	rdata;
 	FFResolution res;
+	Jsonb	   *context = input->jsonb;
 
 	out->env = env;
 	out->flag = flag;
@@ -223,22 +243,32 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, Jsonb *context, FFWant want,
 		FFOutcomeError(out, FF_ERROR_PARSE_ERROR, "%s", flag->broken_message);
 		return;
 	}
-	if (context != NULL && (JB_ROOT_IS_SCALAR(context) || !JB_ROOT_IS_OBJECT(context)))
+	if (input->is_row)
 	{
-		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
-					   "evaluation context must be a JSON object, not %s",
-					   JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array");
-		return;
+		FFRowDataInit(&rdata, input->row);
+		FFContextInitRow(&ctx, &rdata);
+		rdata.base.extra = env;
 	}
-
-	FFContextInitJsonb(&ctx, &data, context);
-	data.extra = env;
+	else
+	{
+		if (context != NULL && (JB_ROOT_IS_SCALAR(context) || !JB_ROOT_IS_OBJECT(context)))
+		{
+			FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
+						   "evaluation context must be a JSON object, not %s",
+						   JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array");
+			return;
+		}
+		FFContextInitJsonb(&ctx, &data, context);
+		data.extra = env;
+	}
 	ctx.segment = FFCacheSegmentCallback;
 	ctx.inject_flagd = true;
 	ctx.timestamp = FFStatementEpochSeconds();
 
 	memset(&res, 0, sizeof(res));
 	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
+	if (input->is_row)
+		FFRowDataRelease(&rdata);
 	out->reason = res.reason;
 	out->error = res.error_code;
 	out->variant = res.reason == FF_REASON_ERROR ? -1 : res.variant;
@@ -279,7 +309,7 @@ FFEnvironmentName(FunctionCallInfo fcinfo, int argno, size_t *len)
  * default environment).
  */
 static void
-FFEvaluateKey(const char *key, size_t keylen, Jsonb *context,
+FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 			  const char *envname, size_t envlen, FFWant want, FFOutcome *out)
 {
 	char	   *missing;
@@ -313,24 +343,69 @@ FFEvaluateKey(const char *key, size_t keylen, Jsonb *context,
 					   (int) keylen, key, env->name);
 		return;
 	}
-	FFEvaluateFlag(env, flag, context, want, out);
+	FFEvaluateFlag(env, flag, input, want, out);
+}
+
+/*
+ * FFGetCallInfo returns the call-site cache, checking once whether the
+ * context argument (argument 1) is jsonb or a row.
+ */
+static FFCallInfo *
+FFGetCallInfo(FunctionCallInfo fcinfo)
+{
+	FFCallInfo *ci = (FFCallInfo *) fcinfo->flinfo->fn_extra;
+
+	if (ci == NULL)
+	{
+		ci = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FFCallInfo));
+		fcinfo->flinfo->fn_extra = ci;
+	}
+	if (!ci->checked)
+	{
+		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+		if (argtype == InvalidOid || argtype == JSONBOID)
+			ci->row_context = false;
+		else if (FFTypeIsRow(argtype))
+			ci->row_context = true;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("evaluation context must be a row or jsonb, not type %s",
+							format_type_be(argtype)),
+					 errhint("Pass a table row, as in SELECT ff.get_bool_row('flag', t, false) FROM t, or use the jsonb functions.")));
+		ci->checked = true;
+	}
+	return ci;
 }
 
 /*
  * FFEvaluateArgs evaluates with the common argument layout (flag_key text,
- * context jsonb, ..., environment text at envarg).  Returns false when the
- * caller's default must be returned.
+ * context jsonb or row, ..., environment text at envarg).  Returns false
+ * when the caller's default must be returned.
  */
 static bool
 FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
 {
+	FFCallInfo *ci = FFGetCallInfo(fcinfo);
 	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
-	Jsonb	   *context = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	FFInput		input;
 	size_t		envlen;
 	const char *envname = FFEnvironmentName(fcinfo, envarg, &envlen);
 
+	memset(&input, 0, sizeof(input));
+	if (!PG_ARGISNULL(1))
+	{
+		if (ci->row_context)
+		{
+			input.is_row = true;
+			input.row = PG_GETARG_DATUM(1);
+		}
+		else
+			input.jsonb = PG_GETARG_JSONB_P(1);
+	}
 	FFEvaluateKey(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
-				  context, envname, envlen, want, out);
+				  &input, envname, envlen, want, out);
 	return out->reason != FF_REASON_ERROR && out->variant >= 0;
 }
 
@@ -368,7 +443,8 @@ PG_FUNCTION_INFO_V1(ff_evaluate);
 Datum
 ff_evaluate(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	FFCallInfo *ci = FFGetCallInfo(fcinfo);
+	TupleDesc	tupdesc = ci->result_desc;
 	Jsonb	   *def = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 	FFOutcome	out;
 	Datum		values[7];
@@ -382,7 +458,7 @@ ff_evaluate(PG_FUNCTION_ARGS)
 		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
 		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		fcinfo->flinfo->fn_extra = tupdesc;
+		ci->result_desc = tupdesc;
 		MemoryContextSwitchTo(oldcxt);
 	}
 
@@ -560,8 +636,11 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 	FFCacheEnv *env;
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
+	FFInput		input;
 	int			i;
 
+	memset(&input, 0, sizeof(input));
+	input.jsonb = context;
 	if (context != NULL && (JB_ROOT_IS_SCALAR(context) || !JB_ROOT_IS_OBJECT(context)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -593,7 +672,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (!flag->compiled)
 			FFCacheGetFlag(env, flag->key, flag->keylen);
-		FFEvaluateFlag(env, flag, context, FF_WANT_ANY, &out);
+		FFEvaluateFlag(env, flag, &input, FF_WANT_ANY, &out);
 
 		k.type = jbvString;
 		k.val.string.val = flag->key;
