@@ -245,6 +245,21 @@ SELECT pg_temp.set_flag_triggers(true);
 -- the trigger function cannot be called directly
 SELECT ff.invalidate_cache();
 
+-- variant values come back exactly as stored, even beyond double precision
+-- (targeting and the typed getters work with doubles, as flagd does)
+INSERT INTO ff.environments (name) VALUES ('glue_num');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant) VALUES
+    ('glue_num', 'precise', 'number', '{"big": 12345678901234567890, "pi": 3.14159265358979323846}', 'big');
+SELECT value FROM ff.evaluate('precise', '{}', '0', 'glue_num');
+SELECT ff.evaluate_all('{}', 'glue_num');
+SELECT ff.get_float('precise', '{}', 0, 'glue_num') AS as_double,
+       ff.get_int('precise', '{}', -1, 'glue_num') AS beyond_bigint;
+UPDATE ff.flags SET default_variant = 'pi' WHERE environment = 'glue_num';
+SELECT value, ff.get_float('precise', '{}', 0, 'glue_num') AS as_double
+  FROM ff.evaluate('precise', '{}', '0', 'glue_num');
+DELETE FROM ff.flags WHERE environment = 'glue_num';
+DELETE FROM ff.environments WHERE name = 'glue_num';
+
 -- clean up
 DELETE FROM ff.flags WHERE environment IN ('glue_eval', 'glue_other');
 DELETE FROM ff.segments WHERE environment = 'glue_eval';

@@ -700,14 +700,22 @@ FFCacheGetEnv(const char *name, size_t len, char **missing_name)
  * Compiling flags
  * --------------------------------------------------------------------- */
 
+/* a variant with its stored value, while sorting */
+typedef struct FFVariantEntry
+{
+	FFVariant	variant;
+	Jsonb	   *jsonb;
+} FFVariantEntry;
+
 /*
- * FFVariantOrderCmp orders variants the way FFFindVariant searches them.
+ * FFVariantOrderCmp orders variants the way FFFindVariant searches them:
+ * bytewise, a shorter prefix first.
  */
 static int
 FFVariantOrderCmp(const void *a, const void *b)
 {
-	const FFVariant *va = (const FFVariant *) a;
-	const FFVariant *vb = (const FFVariant *) b;
+	const FFVariant *va = &((const FFVariantEntry *) a)->variant;
+	const FFVariant *vb = &((const FFVariantEntry *) b)->variant;
 	int			c;
 
 	c = memcmp(va->name, vb->name, Min(va->namelen, vb->namelen));
@@ -769,25 +777,33 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		int			count = JB_ROOT_COUNT(f->variants_raw);
 		int			i;
 
-		variants = palloc0(sizeof(FFVariant) * Max(count, 1));
+		FFVariantEntry *entries;
+
+		entries = palloc0(sizeof(FFVariantEntry) * Max(count, 1));
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			if (tok == WJB_KEY && n < count)
 			{
-				variants[n].name = pnstrdup(v.val.string.val, v.val.string.len);
-				variants[n].namelen = v.val.string.len;
+				entries[n].variant.name = pnstrdup(v.val.string.val, v.val.string.len);
+				entries[n].variant.namelen = v.val.string.len;
 			}
 			else if (tok == WJB_VALUE && n < count)
 			{
-				variants[n].value = FFJsonbValueToJL(env->arena, &v, true);
+				entries[n].variant.value = FFJsonbValueToJL(env->arena, &v, true);
+				/* the value exactly as stored, for results */
+				entries[n].jsonb = JsonbValueToJsonb(&v);
 				n++;
 			}
 		}
-		qsort(variants, n, sizeof(FFVariant), FFVariantOrderCmp);
-		/* the jsonb form of each value, for results */
+		qsort(entries, n, sizeof(FFVariantEntry), FFVariantOrderCmp);
+		variants = palloc(sizeof(FFVariant) * Max(n, 1));
 		jsonbs = palloc(sizeof(Jsonb *) * Max(n, 1));
 		for (i = 0; i < n; i++)
-			jsonbs[i] = FFJLToJsonb(variants[i].value);
+		{
+			variants[i] = entries[i].variant;
+			jsonbs[i] = entries[i].jsonb;
+		}
+		pfree(entries);
 		if (n == 0)
 			FFFlagBroken(f, "flag \"%s\" has no variants", f->key);
 	}

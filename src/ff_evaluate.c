@@ -619,6 +619,26 @@ FFPushKeyString(JsonbParseState **state, const char *key, const char *value)
 	pushJsonbValue(state, WJB_VALUE, &v);
 }
 
+/*
+ * FFPushStoredJsonb pushes a jsonb document (a variant's stored value) as
+ * an object member's value.
+ */
+static void
+FFPushStoredJsonb(JsonbParseState **state, Jsonb *jb)
+{
+	JsonbValue	v;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+		JsonbExtractScalar(&jb->root, &v);
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &jb->root;
+		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	}
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
 PG_FUNCTION_INFO_V1(ff_evaluate_all);
 
 /*
@@ -684,7 +704,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		pushJsonbValue(&state, WJB_KEY, &k);
 		if (out.reason != FF_REASON_ERROR && out.variant >= 0)
 		{
-			FFPushJL(&state, WJB_VALUE, FFOutcomeValue(&out));
+			FFPushStoredJsonb(&state, flag->variant_jsonb[out.variant]);
 			FFPushKeyString(&state, "variant", flag->flag.variants[out.variant].name);
 		}
 		else
