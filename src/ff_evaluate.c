@@ -49,9 +49,30 @@ typedef enum FFWant
 	FF_WANT_ARRAY
 } FFWant;
 
-static const char *const FFWantNames[] = {
-	"any", "boolean", "string", "number", "integer", "object", "array"
-};
+/*
+ * FFWantName names a requested type in messages.
+ */
+static const char *
+FFWantName(FFWant want)
+{
+	switch (want)
+	{
+		case FF_WANT_BOOLEAN:
+			return "boolean";
+		case FF_WANT_STRING:
+			return "string";
+		case FF_WANT_NUMBER:
+			return "number";
+		case FF_WANT_INTEGER:
+			return "integer";
+		case FF_WANT_OBJECT:
+			return "object";
+		case FF_WANT_ARRAY:
+			return "array";
+		default:
+			return "value";
+	}
+}
 
 /* the evaluation context argument: a jsonb document or a table row */
 typedef struct FFInput
@@ -185,6 +206,10 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 		case FF_WANT_OBJECT:
 			ok = v->type == JL_OBJECT;
 			break;
+		case FF_WANT_ARRAY:
+			/* variants are never arrays once validated */
+			ok = v->type == JL_ARRAY;
+			break;
 		default:
 			ok = false;
 			break;
@@ -200,7 +225,7 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 					   FFJLTypeName(v->type),
 					   (want == FF_WANT_INTEGER || want == FF_WANT_OBJECT ||
 						want == FF_WANT_ARRAY) ? "an" : "a",
-					   FFWantNames[want]);
+					   FFWantName(want));
 	}
 }
 
