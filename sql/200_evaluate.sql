@@ -204,6 +204,15 @@ SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval');
 SELECT rebuilds AS before_rebuilds, generation AS before_generation, valid FROM ff.cache_info() \gset
 SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval'), ff.get_bool('beta-feature', '{}', NULL, 'glue_eval');
 SELECT rebuilds - :before_rebuilds AS rebuilds_after_hits, valid FROM ff.cache_info();
+-- a cache hit reads no table: the scan counters of the ff tables do not move
+BEGIN;
+SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) AS scans_before
+  FROM pg_stat_xact_user_tables WHERE schemaname = 'ff' \gset
+SELECT count(*) FILTER (WHERE ff.get_bool('beta-feature', jsonb_build_object('targetingKey', 'user-' || g), NULL, 'glue_eval'))
+  FROM generate_series(1, 1000) AS g;
+SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) - :scans_before AS scans_by_cache_hits
+  FROM pg_stat_xact_user_tables WHERE schemaname = 'ff';
+COMMIT;
 UPDATE ff.flags SET description = 'touched' WHERE environment = 'glue_eval' AND key = 'static-on';
 SELECT valid AS valid_after_change FROM ff.cache_info();
 SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval');
