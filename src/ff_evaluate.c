@@ -529,7 +529,7 @@ ff_evaluate(PG_FUNCTION_ARGS)
 }
 
 /*
- * FFReturnDefault returns argument 2 (the caller's default), or NULL.
+ * FF_RETURN_DEFAULT returns argument 2 (the caller's default), or NULL.
  */
 #define FF_RETURN_DEFAULT() \
 	do { \
