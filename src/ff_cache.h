@@ -57,6 +57,19 @@ typedef struct FFCacheFlag
 	Jsonb	   *metadata;		/* environment metadata + flag metadata */
 } FFCacheFlag;
 
+/*
+ * The include/exclude list of a segment: an open-addressing hash set of
+ * exact keys sized for its final count.  Each key is stored once, in the
+ * generation's arena, as [uint32 length][int8 membership][bytes].
+ */
+typedef struct FFKeySet
+{
+	uint32		capacity;		/* slots; 0 = empty set */
+	uint32		count;
+	uint32	   *hashes;
+	const char **keys;			/* NULL = empty slot */
+} FFKeySet;
+
 /* one segment of one environment */
 typedef struct FFCacheSegment
 {
@@ -66,7 +79,7 @@ typedef struct FFCacheSegment
 	const JLRule *rule;			/* NULL = none or broken */
 	bool		rule_broken;
 	bool		keys_loaded;
-	FFStrMap	keys;			/* targeting key -> +1 include / -1 exclude */
+	FFKeySet	keys;			/* targeting key -> +1 include / -1 exclude */
 } FFCacheSegment;
 
 /* one environment */
