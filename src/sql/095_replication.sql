@@ -22,6 +22,15 @@
 --  * A database subscribed to any ff table refuses configuration writes
 --    made directly on it (ff_00_subscriber_guard): they would be lost or
 --    overwritten, and their versions would collide with the publisher's.
+--
+-- Concurrency (test/t/050_mixed_load.pl): every write statement on a
+-- config table takes the history writer lock (ff.history_lock) in a
+-- BEFORE STATEMENT trigger, ff_01_writer_lock, i.e. before it locks any
+-- config row.  Without it, the lock was taken by the first BEFORE ROW
+-- trigger, after the row itself was locked, so two transactions writing
+-- the same flags in a different order (or one writing two flags while
+-- another writes one of them) deadlocked: the one holding the writer
+-- lock waited for a row lock held by the one waiting for the writer lock.
 -- ---------------------------------------------------------------------
 
 -- ff._replication_tables: the tables a configuration publication carries, history first
@@ -168,6 +177,24 @@ COMMENT ON FUNCTION ff._replication_guard() IS
     'Trigger ff_00_subscriber_guard: refuses configuration writes made directly on a logical replication subscriber of the ff tables';
 REVOKE ALL ON FUNCTION ff._replication_guard() FROM PUBLIC;
 
+-- ff._history_writer_lock: takes the history writer lock at the start of a write statement,
+--   before any config row is locked
+CREATE FUNCTION ff._history_writer_lock()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- takes the lock on the first write of the transaction, and fixes the
+    -- change-set; later calls in the same transaction only read
+    PERFORM ff._history_next();
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_writer_lock() IS
+    'Trigger ff_01_writer_lock: takes the history writer lock at the start of each write statement, before any config row is locked (no lock-order deadlocks between writers)';
+REVOKE ALL ON FUNCTION ff._history_writer_lock() FROM PUBLIC;
+
 -- ff._replication_notify: on a subscriber, sends the change notification for a change-set the
 --   apply worker commits
 CREATE FUNCTION ff._replication_notify()
@@ -200,6 +227,21 @@ CREATE TRIGGER ff_00_subscriber_guard
 CREATE TRIGGER ff_00_subscriber_guard
     BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.segment_keys
     FOR EACH STATEMENT EXECUTE FUNCTION ff._replication_guard();
+
+-- the writer lock first, then rows (an ordinary trigger: replicated rows
+-- carry their versions and take no lock)
+CREATE TRIGGER ff_01_writer_lock
+    BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.environments
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_writer_lock();
+CREATE TRIGGER ff_01_writer_lock
+    BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.flags
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_writer_lock();
+CREATE TRIGGER ff_01_writer_lock
+    BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.segments
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_writer_lock();
+CREATE TRIGGER ff_01_writer_lock
+    BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.segment_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_writer_lock();
 
 -- applied rows invalidate the evaluation cache: row triggers, because the
 -- apply worker fires statement triggers only for TRUNCATE; one relcache
@@ -256,6 +298,14 @@ COMMENT ON TRIGGER ff_00_subscriber_guard ON ff.segments IS
     'Refuses writes on a logical replication subscriber of the configuration (ordinary: the apply worker is not affected)';
 COMMENT ON TRIGGER ff_00_subscriber_guard ON ff.segment_keys IS
     'Refuses writes on a logical replication subscriber of the configuration (ordinary: the apply worker is not affected)';
+COMMENT ON TRIGGER ff_01_writer_lock ON ff.environments IS
+    'Takes the history writer lock before the statement locks any row (writers never deadlock on lock order)';
+COMMENT ON TRIGGER ff_01_writer_lock ON ff.flags IS
+    'Takes the history writer lock before the statement locks any row (writers never deadlock on lock order)';
+COMMENT ON TRIGGER ff_01_writer_lock ON ff.segments IS
+    'Takes the history writer lock before the statement locks any row (writers never deadlock on lock order)';
+COMMENT ON TRIGGER ff_01_writer_lock ON ff.segment_keys IS
+    'Takes the history writer lock before the statement locks any row (writers never deadlock on lock order)';
 COMMENT ON TRIGGER ff_invalidate_cache_apply ON ff.environments IS
     'ENABLE REPLICA: rows applied by logical replication invalidate the evaluation cache';
 COMMENT ON TRIGGER ff_invalidate_cache_apply ON ff.flags IS
