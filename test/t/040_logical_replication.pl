@@ -136,6 +136,22 @@ $pub->safe_psql('postgres', q{
     SELECT ff.create_flag('late', '{"x": "ex", "y": "why"}', 'y', 'production',
                           '{"if": [{"ends_with": [{"var": "targetingKey"}, "7"]}, "x", null]}');
 });
+# a whole environment with a flag and a segment with keys, created then
+# deleted (the cascaded key deletions arrive as row deletions)
+$pub->safe_psql('postgres', q{
+    SELECT ff.copy_environment('production', 'staging');
+    SELECT ff.create_segment('tmp', NULL, 'staging', include => '{a,b,c}');
+});
+$pub->wait_for_catchup('ff_sub');
+my $staging = q{
+    SELECT (SELECT count(*) FROM ff.flags WHERE environment = 'staging') || ' '
+        || (SELECT count(*) FROM ff.segment_keys WHERE environment = 'staging')};
+is($pub->safe_psql('postgres', $staging), '4 7', 'staging: 4 flags, 7 segment keys on the publisher');
+is($sub->safe_psql('postgres', $staging), '4 7', 'a copied environment arrives with its flags and segment keys');
+$pub->safe_psql('postgres', q{
+    DELETE FROM ff.segments WHERE environment = 'staging' AND name = 'tmp';
+    SELECT ff.delete_environment('staging', force => true);
+});
 # a rolled-back transaction leaves no trace on either side
 $pub->safe_psql('postgres', q{
     BEGIN;
@@ -219,6 +235,10 @@ my $tables = q{
         UNION ALL SELECT to_jsonb(k)::text FROM ff.segment_keys AS k) AS x};
 is($sub->safe_psql('postgres', $tables), $pub->safe_psql('postgres', $tables),
     'the config tables are identical, version stamps included');
+is($sub->safe_psql('postgres', q{
+    SELECT count(*) FROM ff.environments WHERE name = 'staging'}) . ' '
+  . $sub->safe_psql('postgres', q{SELECT count(*) FROM ff.segment_keys WHERE environment = 'staging'}),
+    '0 0', 'the deleted environment and its segment keys are gone on the subscriber');
 
 # ---- writes on the subscriber are refused
 for my $write (
