@@ -60,7 +60,16 @@ is($pub->safe_psql('postgres', q{
 my ($ret, $out, $err) = $pub->psql('postgres', 'SELECT ff.create_publication()');
 like($err, qr/publication "ff_config" already exists/, 'a second publication of the same name is refused');
 
+($ret, $out, $err) = $pub->psql('postgres', 'SELECT ff.create_publication(NULL)');
+like($err, qr/ERROR:  publication name must not be NULL or empty/, 'a NULL publication name is refused');
+
 # ---- subscribe
+$sub->safe_psql('postgres', q{
+    CREATE ROLE app LOGIN;
+    GRANT EXECUTE ON FUNCTION ff.prepare_subscriber() TO app;});
+($ret, $out, $err) = $sub->psql('postgres', 'SET ROLE app; SELECT ff.prepare_subscriber()');
+like($err, qr/ERROR:  permission denied to prepare a subscriber/,
+    'ff.prepare_subscriber() refuses a non-superuser, even one granted EXECUTE');
 ($ret, $out, $err) = $pub->psql('postgres', 'SELECT ff.prepare_subscriber()');
 like($err, qr/database "postgres" already holds feature flag configuration/,
     'ff.prepare_subscriber() refuses a database that has configuration');
