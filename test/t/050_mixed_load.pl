@@ -199,5 +199,16 @@ is($node->safe_psql('postgres', q{
      WHERE back}),
     '0', 'no reader saw a flag go back to an older state');
 
+# for information (not asserted: evaluation may legitimately use a flag
+# state newer than the statement's snapshot): observations whose value
+# was older than the flag's state at the version the same statement saw
+note 'observations older than their statement\'s version: ' . $node->safe_psql('postgres', q{
+    SELECT count(*) FROM load_obs_tv AS o
+     WHERE o.tv < (SELECT max(v.version) FROM ff.versions AS v
+                    WHERE v.entity = 'flag' AND v.environment = 'load' AND v.entity_key = o.flag
+                      AND v.version <= o.v)});
+note 'observations newer than their statement\'s version: ' . $node->safe_psql('postgres', q{
+    SELECT count(*) FROM load_obs_tv AS o WHERE o.tv > o.v});
+
 $node->stop;
 done_testing();
