@@ -36,7 +36,7 @@
 -- ff._replication_tables: the tables a configuration publication carries, history first
 CREATE FUNCTION ff._replication_tables()
 RETURNS regclass[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT ARRAY['ff.versions'::regclass, 'ff.environments'::regclass, 'ff.flags'::regclass,
