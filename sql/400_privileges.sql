@@ -132,6 +132,15 @@ SELECT (ff.create_flag('staged', environment => 'staging')).key;
 DELETE FROM ff.environments WHERE name = 'production';
 RESET ROLE;
 
+-- the reader evaluates production flags (the evaluator reads the tables
+-- itself), but reads no rule
+SELECT key, default_variant FROM ff.set_default_variant('checkout', 'on', 'production');
+SET ROLE regress_ff_reader;
+SELECT ff.get_bool('checkout', '{}', false, 'production') AS checkout,
+       (ff.evaluate('checkout', '{}', NULL, 'production')).reason;
+SELECT targeting FROM ff.flags WHERE key = 'checkout';
+RESET ROLE;
+
 -- who may write, per role
 SELECT e AS environment,
        ff.can_write_environment(e, 'regress_ff_editor') AS editor,

@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(75);
+SELECT plan(82);
 
 -- ---------------------------------------------------------------- roles
 CREATE ROLE ff_test_reader;
@@ -14,6 +14,7 @@ CREATE ROLE ff_test_editor;
 CREATE ROLE ff_test_admin;
 CREATE ROLE ff_test_release;            -- allowed role of "production"
 CREATE ROLE ff_test_releaser IN ROLE ff_test_release;
+CREATE ROLE ff_test_nobody;                -- no grants at all
 DO $$
 BEGIN
     PERFORM ff.grant_reader('ff_test_reader');
@@ -65,7 +66,12 @@ SELECT is_empty(
          AND p.proname NOT IN ('current_version', '_environment_protection')$$,
     'PUBLIC executes no SECURITY DEFINER function but ff.current_version and ff._environment_protection');
 
+SELECT function_privs_are('ff', 'evaluate', ARRAY['text', 'jsonb', 'jsonb', 'text'], 'public', ARRAY['EXECUTE'],
+    'evaluation stays open to PUBLIC (zero setup; see docs/trust.md)');
+
 -- ---------------------------------------------------------------- reader
+SELECT function_privs_are('ff', 'get_bool', ARRAY['text', 'jsonb', 'boolean', 'text'], 'ff_test_reader', ARRAY['EXECUTE'],
+    'reader may execute ff.get_bool (also after PUBLIC is locked out)');
 SELECT schema_privs_are('ff', 'ff_test_reader', ARRAY['USAGE'], 'reader: USAGE on schema ff');
 SELECT table_privs_are('ff', 'flags', 'ff_test_reader', ARRAY[]::name[], 'reader cannot read or write ff.flags');
 SELECT table_privs_are('ff', 'segments', 'ff_test_reader', ARRAY[]::name[], 'reader cannot read ff.segments');
@@ -131,7 +137,21 @@ SELECT throws_ok($$INSERT INTO ff.flags (environment, key, variants) VALUES ('de
     '42501', NULL, 'reader cannot INSERT into ff.flags');
 SELECT throws_ok($$SELECT ff.create_flag('r')$$, '42501', NULL, 'reader cannot call ff.create_flag');
 SELECT lives_ok($$SELECT ff.current_version()$$, 'reader may read the configuration version');
+SELECT is(ff.get_bool('shared', '{}', true, 'production'), false,
+    'reader evaluates a production flag (its default variant "off", not the caller''s default)');
+SELECT is((ff.evaluate('shared', '{}', NULL, 'production')).reason, 'STATIC', 'reader gets evaluation details');
 RESET ROLE;
+
+-- closing evaluation to PUBLIC leaves the reader recipe working
+REVOKE EXECUTE ON FUNCTION ff.get_bool(text, jsonb, boolean, text) FROM PUBLIC;
+SET ROLE ff_test_nobody;
+SELECT throws_ok($$SELECT ff.get_bool('shared', '{}', true, 'production')$$, '42501', NULL,
+    'after the lock-down a role without the reader recipe cannot evaluate');
+RESET ROLE;
+SET ROLE ff_test_reader;
+SELECT lives_ok($$SELECT ff.get_bool('shared', '{}', true, 'production')$$, 'after the lock-down the reader still evaluates');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION ff.get_bool(text, jsonb, boolean, text) TO PUBLIC;
 
 SET ROLE ff_test_editor;
 SELECT lives_ok($$SELECT ff.create_flag('ed-dev')$$, 'editor creates a flag in an unprotected environment');
@@ -233,7 +253,33 @@ EXCEPTION WHEN OTHERS THEN
 END;
 $$;
 
+CREATE TEMP TABLE observed (label text, value text);
+GRANT ALL ON observed TO PUBLIC;
+CREATE FUNCTION pg_temp.observe(label text, q text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v text;
+BEGIN
+    EXECUTE q INTO v;
+    INSERT INTO pg_temp.observed VALUES (label, v);
+END;
+$$;
+DO $$
+BEGIN
+    PERFORM ff.create_flag('hostile-eval', '{"yes": "Y", "no": "N"}', 'no', targeting =>
+        '{"if": [{"and": [{"==": [{"var": "plan"}, "pro"]}, {"ends_with": [{"var": "email"}, "@example.com"]},
+                          {"in": [{"var": "country"}, ["DE", "FR"]]}]}, "yes", "no"]}');
+END;
+$$;
+
 SET search_path = hostile, pg_catalog, ff;
+SET ROLE ff_test_reader;
+SELECT pg_temp.observe('pro',
+    $q$SELECT ff.get_string('hostile-eval', '{"plan": "pro", "email": "a@example.com", "country": "DE"}', 'default')$q$);
+SELECT pg_temp.observe('free',
+    $q$SELECT ff.get_string('hostile-eval', '{"plan": "free", "email": "a@example.com", "country": "DE"}', 'default')$q$);
+SELECT pg_temp.observe('elsewhere',
+    $q$SELECT ff.get_string('hostile-eval', '{"plan": "pro", "email": "a@example.org", "country": "US"}', 'default')$q$);
+RESET ROLE;
 SET ROLE ff_test_editor;
 SELECT pg_temp.attempt('editor: flag in production',
     $q$SELECT ff.create_flag('hostile-prod', environment => 'production')$q$);
@@ -256,6 +302,10 @@ SELECT results_eq(
              ('editor: bad key', '22023'), ('editor: flag in production', '42501'),
              ('editor: good flag', '00000'), ('editor: segment in production', '42501')$$,
     'a hostile search_path changes no validation or protection decision');
+SELECT results_eq(
+    $$SELECT label, value FROM observed ORDER BY label$$,
+    $$VALUES ('elsewhere', 'N'), ('free', 'N'), ('pro', 'Y')$$,
+    'a hostile search_path does not change evaluation results');
 SELECT is((SELECT flag_type FROM ff.flags WHERE environment = 'development' AND key = 'hostile-ok'), 'string',
     'the flag written under a hostile search_path has the right derived type');
 SELECT cmp_ok((SELECT changed_at FROM ff.versions ORDER BY version DESC LIMIT 1), '>', '2001-01-01'::timestamptz,
