@@ -369,12 +369,19 @@ COMMENT ON FUNCTION ff._check_segment_refs(text, text[], jsonb, text, text) IS
 -- current_user: the administration functions are SECURITY INVOKER, so
 -- ff.create_flag() is checked exactly like the INSERT it runs.
 --
--- Triggers ff_05_protect* run before validation (ff_10_*) and history
--- (ff_90_*).  ff.flags, ff.segments and ff.environments are checked per
--- row; ff.segment_keys, which takes million-row statements, once per
--- statement (AFTER, over the transition table); TRUNCATE of any
--- configuration table is refused while a protected environment exists
--- that the role may not change.
+-- When: ff_05_protect* run before validation (ff_10_*) and history
+-- (ff_90_*), so a refused change fails fast with the protection error.
+-- ff_95_protect* check flags, segments and segment keys again after the
+-- history trigger has taken the writer lock (ff.history_lock), which
+-- every configuration write, and so every protection change, takes until
+-- commit: that check sees every committed protection change, and no
+-- protection change can be in flight, so none slips in between.
+-- ff.flags and ff.segments are checked per row; ff.segment_keys, which
+-- takes million-row statements, once per statement and environment (AFTER,
+-- over the transition tables); the environment row itself needs no second
+-- check (its own row lock orders it); TRUNCATE of any configuration table
+-- is refused while a protected environment exists that the role may not
+-- change.
 -- ---------------------------------------------------------------------
 
 ALTER TABLE ff.environments
@@ -485,7 +492,7 @@ COMMENT ON FUNCTION ff._protection_denied(text, name[], text) IS
 -- current_user may change the environment.
 CREATE FUNCTION ff._check_environment_writable(environment text, what text)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -501,9 +508,9 @@ $$;
 COMMENT ON FUNCTION ff._check_environment_writable(text, text) IS
 'Internal: raises insufficient_privilege unless current_user may change the environment (see ff.can_write_environment)';
 
--- ff._protect_rows is the trigger function of ff_05_protect on ff.flags
--- and ff.segments: the environment the row leaves and the one it enters
--- must both be writable by current_user.
+-- ff._protect_rows is the trigger function of ff_05_protect and
+-- ff_95_protect on ff.flags and ff.segments: the environment the row
+-- leaves and the one it enters must both be writable by current_user.
 CREATE FUNCTION ff._protect_rows()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -541,10 +548,10 @@ END;
 $$;
 
 COMMENT ON FUNCTION ff._protect_rows() IS
-'Trigger function of ff_05_protect on ff.flags and ff.segments: refuses changes in protected environments that current_user may not change';
+'Trigger function of ff_05_protect and ff_95_protect on ff.flags and ff.segments: refuses changes in protected environments that current_user may not change';
 
 -- ff._protect_segment_keys is the trigger function of the statement
--- triggers ff_05_protect_insert/_update/_delete on ff.segment_keys; it
+-- triggers ff_95_protect_insert/_update/_delete on ff.segment_keys; it
 -- reads the transition tables ff_protect_new and ff_protect_old.
 CREATE FUNCTION ff._protect_segment_keys()
 RETURNS trigger
@@ -552,37 +559,42 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    denied      text[];
     env         text;
     seg         text;
     tkey        text;
+    verb        text := CASE TG_OP WHEN 'INSERT' THEN 'add' WHEN 'UPDATE' THEN 'change' ELSE 'remove' END;
 BEGIN
-    -- the protected environments current_user may not change: usually none
-    denied := ARRAY(SELECT p.name FROM ff._environment_protection(NULL) AS p
-                     WHERE NOT ff._may_write(current_user, p.allowed_roles));
-    IF cardinality(denied) = 0 THEN
-        RETURN NULL;
+    -- every environment the statement touches (usually one), each checked
+    -- and locked once
+    IF TG_OP = 'INSERT' THEN
+        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k ORDER BY 1 LOOP
+            SELECT k.segment, k.targeting_key INTO seg, tkey
+              FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._check_environment_writable(env, format('%s key "%s" of segment "%s"', verb, tkey, seg));
+        END LOOP;
+    ELSE
+        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k ORDER BY 1 LOOP
+            SELECT k.segment, k.targeting_key INTO seg, tkey
+              FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._check_environment_writable(env, format('%s key "%s" of segment "%s"', verb, tkey, seg));
+        END LOOP;
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        SELECT k.environment, k.segment, k.targeting_key INTO env, seg, tkey
-          FROM ff_protect_old AS k WHERE k.environment = ANY (denied) LIMIT 1;
-    END IF;
-    IF env IS NULL AND TG_OP IN ('INSERT', 'UPDATE') THEN
-        SELECT k.environment, k.segment, k.targeting_key INTO env, seg, tkey
-          FROM ff_protect_new AS k WHERE k.environment = ANY (denied) LIMIT 1;
-    END IF;
-    IF env IS NOT NULL THEN
-        PERFORM ff._check_environment_writable(env,
-            format('%s key "%s" of segment "%s"',
-                   CASE TG_OP WHEN 'INSERT' THEN 'add' WHEN 'UPDATE' THEN 'change' ELSE 'remove' END,
-                   tkey, seg));
+    IF TG_OP = 'UPDATE' THEN
+        -- keys moved to another environment
+        FOR env IN SELECT DISTINCT n.environment FROM ff_protect_new AS n
+                    WHERE NOT EXISTS (SELECT 1 FROM ff_protect_old AS o WHERE o.environment = n.environment)
+                    ORDER BY 1 LOOP
+            SELECT k.segment, k.targeting_key INTO seg, tkey
+              FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._check_environment_writable(env, format('move key "%s" of segment "%s" into it', tkey, seg));
+        END LOOP;
     END IF;
     RETURN NULL;
 END;
 $$;
 
 COMMENT ON FUNCTION ff._protect_segment_keys() IS
-'Trigger function of ff_05_protect_insert/_update/_delete on ff.segment_keys: refuses key changes in protected environments that current_user may not change';
+'Trigger function of ff_95_protect_insert/_update/_delete on ff.segment_keys: refuses key changes in protected environments that current_user may not change';
 
 -- ff._protect_truncate is the trigger function of ff_05_protect_truncate:
 -- TRUNCATE empties every environment, so it needs every protected one.
@@ -668,15 +680,21 @@ CREATE TRIGGER ff_05_protect
 CREATE TRIGGER ff_05_protect
     BEFORE INSERT OR UPDATE OR DELETE ON ff.segments
     FOR EACH ROW EXECUTE FUNCTION ff._protect_rows();
-CREATE TRIGGER ff_05_protect_insert
+CREATE TRIGGER ff_95_protect
+    BEFORE INSERT OR UPDATE OR DELETE ON ff.flags
+    FOR EACH ROW EXECUTE FUNCTION ff._protect_rows();
+CREATE TRIGGER ff_95_protect
+    BEFORE INSERT OR UPDATE OR DELETE ON ff.segments
+    FOR EACH ROW EXECUTE FUNCTION ff._protect_rows();
+CREATE TRIGGER ff_95_protect_insert
     AFTER INSERT ON ff.segment_keys
     REFERENCING NEW TABLE AS ff_protect_new
     FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_segment_keys();
-CREATE TRIGGER ff_05_protect_update
+CREATE TRIGGER ff_95_protect_update
     AFTER UPDATE ON ff.segment_keys
     REFERENCING OLD TABLE AS ff_protect_old NEW TABLE AS ff_protect_new
     FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_segment_keys();
-CREATE TRIGGER ff_05_protect_delete
+CREATE TRIGGER ff_95_protect_delete
     AFTER DELETE ON ff.segment_keys
     REFERENCING OLD TABLE AS ff_protect_old
     FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_segment_keys();
@@ -699,12 +717,16 @@ COMMENT ON TRIGGER ff_05_protect ON ff.flags IS
 'Refuses flag changes in a protected environment unless current_user is an ff administrator or a member of its allowed roles';
 COMMENT ON TRIGGER ff_05_protect ON ff.segments IS
 'Refuses segment changes in a protected environment unless current_user is an ff administrator or a member of its allowed roles';
-COMMENT ON TRIGGER ff_05_protect_insert ON ff.segment_keys IS
-'Refuses (once per statement) added segment keys in a protected environment that current_user may not change';
-COMMENT ON TRIGGER ff_05_protect_update ON ff.segment_keys IS
-'Refuses (once per statement) changed segment keys in a protected environment that current_user may not change';
-COMMENT ON TRIGGER ff_05_protect_delete ON ff.segment_keys IS
-'Refuses (once per statement) removed segment keys in a protected environment that current_user may not change';
+COMMENT ON TRIGGER ff_95_protect ON ff.flags IS
+'Checks flag changes against protected environments again, after the history writer lock (serialized with protection changes)';
+COMMENT ON TRIGGER ff_95_protect ON ff.segments IS
+'Checks segment changes against protected environments again, after the history writer lock (serialized with protection changes)';
+COMMENT ON TRIGGER ff_95_protect_insert ON ff.segment_keys IS
+'Refuses (once per statement and environment, after the history writer lock) added segment keys in a protected environment that current_user may not change';
+COMMENT ON TRIGGER ff_95_protect_update ON ff.segment_keys IS
+'Refuses (once per statement and environment, after the history writer lock) changed segment keys in a protected environment that current_user may not change';
+COMMENT ON TRIGGER ff_95_protect_delete ON ff.segment_keys IS
+'Refuses (once per statement and environment, after the history writer lock) removed segment keys in a protected environment that current_user may not change';
 COMMENT ON TRIGGER ff_05_protect_truncate ON ff.environments IS
 'Refuses TRUNCATE while a protected environment exists that current_user may not change';
 COMMENT ON TRIGGER ff_05_protect_truncate ON ff.flags IS
