@@ -87,6 +87,10 @@ UPDATE ff.segment_keys SET excluded = true WHERE environment = 'production';
 UPDATE ff.environments SET description = 'mine now' WHERE name = 'production';
 UPDATE ff.environments SET protected = false WHERE name = 'production';
 DELETE FROM ff.environments WHERE name = 'production';
+-- one statement that touches both environments writes nothing
+INSERT INTO ff.flags (environment, key, variants)
+VALUES ('development', 'both-1', '{"a": 1}'), ('production', 'both-2', '{"a": 1}');
+SELECT count(*) FROM ff.flags WHERE key LIKE 'both-%';
 -- ... while the unprotected environment is the editor's to change
 UPDATE ff.flags SET description = 'edited' WHERE environment = 'development' AND key = 'dev-only';
 UPDATE ff.environments SET description = 'Everyday work' WHERE name = 'development';

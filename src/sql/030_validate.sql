@@ -369,19 +369,17 @@ COMMENT ON FUNCTION ff._check_segment_refs(text, text[], jsonb, text, text) IS
 -- current_user: the administration functions are SECURITY INVOKER, so
 -- ff.create_flag() is checked exactly like the INSERT it runs.
 --
--- When: ff_05_protect* run before validation (ff_10_*) and history
--- (ff_90_*), so a refused change fails fast with the protection error.
--- ff_95_protect* check flags, segments and segment keys again after the
--- history trigger has taken the writer lock (ff.history_lock), which
--- every configuration write, and so every protection change, takes until
--- commit: that check sees every committed protection change, and no
--- protection change can be in flight, so none slips in between.
--- ff.flags and ff.segments are checked per row; ff.segment_keys, which
--- takes million-row statements, once per statement and environment (AFTER,
--- over the transition tables); the environment row itself needs no second
--- check (its own row lock orders it); TRUNCATE of any configuration table
--- is refused while a protected environment exists that the role may not
--- change.
+-- When: ff_95_protect_insert/_update/_delete are AFTER ... FOR EACH
+-- STATEMENT triggers on ff.flags, ff.segments and ff.segment_keys that
+-- check each environment a statement touches once (million-row statements
+-- stay cheap).  They fire after the history triggers (ff_90_*) have taken
+-- the writer lock (ff.history_lock), which every configuration write, and
+-- so every protection change, holds until commit: the check sees every
+-- committed protection change, and none can be in flight.  The environment
+-- row itself is checked by ff_05_protect (BEFORE, per row: its own row lock
+-- orders it).  TRUNCATE of any configuration table is refused by
+-- ff_05_protect_truncate while a protected environment exists that the
+-- role may not change.
 -- ---------------------------------------------------------------------
 
 ALTER TABLE ff.environments
@@ -508,93 +506,69 @@ $$;
 COMMENT ON FUNCTION ff._check_environment_writable(text, text) IS
 'Internal: raises insufficient_privilege unless current_user may change the environment (see ff.can_write_environment)';
 
--- ff._protect_rows is the trigger function of ff_05_protect and
--- ff_95_protect on ff.flags and ff.segments: the environment the row
--- leaves and the one it enters must both be writable by current_user.
-CREATE FUNCTION ff._protect_rows()
-RETURNS trigger
-LANGUAGE plpgsql
+-- ff._protect_what describes one changed row of ff.flags, ff.segments or
+-- ff.segment_keys for the protection error.
+CREATE FUNCTION ff._protect_what(table_name text, verb text, r jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    kind        text := CASE TG_TABLE_NAME WHEN 'flags' THEN 'flag' ELSE 'segment' END;
-    old_name    text;
-    new_name    text;
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        IF TG_TABLE_NAME = 'flags' THEN old_name := OLD.key; ELSE old_name := OLD.name; END IF;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        IF TG_TABLE_NAME = 'flags' THEN new_name := NEW.key; ELSE new_name := NEW.name; END IF;
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        PERFORM ff._check_environment_writable(OLD.environment, format('delete %s "%s"', kind, old_name));
-        RETURN OLD;
-    END IF;
-    IF TG_OP = 'UPDATE' THEN
-        IF NEW.environment IS DISTINCT FROM OLD.environment THEN
-            PERFORM ff._check_environment_writable(OLD.environment,
-                format('move %s "%s" to environment "%s"', kind, old_name, NEW.environment));
-            PERFORM ff._check_environment_writable(NEW.environment,
-                format('move %s "%s" from environment "%s"', kind, old_name, OLD.environment));
-        ELSE
-            PERFORM ff._check_environment_writable(OLD.environment, format('change %s "%s"', kind, old_name));
-        END IF;
-        RETURN NEW;
-    END IF;
-    PERFORM ff._check_environment_writable(NEW.environment, format('create %s "%s"', kind, new_name));
-    RETURN NEW;
-END;
+    SELECT CASE $1
+        WHEN 'flags' THEN pg_catalog.format('%s flag "%s"', $2, $3 ->> 'key')
+        WHEN 'segments' THEN pg_catalog.format('%s segment "%s"', $2, $3 ->> 'name')
+        ELSE pg_catalog.format('%s key "%s" of segment "%s"', $2, $3 ->> 'targeting_key', $3 ->> 'segment')
+    END
 $$;
 
-COMMENT ON FUNCTION ff._protect_rows() IS
-'Trigger function of ff_05_protect and ff_95_protect on ff.flags and ff.segments: refuses changes in protected environments that current_user may not change';
+COMMENT ON FUNCTION ff._protect_what(text, text, jsonb) IS
+'Internal: describes a changed flag, segment or segment key for the protected-environment error';
 
--- ff._protect_segment_keys is the trigger function of the statement
--- triggers ff_95_protect_insert/_update/_delete on ff.segment_keys; it
--- reads the transition tables ff_protect_new and ff_protect_old.
-CREATE FUNCTION ff._protect_segment_keys()
+-- ff._protect_statement is the trigger function of the statement triggers
+-- ff_95_protect_insert/_update/_delete on ff.flags, ff.segments and
+-- ff.segment_keys.  It reads the transition tables ff_protect_new and
+-- ff_protect_old and checks every environment the statement touches
+-- (usually one) once.  It runs after the history triggers have taken the
+-- writer lock, so it sees every committed protection change.
+CREATE FUNCTION ff._protect_statement()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     env         text;
-    seg         text;
-    tkey        text;
-    verb        text := CASE TG_OP WHEN 'INSERT' THEN 'add' WHEN 'UPDATE' THEN 'change' ELSE 'remove' END;
+    one         jsonb;
+    verb        text;
 BEGIN
-    -- every environment the statement touches (usually one), each checked
-    -- and locked once
     IF TG_OP = 'INSERT' THEN
+        verb := CASE TG_TABLE_NAME WHEN 'segment_keys' THEN 'add' ELSE 'create' END;
         FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k ORDER BY 1 LOOP
-            SELECT k.segment, k.targeting_key INTO seg, tkey
-              FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-            PERFORM ff._check_environment_writable(env, format('%s key "%s" of segment "%s"', verb, tkey, seg));
+            SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, verb, one));
         END LOOP;
-    ELSE
-        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k ORDER BY 1 LOOP
-            SELECT k.segment, k.targeting_key INTO seg, tkey
-              FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
-            PERFORM ff._check_environment_writable(env, format('%s key "%s" of segment "%s"', verb, tkey, seg));
-        END LOOP;
+        RETURN NULL;
     END IF;
+
+    verb := CASE WHEN TG_OP = 'UPDATE' THEN 'change'
+                 WHEN TG_TABLE_NAME = 'segment_keys' THEN 'remove' ELSE 'delete' END;
+    FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k ORDER BY 1 LOOP
+        SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
+        PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+    END LOOP;
     IF TG_OP = 'UPDATE' THEN
-        -- keys moved to another environment
+        -- rows moved into another environment
         FOR env IN SELECT DISTINCT n.environment FROM ff_protect_new AS n
                     WHERE NOT EXISTS (SELECT 1 FROM ff_protect_old AS o WHERE o.environment = n.environment)
                     ORDER BY 1 LOOP
-            SELECT k.segment, k.targeting_key INTO seg, tkey
-              FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-            PERFORM ff._check_environment_writable(env, format('move key "%s" of segment "%s" into it', tkey, seg));
+            SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, 'move', one) || ' into this environment');
         END LOOP;
     END IF;
     RETURN NULL;
 END;
 $$;
 
-COMMENT ON FUNCTION ff._protect_segment_keys() IS
-'Trigger function of ff_95_protect_insert/_update/_delete on ff.segment_keys: refuses key changes in protected environments that current_user may not change';
+COMMENT ON FUNCTION ff._protect_statement() IS
+'Trigger function of ff_95_protect_insert/_update/_delete on ff.flags, ff.segments and ff.segment_keys: refuses changes in protected environments that current_user may not change';
 
 -- ff._protect_truncate is the trigger function of ff_05_protect_truncate:
 -- TRUNCATE empties every environment, so it needs every protected one.
@@ -674,30 +648,42 @@ COMMENT ON FUNCTION ff._protect_environment() IS
 CREATE TRIGGER ff_05_protect
     BEFORE INSERT OR UPDATE OR DELETE ON ff.environments
     FOR EACH ROW EXECUTE FUNCTION ff._protect_environment();
-CREATE TRIGGER ff_05_protect
-    BEFORE INSERT OR UPDATE OR DELETE ON ff.flags
-    FOR EACH ROW EXECUTE FUNCTION ff._protect_rows();
-CREATE TRIGGER ff_05_protect
-    BEFORE INSERT OR UPDATE OR DELETE ON ff.segments
-    FOR EACH ROW EXECUTE FUNCTION ff._protect_rows();
-CREATE TRIGGER ff_95_protect
-    BEFORE INSERT OR UPDATE OR DELETE ON ff.flags
-    FOR EACH ROW EXECUTE FUNCTION ff._protect_rows();
-CREATE TRIGGER ff_95_protect
-    BEFORE INSERT OR UPDATE OR DELETE ON ff.segments
-    FOR EACH ROW EXECUTE FUNCTION ff._protect_rows();
+CREATE TRIGGER ff_95_protect_insert
+    AFTER INSERT ON ff.flags
+    REFERENCING NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_update
+    AFTER UPDATE ON ff.flags
+    REFERENCING OLD TABLE AS ff_protect_old NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_delete
+    AFTER DELETE ON ff.flags
+    REFERENCING OLD TABLE AS ff_protect_old
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_insert
+    AFTER INSERT ON ff.segments
+    REFERENCING NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_update
+    AFTER UPDATE ON ff.segments
+    REFERENCING OLD TABLE AS ff_protect_old NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_delete
+    AFTER DELETE ON ff.segments
+    REFERENCING OLD TABLE AS ff_protect_old
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
 CREATE TRIGGER ff_95_protect_insert
     AFTER INSERT ON ff.segment_keys
     REFERENCING NEW TABLE AS ff_protect_new
-    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_segment_keys();
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
 CREATE TRIGGER ff_95_protect_update
     AFTER UPDATE ON ff.segment_keys
     REFERENCING OLD TABLE AS ff_protect_old NEW TABLE AS ff_protect_new
-    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_segment_keys();
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
 CREATE TRIGGER ff_95_protect_delete
     AFTER DELETE ON ff.segment_keys
     REFERENCING OLD TABLE AS ff_protect_old
-    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_segment_keys();
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
 CREATE TRIGGER ff_05_protect_truncate
     BEFORE TRUNCATE ON ff.environments
     FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_truncate();
@@ -713,20 +699,24 @@ CREATE TRIGGER ff_05_protect_truncate
 
 COMMENT ON TRIGGER ff_05_protect ON ff.environments IS
 'Protected environments: their row changes only for ff administrators and allowed roles; protected/allowed_roles only for ff administrators';
-COMMENT ON TRIGGER ff_05_protect ON ff.flags IS
-'Refuses flag changes in a protected environment unless current_user is an ff administrator or a member of its allowed roles';
-COMMENT ON TRIGGER ff_05_protect ON ff.segments IS
-'Refuses segment changes in a protected environment unless current_user is an ff administrator or a member of its allowed roles';
-COMMENT ON TRIGGER ff_95_protect ON ff.flags IS
-'Checks flag changes against protected environments again, after the history writer lock (serialized with protection changes)';
-COMMENT ON TRIGGER ff_95_protect ON ff.segments IS
-'Checks segment changes against protected environments again, after the history writer lock (serialized with protection changes)';
+COMMENT ON TRIGGER ff_95_protect_insert ON ff.flags IS
+'Refuses added flags in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_update ON ff.flags IS
+'Refuses changed or moved flags in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_delete ON ff.flags IS
+'Refuses deleted flags in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_insert ON ff.segments IS
+'Refuses added segments in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_update ON ff.segments IS
+'Refuses changed or moved segments in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_delete ON ff.segments IS
+'Refuses deleted segments in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
 COMMENT ON TRIGGER ff_95_protect_insert ON ff.segment_keys IS
-'Refuses (once per statement and environment, after the history writer lock) added segment keys in a protected environment that current_user may not change';
+'Refuses added segment keys in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
 COMMENT ON TRIGGER ff_95_protect_update ON ff.segment_keys IS
-'Refuses (once per statement and environment, after the history writer lock) changed segment keys in a protected environment that current_user may not change';
+'Refuses changed or moved segment keys in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
 COMMENT ON TRIGGER ff_95_protect_delete ON ff.segment_keys IS
-'Refuses (once per statement and environment, after the history writer lock) removed segment keys in a protected environment that current_user may not change';
+'Refuses deleted segment keys in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
 COMMENT ON TRIGGER ff_05_protect_truncate ON ff.environments IS
 'Refuses TRUNCATE while a protected environment exists that current_user may not change';
 COMMENT ON TRIGGER ff_05_protect_truncate ON ff.flags IS
