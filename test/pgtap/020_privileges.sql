@@ -222,7 +222,10 @@ SELECT bag_eq(
     $$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'ff'::regnamespace AND p.prosecdef$$,
     $$VALUES ('current_version'), ('_environment_protection'), ('_history_row_trigger'),
              ('_history_truncate_trigger'), ('_history_keys_insert_trigger'), ('_history_keys_update_trigger'),
-             ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger'), ('_history_notify')$$,
+             ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger'), ('_history_notify'),
+             -- replication (095): trigger-only; take the writer lock, refuse writes on a
+             -- subscriber, notify applied change-sets
+             ('_history_writer_lock'), ('_replication_guard'), ('_replication_notify')$$,
     'SECURITY DEFINER functions are exactly the reviewed ones (none writes configuration rows)');
 
 -- a schema that shadows built-ins used by validation, protection and history
