@@ -294,6 +294,13 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
 	if (input->is_row)
 		FFRowDataRelease(&rdata);
+	else if (data.too_deep)
+	{
+		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
+					   "evaluation context nests deeper than %d levels",
+					   FF_MAX_JSON_DEPTH);
+		return;
+	}
 	out->reason = res.reason;
 	out->error = res.error_code;
 	out->variant = res.reason == FF_REASON_ERROR ? -1 : res.variant;
@@ -802,13 +809,23 @@ static const JLRule *
 FFCompileArg(JLArena *scratch, Jsonb *rule, bool allow_segments,
 			 const char *label)
 {
-	const JLValue *value = FFJsonbToJL(scratch, rule, false);
+	bool		too_deep = false;
+	const JLValue *value = FFJsonbToJL(scratch, rule, false, &too_deep);
 	JLCompileOptions opts;
 	JLError		err;
 	const JLRule *compiled;
 
 	memset(&opts, 0, sizeof(opts));
 	memset(&err, 0, sizeof(err));
+	if (too_deep)
+	{
+		/* far beyond the compiler's own limit: report that one */
+		err.code = JL_ERR_TOO_DEEP;
+		strcpy(err.path, "$");
+		snprintf(err.message, sizeof(err.message),
+				 "rule nesting exceeds the maximum depth of %d", JL_DEFAULT_MAX_DEPTH);
+		FFRaiseCompileError(label, &err, allow_segments);
+	}
 	opts.allow_segments = allow_segments;
 	/* jsonlogic.com's "?:" for plain JSON Logic; flag rules follow flagd */
 	opts.allow_ternary = !allow_segments;
@@ -846,6 +863,12 @@ ff_json_logic(PG_FUNCTION_ARGS)
 	FFContextInitJsonb(&ctx, &jdata, data);
 	memset(&err, 0, sizeof(err));
 	result = JLEvaluate(compiled, &ctx, scratch, &err);
+	if (jdata.too_deep)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not evaluate JSON Logic rule: the data nests deeper than %d levels",
+						FF_MAX_JSON_DEPTH),
+				 errhint("Flatten the JSON document, or look up only the parts of it the rule needs.")));
 	if (result == NULL)
 		ereport(ERROR,
 				(errcode(err.code == JL_ERR_TOO_DEEP ? ERRCODE_STATEMENT_TOO_COMPLEX :

@@ -226,13 +226,15 @@ FFDoubleToNumeric(double d)
  * --------------------------------------------------------------------- */
 
 static const JLValue *FFContainerToJL(JLArena *arena, JsonbContainer *jc,
-									  bool copy);
+									  bool copy, int depth, bool *too_deep);
 
 /*
- * FFJsonbValueToJL converts one JsonbValue (scalar or binary container).
+ * FFJsonbValueToJLDepth converts one JsonbValue (scalar or binary
+ * container) found at nesting level depth.
  */
-const JLValue *
-FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy)
+static const JLValue *
+FFJsonbValueToJLDepth(JLArena *arena, JsonbValue *jbv, bool copy, int depth,
+					  bool *too_deep)
 {
 	switch (jbv->type)
 	{
@@ -247,7 +249,8 @@ FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy)
 			return FFArenaCheck(JLMakeString(arena, jbv->val.string.val,
 											 jbv->val.string.len, copy));
 		case jbvBinary:
-			return FFContainerToJL(arena, jbv->val.binary.data, copy);
+			return FFContainerToJL(arena, jbv->val.binary.data, copy, depth,
+								   too_deep);
 		default:
 			/* jbvObject/jbvArray/jbvDatetime never come out of a container */
 			elog(ERROR, "unexpected jsonb value type %d", (int) jbv->type);
@@ -256,11 +259,29 @@ FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy)
 }
 
 /*
- * FFContainerToJL converts a whole jsonb container, recursively.  Object
- * members come out of jsonb already sorted by (length, bytes).
+ * FFTooDeep records a container nested beyond FF_MAX_JSON_DEPTH: in
+ * *too_deep when the caller asked for it, else as an ERROR.
  */
 static const JLValue *
-FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
+FFTooDeep(bool *too_deep)
+{
+	if (too_deep == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON value nests deeper than %d levels", FF_MAX_JSON_DEPTH),
+				 errhint("Flatten the JSON document.")));
+	*too_deep = true;
+	return &JLNullValue;
+}
+
+/*
+ * FFContainerToJL converts a whole jsonb container at nesting level depth,
+ * recursively.  Object members come out of jsonb already sorted by
+ * (length, bytes).  A container beyond FF_MAX_JSON_DEPTH becomes null.
+ */
+static const JLValue *
+FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy, int depth,
+				bool *too_deep)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -276,8 +297,10 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
 
 		if (!JsonbExtractScalar(jc, &scalar))
 			elog(ERROR, "could not extract jsonb scalar");
-		return FFJsonbValueToJL(arena, &scalar, copy);
+		return FFJsonbValueToJLDepth(arena, &scalar, copy, depth, too_deep);
 	}
+	if (depth >= FF_MAX_JSON_DEPTH)
+		return FFTooDeep(too_deep);
 
 	it = JsonbIteratorInit(jc);
 	if (JsonContainerIsObject(jc))
@@ -307,7 +330,8 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
 			{
 				members[n].key = key;
 				members[n].keylen = keylen;
-				members[n].value = FFJsonbValueToJL(arena, &v, copy);
+				members[n].value = FFJsonbValueToJLDepth(arena, &v, copy,
+														 depth + 1, too_deep);
 				n++;
 			}
 		}
@@ -321,19 +345,29 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			if (tok == WJB_ELEM && n < count)
-				items[n++] = FFJsonbValueToJL(arena, &v, copy);
+				items[n++] = FFJsonbValueToJLDepth(arena, &v, copy, depth + 1,
+												   too_deep);
 		}
 		return FFArenaCheck(JLMakeArray(arena, items, n));
 	}
 }
 
 /*
+ * FFJsonbValueToJL converts one JsonbValue (scalar or binary container).
+ */
+const JLValue *
+FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy, bool *too_deep)
+{
+	return FFJsonbValueToJLDepth(arena, jbv, copy, 0, too_deep);
+}
+
+/*
  * FFJsonbToJL converts a whole jsonb document (rules, variant values).
  */
 const JLValue *
-FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy)
+FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy, bool *too_deep)
 {
-	return FFContainerToJL(arena, &jb->root, copy);
+	return FFContainerToJL(arena, &jb->root, copy, 0, too_deep);
 }
 
 /* ---------------------------------------------------------------------
@@ -398,24 +432,31 @@ FFJLToJsonbScalar(const JLValue *v, JsonbValue *out)
 }
 
 /*
- * FFPushJL pushes a JLValue into a jsonb under construction; tok is the
- * token the value takes in its parent (WJB_VALUE, WJB_ELEM) or 0 at the
- * top level.  Returns what pushJsonbValue returned last.
+ * FFPushJLDepth pushes v, found at nesting level depth, into a jsonb under
+ * construction.  Returns what pushJsonbValue returned last.
  */
-JsonbValue *
-FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
+static JsonbValue *
+FFPushJLDepth(JsonbParseState **state, JsonbIteratorToken tok,
+			  const JLValue *v, int depth)
 {
 	JsonbValue	jbv;
 	JsonbValue *res = NULL;
 	size_t		i;
 
 	check_stack_depth();
+	if (depth >= FF_MAX_JSON_DEPTH &&
+		(v->type == JL_ARRAY || v->type == JL_OBJECT))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON value nests deeper than %d levels", FF_MAX_JSON_DEPTH),
+				 errdetail("The value was computed by a JSON Logic rule (map, reduce or merge can nest arrays)."),
+				 errhint("Change the rule so that it builds a flatter value.")));
 
 	if (v->type == JL_ARRAY)
 	{
 		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 		for (i = 0; i < v->u.array.count; i++)
-			FFPushJL(state, WJB_ELEM, v->u.array.items[i]);
+			FFPushJLDepth(state, WJB_ELEM, v->u.array.items[i], depth + 1);
 		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 	}
 	if (v->type == JL_OBJECT)
@@ -429,7 +470,7 @@ FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
 			jbv.val.string.val = (char *) m->key;
 			jbv.val.string.len = (int) m->keylen;
 			pushJsonbValue(state, WJB_KEY, &jbv);
-			FFPushJL(state, WJB_VALUE, m->value);
+			FFPushJLDepth(state, WJB_VALUE, m->value, depth + 1);
 		}
 		return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 	}
@@ -446,6 +487,17 @@ FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
 	else
 		res = pushJsonbValue(state, tok, &jbv);
 	return res;
+}
+
+/*
+ * FFPushJL pushes a JLValue into a jsonb under construction; tok is the
+ * token the value takes in its parent (WJB_VALUE, WJB_ELEM) or 0 at the
+ * top level.  Values nested deeper than FF_MAX_JSON_DEPTH raise an ERROR.
+ */
+JsonbValue *
+FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
+{
+	return FFPushJLDepth(state, tok, v, 0);
 }
 
 /*
@@ -505,7 +557,7 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 	if (jc == NULL)
 		return nsegments == 0 ? &JLNullValue : NULL;
 	if (nsegments == 0)
-		return FFContainerToJL(scratch, jc, false);
+		return FFContainerToJL(scratch, jc, false, 0, &data->too_deep);
 	if (JsonContainerIsScalar(jc))
 		return NULL;
 
@@ -535,7 +587,7 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 		}
 
 		if (i + 1 == nsegments)
-			return FFJsonbValueToJL(scratch, &v, false);
+			return FFJsonbValueToJL(scratch, &v, false, &data->too_deep);
 		if (v.type != jbvBinary)
 			return NULL;		/* cannot descend into a scalar */
 		jc = v.val.binary.data;
@@ -552,7 +604,8 @@ bool
 FFInterruptCallback(void *opaque)
 {
 	CHECK_FOR_INTERRUPTS();
-	return false;
+	/* a context value too deep to use ends the evaluation */
+	return opaque != NULL && ((FFJsonbData *) opaque)->too_deep;
 }
 
 /*
@@ -565,6 +618,7 @@ FFContextInitJsonb(JLContext *ctx, FFJsonbData *data, Jsonb *jb)
 {
 	memset(ctx, 0, sizeof(JLContext));
 	data->root = jb ? &jb->root : NULL;
+	data->too_deep = false;
 	ctx->lookup = FFJsonbLookup;
 	ctx->segment = NULL;
 	ctx->interrupt = FFInterruptCallback;

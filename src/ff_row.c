@@ -251,6 +251,7 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 			{
 				FFJsonbData jd;
 				Jsonb	   *jb;
+				const JLValue *res;
 
 				if (base == JSONOID)
 					jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
@@ -259,7 +260,15 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 					jb = DatumGetJsonbP(d);
 				jd.root = &jb->root;
 				jd.extra = NULL;
-				return FFJsonbLookup(&jd, segs, nsegs, arena);
+				jd.too_deep = false;
+				res = FFJsonbLookup(&jd, segs, nsegs, arena);
+				if (jd.too_deep)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("JSON value in the row nests deeper than %d levels",
+									FF_MAX_JSON_DEPTH),
+							 errhint("Flatten the JSON document.")));
+				return res;
 			}
 		default:
 			break;
