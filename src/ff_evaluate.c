@@ -596,7 +596,8 @@ ff_get_int(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(ff_get_float);
 
 /*
- * ff_get_float returns a number flag's value or the caller's default.
+ * ff_get_float returns a number flag's value or the caller's default
+ * (also when the stored number is beyond the double precision range).
  */
 Datum
 ff_get_float(PG_FUNCTION_ARGS)
@@ -604,6 +605,9 @@ ff_get_float(PG_FUNCTION_ARGS)
 	FFOutcome	out;
 
 	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_NUMBER, &out))
+		FF_RETURN_DEFAULT();
+	/* a stored number beyond the double range (1e1000) is no usable float */
+	if (!isfinite(FFOutcomeValue(&out)->u.number))
 		FF_RETURN_DEFAULT();
 	PG_RETURN_FLOAT8(FFOutcomeValue(&out)->u.number);
 }
