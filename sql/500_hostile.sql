@@ -110,6 +110,10 @@ SELECT pg_temp.try($$SELECT ff.evaluate('target', ('{"x": ' || repeat('[', 10000
 SELECT pg_temp.try($$SELECT ff.set_targeting('target', (repeat('{"!": ', 5000) || 'true' || repeat('}', 5000))::jsonb)$$);
 SELECT pg_temp.try($$SELECT ff.create_flag('deep', targeting => (repeat('{"!": [', 5000) || 'true' || repeat(']}', 5000))::jsonb)$$);
 SELECT pg_temp.try($$SELECT ff.json_logic((repeat('[', 5000) || repeat(']', 5000))::jsonb, '{}')$$);
+-- ff.import_flagd resolves "$ref"s before validation: its walk stops at the same depth
+SELECT * FROM pg_temp.try_hint($$SELECT ff.import_flagd(jsonb_build_object('$evaluators', '{"e": true}'::jsonb,
+    'flags', jsonb_build_object('imported', jsonb_build_object('state', 'ENABLED', 'variants', '{"true": true, "false": false}'::jsonb,
+    'defaultVariant', 'false', 'targeting', (repeat('{"!": ', 5000) || '{"$ref": "e"}' || repeat('}', 5000))::jsonb))))$$);
 SELECT ff.current_version() = :v1 AS nothing_written;
 -- the limit: 255 operators around a literal (256 levels) compile, one more does not
 SELECT ff.json_logic((repeat('{"!": ', 255) || 'true' || repeat('}', 255))::jsonb, '{}') AS depth_256,
@@ -135,11 +139,16 @@ SELECT key FROM ff.create_flag('deep-variant',
 RESET max_stack_depth;
 SELECT flag_key, value, variant, reason, error_code, error_message FROM ff.evaluate('deep-variant', '{}', '{"d": 1}');
 SELECT ff.get_object('deep-variant', '{}', '{"d": 1}') AS get_object, ff.get_string('color', '{}', 'x') AS other_flag;
+-- (only a superuser can raise max_stack_depth; without it, such a value
+-- cannot even be read back as text, so remove it again)
+SET max_stack_depth = '6MB';
+SELECT ff.delete_flag('deep-variant');
+RESET max_stack_depth;
 -- a rule that builds a deeper value than 10,000 levels (reduce wrapping the
 -- accumulator in an array): a clear ERROR from ff.json_logic ...
 SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"reduce": [{"var": "a"}, [{"var": "accumulator"}], 0]}',
                                     jsonb_build_object('a', (SELECT jsonb_agg(i) FROM generate_series(1, 20000) i)))$$);
-SELECT ff.current_version() = :v1 + 1 AS only_deep_variant_written;
+SELECT ff.current_version() = :v1 + 2 AS only_deep_variant_written_and_deleted;
 -- ... and an ordinary GENERAL error (a non-string result) in targeting
 SELECT key FROM ff.create_flag('wrapper', targeting => '{"reduce": [{"var": "a"}, [{"var": "accumulator"}], 0]}');
 SELECT flag_key, value, variant, reason, error_code, left(error_message, 100) AS error_message
@@ -333,4 +342,10 @@ SELECT ff.json_logic('{"fractional": [{"var": "k"}, ["a", 50], ["b", 50]]}', jso
   FROM unnest(ARRAY['😀', U&'\00e9', U&'e\0301', 'a"b\c', '']) AS k;
 SELECT ff.bucket('😀', '😀', 2147483647) AS big_buckets, ff.bucket(repeat('😀', 1000000), 'x', 10) AS long_value;
 SELECT * FROM pg_temp.try_hint($$SELECT ff.bucket('a', 'b', 0)$$);
+-- a $ref inside 254 levels is resolved, stored, evaluated and exported
+SELECT ff.import_flagd(jsonb_build_object('$evaluators', '{"e": true}'::jsonb,
+    'flags', jsonb_build_object('imported', jsonb_build_object('state', 'ENABLED', 'variants', '{"true": true, "false": false}'::jsonb,
+    'defaultVariant', 'false', 'targeting', (repeat('{"!": ', 254) || '{"$ref": "e"}' || repeat('}', 254))::jsonb))), 'hostile') AS imported;
+SELECT ff.get_bool('imported', '{}', false) AS even_negations_of_true,
+       ff.export_flagd('hostile') #> '{flags,imported,targeting}' = (repeat('{"!": ', 254) || 'true' || repeat('}', 254))::jsonb AS exported;
 SELECT ff.current_version() - :v1 AS versions_written_by_the_successful_statements;
