@@ -317,6 +317,16 @@ SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag('dark-mode-😀')$$);
 SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag('a"b')$$);
 SELECT pg_temp.try($$SELECT ff.create_flag('a\b')$$), pg_temp.try($$SELECT ff.create_flag('ünïcode')$$),
        pg_temp.try($$SELECT ff.create_segment('bêta')$$);
+-- variant names are JSON keys: any text, quotes and emoji included
+SELECT key, variants FROM ff.create_flag('quoted-variants', '{"😀": 1, "a\"b\\c": 2}', 'a"b\c',
+    targeting => '{"if": [{"var": "q"}, "😀", "a\"b\\c"]}');
+SELECT q, r.value, r.variant, r.reason
+  FROM (VALUES (true), (false)) AS t(q), ff.evaluate('quoted-variants', jsonb_build_object('q', q), '0') AS r;
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_targeting('quoted-variants', '{"if": [{"var": "q"}, "😀", "nope\"x"]}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag('typed-emoji', '{"😀": 1, "ok": "x"}', 'ok')$$);
+-- raw DML on segments is validated like the functions
+SELECT pg_temp.try($$INSERT INTO ff.segments (environment, name, rule) VALUES ('hostile', 'raw-seg', '{"in": [{"var": "x"}, "abc"], "or": []}')$$);
+SELECT pg_temp.try($$INSERT INTO ff.environments (name) VALUES ('bad env😀')$$);
 -- NUL: jsonb refuses \u0000 in text, and text refuses NUL bytes
 SELECT * FROM pg_temp.try_hint($$SELECT ff.evaluate('target', '{"x": "a\u0000b"}', 'false')$$);
 SELECT pg_temp.try($$SELECT ff.add_segment_keys('keys', ARRAY['a' || chr(0)])$$);
