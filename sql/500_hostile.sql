@@ -129,6 +129,21 @@ SELECT flag_key, value, variant, reason, error_code, error_message
 -- a deep attribute the rule does not read is never converted
 SELECT reason FROM ff.evaluate('target', ('{"x": 1, "y": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb, 'false');
 SELECT ff.get_bool('target', ('{"x": ' || repeat('{"x": ', 20000) || '1' || repeat('}', 20000) || '}')::jsonb, true) AS get_bool_default;
+-- the same for row contexts: a deep jsonb column, or a deep jsonb in an array column
+CREATE TEMP TABLE deep_rows (id int, doc jsonb, docs jsonb[]);
+INSERT INTO deep_rows VALUES
+    (1, ('{"x": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb, NULL),
+    (2, '{"x": 1}', ARRAY[('{"x": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb]),
+    (3, '{"x": 1}', ARRAY['{"x": 1}'::jsonb]);
+SELECT key FROM ff.create_flag('row-doc', targeting => '{"if": [{"==": [{"var": "doc.x"}, 1]}, "on", "off"]}');
+SELECT key FROM ff.create_flag('row-docs', targeting => '{"if": [{"==": [{"var": "docs.0.x"}, 1]}, "on", "off"]}');
+SELECT d.id, r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
+  FROM deep_rows AS d, ff.evaluate_row('row-doc', d, 'false') AS r
+UNION ALL
+SELECT d.id, r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
+  FROM deep_rows AS d, ff.evaluate_row('row-docs', d, 'false') AS r
+ ORDER BY 2, 1;
+SELECT id, ff.get_bool_row('row-docs', d, true) AS get_bool_row FROM deep_rows AS d ORDER BY id;
 SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"var": "x"}', ('{"x": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb)$$);
 SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic((repeat('{"!": ', 20000) || 'true' || repeat('}', 20000))::jsonb, '{}')$$);
 SELECT pg_temp.try($$SELECT ff.set_targeting('target', (repeat('{"!": ', 20000) || 'true' || repeat('}', 20000))::jsonb)$$);
@@ -148,7 +163,7 @@ RESET max_stack_depth;
 -- accumulator in an array): a clear ERROR from ff.json_logic ...
 SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"reduce": [{"var": "a"}, [{"var": "accumulator"}], 0]}',
                                     jsonb_build_object('a', (SELECT jsonb_agg(i) FROM generate_series(1, 20000) i)))$$);
-SELECT ff.current_version() = :v1 + 2 AS only_deep_variant_written_and_deleted;
+SELECT ff.current_version() = :v1 + 4 AS only_row_flags_and_deep_variant_written_and_deleted;
 -- ... and an ordinary GENERAL error (a non-string result) in targeting
 SELECT key FROM ff.create_flag('wrapper', targeting => '{"reduce": [{"var": "a"}, [{"var": "accumulator"}], 0]}');
 SELECT flag_key, value, variant, reason, error_code, left(error_message, 100) AS error_message

@@ -294,7 +294,7 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
 	if (input->is_row)
 		FFRowDataRelease(&rdata);
-	else if (data.too_deep)
+	if (input->is_row ? rdata.base.too_deep : data.too_deep)
 	{
 		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
 					   "evaluation context nests deeper than %d levels",
