@@ -301,6 +301,13 @@ SELECT ff.get_bool('target', '[]', true) AS get_bool, ff.get_string('color', '"x
        ff.get_int('limit', 'null', -1) AS get_int;
 SELECT (ff.evaluate('target', NULL, 'false')).reason AS sql_null_is_empty;
 SELECT * FROM pg_temp.try_hint($$SELECT ff.evaluate_all('[1]')$$);
+-- a targetingKey that is not a non-empty string: fractional treats the key
+-- as missing (flagd), so the default variant is served
+SELECT key FROM ff.create_flag('split', '{"a": "A", "b": "B"}', 'a', targeting => '{"fractional": [["a", 50], ["b", 50]]}');
+SELECT t AS context, r.value, r.variant, r.reason, r.error_code
+  FROM (VALUES ('{"targetingKey": 123}'::jsonb), ('{"targetingKey": {"a": 1}}'), ('{"targetingKey": ["u"]}'),
+               ('{"targetingKey": null}'), ('{"targetingKey": ""}')) AS v(t),
+       ff.evaluate('split', t, '"z"') AS r;
 
 -- =====================================================================
 -- 7. wrongly typed variants
