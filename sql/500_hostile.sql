@@ -250,6 +250,27 @@ SELECT ff.json_logic('{"ends_with": [{"var": "email"}, "@example.com"]}', ctx) A
        length(ff.json_logic('{"cat": [{"var": "blob"}, {"var": "blob"}]}', ctx)::text) AS cat_length,
        ff.json_logic('{"fractional": [{"var": "blob"}, ["a", 50], ["b", 50]]}', ctx) IS NOT NULL AS bucketed
   FROM ten_mb;
+-- substring search is linear: a 1 MB needle that almost matches everywhere
+-- in a 10 MB haystack (a naive scan would compare about 10^13 bytes; the
+-- generous timeout only turns such a hang into a failure)
+SET statement_timeout = '60s';
+SELECT ff.json_logic('{"in": [{"var": "n"}, {"var": "h"}]}',
+                     jsonb_build_object('n', repeat('a', 1000000) || 'b', 'h', repeat('a', 10000000))) AS near_miss,
+       ff.json_logic('{"in": [{"var": "n"}, {"var": "h"}]}',
+                     jsonb_build_object('n', repeat('a', 1000000) || 'b', 'h', repeat('a', 10000000) || 'b')) AS found_at_the_end;
+RESET statement_timeout;
+-- and it agrees with strpos on 2,000 random long needles over a 3-letter alphabet
+SELECT setseed(0.5);
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE ff.json_logic('{"in": [{"var": "n"}, {"var": "h"}]}', jsonb_build_object('n', n, 'h', h))
+                              = to_jsonb(strpos(h, n) > 0)) AS agree,
+       count(*) FILTER (WHERE strpos(h, n) > 0) > 0 AS some_found,
+       count(*) FILTER (WHERE strpos(h, n) = 0) > 0 AS some_not_found
+  FROM (SELECT h, substr(h, 1 + (random() * 300)::int, 65 + (random() * 100)::int)
+                  || (ARRAY['', '', 'a', 'b', 'c'])[1 + (random() * 4)::int] AS n
+          FROM (SELECT string_agg((ARRAY['a', 'b', 'c'])[1 + (random() * 2)::int], '') AS h
+                  FROM generate_series(1, 2000) AS g, generate_series(1, 500) AS j
+                 GROUP BY g) AS x) AS y;
 -- a rule holding a 1 MB string literal is stored and used
 SELECT key FROM ff.create_flag('long-literal', targeting =>
     jsonb_build_object('if', jsonb_build_array(jsonb_build_object('==', jsonb_build_array(jsonb_build_object('var', 's'), repeat('q', 1000000))), 'on', 'off')));
