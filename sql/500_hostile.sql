@@ -204,6 +204,21 @@ SELECT ff.evaluate_all('{}');
 RESET statement_timeout;
 -- the session is fine afterwards, and the cache still serves
 SELECT ff.get_string('color', '{}', 'none') AS color;
+-- a rule whose memory grows quadratically (reduce merging its accumulator
+-- into a new array at each step: 100,000 steps would need 40 GB) stops at
+-- the per-evaluation budget of 1 GB: an ERROR from ff.json_logic, reason
+-- ERROR and the default from ff.evaluate, and the memory is given back
+CREATE TEMP TABLE hog AS
+    SELECT jsonb_build_object('a', jsonb_agg(i)) AS ctx FROM generate_series(1, 100000) AS i;
+SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"reduce": [{"var": "a"}, {"merge": [{"var": "accumulator"}, [{"var": "current"}]]}, []]}', ctx) FROM hog$$);
+SELECT key FROM ff.create_flag('hog', targeting =>
+    '{"if": [{"reduce": [{"var": "a"}, {"merge": [{"var": "accumulator"}, [{"var": "current"}]]}, []]}, "on", "off"]}');
+SELECT r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
+  FROM hog, ff.evaluate('hog', ctx, 'false') AS r;
+SELECT ff.get_bool('hog', ctx, true) AS get_bool FROM hog;
+SELECT ff.get_bool('hog', '{"a": [1, 2, 3]}', false) AS small_input_works;
+SELECT sum(total_bytes) < 64 * 1024 * 1024 AS scratch_given_back
+  FROM pg_backend_memory_contexts WHERE name = 'feature_flags scratch';
 -- memory: evaluations over 1,000,000 elements do not accumulate memory
 CREATE FUNCTION pg_temp.backend_bytes() RETURNS bigint
 LANGUAGE sql AS $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;

@@ -1097,7 +1097,8 @@ FFScratchArena(void)
 			FFScratchContext = AllocSetContextCreate(TopMemoryContext,
 													 "feature_flags scratch",
 													 ALLOCSET_DEFAULT_SIZES);
-		FFScratch = FFArenaCreate(FFScratchContext);
+		FFScratch = FFArenaCreateBudget(FFScratchContext,
+										(Size) FF_SCRATCH_LIMIT_MB * 1024 * 1024);
 	}
 	else
 		JLArenaReset(FFScratch);

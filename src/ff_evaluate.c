@@ -880,7 +880,10 @@ ff_json_logic(PG_FUNCTION_ARGS)
 						 err.code == JL_ERR_TOO_LARGE ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
 						 ERRCODE_DATA_EXCEPTION),
 				 errmsg("could not evaluate JSON Logic rule: %s at %s", err.message,
-						err.path[0] ? err.path : "$")));
+						err.path[0] ? err.path : "$"),
+				 err.code == JL_ERR_OUT_OF_MEMORY ?
+				 errdetail("One evaluation may use at most %d MB for the values it computes.",
+						   FF_SCRATCH_LIMIT_MB) : 0));
 	PG_RETURN_JSONB_P(FFJLToJsonb(result));
 }
 

@@ -77,6 +77,67 @@ FFArenaCreate(MemoryContext cxt)
 	return arena;
 }
 
+/* a budgeted arena: its memory context and the most it may hold */
+typedef struct FFArenaBudget
+{
+	MemoryContext cxt;
+	Size		limit;
+} FFArenaBudget;
+
+/*
+ * FFArenaAllocBudget is FFArenaAlloc with a ceiling: once the arena's
+ * context holds limit bytes it returns NULL, which the core reports as
+ * JL_ERR_OUT_OF_MEMORY, instead of letting one evaluation (say, a reduce
+ * that merges its accumulator into a new array at every step) grow the
+ * backend until the operating system kills it.
+ */
+static void *
+FFArenaAllocBudget(void *ctx, size_t size)
+{
+	FFArenaBudget *budget = (FFArenaBudget *) ctx;
+
+	if (size > budget->limit ||
+		MemoryContextMemAllocated(budget->cxt, false) > budget->limit - size)
+		return NULL;
+	return MemoryContextAllocExtended(budget->cxt, size, MCXT_ALLOC_HUGE);
+}
+
+/*
+ * FFArenaReleaseBudget gives a chunk of a budgeted arena back.
+ */
+static void
+FFArenaReleaseBudget(void *ctx, void *ptr)
+{
+	pfree(ptr);
+}
+
+/*
+ * FFArenaCreateBudget creates a JLArena in memory context cxt whose
+ * allocations fail (NULL, not ERROR) once cxt holds limit bytes.
+ */
+JLArena *
+FFArenaCreateBudget(MemoryContext cxt, Size limit)
+{
+	JLAllocator *allocator;
+	FFArenaBudget *budget;
+	JLArena    *arena;
+
+	budget = MemoryContextAllocZero(cxt, sizeof(FFArenaBudget));
+	budget->cxt = cxt;
+	budget->limit = limit;
+	allocator = MemoryContextAllocZero(cxt, sizeof(JLAllocator));
+	allocator->alloc = FFArenaAllocBudget;
+	allocator->release = FFArenaReleaseBudget;
+	allocator->ctx = budget;
+	arena = JLArenaCreate(allocator);
+	if (arena == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a JSON Logic arena.")));
+	return arena;
+}
+
 /*
  * FFArenaCheck raises ERROR if an arena allocation failed.
  */
@@ -86,7 +147,9 @@ FFArenaCheck(void *p)
 	if (p == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+				 errmsg("out of memory"),
+				 errdetail("A JSON Logic evaluation may use at most %d MB.",
+						   FF_SCRATCH_LIMIT_MB)));
 	return p;
 }
 

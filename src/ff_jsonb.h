@@ -41,6 +41,14 @@ typedef struct FFJsonbData
 
 /* arenas over palloc in a memory context */
 extern JLArena *FFArenaCreate(MemoryContext cxt);
+/* the same, failing (NULL) once the context holds limit bytes */
+extern JLArena *FFArenaCreateBudget(MemoryContext cxt, Size limit);
+
+/*
+ * The memory one evaluation (ff.evaluate, ff.json_logic ...) may use for
+ * the values it computes and converts, in MB.
+ */
+#define FF_SCRATCH_LIMIT_MB 1024
 
 /*
  * jsonb -> JLValue; copy = false lets strings point into the jsonb.
