@@ -55,6 +55,8 @@ SELECT pg_temp.try($$INSERT INTO ff.flags (environment, key, flag_type, variants
                      VALUES ('hostile', 'raw-bad', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{"var": {"x": 1}}, "on", "off"]}')$$);
 SELECT pg_temp.try($$UPDATE ff.flags SET targeting = '{"sem_ver": [{"var": "v"}, "~>", "1.0.0"]}' WHERE environment = 'hostile' AND key = 'target'$$);
 SELECT pg_temp.try($$SELECT ff.create_segment('bad-seg', '{"nope": 1}')$$);
+-- jsonlogic.com's "?:" is not a flagd operator
+SELECT pg_temp.try($$SELECT ff.set_targeting('target', '{"?:": [true, "on", "off"]}')$$);
 SELECT pg_temp.try($$SELECT ff.import_flagd('{"flags": {"imp": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off", "targeting": {"nope": []}}}}')$$);
 -- JSON text that is not JSON never reaches the extension
 SELECT pg_temp.try($$SELECT ff.set_targeting('target', '{"if": [true, "on", "off"]')$$);
