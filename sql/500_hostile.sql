@@ -402,6 +402,12 @@ SELECT ff.json_logic('{"starts_with": [{"var": "s"}, "😀"]}', '{"s": "😀 par
 -- segments: any text is a targeting key
 SELECT pg_temp.try($$SELECT ff.create_segment('keys', include => ARRAY['user-1', ''])$$) AS empty_key;
 SELECT name FROM ff.create_segment('keys', include => ARRAY['user-😀', 'quote"key', 'back\slash', 'ключ']);
+-- segment keys are indexed, so they are limited to 1024 bytes (emoji count 4 each)
+SELECT * FROM pg_temp.try_hint($$SELECT ff.add_segment_keys('keys', ARRAY[repeat('😀', 257)])$$);
+SELECT pg_temp.try($$INSERT INTO ff.segment_keys (environment, segment, targeting_key)
+                     SELECT 'hostile', 'keys', string_agg(md5(i::text), '') FROM generate_series(1, 200) AS i$$);
+SELECT ff.add_segment_keys('keys', ARRAY[repeat('😀', 256)]) AS added_1024_bytes;
+SELECT ff.remove_segment_keys('keys', ARRAY[repeat('😀', 256)]) AS removed;
 SELECT key FROM ff.create_flag('in-keys', targeting => '{"if": [{"in_segment": "keys"}, "on", "off"]}');
 SELECT k AS targeting_key, ff.get_bool('in-keys', jsonb_build_object('targetingKey', k), false) AS member
   FROM unnest(ARRAY['user-😀', 'quote"key', 'back\slash', 'ключ', '', 'user-🙂', 'quote''key']) AS k;
