@@ -299,6 +299,10 @@ SELECT ff.get_bool('long-literal', jsonb_build_object('s', repeat('q', 1000000))
 -- jsonb has no NaN/Infinity literals ...
 SELECT pg_temp.try($$SELECT ff.create_flag('nan', '{"a": NaN, "b": 1}', 'a')$$);
 SELECT pg_temp.try($$SELECT ff.json_logic('{"+": [Infinity, 1]}', '{}')$$);
+-- ... numeric has NaN and Infinity, and ff.set_rollout takes a numeric
+SELECT pg_temp.try($$SELECT ff.set_rollout('target', 'NaN')$$) AS nan,
+       pg_temp.try($$SELECT ff.set_rollout('target', 'Infinity')$$) AS infinity;
+SELECT left(pg_temp.try($$SELECT ff.set_rollout('target', 1e1000)$$), 60) AS huge;
 -- ... but arithmetic produces them: results are JSON null, never an invalid jsonb
 SELECT ff.json_logic('{"/": [1, 0]}', '{}') AS div_zero,
        ff.json_logic('{"%": [1, 0]}', '{}') AS mod_zero,
