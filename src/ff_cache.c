@@ -789,7 +789,13 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 			}
 			else if (tok == WJB_VALUE && n < count)
 			{
-				entries[n].variant.value = FFJsonbValueToJL(env->arena, &v, true);
+				bool		too_deep = false;
+
+				entries[n].variant.value = FFJsonbValueToJL(env->arena, &v, true,
+															&too_deep);
+				if (too_deep && !f->broken)
+					FFFlagBroken(f, "variant \"%s\" of flag \"%s\" nests deeper than %d levels",
+								 entries[n].variant.name, f->key, FF_MAX_JSON_DEPTH);
 				/* the value exactly as stored, for results */
 				entries[n].jsonb = JsonbValueToJsonb(&v);
 				n++;
@@ -824,9 +830,14 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 	if (!f->broken && f->targeting_raw != NULL &&
 		!(JB_ROOT_IS_OBJECT(f->targeting_raw) && JB_ROOT_COUNT(f->targeting_raw) == 0))
 	{
-		const JLValue *rule = FFJsonbToJL(env->arena, f->targeting_raw, true);
+		bool		too_deep = false;
+		const JLValue *rule = FFJsonbToJL(env->arena, f->targeting_raw, true,
+										  &too_deep);
 
-		if (rule->type != JL_NULL)
+		if (too_deep)
+			FFFlagBroken(f, "invalid targeting for flag \"%s\": rule nesting exceeds the maximum depth of %d at $",
+						 f->key, JL_DEFAULT_MAX_DEPTH);
+		else if (rule->type != JL_NULL)
 		{
 			JLCompileOptions opts;
 			JLError		err;
@@ -1040,9 +1051,13 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
 		if (seg->rule_raw != NULL &&
 			!(JB_ROOT_IS_OBJECT(seg->rule_raw) && JB_ROOT_COUNT(seg->rule_raw) == 0))
 		{
-			const JLValue *rule = FFJsonbToJL(env->arena, seg->rule_raw, true);
+			bool		too_deep = false;
+			const JLValue *rule = FFJsonbToJL(env->arena, seg->rule_raw, true,
+											  &too_deep);
 
-			if (rule->type != JL_NULL)
+			if (too_deep)
+				seg->rule_broken = true;
+			else if (rule->type != JL_NULL)
 			{
 				JLCompileOptions opts;
 				JLError		err;
@@ -1082,7 +1097,8 @@ FFScratchArena(void)
 			FFScratchContext = AllocSetContextCreate(TopMemoryContext,
 													 "feature_flags scratch",
 													 ALLOCSET_DEFAULT_SIZES);
-		FFScratch = FFArenaCreate(FFScratchContext);
+		FFScratch = FFArenaCreateBudget(FFScratchContext,
+										(Size) FF_SCRATCH_LIMIT_MB * 1024 * 1024);
 	}
 	else
 		JLArenaReset(FFScratch);

@@ -294,6 +294,13 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
 	if (input->is_row)
 		FFRowDataRelease(&rdata);
+	if (input->is_row ? rdata.base.too_deep : data.too_deep)
+	{
+		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
+					   "evaluation context nests deeper than %d levels",
+					   FF_MAX_JSON_DEPTH);
+		return;
+	}
 	out->reason = res.reason;
 	out->error = res.error_code;
 	out->variant = res.reason == FF_REASON_ERROR ? -1 : res.variant;
@@ -589,7 +596,8 @@ ff_get_int(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(ff_get_float);
 
 /*
- * ff_get_float returns a number flag's value or the caller's default.
+ * ff_get_float returns a number flag's value or the caller's default
+ * (also when the stored number is beyond the double precision range).
  */
 Datum
 ff_get_float(PG_FUNCTION_ARGS)
@@ -597,6 +605,9 @@ ff_get_float(PG_FUNCTION_ARGS)
 	FFOutcome	out;
 
 	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_NUMBER, &out))
+		FF_RETURN_DEFAULT();
+	/* a stored number beyond the double range (1e1000) is no usable float */
+	if (!isfinite(FFOutcomeValue(&out)->u.number))
 		FF_RETURN_DEFAULT();
 	PG_RETURN_FLOAT8(FFOutcomeValue(&out)->u.number);
 }
@@ -802,13 +813,23 @@ static const JLRule *
 FFCompileArg(JLArena *scratch, Jsonb *rule, bool allow_segments,
 			 const char *label)
 {
-	const JLValue *value = FFJsonbToJL(scratch, rule, false);
+	bool		too_deep = false;
+	const JLValue *value = FFJsonbToJL(scratch, rule, false, &too_deep);
 	JLCompileOptions opts;
 	JLError		err;
 	const JLRule *compiled;
 
 	memset(&opts, 0, sizeof(opts));
 	memset(&err, 0, sizeof(err));
+	if (too_deep)
+	{
+		/* far beyond the compiler's own limit: report that one */
+		err.code = JL_ERR_TOO_DEEP;
+		strcpy(err.path, "$");
+		snprintf(err.message, sizeof(err.message),
+				 "rule nesting exceeds the maximum depth of %d", JL_DEFAULT_MAX_DEPTH);
+		FFRaiseCompileError(label, &err, allow_segments);
+	}
 	opts.allow_segments = allow_segments;
 	/* jsonlogic.com's "?:" for plain JSON Logic; flag rules follow flagd */
 	opts.allow_ternary = !allow_segments;
@@ -846,6 +867,12 @@ ff_json_logic(PG_FUNCTION_ARGS)
 	FFContextInitJsonb(&ctx, &jdata, data);
 	memset(&err, 0, sizeof(err));
 	result = JLEvaluate(compiled, &ctx, scratch, &err);
+	if (jdata.too_deep)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not evaluate JSON Logic rule: the data nests deeper than %d levels",
+						FF_MAX_JSON_DEPTH),
+				 errhint("Flatten the JSON document, or look up only the parts of it the rule needs.")));
 	if (result == NULL)
 		ereport(ERROR,
 				(errcode(err.code == JL_ERR_TOO_DEEP ? ERRCODE_STATEMENT_TOO_COMPLEX :
@@ -853,7 +880,10 @@ ff_json_logic(PG_FUNCTION_ARGS)
 						 err.code == JL_ERR_TOO_LARGE ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
 						 ERRCODE_DATA_EXCEPTION),
 				 errmsg("could not evaluate JSON Logic rule: %s at %s", err.message,
-						err.path[0] ? err.path : "$")));
+						err.path[0] ? err.path : "$"),
+				 err.code == JL_ERR_OUT_OF_MEMORY ?
+				 errdetail("One evaluation may use at most %d MB for the values it computes.",
+						   FF_SCRATCH_LIMIT_MB) : 0));
 	PG_RETURN_JSONB_P(FFJLToJsonb(result));
 }
 

@@ -77,6 +77,67 @@ FFArenaCreate(MemoryContext cxt)
 	return arena;
 }
 
+/* a budgeted arena: its memory context and the most it may hold */
+typedef struct FFArenaBudget
+{
+	MemoryContext cxt;
+	Size		limit;
+} FFArenaBudget;
+
+/*
+ * FFArenaAllocBudget is FFArenaAlloc with a ceiling: once the arena's
+ * context holds limit bytes it returns NULL, which the core reports as
+ * JL_ERR_OUT_OF_MEMORY, instead of letting one evaluation (say, a reduce
+ * that merges its accumulator into a new array at every step) grow the
+ * backend until the operating system kills it.
+ */
+static void *
+FFArenaAllocBudget(void *ctx, size_t size)
+{
+	FFArenaBudget *budget = (FFArenaBudget *) ctx;
+
+	if (size > budget->limit ||
+		MemoryContextMemAllocated(budget->cxt, false) > budget->limit - size)
+		return NULL;
+	return MemoryContextAllocExtended(budget->cxt, size, MCXT_ALLOC_HUGE);
+}
+
+/*
+ * FFArenaReleaseBudget gives a chunk of a budgeted arena back.
+ */
+static void
+FFArenaReleaseBudget(void *ctx, void *ptr)
+{
+	pfree(ptr);
+}
+
+/*
+ * FFArenaCreateBudget creates a JLArena in memory context cxt whose
+ * allocations fail (NULL, not ERROR) once cxt holds limit bytes.
+ */
+JLArena *
+FFArenaCreateBudget(MemoryContext cxt, Size limit)
+{
+	JLAllocator *allocator;
+	FFArenaBudget *budget;
+	JLArena    *arena;
+
+	budget = MemoryContextAllocZero(cxt, sizeof(FFArenaBudget));
+	budget->cxt = cxt;
+	budget->limit = limit;
+	allocator = MemoryContextAllocZero(cxt, sizeof(JLAllocator));
+	allocator->alloc = FFArenaAllocBudget;
+	allocator->release = FFArenaReleaseBudget;
+	allocator->ctx = budget;
+	arena = JLArenaCreate(allocator);
+	if (arena == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a JSON Logic arena.")));
+	return arena;
+}
+
 /*
  * FFArenaCheck raises ERROR if an arena allocation failed.
  */
@@ -86,7 +147,9 @@ FFArenaCheck(void *p)
 	if (p == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+				 errmsg("out of memory"),
+				 errdetail("A JSON Logic evaluation may use at most %d MB.",
+						   FF_SCRATCH_LIMIT_MB)));
 	return p;
 }
 
@@ -226,13 +289,15 @@ FFDoubleToNumeric(double d)
  * --------------------------------------------------------------------- */
 
 static const JLValue *FFContainerToJL(JLArena *arena, JsonbContainer *jc,
-									  bool copy);
+									  bool copy, int depth, bool *too_deep);
 
 /*
- * FFJsonbValueToJL converts one JsonbValue (scalar or binary container).
+ * FFJsonbValueToJLDepth converts one JsonbValue (scalar or binary
+ * container) found at nesting level depth.
  */
-const JLValue *
-FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy)
+static const JLValue *
+FFJsonbValueToJLDepth(JLArena *arena, JsonbValue *jbv, bool copy, int depth,
+					  bool *too_deep)
 {
 	switch (jbv->type)
 	{
@@ -247,7 +312,8 @@ FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy)
 			return FFArenaCheck(JLMakeString(arena, jbv->val.string.val,
 											 jbv->val.string.len, copy));
 		case jbvBinary:
-			return FFContainerToJL(arena, jbv->val.binary.data, copy);
+			return FFContainerToJL(arena, jbv->val.binary.data, copy, depth,
+								   too_deep);
 		default:
 			/* jbvObject/jbvArray/jbvDatetime never come out of a container */
 			elog(ERROR, "unexpected jsonb value type %d", (int) jbv->type);
@@ -256,11 +322,29 @@ FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy)
 }
 
 /*
- * FFContainerToJL converts a whole jsonb container, recursively.  Object
- * members come out of jsonb already sorted by (length, bytes).
+ * FFTooDeep records a container nested beyond FF_MAX_JSON_DEPTH: in
+ * *too_deep when the caller asked for it, else as an ERROR.
  */
 static const JLValue *
-FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
+FFTooDeep(bool *too_deep)
+{
+	if (too_deep == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON value nests deeper than %d levels", FF_MAX_JSON_DEPTH),
+				 errhint("Flatten the JSON document.")));
+	*too_deep = true;
+	return &JLNullValue;
+}
+
+/*
+ * FFContainerToJL converts a whole jsonb container at nesting level depth,
+ * recursively.  Object members come out of jsonb already sorted by
+ * (length, bytes).  A container beyond FF_MAX_JSON_DEPTH becomes null.
+ */
+static const JLValue *
+FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy, int depth,
+				bool *too_deep)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -276,8 +360,10 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
 
 		if (!JsonbExtractScalar(jc, &scalar))
 			elog(ERROR, "could not extract jsonb scalar");
-		return FFJsonbValueToJL(arena, &scalar, copy);
+		return FFJsonbValueToJLDepth(arena, &scalar, copy, depth, too_deep);
 	}
+	if (depth >= FF_MAX_JSON_DEPTH)
+		return FFTooDeep(too_deep);
 
 	it = JsonbIteratorInit(jc);
 	if (JsonContainerIsObject(jc))
@@ -307,7 +393,8 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
 			{
 				members[n].key = key;
 				members[n].keylen = keylen;
-				members[n].value = FFJsonbValueToJL(arena, &v, copy);
+				members[n].value = FFJsonbValueToJLDepth(arena, &v, copy,
+														 depth + 1, too_deep);
 				n++;
 			}
 		}
@@ -321,19 +408,29 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			if (tok == WJB_ELEM && n < count)
-				items[n++] = FFJsonbValueToJL(arena, &v, copy);
+				items[n++] = FFJsonbValueToJLDepth(arena, &v, copy, depth + 1,
+												   too_deep);
 		}
 		return FFArenaCheck(JLMakeArray(arena, items, n));
 	}
 }
 
 /*
+ * FFJsonbValueToJL converts one JsonbValue (scalar or binary container).
+ */
+const JLValue *
+FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy, bool *too_deep)
+{
+	return FFJsonbValueToJLDepth(arena, jbv, copy, 0, too_deep);
+}
+
+/*
  * FFJsonbToJL converts a whole jsonb document (rules, variant values).
  */
 const JLValue *
-FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy)
+FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy, bool *too_deep)
 {
-	return FFContainerToJL(arena, &jb->root, copy);
+	return FFContainerToJL(arena, &jb->root, copy, 0, too_deep);
 }
 
 /* ---------------------------------------------------------------------
@@ -374,24 +471,31 @@ FFJLToJsonbScalar(const JLValue *v, JsonbValue *out)
 }
 
 /*
- * FFPushJL pushes a JLValue into a jsonb under construction; tok is the
- * token the value takes in its parent (WJB_VALUE, WJB_ELEM) or 0 at the
- * top level.  Returns what pushJsonbValue returned last.
+ * FFPushJLDepth pushes v, found at nesting level depth, into a jsonb under
+ * construction.  Returns what pushJsonbValue returned last.
  */
-JsonbValue *
-FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
+static JsonbValue *
+FFPushJLDepth(JsonbParseState **state, JsonbIteratorToken tok,
+			  const JLValue *v, int depth)
 {
 	JsonbValue	jbv;
 	JsonbValue *res = NULL;
 	size_t		i;
 
 	check_stack_depth();
+	if (depth >= FF_MAX_JSON_DEPTH &&
+		(v->type == JL_ARRAY || v->type == JL_OBJECT))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON value nests deeper than %d levels", FF_MAX_JSON_DEPTH),
+				 errdetail("The value was computed by a JSON Logic rule (map, reduce or merge can nest arrays)."),
+				 errhint("Change the rule so that it builds a flatter value.")));
 
 	if (v->type == JL_ARRAY)
 	{
 		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 		for (i = 0; i < v->u.array.count; i++)
-			FFPushJL(state, WJB_ELEM, v->u.array.items[i]);
+			FFPushJLDepth(state, WJB_ELEM, v->u.array.items[i], depth + 1);
 		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 	}
 	if (v->type == JL_OBJECT)
@@ -405,7 +509,7 @@ FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
 			jbv.val.string.val = (char *) m->key;
 			jbv.val.string.len = (int) m->keylen;
 			pushJsonbValue(state, WJB_KEY, &jbv);
-			FFPushJL(state, WJB_VALUE, m->value);
+			FFPushJLDepth(state, WJB_VALUE, m->value, depth + 1);
 		}
 		return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 	}
@@ -422,6 +526,17 @@ FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
 	else
 		res = pushJsonbValue(state, tok, &jbv);
 	return res;
+}
+
+/*
+ * FFPushJL pushes a JLValue into a jsonb under construction; tok is the
+ * token the value takes in its parent (WJB_VALUE, WJB_ELEM) or 0 at the
+ * top level.  Values nested deeper than FF_MAX_JSON_DEPTH raise an ERROR.
+ */
+JsonbValue *
+FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
+{
+	return FFPushJLDepth(state, tok, v, 0);
 }
 
 /*
@@ -481,7 +596,7 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 	if (jc == NULL)
 		return nsegments == 0 ? &JLNullValue : NULL;
 	if (nsegments == 0)
-		return FFContainerToJL(scratch, jc, false);
+		return FFContainerToJL(scratch, jc, false, 0, &data->too_deep);
 	if (JsonContainerIsScalar(jc))
 		return NULL;
 
@@ -511,7 +626,7 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 		}
 
 		if (i + 1 == nsegments)
-			return FFJsonbValueToJL(scratch, &v, false);
+			return FFJsonbValueToJL(scratch, &v, false, &data->too_deep);
 		if (v.type != jbvBinary)
 			return NULL;		/* cannot descend into a scalar */
 		jc = v.val.binary.data;
@@ -528,7 +643,8 @@ bool
 FFInterruptCallback(void *opaque)
 {
 	CHECK_FOR_INTERRUPTS();
-	return false;
+	/* a context value too deep to use ends the evaluation */
+	return opaque != NULL && ((FFJsonbData *) opaque)->too_deep;
 }
 
 /*
@@ -541,6 +657,7 @@ FFContextInitJsonb(JLContext *ctx, FFJsonbData *data, Jsonb *jb)
 {
 	memset(ctx, 0, sizeof(JLContext));
 	data->root = jb ? &jb->root : NULL;
+	data->too_deep = false;
 	ctx->lookup = FFJsonbLookup;
 	ctx->segment = NULL;
 	ctx->interrupt = FFInterruptCallback;

@@ -28,15 +28,37 @@ typedef struct FFJsonbData
 {
 	JsonbContainer *root;
 	void	   *extra;			/* for the segment callback (ff_cache.c) */
+	bool		too_deep;		/* a looked-up value nested beyond FF_MAX_JSON_DEPTH */
 } FFJsonbData;
+
+/*
+ * Nesting limit of the jsonb documents converted to JLValues (contexts,
+ * variants, rules before compilation) and of the JLValues converted back
+ * (ff.json_logic results).  It matches the core's limits for equality and
+ * serialisation; check_stack_depth stays as the backstop below it.
+ */
+#define FF_MAX_JSON_DEPTH 10000
 
 /* arenas over palloc in a memory context */
 extern JLArena *FFArenaCreate(MemoryContext cxt);
+/* the same, failing (NULL) once the context holds limit bytes */
+extern JLArena *FFArenaCreateBudget(MemoryContext cxt, Size limit);
 
-/* jsonb -> JLValue; copy = false lets strings point into the jsonb */
-extern const JLValue *FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy);
+/*
+ * The memory one evaluation (ff.evaluate, ff.json_logic ...) may use for
+ * the values it computes and converts, in MB.
+ */
+#define FF_SCRATCH_LIMIT_MB 1024
+
+/*
+ * jsonb -> JLValue; copy = false lets strings point into the jsonb.
+ * Containers nested deeper than FF_MAX_JSON_DEPTH become null and set
+ * *too_deep; too_deep NULL raises an ERROR instead.
+ */
+extern const JLValue *FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy,
+								  bool *too_deep);
 extern const JLValue *FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv,
-									   bool copy);
+									   bool copy, bool *too_deep);
 
 /* numeric -> double without a text round trip where it is exact */
 extern double FFNumericToDouble(Numeric num);

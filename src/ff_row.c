@@ -36,7 +36,8 @@
 #include "ff_row.h"
 
 static const JLValue *FFDatumLookup(JLArena *arena, Datum d, Oid typid,
-									const JLPathSegment *segs, size_t nsegs);
+									const JLPathSegment *segs, size_t nsegs,
+									bool *too_deep);
 
 /*
  * FFCheck raises an out-of-memory ERROR for a failed arena allocation.
@@ -131,7 +132,8 @@ FFRowToObject(JLArena *arena, FFRowData *data)
 		if (att->attisdropped)
 			continue;
 		d = heap_getattr(&data->tuple, i + 1, desc, &isnull);
-		v = isnull ? &JLNullValue : FFDatumLookup(arena, d, att->atttypid, NULL, 0);
+		v = isnull ? &JLNullValue : FFDatumLookup(arena, d, att->atttypid, NULL, 0,
+													&data->base.too_deep);
 		members[n].key = NameStr(att->attname);
 		members[n].keylen = strlen(NameStr(att->attname));
 		members[n].value = v ? v : &JLNullValue;
@@ -163,7 +165,7 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 	if (isnull)
 		return NULL;
 	return FFDatumLookup(arena, d, TupleDescAttr(data->desc, attnum - 1)->atttypid,
-						 segs + 1, nsegs - 1);
+						 segs + 1, nsegs - 1, &data->base.too_deep);
 }
 
 /*
@@ -190,10 +192,11 @@ FFParseArrayIndex(const JLPathSegment *seg, int *out)
 /*
  * FFDatumLookup converts a non-null datum of type typid, or the value at
  * path segs inside it, into a JLValue; NULL when the path does not exist.
+ * A jsonb value nested beyond FF_MAX_JSON_DEPTH sets *too_deep.
  */
 static const JLValue *
 FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
-			  size_t nsegs)
+			  size_t nsegs, bool *too_deep)
 {
 	Oid			base;
 	Oid			elemtype;
@@ -251,6 +254,7 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 			{
 				FFJsonbData jd;
 				Jsonb	   *jb;
+				const JLValue *res;
 
 				if (base == JSONOID)
 					jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
@@ -259,7 +263,11 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 					jb = DatumGetJsonbP(d);
 				jd.root = &jb->root;
 				jd.extra = NULL;
-				return FFJsonbLookup(&jd, segs, nsegs, arena);
+				jd.too_deep = false;
+				res = FFJsonbLookup(&jd, segs, nsegs, arena);
+				if (jd.too_deep)
+					*too_deep = true;
+				return res;
 			}
 		default:
 			break;
@@ -286,14 +294,15 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 
 			if (!FFParseArrayIndex(&segs[0], &idx) || idx >= n || nulls[idx])
 				return NULL;
-			return FFDatumLookup(arena, elems[idx], elemtype, segs + 1, nsegs - 1);
+			return FFDatumLookup(arena, elems[idx], elemtype, segs + 1, nsegs - 1,
+								 too_deep);
 		}
 		items = FFCheck(JLArenaAlloc(arena, sizeof(JLValue *) * Max(n, 1)));
 		for (i = 0; i < n; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
 			items[i] = nulls[i] ? &JLNullValue :
-				FFDatumLookup(arena, elems[i], elemtype, NULL, 0);
+				FFDatumLookup(arena, elems[i], elemtype, NULL, 0, too_deep);
 		}
 		return FFCheck(JLMakeArray(arena, items, n));
 	}
@@ -305,6 +314,8 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 
 		FFRowDataInit(&rd, d);
 		v = FFRowLookupIn(&rd, segs, nsegs, arena);
+		if (rd.base.too_deep)
+			*too_deep = true;
 		FFRowDataRelease(&rd);
 		return v;
 	}

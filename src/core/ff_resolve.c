@@ -204,7 +204,8 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 							 keylen, flag->key,
 							 r->type == JL_NUMBER ? "the number" :
 							 r->type == JL_ARRAY ? "the array" : "the object",
-							 text ? (int) (len > 60 ? 60 : len) : 0, text ? text : "",
+							 text ? (int) (len > 60 ? 60 : len) : 27,
+							 text ? text : "(nested too deeply to show)",
 							 text && len > 60 ? "..." : "");
 				return;
 			}

@@ -597,6 +597,68 @@ JLEvalSubstr(JLEvalState *st, const JLNode *node, const JLValue **vals)
 }
 
 /*
+ * JLFindBytes reports whether needle n (nlen > 0) occurs in hay: 1 found,
+ * 0 not found, -1 interrupted or out of memory (the error is recorded).
+ * Short needles use a direct scan; long ones Knuth-Morris-Pratt, so a
+ * 1 MB needle against a 10 MB haystack stays linear.
+ */
+static int
+JLFindBytes(JLEvalState *st, const JLNode *node, const char *hay, size_t hlen,
+			const char *n, size_t nlen)
+{
+	size_t	   *fail;
+	size_t		i;
+	size_t		k;
+
+	if (nlen > hlen)
+		return 0;
+	if (nlen <= 64)
+	{
+		for (i = 0; i + nlen <= hlen; i++)
+		{
+			if (!JLLoopTick(st, i))
+				return -1;
+			if (hay[i] == n[0] && memcmp(hay + i, n, nlen) == 0)
+				return 1;
+		}
+		return 0;
+	}
+
+	fail = JLArenaAlloc(st->scratch, nlen * sizeof(size_t));
+	if (fail == NULL)
+	{
+		JLEvalOOM(st, node);
+		return -1;
+	}
+	/* fail[i]: length of the longest proper border of n[0..i] */
+	fail[0] = 0;
+	k = 0;
+	for (i = 1; i < nlen; i++)
+	{
+		if (!JLLoopTick(st, i))
+			return -1;
+		while (k > 0 && n[i] != n[k])
+			k = fail[k - 1];
+		if (n[i] == n[k])
+			k++;
+		fail[i] = k;
+	}
+	k = 0;
+	for (i = 0; i < hlen; i++)
+	{
+		if (!JLLoopTick(st, i))
+			return -1;
+		while (k > 0 && hay[i] != n[k])
+			k = fail[k - 1];
+		if (hay[i] == n[k])
+			k++;
+		if (k == nlen)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * JLEvalIn implements in: substring test on a string haystack,
  * strict-equality membership on an array haystack, false otherwise.
  */
@@ -660,17 +722,16 @@ JLEvalIn(JLEvalState *st, const JLNode *node, const JLValue *needle,
 		}
 		if (nlen == 0)
 			return &JLTrueValue;
-		if (nlen > hay->u.string.len)
-			return &JLFalseValue;
-		for (i = 0; i + nlen <= hay->u.string.len; i++)
+		switch (JLFindBytes(st, node, hay->u.string.ptr, hay->u.string.len,
+							n, nlen))
 		{
-			if (!JLLoopTick(st, i))
-				return NULL;
-			if (hay->u.string.ptr[i] == n[0] &&
-				memcmp(hay->u.string.ptr + i, n, nlen) == 0)
+			case 1:
 				return &JLTrueValue;
+			case 0:
+				return &JLFalseValue;
+			default:
+				return NULL;
 		}
-		return &JLFalseValue;
 	}
 	if (hay->type == JL_ARRAY)
 	{

@@ -1126,12 +1126,20 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Targeting keys are the non-empty targetingKey values of evaluation contexts (user ids, emails...).';
     END IF;
+    -- the key is indexed: refuse what a btree could not hold, with a clear message
+    IF pg_catalog.octet_length(NEW.targeting_key) > 1024 THEN
+        RAISE EXCEPTION 'targeting key "%..." for segment "%" in environment "%" is too long',
+                        pg_catalog.left(NEW.targeting_key, 20), NEW.segment, NEW.environment
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The key is %s bytes long; at most 1024 are allowed.', pg_catalog.octet_length(NEW.targeting_key)),
+                  HINT = 'Targeting keys are the targetingKey values of evaluation contexts (user ids, emails...); use a shorter identifier.';
+    END IF;
     RETURN NEW;
 END;
 $$;
 
 COMMENT ON FUNCTION ff._validate_segment_key() IS
-'Trigger function of ff_10_validate_segment_keys: the segment exists and the targeting key is not empty';
+'Trigger function of ff_10_validate_segment_keys: the segment exists and the targeting key is not empty and at most 1024 bytes';
 
 CREATE TRIGGER ff_10_validate_segment_keys
     BEFORE INSERT OR UPDATE ON ff.segment_keys

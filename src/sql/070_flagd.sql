@@ -11,7 +11,8 @@
 
 -- ff._flagd_resolve_refs replaces every {"$ref": "name"} object inside a
 -- rule by the named shared rule; an unknown name is an error.
-CREATE FUNCTION ff._flagd_resolve_refs(node jsonb, evaluators jsonb, flag text, path text)
+CREATE FUNCTION ff._flagd_resolve_refs(node jsonb, evaluators jsonb, flag text, path text,
+                                       depth integer DEFAULT 0)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -26,11 +27,18 @@ BEGIN
        OR strpos(node::text, '"$ref"') = 0 THEN
         RETURN node;
     END IF;
+    -- the rule compiler's own limit, checked before PL/pgSQL recursion
+    -- runs out of stack
+    IF depth >= 256 THEN
+        RAISE EXCEPTION 'invalid targeting for flag "%": rule nesting exceeds the maximum depth of 256 at %', flag, path
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Reduce the nesting depth of the rule.';
+    END IF;
     IF jsonb_typeof(node) = 'array' THEN
         result := '[]';
         FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
             result := result || jsonb_build_array(
-                ff._flagd_resolve_refs(node -> i, evaluators, flag, path || '[' || i || ']'));
+                ff._flagd_resolve_refs(node -> i, evaluators, flag, path || '[' || i || ']', depth + 1));
         END LOOP;
         RETURN result;
     END IF;
@@ -55,13 +63,13 @@ BEGIN
     result := '{}';
     FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
         result := result || jsonb_build_object(m.key,
-            ff._flagd_resolve_refs(m.value, evaluators, flag, ff._json_path_member(path, m.key)));
+            ff._flagd_resolve_refs(m.value, evaluators, flag, ff._json_path_member(path, m.key), depth + 1));
     END LOOP;
     RETURN result;
 END;
 $$;
 
-COMMENT ON FUNCTION ff._flagd_resolve_refs(jsonb, jsonb, text, text) IS
+COMMENT ON FUNCTION ff._flagd_resolve_refs(jsonb, jsonb, text, text, integer) IS
 'Internal: replaces {"$ref": name} objects in a rule by the shared rules of a flagd document''s $evaluators';
 
 -- ff.import_flagd loads a flagd flag-definition document into an

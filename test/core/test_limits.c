@@ -73,6 +73,65 @@ t_interrupt_lookup(void *opaque, const JLPathSegment *s, size_t n, JLArena *scra
 /*
  * test_limits runs the arena, interrupt and OOM checks.
  */
+/*
+ * test_long_substring checks "in" on string haystacks with needles longer
+ * than 64 bytes (the Knuth-Morris-Pratt path): partial matches that fall
+ * back, a match at the very end, none, and agreement with strstr on
+ * pseudo-random strings over a two-letter alphabet.
+ */
+static void
+test_long_substring(void)
+{
+	static char rule[8192];
+	static char data[65536];
+	static char hay[60000];
+	static char needle[200];
+	unsigned	seed = 12345;
+	int			round;
+	int			i;
+
+	/* "ab" x 40 + "c" inside "ab" x 200 + "c": found only at the end */
+	strcpy(needle, "");
+	for (i = 0; i < 40; i++)
+		strcat(needle, "ab");
+	strcat(needle, "c");
+	strcpy(hay, "");
+	for (i = 0; i < 200; i++)
+		strcat(hay, "ab");
+	snprintf(rule, sizeof(rule), "{\"in\": [\"%s\", {\"var\": \"h\"}]}", needle);
+	snprintf(data, sizeof(data), "{\"h\": \"%sc\"}", hay);
+	T_EVAL(rule, data, "true");
+	snprintf(data, sizeof(data), "{\"h\": \"%s\"}", hay);
+	T_EVAL(rule, data, "false");
+	snprintf(data, sizeof(data), "{\"h\": \"%sa\"}", hay);
+	T_EVAL(rule, data, "false");
+
+	for (round = 0; round < 300; round++)
+	{
+		size_t		hlen = 2000 + round;
+		size_t		nlen = 65 + round % 40;
+		size_t		start;
+		bool		expect;
+
+		for (i = 0; i < (int) hlen; i++)
+		{
+			seed = seed * 1103515245u + 12345u;
+			hay[i] = (seed >> 16) & 1 ? 'a' : 'b';
+		}
+		hay[hlen] = '\0';
+		seed = seed * 1103515245u + 12345u;
+		start = (seed >> 16) % (hlen - nlen);
+		memcpy(needle, hay + start, nlen);
+		needle[nlen] = '\0';
+		if (round % 2)
+			needle[nlen - 1] = needle[nlen - 1] == 'a' ? 'b' : 'a';
+		expect = strstr(hay, needle) != NULL;
+		snprintf(rule, sizeof(rule), "{\"in\": [\"%s\", {\"var\": \"h\"}]}", needle);
+		snprintf(data, sizeof(data), "{\"h\": \"%s\"}", hay);
+		T_EVAL(rule, data, expect ? "true" : "false");
+	}
+}
+
 void
 test_limits(void)
 {
@@ -81,6 +140,8 @@ test_limits(void)
 	void	   *p;
 	int			i;
 	JLError		err;
+
+	test_long_substring();
 
 	/* arena */
 	base = JLArenaBytes(a);

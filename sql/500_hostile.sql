@@ -1,0 +1,431 @@
+--
+-- 500_hostile: hostile and bad input on the write side (raw DML, ff.create_flag,
+-- ff.set_targeting, ff.create_segment, ff.import_flagd: a clear ERROR and
+-- nothing written) and on the evaluation side (ff.evaluate: reason ERROR, an
+-- error code and the caller's default; the getters: the default;
+-- ff.json_logic / ff.bucket: a clear ERROR or a defined result).
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
+\set SHOW_CONTEXT never
+
+-- pg_temp.try runs one statement and reports its SQLSTATE and message
+CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || pg_catalog.left(SQLERRM, 160);
+END;
+$$;
+
+-- pg_temp.try_hint reports the SQLSTATE, message, detail and hint
+CREATE FUNCTION pg_temp.try_hint(stmt text) RETURNS TABLE (state text, message text, detail text, hint text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    s text; m text; d text; h text;
+BEGIN
+    EXECUTE stmt;
+    RETURN QUERY SELECT 'ok'::text, NULL::text, NULL::text, NULL::text;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+    RETURN QUERY SELECT s, pg_catalog.left(m, 160), pg_catalog.left(d, 160), pg_catalog.left(h, 160);
+END;
+$$;
+
+INSERT INTO ff.environments (name) VALUES ('hostile');
+SET ff.environment = 'hostile';
+SELECT key FROM ff.create_flag('target', '{"on": true, "off": false}', 'off',
+    targeting => '{"if": [{"==": [{"var": "x"}, 1]}, "on", null]}');
+SELECT key FROM ff.create_flag('color', '{"red": "#f00", "blue": "#00f"}', 'red');
+SELECT key FROM ff.create_flag('limit', '{"small": 10, "huge": 1e1000, "wide": 123456789012345678901234567890}', 'small');
+SELECT ff.current_version() AS v0 \gset
+
+-- =====================================================================
+-- 1. malformed JSON Logic and unknown operators
+-- =====================================================================
+-- write side: every path answers with an ERROR that names the flag and the path
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_targeting('target', '{"foo": [1, 2]}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_targeting('target', '{"if": [true, "on", "off"], "and": []}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_targeting('target', '{"if": [{"starts_with": [{"var": "e"}]}, "on", "off"]}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_targeting('target', '{"fractional": [["on", "half"], ["off", 50]]}')$$);
+SELECT pg_temp.try($$SELECT ff.create_flag('bad-rule', targeting => '{"nope": 1}')$$);
+SELECT pg_temp.try($$INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+                     VALUES ('hostile', 'raw-bad', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{"var": {"x": 1}}, "on", "off"]}')$$);
+SELECT pg_temp.try($$UPDATE ff.flags SET targeting = '{"sem_ver": [{"var": "v"}, "~>", "1.0.0"]}' WHERE environment = 'hostile' AND key = 'target'$$);
+SELECT pg_temp.try($$SELECT ff.create_segment('bad-seg', '{"nope": 1}')$$);
+-- jsonlogic.com's "?:" is not a flagd operator
+SELECT pg_temp.try($$SELECT ff.set_targeting('target', '{"?:": [true, "on", "off"]}')$$);
+SELECT pg_temp.try($$SELECT ff.import_flagd('{"flags": {"imp": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off", "targeting": {"nope": []}}}}')$$);
+-- JSON text that is not JSON never reaches the extension
+SELECT pg_temp.try($$SELECT ff.set_targeting('target', '{"if": [true, "on", "off"]')$$);
+-- nothing was written
+SELECT ff.current_version() = :v0 AS nothing_written,
+       (SELECT targeting FROM ff.flags WHERE environment = 'hostile' AND key = 'target') AS targeting_unchanged,
+       (SELECT count(*) FROM ff.flags WHERE environment = 'hostile') AS flags,
+       (SELECT count(*) FROM ff.segments WHERE environment = 'hostile') AS segments;
+
+-- ff.json_logic: a clear ERROR for an invalid rule
+SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"foo": [1, 2]}', '{}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"in_segment": "beta"}', '{}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"map": [[1, 2]]}', '{}')$$);
+-- data that is not an object is plain JSON Logic data
+SELECT ff.json_logic('{"var": 1}', '["a", "b"]') AS array_data,
+       ff.json_logic('{"var": ""}', '"text"') AS scalar_data,
+       ff.json_logic('{"var": "x"}', NULL) AS null_data,
+       ff.json_logic(NULL, '{}') AS null_rule;
+
+-- evaluation side: a stored rule that bypassed the validation triggers
+-- (replication role replica) gives PARSE_ERROR and the caller's default
+INSERT INTO ff.environments (name) VALUES ('hostile_raw');
+SET session_replication_role = replica;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('hostile_raw', 'unknown-op', 'boolean', '{"on": true, "off": false}', 'off', '{"nope": [1]}'),
+    ('hostile_raw', 'mixed', 'string', '{"a": "A", "b": 2}', 'b', NULL),
+    ('hostile_raw', 'array-variants', 'boolean', '[true, false]', NULL, NULL),
+    ('hostile_raw', 'deep-rule', 'boolean', '{"on": true, "off": false}', 'off',
+     (repeat('{"!": ', 5000) || 'true' || repeat('}', 5000))::jsonb);
+RESET session_replication_role;
+SELECT flag_key, value, variant, reason, error_code, left(error_message, 110) AS error_message
+  FROM ff.evaluate('unknown-op', '{}', 'true', 'hostile_raw')
+UNION ALL
+SELECT flag_key, value, variant, reason, error_code, left(error_message, 110)
+  FROM ff.evaluate('deep-rule', '{}', 'true', 'hostile_raw')
+UNION ALL
+SELECT flag_key, value, variant, reason, error_code, left(error_message, 110)
+  FROM ff.evaluate('array-variants', '{}', 'true', 'hostile_raw')
+UNION ALL
+SELECT flag_key, value, variant, reason, error_code, left(error_message, 110)
+  FROM ff.evaluate('mixed', '{}', '"z"', 'hostile_raw');
+SELECT ff.get_bool('unknown-op', '{}', true, 'hostile_raw') AS get_bool,
+       ff.get_string('mixed', '{}', 'z', 'hostile_raw') AS get_string;
+SELECT ff.current_version() AS v1 \gset
+
+-- =====================================================================
+-- 2. deep nesting
+-- =====================================================================
+-- 100,000 levels: jsonb itself refuses the text (PostgreSQL's stack check)
+SELECT pg_temp.try($$SELECT ff.set_targeting('target', (repeat('{"!": ', 100000) || 'true' || repeat('}', 100000))::jsonb)$$);
+SELECT pg_temp.try($$SELECT ff.evaluate('target', ('{"x": ' || repeat('[', 100000) || repeat(']', 100000) || '}')::jsonb, 'false')$$);
+-- 5,000 levels: jsonb holds it, the rule compiler's limit (256) answers
+SELECT pg_temp.try($$SELECT ff.set_targeting('target', (repeat('{"!": ', 5000) || 'true' || repeat('}', 5000))::jsonb)$$);
+SELECT pg_temp.try($$SELECT ff.create_flag('deep', targeting => (repeat('{"!": [', 5000) || 'true' || repeat(']}', 5000))::jsonb)$$);
+SELECT pg_temp.try($$SELECT ff.json_logic((repeat('[', 5000) || repeat(']', 5000))::jsonb, '{}')$$);
+-- ff.import_flagd resolves "$ref"s before validation: its walk stops at the same depth
+SELECT * FROM pg_temp.try_hint($$SELECT ff.import_flagd(jsonb_build_object('$evaluators', '{"e": true}'::jsonb,
+    'flags', jsonb_build_object('imported', jsonb_build_object('state', 'ENABLED', 'variants', '{"true": true, "false": false}'::jsonb,
+    'defaultVariant', 'false', 'targeting', (repeat('{"!": ', 5000) || '{"$ref": "e"}' || repeat('}', 5000))::jsonb))))$$);
+SELECT ff.current_version() = :v1 AS nothing_written;
+-- the limit: 255 operators around a literal (256 levels) compile, one more does not
+SELECT ff.json_logic((repeat('{"!": ', 255) || 'true' || repeat('}', 255))::jsonb, '{}') AS depth_256,
+       left(pg_temp.try($$SELECT ff.json_logic((repeat('{"!": ', 256) || 'true' || repeat('}', 256))::jsonb, '{}')$$), 90) AS depth_257;
+-- contexts: deep values are fine until 10,000 levels
+SELECT (ff.evaluate('target', ('{"x": ' || repeat('[', 5000) || repeat(']', 5000) || '}')::jsonb, 'false')).reason AS ctx_5000,
+       jsonb_typeof(ff.json_logic('{"var": "x"}', ('{"x": ' || repeat('[', 5000) || repeat(']', 5000) || '}')::jsonb)) AS json_logic_5000;
+-- beyond 10,000 levels (jsonb needs a larger stack to even hold that):
+-- our own limit answers, not the stack
+SET max_stack_depth = '6MB';
+SELECT flag_key, value, variant, reason, error_code, error_message
+  FROM ff.evaluate('target', ('{"x": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb, 'false');
+-- a deep attribute the rule does not read is never converted
+SELECT reason FROM ff.evaluate('target', ('{"x": 1, "y": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb, 'false');
+SELECT ff.get_bool('target', ('{"x": ' || repeat('{"x": ', 20000) || '1' || repeat('}', 20000) || '}')::jsonb, true) AS get_bool_default;
+-- the same for row contexts: a deep jsonb column, or a deep jsonb in an array column
+CREATE TEMP TABLE deep_rows (id int, doc jsonb, docs jsonb[]);
+INSERT INTO deep_rows VALUES
+    (1, ('{"x": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb, NULL),
+    (2, '{"x": 1}', ARRAY[('{"x": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb]),
+    (3, '{"x": 1}', ARRAY['{"x": 1}'::jsonb]);
+SELECT key FROM ff.create_flag('row-doc', targeting => '{"if": [{"==": [{"var": "doc.x"}, 1]}, "on", "off"]}');
+SELECT key FROM ff.create_flag('row-docs', targeting => '{"if": [{"==": [{"var": "docs.0.x"}, 1]}, "on", "off"]}');
+SELECT d.id, r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
+  FROM deep_rows AS d, ff.evaluate_row('row-doc', d, 'false') AS r
+UNION ALL
+SELECT d.id, r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
+  FROM deep_rows AS d, ff.evaluate_row('row-docs', d, 'false') AS r
+ ORDER BY 2, 1;
+SELECT id, ff.get_bool_row('row-docs', d, true) AS get_bool_row FROM deep_rows AS d ORDER BY id;
+SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"var": "x"}', ('{"x": ' || repeat('[', 20000) || repeat(']', 20000) || '}')::jsonb)$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic((repeat('{"!": ', 20000) || 'true' || repeat('}', 20000))::jsonb, '{}')$$);
+SELECT pg_temp.try($$SELECT ff.set_targeting('target', (repeat('{"!": ', 20000) || 'true' || repeat('}', 20000))::jsonb)$$);
+-- a variant value nested 15,000 deep is stored (validation does not limit
+-- variant depth); that flag alone answers PARSE_ERROR
+SELECT key FROM ff.create_flag('deep-variant',
+    jsonb_build_object('deep', (repeat('{"a": ', 15000) || '1' || repeat('}', 15000))::jsonb, 'flat', '{}'::jsonb), 'flat');
+RESET max_stack_depth;
+SELECT flag_key, value, variant, reason, error_code, error_message FROM ff.evaluate('deep-variant', '{}', '{"d": 1}');
+SELECT ff.get_object('deep-variant', '{}', '{"d": 1}') AS get_object, ff.get_string('color', '{}', 'x') AS other_flag;
+-- (only a superuser can raise max_stack_depth; without it, such a value
+-- cannot even be read back as text, so remove it again)
+SET max_stack_depth = '6MB';
+SELECT ff.delete_flag('deep-variant');
+RESET max_stack_depth;
+-- a rule that builds a deeper value than 10,000 levels (reduce wrapping the
+-- accumulator in an array): a clear ERROR from ff.json_logic ...
+SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"reduce": [{"var": "a"}, [{"var": "accumulator"}], 0]}',
+                                    jsonb_build_object('a', (SELECT jsonb_agg(i) FROM generate_series(1, 20000) i)))$$);
+SELECT ff.current_version() = :v1 + 4 AS only_row_flags_and_deep_variant_written_and_deleted;
+-- ... and an ordinary GENERAL error (a non-string result) in targeting
+SELECT key FROM ff.create_flag('wrapper', targeting => '{"reduce": [{"var": "a"}, [{"var": "accumulator"}], 0]}');
+SELECT flag_key, value, variant, reason, error_code, left(error_message, 100) AS error_message
+  FROM ff.evaluate('wrapper', jsonb_build_object('a', (SELECT jsonb_agg(i) FROM generate_series(1, 20000) i)), 'false');
+
+-- =====================================================================
+-- 3. arrays of 1,000,000 elements, long evaluations, cancel, memory
+-- =====================================================================
+CREATE TEMP TABLE big AS
+    SELECT jsonb_build_object('a', jsonb_agg(i), 'targetingKey', 'user-1') AS ctx,
+           jsonb_agg(i) AS arr
+      FROM generate_series(1, 1000000) AS i;
+-- a context attribute that is a huge array; in, map, reduce over it
+SELECT ff.json_logic('{"in": [999999, {"var": "a"}]}', ctx) AS found,
+       ff.json_logic('{"reduce": [{"var": "a"}, {"+": [{"var": "current"}, {"var": "accumulator"}]}, 0]}', ctx) AS total,
+       jsonb_array_length(ff.json_logic('{"map": [{"var": "a"}, {"*": [{"var": ""}, 2]}]}', ctx)) AS mapped
+  FROM big;
+-- an in over a 1,000,000-element literal list, stored as targeting
+SELECT key FROM big, ff.create_flag('big-list', targeting =>
+    jsonb_build_object('if', jsonb_build_array(jsonb_build_object('in', jsonb_build_array(jsonb_build_object('var', 'n'), arr)), 'on', 'off')));
+SELECT ff.get_bool('big-list', '{"n": 1000000}', false) AS member,
+       ff.get_bool('big-list', '{"n": 1000001}', true) AS not_member;
+-- statement_timeout cancels a long evaluation with the standard error; the
+-- rule is a reduce nested in a reduce over 5,000 numbers (25,000,000 steps)
+CREATE TEMP TABLE slow AS
+    SELECT jsonb_build_object('reduce', jsonb_build_array(arr,
+               jsonb_build_object('+', jsonb_build_array(jsonb_build_object('var', 'accumulator'),
+                   jsonb_build_object('reduce', jsonb_build_array(arr, '{"+": [{"var": "current"}, {"var": "accumulator"}]}'::jsonb, 0)))),
+               0)) AS rule
+      FROM (SELECT jsonb_agg(i) AS arr FROM generate_series(1, 5000) AS i) AS s;
+SELECT key FROM slow, ff.create_flag('slow', targeting =>
+    jsonb_build_object('if', jsonb_build_array(jsonb_build_object('>', jsonb_build_array(rule, 0)), 'on', 'off')));
+SET statement_timeout = '200ms';
+SELECT ff.json_logic(rule, '{}') FROM slow;
+SELECT * FROM ff.evaluate('slow', '{}', 'false');
+SELECT ff.get_bool('slow', '{}', false);
+SELECT ff.evaluate_all('{}');
+RESET statement_timeout;
+-- the session is fine afterwards, and the cache still serves
+SELECT ff.get_string('color', '{}', 'none') AS color;
+-- a rule whose memory grows quadratically (reduce merging its accumulator
+-- into a new array at each step: 100,000 steps would need 40 GB) stops at
+-- the per-evaluation budget of 1 GB: an ERROR from ff.json_logic, reason
+-- ERROR and the default from ff.evaluate, and the memory is given back
+CREATE TEMP TABLE hog AS
+    SELECT jsonb_build_object('a', jsonb_agg(i)) AS ctx FROM generate_series(1, 100000) AS i;
+SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"reduce": [{"var": "a"}, {"merge": [{"var": "accumulator"}, [{"var": "current"}]]}, []]}', ctx) FROM hog$$);
+SELECT key FROM ff.create_flag('hog', targeting =>
+    '{"if": [{"reduce": [{"var": "a"}, {"merge": [{"var": "accumulator"}, [{"var": "current"}]]}, []]}, "on", "off"]}');
+SELECT r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
+  FROM hog, ff.evaluate('hog', ctx, 'false') AS r;
+SELECT ff.get_bool('hog', ctx, true) AS get_bool FROM hog;
+SELECT ff.get_bool('hog', '{"a": [1, 2, 3]}', false) AS small_input_works;
+SELECT sum(total_bytes) < 64 * 1024 * 1024 AS scratch_given_back
+  FROM pg_backend_memory_contexts WHERE name = 'feature_flags scratch';
+-- memory: evaluations over 1,000,000 elements do not accumulate memory
+CREATE FUNCTION pg_temp.backend_bytes() RETURNS bigint
+LANGUAGE sql AS $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;
+CREATE FUNCTION pg_temp.churn() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    c jsonb := (SELECT ctx FROM big);
+    r jsonb;
+BEGIN
+    r := ff.json_logic('{"map": [{"var": "a"}, {"*": [{"var": ""}, 2]}]}', c);
+    r := ff.json_logic('{"reduce": [{"var": "a"}, {"+": [{"var": "current"}, {"var": "accumulator"}]}, 0]}', c);
+    PERFORM ff.get_bool('big-list', c, false);
+    PERFORM ff.evaluate('target', c, 'false');
+END;
+$$;
+SELECT pg_temp.churn();
+SELECT pg_temp.backend_bytes() AS before \gset
+SELECT pg_temp.churn();
+SELECT pg_temp.churn();
+SELECT pg_temp.churn();
+SELECT pg_temp.backend_bytes() - :before < 4 * 1024 * 1024 AS memory_does_not_grow;
+
+-- =====================================================================
+-- 4. very long strings and 10 MB contexts
+-- =====================================================================
+-- flag keys: the key syntax caps them at 200 characters
+SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag(repeat('k', 1000000))$$);
+-- evaluating a 1,000,000-character key is FLAG_NOT_FOUND, nothing more
+SELECT reason, error_code, left(error_message, 20) AS message_start, length(error_message) AS message_length
+  FROM ff.evaluate(repeat('k', 1000000), '{}', 'false');
+SELECT ff.get_bool(repeat('k', 1000000), '{}', true) AS get_bool,
+       (ff.evaluate('target', '{}', 'false', repeat('e', 1000000))).error_code AS long_environment;
+-- a 10 MB context: one 10 MB string plus 10,000 attributes
+CREATE TEMP TABLE ten_mb AS
+    SELECT jsonb_build_object('x', 1, 'blob', repeat('ab', 5 * 1024 * 1024),
+                              'email', repeat('z', 1000000) || '@example.com')
+           || (SELECT jsonb_object_agg('attr' || i, i) FROM generate_series(1, 10000) AS i) AS ctx;
+SELECT octet_length(ctx::text) > 10 * 1024 * 1024 AS over_10mb FROM ten_mb;
+SELECT r.reason, r.value FROM ten_mb, ff.evaluate('target', ctx, 'false') AS r;
+SELECT ff.json_logic('{"ends_with": [{"var": "email"}, "@example.com"]}', ctx) AS ends_with,
+       ff.json_logic('{"starts_with": [{"var": "blob"}, "abab"]}', ctx) AS starts_with,
+       ff.json_logic('{"in": ["ba", {"var": "blob"}]}', ctx) AS substring_in,
+       ff.json_logic('{"var": "attr9999"}', ctx) AS attribute,
+       length(ff.json_logic('{"cat": [{"var": "blob"}, {"var": "blob"}]}', ctx)::text) AS cat_length,
+       ff.json_logic('{"fractional": [{"var": "blob"}, ["a", 50], ["b", 50]]}', ctx) IS NOT NULL AS bucketed
+  FROM ten_mb;
+-- substring search is linear: a 1 MB needle that almost matches everywhere
+-- in a 10 MB haystack (a naive scan would compare about 10^13 bytes; the
+-- generous timeout only turns such a hang into a failure)
+SET statement_timeout = '60s';
+SELECT ff.json_logic('{"in": [{"var": "n"}, {"var": "h"}]}',
+                     jsonb_build_object('n', repeat('a', 1000000) || 'b', 'h', repeat('a', 10000000))) AS near_miss,
+       ff.json_logic('{"in": [{"var": "n"}, {"var": "h"}]}',
+                     jsonb_build_object('n', repeat('a', 1000000) || 'b', 'h', repeat('a', 10000000) || 'b')) AS found_at_the_end;
+RESET statement_timeout;
+-- and it agrees with strpos on 2,000 random long needles over a 3-letter alphabet
+SELECT setseed(0.5);
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE ff.json_logic('{"in": [{"var": "n"}, {"var": "h"}]}', jsonb_build_object('n', n, 'h', h))
+                              = to_jsonb(strpos(h, n) > 0)) AS agree,
+       count(*) FILTER (WHERE strpos(h, n) > 0) > 0 AS some_found,
+       count(*) FILTER (WHERE strpos(h, n) = 0) > 0 AS some_not_found
+  FROM (SELECT h, substr(h, 1 + (random() * 300)::int, 65 + (random() * 100)::int)
+                  || (ARRAY['', '', 'a', 'b', 'c'])[1 + (random() * 4)::int] AS n
+          FROM (SELECT string_agg((ARRAY['a', 'b', 'c'])[1 + (random() * 2)::int], '') AS h
+                  FROM generate_series(1, 2000) AS g, generate_series(1, 500) AS j
+                 GROUP BY g) AS x) AS y;
+-- a rule holding a 1 MB string literal is stored and used
+SELECT key FROM ff.create_flag('long-literal', targeting =>
+    jsonb_build_object('if', jsonb_build_array(jsonb_build_object('==', jsonb_build_array(jsonb_build_object('var', 's'), repeat('q', 1000000))), 'on', 'off')));
+SELECT ff.get_bool('long-literal', jsonb_build_object('s', repeat('q', 1000000)), false) AS long_match;
+
+-- =====================================================================
+-- 5. NaN, Infinity and huge numbers
+-- =====================================================================
+-- jsonb has no NaN/Infinity literals ...
+SELECT pg_temp.try($$SELECT ff.create_flag('nan', '{"a": NaN, "b": 1}', 'a')$$);
+SELECT pg_temp.try($$SELECT ff.json_logic('{"+": [Infinity, 1]}', '{}')$$);
+-- ... numeric has NaN and Infinity, and ff.set_rollout takes a numeric
+SELECT pg_temp.try($$SELECT ff.set_rollout('target', 'NaN')$$) AS nan,
+       pg_temp.try($$SELECT ff.set_rollout('target', 'Infinity')$$) AS infinity;
+SELECT left(pg_temp.try($$SELECT ff.set_rollout('target', 1e1000)$$), 60) AS huge;
+-- ... but arithmetic produces them: results are JSON null, never an invalid jsonb
+SELECT ff.json_logic('{"/": [1, 0]}', '{}') AS div_zero,
+       ff.json_logic('{"%": [1, 0]}', '{}') AS mod_zero,
+       ff.json_logic('{"*": [1e300, 1e300]}', '{}') AS overflow,
+       ff.json_logic('{"-": [{"*": [1e300, 1e300]}, {"*": [1e300, 1e300]}]}', '{}') AS inf_minus_inf,
+       ff.json_logic('[{"/": [1, 0]}, {"max": [{"/": [-1, 0]}, 0]}]', '{}') AS in_array,
+       ff.json_logic('{"map": [[1, 0], {"/": [1, {"var": ""}]}]}', '{}') AS in_map,
+       ff.json_logic('{"<": [{"/": [-1, 0]}, 0, {"/": [1, 0]}]}', '{}') AS comparisons_work;
+SELECT jsonb_typeof(ff.json_logic('{"/": [1, 0]}', '{}')) AS jsonb_type,
+       ff.json_logic('{"/": [1, 0]}', '{}')::text::jsonb IS NOT NULL AS round_trips;
+-- huge numbers in contexts are doubles in rules, as in flagd
+SELECT ff.json_logic('{"var": "n"}', '{"n": 123456789012345678901234567890}') AS wide,
+       ff.json_logic('{"var": "n"}', '{"n": 1e1000}') AS beyond_double,
+       ff.json_logic('{">": [{"var": "n"}, 1e308]}', '{"n": 1e1000}') AS still_compares,
+       ff.json_logic('{"==": [{"var": "n"}, 0]}', '{"n": 1e-1000}') AS underflows_to_zero;
+SELECT reason, value FROM ff.evaluate('target', '{"x": 1.0000000000000000000000000001}', 'false');
+-- huge numbers as variants: ff.evaluate returns them exactly as stored;
+-- get_float gives the default beyond the double range, get_int beyond bigint
+SELECT (ff.set_default_variant('limit', 'wide')).default_variant;
+SELECT value, variant, reason FROM ff.evaluate('limit', '{}', '0');
+SELECT ff.get_float('limit', '{}', -1) AS get_float, ff.get_int('limit', '{}', -1) AS get_int;
+SELECT (ff.set_default_variant('limit', 'huge')).default_variant;
+SELECT value = '1e1000'::jsonb AS exact, variant, reason FROM ff.evaluate('limit', '{}', '0');
+SELECT ff.get_float('limit', '{}', -1) AS get_float, ff.get_int('limit', '{}', -1) AS get_int;
+SELECT reason, error_code, error_message FROM ff.evaluate('limit', '{}', '"text"');
+SELECT (ff.set_default_variant('limit', 'small')).default_variant;
+-- fractional weights: huge literal weights are rejected at write time
+SELECT pg_temp.try($$SELECT ff.set_targeting('color', '{"fractional": [["red", 1e30], ["blue", 1]]}')$$);
+SELECT pg_temp.try($$SELECT ff.set_targeting('color', '{"fractional": [["red", 2147483647], ["blue", 1]]}')$$);
+
+-- =====================================================================
+-- 6. contexts that are not objects
+-- =====================================================================
+SELECT c AS context, r.value, r.reason, r.error_code, r.error_message
+  FROM (VALUES ('[1, 2]'::jsonb), ('"user-1"'), ('42'), ('true'), ('null')) AS t(c),
+       ff.evaluate('target', c, 'false') AS r;
+SELECT ff.get_bool('target', '[]', true) AS get_bool, ff.get_string('color', '"x"', 'dflt') AS get_string,
+       ff.get_int('limit', 'null', -1) AS get_int;
+SELECT (ff.evaluate('target', NULL, 'false')).reason AS sql_null_is_empty;
+SELECT * FROM pg_temp.try_hint($$SELECT ff.evaluate_all('[1]')$$);
+-- a targetingKey that is not a non-empty string: fractional treats the key
+-- as missing (flagd), so the default variant is served
+SELECT key FROM ff.create_flag('split', '{"a": "A", "b": "B"}', 'a', targeting => '{"fractional": [["a", 50], ["b", 50]]}');
+SELECT t AS context, r.value, r.variant, r.reason, r.error_code
+  FROM (VALUES ('{"targetingKey": 123}'::jsonb), ('{"targetingKey": {"a": 1}}'), ('{"targetingKey": ["u"]}'),
+               ('{"targetingKey": null}'), ('{"targetingKey": ""}')) AS v(t),
+       ff.evaluate('split', t, '"z"') AS r;
+
+-- =====================================================================
+-- 7. wrongly typed variants
+-- =====================================================================
+SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag('typed', '{"a": true, "b": "yes"}', 'a')$$);
+SELECT pg_temp.try($$SELECT ff.create_flag('typed', '{"a": [1], "b": [2]}', 'a')$$);
+SELECT pg_temp.try($$SELECT ff.create_flag('typed', '{"a": null}', 'a')$$);
+SELECT pg_temp.try($$SELECT ff.create_flag('typed', '[true, false]')$$);
+SELECT pg_temp.try($$SELECT ff.create_flag('typed', '{}')$$);
+SELECT pg_temp.try($$SELECT ff.create_flag('typed', '{"a": 1, "b": 2}', 'c')$$);
+SELECT pg_temp.try($$INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+                     VALUES ('hostile', 'typed', 'boolean', '{"a": "x", "b": "y"}', 'a')$$);
+SELECT pg_temp.try($$UPDATE ff.flags SET variants = '{"red": 1, "blue": "#00f"}' WHERE environment = 'hostile' AND key = 'color'$$);
+SELECT pg_temp.try($$SELECT ff.import_flagd('{"flags": {"typed": {"state": "ENABLED", "variants": {"a": true, "b": 1}, "defaultVariant": "a"}}}')$$);
+SELECT NOT EXISTS (SELECT 1 FROM ff.flags WHERE key = 'typed') AS nothing_written,
+       (SELECT variants FROM ff.flags WHERE environment = 'hostile' AND key = 'color') AS color_unchanged;
+-- evaluation side: asking for the wrong type is TYPE_MISMATCH and the default
+SELECT d AS default_value, r.value, r.reason, r.error_code, r.error_message
+  FROM (VALUES ('true'::jsonb), ('1'), ('{}'), ('[]')) AS t(d),
+       ff.evaluate('color', '{}', d) AS r;
+SELECT ff.get_bool('color', '{}', true) AS get_bool, ff.get_int('color', '{}', 7) AS get_int,
+       ff.get_float('color', '{}', 0.5) AS get_float, ff.get_object('color', '{}', '{"d": 1}') AS get_object;
+
+-- =====================================================================
+-- 8. quotes, backslashes, NUL and non-ASCII text
+-- =====================================================================
+-- flag keys and segment names: the key syntax rejects them with a clear error
+SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag('dark-mode-😀')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag('a"b')$$);
+SELECT pg_temp.try($$SELECT ff.create_flag('a\b')$$), pg_temp.try($$SELECT ff.create_flag('ünïcode')$$),
+       pg_temp.try($$SELECT ff.create_segment('bêta')$$);
+-- variant names are JSON keys: any text, quotes and emoji included
+SELECT key, variants FROM ff.create_flag('quoted-variants', '{"😀": 1, "a\"b\\c": 2}', 'a"b\c',
+    targeting => '{"if": [{"var": "q"}, "😀", "a\"b\\c"]}');
+SELECT q, r.value, r.variant, r.reason
+  FROM (VALUES (true), (false)) AS t(q), ff.evaluate('quoted-variants', jsonb_build_object('q', q), '0') AS r;
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_targeting('quoted-variants', '{"if": [{"var": "q"}, "😀", "nope\"x"]}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag('typed-emoji', '{"😀": 1, "ok": "x"}', 'ok')$$);
+-- raw DML on segments is validated like the functions
+SELECT pg_temp.try($$INSERT INTO ff.segments (environment, name, rule) VALUES ('hostile', 'raw-seg', '{"in": [{"var": "x"}, "abc"], "or": []}')$$);
+SELECT pg_temp.try($$INSERT INTO ff.environments (name) VALUES ('bad env😀')$$);
+-- NUL: jsonb refuses \u0000 in text, and text refuses NUL bytes
+SELECT * FROM pg_temp.try_hint($$SELECT ff.evaluate('target', '{"x": "a\u0000b"}', 'false')$$);
+SELECT pg_temp.try($$SELECT ff.add_segment_keys('keys', ARRAY['a' || chr(0)])$$);
+-- context attribute names and values with quotes, backslashes and emoji
+SELECT ff.json_logic('{"var": "a\"b\\c"}', '{"a\"b\\c": "q\"\\😀"}') AS quoted,
+       ff.json_logic('{"var": "ключ.😀"}', '{"ключ": {"😀": "значение"}}') AS nested_non_ascii,
+       ff.json_logic('{"==": [{"var": "é"}, "é"]}', '{"é": "é"}') AS same_bytes,
+       ff.json_logic('{"==": [{"var": "é"}, "é"]}', '{"é": "e\u0301"}') AS nfd_differs,
+       ff.json_logic('{"cat": ["\u00e9", "\\", "\"", "\t"]}', '{}') AS escapes;
+SELECT ff.json_logic('{"starts_with": [{"var": "s"}, "😀"]}', '{"s": "😀 party"}') AS starts_with,
+       ff.json_logic('{"ends_with": [{"var": "s"}, "é"]}', '{"s": "café"}') AS ends_with,
+       ff.json_logic('{"substr": [{"var": "s"}, 0, 1]}', '{"s": "😀x"}') AS substr;
+-- segments: any text is a targeting key
+SELECT pg_temp.try($$SELECT ff.create_segment('keys', include => ARRAY['user-1', ''])$$) AS empty_key;
+SELECT name FROM ff.create_segment('keys', include => ARRAY['user-😀', 'quote"key', 'back\slash', 'ключ']);
+-- segment keys are indexed, so they are limited to 1024 bytes (emoji count 4 each)
+SELECT * FROM pg_temp.try_hint($$SELECT ff.add_segment_keys('keys', ARRAY[repeat('😀', 257)])$$);
+SELECT pg_temp.try($$INSERT INTO ff.segment_keys (environment, segment, targeting_key)
+                     SELECT 'hostile', 'keys', string_agg(md5(i::text), '') FROM generate_series(1, 200) AS i$$);
+SELECT ff.add_segment_keys('keys', ARRAY[repeat('😀', 256)]) AS added_1024_bytes;
+SELECT ff.remove_segment_keys('keys', ARRAY[repeat('😀', 256)]) AS removed;
+SELECT key FROM ff.create_flag('in-keys', targeting => '{"if": [{"in_segment": "keys"}, "on", "off"]}');
+SELECT k AS targeting_key, ff.get_bool('in-keys', jsonb_build_object('targetingKey', k), false) AS member
+  FROM unnest(ARRAY['user-😀', 'quote"key', 'back\slash', 'ключ', '', 'user-🙂', 'quote''key']) AS k;
+SELECT targeting_key FROM ff.segment_keys WHERE environment = 'hostile' AND segment = 'keys' ORDER BY targeting_key COLLATE "C";
+-- fractional bucketing hashes the UTF-8 bytes: stable, and NFC/NFD differ
+SELECT ff.json_logic('{"fractional": [{"var": "k"}, ["a", 50], ["b", 50]]}', jsonb_build_object('k', k)) AS variant,
+       ff.bucket(k, '', 100) AS bucket, k AS value
+  FROM unnest(ARRAY['😀', U&'\00e9', U&'e\0301', 'a"b\c', '']) AS k;
+SELECT ff.bucket('😀', '😀', 2147483647) AS big_buckets, ff.bucket(repeat('😀', 1000000), 'x', 10) AS long_value;
+SELECT * FROM pg_temp.try_hint($$SELECT ff.bucket('a', 'b', 0)$$);
+-- a $ref inside 254 levels is resolved, stored, evaluated and exported
+SELECT ff.import_flagd(jsonb_build_object('$evaluators', '{"e": true}'::jsonb,
+    'flags', jsonb_build_object('imported', jsonb_build_object('state', 'ENABLED', 'variants', '{"true": true, "false": false}'::jsonb,
+    'defaultVariant', 'false', 'targeting', (repeat('{"!": ', 254) || '{"$ref": "e"}' || repeat('}', 254))::jsonb))), 'hostile') AS imported;
+SELECT ff.get_bool('imported', '{}', false) AS even_negations_of_true,
+       ff.export_flagd('hostile') #> '{flags,imported,targeting}' = (repeat('{"!": ', 254) || 'true' || repeat('}', 254))::jsonb AS exported;
+SELECT ff.current_version() - :v1 AS versions_written_by_the_successful_statements;
