@@ -1,0 +1,216 @@
+--
+-- 100_history: every write path appends exactly one version per changed
+-- entity, with full images, who/when/why, gap-free numbering, change-sets,
+-- an append-only table and a verifiable hash chain.
+--
+DROP EXTENSION IF EXISTS feature_flags CASCADE;
+CREATE EXTENSION feature_flags;
+-- rows written by the install script are the baseline, not history
+SELECT ff.current_version();
+
+-- a compact view of the history without volatile columns
+CREATE TEMP VIEW h AS
+SELECT version, change_set, entity, environment, entity_key, operation, summary, comment
+  FROM ff.history
+ WHERE environment LIKE 'hist-%';
+
+-- ---- raw DML on every table
+INSERT INTO ff.environments (name, description) VALUES ('hist-a', 'history tests');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+VALUES ('hist-a', 'checkout', 'boolean', '{"on": true, "off": false}', 'on'),
+       ('hist-a', 'banner', 'string', '{"red": "r", "blue": "b"}', 'red');
+UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'hist-a' AND key = 'checkout';
+-- an UPDATE that changes nothing records nothing
+UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'hist-a' AND key = 'checkout';
+BEGIN;
+SET LOCAL ff.change_comment = 'blue is the new red';
+UPDATE ff.flags SET default_variant = 'blue', description = 'site banner'
+ WHERE environment = 'hist-a' AND key = 'banner';
+COMMIT;
+-- INSERT ... ON CONFLICT: DO UPDATE records the update, DO NOTHING nothing
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+VALUES ('hist-a', 'checkout', 'boolean', '{"on": true, "off": false}', 'off')
+ON CONFLICT (environment, key) DO UPDATE SET default_variant = EXCLUDED.default_variant;
+INSERT INTO ff.flags (environment, key, flag_type, variants)
+VALUES ('hist-a', 'checkout', 'boolean', '{"on": true}')
+ON CONFLICT DO NOTHING;
+-- renaming a key ends the old flag's history and starts the new one's
+UPDATE ff.flags SET key = 'checkout-v2' WHERE environment = 'hist-a' AND key = 'checkout';
+DELETE FROM ff.flags WHERE environment = 'hist-a' AND key = 'banner';
+INSERT INTO ff.segments (environment, name, rule, description)
+VALUES ('hist-a', 'beta-testers', NULL, 'people who asked');
+UPDATE ff.segments SET description = 'people who asked nicely' WHERE environment = 'hist-a';
+UPDATE ff.environments SET metadata = '{"team": "web"}' WHERE name = 'hist-a';
+SELECT * FROM h;
+
+-- full images: the after image is the stored row (timestamps in UTC)
+SELECT version, before ->> 'state' AS before_state, after ->> 'state' AS after_state,
+       (after ->> 'version')::bigint = version AS stamped
+  FROM ff.versions WHERE entity = 'flag' AND entity_key = 'checkout' ORDER BY version;
+SET TimeZone = 'UTC';
+SELECT f.key, v.version, v.after = to_jsonb(f) AS image_is_row,
+       f.updated_at = v.changed_at AS updated_at_stamped
+  FROM ff.flags AS f JOIN ff.versions AS v ON v.version = f.version
+ WHERE f.environment = 'hist-a';
+RESET TimeZone;
+SELECT version, before - 'created_at' - 'updated_at' AS before, after
+  FROM ff.versions WHERE entity = 'flag' AND entity_key = 'banner' AND operation = 'DELETE';
+SELECT version, diff, summary FROM ff.history WHERE version = 5;
+
+-- ---- segment key lists: one version per statement and segment, as a delta
+INSERT INTO ff.segments (environment, name) VALUES ('hist-a', 'staff');
+INSERT INTO ff.segment_keys (environment, segment, targeting_key, excluded)
+SELECT 'hist-a', 'beta-testers', 'user-' || i, i % 5 = 0 FROM generate_series(1, 10) AS i
+UNION ALL
+SELECT 'hist-a', 'staff', 'emp-' || i, false FROM generate_series(1, 3) AS i;
+UPDATE ff.segment_keys SET excluded = NOT excluded
+ WHERE environment = 'hist-a' AND targeting_key IN ('user-1', 'user-5');
+-- an UPDATE that moves a key between segments changes both lists
+UPDATE ff.segment_keys SET segment = 'staff' WHERE targeting_key = 'user-2';
+DELETE FROM ff.segment_keys WHERE targeting_key IN ('user-3', 'user-4', 'emp-1');
+-- unchanged rows are not a change
+UPDATE ff.segment_keys SET excluded = excluded WHERE environment = 'hist-a';
+SELECT v.version, v.change_set, v.entity_key, h.summary, v.delta,
+       v.before ->> 'key_count' AS count_before, v.after ->> 'key_count' AS count_after
+  FROM ff.versions AS v JOIN ff.history AS h USING (version)
+ WHERE v.operation = 'KEYS' ORDER BY v.version;
+-- the recorded size is the table's
+SELECT k.segment, count(*) AS rows,
+       (SELECT (v.after ->> 'key_count')::bigint FROM ff.versions AS v
+         WHERE v.entity = 'segment' AND v.entity_key = k.segment AND v.operation = 'KEYS'
+         ORDER BY v.version DESC LIMIT 1) AS recorded
+  FROM ff.segment_keys AS k WHERE k.environment = 'hist-a' GROUP BY k.segment ORDER BY 1;
+
+-- ---- TRUNCATE is recorded too
+INSERT INTO ff.environments (name) VALUES ('hist-b');
+INSERT INTO ff.flags (environment, key, flag_type, variants)
+VALUES ('hist-b', 'one', 'number', '{"a": 1}'), ('hist-b', 'two', 'number', '{"a": 2}');
+SELECT ff.current_version() AS before_truncate \gset
+TRUNCATE ff.segment_keys;
+BEGIN;
+TRUNCATE ff.flags;
+SELECT version - :before_truncate AS n, entity, environment, entity_key, operation, summary
+  FROM ff.history WHERE version > :before_truncate;
+ROLLBACK;
+SELECT ff.current_version() - :before_truncate AS recorded_after_rollback;
+
+-- ---- gap-free numbering and change-sets
+SELECT count(*) = max(version) AND min(version) = 1 AS gap_free FROM ff.versions;
+BEGIN;
+SELECT ff.comment_change('three changes, one change-set');
+UPDATE ff.flags SET description = 'one' WHERE environment = 'hist-b' AND key = 'one';
+SAVEPOINT s;
+UPDATE ff.flags SET description = 'lost' WHERE environment = 'hist-b' AND key = 'two';
+ROLLBACK TO SAVEPOINT s;
+UPDATE ff.flags SET description = 'two' WHERE environment = 'hist-b' AND key = 'two';
+INSERT INTO ff.flags (environment, key, flag_type, variants) VALUES ('hist-b', 'three', 'number', '{"a": 3}');
+COMMIT;
+SELECT version - :before_truncate AS n, change_set - :before_truncate AS cs, entity_key, operation, summary, comment
+  FROM ff.history WHERE version > :before_truncate;
+SELECT change_set - :before_truncate AS cs, last_version - :before_truncate AS last, changes,
+       changed_by = current_user AS by_me, comment, environments, entities
+  FROM ff.change_sets WHERE change_set > :before_truncate;
+SELECT count(*) = max(version) AND min(version) = 1 AS gap_free FROM ff.versions;
+-- a rolled-back transaction leaves no trace and no gap
+BEGIN;
+UPDATE ff.flags SET description = 'never' WHERE environment = 'hist-b';
+ROLLBACK;
+SELECT count(*) = max(version) AND max(version) = ff.current_version() AS gap_free FROM ff.versions;
+
+-- ---- who and when
+CREATE ROLE regress_hist_writer;
+GRANT USAGE ON SCHEMA ff TO regress_hist_writer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ff.flags TO regress_hist_writer;
+SET application_name = 'hist-test';
+SET ROLE regress_hist_writer;
+UPDATE ff.flags SET owner = 'web-team' WHERE environment = 'hist-b' AND key = 'one';
+-- the writer cannot touch the history itself
+SELECT count(*) FROM ff.versions;
+INSERT INTO ff.versions (version) VALUES (1000);
+RESET ROLE;
+RESET application_name;
+SELECT changed_by, session_user_name = session_user AS session_user_ok, application_name,
+       changed_at <= now() AS changed_at_ok, xact_id < pg_current_xact_id() AS xact_id_ok
+  FROM ff.versions WHERE version = ff.current_version();
+SELECT changed_by = current_user AS changed_by_ok, changed_at <= now() AS not_future
+  FROM ff.versions WHERE version = 1;
+
+-- ---- changes_since
+SELECT version, entity_key, operation FROM ff.changes_since(ff.current_version() - 2);
+SELECT count(*) = ff.current_version() AS all_versions FROM ff.changes_since(0);
+SELECT count(*) FROM ff.changes_since(ff.current_version());
+SELECT * FROM ff.changes_since(NULL);
+SELECT * FROM ff.changes_since(-1);
+
+-- ---- a flag change in the same transaction as a schema migration
+BEGIN;
+CREATE TABLE hist_orders (id int PRIMARY KEY);
+UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'hist-b' AND key = 'one';
+COMMIT;
+SELECT to_regclass('hist_orders') IS NOT NULL AS table_exists,
+       (SELECT state FROM ff.flags WHERE environment = 'hist-b' AND key = 'one') AS state,
+       (SELECT summary FROM ff.history ORDER BY version DESC LIMIT 1) AS last_change;
+SELECT ff.current_version() AS before_migration \gset
+BEGIN;
+ALTER TABLE hist_orders ADD COLUMN total numeric;
+UPDATE ff.flags SET state = 'ENABLED' WHERE environment = 'hist-b' AND key = 'one';
+ROLLBACK;
+SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'hist_orders'::regclass AND attname = 'total') AS total_column,
+       (SELECT state FROM ff.flags WHERE environment = 'hist-b' AND key = 'one') AS state,
+       ff.current_version() = :before_migration AS no_new_version;
+-- a failing migration takes the flag change down with it
+BEGIN;
+UPDATE ff.flags SET state = 'ENABLED' WHERE environment = 'hist-b' AND key = 'one';
+ALTER TABLE hist_orders ADD COLUMN id int;
+COMMIT;
+SELECT state, ff.current_version() = :before_migration AS no_new_version
+  FROM ff.flags WHERE environment = 'hist-b' AND key = 'one';
+DROP TABLE hist_orders;
+
+-- ---- the history is append-only for every role, the owner included
+UPDATE ff.versions SET comment = 'rewritten' WHERE version = 1;
+DELETE FROM ff.versions WHERE version = 2;
+TRUNCATE ff.versions;
+TRUNCATE ff.versions CASCADE;
+SET session_replication_role = replica;
+UPDATE ff.versions SET comment = 'rewritten' WHERE version = 1;
+DELETE FROM ff.versions;
+TRUNCATE ff.versions CASCADE;
+RESET session_replication_role;
+SELECT count(*) = ff.current_version() AS intact FROM ff.versions;
+-- reading the history is not granted to PUBLIC
+SELECT has_table_privilege('regress_hist_writer', 'ff.versions', 'SELECT') AS versions,
+       has_table_privilege('regress_hist_writer', 'ff.history', 'SELECT') AS history,
+       has_function_privilege('regress_hist_writer', 'ff.changes_since(bigint)', 'EXECUTE') AS changes_since,
+       has_function_privilege('regress_hist_writer', 'ff.current_version()', 'EXECUTE') AS current_version;
+
+-- ---- the hash chain
+SELECT * FROM ff.verify_history();
+-- the hash is SHA-256 over the row as jsonb text without "hash", in UTC
+SET TimeZone = 'UTC';
+SELECT bool_and(encode(sha256(convert_to((to_jsonb(v) - 'hash')::text, 'UTF8')), 'hex') = v.hash) AS definition_holds,
+       bool_and(v.prev_hash IS NOT DISTINCT FROM (SELECT p.hash FROM ff.versions AS p WHERE p.version = v.version - 1)) AS linked
+  FROM ff.versions AS v;
+RESET TimeZone;
+-- tampering, by a superuser who disables the guard (rolled back)
+BEGIN;
+ALTER TABLE ff.versions DISABLE TRIGGER ff_versions_append_only;
+UPDATE ff.versions SET after = jsonb_set(after, '{state}', '"ENABLED"') WHERE version = 4;
+SELECT * FROM ff.verify_history();
+ROLLBACK;
+BEGIN;
+ALTER TABLE ff.versions DISABLE TRIGGER ff_versions_append_only;
+-- re-hashing the altered row breaks the next link instead
+UPDATE ff.versions SET comment = 'forged' WHERE version = 4;
+UPDATE ff.versions AS v SET hash = ff._history_hash(v) WHERE version = 4;
+SELECT * FROM ff.verify_history();
+ROLLBACK;
+BEGIN;
+ALTER TABLE ff.versions DISABLE TRIGGER ff_versions_append_only;
+DELETE FROM ff.versions WHERE version IN (6, 7);
+SELECT * FROM ff.verify_history();
+ROLLBACK;
+SELECT ok, detail ~ 'chain intact' AS intact FROM ff.verify_history();
+
+DROP OWNED BY regress_hist_writer;
+DROP ROLE regress_hist_writer;

@@ -1,0 +1,186 @@
+--
+-- 310_admin: administration functions, environment resolution, views and
+-- privileges.
+--
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS feature_flags CASCADE;
+CREATE EXTENSION feature_flags;
+RESET client_min_messages;
+
+--
+-- environments
+--
+SELECT name, is_default, metadata, description
+  FROM ff.create_environment('production', 'Live traffic', '{"flagSetId": "shop"}');
+SELECT name FROM ff.create_environment('production');
+SELECT name FROM ff.create_environment('bad name');
+SELECT name FROM ff.create_environment(NULL);
+
+--
+-- flags: create, enable/disable, default variant, targeting
+--
+-- the default is a boolean on/off flag, serving "off", in the default environment
+SELECT environment, key, state, flag_type, variants, default_variant, targeting
+  FROM ff.create_flag('new-checkout', description => 'New checkout flow', owner => 'payments',
+                      tags => '{checkout,web}');
+SELECT key FROM ff.create_flag('new-checkout');
+SELECT environment, key, flag_type, default_variant
+  FROM ff.create_flag('ui-theme', '{"classic": "classic", "dark": "dark"}', 'classic',
+                      environment => 'production', metadata => '{"team": "design"}');
+SELECT key, default_variant, state FROM ff.create_flag('page-size', '{"s": 10, "l": 50}', enabled => false);
+SELECT key FROM ff.create_flag('broken', '{"a": 1, "b": "x"}');
+SELECT key FROM ff.create_flag('x', environment => 'nope');
+
+-- kill switch
+SELECT key, state FROM ff.disable_flag('new-checkout');
+SELECT key, state FROM ff.disable_flag('new-checkout');
+SELECT key, state FROM ff.enable_flag('new-checkout');
+SELECT key, state FROM ff.enable_flag('ui-theme');
+SELECT key, state FROM ff.enable_flag('ui-theme', 'production');
+SELECT key, state FROM ff.enable_flag('nope');
+
+SELECT key, default_variant FROM ff.set_default_variant('page-size', 'l');
+SELECT key, default_variant FROM ff.set_default_variant('page-size', NULL);
+SELECT key, default_variant FROM ff.set_default_variant('page-size', 'xl');
+
+SELECT key, targeting FROM ff.set_targeting('new-checkout',
+    '{"if": [{"ends_with": [{"var": "email"}, "@example.com"]}, "on"]}');
+SELECT key, targeting FROM ff.set_targeting('new-checkout', '{"if": [true, "yes"]}');
+SELECT key, targeting FROM ff.set_targeting('new-checkout', NULL);
+
+--
+-- environment resolution: argument, then ff.environment, then the default
+--
+SET ff.environment = 'production';
+SELECT environment, key, state FROM ff.disable_flag('ui-theme');
+SELECT key FROM ff.disable_flag('new-checkout');
+SET ff.environment = 'nope';
+SELECT key FROM ff.disable_flag('ui-theme');
+RESET ff.environment;
+SELECT name, is_default FROM ff.set_default_environment('production');
+SELECT environment, key, state FROM ff.enable_flag('ui-theme');
+SELECT name, is_default FROM ff.set_default_environment('development');
+
+--
+-- percentage rollouts
+--
+SELECT key, targeting FROM ff.set_rollout('new-checkout', 25);
+SELECT key, targeting FROM ff.set_rollout('new-checkout', 12.5, bucket_by => 'email');
+SELECT key, targeting FROM ff.set_rollout('new-checkout', 100);
+SELECT key, targeting FROM ff.set_rollout('new-checkout', 0);
+SELECT key, targeting FROM ff.set_rollout('new-checkout', 101);
+SELECT key, targeting FROM ff.set_rollout('new-checkout', NULL);
+SELECT key, targeting FROM ff.set_rollout('new-checkout', 33.333);
+SELECT key, targeting FROM ff.set_rollout('ui-theme', 50, 'production');
+SELECT key, targeting FROM ff.set_rollout('ui-theme', 50, 'production', variant => 'dark');
+-- with two variants, the other one is served outside the rollout
+SELECT key, targeting FROM ff.set_rollout('ui-theme', 20, 'production', variant => 'classic');
+SELECT key FROM ff.create_flag('three', '{"a": "a", "b": "b", "c": "c"}');
+SELECT key, targeting FROM ff.set_rollout('three', 50, variant => 'a');
+SELECT key, targeting FROM ff.set_rollout('three', 50, variant => 'a', otherwise => 'a');
+SELECT key, targeting FROM ff.set_rollout('three', 50, variant => 'a', otherwise => 'c');
+SELECT ff.delete_flag('three');
+SELECT key, targeting FROM ff.set_rollout('ui-theme', 50, 'production', variant => 'neon');
+SELECT key, targeting FROM ff.set_rollout('page-size', 10, variant => 'l', otherwise => 's');
+
+--
+-- segments
+--
+SELECT environment, name, rule, description
+  FROM ff.create_segment('beta-users', '{"==": [{"var": "plan"}, "beta"]}',
+                         description => 'Beta plan', include => '{user-1,user-2}', exclude => '{user-9}');
+SELECT targeting_key, excluded FROM ff.segment_keys WHERE segment = 'beta-users' ORDER BY 1;
+SELECT name FROM ff.create_segment('beta-users');
+SELECT name FROM ff.create_segment('both', include => '{a,b}', exclude => '{b}');
+SELECT name FROM ff.create_segment('staff', '{"ends_with": [{"var": "email"}, "@example.com"]}');
+-- adding keys: new ones are added, keys on the other list move, duplicates count once
+SELECT ff.add_segment_keys('beta-users', '{user-3,user-3,user-9}');
+SELECT ff.add_segment_keys('beta-users', '{user-3}');
+SELECT ff.add_segment_keys('beta-users', '{user-1}', excluded => true);
+SELECT targeting_key, excluded FROM ff.segment_keys WHERE segment = 'beta-users' ORDER BY 1;
+SELECT ff.remove_segment_keys('beta-users', '{user-1,user-404}');
+SELECT ff.add_segment_keys('beta-users', ARRAY['ok', NULL]);
+SELECT ff.add_segment_keys('nope', '{a}');
+SELECT ff.remove_segment_keys('nope', '{a}');
+SELECT name, rule FROM ff.set_segment_rule('staff', '{"in_segment": "beta-users"}');
+SELECT name, rule FROM ff.set_segment_rule('beta-users', '{"in_segment": "staff"}');
+SELECT name, rule FROM ff.set_segment_rule('nope', NULL);
+SELECT key, targeting FROM ff.set_targeting('new-checkout',
+    '{"if": [{"in_segment": "staff"}, "on", {"fractional": [["on", 10], ["off", 90]]}]}');
+SELECT ff.delete_segment('beta-users');
+SELECT ff.delete_segment('nope');
+
+--
+-- views
+--
+SELECT environment, key, state, type, default_variant, variants, has_targeting, targeting_summary, tags, owner
+  FROM ff.flags_overview;
+SELECT environment, name, has_rule, rule_summary, included_keys, excluded_keys, used_by, description
+  FROM ff.segments_overview;
+SELECT name, is_default, flags, enabled, disabled, segments, metadata FROM ff.environments_overview;
+
+--
+-- copying flags and environments
+--
+-- the segments the flag needs (staff, and beta-users through staff) come along
+SELECT environment, key, state, targeting FROM ff.copy_flag('new-checkout', 'development', 'production');
+SELECT environment, name, rule FROM ff.segments WHERE environment = 'production' ORDER BY name;
+SELECT targeting_key, excluded FROM ff.segment_keys WHERE environment = 'production' ORDER BY 1;
+SELECT key FROM ff.copy_flag('new-checkout', 'development', 'production');
+SELECT key, state FROM ff.copy_flag('new-checkout', 'development', 'production', overwrite => true);
+SELECT environment, key FROM ff.copy_flag('new-checkout', 'development', 'development', new_key => 'new-checkout-copy');
+SELECT key FROM ff.copy_flag('new-checkout', 'development', 'development');
+SELECT key FROM ff.copy_flag('nope', 'development', 'production');
+SELECT key FROM ff.copy_flag('new-checkout', 'development', 'nope');
+-- a whole environment: created when missing
+SELECT ff.copy_environment('development', 'staging');
+SELECT environment, key, state, default_variant FROM ff.flags WHERE environment = 'staging' ORDER BY key;
+SELECT name, description FROM ff.environments WHERE name = 'staging';
+SELECT ff.copy_environment('development', 'staging');
+SELECT ff.copy_environment('development', 'development');
+SELECT ff.copy_environment('nope', 'staging');
+SELECT key, state FROM ff.enable_flag('page-size', 'staging');
+SELECT ff.copy_environment('development', 'staging', overwrite => true);
+SELECT key, state FROM ff.flags WHERE environment = 'staging' AND key = 'page-size';
+
+--
+-- deleting
+--
+SELECT ff.delete_flag('new-checkout-copy');
+SELECT ff.delete_flag('new-checkout-copy');
+SELECT ff.delete_flag('ui-theme');
+SELECT ff.delete_environment('staging');
+SELECT ff.delete_environment('staging', force => true);
+SELECT ff.delete_environment('staging');
+SELECT ff.delete_environment('development', force => true);
+SELECT name FROM ff.environments ORDER BY name;
+
+--
+-- privileges: write functions are not granted to PUBLIC
+--
+SELECT p.oid::regprocedure AS function
+  FROM pg_proc AS p
+ WHERE p.pronamespace = 'ff'::regnamespace
+   AND p.proname IN ('create_environment', 'set_default_environment', 'delete_environment',
+                     'copy_environment', 'create_flag', 'set_targeting', 'set_default_variant',
+                     'enable_flag', 'disable_flag', 'set_rollout', 'copy_flag', 'delete_flag',
+                     'create_segment', 'set_segment_rule', 'delete_segment', 'add_segment_keys',
+                     'remove_segment_keys', 'import_flagd')
+   AND has_function_privilege('public', p.oid, 'EXECUTE')
+ ORDER BY 1;
+SELECT count(*) AS admin_functions_revoked
+  FROM pg_proc AS p
+ WHERE p.pronamespace = 'ff'::regnamespace
+   AND p.proname IN ('create_environment', 'set_default_environment', 'delete_environment',
+                     'copy_environment', 'create_flag', 'set_targeting', 'set_default_variant',
+                     'enable_flag', 'disable_flag', 'set_rollout', 'copy_flag', 'delete_flag',
+                     'create_segment', 'set_segment_rule', 'delete_segment', 'add_segment_keys',
+                     'remove_segment_keys', 'import_flagd')
+   AND NOT has_function_privilege('public', p.oid, 'EXECUTE');
+-- every column of the overview views has a comment
+SELECT c.relname || '.' || a.attname AS uncommented_column
+  FROM pg_class AS c JOIN pg_attribute AS a ON a.attrelid = c.oid
+ WHERE c.oid IN ('ff.flags_overview'::regclass, 'ff.segments_overview'::regclass,
+                 'ff.environments_overview'::regclass) AND a.attnum > 0
+   AND col_description(c.oid, a.attnum) IS NULL;

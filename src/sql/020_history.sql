@@ -1,0 +1,653 @@
+-- ---------------------------------------------------------------------
+-- History: an immutable, hash-chained, gap-free log of configuration
+-- versions (src/sql/020_history.sql)
+--
+-- Every INSERT, UPDATE, DELETE or TRUNCATE of ff.environments, ff.flags,
+-- ff.segments and ff.segment_keys appends rows to ff.versions, one row per
+-- changed entity.  The triggers that do it are created at the very end of
+-- the install script (080_history_views.sql), so the rows the install
+-- script itself creates (the default environment) are not history: a
+-- fresh installation starts at version 0 with an empty history, which is
+-- what makes a pg_dump restore reproduce the history exactly.
+--
+-- Design (docs/history.md has the user-facing version):
+--  * Writers are serialized by a row lock on the one-row table
+--    ff.history_lock, taken by the first write of a transaction and held
+--    until it ends.  Version numbers are therefore gap-free and commit in
+--    version order: a reader that saw version N never later discovers a
+--    version below N.  Under REPEATABLE READ or SERIALIZABLE a concurrent
+--    writer gets a serialization failure (SQLSTATE 40001): retry it.
+--  * change_set is the first version written by the transaction.
+--  * hash = hex(SHA-256(UTF-8 bytes of the row rendered as jsonb text,
+--    without the "hash" key, timestamps in UTC)).  The row contains
+--    prev_hash, the hash of the previous version, so the rows form a
+--    chain that ff.verify_history() recomputes.
+--  * Config rows are stamped (columns version and updated_at) with the
+--    version that wrote them; ff.flags/segments/environments.version
+--    reference ff.versions, which also makes pg_dump restore the history
+--    before the config tables.
+--  * A write that leaves the table in the state the history already
+--    records (a row whose image equals the latest recorded image of that
+--    entity at its stamped version; a key list whose count and digest
+--    equal the recorded ones) records nothing.  This is what a pg_dump
+--    restore does, and what a no-op UPDATE does.
+-- ---------------------------------------------------------------------
+
+CREATE TABLE ff.versions (
+    version             bigint      NOT NULL,
+    change_set          bigint      NOT NULL,
+    entity              text        NOT NULL,
+    environment         text        NOT NULL,
+    entity_key          text        NOT NULL,
+    operation           text        NOT NULL,
+    before              jsonb,
+    after               jsonb,
+    delta               jsonb,
+    changed_by          text        NOT NULL,
+    session_user_name   text        NOT NULL,
+    application_name    text,
+    changed_at          timestamptz NOT NULL,
+    comment             text,
+    xact_id             xid8        NOT NULL,
+    prev_hash           text,
+    hash                text        NOT NULL,
+    CONSTRAINT versions_pkey PRIMARY KEY (version),
+    CONSTRAINT versions_version_check CHECK (version > 0),
+    CONSTRAINT versions_change_set_check CHECK (change_set > 0 AND change_set <= version),
+    CONSTRAINT versions_entity_check CHECK (entity IN ('environment', 'flag', 'segment')),
+    CONSTRAINT versions_operation_check CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE', 'KEYS')),
+    CONSTRAINT versions_keys_check CHECK (operation <> 'KEYS' OR entity = 'segment'),
+    CONSTRAINT versions_hash_check CHECK (hash ~ '^[0-9a-f]{64}$'),
+    CONSTRAINT versions_prev_hash_check CHECK (prev_hash ~ '^[0-9a-f]{64}$')
+);
+CREATE INDEX versions_entity_idx ON ff.versions (entity, environment, entity_key, version);
+
+COMMENT ON TABLE ff.versions IS 'Immutable, hash-chained history of every configuration change: one row (version) per changed environment, flag or segment';
+COMMENT ON COLUMN ff.versions.version IS 'Global configuration version: gap-free, starts at 1, assigned in commit order';
+COMMENT ON COLUMN ff.versions.change_set IS 'First version written by the same transaction: the versions of one transaction form one atomic change-set';
+COMMENT ON COLUMN ff.versions.entity IS 'What changed: environment, flag or segment';
+COMMENT ON COLUMN ff.versions.environment IS 'Environment of the changed entity (for an environment: its own name)';
+COMMENT ON COLUMN ff.versions.entity_key IS 'Flag key, segment name or environment name';
+COMMENT ON COLUMN ff.versions.operation IS 'INSERT, UPDATE or DELETE of the entity''s row, or KEYS for a change of a segment''s include/exclude key list';
+COMMENT ON COLUMN ff.versions.before IS 'Row image before the change (NULL for INSERT); for KEYS: {"key_count", "keys_digest"} before the change';
+COMMENT ON COLUMN ff.versions.after IS 'Row image after the change (NULL for DELETE); for KEYS: {"key_count", "keys_digest"} after the change';
+COMMENT ON COLUMN ff.versions.delta IS 'KEYS only: {"include": [...], "exclude": [...], "remove": [...]} or {"cleared": true, "removed_count": n}';
+COMMENT ON COLUMN ff.versions.changed_by IS 'Role in effect for the session (SET ROLE, else the session user) that made the change';
+COMMENT ON COLUMN ff.versions.session_user_name IS 'session_user of the connection that made the change';
+COMMENT ON COLUMN ff.versions.application_name IS 'application_name of the connection that made the change';
+COMMENT ON COLUMN ff.versions.changed_at IS 'Start time of the transaction that made the change';
+COMMENT ON COLUMN ff.versions.comment IS 'Change comment: ff.change_comment of the transaction (SET LOCAL ff.change_comment or ff.comment_change())';
+COMMENT ON COLUMN ff.versions.xact_id IS 'Transaction id of the change';
+COMMENT ON COLUMN ff.versions.prev_hash IS 'hash of the previous version (NULL for version 1)';
+COMMENT ON COLUMN ff.versions.hash IS 'hex SHA-256 of this row rendered as jsonb text without the "hash" key (timestamps in UTC); see ff.verify_history()';
+
+REVOKE ALL ON ff.versions FROM PUBLIC;
+
+-- the writer lock: one row, updated by the first write of each transaction
+CREATE TABLE ff.history_lock (
+    id          boolean     NOT NULL DEFAULT true,
+    holder      xid8,
+    change_set  bigint,
+    CONSTRAINT history_lock_pkey PRIMARY KEY (id),
+    CONSTRAINT history_lock_one_row CHECK (id)
+);
+INSERT INTO ff.history_lock (id) VALUES (true);
+COMMENT ON TABLE ff.history_lock IS 'Internal: one row whose row lock serializes configuration writers (gap-free, commit-ordered versions)';
+COMMENT ON COLUMN ff.history_lock.id IS 'Always true: the table has exactly one row';
+COMMENT ON COLUMN ff.history_lock.holder IS 'Transaction that last took the writer lock';
+COMMENT ON COLUMN ff.history_lock.change_set IS 'Change-set (first version) of that transaction';
+REVOKE ALL ON ff.history_lock FROM PUBLIC;
+
+-- each config row says which version wrote it; this also orders pg_dump's
+-- data section so ff.versions is restored before the config tables
+ALTER TABLE ff.environments
+    ADD CONSTRAINT environments_version_fkey FOREIGN KEY (version) REFERENCES ff.versions (version);
+ALTER TABLE ff.flags
+    ADD CONSTRAINT flags_version_fkey FOREIGN KEY (version) REFERENCES ff.versions (version);
+ALTER TABLE ff.segments
+    ADD CONSTRAINT segments_version_fkey FOREIGN KEY (version) REFERENCES ff.versions (version);
+
+
+-- ---------------------------------------------------------------------
+-- Internal helpers
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION ff._history_hash(v ff.versions)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+    SELECT pg_catalog.encode(
+        pg_catalog.sha256(pg_catalog.convert_to((pg_catalog.to_jsonb(v) - 'hash')::text, 'UTF8')),
+        'hex')
+$$;
+COMMENT ON FUNCTION ff._history_hash(ff.versions) IS
+    'Internal: the hash of a history row: hex SHA-256 of the row as jsonb text without "hash", timestamps in UTC';
+
+CREATE FUNCTION ff._history_identity(entity text, image jsonb,
+                                     OUT environment text, OUT entity_key text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE entity WHEN 'environment' THEN image ->> 'name' ELSE image ->> 'environment' END,
+           CASE entity WHEN 'flag' THEN image ->> 'key' ELSE image ->> 'name' END
+$$;
+COMMENT ON FUNCTION ff._history_identity(text, jsonb) IS
+    'Internal: the (environment, entity_key) of a row image of ff.environments, ff.flags or ff.segments';
+
+CREATE FUNCTION ff._history_table(entity text)
+RETURNS regclass
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE entity
+        WHEN 'environment' THEN 'ff.environments'::regclass
+        WHEN 'flag' THEN 'ff.flags'::regclass
+        WHEN 'segment' THEN 'ff.segments'::regclass
+    END
+$$;
+COMMENT ON FUNCTION ff._history_table(text) IS 'Internal: the config table of a history entity';
+
+CREATE FUNCTION ff._history_next(OUT next_version bigint, OUT next_change_set bigint,
+                                 OUT last_hash text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me          pg_catalog.xid8 := pg_catalog.pg_current_xact_id();
+    held        boolean;
+    cs          bigint;
+BEGIN
+    SELECT l.holder = me, l.change_set INTO held, cs FROM ff.history_lock AS l;
+    IF held IS NOT TRUE THEN
+        -- first write of this transaction: take the writer lock (waits for
+        -- the writer holding it to commit or roll back)
+        UPDATE ff.history_lock SET holder = me, change_set = NULL;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'ff.history_lock has no row'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Reinstall the feature_flags extension.';
+        END IF;
+    END IF;
+    -- a new snapshot (READ COMMITTED): sees every version committed before us
+    SELECT v.version, v.hash INTO next_version, last_hash
+      FROM ff.versions AS v ORDER BY v.version DESC LIMIT 1;
+    next_version := coalesce(next_version, 0) + 1;
+    IF held IS NOT TRUE THEN
+        UPDATE ff.history_lock SET change_set = next_version;
+        cs := next_version;
+    END IF;
+    next_change_set := cs;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_next() IS
+    'Internal: takes the writer lock and returns the next version, the change-set of the transaction and the hash to chain to';
+
+CREATE FUNCTION ff._history_record(version bigint, change_set bigint, prev_hash text, entity text, environment text, entity_key text,
+                                   operation text, before jsonb, after jsonb, delta jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    r           ff.versions;
+    role_name   text := pg_catalog.current_setting('role');
+BEGIN
+    r.version := version;
+    r.change_set := change_set;
+    r.entity := entity;
+    r.environment := environment;
+    r.entity_key := entity_key;
+    r.operation := operation;
+    r.before := before;
+    r.after := after;
+    r.delta := delta;
+    -- the triggers run as the extension owner (SECURITY DEFINER); the role
+    -- GUC still says which role the session acts as
+    r.changed_by := CASE WHEN role_name = 'none' THEN SESSION_USER::text ELSE role_name END;
+    r.session_user_name := SESSION_USER;
+    r.application_name := nullif(pg_catalog.current_setting('application_name', true), '');
+    r.changed_at := pg_catalog.now();
+    r.comment := nullif(pg_catalog.current_setting('ff.change_comment', true), '');
+    r.xact_id := pg_catalog.pg_current_xact_id();
+    r.prev_hash := prev_hash;
+    r.hash := ff._history_hash(r);
+    INSERT INTO ff.versions VALUES (r.*);
+    RETURN r.version;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) IS
+    'Internal: appends one version to ff.versions (who, when, why, transaction, hash chain)';
+
+CREATE FUNCTION ff._history_in_sync(entity text, environment text, entity_key text, image jsonb)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((
+        SELECT l.operation <> 'DELETE'
+               AND l.version = (image ->> 'version')::bigint
+               AND l.after = image
+          FROM ff.versions AS l
+         WHERE l.entity = $1 AND l.environment = $2 AND l.entity_key = $3
+           AND l.operation <> 'KEYS'
+         ORDER BY l.version DESC
+         LIMIT 1), false)
+$$;
+COMMENT ON FUNCTION ff._history_in_sync(text, text, text, jsonb) IS
+    'Internal: true when the row image equals the latest recorded image of that entity at the row''s stamped version';
+
+CREATE FUNCTION ff._history_row_exists(entity text, environment text, entity_key text,
+                                       unwritten boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE entity
+        WHEN 'environment' THEN EXISTS (SELECT 1 FROM ff.environments AS e
+                                         WHERE e.name = $3 AND (NOT $4 OR e.version IS NULL))
+        WHEN 'flag' THEN EXISTS (SELECT 1 FROM ff.flags AS f
+                                  WHERE f.environment = $2 AND f.key = $3 AND (NOT $4 OR f.version IS NULL))
+        WHEN 'segment' THEN EXISTS (SELECT 1 FROM ff.segments AS s
+                                     WHERE s.environment = $2 AND s.name = $3 AND (NOT $4 OR s.version IS NULL))
+    END
+$$;
+COMMENT ON FUNCTION ff._history_row_exists(text, text, text, boolean) IS
+    'Internal: whether the config row of an entity exists (with unwritten: and was never written since installation)';
+
+CREATE FUNCTION ff._history_write_image(entity text, image jsonb, with_stamps boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbl         regclass := ff._history_table(entity);
+    pk          text[];
+    cols        text[];
+    sets        text;
+    sql         text;
+BEGIN
+    pk := CASE entity WHEN 'environment' THEN ARRAY['name']
+                      WHEN 'flag' THEN ARRAY['environment', 'key']
+                      ELSE ARRAY['environment', 'name'] END;
+    SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum)
+      INTO cols
+      FROM pg_catalog.pg_attribute AS a
+     WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attgenerated = ''
+       AND (with_stamps OR a.attname NOT IN ('version', 'updated_at'));
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s = EXCLUDED.%s', c, c), ', ')
+      INTO sets
+      FROM pg_catalog.unnest(cols) AS c
+     WHERE c <> ALL (pk);
+    sql := pg_catalog.format(
+        'INSERT INTO %s AS t (%s) SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::%s, $1) '
+        'ON CONFLICT (%s) DO UPDATE SET %s',
+        tbl, pg_catalog.array_to_string(cols, ', '), pg_catalog.array_to_string(cols, ', '),
+        tbl, pg_catalog.array_to_string(pk, ', '), sets);
+    EXECUTE sql USING image;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_write_image(text, jsonb, boolean) IS
+    'Internal: upserts a config row from a history image (with_stamps: also its version and updated_at)';
+
+-- ---------------------------------------------------------------------
+-- Trigger functions (the triggers are created in 080_history_views.sql)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION ff._history_row_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    entity      text := TG_ARGV[0];
+    new_img     jsonb;
+    old_img     jsonb;
+    new_id      record;
+    old_id      record;
+    op          text := TG_OP;
+    nx          record;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        old_img := pg_catalog.to_jsonb(OLD);
+        old_id := ff._history_identity(entity, old_img);
+    END IF;
+
+    IF TG_OP = 'DELETE' THEN
+        nx := ff._history_next();
+        PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_id.environment, old_id.entity_key,
+                                   'DELETE', old_img, NULL, NULL);
+        RETURN OLD;
+    END IF;
+
+    new_img := pg_catalog.to_jsonb(NEW);
+    new_id := ff._history_identity(entity, new_img);
+
+    -- an UPDATE that changes nothing is not a change
+    IF TG_OP = 'UPDATE' AND new_img = old_img THEN
+        RETURN NEW;
+    END IF;
+
+    -- the row is exactly what the history says it is (pg_dump restore)
+    IF ff._history_in_sync(entity, new_id.environment, new_id.entity_key, new_img) THEN
+        IF TG_OP = 'INSERT'
+           AND ff._history_row_exists(entity, new_id.environment, new_id.entity_key, true) THEN
+            -- the install script re-created this row (the default
+            -- environment): overwrite it with the restored image
+            PERFORM ff._history_write_image(entity, new_img, true);
+            RETURN NULL;
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    -- INSERT ... ON CONFLICT: the UPDATE (or nothing) that follows is what
+    -- gets recorded; a plain INSERT fails with a unique violation
+    IF TG_OP = 'INSERT' THEN
+        nx := ff._history_next();
+        IF ff._history_row_exists(entity, new_id.environment, new_id.entity_key) THEN
+            RETURN NEW;
+        END IF;
+        old_img := NULL;
+    ELSE
+        nx := ff._history_next();
+        -- a renamed key is the deletion of the old entity and the creation
+        -- of a new one, so that each entity's history stays under its key
+        IF (old_id.environment, old_id.entity_key) IS DISTINCT FROM
+           (new_id.environment, new_id.entity_key) THEN
+            PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_id.environment, old_id.entity_key,
+                                       'DELETE', old_img, NULL, NULL);
+            nx := ff._history_next();
+            op := 'INSERT';
+            old_img := NULL;
+        END IF;
+    END IF;
+
+    NEW := pg_catalog.jsonb_populate_record(NEW,
+               pg_catalog.jsonb_build_object('version', nx.next_version,
+                                             'updated_at', pg_catalog.now()));
+    PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_id.environment, new_id.entity_key,
+                               op, old_img, pg_catalog.to_jsonb(NEW), NULL);
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_row_trigger() IS
+    'Trigger ff_90_history: stamps the row with its new version and appends the version to ff.versions';
+
+CREATE FUNCTION ff._history_truncate_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    entity      text := TG_ARGV[0];
+    img         jsonb;
+    id          record;
+    nx          record;
+BEGIN
+    FOR img IN EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t', TG_RELID::regclass)
+    LOOP
+        id := ff._history_identity(entity, img);
+        nx := ff._history_next();
+        PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, id.environment, id.entity_key,
+                                   'DELETE', img, NULL, NULL);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_truncate_trigger() IS
+    'Trigger ff_90_history_truncate: records a DELETE version for every row a TRUNCATE removes';
+
+-- ---- segment key lists: one version per statement and segment, as a delta
+
+CREATE FUNCTION ff._history_key_hash(targeting_key text, excluded boolean)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ('x' || pg_catalog.left(pg_catalog.md5(CASE WHEN excluded THEN 'x:' ELSE 'i:' END
+                                                  || targeting_key), 16))::bit(64)::bigint
+$$;
+COMMENT ON FUNCTION ff._history_key_hash(text, boolean) IS
+    'Internal: 64-bit hash of one segment key row; a key list''s digest is the XOR of its rows'' hashes';
+
+CREATE FUNCTION ff._history_keys_state(environment text, segment text,
+                                       OUT key_count bigint, OUT keys_digest bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((
+        SELECT CASE WHEN l.operation = 'KEYS' THEN (l.after ->> 'key_count')::bigint ELSE 0 END
+          FROM ff.versions AS l
+         WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+           AND l.operation IN ('KEYS', 'DELETE')
+         ORDER BY l.version DESC LIMIT 1), 0),
+           coalesce((
+        SELECT CASE WHEN l.operation = 'KEYS' THEN (l.after ->> 'keys_digest')::bigint ELSE 0 END
+          FROM ff.versions AS l
+         WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+           AND l.operation IN ('KEYS', 'DELETE')
+         ORDER BY l.version DESC LIMIT 1), 0)
+$$;
+COMMENT ON FUNCTION ff._history_keys_state(text, text) IS
+    'Internal: recorded size and digest of a segment''s key list (0, 0 after the segment''s deletion)';
+
+CREATE FUNCTION ff._history_keys_apply(environment text, segment text, count_delta bigint,
+                                       digest_delta bigint, included jsonb, excluded jsonb,
+                                       removed jsonb, inserted_only boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st          record;
+    nx          record;
+    total       bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.segments AS s
+                    WHERE s.environment = $1 AND s.name = $2) THEN
+        -- keys removed by the deletion of their segment: the segment's
+        -- DELETE version already says its list is gone
+        RETURN;
+    END IF;
+    st := ff._history_keys_state(environment, segment);
+    IF inserted_only AND st.key_count = count_delta AND st.keys_digest = digest_delta THEN
+        SELECT pg_catalog.count(*) INTO total FROM ff.segment_keys AS k
+         WHERE k.environment = $1 AND k.segment = $2;
+        IF total = count_delta THEN
+            -- the table now holds exactly the recorded list (pg_dump restore)
+            RETURN;
+        END IF;
+    END IF;
+    nx := ff._history_next();
+    PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, 'segment', environment, segment, 'KEYS',
+        pg_catalog.jsonb_build_object('key_count', st.key_count, 'keys_digest', st.keys_digest),
+        pg_catalog.jsonb_build_object('key_count', st.key_count + count_delta,
+                                      'keys_digest', st.keys_digest # digest_delta),
+        pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+            'include', included, 'exclude', excluded, 'remove', removed)));
+END;
+$$;
+COMMENT ON FUNCTION ff._history_keys_apply(text, text, bigint, bigint, jsonb, jsonb, jsonb, boolean) IS
+    'Internal: records one KEYS version of a segment from the delta of one statement';
+
+CREATE FUNCTION ff._history_keys_insert_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    s           record;
+BEGIN
+    FOR s IN
+        SELECT n.environment, n.segment, pg_catalog.count(*) AS cnt,
+               pg_catalog.bit_xor(ff._history_key_hash(n.targeting_key, n.excluded)) AS dig,
+               pg_catalog.jsonb_agg(n.targeting_key ORDER BY n.targeting_key) FILTER (WHERE NOT n.excluded) AS inc,
+               pg_catalog.jsonb_agg(n.targeting_key ORDER BY n.targeting_key) FILTER (WHERE n.excluded) AS exc
+          FROM ff_new_keys AS n
+         GROUP BY n.environment, n.segment
+         ORDER BY n.environment, n.segment
+    LOOP
+        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig,
+                                       s.inc, s.exc, NULL, true);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_keys_insert_trigger() IS
+    'Trigger ff_90_history_keys_insert: one KEYS version per segment whose key list an INSERT statement extended';
+
+CREATE FUNCTION ff._history_keys_update_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    s           record;
+BEGIN
+    FOR s IN
+        WITH j AS (
+            SELECT coalesce(o.environment, n.environment) AS environment,
+                   coalesce(o.segment, n.segment) AS segment,
+                   coalesce(o.targeting_key, n.targeting_key) AS k,
+                   o.targeting_key IS NOT NULL AS had, n.targeting_key IS NOT NULL AS has,
+                   o.excluded AS old_ex, n.excluded AS new_ex
+              FROM ff_old_keys AS o
+              FULL JOIN ff_new_keys AS n
+                ON o.environment = n.environment AND o.segment = n.segment
+               AND o.targeting_key = n.targeting_key)
+        SELECT j.environment, j.segment,
+               pg_catalog.count(*) FILTER (WHERE j.has) - pg_catalog.count(*) FILTER (WHERE j.had) AS cnt,
+               coalesce(pg_catalog.bit_xor(ff._history_key_hash(j.k, j.old_ex)) FILTER (WHERE j.had), 0)
+               # coalesce(pg_catalog.bit_xor(ff._history_key_hash(j.k, j.new_ex)) FILTER (WHERE j.has), 0) AS dig,
+               pg_catalog.jsonb_agg(j.k ORDER BY j.k) FILTER (WHERE j.has AND NOT j.new_ex) AS inc,
+               pg_catalog.jsonb_agg(j.k ORDER BY j.k) FILTER (WHERE j.has AND j.new_ex) AS exc,
+               pg_catalog.jsonb_agg(j.k ORDER BY j.k) FILTER (WHERE j.had AND NOT j.has) AS rem
+          FROM j
+         WHERE NOT (j.had AND j.has AND j.old_ex = j.new_ex)
+         GROUP BY j.environment, j.segment
+         ORDER BY j.environment, j.segment
+    LOOP
+        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig,
+                                       s.inc, s.exc, s.rem, false);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_keys_update_trigger() IS
+    'Trigger ff_90_history_keys_update: one KEYS version per segment whose key list an UPDATE statement changed';
+
+CREATE FUNCTION ff._history_keys_delete_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    s           record;
+BEGIN
+    FOR s IN
+        SELECT o.environment, o.segment, -pg_catalog.count(*) AS cnt,
+               pg_catalog.bit_xor(ff._history_key_hash(o.targeting_key, o.excluded)) AS dig,
+               pg_catalog.jsonb_agg(o.targeting_key ORDER BY o.targeting_key) AS rem
+          FROM ff_old_keys AS o
+         GROUP BY o.environment, o.segment
+         ORDER BY o.environment, o.segment
+    LOOP
+        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig,
+                                       NULL, NULL, s.rem, false);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_keys_delete_trigger() IS
+    'Trigger ff_90_history_keys_delete: one KEYS version per segment whose key list a DELETE statement shortened';
+
+CREATE FUNCTION ff._history_keys_truncate_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    s           record;
+    st          record;
+    nx          record;
+BEGIN
+    FOR s IN
+        SELECT k.environment, k.segment, pg_catalog.count(*) AS cnt
+          FROM ff.segment_keys AS k
+         GROUP BY k.environment, k.segment
+         ORDER BY k.environment, k.segment
+    LOOP
+        st := ff._history_keys_state(s.environment, s.segment);
+        nx := ff._history_next();
+        PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, 'segment', s.environment, s.segment, 'KEYS',
+            pg_catalog.jsonb_build_object('key_count', st.key_count, 'keys_digest', st.keys_digest),
+            pg_catalog.jsonb_build_object('key_count', 0, 'keys_digest', 0),
+            pg_catalog.jsonb_build_object('cleared', true, 'removed_count', s.cnt));
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_keys_truncate_trigger() IS
+    'Trigger ff_90_history_keys_truncate: records the clearing of every segment key list a TRUNCATE empties';
+
+-- ---- immutability and notification
+
+CREATE FUNCTION ff._history_immutable()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_LEVEL = 'ROW' THEN
+        RAISE EXCEPTION 'cannot % version % of ff.versions: the configuration history is append-only',
+                        TG_OP, OLD.version
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'No role, not even the owner or a superuser, may change or remove recorded versions.',
+                  HINT = 'To undo a change, use ff.rollback_flag(), ff.rollback_segment() or ff.rollback_environment(): they append new versions.';
+    END IF;
+    RAISE EXCEPTION 'cannot TRUNCATE ff.versions: the configuration history is append-only'
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'No role, not even the owner or a superuser, may change or remove recorded versions.',
+              HINT = 'To undo a change, use ff.rollback_flag(), ff.rollback_segment() or ff.rollback_environment(): they append new versions.';
+END;
+$$;
+COMMENT ON FUNCTION ff._history_immutable() IS
+    'Trigger ff_versions_append_only: rejects UPDATE, DELETE and TRUNCATE of ff.versions';
+
+CREATE TRIGGER ff_versions_append_only
+    BEFORE UPDATE OR DELETE ON ff.versions
+    FOR EACH ROW EXECUTE FUNCTION ff._history_immutable();
+CREATE TRIGGER ff_versions_append_only_truncate
+    BEFORE TRUNCATE ON ff.versions
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_immutable();
+-- session_replication_role = replica must not bypass them
+ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only;
+ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only_truncate;
+
+REVOKE ALL ON FUNCTION ff._history_hash(ff.versions) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_identity(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_table(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_next() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_in_sync(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_row_exists(text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_write_image(text, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_row_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_truncate_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_key_hash(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_state(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_apply(text, text, bigint, bigint, jsonb, jsonb, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_insert_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_update_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_delete_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_truncate_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_immutable() FROM PUBLIC;

@@ -1,0 +1,764 @@
+-- ---------------------------------------------------------------------
+-- Write-time validation
+--
+-- BEFORE INSERT OR UPDATE OR DELETE row triggers ff_10_validate_<table>
+-- on ff.environments, ff.flags, ff.segments and ff.segment_keys.  They run
+-- before the history triggers (ff_90_*), so an invalid row never reaches
+-- the history, and because they are row triggers raw DML is covered as
+-- well as the ff.* administration functions.
+--
+-- Name rule (flag keys, environment and segment names):
+--     ^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$
+-- JSON paths in messages are relative to the flag as flagd sees it
+-- ($.variants.on, $.defaultVariant, $.targeting.if[0], $.metadata.team).
+--
+-- Targeting and segment rules are compiled with ff._check_rule(rule,
+-- label), which the C evaluator provides (050_evaluate.sql).
+-- ---------------------------------------------------------------------
+
+-- ff._name_pattern returns the regular expression every flag key,
+-- environment name and segment name must match.
+CREATE FUNCTION ff._name_pattern()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$';
+
+COMMENT ON FUNCTION ff._name_pattern() IS
+'Internal: the regular expression that flag keys, environment names and segment names must match';
+
+-- ff._check_name raises an error when a flag key, environment name or
+-- segment name does not follow the name rule.
+CREATE FUNCTION ff._check_name(kind text, name text, context text DEFAULT '')
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name ~ ff._name_pattern() THEN
+        RETURN;
+    END IF;
+    RAISE EXCEPTION 'invalid % "%"%', kind, name, context
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = CASE
+                  WHEN name = '' THEN 'The name is empty.'
+                  WHEN length(name) > 200 THEN format('The name is %s characters long; at most 200 are allowed.', length(name))
+                  WHEN name !~ '^[A-Za-z0-9]' THEN 'The name must start with a letter or a digit.'
+                  ELSE format('The character %s is not allowed.',
+                              to_jsonb(substring(name FROM '[^A-Za-z0-9._:-]')))
+              END,
+              HINT = format('Names start with a letter or digit, followed by at most 199 letters, digits, ".", "_", ":" or "-" (pattern %s).',
+                            ff._name_pattern());
+END;
+$$;
+
+COMMENT ON FUNCTION ff._check_name(text, text, text) IS
+'Internal: raises invalid_parameter_value when a flag key, environment or segment name breaks the name rule';
+
+-- ff._json_path_member appends an object member to a JSON path, quoting
+-- the member name when it is not a plain identifier.
+CREATE FUNCTION ff._json_path_member(path text, member text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE
+    WHEN member ~ '^[A-Za-z_$][A-Za-z0-9_$]*$' THEN path || '.' || member
+    ELSE path || '.' || pg_catalog.to_jsonb(member)::text
+END;
+
+COMMENT ON FUNCTION ff._json_path_member(text, text) IS
+'Internal: appends a member name to a JSON path for error messages ($.variants."dark mode")';
+
+-- ff._check_metadata raises an error unless metadata is a flat JSON object
+-- whose values are strings, numbers or booleans (flagd's metadata rule).
+CREATE FUNCTION ff._check_metadata(metadata jsonb, owner_label text, path text DEFAULT '$.metadata')
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m record;
+BEGIN
+    IF metadata IS NULL THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(metadata) <> 'object' THEN
+        RAISE EXCEPTION 'invalid metadata for %: % is a JSON %, not an object', owner_label, path, jsonb_typeof(metadata)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Metadata is a flat JSON object, for example {"team": "payments", "ticket": 42}.';
+    END IF;
+    FOR m IN SELECT key, value FROM jsonb_each(metadata) LOOP
+        IF jsonb_typeof(m.value) NOT IN ('string', 'number', 'boolean') THEN
+            RAISE EXCEPTION 'invalid metadata for %: % is a JSON %', owner_label,
+                ff._json_path_member(path, m.key), jsonb_typeof(m.value)
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Metadata values must be strings, numbers or booleans (flagd flag metadata is flat).',
+                      HINT = CASE jsonb_typeof(m.value)
+                          WHEN 'null' THEN 'Remove the key instead of setting it to null.'
+                          ELSE 'Flatten nested values into separate keys, or store them as a JSON string.'
+                      END;
+        END IF;
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._check_metadata(jsonb, text, text) IS
+'Internal: raises invalid_parameter_value unless the metadata is a flat object of string, number and boolean values';
+
+-- ff._rule_walk walks a JSON Logic rule and reports, with their JSON paths,
+-- the operators it uses ('operator'), the segments it references
+-- ('segment'), the literal strings and booleans it can return ('result')
+-- and the places where it can return something computed ('open').  It
+-- only describes the rule; ff._check_rule is the authority on validity.
+CREATE FUNCTION ff._rule_walk(node jsonb, path text DEFAULT '$', result_position boolean DEFAULT true)
+RETURNS TABLE (item_kind text, item_path text, item_value jsonb)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    op          text;
+    args        jsonb;
+    opath       text;
+    elem        jsonb;
+    i           integer;
+    n           integer;
+BEGIN
+    IF node IS NULL THEN
+        RETURN;
+    END IF;
+    CASE jsonb_typeof(node)
+        WHEN 'string', 'boolean' THEN
+            IF result_position THEN
+                RETURN QUERY SELECT 'result'::text, path, node;
+            END IF;
+        WHEN 'number' THEN
+            IF result_position THEN
+                RETURN QUERY SELECT 'open'::text, path, node;
+            END IF;
+        WHEN 'null' THEN
+            NULL;
+        WHEN 'array' THEN
+            IF result_position THEN
+                RETURN QUERY SELECT 'open'::text, path, NULL::jsonb;
+            END IF;
+            i := 0;
+            FOR elem IN SELECT e FROM jsonb_array_elements(node) AS e LOOP
+                RETURN QUERY SELECT * FROM ff._rule_walk(elem, path || '[' || i || ']', false);
+                i := i + 1;
+            END LOOP;
+        ELSE
+            -- an object with other than exactly one member is literal data
+            IF (SELECT count(*) FROM jsonb_object_keys(node)) <> 1 THEN
+                IF result_position THEN
+                    RETURN QUERY SELECT 'open'::text, path, NULL::jsonb;
+                END IF;
+                RETURN;
+            END IF;
+            SELECT e.key, e.value INTO op, args FROM jsonb_each(node) AS e;
+            opath := ff._json_path_member(path, op);
+            RETURN QUERY SELECT 'operator'::text, opath, to_jsonb(op);
+
+            IF jsonb_typeof(args) <> 'array' THEN
+                -- unary shorthand: {"var": "x"}, {"in_segment": "beta"}
+                IF op = 'in_segment' THEN
+                    RETURN QUERY SELECT 'segment'::text, opath, args;
+                END IF;
+                IF result_position AND op NOT IN ('if', 'and', 'or') THEN
+                    RETURN QUERY SELECT 'open'::text, opath, NULL::jsonb;
+                END IF;
+                RETURN QUERY SELECT * FROM ff._rule_walk(args, opath,
+                    result_position AND op IN ('if', 'and', 'or'));
+                RETURN;
+            END IF;
+
+            n := jsonb_array_length(args);
+            IF op = 'in_segment' AND n > 0 THEN
+                RETURN QUERY SELECT 'segment'::text, opath || '[0]', args -> 0;
+            END IF;
+            IF result_position AND op NOT IN ('if', 'and', 'or', 'fractional') THEN
+                RETURN QUERY SELECT 'open'::text, opath, NULL::jsonb;
+            END IF;
+            FOR i IN 0 .. n - 1 LOOP
+                elem := args -> i;
+                IF op = 'if' THEN
+                    RETURN QUERY SELECT * FROM ff._rule_walk(elem, opath || '[' || i || ']',
+                        result_position AND (i % 2 = 1 OR (i = n - 1 AND n % 2 = 1)));
+                ELSIF op IN ('and', 'or') THEN
+                    RETURN QUERY SELECT * FROM ff._rule_walk(elem, opath || '[' || i || ']', result_position);
+                ELSIF op = 'fractional' AND jsonb_typeof(elem) = 'array' THEN
+                    -- a bucket: [variant, weight]
+                    FOR j IN 0 .. jsonb_array_length(elem) - 1 LOOP
+                        RETURN QUERY SELECT * FROM ff._rule_walk(elem -> j,
+                            opath || '[' || i || '][' || j || ']', result_position AND j = 0);
+                    END LOOP;
+                ELSIF op = 'in_segment' AND i = 0 THEN
+                    NULL;       -- the segment name, reported above
+                ELSE
+                    RETURN QUERY SELECT * FROM ff._rule_walk(elem, opath || '[' || i || ']', false);
+                END IF;
+            END LOOP;
+    END CASE;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._rule_walk(jsonb, text, boolean) IS
+'Internal: lists the operators, segment references and literal results of a JSON Logic rule with their JSON paths';
+
+-- ff._rule_info compiles a rule with ff._check_rule (raising on an invalid
+-- rule) and normalises the answer: segments as text[], results as jsonb.
+CREATE FUNCTION ff._rule_info(rule jsonb, label text,
+                              OUT segments text[], OUT results jsonb, OUT complete boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    info        jsonb;
+BEGIN
+    info := ff._check_rule(rule, label);
+    segments := ARRAY(SELECT DISTINCT s FROM jsonb_array_elements_text(COALESCE(info -> 'segments', '[]')) AS s ORDER BY s);
+    results := COALESCE(info -> 'results', '[]');
+    complete := COALESCE((info ->> 'complete')::boolean, false);
+END;
+$$;
+
+COMMENT ON FUNCTION ff._rule_info(jsonb, text) IS
+'Internal: compiles a rule with ff._check_rule and returns its segment references, literal results and completeness';
+
+-- ff._rule_path_of finds the JSON path where a rule references a segment
+-- or returns a literal, for error messages; NULL when not found.
+CREATE FUNCTION ff._rule_path_of(rule jsonb, kind text, value jsonb, prefix text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT w.item_path
+      FROM ff._rule_walk(rule, prefix, true) AS w
+     WHERE w.item_kind = kind AND w.item_value = value
+     LIMIT 1;
+END;
+
+COMMENT ON FUNCTION ff._rule_path_of(jsonb, text, jsonb, text) IS
+'Internal: JSON path of the first place a rule references a segment or returns a literal (for error messages)';
+
+-- ff._segment_refs returns the segments that a stored segment's rule
+-- references.
+CREATE FUNCTION ff._segment_refs(environment text, segment text)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r           jsonb;
+BEGIN
+    SELECT s.rule INTO r FROM ff.segments AS s
+     WHERE s.environment = _segment_refs.environment AND s.name = _segment_refs.segment;
+    IF r IS NULL THEN
+        RETURN '{}';
+    END IF;
+    RETURN (ff._rule_info(r, format('rule of segment "%s" in environment "%s"', segment, environment))).segments;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_refs(text, text) IS
+'Internal: names of the segments referenced (in_segment) by a stored segment rule';
+
+-- ff._segment_users lists the flags and segments of an environment whose
+-- rules reference a segment.
+CREATE FUNCTION ff._segment_users(environment text, segment text)
+RETURNS TABLE (kind text, name text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r           record;
+BEGIN
+    FOR r IN SELECT f.key, f.targeting FROM ff.flags AS f
+              WHERE f.environment = _segment_users.environment
+                AND f.targeting IS NOT NULL
+                AND strpos(f.targeting::text, '"in_segment"') > 0
+                AND strpos(f.targeting::text, to_jsonb(segment)::text) > 0
+              ORDER BY f.key
+    LOOP
+        IF segment = ANY ((ff._rule_info(r.targeting,
+                format('targeting for flag "%s" in environment "%s"', r.key, environment))).segments) THEN
+            kind := 'flag';
+            name := r.key;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+    FOR r IN SELECT s.name, s.rule FROM ff.segments AS s
+              WHERE s.environment = _segment_users.environment
+                AND s.name <> segment
+                AND s.rule IS NOT NULL
+                AND strpos(s.rule::text, '"in_segment"') > 0
+                AND strpos(s.rule::text, to_jsonb(segment)::text) > 0
+              ORDER BY s.name
+    LOOP
+        IF segment = ANY ((ff._rule_info(r.rule,
+                format('rule of segment "%s" in environment "%s"', r.name, environment))).segments) THEN
+            kind := 'segment';
+            name := r.name;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_users(text, text) IS
+'Internal: flags and segments of an environment whose rules reference the given segment';
+
+-- ff._check_segment_refs raises an error when a rule references a segment
+-- that does not exist in the environment.
+CREATE FUNCTION ff._check_segment_refs(environment text, segments text[], rule jsonb,
+                                       owner_label text, prefix text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing     text;
+BEGIN
+    SELECT s INTO missing FROM unnest(segments) AS s
+     WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g
+                        WHERE g.environment = _check_segment_refs.environment AND g.name = s)
+     ORDER BY s LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
+            owner_label, missing, environment
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('The reference is at %s.',
+                      COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
+                  HINT = format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
+                                missing, environment);
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._check_segment_refs(text, text[], jsonb, text, text) IS
+'Internal: raises foreign_key_violation when a rule references a segment missing from the environment';
+
+-- ---------------------------------------------------------------------
+-- ff.environments
+-- ---------------------------------------------------------------------
+
+-- ff._environment_is_pristine_seed tells whether an environment row is
+-- still the untouched "development" row created by CREATE EXTENSION.
+CREATE FUNCTION ff._environment_is_pristine_seed(env ff.environments)
+RETURNS boolean
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT env.name = 'development'
+       AND env.metadata = '{}'::jsonb
+       AND env.description IS NOT DISTINCT FROM
+           'Default environment, created by CREATE EXTENSION feature_flags'
+       AND NOT EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = env.name)
+       AND NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env.name);
+END;
+
+COMMENT ON FUNCTION ff._environment_is_pristine_seed(ff.environments) IS
+'Internal: true for the untouched, empty "development" row that CREATE EXTENSION inserts';
+
+-- ff._validate_environment is the trigger function of ff_10_validate_environments.
+CREATE FUNCTION ff._validate_environment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seed        ff.environments;
+    nflags      bigint;
+    nsegs       bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.is_default THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it is the default environment', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Functions called without an environment, and ff.environment = '''', use the default environment.',
+                      HINT = 'Make another environment the default first: SELECT ff.set_default_environment(''name'');';
+        END IF;
+        SELECT count(*) INTO nflags FROM ff.flags AS f WHERE f.environment = OLD.name;
+        SELECT count(*) INTO nsegs FROM ff.segments AS s WHERE s.environment = OLD.name;
+        IF nflags > 0 OR nsegs > 0 THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it still has % flag(s) and % segment(s)', OLD.name, nflags, nsegs
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Delete them first, or use SELECT ff.delete_environment(%L, force => true);', OLD.name);
+        END IF;
+        RETURN OLD;
+    END IF;
+
+    IF TG_OP = 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
+        PERFORM ff._check_name('environment name', NEW.name);
+    END IF;
+
+    -- A dump of the configuration tables contains the "development" row;
+    -- restoring it into a fresh CREATE EXTENSION, whose untouched
+    -- "development" row is already there, takes the row over instead of
+    -- failing with a duplicate key.
+    IF TG_OP = 'INSERT' THEN
+        SELECT * INTO seed FROM ff.environments AS e WHERE e.name = NEW.name;
+        IF FOUND AND ff._environment_is_pristine_seed(seed) THEN
+            IF NEW.is_default THEN
+                UPDATE ff.environments SET is_default = false
+                 WHERE is_default AND name <> NEW.name;
+            END IF;
+            PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
+            UPDATE ff.environments
+               SET is_default = NEW.is_default, protected = NEW.protected,
+                   metadata = NEW.metadata, description = NEW.description,
+                   created_at = NEW.created_at, updated_at = NEW.updated_at
+             WHERE name = NEW.name;
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    IF TG_OP = 'UPDATE' AND NEW.name IS DISTINCT FROM OLD.name THEN
+        IF EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = OLD.name)
+           OR EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = OLD.name) THEN
+            RAISE EXCEPTION 'cannot rename environment "%" to "%": it has flags or segments', OLD.name, NEW.name
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Copy it with SELECT ff.copy_environment(%L, %L); and then delete the old one.',
+                                    OLD.name, NEW.name);
+        END IF;
+    END IF;
+
+    IF TG_OP = 'INSERT' OR NEW.metadata IS DISTINCT FROM OLD.metadata THEN
+        PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
+    END IF;
+
+    -- at most one default: making an environment the default demotes the
+    -- previous one
+    IF NEW.is_default AND (TG_OP = 'INSERT' OR NOT OLD.is_default) THEN
+        UPDATE ff.environments SET is_default = false
+         WHERE is_default AND name IS DISTINCT FROM NEW.name;
+    END IF;
+
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := pg_catalog.now();
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_environment() IS
+'Trigger function of ff_10_validate_environments: name rule, flat metadata, one default, protected deletes';
+
+CREATE TRIGGER ff_10_validate_environments
+    BEFORE INSERT OR UPDATE OR DELETE ON ff.environments
+    FOR EACH ROW EXECUTE FUNCTION ff._validate_environment();
+
+COMMENT ON TRIGGER ff_10_validate_environments ON ff.environments IS
+'Validates environment names and metadata, keeps one default environment, refuses to delete the default or a non-empty environment';
+
+-- ---------------------------------------------------------------------
+-- ff.flags
+-- ---------------------------------------------------------------------
+
+-- ff._validate_flag is the trigger function of ff_10_validate_flags.
+CREATE FUNCTION ff._validate_flag()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    label       text;
+    v           record;
+    vtype       text;
+    names       text;
+    info        record;
+    res         jsonb;
+    res_path    text;
+    is_new      boolean := TG_OP = 'INSERT';
+    moved       boolean;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF NEW.environment IS NULL OR NEW.key IS NULL THEN
+        RETURN NEW;             -- the NOT NULL constraints report it
+    END IF;
+    moved := is_new OR NEW.environment IS DISTINCT FROM OLD.environment
+             OR NEW.key IS DISTINCT FROM OLD.key;
+    label := format('flag "%s" in environment "%s"', NEW.key, NEW.environment);
+
+    IF moved THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', NEW.key),
+                      HINT = format('Create it with SELECT ff.create_environment(%L); or pick one of: %s.', NEW.environment,
+                          (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e));
+        END IF;
+        PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
+    END IF;
+
+    IF NEW.state IS NOT NULL AND NEW.state NOT IN ('ENABLED', 'DISABLED') THEN
+        RAISE EXCEPTION 'invalid state "%" for %', NEW.state, label
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The problem is at $.state.',
+                  HINT = 'The state is ''ENABLED'' or ''DISABLED'' (upper case); ff.enable_flag() and ff.disable_flag() set it.';
+    END IF;
+
+    -- variants and flag type
+    IF is_new OR NEW.variants IS DISTINCT FROM OLD.variants
+       OR NEW.flag_type IS DISTINCT FROM OLD.flag_type THEN
+        IF NEW.variants IS NULL THEN
+            RETURN NEW;         -- the NOT NULL constraint reports it
+        END IF;
+        IF jsonb_typeof(NEW.variants) <> 'object' THEN
+            RAISE EXCEPTION 'invalid variants for %: $.variants is a JSON %, not an object', label, jsonb_typeof(NEW.variants)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Variants map variant names to values, e.g. {"on": true, "off": false}.';
+        END IF;
+        IF NEW.variants = '{}'::jsonb THEN
+            RAISE EXCEPTION 'invalid variants for %: $.variants is empty', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A flag needs at least one variant, e.g. {"on": true, "off": false}.';
+        END IF;
+        vtype := NULL;
+        FOR v IN SELECT e.key, e.value, jsonb_typeof(e.value) AS t FROM jsonb_each(NEW.variants) AS e LOOP
+            IF v.key = '' THEN
+                RAISE EXCEPTION 'invalid variants for %: $.variants has a variant with an empty name', label
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give every variant a non-empty name.';
+            END IF;
+            IF v.t NOT IN ('boolean', 'string', 'number', 'object') THEN
+                RAISE EXCEPTION 'invalid variants for %: % is a JSON %', label,
+                    ff._json_path_member('$.variants', v.key), v.t
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).';
+            END IF;
+            IF vtype IS NULL THEN
+                vtype := v.t;
+            ELSIF v.t <> vtype THEN
+                RAISE EXCEPTION 'invalid variants for %: % is a %, but other variants are % values', label,
+                    ff._json_path_member('$.variants', v.key), v.t, vtype
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'All variants of a flag have one JSON type: all boolean, all string, all number or all object.';
+            END IF;
+        END LOOP;
+
+        IF NEW.flag_type IS NULL THEN
+            NEW.flag_type := vtype;
+        ELSIF NEW.flag_type NOT IN ('boolean', 'string', 'number', 'object') THEN
+            RAISE EXCEPTION 'invalid flag_type "%" for %', NEW.flag_type, label
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'flag_type is ''boolean'', ''string'', ''number'' or ''object'', or NULL to derive it from the variants.';
+        ELSIF NEW.flag_type <> vtype THEN
+            RAISE EXCEPTION 'flag_type "%" of % does not match its variants, which are % values', NEW.flag_type, label, vtype
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Changing the type of a flag breaks the applications that read it with the old type.',
+                      HINT = format('If the change is intended, set flag_type = %L (or NULL, to derive it) in the same statement.', vtype);
+        END IF;
+    END IF;
+
+    -- default variant
+    IF NEW.default_variant IS NOT NULL AND NOT NEW.variants ? NEW.default_variant THEN
+        SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+        RAISE EXCEPTION 'default variant "%" of % is not one of its variants', NEW.default_variant, label
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The problem is at $.defaultVariant; the variants are %s.', names),
+                  HINT = 'Set default_variant to a variant name, or to NULL so that callers get their code default.';
+    END IF;
+
+    -- metadata
+    IF is_new OR NEW.metadata IS DISTINCT FROM OLD.metadata THEN
+        PERFORM ff._check_metadata(NEW.metadata, label);
+    END IF;
+
+    -- targeting: NULL, JSON null and {} all mean "no targeting"
+    IF NEW.targeting IS NOT NULL AND (NEW.targeting = '{}'::jsonb OR NEW.targeting = 'null'::jsonb) THEN
+        NEW.targeting := NULL;
+    END IF;
+    IF NEW.targeting IS NOT NULL
+       AND (moved OR NEW.targeting IS DISTINCT FROM OLD.targeting OR NEW.variants IS DISTINCT FROM OLD.variants) THEN
+        IF jsonb_typeof(NEW.targeting) <> 'object' THEN
+            RAISE EXCEPTION 'invalid targeting for %: $.targeting is a JSON %, not a JSON Logic rule', label, jsonb_typeof(NEW.targeting)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Targeting is a JSON Logic object such as {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}, or NULL for none.';
+        END IF;
+        info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
+        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.targeting,
+                                       format('targeting for %s', label), '$.targeting');
+        FOR res IN SELECT r FROM jsonb_array_elements(info.results) AS r LOOP
+            IF (jsonb_typeof(res) = 'string' AND NOT NEW.variants ? (res #>> '{}'))
+               OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
+                res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
+                SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+                RAISE EXCEPTION 'targeting for % can return %, which is not a variant', label, res::text
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = format('The result is at %s; the variants are %s.', res_path, names),
+                          HINT = CASE jsonb_typeof(res)
+                              WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
+                              ELSE 'Targeting results name variants; return one of the variant names, or null for the default variant.'
+                          END;
+            END IF;
+        END LOOP;
+    END IF;
+
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := pg_catalog.now();
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_flag() IS
+'Trigger function of ff_10_validate_flags: key rule, typed variants, default variant, flat metadata, targeting (operators, segments, results)';
+
+CREATE TRIGGER ff_10_validate_flags
+    BEFORE INSERT OR UPDATE ON ff.flags
+    FOR EACH ROW EXECUTE FUNCTION ff._validate_flag();
+
+COMMENT ON TRIGGER ff_10_validate_flags ON ff.flags IS
+'Validates a flag before it is written; derives flag_type from the variants when it is NULL; normalises targeting {} to NULL';
+
+-- ---------------------------------------------------------------------
+-- ff.segments
+-- ---------------------------------------------------------------------
+
+-- ff._validate_segment is the trigger function of ff_10_validate_segments.
+CREATE FUNCTION ff._validate_segment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    label       text;
+    info        record;
+    users       text;
+    cycle       text[];
+BEGIN
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (NEW.name IS DISTINCT FROM OLD.name
+                                                  OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
+        SELECT string_agg(format('%s "%s"', u.kind, u.name), ', ') INTO users
+          FROM ff._segment_users(OLD.environment, OLD.name) AS u;
+        IF users IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot % segment "%" in environment "%": it is still used',
+                CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename or move' END, OLD.name, OLD.environment
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Referenced with in_segment by %s.', users),
+                      HINT = 'Remove the in_segment references first (ff.set_targeting, ff.set_segment_rule).';
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+    END IF;
+    IF NEW.environment IS NULL OR NEW.name IS NULL THEN
+        RETURN NEW;
+    END IF;
+    label := format('segment "%s" in environment "%s"', NEW.name, NEW.environment);
+
+    IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.name IS DISTINCT FROM OLD.name THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', NEW.name),
+                      HINT = format('Create it with SELECT ff.create_environment(%L);', NEW.environment);
+        END IF;
+        PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
+    END IF;
+
+    IF NEW.rule IS NOT NULL AND (NEW.rule = '{}'::jsonb OR NEW.rule = 'null'::jsonb) THEN
+        NEW.rule := NULL;
+    END IF;
+    IF NEW.rule IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.rule IS DISTINCT FROM OLD.rule
+                                 OR NEW.environment IS DISTINCT FROM OLD.environment
+                                 OR NEW.name IS DISTINCT FROM OLD.name) THEN
+        IF jsonb_typeof(NEW.rule) <> 'object' THEN
+            RAISE EXCEPTION 'invalid rule for %: $.rule is a JSON %, not a JSON Logic rule', label, jsonb_typeof(NEW.rule)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A segment rule is a JSON Logic object that is truthy for members, e.g. {"==": [{"var": "plan"}, "pro"]}.';
+        END IF;
+        info := ff._rule_info(NEW.rule, format('rule of %s', label));
+        IF NEW.name = ANY (info.segments) THEN
+            RAISE EXCEPTION 'rule of % references the segment itself', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The reference is at %s.',
+                          COALESCE(ff._rule_path_of(NEW.rule, 'segment', to_jsonb(NEW.name), '$.rule'), '$.rule')),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.rule, format('rule of %s', label), '$.rule');
+
+        WITH RECURSIVE walk (seg, trail) AS (
+            SELECT s, ARRAY[NEW.name, s] FROM unnest(info.segments) AS s
+            UNION ALL
+            SELECT r, w.trail || r
+              FROM walk AS w, unnest(ff._segment_refs(NEW.environment, w.seg)) AS r
+             WHERE w.seg <> NEW.name AND NOT r = ANY (w.trail[2:])
+        )
+        SELECT w.trail INTO cycle FROM walk AS w WHERE w.seg = NEW.name LIMIT 1;
+        IF cycle IS NOT NULL THEN
+            RAISE EXCEPTION 'rule of % would create a cycle of segments', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The cycle is %s.',
+                          (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+    END IF;
+
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := pg_catalog.now();
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_segment() IS
+'Trigger function of ff_10_validate_segments: name rule, rule validation, existing and acyclic segment references, protected deletes';
+
+CREATE TRIGGER ff_10_validate_segments
+    BEFORE INSERT OR UPDATE OR DELETE ON ff.segments
+    FOR EACH ROW EXECUTE FUNCTION ff._validate_segment();
+
+COMMENT ON TRIGGER ff_10_validate_segments ON ff.segments IS
+'Validates segment names and rules, rejects missing or cyclic segment references, refuses to delete a segment still in use';
+
+-- ---------------------------------------------------------------------
+-- ff.segment_keys
+-- ---------------------------------------------------------------------
+
+-- ff._validate_segment_key is the trigger function of ff_10_validate_segment_keys.
+CREATE FUNCTION ff._validate_segment_key()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.environment IS NULL OR NEW.segment IS NULL OR NEW.targeting_key IS NULL THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.segment IS DISTINCT FROM OLD.segment THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.segments AS s
+                        WHERE s.environment = NEW.environment AND s.name = NEW.segment) THEN
+            RAISE EXCEPTION 'segment "%" does not exist in environment "%"', NEW.segment, NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', NEW.targeting_key),
+                      HINT = format('Create it with SELECT ff.create_segment(%L, environment => %L);', NEW.segment, NEW.environment);
+        END IF;
+    END IF;
+    IF NEW.targeting_key = '' THEN
+        RAISE EXCEPTION 'empty targeting key for segment "%" in environment "%"', NEW.segment, NEW.environment
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Targeting keys are the non-empty targetingKey values of evaluation contexts (user ids, emails...).';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_segment_key() IS
+'Trigger function of ff_10_validate_segment_keys: the segment exists and the targeting key is not empty';
+
+CREATE TRIGGER ff_10_validate_segment_keys
+    BEFORE INSERT OR UPDATE ON ff.segment_keys
+    FOR EACH ROW EXECUTE FUNCTION ff._validate_segment_key();
+
+COMMENT ON TRIGGER ff_10_validate_segment_keys ON ff.segment_keys IS
+'Checks that the segment exists and that the targeting key is not empty';
+
+-- ---------------------------------------------------------------------
+-- The default environment, present right after CREATE EXTENSION
+-- ---------------------------------------------------------------------
+
+INSERT INTO ff.environments (name, is_default, description)
+VALUES ('development', true, 'Default environment, created by CREATE EXTENSION feature_flags');
+
+-- pg_dump dumps the rows of ff.environments; on restore the dumped
+-- "development" row takes over the fresh one (see ff._validate_environment).
+SELECT pg_catalog.pg_extension_config_dump('ff.environments', '');

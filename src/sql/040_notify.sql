@@ -1,0 +1,103 @@
+-- ---------------------------------------------------------------------
+-- Change notifications (src/sql/040_notify.sql)
+--
+-- At commit, never on rollback, one NOTIFY per committing transaction that
+-- changed the configuration, on the channel named by ff.notify_channel
+-- (default ff_changes).  The payload is a small JSON object:
+--   {"version": last version of the change-set, "change_set": its first,
+--    "changes": number of versions, "environments": [...], "flags": [...],
+--    "segments": [...], "truncated": whether names were left out}
+-- Names are left out (and "truncated" is true) before the payload reaches
+-- PostgreSQL's 8000-byte limit.  The notification is a doorbell: read the
+-- history (ff.changes_since) for the truth.
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION ff._history_notify_payload(change_set bigint, max_bytes integer DEFAULT 7900)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    last_version    bigint;
+    n_changes       bigint;
+    envs            jsonb;
+    flags           jsonb;
+    segs            jsonb;
+    n_names         bigint;
+    n_kept          bigint;
+    budget          integer;
+BEGIN
+    SELECT pg_catalog.max(v.version), pg_catalog.count(*)
+      INTO last_version, n_changes
+      FROM ff.versions AS v
+     WHERE v.version >= $1 AND v.change_set = $1;
+
+    -- names listed in order (environments, flags, segments), each costing
+    -- its JSON length plus a comma, until the budget is spent
+    budget := max_bytes - 200;
+    WITH names AS (
+        SELECT DISTINCT 1 AS kind, v.environment AS name
+          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1
+        UNION
+        SELECT DISTINCT 2, v.entity_key
+          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1 AND v.entity = 'flag'
+        UNION
+        SELECT DISTINCT 3, v.entity_key
+          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1 AND v.entity = 'segment'),
+    costed AS (
+        SELECT n.kind, n.name,
+               pg_catalog.sum(pg_catalog.octet_length(pg_catalog.to_jsonb(n.name)::text) + 1)
+                   OVER (ORDER BY n.kind, n.name) AS running
+          FROM names AS n)
+    SELECT coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 1 AND c.running <= budget), '[]'),
+           coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 2 AND c.running <= budget), '[]'),
+           coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 3 AND c.running <= budget), '[]'),
+           pg_catalog.count(*),
+           pg_catalog.count(*) FILTER (WHERE c.running <= budget)
+      INTO envs, flags, segs, n_names, n_kept
+      FROM costed AS c;
+
+    RETURN pg_catalog.jsonb_build_object(
+        'version', last_version,
+        'change_set', $1,
+        'changes', n_changes,
+        'environments', envs,
+        'flags', flags,
+        'segments', segs,
+        'truncated', n_kept < n_names)::text;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_notify_payload(bigint, integer) IS
+    'Internal: the NOTIFY payload of a change-set: version, change_set, changes, environments, flags, segments, truncated';
+
+CREATE FUNCTION ff._history_notify()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- rows copied in by a restore belong to other transactions
+    IF NEW.xact_id <> pg_catalog.pg_current_xact_id() THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_catalog.pg_notify(
+        coalesce(nullif(pg_catalog.current_setting('ff.notify_channel', true), ''),
+                            'ff_changes'),
+        ff._history_notify_payload(NEW.change_set));
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_notify() IS
+    'Trigger ff_90_notify: at commit, sends one NOTIFY for the change-set of the committing transaction';
+
+-- deferred to commit, and queued only for the first version of each
+-- change-set: one NOTIFY per committing transaction, none on rollback
+CREATE CONSTRAINT TRIGGER ff_90_notify
+    AFTER INSERT ON ff.versions
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW
+    WHEN (NEW.version = NEW.change_set)
+    EXECUTE FUNCTION ff._history_notify();
+
+REVOKE ALL ON FUNCTION ff._history_notify_payload(bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_notify() FROM PUBLIC;

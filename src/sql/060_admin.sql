@@ -1,0 +1,852 @@
+-- ---------------------------------------------------------------------
+-- Administration from psql
+--
+-- Everyday operations as functions with named, defaulted arguments.  An
+-- environment argument that is NULL (or left out) means: the ff.environment
+-- setting when it is set, otherwise the default environment
+-- (ff._resolve_environment).  Every write goes through ordinary DML, so the
+-- validation triggers (030_validate.sql) and the history triggers apply
+-- exactly as they do to raw INSERT/UPDATE/DELETE.
+--
+-- None of these functions is granted to PUBLIC.
+-- ---------------------------------------------------------------------
+
+-- ff._resolve_environment returns the environment an administration or
+-- evaluation call works on: the argument, else ff.environment, else the
+-- default environment; an unknown name is an error.
+CREATE FUNCTION ff._resolve_environment(environment text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := environment;
+    source      text := 'argument';
+    hint        text;
+BEGIN
+    IF env IS NULL THEN
+        env := nullif(current_setting('ff.environment', true), '');
+        source := 'setting';
+    END IF;
+    IF env IS NULL THEN
+        SELECT e.name INTO env FROM ff.environments AS e WHERE e.is_default;
+        IF env IS NULL THEN
+            RAISE EXCEPTION 'no environment given and there is no default environment'
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Pass environment => ''name'', SET ff.environment = ''name'', or make one the default with SELECT ff.set_default_environment(''name'');';
+        END IF;
+        RETURN env;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
+        hint := format('Existing environments: %s. Create one with SELECT ff.create_environment(%L);',
+            (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e), env);
+        IF source = 'setting' THEN
+            RAISE EXCEPTION 'environment "%" does not exist', env
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'The name comes from the ff.environment setting.', HINT = hint;
+        ELSE
+            RAISE EXCEPTION 'environment "%" does not exist', env
+                USING ERRCODE = 'undefined_object', HINT = hint;
+        END IF;
+    END IF;
+    RETURN env;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._resolve_environment(text) IS
+'Internal: the environment to work on: the argument, else the ff.environment setting, else the default environment; ERROR if unknown';
+
+-- ff._flag_not_found raises the error for a flag key missing from an
+-- environment.
+CREATE FUNCTION ff._flag_not_found(key text, environment text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    elsewhere   text;
+BEGIN
+    SELECT string_agg(format('"%s"', f.environment), ', ' ORDER BY f.environment) INTO elsewhere
+      FROM ff.flags AS f WHERE f.key = _flag_not_found.key;
+    IF elsewhere IS NULL THEN
+        RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Create it with SELECT ff.create_flag(%L);', key);
+    END IF;
+    RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
+        USING ERRCODE = 'undefined_object',
+              DETAIL = format('The flag exists in environment %s.', elsewhere),
+              HINT = 'Pass environment => ''name'', or copy it with ff.copy_flag().';
+END;
+$$;
+
+COMMENT ON FUNCTION ff._flag_not_found(text, text) IS
+'Internal: raises undefined_object for a flag key missing from an environment, naming where it does exist';
+
+-- ff._segment_not_found raises the error for a segment missing from an
+-- environment.
+CREATE FUNCTION ff._segment_not_found(segment text, environment text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'segment "%" does not exist in environment "%"', segment, environment
+        USING ERRCODE = 'undefined_object',
+              HINT = format('Create it with SELECT ff.create_segment(%L, environment => %L);', segment, environment);
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_not_found(text, text) IS
+'Internal: raises undefined_object for a segment missing from an environment';
+
+-- ---------------------------------------------------------------------
+-- Environments
+-- ---------------------------------------------------------------------
+
+-- ff.create_environment creates an environment (a flagd flag set).
+CREATE FUNCTION ff.create_environment(name text, description text DEFAULT NULL,
+                                      metadata jsonb DEFAULT '{}', make_default boolean DEFAULT false)
+RETURNS ff.environments
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    result      ff.environments;
+BEGIN
+    IF create_environment.name IS NULL THEN
+        RAISE EXCEPTION 'environment name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = create_environment.name) THEN
+        RAISE EXCEPTION 'environment "%" already exists', create_environment.name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Pick another name, or copy flags into it with ff.copy_environment() / ff.copy_flag().';
+    END IF;
+    INSERT INTO ff.environments (name, description, metadata, is_default)
+    VALUES (create_environment.name, create_environment.description,
+            COALESCE(create_environment.metadata, '{}'), COALESCE(make_default, false))
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.create_environment(text, text, jsonb, boolean) IS
+'Creates an environment (a flagd flag set) with optional description, flag-set metadata, and optionally makes it the default';
+
+-- ff.set_default_environment makes an environment the default one.
+CREATE FUNCTION ff.set_default_environment(name text)
+RETURNS ff.environments
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(set_default_environment.name);
+    result      ff.environments;
+BEGIN
+    UPDATE ff.environments SET is_default = true WHERE name = env AND NOT is_default;
+    SELECT * INTO result FROM ff.environments WHERE name = env;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.set_default_environment(text) IS
+'Makes the environment the default one (used when no environment is given and ff.environment is empty)';
+
+-- ff.delete_environment deletes an environment; with force it first
+-- deletes its flags, segments and segment keys.
+CREATE FUNCTION ff.delete_environment(name text, force boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := delete_environment.name;
+    seg         text;
+    n           integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = env) THEN
+        PERFORM ff._resolve_environment(env);      -- raises the error
+    END IF;
+    IF (SELECT is_default FROM ff.environments WHERE name = env) THEN
+        DELETE FROM ff.environments WHERE name = env;  -- the trigger explains why not
+    END IF;
+    IF force THEN
+        DELETE FROM ff.flags WHERE environment = env;
+        -- delete segments that no remaining segment references, until none is left
+        LOOP
+            n := 0;
+            FOR seg IN SELECT s.name FROM ff.segments AS s WHERE s.environment = env ORDER BY s.name LOOP
+                IF NOT EXISTS (SELECT 1 FROM ff.segments AS o
+                                WHERE o.environment = env AND o.name <> seg
+                                  AND seg = ANY (ff._segment_refs(env, o.name))) THEN
+                    DELETE FROM ff.segments WHERE environment = env AND name = seg;
+                    n := n + 1;
+                END IF;
+            END LOOP;
+            EXIT WHEN n = 0;
+        END LOOP;
+    END IF;
+    DELETE FROM ff.environments WHERE name = env;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.delete_environment(text, boolean) IS
+'Deletes an environment; refuses the default one, and one with flags or segments unless force => true deletes them too';
+
+-- ff._copy_segments copies segments (with their keys) from one environment
+-- to another, referenced segments first; existing target segments are
+-- replaced when overwrite is true and kept as they are otherwise.
+CREATE FUNCTION ff._copy_segments(source_env text, target_env text, names text[], overwrite boolean)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    todo        text[];
+    done        text[] := '{}';
+    seg         text;
+    progress    boolean;
+    copied      integer := 0;
+    src         ff.segments;
+BEGIN
+    -- the closure of the requested segments over in_segment references
+    WITH RECURSIVE closure (seg) AS (
+        SELECT s FROM unnest(names) AS s
+        UNION
+        SELECT r FROM closure AS c, unnest(ff._segment_refs(source_env, c.seg)) AS r
+    )
+    SELECT array_agg(c.seg ORDER BY c.seg) INTO todo FROM closure AS c;
+    todo := COALESCE(todo, '{}');
+
+    WHILE cardinality(todo) > 0 LOOP
+        progress := false;
+        FOREACH seg IN ARRAY todo LOOP
+            IF ff._segment_refs(source_env, seg) <@ done THEN
+                SELECT * INTO src FROM ff.segments WHERE environment = source_env AND name = seg;
+                IF NOT FOUND THEN
+                    PERFORM ff._segment_not_found(seg, source_env);
+                END IF;
+                IF NOT EXISTS (SELECT 1 FROM ff.segments WHERE environment = target_env AND name = seg) THEN
+                    INSERT INTO ff.segments (environment, name, rule, description)
+                    VALUES (target_env, seg, src.rule, src.description);
+                    INSERT INTO ff.segment_keys (environment, segment, targeting_key, excluded)
+                    SELECT target_env, seg, k.targeting_key, k.excluded
+                      FROM ff.segment_keys AS k WHERE k.environment = source_env AND k.segment = seg;
+                    copied := copied + 1;
+                ELSIF overwrite THEN
+                    UPDATE ff.segments SET rule = src.rule, description = src.description
+                     WHERE environment = target_env AND name = seg
+                       AND (rule, description) IS DISTINCT FROM (src.rule, src.description);
+                    DELETE FROM ff.segment_keys AS t
+                     WHERE t.environment = target_env AND t.segment = seg
+                       AND NOT EXISTS (SELECT 1 FROM ff.segment_keys AS k
+                                        WHERE k.environment = source_env AND k.segment = seg
+                                          AND k.targeting_key = t.targeting_key AND k.excluded = t.excluded);
+                    INSERT INTO ff.segment_keys (environment, segment, targeting_key, excluded)
+                    SELECT target_env, seg, k.targeting_key, k.excluded
+                      FROM ff.segment_keys AS k WHERE k.environment = source_env AND k.segment = seg
+                    ON CONFLICT (environment, segment, targeting_key) DO NOTHING;
+                    copied := copied + 1;
+                END IF;
+                done := done || seg;
+                todo := array_remove(todo, seg);
+                progress := true;
+            END IF;
+        END LOOP;
+        IF NOT progress THEN
+            RAISE EXCEPTION 'segments % of environment "%" reference each other in a cycle', todo, source_env
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    RETURN copied;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._copy_segments(text, text, text[], boolean) IS
+'Internal: copies segments and everything they reference (rules and keys) to another environment, dependencies first';
+
+-- ff.copy_environment copies every segment and flag of one environment
+-- into another, creating the target when it does not exist.
+CREATE FUNCTION ff.copy_environment(from_environment text, to_environment text, overwrite boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    src_env     text := ff._resolve_environment(from_environment);
+    dst_env     text := to_environment;
+    clash       text;
+    n           integer;
+BEGIN
+    IF dst_env IS NULL THEN
+        RAISE EXCEPTION 'to_environment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF dst_env = src_env THEN
+        RAISE EXCEPTION 'cannot copy environment "%" onto itself', src_env
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = dst_env) THEN
+        INSERT INTO ff.environments (name, description, metadata)
+        SELECT dst_env, format('Copy of environment "%s"', src_env), e.metadata
+          FROM ff.environments AS e WHERE e.name = src_env;
+    ELSIF NOT overwrite THEN
+        SELECT string_agg(x, ', ') INTO clash FROM (
+            SELECT format('flag "%s"', f.key) AS x FROM ff.flags AS f
+             WHERE f.environment = src_env
+               AND EXISTS (SELECT 1 FROM ff.flags AS t WHERE t.environment = dst_env AND t.key = f.key)
+            UNION ALL
+            SELECT format('segment "%s"', s.name) FROM ff.segments AS s
+             WHERE s.environment = src_env
+               AND EXISTS (SELECT 1 FROM ff.segments AS t WHERE t.environment = dst_env AND t.name = s.name)
+        ) AS c;
+        IF clash IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot copy environment "%" into "%": both have %', src_env, dst_env, clash
+                USING ERRCODE = 'unique_violation',
+                      HINT = 'Pass overwrite => true to replace them with the source''s definitions.';
+        END IF;
+    END IF;
+
+    PERFORM ff._copy_segments(src_env, dst_env,
+        ARRAY(SELECT s.name FROM ff.segments AS s WHERE s.environment = src_env), overwrite);
+
+    INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,
+                               metadata, description, tags, owner)
+    SELECT dst_env, f.key, f.state, f.flag_type, f.variants, f.default_variant, f.targeting,
+           f.metadata, f.description, f.tags, f.owner
+      FROM ff.flags AS f WHERE f.environment = src_env
+     ORDER BY f.key
+    ON CONFLICT (environment, key) DO UPDATE
+       SET state = EXCLUDED.state, flag_type = EXCLUDED.flag_type, variants = EXCLUDED.variants,
+           default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+           metadata = EXCLUDED.metadata, description = EXCLUDED.description,
+           tags = EXCLUDED.tags, owner = EXCLUDED.owner
+     WHERE (t.state, t.flag_type, t.variants, t.default_variant, t.targeting, t.metadata,
+            t.description, t.tags, t.owner)
+           IS DISTINCT FROM
+           (EXCLUDED.state, EXCLUDED.flag_type, EXCLUDED.variants, EXCLUDED.default_variant,
+            EXCLUDED.targeting, EXCLUDED.metadata, EXCLUDED.description, EXCLUDED.tags, EXCLUDED.owner);
+    SELECT count(*) INTO n FROM ff.flags AS f WHERE f.environment = src_env;
+    RETURN n;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.copy_environment(text, text, boolean) IS
+'Copies all segments (with keys) and flags of an environment into another (created if missing); returns the number of flags copied; overwrite => true replaces same-named ones';
+
+-- ---------------------------------------------------------------------
+-- Flags
+-- ---------------------------------------------------------------------
+
+-- ff.create_flag creates a flag; without variants it is a boolean flag
+-- with variants "on"/"off" that defaults to "off".
+CREATE FUNCTION ff.create_flag(key text,
+                               variants jsonb DEFAULT '{"on": true, "off": false}',
+                               default_variant text DEFAULT NULL,
+                               environment text DEFAULT NULL,
+                               targeting jsonb DEFAULT NULL,
+                               enabled boolean DEFAULT true,
+                               description text DEFAULT NULL,
+                               tags text[] DEFAULT '{}',
+                               owner text DEFAULT NULL,
+                               metadata jsonb DEFAULT '{}')
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(create_flag.environment);
+    dv          text := create_flag.default_variant;
+    result      ff.flags;
+BEGIN
+    IF create_flag.key IS NULL THEN
+        RAISE EXCEPTION 'flag key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = env AND f.key = create_flag.key) THEN
+        RAISE EXCEPTION 'flag "%" already exists in environment "%"', create_flag.key, env
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Change it with ff.set_targeting(), ff.set_default_variant(), ff.enable_flag()/ff.disable_flag() or UPDATE ff.flags, or remove it with ff.delete_flag().';
+    END IF;
+    IF dv IS NULL AND create_flag.variants = '{"on": true, "off": false}'::jsonb THEN
+        dv := 'off';
+    END IF;
+    INSERT INTO ff.flags (environment, key, state, variants, default_variant, targeting,
+                          description, tags, owner, metadata)
+    VALUES (env, create_flag.key,
+            CASE WHEN COALESCE(enabled, true) THEN 'ENABLED' ELSE 'DISABLED' END,
+            create_flag.variants, dv, create_flag.targeting, create_flag.description,
+            COALESCE(create_flag.tags, '{}'), create_flag.owner, COALESCE(create_flag.metadata, '{}'))
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.create_flag(text, jsonb, text, text, jsonb, boolean, text, text[], text, jsonb) IS
+'Creates a flag; by default a boolean flag with variants on/off, default variant off, enabled, no targeting; the type is derived from the variants';
+
+-- ff._flag_row returns the row of a flag; an unknown flag is an error.
+CREATE FUNCTION ff._flag_row(key text, environment text)
+RETURNS ff.flags
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    result      ff.flags;
+BEGIN
+    SELECT * INTO result FROM ff.flags AS f WHERE f.environment = _flag_row.environment AND f.key = _flag_row.key;
+    IF NOT FOUND THEN
+        PERFORM ff._flag_not_found(_flag_row.key, _flag_row.environment);
+    END IF;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._flag_row(text, text) IS
+'Internal: the row of a flag; raises undefined_object when the flag does not exist in the environment';
+
+-- ff.set_targeting replaces the targeting rule of a flag (NULL removes it).
+CREATE FUNCTION ff.set_targeting(key text, targeting jsonb, environment text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(set_targeting.environment);
+    result      ff.flags := ff._flag_row(set_targeting.key, env);
+BEGIN
+    UPDATE ff.flags AS f SET targeting = set_targeting.targeting
+     WHERE f.environment = env AND f.key = set_targeting.key
+       AND f.targeting IS DISTINCT FROM set_targeting.targeting
+    RETURNING * INTO result;
+    IF NOT FOUND THEN
+        result := ff._flag_row(set_targeting.key, env);
+    END IF;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.set_targeting(text, jsonb, text) IS
+'Replaces the targeting (JSON Logic) of a flag; NULL or {} removes it, so the default variant is served';
+
+-- ff.set_default_variant changes the default variant of a flag (NULL:
+-- callers get their code default).
+CREATE FUNCTION ff.set_default_variant(key text, variant text, environment text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(set_default_variant.environment);
+    result      ff.flags := ff._flag_row(set_default_variant.key, env);
+BEGIN
+    UPDATE ff.flags AS f SET default_variant = set_default_variant.variant
+     WHERE f.environment = env AND f.key = set_default_variant.key
+       AND f.default_variant IS DISTINCT FROM set_default_variant.variant
+    RETURNING * INTO result;
+    IF NOT FOUND THEN
+        result := ff._flag_row(set_default_variant.key, env);
+    END IF;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.set_default_variant(text, text, text) IS
+'Sets the default variant of a flag (NULL means callers get their code default)';
+
+-- ff._set_state sets the state of a flag (shared by enable_flag and
+-- disable_flag).
+CREATE FUNCTION ff._set_state(key text, state text, environment text)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(_set_state.environment);
+    result      ff.flags := ff._flag_row(_set_state.key, env);
+BEGIN
+    UPDATE ff.flags AS f SET state = _set_state.state
+     WHERE f.environment = env AND f.key = _set_state.key AND f.state <> _set_state.state
+    RETURNING * INTO result;
+    IF NOT FOUND THEN
+        result := ff._flag_row(_set_state.key, env);
+    END IF;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._set_state(text, text, text) IS
+'Internal: sets a flag''s state to ENABLED or DISABLED';
+
+-- ff.enable_flag turns a flag on (state ENABLED).
+CREATE FUNCTION ff.enable_flag(key text, environment text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE sql
+BEGIN ATOMIC
+    SELECT ff._set_state(key, 'ENABLED', environment);
+END;
+
+COMMENT ON FUNCTION ff.enable_flag(text, text) IS
+'Enables a flag (state ENABLED): its targeting and default variant are served again';
+
+-- ff.disable_flag is the kill switch: state DISABLED, so every evaluation
+-- returns the caller's default with reason DISABLED.
+CREATE FUNCTION ff.disable_flag(key text, environment text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE sql
+BEGIN ATOMIC
+    SELECT ff._set_state(key, 'DISABLED', environment);
+END;
+
+COMMENT ON FUNCTION ff.disable_flag(text, text) IS
+'Kill switch: disables a flag (state DISABLED); evaluations return the caller''s default with reason DISABLED';
+
+-- ff._pick_variant returns the first of the candidate names that is a
+-- variant of the flag and differs from "other".
+CREATE FUNCTION ff._pick_variant(variants jsonb, candidates text[], other text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+    SELECT c FROM unnest(candidates) WITH ORDINALITY AS t(c, o)
+     WHERE c IS NOT NULL AND variants ? c AND c IS DISTINCT FROM other
+     ORDER BY o LIMIT 1;
+END;
+
+COMMENT ON FUNCTION ff._pick_variant(jsonb, text[], text) IS
+'Internal: the first candidate that names a variant and differs from another name';
+
+-- ff.set_rollout replaces a flag's targeting by a percentage rollout: a
+-- flagd "fractional" split between two variants.
+CREATE FUNCTION ff.set_rollout(key text, percentage numeric, environment text DEFAULT NULL,
+                               variant text DEFAULT NULL, otherwise text DEFAULT NULL,
+                               bucket_by text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(set_rollout.environment);
+    flag        ff.flags := ff._flag_row(set_rollout.key, env);
+    v_on        text;
+    v_off       text;
+    w_on        bigint;
+    w_off       bigint;
+    rule        jsonb;
+BEGIN
+    IF percentage IS NULL OR percentage < 0 OR percentage > 100 THEN
+        RAISE EXCEPTION 'invalid rollout percentage % for flag "%" in environment "%"',
+            COALESCE(percentage::text, 'NULL'), set_rollout.key, env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The percentage is a number from 0 to 100, with at most two decimals (e.g. 12.5).';
+    END IF;
+    IF percentage * 100 <> trunc(percentage * 100) THEN
+        RAISE EXCEPTION 'invalid rollout percentage % for flag "%" in environment "%"', percentage, set_rollout.key, env
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'fractional weights are integers, so percentages have at most two decimals.',
+                  HINT = 'Round the percentage to two decimals.';
+    END IF;
+
+    v_on := COALESCE(set_rollout.variant, ff._pick_variant(flag.variants, ARRAY['on', 'true'], NULL));
+    IF v_on IS NULL OR NOT flag.variants ? v_on THEN
+        RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', set_rollout.key, env,
+            CASE WHEN v_on IS NULL THEN 'it has no variant "on" or "true"'
+                 ELSE format('"%s" is not one of its variants', v_on) END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Name the variant to roll out, e.g. variant => %L. Variants: %s.',
+                      (SELECT k FROM jsonb_object_keys(flag.variants) AS k ORDER BY k LIMIT 1),
+                      (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(flag.variants) AS k));
+    END IF;
+    v_off := COALESCE(otherwise, ff._pick_variant(flag.variants, ARRAY[flag.default_variant, 'off', 'false'], v_on));
+    IF v_off IS NULL AND (SELECT count(*) FROM jsonb_object_keys(flag.variants)) = 2 THEN
+        -- a two-variant flag: the other one
+        SELECT k INTO v_off FROM jsonb_object_keys(flag.variants) AS k WHERE k <> v_on;
+    END IF;
+    IF v_off IS NULL OR NOT flag.variants ? v_off OR v_off = v_on THEN
+        RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', set_rollout.key, env,
+            CASE WHEN v_off IS NULL THEN format('no variant to serve outside the rollout of "%s"', v_on)
+                 WHEN v_off = v_on THEN format('"otherwise" and "variant" are both "%s"', v_on)
+                 ELSE format('"%s" is not one of its variants', v_off) END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Name the variant served to everyone else with otherwise => ''...''. Variants: %s.',
+                      (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(flag.variants) AS k));
+    END IF;
+
+    IF percentage = 100 OR percentage = 0 THEN
+        -- everyone, including contexts without a targeting key
+        rule := jsonb_build_object('if', jsonb_build_array(true, CASE WHEN percentage = 100 THEN v_on ELSE v_off END));
+    ELSE
+        IF percentage = trunc(percentage) THEN
+            w_on := percentage;
+            w_off := 100 - percentage;
+        ELSE
+            w_on := percentage * 100;
+            w_off := 10000 - percentage * 100;
+        END IF;
+        rule := jsonb_build_array(jsonb_build_array(v_on, w_on), jsonb_build_array(v_off, w_off));
+        IF bucket_by IS NOT NULL THEN
+            rule := jsonb_build_array(jsonb_build_object('cat', jsonb_build_array(
+                        jsonb_build_object('var', '$flagd.flagKey'), jsonb_build_object('var', bucket_by)))) || rule;
+        END IF;
+        rule := jsonb_build_object('fractional', rule);
+    END IF;
+    RETURN ff.set_targeting(set_rollout.key, rule, env);
+END;
+$$;
+
+COMMENT ON FUNCTION ff.set_rollout(text, numeric, text, text, text, text) IS
+'Replaces the targeting of a flag with a percentage rollout (flagd fractional, bucketed by flag key + targetingKey or by the bucket_by attribute); 0 and 100 serve one variant to everyone';
+
+-- ff.copy_flag copies a flag into another environment, together with the
+-- segments its targeting needs that are missing there.
+CREATE FUNCTION ff.copy_flag(key text, from_environment text, to_environment text,
+                             overwrite boolean DEFAULT false, new_key text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    src_env     text := ff._resolve_environment(from_environment);
+    dst_env     text := ff._resolve_environment(to_environment);
+    src         ff.flags := ff._flag_row(copy_flag.key, src_env);
+    dst_key     text := COALESCE(new_key, copy_flag.key);
+    result      ff.flags;
+    info        record;
+BEGIN
+    IF src_env = dst_env AND dst_key = src.key THEN
+        RAISE EXCEPTION 'cannot copy flag "%" onto itself in environment "%"', src.key, src_env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name another environment, or a new key with new_key => ''...''.';
+    END IF;
+    IF NOT overwrite AND EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = dst_env AND f.key = dst_key) THEN
+        RAISE EXCEPTION 'flag "%" already exists in environment "%"', dst_key, dst_env
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Pass overwrite => true to replace it.';
+    END IF;
+    IF src.targeting IS NOT NULL AND src_env <> dst_env THEN
+        info := ff._rule_info(src.targeting, format('targeting for flag "%s" in environment "%s"', src.key, src_env));
+        PERFORM ff._copy_segments(src_env, dst_env,
+            ARRAY(SELECT s FROM unnest(info.segments) AS s
+                   WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = dst_env AND g.name = s)),
+            false);
+    END IF;
+    INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,
+                               metadata, description, tags, owner)
+    VALUES (dst_env, dst_key, src.state, src.flag_type, src.variants, src.default_variant, src.targeting,
+            src.metadata, src.description, src.tags, src.owner)
+    ON CONFLICT (environment, key) DO UPDATE
+       SET state = EXCLUDED.state, flag_type = EXCLUDED.flag_type, variants = EXCLUDED.variants,
+           default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+           metadata = EXCLUDED.metadata, description = EXCLUDED.description,
+           tags = EXCLUDED.tags, owner = EXCLUDED.owner
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.copy_flag(text, text, text, boolean, text) IS
+'Copies a flag to another environment (or to new_key), copying the segments its targeting references that the target lacks; overwrite => true replaces an existing flag';
+
+-- ff.delete_flag deletes a flag from an environment.
+CREATE FUNCTION ff.delete_flag(key text, environment text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(delete_flag.environment);
+BEGIN
+    DELETE FROM ff.flags AS f WHERE f.environment = env AND f.key = delete_flag.key;
+    IF NOT FOUND THEN
+        PERFORM ff._flag_not_found(delete_flag.key, env);
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.delete_flag(text, text) IS
+'Deletes a flag from an environment (the history keeps its past versions)';
+
+-- ---------------------------------------------------------------------
+-- Segments
+-- ---------------------------------------------------------------------
+
+-- ff.create_segment creates a segment: a rule and/or explicit lists of
+-- included and excluded targeting keys.
+CREATE FUNCTION ff.create_segment(name text, rule jsonb DEFAULT NULL, environment text DEFAULT NULL,
+                                  description text DEFAULT NULL,
+                                  include text[] DEFAULT '{}', exclude text[] DEFAULT '{}')
+RETURNS ff.segments
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(create_segment.environment);
+    result      ff.segments;
+BEGIN
+    IF create_segment.name IS NULL THEN
+        RAISE EXCEPTION 'segment name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = create_segment.name) THEN
+        RAISE EXCEPTION 'segment "%" already exists in environment "%"', create_segment.name, env
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Change it with ff.set_segment_rule(), ff.add_segment_keys() and ff.remove_segment_keys().';
+    END IF;
+    IF COALESCE(include, '{}') && COALESCE(exclude, '{}') THEN
+        RAISE EXCEPTION 'segment "%" in environment "%" cannot both include and exclude %', create_segment.name, env,
+            (SELECT string_agg(format('"%s"', k), ', ') FROM (SELECT unnest(include) INTERSECT SELECT unnest(exclude)) AS x(k))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A targeting key is either included or excluded.';
+    END IF;
+    INSERT INTO ff.segments (environment, name, rule, description)
+    VALUES (env, create_segment.name, create_segment.rule, create_segment.description)
+    RETURNING * INTO result;
+    PERFORM ff.add_segment_keys(create_segment.name, include, env, false);
+    PERFORM ff.add_segment_keys(create_segment.name, exclude, env, true);
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.create_segment(text, jsonb, text, text, text[], text[]) IS
+'Creates a segment: a JSON Logic rule (truthy = member) and/or included and excluded targeting keys; flags use it with {"in_segment": "name"}';
+
+-- ff.set_segment_rule replaces the rule of a segment (NULL: keys only).
+CREATE FUNCTION ff.set_segment_rule(name text, rule jsonb, environment text DEFAULT NULL)
+RETURNS ff.segments
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(set_segment_rule.environment);
+    result      ff.segments;
+BEGIN
+    SELECT * INTO result FROM ff.segments AS s WHERE s.environment = env AND s.name = set_segment_rule.name;
+    IF NOT FOUND THEN
+        PERFORM ff._segment_not_found(set_segment_rule.name, env);
+    END IF;
+    UPDATE ff.segments AS s SET rule = set_segment_rule.rule
+     WHERE s.environment = env AND s.name = set_segment_rule.name
+       AND s.rule IS DISTINCT FROM set_segment_rule.rule
+    RETURNING * INTO result;
+    IF NOT FOUND THEN
+        SELECT * INTO result FROM ff.segments AS s WHERE s.environment = env AND s.name = set_segment_rule.name;
+    END IF;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.set_segment_rule(text, jsonb, text) IS
+'Replaces the rule of a segment; NULL leaves only its explicit key lists';
+
+-- ff.delete_segment deletes a segment and its key lists; a segment still
+-- referenced by a flag or another segment cannot be deleted.
+CREATE FUNCTION ff.delete_segment(name text, environment text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(delete_segment.environment);
+BEGIN
+    DELETE FROM ff.segments AS s WHERE s.environment = env AND s.name = delete_segment.name;
+    IF NOT FOUND THEN
+        PERFORM ff._segment_not_found(delete_segment.name, env);
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.delete_segment(text, text) IS
+'Deletes a segment with its key lists; refused while a flag or another segment references it';
+
+-- ff.add_segment_keys adds targeting keys to a segment's include list (or,
+-- with excluded => true, to its exclude list), moving keys already on the
+-- other list.
+CREATE FUNCTION ff.add_segment_keys(segment text, keys text[], environment text DEFAULT NULL,
+                                    excluded boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(add_segment_keys.environment);
+    n           integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = add_segment_keys.segment) THEN
+        PERFORM ff._segment_not_found(add_segment_keys.segment, env);
+    END IF;
+    IF array_position(keys, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'targeting keys for segment "%" in environment "%" contain NULL', add_segment_keys.segment, env
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Remove the NULL elements from the array.';
+    END IF;
+    INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
+    SELECT DISTINCT env, add_segment_keys.segment, t, COALESCE(add_segment_keys.excluded, false)
+      FROM unnest(keys) AS t
+    ON CONFLICT (environment, segment, targeting_key) DO UPDATE SET excluded = EXCLUDED.excluded
+     WHERE k.excluded IS DISTINCT FROM EXCLUDED.excluded;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.add_segment_keys(text, text[], text, boolean) IS
+'Adds targeting keys to a segment''s include list, or exclude list with excluded => true; returns the number of keys added or moved';
+
+-- ff.remove_segment_keys removes targeting keys from a segment (from
+-- whichever list holds them).
+CREATE FUNCTION ff.remove_segment_keys(segment text, keys text[], environment text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(remove_segment_keys.environment);
+    n           integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = remove_segment_keys.segment) THEN
+        PERFORM ff._segment_not_found(remove_segment_keys.segment, env);
+    END IF;
+    DELETE FROM ff.segment_keys AS k
+     WHERE k.environment = env AND k.segment = remove_segment_keys.segment AND k.targeting_key = ANY (keys);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.remove_segment_keys(text, text[], text) IS
+'Removes targeting keys from a segment''s include or exclude list; returns the number removed';
+
+-- write functions are for the extension owner and the roles it grants them to
+REVOKE ALL ON FUNCTION ff.create_environment(text, text, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.set_default_environment(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.delete_environment(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._copy_segments(text, text, text[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.copy_environment(text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.create_flag(text, jsonb, text, text, jsonb, boolean, text, text[], text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.set_targeting(text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.set_default_variant(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._set_state(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.enable_flag(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.disable_flag(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.set_rollout(text, numeric, text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.copy_flag(text, text, text, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.delete_flag(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.create_segment(text, jsonb, text, text, text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.set_segment_rule(text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.delete_segment(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.add_segment_keys(text, text[], text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.remove_segment_keys(text, text[], text) FROM PUBLIC;

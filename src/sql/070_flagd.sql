@@ -1,0 +1,381 @@
+-- ---------------------------------------------------------------------
+-- flagd interoperability: ff.import_flagd and ff.export_flagd
+--
+-- A flagd flag-definition document ({"$schema", "metadata", "flags",
+-- "$evaluators"}) maps onto one environment: "metadata" is the
+-- environment's flag-set metadata, each member of "flags" one row of
+-- ff.flags.  Shared rules ("$evaluators" + {"$ref": name}) are resolved on
+-- import.  Segments are not a flagd concept: on export every in_segment
+-- reference becomes plain JSON Logic (see ff._segment_as_jsonlogic).
+-- ---------------------------------------------------------------------
+
+-- ff._flagd_resolve_refs replaces every {"$ref": "name"} object inside a
+-- rule by the named shared rule; an unknown name is an error.
+CREATE FUNCTION ff._flagd_resolve_refs(node jsonb, evaluators jsonb, flag text, path text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref         jsonb;
+    result      jsonb;
+    m           record;
+    i           integer;
+BEGIN
+    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
+       OR strpos(node::text, '"$ref"') = 0 THEN
+        RETURN node;
+    END IF;
+    IF jsonb_typeof(node) = 'array' THEN
+        result := '[]';
+        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
+            result := result || jsonb_build_array(
+                ff._flagd_resolve_refs(node -> i, evaluators, flag, path || '[' || i || ']'));
+        END LOOP;
+        RETURN result;
+    END IF;
+    IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
+        ref := node -> '$ref';
+        IF jsonb_typeof(ref) <> 'string' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has a $ref that is not a string at %', flag, path
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A shared rule is referenced as {"$ref": "name"}, with the name of a member of "$evaluators".';
+        END IF;
+        IF evaluators IS NULL OR NOT evaluators ? (ref #>> '{}') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" references unknown evaluator "%" at %', flag, ref #>> '{}', path
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = CASE WHEN evaluators IS NULL OR evaluators = '{}' THEN 'The document has no "$evaluators".'
+                                    ELSE format('The document defines %s.',
+                                        (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(evaluators) AS k))
+                               END,
+                      HINT = 'Add the rule to "$evaluators" or fix the name.';
+        END IF;
+        RETURN evaluators -> (ref #>> '{}');
+    END IF;
+    result := '{}';
+    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
+        result := result || jsonb_build_object(m.key,
+            ff._flagd_resolve_refs(m.value, evaluators, flag, ff._json_path_member(path, m.key)));
+    END LOOP;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._flagd_resolve_refs(jsonb, jsonb, text, text) IS
+'Internal: replaces {"$ref": name} objects in a rule by the shared rules of a flagd document''s $evaluators';
+
+-- ff.import_flagd loads a flagd flag-definition document into an
+-- environment, atomically.
+CREATE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(import_flagd.environment);
+    flags       jsonb;
+    evaluators  jsonb;
+    ev          record;
+    fl          record;
+    f           jsonb;
+    fpath       text;
+    dv          text;
+    tg          jsonb;
+    md          jsonb;
+    parsed      jsonb := '[]';
+    written     integer := 0;
+    n           integer;
+BEGIN
+    IF document IS NULL OR jsonb_typeof(document) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: the document is %',
+            CASE WHEN document IS NULL THEN 'NULL' ELSE 'a JSON ' || jsonb_typeof(document) || ', not an object' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A flagd document is an object such as {"flags": {"my-flag": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}}}.';
+    END IF;
+
+    -- flags: the map form, or the flagd daemon's array form
+    flags := document -> 'flags';
+    IF flags IS NULL THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is missing'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
+    ELSIF jsonb_typeof(flags) = 'array' THEN
+        IF EXISTS (SELECT 1 FROM jsonb_array_elements(flags) AS a
+                    WHERE jsonb_typeof(a) <> 'object' OR jsonb_typeof(a -> 'key') IS DISTINCT FROM 'string') THEN
+            RAISE EXCEPTION 'invalid flagd document: $.flags is an array whose elements are not all objects with a string "key"'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use the map form {"flags": {"my-flag": {...}}}, or give every flag object a "key".';
+        END IF;
+        SELECT k INTO fpath FROM (SELECT a ->> 'key' AS k FROM jsonb_array_elements(flags) AS a) AS x
+         GROUP BY k HAVING count(*) > 1 ORDER BY k LIMIT 1;
+        IF fpath IS NOT NULL THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is defined more than once in $.flags', fpath
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Flag keys are unique within a document.';
+        END IF;
+        SELECT jsonb_object_agg(a ->> 'key', a - 'key') INTO flags FROM jsonb_array_elements(flags) AS a;
+        flags := COALESCE(flags, '{}');
+    ELSIF jsonb_typeof(flags) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object', jsonb_typeof(flags)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
+    END IF;
+
+    -- shared rules
+    evaluators := document -> '$evaluators';
+    IF evaluators IS NOT NULL AND jsonb_typeof(evaluators) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $."$evaluators" is a JSON %, not an object', jsonb_typeof(evaluators)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '"$evaluators" maps names to JSON Logic rules that flags reference with {"$ref": "name"}.';
+    END IF;
+    FOR ev IN SELECT e.key, e.value FROM jsonb_each(COALESCE(evaluators, '{}')) AS e ORDER BY e.key LOOP
+        IF jsonb_path_exists(ev.value, 'lax $.**."$ref"') THEN
+            RAISE EXCEPTION 'invalid flagd document: evaluator "%" contains a $ref', ev.key
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The problem is in %s.', ff._json_path_member('$."$evaluators"', ev.key)),
+                      HINT = 'flagd does not resolve $ref inside $evaluators; inline the referenced rule.';
+        END IF;
+    END LOOP;
+
+    -- flag-set metadata
+    IF document ? 'metadata' THEN
+        PERFORM ff._check_metadata(document -> 'metadata', 'the flag set of the document', '$.metadata');
+    END IF;
+
+    -- check the shape of every flag before writing anything
+    FOR fl IN SELECT e.key, e.value FROM jsonb_each(flags) AS e ORDER BY e.key LOOP
+        f := fl.value;
+        fpath := ff._json_path_member('$.flags', fl.key);
+        IF jsonb_typeof(f) <> 'object' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is a JSON %, not an object', fl.key, jsonb_typeof(f)
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'A flag is an object with "state", "variants" and optionally "defaultVariant", "targeting" and "metadata".';
+        END IF;
+        IF NOT f ? 'state' OR NOT f ? 'variants' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has no "%"', fl.key,
+                CASE WHEN NOT f ? 'state' THEN 'state' ELSE 'variants' END
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'Every flag needs "state" ("ENABLED" or "DISABLED") and "variants".';
+        END IF;
+        IF jsonb_typeof(f -> 'state') <> 'string' OR (f ->> 'state') NOT IN ('ENABLED', 'DISABLED') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has state %', fl.key, (f -> 'state')::text
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.state.', fpath),
+                      HINT = 'The state is "ENABLED" or "DISABLED".';
+        END IF;
+        IF f ? 'defaultVariant' AND jsonb_typeof(f -> 'defaultVariant') NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has a defaultVariant that is a JSON %', fl.key,
+                jsonb_typeof(f -> 'defaultVariant')
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.defaultVariant.', fpath),
+                      HINT = 'defaultVariant is the name of a variant, or null.';
+        END IF;
+        dv := f ->> 'defaultVariant';
+        tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
+        md := COALESCE(f -> 'metadata', '{}');
+        parsed := parsed || jsonb_build_array(jsonb_build_object(
+            'key', fl.key, 'state', f -> 'state', 'variants', f -> 'variants',
+            'defaultVariant', dv, 'targeting', tg, 'metadata', md));
+    END LOOP;
+
+    -- write: unchanged flags are left alone (no new version, no history)
+    FOR fl IN SELECT p FROM jsonb_array_elements(parsed) AS p LOOP
+        f := fl.p;
+        tg := f -> 'targeting';
+        IF tg = 'null'::jsonb OR tg = '{}'::jsonb THEN
+            tg := NULL;
+        END IF;
+        INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
+        VALUES (env, f ->> 'key', f ->> 'state', f -> 'variants', f ->> 'defaultVariant', tg, f -> 'metadata')
+        ON CONFLICT (environment, key) DO UPDATE
+           SET state = EXCLUDED.state, variants = EXCLUDED.variants,
+               flag_type = CASE WHEN t.variants = EXCLUDED.variants THEN t.flag_type END,
+               default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+               metadata = EXCLUDED.metadata
+         WHERE (t.state, t.variants, t.default_variant, t.targeting, t.metadata)
+               IS DISTINCT FROM
+               (EXCLUDED.state, EXCLUDED.variants, EXCLUDED.default_variant, EXCLUDED.targeting, EXCLUDED.metadata);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+    END LOOP;
+
+    IF replace THEN
+        DELETE FROM ff.flags AS t WHERE t.environment = env AND NOT flags ? t.key;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+    END IF;
+
+    IF document ? 'metadata' THEN
+        UPDATE ff.environments AS e SET metadata = document -> 'metadata'
+         WHERE e.name = env AND e.metadata IS DISTINCT FROM document -> 'metadata';
+    END IF;
+    RETURN written;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.import_flagd(jsonb, text, boolean) IS
+'Loads a flagd flag-definition document into an environment atomically ($ref resolved, metadata = flag-set metadata); replace => true deletes the environment''s flags absent from the document; returns the number of flags created, changed or deleted';
+
+-- ff._segment_as_jsonlogic returns plain JSON Logic equivalent to
+-- {"in_segment": [segment, key_expression]}: excluded keys are out,
+-- included keys are in, otherwise the segment rule decides.
+CREATE FUNCTION ff._segment_as_jsonlogic(environment text, segment text, key_expression jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    seg         ff.segments;
+    inc         jsonb;
+    exc         jsonb;
+    parts       jsonb := '[]';
+BEGIN
+    SELECT * INTO seg FROM ff.segments AS s
+     WHERE s.environment = _segment_as_jsonlogic.environment AND s.name = _segment_as_jsonlogic.segment;
+    IF NOT FOUND THEN
+        PERFORM ff._segment_not_found(segment, _segment_as_jsonlogic.environment);
+    END IF;
+    SELECT COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE k.excluded), '[]'),
+           COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE NOT k.excluded), '[]')
+      INTO exc, inc
+      FROM ff.segment_keys AS k
+     WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment;
+    IF exc <> '[]' THEN
+        parts := parts || jsonb_build_array(jsonb_build_object('in', jsonb_build_array(key_expression, exc)), false);
+    END IF;
+    IF inc <> '[]' THEN
+        parts := parts || jsonb_build_array(jsonb_build_object('in', jsonb_build_array(key_expression, inc)), true);
+    END IF;
+    IF seg.rule IS NULL THEN
+        parts := parts || 'false'::jsonb;
+    ELSE
+        parts := parts || jsonb_build_array(jsonb_build_object('!!', jsonb_build_array(
+                     ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL))));
+    END IF;
+    IF jsonb_array_length(parts) = 1 THEN
+        RETURN parts -> 0;
+    END IF;
+    RETURN jsonb_build_object('if', parts);
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb) IS
+'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd';
+
+-- ff._flagd_inline_segments rewrites the in_segment operators of a rule
+-- for flagd: {"in_segment": "s"} becomes {"$ref": "s"} when refs is not
+-- NULL (the names used are added to refs), and inline JSON Logic
+-- otherwise or when a key expression is given.
+CREATE FUNCTION ff._flagd_inline_segments(node jsonb, environment text, INOUT refs text[],
+                                          OUT rule jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    op          text;
+    args        jsonb;
+    sub         record;
+    m           record;
+    i           integer;
+    result      jsonb;
+BEGIN
+    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
+       OR strpos(node::text, '"in_segment"') = 0 THEN
+        rule := node;
+        RETURN;
+    END IF;
+    IF jsonb_typeof(node) = 'array' THEN
+        result := '[]';
+        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
+            sub := ff._flagd_inline_segments(node -> i, environment, refs);
+            refs := sub.refs;
+            result := result || jsonb_build_array(sub.rule);
+        END LOOP;
+        rule := result;
+        RETURN;
+    END IF;
+    IF node ? 'in_segment' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
+        args := node -> 'in_segment';
+        IF jsonb_typeof(args) = 'array' AND jsonb_array_length(args) >= 2 THEN
+            sub := ff._flagd_inline_segments(args -> 1, environment, refs);
+            refs := sub.refs;
+            rule := ff._segment_as_jsonlogic(environment, args ->> 0, sub.rule);
+            RETURN;
+        END IF;
+        IF jsonb_typeof(args) = 'array' THEN
+            op := args ->> 0;
+        ELSE
+            op := args #>> '{}';
+        END IF;
+        IF refs IS NULL THEN
+            rule := ff._segment_as_jsonlogic(environment, op, '{"var": "targetingKey"}');
+        ELSE
+            IF NOT op = ANY (refs) THEN
+                refs := refs || op;
+            END IF;
+            rule := jsonb_build_object('$ref', op);
+        END IF;
+        RETURN;
+    END IF;
+    result := '{}';
+    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
+        sub := ff._flagd_inline_segments(m.value, environment, refs);
+        refs := sub.refs;
+        result := result || jsonb_build_object(m.key, sub.rule);
+    END LOOP;
+    rule := result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._flagd_inline_segments(jsonb, text, text[]) IS
+'Internal: rewrites in_segment operators as flagd $ref references (or inline JSON Logic) for ff.export_flagd';
+
+-- ff.export_flagd returns an environment as a flagd flag-definition
+-- document.
+CREATE FUNCTION ff.export_flagd(environment text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(export_flagd.environment);
+    flags       jsonb := '{}';
+    evaluators  jsonb := '{}';
+    refs        text[] := '{}';
+    fl          record;
+    sub         record;
+    obj         jsonb;
+    seg         text;
+BEGIN
+    FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
+        obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
+                                  'defaultVariant', fl.default_variant);
+        IF fl.targeting IS NOT NULL THEN
+            sub := ff._flagd_inline_segments(fl.targeting, env, refs);
+            refs := sub.refs;
+            obj := obj || jsonb_build_object('targeting', sub.rule);
+        END IF;
+        IF fl.metadata <> '{}'::jsonb THEN
+            obj := obj || jsonb_build_object('metadata', fl.metadata);
+        END IF;
+        flags := flags || jsonb_build_object(fl.key, obj);
+    END LOOP;
+    FOREACH seg IN ARRAY refs LOOP
+        evaluators := evaluators || jsonb_build_object(seg,
+            ff._segment_as_jsonlogic(env, seg, '{"var": "targetingKey"}'));
+    END LOOP;
+    obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
+                              'metadata', (SELECT e.metadata FROM ff.environments AS e WHERE e.name = env),
+                              'flags', flags);
+    IF evaluators <> '{}' THEN
+        obj := obj || jsonb_build_object('$evaluators', evaluators);
+    END IF;
+    RETURN obj;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.export_flagd(text) IS
+'Returns an environment as a flagd flag-definition document ($schema, metadata, flags); segments used by flags are emitted as $evaluators entries of plain JSON Logic';
+
+REVOKE ALL ON FUNCTION ff.import_flagd(jsonb, text, boolean) FROM PUBLIC;

@@ -1,0 +1,585 @@
+-- ---------------------------------------------------------------------
+-- History: public functions, readable views, rollback, and the recording
+-- triggers (src/sql/080_history_views.sql)
+--
+-- The recording triggers are created last in the install script, so the
+-- rows the install script itself writes (the default environment) are the
+-- baseline of an empty history rather than versions.
+-- ---------------------------------------------------------------------
+
+-- ---- reading the history
+
+CREATE FUNCTION ff.current_version()
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.max(v.version), 0) FROM ff.versions AS v
+$$;
+COMMENT ON FUNCTION ff.current_version() IS
+    'The latest configuration version visible to this transaction (0 when nothing was ever changed)';
+
+CREATE FUNCTION ff.changes_since(since_version bigint)
+RETURNS SETOF ff.versions
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF since_version IS NULL OR since_version < 0 THEN
+        RAISE EXCEPTION 'invalid version %: versions are >= 0',
+                        coalesce(since_version::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass 0 to read the whole history, or the last version you have seen.';
+    END IF;
+    RETURN QUERY SELECT v.* FROM ff.versions AS v WHERE v.version > since_version ORDER BY v.version;
+END;
+$$;
+COMMENT ON FUNCTION ff.changes_since(bigint) IS
+    'Every version after since_version, in version order; a poller that remembers the last version it saw never misses one';
+REVOKE ALL ON FUNCTION ff.changes_since(bigint) FROM PUBLIC;
+
+CREATE FUNCTION ff.verify_history(OUT ok boolean, OUT checked bigint,
+                                  OUT first_broken_version bigint, OUT detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    bad         record;
+BEGIN
+    SELECT pg_catalog.count(*) INTO checked FROM ff.versions;
+    SELECT r.* INTO bad
+      FROM (SELECT v.version, v.hash, v.prev_hash,
+                   ff._history_hash(v) AS recomputed,
+                   pg_catalog.lag(v.version) OVER w AS prev_version,
+                   pg_catalog.lag(v.hash) OVER w AS prev_row_hash
+              FROM ff.versions AS v
+            WINDOW w AS (ORDER BY v.version)) AS r
+     WHERE r.version <> coalesce(r.prev_version, 0) + 1
+        OR r.hash <> r.recomputed
+        OR r.prev_hash IS DISTINCT FROM r.prev_row_hash
+     ORDER BY r.version
+     LIMIT 1;
+    IF NOT FOUND THEN
+        ok := true;
+        detail := pg_catalog.format('%s versions, hash chain intact', checked);
+        RETURN;
+    END IF;
+    ok := false;
+    first_broken_version := bad.version;
+    IF bad.version <> coalesce(bad.prev_version, 0) + 1 THEN
+        detail := pg_catalog.format('version %s follows version %s: versions %s to %s are missing',
+                                    bad.version, coalesce(bad.prev_version, 0),
+                                    coalesce(bad.prev_version, 0) + 1, bad.version - 1);
+    ELSIF bad.hash <> bad.recomputed THEN
+        detail := pg_catalog.format('version %s: the stored hash does not match the row''s content (the row was altered)',
+                                    bad.version);
+    ELSE
+        detail := pg_catalog.format('version %s: prev_hash does not match the hash of version %s (the chain was re-linked)',
+                                    bad.version, bad.prev_version);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION ff.verify_history() IS
+    'Recomputes the hash chain of ff.versions; names the first broken version (gap, altered row, or broken link)';
+REVOKE ALL ON FUNCTION ff.verify_history() FROM PUBLIC;
+
+-- ---- comments
+
+CREATE FUNCTION ff.comment_change(comment text)
+RETURNS text
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.set_config('ff.change_comment', coalesce(comment, ''), true)
+$$;
+COMMENT ON FUNCTION ff.comment_change(text) IS
+    'Sets the comment recorded with the changes that follow in the current transaction (like SET LOCAL ff.change_comment)';
+
+-- ---- readable views
+
+CREATE FUNCTION ff._history_short(value jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN value IS NULL THEN 'null'
+                WHEN pg_catalog.jsonb_typeof(value) = 'string' THEN value #>> '{}'
+                ELSE value::text END
+$$;
+COMMENT ON FUNCTION ff._history_short(jsonb) IS 'Internal: a JSON scalar as display text (strings unquoted)';
+
+CREATE FUNCTION ff._history_diff(operation text, before jsonb, after jsonb, delta jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN operation = 'KEYS' THEN delta
+    ELSE (SELECT coalesce(
+                     pg_catalog.jsonb_object_agg(k.key, pg_catalog.jsonb_build_object(
+                         'old', before -> k.key, 'new', after -> k.key)),
+                     '{}')
+            FROM (SELECT pg_catalog.jsonb_object_keys(coalesce(before, '{}'))
+                  UNION
+                  SELECT pg_catalog.jsonb_object_keys(coalesce(after, '{}'))) AS k (key)
+           WHERE k.key NOT IN ('version', 'updated_at')
+             AND (before -> k.key) IS DISTINCT FROM (after -> k.key))
+    END
+$$;
+COMMENT ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) IS
+    'Internal: {"field": {"old": ..., "new": ...}} for every changed top-level field (version and updated_at left out); the delta for KEYS';
+
+CREATE FUNCTION ff._history_summary(operation text, before jsonb, after jsonb, delta jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE operation
+        WHEN 'INSERT' THEN 'created'
+        WHEN 'DELETE' THEN 'deleted'
+        WHEN 'KEYS' THEN
+            CASE WHEN delta ? 'cleared'
+                 THEN pg_catalog.format('keys: all %s removed', delta ->> 'removed_count')
+                 ELSE 'keys: ' || pg_catalog.concat_ws(', ',
+                     '+' || pg_catalog.jsonb_array_length(delta -> 'include') || ' included',
+                     '+' || pg_catalog.jsonb_array_length(delta -> 'exclude') || ' excluded',
+                     '-' || pg_catalog.jsonb_array_length(delta -> 'remove') || ' removed')
+            END
+        ELSE (SELECT coalesce(pg_catalog.string_agg(
+                  CASE WHEN coalesce(pg_catalog.jsonb_typeof(d.value -> 'old'), 'null') NOT IN ('object', 'array')
+                        AND coalesce(pg_catalog.jsonb_typeof(d.value -> 'new'), 'null') NOT IN ('object', 'array')
+                        AND pg_catalog.length(ff._history_short(d.value -> 'old')) <= 40
+                        AND pg_catalog.length(ff._history_short(d.value -> 'new')) <= 40
+                       THEN pg_catalog.format('%s: %s → %s', d.key, ff._history_short(d.value -> 'old'),
+                                              ff._history_short(d.value -> 'new'))
+                       ELSE d.key || ' changed' END,
+                  '; ' ORDER BY d.key), 'no visible change')
+                FROM pg_catalog.jsonb_each(ff._history_diff(operation, before, after, delta)) AS d)
+    END
+$$;
+COMMENT ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) IS
+    'Internal: one line describing a version, e.g. "state: ENABLED → DISABLED"';
+
+CREATE VIEW ff.history AS
+SELECT v.version,
+       v.change_set,
+       v.changed_at,
+       v.environment,
+       v.entity,
+       v.entity_key,
+       v.operation,
+       ff._history_summary(v.operation, v.before, v.after, v.delta) AS summary,
+       ff._history_diff(v.operation, v.before, v.after, v.delta) AS diff,
+       v.changed_by,
+       v.application_name,
+       v.comment
+  FROM ff.versions AS v
+ ORDER BY v.version;
+COMMENT ON VIEW ff.history IS 'The configuration history, one row per version, with a readable diff and summary';
+COMMENT ON COLUMN ff.history.version IS 'Configuration version';
+COMMENT ON COLUMN ff.history.change_set IS 'First version of the transaction that wrote this version';
+COMMENT ON COLUMN ff.history.changed_at IS 'Start time of the writing transaction';
+COMMENT ON COLUMN ff.history.environment IS 'Environment of the changed entity';
+COMMENT ON COLUMN ff.history.entity IS 'environment, flag or segment';
+COMMENT ON COLUMN ff.history.entity_key IS 'Flag key, segment name or environment name';
+COMMENT ON COLUMN ff.history.operation IS 'INSERT, UPDATE, DELETE, or KEYS (segment key list change)';
+COMMENT ON COLUMN ff.history.summary IS 'One-line description: created, deleted, "field: old → new; ...", "keys: +n included, ..."';
+COMMENT ON COLUMN ff.history.diff IS '{"field": {"old": ..., "new": ...}} for the changed fields (version and updated_at left out); for KEYS the key delta';
+COMMENT ON COLUMN ff.history.changed_by IS 'Role that made the change';
+COMMENT ON COLUMN ff.history.application_name IS 'application_name of the connection that made the change';
+COMMENT ON COLUMN ff.history.comment IS 'Change comment of the transaction';
+REVOKE ALL ON ff.history FROM PUBLIC;
+
+CREATE VIEW ff.change_sets AS
+SELECT v.change_set,
+       pg_catalog.max(v.version) AS last_version,
+       pg_catalog.count(*) AS changes,
+       pg_catalog.min(v.changed_at) AS changed_at,
+       pg_catalog.min(v.changed_by) AS changed_by,
+       pg_catalog.min(v.comment) AS comment,
+       pg_catalog.array_agg(DISTINCT v.environment ORDER BY v.environment) AS environments,
+       pg_catalog.array_agg(DISTINCT v.entity || ':' || v.entity_key ORDER BY v.entity || ':' || v.entity_key) AS entities
+  FROM ff.versions AS v
+ GROUP BY v.change_set
+ ORDER BY v.change_set;
+COMMENT ON VIEW ff.change_sets IS 'One row per committed transaction that changed the configuration (an atomic change-set)';
+COMMENT ON COLUMN ff.change_sets.change_set IS 'First version of the change-set';
+COMMENT ON COLUMN ff.change_sets.last_version IS 'Last version of the change-set';
+COMMENT ON COLUMN ff.change_sets.changes IS 'Number of versions in the change-set';
+COMMENT ON COLUMN ff.change_sets.changed_at IS 'Start time of the transaction';
+COMMENT ON COLUMN ff.change_sets.changed_by IS 'Role that made the changes';
+COMMENT ON COLUMN ff.change_sets.comment IS 'Change comment (the first one, if it changed within the transaction)';
+COMMENT ON COLUMN ff.change_sets.environments IS 'Environments touched';
+COMMENT ON COLUMN ff.change_sets.entities IS 'Changed entities as entity:key';
+REVOKE ALL ON ff.change_sets FROM PUBLIC;
+
+-- ---- rollback
+
+CREATE FUNCTION ff._history_environment(environment text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    resolved    text;
+BEGIN
+    resolved := coalesce(nullif(environment, ''),
+                                    nullif(pg_catalog.current_setting('ff.environment', true), ''));
+    IF resolved IS NULL THEN
+        SELECT e.name INTO resolved FROM ff.environments AS e WHERE e.is_default;
+    END IF;
+    IF resolved IS NULL THEN
+        RAISE EXCEPTION 'no environment given and there is no default environment'
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Pass the environment argument, SET ff.environment, or mark an environment is_default.';
+    END IF;
+    RETURN resolved;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_environment(text) IS
+    'Internal: the environment argument, else ff.environment, else the default environment';
+
+CREATE FUNCTION ff._history_check_version(to_version bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cur         bigint := ff.current_version();
+BEGIN
+    IF to_version IS NULL OR to_version < 1 OR to_version > cur THEN
+        RAISE EXCEPTION 'version % does not exist', coalesce(to_version::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN cur = 0 THEN 'The history is empty.'
+                                ELSE pg_catalog.format('Recorded versions run from 1 to %s.', cur) END,
+                  HINT = 'SELECT version, entity, entity_key, summary FROM ff.history lists the versions.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_check_version(bigint) IS 'Internal: raises unless to_version is a recorded version';
+
+CREATE FUNCTION ff._history_image_at(entity text, environment text, entity_key text, at_version bigint)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN l.operation = 'DELETE' THEN NULL ELSE l.after END
+      FROM ff.versions AS l
+     WHERE l.entity = $1 AND l.environment = $2 AND l.entity_key = $3
+       AND l.operation <> 'KEYS' AND l.version <= $4
+     ORDER BY l.version DESC
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION ff._history_image_at(text, text, text, bigint) IS
+    'Internal: the row image of an entity as of a version (NULL: it did not exist then)';
+
+CREATE FUNCTION ff._history_keys_at(environment text, segment text, at_version bigint)
+RETURNS TABLE (targeting_key text, excluded boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH since AS (
+        SELECT coalesce(pg_catalog.max(l.version), 0) AS v
+          FROM ff.versions AS l
+         WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+           AND l.version <= $3
+           AND (l.operation = 'DELETE' OR (l.operation = 'KEYS' AND l.delta ? 'cleared'))),
+    events AS (
+        SELECT l.version, e.k, e.action
+          FROM ff.versions AS l
+          CROSS JOIN since
+          CROSS JOIN LATERAL (
+              SELECT x.k, 'include' AS action
+                FROM pg_catalog.jsonb_array_elements_text(coalesce(l.delta -> 'include', '[]')) AS x (k)
+              UNION ALL
+              SELECT x.k, 'exclude'
+                FROM pg_catalog.jsonb_array_elements_text(coalesce(l.delta -> 'exclude', '[]')) AS x (k)
+              UNION ALL
+              SELECT x.k, 'remove'
+                FROM pg_catalog.jsonb_array_elements_text(coalesce(l.delta -> 'remove', '[]')) AS x (k)
+          ) AS e
+         WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+           AND l.operation = 'KEYS' AND l.version > since.v AND l.version <= $3)
+    SELECT last.k, last.action = 'exclude'
+      FROM (SELECT DISTINCT ON (ev.k) ev.k, ev.action
+              FROM events AS ev
+             ORDER BY ev.k, ev.version DESC) AS last
+     WHERE last.action <> 'remove'
+$$;
+COMMENT ON FUNCTION ff._history_keys_at(text, text, bigint) IS
+    'Internal: a segment''s include/exclude key list as of a version, replayed from the KEYS deltas';
+
+CREATE FUNCTION ff._history_restore(entity text, environment text, entity_key text, at_version bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    target      jsonb := ff._history_image_at(entity, environment, entity_key, at_version);
+    cur         jsonb;
+    before_v    bigint := ff.current_version();
+BEGIN
+    EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
+                              ff._history_table(entity),
+                              CASE entity WHEN 'environment' THEN 't.name = $2'
+                                          WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                          ELSE 't.environment = $1 AND t.name = $2' END)
+       INTO cur USING environment, entity_key;
+
+    IF target IS NULL THEN
+        IF cur IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s',
+                                      ff._history_table(entity),
+                                      CASE entity WHEN 'environment' THEN 't.name = $2'
+                                                  WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                                  ELSE 't.environment = $1 AND t.name = $2' END)
+               USING environment, entity_key;
+        END IF;
+    ELSIF cur IS NULL OR (cur - 'version' - 'updated_at') <> (target - 'version' - 'updated_at') THEN
+        PERFORM ff._history_write_image(entity, target, false);
+    END IF;
+
+    IF entity = 'segment' AND target IS NOT NULL THEN
+        DELETE FROM ff.segment_keys AS k
+         WHERE k.environment = $2 AND k.segment = $3
+           AND NOT EXISTS (SELECT 1 FROM ff._history_keys_at($2, $3, $4) AS t
+                            WHERE t.targeting_key = k.targeting_key);
+        INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
+        SELECT $2, $3, t.targeting_key, t.excluded
+          FROM ff._history_keys_at($2, $3, $4) AS t
+         WHERE NOT EXISTS (SELECT 1 FROM ff.segment_keys AS c
+                            WHERE c.environment = $2 AND c.segment = $3
+                              AND c.targeting_key = t.targeting_key AND c.excluded = t.excluded)
+            ON CONFLICT ON CONSTRAINT segment_keys_pkey
+            DO UPDATE SET excluded = EXCLUDED.excluded;
+    END IF;
+    RETURN ff.current_version() > before_v;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_restore(text, text, text, bigint) IS
+    'Internal: writes an entity (and a segment''s key list) back to its state as of a version; true if anything changed';
+
+CREATE FUNCTION ff._history_with_comment(auto_comment text)
+RETURNS text
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN coalesce(pg_catalog.current_setting('ff.change_comment', true), '') = ''
+                THEN pg_catalog.set_config('ff.change_comment', auto_comment, true) END
+$$;
+COMMENT ON FUNCTION ff._history_with_comment(text) IS
+    'Internal: sets ff.change_comment for the transaction unless the caller already did; returns what it set (or NULL)';
+
+CREATE FUNCTION ff.rollback_flag(key text, to_version bigint, environment text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._history_environment(environment);
+    set_by_us   text;
+BEGIN
+    PERFORM ff._history_check_version(to_version);
+    IF NOT EXISTS (SELECT 1 FROM ff.versions AS v
+                    WHERE v.entity = 'flag' AND v.environment = env AND v.entity_key = key) THEN
+        RAISE EXCEPTION 'flag "%" has no history in environment "%"', key, env
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Check the flag key and the environment; ff.history lists the recorded changes.';
+    END IF;
+    set_by_us := ff._history_with_comment(pg_catalog.format(
+        'rollback of flag "%s" in environment "%s" to version %s', key, env, to_version));
+    IF NOT ff._history_restore('flag', env, key, to_version) THEN
+        RAISE NOTICE 'flag "%" in environment "%" is already as of version %: nothing changed',
+                     key, env, to_version;
+    END IF;
+    IF set_by_us IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
+    END IF;
+    RETURN ff.current_version();
+END;
+$$;
+COMMENT ON FUNCTION ff.rollback_flag(text, bigint, text) IS
+    'Writes a flag back to its state as of to_version (deleting it if it did not exist then) as a new version; returns the current version';
+REVOKE ALL ON FUNCTION ff.rollback_flag(text, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION ff.rollback_segment(name text, to_version bigint, environment text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._history_environment(environment);
+    set_by_us   text;
+BEGIN
+    PERFORM ff._history_check_version(to_version);
+    IF NOT EXISTS (SELECT 1 FROM ff.versions AS v
+                    WHERE v.entity = 'segment' AND v.environment = env AND v.entity_key = name) THEN
+        RAISE EXCEPTION 'segment "%" has no history in environment "%"', name, env
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Check the segment name and the environment; ff.history lists the recorded changes.';
+    END IF;
+    set_by_us := ff._history_with_comment(pg_catalog.format(
+        'rollback of segment "%s" in environment "%s" to version %s', name, env, to_version));
+    IF NOT ff._history_restore('segment', env, name, to_version) THEN
+        RAISE NOTICE 'segment "%" in environment "%" is already as of version %: nothing changed',
+                     name, env, to_version;
+    END IF;
+    IF set_by_us IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
+    END IF;
+    RETURN ff.current_version();
+END;
+$$;
+COMMENT ON FUNCTION ff.rollback_segment(text, bigint, text) IS
+    'Writes a segment and its key list back to their state as of to_version (deleting it if it did not exist then) as new versions; returns the current version';
+REVOKE ALL ON FUNCTION ff.rollback_segment(text, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION ff.rollback_environment(environment text, to_version bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    set_by_us   text;
+    before_v    bigint := ff.current_version();
+    has_history boolean;
+    item        record;
+BEGIN
+    IF environment IS NULL THEN
+        RAISE EXCEPTION 'environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to roll back.';
+    END IF;
+    PERFORM ff._history_check_version(to_version);
+    has_history := EXISTS (SELECT 1 FROM ff.versions AS v
+                            WHERE v.entity = 'environment' AND v.environment = $1
+                              AND v.entity_key = $1);
+    IF NOT has_history AND NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = $1) THEN
+        RAISE EXCEPTION 'environment "%" does not exist and has no history', environment
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Check the name; ff.history lists the recorded changes of each environment.';
+    END IF;
+    -- an environment created by the install script and never changed has
+    -- no history: it existed all along
+    IF has_history AND ff._history_image_at('environment', $1, $1, to_version) IS NULL THEN
+        RAISE EXCEPTION 'environment "%" did not exist at version %', environment, to_version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'To go back to a state without it, delete its flags, its segments and the environment.';
+    END IF;
+    set_by_us := ff._history_with_comment(pg_catalog.format(
+        'rollback of environment "%s" to version %s', environment, to_version));
+    IF has_history THEN
+        PERFORM ff._history_restore('environment', environment, environment, to_version);
+    END IF;
+
+    -- segments that existed then (rules without segment references first),
+    -- then every flag, then the segments that did not exist then
+    FOR item IN
+        SELECT s.entity_key,
+               coalesce(ff._history_image_at('segment', $1, s.entity_key, to_version)::text
+                                   LIKE '%in_segment%', false) AS refs
+          FROM (SELECT DISTINCT v.entity_key FROM ff.versions AS v
+                 WHERE v.entity = 'segment' AND v.environment = $1) AS s
+         WHERE ff._history_image_at('segment', $1, s.entity_key, to_version) IS NOT NULL
+         ORDER BY 2, 1
+    LOOP
+        PERFORM ff._history_restore('segment', environment, item.entity_key, to_version);
+    END LOOP;
+    FOR item IN
+        SELECT DISTINCT v.entity_key FROM ff.versions AS v
+         WHERE v.entity = 'flag' AND v.environment = $1
+         ORDER BY 1
+    LOOP
+        PERFORM ff._history_restore('flag', environment, item.entity_key, to_version);
+    END LOOP;
+    FOR item IN
+        SELECT DISTINCT v.entity_key FROM ff.versions AS v
+         WHERE v.entity = 'segment' AND v.environment = $1
+           AND ff._history_image_at('segment', $1, v.entity_key, to_version) IS NULL
+         ORDER BY 1
+    LOOP
+        PERFORM ff._history_restore('segment', environment, item.entity_key, to_version);
+    END LOOP;
+
+    IF ff.current_version() = before_v THEN
+        RAISE NOTICE 'environment "%" is already as of version %: nothing changed', environment, to_version;
+    END IF;
+    IF set_by_us IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
+    END IF;
+    RETURN ff.current_version();
+END;
+$$;
+COMMENT ON FUNCTION ff.rollback_environment(text, bigint) IS
+    'Writes an environment, its segments and its flags back to their state as of to_version, as one change-set of new versions; returns the current version';
+REVOKE ALL ON FUNCTION ff.rollback_environment(text, bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ff._history_short(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_environment(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_check_version(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_image_at(text, text, text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_at(text, text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_restore(text, text, text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_with_comment(text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- The recording triggers.  Named ff_90_* so that they run after the
+-- validation triggers (ff_10_validate_*): BEFORE ROW triggers of a table
+-- fire in name order, and the row they stamp and record is final.
+-- ---------------------------------------------------------------------
+
+CREATE TRIGGER ff_90_history
+    BEFORE INSERT OR UPDATE OR DELETE ON ff.environments
+    FOR EACH ROW EXECUTE FUNCTION ff._history_row_trigger('environment');
+CREATE TRIGGER ff_90_history
+    BEFORE INSERT OR UPDATE OR DELETE ON ff.flags
+    FOR EACH ROW EXECUTE FUNCTION ff._history_row_trigger('flag');
+CREATE TRIGGER ff_90_history
+    BEFORE INSERT OR UPDATE OR DELETE ON ff.segments
+    FOR EACH ROW EXECUTE FUNCTION ff._history_row_trigger('segment');
+
+CREATE TRIGGER ff_90_history_truncate
+    BEFORE TRUNCATE ON ff.environments
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_truncate_trigger('environment');
+CREATE TRIGGER ff_90_history_truncate
+    BEFORE TRUNCATE ON ff.flags
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_truncate_trigger('flag');
+CREATE TRIGGER ff_90_history_truncate
+    BEFORE TRUNCATE ON ff.segments
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_truncate_trigger('segment');
+
+CREATE TRIGGER ff_90_history_keys_insert
+    AFTER INSERT ON ff.segment_keys
+    REFERENCING NEW TABLE AS ff_new_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_keys_insert_trigger();
+CREATE TRIGGER ff_90_history_keys_update
+    AFTER UPDATE ON ff.segment_keys
+    REFERENCING OLD TABLE AS ff_old_keys NEW TABLE AS ff_new_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_keys_update_trigger();
+CREATE TRIGGER ff_90_history_keys_delete
+    AFTER DELETE ON ff.segment_keys
+    REFERENCING OLD TABLE AS ff_old_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_keys_delete_trigger();
+CREATE TRIGGER ff_90_history_keys_truncate
+    BEFORE TRUNCATE ON ff.segment_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_keys_truncate_trigger();
+
+-- ---------------------------------------------------------------------
+-- pg_dump registration (here, at the end of the install script, so that
+-- these calls are the ones in force).  Restored rows do not duplicate
+-- history: the recording triggers recognise rows that are exactly what the
+-- restored history says (see 020_history.sql).  Environment rows never
+-- written since installation (version IS NULL: the default environment
+-- created by the install script) are re-created by CREATE EXTENSION and are
+-- not dumped; the writer-lock row is re-created too.
+-- ---------------------------------------------------------------------
+
+SELECT pg_catalog.pg_extension_config_dump('ff.versions', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.environments', 'WHERE version IS NOT NULL');
+SELECT pg_catalog.pg_extension_config_dump('ff.flags', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.segments', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.segment_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.history_lock', 'WHERE false');
