@@ -64,16 +64,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT 'f' || pg_catalog.lpad(k::text, 6, '0') $$;
 COMMENT ON FUNCTION ffbench.scale_key(integer) IS 'key of synthetic flag k';
 
--- ffbench.scale_doc: a flagd document with n synthetic flags
-CREATE FUNCTION ffbench.scale_doc(n integer) RETURNS jsonb
+-- ffbench.scale_doc: a flagd document with the synthetic flags lo..hi
+CREATE FUNCTION ffbench.scale_doc(lo integer, hi integer) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
 SELECT pg_catalog.jsonb_build_object('flags',
     pg_catalog.jsonb_object_agg(ffbench.scale_key(k), ffbench.scale_flag(k)))
-FROM pg_catalog.generate_series(1, n) AS k
+FROM pg_catalog.generate_series(lo, hi) AS k
 $$;
-COMMENT ON FUNCTION ffbench.scale_doc(integer) IS
-    'flagd document holding n synthetic 10-rule flags f000001..';
+COMMENT ON FUNCTION ffbench.scale_doc(integer, integer) IS
+    'flagd document holding the synthetic 10-rule flags number lo..hi (f000001..)';
 
 -- ffbench.bool_doc: a flagd document with n static boolean flags <prefix>1..n
 CREATE FUNCTION ffbench.bool_doc(prefix text, n integer) RETURNS jsonb
