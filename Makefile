@@ -4,6 +4,8 @@
 #   make install         install into the PostgreSQL found by PG_CONFIG
 #   make installcheck    pg_regress + isolation + TAP suites (temp instances)
 #   make core-check      unit and conformance tests of the portable core
+#   make core-sanitize   the same under ASan+UBSan (clang)
+#   make core-fuzz       libFuzzer on the core for FUZZ_SECONDS (default 60)
 #   make pgtap           pgTAP suite against the running server ($PGDATABASE)
 #   make test            every suite, with one summary line (test/run-all.sh)
 
@@ -60,8 +62,39 @@ build/core-tests: $(CORE_SRCS) $(wildcard src/core/*.h) $(wildcard test/core/*.c
 core-check: build/core-tests
 	build/core-tests $(CONFORMANCE)
 
+# the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+SAN_CC ?= clang
+SAN_FLAGS = -O1 -g -std=c99 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter
+
+build/core-tests-san: $(CORE_SRCS) $(wildcard src/core/*.h) $(wildcard test/core/*.c) $(wildcard test/core/*.h)
+	@mkdir -p build
+	$(SAN_CC) $(SAN_FLAGS) -Isrc/core -o $@ $(CORE_SRCS) $(filter-out test/core/fuzz_%.c,$(wildcard test/core/*.c)) -lm
+
+core-sanitize: build/core-tests-san
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/core-tests-san $(CONFORMANCE)
+
+# libFuzzer over [rule, data] JSON inputs; seeds from the conformance list
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter
+
+build/fuzz-jsonlogic: $(CORE_SRCS) $(wildcard src/core/*.h) test/core/fuzz_jsonlogic.c
+	@mkdir -p build
+	$(SAN_CC) $(FUZZ_FLAGS) -Isrc/core -o $@ $(CORE_SRCS) test/core/fuzz_jsonlogic.c -lm
+
+build/fuzz-corpus-gen: $(CORE_SRCS) $(wildcard src/core/*.h) test/core/fuzz_corpus_gen.c
+	@mkdir -p build
+	$(CORE_CC) $(CORE_CFLAGS) -Isrc/core -o $@ $(CORE_SRCS) test/core/fuzz_corpus_gen.c -lm
+
+core-fuzz: build/fuzz-jsonlogic build/fuzz-corpus-gen
+	@mkdir -p build/fuzz-corpus build/fuzz-artifacts
+	build/fuzz-corpus-gen $(CONFORMANCE) build/fuzz-corpus
+	build/fuzz-jsonlogic -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+		-rss_limit_mb=1024 -artifact_prefix=build/fuzz-artifacts/ build/fuzz-corpus
+
 # ---- suites one at a time (test/run-all.sh runs each and counts) ----
-.PHONY: core-check pgtap test regress-check isolation-check tap-check
+.PHONY: core-check core-sanitize core-fuzz pgtap test regress-check isolation-check tap-check
 regress-check:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 

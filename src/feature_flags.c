@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 
 #include "feature_flags.h"
+#include "ff_cache.h"
 
 PG_MODULE_MAGIC;
 
@@ -61,4 +62,7 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ff");
+
+	/* subsystems */
+	FFCacheInit();
 }

@@ -4,7 +4,7 @@
  *	  Portable JSON Logic evaluator core of feature_flags.
  *
  * This header is the whole contract between the evaluator core and its
- * callers (the PostgreSQL glue in src/*.c, the unit tests and the fuzzer in
+ * callers (the PostgreSQL glue in the src directory, the unit tests and the fuzzer in
  * test/core/).  The core depends on nothing but the C99 standard library:
  * no PostgreSQL header may be included anywhere under src/core/.
  *
@@ -161,6 +161,13 @@ typedef struct JLCompileOptions
 {
 	int			max_depth;		/* 0 = JL_DEFAULT_MAX_DEPTH */
 	bool		allow_segments; /* accept the in_segment operator */
+
+	/*
+	 * Added by core: accept jsonlogic.com's "?:" as an alias of "if".  flagd
+	 * does not have it, so the extension leaves it off (an unknown-operator
+	 * compile error); only the jsonlogic.com conformance runner sets it.
+	 */
+	bool		allow_ternary;
 } JLCompileOptions;
 
 /*
@@ -247,6 +254,15 @@ typedef struct JLContext
 
 /* A JLContext over an in-memory JLValue (tests, fuzzer, map/filter data) */
 extern void JLContextInitValue(JLContext *ctx, const JLValue *data);
+
+/*
+ * Added by core: descend into an in-memory value along a split path
+ * (objects by key, arrays by canonical decimal index "0", "17"); NULL when
+ * missing.  This is the lookup JLContextInitValue uses, exposed for
+ * callers that wrap it in their own lookup callback.
+ */
+extern const JLValue *JLLookupValue(const JLValue *v, const JLPathSegment *segs,
+									size_t nsegs);
 
 /*
  * Evaluate.  Returns the result (possibly allocated in scratch, possibly

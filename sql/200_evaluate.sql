@@ -1,0 +1,244 @@
+--
+-- 200_evaluate: ff.evaluate, reasons and error codes, the typed getters,
+-- environments, metadata, $flagd injection, segments, ff.evaluate_all and
+-- the evaluation cache.
+--
+CREATE EXTENSION IF NOT EXISTS feature_flags;
+SET client_min_messages = warning;
+
+-- the default environment exists after install once the admin/history
+-- parts are merged; create it otherwise
+INSERT INTO ff.environments (name, is_default) VALUES ('development', true)
+    ON CONFLICT DO NOTHING;
+INSERT INTO ff.environments (name, metadata)
+    VALUES ('glue_eval', '{"team": "glue", "region": "eu", "dropped": null}');
+INSERT INTO ff.environments (name) VALUES ('glue_other');
+
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting, metadata) VALUES
+    -- STATIC: no targeting, a default variant
+    ('glue_eval', 'static-on', 'boolean', '{"on": true, "off": false}', 'on', NULL,
+     '{"owner": "ops", "region": "us"}'),
+    -- {} is the same as no targeting
+    ('glue_eval', 'empty-targeting', 'string', '{"a": "A", "b": "B"}', 'b', '{}', '{}'),
+    -- DEFAULT without a default variant
+    ('glue_eval', 'no-default', 'string', '{"a": "A"}', NULL, NULL, '{}'),
+    -- TARGETING_MATCH / DEFAULT through null
+    ('glue_eval', 'tiered', 'string', '{"basic": "#000", "gold": "#fc0"}', 'basic',
+     '{"if": [{"==": [{"var": "user.tier"}, "gold"]}, "gold", null]}', '{"dropped": 1}'),
+    -- the same, no default variant
+    ('glue_eval', 'tiered-nodefault', 'string', '{"basic": "#000", "gold": "#fc0"}', NULL,
+     '{"if": [{"==": [{"var": "user.tier"}, "gold"]}, "gold", null]}', '{}'),
+    -- DISABLED
+    ('glue_eval', 'off-flag', 'number', '{"one": 1, "two": 2}', 'one', NULL, '{"why": "incident"}'),
+    -- boolean variant shorthand: the rule's true/false picks "true"/"false"
+    ('glue_eval', 'shorthand', 'boolean', '{"true": true, "false": false}', 'false',
+     '{"starts_with": [{"var": "email"}, "admin@"]}', '{}'),
+    -- GENERAL: targeting computes a name that is not a variant
+    ('glue_eval', 'computed', 'string', '{"x": "X", "y": "Y"}', 'x',
+     '{"var": "wanted"}', '{}'),
+    -- numbers, integers, objects
+    ('glue_eval', 'limit', 'number', '{"small": 10, "big": 1000000, "half": 2.5}', 'small',
+     '{"if": [{"==": [{"var": "plan"}, "big"]}, "big", {"==": [{"var": "plan"}, "half"]}, "half", null]}', '{}'),
+    ('glue_eval', 'config', 'object', '{"v1": {"retries": 3, "hosts": ["a", "b"]}, "v2": {"retries": 5}}', 'v1',
+     '{"if": [{"==": [{"var": "targetingKey"}, "user-2"]}, "v2", null]}', '{}'),
+    -- $flagd injection
+    ('glue_eval', 'whoami', 'string', '{"self": "self", "other": "other"}', 'other',
+     '{"if": [{"==": [{"var": "$flagd.flagKey"}, "whoami"]}, "self", "other"]}', '{}'),
+    ('glue_eval', 'clock', 'boolean', '{"on": true, "off": false}', 'off',
+     '{"if": [{">": [{"var": "$flagd.timestamp"}, 1600000000]}, "on", "off"]}', '{}'),
+    -- targetingKey as the key
+    ('glue_eval', 'by-key', 'boolean', '{"on": true, "off": false}', 'off',
+     '{"if": [{"==": [{"var": "targetingKey"}, "user-1"]}, "on", "off"]}', '{}'),
+    -- same key in another environment
+    ('glue_other', 'static-on', 'boolean', '{"on": true, "off": false}', 'off', NULL, '{}');
+UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'glue_eval' AND key = 'off-flag';
+
+-- STATIC, with the metadata of the environment overlaid by the flag's
+SELECT * FROM ff.evaluate('static-on', '{}', 'false', 'glue_eval');
+SELECT * FROM ff.evaluate('empty-targeting', '{}', '"z"', 'glue_eval');
+-- DEFAULT without a default variant: the caller's default, no variant
+SELECT * FROM ff.evaluate('no-default', '{}', '"caller"', 'glue_eval');
+SELECT * FROM ff.evaluate('no-default', '{}', NULL, 'glue_eval');
+-- TARGETING_MATCH, then DEFAULT through a null result (with and without a default variant)
+SELECT * FROM ff.evaluate('tiered', '{"user": {"tier": "gold"}}', '"x"', 'glue_eval');
+SELECT * FROM ff.evaluate('tiered', '{"user": {"tier": "silver"}}', '"x"', 'glue_eval');
+SELECT * FROM ff.evaluate('tiered-nodefault', '{"user": {"tier": "silver"}}', '"x"', 'glue_eval');
+-- DISABLED: the caller's default, metadata still there
+SELECT * FROM ff.evaluate('off-flag', '{}', '42', 'glue_eval');
+-- boolean shorthand
+SELECT * FROM ff.evaluate('shorthand', '{"email": "admin@example.com"}', 'false', 'glue_eval');
+SELECT * FROM ff.evaluate('shorthand', '{"email": "bob@example.com"}', 'true', 'glue_eval');
+-- a custom operator given bad input returns null, so the default variant
+SELECT * FROM ff.evaluate('shorthand', '{"email": 17}', 'true', 'glue_eval');
+-- GENERAL: the computed name is not a variant
+SELECT * FROM ff.evaluate('computed', '{"wanted": "y"}', '"d"', 'glue_eval');
+SELECT * FROM ff.evaluate('computed', '{"wanted": "nope"}', '"d"', 'glue_eval');
+SELECT * FROM ff.evaluate('computed', '{"wanted": 5}', '"d"', 'glue_eval');
+-- FLAG_NOT_FOUND: unknown flag, unknown environment, NULL key
+SELECT * FROM ff.evaluate('no-such-flag', '{}', '"d"', 'glue_eval');
+SELECT * FROM ff.evaluate('static-on', '{}', 'false', 'no_such_env');
+SELECT * FROM ff.evaluate(NULL, '{}', 'false', 'glue_eval');
+-- TYPE_MISMATCH: the requested type is the JSON type of the default
+SELECT * FROM ff.evaluate('static-on', '{}', '"a string"', 'glue_eval');
+SELECT * FROM ff.evaluate('limit', '{}', '{}', 'glue_eval');
+SELECT * FROM ff.evaluate('config', '{}', '[]', 'glue_eval');
+-- no type check for a NULL or JSON null default
+SELECT value, variant, reason FROM ff.evaluate('limit', '{}', NULL, 'glue_eval');
+SELECT value, variant, reason FROM ff.evaluate('limit', '{}', 'null', 'glue_eval');
+-- INVALID_CONTEXT; a NULL context is {}
+SELECT * FROM ff.evaluate('tiered', '[1, 2]', '"d"', 'glue_eval');
+SELECT * FROM ff.evaluate('tiered', '"user"', '"d"', 'glue_eval');
+SELECT value, variant, reason FROM ff.evaluate('tiered', NULL, '"d"', 'glue_eval');
+-- $flagd.flagKey and $flagd.timestamp; a caller-supplied $flagd is overwritten
+SELECT value, variant, reason FROM ff.evaluate('whoami', '{}', '"d"', 'glue_eval');
+SELECT value, variant, reason FROM ff.evaluate('whoami', '{"$flagd": {"flagKey": "spoof"}}', '"d"', 'glue_eval');
+SELECT value, variant, reason FROM ff.evaluate('clock', '{"$flagd": {"timestamp": 0}}', 'false', 'glue_eval');
+-- targetingKey
+SELECT value, variant, reason FROM ff.evaluate('by-key', '{"targetingKey": "user-1"}', 'false', 'glue_eval');
+SELECT value, variant, reason FROM ff.evaluate('by-key', '{"targetingKey": "user-9"}', 'false', 'glue_eval');
+
+-- the typed getters: the value, or the caller's default on any problem
+SELECT ff.get_bool('static-on', '{}', false, 'glue_eval') AS on_,
+       ff.get_bool('off-flag', '{}', true, 'glue_eval') AS disabled,
+       ff.get_bool('tiered', '{}', true, 'glue_eval') AS mismatch,
+       ff.get_bool('nope', '{}', NULL, 'glue_eval') AS missing,
+       ff.get_bool('static-on', '[]', NULL, 'glue_eval') AS bad_context;
+SELECT ff.get_string('tiered', '{"user": {"tier": "gold"}}', 'dflt', 'glue_eval') AS gold,
+       ff.get_string('tiered-nodefault', '{}', 'dflt', 'glue_eval') AS code_default,
+       ff.get_string('limit', '{}', 'dflt', 'glue_eval') AS mismatch,
+       ff.get_string('computed', '{"wanted": "zzz"}', 'dflt', 'glue_eval') AS general;
+SELECT ff.get_int('limit', '{}', -1, 'glue_eval') AS small,
+       ff.get_int('limit', '{"plan": "big"}', -1, 'glue_eval') AS big,
+       ff.get_int('limit', '{"plan": "half"}', -1, 'glue_eval') AS half_is_not_whole,
+       ff.get_int('tiered', '{}', -1, 'glue_eval') AS mismatch;
+SELECT * FROM ff.evaluate('limit', '{"plan": "half"}', '1', 'glue_eval');
+SELECT ff.get_float('limit', '{"plan": "half"}', -1, 'glue_eval') AS half,
+       ff.get_float('limit', '{}', -1, 'glue_eval') AS small,
+       ff.get_float('static-on', '{}', -1.5, 'glue_eval') AS mismatch;
+SELECT ff.get_object('config', '{"targetingKey": "user-1"}', '{}', 'glue_eval') AS v1,
+       ff.get_object('config', '{"targetingKey": "user-2"}', '{}', 'glue_eval') AS v2,
+       ff.get_object('limit', '{}', '{"fallback": true}', 'glue_eval') AS mismatch;
+-- named notation
+SELECT ff.get_bool(flag_key => 'static-on', context => '{}', "default" => false, environment => 'glue_eval');
+
+-- environment resolution: argument, then ff.environment, then the default
+SELECT ff.get_bool('static-on', '{}', NULL, 'glue_other') AS explicit_other;
+SET ff.environment = 'glue_eval';
+SELECT ff.get_bool('static-on', '{}', NULL) AS from_setting;
+SELECT ff.get_bool('static-on', '{}', NULL, 'glue_other') AS argument_wins;
+SELECT * FROM ff.evaluate('static-on', '{}', 'false');
+SET ff.environment = 'no_such_env';
+SELECT * FROM ff.evaluate('static-on', '{}', 'false');
+RESET ff.environment;
+-- the default environment ("development") has no such flag
+SELECT flag_key, reason, error_code, error_message FROM ff.evaluate('static-on', '{}', 'false');
+-- an empty environment argument means "not given"
+SELECT flag_key, reason, error_code, error_message FROM ff.evaluate('static-on', '{}', 'false', '');
+
+-- changes are seen by the next statement
+UPDATE ff.flags SET default_variant = 'off' WHERE environment = 'glue_eval' AND key = 'static-on';
+SELECT value, variant, reason FROM ff.evaluate('static-on', '{}', 'false', 'glue_eval');
+UPDATE ff.environments SET metadata = '{"team": "glue2"}' WHERE name = 'glue_eval';
+SELECT flag_metadata FROM ff.evaluate('static-on', '{}', 'false', 'glue_eval');
+-- ... within a transaction too, and rolled back changes disappear
+BEGIN;
+UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'glue_eval' AND key = 'static-on';
+SELECT value, variant, reason FROM ff.evaluate('static-on', '{}', 'true', 'glue_eval');
+ROLLBACK;
+SELECT value, variant, reason FROM ff.evaluate('static-on', '{}', 'true', 'glue_eval');
+BEGIN;
+DELETE FROM ff.flags WHERE environment = 'glue_eval' AND key = 'static-on';
+SELECT reason, error_code, error_message FROM ff.evaluate('static-on', '{}', 'true', 'glue_eval');
+SAVEPOINT s1;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+    VALUES ('glue_eval', 'static-on', 'string', '{"s": "S"}', 's');
+SELECT value, variant, reason FROM ff.evaluate('static-on', '{}', NULL, 'glue_eval');
+ROLLBACK TO SAVEPOINT s1;
+SELECT reason, error_code FROM ff.evaluate('static-on', '{}', NULL, 'glue_eval');
+ROLLBACK;
+SELECT value, variant, reason FROM ff.evaluate('static-on', '{}', NULL, 'glue_eval');
+
+-- segments: include/exclude lists and segment rules
+INSERT INTO ff.segments (environment, name, rule) VALUES
+    ('glue_eval', 'staff', '{"ends_with": [{"var": "email"}, "@example.com"]}'),
+    ('glue_eval', 'beta', NULL);
+INSERT INTO ff.segment_keys (environment, segment, targeting_key, excluded) VALUES
+    ('glue_eval', 'beta', 'user-1', false),
+    ('glue_eval', 'beta', 'user-2', false),
+    ('glue_eval', 'staff', 'contractor', true),
+    ('glue_eval', 'staff', 'friend', false);
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_eval', 'beta-feature', 'boolean', '{"on": true, "off": false}', 'off',
+     '{"if": [{"in_segment": "beta"}, "on", "off"]}'),
+    ('glue_eval', 'staff-feature', 'boolean', '{"on": true, "off": false}', 'off',
+     '{"if": [{"in_segment": "staff"}, "on", "off"]}');
+SELECT k, ff.get_bool('beta-feature', jsonb_build_object('targetingKey', k), NULL, 'glue_eval') AS beta
+  FROM unnest(ARRAY['user-1', 'user-2', 'user-3']) AS k;
+SELECT c::text, ff.get_bool('staff-feature', c, NULL, 'glue_eval') AS staff
+  FROM unnest(ARRAY['{"targetingKey": "x", "email": "a@example.com"}',
+                    '{"targetingKey": "contractor", "email": "c@example.com"}',
+                    '{"targetingKey": "friend", "email": "f@elsewhere.org"}',
+                    '{"targetingKey": "y", "email": "y@elsewhere.org"}',
+                    '{"email": "z@elsewhere.org"}']::jsonb[]) AS c;
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('glue_eval', 'beta', 'user-3');
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-3"}', NULL, 'glue_eval') AS user3_added;
+DELETE FROM ff.segment_keys WHERE environment = 'glue_eval' AND segment = 'beta' AND targeting_key = 'user-1';
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-1"}', NULL, 'glue_eval') AS user1_removed;
+SELECT environments, flags, segments, segment_keys FROM ff.cache_info();
+
+-- evaluate_all: one call for every flag of an environment
+SELECT jsonb_pretty(ff.evaluate_all('{"targetingKey": "user-2", "user": {"tier": "gold"}, "wanted": "q"}', 'glue_eval'));
+SELECT ff.evaluate_all(NULL, 'glue_other');
+SELECT ff.evaluate_all('{}', 'no_such_env');
+SELECT ff.evaluate_all('[]', 'glue_eval');
+
+-- the cache: a hit reads nothing, a change makes the next statement rebuild
+SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval');
+SELECT rebuilds AS before_rebuilds, generation AS before_generation, valid FROM ff.cache_info() \gset
+SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval'), ff.get_bool('beta-feature', '{}', NULL, 'glue_eval');
+SELECT rebuilds - :before_rebuilds AS rebuilds_after_hits, valid FROM ff.cache_info();
+UPDATE ff.flags SET description = 'touched' WHERE environment = 'glue_eval' AND key = 'static-on';
+SELECT valid AS valid_after_change FROM ff.cache_info();
+SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval');
+SELECT rebuilds - :before_rebuilds AS rebuilds_after_change, generation > :before_generation AS new_generation,
+       valid, memory_bytes > 0 AS has_memory
+  FROM ff.cache_info();
+TRUNCATE ff.segment_keys;
+SELECT valid AS valid_after_truncate FROM ff.cache_info();
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval') AS after_truncate;
+
+-- PARSE_ERROR: writes validate targeting, so store an invalid rule with
+-- the validation triggers (any trigger but the cache's) disabled
+CREATE FUNCTION pg_temp.set_flag_triggers(enable boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tgname FROM pg_trigger
+              WHERE tgrelid = 'ff.flags'::regclass AND NOT tgisinternal
+                AND tgname <> 'ff_invalidate_cache'
+    LOOP
+        EXECUTE format('ALTER TABLE ff.flags %s TRIGGER %I',
+                       CASE WHEN enable THEN 'ENABLE' ELSE 'DISABLE' END, t.tgname);
+    END LOOP;
+END;
+$$;
+SELECT pg_temp.set_flag_triggers(false);
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_eval', 'broken-rule', 'string', '{"a": "A"}', 'a', '{"if": [{"nope": [1]}, "a", null]}'),
+    ('glue_eval', 'broken-default', 'string', '{"a": "A"}', 'zz', NULL),
+    ('glue_eval', 'broken-variants', 'string', '["a"]', NULL, NULL);
+SELECT * FROM ff.evaluate('broken-rule', '{}', '"d"', 'glue_eval');
+SELECT * FROM ff.evaluate('broken-default', '{}', '"d"', 'glue_eval');
+SELECT * FROM ff.evaluate('broken-variants', '{}', '"d"', 'glue_eval');
+SELECT ff.get_string('broken-rule', '{}', 'getter default', 'glue_eval');
+DELETE FROM ff.flags WHERE environment = 'glue_eval' AND key LIKE 'broken-%';
+SELECT pg_temp.set_flag_triggers(true);
+
+-- the trigger function cannot be called directly
+SELECT ff.invalidate_cache();
+
+-- clean up
+DELETE FROM ff.flags WHERE environment IN ('glue_eval', 'glue_other');
+DELETE FROM ff.segments WHERE environment = 'glue_eval';
+DELETE FROM ff.environments WHERE name IN ('glue_eval', 'glue_other');

@@ -1,0 +1,946 @@
+/*-------------------------------------------------------------------------
+ *
+ * jl_compile.c
+ *	  Compile a JSON Logic rule (a JLValue) into a tree of operator nodes.
+ *
+ * Compilation resolves operator names to enums, turns literal sub-trees
+ * into pre-built values, pre-splits literal var paths, pre-parses literal
+ * sem_ver operands, builds a sorted set for "in" over a literal array of
+ * strings, and performs the write-time checks of the flagd schema
+ * (unknown operators, arity of the custom operators, literal fractional
+ * weights, $flagd properties).  Every error names the JSON path of the
+ * offending node.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/core/jl_compile.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jl_internal.h"
+
+typedef struct JLOpName
+{
+	const char *name;
+	JLOp		op;
+} JLOpName;
+
+static const JLOpName jl_operators[] = {
+	{"var", JLOP_VAR},
+	{"missing", JLOP_MISSING},
+	{"missing_some", JLOP_MISSING_SOME},
+	{"if", JLOP_IF},
+	{"==", JLOP_EQ},
+	{"===", JLOP_STRICT_EQ},
+	{"!=", JLOP_NE},
+	{"!==", JLOP_STRICT_NE},
+	{"<", JLOP_LT},
+	{"<=", JLOP_LE},
+	{">", JLOP_GT},
+	{">=", JLOP_GE},
+	{"!", JLOP_NOT},
+	{"!!", JLOP_NOTNOT},
+	{"and", JLOP_AND},
+	{"or", JLOP_OR},
+	{"+", JLOP_ADD},
+	{"-", JLOP_SUB},
+	{"*", JLOP_MUL},
+	{"/", JLOP_DIV},
+	{"%", JLOP_MOD},
+	{"min", JLOP_MIN},
+	{"max", JLOP_MAX},
+	{"cat", JLOP_CAT},
+	{"substr", JLOP_SUBSTR},
+	{"in", JLOP_IN},
+	{"merge", JLOP_MERGE},
+	{"map", JLOP_MAP},
+	{"filter", JLOP_FILTER},
+	{"reduce", JLOP_REDUCE},
+	{"all", JLOP_ALL},
+	{"some", JLOP_SOME},
+	{"none", JLOP_NONE},
+	{"fractional", JLOP_FRACTIONAL},
+	{"sem_ver", JLOP_SEM_VER},
+	{"starts_with", JLOP_STARTS_WITH},
+	{"ends_with", JLOP_ENDS_WITH},
+	{"in_segment", JLOP_IN_SEGMENT},
+	{NULL, JLOP_LITERAL}
+};
+
+typedef struct JLCompiler
+{
+	JLArena    *arena;
+	JLError    *err;
+	int			max_depth;
+	bool		allow_segments;
+	bool		allow_ternary;
+	char		path[256];
+	size_t		pathlen;
+	/* segment names */
+	JLPathSegment *segments;
+	size_t		nsegments;
+	size_t		capsegments;
+} JLCompiler;
+
+static JLNode *JLCompileValue(JLCompiler *c, const JLValue *v, int depth);
+static JLNode *JLCompileFail(JLCompiler *c, JLErrorCode code, const char *fmt,...) JL_PRINTF(3, 4);
+
+/*
+ * JLPathPush appends a component to the current JSON path, returning the
+ * previous length for JLPathPop.  Paths that would not fit end in "...".
+ */
+static size_t
+JLPathPush(JLCompiler *c, const char *fmt, const char *name, size_t namelen,
+		   size_t index)
+{
+	size_t		old = c->pathlen;
+	char		tmp[300];
+	int			n;
+
+	if (fmt[0] == '.')
+		n = snprintf(tmp, sizeof(tmp), ".%.*s", (int) (namelen > 200 ? 200 : namelen), name);
+	else
+		n = snprintf(tmp, sizeof(tmp), "[%zu]", index);
+	if (n < 0)
+		n = 0;
+	if (c->pathlen + (size_t) n + 4 >= sizeof(c->path))
+	{
+		if (c->pathlen + 4 < sizeof(c->path) &&
+			(c->pathlen < 3 || strcmp(c->path + c->pathlen - 3, "...") != 0))
+		{
+			memcpy(c->path + c->pathlen, "...", 4);
+			c->pathlen += 3;
+		}
+		return old;
+	}
+	memcpy(c->path + c->pathlen, tmp, n + 1);
+	c->pathlen += n;
+	return old;
+}
+
+/*
+ * JLPathPop restores the path to an earlier length.
+ */
+static void
+JLPathPop(JLCompiler *c, size_t old)
+{
+	c->pathlen = old;
+	c->path[old] = '\0';
+}
+
+/*
+ * JLCompileFail records a compile error at the current path.
+ */
+static JLNode *
+JLCompileFail(JLCompiler *c, JLErrorCode code, const char *fmt,...)
+{
+	va_list		ap;
+	char		msg[256];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	JLSetError(c->err, code, c->path, "%s", msg);
+	return NULL;
+}
+
+/*
+ * JLCompileOOM records an allocation failure.
+ */
+static JLNode *
+JLCompileOOM(JLCompiler *c)
+{
+	return JLCompileFail(c, JL_ERR_OUT_OF_MEMORY, "out of memory while compiling the rule");
+}
+
+/*
+ * JLNewNode allocates a zeroed node carrying a copy of the current path.
+ */
+static JLNode *
+JLNewNode(JLCompiler *c, JLOp op)
+{
+	JLNode	   *n = JLArenaAlloc(c->arena, sizeof(JLNode));
+	char	   *p;
+
+	if (n == NULL)
+		return NULL;
+	memset(n, 0, sizeof(JLNode));
+	n->op = op;
+	p = JLArenaAlloc(c->arena, c->pathlen + 1);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, c->path, c->pathlen + 1);
+	n->path = p;
+	return n;
+}
+
+/*
+ * JLSplitPath splits a var path at '.' into segments (allocated in the
+ * arena), as String.prototype.split does; "" gives zero segments.
+ */
+bool
+JLSplitPathInto(JLArena *arena, const char *s, size_t len,
+				const JLPathSegment **segs, size_t *nsegs)
+{
+	size_t		n = 1;
+	size_t		i;
+	size_t		start = 0;
+	size_t		k = 0;
+	JLPathSegment *out;
+
+	if (len == 0)
+	{
+		*segs = NULL;
+		*nsegs = 0;
+		return true;
+	}
+	for (i = 0; i < len; i++)
+		if (s[i] == '.')
+			n++;
+	out = JLArenaAlloc(arena, n * sizeof(JLPathSegment));
+	if (out == NULL)
+		return false;
+	for (i = 0; i <= len; i++)
+	{
+		if (i == len || s[i] == '.')
+		{
+			out[k].ptr = s + start;
+			out[k].len = i - start;
+			k++;
+			start = i + 1;
+		}
+	}
+	*segs = out;
+	*nsegs = n;
+	return true;
+}
+
+/*
+ * JLSegEq compares a path segment with a C string.
+ */
+static bool
+JLSegEq(const JLPathSegment *seg, const char *s)
+{
+	size_t		l = strlen(s);
+
+	return seg->len == l && memcmp(seg->ptr, s, l) == 0;
+}
+
+/*
+ * JLClassifyFlagd recognises $flagd references in a split path; false
+ * (with *ref untouched) for a $flagd property that does not exist.
+ */
+bool
+JLClassifyFlagd(const JLPathSegment *segs, size_t nsegs, JLFlagdRef *ref)
+{
+	*ref = JL_FLAGD_NONE;
+	if (nsegs == 0 || !JLSegEq(&segs[0], "$flagd"))
+		return true;
+	if (nsegs == 1)
+	{
+		*ref = JL_FLAGD_WHOLE;
+		return true;
+	}
+	if (nsegs == 2 && JLSegEq(&segs[1], "flagKey"))
+	{
+		*ref = JL_FLAGD_FLAGKEY;
+		return true;
+	}
+	if (nsegs == 2 && JLSegEq(&segs[1], "timestamp"))
+	{
+		*ref = JL_FLAGD_TIMESTAMP;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * JLCompileVar precomputes a literal var path.
+ */
+static JLNode *
+JLCompileVar(JLCompiler *c, JLNode *n)
+{
+	const JLValue *p;
+	JLBuf		buf;
+
+	if (n->nargs == 0)
+	{
+		n->u.var.is_static = true;
+		return n;
+	}
+	if (n->args[0]->op != JLOP_LITERAL)
+		return n;				/* computed path */
+	p = n->args[0]->literal;
+	n->u.var.is_static = true;
+	if (p->type == JL_NULL)
+		return n;
+	if (p->type == JL_STRING)
+	{
+		buf.data = (char *) p->u.string.ptr;
+		buf.len = p->u.string.len;
+	}
+	else
+	{
+		JLBufInit(&buf, c->arena, 16);
+		JLAppendString(&buf, p, false, 0);
+		if (buf.failed)
+			return JLCompileOOM(c);
+	}
+	if (!JLSplitPathInto(c->arena, buf.data, buf.len, &n->u.var.segs, &n->u.var.nsegs))
+		return JLCompileOOM(c);
+	if (!JLClassifyFlagd(n->u.var.segs, n->u.var.nsegs, &n->u.var.flagd))
+	{
+		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+							 "var path \"%.*s\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist",
+							 (int) (buf.len > 100 ? 100 : buf.len), buf.data);
+	}
+	return n;
+}
+
+/*
+ * JLCheckWeight validates a literal fractional weight.
+ */
+static bool
+JLCheckWeight(JLCompiler *c, const JLValue *w)
+{
+	if (w->type == JL_NULL)
+		return true;			/* means 1 */
+	if (w->type != JL_NUMBER)
+	{
+		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+					  "fractional weight must be a non-negative integer, not a %s",
+					  JLTypeName(w));
+		return false;
+	}
+	if (w->u.number != floor(w->u.number) || w->u.number < 0 ||
+		w->u.number > 2147483647.0)
+	{
+		char		num[32];
+
+		JLFormatNumber(w->u.number, num);
+		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+					  "fractional weight %s is not an integer between 0 and 2147483647",
+					  num);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * JLCheckBucket validates one fractional bucket whose shape is known at
+ * compile time; *weight receives its literal weight (-1 if computed).
+ */
+static bool
+JLCheckBucket(JLCompiler *c, const JLNode *b, size_t index, double *weight)
+{
+	size_t		old = JLPathPush(c, "[", NULL, 0, index);
+	size_t		count;
+	bool		ok = true;
+
+	*weight = -1;
+	if (b->op == JLOP_LITERAL)
+	{
+		const JLValue *v = b->literal;
+
+		if (v->type != JL_ARRAY)
+		{
+			JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+						  "fractional bucket must be an array [variant, weight], not a %s",
+						  JLTypeName(v));
+			ok = false;
+		}
+		else if ((count = v->u.array.count) < 1 || count > 2)
+		{
+			JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+						  "fractional bucket must have 1 or 2 elements [variant, weight], not %zu",
+						  count);
+			ok = false;
+		}
+		else if (count == 2)
+		{
+			size_t		o2 = JLPathPush(c, "[", NULL, 0, 1);
+
+			ok = JLCheckWeight(c, v->u.array.items[1]);
+			JLPathPop(c, o2);
+			if (ok)
+				*weight = v->u.array.items[1]->type == JL_NULL ? 1 : v->u.array.items[1]->u.number;
+		}
+		else
+			*weight = 1;
+	}
+	else if (b->op == JLOP_ARRAY)
+	{
+		if (b->nargs < 1 || b->nargs > 2)
+		{
+			JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+						  "fractional bucket must have 1 or 2 elements [variant, weight], not %u",
+						  b->nargs);
+			ok = false;
+		}
+		else if (b->nargs == 2 && b->args[1]->op == JLOP_LITERAL)
+		{
+			size_t		o2 = JLPathPush(c, "[", NULL, 0, 1);
+
+			ok = JLCheckWeight(c, b->args[1]->literal);
+			JLPathPop(c, o2);
+			if (ok)
+				*weight = b->args[1]->literal->type == JL_NULL ? 1 : b->args[1]->literal->u.number;
+		}
+		else if (b->nargs == 1)
+			*weight = 1;
+	}
+	JLPathPop(c, old);
+	return ok;
+}
+
+/*
+ * JLCompileFractional checks the literal parts of a fractional operator.
+ */
+static JLNode *
+JLCompileFractional(JLCompiler *c, JLNode *n)
+{
+	size_t		first = 0;
+	size_t		i;
+	double		total = 0;
+
+	if (n->nargs == 0)
+		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+							 "fractional needs at least one bucket [variant, weight]");
+	if (n->args[0]->op == JLOP_LITERAL && n->args[0]->literal->type != JL_ARRAY)
+	{
+		const JLValue *b = n->args[0]->literal;
+
+		if (b->type != JL_STRING && b->type != JL_NULL)
+		{
+			size_t		old = JLPathPush(c, "[", NULL, 0, 0);
+
+			JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+						  "fractional bucketing value must be a string or a rule, not a %s",
+						  JLTypeName(b));
+			JLPathPop(c, old);
+			return NULL;
+		}
+		first = 1;
+	}
+	else if (n->args[0]->op != JLOP_LITERAL && n->args[0]->op != JLOP_ARRAY)
+		first = 1;				/* computed bucketing value */
+	if (first == n->nargs)
+		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+							 "fractional needs at least one bucket [variant, weight] after the bucketing value");
+	for (i = first; i < n->nargs; i++)
+	{
+		double		w;
+
+		if (n->args[i]->op != JLOP_LITERAL && n->args[i]->op != JLOP_ARRAY)
+			continue;			/* computed bucket */
+		if (!JLCheckBucket(c, n->args[i], i, &w))
+			return NULL;
+		if (w > 0)
+			total += w;
+	}
+	if (total > 2147483647.0)
+		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+							 "fractional weights sum to more than 2147483647");
+	return n;
+}
+
+/*
+ * JLCompileSemVer checks arity and the literal operator of sem_ver and
+ * pre-parses literal versions.
+ */
+static JLNode *
+JLCompileSemVer(JLCompiler *c, JLNode *n)
+{
+	int			side;
+
+	if (n->nargs != 3)
+		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+							 "sem_ver takes exactly 3 arguments [version, operator, version], got %u",
+							 n->nargs);
+	if (n->args[1]->op == JLOP_LITERAL)
+	{
+		const JLValue *o = n->args[1]->literal;
+		size_t		old = JLPathPush(c, "[", NULL, 0, 1);
+
+		if (o->type != JL_STRING ||
+			(n->u.semver.svop = JLSemVerOpParse(o->u.string.ptr, o->u.string.len)) == JL_SV_INVALID)
+		{
+			if (o->type == JL_STRING)
+				JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+							  "unknown sem_ver operator \"%.*s\"; expected one of =, !=, <, <=, >, >=, ^, ~",
+							  (int) (o->u.string.len > 40 ? 40 : o->u.string.len), o->u.string.ptr);
+			else
+				JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+							  "sem_ver operator must be a string (one of =, !=, <, <=, >, >=, ^, ~), not a %s",
+							  JLTypeName(o));
+			JLPathPop(c, old);
+			return NULL;
+		}
+		JLPathPop(c, old);
+	}
+	for (side = 0; side < 2; side++)
+	{
+		const JLNode *a = n->args[side == 0 ? 0 : 2];
+		JLSemVer   *sv = side == 0 ? &n->u.semver.left : &n->u.semver.right;
+		bool	   *flag = side == 0 ? &n->u.semver.left_static : &n->u.semver.right_static;
+
+		if (a->op == JLOP_LITERAL && a->literal->type == JL_STRING &&
+			JLSemVerParse(a->literal->u.string.ptr, a->literal->u.string.len, sv))
+			*flag = true;
+	}
+	return n;
+}
+
+/*
+ * JLStringCmpForSort compares two string values for qsort.
+ */
+static int
+JLStringCmpForSort(const void *a, const void *b)
+{
+	const JLValue *x = *(const JLValue *const *) a;
+	const JLValue *y = *(const JLValue *const *) b;
+
+	return JLCompareBytes(x->u.string.ptr, x->u.string.len,
+						  y->u.string.ptr, y->u.string.len);
+}
+
+/*
+ * JLCompileIn builds a sorted set when the haystack is a literal array of
+ * strings, so membership is a binary search.
+ */
+static JLNode *
+JLCompileIn(JLCompiler *c, JLNode *n)
+{
+	const JLValue *h;
+	size_t		i;
+	const JLValue **items;
+
+	if (n->nargs < 2 || n->args[1]->op != JLOP_LITERAL)
+		return n;
+	h = n->args[1]->literal;
+	if (h->type != JL_ARRAY || h->u.array.count < 4)
+		return n;
+	for (i = 0; i < h->u.array.count; i++)
+		if (h->u.array.items[i]->type != JL_STRING)
+			return n;
+	items = JLArenaAlloc(c->arena, h->u.array.count * sizeof(JLValue *));
+	if (items == NULL)
+		return JLCompileOOM(c);
+	memcpy(items, h->u.array.items, h->u.array.count * sizeof(JLValue *));
+	qsort(items, h->u.array.count, sizeof(JLValue *), JLStringCmpForSort);
+	n->u.inset.items = items;
+	n->u.inset.count = h->u.array.count;
+	return n;
+}
+
+/*
+ * JLCompileInSegment checks in_segment's arguments and records the
+ * segment name.
+ */
+static JLNode *
+JLCompileInSegment(JLCompiler *c, JLNode *n)
+{
+	const JLValue *name;
+	size_t		i;
+
+	if (n->nargs < 1 || n->nargs > 2)
+		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+							 "in_segment takes a segment name and an optional key, got %u arguments",
+							 n->nargs);
+	if (n->args[0]->op != JLOP_LITERAL || n->args[0]->literal->type != JL_STRING ||
+		n->args[0]->literal->u.string.len == 0)
+	{
+		size_t		old = JLPathPush(c, "[", NULL, 0, 0);
+
+		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+					  "in_segment needs a literal, non-empty segment name string");
+		JLPathPop(c, old);
+		return NULL;
+	}
+	name = n->args[0]->literal;
+	n->u.segment.name = name->u.string.ptr;
+	n->u.segment.namelen = name->u.string.len;
+	for (i = 0; i < c->nsegments; i++)
+		if (c->segments[i].len == name->u.string.len &&
+			memcmp(c->segments[i].ptr, name->u.string.ptr, name->u.string.len) == 0)
+			return n;
+	if (c->nsegments == c->capsegments)
+	{
+		size_t		cap = c->capsegments ? c->capsegments * 2 : 4;
+		JLPathSegment *bigger = JLArenaAlloc(c->arena, cap * sizeof(JLPathSegment));
+
+		if (bigger == NULL)
+			return JLCompileOOM(c);
+		if (c->nsegments > 0)
+			memcpy(bigger, c->segments, c->nsegments * sizeof(JLPathSegment));
+		c->segments = bigger;
+		c->capsegments = cap;
+	}
+	c->segments[c->nsegments].ptr = name->u.string.ptr;
+	c->segments[c->nsegments].len = name->u.string.len;
+	c->nsegments++;
+	return n;
+}
+
+/*
+ * JLCompileOperator compiles {"op": args}.
+ */
+static JLNode *
+JLCompileOperator(JLCompiler *c, const JLMember *m, int depth)
+{
+	const JLOpName *o;
+	JLOp		op = JLOP_LITERAL;
+	JLNode	   *n;
+	const JLValue *args = m->value;
+	size_t		nargs;
+	size_t		i;
+	size_t		old;
+
+	for (o = jl_operators; o->name != NULL; o++)
+		if (strlen(o->name) == m->keylen && memcmp(o->name, m->key, m->keylen) == 0)
+		{
+			op = o->op;
+			break;
+		}
+	if (op == JLOP_IN_SEGMENT && !c->allow_segments)
+		op = JLOP_LITERAL;
+	if (op == JLOP_LITERAL && c->allow_ternary && m->keylen == 2 &&
+		memcmp(m->key, "?:", 2) == 0)
+		op = JLOP_IF;
+	if (op == JLOP_LITERAL)
+	{
+		if (m->keylen == 2 && memcmp(m->key, "?:", 2) == 0)
+			return JLCompileFail(c, JL_ERR_UNKNOWN_OPERATOR,
+								 "unknown operator \"?:\"; use \"if\" instead");
+		if (m->keylen == 10 && memcmp(m->key, "in_segment", 10) == 0)
+			return JLCompileFail(c, JL_ERR_UNKNOWN_OPERATOR,
+								 "operator \"in_segment\" is not allowed here (segments cannot be used in this rule)");
+		return JLCompileFail(c, JL_ERR_UNKNOWN_OPERATOR, "unknown operator \"%.*s\"",
+							 (int) (m->keylen > 60 ? 60 : m->keylen), m->key);
+	}
+
+	old = JLPathPush(c, ".", m->key, m->keylen, 0);
+	n = JLNewNode(c, op);
+	if (n == NULL)
+		return JLCompileOOM(c);
+	nargs = args->type == JL_ARRAY ? args->u.array.count : 1;
+	if (nargs > UINT32_MAX)
+		return JLCompileFail(c, JL_ERR_TOO_LARGE, "too many arguments");
+	n->nargs = (uint32_t) nargs;
+	n->args = JLArenaAlloc(c->arena, (nargs ? nargs : 1) * sizeof(JLNode *));
+	if (n->args == NULL)
+		return JLCompileOOM(c);
+	if (args->type == JL_ARRAY)
+	{
+		for (i = 0; i < nargs; i++)
+		{
+			size_t		o2 = JLPathPush(c, "[", NULL, 0, i);
+
+			n->args[i] = JLCompileValue(c, args->u.array.items[i], depth + 1);
+			if (n->args[i] == NULL)
+				return NULL;
+			JLPathPop(c, o2);
+		}
+	}
+	else
+	{
+		n->args[0] = JLCompileValue(c, args, depth + 1);
+		if (n->args[0] == NULL)
+			return NULL;
+	}
+
+	switch (op)
+	{
+		case JLOP_VAR:
+			n = JLCompileVar(c, n);
+			break;
+		case JLOP_MUL:
+			if (nargs == 0)
+				n = JLCompileFail(c, JL_ERR_BAD_ARGUMENTS, "\"*\" needs at least one argument");
+			break;
+		case JLOP_MISSING_SOME:
+			if (nargs != 2)
+				n = JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+								  "missing_some takes 2 arguments [count, keys], got %zu", nargs);
+			break;
+		case JLOP_SUBSTR:
+			if (nargs < 1 || nargs > 3)
+				n = JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+								  "substr takes 1 to 3 arguments [string, start, length], got %zu", nargs);
+			break;
+		case JLOP_MAP:
+		case JLOP_FILTER:
+		case JLOP_ALL:
+		case JLOP_SOME:
+		case JLOP_NONE:
+			if (nargs != 2)
+				n = JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+								  "%.*s takes 2 arguments [array, rule], got %zu",
+								  (int) m->keylen, m->key, nargs);
+			break;
+		case JLOP_REDUCE:
+			if (nargs < 2 || nargs > 3)
+				n = JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+								  "reduce takes 2 or 3 arguments [array, rule, initial], got %zu", nargs);
+			break;
+		case JLOP_STARTS_WITH:
+		case JLOP_ENDS_WITH:
+			if (nargs != 2)
+				n = JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+								  "%.*s takes exactly 2 arguments [value, %s], got %zu",
+								  (int) m->keylen, m->key,
+								  op == JLOP_STARTS_WITH ? "prefix" : "suffix", nargs);
+			break;
+		case JLOP_SEM_VER:
+			n = JLCompileSemVer(c, n);
+			break;
+		case JLOP_FRACTIONAL:
+			n = JLCompileFractional(c, n);
+			break;
+		case JLOP_IN:
+			n = JLCompileIn(c, n);
+			break;
+		case JLOP_IN_SEGMENT:
+			n = JLCompileInSegment(c, n);
+			break;
+		default:
+			break;
+	}
+	if (n != NULL)
+		JLPathPop(c, old);
+	return n;
+}
+
+/*
+ * JLCompileValue compiles any JSON value: single-key objects are
+ * operators, arrays are compiled element-wise, the rest are literals.
+ */
+static JLNode *
+JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
+{
+	JLNode	   *n;
+
+	if (v == NULL)
+		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS, "missing value");
+	if (depth >= c->max_depth)
+		return JLCompileFail(c, JL_ERR_TOO_DEEP,
+							 "rule nesting exceeds the maximum depth of %d", c->max_depth);
+	if (v->type == JL_OBJECT && v->u.object.count > 0)
+	{
+		if (v->u.object.count > 1)
+		{
+			const JLMember *m0 = &v->u.object.members[0];
+			const JLMember *m1 = &v->u.object.members[1];
+
+			return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+								 "a rule object must have exactly one key (the operator), found %zu keys (\"%.*s\", \"%.*s\"%s)",
+								 v->u.object.count,
+								 (int) (m0->keylen > 40 ? 40 : m0->keylen), m0->key,
+								 (int) (m1->keylen > 40 ? 40 : m1->keylen), m1->key,
+								 v->u.object.count > 2 ? ", ..." : "");
+		}
+		return JLCompileOperator(c, &v->u.object.members[0], depth);
+	}
+	if (v->type == JL_ARRAY && v->u.array.count > 0)
+	{
+		size_t		i;
+		bool		all_literal = true;
+		JLNode	  **args;
+
+		args = JLArenaAlloc(c->arena, v->u.array.count * sizeof(JLNode *));
+		if (args == NULL)
+			return JLCompileOOM(c);
+		for (i = 0; i < v->u.array.count; i++)
+		{
+			size_t		old = JLPathPush(c, "[", NULL, 0, i);
+
+			args[i] = JLCompileValue(c, v->u.array.items[i], depth + 1);
+			if (args[i] == NULL)
+				return NULL;
+			JLPathPop(c, old);
+			if (args[i]->op != JLOP_LITERAL)
+				all_literal = false;
+		}
+		n = JLNewNode(c, all_literal ? JLOP_LITERAL : JLOP_ARRAY);
+		if (n == NULL)
+			return JLCompileOOM(c);
+		n->literal = v;
+		if (!all_literal)
+		{
+			if (v->u.array.count > UINT32_MAX)
+				return JLCompileFail(c, JL_ERR_TOO_LARGE, "array too large");
+			n->args = args;
+			n->nargs = (uint32_t) v->u.array.count;
+		}
+		return n;
+	}
+	n = JLNewNode(c, JLOP_LITERAL);
+	if (n == NULL)
+		return JLCompileOOM(c);
+	n->literal = v;
+	return n;
+}
+
+/*
+ * JLCompile compiles a rule; NULL with err filled on failure.
+ */
+JLRule *
+JLCompile(JLArena *arena, const JLValue *rule, const JLCompileOptions *options,
+		  JLError *err)
+{
+	JLCompiler	c;
+	JLRule	   *r;
+
+	if (err != NULL)
+	{
+		err->code = JL_OK;
+		err->path[0] = '\0';
+		err->message[0] = '\0';
+	}
+	memset(&c, 0, sizeof(c));
+	c.arena = arena;
+	c.err = err;
+	c.max_depth = (options && options->max_depth > 0) ? options->max_depth : JL_DEFAULT_MAX_DEPTH;
+	c.allow_segments = options ? options->allow_segments : false;
+	c.allow_ternary = options ? options->allow_ternary : false;
+	strcpy(c.path, "$");
+	c.pathlen = 1;
+	r = JLArenaAlloc(arena, sizeof(JLRule));
+	if (r == NULL)
+	{
+		JLCompileOOM(&c);
+		return NULL;
+	}
+	r->root = JLCompileValue(&c, rule, 0);
+	if (r->root == NULL)
+		return NULL;
+	r->source = rule;
+	r->max_depth = c.max_depth;
+	r->segments = c.segments;
+	r->nsegments = c.nsegments;
+	return r;
+}
+
+/*
+ * JLRuleSegmentCount returns how many distinct segment names the rule
+ * references.
+ */
+size_t
+JLRuleSegmentCount(const JLRule *rule)
+{
+	return rule->nsegments;
+}
+
+/*
+ * JLRuleSegmentName returns the i-th referenced segment name (not
+ * necessarily NUL-terminated; see len).
+ */
+const char *
+JLRuleSegmentName(const JLRule *rule, size_t i, size_t *len)
+{
+	if (i >= rule->nsegments)
+	{
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = rule->segments[i].len;
+	return rule->segments[i].ptr;
+}
+
+/*
+ * JLLiteralResultsWalk reports the literal results a node can produce;
+ * false when some result is computed.
+ */
+static bool
+JLLiteralResultsWalk(const JLNode *n, JLResultCallback cb, void *arg, int depth)
+{
+	bool		complete = true;
+	uint32_t	i;
+
+	if (depth > 1000)
+		return false;
+	switch (n->op)
+	{
+		case JLOP_LITERAL:
+			if (n->literal->type != JL_NULL)
+				cb(arg, n->literal, n->path);
+			return true;
+		case JLOP_IF:
+			if (n->nargs == 1)
+				return JLLiteralResultsWalk(n->args[0], cb, arg, depth + 1);
+			for (i = 1; i < n->nargs; i += 2)
+				if (!JLLiteralResultsWalk(n->args[i], cb, arg, depth + 1))
+					complete = false;
+			if (n->nargs >= 3 && n->nargs % 2 == 1 &&
+				!JLLiteralResultsWalk(n->args[n->nargs - 1], cb, arg, depth + 1))
+				complete = false;
+			return complete;
+		case JLOP_AND:
+		case JLOP_OR:
+			for (i = 0; i < n->nargs; i++)
+				if (!JLLiteralResultsWalk(n->args[i], cb, arg, depth + 1))
+					complete = false;
+			return complete;
+		case JLOP_FRACTIONAL:
+			for (i = 0; i < n->nargs; i++)
+			{
+				const JLNode *b = n->args[i];
+
+				if (b->op == JLOP_LITERAL && b->literal->type == JL_ARRAY)
+				{
+					if (b->literal->u.array.count >= 1 &&
+						b->literal->u.array.items[0]->type != JL_NULL)
+						cb(arg, b->literal->u.array.items[0], b->path);
+				}
+				else if (b->op == JLOP_ARRAY)
+				{
+					if (b->nargs >= 1 &&
+						!JLLiteralResultsWalk(b->args[0], cb, arg, depth + 1))
+						complete = false;
+				}
+				else if (i > 0)
+					complete = false;	/* computed bucket */
+			}
+			return complete;
+		case JLOP_EQ:
+		case JLOP_STRICT_EQ:
+		case JLOP_NE:
+		case JLOP_STRICT_NE:
+		case JLOP_LT:
+		case JLOP_LE:
+		case JLOP_GT:
+		case JLOP_GE:
+		case JLOP_NOT:
+		case JLOP_NOTNOT:
+		case JLOP_IN:
+		case JLOP_ALL:
+		case JLOP_SOME:
+		case JLOP_NONE:
+		case JLOP_STARTS_WITH:
+		case JLOP_ENDS_WITH:
+		case JLOP_SEM_VER:
+		case JLOP_IN_SEGMENT:
+			cb(arg, &JLTrueValue, n->path);
+			cb(arg, &JLFalseValue, n->path);
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * JLRuleLiteralResults enumerates the literal results of a rule.
+ */
+bool
+JLRuleLiteralResults(const JLRule *rule, JLResultCallback cb, void *arg)
+{
+	return JLLiteralResultsWalk(rule->root, cb, arg, 0);
+}

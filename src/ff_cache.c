@@ -1,0 +1,1029 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_cache.c
+ *	  Per-backend cache of compiled flags, segments and environments.
+ *
+ * Design (see the README section "Evaluation cache"):
+ *
+ * - The statement trigger ff.invalidate_cache() on ff.environments,
+ *   ff.flags, ff.segments and ff.segment_keys sends one relcache
+ *   invalidation per statement.  It is processed locally at the next
+ *   CommandCounterIncrement, broadcast at commit, discarded (and the local
+ *   cache flushed again) on rollback, and replayed on hot standbys.
+ * - The relcache callback registered in _PG_init only clears a flag.
+ * - Each evaluation calls AcceptInvalidationMessages() and, when the cache
+ *   is invalid, starts a new generation: its own memory context under
+ *   CacheMemoryContext.  Environments are loaded on first use, flags are
+ *   compiled on first use, segment key lists are loaded on first use, each
+ *   with a fresh catalog snapshot, so a transaction sees its own changes and
+ *   the next statement of any session sees every committed change.
+ * - A generation used by a statement stays in use until that statement
+ *   ends (same transaction, statement start and command id), even if other
+ *   sessions commit meanwhile: one statement evaluates one config version.
+ * - A generation is built in a child of the caller's memory context and
+ *   moved under CacheMemoryContext only when complete, so an ERROR during
+ *   a rebuild frees the half-built generation and leaves the previous one
+ *   in place.  The previous generation is freed when the next one is
+ *   installed, at the start of an evaluation, when nothing points into it.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/ff_cache.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <xxhash.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "feature_flags.h"
+#include "ff_cache.h"
+#include "ff_jsonb.h"
+
+/* the configuration tables the cache reads */
+typedef enum FFTable
+{
+	FF_TABLE_ENVIRONMENTS = 0,
+	FF_TABLE_FLAGS,
+	FF_TABLE_SEGMENTS,
+	FF_TABLE_SEGMENT_KEYS,
+	FF_NUM_TABLES
+} FFTable;
+
+static const char *const FFTableNames[FF_NUM_TABLES] = {
+	"environments", "flags", "segments", "segment_keys"
+};
+
+/* columns read, resolved by name once per generation */
+typedef enum FFColumn
+{
+	FF_COL_ENV_NAME = 0,
+	FF_COL_ENV_IS_DEFAULT,
+	FF_COL_ENV_METADATA,
+	FF_COL_FLAG_ENVIRONMENT,
+	FF_COL_FLAG_KEY,
+	FF_COL_FLAG_STATE,
+	FF_COL_FLAG_VARIANTS,
+	FF_COL_FLAG_DEFAULT_VARIANT,
+	FF_COL_FLAG_TARGETING,
+	FF_COL_FLAG_METADATA,
+	FF_COL_SEG_ENVIRONMENT,
+	FF_COL_SEG_NAME,
+	FF_COL_SEG_RULE,
+	FF_COL_KEY_ENVIRONMENT,
+	FF_COL_KEY_SEGMENT,
+	FF_COL_KEY_TARGETING_KEY,
+	FF_COL_KEY_EXCLUDED,
+	FF_NUM_COLUMNS
+} FFColumn;
+
+static const struct
+{
+	FFTable		table;
+	const char *name;
+}			FFColumns[FF_NUM_COLUMNS] = {
+	{FF_TABLE_ENVIRONMENTS, "name"},
+	{FF_TABLE_ENVIRONMENTS, "is_default"},
+	{FF_TABLE_ENVIRONMENTS, "metadata"},
+	{FF_TABLE_FLAGS, "environment"},
+	{FF_TABLE_FLAGS, "key"},
+	{FF_TABLE_FLAGS, "state"},
+	{FF_TABLE_FLAGS, "variants"},
+	{FF_TABLE_FLAGS, "default_variant"},
+	{FF_TABLE_FLAGS, "targeting"},
+	{FF_TABLE_FLAGS, "metadata"},
+	{FF_TABLE_SEGMENTS, "environment"},
+	{FF_TABLE_SEGMENTS, "name"},
+	{FF_TABLE_SEGMENTS, "rule"},
+	{FF_TABLE_SEGMENT_KEYS, "environment"},
+	{FF_TABLE_SEGMENT_KEYS, "segment"},
+	{FF_TABLE_SEGMENT_KEYS, "targeting_key"},
+	{FF_TABLE_SEGMENT_KEYS, "excluded"},
+};
+
+/* one cache generation */
+typedef struct FFCacheGen
+{
+	MemoryContext cxt;
+	JLArena    *arena;
+	int64		id;
+	Oid			relids[FF_NUM_TABLES];
+	AttrNumber	attnums[FF_NUM_COLUMNS];
+	FFStrMap	envs;			/* name -> FFCacheEnv */
+	bool		default_known;
+	char	   *default_name;	/* NULL = no default environment */
+
+	/* the statement that last used this generation */
+	LocalTransactionId lxid;
+	TimestampTz stmt_start;
+	CommandId	cid;
+} FFCacheGen;
+
+static FFCacheGen *FFCurrentGen = NULL;
+static bool FFCacheValid = false;
+static uint64 FFInvalCount = 0;
+static int64 FFRebuildCount = 0;
+static int64 FFGenerationCounter = 0;
+static Oid	FFWatchedRelids[FF_NUM_TABLES];
+
+static MemoryContext FFScratchContext = NULL;
+static JLArena *FFScratch = NULL;
+
+/* ---------------------------------------------------------------------
+ * String hash map
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFStrMapInit initialises an empty map allocated in cxt.
+ */
+static void
+FFStrMapInit(FFStrMap *map, MemoryContext cxt, uint32 expected)
+{
+	uint32		cap = 16;
+
+	while (cap < PG_UINT32_MAX / 2 && cap * 7 / 10 < expected)
+		cap <<= 1;
+	map->cxt = cxt;
+	map->capacity = cap;
+	map->count = 0;
+	map->entries = MemoryContextAllocExtended(cxt, sizeof(FFStrMapEntry) * cap,
+											  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/*
+ * FFStrHash hashes a key with XXH3.
+ */
+static inline uint32
+FFStrHash(const char *key, size_t len)
+{
+	return (uint32) XXH3_64bits(key, len);
+}
+
+/*
+ * FFStrMapGet returns the value stored under key, or NULL.
+ */
+static void *
+FFStrMapGet(const FFStrMap *map, const char *key, size_t len)
+{
+	uint32		hash;
+	uint32		mask;
+	uint32		i;
+
+	if (map->entries == NULL)
+		return NULL;
+	hash = FFStrHash(key, len);
+	mask = map->capacity - 1;
+	for (i = hash & mask;; i = (i + 1) & mask)
+	{
+		const FFStrMapEntry *e = &map->entries[i];
+
+		if (e->key == NULL)
+			return NULL;
+		if (e->hash == hash && e->len == len && memcmp(e->key, key, len) == 0)
+			return e->value;
+	}
+}
+
+/*
+ * FFStrMapInsertEntry places an entry into a table known to have room.
+ */
+static void
+FFStrMapInsertEntry(FFStrMapEntry *entries, uint32 capacity,
+					const FFStrMapEntry *entry)
+{
+	uint32		mask = capacity - 1;
+	uint32		i;
+
+	for (i = entry->hash & mask;; i = (i + 1) & mask)
+	{
+		if (entries[i].key == NULL)
+		{
+			entries[i] = *entry;
+			return;
+		}
+		if (entries[i].hash == entry->hash && entries[i].len == entry->len &&
+			memcmp(entries[i].key, entry->key, entry->len) == 0)
+		{
+			entries[i].value = entry->value;
+			return;
+		}
+	}
+}
+
+/*
+ * FFStrMapPut stores value under key (which must stay allocated as long as
+ * the map), growing the table as needed.
+ */
+static void
+FFStrMapPut(FFStrMap *map, const char *key, size_t len, void *value)
+{
+	FFStrMapEntry entry;
+
+	if ((uint64) (map->count + 1) * 10 > (uint64) map->capacity * 7)
+	{
+		uint32		newcap = map->capacity * 2;
+		FFStrMapEntry *newentries;
+		uint32		i;
+
+		if (newcap < map->capacity)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many entries in a feature_flags cache table")));
+		newentries = MemoryContextAllocExtended(map->cxt,
+												sizeof(FFStrMapEntry) * newcap,
+												MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		for (i = 0; i < map->capacity; i++)
+			if (map->entries[i].key != NULL)
+				FFStrMapInsertEntry(newentries, newcap, &map->entries[i]);
+		pfree(map->entries);
+		map->entries = newentries;
+		map->capacity = newcap;
+	}
+	entry.key = key;
+	entry.len = (uint32) len;
+	entry.hash = FFStrHash(key, len);
+	entry.value = value;
+	FFStrMapInsertEntry(map->entries, map->capacity, &entry);
+	map->count++;
+}
+
+/* ---------------------------------------------------------------------
+ * Invalidation
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFRelcacheCallback marks the cache invalid when one of the configuration
+ * tables (or everything, relid = InvalidOid) is invalidated.  It must not
+ * allocate, access catalogs or raise errors.
+ */
+static void
+FFRelcacheCallback(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (relid == InvalidOid)
+	{
+		FFCacheValid = false;
+		FFInvalCount++;
+		memset(FFWatchedRelids, 0, sizeof(FFWatchedRelids));
+		return;
+	}
+	for (i = 0; i < FF_NUM_TABLES; i++)
+	{
+		if (FFWatchedRelids[i] == relid)
+		{
+			FFCacheValid = false;
+			FFInvalCount++;
+			memset(FFWatchedRelids, 0, sizeof(FFWatchedRelids));
+			return;
+		}
+	}
+}
+
+/*
+ * FFCacheInit registers the relcache callback; called once from _PG_init.
+ */
+void
+FFCacheInit(void)
+{
+	CacheRegisterRelcacheCallback(FFRelcacheCallback, (Datum) 0);
+}
+
+PG_FUNCTION_INFO_V1(ff_invalidate_cache);
+
+/*
+ * ff_invalidate_cache is the statement trigger on the configuration tables:
+ * it queues one relcache invalidation of the changed table, which every
+ * backend (including this one, at the next command) turns into a cache
+ * rebuild.
+ */
+Datum
+ff_invalidate_cache(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function ff.invalidate_cache() was not called by the trigger manager"),
+				 errhint("Attach it as an AFTER ... FOR EACH STATEMENT trigger.")));
+	trigdata = (TriggerData *) fcinfo->context;
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Generations
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFResolveRelations fills the table OIDs and column numbers of a new
+ * generation, or raises an error when the extension is not installed.
+ */
+static void
+FFResolveRelations(FFCacheGen *gen)
+{
+	Oid			nsp;
+	int			i;
+
+	nsp = get_namespace_oid("ff", true);
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"feature_flags\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION feature_flags.")));
+	for (i = 0; i < FF_NUM_TABLES; i++)
+	{
+		gen->relids[i] = get_relname_relid(FFTableNames[i], nsp);
+		if (!OidIsValid(gen->relids[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"ff.%s\" of extension \"feature_flags\" does not exist",
+							FFTableNames[i]),
+					 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	}
+	for (i = 0; i < FF_NUM_COLUMNS; i++)
+	{
+		gen->attnums[i] = get_attnum(gen->relids[FFColumns[i].table],
+									 FFColumns[i].name);
+		if (gen->attnums[i] == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column \"%s\" of table \"ff.%s\" does not exist",
+							FFColumns[i].name, FFTableNames[FFColumns[i].table]),
+					 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	}
+}
+
+/*
+ * FFCacheRebuild installs a new, empty generation.  Nothing is read yet:
+ * environments, flags and segments load on first use.
+ */
+static void
+FFCacheRebuild(void)
+{
+	MemoryContext cxt;
+	FFCacheGen *gen;
+	FFCacheGen *old;
+	uint64		inval_at_start = FFInvalCount;
+
+	if (CacheMemoryContext == NULL)
+		CreateCacheMemoryContext();
+
+	/* built under the caller's context: an ERROR frees it */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "feature_flags cache",
+								ALLOCSET_DEFAULT_SIZES);
+	gen = MemoryContextAllocZero(cxt, sizeof(FFCacheGen));
+	gen->cxt = cxt;
+	FFResolveRelations(gen);
+	gen->arena = FFArenaCreate(cxt);
+	FFStrMapInit(&gen->envs, cxt, 4);
+	gen->id = ++FFGenerationCounter;
+
+	/* complete: make it the current generation */
+	MemoryContextSetParent(cxt, CacheMemoryContext);
+	old = FFCurrentGen;
+	FFCurrentGen = gen;
+	memcpy(FFWatchedRelids, gen->relids, sizeof(FFWatchedRelids));
+	FFRebuildCount++;
+	/* an invalidation that arrived while resolving the OIDs still counts */
+	FFCacheValid = (FFInvalCount == inval_at_start);
+	if (old != NULL)
+		MemoryContextDelete(old->cxt);
+}
+
+/*
+ * FFCacheAcquire returns the generation to use for the current statement:
+ * the current one if it is valid or already used by this statement, else
+ * a new one.
+ */
+static FFCacheGen *
+FFCacheAcquire(void)
+{
+	LocalTransactionId lxid = MyProc->lxid;
+	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
+	CommandId	cid = GetCurrentCommandId(false);
+	FFCacheGen *gen;
+
+	AcceptInvalidationMessages();
+
+	gen = FFCurrentGen;
+	if (gen == NULL ||
+		(!FFCacheValid &&
+		 !(gen->lxid == lxid && gen->stmt_start == stmt_start && gen->cid == cid)))
+	{
+		FFCacheRebuild();
+		gen = FFCurrentGen;
+	}
+	gen->lxid = lxid;
+	gen->stmt_start = stmt_start;
+	gen->cid = cid;
+	return gen;
+}
+
+/* ---------------------------------------------------------------------
+ * Loading rows
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFBeginScan scans table t for rows whose first nkeys text columns (a
+ * prefix of its primary key) equal vals, with a fresh catalog snapshot.
+ */
+static SysScanDesc
+FFBeginScan(FFCacheGen *gen, Relation rel, int nkeys, const FFColumn *cols,
+			const Datum *vals)
+{
+	ScanKeyData skey[2];
+	Oid			pkindex;
+	int			i;
+
+	Assert(nkeys <= 2);
+	for (i = 0; i < nkeys; i++)
+	{
+		AttrNumber	att = gen->attnums[cols[i]];
+
+		ScanKeyInit(&skey[i], att, BTEqualStrategyNumber, F_TEXTEQ, vals[i]);
+		/* compare with the column's (and index's) collation */
+		skey[i].sk_collation = TupleDescAttr(RelationGetDescr(rel), att - 1)->attcollation;
+	}
+	pkindex = nkeys > 0 ? RelationGetPrimaryKeyIndex(rel) : InvalidOid;
+	return systable_beginscan(rel, pkindex, OidIsValid(pkindex), NULL,
+							  nkeys, skey);
+}
+
+/*
+ * FFGetText returns a text column as a C string in CurrentMemoryContext,
+ * or NULL.
+ */
+static char *
+FFGetText(HeapTuple tup, TupleDesc desc, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att, desc, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/*
+ * FFGetJsonb returns a copy of a jsonb column in CurrentMemoryContext, or
+ * NULL.
+ */
+static Jsonb *
+FFGetJsonb(HeapTuple tup, TupleDesc desc, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att, desc, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+/*
+ * FFEmptyObject returns a new empty jsonb object.
+ */
+static Jsonb *
+FFEmptyObject(void)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/*
+ * FFCleanMetadata returns metadata as an object without null members
+ * ({} for NULL or a non-object).
+ */
+static Jsonb *
+FFCleanMetadata(Jsonb *meta)
+{
+	if (meta == NULL || !JB_ROOT_IS_OBJECT(meta) || JB_ROOT_IS_SCALAR(meta))
+		return FFEmptyObject();
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_strip_nulls,
+											  JsonbPGetDatum(meta)));
+}
+
+/*
+ * FFLoadDefaultName finds the default environment's name.
+ */
+static void
+FFLoadDefaultName(FFCacheGen *gen)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *name = NULL;
+
+	rel = table_open(gen->relids[FF_TABLE_ENVIRONMENTS], AccessShareLock);
+	scan = FFBeginScan(gen, rel, 0, NULL, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, gen->attnums[FF_COL_ENV_IS_DEFAULT],
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull && DatumGetBool(d))
+		{
+			name = MemoryContextStrdup(gen->cxt,
+									   FFGetText(tup, RelationGetDescr(rel),
+												 gen->attnums[FF_COL_ENV_NAME]));
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	gen->default_name = name;
+	gen->default_known = true;
+}
+
+/*
+ * FFLoadEnv reads one environment with its flags (uncompiled) and its
+ * segments (key lists not yet loaded); NULL if it does not exist.  The
+ * environment becomes visible in the generation only once complete.
+ */
+static FFCacheEnv *
+FFLoadEnv(FFCacheGen *gen, const char *name)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	FFCacheEnv *env = NULL;
+	Datum		keys[1];
+	FFColumn	cols[1];
+	MemoryContext oldcxt;
+	int			list_size = 16;
+
+	keys[0] = CStringGetTextDatum(name);
+
+	/* the environment row */
+	rel = table_open(gen->relids[FF_TABLE_ENVIRONMENTS], AccessShareLock);
+	desc = RelationGetDescr(rel);
+	cols[0] = FF_COL_ENV_NAME;
+	scan = FFBeginScan(gen, rel, 1, cols, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Jsonb	   *meta = FFGetJsonb(tup, desc, gen->attnums[FF_COL_ENV_METADATA]);
+
+		oldcxt = MemoryContextSwitchTo(gen->cxt);
+		env = palloc0(sizeof(FFCacheEnv));
+		env->cxt = gen->cxt;
+		env->arena = gen->arena;
+		env->name = pstrdup(name);
+		env->metadata = FFCleanMetadata(meta);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (env == NULL)
+		return NULL;
+
+	/* its flags */
+	FFStrMapInit(&env->flags, gen->cxt, 16);
+	env->flag_list = MemoryContextAlloc(gen->cxt, sizeof(FFCacheFlag *) * list_size);
+	rel = table_open(gen->relids[FF_TABLE_FLAGS], AccessShareLock);
+	desc = RelationGetDescr(rel);
+	cols[0] = FF_COL_FLAG_ENVIRONMENT;
+	scan = FFBeginScan(gen, rel, 1, cols, keys);
+	oldcxt = MemoryContextSwitchTo(gen->cxt);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		FFCacheFlag *f = palloc0(sizeof(FFCacheFlag));
+		char	   *state;
+
+		CHECK_FOR_INTERRUPTS();
+		f->key = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_KEY]);
+		f->keylen = strlen(f->key);
+		state = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_STATE]);
+		f->enabled = state == NULL || strcmp(state, "DISABLED") != 0;
+		f->variants_raw = FFGetJsonb(tup, desc, gen->attnums[FF_COL_FLAG_VARIANTS]);
+		f->default_variant_raw = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_DEFAULT_VARIANT]);
+		f->targeting_raw = FFGetJsonb(tup, desc, gen->attnums[FF_COL_FLAG_TARGETING]);
+		f->metadata_raw = FFGetJsonb(tup, desc, gen->attnums[FF_COL_FLAG_METADATA]);
+		FFStrMapPut(&env->flags, f->key, f->keylen, f);
+		if (env->nflags == list_size)
+		{
+			list_size *= 2;
+			env->flag_list = repalloc_huge(env->flag_list,
+										   sizeof(FFCacheFlag *) * list_size);
+		}
+		env->flag_list[env->nflags++] = f;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	/* its segments */
+	FFStrMapInit(&env->segments, gen->cxt, 8);
+	rel = table_open(gen->relids[FF_TABLE_SEGMENTS], AccessShareLock);
+	desc = RelationGetDescr(rel);
+	cols[0] = FF_COL_SEG_ENVIRONMENT;
+	scan = FFBeginScan(gen, rel, 1, cols, keys);
+	oldcxt = MemoryContextSwitchTo(gen->cxt);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		FFCacheSegment *s = palloc0(sizeof(FFCacheSegment));
+
+		CHECK_FOR_INTERRUPTS();
+		s->name = FFGetText(tup, desc, gen->attnums[FF_COL_SEG_NAME]);
+		s->rule_raw = FFGetJsonb(tup, desc, gen->attnums[FF_COL_SEG_RULE]);
+		FFStrMapPut(&env->segments, s->name, strlen(s->name), s);
+		env->nsegments++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	FFStrMapPut(&gen->envs, env->name, strlen(env->name), env);
+	return env;
+}
+
+/*
+ * FFCacheGetEnv returns the environment called name (NULL or "" = the
+ * default environment) from the generation of the current statement, or
+ * NULL if there is no such environment.
+ */
+FFCacheEnv *
+FFCacheGetEnv(const char *name, const char **resolved_name)
+{
+	FFCacheGen *gen = FFCacheAcquire();
+	FFCacheEnv *env;
+
+	if (name == NULL || name[0] == '\0')
+	{
+		if (!gen->default_known)
+			FFLoadDefaultName(gen);
+		name = gen->default_name;
+	}
+	*resolved_name = name;
+	if (name == NULL)
+		return NULL;
+	env = FFStrMapGet(&gen->envs, name, strlen(name));
+	if (env == NULL)
+		env = FFLoadEnv(gen, name);
+	return env;
+}
+
+/* ---------------------------------------------------------------------
+ * Compiling flags
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFVariantOrderCmp orders variants the way FFFindVariant searches them.
+ */
+static int
+FFVariantOrderCmp(const void *a, const void *b)
+{
+	const FFVariant *va = (const FFVariant *) a;
+	const FFVariant *vb = (const FFVariant *) b;
+	int			c;
+
+	c = memcmp(va->name, vb->name, Min(va->namelen, vb->namelen));
+	if (c != 0)
+		return c;
+	return (va->namelen > vb->namelen) - (va->namelen < vb->namelen);
+}
+
+/*
+ * FFFlagBroken records why a stored flag definition cannot be evaluated.
+ */
+static void
+FFFlagBroken(FFCacheFlag *f, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+FFFlagBroken(FFCacheFlag *f, const char *fmt,...)
+{
+	char		buf[512];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	f->broken = true;
+	f->broken_message = pstrdup(buf);
+}
+
+/*
+ * FFCompileFlag converts the variants, compiles the targeting rule and
+ * merges the metadata of one flag, in the generation's context.  A flag
+ * whose stored definition is unusable is marked broken (evaluations then
+ * report PARSE_ERROR) rather than raising an error.
+ */
+static void
+FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(env->cxt);
+	FFVariant  *variants = NULL;
+	Jsonb	  **jsonbs = NULL;
+	int			n = 0;
+	Jsonb	   *meta;
+
+	memset(&f->flag, 0, sizeof(FFFlag));
+	f->broken = false;
+	f->flag.key = f->key;
+	f->flag.keylen = f->keylen;
+	f->flag.enabled = f->enabled;
+	f->flag.default_variant = -1;
+
+	/* variants: an object of name -> value */
+	if (f->variants_raw == NULL || JB_ROOT_IS_SCALAR(f->variants_raw) ||
+		!JB_ROOT_IS_OBJECT(f->variants_raw))
+		FFFlagBroken(f, "variants of flag \"%s\" are not a JSON object", f->key);
+	else
+	{
+		JsonbIterator *it = JsonbIteratorInit(&f->variants_raw->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		int			count = JB_ROOT_COUNT(f->variants_raw);
+		int			i;
+
+		variants = palloc0(sizeof(FFVariant) * Max(count, 1));
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY && n < count)
+			{
+				variants[n].name = pnstrdup(v.val.string.val, v.val.string.len);
+				variants[n].namelen = v.val.string.len;
+			}
+			else if (tok == WJB_VALUE && n < count)
+			{
+				variants[n].value = FFJsonbValueToJL(env->arena, &v, true);
+				n++;
+			}
+		}
+		qsort(variants, n, sizeof(FFVariant), FFVariantOrderCmp);
+		/* the jsonb form of each value, for results */
+		jsonbs = palloc(sizeof(Jsonb *) * Max(n, 1));
+		for (i = 0; i < n; i++)
+			jsonbs[i] = FFJLToJsonb(variants[i].value);
+		if (n == 0)
+			FFFlagBroken(f, "flag \"%s\" has no variants", f->key);
+	}
+	f->flag.variants = variants;
+	f->flag.nvariants = n;
+	f->variant_jsonb = jsonbs;
+
+	if (!f->broken && f->default_variant_raw != NULL)
+	{
+		f->flag.default_variant = FFFindVariant(&f->flag, f->default_variant_raw,
+												strlen(f->default_variant_raw));
+		if (f->flag.default_variant < 0)
+			FFFlagBroken(f, "default variant \"%s\" of flag \"%s\" is not one of its variants",
+						 f->default_variant_raw, f->key);
+	}
+
+	/* targeting: NULL, JSON null and {} mean none */
+	if (!f->broken && f->targeting_raw != NULL &&
+		!(JB_ROOT_IS_OBJECT(f->targeting_raw) && JB_ROOT_COUNT(f->targeting_raw) == 0))
+	{
+		const JLValue *rule = FFJsonbToJL(env->arena, f->targeting_raw, true);
+
+		if (rule->type != JL_NULL)
+		{
+			JLCompileOptions opts;
+			JLError		err;
+
+			memset(&opts, 0, sizeof(opts));
+			memset(&err, 0, sizeof(err));
+			opts.allow_segments = true;
+			f->flag.targeting = JLCompile(env->arena, rule, &opts, &err);
+			if (f->flag.targeting == NULL)
+				FFFlagBroken(f, "invalid targeting for flag \"%s\": %s at %s",
+							 f->key, err.message, err.path);
+		}
+	}
+
+	/* metadata: environment's overlaid by the flag's, nulls dropped */
+	meta = f->metadata_raw;
+	if (meta != NULL && JB_ROOT_IS_OBJECT(meta) && !JB_ROOT_IS_SCALAR(meta))
+		f->metadata = FFCleanMetadata(DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+																		 JsonbPGetDatum(env->metadata),
+																		 JsonbPGetDatum(meta))));
+	else
+		f->metadata = env->metadata;
+
+	MemoryContextSwitchTo(oldcxt);
+	f->compiled = true;
+}
+
+/*
+ * FFCacheGetFlag returns the flag called key in env, compiled, or NULL.
+ */
+FFCacheFlag *
+FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
+{
+	FFCacheFlag *f = FFStrMapGet(&env->flags, key, keylen);
+
+	if (f != NULL && !f->compiled)
+		FFCompileFlag(env, f);
+	return f;
+}
+
+/* ---------------------------------------------------------------------
+ * Segments
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFLoadSegmentKeys reads the include/exclude list of one segment into its
+ * hash set.
+ */
+static void
+FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
+{
+	FFCacheGen *gen = FFCurrentGen;
+	Relation	rel;
+	TupleDesc	desc;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Datum		keys[2];
+	FFColumn	cols[2] = {FF_COL_KEY_ENVIRONMENT, FF_COL_KEY_SEGMENT};
+	FFStrMap	set;
+
+	keys[0] = CStringGetTextDatum(env->name);
+	keys[1] = CStringGetTextDatum(seg->name);
+	FFStrMapInit(&set, env->cxt, 16);
+	rel = table_open(gen->relids[FF_TABLE_SEGMENT_KEYS], AccessShareLock);
+	desc = RelationGetDescr(rel);
+	scan = FFBeginScan(gen, rel, 2, cols, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d;
+		text	   *t;
+		char	   *copy;
+		size_t		len;
+		bool		excluded;
+
+		CHECK_FOR_INTERRUPTS();
+		d = heap_getattr(tup, gen->attnums[FF_COL_KEY_TARGETING_KEY], desc, &isnull);
+		if (isnull)
+			continue;
+		t = DatumGetTextPP(d);
+		len = VARSIZE_ANY_EXHDR(t);
+		copy = JLArenaAlloc(env->arena, len + 1);
+		if (copy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		memcpy(copy, VARDATA_ANY(t), len);
+		copy[len] = '\0';
+		if ((Pointer) t != DatumGetPointer(d))
+			pfree(t);
+		d = heap_getattr(tup, gen->attnums[FF_COL_KEY_EXCLUDED], desc, &isnull);
+		excluded = !isnull && DatumGetBool(d);
+		FFStrMapPut(&set, copy, len, (void *) (intptr_t) (excluded ? -1 : 1));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	seg->keys = set;
+	seg->keys_loaded = true;
+}
+
+/*
+ * FFCacheSegmentCallback is the JLContext segment callback: it finds the
+ * segment in the environment of the evaluation, compiles its rule and
+ * loads its key list on first use.  A segment whose stored rule does not
+ * compile is treated as missing.
+ */
+bool
+FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
+					   const char *key, size_t keylen, JLSegmentInfo *info)
+{
+	FFJsonbData *data = (FFJsonbData *) opaque;
+	FFCacheEnv *env = (FFCacheEnv *) data->extra;
+	FFCacheSegment *seg;
+
+	if (env == NULL)
+		return false;
+	seg = FFStrMapGet(&env->segments, name, namelen);
+	if (seg == NULL)
+		return false;
+
+	if (!seg->rule_compiled)
+	{
+		seg->rule = NULL;
+		seg->rule_broken = false;
+		if (seg->rule_raw != NULL &&
+			!(JB_ROOT_IS_OBJECT(seg->rule_raw) && JB_ROOT_COUNT(seg->rule_raw) == 0))
+		{
+			const JLValue *rule = FFJsonbToJL(env->arena, seg->rule_raw, true);
+
+			if (rule->type != JL_NULL)
+			{
+				JLCompileOptions opts;
+				JLError		err;
+
+				memset(&opts, 0, sizeof(opts));
+				opts.allow_segments = true;
+				seg->rule = JLCompile(env->arena, rule, &opts, &err);
+				seg->rule_broken = (seg->rule == NULL);
+			}
+		}
+		seg->rule_compiled = true;
+	}
+	if (seg->rule_broken)
+		return false;
+	if (!seg->keys_loaded)
+		FFLoadSegmentKeys(env, seg);
+
+	info->rule = seg->rule;
+	info->membership = 0;
+	if (key != NULL)
+	{
+		void	   *v = FFStrMapGet(&seg->keys, key, keylen);
+
+		if (v != NULL)
+			info->membership = (int) (intptr_t) v;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Scratch arena and statistics
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFScratchArena returns the per-backend scratch arena, emptied.  Values
+ * evaluated into it live until the next evaluation call.
+ */
+JLArena *
+FFScratchArena(void)
+{
+	if (FFScratch == NULL)
+	{
+		if (FFScratchContext == NULL)
+			FFScratchContext = AllocSetContextCreate(TopMemoryContext,
+													 "feature_flags scratch",
+													 ALLOCSET_DEFAULT_SIZES);
+		FFScratch = FFArenaCreate(FFScratchContext);
+	}
+	else
+		JLArenaReset(FFScratch);
+	return FFScratch;
+}
+
+/*
+ * FFCacheGetStats reports the state of the cache (after processing pending
+ * invalidations, without rebuilding).
+ */
+void
+FFCacheGetStats(FFCacheStats *stats)
+{
+	FFCacheGen *gen;
+	uint32		i;
+
+	AcceptInvalidationMessages();
+	memset(stats, 0, sizeof(FFCacheStats));
+	stats->rebuilds = FFRebuildCount;
+	gen = FFCurrentGen;
+	stats->valid = gen != NULL && FFCacheValid;
+	if (gen == NULL)
+		return;
+	stats->generation = gen->id;
+	stats->memory_bytes = (int64) MemoryContextMemAllocated(gen->cxt, true);
+	for (i = 0; i < gen->envs.capacity; i++)
+	{
+		FFCacheEnv *env = gen->envs.entries[i].value;
+		uint32		j;
+		int			k;
+
+		if (gen->envs.entries[i].key == NULL)
+			continue;
+		stats->environments++;
+		stats->flags += env->nflags;
+		for (k = 0; k < env->nflags; k++)
+			if (env->flag_list[k]->compiled)
+				stats->compiled_flags++;
+		stats->segments += env->nsegments;
+		for (j = 0; j < env->segments.capacity; j++)
+		{
+			FFCacheSegment *seg = env->segments.entries[j].value;
+
+			if (env->segments.entries[j].key != NULL && seg->keys_loaded)
+				stats->segment_keys += seg->keys.count;
+		}
+	}
+}

@@ -1,0 +1,120 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_cache.h
+ *	  Per-backend cache of compiled flags, segments and environments.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/ff_cache.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_CACHE_H
+#define FF_CACHE_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+#include "jsonlogic.h"
+
+/* a string -> pointer hash map allocated in one memory context */
+typedef struct FFStrMapEntry
+{
+	const char *key;			/* NULL = empty slot */
+	uint32		len;
+	uint32		hash;
+	void	   *value;
+} FFStrMapEntry;
+
+typedef struct FFStrMap
+{
+	MemoryContext cxt;
+	FFStrMapEntry *entries;
+	uint32		capacity;		/* power of two */
+	uint32		count;
+} FFStrMap;
+
+/* one flag of one environment */
+typedef struct FFCacheFlag
+{
+	char	   *key;
+	uint32		keylen;
+
+	/* the row, as read */
+	bool		enabled;
+	Jsonb	   *variants_raw;
+	char	   *default_variant_raw;	/* NULL = none */
+	Jsonb	   *targeting_raw;	/* NULL = none */
+	Jsonb	   *metadata_raw;
+
+	/* compiled on first use */
+	bool		compiled;
+	bool		broken;			/* the stored definition cannot be used */
+	char	   *broken_message;
+	FFFlag		flag;
+	Jsonb	  **variant_jsonb;	/* per variant index, the value as jsonb */
+	Jsonb	   *metadata;		/* environment metadata + flag metadata */
+} FFCacheFlag;
+
+/* one segment of one environment */
+typedef struct FFCacheSegment
+{
+	char	   *name;
+	Jsonb	   *rule_raw;		/* NULL = none */
+	bool		rule_compiled;
+	const JLRule *rule;			/* NULL = none or broken */
+	bool		rule_broken;
+	bool		keys_loaded;
+	FFStrMap	keys;			/* targeting key -> +1 include / -1 exclude */
+} FFCacheSegment;
+
+/* one environment */
+typedef struct FFCacheEnv
+{
+	MemoryContext cxt;			/* the generation's context and arena */
+	JLArena    *arena;
+	char	   *name;
+	Jsonb	   *metadata;		/* nulls stripped */
+	FFStrMap	flags;			/* key -> FFCacheFlag */
+	FFCacheFlag **flag_list;	/* every flag, for evaluate_all */
+	int			nflags;
+	FFStrMap	segments;		/* name -> FFCacheSegment */
+	int			nsegments;
+} FFCacheEnv;
+
+/* statistics for ff.cache_info() */
+typedef struct FFCacheStats
+{
+	int64		rebuilds;
+	int64		generation;
+	bool		valid;
+	int			environments;
+	int			flags;
+	int			compiled_flags;
+	int			segments;
+	int64		segment_keys;
+	int64		memory_bytes;
+} FFCacheStats;
+
+extern void FFCacheInit(void);
+
+/*
+ * Look up an environment (NULL or "" = the default one) in the cache
+ * generation current for this statement.  Returns NULL when it does not
+ * exist; *resolved_name is set to the name looked up (NULL if there is no
+ * default environment).
+ */
+extern FFCacheEnv *FFCacheGetEnv(const char *name, const char **resolved_name);
+/* find a flag of env and compile it if needed; NULL if missing */
+extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
+/* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */
+extern bool FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
+								   const char *key, size_t keylen,
+								   JLSegmentInfo *info);
+extern void FFCacheGetStats(FFCacheStats *stats);
+
+/* the per-call scratch arena, reset */
+extern JLArena *FFScratchArena(void);
+
+#endif							/* FF_CACHE_H */

@@ -1,0 +1,894 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_evaluate.c
+ *	  SQL-callable evaluation functions: ff.evaluate, the typed getters,
+ *	  ff.evaluate_all, ff.json_logic, ff._check_rule, ff.bucket and
+ *	  ff.cache_info.
+ *
+ * Flag evaluation never raises an error for a flag problem: unknown flags
+ * and environments, broken definitions, targeting failures, type
+ * mismatches and invalid contexts come back as OpenFeature reasons and
+ * error codes (ff.evaluate) or as the caller's default (the getters).
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/ff_evaluate.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <xxhash.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "feature_flags.h"
+#include "ff_cache.h"
+#include "ff_jsonb.h"
+
+/* the JSON type a caller asks for */
+typedef enum FFWant
+{
+	FF_WANT_ANY = 0,
+	FF_WANT_BOOLEAN,
+	FF_WANT_STRING,
+	FF_WANT_NUMBER,
+	FF_WANT_INTEGER,
+	FF_WANT_OBJECT,
+	FF_WANT_ARRAY
+} FFWant;
+
+static const char *const FFWantNames[] = {
+	"any", "boolean", "string", "number", "integer", "object", "array"
+};
+
+/* the outcome of one flag evaluation */
+typedef struct FFOutcome
+{
+	FFReason	reason;
+	FFErrorCode error;
+	char	   *message;		/* NULL unless error */
+	FFCacheEnv *env;			/* NULL if the environment was not found */
+	FFCacheFlag *flag;			/* NULL if the flag was not found */
+	int			variant;		/* -1 = the caller's default */
+} FFOutcome;
+
+#define FF_SUPPORTED_OPERATORS \
+	"var, missing, missing_some, if, ?:, ==, ===, !=, !==, !, !!, and, or, " \
+	">, >=, <, <=, +, -, *, /, %, min, max, cat, substr, in, merge, map, " \
+	"filter, reduce, all, some, none, fractional, sem_ver, starts_with, " \
+	"ends_with, in_segment"
+
+/* ---------------------------------------------------------------------
+ * Evaluation
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFOutcomeError fills an error outcome.
+ */
+static void
+FFOutcomeError(FFOutcome *out, FFErrorCode code, const char *fmt,...) pg_attribute_printf(3, 4);
+
+static void
+FFOutcomeError(FFOutcome *out, FFErrorCode code, const char *fmt,...)
+{
+	char		buf[512];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	out->reason = FF_REASON_ERROR;
+	out->error = code;
+	out->message = pstrdup(buf);
+	out->variant = -1;
+}
+
+/*
+ * FFWantFromDefault derives the requested type from the JSON type of the
+ * caller's default (SQL NULL and JSON null request no particular type).
+ */
+static FFWant
+FFWantFromDefault(Jsonb *def)
+{
+	JsonbValue	v;
+
+	if (def == NULL)
+		return FF_WANT_ANY;
+	if (JB_ROOT_IS_SCALAR(def))
+	{
+		JsonbExtractScalar(&def->root, &v);
+		switch (v.type)
+		{
+			case jbvBool:
+				return FF_WANT_BOOLEAN;
+			case jbvString:
+				return FF_WANT_STRING;
+			case jbvNumeric:
+				return FF_WANT_NUMBER;
+			default:
+				return FF_WANT_ANY;
+		}
+	}
+	return JB_ROOT_IS_OBJECT(def) ? FF_WANT_OBJECT : FF_WANT_ARRAY;
+}
+
+/*
+ * FFTypeCheck checks the chosen variant's value against the requested type
+ * and turns the outcome into TYPE_MISMATCH when it does not fit.
+ */
+static void
+FFTypeCheck(FFOutcome *out, FFWant want)
+{
+	const FFVariant *var;
+	const JLValue *v;
+	bool		ok;
+
+	if (want == FF_WANT_ANY || out->variant < 0)
+		return;
+	var = &out->flag->flag.variants[out->variant];
+	v = var->value;
+	switch (want)
+	{
+		case FF_WANT_BOOLEAN:
+			ok = v->type == JL_BOOL;
+			break;
+		case FF_WANT_STRING:
+			ok = v->type == JL_STRING;
+			break;
+		case FF_WANT_NUMBER:
+			ok = v->type == JL_NUMBER;
+			break;
+		case FF_WANT_INTEGER:
+			if (v->type == JL_NUMBER &&
+				(v->u.number != floor(v->u.number) ||
+				 !(v->u.number >= -9223372036854775808.0 &&
+				   v->u.number < 9223372036854775808.0)))
+			{
+				char		buf[64];
+
+				snprintf(buf, sizeof(buf), "%.17g", v->u.number);
+				FFOutcomeError(out, FF_ERROR_TYPE_MISMATCH,
+							   "value %s of variant \"%s\" of flag \"%s\" is not a whole number in the bigint range",
+							   buf, var->name, out->flag->key);
+				return;
+			}
+			ok = v->type == JL_NUMBER;
+			break;
+		case FF_WANT_OBJECT:
+			ok = v->type == JL_OBJECT;
+			break;
+		default:
+			ok = false;
+			break;
+	}
+	if (!ok)
+	{
+		int			variant = out->variant;
+
+		FFOutcomeError(out, FF_ERROR_TYPE_MISMATCH,
+					   "flag \"%s\" variant \"%s\" is %s %s, but %s %s was requested",
+					   out->flag->key, out->flag->flag.variants[variant].name,
+					   v->type == JL_OBJECT || v->type == JL_ARRAY ? "an" : "a",
+					   FFJLTypeName(v->type),
+					   (want == FF_WANT_INTEGER || want == FF_WANT_OBJECT ||
+						want == FF_WANT_ARRAY) ? "an" : "a",
+					   FFWantNames[want]);
+	}
+}
+
+/*
+ * FFStatementEpochSeconds returns the statement start time as Unix epoch
+ * seconds ($flagd.timestamp), stable within a statement.
+ */
+static int64
+FFStatementEpochSeconds(void)
+{
+	TimestampTz ts = GetCurrentStatementStartTimestamp();
+	int64		secs = ts / USECS_PER_SEC;
+
+	if (ts < 0 && ts % USECS_PER_SEC != 0)
+		secs--;
+	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+/*
+ * FFEvaluateFlag resolves a found flag for one context (NULL = {}).
+ */
+static void
+FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, Jsonb *context, FFWant want,
+			   FFOutcome *out)
+{
+	JLContext	ctx;
+	FFJsonbData data;
+	FFResolution res;
+
+	out->env = env;
+	out->flag = flag;
+	out->variant = -1;
+	out->message = NULL;
+	out->error = FF_ERROR_NONE;
+
+	if (flag->broken)
+	{
+		FFOutcomeError(out, FF_ERROR_PARSE_ERROR, "%s", flag->broken_message);
+		return;
+	}
+	if (context != NULL && (JB_ROOT_IS_SCALAR(context) || !JB_ROOT_IS_OBJECT(context)))
+	{
+		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
+					   "evaluation context must be a JSON object, not %s",
+					   JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array");
+		return;
+	}
+
+	FFContextInitJsonb(&ctx, &data, context);
+	data.extra = env;
+	ctx.segment = FFCacheSegmentCallback;
+	ctx.inject_flagd = true;
+	ctx.timestamp = FFStatementEpochSeconds();
+
+	memset(&res, 0, sizeof(res));
+	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
+	out->reason = res.reason;
+	out->error = res.error_code;
+	out->variant = res.reason == FF_REASON_ERROR ? -1 : res.variant;
+	if (res.error_code != FF_ERROR_NONE)
+		out->message = pstrdup(res.error_message);
+	FFTypeCheck(out, want);
+}
+
+/*
+ * FFEnvironmentName picks the environment: the explicit argument, else
+ * the ff.environment setting, else NULL (the default environment).
+ */
+static const char *
+FFEnvironmentName(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
+	{
+		char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+
+		if (name[0] != '\0')
+			return name;
+	}
+	if (ff_environment != NULL && ff_environment[0] != '\0')
+		return ff_environment;
+	return NULL;
+}
+
+/*
+ * FFEvaluateKey evaluates flag key in environment envname (NULL = the
+ * setting or the default environment).
+ */
+static void
+FFEvaluateKey(const char *key, size_t keylen, Jsonb *context,
+			  const char *envname, FFWant want, FFOutcome *out)
+{
+	const char *resolved;
+	FFCacheEnv *env;
+	FFCacheFlag *flag;
+
+	memset(out, 0, sizeof(FFOutcome));
+	out->variant = -1;
+	env = FFCacheGetEnv(envname, &resolved);
+	if (env == NULL)
+	{
+		if (resolved == NULL)
+			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
+						   "no environment was given and there is no default environment");
+		else
+			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
+						   "environment \"%s\" does not exist", resolved);
+		return;
+	}
+	out->env = env;
+	if (key == NULL)
+	{
+		FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND, "flag key is null");
+		return;
+	}
+	flag = FFCacheGetFlag(env, key, keylen);
+	if (flag == NULL)
+	{
+		FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
+					   "flag \"%.*s\" does not exist in environment \"%s\"",
+					   (int) keylen, key, env->name);
+		return;
+	}
+	FFEvaluateFlag(env, flag, context, want, out);
+}
+
+/*
+ * FFEvaluateArgs evaluates with the common argument layout (flag_key text,
+ * context jsonb, ..., environment text at envarg).  Returns false when the
+ * caller's default must be returned.
+ */
+static bool
+FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
+{
+	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	Jsonb	   *context = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+
+	FFEvaluateKey(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
+				  context, FFEnvironmentName(fcinfo, envarg), want, out);
+	return out->reason != FF_REASON_ERROR && out->variant >= 0;
+}
+
+/*
+ * FFOutcomeValue returns the chosen variant's value.
+ */
+static inline const JLValue *
+FFOutcomeValue(const FFOutcome *out)
+{
+	return out->flag->flag.variants[out->variant].value;
+}
+
+/*
+ * FFCopyJsonb copies a jsonb held by the cache into CurrentMemoryContext,
+ * so that results never point into a cache generation.
+ */
+static Jsonb *
+FFCopyJsonb(const Jsonb *jb)
+{
+	Jsonb	   *copy = palloc(VARSIZE(jb));
+
+	memcpy(copy, jb, VARSIZE(jb));
+	return copy;
+}
+
+/* ---------------------------------------------------------------------
+ * ff.evaluate and the typed getters
+ * --------------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(ff_evaluate);
+
+/*
+ * ff_evaluate returns the OpenFeature evaluation details of one flag.
+ */
+Datum
+ff_evaluate(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	Jsonb	   *def = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	FFOutcome	out;
+	Datum		values[7];
+	bool		nulls[7];
+	text	   *key;
+
+	if (tupdesc == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	FFEvaluateArgs(fcinfo, 3, FFWantFromDefault(def), &out);
+
+	memset(nulls, 0, sizeof(nulls));
+	key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	if (key)
+		values[0] = PointerGetDatum(key);
+	else
+		nulls[0] = true;
+
+	if (out.reason != FF_REASON_ERROR && out.variant >= 0)
+	{
+		values[1] = JsonbPGetDatum(FFCopyJsonb(out.flag->variant_jsonb[out.variant]));
+		values[2] = CStringGetTextDatum(out.flag->flag.variants[out.variant].name);
+	}
+	else
+	{
+		if (def)
+			values[1] = JsonbPGetDatum(def);
+		else
+			nulls[1] = true;
+		nulls[2] = true;
+	}
+	values[3] = CStringGetTextDatum(FFReasonName(out.reason));
+	if (out.error != FF_ERROR_NONE)
+	{
+		values[4] = CStringGetTextDatum(FFErrorCodeName(out.error));
+		values[5] = CStringGetTextDatum(out.message ? out.message : "");
+	}
+	else
+		nulls[4] = nulls[5] = true;
+
+	if (out.flag)
+		values[6] = JsonbPGetDatum(FFCopyJsonb(out.flag->metadata));
+	else if (out.env)
+		values[6] = JsonbPGetDatum(FFCopyJsonb(out.env->metadata));
+	else
+		values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * FFReturnDefault returns argument 2 (the caller's default), or NULL.
+ */
+#define FF_RETURN_DEFAULT() \
+	do { \
+		if (PG_ARGISNULL(2)) \
+			PG_RETURN_NULL(); \
+		PG_RETURN_DATUM(PG_GETARG_DATUM(2)); \
+	} while (0)
+
+PG_FUNCTION_INFO_V1(ff_get_bool);
+
+/*
+ * ff_get_bool returns a boolean flag's value or the caller's default.
+ */
+Datum
+ff_get_bool(PG_FUNCTION_ARGS)
+{
+	FFOutcome	out;
+
+	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_BOOLEAN, &out))
+		FF_RETURN_DEFAULT();
+	PG_RETURN_BOOL(FFOutcomeValue(&out)->u.boolean);
+}
+
+PG_FUNCTION_INFO_V1(ff_get_string);
+
+/*
+ * ff_get_string returns a string flag's value or the caller's default.
+ */
+Datum
+ff_get_string(PG_FUNCTION_ARGS)
+{
+	FFOutcome	out;
+	const JLValue *v;
+
+	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_STRING, &out))
+		FF_RETURN_DEFAULT();
+	v = FFOutcomeValue(&out);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(v->u.string.ptr, (int) v->u.string.len));
+}
+
+PG_FUNCTION_INFO_V1(ff_get_int);
+
+/*
+ * ff_get_int returns a number flag's whole value or the caller's default
+ * (also when the value has a fractional part).
+ */
+Datum
+ff_get_int(PG_FUNCTION_ARGS)
+{
+	FFOutcome	out;
+
+	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_INTEGER, &out))
+		FF_RETURN_DEFAULT();
+	PG_RETURN_INT64((int64) FFOutcomeValue(&out)->u.number);
+}
+
+PG_FUNCTION_INFO_V1(ff_get_float);
+
+/*
+ * ff_get_float returns a number flag's value or the caller's default.
+ */
+Datum
+ff_get_float(PG_FUNCTION_ARGS)
+{
+	FFOutcome	out;
+
+	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_NUMBER, &out))
+		FF_RETURN_DEFAULT();
+	PG_RETURN_FLOAT8(FFOutcomeValue(&out)->u.number);
+}
+
+PG_FUNCTION_INFO_V1(ff_get_object);
+
+/*
+ * ff_get_object returns an object flag's value or the caller's default.
+ */
+Datum
+ff_get_object(PG_FUNCTION_ARGS)
+{
+	FFOutcome	out;
+
+	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_OBJECT, &out))
+		FF_RETURN_DEFAULT();
+	PG_RETURN_JSONB_P(FFCopyJsonb(out.flag->variant_jsonb[out.variant]));
+}
+
+/* ---------------------------------------------------------------------
+ * ff.evaluate_all
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFPushKeyString pushes "key": "value" (value NULL = JSON null).
+ */
+static void
+FFPushKeyString(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+PG_FUNCTION_INFO_V1(ff_evaluate_all);
+
+/*
+ * ff_evaluate_all evaluates every flag of an environment for one context:
+ * {"flag": {"value": ..., "variant": ..., "reason": ...}, ...}, with
+ * "error_code" and "error_message" added to failed flags.
+ */
+Datum
+ff_evaluate_all(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *context = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
+	const char *envname = FFEnvironmentName(fcinfo, 1);
+	const char *resolved;
+	FFCacheEnv *env;
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+	int			i;
+
+	if (context != NULL && (JB_ROOT_IS_SCALAR(context) || !JB_ROOT_IS_OBJECT(context)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("evaluation context must be a JSON object, not %s",
+						JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array")));
+
+	env = FFCacheGetEnv(envname, &resolved);
+	if (env == NULL)
+	{
+		if (resolved == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("no environment was given and there is no default environment"),
+					 errhint("Pass an environment, set ff.environment, or mark one environment as the default.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("environment \"%s\" does not exist", resolved)));
+	}
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < env->nflags; i++)
+	{
+		FFCacheFlag *flag = env->flag_list[i];
+		FFOutcome	out;
+		JsonbValue	k;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!flag->compiled)
+			FFCacheGetFlag(env, flag->key, flag->keylen);
+		FFEvaluateFlag(env, flag, context, FF_WANT_ANY, &out);
+
+		k.type = jbvString;
+		k.val.string.val = flag->key;
+		k.val.string.len = flag->keylen;
+		pushJsonbValue(&state, WJB_KEY, &k);
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		k.val.string.val = "value";
+		k.val.string.len = 5;
+		pushJsonbValue(&state, WJB_KEY, &k);
+		if (out.reason != FF_REASON_ERROR && out.variant >= 0)
+		{
+			FFPushJL(&state, WJB_VALUE, FFOutcomeValue(&out));
+			FFPushKeyString(&state, "variant", flag->flag.variants[out.variant].name);
+		}
+		else
+		{
+			JsonbValue	null;
+
+			null.type = jbvNull;
+			pushJsonbValue(&state, WJB_VALUE, &null);
+			FFPushKeyString(&state, "variant", NULL);
+		}
+		FFPushKeyString(&state, "reason", FFReasonName(out.reason));
+		if (out.error != FF_ERROR_NONE)
+		{
+			FFPushKeyString(&state, "error_code", FFErrorCodeName(out.error));
+			FFPushKeyString(&state, "error_message", out.message);
+		}
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+}
+
+/* ---------------------------------------------------------------------
+ * ff.json_logic and ff._check_rule
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFRuleErrorHint suggests a fix for a rule compile error.
+ */
+static const char *
+FFRuleErrorHint(const JLError *err)
+{
+	switch (err->code)
+	{
+		case JL_ERR_UNKNOWN_OPERATOR:
+			return "Supported operators: " FF_SUPPORTED_OPERATORS ".";
+		case JL_ERR_BAD_ARGUMENTS:
+			return "Check the number and the types of the operator's arguments.";
+		case JL_ERR_TOO_DEEP:
+			return "Reduce the nesting depth of the rule.";
+		case JL_ERR_TOO_LARGE:
+			return "Reduce the size of the rule.";
+		default:
+			return "A rule is a JSON value; objects with exactly one key are operator applications.";
+	}
+}
+
+/*
+ * FFRaiseCompileError raises the ERROR for a rule that does not compile;
+ * label names what the rule is ("targeting for flag \"x\"").
+ */
+static void
+FFRaiseCompileError(const char *label, const JLError *err)
+{
+	ereport(ERROR,
+			(errcode(err->code == JL_ERR_OUT_OF_MEMORY ? ERRCODE_OUT_OF_MEMORY :
+					 ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid %s: %s at %s", label, err->message,
+					err->path[0] ? err->path : "$"),
+			 errhint("%s", FFRuleErrorHint(err))));
+}
+
+/*
+ * FFCompileArg compiles a rule given as a jsonb argument into the scratch
+ * arena, raising an ERROR if it does not compile.
+ */
+static const JLRule *
+FFCompileArg(JLArena *scratch, Jsonb *rule, bool allow_segments,
+			 const char *label)
+{
+	const JLValue *value = FFJsonbToJL(scratch, rule, false);
+	JLCompileOptions opts;
+	JLError		err;
+	const JLRule *compiled;
+
+	memset(&opts, 0, sizeof(opts));
+	memset(&err, 0, sizeof(err));
+	opts.allow_segments = allow_segments;
+	compiled = JLCompile(scratch, value, &opts, &err);
+	if (compiled == NULL)
+		FFRaiseCompileError(label, &err);
+	return compiled;
+}
+
+PG_FUNCTION_INFO_V1(ff_json_logic);
+
+/*
+ * ff_json_logic applies a JSON Logic rule (with flagd's custom operators)
+ * to data and returns the result.
+ */
+Datum
+ff_json_logic(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *rule;
+	Jsonb	   *data;
+	JLArena    *scratch;
+	const JLRule *compiled;
+	JLContext	ctx;
+	FFJsonbData jdata;
+	JLError		err;
+	const JLValue *result;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	rule = PG_GETARG_JSONB_P(0);
+	data = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+
+	scratch = FFScratchArena();
+	compiled = FFCompileArg(scratch, rule, false, "JSON Logic rule");
+	FFContextInitJsonb(&ctx, &jdata, data);
+	memset(&err, 0, sizeof(err));
+	result = JLEvaluate(compiled, &ctx, scratch, &err);
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(err.code == JL_ERR_TOO_DEEP ? ERRCODE_STATEMENT_TOO_COMPLEX :
+						 err.code == JL_ERR_OUT_OF_MEMORY ? ERRCODE_OUT_OF_MEMORY :
+						 err.code == JL_ERR_TOO_LARGE ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
+						 ERRCODE_DATA_EXCEPTION),
+				 errmsg("could not evaluate JSON Logic rule: %s at %s", err.message,
+						err.path[0] ? err.path : "$")));
+	PG_RETURN_JSONB_P(FFJLToJsonb(result));
+}
+
+/* collects the literal results of a rule */
+typedef struct FFLiteralList
+{
+	const JLValue **items;
+	int			count;
+	int			size;
+} FFLiteralList;
+
+/*
+ * FFCollectLiteral is the JLRuleLiteralResults callback.
+ */
+static void
+FFCollectLiteral(void *arg, const JLValue *literal, const char *path)
+{
+	FFLiteralList *list = (FFLiteralList *) arg;
+
+	if (list->count == list->size)
+	{
+		list->size *= 2;
+		list->items = repalloc(list->items, sizeof(JLValue *) * list->size);
+	}
+	list->items[list->count++] = literal;
+}
+
+PG_FUNCTION_INFO_V1(ff_check_rule);
+
+/*
+ * ff_check_rule validates a rule for the write-time triggers: an invalid
+ * rule raises an ERROR naming label, a valid one returns the segments it
+ * references and the literal results it can produce.
+ */
+Datum
+ff_check_rule(PG_FUNCTION_ARGS)
+{
+	const char *label = PG_ARGISNULL(1) ? "rule" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+	JsonbValue *res;
+	FFLiteralList list;
+	bool		complete = true;
+	size_t		nseg = 0;
+	const JLRule *compiled = NULL;
+	size_t		i;
+	int			j;
+
+	list.size = 8;
+	list.count = 0;
+	list.items = palloc(sizeof(JLValue *) * list.size);
+
+	if (!PG_ARGISNULL(0))
+	{
+		JLArena    *scratch = FFScratchArena();
+
+		compiled = FFCompileArg(scratch, PG_GETARG_JSONB_P(0), true, label);
+		nseg = JLRuleSegmentCount(compiled);
+		complete = JLRuleLiteralResults(compiled, FFCollectLiteral, &list);
+	}
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	k.type = jbvString;
+	k.val.string.val = "segments";
+	k.val.string.len = 8;
+	pushJsonbValue(&state, WJB_KEY, &k);
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < nseg; i++)
+	{
+		size_t		len;
+		const char *name = JLRuleSegmentName(compiled, i, &len);
+
+		v.type = jbvString;
+		v.val.string.val = (char *) name;
+		v.val.string.len = (int) len;
+		pushJsonbValue(&state, WJB_ELEM, &v);
+	}
+	pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	k.val.string.val = "results";
+	k.val.string.len = 7;
+	pushJsonbValue(&state, WJB_KEY, &k);
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	for (j = 0; j < list.count; j++)
+		FFPushJL(&state, WJB_ELEM, list.items[j]);
+	pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	k.val.string.val = "complete";
+	k.val.string.len = 8;
+	pushJsonbValue(&state, WJB_KEY, &k);
+	v.type = jbvBool;
+	v.val.boolean = complete;
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+}
+
+/* ---------------------------------------------------------------------
+ * ff.bucket
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFMulHi64 returns the high 64 bits of the 128-bit product a * b.
+ */
+static inline uint64
+FFMulHi64(uint64 a, uint64 b)
+{
+	uint64		a_lo = (uint32) a;
+	uint64		a_hi = a >> 32;
+	uint64		b_lo = (uint32) b;
+	uint64		b_hi = b >> 32;
+	uint64		lo_lo = a_lo * b_lo;
+	uint64		hi_lo = a_hi * b_lo;
+	uint64		lo_hi = a_lo * b_hi;
+	uint64		hi_hi = a_hi * b_hi;
+	uint64		cross = (lo_lo >> 32) + (uint32) hi_lo + lo_hi;
+
+	return hi_hi + (hi_lo >> 32) + (cross >> 32);
+}
+
+PG_FUNCTION_INFO_V1(ff_bucket);
+
+/*
+ * ff_bucket maps value to a bucket in [0, buckets): seed =
+ * XXH3_64bits(salt), h = XXH3_64bits_withSeed(value, seed), bucket =
+ * (h * buckets) >> 64.
+ */
+Datum
+ff_bucket(PG_FUNCTION_ARGS)
+{
+	text	   *value = PG_GETARG_TEXT_PP(0);
+	text	   *salt = PG_GETARG_TEXT_PP(1);
+	int32		buckets = PG_GETARG_INT32(2);
+	XXH64_hash_t seed;
+	XXH64_hash_t h;
+
+	if (buckets < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("number of buckets must be between 1 and 2147483647, not %d",
+						buckets),
+				 errhint("ff.bucket returns a bucket number in [0, buckets).")));
+	seed = XXH3_64bits(VARDATA_ANY(salt), VARSIZE_ANY_EXHDR(salt));
+	h = XXH3_64bits_withSeed(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), seed);
+	PG_RETURN_INT32((int32) FFMulHi64(h, (uint64) buckets));
+}
+
+/* ---------------------------------------------------------------------
+ * ff.cache_info
+ * --------------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(ff_cache_info);
+
+/*
+ * ff_cache_info reports the state of this backend's evaluation cache.
+ */
+Datum
+ff_cache_info(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	FFCacheStats stats;
+	Datum		values[9];
+	bool		nulls[9];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	FFCacheGetStats(&stats);
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int64GetDatum(stats.rebuilds);
+	values[1] = Int64GetDatum(stats.generation);
+	values[2] = BoolGetDatum(stats.valid);
+	values[3] = Int32GetDatum(stats.environments);
+	values[4] = Int32GetDatum(stats.flags);
+	values[5] = Int32GetDatum(stats.compiled_flags);
+	values[6] = Int32GetDatum(stats.segments);
+	values[7] = Int64GetDatum(stats.segment_keys);
+	values[8] = Int64GetDatum(stats.memory_bytes);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

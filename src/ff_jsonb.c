@@ -1,0 +1,573 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_jsonb.c
+ *	  jsonb <-> JLValue conversions and the jsonb-backed evaluation context.
+ *
+ * Rules and variant values are converted once per compile, into the arena
+ * of the cache generation.  Evaluation contexts are never converted as a
+ * whole: the lookup callback walks the jsonb container one path segment at
+ * a time (getKeyJsonValueFromContainer for objects, numeric segments index
+ * arrays) and converts only the leaf it reaches, into the per-call scratch
+ * arena.  Numbers take a fast path that reads the numeric's base-10000
+ * digits directly when the conversion to double is exact, instead of the
+ * numeric -> text -> double round trip.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/ff_jsonb.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
+
+#include "ff_jsonb.h"
+
+/* ---------------------------------------------------------------------
+ * Arenas over palloc
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFArenaAlloc hands a chunk of the arena's memory context to the core.
+ * palloc raises ERROR instead of returning NULL; the core allows that.
+ */
+static void *
+FFArenaAlloc(void *ctx, size_t size)
+{
+	return MemoryContextAllocExtended((MemoryContext) ctx, size,
+									  MCXT_ALLOC_HUGE);
+}
+
+/*
+ * FFArenaRelease gives a chunk back to its memory context.
+ */
+static void
+FFArenaRelease(void *ctx, void *ptr)
+{
+	pfree(ptr);
+}
+
+/*
+ * FFArenaCreate creates a JLArena whose chunks live in memory context cxt;
+ * deleting cxt frees the arena with everything in it.
+ */
+JLArena *
+FFArenaCreate(MemoryContext cxt)
+{
+	JLAllocator *allocator;
+	JLArena    *arena;
+
+	allocator = MemoryContextAllocZero(cxt, sizeof(JLAllocator));
+	allocator->alloc = FFArenaAlloc;
+	allocator->release = FFArenaRelease;
+	allocator->ctx = cxt;
+	arena = JLArenaCreate(allocator);
+	if (arena == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a JSON Logic arena.")));
+	return arena;
+}
+
+/*
+ * FFArenaCheck raises ERROR if an arena allocation failed.
+ */
+static inline void *
+FFArenaCheck(void *p)
+{
+	if (p == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return p;
+}
+
+/* ---------------------------------------------------------------------
+ * numeric -> double
+ * --------------------------------------------------------------------- */
+
+/*
+ * Layout of the on-disk numeric format (numeric.c keeps these private, but
+ * the format is part of every stored jsonb document and cannot change).
+ */
+#define FF_NUMERIC_SIGN_MASK	0xC000
+#define FF_NUMERIC_NEG			0x4000
+#define FF_NUMERIC_SHORT		0x8000
+#define FF_NUMERIC_SPECIAL		0xC000
+#define FF_NUMERIC_SHORT_SIGN_MASK			0x2000
+#define FF_NUMERIC_SHORT_WEIGHT_SIGN_MASK	0x0040
+#define FF_NUMERIC_SHORT_WEIGHT_MASK		0x003F
+#define FF_NBASE_DIGITS			4
+
+/* exact powers of ten representable in a double */
+static const double FFPow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+/*
+ * FFNumericToDoubleFast converts a numeric whose digits fit an exactly
+ * representable mantissa (< 2^53) and whose decimal exponent is within
+ * +-22: one IEEE multiplication or division of exact operands is then
+ * correctly rounded, i.e. the same double strtod would produce.  Returns
+ * false when the slow path is needed.
+ */
+static bool
+FFNumericToDoubleFast(Numeric num, double *out)
+{
+	const char *base = (const char *) num;
+	uint16		header;
+	bool		neg;
+	int			weight;
+	const int16 *digits;
+	int			ndigits;
+	int64		mantissa = 0;
+	int			exp10;
+	int			i;
+
+	if (VARATT_IS_EXTENDED(num))
+		return false;
+	memcpy(&header, base + VARHDRSZ, sizeof(uint16));
+	if ((header & FF_NUMERIC_SIGN_MASK) == FF_NUMERIC_SPECIAL)
+		return false;
+	if ((header & FF_NUMERIC_SIGN_MASK) == FF_NUMERIC_SHORT)
+	{
+		neg = (header & FF_NUMERIC_SHORT_SIGN_MASK) != 0;
+		weight = header & FF_NUMERIC_SHORT_WEIGHT_MASK;
+		if (header & FF_NUMERIC_SHORT_WEIGHT_SIGN_MASK)
+			weight |= ~FF_NUMERIC_SHORT_WEIGHT_MASK;
+		digits = (const int16 *) (base + VARHDRSZ + sizeof(uint16));
+		ndigits = (VARSIZE(num) - VARHDRSZ - sizeof(uint16)) / sizeof(int16);
+	}
+	else
+	{
+		int16		w;
+
+		neg = (header & FF_NUMERIC_SIGN_MASK) == FF_NUMERIC_NEG;
+		memcpy(&w, base + VARHDRSZ + sizeof(uint16), sizeof(int16));
+		weight = w;
+		digits = (const int16 *) (base + VARHDRSZ + 2 * sizeof(uint16));
+		ndigits = (VARSIZE(num) - VARHDRSZ - 2 * sizeof(uint16)) / sizeof(int16);
+	}
+
+	if (ndigits == 0)
+	{
+		*out = 0.0;
+		return true;
+	}
+	if (ndigits > 4)
+		return false;
+	for (i = 0; i < ndigits; i++)
+		mantissa = mantissa * 10000 + digits[i];
+	if (mantissa >= (INT64CONST(1) << 53))
+		return false;
+	exp10 = FF_NBASE_DIGITS * (weight - ndigits + 1);
+	if (exp10 > 22 || exp10 < -22)
+		return false;
+	if (exp10 >= 0)
+		*out = (double) mantissa * FFPow10[exp10];
+	else
+		*out = (double) mantissa / FFPow10[-exp10];
+	if (neg)
+		*out = -*out;
+	return true;
+}
+
+/*
+ * FFNumericToDouble converts a numeric to a double: exactly and without
+ * allocation on the fast path, else through numeric_out and strtod
+ * (overflow yields +-Infinity, as JavaScript would).
+ */
+double
+FFNumericToDouble(Numeric num)
+{
+	double		d;
+	char	   *s;
+
+	if (FFNumericToDoubleFast(num, &d))
+		return d;
+	if (numeric_is_nan(num))
+		return NAN;
+	s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	d = strtod(s, NULL);
+	pfree(s);
+	return d;
+}
+
+/*
+ * FFDoubleToNumeric converts a finite double to a numeric: integers
+ * directly, other values through their shortest round-trip decimal form
+ * (the digits JavaScript would print).
+ */
+static Numeric
+FFDoubleToNumeric(double d)
+{
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (d == floor(d) && d > -9.2e18 && d < 9.2e18)
+		return int64_to_numeric((int64) d);
+	double_to_shortest_decimal_buf(d, buf);
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in,
+											   CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/* ---------------------------------------------------------------------
+ * jsonb -> JLValue
+ * --------------------------------------------------------------------- */
+
+static const JLValue *FFContainerToJL(JLArena *arena, JsonbContainer *jc,
+									  bool copy);
+
+/*
+ * FFJsonbValueToJL converts one JsonbValue (scalar or binary container).
+ */
+const JLValue *
+FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy)
+{
+	switch (jbv->type)
+	{
+		case jbvNull:
+			return &JLNullValue;
+		case jbvBool:
+			return jbv->val.boolean ? &JLTrueValue : &JLFalseValue;
+		case jbvNumeric:
+			return FFArenaCheck(JLMakeNumber(arena,
+											 FFNumericToDouble(jbv->val.numeric)));
+		case jbvString:
+			return FFArenaCheck(JLMakeString(arena, jbv->val.string.val,
+											 jbv->val.string.len, copy));
+		case jbvBinary:
+			return FFContainerToJL(arena, jbv->val.binary.data, copy);
+		default:
+			/* jbvObject/jbvArray/jbvDatetime never come out of a container */
+			elog(ERROR, "unexpected jsonb value type %d", (int) jbv->type);
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * FFContainerToJL converts a whole jsonb container, recursively.  Object
+ * members come out of jsonb already sorted by (length, bytes).
+ */
+static const JLValue *
+FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	size_t		count = JsonContainerSize(jc);
+	size_t		n = 0;
+
+	check_stack_depth();
+
+	if (JsonContainerIsScalar(jc))
+	{
+		JsonbValue	scalar;
+
+		if (!JsonbExtractScalar(jc, &scalar))
+			elog(ERROR, "could not extract jsonb scalar");
+		return FFJsonbValueToJL(arena, &scalar, copy);
+	}
+
+	it = JsonbIteratorInit(jc);
+	if (JsonContainerIsObject(jc))
+	{
+		JLMember   *members;
+		const char *key = NULL;
+		size_t		keylen = 0;
+
+		members = FFArenaCheck(JLArenaAlloc(arena, Max(count, 1) * sizeof(JLMember)));
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				if (copy)
+				{
+					char	   *k = FFArenaCheck(JLArenaAlloc(arena, v.val.string.len + 1));
+
+					memcpy(k, v.val.string.val, v.val.string.len);
+					k[v.val.string.len] = '\0';
+					key = k;
+				}
+				else
+					key = v.val.string.val;
+				keylen = v.val.string.len;
+			}
+			else if (tok == WJB_VALUE && n < count)
+			{
+				members[n].key = key;
+				members[n].keylen = keylen;
+				members[n].value = FFJsonbValueToJL(arena, &v, copy);
+				n++;
+			}
+		}
+		return FFArenaCheck(JLMakeObject(arena, members, n));
+	}
+	else
+	{
+		const JLValue **items;
+
+		items = FFArenaCheck(JLArenaAlloc(arena, Max(count, 1) * sizeof(JLValue *)));
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_ELEM && n < count)
+				items[n++] = FFJsonbValueToJL(arena, &v, copy);
+		}
+		return FFArenaCheck(JLMakeArray(arena, items, n));
+	}
+}
+
+/*
+ * FFJsonbToJL converts a whole jsonb document (rules, variant values).
+ */
+const JLValue *
+FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy)
+{
+	return FFContainerToJL(arena, &jb->root, copy);
+}
+
+/* ---------------------------------------------------------------------
+ * JLValue -> jsonb
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFJLTypeName names a JSON type the way error messages spell it.
+ */
+const char *
+FFJLTypeName(JLType type)
+{
+	switch (type)
+	{
+		case JL_NULL:
+			return "null";
+		case JL_BOOL:
+			return "boolean";
+		case JL_NUMBER:
+			return "number";
+		case JL_STRING:
+			return "string";
+		case JL_ARRAY:
+			return "array";
+		case JL_OBJECT:
+			return "object";
+	}
+	return "unknown";
+}
+
+/*
+ * FFJLToJsonbScalar fills a scalar JsonbValue from a scalar JLValue.
+ * Non-finite numbers become JSON null, as JSON.stringify does.
+ */
+void
+FFJLToJsonbScalar(const JLValue *v, JsonbValue *out)
+{
+	switch (v->type)
+	{
+		case JL_BOOL:
+			out->type = jbvBool;
+			out->val.boolean = v->u.boolean;
+			break;
+		case JL_NUMBER:
+			if (isnan(v->u.number) || isinf(v->u.number))
+				out->type = jbvNull;
+			else
+			{
+				out->type = jbvNumeric;
+				out->val.numeric = FFDoubleToNumeric(v->u.number);
+			}
+			break;
+		case JL_STRING:
+			out->type = jbvString;
+			out->val.string.val = (char *) v->u.string.ptr;
+			out->val.string.len = (int) v->u.string.len;
+			break;
+		default:
+			out->type = jbvNull;
+			break;
+	}
+}
+
+/*
+ * FFPushJL pushes a JLValue into a jsonb under construction; tok is the
+ * token the value takes in its parent (WJB_VALUE, WJB_ELEM) or 0 at the
+ * top level.  Returns what pushJsonbValue returned last.
+ */
+JsonbValue *
+FFPushJL(JsonbParseState **state, JsonbIteratorToken tok, const JLValue *v)
+{
+	JsonbValue	jbv;
+	JsonbValue *res = NULL;
+	size_t		i;
+
+	check_stack_depth();
+
+	if (v->type == JL_ARRAY)
+	{
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		for (i = 0; i < v->u.array.count; i++)
+			FFPushJL(state, WJB_ELEM, v->u.array.items[i]);
+		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+	if (v->type == JL_OBJECT)
+	{
+		pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+		for (i = 0; i < v->u.object.count; i++)
+		{
+			const JLMember *m = &v->u.object.members[i];
+
+			jbv.type = jbvString;
+			jbv.val.string.val = (char *) m->key;
+			jbv.val.string.len = (int) m->keylen;
+			pushJsonbValue(state, WJB_KEY, &jbv);
+			FFPushJL(state, WJB_VALUE, m->value);
+		}
+		return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+	}
+
+	FFJLToJsonbScalar(v, &jbv);
+	if (tok == 0)
+	{
+		/* a top-level scalar is a one-element raw scalar array */
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		(*state)->contVal.val.array.rawScalar = true;
+		pushJsonbValue(state, WJB_ELEM, &jbv);
+		res = pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+	else
+		res = pushJsonbValue(state, tok, &jbv);
+	return res;
+}
+
+/*
+ * FFJLToJsonb builds a jsonb datum from a JLValue, in CurrentMemoryContext.
+ */
+Jsonb *
+FFJLToJsonb(const JLValue *v)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+
+	res = FFPushJL(&state, 0, v);
+	return JsonbValueToJsonb(res);
+}
+
+/* ---------------------------------------------------------------------
+ * The jsonb-backed evaluation context
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFParseIndex parses an array index path segment: decimal digits, no
+ * sign, no leading zero (JavaScript's "01" is not an array index).
+ */
+static bool
+FFParseIndex(const char *p, size_t len, uint32 *out)
+{
+	uint64		n = 0;
+	size_t		i;
+
+	if (len == 0 || len > 10 || (len > 1 && p[0] == '0'))
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		n = n * 10 + (p[i] - '0');
+	}
+	if (n > PG_UINT32_MAX)
+		return false;
+	*out = (uint32) n;
+	return true;
+}
+
+/*
+ * FFJsonbLookup is the JLContext lookup callback: it walks the jsonb
+ * container segment by segment and converts only the value it ends on.
+ */
+const JLValue *
+FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
+			  JLArena *scratch)
+{
+	FFJsonbData *data = (FFJsonbData *) opaque;
+	JsonbContainer *jc = data->root;
+	JsonbValue	v;
+	size_t		i;
+
+	if (jc == NULL)
+		return nsegments == 0 ? &JLNullValue : NULL;
+	if (nsegments == 0)
+		return FFContainerToJL(scratch, jc, false);
+	if (JsonContainerIsScalar(jc))
+		return NULL;
+
+	for (i = 0; i < nsegments; i++)
+	{
+		const JLPathSegment *seg = &segments[i];
+
+		if (JsonContainerIsObject(jc))
+		{
+			if (getKeyJsonValueFromContainer(jc, seg->ptr, (int) seg->len,
+											 &v) == NULL)
+				return NULL;
+		}
+		else
+		{
+			uint32		idx;
+			JsonbValue *elem;
+
+			if (!FFParseIndex(seg->ptr, seg->len, &idx) ||
+				idx >= JsonContainerSize(jc))
+				return NULL;
+			elem = getIthJsonbValueFromContainer(jc, idx);
+			if (elem == NULL)
+				return NULL;
+			v = *elem;
+			pfree(elem);
+		}
+
+		if (i + 1 == nsegments)
+			return FFJsonbValueToJL(scratch, &v, false);
+		if (v.type != jbvBinary)
+			return NULL;		/* cannot descend into a scalar */
+		jc = v.val.binary.data;
+	}
+	return NULL;				/* not reached */
+}
+
+/*
+ * FFInterruptCallback lets query cancel and statement_timeout stop long
+ * evaluations; CHECK_FOR_INTERRUPTS longjmps out of the core, whose arena
+ * the caller resets on the next call.
+ */
+bool
+FFInterruptCallback(void *opaque)
+{
+	CHECK_FOR_INTERRUPTS();
+	return false;
+}
+
+/*
+ * FFContextInitJsonb prepares a JLContext over jsonb document jb (NULL =
+ * JSON null data).  Segments and flagd injection are left off; callers
+ * that want them set the fields afterwards.
+ */
+void
+FFContextInitJsonb(JLContext *ctx, FFJsonbData *data, Jsonb *jb)
+{
+	memset(ctx, 0, sizeof(JLContext));
+	data->root = jb ? &jb->root : NULL;
+	ctx->lookup = FFJsonbLookup;
+	ctx->segment = NULL;
+	ctx->interrupt = FFInterruptCallback;
+	ctx->opaque = data;
+	ctx->inject_flagd = false;
+}

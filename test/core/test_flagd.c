@@ -1,0 +1,415 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_flagd.c
+ *	  flagd scenarios: fractional vectors, sem_ver, starts_with/ends_with,
+ *	  $flagd injection, FFResolve for every reason, in_segment.
+ *
+ * The vectors come from flagd-semantics.md sections 5 and 6.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * test/core/test_flagd.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdlib.h>
+
+#include "test_util.h"
+
+/*
+ * test_flagd: custom operators.
+ */
+void
+test_flagd(void)
+{
+	static const struct
+	{
+		const char *key;
+		uint32_t	hash;
+	}			edges[] = {
+		{"ejOoVL", 0}, {"bY9fO-", 1}, {"SI7p-", 2147483647u}, {"6LvT0", 2147483648u},
+		{"ceQdGm", 4294967295u}, {"hello", 613153351u},
+		{"fractional-flagjack", 2682799072u}, {"fractional-flagqueen", 4278517551u},
+		{"fractional-flag-shorthandjon@company.com", 618039204u},
+	};
+	size_t		i;
+	const char *frac = "{\"fractional\":[{\"cat\":[{\"var\":\"$flagd.flagKey\"},{\"var\":\"user.name\"}]},"
+	"[\"clubs\",25],[\"diamonds\",25],[\"hearts\",25],[\"spades\",25]]}";
+
+	t_reset();
+	/* murmur3 reference values */
+	T_CHECK(JLMurmur3_32("", 0, 0) == 0, "murmur3(\"\") = 0");
+	T_CHECK(JLMurmur3_32("", 0, 1) == 0x514E28B7u, "murmur3(\"\", seed 1)");
+	T_CHECK(JLMurmur3_32("\xff\xff\xff\xff", 4, 0) == 0x76293B50u, "murmur3(ffffffff)");
+	T_CHECK(JLMurmur3_32("!Ce\x87", 4, 0) == 0xF55B516Bu, "murmur3(21436587)");
+	T_CHECK(JLMurmur3_32("!Ce\x87", 4, 0x5082EDEE) == 0x2362F9DEu, "murmur3(21436587, seed)");
+	T_CHECK(JLMurmur3_32("!Ce", 3, 0) == 0x7E4A8634u, "murmur3 3-byte tail");
+	T_CHECK(JLMurmur3_32("!C", 2, 0) == 0xA0F7B07Au, "murmur3 2-byte tail");
+	T_CHECK(JLMurmur3_32("!", 1, 0) == 0x72661CF4u, "murmur3 1-byte tail");
+	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		T_CHECK(JLMurmur3_32(edges[i].key, strlen(edges[i].key), 0) == edges[i].hash,
+				"murmur3(\"%s\") = %u, expected %u", edges[i].key,
+				JLMurmur3_32(edges[i].key, strlen(edges[i].key), 0), edges[i].hash);
+
+	/* fractional-flag, v2 */
+	t_inject = true;
+	{
+		/* the testbed flag key is "fractional-flag" */
+		char		rule[512];
+
+		snprintf(rule, sizeof(rule), "%s", frac);
+		/* use a literal flag key so the test flag name does not matter */
+		T_EVAL("{\"fractional\":[{\"cat\":[\"fractional-flag\",{\"var\":\"user.name\"}]},"
+			   "[\"clubs\",25],[\"diamonds\",25],[\"hearts\",25],[\"spades\",25]]}",
+			   "{\"user\":{\"name\":\"jack\"}}", "\"hearts\"");
+		T_EVAL("{\"fractional\":[{\"cat\":[\"fractional-flag\",{\"var\":\"user.name\"}]},"
+			   "[\"clubs\",25],[\"diamonds\",25],[\"hearts\",25],[\"spades\",25]]}",
+			   "{\"user\":{\"name\":\"queen\"}}", "\"spades\"");
+		/* with $flagd.flagKey = test-flag, the bucket comes from "test-flagjack" */
+		T_CHECK(strcmp(t_eval(rule, "{\"user\":{\"name\":\"jack\"}}"), "null") != 0,
+				"fractional with $flagd.flagKey yields a variant");
+	}
+	/* hash edges: lower 50 / upper 50 bucketed by targetingKey */
+	T_EVAL("{\"fractional\":[{\"var\":\"targetingKey\"},[\"lower\",50],[\"upper\",50]]}",
+		   "{\"targetingKey\":\"SI7p-\"}", "\"lower\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"targetingKey\"},[\"lower\",50],[\"upper\",50]]}",
+		   "{\"targetingKey\":\"6LvT0\"}", "\"upper\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"targetingKey\"},[\"lower\",50],[\"upper\",50]]}",
+		   "{\"targetingKey\":\"ejOoVL\"}", "\"lower\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"targetingKey\"},[\"lower\",50],[\"upper\",50]]}",
+		   "{\"targetingKey\":\"ceQdGm\"}", "\"upper\"");
+	/* shorthand: flagKey + targetingKey; t_eval's flag key is "test-flag" */
+	{
+		JLArena    *a = JLArenaCreate(NULL);
+		JLError		err;
+		const char *r = "{\"fractional\":[[\"heads\"],[\"tails\",1]]}";
+		const char *d = "{\"targetingKey\":\"jon@company.com\"}";
+		JLCompileOptions o = {0};
+		JLRule	   *rule = JLCompile(a, JLParse(a, r, strlen(r), 0, &err), &o, &err);
+		JLContext	ctx;
+		const JLValue *res;
+
+		JLContextInitValue(&ctx, JLParse(a, d, strlen(d), 0, &err));
+		ctx.inject_flagd = true;
+		ctx.flag_key = "fractional-flag-shorthand";
+		ctx.flag_key_len = strlen(ctx.flag_key);
+		res = rule ? JLEvaluate(rule, &ctx, a, &err) : NULL;
+		T_CHECK(res && res->type == JL_STRING && res->u.string.len == 5 &&
+				memcmp(res->u.string.ptr, "heads", 5) == 0, "shorthand jon@company.com -> heads (%s)",
+				res ? JLSerialize(a, res, NULL) : err.message);
+		JLArenaDestroy(a);
+	}
+	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{\"targetingKey\":\"\"}", "null");
+	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{\"targetingKey\":7}", "null");
+	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{}", "null");
+	/* null bucketing value falls back to the shorthand (flagd Go) */
+	T_EVAL("{\"fractional\":[{\"var\":\"missing\"},[\"only\",1]]}", "{\"targetingKey\":\"k\"}", "\"only\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"n\"},[\"a\",1]]}", "{\"n\":5}", "null");
+	/* weights */
+	T_EVAL("{\"fractional\":[\"any\",[\"one\",{\"-\":50}],[\"two\",100]]}", "{}", "\"two\"");
+	T_EVAL("{\"fractional\":[\"other\",[\"one\",{\"-\":50}],[\"two\",100]]}", "{}", "\"two\"");
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",0],[\"two\",0]]}", "{}", "null");
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",{\"var\":\"w\"}],[\"two\",1]]}", "{\"w\":2.5}", "null");
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",{\"var\":\"w\"}],[\"two\",1]]}", "{\"w\":\"3\"}", "null");
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",null],[\"two\",0]]}", "{}", "\"one\"");
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",{\"var\":\"w\"}]]}", "{\"w\":3000000000}", "null");
+	T_EVAL("{\"fractional\":[\"x\",[\"solo\",1]]}", "{}", "\"solo\"");
+	T_EVAL("{\"fractional\":[\"x\",[true,1]]}", "{}", "true");
+	T_EVAL("{\"fractional\":[\"x\",[null,1]]}", "{}", "null");
+	T_EVAL("{\"fractional\":[\"x\",[{\"var\":\"v\"},1]]}", "{\"v\":\"computed\"}", "\"computed\"");
+	T_EVAL("{\"fractional\":[\"x\",{\"var\":\"b\"}]}", "{\"b\":[\"dyn\",4]}", "\"dyn\"");
+	T_EVAL("{\"fractional\":[\"x\",{\"var\":\"b\"}]}", "{\"b\":\"notabucket\"}", "null");
+	T_EVAL("{\"fractional\":[\"x\",{\"var\":\"b\"}]}", "{\"b\":[\"a\",1,2]}", "null");
+	/* compile-time checks of literal weights */
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",25.5],[\"two\",1]]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional[1][1]: fractional weight 25.5 is not an integer between 0 and 2147483647");
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",-50],[\"two\",100]]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional[1][1]: fractional weight -50 is not an integer between 0 and 2147483647");
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",\"5\"]]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional[1][1]: fractional weight must be a non-negative integer, not a string");
+	T_EVAL("{\"fractional\":[\"x\",[\"one\",1,2]]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional[1]: fractional bucket must have 1 or 2 elements [variant, weight], not 3");
+	T_EVAL("{\"fractional\":[\"x\",\"one\"]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional[1]: fractional bucket must be an array [variant, weight], not a string");
+	T_EVAL("{\"fractional\":[5,[\"one\",1]]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional[0]: fractional bucketing value must be a string or a rule, not a number");
+	T_EVAL("{\"fractional\":[]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional: fractional needs at least one bucket [variant, weight]");
+	T_EVAL("{\"fractional\":[\"seed\"]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional: fractional needs at least one bucket [variant, weight] after the bucketing value");
+	T_EVAL("{\"fractional\":[\"x\",[\"a\",2147483647],[\"b\",1]]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.fractional: fractional weights sum to more than 2147483647");
+	T_EVAL("{\"fractional\":[\"x\",[{\"bad\":1},1]]}", "{}",
+		   "COMPILE UNKNOWN_OPERATOR $.fractional[1][0]: unknown operator \"bad\"");
+
+	/* sem_ver (section 6 testbed outcomes) */
+	T_EVAL("{\"sem_ver\":[\"3.0.1\",\"~\",\"3.0.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"3.1.0\",\"^\",\"3.0.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"3.1.0\",\"~\",\"3.0.0\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[\"4.0.0\",\"^\",\"3.0.0\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[\"4.0.0\",\"~\",\"3.0.0\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[\"2.9.0\",\"^\",\"3.0.0\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"^\",\"1\"]}", "{\"v\":\"1.0\"}", "true");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"^\",\"1\"]}", "{\"v\":\"1\"}", "true");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"^\",\"1\"]}", "{\"v\":1}", "true");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"^\",\"1\"]}", "{\"v\":1.0}", "true");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"^\",\"1\"]}", "{\"v\":1.2}", "true");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\">\",\"1.1\"]}", "{\"v\":1.2}", "true");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\">\",\"1.1\"]}", "{\"v\":1}", "false");
+	T_EVAL("{\"sem_ver\":[\"2.0.0-alpha\",\"<\",\"2.0.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0+other\",\"=\",\"1.0.0+build\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"v1.2.3\",\"=\",\"V1.2.3\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-alpha\",\"<\",\"1.0.0-alpha.1\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-alpha.1\",\"<\",\"1.0.0-alpha.beta\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-alpha.beta\",\"<\",\"1.0.0-beta\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-beta\",\"<\",\"1.0.0-beta.2\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-beta.2\",\"<\",\"1.0.0-beta.11\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-beta.11\",\"<\",\"1.0.0-rc.1\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-rc.1\",\"<\",\"1.0.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.10.0\",\">\",\"1.9.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.2.3\",\"!=\",\"1.2.4\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.2.3\",\"<=\",\"1.2.3\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.2.3\",\">=\",\"1.2.4\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[\"99999999999999999999.0.0\",\">\",\"9999999999999999999.0.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"2.0.0.0\",\"=\",\"2.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"not-a-version\",\"=\",\"2.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"01.0.0\",\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-01\",\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0-beta\",\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-\",\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0+\",\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"\",\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[true,\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0\",{\"var\":\"op\"},\"1.0.0\"]}", "{\"op\":\"===\"}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0\",{\"var\":\"op\"},\"1.0.0\"]}", "{\"op\":\">=\"}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0\",\"===\",\"1.0.0\"]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.sem_ver[1]: unknown sem_ver operator \"===\"; expected one of =, !=, <, <=, >, >=, ^, ~");
+	T_EVAL("{\"sem_ver\":[\"1.0.0\",1,\"1.0.0\"]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.sem_ver[1]: sem_ver operator must be a string (one of =, !=, <, <=, >, >=, ^, ~), not a number");
+	T_EVAL("{\"sem_ver\":[\"1.0.0\",\"=\"]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.sem_ver: sem_ver takes exactly 3 arguments [version, operator, version], got 2");
+
+	/* starts_with / ends_with */
+	T_EVAL("{\"starts_with\":[{\"var\":\"e\"},\"user@\"]}", "{\"e\":\"user@x.com\"}", "true");
+	T_EVAL("{\"starts_with\":[{\"var\":\"e\"},\"admin@\"]}", "{\"e\":\"user@x.com\"}", "false");
+	T_EVAL("{\"ends_with\":[{\"var\":\"e\"},\"@x.com\"]}", "{\"e\":\"user@x.com\"}", "true");
+	T_EVAL("{\"ends_with\":[{\"var\":\"e\"},\"@x.com\"]}", "{\"e\":\"x.com\"}", "false");
+	T_EVAL("{\"ends_with\":[{\"var\":\"e\"},\"\"]}", "{\"e\":\"abc\"}", "true");
+	T_EVAL("{\"starts_with\":[{\"var\":\"e\"},\"1\"]}", "{\"e\":123}", "null");
+	T_EVAL("{\"ends_with\":[\"3\",3]}", "{}", "null");
+	T_EVAL("{\"ends_with\":[{\"var\":\"missing\"},\"x\"]}", "{}", "null");
+	T_EVAL("{\"starts_with\":[\"Abc\",\"a\"]}", "{}", "false");
+	T_EVAL("{\"starts_with\":[\"abc\"]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.starts_with: starts_with takes exactly 2 arguments [value, prefix], got 1");
+	T_EVAL("{\"ends_with\":[\"a\",\"b\",\"c\"]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.ends_with: ends_with takes exactly 2 arguments [value, suffix], got 3");
+	T_EVAL("{\"if\":[{\"ends_with\":[{\"var\":\"n\"},\"x\"]},\"a\",\"b\"]}", "{\"n\":5}", "\"b\"");
+
+	/* $flagd injection */
+	T_EVAL("{\"var\":\"$flagd.flagKey\"}", "{}", "\"test-flag\"");
+	T_EVAL("{\"var\":\"$flagd.timestamp\"}", "{}", "1700000000");
+	T_EVAL("{\"var\":\"$flagd\"}", "{\"$flagd\":\"caller\"}", "{\"flagKey\":\"test-flag\",\"timestamp\":1700000000}");
+	T_EVAL("{\"var\":\"\"}", "{\"a\":1,\"$flagd\":{\"flagKey\":\"forged\"}}",
+		   "{\"a\":1,\"$flagd\":{\"flagKey\":\"test-flag\",\"timestamp\":1700000000}}");
+	T_EVAL("{\"var\":{\"cat\":[\"$flagd.\",\"flagKey\"]}}", "{}", "\"test-flag\"");
+	T_EVAL("{\"var\":{\"cat\":[\"$flagd.\",\"other\"]}}", "{\"$flagd\":{\"other\":1}}", "null");
+	T_EVAL("{\"map\":[{\"var\":\"xs\"},{\"var\":\"$flagd.flagKey\"}]}", "{\"xs\":[{\"$flagd\":{\"flagKey\":\"inner\"}}]}", "[\"inner\"]");
+	t_inject = false;
+	T_EVAL("{\"var\":\"$flagd.flagKey\"}", "{\"$flagd\":{\"flagKey\":\"caller\"}}", "\"caller\"");
+	T_EVAL("{\"var\":\"\"}", "{\"a\":1}", "{\"a\":1}");
+}
+
+/*
+ * t_resolve resolves a flag with the given targeting (JSON text or NULL)
+ * against data and checks reason, error code and variant.
+ */
+static void
+t_resolve(int line, const char *targeting, bool enabled, int default_variant,
+		  const char *data, FFReason reason, FFErrorCode code, const char *variant,
+		  const char *msg_part)
+{
+	JLArena    *a = JLArenaCreate(NULL);
+	JLError		err;
+	FFVariant	vars[4];
+	FFFlag		f;
+	JLContext	ctx;
+	FFResolution r;
+	JLCompileOptions o = {0};
+	const char *got_variant;
+
+	/* sorted: "false" "off" "on" "true" */
+	vars[0].name = "false";
+	vars[1].name = "off";
+	vars[2].name = "on";
+	vars[3].name = "true";
+	for (int i = 0; i < 4; i++)
+	{
+		vars[i].namelen = strlen(vars[i].name);
+		vars[i].value = JLMakeString(a, vars[i].name, vars[i].namelen, false);
+	}
+	memset(&f, 0, sizeof(f));
+	f.key = "my-flag";
+	f.keylen = 7;
+	f.enabled = enabled;
+	f.variants = vars;
+	f.nvariants = 4;
+	f.default_variant = default_variant;
+	f.targeting = NULL;
+	if (targeting)
+	{
+		o.allow_segments = true;
+		f.targeting = JLCompile(a, JLParse(a, targeting, strlen(targeting), 0, &err), &o, &err);
+		if (f.targeting == NULL)
+		{
+			t_fail(__FILE__, line, "resolve: cannot compile %s: %s", targeting, err.message);
+			JLArenaDestroy(a);
+			return;
+		}
+	}
+	JLContextInitValue(&ctx, JLParse(a, data, strlen(data), 0, &err));
+	ctx.inject_flagd = true;
+	ctx.timestamp = 1700000000;
+	ctx.segment = t_segment;
+	FFResolve(&f, &ctx, a, &r);
+	got_variant = r.variant >= 0 ? vars[r.variant].name : "(none)";
+	T_CHECK(r.reason == reason && r.error_code == code && strcmp(got_variant, variant) == 0 &&
+			(msg_part == NULL ? r.error_message[0] == '\0' : strstr(r.error_message, msg_part) != NULL),
+			"line %d: resolve %s on %s: got %s/%s/%s \"%s\", expected %s/%s/%s \"%s\"", line,
+			targeting ? targeting : "(no targeting)", data,
+			FFReasonName(r.reason), FFErrorCodeName(r.error_code) ? FFErrorCodeName(r.error_code) : "-",
+			got_variant, r.error_message,
+			FFReasonName(reason), FFErrorCodeName(code) ? FFErrorCodeName(code) : "-", variant,
+			msg_part ? msg_part : "");
+	JLArenaDestroy(a);
+}
+
+/*
+ * test_resolve: every reason of FFResolve.
+ */
+void
+test_resolve(void)
+{
+	FFVariant	unsorted[3];
+	FFFlag		f;
+
+	T_CHECK(strcmp(FFReasonName(FF_REASON_STATIC), "STATIC") == 0, "STATIC");
+	T_CHECK(strcmp(FFReasonName(FF_REASON_DEFAULT), "DEFAULT") == 0, "DEFAULT");
+	T_CHECK(strcmp(FFReasonName(FF_REASON_TARGETING_MATCH), "TARGETING_MATCH") == 0, "TARGETING_MATCH");
+	T_CHECK(strcmp(FFReasonName(FF_REASON_DISABLED), "DISABLED") == 0, "DISABLED");
+	T_CHECK(strcmp(FFReasonName(FF_REASON_ERROR), "ERROR") == 0, "ERROR");
+	T_CHECK(FFErrorCodeName(FF_ERROR_NONE) == NULL, "no error code name for NONE");
+	T_CHECK(strcmp(FFErrorCodeName(FF_ERROR_FLAG_NOT_FOUND), "FLAG_NOT_FOUND") == 0, "FLAG_NOT_FOUND");
+	T_CHECK(strcmp(FFErrorCodeName(FF_ERROR_PARSE_ERROR), "PARSE_ERROR") == 0, "PARSE_ERROR");
+	T_CHECK(strcmp(FFErrorCodeName(FF_ERROR_TYPE_MISMATCH), "TYPE_MISMATCH") == 0, "TYPE_MISMATCH");
+	T_CHECK(strcmp(FFErrorCodeName(FF_ERROR_GENERAL), "GENERAL") == 0, "GENERAL");
+	T_CHECK(strcmp(FFErrorCodeName(FF_ERROR_INVALID_CONTEXT), "INVALID_CONTEXT") == 0, "INVALID_CONTEXT");
+
+	/* disabled wins over everything */
+	t_resolve(__LINE__, "\"on\"", false, 1, "{}",
+			  FF_REASON_DISABLED, FF_ERROR_NONE, "(none)", NULL);
+	/* static */
+	t_resolve(__LINE__, NULL, true, 1, "{}", FF_REASON_STATIC, FF_ERROR_NONE, "off", NULL);
+	t_resolve(__LINE__, NULL, true, -1, "{}", FF_REASON_DEFAULT, FF_ERROR_NONE, "(none)", NULL);
+	/* targeting null -> default */
+	t_resolve(__LINE__, "{\"if\":[false,\"on\"]}", true, 1, "{}", FF_REASON_DEFAULT, FF_ERROR_NONE, "off", NULL);
+	t_resolve(__LINE__, "{\"if\":[false,\"on\",null]}", true, -1, "{}", FF_REASON_DEFAULT, FF_ERROR_NONE, "(none)", NULL);
+	/* a string naming a variant, even the default */
+	t_resolve(__LINE__, "\"on\"", true, 1, "{}", FF_REASON_TARGETING_MATCH, FF_ERROR_NONE, "on", NULL);
+	t_resolve(__LINE__, "\"off\"", true, 1, "{}", FF_REASON_TARGETING_MATCH, FF_ERROR_NONE, "off", NULL);
+	t_resolve(__LINE__, "{\"var\":\"v\"}", true, 1, "{\"v\":\"on\"}", FF_REASON_TARGETING_MATCH, FF_ERROR_NONE, "on", NULL);
+	/* boolean shorthand */
+	t_resolve(__LINE__, "{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", true, 1, "{\"e\":\"abc\"}",
+			  FF_REASON_TARGETING_MATCH, FF_ERROR_NONE, "true", NULL);
+	t_resolve(__LINE__, "{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", true, 1, "{\"e\":\"xyz\"}",
+			  FF_REASON_TARGETING_MATCH, FF_ERROR_NONE, "false", NULL);
+	/* bad operator input -> null -> default, not "false" */
+	t_resolve(__LINE__, "{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", true, 1, "{\"e\":5}",
+			  FF_REASON_DEFAULT, FF_ERROR_NONE, "off", NULL);
+	/* unknown variant name, other types */
+	t_resolve(__LINE__, "\"purple\"", true, 1, "{}", FF_REASON_ERROR, FF_ERROR_GENERAL, "(none)",
+			  "flag \"my-flag\": targeting returned \"purple\", which is not a variant of the flag");
+	t_resolve(__LINE__, "{\"+\":[1,2]}", true, 1, "{}", FF_REASON_ERROR, FF_ERROR_GENERAL, "(none)",
+			  "flag \"my-flag\": targeting returned the number 3, not a variant name");
+	t_resolve(__LINE__, "[\"on\"]", true, 1, "{}", FF_REASON_ERROR, FF_ERROR_GENERAL, "(none)",
+			  "targeting returned the array [\"on\"]");
+	t_resolve(__LINE__, "{\"var\":\"o\"}", true, 1, "{\"o\":{\"k\":\"on\"}}", FF_REASON_ERROR, FF_ERROR_GENERAL, "(none)",
+			  "targeting returned the object {\"k\":\"on\"}");
+	/* engine error -> PARSE_ERROR */
+	t_resolve(__LINE__, "{\"in_segment\":\"loop-a\"}", true, 1, "{\"targetingKey\":\"k\"}",
+			  FF_REASON_ERROR, FF_ERROR_PARSE_ERROR, "(none)", "flag \"my-flag\": targeting failed at ");
+	/* $flagd.flagKey comes from the flag */
+	t_resolve(__LINE__, "{\"if\":[{\"==\":[{\"var\":\"$flagd.flagKey\"},\"my-flag\"]},\"on\",\"off\"]}", true, 1, "{}",
+			  FF_REASON_TARGETING_MATCH, FF_ERROR_NONE, "on", NULL);
+
+	/* FFFindVariant works on unsorted arrays too */
+	unsorted[0].name = "zeta";
+	unsorted[1].name = "alpha";
+	unsorted[2].name = "mid";
+	for (int i = 0; i < 3; i++)
+		unsorted[i].namelen = strlen(unsorted[i].name);
+	memset(&f, 0, sizeof(f));
+	f.variants = unsorted;
+	f.nvariants = 3;
+	T_CHECK(FFFindVariant(&f, "alpha", 5) == 1 && FFFindVariant(&f, "zeta", 4) == 0 &&
+			FFFindVariant(&f, "mid", 3) == 2 && FFFindVariant(&f, "nope", 4) == -1,
+			"FFFindVariant on unsorted variants");
+}
+
+/*
+ * test_segments: in_segment with the fake callback of test_main.c.
+ */
+void
+test_segments(void)
+{
+	t_reset();
+	t_inject = false;
+	T_EVAL("{\"in_segment\":\"beta\"}", "{\"targetingKey\":\"alice\"}", "true");
+	T_EVAL("{\"in_segment\":[\"beta\"]}", "{\"targetingKey\":\"bob\"}", "false");
+	T_EVAL("{\"in_segment\":[\"beta\"]}", "{\"targetingKey\":\"carol\"}", "false");
+	T_EVAL("{\"in_segment\":[\"beta\",{\"var\":\"user.id\"}]}", "{\"targetingKey\":\"bob\",\"user\":{\"id\":\"alice\"}}", "true");
+	T_EVAL("{\"in_segment\":[\"beta\",{\"var\":\"user.id\"}]}", "{\"user\":{\"id\":7}}", "null");
+	T_EVAL("{\"in_segment\":\"beta\"}", "{\"targetingKey\":7}", "null");
+	T_EVAL("{\"in_segment\":\"beta\"}", "{}", "null");
+	T_EVAL("{\"in_segment\":\"unknown\"}", "{\"targetingKey\":\"alice\"}", "null");
+	/* rule fallback: evaluated against the same (root) context */
+	T_EVAL("{\"in_segment\":\"vip\"}", "{\"targetingKey\":\"carol\",\"plan\":\"gold\"}", "true");
+	T_EVAL("{\"in_segment\":\"vip\"}", "{\"targetingKey\":\"carol\",\"plan\":\"free\"}", "false");
+	T_EVAL("{\"in_segment\":\"vip\"}", "{\"targetingKey\":\"bob\",\"plan\":\"gold\"}", "false");
+	T_EVAL("{\"map\":[[1],{\"in_segment\":\"vip\"}]}", "{\"targetingKey\":\"carol\",\"plan\":\"gold\"}", "[true]");
+	T_EVAL("{\"in_segment\":\"empty\"}", "{\"targetingKey\":\"carol\"}", "false");
+	/* cycles are runtime errors */
+	T_EVAL("{\"in_segment\":\"loop-a\"}", "{\"targetingKey\":\"k\"}",
+		   "ERROR RUNTIME $.in_segment: segment \"loop-a\" references itself (cycle through in_segment)");
+	/* argument checks */
+	T_EVAL("{\"in_segment\":[]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.in_segment: in_segment takes a segment name and an optional key, got 0 arguments");
+	T_EVAL("{\"in_segment\":[{\"var\":\"s\"}]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.in_segment[0]: in_segment needs a literal, non-empty segment name string");
+	T_EVAL("{\"in_segment\":5}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.in_segment[0]: in_segment needs a literal, non-empty segment name string");
+	/* segment names are listed */
+	{
+		JLArena    *a = JLArenaCreate(NULL);
+		JLError		err;
+		JLCompileOptions o = {0};
+		const char *r = "{\"or\":[{\"in_segment\":\"b\"},{\"in_segment\":[\"a\"]},{\"in_segment\":\"b\"}]}";
+		JLRule	   *rule;
+		size_t		len0 = 0,
+					len1 = 0;
+		const char *n0,
+				   *n1;
+
+		o.allow_segments = true;
+		rule = JLCompile(a, JLParse(a, r, strlen(r), 0, &err), &o, &err);
+		T_CHECK(rule && JLRuleSegmentCount(rule) == 2, "two distinct segments");
+		if (rule && JLRuleSegmentCount(rule) == 2)
+		{
+			n0 = JLRuleSegmentName(rule, 0, &len0);
+			n1 = JLRuleSegmentName(rule, 1, &len1);
+			T_CHECK(len0 == 1 && n0[0] == 'b' && len1 == 1 && n1[0] == 'a', "segment names in order");
+			T_CHECK(JLRuleSegmentName(rule, 2, &len0) == NULL, "out of range");
+		}
+		JLArenaDestroy(a);
+	}
+}

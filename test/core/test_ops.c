@@ -1,0 +1,462 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_ops.c
+ *	  Unit tests: values, JSON text, standard operators, compile errors.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * test/core/test_ops.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "test_util.h"
+
+static void collect(void *arg, const JLValue *lit, const char *path);
+
+/*
+ * t_number_text formats a number through a JSON value and the serializer.
+ */
+static const char *
+t_number_text(double d)
+{
+	JLValue    *v = JLMakeNumber(t_arena, d);
+
+	return JLSerialize(t_arena, v, NULL);
+}
+
+/*
+ * test_values: constants, constructors, truthiness, equality, numbers.
+ */
+void
+test_values(void)
+{
+	JLMember	m[3];
+	JLValue    *o;
+	const JLValue *a;
+
+	t_reset();
+	T_CHECK(!JLTruthy(&JLNullValue), "null is falsy");
+	T_CHECK(JLTruthy(&JLTrueValue) && !JLTruthy(&JLFalseValue), "booleans");
+	T_CHECK(!JLTruthy(JLMakeNumber(t_arena, 0)), "0 is falsy");
+	T_CHECK(!JLTruthy(JLMakeNumber(t_arena, NAN)), "NaN is falsy");
+	T_CHECK(JLTruthy(JLMakeNumber(t_arena, -0.5)), "-0.5 is truthy");
+	T_CHECK(!JLTruthy(JLMakeString(t_arena, "", 0, true)), "\"\" is falsy");
+	T_CHECK(JLTruthy(JLMakeString(t_arena, "0", 1, true)), "\"0\" is truthy");
+	T_CHECK(!JLTruthy(t_parse("[]")) && JLTruthy(t_parse("[0]")), "[] falsy, [0] truthy");
+	T_CHECK(JLTruthy(t_parse("{}")), "{} is truthy (jsonlogic.com)");
+
+	/* objects: sorted, last duplicate wins, lookup */
+	m[0].key = "b";
+	m[0].keylen = 1;
+	m[0].value = JLMakeNumber(t_arena, 1);
+	m[1].key = "a";
+	m[1].keylen = 1;
+	m[1].value = JLMakeNumber(t_arena, 2);
+	m[2].key = "b";
+	m[2].keylen = 1;
+	m[2].value = JLMakeNumber(t_arena, 3);
+	o = JLMakeObject(t_arena, m, 3);
+	T_CHECK(o->u.object.count == 2, "duplicate keys collapse: %zu", o->u.object.count);
+	a = JLObjectGet(o, "b", 1);
+	T_CHECK(a && a->u.number == 3, "last duplicate wins");
+	T_CHECK(JLObjectGet(o, "c", 1) == NULL, "missing key");
+	T_CHECK(strcmp(JLSerialize(t_arena, o, NULL), "{\"a\":2,\"b\":3}") == 0, "object order: %s",
+			JLSerialize(t_arena, o, NULL));
+	T_CHECK(JLEqual(t_parse("{\"x\":[1,{\"y\":null}],\"z\":\"s\"}"),
+					t_parse("{\"z\":\"s\",\"x\":[1.0,{\"y\":null}]}")), "deep equality ignores key order");
+	T_CHECK(!JLEqual(t_parse("[1,2]"), t_parse("[2,1]")), "array order matters");
+	T_CHECK(!JLEqual(t_parse("1"), t_parse("\"1\"")), "JLEqual is typed");
+
+	/* JavaScript number formatting */
+	T_CHECK(strcmp(t_number_text(1), "1") == 0, "1");
+	T_CHECK(strcmp(t_number_text(-0.0), "0") == 0, "-0 -> 0");
+	T_CHECK(strcmp(t_number_text(0.1 + 0.2), "0.30000000000000004") == 0, "0.1+0.2: %s", t_number_text(0.1 + 0.2));
+	T_CHECK(strcmp(t_number_text(1e21), "1e+21") == 0, "1e21: %s", t_number_text(1e21));
+	T_CHECK(strcmp(t_number_text(1e20), "100000000000000000000") == 0, "1e20: %s", t_number_text(1e20));
+	T_CHECK(strcmp(t_number_text(123456789012), "123456789012") == 0, "big int");
+	T_CHECK(strcmp(t_number_text(1.5e-7), "1.5e-7") == 0, "1.5e-7: %s", t_number_text(1.5e-7));
+	T_CHECK(strcmp(t_number_text(0.000001), "0.000001") == 0, "1e-6: %s", t_number_text(0.000001));
+	T_CHECK(strcmp(t_number_text(-2.5), "-2.5") == 0, "-2.5");
+	T_CHECK(strcmp(t_number_text(1.7976931348623157e308), "1.7976931348623157e+308") == 0, "max double: %s",
+			t_number_text(1.7976931348623157e308));
+	T_CHECK(strcmp(t_number_text(5e-324), "5e-324") == 0, "min subnormal: %s", t_number_text(5e-324));
+	T_CHECK(strcmp(t_number_text(INFINITY), "null") == 0, "Infinity serialises as null");
+	T_CHECK(strcmp(t_number_text(NAN), "null") == 0, "NaN serialises as null");
+}
+
+/*
+ * t_parse_error returns the error message of parsing text, or "OK".
+ */
+static const char *
+t_parse_error(const char *text, JLErrorCode *code)
+{
+	static JLError err;
+
+	if (JLParse(t_arena, text, strlen(text), 4, &err) != NULL)
+		return "OK";
+	*code = err.code;
+	return err.message;
+}
+
+/*
+ * test_json: parser strictness and the serialiser.
+ */
+void
+test_json(void)
+{
+	static const char *const bad[] = {
+		"", " ", "{", "[1,]", "{\"a\":1,}", "{a:1}", "'x'", "01", "1.", ".5", "-", "1e", "+1",
+		"tru", "nul", "[1 2]", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"",
+		"\"a\nb\"", "NaN", "Infinity", "1e400", "[] []", "\"\xff\"", "\"\xc0\x80\"",
+		"\"\xed\xa0\x80\"", "/* c */ 1", NULL
+	};
+	const char *const *b;
+	JLErrorCode code;
+	const JLValue *v;
+	size_t		len;
+	char	   *s;
+
+	t_reset();
+	for (b = bad; *b; b++)
+	{
+		code = JL_OK;
+		T_CHECK(strcmp(t_parse_error(*b, &code), "OK") != 0 && code == JL_ERR_SYNTAX,
+				"JSON text \"%s\" must be rejected as a syntax error (got %s)", *b,
+				t_parse_error(*b, &code));
+	}
+	code = JL_OK;
+	T_CHECK(strcmp(t_parse_error("[[[[[1]]]]]", &code), "OK") != 0 && code == JL_ERR_TOO_DEEP,
+			"depth limit 4 rejects 5 levels");
+	T_CHECK(strcmp(t_parse_error("[[[[1]]]]", &code), "OK") == 0, "depth limit 4 accepts 4 levels");
+	T_CHECK(strstr(t_parse_error("{\"a\": tru}", &code), "offset 6") != NULL,
+			"syntax errors name the offset: %s", t_parse_error("{\"a\": tru}", &code));
+	{
+		const char *txt = " {\"b\" : [1, -2.5e2, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\\\"\"], \"a\":{}} ";
+
+		v = JLParse(t_arena, txt, strlen(txt), 0, NULL);
+	}
+	T_CHECK(v != NULL, "valid JSON parses");
+	if (v)
+	{
+		s = JLSerialize(t_arena, v, &len);
+		T_CHECK(strcmp(s, "{\"a\":{},\"b\":[1,-250,true,false,null,\"x\xc3\xa9\xf0\x9f\x98\x80\\n\\\"\"]}") == 0,
+				"serialisation: %s", s);
+		T_CHECK(len == strlen(s), "serialised length");
+	}
+	v = JLParse(t_arena, "\"a\\u0000b\\u001f\"", 16, 0, NULL);
+	T_CHECK(v && v->u.string.len == 4 && v->u.string.ptr[1] == '\0', "\\u0000 kept inside strings");
+	if (v)
+		T_CHECK(strcmp(JLSerialize(t_arena, v, NULL), "\"a\\u0000b\\u001f\"") == 0, "control characters escaped: %s",
+				JLSerialize(t_arena, v, NULL));
+	v = JLParse(t_arena, "{\"k\":1,\"k\":2}", 13, 0, NULL);
+	T_CHECK(v && v->u.object.count == 1 && JLObjectGet(v, "k", 1)->u.number == 2, "duplicate keys: last wins");
+	v = JLParse(t_arena, "-0", 2, 0, NULL);
+	T_CHECK(v && strcmp(JLSerialize(t_arena, v, NULL), "0") == 0, "-0 parses as 0");
+	v = JLParse(t_arena, "123456789012345678901234567890", 30, 0, NULL);
+	T_CHECK(v && strcmp(JLSerialize(t_arena, v, NULL), "1.2345678901234568e+29") == 0, "long number: %s",
+			v ? JLSerialize(t_arena, v, NULL) : "?");
+}
+
+/*
+ * test_operators: every standard operator and its edge cases.
+ */
+void
+test_operators(void)
+{
+	t_reset();
+	/* var */
+	T_EVAL("{\"var\":\"a.b\"}", "{\"a\":{\"b\":[1,2]}}", "[1,2]");
+	T_EVAL("{\"var\":\"a.b.1\"}", "{\"a\":{\"b\":[1,2]}}", "2");
+	T_EVAL("{\"var\":\"a.b.2\"}", "{\"a\":{\"b\":[1,2]}}", "null");
+	T_EVAL("{\"var\":\"a.b.01\"}", "{\"a\":{\"b\":[1,2]}}", "null");
+	T_EVAL("{\"var\":\"a.b.-1\"}", "{\"a\":{\"b\":[1,2]}}", "null");
+	T_EVAL("{\"var\":[\"a.x\",\"dflt\"]}", "{\"a\":{\"b\":1}}", "\"dflt\"");
+	T_EVAL("{\"var\":[\"a\",\"dflt\"]}", "{\"a\":null}", "\"dflt\"");
+	T_EVAL("{\"var\":[\"a\",\"dflt\"]}", "{\"a\":false}", "false");
+	T_EVAL("{\"var\":[\"a\",\"dflt\"]}", "{\"a\":0}", "0");
+	T_EVAL("{\"var\":\"\"}", "{\"a\":1}", "{\"a\":1}");
+	T_EVAL("{\"var\":\"a.length\"}", "{\"a\":\"xyz\"}", "null");
+	T_EVAL("{\"var\":\"x\"}", "\"string data\"", "null");
+	T_EVAL("{\"var\":1.5}", "{\"1\":{\"5\":\"deep\"}}", "\"deep\"");
+	T_EVAL("{\"var\":{\"cat\":[\"a\",\".\",\"b\"]}}", "{\"a\":{\"b\":7}}", "7");
+	T_EVAL("{\"var\":{\"var\":\"which\"}}", "{\"which\":\"v\",\"v\":\"dyn\"}", "\"dyn\"");
+	T_EVAL("{\"var\":\"a..b\"}", "{\"a\":{\"\":{\"b\":3}}}", "3");
+	T_EVAL("{\"var\":\"\\u00e9t\\u00e9\"}", "{\"\xc3\xa9t\xc3\xa9\":\"summer\"}", "\"summer\"");
+	T_EVAL("{\"var\":\"Name\"}", "{\"name\":\"lower\"}", "null");
+
+	/* missing / missing_some */
+	T_EVAL("{\"missing\":[\"a\",\"b\",\"c\"]}", "{\"a\":\"\",\"b\":0,\"c\":null}", "[\"a\",\"c\"]");
+	T_EVAL("{\"missing\":[[\"x\",\"y\"]]}", "{\"y\":1}", "[\"x\"]");
+	T_EVAL("{\"missing_some\":[0,[\"a\"]]}", "{}", "[]");
+	T_EVAL("{\"missing_some\":[1,\"a\"]}", "{}", "[\"a\"]");
+	T_EVAL_PREFIX("{\"missing_some\":[1]}", "{}", "COMPILE BAD_ARGUMENTS $.missing_some: missing_some takes 2 arguments");
+
+	/* if */
+	T_EVAL("{\"if\":[]}", "{}", "null");
+	T_EVAL("{\"if\":true}", "{}", "true");
+	T_EVAL("{\"if\":[false,1,false,2]}", "{}", "null");
+	T_EVAL("{\"if\":[{\"var\":\"x\"},\"yes\",\"no\"]}", "{\"x\":{}}", "\"yes\"");
+	T_EVAL("{\"if\":[{\"var\":\"x\"},\"yes\",\"no\"]}", "{\"x\":[]}", "\"no\"");
+
+	/* equality */
+	T_EVAL("{\"==\":[null,null]}", "{}", "true");
+	T_EVAL("{\"==\":[null,0]}", "{}", "false");
+	T_EVAL("{\"==\":[null,false]}", "{}", "false");
+	T_EVAL("{\"==\":[0,false]}", "{}", "true");
+	T_EVAL("{\"==\":[\"1\",true]}", "{}", "true");
+	T_EVAL("{\"==\":[\"\",0]}", "{}", "true");
+	T_EVAL("{\"==\":[\" 12 \",12]}", "{}", "true");
+	T_EVAL("{\"==\":[\"0x10\",16]}", "{}", "true");
+	T_EVAL("{\"==\":[\"1e3\",1000]}", "{}", "true");
+	T_EVAL("{\"==\":[\"12abc\",12]}", "{}", "false");
+	T_EVAL("{\"==\":[[1],1]}", "{}", "true");
+	T_EVAL("{\"==\":[[1,2],\"1,2\"]}", "{}", "true");
+	T_EVAL("{\"==\":[[],\"\"]}", "{}", "true");
+	T_EVAL("{\"==\":[[],false]}", "{}", "true");
+	T_EVAL("{\"==\":[{\"var\":\"o\"},\"[object Object]\"]}", "{\"o\":{\"a\":1}}", "true");
+	T_EVAL("{\"==\":[[1,[2]],[1,[2]]]}", "{}", "true");
+	T_EVAL("{\"==\":[\"a\"]}", "{}", "false");
+	T_EVAL("{\"==\":[null]}", "{}", "true");
+	T_EVAL("{\"===\":[null]}", "{}", "false");
+	T_EVAL("{\"===\":[1,1.0]}", "{}", "true");
+	T_EVAL("{\"===\":[\"a\",\"a\"]}", "{}", "true");
+	T_EVAL("{\"===\":[false,0]}", "{}", "false");
+	T_EVAL("{\"!==\":[false,0]}", "{}", "true");
+	T_EVAL("{\"!=\":[\"1\",1]}", "{}", "false");
+	T_EVAL("{\"!=\":[\"abc\",\"abd\"]}", "{}", "true");
+
+	/* relational */
+	T_EVAL("{\"<\":[\"10\",\"9\"]}", "{}", "true");
+	T_EVAL("{\"<\":[\"10\",9]}", "{}", "false");
+	T_EVAL("{\"<\":[null,1]}", "{}", "true");
+	T_EVAL("{\"<\":[\"a\",1]}", "{}", "false");
+	T_EVAL("{\">=\":[\"a\",1]}", "{}", "false");
+	T_EVAL("{\"<=\":[null,0]}", "{}", "true");
+	T_EVAL("{\">\":[true,0]}", "{}", "true");
+	T_EVAL("{\"<\":[[2],3]}", "{}", "true");
+	T_EVAL("{\"<\":[\"B\",\"a\"]}", "{}", "true");
+	T_EVAL("{\"<\":[\"\xc3\xa9\",\"z\"]}", "{}", "false");
+	T_EVAL("{\"<\":[1,2,3]}", "{}", "true");
+	T_EVAL("{\"<\":[1,3,3]}", "{}", "false");
+	T_EVAL("{\"<=\":[1,3,3]}", "{}", "true");
+	T_EVAL("{\"<=\":[1,4,3]}", "{}", "false");
+	T_EVAL("{\">\":[3,2,1]}", "{}", "true");
+	T_EVAL("{\">\":[1]}", "{}", "false");
+
+	/* negation, logic */
+	T_EVAL("{\"!\":[]}", "{}", "true");
+	T_EVAL("{\"!!\":[]}", "{}", "false");
+	T_EVAL("{\"!!\":[\"0\"]}", "{}", "true");
+	T_EVAL("{\"!\":{\"var\":\"x\"}}", "{\"x\":{}}", "false");
+	T_EVAL("{\"and\":[]}", "{}", "null");
+	T_EVAL("{\"or\":[]}", "{}", "null");
+	T_EVAL("{\"or\":[0,\"\",null]}", "{}", "null");
+	T_EVAL("{\"and\":[1,\"a\",[1]]}", "{}", "[1]");
+	T_EVAL("{\"or\":[false,{\"var\":\"x\"}]}", "{\"x\":\"found\"}", "\"found\"");
+
+	/* arithmetic */
+	T_EVAL("{\"+\":[]}", "{}", "0");
+	T_EVAL("{\"+\":[\"3 dogs\",1]}", "{}", "4");
+	T_EVAL("{\"+\":[\" 2.5e1x\",0]}", "{}", "25");
+	T_EVAL("{\"+\":[true,1]}", "{}", "null");
+	T_EVAL("{\"+\":[null,1]}", "{}", "null");
+	T_EVAL("{\"+\":[[2,3],1]}", "{}", "3");
+	T_EVAL("{\"+\":\"-7\"}", "{}", "-7");
+	T_EVAL("{\"+\":[0.1,0.2]}", "{}", "0.30000000000000004");
+	T_EVAL("{\"*\":[\"2\",\"3\"]}", "{}", "6");
+	T_EVAL("{\"*\":[1e200,1e200]}", "{}", "null");
+	T_EVAL_PREFIX("{\"*\":[]}", "{}", "COMPILE BAD_ARGUMENTS $.*:");
+	T_EVAL("{\"-\":[\"3 dogs\",1]}", "{}", "null");
+	T_EVAL("{\"-\":[\"5\",true]}", "{}", "4");
+	T_EVAL("{\"-\":[null]}", "{}", "0");
+	T_EVAL("{\"-\":[]}", "{}", "null");
+	T_EVAL("{\"-\":[5,2,1]}", "{}", "3");
+	T_EVAL("{\"/\":[1,0]}", "{}", "null");
+	T_EVAL("{\"/\":[0,0]}", "{}", "null");
+	T_EVAL("{\"/\":[1,3]}", "{}", "0.3333333333333333");
+	T_EVAL("{\"/\":[\"\",2]}", "{}", "0");
+	T_EVAL("{\"%\":[-7,3]}", "{}", "-1");
+	T_EVAL("{\"%\":[7.5,2]}", "{}", "1.5");
+	T_EVAL("{\"%\":[1,0]}", "{}", "null");
+	T_EVAL("{\"if\":[{\"/\":[1,0]},\"inf is truthy\",\"no\"]}", "{}", "\"inf is truthy\"");
+	T_EVAL("{\"if\":[{\"/\":[0,0]},\"yes\",\"NaN is falsy\"]}", "{}", "\"NaN is falsy\"");
+	T_EVAL("[{\"/\":[1,0]},2]", "{}", "[null,2]");
+	T_EVAL("{\"min\":[]}", "{}", "null");
+	T_EVAL("{\"max\":[]}", "{}", "null");
+	T_EVAL("{\"max\":[1,\"5\",3]}", "{}", "5");
+	T_EVAL("{\"min\":[1,\"x\",3]}", "{}", "null");
+	T_EVAL("{\"min\":[-1,null]}", "{}", "-1");
+
+	/* cat, substr */
+	T_EVAL("{\"cat\":[]}", "{}", "\"\"");
+	T_EVAL("{\"cat\":[null,true,1.5,[1,[2,null]],{\"var\":\"o\"}]}", "{\"o\":{}}", "\"true1.51,2,[object Object]\"");
+	T_EVAL("{\"cat\":[1e21,0.0000001,-0]}", "{}", "\"1e+211e-70\"");
+	T_EVAL("{\"cat\":[0.1,{\"+\":[0.1,0.2]}]}", "{}", "\"0.10.30000000000000004\"");
+	T_EVAL("{\"substr\":[\"h\xc3\xa9llo\",1,3]}", "{}", "\"\xc3\xa9ll\"");
+	T_EVAL("{\"substr\":[\"hello\",10]}", "{}", "\"\"");
+	T_EVAL("{\"substr\":[\"hello\",-10]}", "{}", "\"hello\"");
+	T_EVAL("{\"substr\":[\"hello\",1,-10]}", "{}", "\"\"");
+	T_EVAL("{\"substr\":[\"hello\",0,null]}", "{}", "\"\"");
+	T_EVAL("{\"substr\":[12345,1,2]}", "{}", "\"23\"");
+	T_EVAL("{\"substr\":[null,1]}", "{}", "\"ull\"");
+	T_EVAL("{\"substr\":[\"hello\"]}", "{}", "\"hello\"");
+	T_EVAL("{\"substr\":[\"hello\",\"1\",\"2\"]}", "{}", "\"el\"");
+
+	/* in */
+	T_EVAL("{\"in\":[\"\",\"abc\"]}", "{}", "true");
+	T_EVAL("{\"in\":[\"a\",\"\"]}", "{}", "false");
+	T_EVAL("{\"in\":[1,\"a1b\"]}", "{}", "true");
+	T_EVAL("{\"in\":[null,\"nullable\"]}", "{}", "true");
+	T_EVAL("{\"in\":[1,[\"1\"]]}", "{}", "false");
+	T_EVAL("{\"in\":[1,[0,1.0]]}", "{}", "true");
+	T_EVAL("{\"in\":[[1],[[1]]]}", "{}", "true");
+	T_EVAL("{\"in\":[\"a\",null]}", "{}", "false");
+	T_EVAL("{\"in\":[\"a\",{\"var\":\"o\"}]}", "{\"o\":{\"a\":1}}", "false");
+	T_EVAL("{\"in\":[\"a\"]}", "{}", "false");
+	T_EVAL("{\"in\":[{\"var\":\"c\"},[\"US\",\"CA\",\"DE\",\"FR\",\"GB\"]]}", "{\"c\":\"FR\"}", "true");
+	T_EVAL("{\"in\":[{\"var\":\"c\"},[\"US\",\"CA\",\"DE\",\"FR\",\"GB\"]]}", "{\"c\":\"JP\"}", "false");
+	T_EVAL("{\"in\":[{\"var\":\"c\"},[\"US\",\"CA\",\"DE\",\"FR\",\"GB\"]]}", "{\"c\":1}", "false");
+	T_EVAL("{\"in\":[{\"var\":\"c\"},[\"US\",\"CA\",\"DE\",\"FR\",\"\"]]}", "{\"c\":\"\"}", "true");
+
+	/* merge */
+	T_EVAL("{\"merge\":[[1,[2]],3,null,[]]}", "{}", "[1,[2],3,null]");
+
+	/* map, filter, reduce, all, some, none */
+	T_EVAL("{\"map\":[[1,2],{\"var\":\"\"}]}", "{}", "[1,2]");
+	T_EVAL("{\"map\":[\"str\",{\"var\":\"\"}]}", "{}", "[]");
+	T_EVAL("{\"map\":[{\"var\":\"xs\"},{\"+\":[{\"var\":\"\"},{\"var\":\"k\"}]}]}", "{\"xs\":[1],\"k\":5}", "[null]");
+	T_EVAL("{\"filter\":[[0,1,\"\",\"a\",null,[]],{\"var\":\"\"}]}", "{}", "[1,\"a\"]");
+	T_EVAL("{\"reduce\":[[1,2,3],{\"+\":[{\"var\":\"current\"},{\"var\":\"accumulator\"}]}]}", "{}", "null");
+	T_EVAL("{\"reduce\":[[1,2,3],{\"cat\":[{\"var\":\"accumulator\"},{\"var\":\"current\"}]},\"\"]}", "{}", "\"123\"");
+	T_EVAL("{\"reduce\":[[1],{\"var\":\"\"},0]}", "{}", "{\"current\":1,\"accumulator\":0}");
+	T_EVAL("{\"reduce\":[5,{\"var\":\"current\"},\"init\"]}", "{}", "\"init\"");
+	T_EVAL("{\"all\":[[],true]}", "{}", "false");
+	T_EVAL("{\"all\":[null,true]}", "{}", "false");
+	T_EVAL("{\"some\":[null,true]}", "{}", "false");
+	T_EVAL("{\"none\":[null,true]}", "{}", "true");
+	T_EVAL("{\"all\":[[[1],[2]],{\"var\":\"0\"}]}", "{}", "true");
+	T_EVAL("{\"some\":[{\"var\":\"xs\"},{\"in\":[2,{\"var\":\"a\"}]}]}", "{\"xs\":[{\"a\":[1,2]}]}", "true");
+	T_EVAL_PREFIX("{\"map\":[[1]]}", "{}", "COMPILE BAD_ARGUMENTS $.map: map takes 2 arguments");
+	T_EVAL_PREFIX("{\"reduce\":[[1]]}", "{}", "COMPILE BAD_ARGUMENTS $.reduce:");
+
+	/* arrays containing rules, literals */
+	T_EVAL("[1,{\"var\":\"x\"},[{\"var\":\"y\"}]]", "{\"x\":2,\"y\":3}", "[1,2,[3]]");
+	T_EVAL("{}", "{}", "{}");
+	T_EVAL("\"plain\"", "{}", "\"plain\"");
+}
+
+/*
+ * test_compile: compile errors name the path and the problem.
+ */
+void
+test_compile(void)
+{
+	JLArena    *arena = JLArenaCreate(NULL);
+	JLError		err;
+	JLCompileOptions o = {0};
+	const JLValue *v;
+	JLRule	   *r;
+	int			i;
+	char	   *deep;
+
+	t_reset();
+	T_EVAL("{\"nope\":[1]}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"nope\"");
+	T_EVAL("{\"if\":[true,{\"and\":[{\"bogus\":1}]}]}", "{}",
+		   "COMPILE UNKNOWN_OPERATOR $.if[1].and[0]: unknown operator \"bogus\"");
+	T_EVAL("{\"?:\":[true,1,2]}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"?:\"; use \"if\" instead");
+	t_ternary = true;
+	T_EVAL("{\"?:\":[true,1,2]}", "{}", "1");
+	t_ternary = false;
+	T_EVAL("{\"a\":1,\"b\":2}", "{}",
+		   "COMPILE BAD_ARGUMENTS $: a rule object must have exactly one key (the operator), found 2 keys (\"a\", \"b\")");
+	T_EVAL("[1,{\"==\":[1,1],\"x\":2}]", "{}",
+		   "COMPILE BAD_ARGUMENTS $[1]: a rule object must have exactly one key (the operator), found 2 keys (\"x\", \"==\")");
+	T_EVAL("{\"$ref\":\"shared\"}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"$ref\"");
+	T_EVAL("{\"var\":\"$flagd.nope\"}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.var: var path \"$flagd.nope\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist");
+	T_EVAL("{\"var\":[\"$flagd.flagKey.x\",1]}", "{}",
+		   "COMPILE BAD_ARGUMENTS $.var: var path \"$flagd.flagKey.x\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist");
+
+	/* in_segment needs allow_segments */
+	v = JLParse(arena, "{\"in_segment\":\"beta\"}", strlen("{\"in_segment\":\"beta\"}"), 0, &err);
+	r = JLCompile(arena, v, &o, &err);
+	T_CHECK(r == NULL && err.code == JL_ERR_UNKNOWN_OPERATOR &&
+			strstr(err.message, "in_segment") != NULL, "in_segment without allow_segments: %s", err.message);
+
+	/* depth limits */
+	deep = malloc(10000);
+	deep[0] = '\0';
+	for (i = 0; i < 200; i++)
+		strcat(deep, "{\"!\":");
+	strcat(deep, "true");
+	for (i = 0; i < 200; i++)
+		strcat(deep, "}");
+	v = JLParse(arena, deep, strlen(deep), 1000, &err);
+	T_CHECK(v != NULL, "deep JSON parses with a high limit");
+	o.max_depth = 100;
+	r = JLCompile(arena, v, &o, &err);
+	T_CHECK(r == NULL && err.code == JL_ERR_TOO_DEEP, "compile depth limit: %s", err.message);
+	o.max_depth = 1000;
+	r = JLCompile(arena, v, &o, &err);
+	T_CHECK(r != NULL, "compiles with a high limit");
+	if (r)
+	{
+		JLContext	ctx;
+		const JLValue *res;
+
+		JLContextInitValue(&ctx, &JLNullValue);
+		ctx.max_depth = 50;
+		res = JLEvaluate(r, &ctx, arena, &err);
+		T_CHECK(res == NULL && err.code == JL_ERR_TOO_DEEP && strstr(err.message, "50") != NULL,
+				"evaluation depth limit: %s", err.message);
+		ctx.max_depth = 500;
+		res = JLEvaluate(r, &ctx, arena, &err);
+		T_CHECK(res != NULL && res->type == JL_BOOL && res->u.boolean, "200 negations of true");
+	}
+	free(deep);
+
+	/* literal results */
+	{
+		static char seen[512];
+
+		v = JLParse(arena, "{\"if\":[{\"var\":\"a\"},\"x\",{\"==\":[1,1]},{\"fractional\":[[\"y\",1],[\"z\",1]]},null]}", strlen("{\"if\":[{\"var\":\"a\"},\"x\",{\"==\":[1,1]},{\"fractional\":[[\"y\",1],[\"z\",1]]},null]}"), 0, &err);
+		o.max_depth = 0;
+		r = v ? JLCompile(arena, v, &o, &err) : NULL;
+		T_CHECK(r != NULL, "literal results rule compiles: %s", err.message);
+		if (r)
+		{
+			seen[0] = '\0';
+			T_CHECK(JLRuleLiteralResults(r, collect, seen), "all results literal");
+			T_CHECK(strcmp(seen, "\"x\"@$.if[1] \"y\"@$.if[3].fractional[0] \"z\"@$.if[3].fractional[1] ") == 0,
+					"literal results: %s", seen);
+		}
+		v = JLParse(arena, "{\"if\":[true,{\"var\":\"v\"},\"n\"]}", strlen("{\"if\":[true,{\"var\":\"v\"},\"n\"]}"), 0, &err);
+		r = v ? JLCompile(arena, v, &o, &err) : NULL;
+		seen[0] = '\0';
+		T_CHECK(r && !JLRuleLiteralResults(r, collect, seen) && strcmp(seen, "\"n\"@$.if[2] ") == 0,
+				"computed results are reported as incomplete: %s", seen);
+		v = JLParse(arena, "{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", strlen("{\"starts_with\":[{\"var\":\"e\"},\"a\"]}"), 0, &err);
+		r = v ? JLCompile(arena, v, &o, &err) : NULL;
+		seen[0] = '\0';
+		T_CHECK(r && JLRuleLiteralResults(r, collect, seen) &&
+				strcmp(seen, "true@$.starts_with false@$.starts_with ") == 0,
+				"boolean operators report true and false: %s", seen);
+	}
+	JLArenaDestroy(arena);
+}
+
+/*
+ * collect appends "literal@path " to the buffer in arg.
+ */
+static void
+collect(void *arg, const JLValue *lit, const char *path)
+{
+	char	   *buf = arg;
+	JLArena    *a = JLArenaCreate(NULL);
+
+	snprintf(buf + strlen(buf), 512 - strlen(buf), "%s@%s ", JLSerialize(a, lit, NULL), path);
+	JLArenaDestroy(a);
+}
