@@ -20,14 +20,14 @@
 #   DURATION      seconds per pgbench run                     5 / 1
 #   N             rows of the bulk queries (targets b, c, e)  1000000 / 20000
 #   CLIENTS       pgbench client counts                       "1 2" / "1"
-#   PLPGSQL_N     rows of the PL/pgSQL bulk baseline          200000 / 1000
+#   PLPGSQL_N     rows of the PL/pgSQL bulk baseline          100000 / 1000
 #   SCALE_MAX     largest flag count of the scale curve       100000 / 1000
 #   CURVE_N       rows per point of the scale curve           200000 / 2000
 #   REBUILD_FLAGS flags in the cache-rebuild environment      10000 / 1000
 #   ALL_FLAGS     flags evaluated by ff.evaluate_all          1000 / 100
 #   ALL_USERS     users of the evaluate_all query             500 / 20
 #   SCALE_CHUNK   flags per ff.import_flagd call (transaction)  500
-#   SCALE_IMPORT_MAX larger environments are bulk-loaded with triggers off   10000
+#   SCALE_IMPORT_MAX larger environments are bulk-loaded with triggers off   10000 / 100
 #   SEG_KEYS      keys in the big segment                     1000000 / 10000
 #   PROP_TRIALS   change-propagation trials (in total)        10000 / 100
 #   PEERS=0|1     run the Node peers (never in smoke)         1 / 0
@@ -52,8 +52,9 @@ if [[ "$SMOKE" == 1 ]]; then
 	: "${REPS:=1}" "${DURATION:=1}" "${N:=20000}" "${CLIENTS:=1}" "${PLPGSQL_N:=1000}"
 	: "${SCALE_MAX:=1000}" "${CURVE_N:=2000}" "${REBUILD_FLAGS:=1000}" "${ALL_FLAGS:=100}"
 	: "${ALL_USERS:=20}" "${SEG_KEYS:=10000}" "${PROP_TRIALS:=100}" "${PEERS:=0}" "${PROFILE:=0}"
+	: "${SCALE_IMPORT_MAX:=100}"
 else
-	: "${REPS:=3}" "${DURATION:=5}" "${N:=1000000}" "${CLIENTS:=1 2}" "${PLPGSQL_N:=200000}"
+	: "${REPS:=3}" "${DURATION:=5}" "${N:=1000000}" "${CLIENTS:=1 2}" "${PLPGSQL_N:=100000}"
 	: "${SCALE_MAX:=100000}" "${CURVE_N:=200000}" "${REBUILD_FLAGS:=10000}" "${ALL_FLAGS:=1000}"
 	: "${ALL_USERS:=500}" "${SEG_KEYS:=1000000}" "${PROP_TRIALS:=10000}" "${PEERS:=1}" "${PROFILE:=1}"
 fi
@@ -445,7 +446,7 @@ sec_d() {
 		[[ "$cnt" == "$n" ]] || fail "d: ff.import_flagd of $n flags reported $cnt"
 		rec "d.import_s.$n" "$(calc "$total / 1000")"
 		rec "d.import_ms_per_flag.$n" "$(calc "$total / $n")"
-		log "d. imported $n flags of 10 rules into scale-$n in $total ms ($(calc "$total / $n") ms per flag)"
+		log "d. imported $n flags of 10 rules into scale-$n in $(fmtnum "$total" 0) ms ($(fmtnum "$(calc "$total / $n")" 2) ms per flag)"
 	done
 
 	# cache rebuild after a change, in a session with a warm cache
