@@ -21,39 +21,12 @@ COMMENT ON FUNCTION ffbench.variant(text, jsonb) IS
 -- ffbench.scale_flag: one boolean flag with ten targeting rules, none of
 -- which matches a workload context before the last one (a fractional
 -- split), so every evaluation walks all ten.  k makes each flag distinct.
+-- (built as text and cast: nested jsonb_build_object calls are ~15x slower)
 CREATE FUNCTION ffbench.scale_flag(k integer) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-SELECT pg_catalog.jsonb_build_object(
-    'state', 'ENABLED',
-    'variants', pg_catalog.jsonb_build_object('on', true, 'off', false),
-    'defaultVariant', 'off',
-    'targeting', pg_catalog.jsonb_build_object('if', pg_catalog.jsonb_build_array(
-        pg_catalog.jsonb_build_object('ends_with', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'email'), '@corp-' || k || '.test')), 'on',
-        pg_catalog.jsonb_build_object('starts_with', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'targetingKey'), 'tester-' || k || '-')), 'on',
-        pg_catalog.jsonb_build_object('in', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'country'), pg_catalog.jsonb_build_array('XA', 'XB', 'X' || k))), 'on',
-        pg_catalog.jsonb_build_object('==', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'plan'), 'plan-' || k)), 'on',
-        pg_catalog.jsonb_build_object('sem_ver', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'app_version'), '>=', '9.' || (k % 10) || '.0')), 'on',
-        pg_catalog.jsonb_build_object('and', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('==', pg_catalog.jsonb_build_array(
-                pg_catalog.jsonb_build_object('var', 'country'), 'DE')),
-            pg_catalog.jsonb_build_object('==', pg_catalog.jsonb_build_array(
-                pg_catalog.jsonb_build_object('var', 'plan'), 'enterprise-' || k)))), 'on',
-        pg_catalog.jsonb_build_object('in', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'targetingKey'),
-            pg_catalog.jsonb_build_array('vip-' || k, 'vip-' || (k + 1)))), 'on',
-        pg_catalog.jsonb_build_object('>', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'age'), 200 + k)), 'on',
-        pg_catalog.jsonb_build_object('==', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'email'), 'x' || k || '@nowhere.test')), 'on',
-        pg_catalog.jsonb_build_object('fractional', pg_catalog.jsonb_build_array(
-            pg_catalog.jsonb_build_object('var', 'targetingKey'),
-            pg_catalog.jsonb_build_array('on', 10), pg_catalog.jsonb_build_array('off', 90))))))
+SELECT pg_catalog.format('{"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off", "targeting": {"if": [{"ends_with": [{"var": "email"}, "@corp-%1$s.test"]}, "on", {"starts_with": [{"var": "targetingKey"}, "tester-%1$s-"]}, "on", {"in": [{"var": "country"}, ["XA", "XB", "X%1$s"]]}, "on", {"==": [{"var": "plan"}, "plan-%1$s"]}, "on", {"sem_ver": [{"var": "app_version"}, ">=", "9.%2$s.0"]}, "on", {"and": [{"==": [{"var": "country"}, "DE"]}, {"==": [{"var": "plan"}, "enterprise-%1$s"]}]}, "on", {"in": [{"var": "targetingKey"}, ["vip-%1$s", "vip-%3$s"]]}, "on", {">": [{"var": "age"}, %4$s]}, "on", {"==": [{"var": "email"}, "x%1$s@nowhere.test"]}, "on", {"fractional": [{"var": "targetingKey"}, ["on", 10], ["off", 90]]}]}}',
+    k, k % 10, k + 1, 200 + k)::jsonb
 $$;
 COMMENT ON FUNCTION ffbench.scale_flag(integer) IS
     'flagd definition of one synthetic boolean flag with 10 targeting rules (scale benchmark)';
