@@ -3,7 +3,9 @@
 -- entity, with full images, who/when/why, gap-free numbering, change-sets,
 -- an append-only table and a verifiable hash chain.
 --
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_flags CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION feature_flags;
 -- rows written by the install script are the baseline, not history
 SELECT ff.current_version();

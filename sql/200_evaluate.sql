@@ -3,8 +3,8 @@
 -- environments, metadata, $flagd injection, segments, ff.evaluate_all and
 -- the evaluation cache.
 --
-CREATE EXTENSION IF NOT EXISTS feature_flags;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
 
 -- the default environment exists after install once the admin/history
 -- parts are merged; create it otherwise
@@ -49,6 +49,9 @@ INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, ta
     -- targetingKey as the key
     ('glue_eval', 'by-key', 'boolean', '{"on": true, "off": false}', 'off',
      '{"if": [{"==": [{"var": "targetingKey"}, "user-1"]}, "on", "off"]}', '{}'),
+    -- fractional without a bucketing value hashes flag key + targeting key
+    ('glue_eval', 'fractional-flag-shorthand', 'string', '{"heads": "heads", "tails": "tails"}', NULL,
+     '{"fractional": [["heads"], ["tails", 1]]}', '{}'),
     -- same key in another environment
     ('glue_other', 'static-on', 'boolean', '{"on": true, "off": false}', 'off', NULL, '{}');
 UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'glue_eval' AND key = 'off-flag';
@@ -93,6 +96,10 @@ SELECT value, variant, reason FROM ff.evaluate('tiered', NULL, '"d"', 'glue_eval
 SELECT value, variant, reason FROM ff.evaluate('whoami', '{}', '"d"', 'glue_eval');
 SELECT value, variant, reason FROM ff.evaluate('whoami', '{"$flagd": {"flagKey": "spoof"}}', '"d"', 'glue_eval');
 SELECT value, variant, reason FROM ff.evaluate('clock', '{"$flagd": {"timestamp": 0}}', 'false', 'glue_eval');
+-- fractional shorthand (flagd's worked example: heads), and without a
+-- targeting key (null, so DEFAULT)
+SELECT value, variant, reason FROM ff.evaluate('fractional-flag-shorthand', '{"targetingKey": "jon@company.com"}', '"d"', 'glue_eval');
+SELECT value, variant, reason FROM ff.evaluate('fractional-flag-shorthand', '{}', '"d"', 'glue_eval');
 -- targetingKey
 SELECT value, variant, reason FROM ff.evaluate('by-key', '{"targetingKey": "user-1"}', 'false', 'glue_eval');
 SELECT value, variant, reason FROM ff.evaluate('by-key', '{"targetingKey": "user-9"}', 'false', 'glue_eval');
@@ -197,6 +204,15 @@ SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval');
 SELECT rebuilds AS before_rebuilds, generation AS before_generation, valid FROM ff.cache_info() \gset
 SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval'), ff.get_bool('beta-feature', '{}', NULL, 'glue_eval');
 SELECT rebuilds - :before_rebuilds AS rebuilds_after_hits, valid FROM ff.cache_info();
+-- a cache hit reads no table: the scan counters of the ff tables do not move
+BEGIN;
+SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) AS scans_before
+  FROM pg_stat_xact_user_tables WHERE schemaname = 'ff' \gset
+SELECT count(*) FILTER (WHERE ff.get_bool('beta-feature', jsonb_build_object('targetingKey', 'user-' || g), NULL, 'glue_eval'))
+  FROM generate_series(1, 1000) AS g;
+SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) - :scans_before AS scans_by_cache_hits
+  FROM pg_stat_xact_user_tables WHERE schemaname = 'ff';
+COMMIT;
 UPDATE ff.flags SET description = 'touched' WHERE environment = 'glue_eval' AND key = 'static-on';
 SELECT valid AS valid_after_change FROM ff.cache_info();
 SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval');
@@ -237,6 +253,21 @@ SELECT pg_temp.set_flag_triggers(true);
 
 -- the trigger function cannot be called directly
 SELECT ff.invalidate_cache();
+
+-- variant values come back exactly as stored, even beyond double precision
+-- (targeting and the typed getters work with doubles, as flagd does)
+INSERT INTO ff.environments (name) VALUES ('glue_num');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant) VALUES
+    ('glue_num', 'precise', 'number', '{"big": 12345678901234567890, "pi": 3.14159265358979323846}', 'big');
+SELECT value FROM ff.evaluate('precise', '{}', '0', 'glue_num');
+SELECT ff.evaluate_all('{}', 'glue_num');
+SELECT ff.get_float('precise', '{}', 0, 'glue_num') AS as_double,
+       ff.get_int('precise', '{}', -1, 'glue_num') AS beyond_bigint;
+UPDATE ff.flags SET default_variant = 'pi' WHERE environment = 'glue_num';
+SELECT value, ff.get_float('precise', '{}', 0, 'glue_num') AS as_double
+  FROM ff.evaluate('precise', '{}', '0', 'glue_num');
+DELETE FROM ff.flags WHERE environment = 'glue_num';
+DELETE FROM ff.environments WHERE name = 'glue_num';
 
 -- clean up
 DELETE FROM ff.flags WHERE environment IN ('glue_eval', 'glue_other');

@@ -3,13 +3,13 @@
 -- from ../shared/conformance/jsonlogic/tests.json (relative to the
 -- repository root), through ff.json_logic.
 --
-CREATE EXTENSION IF NOT EXISTS feature_flags;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
 
 -- the repository root is the working directory of pg_regress; the shared
 -- directory sits next to it (or next to the worktrees' parent directory)
 \set conf `for d in "$PWD/../shared" "$PWD/../../shared"; do if [ -f "$d/conformance/jsonlogic/tests.json" ]; then echo "$d/conformance/jsonlogic/tests.json"; exit 0; fi; done; echo "$PWD/../shared/conformance/jsonlogic/tests.json"`
-SELECT pg_stat_file(:'conf', true) IS NOT NULL AS conformance_file_present \gset
+SELECT (pg_stat_file(:'conf', true)).size IS NOT NULL AS conformance_file_present \gset
 \if :conformance_file_present
 \else
 \echo 'MISSING: ../shared/conformance/jsonlogic/tests.json was not found next to the repository; this test cannot run'

@@ -7,8 +7,8 @@
 --
 -- The vectors were computed with libxxhash's XXH3 and a 128-bit multiply.
 --
-CREATE EXTENSION IF NOT EXISTS feature_flags;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
 
 SELECT value, salt, buckets, ff.bucket(value, salt, buckets) AS bucket
   FROM (VALUES ('user-1', '', 100), ('user-1', 'salt', 100), ('user-3', '', 100),

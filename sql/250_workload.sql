@@ -5,8 +5,8 @@
 --   checkout-v2 on: 56,228 (12,500 by the deterministic rules)
 --   ui-theme: classic 44,446, dark 5,555, neon 49,999
 --
-CREATE EXTENSION IF NOT EXISTS feature_flags;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
 
 INSERT INTO ff.environments (name, is_default) VALUES ('development', true)
     ON CONFLICT DO NOTHING;

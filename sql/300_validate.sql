@@ -39,9 +39,8 @@ INSERT INTO ff.environments (name) VALUES ('-staging');
 INSERT INTO ff.environments (name) VALUES (repeat('x', 201));
 INSERT INTO ff.environments (name, metadata) VALUES ('staging', '[1]');
 INSERT INTO ff.environments (name, metadata) VALUES ('staging', '{"team": {"name": "x"}}');
-INSERT INTO ff.environments (name, metadata) VALUES ('staging', '{"team": null}');
 INSERT INTO ff.environments (name, metadata)
-VALUES ('staging', '{"flagSetId": "shop", "version": 3, "beta": true}');
+VALUES ('staging', '{"flagSetId": "shop", "version": 3, "beta": true, "dropped": null}');
 -- making another environment the default demotes the previous one
 INSERT INTO ff.environments (name, is_default) VALUES ('production', true);
 SELECT name, is_default FROM ff.environments ORDER BY name;
@@ -126,6 +125,13 @@ UPDATE ff.flags SET variants = '{"on": true, "no": false}', default_variant = 'o
 -- segments referenced by targeting must exist in the same environment
 UPDATE ff.flags SET targeting = '{"if": [{"in_segment": "beta-users"}, "on", "off"]}' WHERE key = 'bool-flag';
 
+-- ... except while a pg_dump script is restored (check_function_bodies =
+-- off): rows of ff.flags can arrive before the segments they use
+BEGIN;
+SET LOCAL check_function_bodies = off;
+UPDATE ff.flags SET targeting = '{"if": [{"in_segment": "beta-users"}, "on", "off"]}' WHERE key = 'bool-flag';
+ROLLBACK;
+
 --
 -- segments and segment keys
 --
@@ -167,9 +173,11 @@ SELECT count(*) AS keys_left FROM ff.segment_keys;
 INSERT INTO ff.flags (environment, key, variants) VALUES ('staging', 'x', '{"on": true}');
 DELETE FROM ff.environments WHERE name = 'staging';
 UPDATE ff.environments SET name = 'stage' WHERE name = 'staging';
--- an empty environment can be renamed and deleted
+-- an empty environment can be renamed and deleted, unless it is protected
 DELETE FROM ff.flags WHERE environment = 'staging';
-UPDATE ff.environments SET name = 'stage' WHERE name = 'staging';
+UPDATE ff.environments SET name = 'stage', protected = true WHERE name = 'staging';
+DELETE FROM ff.environments WHERE name = 'stage';
+UPDATE ff.environments SET protected = false WHERE name = 'stage';
 DELETE FROM ff.environments WHERE name = 'stage';
 -- flags reject a missing environment
 INSERT INTO ff.flags (environment, key, variants) VALUES ('staging', 'x', '{"on": true}');

@@ -67,7 +67,9 @@ SELECT name, is_default FROM ff.set_default_environment('development');
 --
 SELECT key, targeting FROM ff.set_rollout('new-checkout', 25);
 SELECT key, targeting FROM ff.set_rollout('new-checkout', 12.5, bucket_by => 'email');
+SELECT key, targeting_summary FROM ff.flags_overview WHERE key = 'new-checkout';
 SELECT key, targeting FROM ff.set_rollout('new-checkout', 100);
+SELECT key, targeting_summary FROM ff.flags_overview WHERE key = 'new-checkout';
 SELECT key, targeting FROM ff.set_rollout('new-checkout', 0);
 SELECT key, targeting FROM ff.set_rollout('new-checkout', 101);
 SELECT key, targeting FROM ff.set_rollout('new-checkout', NULL);

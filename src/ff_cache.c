@@ -662,28 +662,37 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 }
 
 /*
- * FFCacheGetEnv returns the environment called name (NULL or "" = the
- * default environment) from the generation of the current statement, or
- * NULL if there is no such environment.
+ * FFCacheGetEnv returns the environment called name (len bytes, not
+ * necessarily NUL-terminated; NULL or empty = the default environment)
+ * from the generation of the current statement, or NULL if there is no
+ * such environment, in which case *missing_name is set to the name looked
+ * for (NULL when there is no default environment).  A cache hit allocates
+ * nothing.
  */
 FFCacheEnv *
-FFCacheGetEnv(const char *name, const char **resolved_name)
+FFCacheGetEnv(const char *name, size_t len, char **missing_name)
 {
 	FFCacheGen *gen = FFCacheAcquire();
 	FFCacheEnv *env;
+	char	   *cname;
 
-	if (name == NULL || name[0] == '\0')
+	*missing_name = NULL;
+	if (name == NULL || len == 0)
 	{
 		if (!gen->default_known)
 			FFLoadDefaultName(gen);
 		name = gen->default_name;
+		if (name == NULL)
+			return NULL;
+		len = strlen(name);
 	}
-	*resolved_name = name;
-	if (name == NULL)
-		return NULL;
-	env = FFStrMapGet(&gen->envs, name, strlen(name));
+	env = FFStrMapGet(&gen->envs, name, len);
+	if (env != NULL)
+		return env;
+	cname = pnstrdup(name, len);
+	env = FFLoadEnv(gen, cname);
 	if (env == NULL)
-		env = FFLoadEnv(gen, name);
+		*missing_name = cname;
 	return env;
 }
 
@@ -691,14 +700,22 @@ FFCacheGetEnv(const char *name, const char **resolved_name)
  * Compiling flags
  * --------------------------------------------------------------------- */
 
+/* a variant with its stored value, while sorting */
+typedef struct FFVariantEntry
+{
+	FFVariant	variant;
+	Jsonb	   *jsonb;
+} FFVariantEntry;
+
 /*
- * FFVariantOrderCmp orders variants the way FFFindVariant searches them.
+ * FFVariantOrderCmp orders variants the way FFFindVariant searches them:
+ * bytewise, a shorter prefix first.
  */
 static int
 FFVariantOrderCmp(const void *a, const void *b)
 {
-	const FFVariant *va = (const FFVariant *) a;
-	const FFVariant *vb = (const FFVariant *) b;
+	const FFVariant *va = &((const FFVariantEntry *) a)->variant;
+	const FFVariant *vb = &((const FFVariantEntry *) b)->variant;
 	int			c;
 
 	c = memcmp(va->name, vb->name, Min(va->namelen, vb->namelen));
@@ -760,25 +777,33 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		int			count = JB_ROOT_COUNT(f->variants_raw);
 		int			i;
 
-		variants = palloc0(sizeof(FFVariant) * Max(count, 1));
+		FFVariantEntry *entries;
+
+		entries = palloc0(sizeof(FFVariantEntry) * Max(count, 1));
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			if (tok == WJB_KEY && n < count)
 			{
-				variants[n].name = pnstrdup(v.val.string.val, v.val.string.len);
-				variants[n].namelen = v.val.string.len;
+				entries[n].variant.name = pnstrdup(v.val.string.val, v.val.string.len);
+				entries[n].variant.namelen = v.val.string.len;
 			}
 			else if (tok == WJB_VALUE && n < count)
 			{
-				variants[n].value = FFJsonbValueToJL(env->arena, &v, true);
+				entries[n].variant.value = FFJsonbValueToJL(env->arena, &v, true);
+				/* the value exactly as stored, for results */
+				entries[n].jsonb = JsonbValueToJsonb(&v);
 				n++;
 			}
 		}
-		qsort(variants, n, sizeof(FFVariant), FFVariantOrderCmp);
-		/* the jsonb form of each value, for results */
+		qsort(entries, n, sizeof(FFVariantEntry), FFVariantOrderCmp);
+		variants = palloc(sizeof(FFVariant) * Max(n, 1));
 		jsonbs = palloc(sizeof(Jsonb *) * Max(n, 1));
 		for (i = 0; i < n; i++)
-			jsonbs[i] = FFJLToJsonb(variants[i].value);
+		{
+			variants[i] = entries[i].variant;
+			jsonbs[i] = entries[i].jsonb;
+		}
+		pfree(entries);
 		if (n == 0)
 			FFFlagBroken(f, "flag \"%s\" has no variants", f->key);
 	}
@@ -846,9 +871,51 @@ FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
  * Segments
  * --------------------------------------------------------------------- */
 
+/* the header in front of each stored key */
+#define FF_KEY_HEADER	(sizeof(uint32) + 1)
+
+/*
+ * FFKeySetSlot maps a hash onto [0, capacity) (multiply-shift, so the
+ * capacity need not be a power of two).
+ */
+static inline uint32
+FFKeySetSlot(uint32 hash, uint32 capacity)
+{
+	return (uint32) (((uint64) hash * capacity) >> 32);
+}
+
+/*
+ * FFKeySetFind returns the membership stored for key (+1 include, -1
+ * exclude) or 0 when the key is not in the set.
+ */
+static int
+FFKeySetFind(const FFKeySet *set, const char *key, size_t len)
+{
+	uint32		hash;
+	uint32		i;
+
+	if (set->count == 0)
+		return 0;
+	hash = FFStrHash(key, len);
+	for (i = FFKeySetSlot(hash, set->capacity);; i = (i + 1 == set->capacity) ? 0 : i + 1)
+	{
+		const char *k = set->keys[i];
+		uint32		klen;
+
+		if (k == NULL)
+			return 0;
+		if (set->hashes[i] != hash)
+			continue;
+		memcpy(&klen, k, sizeof(uint32));
+		if (klen == len && memcmp(k + FF_KEY_HEADER, key, len) == 0)
+			return (int) (int8) k[sizeof(uint32)];
+	}
+}
+
 /*
  * FFLoadSegmentKeys reads the include/exclude list of one segment into its
- * hash set.
+ * hash set: the keys are copied into the generation's arena while
+ * scanning, then the table is built at 75% load for the final count.
  */
 static void
 FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
@@ -860,11 +927,15 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 	HeapTuple	tup;
 	Datum		keys[2];
 	FFColumn	cols[2] = {FF_COL_KEY_ENVIRONMENT, FF_COL_KEY_SEGMENT};
-	FFStrMap	set;
+	const char **list;
+	uint32		nlist = 0;
+	uint32		listsize = 64;
+	FFKeySet	set;
+	uint32		i;
 
 	keys[0] = CStringGetTextDatum(env->name);
 	keys[1] = CStringGetTextDatum(seg->name);
-	FFStrMapInit(&set, env->cxt, 16);
+	list = palloc(sizeof(char *) * listsize);
 	rel = table_open(gen->relids[FF_TABLE_SEGMENT_KEYS], AccessShareLock);
 	desc = RelationGetDescr(rel);
 	scan = FFBeginScan(gen, rel, 2, cols, keys);
@@ -874,30 +945,70 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 		Datum		d;
 		text	   *t;
 		char	   *copy;
-		size_t		len;
+		uint32		len;
 		bool		excluded;
+		bool		detoasted;
 
 		CHECK_FOR_INTERRUPTS();
 		d = heap_getattr(tup, gen->attnums[FF_COL_KEY_TARGETING_KEY], desc, &isnull);
 		if (isnull)
 			continue;
+		if (nlist == PG_UINT32_MAX / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("segment \"%s\" has too many keys", seg->name)));
 		t = DatumGetTextPP(d);
+		detoasted = (Pointer) t != DatumGetPointer(d);
 		len = VARSIZE_ANY_EXHDR(t);
-		copy = JLArenaAlloc(env->arena, len + 1);
+		copy = JLArenaAlloc(env->arena, FF_KEY_HEADER + len);
 		if (copy == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory")));
-		memcpy(copy, VARDATA_ANY(t), len);
-		copy[len] = '\0';
-		if ((Pointer) t != DatumGetPointer(d))
-			pfree(t);
 		d = heap_getattr(tup, gen->attnums[FF_COL_KEY_EXCLUDED], desc, &isnull);
 		excluded = !isnull && DatumGetBool(d);
-		FFStrMapPut(&set, copy, len, (void *) (intptr_t) (excluded ? -1 : 1));
+		memcpy(copy, &len, sizeof(uint32));
+		copy[sizeof(uint32)] = excluded ? -1 : 1;
+		memcpy(copy + FF_KEY_HEADER, VARDATA_ANY(t), len);
+		if (detoasted)
+			pfree(t);
+		if (nlist == listsize)
+		{
+			listsize *= 2;
+			list = repalloc_huge(list, sizeof(char *) * listsize);
+		}
+		list[nlist++] = copy;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+
+	/* build the table */
+	memset(&set, 0, sizeof(set));
+	if (nlist > 0)
+	{
+		set.capacity = Max(nlist + nlist / 3 + 1, 8);
+		set.hashes = MemoryContextAllocExtended(env->cxt, sizeof(uint32) * set.capacity,
+												MCXT_ALLOC_HUGE);
+		set.keys = MemoryContextAllocExtended(env->cxt, sizeof(char *) * set.capacity,
+											  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		for (i = 0; i < nlist; i++)
+		{
+			const char *k = list[i];
+			uint32		len;
+			uint32		hash;
+			uint32		j;
+
+			memcpy(&len, k, sizeof(uint32));
+			hash = FFStrHash(k + FF_KEY_HEADER, len);
+			for (j = FFKeySetSlot(hash, set.capacity); set.keys[j] != NULL;
+				 j = (j + 1 == set.capacity) ? 0 : j + 1)
+				;
+			set.keys[j] = k;
+			set.hashes[j] = hash;
+		}
+		set.count = nlist;
+	}
+	pfree(list);
 	seg->keys = set;
 	seg->keys_loaded = true;
 }
@@ -950,14 +1061,7 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
 		FFLoadSegmentKeys(env, seg);
 
 	info->rule = seg->rule;
-	info->membership = 0;
-	if (key != NULL)
-	{
-		void	   *v = FFStrMapGet(&seg->keys, key, keylen);
-
-		if (v != NULL)
-			info->membership = (int) (intptr_t) v;
-	}
+	info->membership = key != NULL ? FFKeySetFind(&seg->keys, key, keylen) : 0;
 	return true;
 }
 

@@ -57,6 +57,19 @@ typedef struct FFCacheFlag
 	Jsonb	   *metadata;		/* environment metadata + flag metadata */
 } FFCacheFlag;
 
+/*
+ * The include/exclude list of a segment: an open-addressing hash set of
+ * exact keys sized for its final count.  Each key is stored once, in the
+ * generation's arena, as [uint32 length][int8 membership][bytes].
+ */
+typedef struct FFKeySet
+{
+	uint32		capacity;		/* slots; 0 = empty set */
+	uint32		count;
+	uint32	   *hashes;
+	const char **keys;			/* NULL = empty slot */
+} FFKeySet;
+
 /* one segment of one environment */
 typedef struct FFCacheSegment
 {
@@ -66,7 +79,7 @@ typedef struct FFCacheSegment
 	const JLRule *rule;			/* NULL = none or broken */
 	bool		rule_broken;
 	bool		keys_loaded;
-	FFStrMap	keys;			/* targeting key -> +1 include / -1 exclude */
+	FFKeySet	keys;			/* targeting key -> +1 include / -1 exclude */
 } FFCacheSegment;
 
 /* one environment */
@@ -100,12 +113,12 @@ typedef struct FFCacheStats
 extern void FFCacheInit(void);
 
 /*
- * Look up an environment (NULL or "" = the default one) in the cache
- * generation current for this statement.  Returns NULL when it does not
- * exist; *resolved_name is set to the name looked up (NULL if there is no
- * default environment).
+ * Look up an environment (name of len bytes; NULL or empty = the default
+ * one) in the cache generation current for this statement.  Returns NULL
+ * when it does not exist, with *missing_name set to the name looked for
+ * (NULL if there is no default environment).
  */
-extern FFCacheEnv *FFCacheGetEnv(const char *name, const char **resolved_name);
+extern FFCacheEnv *FFCacheGetEnv(const char *name, size_t len, char **missing_name);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */

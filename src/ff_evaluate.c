@@ -23,6 +23,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -34,6 +35,7 @@
 #include "feature_flags.h"
 #include "ff_cache.h"
 #include "ff_jsonb.h"
+#include "ff_row.h"
 
 /* the JSON type a caller asks for */
 typedef enum FFWant
@@ -47,9 +49,46 @@ typedef enum FFWant
 	FF_WANT_ARRAY
 } FFWant;
 
-static const char *const FFWantNames[] = {
-	"any", "boolean", "string", "number", "integer", "object", "array"
-};
+/*
+ * FFWantName names a requested type in messages.
+ */
+static const char *
+FFWantName(FFWant want)
+{
+	switch (want)
+	{
+		case FF_WANT_BOOLEAN:
+			return "boolean";
+		case FF_WANT_STRING:
+			return "string";
+		case FF_WANT_NUMBER:
+			return "number";
+		case FF_WANT_INTEGER:
+			return "integer";
+		case FF_WANT_OBJECT:
+			return "object";
+		case FF_WANT_ARRAY:
+			return "array";
+		default:
+			return "value";
+	}
+}
+
+/* the evaluation context argument: a jsonb document or a table row */
+typedef struct FFInput
+{
+	Jsonb	   *jsonb;			/* NULL = {} (also for a NULL row) */
+	bool		is_row;
+	Datum		row;
+} FFInput;
+
+/* per-call-site cache in fn_extra */
+typedef struct FFCallInfo
+{
+	bool		checked;
+	bool		row_context;	/* argument 1 is a row, not jsonb */
+	TupleDesc	result_desc;	/* ff.evaluate's result type */
+} FFCallInfo;
 
 /* the outcome of one flag evaluation */
 typedef struct FFOutcome
@@ -62,11 +101,11 @@ typedef struct FFOutcome
 	int			variant;		/* -1 = the caller's default */
 } FFOutcome;
 
-#define FF_SUPPORTED_OPERATORS \
-	"var, missing, missing_some, if, ?:, ==, ===, !=, !==, !, !!, and, or, " \
+#define FF_STANDARD_OPERATORS \
+	"var, missing, missing_some, if, ==, ===, !=, !==, !, !!, and, or, " \
 	">, >=, <, <=, +, -, *, /, %, min, max, cat, substr, in, merge, map, " \
 	"filter, reduce, all, some, none, fractional, sem_ver, starts_with, " \
-	"ends_with, in_segment"
+	"ends_with"
 
 /* ---------------------------------------------------------------------
  * Evaluation
@@ -167,6 +206,10 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 		case FF_WANT_OBJECT:
 			ok = v->type == JL_OBJECT;
 			break;
+		case FF_WANT_ARRAY:
+			/* variants are never arrays once validated */
+			ok = v->type == JL_ARRAY;
+			break;
 		default:
 			ok = false;
 			break;
@@ -182,7 +225,7 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 					   FFJLTypeName(v->type),
 					   (want == FF_WANT_INTEGER || want == FF_WANT_OBJECT ||
 						want == FF_WANT_ARRAY) ? "an" : "a",
-					   FFWantNames[want]);
+					   FFWantName(want));
 	}
 }
 
@@ -202,15 +245,17 @@ FFStatementEpochSeconds(void)
 }
 
 /*
- * FFEvaluateFlag resolves a found flag for one context (NULL = {}).
+ * FFEvaluateFlag resolves a found flag for one context.
  */
 static void
-FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, Jsonb *context, FFWant want,
-			   FFOutcome *out)
+FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
+			   FFWant want, FFOutcome *out)
 {
 	JLContext	ctx;
 	FFJsonbData data;
+	FFRowData	rdata;
 	FFResolution res;
+	Jsonb	   *context = input->jsonb;
 
 	out->env = env;
 	out->flag = flag;
@@ -223,22 +268,32 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, Jsonb *context, FFWant want,
 		FFOutcomeError(out, FF_ERROR_PARSE_ERROR, "%s", flag->broken_message);
 		return;
 	}
-	if (context != NULL && (JB_ROOT_IS_SCALAR(context) || !JB_ROOT_IS_OBJECT(context)))
+	if (input->is_row)
 	{
-		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
-					   "evaluation context must be a JSON object, not %s",
-					   JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array");
-		return;
+		FFRowDataInit(&rdata, input->row);
+		FFContextInitRow(&ctx, &rdata);
+		rdata.base.extra = env;
 	}
-
-	FFContextInitJsonb(&ctx, &data, context);
-	data.extra = env;
+	else
+	{
+		if (context != NULL && (JB_ROOT_IS_SCALAR(context) || !JB_ROOT_IS_OBJECT(context)))
+		{
+			FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
+						   "evaluation context must be a JSON object, not %s",
+						   JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array");
+			return;
+		}
+		FFContextInitJsonb(&ctx, &data, context);
+		data.extra = env;
+	}
 	ctx.segment = FFCacheSegmentCallback;
 	ctx.inject_flagd = true;
 	ctx.timestamp = FFStatementEpochSeconds();
 
 	memset(&res, 0, sizeof(res));
 	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
+	if (input->is_row)
+		FFRowDataRelease(&rdata);
 	out->reason = res.reason;
 	out->error = res.error_code;
 	out->variant = res.reason == FF_REASON_ERROR ? -1 : res.variant;
@@ -249,46 +304,54 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, Jsonb *context, FFWant want,
 
 /*
  * FFEnvironmentName picks the environment: the explicit argument, else
- * the ff.environment setting, else NULL (the default environment).
+ * the ff.environment setting, else none (the default environment).  *len
+ * is set to the name's length; the name is not NUL-terminated.
  */
 static const char *
-FFEnvironmentName(FunctionCallInfo fcinfo, int argno)
+FFEnvironmentName(FunctionCallInfo fcinfo, int argno, size_t *len)
 {
 	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
 	{
-		char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+		text	   *name = PG_GETARG_TEXT_PP(argno);
 
-		if (name[0] != '\0')
-			return name;
+		if (VARSIZE_ANY_EXHDR(name) > 0)
+		{
+			*len = VARSIZE_ANY_EXHDR(name);
+			return VARDATA_ANY(name);
+		}
 	}
 	if (ff_environment != NULL && ff_environment[0] != '\0')
+	{
+		*len = strlen(ff_environment);
 		return ff_environment;
+	}
+	*len = 0;
 	return NULL;
 }
 
 /*
  * FFEvaluateKey evaluates flag key in environment envname (NULL = the
- * setting or the default environment).
+ * default environment).
  */
 static void
-FFEvaluateKey(const char *key, size_t keylen, Jsonb *context,
-			  const char *envname, FFWant want, FFOutcome *out)
+FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
+			  const char *envname, size_t envlen, FFWant want, FFOutcome *out)
 {
-	const char *resolved;
+	char	   *missing;
 	FFCacheEnv *env;
 	FFCacheFlag *flag;
 
 	memset(out, 0, sizeof(FFOutcome));
 	out->variant = -1;
-	env = FFCacheGetEnv(envname, &resolved);
+	env = FFCacheGetEnv(envname, envlen, &missing);
 	if (env == NULL)
 	{
-		if (resolved == NULL)
+		if (missing == NULL)
 			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
 						   "no environment was given and there is no default environment");
 		else
 			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
-						   "environment \"%s\" does not exist", resolved);
+						   "environment \"%s\" does not exist", missing);
 		return;
 	}
 	out->env = env;
@@ -305,22 +368,69 @@ FFEvaluateKey(const char *key, size_t keylen, Jsonb *context,
 					   (int) keylen, key, env->name);
 		return;
 	}
-	FFEvaluateFlag(env, flag, context, want, out);
+	FFEvaluateFlag(env, flag, input, want, out);
+}
+
+/*
+ * FFGetCallInfo returns the call-site cache, checking once whether the
+ * context argument (argument 1) is jsonb or a row.
+ */
+static FFCallInfo *
+FFGetCallInfo(FunctionCallInfo fcinfo)
+{
+	FFCallInfo *ci = (FFCallInfo *) fcinfo->flinfo->fn_extra;
+
+	if (ci == NULL)
+	{
+		ci = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FFCallInfo));
+		fcinfo->flinfo->fn_extra = ci;
+	}
+	if (!ci->checked)
+	{
+		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+		if (argtype == InvalidOid || argtype == JSONBOID)
+			ci->row_context = false;
+		else if (FFTypeIsRow(argtype))
+			ci->row_context = true;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("evaluation context must be a row or jsonb, not type %s",
+							format_type_be(argtype)),
+					 errhint("Pass a table row, as in SELECT ff.get_bool_row('flag', t, false) FROM t, or use the jsonb functions.")));
+		ci->checked = true;
+	}
+	return ci;
 }
 
 /*
  * FFEvaluateArgs evaluates with the common argument layout (flag_key text,
- * context jsonb, ..., environment text at envarg).  Returns false when the
- * caller's default must be returned.
+ * context jsonb or row, ..., environment text at envarg).  Returns false
+ * when the caller's default must be returned.
  */
 static bool
 FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
 {
+	FFCallInfo *ci = FFGetCallInfo(fcinfo);
 	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
-	Jsonb	   *context = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	FFInput		input;
+	size_t		envlen;
+	const char *envname = FFEnvironmentName(fcinfo, envarg, &envlen);
 
+	memset(&input, 0, sizeof(input));
+	if (!PG_ARGISNULL(1))
+	{
+		if (ci->row_context)
+		{
+			input.is_row = true;
+			input.row = PG_GETARG_DATUM(1);
+		}
+		else
+			input.jsonb = PG_GETARG_JSONB_P(1);
+	}
 	FFEvaluateKey(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
-				  context, FFEnvironmentName(fcinfo, envarg), want, out);
+				  &input, envname, envlen, want, out);
 	return out->reason != FF_REASON_ERROR && out->variant >= 0;
 }
 
@@ -358,7 +468,8 @@ PG_FUNCTION_INFO_V1(ff_evaluate);
 Datum
 ff_evaluate(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	FFCallInfo *ci = FFGetCallInfo(fcinfo);
+	TupleDesc	tupdesc = ci->result_desc;
 	Jsonb	   *def = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 	FFOutcome	out;
 	Datum		values[7];
@@ -372,7 +483,7 @@ ff_evaluate(PG_FUNCTION_ARGS)
 		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
 		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		fcinfo->flinfo->fn_extra = tupdesc;
+		ci->result_desc = tupdesc;
 		MemoryContextSwitchTo(oldcxt);
 	}
 
@@ -418,7 +529,7 @@ ff_evaluate(PG_FUNCTION_ARGS)
 }
 
 /*
- * FFReturnDefault returns argument 2 (the caller's default), or NULL.
+ * FF_RETURN_DEFAULT returns argument 2 (the caller's default), or NULL.
  */
 #define FF_RETURN_DEFAULT() \
 	do { \
@@ -533,6 +644,26 @@ FFPushKeyString(JsonbParseState **state, const char *key, const char *value)
 	pushJsonbValue(state, WJB_VALUE, &v);
 }
 
+/*
+ * FFPushStoredJsonb pushes a jsonb document (a variant's stored value) as
+ * an object member's value.
+ */
+static void
+FFPushStoredJsonb(JsonbParseState **state, Jsonb *jb)
+{
+	JsonbValue	v;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+		JsonbExtractScalar(&jb->root, &v);
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &jb->root;
+		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	}
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
 PG_FUNCTION_INFO_V1(ff_evaluate_all);
 
 /*
@@ -544,30 +675,36 @@ Datum
 ff_evaluate_all(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *context = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
-	const char *envname = FFEnvironmentName(fcinfo, 1);
-	const char *resolved;
+	size_t		envlen;
+	const char *envname = FFEnvironmentName(fcinfo, 1, &envlen);
+	char	   *missing;
 	FFCacheEnv *env;
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
+	FFInput		input;
 	int			i;
 
+	memset(&input, 0, sizeof(input));
+	input.jsonb = context;
 	if (context != NULL && (JB_ROOT_IS_SCALAR(context) || !JB_ROOT_IS_OBJECT(context)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("evaluation context must be a JSON object, not %s",
-						JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array")));
+						JB_ROOT_IS_SCALAR(context) ? "a scalar" : "an array"),
+				 errhint("Pass an object such as {\"targetingKey\": \"user-1\"}.")));
 
-	env = FFCacheGetEnv(envname, &resolved);
+	env = FFCacheGetEnv(envname, envlen, &missing);
 	if (env == NULL)
 	{
-		if (resolved == NULL)
+		if (missing == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("no environment was given and there is no default environment"),
 					 errhint("Pass an environment, set ff.environment, or mark one environment as the default.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("environment \"%s\" does not exist", resolved)));
+				 errmsg("environment \"%s\" does not exist", missing),
+				 errhint("The environments are the rows of ff.environments.")));
 	}
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -580,7 +717,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (!flag->compiled)
 			FFCacheGetFlag(env, flag->key, flag->keylen);
-		FFEvaluateFlag(env, flag, context, FF_WANT_ANY, &out);
+		FFEvaluateFlag(env, flag, &input, FF_WANT_ANY, &out);
 
 		k.type = jbvString;
 		k.val.string.val = flag->key;
@@ -592,7 +729,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		pushJsonbValue(&state, WJB_KEY, &k);
 		if (out.reason != FF_REASON_ERROR && out.variant >= 0)
 		{
-			FFPushJL(&state, WJB_VALUE, FFOutcomeValue(&out));
+			FFPushStoredJsonb(&state, flag->variant_jsonb[out.variant]);
 			FFPushKeyString(&state, "variant", flag->flag.variants[out.variant].name);
 		}
 		else
@@ -623,12 +760,14 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
  * FFRuleErrorHint suggests a fix for a rule compile error.
  */
 static const char *
-FFRuleErrorHint(const JLError *err)
+FFRuleErrorHint(const JLError *err, bool allow_segments)
 {
 	switch (err->code)
 	{
 		case JL_ERR_UNKNOWN_OPERATOR:
-			return "Supported operators: " FF_SUPPORTED_OPERATORS ".";
+			if (allow_segments)
+				return "Supported operators: " FF_STANDARD_OPERATORS ", in_segment.";
+			return "Supported operators: " FF_STANDARD_OPERATORS ", ?: (segments are only available in flag targeting).";
 		case JL_ERR_BAD_ARGUMENTS:
 			return "Check the number and the types of the operator's arguments.";
 		case JL_ERR_TOO_DEEP:
@@ -645,14 +784,14 @@ FFRuleErrorHint(const JLError *err)
  * label names what the rule is ("targeting for flag \"x\"").
  */
 static void
-FFRaiseCompileError(const char *label, const JLError *err)
+FFRaiseCompileError(const char *label, const JLError *err, bool allow_segments)
 {
 	ereport(ERROR,
 			(errcode(err->code == JL_ERR_OUT_OF_MEMORY ? ERRCODE_OUT_OF_MEMORY :
 					 ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid %s: %s at %s", label, err->message,
 					err->path[0] ? err->path : "$"),
-			 errhint("%s", FFRuleErrorHint(err))));
+			 errhint("%s", FFRuleErrorHint(err, allow_segments))));
 }
 
 /*
@@ -671,9 +810,11 @@ FFCompileArg(JLArena *scratch, Jsonb *rule, bool allow_segments,
 	memset(&opts, 0, sizeof(opts));
 	memset(&err, 0, sizeof(err));
 	opts.allow_segments = allow_segments;
+	/* jsonlogic.com's "?:" for plain JSON Logic; flag rules follow flagd */
+	opts.allow_ternary = !allow_segments;
 	compiled = JLCompile(scratch, value, &opts, &err);
 	if (compiled == NULL)
-		FFRaiseCompileError(label, &err);
+		FFRaiseCompileError(label, &err, allow_segments);
 	return compiled;
 }
 

@@ -88,8 +88,8 @@ JLArenaCreate(const JLAllocator *allocator)
 }
 
 /*
- * JLArenaReset frees everything allocated since creation but keeps the
- * oldest chunk (usually the standard-sized first one) for reuse.
+ * JLArenaReset frees everything allocated since creation but keeps one
+ * standard-sized chunk for reuse.
  */
 void
 JLArenaReset(JLArena *arena)
@@ -101,7 +101,7 @@ JLArenaReset(JLArena *arena)
 	{
 		JLChunk    *next = c->next;
 
-		if (next == NULL && c->size == JL_CHUNK_SIZE)
+		if (keep == NULL && c->size == JL_CHUNK_SIZE)
 			keep = c;
 		else
 		{

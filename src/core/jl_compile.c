@@ -181,7 +181,7 @@ JLNewNode(JLCompiler *c, JLOp op)
 }
 
 /*
- * JLSplitPath splits a var path at '.' into segments (allocated in the
+ * JLSplitPathInto splits a var path at '.' into segments (allocated in the
  * arena), as String.prototype.split does; "" gives zero segments.
  */
 bool
@@ -718,6 +718,32 @@ JLCompileOperator(JLCompiler *c, const JLMember *m, int depth)
 }
 
 /*
+ * JLIsPlainData reports whether v contains no object at all (so no rule)
+ * and stays within the depth limit; such arrays compile to one literal.
+ */
+static bool
+JLIsPlainData(const JLValue *v, int depth, int max_depth)
+{
+	size_t		i;
+
+	if (depth >= max_depth)
+		return false;
+	if (v->type == JL_OBJECT)
+		return false;
+	if (v->type != JL_ARRAY)
+		return true;
+	for (i = 0; i < v->u.array.count; i++)
+	{
+		const JLValue *e = v->u.array.items[i];
+
+		if (e->type == JL_OBJECT ||
+			(e->type == JL_ARRAY && !JLIsPlainData(e, depth + 1, max_depth)))
+			return false;
+	}
+	return true;
+}
+
+/*
  * JLCompileValue compiles any JSON value: single-key objects are
  * operators, arrays are compiled element-wise, the rest are literals.
  */
@@ -746,6 +772,16 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 								 v->u.object.count > 2 ? ", ..." : "");
 		}
 		return JLCompileOperator(c, &v->u.object.members[0], depth);
+	}
+	if (v->type == JL_ARRAY && v->u.array.count > 0 &&
+		JLIsPlainData(v, depth, c->max_depth))
+	{
+		/* no rule inside: one literal node, no per-element nodes */
+		n = JLNewNode(c, JLOP_LITERAL);
+		if (n == NULL)
+			return JLCompileOOM(c);
+		n->literal = v;
+		return n;
 	}
 	if (v->type == JL_ARRAY && v->u.array.count > 0)
 	{
@@ -898,7 +934,12 @@ JLLiteralResultsWalk(const JLNode *n, JLResultCallback cb, void *arg, int depth)
 				{
 					if (b->literal->u.array.count >= 1 &&
 						b->literal->u.array.items[0]->type != JL_NULL)
-						cb(arg, b->literal->u.array.items[0], b->path);
+					{
+						char		path[300];
+
+						snprintf(path, sizeof(path), "%s[0]", b->path);
+						cb(arg, b->literal->u.array.items[0], path);
+					}
 				}
 				else if (b->op == JLOP_ARRAY)
 				{

@@ -417,7 +417,7 @@ JLNumberResult(JLEvalState *st, const JLNode *node, double d)
 }
 
 /*
- * JLEvalMissing implements missing: the keys (or the first argument when
+ * JLEvalMissingKeys implements missing: the keys (or the first argument when
  * it is an array) whose value is null, missing or "".
  */
 static const JLValue *

@@ -413,7 +413,7 @@ JLParseNumber(JLParser *p)
 }
 
 /*
- * JLParseLiteralWord matches true/false/null.
+ * JLParseWord matches true/false/null.
  */
 static bool
 JLParseWord(JLParser *p, const char *word, size_t len)

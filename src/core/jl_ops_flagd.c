@@ -589,8 +589,8 @@ JLEvalInSegment(JLEvalState *st, const JLNode *node, const JLValue *scope)
 		}
 	if (st->nactive >= (int) (sizeof(st->active) / sizeof(st->active[0])))
 	{
-		JLEvalFail(st, JL_ERR_TOO_DEEP, node->path,
-				   "segments nest more than %d levels deep through in_segment",
+		JLEvalFail(st, JL_ERR_RUNTIME, node->path,
+				   "segments nest more than %d levels deep through in_segment (a cycle through changing keys?)",
 				   (int) (sizeof(st->active) / sizeof(st->active[0])));
 		return NULL;
 	}

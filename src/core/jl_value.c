@@ -362,7 +362,8 @@ JLFormatNumber(double n, char *buf)
 		return sprintf(buf, n < 0 ? "-Infinity" : "Infinity");
 	if (n == 0)
 		return sprintf(buf, "0");
-	if (n == floor(n) && fabs(n) < 1e21)
+	/* integers below 2^53 print exactly; larger ones need shortest digits */
+	if (n == floor(n) && fabs(n) < 9007199254740992.0)
 		return sprintf(buf, "%.0f", n);
 
 	/* shortest round-trip precision */
@@ -491,27 +492,80 @@ JLScanDecimal(const char *s, size_t len)
 }
 
 /*
- * JLStrtodN converts exactly len bytes of a validated decimal literal.
+ * JLStrtodN converts exactly len bytes of a validated decimal literal
+ * (digits, optional fraction, optional exponent; no sign) without
+ * allocating.  Literals too long for the stack buffer are reduced to 800
+ * significant digits plus a sticky digit standing for any non-zero digit
+ * dropped, which keeps the rounding of strtod exact (a double needs at most
+ * 767 significant digits to round correctly).
  */
 static double
 JLStrtodN(const char *s, size_t len)
 {
-	char		small[64];
-	char	   *buf = small;
-	double		d;
+	char		buf[1100];
+	size_t		i;
+	int			nd = 0;
+	long		exp10 = 0;
+	long		e = 0;
+	bool		in_frac = false;
+	bool		seen_nonzero = false;
+	bool		sticky = false;
 
-	if (len >= sizeof(small))
+	if (len < sizeof(buf))
 	{
-		buf = malloc(len + 1);
-		if (buf == NULL)
-			return NAN;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		return strtod(buf, NULL);
 	}
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	d = strtod(buf, NULL);
-	if (buf != small)
-		free(buf);
-	return d;
+	for (i = 0; i < len && s[i] != 'e' && s[i] != 'E'; i++)
+	{
+		if (s[i] == '.')
+		{
+			in_frac = true;
+			continue;
+		}
+		if (!seen_nonzero && s[i] == '0')
+		{
+			if (in_frac)
+				exp10--;
+			continue;
+		}
+		seen_nonzero = true;
+		if (nd < 800)
+		{
+			buf[nd++] = s[i];
+			if (in_frac)
+				exp10--;
+		}
+		else
+		{
+			if (s[i] != '0')
+				sticky = true;
+			if (!in_frac)
+				exp10++;
+		}
+	}
+	if (nd == 0)
+		return 0;
+	if (i < len)
+	{
+		bool		neg = false;
+
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			neg = s[i++] == '-';
+		for (; i < len; i++)
+			if (e < 1000000)
+				e = e * 10 + (s[i] - '0');
+		exp10 += neg ? -e : e;
+	}
+	if (sticky)
+	{
+		buf[nd++] = '1';
+		exp10--;
+	}
+	snprintf(buf + nd, sizeof(buf) - nd, "e%ld", exp10);
+	return strtod(buf, NULL);
 }
 
 /*

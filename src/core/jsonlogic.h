@@ -16,7 +16,28 @@
  *
  * Errors: the core never aborts.  Functions that can fail fill a JLError
  * with a code, a JSON path into the rule ("$.if[2].fractional[1]") and a
- * message, and return NULL/false.
+ * message, and return NULL/false.  JLParse, JLCompile and JLEvaluate reset
+ * the JLError on entry (it need not be initialised).
+ *
+ * Contract notes added by the core engineer (nothing below changes a
+ * signature; these pin down what the original comments left open):
+ *  - JLCompileOptions gained allow_ternary (default false; see there).
+ *  - JLLookupValue was added (the in-memory lookup, for wrappers).
+ *  - A rule object must have exactly one key; more is a compile error
+ *    (JL_ERR_BAD_ARGUMENTS).  {} is a literal (the empty object).
+ *  - var with a default ([path, default]) returns the default when the
+ *    value is missing OR null (flagd-semantics.md section 7.2).
+ *  - Results are JSON-safe: a NaN/Infinity produced by arithmetic becomes
+ *    null in the value JLEvaluate returns (inside arrays/objects too).
+ *  - The interrupt callback runs every 1024 evaluation steps, every 1024
+ *    iterations of loops over user data and before each nested segment
+ *    rule evaluation.
+ *  - JLRuleLiteralResults reports every non-null literal result (strings
+ *    and booleans, but also numbers/arrays/objects, which the caller should
+ *    reject as targeting results) and true+false for boolean operators.
+ *  - FFVariant arrays should be sorted bytewise by name (memcmp order,
+ *    a prefix first); FFFindVariant falls back to a linear scan, so an
+ *    unsorted array still works.
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -148,7 +169,11 @@ typedef struct JLError
 #define JL_DEFAULT_MAX_DEPTH 256
 extern const JLValue *JLParse(JLArena *arena, const char *text, size_t len,
 							  int max_depth, JLError *err);
-/* Compact serialisation, NUL-terminated, numbers as JavaScript prints them */
+/*
+ * Compact serialisation, NUL-terminated, numbers as JavaScript prints them
+ * (non-finite numbers as null, as JSON.stringify does).  NULL on
+ * allocation failure or nesting beyond 10000 levels.
+ */
 extern char *JLSerialize(JLArena *arena, const JLValue *v, size_t *len);
 
 /* ---------------------------------------------------------------------
@@ -177,6 +202,21 @@ typedef struct JLCompileOptions
  * non-integers, an unknown sem_ver operator literal...) are compile errors.
  * The rule may reference the input value; it must stay alive as long as
  * the compiled rule.
+ *
+ * The complete list of compile errors: JL_ERR_UNKNOWN_OPERATOR for an
+ * unknown key, "?:" without allow_ternary, in_segment without
+ * allow_segments; JL_ERR_BAD_ARGUMENTS for a multi-key rule object, a var
+ * path "$flagd.<x>" other than flagKey/timestamp, starts_with/ends_with
+ * without exactly 2 and sem_ver without exactly 3 arguments, a literal
+ * sem_ver operator outside = != < <= > >= ^ ~, a literal fractional bucket
+ * that is not a [variant] or [variant, weight] array, a literal weight
+ * that is not an integer in 0..2147483647 (or literal weights summing
+ * beyond it), a literal bucketing value that is not a string, fractional
+ * without buckets, in_segment without a literal non-empty name or with
+ * more than 2 arguments, "*" without arguments, map/filter/all/some/none
+ * without exactly 2, reduce without 2-3, missing_some without 2 and
+ * substr without 1-3 arguments; JL_ERR_TOO_DEEP beyond max_depth;
+ * JL_ERR_OUT_OF_MEMORY.  err->path is the JSON path of the offending node.
  */
 extern JLRule *JLCompile(JLArena *arena, const JLValue *rule,
 						 const JLCompileOptions *options, JLError *err);
@@ -190,7 +230,11 @@ extern const char *JLRuleSegmentName(const JLRule *rule, size_t i, size_t *len);
  * (the branches of if/?:, the variants of fractional, bare values...), for
  * write-time checks that targeting names existing variants.  Returns false
  * when a result can be computed (e.g. {"var":...} as an if branch), in
- * which case the list is incomplete.
+ * which case the list is incomplete.  Every non-null literal is reported,
+ * whatever its type (a number or array result is a targeting bug the
+ * caller can report); operators that return booleans (==, <, in,
+ * starts_with, sem_ver, in_segment...) report both true and false at their
+ * own path.  null results are not reported (they select the default).
  */
 typedef void (*JLResultCallback) (void *arg, const JLValue *literal, const char *path);
 extern bool JLRuleLiteralResults(const JLRule *rule, JLResultCallback cb, void *arg);
@@ -219,7 +263,10 @@ typedef struct JLContext
 	/*
 	 * Look up a path in the root data.  Return NULL when missing.  The
 	 * returned value may be allocated in scratch.  nsegments == 0 means the
-	 * whole data object.
+	 * whole data object.  Segments are the var path split at '.', so array
+	 * elements arrive as decimal strings ("items.0").  With inject_flagd the
+	 * core answers every path starting with "$flagd" itself, so lookup is
+	 * never asked for them.  May be NULL (no data).
 	 */
 	const JLValue *(*lookup) (void *opaque, const JLPathSegment *segments,
 							  size_t nsegments, JLArena *scratch);
@@ -234,10 +281,10 @@ typedef struct JLContext
 							JLSegmentInfo *info);
 
 	/*
-	 * Called at least every few thousand steps of loops over user data and
-	 * on every recursion; may not return (PostgreSQL's CHECK_FOR_INTERRUPTS
-	 * longjmps).  Return true to abort the evaluation with JL_ERR_RUNTIME.
-	 * May be NULL.
+	 * Called every 1024 evaluation steps, every 1024 iterations of loops
+	 * over user data and before each nested segment rule evaluation; may
+	 * not return (PostgreSQL's CHECK_FOR_INTERRUPTS longjmps).  Return true
+	 * to abort the evaluation with JL_ERR_RUNTIME.  May be NULL.
 	 */
 	bool		(*interrupt) (void *opaque);
 
@@ -267,7 +314,10 @@ extern const JLValue *JLLookupValue(const JLValue *v, const JLPathSegment *segs,
 /*
  * Evaluate.  Returns the result (possibly allocated in scratch, possibly
  * pointing into the rule or the context) or NULL with err filled in on an
- * evaluation error.
+ * evaluation error: JL_ERR_TOO_DEEP (ctx->max_depth), JL_ERR_RUNTIME
+ * (interrupt, in_segment cycle), JL_ERR_OUT_OF_MEMORY.  Bad operand types
+ * never fail: they follow JavaScript semantics or, for the flagd
+ * operators, yield null.
  */
 extern const JLValue *JLEvaluate(const JLRule *rule, const JLContext *ctx,
 								 JLArena *scratch, JLError *err);
@@ -302,6 +352,7 @@ typedef enum FFErrorCode
 } FFErrorCode;
 
 extern const char *FFReasonName(FFReason reason);
+/* NULL for FF_ERROR_NONE */
 extern const char *FFErrorCodeName(FFErrorCode code);
 
 typedef struct FFVariant
@@ -316,7 +367,8 @@ typedef struct FFFlag
 	const char *key;
 	size_t		keylen;
 	bool		enabled;
-	const FFVariant *variants;	/* sorted by name for binary search */
+	const FFVariant *variants;	/* sorted by name (memcmp order) for
+								 * binary search */
 	size_t		nvariants;
 	int			default_variant;	/* index into variants, -1 = none */
 	const JLRule *targeting;	/* NULL = none (also for {}) */
@@ -336,7 +388,15 @@ extern int	FFFindVariant(const FFFlag *flag, const char *name, size_t len);
 /*
  * Resolve a flag (steps 2-4 of section 3; not-found and the type check are
  * the caller's).  ctx->flag_key/inject_flagd are set by the callee from
- * the flag when ctx->inject_flagd is true.
+ * the flag when ctx->inject_flagd is true.  Outcomes:
+ *   disabled                         DISABLED, variant -1
+ *   no targeting                     STATIC + default variant, or DEFAULT, -1
+ *   targeting -> null                DEFAULT + default variant (or -1)
+ *   targeting -> variant name        TARGETING_MATCH (even for the default)
+ *   targeting -> true/false          TARGETING_MATCH on variant "true"/"false"
+ *   unknown name, number, array...   ERROR/GENERAL, -1, message names both
+ *   evaluation error                 ERROR/PARSE_ERROR, -1, message has path
+ * error_message is "" unless reason is ERROR.
  */
 extern void FFResolve(const FFFlag *flag, const JLContext *ctx,
 					  JLArena *scratch, FFResolution *out);

@@ -14,7 +14,7 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION feature_flags" to load this file. \quit
 
-CREATE SCHEMA IF NOT EXISTS ff;
+CREATE SCHEMA ff;
 COMMENT ON SCHEMA ff IS 'feature_flags: flags, segments, environments, their history, and evaluation functions';
 REVOKE ALL ON SCHEMA ff FROM PUBLIC;
 GRANT USAGE ON SCHEMA ff TO PUBLIC;

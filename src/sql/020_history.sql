@@ -112,6 +112,8 @@ ALTER TABLE ff.segments
 -- Internal helpers
 -- ---------------------------------------------------------------------
 
+-- ff._history_hash: the hash of a history row: hex SHA-256 of the row as jsonb text without
+--   "hash", timestamps in UTC
 CREATE FUNCTION ff._history_hash(v ff.versions)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -125,6 +127,8 @@ $$;
 COMMENT ON FUNCTION ff._history_hash(ff.versions) IS
     'Internal: the hash of a history row: hex SHA-256 of the row as jsonb text without "hash", timestamps in UTC';
 
+-- ff._history_identity: the (environment, entity_key) of a row image of ff.environments, ff.flags
+--   or ff.segments
 CREATE FUNCTION ff._history_identity(entity text, image jsonb,
                                      OUT environment text, OUT entity_key text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -136,6 +140,7 @@ $$;
 COMMENT ON FUNCTION ff._history_identity(text, jsonb) IS
     'Internal: the (environment, entity_key) of a row image of ff.environments, ff.flags or ff.segments';
 
+-- ff._history_table: the config table of a history entity
 CREATE FUNCTION ff._history_table(entity text)
 RETURNS regclass
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -149,6 +154,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION ff._history_table(text) IS 'Internal: the config table of a history entity';
 
+-- ff._history_next: takes the writer lock and returns the next version, the change-set of the
+--   transaction and the hash to chain to
 CREATE FUNCTION ff._history_next(OUT next_version bigint, OUT next_change_set bigint,
                                  OUT last_hash text)
 LANGUAGE plpgsql VOLATILE
@@ -184,6 +191,8 @@ $$;
 COMMENT ON FUNCTION ff._history_next() IS
     'Internal: takes the writer lock and returns the next version, the change-set of the transaction and the hash to chain to';
 
+-- ff._history_record: appends one version to ff.versions (who, when, why, transaction, hash
+--   chain)
 CREATE FUNCTION ff._history_record(version bigint, change_set bigint, prev_hash text, entity text, environment text, entity_key text,
                                    operation text, before jsonb, after jsonb, delta jsonb)
 RETURNS bigint
@@ -221,24 +230,31 @@ $$;
 COMMENT ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) IS
     'Internal: appends one version to ff.versions (who, when, why, transaction, hash chain)';
 
-CREATE FUNCTION ff._history_in_sync(entity text, environment text, entity_key text, image jsonb)
-RETURNS boolean
+-- ff._history_in_sync: the latest recorded version of an entity if the row image equals its
+--   recorded image (at the row's stamped version, or unstamped when unstamped_ok), else NULL
+CREATE FUNCTION ff._history_in_sync(entity text, environment text, entity_key text, image jsonb,
+                                    unstamped_ok boolean)
+RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce((
-        SELECT l.operation <> 'DELETE'
-               AND l.version = (image ->> 'version')::bigint
-               AND l.after = image
-          FROM ff.versions AS l
-         WHERE l.entity = $1 AND l.environment = $2 AND l.entity_key = $3
-           AND l.operation <> 'KEYS'
-         ORDER BY l.version DESC
-         LIMIT 1), false)
+    SELECT l.version
+      FROM (SELECT v.version, v.operation, v.after
+              FROM ff.versions AS v
+             WHERE v.entity = $1 AND v.environment = $2 AND v.entity_key = $3
+               AND v.operation <> 'KEYS'
+             ORDER BY v.version DESC
+             LIMIT 1) AS l
+     WHERE l.operation <> 'DELETE'
+       AND (l.after - 'version') = (image - 'version')
+       AND (l.version = (image ->> 'version')::bigint
+            OR (unstamped_ok AND image ->> 'version' IS NULL))
 $$;
-COMMENT ON FUNCTION ff._history_in_sync(text, text, text, jsonb) IS
-    'Internal: true when the row image equals the latest recorded image of that entity at the row''s stamped version';
+COMMENT ON FUNCTION ff._history_in_sync(text, text, text, jsonb, boolean) IS
+    'Internal: the latest recorded version of an entity if the row image equals its recorded image (at the row''s stamped version, or unstamped when unstamped_ok), else NULL';
 
+-- ff._history_row_exists: whether the config row of an entity exists (with unwritten: and was
+--   never written since installation)
 CREATE FUNCTION ff._history_row_exists(entity text, environment text, entity_key text,
                                        unwritten boolean DEFAULT false)
 RETURNS boolean
@@ -257,6 +273,8 @@ $$;
 COMMENT ON FUNCTION ff._history_row_exists(text, text, text, boolean) IS
     'Internal: whether the config row of an entity exists (with unwritten: and was never written since installation)';
 
+-- ff._history_write_image: upserts a config row from a history image (with_stamps: also its
+--   version and updated_at)
 CREATE FUNCTION ff._history_write_image(entity text, image jsonb, with_stamps boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -297,6 +315,8 @@ COMMENT ON FUNCTION ff._history_write_image(text, jsonb, boolean) IS
 -- Trigger functions (the triggers are created in 080_history_views.sql)
 -- ---------------------------------------------------------------------
 
+-- ff._history_row_trigger: stamps the row with its new version and appends the version to
+--   ff.versions
 CREATE FUNCTION ff._history_row_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -311,6 +331,7 @@ DECLARE
     old_id      record;
     op          text := TG_OP;
     nx          record;
+    in_sync     bigint;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         old_img := pg_catalog.to_jsonb(OLD);
@@ -332,14 +353,22 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    -- the row is exactly what the history says it is (pg_dump restore)
-    IF ff._history_in_sync(entity, new_id.environment, new_id.entity_key, new_img) THEN
+    -- the row is exactly what the history says it is (pg_dump restore):
+    -- either stamped with that version, or unstamped and inserted or
+    -- written over a row never written since installation
+    in_sync := ff._history_in_sync(entity, new_id.environment, new_id.entity_key, new_img,
+                                   TG_OP = 'INSERT' OR old_img ->> 'version' IS NULL);
+    IF in_sync IS NOT NULL THEN
         IF TG_OP = 'INSERT'
            AND ff._history_row_exists(entity, new_id.environment, new_id.entity_key, true) THEN
             -- the install script re-created this row (the default
             -- environment): overwrite it with the restored image
             PERFORM ff._history_write_image(entity, new_img, true);
             RETURN NULL;
+        END IF;
+        IF new_img ->> 'version' IS NULL THEN
+            NEW := pg_catalog.jsonb_populate_record(NEW,
+                       pg_catalog.jsonb_build_object('version', in_sync));
         END IF;
         RETURN NEW;
     END IF;
@@ -377,6 +406,7 @@ $$;
 COMMENT ON FUNCTION ff._history_row_trigger() IS
     'Trigger ff_90_history: stamps the row with its new version and appends the version to ff.versions';
 
+-- ff._history_truncate_trigger: records a DELETE version for every row a TRUNCATE removes
 CREATE FUNCTION ff._history_truncate_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -404,10 +434,11 @@ COMMENT ON FUNCTION ff._history_truncate_trigger() IS
 
 -- ---- segment key lists: one version per statement and segment, as a delta
 
+-- ff._history_key_hash: 64-bit hash of one segment key row; a key list's digest is the XOR of its
+--   rows' hashes
 CREATE FUNCTION ff._history_key_hash(targeting_key text, excluded boolean)
 RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT ('x' || pg_catalog.left(pg_catalog.md5(CASE WHEN excluded THEN 'x:' ELSE 'i:' END
                                                   || targeting_key), 16))::bit(64)::bigint
@@ -415,6 +446,8 @@ $$;
 COMMENT ON FUNCTION ff._history_key_hash(text, boolean) IS
     'Internal: 64-bit hash of one segment key row; a key list''s digest is the XOR of its rows'' hashes';
 
+-- ff._history_keys_state: recorded size and digest of a segment's key list (0, 0 after the
+--   segment's deletion)
 CREATE FUNCTION ff._history_keys_state(environment text, segment text,
                                        OUT key_count bigint, OUT keys_digest bigint)
 LANGUAGE sql STABLE
@@ -436,6 +469,7 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_state(text, text) IS
     'Internal: recorded size and digest of a segment''s key list (0, 0 after the segment''s deletion)';
 
+-- ff._history_keys_apply: records one KEYS version of a segment from the delta of one statement
 CREATE FUNCTION ff._history_keys_apply(environment text, segment text, count_delta bigint,
                                        digest_delta bigint, included jsonb, excluded jsonb,
                                        removed jsonb, inserted_only boolean)
@@ -475,6 +509,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_apply(text, text, bigint, bigint, jsonb, jsonb, jsonb, boolean) IS
     'Internal: records one KEYS version of a segment from the delta of one statement';
 
+-- ff._history_keys_insert_trigger: one KEYS version per segment whose key list an INSERT statement
+--   extended
 CREATE FUNCTION ff._history_keys_insert_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -502,6 +538,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_insert_trigger() IS
     'Trigger ff_90_history_keys_insert: one KEYS version per segment whose key list an INSERT statement extended';
 
+-- ff._history_keys_update_trigger: one KEYS version per segment whose key list an UPDATE statement
+--   changed
 CREATE FUNCTION ff._history_keys_update_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -543,6 +581,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_update_trigger() IS
     'Trigger ff_90_history_keys_update: one KEYS version per segment whose key list an UPDATE statement changed';
 
+-- ff._history_keys_delete_trigger: one KEYS version per segment whose key list a DELETE statement
+--   shortened
 CREATE FUNCTION ff._history_keys_delete_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -569,6 +609,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_delete_trigger() IS
     'Trigger ff_90_history_keys_delete: one KEYS version per segment whose key list a DELETE statement shortened';
 
+-- ff._history_keys_truncate_trigger: records the clearing of every segment key list a TRUNCATE
+--   empties
 CREATE FUNCTION ff._history_keys_truncate_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -601,6 +643,7 @@ COMMENT ON FUNCTION ff._history_keys_truncate_trigger() IS
 
 -- ---- immutability and notification
 
+-- ff._history_immutable: rejects UPDATE, DELETE and TRUNCATE of ff.versions
 CREATE FUNCTION ff._history_immutable()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -633,14 +676,10 @@ CREATE TRIGGER ff_versions_append_only_truncate
 ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only;
 ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only_truncate;
 
-REVOKE ALL ON FUNCTION ff._history_hash(ff.versions) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_identity(text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_table(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_next() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_in_sync(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_in_sync(text, text, text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_exists(text, text, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_write_image(text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_truncate_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_key_hash(text, boolean) FROM PUBLIC;

@@ -54,6 +54,19 @@ $$;
 COMMENT ON FUNCTION ff._check_name(text, text, text) IS
 'Internal: raises invalid_parameter_value when a flag key, environment or segment name breaks the name rule';
 
+-- ff._restoring tells whether the session runs a pg_dump script: dump
+-- scripts set check_function_bodies = off, and load the rows of ff.flags
+-- and ff.segments in an order that does not follow in_segment references,
+-- so the checks between rows (referenced segments exist, no cycles) are
+-- skipped then, just as PostgreSQL skips function body checks.
+CREATE FUNCTION ff._restoring()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN pg_catalog.current_setting('check_function_bodies') = 'off';
+
+COMMENT ON FUNCTION ff._restoring() IS
+'Internal: true while check_function_bodies is off (pg_dump scripts); segment reference checks between rows are skipped then';
+
 -- ff._json_path_member appends an object member to a JSON path, quoting
 -- the member name when it is not a plain identifier.
 CREATE FUNCTION ff._json_path_member(path text, member text)
@@ -68,7 +81,8 @@ COMMENT ON FUNCTION ff._json_path_member(text, text) IS
 'Internal: appends a member name to a JSON path for error messages ($.variants."dark mode")';
 
 -- ff._check_metadata raises an error unless metadata is a flat JSON object
--- whose values are strings, numbers or booleans (flagd's metadata rule).
+-- whose values are strings, numbers or booleans (flagd's metadata rule;
+-- null values are accepted, evaluation drops them as flagd does).
 CREATE FUNCTION ff._check_metadata(metadata jsonb, owner_label text, path text DEFAULT '$.metadata')
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -86,22 +100,19 @@ BEGIN
                   HINT = 'Metadata is a flat JSON object, for example {"team": "payments", "ticket": 42}.';
     END IF;
     FOR m IN SELECT key, value FROM jsonb_each(metadata) LOOP
-        IF jsonb_typeof(m.value) NOT IN ('string', 'number', 'boolean') THEN
+        IF jsonb_typeof(m.value) NOT IN ('string', 'number', 'boolean', 'null') THEN
             RAISE EXCEPTION 'invalid metadata for %: % is a JSON %', owner_label,
                 ff._json_path_member(path, m.key), jsonb_typeof(m.value)
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'Metadata values must be strings, numbers or booleans (flagd flag metadata is flat).',
-                      HINT = CASE jsonb_typeof(m.value)
-                          WHEN 'null' THEN 'Remove the key instead of setting it to null.'
-                          ELSE 'Flatten nested values into separate keys, or store them as a JSON string.'
-                      END;
+                      DETAIL = 'Metadata values must be strings, numbers or booleans (flagd metadata is flat; null values are dropped).',
+                      HINT = 'Flatten nested values into separate keys, or store them as a JSON string.';
         END IF;
     END LOOP;
 END;
 $$;
 
 COMMENT ON FUNCTION ff._check_metadata(jsonb, text, text) IS
-'Internal: raises invalid_parameter_value unless the metadata is a flat object of string, number and boolean values';
+'Internal: raises invalid_parameter_value unless the metadata is a flat object of string, number, boolean (or null) values';
 
 -- ff._rule_walk walks a JSON Logic rule and reports, with their JSON paths,
 -- the operators it uses ('operator'), the segments it references
@@ -309,17 +320,26 @@ COMMENT ON FUNCTION ff._segment_users(text, text) IS
 CREATE FUNCTION ff._check_segment_refs(environment text, segments text[], rule jsonb,
                                        owner_label text, prefix text)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    present     text[];
     missing     text;
 BEGIN
+    IF cardinality(segments) = 0 THEN
+        RETURN;
+    END IF;
+    -- lock the referenced segments, so that a concurrent DELETE waits for
+    -- this transaction and then sees the new reference
+    present := ARRAY(SELECT g.name FROM ff.segments AS g
+                      WHERE g.environment = _check_segment_refs.environment AND g.name = ANY (segments)
+                      ORDER BY g.name
+                        FOR KEY SHARE);
     SELECT s INTO missing FROM unnest(segments) AS s
-     WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g
-                        WHERE g.environment = _check_segment_refs.environment AND g.name = s)
+     WHERE NOT s = ANY (present)
      ORDER BY s LIMIT 1;
-    IF missing IS NOT NULL THEN
+    IF missing IS NOT NULL AND NOT ff._restoring() THEN
         RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
             owner_label, missing, environment
             USING ERRCODE = 'foreign_key_violation',
@@ -372,6 +392,11 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'Functions called without an environment, and ff.environment = '''', use the default environment.',
                       HINT = 'Make another environment the default first: SELECT ff.set_default_environment(''name'');';
+        END IF;
+        IF OLD.protected THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it is protected', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('Unprotect it first: UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name);
         END IF;
         SELECT count(*) INTO nflags FROM ff.flags AS f WHERE f.environment = OLD.name;
         SELECT count(*) INTO nsegs FROM ff.segments AS s WHERE s.environment = OLD.name;
@@ -429,9 +454,6 @@ BEGIN
          WHERE is_default AND name IS DISTINCT FROM NEW.name;
     END IF;
 
-    IF TG_OP = 'UPDATE' THEN
-        NEW.updated_at := pg_catalog.now();
-    END IF;
     RETURN NEW;
 END;
 $$;
@@ -592,9 +614,6 @@ BEGIN
         END LOOP;
     END IF;
 
-    IF TG_OP = 'UPDATE' THEN
-        NEW.updated_at := pg_catalog.now();
-    END IF;
     RETURN NEW;
 END;
 $$;
@@ -684,7 +703,7 @@ BEGIN
              WHERE w.seg <> NEW.name AND NOT r = ANY (w.trail[2:])
         )
         SELECT w.trail INTO cycle FROM walk AS w WHERE w.seg = NEW.name LIMIT 1;
-        IF cycle IS NOT NULL THEN
+        IF cycle IS NOT NULL AND NOT ff._restoring() THEN
             RAISE EXCEPTION 'rule of % would create a cycle of segments', label
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = format('The cycle is %s.',
@@ -693,9 +712,6 @@ BEGIN
         END IF;
     END IF;
 
-    IF TG_OP = 'UPDATE' THEN
-        NEW.updated_at := pg_catalog.now();
-    END IF;
     RETURN NEW;
 END;
 $$;
@@ -759,6 +775,56 @@ COMMENT ON TRIGGER ff_10_validate_segment_keys ON ff.segment_keys IS
 INSERT INTO ff.environments (name, is_default, description)
 VALUES ('development', true, 'Default environment, created by CREATE EXTENSION feature_flags');
 
--- pg_dump dumps the rows of ff.environments; on restore the dumped
+-- pg_dump dumps the rows of ff.environments (registered with
+-- pg_extension_config_dump in the history part); on restore a dumped
 -- "development" row takes over the fresh one (see ff._validate_environment).
-SELECT pg_catalog.pg_extension_config_dump('ff.environments', '');
+
+-- ---------------------------------------------------------------------
+-- Comments on the configuration tables (010_tables.sql), so that \d+
+-- explains them; the rules quoted here are enforced by the triggers above.
+-- ---------------------------------------------------------------------
+
+COMMENT ON TABLE ff.environments IS
+'Environments: each one is a flagd flag set with its own flags, segments and metadata; exactly one is the default';
+COMMENT ON COLUMN ff.environments.name IS 'Environment name (letters, digits, ".", "_", ":", "-"; at most 200 characters)';
+COMMENT ON COLUMN ff.environments.is_default IS 'The environment used when none is given and ff.environment is empty; setting it demotes the previous default';
+COMMENT ON COLUMN ff.environments.protected IS 'A protected environment cannot be deleted';
+COMMENT ON COLUMN ff.environments.metadata IS 'flagd flag-set metadata: flat object of string/number/boolean values, merged under every flag''s metadata';
+COMMENT ON COLUMN ff.environments.description IS 'Free-text description';
+COMMENT ON COLUMN ff.environments.created_at IS 'When the environment was created';
+COMMENT ON COLUMN ff.environments.updated_at IS 'When the environment row was last changed';
+COMMENT ON COLUMN ff.environments.version IS 'Configuration version that last wrote this row (see ff.versions)';
+
+COMMENT ON TABLE ff.flags IS
+'Feature flags in the flagd model, one row per environment and key; validated on write by trigger ff_10_validate_flags';
+COMMENT ON COLUMN ff.flags.environment IS 'Environment (flag set) the flag belongs to';
+COMMENT ON COLUMN ff.flags.key IS 'Flag key (letters, digits, ".", "_", ":", "-"; at most 200 characters)';
+COMMENT ON COLUMN ff.flags.state IS 'ENABLED, or DISABLED: the kill switch, evaluations return the caller''s default with reason DISABLED';
+COMMENT ON COLUMN ff.flags.flag_type IS 'Type of all variant values: boolean, string, number or object; derived from the variants when written as NULL';
+COMMENT ON COLUMN ff.flags.variants IS 'Variant name -> value; all values of one JSON type (boolean, string, number or object)';
+COMMENT ON COLUMN ff.flags.default_variant IS 'Variant served without a targeting match; NULL = the caller''s code default';
+COMMENT ON COLUMN ff.flags.targeting IS 'JSON Logic rule returning a variant name (flagd operators plus in_segment); NULL = none';
+COMMENT ON COLUMN ff.flags.metadata IS 'flagd flag metadata: flat object of string/number/boolean values, returned with evaluations';
+COMMENT ON COLUMN ff.flags.description IS 'Free-text description';
+COMMENT ON COLUMN ff.flags.tags IS 'Free-form tags';
+COMMENT ON COLUMN ff.flags.owner IS 'Owner of the flag (team or person)';
+COMMENT ON COLUMN ff.flags.created_at IS 'When the flag was created';
+COMMENT ON COLUMN ff.flags.updated_at IS 'When the flag was last changed';
+COMMENT ON COLUMN ff.flags.version IS 'Configuration version that last wrote this row (see ff.versions)';
+
+COMMENT ON TABLE ff.segments IS
+'Segments: named reusable targeting, used in rules as {"in_segment": "name"}; membership = not excluded and (included or rule truthy)';
+COMMENT ON COLUMN ff.segments.environment IS 'Environment the segment belongs to';
+COMMENT ON COLUMN ff.segments.name IS 'Segment name (letters, digits, ".", "_", ":", "-"; at most 200 characters)';
+COMMENT ON COLUMN ff.segments.rule IS 'JSON Logic rule, truthy for members; NULL = explicit keys only';
+COMMENT ON COLUMN ff.segments.description IS 'Free-text description';
+COMMENT ON COLUMN ff.segments.created_at IS 'When the segment was created';
+COMMENT ON COLUMN ff.segments.updated_at IS 'When the segment was last changed';
+COMMENT ON COLUMN ff.segments.version IS 'Configuration version that last wrote this row (see ff.versions)';
+
+COMMENT ON TABLE ff.segment_keys IS
+'Explicit segment membership: one row per targeting key, included or excluded';
+COMMENT ON COLUMN ff.segment_keys.environment IS 'Environment of the segment';
+COMMENT ON COLUMN ff.segment_keys.segment IS 'Segment name';
+COMMENT ON COLUMN ff.segment_keys.targeting_key IS 'A targetingKey value of evaluation contexts (not empty)';
+COMMENT ON COLUMN ff.segment_keys.excluded IS 'true: never a member (wins over the rule); false: always a member';

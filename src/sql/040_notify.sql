@@ -12,6 +12,8 @@
 -- history (ff.changes_since) for the truth.
 -- ---------------------------------------------------------------------
 
+-- ff._history_notify_payload: the NOTIFY payload of a change-set: version, change_set, changes,
+--   environments, flags, segments, truncated
 CREATE FUNCTION ff._history_notify_payload(change_set bigint, max_bytes integer DEFAULT 7900)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -33,7 +35,7 @@ BEGIN
      WHERE v.version >= $1 AND v.change_set = $1;
 
     -- names listed in order (environments, flags, segments), each costing
-    -- its JSON length plus a comma, until the budget is spent
+    -- its JSON length plus the ", " separator, until the budget is spent
     budget := max_bytes - 200;
     WITH names AS (
         SELECT DISTINCT 1 AS kind, v.environment AS name
@@ -46,7 +48,7 @@ BEGIN
           FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1 AND v.entity = 'segment'),
     costed AS (
         SELECT n.kind, n.name,
-               pg_catalog.sum(pg_catalog.octet_length(pg_catalog.to_jsonb(n.name)::text) + 1)
+               pg_catalog.sum(pg_catalog.octet_length(pg_catalog.to_jsonb(n.name)::text) + 2)
                    OVER (ORDER BY n.kind, n.name) AS running
           FROM names AS n)
     SELECT coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 1 AND c.running <= budget), '[]'),
@@ -70,6 +72,8 @@ $$;
 COMMENT ON FUNCTION ff._history_notify_payload(bigint, integer) IS
     'Internal: the NOTIFY payload of a change-set: version, change_set, changes, environments, flags, segments, truncated';
 
+-- ff._history_notify: at commit, sends one NOTIFY for the change-set of the committing
+--   transaction
 CREATE FUNCTION ff._history_notify()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -177,3 +177,76 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'ff_cache_info';
 COMMENT ON FUNCTION ff.cache_info() IS
     'State of this backend''s evaluation cache: rebuild count, current generation, validity, what is loaded, bytes used';
+
+-- a table row as the context ----------------------------------------------
+--
+-- The same evaluation with a row (any composite value) as the context:
+-- attributes are read by name straight from the tuple.  These cannot be
+-- overloads of ff.evaluate/ff.get_*: with an untyped literal context such
+-- as '{}' an anyelement overload would make every existing call ambiguous.
+
+CREATE FUNCTION ff.evaluate_row(
+    flag_key        pg_catalog.text,
+    "row"           anyelement,
+    default_value   pg_catalog.jsonb DEFAULT NULL,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS ff.evaluation_details
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_evaluate';
+COMMENT ON FUNCTION ff.evaluate_row(pg_catalog.text, anyelement, pg_catalog.jsonb, pg_catalog.text) IS
+    'Evaluate a flag with a table row as the context (attributes by name) and return OpenFeature evaluation details';
+
+CREATE FUNCTION ff.get_bool_row(
+    flag_key        pg_catalog.text,
+    "row"           anyelement,
+    "default"       pg_catalog.bool,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.bool
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_bool';
+COMMENT ON FUNCTION ff.get_bool_row(pg_catalog.text, anyelement, pg_catalog.bool, pg_catalog.text) IS
+    'Value of a boolean flag with a table row as the context, or the given default on any problem';
+
+CREATE FUNCTION ff.get_string_row(
+    flag_key        pg_catalog.text,
+    "row"           anyelement,
+    "default"       pg_catalog.text,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.text
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_string';
+COMMENT ON FUNCTION ff.get_string_row(pg_catalog.text, anyelement, pg_catalog.text, pg_catalog.text) IS
+    'Value of a string flag with a table row as the context, or the given default on any problem';
+
+CREATE FUNCTION ff.get_int_row(
+    flag_key        pg_catalog.text,
+    "row"           anyelement,
+    "default"       pg_catalog.int8,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.int8
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_int';
+COMMENT ON FUNCTION ff.get_int_row(pg_catalog.text, anyelement, pg_catalog.int8, pg_catalog.text) IS
+    'Whole value of a number flag with a table row as the context, or the given default on any problem';
+
+CREATE FUNCTION ff.get_float_row(
+    flag_key        pg_catalog.text,
+    "row"           anyelement,
+    "default"       pg_catalog.float8,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.float8
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_float';
+COMMENT ON FUNCTION ff.get_float_row(pg_catalog.text, anyelement, pg_catalog.float8, pg_catalog.text) IS
+    'Value of a number flag with a table row as the context, or the given default on any problem';
+
+CREATE FUNCTION ff.get_object_row(
+    flag_key        pg_catalog.text,
+    "row"           anyelement,
+    "default"       pg_catalog.jsonb,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.jsonb
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_object';
+COMMENT ON FUNCTION ff.get_object_row(pg_catalog.text, anyelement, pg_catalog.jsonb, pg_catalog.text) IS
+    'Value of an object flag with a table row as the context, or the given default on any problem';

@@ -216,8 +216,9 @@ COMMENT ON FUNCTION ff.import_flagd(jsonb, text, boolean) IS
 'Loads a flagd flag-definition document into an environment atomically ($ref resolved, metadata = flag-set metadata); replace => true deletes the environment''s flags absent from the document; returns the number of flags created, changed or deleted';
 
 -- ff._segment_as_jsonlogic returns plain JSON Logic equivalent to
--- {"in_segment": [segment, key_expression]}: excluded keys are out,
--- included keys are in, otherwise the segment rule decides.
+-- {"in_segment": [segment, key_expression]}: null when the key is not a
+-- string, false for excluded keys, true for included keys, otherwise the
+-- truthiness of the segment rule.
 CREATE FUNCTION ff._segment_as_jsonlogic(environment text, segment text, key_expression jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -228,6 +229,7 @@ DECLARE
     seg         ff.segments;
     inc         jsonb;
     exc         jsonb;
+    rule        jsonb;
     parts       jsonb := '[]';
 BEGIN
     SELECT * INTO seg FROM ff.segments AS s
@@ -240,6 +242,11 @@ BEGIN
       INTO exc, inc
       FROM ff.segment_keys AS k
      WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment;
+    -- like in_segment: a key that is not a string (e.g. no targetingKey) gives null
+    parts := jsonb_build_array(
+        jsonb_build_object('!==', jsonb_build_array(
+            jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression)),
+        'null'::jsonb);
     IF exc <> '[]' THEN
         parts := parts || jsonb_build_array(jsonb_build_object('in', jsonb_build_array(key_expression, exc)), false);
     END IF;
@@ -249,11 +256,12 @@ BEGIN
     IF seg.rule IS NULL THEN
         parts := parts || 'false'::jsonb;
     ELSE
-        parts := parts || jsonb_build_array(jsonb_build_object('!!', jsonb_build_array(
-                     ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL))));
-    END IF;
-    IF jsonb_array_length(parts) = 1 THEN
-        RETURN parts -> 0;
+        rule := (ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL)).rule;
+        -- membership is the truthiness of the rule
+        IF NOT (jsonb_typeof(rule) = 'object' AND rule ? '!!') THEN
+            rule := jsonb_build_object('!!', jsonb_build_array(rule));
+        END IF;
+        parts := parts || jsonb_build_array(rule);
     END IF;
     RETURN jsonb_build_object('if', parts);
 END;

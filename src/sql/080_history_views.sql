@@ -9,6 +9,8 @@
 
 -- ---- reading the history
 
+-- ff.current_version: the latest configuration version visible to this transaction (0 when nothing
+--   was ever changed)
 CREATE FUNCTION ff.current_version()
 RETURNS bigint
 LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
@@ -19,6 +21,8 @@ $$;
 COMMENT ON FUNCTION ff.current_version() IS
     'The latest configuration version visible to this transaction (0 when nothing was ever changed)';
 
+-- ff.changes_since: every version after since_version, in version order; a poller that remembers
+--   the last version it saw never misses one
 CREATE FUNCTION ff.changes_since(since_version bigint)
 RETURNS SETOF ff.versions
 LANGUAGE plpgsql STABLE
@@ -38,6 +42,8 @@ COMMENT ON FUNCTION ff.changes_since(bigint) IS
     'Every version after since_version, in version order; a poller that remembers the last version it saw never misses one';
 REVOKE ALL ON FUNCTION ff.changes_since(bigint) FROM PUBLIC;
 
+-- ff.verify_history: recomputes the hash chain of ff.versions; names the first broken version
+--   (gap, altered row, or broken link)
 CREATE FUNCTION ff.verify_history(OUT ok boolean, OUT checked bigint,
                                   OUT first_broken_version bigint, OUT detail text)
 LANGUAGE plpgsql STABLE
@@ -86,6 +92,8 @@ REVOKE ALL ON FUNCTION ff.verify_history() FROM PUBLIC;
 
 -- ---- comments
 
+-- ff.comment_change: sets the comment recorded with the changes that follow in the current
+--   transaction (like SET LOCAL ff.change_comment)
 CREATE FUNCTION ff.comment_change(comment text)
 RETURNS text
 LANGUAGE sql VOLATILE
@@ -98,6 +106,7 @@ COMMENT ON FUNCTION ff.comment_change(text) IS
 
 -- ---- readable views
 
+-- ff._history_short: a JSON scalar as display text (strings unquoted)
 CREATE FUNCTION ff._history_short(value jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -109,6 +118,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION ff._history_short(jsonb) IS 'Internal: a JSON scalar as display text (strings unquoted)';
 
+-- ff._history_diff: {"field": {"old": ..., "new": ...}} for every changed top-level field (version
+--   and updated_at left out); the delta for KEYS
 CREATE FUNCTION ff._history_diff(operation text, before jsonb, after jsonb, delta jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -129,6 +140,7 @@ $$;
 COMMENT ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) IS
     'Internal: {"field": {"old": ..., "new": ...}} for every changed top-level field (version and updated_at left out); the delta for KEYS';
 
+-- ff._history_summary: one line describing a version, e.g. "state: ENABLED → DISABLED"
 CREATE FUNCTION ff._history_summary(operation text, before jsonb, after jsonb, delta jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -215,6 +227,8 @@ REVOKE ALL ON ff.change_sets FROM PUBLIC;
 
 -- ---- rollback
 
+-- ff._history_environment: the environment argument, else ff.environment, else the default
+--   environment
 CREATE FUNCTION ff._history_environment(environment text)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -239,6 +253,7 @@ $$;
 COMMENT ON FUNCTION ff._history_environment(text) IS
     'Internal: the environment argument, else ff.environment, else the default environment';
 
+-- ff._history_check_version: raises unless to_version is a recorded version
 CREATE FUNCTION ff._history_check_version(to_version bigint)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -247,8 +262,13 @@ AS $$
 DECLARE
     cur         bigint := ff.current_version();
 BEGIN
-    IF to_version IS NULL OR to_version < 1 OR to_version > cur THEN
-        RAISE EXCEPTION 'version % does not exist', coalesce(to_version::text, 'NULL')
+    IF to_version IS NULL THEN
+        RAISE EXCEPTION 'to_version must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'SELECT version, entity, entity_key, summary FROM ff.history lists the versions.';
+    END IF;
+    IF to_version < 1 OR to_version > cur THEN
+        RAISE EXCEPTION 'version % does not exist', to_version
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = CASE WHEN cur = 0 THEN 'The history is empty.'
                                 ELSE pg_catalog.format('Recorded versions run from 1 to %s.', cur) END,
@@ -258,6 +278,7 @@ END;
 $$;
 COMMENT ON FUNCTION ff._history_check_version(bigint) IS 'Internal: raises unless to_version is a recorded version';
 
+-- ff._history_image_at: the row image of an entity as of a version (NULL: it did not exist then)
 CREATE FUNCTION ff._history_image_at(entity text, environment text, entity_key text, at_version bigint)
 RETURNS jsonb
 LANGUAGE sql STABLE
@@ -273,6 +294,8 @@ $$;
 COMMENT ON FUNCTION ff._history_image_at(text, text, text, bigint) IS
     'Internal: the row image of an entity as of a version (NULL: it did not exist then)';
 
+-- ff._history_keys_at: a segment's include/exclude key list as of a version, replayed from the
+--   KEYS deltas
 CREATE FUNCTION ff._history_keys_at(environment text, segment text, at_version bigint)
 RETURNS TABLE (targeting_key text, excluded boolean)
 LANGUAGE sql STABLE
@@ -309,6 +332,8 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_at(text, text, bigint) IS
     'Internal: a segment''s include/exclude key list as of a version, replayed from the KEYS deltas';
 
+-- ff._history_restore: writes an entity (and a segment's key list) back to its state as of a
+--   version; true if anything changed
 CREATE FUNCTION ff._history_restore(entity text, environment text, entity_key text, at_version bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
@@ -360,6 +385,8 @@ $$;
 COMMENT ON FUNCTION ff._history_restore(text, text, text, bigint) IS
     'Internal: writes an entity (and a segment''s key list) back to its state as of a version; true if anything changed';
 
+-- ff._history_with_comment: sets ff.change_comment for the transaction unless the caller already
+--   did; returns what it set (or NULL)
 CREATE FUNCTION ff._history_with_comment(auto_comment text)
 RETURNS text
 LANGUAGE sql VOLATILE
@@ -371,6 +398,8 @@ $$;
 COMMENT ON FUNCTION ff._history_with_comment(text) IS
     'Internal: sets ff.change_comment for the transaction unless the caller already did; returns what it set (or NULL)';
 
+-- ff.rollback_flag: writes a flag back to its state as of to_version (deleting it if it did not
+--   exist then) as a new version; returns the current version
 CREATE FUNCTION ff.rollback_flag(key text, to_version bigint, environment text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -403,6 +432,8 @@ COMMENT ON FUNCTION ff.rollback_flag(text, bigint, text) IS
     'Writes a flag back to its state as of to_version (deleting it if it did not exist then) as a new version; returns the current version';
 REVOKE ALL ON FUNCTION ff.rollback_flag(text, bigint, text) FROM PUBLIC;
 
+-- ff.rollback_segment: writes a segment and its key list back to their state as of to_version
+--   (deleting it if it did not exist then) as new versions; returns the current version
 CREATE FUNCTION ff.rollback_segment(name text, to_version bigint, environment text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -435,6 +466,8 @@ COMMENT ON FUNCTION ff.rollback_segment(text, bigint, text) IS
     'Writes a segment and its key list back to their state as of to_version (deleting it if it did not exist then) as new versions; returns the current version';
 REVOKE ALL ON FUNCTION ff.rollback_segment(text, bigint, text) FROM PUBLIC;
 
+-- ff.rollback_environment: writes an environment, its segments and its flags back to their state
+--   as of to_version, as one change-set of new versions; returns the current version
 CREATE FUNCTION ff.rollback_environment(environment text, to_version bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -515,15 +548,6 @@ COMMENT ON FUNCTION ff.rollback_environment(text, bigint) IS
     'Writes an environment, its segments and its flags back to their state as of to_version, as one change-set of new versions; returns the current version';
 REVOKE ALL ON FUNCTION ff.rollback_environment(text, bigint) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION ff._history_short(jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_environment(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_check_version(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_image_at(text, text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_keys_at(text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_restore(text, text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ff._history_with_comment(text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- The recording triggers.  Named ff_90_* so that they run after the

@@ -104,7 +104,8 @@ CREATE VIEW ff.segments_overview WITH (security_invoker = true) AS
 SELECT s.environment,
        s.name,
        s.rule IS NOT NULL AS has_rule,
-       ff._targeting_summary(s.rule) AS rule_summary,
+       CASE WHEN length(s.rule::text) <= 80 THEN s.rule::text
+            ELSE ff._targeting_summary(s.rule) END AS rule_summary,
        (SELECT count(*) FROM ff.segment_keys AS k
          WHERE k.environment = s.environment AND k.segment = s.name AND NOT k.excluded) AS included_keys,
        (SELECT count(*) FROM ff.segment_keys AS k
@@ -120,7 +121,7 @@ COMMENT ON VIEW ff.segments_overview IS
 COMMENT ON COLUMN ff.segments_overview.environment IS 'Environment of the segment';
 COMMENT ON COLUMN ff.segments_overview.name IS 'Segment name, as used in {"in_segment": "name"}';
 COMMENT ON COLUMN ff.segments_overview.has_rule IS 'Whether the segment has a JSON Logic rule';
-COMMENT ON COLUMN ff.segments_overview.rule_summary IS 'One-line summary of the rule';
+COMMENT ON COLUMN ff.segments_overview.rule_summary IS 'The rule itself when short, otherwise a one-line summary (operators, segments)';
 COMMENT ON COLUMN ff.segments_overview.included_keys IS 'Number of targeting keys that are always members';
 COMMENT ON COLUMN ff.segments_overview.excluded_keys IS 'Number of targeting keys that are never members';
 COMMENT ON COLUMN ff.segments_overview.used_by IS 'Flags and segments whose rules reference this segment';

@@ -17,7 +17,7 @@
 #include "test_util.h"
 
 /*
- * test_flagd: custom operators.
+ * test_flagd tests the custom operators.
  */
 void
 test_flagd(void)
@@ -51,24 +51,14 @@ test_flagd(void)
 				"murmur3(\"%s\") = %u, expected %u", edges[i].key,
 				JLMurmur3_32(edges[i].key, strlen(edges[i].key), 0), edges[i].hash);
 
-	/* fractional-flag, v2 */
+	/* fractional-flag, v2: the testbed rule with $flagd.flagKey */
 	t_inject = true;
-	{
-		/* the testbed flag key is "fractional-flag" */
-		char		rule[512];
-
-		snprintf(rule, sizeof(rule), "%s", frac);
-		/* use a literal flag key so the test flag name does not matter */
-		T_EVAL("{\"fractional\":[{\"cat\":[\"fractional-flag\",{\"var\":\"user.name\"}]},"
-			   "[\"clubs\",25],[\"diamonds\",25],[\"hearts\",25],[\"spades\",25]]}",
-			   "{\"user\":{\"name\":\"jack\"}}", "\"hearts\"");
-		T_EVAL("{\"fractional\":[{\"cat\":[\"fractional-flag\",{\"var\":\"user.name\"}]},"
-			   "[\"clubs\",25],[\"diamonds\",25],[\"hearts\",25],[\"spades\",25]]}",
-			   "{\"user\":{\"name\":\"queen\"}}", "\"spades\"");
-		/* with $flagd.flagKey = test-flag, the bucket comes from "test-flagjack" */
-		T_CHECK(strcmp(t_eval(rule, "{\"user\":{\"name\":\"jack\"}}"), "null") != 0,
-				"fractional with $flagd.flagKey yields a variant");
-	}
+	t_flag_key = "fractional-flag";
+	T_EVAL(frac, "{\"user\":{\"name\":\"jack\"}}", "\"hearts\"");
+	T_EVAL(frac, "{\"user\":{\"name\":\"queen\"}}", "\"spades\"");
+	t_flag_key = "fractional-flag-shorthand";
+	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{\"targetingKey\":\"jon@company.com\"}", "\"heads\"");
+	t_flag_key = "test-flag";
 	/* hash edges: lower 50 / upper 50 bucketed by targetingKey */
 	T_EVAL("{\"fractional\":[{\"var\":\"targetingKey\"},[\"lower\",50],[\"upper\",50]]}",
 		   "{\"targetingKey\":\"SI7p-\"}", "\"lower\"");
@@ -78,27 +68,7 @@ test_flagd(void)
 		   "{\"targetingKey\":\"ejOoVL\"}", "\"lower\"");
 	T_EVAL("{\"fractional\":[{\"var\":\"targetingKey\"},[\"lower\",50],[\"upper\",50]]}",
 		   "{\"targetingKey\":\"ceQdGm\"}", "\"upper\"");
-	/* shorthand: flagKey + targetingKey; t_eval's flag key is "test-flag" */
-	{
-		JLArena    *a = JLArenaCreate(NULL);
-		JLError		err;
-		const char *r = "{\"fractional\":[[\"heads\"],[\"tails\",1]]}";
-		const char *d = "{\"targetingKey\":\"jon@company.com\"}";
-		JLCompileOptions o = {0};
-		JLRule	   *rule = JLCompile(a, JLParse(a, r, strlen(r), 0, &err), &o, &err);
-		JLContext	ctx;
-		const JLValue *res;
-
-		JLContextInitValue(&ctx, JLParse(a, d, strlen(d), 0, &err));
-		ctx.inject_flagd = true;
-		ctx.flag_key = "fractional-flag-shorthand";
-		ctx.flag_key_len = strlen(ctx.flag_key);
-		res = rule ? JLEvaluate(rule, &ctx, a, &err) : NULL;
-		T_CHECK(res && res->type == JL_STRING && res->u.string.len == 5 &&
-				memcmp(res->u.string.ptr, "heads", 5) == 0, "shorthand jon@company.com -> heads (%s)",
-				res ? JLSerialize(a, res, NULL) : err.message);
-		JLArenaDestroy(a);
-	}
+	/* shorthand without a usable targeting key */
 	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{\"targetingKey\":\"\"}", "null");
 	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{\"targetingKey\":7}", "null");
 	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{}", "null");
@@ -285,7 +255,7 @@ t_resolve(int line, const char *targeting, bool enabled, int default_variant,
 }
 
 /*
- * test_resolve: every reason of FFResolve.
+ * test_resolve covers every reason of FFResolve.
  */
 void
 test_resolve(void)
@@ -357,7 +327,7 @@ test_resolve(void)
 }
 
 /*
- * test_segments: in_segment with the fake callback of test_main.c.
+ * test_segments tests in_segment with the fake callback of test_main.c.
  */
 void
 test_segments(void)
@@ -381,6 +351,10 @@ test_segments(void)
 	/* cycles are runtime errors */
 	T_EVAL("{\"in_segment\":\"loop-a\"}", "{\"targetingKey\":\"k\"}",
 		   "ERROR RUNTIME $.in_segment: segment \"loop-a\" references itself (cycle through in_segment)");
+	/* nesting: 5 levels are fine, 20 exceed the limit of 16 */
+	T_EVAL("{\"in_segment\":\"chain-15\"}", "{\"targetingKey\":\"k\"}", "true");
+	T_EVAL("{\"in_segment\":\"chain-0\"}", "{\"targetingKey\":\"k\"}",
+		   "ERROR RUNTIME $.in_segment: segments nest more than 16 levels deep through in_segment (a cycle through changing keys?)");
 	/* argument checks */
 	T_EVAL("{\"in_segment\":[]}", "{}",
 		   "COMPILE BAD_ARGUMENTS $.in_segment: in_segment takes a segment name and an optional key, got 0 arguments");

@@ -23,6 +23,7 @@ int			t_failed = 0;
 JLArena    *t_arena = NULL;
 bool		t_inject = false;
 bool		t_ternary = false;
+const char *t_flag_key = "test-flag";
 
 /*
  * t_fail reports one failed check.
@@ -81,11 +82,13 @@ t_parse(const char *text)
 static const JLRule *t_seg_rule_vip;
 static const JLRule *t_seg_rule_loop_a;
 static const JLRule *t_seg_rule_loop_b;
+static const JLRule *t_seg_rule_chain[20];
 
 /*
  * t_segment is the fake segment callback: "beta" includes "alice",
  * excludes "bob"; "vip" has a rule (plan == "gold"); "empty" has no rule;
- * "loop-a" and "loop-b" reference each other; anything else is unknown.
+ * "loop-a" and "loop-b" reference each other; "chain-0" .. "chain-19"
+ * each refer to the next (chain-19 is true); anything else is unknown.
  */
 bool
 t_segment(void *opaque, const char *name, size_t namelen, const char *key,
@@ -122,6 +125,15 @@ t_segment(void *opaque, const char *name, size_t namelen, const char *key,
 		info->rule = t_seg_rule_loop_b;
 		return true;
 	}
+	if (namelen >= 6 && memcmp(name, "chain-", 6) == 0)
+	{
+		int			n = atoi(name + 6);
+
+		if (n < 0 || n >= 20)
+			return false;
+		info->rule = t_seg_rule_chain[n];
+		return true;
+	}
 	return false;
 #undef NAME_IS
 #undef KEY_IS
@@ -139,12 +151,26 @@ t_segments_init(void)
 	const char *vip = "{\"==\":[{\"var\":\"plan\"},\"gold\"]}";
 	const char *la = "{\"in_segment\":\"loop-b\"}";
 	const char *lb = "{\"in_segment\":\"loop-a\"}";
+	int			i;
 
 	seg_arena = JLArenaCreate(NULL);
 	o.allow_segments = true;
 	t_seg_rule_vip = JLCompile(seg_arena, JLParse(seg_arena, vip, strlen(vip), 0, &err), &o, &err);
 	t_seg_rule_loop_a = JLCompile(seg_arena, JLParse(seg_arena, la, strlen(la), 0, &err), &o, &err);
 	t_seg_rule_loop_b = JLCompile(seg_arena, JLParse(seg_arena, lb, strlen(lb), 0, &err), &o, &err);
+	for (i = 0; i < 20; i++)
+	{
+		char		ch[64];
+
+		/* chain-i refers to chain-(i+1); chain-19 is a plain comparison */
+		if (i < 19)
+			snprintf(ch, sizeof(ch), "{\"in_segment\":\"chain-%d\"}", i + 1);
+		else
+			snprintf(ch, sizeof(ch), "{\"==\":[1,1]}");
+		t_seg_rule_chain[i] = JLCompile(seg_arena, JLParse(seg_arena, ch, strlen(ch), 0, &err), &o, &err);
+		if (t_seg_rule_chain[i] == NULL)
+			t_fail(__FILE__, __LINE__, "cannot compile chain segment %d", i);
+	}
 	if (!t_seg_rule_vip || !t_seg_rule_loop_a || !t_seg_rule_loop_b)
 		t_fail(__FILE__, __LINE__, "cannot compile fake segment rules");
 }
@@ -198,8 +224,8 @@ t_eval(const char *rule, const char *data)
 	if (t_inject)
 	{
 		ctx.inject_flagd = true;
-		ctx.flag_key = "test-flag";
-		ctx.flag_key_len = 9;
+		ctx.flag_key = t_flag_key;
+		ctx.flag_key_len = strlen(t_flag_key);
 		ctx.timestamp = 1700000000;
 	}
 	res = JLEvaluate(compiled, &ctx, t_arena, &err);
@@ -229,6 +255,7 @@ main(int argc, char **argv)
 	test_flagd();
 	test_resolve();
 	test_segments();
+	test_limits();
 	if (argc < 2)
 	{
 		t_fail(__FILE__, __LINE__,

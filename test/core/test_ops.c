@@ -17,6 +17,15 @@
 static void collect(void *arg, const JLValue *lit, const char *path);
 
 /*
+ * t_parse_in parses a NUL-terminated JSON text into the given arena.
+ */
+static const JLValue *
+t_parse_in(JLArena *arena, const char *text, JLError *err)
+{
+	return JLParse(arena, text, strlen(text), 0, err);
+}
+
+/*
  * t_number_text formats a number through a JSON value and the serializer.
  */
 static const char *
@@ -28,7 +37,7 @@ t_number_text(double d)
 }
 
 /*
- * test_values: constants, constructors, truthiness, equality, numbers.
+ * test_values covers constants, constructors, truthiness, equality, numbers.
  */
 void
 test_values(void)
@@ -77,6 +86,15 @@ test_values(void)
 	T_CHECK(strcmp(t_number_text(1e21), "1e+21") == 0, "1e21: %s", t_number_text(1e21));
 	T_CHECK(strcmp(t_number_text(1e20), "100000000000000000000") == 0, "1e20: %s", t_number_text(1e20));
 	T_CHECK(strcmp(t_number_text(123456789012), "123456789012") == 0, "big int");
+	T_CHECK(strcmp(t_number_text(9007199254740991.0), "9007199254740991") == 0, "2^53-1: %s",
+			t_number_text(9007199254740991.0));
+	T_CHECK(strcmp(t_number_text(1152921504606846976.0), "1152921504606847000") == 0, "2^60: %s",
+			t_number_text(1152921504606846976.0));
+	T_CHECK(strcmp(t_number_text(1.2345678901234568e20), "123456789012345680000") == 0, "1.2345678901234568e20: %s",
+			t_number_text(1.2345678901234568e20));
+	T_CHECK(strcmp(t_number_text(-1e21), "-1e+21") == 0, "-1e21: %s", t_number_text(-1e21));
+	T_CHECK(strcmp(t_number_text(123.456), "123.456") == 0, "123.456: %s", t_number_text(123.456));
+	T_CHECK(strcmp(t_number_text(1e-7), "1e-7") == 0, "1e-7: %s", t_number_text(1e-7));
 	T_CHECK(strcmp(t_number_text(1.5e-7), "1.5e-7") == 0, "1.5e-7: %s", t_number_text(1.5e-7));
 	T_CHECK(strcmp(t_number_text(0.000001), "0.000001") == 0, "1e-6: %s", t_number_text(0.000001));
 	T_CHECK(strcmp(t_number_text(-2.5), "-2.5") == 0, "-2.5");
@@ -102,7 +120,7 @@ t_parse_error(const char *text, JLErrorCode *code)
 }
 
 /*
- * test_json: parser strictness and the serialiser.
+ * test_json covers parser strictness and the serialiser.
  */
 void
 test_json(void)
@@ -161,7 +179,7 @@ test_json(void)
 }
 
 /*
- * test_operators: every standard operator and its edge cases.
+ * test_operators covers every standard operator and its edge cases.
  */
 void
 test_operators(void)
@@ -290,6 +308,32 @@ test_operators(void)
 	T_EVAL("{\"min\":[1,\"x\",3]}", "{}", "null");
 	T_EVAL("{\"min\":[-1,null]}", "{}", "-1");
 
+	/* very long numeric strings convert exactly, without allocating */
+	{
+		char	   *big = malloc(4000);
+		char	   *rule = malloc(4100);
+		char	   *data = malloc(4100);
+
+		strcpy(big, "1");
+		memset(big + 1, '0', 250);
+		big[251] = '.';
+		memset(big + 252, '0', 900);
+		strcpy(big + 1152, "1");
+		snprintf(data, 4100, "{\"s\":\"%s\"}", big);
+		T_EVAL("{\"==\":[{\"var\":\"s\"},1e250]}", data, "true");
+		strcpy(big, "0.");
+		memset(big + 2, '0', 1200);
+		strcpy(big + 1202, "1e1205");
+		snprintf(data, 4100, "{\"s\":\"%s\"}", big);
+		T_EVAL("{\"+\":[{\"var\":\"s\"},0]}", data, "10000");
+		T_EVAL("{\"-\":[{\"var\":\"s\"},1]}", data, "9999");
+		snprintf(rule, 4100, "{\"==\":[\"%s\",10000]}", big);
+		T_EVAL(rule, "{}", "true");
+		free(big);
+		free(rule);
+		free(data);
+	}
+
 	/* cat, substr */
 	T_EVAL("{\"cat\":[]}", "{}", "\"\"");
 	T_EVAL("{\"cat\":[null,true,1.5,[1,[2,null]],{\"var\":\"o\"}]}", "{\"o\":{}}", "\"true1.51,2,[object Object]\"");
@@ -349,7 +393,7 @@ test_operators(void)
 }
 
 /*
- * test_compile: compile errors name the path and the problem.
+ * test_compile checks that compile errors name the path and the problem.
  */
 void
 test_compile(void)
@@ -381,7 +425,7 @@ test_compile(void)
 		   "COMPILE BAD_ARGUMENTS $.var: var path \"$flagd.flagKey.x\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist");
 
 	/* in_segment needs allow_segments */
-	v = JLParse(arena, "{\"in_segment\":\"beta\"}", strlen("{\"in_segment\":\"beta\"}"), 0, &err);
+	v = t_parse_in(arena, "{\"in_segment\":\"beta\"}", &err);
 	r = JLCompile(arena, v, &o, &err);
 	T_CHECK(r == NULL && err.code == JL_ERR_UNKNOWN_OPERATOR &&
 			strstr(err.message, "in_segment") != NULL, "in_segment without allow_segments: %s", err.message);
@@ -422,7 +466,7 @@ test_compile(void)
 	{
 		static char seen[512];
 
-		v = JLParse(arena, "{\"if\":[{\"var\":\"a\"},\"x\",{\"==\":[1,1]},{\"fractional\":[[\"y\",1],[\"z\",1]]},null]}", strlen("{\"if\":[{\"var\":\"a\"},\"x\",{\"==\":[1,1]},{\"fractional\":[[\"y\",1],[\"z\",1]]},null]}"), 0, &err);
+		v = t_parse_in(arena, "{\"if\":[{\"var\":\"a\"},\"x\",{\"==\":[1,1]},{\"fractional\":[[\"y\",1],[\"z\",1]]},null]}", &err);
 		o.max_depth = 0;
 		r = v ? JLCompile(arena, v, &o, &err) : NULL;
 		T_CHECK(r != NULL, "literal results rule compiles: %s", err.message);
@@ -430,15 +474,15 @@ test_compile(void)
 		{
 			seen[0] = '\0';
 			T_CHECK(JLRuleLiteralResults(r, collect, seen), "all results literal");
-			T_CHECK(strcmp(seen, "\"x\"@$.if[1] \"y\"@$.if[3].fractional[0] \"z\"@$.if[3].fractional[1] ") == 0,
+			T_CHECK(strcmp(seen, "\"x\"@$.if[1] \"y\"@$.if[3].fractional[0][0] \"z\"@$.if[3].fractional[1][0] ") == 0,
 					"literal results: %s", seen);
 		}
-		v = JLParse(arena, "{\"if\":[true,{\"var\":\"v\"},\"n\"]}", strlen("{\"if\":[true,{\"var\":\"v\"},\"n\"]}"), 0, &err);
+		v = t_parse_in(arena, "{\"if\":[true,{\"var\":\"v\"},\"n\"]}", &err);
 		r = v ? JLCompile(arena, v, &o, &err) : NULL;
 		seen[0] = '\0';
 		T_CHECK(r && !JLRuleLiteralResults(r, collect, seen) && strcmp(seen, "\"n\"@$.if[2] ") == 0,
 				"computed results are reported as incomplete: %s", seen);
-		v = JLParse(arena, "{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", strlen("{\"starts_with\":[{\"var\":\"e\"},\"a\"]}"), 0, &err);
+		v = t_parse_in(arena, "{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", &err);
 		r = v ? JLCompile(arena, v, &o, &err) : NULL;
 		seen[0] = '\0';
 		T_CHECK(r && JLRuleLiteralResults(r, collect, seen) &&

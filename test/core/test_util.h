@@ -36,11 +36,12 @@ extern const JLValue *t_parse(const char *text);
  * compact JSON result, or "COMPILE <code> <path>: <message>" /
  * "ERROR <code> <path>: <message>".  Segments are allowed and served by
  * the fake segment callback of test_main.c; $flagd is injected with flag
- * key "test-flag" and timestamp 1700000000 when t_inject is set.
+ * key t_flag_key and timestamp 1700000000 when t_inject is set.
  */
 extern const char *t_eval(const char *rule, const char *data);
 extern bool t_inject;
 extern bool t_ternary;
+extern const char *t_flag_key;	/* $flagd.flagKey, default "test-flag" */
 extern bool t_segment(void *opaque, const char *name, size_t namelen,
 					  const char *key, size_t keylen, JLSegmentInfo *info);
 extern const char *t_code_name(JLErrorCode code);
@@ -71,6 +72,7 @@ extern void test_flagd(void);
 extern void test_resolve(void);
 extern void test_segments(void);
 extern void test_workload(void);
+extern void test_limits(void);
 extern void test_conformance(const char *path);
 
 #endif

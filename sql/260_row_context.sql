@@ -1,0 +1,75 @@
+--
+-- 260_row_context: a table row as the evaluation context
+-- (ff.evaluate_row, ff.get_*_row): attributes are read by name from the
+-- tuple, without building jsonb.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS feature_flags;
+
+INSERT INTO ff.environments (name, is_default) VALUES ('development', true)
+    ON CONFLICT DO NOTHING;
+INSERT INTO ff.environments (name) VALUES ('glue_row');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_row', 'checkout-v2', 'boolean', '{"on": true, "off": false}', 'off',
+     '{"if": [{"ends_with": [{"var": "email"}, "@example.com"]}, "on",
+              {"and": [{"in": [{"var": "country"}, ["US", "CA"]]}, {"==": [{"var": "plan"}, "pro"]}]}, "on",
+              {"fractional": [{"var": "targetingKey"}, ["on", 50], ["off", 50]]}]}'),
+    ('glue_row', 'ui-theme', 'string', '{"classic": "classic", "dark": "dark", "neon": "neon"}', 'classic',
+     '{"if": [{"sem_ver": [{"var": "app_version"}, ">=", "2.3.0"]}, "neon",
+              {"==": [{"var": "country"}, "DE"]}, "dark"]}'),
+    ('glue_row', 'typed', 'string', '{"yes": "yes", "no": "no"}', 'no',
+     '{"if": [{"and": [{"var": "active"}, {">": [{"var": "score"}, 1.5]}, {"==": [{"var": "n"}, 7]},
+                       {"==": [{"var": "big"}, 9000000000]}, {"==": [{"var": "tags.1"}, "b"]},
+                       {"in": ["c", {"var": "tags"}]}, {"==": [{"var": "doc.nested.x"}, 1]},
+                       {"==": [{"var": "addr.city"}, "Oslo"]}, {"==": [{"var": "day"}, "2026-01-02"]},
+                       {"==": [{"var": "code"}, "ab  "]}]},
+                      "yes", "no"]}');
+
+-- the workload over 100,000 generated users as a table (same ground truth
+-- as 250_workload, from flagd-core): the targeting key is the column
+-- targeting_key, which "targetingKey" falls back to
+CREATE TEMP TABLE workload_users AS
+SELECT i, 'user-' || i AS targeting_key,
+       (ARRAY['US','CA','DE','FR','GB','JP','BR','IN'])[1 + i % 8] AS country,
+       CASE WHEN (i / 8) % 3 = 0 THEN 'pro' ELSE 'free' END AS plan,
+       CASE WHEN i % 20 = 0 THEN 'u' || i || '@example.com' ELSE 'u' || i || '@mail.test' END AS email,
+       (1 + i % 3) || '.' || ((i / 3) % 6) || '.' || ((i / 18) % 10) AS app_version
+  FROM generate_series(1, 100000) AS i;
+SELECT count(*) FILTER (WHERE ff.get_bool_row('checkout-v2', u, NULL, 'glue_row')) AS checkout_on
+  FROM workload_users AS u;
+SELECT ff.get_string_row('ui-theme', u, NULL, 'glue_row') AS theme, count(*)
+  FROM workload_users AS u GROUP BY 1 ORDER BY 1;
+-- row and jsonb contexts agree
+SELECT count(*) AS disagreements
+  FROM workload_users AS u
+ WHERE ff.get_bool_row('checkout-v2', u, NULL, 'glue_row')
+       IS DISTINCT FROM ff.get_bool('checkout-v2', to_jsonb(u) || jsonb_build_object('targetingKey', u.targeting_key), NULL, 'glue_row');
+SELECT u.i, d.* FROM workload_users AS u, LATERAL ff.evaluate_row('ui-theme', u, '""', 'glue_row') AS d
+ WHERE u.i IN (3, 5, 18) ORDER BY u.i;
+
+-- column types: boolean, numeric, integers, arrays (indexed and whole),
+-- jsonb (walked), composite (walked), other types as their text output,
+-- char(n) with its padding
+CREATE TYPE glue_address AS (street text, city text);
+CREATE TEMP TABLE typed_rows (id int, active boolean, score numeric, n smallint, big bigint,
+                              tags text[], doc jsonb, addr glue_address, day date, code char(4));
+INSERT INTO typed_rows VALUES
+    (1, true, 2.5, 7, 9000000000, '{a,b,c}', '{"nested": {"x": 1}}', ROW('Main St', 'Oslo'), '2026-01-02', 'ab'),
+    (2, true, 1.5, 7, 9000000000, '{a,b,c}', '{"nested": {"x": 1}}', ROW('Main St', 'Oslo'), '2026-01-02', 'ab'),
+    (3, true, 2.5, 7, 9000000000, '{a,b,c}', '{"nested": {"x": 2}}', ROW('Main St', 'Oslo'), '2026-01-02', 'ab'),
+    (4, true, 2.5, 7, 9000000000, '{a,b,c}', '{"nested": {"x": 1}}', ROW('Main St', 'Bergen'), '2026-01-02', 'ab'),
+    (5, NULL, 2.5, 7, 9000000000, '{a,b,c}', '{"nested": {"x": 1}}', ROW('Main St', 'Oslo'), '2026-01-02', 'ab');
+SELECT id, ff.get_string_row('typed', t, NULL, 'glue_row') AS typed FROM typed_rows AS t ORDER BY id;
+-- a NULL row is the empty context {}
+SELECT ff.get_string_row('typed', NULL::typed_rows, 'caller default', 'glue_row') AS null_row;
+-- a non-row context is an error (a call problem, not a flag problem)
+SELECT ff.get_bool_row('checkout-v2', 42, false, 'glue_row');
+-- flag problems still come back as the default
+SELECT ff.get_bool_row('no-such-flag', t, true, 'glue_row') AS missing,
+       ff.get_int_row('ui-theme', t, -1, 'glue_row') AS mismatch
+  FROM typed_rows AS t WHERE id = 1;
+
+DROP TABLE typed_rows;
+DROP TYPE glue_address;
+DELETE FROM ff.flags WHERE environment = 'glue_row';
+DELETE FROM ff.environments WHERE name = 'glue_row';

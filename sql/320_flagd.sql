@@ -1,0 +1,131 @@
+--
+-- 320_flagd: ff.import_flagd / ff.export_flagd
+--
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS feature_flags CASCADE;
+CREATE EXTENSION feature_flags;
+RESET client_min_messages;
+
+-- the benchmark workload, read from ../shared next to the repository
+\set docpath `echo "$PWD/../shared/bench/workload/flags.json"`
+SELECT CASE WHEN pg_stat_file(:'docpath', true) IS NULL
+            THEN 'MISSING: ../shared/bench/workload/flags.json (the shared/ directory must sit next to the repository)'
+            ELSE 'found ../shared/bench/workload/flags.json' END AS workload;
+SELECT pg_read_file(:'docpath')::jsonb AS doc \gset
+
+--
+-- round trip: import -> export -> import elsewhere -> export, equal
+--
+SELECT ff.import_flagd(:'doc');
+SELECT key, state, flag_type, default_variant, targeting IS NOT NULL AS has_targeting
+  FROM ff.flags ORDER BY key;
+-- importing the same document again changes nothing
+SELECT ff.import_flagd(:'doc');
+SELECT ff.export_flagd() AS export1 \gset
+SELECT name FROM ff.create_environment('copy');
+SELECT ff.import_flagd(:'export1', 'copy');
+SELECT ff.export_flagd('copy') AS export2 \gset
+SELECT :'export1'::jsonb = :'export2'::jsonb AS round_trip_equal;
+-- the export carries the same flags as the source document
+SELECT :'export1'::jsonb -> 'flags' = (:'doc'::jsonb -> 'flags') AS flags_equal_to_source,
+       :'export1'::jsonb ->> '$schema' AS schema;
+
+--
+-- $ref, metadata, defaultVariant null/absent, array form
+--
+SELECT name FROM ff.create_environment('production');
+SELECT ff.import_flagd($${
+  "$schema": "https://flagd.dev/schema/v0/flags.json",
+  "metadata": {"flagSetId": "shop", "version": "7"},
+  "$evaluators": {
+    "is-employee": {"ends_with": [{"var": "email"}, "@example.com"]},
+    "rich": {"in": [{"var": "plan"}, ["pro", "enterprise"]]}
+  },
+  "flags": {
+    "checkout": {
+      "state": "ENABLED",
+      "variants": {"on": true, "off": false},
+      "defaultVariant": "off",
+      "targeting": {"if": [{"$ref": "is-employee"}, "on", {"$ref" : "rich"}, "on"]},
+      "metadata": {"team": "payments", "ticket": 42}
+    },
+    "banner": {
+      "state": "DISABLED",
+      "variants": {"none": {}, "sale": {"text": "-20%"}},
+      "defaultVariant": null
+    },
+    "limit": {
+      "state": "ENABLED",
+      "variants": {"low": 10, "high": 100}
+    }
+  }
+}$$, 'production');
+SELECT key, state, flag_type, default_variant, targeting, metadata
+  FROM ff.flags WHERE environment = 'production' ORDER BY key;
+SELECT metadata FROM ff.environments WHERE name = 'production';
+SELECT jsonb_pretty(ff.export_flagd('production'));
+-- the flagd daemon's array form of "flags"
+SELECT ff.import_flagd('{"flags": [{"key": "from-array", "state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a"}]}',
+                       'production');
+SELECT key, flag_type FROM ff.flags WHERE environment = 'production' AND key = 'from-array';
+
+--
+-- replace => true removes the flags the document does not mention
+--
+SELECT ff.import_flagd('{"flags": {"limit": {"state": "ENABLED", "variants": {"low": 10, "high": 100}, "defaultVariant": "high"}}}',
+                       'production', replace => true);
+SELECT key, default_variant FROM ff.flags WHERE environment = 'production' ORDER BY key;
+-- metadata is kept when the document has none
+SELECT metadata FROM ff.environments WHERE name = 'production';
+
+--
+-- invalid documents: an error naming the flag, and nothing written
+--
+SELECT ff.import_flagd(NULL);
+SELECT ff.import_flagd('[]');
+SELECT ff.import_flagd('{"flag": {}}');
+SELECT ff.import_flagd('{"flags": "x"}');
+SELECT ff.import_flagd('{"flags": [{"state": "ENABLED"}]}');
+SELECT ff.import_flagd('{"flags": [{"key": "a", "state": "ENABLED", "variants": {"x": 1}}, {"key": "a", "state": "ENABLED", "variants": {"x": 1}}]}');
+SELECT ff.import_flagd('{"flags": {"a": true}}');
+SELECT ff.import_flagd('{"flags": {"a": {"variants": {"x": 1}}}}');
+SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED"}}}');
+SELECT ff.import_flagd('{"flags": {"a": {"state": "on", "variants": {"x": 1}}}}');
+SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"x": 1}, "defaultVariant": 1}}}');
+SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"x": 1}, "defaultVariant": "y"}}}');
+SELECT ff.import_flagd('{"flags": {}, "metadata": {"owner": {"team": "x"}}}');
+SELECT ff.import_flagd('{"flags": {}, "$evaluators": []}');
+SELECT ff.import_flagd('{"flags": {}, "$evaluators": {"a": {"$ref": "b"}, "b": {"var": "x"}}}');
+SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "targeting": {"if": [{"$ref": "nope"}, "on"]}}}}');
+SELECT ff.import_flagd('{"$evaluators": {"x": {"var": "y"}}, "flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "targeting": {"if": [{"$ref": "nope"}, "on"]}}}}');
+SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "targeting": {"$ref": 1}}}}');
+SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}}}}', 'nope');
+-- atomicity: the first flags are valid, the last one is not
+SELECT ff.import_flagd('{"metadata": {"flagSetId": "changed"}, "flags": {
+    "aaa-new": {"state": "ENABLED", "variants": {"on": true}},
+    "limit": {"state": "DISABLED", "variants": {"low": 10, "high": 100}},
+    "zzz-bad": {"state": "ENABLED", "variants": {"on": true, "off": "no"}}}}', 'production', replace => true);
+SELECT key, state FROM ff.flags WHERE environment = 'production' ORDER BY key;
+SELECT metadata FROM ff.environments WHERE name = 'production';
+-- targeting errors found by the rule compiler also name the flag
+SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"on": true, "off": false},
+                        "targeting": {"if": [true, "maybe"]}}}}', 'production');
+
+--
+-- export of segments: each segment used by a flag becomes a $evaluators
+-- entry of plain JSON Logic (exclude list, include list, rule)
+--
+SELECT name FROM ff.create_segment('staff', '{"ends_with": [{"var": "email"}, "@example.com"]}', 'production');
+SELECT name FROM ff.create_segment('beta', '{"in_segment": "staff"}', 'production',
+                                   include => '{u1,u2}', exclude => '{u3}');
+SELECT name FROM ff.create_segment('keys-only', NULL, 'production', include => '{u7}');
+SELECT key FROM ff.set_targeting('limit', '{"if": [{"in_segment": "beta"}, "high",
+    {"in_segment": ["keys-only", {"var": "account"}]}, "high"]}', 'production');
+SELECT ff.export_flagd('production') -> 'flags' -> 'limit' -> 'targeting' AS exported_targeting;
+SELECT e.key AS evaluator, e.value AS rule FROM jsonb_each(ff.export_flagd('production') -> '$evaluators') AS e;
+-- re-imported, the segments' logic is inlined and evaluates the same way
+SELECT name FROM ff.create_environment('restore');
+SELECT ff.import_flagd(ff.export_flagd('production'), 'restore');
+SELECT targeting FROM ff.flags WHERE environment = 'restore' AND key = 'limit';
+SELECT count(*) AS segments_in_restore FROM ff.segments WHERE environment = 'restore';

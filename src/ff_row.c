@@ -1,0 +1,347 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_row.c
+ *	  Evaluation with a table row as the context (ff.get_bool_row & co).
+ *
+ * The lookup callback reads the attribute named by the first path segment
+ * straight from the tuple, without building a jsonb document: booleans,
+ * integers, floating-point and numeric columns become JSON booleans and
+ * numbers, text-like columns strings, jsonb/json columns are walked like a
+ * jsonb context, composite columns like rows, arrays become JSON arrays
+ * (numeric path segments index them), dates and times ISO 8601 strings
+ * (as to_jsonb writes them), and any other type is its text output.
+ * NULL attributes are missing.  "targetingKey" falls back to an
+ * attribute called targeting_key.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/ff_row.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+
+#include "ff_row.h"
+
+static const JLValue *FFDatumLookup(JLArena *arena, Datum d, Oid typid,
+									const JLPathSegment *segs, size_t nsegs);
+
+/*
+ * FFCheck raises an out-of-memory ERROR for a failed arena allocation.
+ */
+static inline void *
+FFCheck(void *p)
+{
+	if (p == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return p;
+}
+
+/*
+ * FFTypeIsRow tells whether typid (or the base type of a domain) is a
+ * composite type.
+ */
+bool
+FFTypeIsRow(Oid typid)
+{
+	return OidIsValid(typid) && type_is_rowtype(getBaseType(typid));
+}
+
+/*
+ * FFRowDataInit prepares row (a composite datum) for lookups.
+ */
+void
+FFRowDataInit(FFRowData *data, Datum row)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
+
+	memset(data, 0, sizeof(FFRowData));
+	data->desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th),
+										HeapTupleHeaderGetTypMod(th));
+	data->tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&data->tuple.t_self);
+	data->tuple.t_tableOid = InvalidOid;
+	data->tuple.t_data = th;
+}
+
+/*
+ * FFRowDataRelease releases the tuple descriptor reference.
+ */
+void
+FFRowDataRelease(FFRowData *data)
+{
+	if (data->desc != NULL)
+		ReleaseTupleDesc(data->desc);
+	data->desc = NULL;
+}
+
+/*
+ * FFRowFindAttr finds a live attribute by exact (case-sensitive) name.
+ */
+static int
+FFRowFindAttr(TupleDesc desc, const char *name, size_t len)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strlen(NameStr(att->attname)) == len &&
+			memcmp(NameStr(att->attname), name, len) == 0)
+			return i + 1;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * FFRowToObject converts every live attribute of a row into a JSON object
+ * (NULL attributes become JSON null).
+ */
+static const JLValue *
+FFRowToObject(JLArena *arena, FFRowData *data)
+{
+	TupleDesc	desc = data->desc;
+	JLMember   *members;
+	size_t		n = 0;
+	int			i;
+
+	members = FFCheck(JLArenaAlloc(arena, sizeof(JLMember) * Max(desc->natts, 1)));
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		isnull;
+		Datum		d;
+		const JLValue *v;
+
+		if (att->attisdropped)
+			continue;
+		d = heap_getattr(&data->tuple, i + 1, desc, &isnull);
+		v = isnull ? &JLNullValue : FFDatumLookup(arena, d, att->atttypid, NULL, 0);
+		members[n].key = NameStr(att->attname);
+		members[n].keylen = strlen(NameStr(att->attname));
+		members[n].value = v ? v : &JLNullValue;
+		n++;
+	}
+	return FFCheck(JLMakeObject(arena, members, n));
+}
+
+/*
+ * FFRowLookupIn looks a path up in a prepared row.
+ */
+static const JLValue *
+FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
+			  JLArena *arena)
+{
+	int			attnum;
+	bool		isnull;
+	Datum		d;
+
+	if (nsegs == 0)
+		return FFRowToObject(arena, data);
+	attnum = FFRowFindAttr(data->desc, segs[0].ptr, segs[0].len);
+	if (attnum == InvalidAttrNumber && segs[0].len == 12 &&
+		memcmp(segs[0].ptr, "targetingKey", 12) == 0)
+		attnum = FFRowFindAttr(data->desc, "targeting_key", 13);
+	if (attnum == InvalidAttrNumber)
+		return NULL;
+	d = heap_getattr(&data->tuple, attnum, data->desc, &isnull);
+	if (isnull)
+		return NULL;
+	return FFDatumLookup(arena, d, TupleDescAttr(data->desc, attnum - 1)->atttypid,
+						 segs + 1, nsegs - 1);
+}
+
+/*
+ * FFParseArrayIndex parses a canonical decimal array index.
+ */
+static bool
+FFParseArrayIndex(const JLPathSegment *seg, int *out)
+{
+	int64		n = 0;
+	size_t		i;
+
+	if (seg->len == 0 || seg->len > 9 || (seg->len > 1 && seg->ptr[0] == '0'))
+		return false;
+	for (i = 0; i < seg->len; i++)
+	{
+		if (seg->ptr[i] < '0' || seg->ptr[i] > '9')
+			return false;
+		n = n * 10 + (seg->ptr[i] - '0');
+	}
+	*out = (int) n;
+	return true;
+}
+
+/*
+ * FFDatumLookup converts a non-null datum of type typid, or the value at
+ * path segs inside it, into a JLValue; NULL when the path does not exist.
+ */
+static const JLValue *
+FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
+			  size_t nsegs)
+{
+	Oid			base;
+	Oid			elemtype;
+
+	check_stack_depth();
+	base = getBaseType(typid);
+
+	switch (base)
+	{
+		case BOOLOID:
+			return nsegs ? NULL : (DatumGetBool(d) ? &JLTrueValue : &JLFalseValue);
+		case INT2OID:
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetInt16(d)));
+		case INT4OID:
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetInt32(d)));
+		case INT8OID:
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, (double) DatumGetInt64(d)));
+		case FLOAT4OID:
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetFloat4(d)));
+		case FLOAT8OID:
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetFloat8(d)));
+		case NUMERICOID:
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, FFNumericToDouble(DatumGetNumeric(d))));
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			{
+				text	   *t = DatumGetTextPP(d);
+
+				if (nsegs)
+					return NULL;
+				return FFCheck(JLMakeString(arena, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), false));
+			}
+		case NAMEOID:
+			if (nsegs)
+				return NULL;
+			return FFCheck(JLMakeString(arena, NameStr(*DatumGetName(d)),
+										strlen(NameStr(*DatumGetName(d))), false));
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			{
+				/* ISO 8601 whatever DateStyle says, as to_jsonb does */
+				char	   *s;
+
+				if (nsegs)
+					return NULL;
+				s = JsonEncodeDateTime(NULL, d, base, NULL);
+				return FFCheck(JLMakeString(arena, s, strlen(s), false));
+			}
+		case JSONBOID:
+		case JSONOID:
+			{
+				FFJsonbData jd;
+				Jsonb	   *jb;
+
+				if (base == JSONOID)
+					jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+															CStringGetDatum(TextDatumGetCString(d))));
+				else
+					jb = DatumGetJsonbP(d);
+				jd.root = &jb->root;
+				jd.extra = NULL;
+				return FFJsonbLookup(&jd, segs, nsegs, arena);
+			}
+		default:
+			break;
+	}
+
+	elemtype = get_element_type(base);
+	if (OidIsValid(elemtype))
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int			i;
+		const JLValue **items;
+
+		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+		if (nsegs > 0)
+		{
+			int			idx;
+
+			if (!FFParseArrayIndex(&segs[0], &idx) || idx >= n || nulls[idx])
+				return NULL;
+			return FFDatumLookup(arena, elems[idx], elemtype, segs + 1, nsegs - 1);
+		}
+		items = FFCheck(JLArenaAlloc(arena, sizeof(JLValue *) * Max(n, 1)));
+		for (i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			items[i] = nulls[i] ? &JLNullValue :
+				FFDatumLookup(arena, elems[i], elemtype, NULL, 0);
+		}
+		return FFCheck(JLMakeArray(arena, items, n));
+	}
+
+	if (type_is_rowtype(base))
+	{
+		FFRowData	rd;
+		const JLValue *v;
+
+		FFRowDataInit(&rd, d);
+		v = FFRowLookupIn(&rd, segs, nsegs, arena);
+		FFRowDataRelease(&rd);
+		return v;
+	}
+
+	/* anything else: its text output */
+	if (nsegs)
+		return NULL;
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+		char	   *s;
+
+		getTypeOutputInfo(base, &outfunc, &isvarlena);
+		s = OidOutputFunctionCall(outfunc, d);
+		return FFCheck(JLMakeString(arena, s, strlen(s), false));
+	}
+}
+
+/*
+ * FFRowLookup is the JLContext lookup callback over a row.
+ */
+static const JLValue *
+FFRowLookup(void *opaque, const JLPathSegment *segs, size_t nsegs,
+			JLArena *scratch)
+{
+	return FFRowLookupIn((FFRowData *) opaque, segs, nsegs, scratch);
+}
+
+/*
+ * FFContextInitRow prepares a JLContext over a prepared row.  Segments and
+ * flagd injection are left off; callers set them afterwards.
+ */
+void
+FFContextInitRow(JLContext *ctx, FFRowData *data)
+{
+	memset(ctx, 0, sizeof(JLContext));
+	ctx->lookup = FFRowLookup;
+	ctx->interrupt = FFInterruptCallback;
+	ctx->opaque = data;
+}

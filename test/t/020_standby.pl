@@ -1,0 +1,80 @@
+# 020_standby.pl — evaluation on a hot standby follows the primary.
+#
+# A primary and a streaming standby.  A long-lived session on the standby
+# evaluates flags; a change committed on the primary changes that same
+# session's answers after replay, with no reconnect: the relcache
+# invalidations queued by the config tables' triggers are WAL-logged and
+# replayed on the standby.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', "shared_preload_libraries = 'feature_flags'");
+$primary->start;
+$primary->safe_psql('postgres', 'CREATE EXTENSION feature_flags');
+$primary->safe_psql('postgres', q{
+    INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+    VALUES ('development', 'standby-flag', 'boolean', '{"on": true, "off": false}', 'off',
+            '{"if": [{"==": [{"var": "country"}, "DE"]}, "on", null]}')});
+
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup($standby, 'replay');
+
+is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'standby is in recovery');
+
+# one session that stays connected for the whole test
+my $session = $standby->background_psql('postgres');
+
+is($session->query_safe(q{SELECT ff.get_bool('standby-flag', '{"country": "DE"}', false)}),
+    't', 'standby evaluates targeting');
+is($session->query_safe(q{SELECT ff.get_bool('standby-flag', '{"country": "FR"}', true)}),
+    'f', 'standby falls back to the default variant');
+is($session->query_safe(q{SELECT (ff.evaluate('standby-flag', '{"country": "FR"}')).reason}),
+    'DEFAULT', 'standby returns evaluation details');
+
+# change on the primary: the same standby session sees it after replay
+$primary->safe_psql('postgres', q{
+    UPDATE ff.flags SET default_variant = 'on'
+     WHERE environment = 'development' AND key = 'standby-flag'});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe(q{SELECT ff.get_bool('standby-flag', '{"country": "FR"}', false)}),
+    't', 'a change on the primary reaches a connected standby session without reconnect');
+
+# the kill switch too
+$primary->safe_psql('postgres', q{
+    UPDATE ff.flags SET state = 'DISABLED'
+     WHERE environment = 'development' AND key = 'standby-flag'});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe(q{SELECT (ff.evaluate('standby-flag', '{"country": "DE"}', 'false')).reason}),
+    'DISABLED', 'disabling on the primary disables on the standby');
+
+# a new flag appears on the standby
+$primary->safe_psql('postgres', q{
+    INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+    VALUES ('development', 'late-flag', 'string', '{"a": "alpha", "b": "beta"}', 'b')});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe(q{SELECT ff.get_string('late-flag', '{}', 'none')}),
+    'beta', 'a flag created on the primary is found on the standby');
+
+# followers on a replica poll the version instead of LISTEN
+is($standby->safe_psql('postgres', 'SELECT ff.current_version()'),
+    $primary->safe_psql('postgres', 'SELECT ff.current_version()'),
+    'ff.current_version() on the standby equals the primary after replay');
+
+# the standby refuses writes with PostgreSQL's own error
+my ($ret, $out, $err) = $standby->psql('postgres', q{
+    UPDATE ff.flags SET state = 'ENABLED' WHERE key = 'standby-flag'});
+isnt($ret, 0, 'writes fail on the standby');
+like($err, qr/read-only transaction/, 'with the read-only transaction error');
+
+$session->quit;
+$standby->stop;
+$primary->stop;
+done_testing();
