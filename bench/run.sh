@@ -22,7 +22,7 @@
 #   CLIENTS       pgbench client counts                       "1 2" / "1"
 #   PLPGSQL_N     rows of the PL/pgSQL bulk baseline          100000 / 1000
 #   SCALE_MAX     largest flag count of the scale curve       100000 / 1000
-#   CURVE_N       rows per point of the scale curve           200000 / 2000
+#   CURVE_N       rows per point of the scale curve           500000 / 2000
 #   REBUILD_FLAGS flags in the cache-rebuild environment      10000 / 1000
 #   ALL_FLAGS     flags evaluated by ff.evaluate_all          1000 / 100
 #   ALL_USERS     users of the evaluate_all query             500 / 20
@@ -55,7 +55,7 @@ if [[ "$SMOKE" == 1 ]]; then
 	: "${SCALE_IMPORT_MAX:=100}"
 else
 	: "${REPS:=3}" "${DURATION:=5}" "${N:=1000000}" "${CLIENTS:=1 2}" "${PLPGSQL_N:=100000}"
-	: "${SCALE_MAX:=100000}" "${CURVE_N:=200000}" "${REBUILD_FLAGS:=10000}" "${ALL_FLAGS:=1000}"
+	: "${SCALE_MAX:=100000}" "${CURVE_N:=500000}" "${REBUILD_FLAGS:=10000}" "${ALL_FLAGS:=1000}"
 	: "${ALL_USERS:=500}" "${SEG_KEYS:=1000000}" "${PROP_TRIALS:=10000}" "${PEERS:=1}" "${PROFILE:=1}"
 fi
 : "${SCALE_CHUNK:=500}" "${SCALE_IMPORT_MAX:=10000}"
@@ -265,6 +265,14 @@ pgbench_run() {
 CTX_EXPR="jsonb_build_object('targetingKey', 'user-' || i, 'country', (ARRAY['US','CA','DE','FR','GB','JP','BR','IN'])[1 + i % 8], 'plan', CASE WHEN (i / 8) % 3 = 0 THEN 'pro' ELSE 'free' END, 'email', CASE WHEN i % 20 = 0 THEN 'u' || i || '@example.com' ELSE 'u' || i || '@mail.test' END, 'app_version', (1 + i % 3) || '.' || ((i / 3) % 6) || '.' || ((i / 18) % 10))"
 # from_ctx M: FROM clause with M generated contexts (OFFSET 0: built once per row)
 from_ctx() { echo "FROM (SELECT $CTX_EXPR AS ctx FROM generate_series(1, $1) i OFFSET 0) s"; }
+# ctx_table M: a table ffbench.ctx_M of the contexts of users 1..M (built
+# once); from_tab M: FROM clause over it.  Used where only differences
+# between evaluations matter: the context is then read, not built, per row,
+# which keeps the baseline (and its noise) small.
+ctx_table() {
+	q -c "CREATE TABLE IF NOT EXISTS ffbench.ctx_$1 AS SELECT i, $CTX_EXPR AS ctx FROM generate_series(1, $1) i" -c "VACUUM ANALYZE ffbench.ctx_$1"
+}
+from_tab() { echo "FROM ffbench.ctx_$1 s"; }
 # a context that takes the longest path in both workload flags (user-3)
 CTX='{"targetingKey": "user-3", "country": "FR", "plan": "pro", "email": "u3@mail.test", "app_version": "1.1.0"}'
 WARM="SELECT ff.get_bool('checkout-v2', '{}', false), ff.get_string('ui-theme', '{}', 'x')"
@@ -549,11 +557,12 @@ sec_d() {
 
 	# per-evaluation cost against the number of flags
 	local Q
+	ctx_table "$CURVE_N"
 	for r in $(seq 1 "$REPS"); do
-		tq "$WARM" "SELECT $Q_CTX_SUFFIX $(from_ctx "$CURVE_N")"; t_ctx="$T_MS"; c_ctx="$T_CPU_MS"
+		tq "$WARM" "SELECT $Q_CTX_SUFFIX $(from_tab "$CURVE_N")"; t_ctx="$T_MS"; c_ctx="$T_CPU_MS"
 		for n in $(curve_list); do
 			mid="$(q -c "SELECT ffbench.scale_key(($n + 1) / 2)")"
-			Q="SELECT count(*) FILTER (WHERE ff.get_bool('$mid', ctx, false, 'scale-$n')) $(from_ctx "$CURVE_N")"
+			Q="SELECT count(*) FILTER (WHERE ff.get_bool('$mid', ctx, false, 'scale-$n')) $(from_tab "$CURVE_N")"
 			tq "SELECT ff.get_bool('$mid', '{}', false, 'scale-$n')" "$Q"
 			rec "d.curve_ns.$n" "$(calc "($T_MS - $t_ctx) * 1e6 / $CURVE_N")"
 			[[ -n "$c_ctx" && -n "$T_CPU_MS" ]] && rec "d.curve_cpu_ns.$n" "$(calc "($T_CPU_MS - $c_ctx) * 1e6 / $CURVE_N")"
@@ -596,13 +605,14 @@ sec_e() {
 	log "e. segment load ($SEG_KEYS keys): $(st e.load_ms 1) ms"
 
 	# lookups: seg-flag against the same flag shape without a segment
+	ctx_table "$N"
 	expect=$((N / 2)); (( expect > SEG_KEYS )) && expect=$SEG_KEYS
 	local W="SELECT ff.get_bool('seg-flag', '{}', false, 'seg'), ff.get_bool('ctl-flag', '{}', false, 'seg')"
 	for r in $(seq 1 "$REPS"); do
-		tq "$W" "SELECT $Q_CTX_SUFFIX $(from_ctx "$N")"; t_ctx="$T_MS"; c_ctx="$T_CPU_MS"
-		tq "$W" "SELECT count(*) FILTER (WHERE ff.get_bool('ctl-flag', ctx, false, 'seg')) $(from_ctx "$N")"; t_ctl="$T_MS"; c_ctl="$T_CPU_MS"
+		tq "$W" "SELECT $Q_CTX_SUFFIX $(from_tab "$N")"; t_ctx="$T_MS"; c_ctx="$T_CPU_MS"
+		tq "$W" "SELECT count(*) FILTER (WHERE ff.get_bool('ctl-flag', ctx, false, 'seg')) $(from_tab "$N")"; t_ctl="$T_MS"; c_ctl="$T_CPU_MS"
 		[[ "$T_OUT" == 0 ]] || fail "e: ctl-flag on-count $T_OUT, expected 0"
-		tq "$W" "SELECT count(*) FILTER (WHERE ff.get_bool('seg-flag', ctx, false, 'seg')) $(from_ctx "$N")"
+		tq "$W" "SELECT count(*) FILTER (WHERE ff.get_bool('seg-flag', ctx, false, 'seg')) $(from_tab "$N")"
 		[[ "$T_OUT" == "$expect" ]] || fail "e: seg-flag on-count $T_OUT, expected $expect (members among users 1..$N)"
 		rec e.lookup_ns "$(calc "($T_MS - $t_ctl) * 1e6 / $N")"
 		rec e.eval_ns "$(calc "($T_MS - $t_ctx) * 1e6 / $N")"
@@ -748,7 +758,7 @@ summary() {
 		echo "* machine: nproc=$(nproc), CPU \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\", RAM $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME")"
 		echo "* load average (1/5/15 min): start $LOAD_START, end $(loadavg) — the machine is shared; other work ran in parallel"
 		echo "* PostgreSQL: $(q -c 'SELECT version()' | cut -d, -f1); scratch cluster shared_buffers=256MB, jit=$JIT, max_parallel_workers_per_gather=0, fsync/synchronous_commit default (on)"
-		echo "* feature_flags $(cat "$RES/extversion" 2>/dev/null), repository commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+		echo "* feature_flags $(cat "$RES/extversion" 2>/dev/null), repository at commit $GIT_COMMIT when the run started (the installed build must match it)"
 		echo "* knobs: REPS=$REPS DURATION=$DURATION N=$N CLIENTS=\"$CLIENTS\" PLPGSQL_N=$PLPGSQL_N SCALE_MAX=$SCALE_MAX CURVE_N=$CURVE_N REBUILD_FLAGS=$REBUILD_FLAGS ALL_FLAGS=$ALL_FLAGS ALL_USERS=$ALL_USERS SEG_KEYS=$SEG_KEYS PROP_TRIALS=$PROP_TRIALS"
 		echo
 		echo "Every figure: median (min–max) over the repetitions of this run. Per-row costs are differences between two queries over the same rows; they are judged on the CPU time of the backend (from /proc/<pid>/stat), which waiting for a core on this shared machine does not inflate, and the elapsed-time figures are shown next to them."
@@ -920,6 +930,8 @@ run_section() {
 }
 
 LOAD_START="$(loadavg)"
+GIT_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then GIT_COMMIT="$GIT_COMMIT (with uncommitted changes)"; fi
 trap cleanup EXIT
 log "results in $RES ($( [[ "$SMOKE" == 1 ]] && echo smoke || echo full) run)"
 sec_setup
