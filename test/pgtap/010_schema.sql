@@ -24,7 +24,7 @@ SELECT is(
       WHERE attrelid = 'ff.evaluation_details'::regclass AND attnum > 0 AND NOT attisdropped),
     'flag_key text, value jsonb, variant text, reason text, error_code text, error_message text, flag_metadata jsonb',
     'ff.evaluation_details has the OpenFeature columns in order');
-SELECT function_returns('ff', 'evaluate', ARRAY['text', 'jsonb', 'jsonb', 'text'], 'evaluation_details',
+SELECT function_returns('ff', 'evaluate', ARRAY['text', 'jsonb', 'jsonb', 'text'], 'ff.evaluation_details',
                         'ff.evaluate(text, jsonb, jsonb, text) returns ff.evaluation_details');
 SELECT function_returns('ff', 'get_bool', ARRAY['text', 'jsonb', 'boolean', 'text'], 'boolean', 'ff.get_bool');
 SELECT function_returns('ff', 'get_string', ARRAY['text', 'jsonb', 'text', 'text'], 'text', 'ff.get_string');
