@@ -810,7 +810,7 @@ summary() {
 			fi
 		done
 		if [[ "$(med c.available)" == 1* ]]; then
-			echo "| c | query time, jsonb_build_object contexts ÷ row contexts (ff.get_bool_row), 1,000,000-row table, elapsed | $(st c.ratio 2) | ≥ 3 | $(judge "$(med c.ratio)" '>=' 3) |"
+			echo "| c | query time, jsonb_build_object contexts ÷ row contexts (ff.get_bool_row), $(fmtnum "$N" 0)-row table, elapsed | $(st c.ratio 2) | ≥ 3 | $(judge "$(med c.ratio)" '>=' 3) |"
 			echo "| c | the same, backend CPU time | $(st c.cpu_ratio 2) | (info) | |"
 			echo "| c | query ms: bare scan / jsonb contexts / row contexts | $(st c.ms.scan 0) / $(st c.ms.jsonb 0) / $(st c.ms.row 0) | (info) | |"
 			echo "| c | the same, net of the bare table scan | $(st c.ratio_net 2) | (info) | |"
@@ -941,6 +941,7 @@ for s in a b c d e f g; do
 	if want "$s"; then log "--- target $s"; run_section "$s"; fi
 done
 if [[ "$PROFILE" == 1 ]]; then log "--- profiles"; run_section profile; fi
+log "writing the summary"
 summary
 cat "$RES/summary.md"
 if [[ -s "$RES/failures.txt" ]]; then
