@@ -126,7 +126,30 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
 # stats KEY -> "median min max count" of the recorded samples, empty if none
+# (from STATS_CACHE once stats_cache_load has run: the summary reads it often)
+declare -A STATS_CACHE=()
+STATS_CACHED=0
+stats_cache_load() {
+	local k rest
+	STATS_CACHE=()
+	while IFS=' ' read -r k rest; do STATS_CACHE["$k"]="$rest"; done < <(awk -F'\t' '
+		{ n[$1]++; v[$1, n[$1]] = $2 + 0 }
+		END {
+			for (k in n) {
+				m = n[k]; delete a
+				for (i = 1; i <= m; i++) a[i] = v[k, i]
+				for (i = 2; i <= m; i++) { x = a[i]; j = i - 1; while (j > 0 && a[j] > x) { a[j + 1] = a[j]; j-- } a[j + 1] = x }
+				md = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+				printf "%s %.6f %.6f %.6f %d\n", k, md, a[1], a[m], m
+			}
+		}' "$RAW")
+	STATS_CACHED=1
+}
 stats() {
+	if [[ "$STATS_CACHED" == 1 ]]; then
+		if [[ -n "${STATS_CACHE[$1]+x}" ]]; then echo "${STATS_CACHE[$1]}"; fi
+		return 0
+	fi
 	awk -F'\t' -v k="$1" '
 		$1 == k { v[++n] = $2 + 0 }
 		END {
@@ -752,6 +775,7 @@ judge() {
 
 summary() {
 	local md="$RES/summary.md" c v lim fl pl ns ev n x y
+	stats_cache_load
 	{
 		echo "# feature_flags benchmark results ($( [[ "$SMOKE" == 1 ]] && echo "SMOKE run: figures are not meaningful" || echo "full run"))"
 		echo
