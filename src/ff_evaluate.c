@@ -222,7 +222,7 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 					   "flag \"%s\" variant \"%s\" is %s %s, but %s %s was requested",
 					   out->flag->key, out->flag->flag.variants[variant].name,
 					   v->type == JL_OBJECT || v->type == JL_ARRAY ? "an" : "a",
-					   FFJLTypeName(v->type),
+					   JLTypeNameOf(v->type),
 					   (want == FF_WANT_INTEGER || want == FF_WANT_OBJECT ||
 						want == FF_WANT_ARRAY) ? "an" : "a",
 					   FFWantName(want));

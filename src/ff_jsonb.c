@@ -341,30 +341,6 @@ FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy)
  * --------------------------------------------------------------------- */
 
 /*
- * FFJLTypeName names a JSON type the way error messages spell it.
- */
-const char *
-FFJLTypeName(JLType type)
-{
-	switch (type)
-	{
-		case JL_NULL:
-			return "null";
-		case JL_BOOL:
-			return "boolean";
-		case JL_NUMBER:
-			return "number";
-		case JL_STRING:
-			return "string";
-		case JL_ARRAY:
-			return "array";
-		case JL_OBJECT:
-			return "object";
-	}
-	return "unknown";
-}
-
-/*
  * FFJLToJsonbScalar fills a scalar JsonbValue from a scalar JLValue.
  * Non-finite numbers become JSON null, as JSON.stringify does.
  */

@@ -48,7 +48,6 @@ extern JsonbValue *FFPushJL(JsonbParseState **state, JsonbIteratorToken tok,
 extern void FFJLToJsonbScalar(const JLValue *v, JsonbValue *out);
 
 /* JSON type name of a JLValue ("boolean", "string", ...) */
-extern const char *FFJLTypeName(JLType type);
 
 /* JLContext whose lookup callback reads data->root */
 extern void FFContextInitJsonb(JLContext *ctx, FFJsonbData *data, Jsonb *jb);

@@ -319,9 +319,16 @@ JLEqual(const JLValue *a, const JLValue *b)
 const char *
 JLTypeName(const JLValue *v)
 {
-	if (v == NULL)
-		return "missing";
-	switch (v->type)
+	return v == NULL ? "missing" : JLTypeNameOf(v->type);
+}
+
+/*
+ * JLTypeNameOf names a JSON type the way messages spell it.
+ */
+const char *
+JLTypeNameOf(JLType type)
+{
+	switch (type)
 	{
 		case JL_NULL:
 			return "null";

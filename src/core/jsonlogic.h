@@ -138,6 +138,9 @@ extern JLValue *JLMakeArray(JLArena *arena, const JLValue **items, size_t count)
 /* member lookup, O(log n) */
 extern const JLValue *JLObjectGet(const JLValue *object, const char *key, size_t keylen);
 
+/* "null", "boolean", "number", "string", "array" or "object" */
+extern const char *JLTypeNameOf(JLType type);
+
 /* JavaScript-style truthiness as on jsonlogic.com */
 extern bool JLTruthy(const JLValue *v);
 /* deep equality of JSON values (numbers by value, object key order ignored) */

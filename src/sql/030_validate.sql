@@ -355,6 +355,378 @@ COMMENT ON FUNCTION ff._check_segment_refs(text, text[], jsonb, text, text) IS
 'Internal: raises foreign_key_violation when a rule references a segment missing from the environment';
 
 -- ---------------------------------------------------------------------
+-- Protected environments
+--
+-- An environment with protected = true (typically production) accepts
+-- changes -- to its flags, segments, segment keys and its own row, by raw
+-- DML or through the ff.* functions -- only from
+--   * ff administrators: roles that may UPDATE ff.environments.protected
+--     (superusers, the extension owner, roles given ff.grant_admin).  A
+--     role that can switch protection off is never stopped by it, so it
+--     is treated as allowed;
+--   * members of a role listed in ff.environments.allowed_roles.
+-- Everyone else gets insufficient_privilege.  The check is made for
+-- current_user: the administration functions are SECURITY INVOKER, so
+-- ff.create_flag() is checked exactly like the INSERT it runs.
+--
+-- When: ff_95_protect_insert/_update/_delete are AFTER ... FOR EACH
+-- STATEMENT triggers on ff.flags, ff.segments and ff.segment_keys that
+-- check each environment a statement touches once (million-row statements
+-- stay cheap).  They fire after the history triggers (ff_90_*) have taken
+-- the writer lock (ff.history_lock), which every configuration write, and
+-- so every protection change, holds until commit: the check sees every
+-- committed protection change, and none can be in flight.  The environment
+-- row itself is checked by ff_05_protect (BEFORE, per row: its own row lock
+-- orders it).  TRUNCATE of any configuration table is refused by
+-- ff_05_protect_truncate while a protected environment exists that the
+-- role may not change.
+-- ---------------------------------------------------------------------
+
+ALTER TABLE ff.environments
+    ADD COLUMN allowed_roles name[] NOT NULL DEFAULT '{}';
+
+-- ff._environment_protection returns the protected environments (all of
+-- them, or the one named) with their allowed roles.  It is SECURITY
+-- DEFINER so that the protection triggers also work for a role that may
+-- write ff.flags but not read ff.environments.
+CREATE FUNCTION ff._environment_protection(environment text)
+RETURNS TABLE (name text, allowed_roles name[])
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT e.name, e.allowed_roles
+      FROM ff.environments AS e
+     WHERE e.protected AND ($1 IS NULL OR e.name = $1)
+     ORDER BY e.name
+$$;
+
+COMMENT ON FUNCTION ff._environment_protection(text) IS
+'Internal: protected environments (all, or the named one) and their allowed roles; readable by the protection triggers of any writer';
+
+-- ff._is_environment_admin tells whether a role is an ff administrator:
+-- it may UPDATE ff.environments.protected (superusers and the owner may).
+CREATE FUNCTION ff._is_environment_admin(role_name name)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.has_column_privilege($1, 'ff.environments'::pg_catalog.regclass, 'protected', 'UPDATE')
+$$;
+
+COMMENT ON FUNCTION ff._is_environment_admin(name) IS
+'Internal: whether a role is an ff administrator, i.e. may UPDATE ff.environments.protected (superusers and the owner may)';
+
+-- ff._may_write is the protection rule: may role_name change an
+-- environment whose allowed roles are "allowed"?
+CREATE FUNCTION ff._may_write(role_name name, allowed name[])
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ff._is_environment_admin($1)
+        OR EXISTS (SELECT 1
+                     FROM pg_catalog.unnest($2) AS a (rolname)
+                     JOIN pg_catalog.pg_roles AS r ON r.rolname = a.rolname
+                    WHERE pg_catalog.pg_has_role($1, r.oid, 'MEMBER'))
+$$;
+
+COMMENT ON FUNCTION ff._may_write(name, name[]) IS
+'Internal: whether a role is an ff administrator or a member of one of the given roles';
+
+-- ff.can_write_environment tells whether a role may change an environment:
+-- always for an unprotected (or unknown) one, otherwise for ff
+-- administrators and members of the environment's allowed roles.
+CREATE FUNCTION ff.can_write_environment(environment text, role_name name DEFAULT CURRENT_USER)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    allowed     name[];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(environment) AS p;
+    IF NOT FOUND THEN
+        RETURN true;
+    END IF;
+    RETURN ff._may_write(role_name, allowed);
+END;
+$$;
+
+COMMENT ON FUNCTION ff.can_write_environment(text, name) IS
+'Whether a role (default: current_user) may change the environment: true unless it is protected and the role is neither an ff administrator nor a member of its allowed roles';
+
+-- ff._protection_denied raises the error for a change to a protected
+-- environment that current_user may not make; what describes the change.
+CREATE FUNCTION ff._protection_denied(environment text, allowed name[], what text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'role "%" may not change protected environment "%"', current_user, environment
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('The statement would %s. Protected environments accept changes only from ff administrators and %s.',
+                  what,
+                  CASE WHEN cardinality(allowed) = 0 THEN 'no other roles'
+                       ELSE 'members of ' || (SELECT string_agg(format('"%s"', a), ', ' ORDER BY a) FROM unnest(allowed) AS a)
+                  END),
+              HINT = CASE WHEN cardinality(allowed) = 0 THEN
+                  format('Ask an ff administrator to make the change, or to allow a role of yours: SELECT ff.protect_environment(%L, allowed_roles => ''{role}'');', environment)
+              ELSE
+                  format('Ask an ff administrator for membership in an allowed role (GRANT %s TO %s;), or to make the change.',
+                      quote_ident(allowed[1]), quote_ident(current_user))
+              END;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._protection_denied(text, name[], text) IS
+'Internal: raises insufficient_privilege for a change to a protected environment, naming the environment, the role and the allowed roles';
+
+-- ff._check_environment_writable raises the protection error unless
+-- current_user may change the environment.
+CREATE FUNCTION ff._check_environment_writable(environment text, what text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    allowed     name[];
+BEGIN
+    SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(environment) AS p;
+    IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
+        PERFORM ff._protection_denied(environment, allowed, what);
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._check_environment_writable(text, text) IS
+'Internal: raises insufficient_privilege unless current_user may change the environment (see ff.can_write_environment)';
+
+-- ff._protect_what describes one changed row of ff.flags, ff.segments or
+-- ff.segment_keys for the protection error.
+CREATE FUNCTION ff._protect_what(table_name text, verb text, r jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE $1
+        WHEN 'flags' THEN pg_catalog.format('%s flag "%s"', $2, $3 ->> 'key')
+        WHEN 'segments' THEN pg_catalog.format('%s segment "%s"', $2, $3 ->> 'name')
+        ELSE pg_catalog.format('%s key "%s" of segment "%s"', $2, $3 ->> 'targeting_key', $3 ->> 'segment')
+    END
+$$;
+
+COMMENT ON FUNCTION ff._protect_what(text, text, jsonb) IS
+'Internal: describes a changed flag, segment or segment key for the protected-environment error';
+
+-- ff._protect_statement is the trigger function of the statement triggers
+-- ff_95_protect_insert/_update/_delete on ff.flags, ff.segments and
+-- ff.segment_keys.  It reads the transition tables ff_protect_new and
+-- ff_protect_old and checks every environment the statement touches
+-- (usually one) once.  It runs after the history triggers have taken the
+-- writer lock, so it sees every committed protection change.
+CREATE FUNCTION ff._protect_statement()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text;
+    one         jsonb;
+    verb        text;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        verb := CASE TG_TABLE_NAME WHEN 'segment_keys' THEN 'add' ELSE 'create' END;
+        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k ORDER BY 1 LOOP
+            SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+        END LOOP;
+        RETURN NULL;
+    END IF;
+
+    verb := CASE WHEN TG_OP = 'UPDATE' THEN 'change'
+                 WHEN TG_TABLE_NAME = 'segment_keys' THEN 'remove' ELSE 'delete' END;
+    FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k ORDER BY 1 LOOP
+        SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
+        PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+    END LOOP;
+    IF TG_OP = 'UPDATE' THEN
+        -- rows moved into another environment
+        FOR env IN SELECT DISTINCT n.environment FROM ff_protect_new AS n
+                    WHERE NOT EXISTS (SELECT 1 FROM ff_protect_old AS o WHERE o.environment = n.environment)
+                    ORDER BY 1 LOOP
+            SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, 'move', one) || ' into this environment');
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._protect_statement() IS
+'Trigger function of ff_95_protect_insert/_update/_delete on ff.flags, ff.segments and ff.segment_keys: refuses changes in protected environments that current_user may not change';
+
+-- ff._protect_truncate is the trigger function of ff_05_protect_truncate:
+-- TRUNCATE empties every environment, so it needs every protected one.
+CREATE FUNCTION ff._protect_truncate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p           record;
+BEGIN
+    FOR p IN SELECT * FROM ff._environment_protection(NULL) LOOP
+        IF NOT ff._may_write(current_user, p.allowed_roles) THEN
+            PERFORM ff._protection_denied(p.name, p.allowed_roles,
+                format('empty %s.%s (TRUNCATE), which holds rows of every environment', TG_TABLE_SCHEMA, TG_TABLE_NAME));
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._protect_truncate() IS
+'Trigger function of ff_05_protect_truncate: refuses TRUNCATE of a configuration table while a protected environment exists that current_user may not change';
+
+-- ff._protect_environment is the trigger function of ff_05_protect on
+-- ff.environments: a protected environment's row changes only for
+-- allowed roles; protected and allowed_roles change only for ff
+-- administrators; allowed_roles names existing roles.
+CREATE FUNCTION ff._protect_environment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing     name;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.protected
+       AND NOT ff._may_write(current_user, OLD.allowed_roles) THEN
+        PERFORM ff._protection_denied(OLD.name, OLD.allowed_roles,
+            CASE TG_OP WHEN 'DELETE' THEN 'delete the environment' ELSE 'change the environment''s own row' END);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF (TG_OP = 'INSERT' AND (NEW.protected OR NEW.allowed_roles <> '{}'))
+       OR (TG_OP = 'UPDATE' AND (NEW.protected IS DISTINCT FROM OLD.protected
+                                 OR NEW.allowed_roles IS DISTINCT FROM OLD.allowed_roles)) THEN
+        IF NOT ff._is_environment_admin(current_user) THEN
+            RAISE EXCEPTION 'role "%" may not change the protection of environment "%"', current_user, NEW.name
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Only ff administrators (roles that may UPDATE ff.environments.protected) set protected and allowed_roles.',
+                      HINT = format('Ask an ff administrator: SELECT ff.protect_environment(%L, allowed_roles => ''{role}'');', NEW.name);
+        END IF;
+        IF NEW.allowed_roles IS NOT NULL AND NOT ff._restoring() THEN
+            IF array_position(NEW.allowed_roles, NULL) IS NOT NULL THEN
+                RAISE EXCEPTION 'allowed_roles of environment "%" contains NULL', NEW.name
+                    USING ERRCODE = 'null_value_not_allowed',
+                          HINT = 'List role names, for example ''{release_managers}''.';
+            END IF;
+            SELECT a INTO missing FROM unnest(NEW.allowed_roles) AS a
+             WHERE NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = a)
+             LIMIT 1;
+            IF missing IS NOT NULL THEN
+                RAISE EXCEPTION 'role "%" in allowed_roles of environment "%" does not exist', missing, NEW.name
+                    USING ERRCODE = 'undefined_object',
+                          HINT = format('Create it first (CREATE ROLE %s NOLOGIN;), or leave it out.', quote_ident(missing));
+            END IF;
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._protect_environment() IS
+'Trigger function of ff_05_protect on ff.environments: protected rows change only for allowed roles, protection settings only for ff administrators';
+
+CREATE TRIGGER ff_05_protect
+    BEFORE INSERT OR UPDATE OR DELETE ON ff.environments
+    FOR EACH ROW EXECUTE FUNCTION ff._protect_environment();
+CREATE TRIGGER ff_95_protect_insert
+    AFTER INSERT ON ff.flags
+    REFERENCING NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_update
+    AFTER UPDATE ON ff.flags
+    REFERENCING OLD TABLE AS ff_protect_old NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_delete
+    AFTER DELETE ON ff.flags
+    REFERENCING OLD TABLE AS ff_protect_old
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_insert
+    AFTER INSERT ON ff.segments
+    REFERENCING NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_update
+    AFTER UPDATE ON ff.segments
+    REFERENCING OLD TABLE AS ff_protect_old NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_delete
+    AFTER DELETE ON ff.segments
+    REFERENCING OLD TABLE AS ff_protect_old
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_insert
+    AFTER INSERT ON ff.segment_keys
+    REFERENCING NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_update
+    AFTER UPDATE ON ff.segment_keys
+    REFERENCING OLD TABLE AS ff_protect_old NEW TABLE AS ff_protect_new
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_95_protect_delete
+    AFTER DELETE ON ff.segment_keys
+    REFERENCING OLD TABLE AS ff_protect_old
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_statement();
+CREATE TRIGGER ff_05_protect_truncate
+    BEFORE TRUNCATE ON ff.environments
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_truncate();
+CREATE TRIGGER ff_05_protect_truncate
+    BEFORE TRUNCATE ON ff.flags
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_truncate();
+CREATE TRIGGER ff_05_protect_truncate
+    BEFORE TRUNCATE ON ff.segments
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_truncate();
+CREATE TRIGGER ff_05_protect_truncate
+    BEFORE TRUNCATE ON ff.segment_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._protect_truncate();
+
+COMMENT ON TRIGGER ff_05_protect ON ff.environments IS
+'Protected environments: their row changes only for ff administrators and allowed roles; protected/allowed_roles only for ff administrators';
+COMMENT ON TRIGGER ff_95_protect_insert ON ff.flags IS
+'Refuses added flags in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_update ON ff.flags IS
+'Refuses changed or moved flags in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_delete ON ff.flags IS
+'Refuses deleted flags in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_insert ON ff.segments IS
+'Refuses added segments in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_update ON ff.segments IS
+'Refuses changed or moved segments in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_delete ON ff.segments IS
+'Refuses deleted segments in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_insert ON ff.segment_keys IS
+'Refuses added segment keys in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_update ON ff.segment_keys IS
+'Refuses changed or moved segment keys in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_95_protect_delete ON ff.segment_keys IS
+'Refuses deleted segment keys in a protected environment that current_user may not change (once per statement and environment, after the history writer lock)';
+COMMENT ON TRIGGER ff_05_protect_truncate ON ff.environments IS
+'Refuses TRUNCATE while a protected environment exists that current_user may not change';
+COMMENT ON TRIGGER ff_05_protect_truncate ON ff.flags IS
+'Refuses TRUNCATE while a protected environment exists that current_user may not change';
+COMMENT ON TRIGGER ff_05_protect_truncate ON ff.segments IS
+'Refuses TRUNCATE while a protected environment exists that current_user may not change';
+COMMENT ON TRIGGER ff_05_protect_truncate ON ff.segment_keys IS
+'Refuses TRUNCATE while a protected environment exists that current_user may not change';
+
+-- ---------------------------------------------------------------------
 -- ff.environments
 -- ---------------------------------------------------------------------
 
@@ -788,7 +1160,8 @@ COMMENT ON TABLE ff.environments IS
 'Environments: each one is a flagd flag set with its own flags, segments and metadata; exactly one is the default';
 COMMENT ON COLUMN ff.environments.name IS 'Environment name (letters, digits, ".", "_", ":", "-"; at most 200 characters)';
 COMMENT ON COLUMN ff.environments.is_default IS 'The environment used when none is given and ff.environment is empty; setting it demotes the previous default';
-COMMENT ON COLUMN ff.environments.protected IS 'A protected environment cannot be deleted';
+COMMENT ON COLUMN ff.environments.protected IS 'A protected environment cannot be deleted, and only ff administrators and members of allowed_roles may change it, its flags, segments and segment keys';
+COMMENT ON COLUMN ff.environments.allowed_roles IS 'Roles whose members may change the environment while it is protected, besides ff administrators (ff.protect_environment sets it)';
 COMMENT ON COLUMN ff.environments.metadata IS 'flagd flag-set metadata: flat object of string/number/boolean values, merged under every flag''s metadata';
 COMMENT ON COLUMN ff.environments.description IS 'Free-text description';
 COMMENT ON COLUMN ff.environments.created_at IS 'When the environment was created';

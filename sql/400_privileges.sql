@@ -1,0 +1,199 @@
+--
+-- 400_privileges: grant recipes (reader, editor, admin), what PUBLIC may do,
+-- and protected environments (trigger ff_05_protect*) through raw DML and
+-- the ff.* functions, with the exact errors users see.
+--
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS feature_flags CASCADE;
+CREATE EXTENSION feature_flags;
+RESET client_min_messages;
+
+CREATE ROLE regress_ff_reader;
+CREATE ROLE regress_ff_editor;
+CREATE ROLE regress_ff_admin;
+CREATE ROLE regress_ff_release;
+CREATE ROLE regress_ff_releaser IN ROLE regress_ff_release;
+CREATE ROLE regress_ff_nobody;
+CREATE ROLE "regress_ff Quoted";
+
+-- ---- recipes
+-- the statements of a level, with the grantee quoted
+SELECT * FROM ff.privilege_recipe('reader', 'regress_ff Quoted');
+SELECT * FROM ff.privilege_recipe('reader', 'regress_ff Quoted', revoke => true);
+-- levels are cumulative: what admin adds to editor
+SELECT * FROM ff.privilege_recipe('admin', 'regress_ff_admin')
+EXCEPT SELECT * FROM ff.privilege_recipe('editor', 'regress_ff_admin') ORDER BY 1;
+-- bad arguments
+SELECT * FROM ff.privilege_recipe('owner', 'regress_ff_admin');
+SELECT * FROM ff.grant_reader('regress_ff_missing');
+SELECT * FROM ff.grant_reader(NULL);
+
+SELECT count(*) > 0 AS granted FROM ff.grant_reader('regress_ff_reader');
+SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_editor');
+SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_releaser');
+SELECT count(*) > 0 AS granted FROM ff.grant_admin('regress_ff_admin');
+
+-- who may do what (PUBLIC and a role without grants are alike)
+SELECT r AS role,
+       has_schema_privilege(r, 'ff', 'USAGE') AS usage,
+       has_table_privilege(r, 'ff.flags', 'SELECT') AS read_flags,
+       has_table_privilege(r, 'ff.versions', 'SELECT') AS read_history,
+       has_table_privilege(r, 'ff.flags', 'INSERT') AS write_flags,
+       has_column_privilege(r, 'ff.environments', 'metadata', 'UPDATE') AS env_metadata,
+       has_column_privilege(r, 'ff.environments', 'protected', 'UPDATE') AS env_protection,
+       has_function_privilege(r, 'ff.create_flag(text, jsonb, text, text, jsonb, boolean, text, text[], text, jsonb)',
+                              'EXECUTE') AS create_flag,
+       has_function_privilege(r, 'ff.create_environment(text, text, jsonb, boolean)', 'EXECUTE') AS create_env,
+       has_function_privilege(r, 'ff.current_version()', 'EXECUTE') AS current_version
+  FROM unnest(ARRAY['public', 'regress_ff_nobody', 'regress_ff_reader', 'regress_ff_editor',
+                    'regress_ff_admin']) AS r;
+
+-- ---- protected environments
+SELECT (ff.create_environment('production', 'Live traffic')).name;
+SELECT name, protected, allowed_roles FROM ff.protect_environment('production', '{regress_ff_release}');
+SELECT (ff.create_flag('checkout', environment => 'production')).key;
+SELECT (ff.create_segment('beta', environment => 'production', include => '{u1}')).name;
+SELECT (ff.create_flag('dev-only')).key;
+
+-- allowed roles must exist, and the names are checked at write time
+SELECT ff.protect_environment('production', '{regress_ff_release, regress_ff_missing}');
+UPDATE ff.environments SET allowed_roles = '{regress_ff_release, NULL}' WHERE name = 'production';
+SELECT ff.protect_environment(NULL);
+SELECT ff.protect_environment('prod');
+
+-- table privileges are checked first: a role without grants gets the usual error
+SET ROLE regress_ff_nobody;
+INSERT INTO ff.flags (environment, key, variants) VALUES ('production', 'x', '{"a": 1}');
+RESET ROLE;
+
+-- an editor: everything in production is refused, by raw DML or through functions
+SET ROLE regress_ff_editor;
+SELECT ff.can_write_environment('production') AS production, ff.can_write_environment('development') AS development;
+INSERT INTO ff.flags (environment, key, variants) VALUES ('production', 'raw', '{"a": 1}');
+SELECT ff.create_flag('new-one', environment => 'production');
+UPDATE ff.flags SET description = 'edited' WHERE environment = 'production' AND key = 'checkout';
+SELECT ff.disable_flag('checkout', 'production');
+DELETE FROM ff.flags WHERE environment = 'production';
+UPDATE ff.flags SET environment = 'production' WHERE key = 'dev-only';
+SELECT ff.copy_flag('dev-only', 'development', 'production');
+SELECT ff.import_flagd('{"flags": {"imported": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}}}',
+                       'production');
+SELECT ff.create_segment('vip', environment => 'production');
+SELECT ff.set_segment_rule('beta', '{"==": [{"var": "plan"}, "beta"]}', 'production');
+SELECT ff.add_segment_keys('beta', '{u2, u3}', 'production');
+SELECT ff.remove_segment_keys('beta', '{u1}', 'production');
+UPDATE ff.segment_keys SET excluded = true WHERE environment = 'production';
+UPDATE ff.environments SET description = 'mine now' WHERE name = 'production';
+UPDATE ff.environments SET protected = false WHERE name = 'production';
+DELETE FROM ff.environments WHERE name = 'production';
+-- one statement that touches both environments writes nothing
+INSERT INTO ff.flags (environment, key, variants)
+VALUES ('development', 'both-1', '{"a": 1}'), ('production', 'both-2', '{"a": 1}');
+SELECT count(*) FROM ff.flags WHERE key LIKE 'both-%';
+-- ... while the unprotected environment is the editor's to change
+UPDATE ff.flags SET description = 'edited' WHERE environment = 'development' AND key = 'dev-only';
+UPDATE ff.environments SET description = 'Everyday work' WHERE name = 'development';
+SELECT key, description FROM ff.flags WHERE environment = 'development';
+RESET ROLE;
+
+-- TRUNCATE empties every environment; a role that may truncate still needs
+-- every protected environment
+GRANT TRUNCATE ON ff.segment_keys TO regress_ff_editor;
+SET ROLE regress_ff_editor;
+TRUNCATE ff.segment_keys;
+RESET ROLE;
+REVOKE TRUNCATE ON ff.segment_keys FROM regress_ff_editor;
+
+-- a member of an allowed role writes in production, but cannot change the
+-- protection, even when granted the column
+SET ROLE regress_ff_releaser;
+SELECT ff.can_write_environment('production') AS production;
+SELECT key, state FROM ff.disable_flag('checkout', 'production');
+SELECT ff.add_segment_keys('beta', '{u2}', 'production') AS added;
+UPDATE ff.environments SET description = 'Live traffic (release managers)' WHERE name = 'production';
+SELECT ff.unprotect_environment('production');
+RESET ROLE;
+GRANT UPDATE (allowed_roles) ON ff.environments TO regress_ff_releaser;
+SET ROLE regress_ff_releaser;
+UPDATE ff.environments SET allowed_roles = '{regress_ff_release, regress_ff_editor}' WHERE name = 'production';
+RESET ROLE;
+REVOKE UPDATE (allowed_roles) ON ff.environments FROM regress_ff_releaser;
+SELECT changed_by, summary FROM ff.history ORDER BY version DESC LIMIT 3;
+
+-- a protected environment with no allowed roles: only ff administrators
+SELECT name, protected, allowed_roles FROM ff.protect_environment('production', '{}');
+SET ROLE regress_ff_releaser;
+SELECT ff.enable_flag('checkout', 'production');
+RESET ROLE;
+
+-- the admin recipe: writes everywhere, manages environments and protection
+SET ROLE regress_ff_admin;
+SELECT key, state FROM ff.enable_flag('checkout', 'production');
+SELECT (ff.create_environment('staging')).name;
+SELECT name, protected FROM ff.protect_environment('staging');
+SELECT (ff.create_flag('staged', environment => 'staging')).key;
+DELETE FROM ff.environments WHERE name = 'production';
+RESET ROLE;
+
+-- the reader evaluates production flags (the evaluator reads the tables
+-- itself), but reads no rule
+SELECT key, default_variant FROM ff.set_default_variant('checkout', 'on', 'production');
+SET ROLE regress_ff_reader;
+SELECT ff.get_bool('checkout', '{}', false, 'production') AS checkout,
+       (ff.evaluate('checkout', '{}', NULL, 'production')).reason;
+SELECT targeting FROM ff.flags WHERE key = 'checkout';
+RESET ROLE;
+
+-- who may write, per role
+SELECT e AS environment,
+       ff.can_write_environment(e, 'regress_ff_editor') AS editor,
+       ff.can_write_environment(e, 'regress_ff_releaser') AS releaser,
+       ff.can_write_environment(e, 'regress_ff_admin') AS admin
+  FROM unnest(ARRAY['development', 'staging', 'production', 'no-such-env']) AS e;
+SELECT ff.can_write_environment('production', 'regress_ff_missing');
+
+-- the checks follow current_user: a SECURITY DEFINER function owned by an
+-- ff administrator acts with the administrator's rights (a deliberate
+-- delegation, e.g. an on-call kill switch), one owned by the editor does not
+CREATE SCHEMA regress_ff_ops AUTHORIZATION regress_ff_admin;
+GRANT CREATE ON SCHEMA regress_ff_ops TO regress_ff_editor;
+GRANT USAGE ON SCHEMA regress_ff_ops TO regress_ff_editor;
+SET ROLE regress_ff_admin;
+CREATE FUNCTION regress_ff_ops.kill(flag text) RETURNS text
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT (ff.disable_flag(flag, 'production')).state $$;
+REVOKE ALL ON FUNCTION regress_ff_ops.kill(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION regress_ff_ops.kill(text) TO regress_ff_editor;
+RESET ROLE;
+SET ROLE regress_ff_editor;
+SELECT regress_ff_ops.kill('checkout');
+CREATE FUNCTION regress_ff_ops.sneaky(flag text) RETURNS text
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT (ff.enable_flag(flag, 'production')).state $$;
+SELECT regress_ff_ops.sneaky('checkout');
+RESET ROLE;
+SELECT changed_by, summary FROM ff.history ORDER BY version DESC LIMIT 1;
+
+-- unprotected again: the editor may write
+SELECT name, protected, allowed_roles FROM ff.unprotect_environment('production');
+SET ROLE regress_ff_editor;
+SELECT key, state FROM ff.enable_flag('checkout', 'production');
+RESET ROLE;
+
+-- ---- revoking
+SELECT count(*) > 0 AS revoked FROM ff.revoke_editor('regress_ff_editor');
+SET ROLE regress_ff_editor;
+SELECT count(*) FROM ff.flags;
+RESET ROLE;
+SELECT has_column_privilege('regress_ff_editor', 'ff.environments', 'metadata', 'UPDATE') AS env_metadata,
+       (SELECT count(*) FROM pg_namespace AS n, aclexplode(n.nspacl) AS a
+         WHERE n.nspname = 'ff' AND a.grantee = 'regress_ff_editor'::regrole) AS own_schema_grants;
+
+-- clean up: after the revoke recipes no privilege is left, so DROP ROLE succeeds
+DROP SCHEMA regress_ff_ops CASCADE;
+SELECT count(*) > 0 AS revoked FROM ff.revoke_reader('regress_ff_reader');
+SELECT count(*) > 0 AS revoked FROM ff.revoke_editor('regress_ff_releaser');
+SELECT count(*) > 0 AS revoked FROM ff.revoke_admin('regress_ff_admin');
+DROP ROLE regress_ff_reader, regress_ff_editor, regress_ff_admin, regress_ff_releaser, regress_ff_release,
+          regress_ff_nobody, "regress_ff Quoted";
