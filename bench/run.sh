@@ -198,6 +198,8 @@ cluster_destroy() {
 }
 cleanup() {
 	local rc=$?
+	# keep the server log with the results (the data directory is removed)
+	if [[ -r "$DATA/server.log" ]]; then cp "$DATA/server.log" "$RES/server.log" 2>/dev/null || true; fi
 	if [[ "$KEEP" == 1 ]]; then
 		log "scratch cluster left running: PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=ffbench"
 	else
