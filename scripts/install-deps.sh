@@ -12,6 +12,8 @@ PACKAGES=(
     postgresql-server-dev-15
     postgresql-contrib
     libxxhash-dev
+    libpq-dev                           # bench/tools/ff_propagation.c
+    valgrind                            # benchmark profiles, memory checks
     postgresql-15-pgtap pgtap           # pgTAP extension + pg_prove
     libtap-parser-sourcehandler-pgtap-perl
     postgresql-15-cron
