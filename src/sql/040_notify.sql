@@ -29,34 +29,38 @@ DECLARE
     n_kept          bigint;
     budget          integer;
 BEGIN
-    SELECT pg_catalog.max(v.version), pg_catalog.count(*)
-      INTO last_version, n_changes
-      FROM ff.versions AS v
-     WHERE v.version >= $1 AND v.change_set = $1;
-
+    -- one statement, one index scan of the change-set's rows (they are
+    -- the versions from change_set on that carry it)
+    --
     -- names listed in order (environments, flags, segments), each costing
     -- its JSON length plus the ", " separator, until the budget is spent
     budget := max_bytes - 200;
-    WITH names AS (
-        SELECT DISTINCT 1 AS kind, v.environment AS name
-          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1
+    WITH cs AS MATERIALIZED (
+        SELECT v.version, v.entity, v.environment, v.entity_key
+          FROM ff.versions AS v
+         WHERE v.version >= $1 AND v.change_set = $1),
+    names AS (
+        SELECT DISTINCT 1 AS kind, c.environment AS name
+          FROM cs AS c
         UNION
-        SELECT DISTINCT 2, v.entity_key
-          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1 AND v.entity = 'flag'
+        SELECT DISTINCT 2, c.entity_key
+          FROM cs AS c WHERE c.entity = 'flag'
         UNION
-        SELECT DISTINCT 3, v.entity_key
-          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1 AND v.entity = 'segment'),
+        SELECT DISTINCT 3, c.entity_key
+          FROM cs AS c WHERE c.entity = 'segment'),
     costed AS (
         SELECT n.kind, n.name,
                pg_catalog.sum(pg_catalog.octet_length(pg_catalog.to_jsonb(n.name)::text) + 2)
                    OVER (ORDER BY n.kind, n.name) AS running
           FROM names AS n)
-    SELECT coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 1 AND c.running <= budget), '[]'),
+    SELECT (SELECT pg_catalog.max(c.version) FROM cs AS c),
+           (SELECT pg_catalog.count(*) FROM cs AS c),
+           coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 1 AND c.running <= budget), '[]'),
            coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 2 AND c.running <= budget), '[]'),
            coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 3 AND c.running <= budget), '[]'),
            pg_catalog.count(*),
            pg_catalog.count(*) FILTER (WHERE c.running <= budget)
-      INTO envs, flags, segs, n_names, n_kept
+      INTO last_version, n_changes, envs, flags, segs, n_names, n_kept
       FROM costed AS c;
 
     RETURN pg_catalog.jsonb_build_object(
