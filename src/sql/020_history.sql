@@ -57,8 +57,12 @@ CREATE TABLE ff.versions (
     CONSTRAINT versions_entity_check CHECK (entity IN ('environment', 'flag', 'segment')),
     CONSTRAINT versions_operation_check CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE', 'KEYS')),
     CONSTRAINT versions_keys_check CHECK (operation <> 'KEYS' OR entity = 'segment'),
-    CONSTRAINT versions_hash_check CHECK (hash ~ '^[0-9a-f]{64}$'),
-    CONSTRAINT versions_prev_hash_check CHECK (prev_hash ~ '^[0-9a-f]{64}$')
+    -- 64 lower-case hex digits (the same as ~ '^[0-9a-f]{64}$', without a
+    -- regular expression run for every version written)
+    CONSTRAINT versions_hash_check
+        CHECK (pg_catalog.octet_length(hash) = 64 AND pg_catalog.ltrim(hash, '0123456789abcdef') = ''),
+    CONSTRAINT versions_prev_hash_check
+        CHECK (pg_catalog.octet_length(prev_hash) = 64 AND pg_catalog.ltrim(prev_hash, '0123456789abcdef') = '')
 );
 CREATE INDEX versions_entity_idx ON ff.versions (entity, environment, entity_key, version);
 
@@ -166,7 +170,15 @@ DECLARE
     held        boolean;
     cs          bigint;
 BEGIN
-    SELECT l.holder = me, l.change_set INTO held, cs FROM ff.history_lock AS l;
+    -- the lock row and, for a transaction that already holds the lock (no
+    -- other writer can commit a version meanwhile), the latest version
+    SELECT l.holder = me, l.change_set, lv.version, lv.hash
+      INTO held, cs, next_version, last_hash
+      FROM ff.history_lock AS l
+      LEFT JOIN LATERAL (SELECT v.version, v.hash
+                           FROM ff.versions AS v
+                          ORDER BY v.version DESC
+                          LIMIT 1) AS lv ON true;
     IF held IS NOT TRUE THEN
         -- first write of this transaction: take the writer lock (waits for
         -- the writer holding it to commit or roll back)
@@ -176,10 +188,11 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Reinstall the feature_flags extension.';
         END IF;
+        -- a new snapshot (READ COMMITTED): sees every version committed
+        -- before us
+        SELECT v.version, v.hash INTO next_version, last_hash
+          FROM ff.versions AS v ORDER BY v.version DESC LIMIT 1;
     END IF;
-    -- a new snapshot (READ COMMITTED): sees every version committed before us
-    SELECT v.version, v.hash INTO next_version, last_hash
-      FROM ff.versions AS v ORDER BY v.version DESC LIMIT 1;
     next_version := coalesce(next_version, 0) + 1;
     IF held IS NOT TRUE THEN
         UPDATE ff.history_lock SET change_set = next_version;

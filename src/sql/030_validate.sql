@@ -544,13 +544,23 @@ DECLARE
     one         jsonb;
     verb        text;
     allowed     name[];
+    protected_envs text[];
 BEGIN
-    -- the check of ff._check_environment_writable(), written out so that
-    -- the description of the change (a row image) is only built for the
-    -- error, and not for every unprotected environment
+    -- no protected environment among the touched ones (the usual case: no
+    -- protected environment at all) means nothing to check
+    SELECT pg_catalog.array_agg(p.name) INTO protected_envs
+      FROM ff._environment_protection(NULL) AS p;
+    IF protected_envs IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    -- for each touched protected environment, the check of
+    -- ff._check_environment_writable(), written out so that the
+    -- description of the change (a row image) is only built for the error
     IF TG_OP = 'INSERT' THEN
         verb := CASE TG_TABLE_NAME WHEN 'segment_keys' THEN 'add' ELSE 'create' END;
-        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k ORDER BY 1 LOOP
+        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k
+                    WHERE k.environment = ANY (protected_envs) ORDER BY 1 LOOP
             SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
             IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
                 SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
@@ -562,7 +572,8 @@ BEGIN
 
     verb := CASE WHEN TG_OP = 'UPDATE' THEN 'change'
                  WHEN TG_TABLE_NAME = 'segment_keys' THEN 'remove' ELSE 'delete' END;
-    FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k ORDER BY 1 LOOP
+    FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k
+                    WHERE k.environment = ANY (protected_envs) ORDER BY 1 LOOP
         SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
         IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
             SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
@@ -572,7 +583,8 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         -- rows moved into another environment
         FOR env IN SELECT DISTINCT n.environment FROM ff_protect_new AS n
-                    WHERE NOT EXISTS (SELECT 1 FROM ff_protect_old AS o WHERE o.environment = n.environment)
+                    WHERE n.environment = ANY (protected_envs)
+                      AND NOT EXISTS (SELECT 1 FROM ff_protect_old AS o WHERE o.environment = n.environment)
                     ORDER BY 1 LOOP
             SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
             IF FOUND AND NOT ff._may_write(current_user, allowed) THEN

@@ -18,6 +18,9 @@ CREATE FUNCTION ff._history_notify_payload(change_set bigint, max_bytes integer 
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+-- the generic plan (an index scan from change_set on) is the right one;
+-- without this the estimate of "version >= $1" makes every call plan anew
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     last_version    bigint;
@@ -28,13 +31,46 @@ DECLARE
     n_names         bigint;
     n_kept          bigint;
     budget          integer;
+    one             record;
+    env_cost        bigint;
+    key_cost        bigint;
 BEGIN
-    -- one statement, one index scan of the change-set's rows (they are
-    -- the versions from change_set on that carry it)
-    --
     -- names listed in order (environments, flags, segments), each costing
     -- its JSON length plus the ", " separator, until the budget is spent
     budget := max_bytes - 200;
+
+    -- a change-set of one version (a single change, the usual case): the
+    -- payload straight from that row, the same as the general query below
+    -- gives for it
+    SELECT pg_catalog.count(*) AS n, pg_catalog.max(v.version) AS version,
+           pg_catalog.min(v.entity) AS entity, pg_catalog.min(v.environment) AS environment,
+           pg_catalog.min(v.entity_key) AS entity_key
+      INTO one
+      FROM ff.versions AS v
+     WHERE v.version >= $1 AND v.change_set = $1;
+    IF one.n = 1 THEN
+        env_cost := pg_catalog.octet_length(pg_catalog.to_jsonb(one.environment)::text) + 2;
+        IF one.entity IN ('flag', 'segment') THEN
+            key_cost := env_cost + pg_catalog.octet_length(pg_catalog.to_jsonb(one.entity_key)::text) + 2;
+        END IF;
+        RETURN pg_catalog.jsonb_build_object(
+            'version', one.version,
+            'change_set', $1,
+            'changes', 1,
+            'environments', CASE WHEN env_cost <= budget
+                                 THEN pg_catalog.jsonb_build_array(one.environment)
+                                 ELSE '[]'::jsonb END,
+            'flags', CASE WHEN one.entity = 'flag' AND key_cost <= budget
+                          THEN pg_catalog.jsonb_build_array(one.entity_key)
+                          ELSE '[]'::jsonb END,
+            'segments', CASE WHEN one.entity = 'segment' AND key_cost <= budget
+                             THEN pg_catalog.jsonb_build_array(one.entity_key)
+                             ELSE '[]'::jsonb END,
+            'truncated', env_cost > budget OR coalesce(key_cost > budget, false))::text;
+    END IF;
+
+    -- several versions: one statement, one index scan of the change-set's
+    -- rows (they are the versions from change_set on that carry it)
     WITH cs AS MATERIALIZED (
         SELECT v.version, v.entity, v.environment, v.entity_key
           FROM ff.versions AS v
