@@ -432,11 +432,16 @@ BEGIN
         END IF;
     END IF;
 
-    -- (every history table has the columns version and updated_at)
+    -- (every history table has the columns version and updated_at; the
+    -- after image is new_img with the same two members replaced, which is
+    -- what to_jsonb(NEW) would now give)
     NEW.version := nx.next_version;
     NEW.updated_at := pg_catalog.now();
     PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_env, new_key,
-                               op, old_img, pg_catalog.to_jsonb(NEW), NULL);
+                               op, old_img,
+                               new_img || pg_catalog.jsonb_build_object('version', NEW.version,
+                                                                        'updated_at', NEW.updated_at),
+                               NULL);
     RETURN NEW;
 END;
 $$;
