@@ -353,7 +353,11 @@ DECLARE
     op          text := TG_OP;
     nx          record;
     in_sync     bigint;
+    recorded    bigint;
 BEGIN
+    -- (functions whose result is not needed are called in assignments, not
+    -- with PERFORM: an assignment of a function call is evaluated directly,
+    -- PERFORM runs a query through the executor)
     -- the identities are those of ff._history_identity(), written out:
     -- a call of an SQL function from PL/pgSQL is planned again in every
     -- transaction, these expressions are planned once per session
@@ -365,8 +369,8 @@ BEGIN
 
     IF TG_OP = 'DELETE' THEN
         nx := ff._history_next();
-        PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
-                                   'DELETE', old_img, NULL, NULL);
+        recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
+                                       'DELETE', old_img, NULL, NULL);
         RETURN OLD;
     END IF;
 
@@ -422,10 +426,9 @@ BEGIN
         nx := ff._history_next();
         -- a renamed key is the deletion of the old entity and the creation
         -- of a new one, so that each entity's history stays under its key
-        IF (old_env, old_key) IS DISTINCT FROM
-           (new_env, new_key) THEN
-            PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
-                                       'DELETE', old_img, NULL, NULL);
+        IF (old_env, old_key) IS DISTINCT FROM (new_env, new_key) THEN
+            recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
+                                           'DELETE', old_img, NULL, NULL);
             nx := ff._history_next();
             op := 'INSERT';
             old_img := NULL;
@@ -437,11 +440,11 @@ BEGIN
     -- what to_jsonb(NEW) would now give)
     NEW.version := nx.next_version;
     NEW.updated_at := pg_catalog.now();
-    PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_env, new_key,
-                               op, old_img,
-                               new_img || pg_catalog.jsonb_build_object('version', NEW.version,
-                                                                        'updated_at', NEW.updated_at),
-                               NULL);
+    recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_env, new_key,
+                                   op, old_img,
+                                   new_img || pg_catalog.jsonb_build_object('version', NEW.version,
+                                                                            'updated_at', NEW.updated_at),
+                                   NULL);
     RETURN NEW;
 END;
 $$;
