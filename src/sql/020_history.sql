@@ -57,8 +57,12 @@ CREATE TABLE ff.versions (
     CONSTRAINT versions_entity_check CHECK (entity IN ('environment', 'flag', 'segment')),
     CONSTRAINT versions_operation_check CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE', 'KEYS')),
     CONSTRAINT versions_keys_check CHECK (operation <> 'KEYS' OR entity = 'segment'),
-    CONSTRAINT versions_hash_check CHECK (hash ~ '^[0-9a-f]{64}$'),
-    CONSTRAINT versions_prev_hash_check CHECK (prev_hash ~ '^[0-9a-f]{64}$')
+    -- 64 lower-case hex digits (the same as ~ '^[0-9a-f]{64}$', without a
+    -- regular expression run for every version written)
+    CONSTRAINT versions_hash_check
+        CHECK (pg_catalog.octet_length(hash) = 64 AND pg_catalog.ltrim(hash, '0123456789abcdef') = ''),
+    CONSTRAINT versions_prev_hash_check
+        CHECK (pg_catalog.octet_length(prev_hash) = 64 AND pg_catalog.ltrim(prev_hash, '0123456789abcdef') = '')
 );
 CREATE INDEX versions_entity_idx ON ff.versions (entity, environment, entity_key, version);
 
@@ -166,7 +170,15 @@ DECLARE
     held        boolean;
     cs          bigint;
 BEGIN
-    SELECT l.holder = me, l.change_set INTO held, cs FROM ff.history_lock AS l;
+    -- the lock row and, for a transaction that already holds the lock (no
+    -- other writer can commit a version meanwhile), the latest version
+    SELECT l.holder = me, l.change_set, lv.version, lv.hash
+      INTO held, cs, next_version, last_hash
+      FROM ff.history_lock AS l
+      LEFT JOIN LATERAL (SELECT v.version, v.hash
+                           FROM ff.versions AS v
+                          ORDER BY v.version DESC
+                          LIMIT 1) AS lv ON true;
     IF held IS NOT TRUE THEN
         -- first write of this transaction: take the writer lock (waits for
         -- the writer holding it to commit or roll back)
@@ -176,10 +188,11 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Reinstall the feature_flags extension.';
         END IF;
+        -- a new snapshot (READ COMMITTED): sees every version committed
+        -- before us
+        SELECT v.version, v.hash INTO next_version, last_hash
+          FROM ff.versions AS v ORDER BY v.version DESC LIMIT 1;
     END IF;
-    -- a new snapshot (READ COMMITTED): sees every version committed before us
-    SELECT v.version, v.hash INTO next_version, last_hash
-      FROM ff.versions AS v ORDER BY v.version DESC LIMIT 1;
     next_version := coalesce(next_version, 0) + 1;
     IF held IS NOT TRUE THEN
         UPDATE ff.history_lock SET change_set = next_version;
@@ -222,7 +235,12 @@ BEGIN
     r.comment := nullif(pg_catalog.current_setting('ff.change_comment', true), '');
     r.xact_id := pg_catalog.pg_current_xact_id();
     r.prev_hash := prev_hash;
-    r.hash := ff._history_hash(r);
+    -- the expression of ff._history_hash(r), written out so that its plan
+    -- is cached with this function's (a call of the SQL function would be
+    -- parsed and planned again in every transaction); TimeZone is UTC here
+    r.hash := pg_catalog.encode(
+        pg_catalog.sha256(pg_catalog.convert_to((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.-) 'hash')::text, 'UTF8')),
+        'hex');
     INSERT INTO ff.versions VALUES (r.*);
     RETURN r.version;
 END;
@@ -327,26 +345,38 @@ DECLARE
     entity      text := TG_ARGV[0];
     new_img     jsonb;
     old_img     jsonb;
-    new_id      record;
-    old_id      record;
+    new_env     text;
+    new_key     text;
+    old_env     text;
+    old_key     text;
+    unstamped_ok boolean;
     op          text := TG_OP;
     nx          record;
     in_sync     bigint;
+    recorded    bigint;
 BEGIN
+    -- (functions whose result is not needed are called in assignments, not
+    -- with PERFORM: an assignment of a function call is evaluated directly,
+    -- PERFORM runs a query through the executor)
+    -- the identities are those of ff._history_identity(), written out:
+    -- a call of an SQL function from PL/pgSQL is planned again in every
+    -- transaction, these expressions are planned once per session
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         old_img := pg_catalog.to_jsonb(OLD);
-        old_id := ff._history_identity(entity, old_img);
+        old_env := CASE entity WHEN 'environment' THEN old_img ->> 'name' ELSE old_img ->> 'environment' END;
+        old_key := CASE entity WHEN 'flag' THEN old_img ->> 'key' ELSE old_img ->> 'name' END;
     END IF;
 
     IF TG_OP = 'DELETE' THEN
         nx := ff._history_next();
-        PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_id.environment, old_id.entity_key,
-                                   'DELETE', old_img, NULL, NULL);
+        recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
+                                       'DELETE', old_img, NULL, NULL);
         RETURN OLD;
     END IF;
 
     new_img := pg_catalog.to_jsonb(NEW);
-    new_id := ff._history_identity(entity, new_img);
+    new_env := CASE entity WHEN 'environment' THEN new_img ->> 'name' ELSE new_img ->> 'environment' END;
+    new_key := CASE entity WHEN 'flag' THEN new_img ->> 'key' ELSE new_img ->> 'name' END;
 
     -- an UPDATE that changes nothing is not a change
     IF TG_OP = 'UPDATE' AND new_img = old_img THEN
@@ -356,11 +386,22 @@ BEGIN
     -- the row is exactly what the history says it is (pg_dump restore):
     -- either stamped with that version, or unstamped and inserted or
     -- written over a row never written since installation
-    in_sync := ff._history_in_sync(entity, new_id.environment, new_id.entity_key, new_img,
-                                   TG_OP = 'INSERT' OR old_img ->> 'version' IS NULL);
+    -- (the query of ff._history_in_sync(), written out for the same reason)
+    unstamped_ok := TG_OP = 'INSERT' OR old_img ->> 'version' IS NULL;
+    SELECT l.version INTO in_sync
+      FROM (SELECT v.version, v.operation, v.after
+              FROM ff.versions AS v
+             WHERE v.entity = TG_ARGV[0] AND v.environment = new_env AND v.entity_key = new_key
+               AND v.operation <> 'KEYS'
+             ORDER BY v.version DESC
+             LIMIT 1) AS l
+     WHERE l.operation <> 'DELETE'
+       AND (l.after - 'version') = (new_img - 'version')
+       AND (l.version = (new_img ->> 'version')::bigint
+            OR (unstamped_ok AND new_img ->> 'version' IS NULL));
     IF in_sync IS NOT NULL THEN
         IF TG_OP = 'INSERT'
-           AND ff._history_row_exists(entity, new_id.environment, new_id.entity_key, true) THEN
+           AND ff._history_row_exists(entity, new_env, new_key, true) THEN
             -- the install script re-created this row (the default
             -- environment): overwrite it with the restored image
             PERFORM ff._history_write_image(entity, new_img, true);
@@ -377,7 +418,7 @@ BEGIN
     -- gets recorded; a plain INSERT fails with a unique violation
     IF TG_OP = 'INSERT' THEN
         nx := ff._history_next();
-        IF ff._history_row_exists(entity, new_id.environment, new_id.entity_key) THEN
+        IF ff._history_row_exists(entity, new_env, new_key) THEN
             RETURN NEW;
         END IF;
         old_img := NULL;
@@ -385,21 +426,25 @@ BEGIN
         nx := ff._history_next();
         -- a renamed key is the deletion of the old entity and the creation
         -- of a new one, so that each entity's history stays under its key
-        IF (old_id.environment, old_id.entity_key) IS DISTINCT FROM
-           (new_id.environment, new_id.entity_key) THEN
-            PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_id.environment, old_id.entity_key,
-                                       'DELETE', old_img, NULL, NULL);
+        IF (old_env, old_key) IS DISTINCT FROM (new_env, new_key) THEN
+            recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
+                                           'DELETE', old_img, NULL, NULL);
             nx := ff._history_next();
             op := 'INSERT';
             old_img := NULL;
         END IF;
     END IF;
 
-    NEW := pg_catalog.jsonb_populate_record(NEW,
-               pg_catalog.jsonb_build_object('version', nx.next_version,
-                                             'updated_at', pg_catalog.now()));
-    PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_id.environment, new_id.entity_key,
-                               op, old_img, pg_catalog.to_jsonb(NEW), NULL);
+    -- (every history table has the columns version and updated_at; the
+    -- after image is new_img with the same two members replaced, which is
+    -- what to_jsonb(NEW) would now give)
+    NEW.version := nx.next_version;
+    NEW.updated_at := pg_catalog.now();
+    recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_env, new_key,
+                                   op, old_img,
+                                   new_img || pg_catalog.jsonb_build_object('version', NEW.version,
+                                                                            'updated_at', NEW.updated_at),
+                                   NULL);
     RETURN NEW;
 END;
 $$;

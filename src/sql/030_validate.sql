@@ -391,13 +391,18 @@ ALTER TABLE ff.environments
 -- write ff.flags but not read ff.environments.
 CREATE FUNCTION ff._environment_protection(environment text)
 RETURNS TABLE (name text, allowed_roles name[])
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL rather than SQL: the protection triggers call it once per
+    -- statement, and a PL/pgSQL query's plan is kept for the session
+    RETURN QUERY
     SELECT e.name, e.allowed_roles
       FROM ff.environments AS e
      WHERE e.protected AND ($1 IS NULL OR e.name = $1)
-     ORDER BY e.name
+     ORDER BY e.name;
+END;
 $$;
 
 COMMENT ON FUNCTION ff._environment_protection(text) IS
@@ -538,29 +543,55 @@ DECLARE
     env         text;
     one         jsonb;
     verb        text;
+    allowed     name[];
+    protected_envs text[];
 BEGIN
+    -- no protected environment among the touched ones (the usual case: no
+    -- protected environment at all) means nothing to check
+    SELECT pg_catalog.array_agg(p.name) INTO protected_envs
+      FROM ff._environment_protection(NULL) AS p;
+    IF protected_envs IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    -- for each touched protected environment, the check of
+    -- ff._check_environment_writable(), written out so that the
+    -- description of the change (a row image) is only built for the error
     IF TG_OP = 'INSERT' THEN
         verb := CASE TG_TABLE_NAME WHEN 'segment_keys' THEN 'add' ELSE 'create' END;
-        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k ORDER BY 1 LOOP
-            SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-            PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k
+                    WHERE k.environment = ANY (protected_envs) ORDER BY 1 LOOP
+            SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
+            IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
+                SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+                PERFORM ff._protection_denied(env, allowed, ff._protect_what(TG_TABLE_NAME, verb, one));
+            END IF;
         END LOOP;
         RETURN NULL;
     END IF;
 
     verb := CASE WHEN TG_OP = 'UPDATE' THEN 'change'
                  WHEN TG_TABLE_NAME = 'segment_keys' THEN 'remove' ELSE 'delete' END;
-    FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k ORDER BY 1 LOOP
-        SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
-        PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+    FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k
+                    WHERE k.environment = ANY (protected_envs) ORDER BY 1 LOOP
+        SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
+        IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
+            SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._protection_denied(env, allowed, ff._protect_what(TG_TABLE_NAME, verb, one));
+        END IF;
     END LOOP;
     IF TG_OP = 'UPDATE' THEN
         -- rows moved into another environment
         FOR env IN SELECT DISTINCT n.environment FROM ff_protect_new AS n
-                    WHERE NOT EXISTS (SELECT 1 FROM ff_protect_old AS o WHERE o.environment = n.environment)
+                    WHERE n.environment = ANY (protected_envs)
+                      AND NOT EXISTS (SELECT 1 FROM ff_protect_old AS o WHERE o.environment = n.environment)
                     ORDER BY 1 LOOP
-            SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-            PERFORM ff._check_environment_writable(env, ff._protect_what(TG_TABLE_NAME, 'move', one) || ' into this environment');
+            SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
+            IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
+                SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+                PERFORM ff._protection_denied(env, allowed,
+                    ff._protect_what(TG_TABLE_NAME, 'move', one) || ' into this environment');
+            END IF;
         END LOOP;
     END IF;
     RETURN NULL;

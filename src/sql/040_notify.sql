@@ -18,6 +18,9 @@ CREATE FUNCTION ff._history_notify_payload(change_set bigint, max_bytes integer 
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+-- the generic plan (an index scan from change_set on) is the right one;
+-- without this the estimate of "version >= $1" makes every call plan anew
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     last_version    bigint;
@@ -28,35 +31,72 @@ DECLARE
     n_names         bigint;
     n_kept          bigint;
     budget          integer;
+    one             record;
+    env_cost        bigint;
+    key_cost        bigint;
 BEGIN
-    SELECT pg_catalog.max(v.version), pg_catalog.count(*)
-      INTO last_version, n_changes
-      FROM ff.versions AS v
-     WHERE v.version >= $1 AND v.change_set = $1;
-
     -- names listed in order (environments, flags, segments), each costing
     -- its JSON length plus the ", " separator, until the budget is spent
     budget := max_bytes - 200;
-    WITH names AS (
-        SELECT DISTINCT 1 AS kind, v.environment AS name
-          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1
+
+    -- a change-set of one version (a single change, the usual case): the
+    -- payload straight from that row, the same as the general query below
+    -- gives for it
+    SELECT pg_catalog.count(*) AS n, pg_catalog.max(v.version) AS version,
+           pg_catalog.min(v.entity) AS entity, pg_catalog.min(v.environment) AS environment,
+           pg_catalog.min(v.entity_key) AS entity_key
+      INTO one
+      FROM ff.versions AS v
+     WHERE v.version >= $1 AND v.change_set = $1;
+    IF one.n = 1 THEN
+        env_cost := pg_catalog.octet_length(pg_catalog.to_jsonb(one.environment)::text) + 2;
+        IF one.entity IN ('flag', 'segment') THEN
+            key_cost := env_cost + pg_catalog.octet_length(pg_catalog.to_jsonb(one.entity_key)::text) + 2;
+        END IF;
+        RETURN pg_catalog.jsonb_build_object(
+            'version', one.version,
+            'change_set', $1,
+            'changes', 1,
+            'environments', CASE WHEN env_cost <= budget
+                                 THEN pg_catalog.jsonb_build_array(one.environment)
+                                 ELSE '[]'::jsonb END,
+            'flags', CASE WHEN one.entity = 'flag' AND key_cost <= budget
+                          THEN pg_catalog.jsonb_build_array(one.entity_key)
+                          ELSE '[]'::jsonb END,
+            'segments', CASE WHEN one.entity = 'segment' AND key_cost <= budget
+                             THEN pg_catalog.jsonb_build_array(one.entity_key)
+                             ELSE '[]'::jsonb END,
+            'truncated', env_cost > budget OR coalesce(key_cost > budget, false))::text;
+    END IF;
+
+    -- several versions: one statement, one index scan of the change-set's
+    -- rows (they are the versions from change_set on that carry it)
+    WITH cs AS MATERIALIZED (
+        SELECT v.version, v.entity, v.environment, v.entity_key
+          FROM ff.versions AS v
+         WHERE v.version >= $1 AND v.change_set = $1),
+    names AS (
+        SELECT DISTINCT 1 AS kind, c.environment AS name
+          FROM cs AS c
         UNION
-        SELECT DISTINCT 2, v.entity_key
-          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1 AND v.entity = 'flag'
+        SELECT DISTINCT 2, c.entity_key
+          FROM cs AS c WHERE c.entity = 'flag'
         UNION
-        SELECT DISTINCT 3, v.entity_key
-          FROM ff.versions AS v WHERE v.version >= $1 AND v.change_set = $1 AND v.entity = 'segment'),
+        SELECT DISTINCT 3, c.entity_key
+          FROM cs AS c WHERE c.entity = 'segment'),
     costed AS (
         SELECT n.kind, n.name,
                pg_catalog.sum(pg_catalog.octet_length(pg_catalog.to_jsonb(n.name)::text) + 2)
                    OVER (ORDER BY n.kind, n.name) AS running
           FROM names AS n)
-    SELECT coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 1 AND c.running <= budget), '[]'),
+    SELECT (SELECT pg_catalog.max(c.version) FROM cs AS c),
+           (SELECT pg_catalog.count(*) FROM cs AS c),
+           coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 1 AND c.running <= budget), '[]'),
            coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 2 AND c.running <= budget), '[]'),
            coalesce(pg_catalog.jsonb_agg(c.name ORDER BY c.name) FILTER (WHERE c.kind = 3 AND c.running <= budget), '[]'),
            pg_catalog.count(*),
            pg_catalog.count(*) FILTER (WHERE c.running <= budget)
-      INTO envs, flags, segs, n_names, n_kept
+      INTO last_version, n_changes, envs, flags, segs, n_names, n_kept
       FROM costed AS c;
 
     RETURN pg_catalog.jsonb_build_object(

@@ -184,10 +184,13 @@ RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    nx          record;
 BEGIN
     -- takes the lock on the first write of the transaction, and fixes the
-    -- change-set; later calls in the same transaction only read
-    PERFORM ff._history_next();
+    -- change-set; later calls in the same transaction only read (an
+    -- assignment, not PERFORM: evaluated without a trip through the executor)
+    nx := ff._history_next();
     RETURN NULL;
 END;
 $$;
