@@ -700,6 +700,50 @@ FFCacheGetEnv(const char *name, size_t len, char **missing_name)
  * Compiling flags
  * --------------------------------------------------------------------- */
 
+/*
+ * FFCompileScratch returns the per-backend context for the temporary
+ * allocations of compiling one flag (jsonb iterators, build buffers),
+ * emptied.  Only what a compiled flag keeps goes to the generation.
+ */
+static MemoryContext
+FFCompileScratch(void)
+{
+	static MemoryContext cxt = NULL;
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "feature_flags compile",
+									ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(cxt);
+	return cxt;
+}
+
+/*
+ * FFCopyJsonb copies a jsonb datum into cxt at its exact size (a jsonb
+ * freshly built by JsonbValueToJsonb sits in a buffer of at least 1 kB).
+ */
+static Jsonb *
+FFCopyJsonb(MemoryContext cxt, Jsonb *jb)
+{
+	Jsonb	   *copy = MemoryContextAlloc(cxt, VARSIZE(jb));
+
+	memcpy(copy, jb, VARSIZE(jb));
+	return copy;
+}
+
+/*
+ * FFCopyBytes copies len bytes into cxt as a NUL-terminated string.
+ */
+static char *
+FFCopyBytes(MemoryContext cxt, const char *ptr, size_t len)
+{
+	char	   *copy = MemoryContextAlloc(cxt, len + 1);
+
+	memcpy(copy, ptr, len);
+	copy[len] = '\0';
+	return copy;
+}
+
 /* a variant with its stored value, while sorting */
 typedef struct FFVariantEntry
 {
@@ -752,6 +796,7 @@ FFFlagBroken(FFCacheFlag *f, const char *fmt,...)
 static void
 FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 {
+	MemoryContext tmpcxt = FFCompileScratch();
 	MemoryContext oldcxt = MemoryContextSwitchTo(env->cxt);
 	FFVariant  *variants = NULL;
 	Jsonb	  **jsonbs = NULL;
@@ -771,7 +816,7 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		FFFlagBroken(f, "variants of flag \"%s\" are not a JSON object", f->key);
 	else
 	{
-		JsonbIterator *it = JsonbIteratorInit(&f->variants_raw->root);
+		JsonbIterator *it;
 		JsonbValue	v;
 		JsonbIteratorToken tok;
 		int			count = JB_ROOT_COUNT(f->variants_raw);
@@ -779,12 +824,16 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 
 		FFVariantEntry *entries;
 
+		/* iterator state and the jsonb build buffers are scratch */
+		MemoryContextSwitchTo(tmpcxt);
+		it = JsonbIteratorInit(&f->variants_raw->root);
 		entries = palloc0(sizeof(FFVariantEntry) * Max(count, 1));
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			if (tok == WJB_KEY && n < count)
 			{
-				entries[n].variant.name = pnstrdup(v.val.string.val, v.val.string.len);
+				entries[n].variant.name = FFCopyBytes(env->cxt, v.val.string.val,
+													  v.val.string.len);
 				entries[n].variant.namelen = v.val.string.len;
 			}
 			else if (tok == WJB_VALUE && n < count)
@@ -794,14 +843,19 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 				entries[n].variant.value = FFJsonbValueToJL(env->arena, &v, true,
 															&too_deep);
 				if (too_deep && !f->broken)
+				{
+					MemoryContextSwitchTo(env->cxt);
 					FFFlagBroken(f, "variant \"%s\" of flag \"%s\" nests deeper than %d levels",
 								 entries[n].variant.name, f->key, FF_MAX_JSON_DEPTH);
-				/* the value exactly as stored, for results */
-				entries[n].jsonb = JsonbValueToJsonb(&v);
+					MemoryContextSwitchTo(tmpcxt);
+				}
+				/* the value exactly as stored, for results, at its exact size */
+				entries[n].jsonb = FFCopyJsonb(env->cxt, JsonbValueToJsonb(&v));
 				n++;
 			}
 		}
 		qsort(entries, n, sizeof(FFVariantEntry), FFVariantOrderCmp);
+		MemoryContextSwitchTo(env->cxt);
 		variants = palloc(sizeof(FFVariant) * Max(n, 1));
 		jsonbs = palloc(sizeof(Jsonb *) * Max(n, 1));
 		for (i = 0; i < n; i++)
@@ -809,7 +863,6 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 			variants[i] = entries[i].variant;
 			jsonbs[i] = entries[i].jsonb;
 		}
-		pfree(entries);
 		if (n == 0)
 			FFFlagBroken(f, "flag \"%s\" has no variants", f->key);
 	}
@@ -826,14 +879,22 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 						 f->default_variant_raw, f->key);
 	}
 
-	/* targeting: NULL, JSON null and {} mean none */
+	/*
+	 * targeting: NULL, JSON null and {} mean none.  The rule is converted
+	 * into a scratch arena; the compiled rule keeps copies of its literals,
+	 * whose string bytes point into targeting_raw, which lives as long as
+	 * the generation.
+	 */
 	if (!f->broken && f->targeting_raw != NULL &&
 		!(JB_ROOT_IS_OBJECT(f->targeting_raw) && JB_ROOT_COUNT(f->targeting_raw) == 0))
 	{
 		bool		too_deep = false;
-		const JLValue *rule = FFJsonbToJL(env->arena, f->targeting_raw, true,
-										  &too_deep);
+		const JLValue *rule;
 
+		MemoryContextSwitchTo(tmpcxt);
+		rule = FFJsonbToJL(FFArenaCreate(tmpcxt), f->targeting_raw, false,
+						   &too_deep);
+		MemoryContextSwitchTo(env->cxt);
 		if (too_deep)
 			FFFlagBroken(f, "invalid targeting for flag \"%s\": rule nesting exceeds the maximum depth of %d at $",
 						 f->key, JL_DEFAULT_MAX_DEPTH);
@@ -845,6 +906,7 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 			memset(&opts, 0, sizeof(opts));
 			memset(&err, 0, sizeof(err));
 			opts.allow_segments = true;
+			opts.copy_literals = true;
 			f->flag.targeting = JLCompile(env->arena, rule, &opts, &err);
 			if (f->flag.targeting == NULL)
 				FFFlagBroken(f, "invalid targeting for flag \"%s\": %s at %s",
@@ -852,16 +914,25 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		}
 	}
 
-	/* metadata: environment's overlaid by the flag's, nulls dropped */
+	/*
+	 * metadata: environment's overlaid by the flag's, nulls dropped.  A flag
+	 * without metadata of its own shares the environment's.
+	 */
 	meta = f->metadata_raw;
-	if (meta != NULL && JB_ROOT_IS_OBJECT(meta) && !JB_ROOT_IS_SCALAR(meta))
-		f->metadata = FFCleanMetadata(DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-																		 JsonbPGetDatum(env->metadata),
-																		 JsonbPGetDatum(meta))));
+	if (meta != NULL && JB_ROOT_IS_OBJECT(meta) && !JB_ROOT_IS_SCALAR(meta) &&
+		JB_ROOT_COUNT(meta) > 0)
+	{
+		MemoryContextSwitchTo(tmpcxt);
+		meta = FFCleanMetadata(DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+																  JsonbPGetDatum(env->metadata),
+																  JsonbPGetDatum(meta))));
+		f->metadata = FFCopyJsonb(env->cxt, meta);
+	}
 	else
 		f->metadata = env->metadata;
 
 	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(tmpcxt);
 	f->compiled = true;
 }
 
