@@ -92,6 +92,7 @@ typedef struct FFCacheEnv
 	FFStrMap	flags;			/* key -> FFCacheFlag */
 	FFCacheFlag **flag_list;	/* every flag, for evaluate_all */
 	int			nflags;
+	FFCacheFlag **all_order;	/* flag_list in jsonb key order, or NULL */
 	FFStrMap	segments;		/* name -> FFCacheSegment */
 	int			nsegments;
 } FFCacheEnv;
