@@ -414,6 +414,9 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 {
 	const JLValue *p;
 	JLBuf		buf;
+	const JLPathSegment *segs;
+	size_t		nsegs;
+	JLFlagdRef	flagd = JL_FLAGD_NONE;
 
 	if (n->nargs == 0)
 	{
@@ -422,7 +425,7 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 	}
 	if (n->args[0]->op != JLOP_LITERAL)
 		return n;				/* computed path */
-	p = n->args[0]->literal;
+	p = n->args[0]->u.lit.value;
 	n->u.var.is_static = true;
 	if (p->type == JL_NULL)
 		return n;
@@ -438,14 +441,19 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 		if (buf.failed)
 			return JLCompileOOM(c);
 	}
-	if (!JLSplitPathInto(c->arena, buf.data, buf.len, &n->u.var.segs, &n->u.var.nsegs))
+	if (!JLSplitPathInto(c->arena, buf.data, buf.len, &segs, &nsegs))
 		return JLCompileOOM(c);
-	if (!JLClassifyFlagd(n->u.var.segs, n->u.var.nsegs, &n->u.var.flagd))
+	if (nsegs > UINT32_MAX)
+		return JLCompileFail(c, JL_ERR_TOO_LARGE, "var path has too many segments");
+	n->u.var.segs = segs;
+	n->u.var.nsegs = (uint32_t) nsegs;
+	if (!JLClassifyFlagd(segs, nsegs, &flagd))
 	{
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "var path \"%.*s\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist",
 							 (int) (buf.len > 100 ? 100 : buf.len), buf.data);
 	}
+	n->u.var.flagd = (uint8_t) flagd;
 	return n;
 }
 
@@ -492,7 +500,7 @@ JLCheckBucket(JLCompiler *c, const JLNode *b, size_t index, double *weight)
 	*weight = -1;
 	if (b->op == JLOP_LITERAL)
 	{
-		const JLValue *v = b->literal;
+		const JLValue *v = b->u.lit.value;
 
 		if (v->type != JL_ARRAY)
 		{
@@ -533,10 +541,10 @@ JLCheckBucket(JLCompiler *c, const JLNode *b, size_t index, double *weight)
 		{
 			size_t		o2 = JLPathPush(c, "[", NULL, 0, 1);
 
-			ok = JLCheckWeight(c, b->args[1]->literal);
+			ok = JLCheckWeight(c, b->args[1]->u.lit.value);
 			JLPathPop(c, o2);
 			if (ok)
-				*weight = b->args[1]->literal->type == JL_NULL ? 1 : b->args[1]->literal->u.number;
+				*weight = b->args[1]->u.lit.value->type == JL_NULL ? 1 : b->args[1]->u.lit.value->u.number;
 		}
 		else if (b->nargs == 1)
 			*weight = 1;
@@ -558,9 +566,9 @@ JLCompileFractional(JLCompiler *c, JLNode *n)
 	if (n->nargs == 0)
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "fractional needs at least one bucket [variant, weight]");
-	if (n->args[0]->op == JLOP_LITERAL && n->args[0]->literal->type != JL_ARRAY)
+	if (n->args[0]->op == JLOP_LITERAL && n->args[0]->u.lit.value->type != JL_ARRAY)
 	{
-		const JLValue *b = n->args[0]->literal;
+		const JLValue *b = n->args[0]->u.lit.value;
 
 		if (b->type != JL_STRING && b->type != JL_NULL)
 		{
@@ -615,7 +623,7 @@ JLCompileSemVer(JLCompiler *c, JLNode *n)
 	memset(n->u.semver, 0, sizeof(JLNodeSemVer));
 	if (n->args[1]->op == JLOP_LITERAL)
 	{
-		const JLValue *o = n->args[1]->literal;
+		const JLValue *o = n->args[1]->u.lit.value;
 		size_t		old = JLPathPush(c, "[", NULL, 0, 1);
 
 		if (o->type != JL_STRING ||
@@ -640,8 +648,8 @@ JLCompileSemVer(JLCompiler *c, JLNode *n)
 		JLSemVer   *sv = side == 0 ? &n->u.semver->left : &n->u.semver->right;
 		bool	   *flag = side == 0 ? &n->u.semver->left_static : &n->u.semver->right_static;
 
-		if (a->op == JLOP_LITERAL && a->literal->type == JL_STRING &&
-			JLSemVerParse(a->literal->u.string.ptr, a->literal->u.string.len, sv))
+		if (a->op == JLOP_LITERAL && a->u.lit.value->type == JL_STRING &&
+			JLSemVerParse(a->u.lit.value->u.string.ptr, a->u.lit.value->u.string.len, sv))
 			*flag = true;
 	}
 	return n;
@@ -673,7 +681,7 @@ JLCompileIn(JLCompiler *c, JLNode *n)
 
 	if (n->nargs < 2 || n->args[1]->op != JLOP_LITERAL)
 		return n;
-	h = n->args[1]->literal;
+	h = n->args[1]->u.lit.value;
 	if (h->type != JL_ARRAY || h->u.array.count < 4)
 		return n;
 	for (i = 0; i < h->u.array.count; i++)
@@ -703,8 +711,8 @@ JLCompileInSegment(JLCompiler *c, JLNode *n)
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "in_segment takes a segment name and an optional key, got %u arguments",
 							 n->nargs);
-	if (n->args[0]->op != JLOP_LITERAL || n->args[0]->literal->type != JL_STRING ||
-		n->args[0]->literal->u.string.len == 0)
+	if (n->args[0]->op != JLOP_LITERAL || n->args[0]->u.lit.value->type != JL_STRING ||
+		n->args[0]->u.lit.value->u.string.len == 0)
 	{
 		size_t		old = JLPathPush(c, "[", NULL, 0, 0);
 
@@ -713,7 +721,7 @@ JLCompileInSegment(JLCompiler *c, JLNode *n)
 		JLPathPop(c, old);
 		return NULL;
 	}
-	name = n->args[0]->literal;
+	name = n->args[0]->u.lit.value;
 	n->u.segment.name = name->u.string.ptr;
 	n->u.segment.namelen = name->u.string.len;
 	for (i = 0; i < c->nsegments; i++)
@@ -930,7 +938,7 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 		n = JLNewNode(c, JLOP_LITERAL);
 		if (n == NULL)
 			return JLCompileOOM(c);
-		if ((n->literal = JLCopyLiteral(c, v, depth)) == NULL)
+		if ((n->u.lit.value = JLCopyLiteral(c, v, depth)) == NULL)
 			return JLCompileOOM(c);
 		return n;
 	}
@@ -957,7 +965,7 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 		n = JLNewNode(c, all_literal ? JLOP_LITERAL : JLOP_ARRAY);
 		if (n == NULL)
 			return JLCompileOOM(c);
-		if ((n->literal = JLCopyLiteral(c, v, depth)) == NULL)
+		if ((n->u.lit.value = JLCopyLiteral(c, v, depth)) == NULL)
 			return JLCompileOOM(c);
 		if (!all_literal)
 		{
@@ -971,7 +979,7 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 	n = JLNewNode(c, JLOP_LITERAL);
 	if (n == NULL)
 		return JLCompileOOM(c);
-	if ((n->literal = JLCopyLiteral(c, v, depth)) == NULL)
+	if ((n->u.lit.value = JLCopyLiteral(c, v, depth)) == NULL)
 		return JLCompileOOM(c);
 	return n;
 }
@@ -1060,11 +1068,11 @@ JLLiteralResultsWalk(const JLNode *n, JLResultCallback cb, void *arg, int depth)
 	switch (n->op)
 	{
 		case JLOP_LITERAL:
-			if (n->literal->type != JL_NULL)
+			if (n->u.lit.value->type != JL_NULL)
 			{
 				char		path[300];
 
-				cb(arg, n->literal, JLNodePath(n, path, sizeof(path)));
+				cb(arg, n->u.lit.value, JLNodePath(n, path, sizeof(path)));
 			}
 			return true;
 		case JLOP_IF:
@@ -1088,17 +1096,17 @@ JLLiteralResultsWalk(const JLNode *n, JLResultCallback cb, void *arg, int depth)
 			{
 				const JLNode *b = n->args[i];
 
-				if (b->op == JLOP_LITERAL && b->literal->type == JL_ARRAY)
+				if (b->op == JLOP_LITERAL && b->u.lit.value->type == JL_ARRAY)
 				{
-					if (b->literal->u.array.count >= 1 &&
-						b->literal->u.array.items[0]->type != JL_NULL)
+					if (b->u.lit.value->u.array.count >= 1 &&
+						b->u.lit.value->u.array.items[0]->type != JL_NULL)
 					{
 						char		path[320];
 						char		bpath[300];
 
 						snprintf(path, sizeof(path), "%s[0]",
 								 JLNodePath(b, bpath, sizeof(bpath)));
-						cb(arg, b->literal->u.array.items[0], path);
+						cb(arg, b->u.lit.value->u.array.items[0], path);
 					}
 				}
 				else if (b->op == JLOP_ARRAY)

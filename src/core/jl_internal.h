@@ -127,16 +127,16 @@ struct JLNode
 	JLOp		op;
 	uint32_t	nargs;
 	JLNode	  **args;
-	const JLValue *literal;		/* JLOP_LITERAL: the value */
 	const char *path;			/* JSON path of this node in the rule */
 	union
 	{
 		struct
 		{
-			bool		is_static;	/* path known at compile time */
-			JLFlagdRef	flagd;
+			/* packed into 16 bytes: the union's size is every node's */
 			const JLPathSegment *segs;
-			size_t		nsegs;
+			uint32_t	nsegs;
+			uint8_t		flagd;	/* a JLFlagdRef */
+			bool		is_static;	/* path known at compile time */
 		}			var;
 		struct
 		{
@@ -148,13 +148,16 @@ struct JLNode
 		struct JLNodeSemVer *semver;
 		struct
 		{
+			/* JLOP_LITERAL: the value; JLOP_ARRAY: the source array */
+			const JLValue *value;
+
 			/*
 			 * A literal's path is often its parent's plus "[index]": then
 			 * path points to the parent's string and has_index is set
 			 * (JLNodePath puts the two together).
 			 */
-			bool		has_index;
 			uint32_t	index;
+			bool		has_index;
 		}			lit;
 		struct
 		{
