@@ -499,6 +499,78 @@ FFGetJsonb(HeapTuple tup, TupleDesc desc, AttrNumber att)
 }
 
 /*
+ * FFArenaAllocZero returns size zeroed bytes of the arena (ERROR when out
+ * of memory).  Objects kept as long as a generation go to its arena: no
+ * allocator chunk header or power-of-two rounding.
+ */
+static void *
+FFArenaAllocZero(JLArena *arena, size_t size)
+{
+	void	   *p = JLArenaAlloc(arena, size);
+
+	if (p == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	memset(p, 0, size);
+	return p;
+}
+
+/*
+ * FFArenaBytes copies len bytes into the arena as a NUL-terminated string.
+ */
+static char *
+FFArenaBytes(JLArena *arena, const char *ptr, size_t len)
+{
+	char	   *copy = FFArenaAllocZero(arena, len + 1);
+
+	memcpy(copy, ptr, len);
+	return copy;
+}
+
+/*
+ * FFArenaText moves a palloc'd string into the arena (NULL stays NULL).
+ */
+static char *
+FFArenaText(JLArena *arena, char *str)
+{
+	char	   *copy;
+
+	if (str == NULL)
+		return NULL;
+	copy = FFArenaBytes(arena, str, strlen(str));
+	pfree(str);
+	return copy;
+}
+
+/*
+ * FFGetJsonbPacked returns a copy of a jsonb column in the arena (no
+ * allocator chunk rounding or header: rules are the bulk of a loaded
+ * environment), or NULL.
+ */
+static Jsonb *
+FFGetJsonbPacked(JLArena *arena, HeapTuple tup, TupleDesc desc, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att, desc, &isnull);
+	Jsonb	   *jb;
+	Jsonb	   *copy;
+
+	if (isnull)
+		return NULL;
+	jb = DatumGetJsonbP(d);
+	copy = JLArenaAlloc(arena, VARSIZE(jb));
+	if (copy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	memcpy(copy, jb, VARSIZE(jb));
+	if ((Pointer) jb != DatumGetPointer(d))
+		pfree(jb);
+	return copy;
+}
+
+/*
  * FFEmptyObject returns a new empty jsonb object.
  */
 static Jsonb *
@@ -611,18 +683,24 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 	oldcxt = MemoryContextSwitchTo(gen->cxt);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		FFCacheFlag *f = palloc0(sizeof(FFCacheFlag));
+		FFCacheFlag *f = FFArenaAllocZero(env->arena, sizeof(FFCacheFlag));
 		char	   *state;
 
 		CHECK_FOR_INTERRUPTS();
-		f->key = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_KEY]);
+		f->key = FFArenaText(env->arena, FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_KEY]));
 		f->keylen = strlen(f->key);
 		state = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_STATE]);
 		f->enabled = state == NULL || strcmp(state, "DISABLED") != 0;
-		f->variants_raw = FFGetJsonb(tup, desc, gen->attnums[FF_COL_FLAG_VARIANTS]);
-		f->default_variant_raw = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_DEFAULT_VARIANT]);
-		f->targeting_raw = FFGetJsonb(tup, desc, gen->attnums[FF_COL_FLAG_TARGETING]);
-		f->metadata_raw = FFGetJsonb(tup, desc, gen->attnums[FF_COL_FLAG_METADATA]);
+		if (state != NULL)
+			pfree(state);
+		f->variants_raw = FFGetJsonbPacked(env->arena, tup, desc,
+										   gen->attnums[FF_COL_FLAG_VARIANTS]);
+		f->default_variant_raw = FFArenaText(env->arena,
+											 FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_DEFAULT_VARIANT]));
+		f->targeting_raw = FFGetJsonbPacked(env->arena, tup, desc,
+											gen->attnums[FF_COL_FLAG_TARGETING]);
+		f->metadata_raw = FFGetJsonbPacked(env->arena, tup, desc,
+										   gen->attnums[FF_COL_FLAG_METADATA]);
 		FFStrMapPut(&env->flags, f->key, f->keylen, f);
 		if (env->nflags == list_size)
 		{
@@ -700,6 +778,45 @@ FFCacheGetEnv(const char *name, size_t len, char **missing_name)
  * Compiling flags
  * --------------------------------------------------------------------- */
 
+static FFCacheSegment *FFPrepareSegment(FFCacheEnv *env, const char *name,
+										size_t namelen);
+
+/*
+ * FFCompileScratch returns the per-backend context for the temporary
+ * allocations of compiling one flag (jsonb iterators, build buffers),
+ * emptied.  Only what a compiled flag keeps goes to the generation.
+ */
+static MemoryContext
+FFCompileScratch(void)
+{
+	static MemoryContext cxt = NULL;
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "feature_flags compile",
+									ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(cxt);
+	return cxt;
+}
+
+/*
+ * FFArenaJsonb copies a jsonb datum into the arena at its exact size (a
+ * jsonb freshly built by JsonbValueToJsonb sits in a buffer of at least
+ * 1 kB).
+ */
+static Jsonb *
+FFArenaJsonb(JLArena *arena, Jsonb *jb)
+{
+	Jsonb	   *copy = JLArenaAlloc(arena, VARSIZE(jb));
+
+	if (copy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	memcpy(copy, jb, VARSIZE(jb));
+	return copy;
+}
+
 /* a variant with its stored value, while sorting */
 typedef struct FFVariantEntry
 {
@@ -752,6 +869,7 @@ FFFlagBroken(FFCacheFlag *f, const char *fmt,...)
 static void
 FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 {
+	MemoryContext tmpcxt = FFCompileScratch();
 	MemoryContext oldcxt = MemoryContextSwitchTo(env->cxt);
 	FFVariant  *variants = NULL;
 	Jsonb	  **jsonbs = NULL;
@@ -771,7 +889,7 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		FFFlagBroken(f, "variants of flag \"%s\" are not a JSON object", f->key);
 	else
 	{
-		JsonbIterator *it = JsonbIteratorInit(&f->variants_raw->root);
+		JsonbIterator *it;
 		JsonbValue	v;
 		JsonbIteratorToken tok;
 		int			count = JB_ROOT_COUNT(f->variants_raw);
@@ -779,12 +897,16 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 
 		FFVariantEntry *entries;
 
+		/* iterator state and the jsonb build buffers are scratch */
+		MemoryContextSwitchTo(tmpcxt);
+		it = JsonbIteratorInit(&f->variants_raw->root);
 		entries = palloc0(sizeof(FFVariantEntry) * Max(count, 1));
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			if (tok == WJB_KEY && n < count)
 			{
-				entries[n].variant.name = pnstrdup(v.val.string.val, v.val.string.len);
+				entries[n].variant.name = FFArenaBytes(env->arena, v.val.string.val,
+													   v.val.string.len);
 				entries[n].variant.namelen = v.val.string.len;
 			}
 			else if (tok == WJB_VALUE && n < count)
@@ -794,22 +916,26 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 				entries[n].variant.value = FFJsonbValueToJL(env->arena, &v, true,
 															&too_deep);
 				if (too_deep && !f->broken)
+				{
+					MemoryContextSwitchTo(env->cxt);
 					FFFlagBroken(f, "variant \"%s\" of flag \"%s\" nests deeper than %d levels",
 								 entries[n].variant.name, f->key, FF_MAX_JSON_DEPTH);
-				/* the value exactly as stored, for results */
-				entries[n].jsonb = JsonbValueToJsonb(&v);
+					MemoryContextSwitchTo(tmpcxt);
+				}
+				/* the value exactly as stored, for results, at its exact size */
+				entries[n].jsonb = FFArenaJsonb(env->arena, JsonbValueToJsonb(&v));
 				n++;
 			}
 		}
 		qsort(entries, n, sizeof(FFVariantEntry), FFVariantOrderCmp);
-		variants = palloc(sizeof(FFVariant) * Max(n, 1));
-		jsonbs = palloc(sizeof(Jsonb *) * Max(n, 1));
+		MemoryContextSwitchTo(env->cxt);
+		variants = FFArenaAllocZero(env->arena, sizeof(FFVariant) * Max(n, 1));
+		jsonbs = FFArenaAllocZero(env->arena, sizeof(Jsonb *) * Max(n, 1));
 		for (i = 0; i < n; i++)
 		{
 			variants[i] = entries[i].variant;
 			jsonbs[i] = entries[i].jsonb;
 		}
-		pfree(entries);
 		if (n == 0)
 			FFFlagBroken(f, "flag \"%s\" has no variants", f->key);
 	}
@@ -826,14 +952,22 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 						 f->default_variant_raw, f->key);
 	}
 
-	/* targeting: NULL, JSON null and {} mean none */
+	/*
+	 * targeting: NULL, JSON null and {} mean none.  The rule is converted
+	 * into a scratch arena; the compiled rule keeps copies of its literals,
+	 * whose string bytes point into targeting_raw, which lives as long as
+	 * the generation.
+	 */
 	if (!f->broken && f->targeting_raw != NULL &&
 		!(JB_ROOT_IS_OBJECT(f->targeting_raw) && JB_ROOT_COUNT(f->targeting_raw) == 0))
 	{
 		bool		too_deep = false;
-		const JLValue *rule = FFJsonbToJL(env->arena, f->targeting_raw, true,
-										  &too_deep);
+		const JLValue *rule;
 
+		MemoryContextSwitchTo(tmpcxt);
+		rule = FFJsonbToJL(FFArenaCreate(tmpcxt), f->targeting_raw, false,
+						   &too_deep);
+		MemoryContextSwitchTo(env->cxt);
 		if (too_deep)
 			FFFlagBroken(f, "invalid targeting for flag \"%s\": rule nesting exceeds the maximum depth of %d at $",
 						 f->key, JL_DEFAULT_MAX_DEPTH);
@@ -845,6 +979,7 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 			memset(&opts, 0, sizeof(opts));
 			memset(&err, 0, sizeof(err));
 			opts.allow_segments = true;
+			opts.copy_literals = true;
 			f->flag.targeting = JLCompile(env->arena, rule, &opts, &err);
 			if (f->flag.targeting == NULL)
 				FFFlagBroken(f, "invalid targeting for flag \"%s\": %s at %s",
@@ -852,16 +987,44 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		}
 	}
 
-	/* metadata: environment's overlaid by the flag's, nulls dropped */
+	/*
+	 * metadata: environment's overlaid by the flag's, nulls dropped.  A flag
+	 * without metadata of its own shares the environment's.
+	 */
 	meta = f->metadata_raw;
-	if (meta != NULL && JB_ROOT_IS_OBJECT(meta) && !JB_ROOT_IS_SCALAR(meta))
-		f->metadata = FFCleanMetadata(DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-																		 JsonbPGetDatum(env->metadata),
-																		 JsonbPGetDatum(meta))));
+	if (meta != NULL && JB_ROOT_IS_OBJECT(meta) && !JB_ROOT_IS_SCALAR(meta) &&
+		JB_ROOT_COUNT(meta) > 0)
+	{
+		MemoryContextSwitchTo(tmpcxt);
+		meta = FFCleanMetadata(DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+																  JsonbPGetDatum(env->metadata),
+																  JsonbPGetDatum(meta))));
+		f->metadata = FFArenaJsonb(env->arena, meta);
+	}
 	else
 		f->metadata = env->metadata;
 
 	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(tmpcxt);
+
+	/*
+	 * Resolve the segments the rule names now: their rules are compiled and
+	 * their key lists loaded with the flag, not inside the first evaluation
+	 * that reaches in_segment.
+	 */
+	if (f->flag.targeting != NULL)
+	{
+		size_t		nseg = JLRuleSegmentCount(f->flag.targeting);
+		size_t		k;
+
+		for (k = 0; k < nseg; k++)
+		{
+			size_t		len;
+			const char *name = JLRuleSegmentName(f->flag.targeting, k, &len);
+
+			(void) FFPrepareSegment(env, name, len);
+		}
+	}
 	f->compiled = true;
 }
 
@@ -882,8 +1045,15 @@ FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
  * Segments
  * --------------------------------------------------------------------- */
 
-/* the header in front of each stored key */
-#define FF_KEY_HEADER	(sizeof(uint32) + 1)
+/*
+ * FFKeyTag is the one-byte tag of a hash (never 0, the empty tag).  It
+ * uses the low bits: the slot number comes from the high ones.
+ */
+static inline uint8
+FFKeyTag(uint32 hash)
+{
+	return (uint8) (0x80 | (hash & 0x7F));
+}
 
 /*
  * FFKeySetSlot maps a hash onto [0, capacity) (multiply-shift, so the
@@ -903,23 +1073,39 @@ static int
 FFKeySetFind(const FFKeySet *set, const char *key, size_t len)
 {
 	uint32		hash;
+	uint8		tag;
 	uint32		i;
 
 	if (set->count == 0)
 		return 0;
 	hash = FFStrHash(key, len);
+	tag = FFKeyTag(hash);
 	for (i = FFKeySetSlot(hash, set->capacity);; i = (i + 1 == set->capacity) ? 0 : i + 1)
 	{
-		const char *k = set->keys[i];
-		uint32		klen;
+		const FFKeySlot *slot;
 
-		if (k == NULL)
-			return 0;
-		if (set->hashes[i] != hash)
+		if (set->tags[i] != tag)
+		{
+			if (set->tags[i] == 0)
+				return 0;
 			continue;
-		memcpy(&klen, k, sizeof(uint32));
-		if (klen == len && memcmp(k + FF_KEY_HEADER, key, len) == 0)
-			return (int) (int8) k[sizeof(uint32)];
+		}
+		slot = &set->slots[i];
+		if (slot->hash != hash || slot->len != Min(len, PG_UINT16_MAX))
+			continue;
+		if (len <= FF_KEY_INLINE)
+		{
+			if (memcmp(slot->k.bytes, key, len) == 0)
+				return slot->membership;
+		}
+		else
+		{
+			uint32		klen;
+
+			memcpy(&klen, slot->k.ptr, sizeof(uint32));
+			if (klen == len && memcmp(slot->k.ptr + sizeof(uint32), key, len) == 0)
+				return slot->membership;
+		}
 	}
 }
 
@@ -938,7 +1124,7 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 	HeapTuple	tup;
 	Datum		keys[2];
 	FFColumn	cols[2] = {FF_COL_KEY_ENVIRONMENT, FF_COL_KEY_SEGMENT};
-	const char **list;
+	FFKeySlot  *list;
 	uint32		nlist = 0;
 	uint32		listsize = 64;
 	FFKeySet	set;
@@ -946,7 +1132,7 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 
 	keys[0] = CStringGetTextDatum(env->name);
 	keys[1] = CStringGetTextDatum(seg->name);
-	list = palloc(sizeof(char *) * listsize);
+	list = palloc(sizeof(FFKeySlot) * listsize);
 	rel = table_open(gen->relids[FF_TABLE_SEGMENT_KEYS], AccessShareLock);
 	desc = RelationGetDescr(rel);
 	scan = FFBeginScan(gen, rel, 2, cols, keys);
@@ -955,10 +1141,10 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 		bool		isnull;
 		Datum		d;
 		text	   *t;
-		char	   *copy;
 		uint32		len;
 		bool		excluded;
 		bool		detoasted;
+		FFKeySlot  *slot;
 
 		CHECK_FOR_INTERRUPTS();
 		d = heap_getattr(tup, gen->attnums[FF_COL_KEY_TARGETING_KEY], desc, &isnull);
@@ -971,24 +1157,34 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 		t = DatumGetTextPP(d);
 		detoasted = (Pointer) t != DatumGetPointer(d);
 		len = VARSIZE_ANY_EXHDR(t);
-		copy = JLArenaAlloc(env->arena, FF_KEY_HEADER + len);
-		if (copy == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-		d = heap_getattr(tup, gen->attnums[FF_COL_KEY_EXCLUDED], desc, &isnull);
-		excluded = !isnull && DatumGetBool(d);
-		memcpy(copy, &len, sizeof(uint32));
-		copy[sizeof(uint32)] = excluded ? -1 : 1;
-		memcpy(copy + FF_KEY_HEADER, VARDATA_ANY(t), len);
-		if (detoasted)
-			pfree(t);
 		if (nlist == listsize)
 		{
 			listsize *= 2;
-			list = repalloc_huge(list, sizeof(char *) * listsize);
+			list = repalloc_huge(list, sizeof(FFKeySlot) * listsize);
 		}
-		list[nlist++] = copy;
+		slot = &list[nlist++];
+		memset(slot, 0, sizeof(FFKeySlot));
+		d = heap_getattr(tup, gen->attnums[FF_COL_KEY_EXCLUDED], desc, &isnull);
+		excluded = !isnull && DatumGetBool(d);
+		slot->membership = excluded ? -1 : 1;
+		slot->len = (uint16) Min(len, PG_UINT16_MAX);
+		slot->hash = FFStrHash(VARDATA_ANY(t), len);
+		if (len <= FF_KEY_INLINE)
+			memcpy(slot->k.bytes, VARDATA_ANY(t), len);
+		else
+		{
+			char	   *copy = JLArenaAlloc(env->arena, sizeof(uint32) + len);
+
+			if (copy == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory")));
+			memcpy(copy, &len, sizeof(uint32));
+			memcpy(copy + sizeof(uint32), VARDATA_ANY(t), len);
+			slot->k.ptr = copy;
+		}
+		if (detoasted)
+			pfree(t);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -998,24 +1194,21 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 	if (nlist > 0)
 	{
 		set.capacity = Max(nlist + nlist / 3 + 1, 8);
-		set.hashes = MemoryContextAllocExtended(env->cxt, sizeof(uint32) * set.capacity,
-												MCXT_ALLOC_HUGE);
-		set.keys = MemoryContextAllocExtended(env->cxt, sizeof(char *) * set.capacity,
+		set.slots = MemoryContextAllocExtended(env->cxt, sizeof(FFKeySlot) * set.capacity,
+											   MCXT_ALLOC_HUGE);
+		set.tags = MemoryContextAllocExtended(env->cxt, set.capacity,
 											  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		for (i = 0; i < nlist; i++)
 		{
-			const char *k = list[i];
-			uint32		len;
-			uint32		hash;
 			uint32		j;
 
-			memcpy(&len, k, sizeof(uint32));
-			hash = FFStrHash(k + FF_KEY_HEADER, len);
-			for (j = FFKeySetSlot(hash, set.capacity); set.keys[j] != NULL;
+			if ((i & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			for (j = FFKeySetSlot(list[i].hash, set.capacity); set.tags[j] != 0;
 				 j = (j + 1 == set.capacity) ? 0 : j + 1)
 				;
-			set.keys[j] = k;
-			set.hashes[j] = hash;
+			set.slots[j] = list[i];
+			set.tags[j] = FFKeyTag(list[i].hash);
 		}
 		set.count = nlist;
 	}
@@ -1025,24 +1218,25 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 }
 
 /*
- * FFCacheSegmentCallback is the JLContext segment callback: it finds the
- * segment in the environment of the evaluation, compiles its rule and
- * loads its key list on first use.  A segment whose stored rule does not
- * compile is treated as missing.
+ * FFPrepareSegment finds segment name in env, compiles its rule and loads
+ * its key list on first use; NULL when there is no such segment or its
+ * stored rule does not compile (the segment is then treated as missing).
  */
-bool
-FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
-					   const char *key, size_t keylen, JLSegmentInfo *info)
+static FFCacheSegment *
+FFPrepareSegment(FFCacheEnv *env, const char *name, size_t namelen)
 {
-	FFJsonbData *data = (FFJsonbData *) opaque;
-	FFCacheEnv *env = (FFCacheEnv *) data->extra;
 	FFCacheSegment *seg;
 
-	if (env == NULL)
-		return false;
-	seg = FFStrMapGet(&env->segments, name, namelen);
-	if (seg == NULL)
-		return false;
+	/* a rule usually names one segment: try the one found last first */
+	seg = env->last_segment;
+	if (seg == NULL || strlen(seg->name) != namelen ||
+		memcmp(seg->name, name, namelen) != 0)
+	{
+		seg = FFStrMapGet(&env->segments, name, namelen);
+		if (seg == NULL)
+			return NULL;
+		env->last_segment = seg;
+	}
 
 	if (!seg->rule_compiled)
 	{
@@ -1071,10 +1265,31 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
 		seg->rule_compiled = true;
 	}
 	if (seg->rule_broken)
-		return false;
+		return NULL;
 	if (!seg->keys_loaded)
 		FFLoadSegmentKeys(env, seg);
+	return seg;
+}
 
+/*
+ * FFCacheSegmentCallback is the JLContext segment callback: it finds the
+ * segment in the environment of the evaluation (prepared when the flag was
+ * compiled, so normally without any work beyond the key lookup).  A
+ * segment whose stored rule does not compile is treated as missing.
+ */
+bool
+FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
+					   const char *key, size_t keylen, JLSegmentInfo *info)
+{
+	FFJsonbData *data = (FFJsonbData *) opaque;
+	FFCacheEnv *env = (FFCacheEnv *) data->extra;
+	FFCacheSegment *seg;
+
+	if (env == NULL)
+		return false;
+	seg = FFPrepareSegment(env, name, namelen);
+	if (seg == NULL)
+		return false;
 	info->rule = seg->rule;
 	info->membership = key != NULL ? FFKeySetFind(&seg->keys, key, keylen) : 0;
 	return true;

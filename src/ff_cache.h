@@ -59,15 +59,34 @@ typedef struct FFCacheFlag
 
 /*
  * The include/exclude list of a segment: an open-addressing hash set of
- * exact keys sized for its final count.  Each key is stored once, in the
- * generation's arena, as [uint32 length][int8 membership][bytes].
+ * exact keys sized for its final count (linear probing).  A slot holds the
+ * hash, the membership and, for keys of up to FF_KEY_INLINE bytes, the key
+ * itself, so that a lookup usually touches one cache line; longer keys are
+ * stored in the generation's arena as [uint32 length][bytes].  A parallel
+ * array of one-byte tags (a few hash bits) is probed first: it is small
+ * enough to stay in the CPU cache, so most lookups of absent keys never
+ * touch the slots.
  */
+#define FF_KEY_INLINE 16
+
+typedef struct FFKeySlot
+{
+	uint32		hash;
+	uint16		len;			/* Min(length, PG_UINT16_MAX) */
+	int8		membership;		/* +1 include, -1 exclude, 0 = empty slot */
+	union
+	{
+		char		bytes[FF_KEY_INLINE];	/* len <= FF_KEY_INLINE */
+		const char *ptr;		/* longer: [uint32 length][bytes] */
+	}			k;
+} FFKeySlot;
+
 typedef struct FFKeySet
 {
 	uint32		capacity;		/* slots; 0 = empty set */
 	uint32		count;
-	uint32	   *hashes;
-	const char **keys;			/* NULL = empty slot */
+	FFKeySlot  *slots;
+	uint8	   *tags;			/* per slot: 0 empty, else 0x80 | 7 hash bits */
 } FFKeySet;
 
 /* one segment of one environment */
@@ -92,8 +111,10 @@ typedef struct FFCacheEnv
 	FFStrMap	flags;			/* key -> FFCacheFlag */
 	FFCacheFlag **flag_list;	/* every flag, for evaluate_all */
 	int			nflags;
+	FFCacheFlag **all_order;	/* flag_list in jsonb key order, or NULL */
 	FFStrMap	segments;		/* name -> FFCacheSegment */
 	int			nsegments;
+	struct FFCacheSegment *last_segment;	/* the one in_segment found last */
 } FFCacheEnv;
 
 /* statistics for ff.cache_info() */

@@ -632,47 +632,131 @@ ff_get_object(PG_FUNCTION_ARGS)
  * --------------------------------------------------------------------- */
 
 /*
- * FFPushKeyString pushes "key": "value" (value NULL = JSON null).
+ * FFJsonbKeyOrderCmp orders flags the way a jsonb object orders its keys:
+ * shorter first, then bytewise.
  */
-static void
-FFPushKeyString(JsonbParseState **state, const char *key, const char *value)
+static int
+FFJsonbKeyOrderCmp(const void *a, const void *b)
 {
-	JsonbValue	k;
-	JsonbValue	v;
+	const FFCacheFlag *fa = *(const FFCacheFlag *const *) a;
+	const FFCacheFlag *fb = *(const FFCacheFlag *const *) b;
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
-	if (value == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) value;
-		v.val.string.len = strlen(value);
-	}
-	pushJsonbValue(state, WJB_VALUE, &v);
+	if (fa->keylen != fb->keylen)
+		return fa->keylen < fb->keylen ? -1 : 1;
+	return memcmp(fa->key, fb->key, fa->keylen);
 }
 
 /*
- * FFPushStoredJsonb pushes a jsonb document (a variant's stored value) as
- * an object member's value.
+ * FFAllOrder returns the environment's flags in jsonb key order, sorted
+ * once per cache generation.
+ */
+static FFCacheFlag **
+FFAllOrder(FFCacheEnv *env)
+{
+	if (env->all_order == NULL)
+	{
+		FFCacheFlag **order;
+
+		order = MemoryContextAlloc(env->cxt,
+								   sizeof(FFCacheFlag *) * Max(env->nflags, 1));
+		if (env->nflags > 0)
+			memcpy(order, env->flag_list, sizeof(FFCacheFlag *) * env->nflags);
+		qsort(order, env->nflags, sizeof(FFCacheFlag *), FFJsonbKeyOrderCmp);
+		env->all_order = order;
+	}
+	return env->all_order;
+}
+
+/*
+ * FFSetString fills a jsonb string value (NULL = JSON null).
  */
 static void
-FFPushStoredJsonb(JsonbParseState **state, Jsonb *jb)
+FFSetString(JsonbValue *v, const char *str, size_t len)
 {
-	JsonbValue	v;
-
-	if (JB_ROOT_IS_SCALAR(jb))
-		JsonbExtractScalar(&jb->root, &v);
+	if (str == NULL)
+		v->type = jbvNull;
 	else
 	{
-		v.type = jbvBinary;
-		v.val.binary.data = &jb->root;
-		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+		v->type = jbvString;
+		v->val.string.val = (char *) str;
+		v->val.string.len = (int) len;
 	}
-	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/*
+ * FFStoredJsonbValue makes a stored jsonb document (a variant's value)
+ * usable as a member of an in-memory object: scalars as they are,
+ * containers expanded into an in-memory tree (JsonbValueToJsonb does not
+ * take binary values).
+ */
+static void
+FFStoredJsonbValue(Jsonb *jb, JsonbValue *out)
+{
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbExtractScalar(&jb->root, out);
+		return;
+	}
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		res = pushJsonbValue(&state, tok,
+							 tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	*out = *res;
+}
+
+/* one flag's entry of the evaluate_all result */
+typedef struct FFAllEntry
+{
+	JsonbValue	obj;
+	JsonbPair	pairs[5];
+} FFAllEntry;
+
+/* evaluate_all's work arrays, kept between calls for up to this many flags */
+#define FF_ALL_KEEP_MAX 4096
+
+/*
+ * FFAllBuffers returns the work arrays of evaluate_all for n flags.  Up to
+ * FF_ALL_KEEP_MAX flags they are kept between calls (under 2 MB), so that
+ * a query calling evaluate_all for many users does not allocate and free
+ * half a megabyte per row; larger environments get them per call.
+ */
+static void
+FFAllBuffers(int n, JsonbPair **pairs, FFAllEntry **entries)
+{
+	static JsonbPair *kept_pairs = NULL;
+	static FFAllEntry *kept_entries = NULL;
+	static int	kept_n = 0;
+
+	if (n > FF_ALL_KEEP_MAX)
+	{
+		*pairs = palloc(sizeof(JsonbPair) * n);
+		*entries = palloc(sizeof(FFAllEntry) * n);
+		return;
+	}
+	if (n > kept_n || kept_pairs == NULL)
+	{
+		int			want = Max(n, 64);
+
+		if (kept_pairs != NULL)
+		{
+			pfree(kept_pairs);
+			pfree(kept_entries);
+			kept_pairs = NULL;
+			kept_entries = NULL;
+			kept_n = 0;
+		}
+		kept_pairs = MemoryContextAlloc(TopMemoryContext, sizeof(JsonbPair) * want);
+		kept_entries = MemoryContextAlloc(TopMemoryContext, sizeof(FFAllEntry) * want);
+		kept_n = want;
+	}
+	*pairs = kept_pairs;
+	*entries = kept_entries;
 }
 
 PG_FUNCTION_INFO_V1(ff_evaluate_all);
@@ -680,7 +764,11 @@ PG_FUNCTION_INFO_V1(ff_evaluate_all);
 /*
  * ff_evaluate_all evaluates every flag of an environment for one context:
  * {"flag": {"value": ..., "variant": ..., "reason": ...}, ...}, with
- * "error_code" and "error_message" added to failed flags.
+ * "error_code" and "error_message" added to failed flags.  The result is
+ * built as one in-memory object whose members are already in jsonb key
+ * order (flags sorted once per generation; the member names of each flag's
+ * object are of distinct lengths, written shortest first), so it is
+ * serialized once, without pushJsonbValue's per-member work and sorting.
  */
 Datum
 ff_evaluate_all(PG_FUNCTION_ARGS)
@@ -690,8 +778,10 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 	const char *envname = FFEnvironmentName(fcinfo, 1, &envlen);
 	char	   *missing;
 	FFCacheEnv *env;
-	JsonbParseState *state = NULL;
-	JsonbValue *res;
+	FFCacheFlag **order;
+	JsonbValue	result;
+	JsonbPair  *pairs;
+	FFAllEntry *entries;
 	FFInput		input;
 	int			i;
 
@@ -718,49 +808,65 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 				 errhint("The environments are the rows of ff.environments.")));
 	}
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	order = FFAllOrder(env);
+	FFAllBuffers(env->nflags, &pairs, &entries);
 	for (i = 0; i < env->nflags; i++)
 	{
-		FFCacheFlag *flag = env->flag_list[i];
+		FFCacheFlag *flag = order[i];
+		FFAllEntry *e = &entries[i];
 		FFOutcome	out;
-		JsonbValue	k;
+		int			np = 0;
+		const char *reason;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!flag->compiled)
 			FFCacheGetFlag(env, flag->key, flag->keylen);
 		FFEvaluateFlag(env, flag, &input, FF_WANT_ANY, &out);
 
-		k.type = jbvString;
-		k.val.string.val = flag->key;
-		k.val.string.len = flag->keylen;
-		pushJsonbValue(&state, WJB_KEY, &k);
-		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		k.val.string.val = "value";
-		k.val.string.len = 5;
-		pushJsonbValue(&state, WJB_KEY, &k);
+		/* "value" */
+		FFSetString(&e->pairs[np].key, "value", 5);
 		if (out.reason != FF_REASON_ERROR && out.variant >= 0)
-		{
-			FFPushStoredJsonb(&state, flag->variant_jsonb[out.variant]);
-			FFPushKeyString(&state, "variant", flag->flag.variants[out.variant].name);
-		}
+			FFStoredJsonbValue(flag->variant_jsonb[out.variant], &e->pairs[np].value);
 		else
-		{
-			JsonbValue	null;
-
-			null.type = jbvNull;
-			pushJsonbValue(&state, WJB_VALUE, &null);
-			FFPushKeyString(&state, "variant", NULL);
-		}
-		FFPushKeyString(&state, "reason", FFReasonName(out.reason));
+			e->pairs[np].value.type = jbvNull;
+		np++;
+		/* "reason" */
+		reason = FFReasonName(out.reason);
+		FFSetString(&e->pairs[np].key, "reason", 6);
+		FFSetString(&e->pairs[np].value, reason, reason ? strlen(reason) : 0);
+		np++;
+		/* "variant" */
+		FFSetString(&e->pairs[np].key, "variant", 7);
+		if (out.reason != FF_REASON_ERROR && out.variant >= 0)
+			FFSetString(&e->pairs[np].value, flag->flag.variants[out.variant].name,
+						strlen(flag->flag.variants[out.variant].name));
+		else
+			e->pairs[np].value.type = jbvNull;
+		np++;
 		if (out.error != FF_ERROR_NONE)
 		{
-			FFPushKeyString(&state, "error_code", FFErrorCodeName(out.error));
-			FFPushKeyString(&state, "error_message", out.message);
+			const char *code = FFErrorCodeName(out.error);
+
+			FFSetString(&e->pairs[np].key, "error_code", 10);
+			FFSetString(&e->pairs[np].value, code, code ? strlen(code) : 0);
+			np++;
+			FFSetString(&e->pairs[np].key, "error_message", 13);
+			FFSetString(&e->pairs[np].value, out.message,
+						out.message ? strlen(out.message) : 0);
+			np++;
 		}
-		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+		e->obj.type = jbvObject;
+		e->obj.val.object.nPairs = np;
+		e->obj.val.object.pairs = e->pairs;
+
+		FFSetString(&pairs[i].key, flag->key, flag->keylen);
+		pairs[i].value = e->obj;
+		pairs[i].order = i;
 	}
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+	result.type = jbvObject;
+	result.val.object.nPairs = env->nflags;
+	result.val.object.pairs = pairs;
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(&result));
 }
 
 /* ---------------------------------------------------------------------

@@ -73,6 +73,8 @@ static const JLOpName jl_operators[] = {
 	{NULL, JLOP_LITERAL}
 };
 
+#define JL_INTERN_MAX 32
+
 typedef struct JLCompiler
 {
 	JLArena    *arena;
@@ -86,6 +88,13 @@ typedef struct JLCompiler
 	JLPathSegment *segments;
 	size_t		nsegments;
 	size_t		capsegments;
+	/* copy_literals: the scalars copied so far, to share repeats */
+	bool		copy_literals;
+	const JLValue *interned[JL_INTERN_MAX];
+	int			ninterned;
+	/* the path string of the node created last (literals share it) */
+	const char *anchor;
+	size_t		anchorlen;
 } JLCompiler;
 
 static JLNode *JLCompileValue(JLCompiler *c, const JLValue *v, int depth);
@@ -172,12 +181,149 @@ JLNewNode(JLCompiler *c, JLOp op)
 		return NULL;
 	memset(n, 0, sizeof(JLNode));
 	n->op = op;
+	if (op == JLOP_LITERAL && c->anchor != NULL &&
+		c->pathlen >= c->anchorlen &&
+		memcmp(c->path, c->anchor, c->anchorlen) == 0)
+	{
+		/* share the path of the node created last, plus "[index]" */
+		const char *rest = c->path + c->anchorlen;
+		size_t		restlen = c->pathlen - c->anchorlen;
+		size_t		i;
+		uint32_t	index = 0;
+		bool		ok = true;
+
+		if (restlen > 0)
+		{
+			ok = restlen >= 3 && restlen <= 11 && rest[0] == '[' &&
+				rest[restlen - 1] == ']' && !(rest[1] == '0' && restlen > 3);
+			for (i = 1; ok && i < restlen - 1; i++)
+			{
+				if (rest[i] < '0' || rest[i] > '9' || index > (UINT32_MAX - 9) / 10)
+					ok = false;
+				else
+					index = index * 10 + (uint32_t) (rest[i] - '0');
+			}
+		}
+		if (ok)
+		{
+			n->path = c->anchor;
+			n->u.lit.has_index = restlen > 0;
+			n->u.lit.index = index;
+			return n;
+		}
+	}
 	p = JLArenaAlloc(c->arena, c->pathlen + 1);
 	if (p == NULL)
 		return NULL;
 	memcpy(p, c->path, c->pathlen + 1);
 	n->path = p;
+	c->anchor = p;
+	c->anchorlen = c->pathlen;
 	return n;
+}
+
+/*
+ * JLNodePath returns the JSON path of node n in the rule, formatted into
+ * buf (size bytes) when it is not stored whole.
+ */
+const char *
+JLNodePath(const JLNode *n, char *buf, size_t size)
+{
+	if (n->op != JLOP_LITERAL || !n->u.lit.has_index)
+		return n->path;
+	snprintf(buf, size, "%s[%u]", n->path, (unsigned) n->u.lit.index);
+	return buf;
+}
+
+/*
+ * JLCopyLiteral returns v copied into the compiler's arena (copy_literals;
+ * v itself otherwise), NULL when out of memory.  Equal scalars share one
+ * copy; string bytes and object keys are not copied.
+ */
+static const JLValue *
+JLCopyLiteral(JLCompiler *c, const JLValue *v, int depth)
+{
+	JLValue    *copy;
+	size_t		i;
+
+	if (!c->copy_literals)
+		return v;
+	switch (v->type)
+	{
+		case JL_NULL:
+			return &JLNullValue;
+		case JL_BOOL:
+			return JL_BOOL(v->u.boolean);
+		case JL_NUMBER:
+		case JL_STRING:
+			for (i = 0; i < (size_t) c->ninterned; i++)
+			{
+				const JLValue *w = c->interned[i];
+
+				if (w->type == v->type &&
+					(v->type == JL_NUMBER ?
+					 memcmp(&w->u.number, &v->u.number, sizeof(double)) == 0 :
+					 (w->u.string.len == v->u.string.len &&
+					  memcmp(w->u.string.ptr, v->u.string.ptr, v->u.string.len) == 0)))
+					return w;
+			}
+			copy = JLArenaAlloc(c->arena, sizeof(JLValue));
+			if (copy == NULL)
+				return NULL;
+			*copy = *v;
+			if (c->ninterned < JL_INTERN_MAX)
+				c->interned[c->ninterned++] = copy;
+			return copy;
+		case JL_ARRAY:
+			{
+				const JLValue **items = NULL;
+
+				if (depth > c->max_depth)
+					return NULL;	/* cannot happen: compile limits depth */
+				if (v->u.array.count > 0)
+				{
+					items = JLArenaAlloc(c->arena, v->u.array.count * sizeof(JLValue *));
+					if (items == NULL)
+						return NULL;
+					for (i = 0; i < v->u.array.count; i++)
+						if ((items[i] = JLCopyLiteral(c, v->u.array.items[i], depth + 1)) == NULL)
+							return NULL;
+				}
+				copy = JLArenaAlloc(c->arena, sizeof(JLValue));
+				if (copy == NULL)
+					return NULL;
+				*copy = *v;
+				copy->u.array.items = items;
+				return copy;
+			}
+		case JL_OBJECT:
+			{
+				JLMember   *members = NULL;
+
+				if (depth > c->max_depth)
+					return NULL;	/* cannot happen: compile limits depth */
+				if (v->u.object.count > 0)
+				{
+					members = JLArenaAlloc(c->arena, v->u.object.count * sizeof(JLMember));
+					if (members == NULL)
+						return NULL;
+					for (i = 0; i < v->u.object.count; i++)
+					{
+						members[i] = v->u.object.members[i];
+						if ((members[i].value = JLCopyLiteral(c, v->u.object.members[i].value,
+															  depth + 1)) == NULL)
+							return NULL;
+					}
+				}
+				copy = JLArenaAlloc(c->arena, sizeof(JLValue));
+				if (copy == NULL)
+					return NULL;
+				*copy = *v;
+				copy->u.object.members = members;
+				return copy;
+			}
+	}
+	return v;
 }
 
 /*
@@ -268,6 +414,9 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 {
 	const JLValue *p;
 	JLBuf		buf;
+	const JLPathSegment *segs;
+	size_t		nsegs;
+	JLFlagdRef	flagd = JL_FLAGD_NONE;
 
 	if (n->nargs == 0)
 	{
@@ -276,7 +425,7 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 	}
 	if (n->args[0]->op != JLOP_LITERAL)
 		return n;				/* computed path */
-	p = n->args[0]->literal;
+	p = n->args[0]->u.lit.value;
 	n->u.var.is_static = true;
 	if (p->type == JL_NULL)
 		return n;
@@ -292,14 +441,19 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 		if (buf.failed)
 			return JLCompileOOM(c);
 	}
-	if (!JLSplitPathInto(c->arena, buf.data, buf.len, &n->u.var.segs, &n->u.var.nsegs))
+	if (!JLSplitPathInto(c->arena, buf.data, buf.len, &segs, &nsegs))
 		return JLCompileOOM(c);
-	if (!JLClassifyFlagd(n->u.var.segs, n->u.var.nsegs, &n->u.var.flagd))
+	if (nsegs > UINT32_MAX)
+		return JLCompileFail(c, JL_ERR_TOO_LARGE, "var path has too many segments");
+	n->u.var.segs = segs;
+	n->u.var.nsegs = (uint32_t) nsegs;
+	if (!JLClassifyFlagd(segs, nsegs, &flagd))
 	{
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "var path \"%.*s\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist",
 							 (int) (buf.len > 100 ? 100 : buf.len), buf.data);
 	}
+	n->u.var.flagd = (uint8_t) flagd;
 	return n;
 }
 
@@ -346,7 +500,7 @@ JLCheckBucket(JLCompiler *c, const JLNode *b, size_t index, double *weight)
 	*weight = -1;
 	if (b->op == JLOP_LITERAL)
 	{
-		const JLValue *v = b->literal;
+		const JLValue *v = b->u.lit.value;
 
 		if (v->type != JL_ARRAY)
 		{
@@ -387,10 +541,10 @@ JLCheckBucket(JLCompiler *c, const JLNode *b, size_t index, double *weight)
 		{
 			size_t		o2 = JLPathPush(c, "[", NULL, 0, 1);
 
-			ok = JLCheckWeight(c, b->args[1]->literal);
+			ok = JLCheckWeight(c, b->args[1]->u.lit.value);
 			JLPathPop(c, o2);
 			if (ok)
-				*weight = b->args[1]->literal->type == JL_NULL ? 1 : b->args[1]->literal->u.number;
+				*weight = b->args[1]->u.lit.value->type == JL_NULL ? 1 : b->args[1]->u.lit.value->u.number;
 		}
 		else if (b->nargs == 1)
 			*weight = 1;
@@ -412,9 +566,9 @@ JLCompileFractional(JLCompiler *c, JLNode *n)
 	if (n->nargs == 0)
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "fractional needs at least one bucket [variant, weight]");
-	if (n->args[0]->op == JLOP_LITERAL && n->args[0]->literal->type != JL_ARRAY)
+	if (n->args[0]->op == JLOP_LITERAL && n->args[0]->u.lit.value->type != JL_ARRAY)
 	{
-		const JLValue *b = n->args[0]->literal;
+		const JLValue *b = n->args[0]->u.lit.value;
 
 		if (b->type != JL_STRING && b->type != JL_NULL)
 		{
@@ -463,13 +617,17 @@ JLCompileSemVer(JLCompiler *c, JLNode *n)
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "sem_ver takes exactly 3 arguments [version, operator, version], got %u",
 							 n->nargs);
+	n->u.semver = JLArenaAlloc(c->arena, sizeof(JLNodeSemVer));
+	if (n->u.semver == NULL)
+		return JLCompileOOM(c);
+	memset(n->u.semver, 0, sizeof(JLNodeSemVer));
 	if (n->args[1]->op == JLOP_LITERAL)
 	{
-		const JLValue *o = n->args[1]->literal;
+		const JLValue *o = n->args[1]->u.lit.value;
 		size_t		old = JLPathPush(c, "[", NULL, 0, 1);
 
 		if (o->type != JL_STRING ||
-			(n->u.semver.svop = JLSemVerOpParse(o->u.string.ptr, o->u.string.len)) == JL_SV_INVALID)
+			(n->u.semver->svop = JLSemVerOpParse(o->u.string.ptr, o->u.string.len)) == JL_SV_INVALID)
 		{
 			if (o->type == JL_STRING)
 				JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
@@ -487,11 +645,11 @@ JLCompileSemVer(JLCompiler *c, JLNode *n)
 	for (side = 0; side < 2; side++)
 	{
 		const JLNode *a = n->args[side == 0 ? 0 : 2];
-		JLSemVer   *sv = side == 0 ? &n->u.semver.left : &n->u.semver.right;
-		bool	   *flag = side == 0 ? &n->u.semver.left_static : &n->u.semver.right_static;
+		JLSemVer   *sv = side == 0 ? &n->u.semver->left : &n->u.semver->right;
+		bool	   *flag = side == 0 ? &n->u.semver->left_static : &n->u.semver->right_static;
 
-		if (a->op == JLOP_LITERAL && a->literal->type == JL_STRING &&
-			JLSemVerParse(a->literal->u.string.ptr, a->literal->u.string.len, sv))
+		if (a->op == JLOP_LITERAL && a->u.lit.value->type == JL_STRING &&
+			JLSemVerParse(a->u.lit.value->u.string.ptr, a->u.lit.value->u.string.len, sv))
 			*flag = true;
 	}
 	return n;
@@ -523,7 +681,7 @@ JLCompileIn(JLCompiler *c, JLNode *n)
 
 	if (n->nargs < 2 || n->args[1]->op != JLOP_LITERAL)
 		return n;
-	h = n->args[1]->literal;
+	h = n->args[1]->u.lit.value;
 	if (h->type != JL_ARRAY || h->u.array.count < 4)
 		return n;
 	for (i = 0; i < h->u.array.count; i++)
@@ -553,8 +711,8 @@ JLCompileInSegment(JLCompiler *c, JLNode *n)
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "in_segment takes a segment name and an optional key, got %u arguments",
 							 n->nargs);
-	if (n->args[0]->op != JLOP_LITERAL || n->args[0]->literal->type != JL_STRING ||
-		n->args[0]->literal->u.string.len == 0)
+	if (n->args[0]->op != JLOP_LITERAL || n->args[0]->u.lit.value->type != JL_STRING ||
+		n->args[0]->u.lit.value->u.string.len == 0)
 	{
 		size_t		old = JLPathPush(c, "[", NULL, 0, 0);
 
@@ -563,7 +721,7 @@ JLCompileInSegment(JLCompiler *c, JLNode *n)
 		JLPathPop(c, old);
 		return NULL;
 	}
-	name = n->args[0]->literal;
+	name = n->args[0]->u.lit.value;
 	n->u.segment.name = name->u.string.ptr;
 	n->u.segment.namelen = name->u.string.len;
 	for (i = 0; i < c->nsegments; i++)
@@ -780,7 +938,8 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 		n = JLNewNode(c, JLOP_LITERAL);
 		if (n == NULL)
 			return JLCompileOOM(c);
-		n->literal = v;
+		if ((n->u.lit.value = JLCopyLiteral(c, v, depth)) == NULL)
+			return JLCompileOOM(c);
 		return n;
 	}
 	if (v->type == JL_ARRAY && v->u.array.count > 0)
@@ -806,7 +965,8 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 		n = JLNewNode(c, all_literal ? JLOP_LITERAL : JLOP_ARRAY);
 		if (n == NULL)
 			return JLCompileOOM(c);
-		n->literal = v;
+		if ((n->u.lit.value = JLCopyLiteral(c, v, depth)) == NULL)
+			return JLCompileOOM(c);
 		if (!all_literal)
 		{
 			if (v->u.array.count > UINT32_MAX)
@@ -819,7 +979,8 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 	n = JLNewNode(c, JLOP_LITERAL);
 	if (n == NULL)
 		return JLCompileOOM(c);
-	n->literal = v;
+	if ((n->u.lit.value = JLCopyLiteral(c, v, depth)) == NULL)
+		return JLCompileOOM(c);
 	return n;
 }
 
@@ -845,6 +1006,7 @@ JLCompile(JLArena *arena, const JLValue *rule, const JLCompileOptions *options,
 	c.max_depth = (options && options->max_depth > 0) ? options->max_depth : JL_DEFAULT_MAX_DEPTH;
 	c.allow_segments = options ? options->allow_segments : false;
 	c.allow_ternary = options ? options->allow_ternary : false;
+	c.copy_literals = options ? options->copy_literals : false;
 	strcpy(c.path, "$");
 	c.pathlen = 1;
 	r = JLArenaAlloc(arena, sizeof(JLRule));
@@ -856,7 +1018,7 @@ JLCompile(JLArena *arena, const JLValue *rule, const JLCompileOptions *options,
 	r->root = JLCompileValue(&c, rule, 0);
 	if (r->root == NULL)
 		return NULL;
-	r->source = rule;
+	r->source = c.copy_literals ? NULL : rule;
 	r->max_depth = c.max_depth;
 	r->segments = c.segments;
 	r->nsegments = c.nsegments;
@@ -906,8 +1068,12 @@ JLLiteralResultsWalk(const JLNode *n, JLResultCallback cb, void *arg, int depth)
 	switch (n->op)
 	{
 		case JLOP_LITERAL:
-			if (n->literal->type != JL_NULL)
-				cb(arg, n->literal, n->path);
+			if (n->u.lit.value->type != JL_NULL)
+			{
+				char		path[300];
+
+				cb(arg, n->u.lit.value, JLNodePath(n, path, sizeof(path)));
+			}
 			return true;
 		case JLOP_IF:
 			if (n->nargs == 1)
@@ -930,15 +1096,17 @@ JLLiteralResultsWalk(const JLNode *n, JLResultCallback cb, void *arg, int depth)
 			{
 				const JLNode *b = n->args[i];
 
-				if (b->op == JLOP_LITERAL && b->literal->type == JL_ARRAY)
+				if (b->op == JLOP_LITERAL && b->u.lit.value->type == JL_ARRAY)
 				{
-					if (b->literal->u.array.count >= 1 &&
-						b->literal->u.array.items[0]->type != JL_NULL)
+					if (b->u.lit.value->u.array.count >= 1 &&
+						b->u.lit.value->u.array.items[0]->type != JL_NULL)
 					{
-						char		path[300];
+						char		path[320];
+						char		bpath[300];
 
-						snprintf(path, sizeof(path), "%s[0]", b->path);
-						cb(arg, b->literal->u.array.items[0], path);
+						snprintf(path, sizeof(path), "%s[0]",
+								 JLNodePath(b, bpath, sizeof(bpath)));
+						cb(arg, b->u.lit.value->u.array.items[0], path);
 					}
 				}
 				else if (b->op == JLOP_ARRAY)

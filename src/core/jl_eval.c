@@ -670,7 +670,7 @@ JLEvalIn(JLEvalState *st, const JLNode *node, const JLValue *needle,
 
 	if (hay == NULL)
 		return &JLFalseValue;
-	if (node->u.inset.items != NULL && hay == node->args[1]->literal)
+	if (node->u.inset.items != NULL && hay == node->args[1]->u.lit.value)
 	{
 		size_t		lo = 0,
 					hi = node->u.inset.count;
@@ -949,7 +949,7 @@ JLEvalOp(JLEvalState *st, const JLNode *node, const JLValue *scope)
 	switch (node->op)
 	{
 		case JLOP_LITERAL:
-			return node->literal;
+			return node->u.lit.value;
 		case JLOP_VAR:
 			return JLEvalVar(st, node, scope);
 		case JLOP_IF:
@@ -1182,7 +1182,7 @@ JLEvalNode(JLEvalState *st, const JLNode *node, const JLValue *scope)
 	const JLValue *r;
 
 	if (node->op == JLOP_LITERAL)
-		return node->literal;
+		return node->u.lit.value;
 	if (++st->depth > st->max_depth)
 	{
 		JLEvalFail(st, JL_ERR_TOO_DEEP, node->path,

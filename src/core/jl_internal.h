@@ -112,21 +112,31 @@ typedef enum JLSemVerOp
 
 typedef struct JLNode JLNode;
 
+/* the pre-parsed operands of a sem_ver node */
+typedef struct JLNodeSemVer
+{
+	bool		left_static;	/* args[0] is a valid literal version */
+	bool		right_static;	/* args[2] is a valid literal version */
+	JLSemVer	left;
+	JLSemVer	right;
+	JLSemVerOp	svop;			/* JL_SV_INVALID: computed at run time */
+} JLNodeSemVer;
+
 struct JLNode
 {
 	JLOp		op;
 	uint32_t	nargs;
 	JLNode	  **args;
-	const JLValue *literal;		/* JLOP_LITERAL: the value */
 	const char *path;			/* JSON path of this node in the rule */
 	union
 	{
 		struct
 		{
-			bool		is_static;	/* path known at compile time */
-			JLFlagdRef	flagd;
+			/* packed into 16 bytes: the union's size is every node's */
 			const JLPathSegment *segs;
-			size_t		nsegs;
+			uint32_t	nsegs;
+			uint8_t		flagd;	/* a JLFlagdRef */
+			bool		is_static;	/* path known at compile time */
 		}			var;
 		struct
 		{
@@ -134,14 +144,21 @@ struct JLNode
 			const JLValue **items;
 			size_t		count;
 		}			inset;
+		/* sem_ver: out of line, so that every other node stays small */
+		struct JLNodeSemVer *semver;
 		struct
 		{
-			bool		left_static;	/* args[0] is a valid literal version */
-			bool		right_static;	/* args[2] is a valid literal version */
-			JLSemVer	left;
-			JLSemVer	right;
-			JLSemVerOp	svop;	/* JL_SV_INVALID: computed at run time */
-		}			semver;
+			/* JLOP_LITERAL: the value; JLOP_ARRAY: the source array */
+			const JLValue *value;
+
+			/*
+			 * A literal's path is often its parent's plus "[index]": then
+			 * path points to the parent's string and has_index is set
+			 * (JLNodePath puts the two together).
+			 */
+			uint32_t	index;
+			bool		has_index;
+		}			lit;
 		struct
 		{
 			const char *name;
@@ -211,6 +228,7 @@ extern const char *JLTypeName(const JLValue *v);
 /* jl_compile.c */
 extern bool JLSplitPathInto(JLArena *arena, const char *s, size_t len,
 							const JLPathSegment **segs, size_t *nsegs);
+extern const char *JLNodePath(const JLNode *n, char *buf, size_t size);
 extern bool JLClassifyFlagd(const JLPathSegment *segs, size_t nsegs,
 							JLFlagdRef *ref);
 

@@ -306,12 +306,12 @@ JLEvalSemVer(JLEvalState *st, const JLNode *node, const JLValue *scope)
 {
 	JLSemVer	l,
 				r;
-	JLSemVerOp	op = node->u.semver.svop;
+	JLSemVerOp	op = node->u.semver->svop;
 	const JLValue *v;
 	int			c;
 
-	if (node->u.semver.left_static)
-		l = node->u.semver.left;
+	if (node->u.semver->left_static)
+		l = node->u.semver->left;
 	else
 	{
 		if ((v = JLEvalNode(st, node->args[0], scope)) == NULL)
@@ -327,8 +327,8 @@ JLEvalSemVer(JLEvalState *st, const JLNode *node, const JLValue *scope)
 			(op = JLSemVerOpParse(v->u.string.ptr, v->u.string.len)) == JL_SV_INVALID)
 			return &JLNullValue;
 	}
-	if (node->u.semver.right_static)
-		r = node->u.semver.right;
+	if (node->u.semver->right_static)
+		r = node->u.semver->right;
 	else
 	{
 		if ((v = JLEvalNode(st, node->args[2], scope)) == NULL)

@@ -196,6 +196,15 @@ typedef struct JLCompileOptions
 	 * compile error); only the jsonlogic.com conformance runner sets it.
 	 */
 	bool		allow_ternary;
+
+	/*
+	 * Added for the backend cache: copy every literal the rule keeps into
+	 * the rule's arena (repeated equal scalars once), so that the source
+	 * tree may live in a scratch arena and be thrown away after
+	 * JLCompile.  String bytes and object keys are NOT copied: they must
+	 * outlive the rule.  JLRule's source tree is then not kept.
+	 */
+	bool		copy_literals;
 } JLCompileOptions;
 
 /*
