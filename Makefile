@@ -47,6 +47,9 @@ include $(PGXS)
 
 PROVE_FLAGS += --timer
 
+# PGXS does not track header dependencies: rebuild every object when a header changes
+$(OBJS): $(wildcard src/*.h src/core/*.h)
+
 $(DATA_built): $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
