@@ -9,7 +9,7 @@
  * (==) and strict (===) equality and the relational comparison.  They live
  * here, next to the value constructors.
  *
- * Deviations, all documented in docs/core.md: arrays and objects compare
+ * Deviations, all documented in the README (The evaluator core): arrays and objects compare
  * by content (JSON values have no identity), strings compare by UTF-8 bytes
  * (= code point order) rather than UTF-16 code units.
  *

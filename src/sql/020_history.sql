@@ -10,7 +10,7 @@
 -- fresh installation starts at version 0 with an empty history, which is
 -- what makes a pg_dump restore reproduce the history exactly.
 --
--- Design (docs/history.md has the user-facing version):
+-- Design (the README's History section has the user-facing version):
 --  * Writers are serialized by a row lock on the one-row table
 --    ff.history_lock, taken by the first write of a transaction and held
 --    until it ends.  Version numbers are therefore gap-free and commit in

@@ -17,7 +17,7 @@
 -- PUBLIC keeps USAGE on schema ff and EXECUTE on the evaluation functions
 -- and on the SECURITY INVOKER helpers (they run with the caller's table
 -- privileges); nothing that writes, reads rules or history, or runs with
--- the owner's rights on data is granted to PUBLIC.  See docs/trust.md.
+-- the owner's rights on data is granted to PUBLIC.  See the README (Privileges and protected environments).
 -- ---------------------------------------------------------------------
 
 -- ---- protected environments

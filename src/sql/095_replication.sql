@@ -2,7 +2,7 @@
 -- Logical replication: regional read copies of the configuration
 -- (src/sql/095_replication.sql)
 --
--- Design (docs/repl.md has the user-facing recipe):
+-- Design (the README's "Regional copies" section has the user-facing recipe):
 --  * One publication carries ff.versions together with the config tables
 --    (ff.create_publication).  The subscriber receives the publisher's
 --    history rows verbatim, so its chain is the publisher's chain and

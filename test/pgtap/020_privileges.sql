@@ -67,7 +67,7 @@ SELECT is_empty(
     'PUBLIC executes no SECURITY DEFINER function but ff.current_version and ff._environment_protection');
 
 SELECT function_privs_are('ff', 'evaluate', ARRAY['text', 'jsonb', 'jsonb', 'text'], 'public', ARRAY['EXECUTE'],
-    'evaluation stays open to PUBLIC (zero setup; see docs/trust.md)');
+    'evaluation stays open to PUBLIC (zero setup; see the README)');
 
 -- ---------------------------------------------------------------- reader
 SELECT function_privs_are('ff', 'get_bool', ARRAY['text', 'jsonb', 'boolean', 'text'], 'ff_test_reader', ARRAY['EXECUTE'],

@@ -1,5 +1,5 @@
 # 040_privileges_dump.pl — a pg_dump → pg_restore round trip keeps what
-# docs/trust.md promises: protected environments with their allowed roles,
+# The README (Privileges and protected environments) promises: protected environments with their allowed roles,
 # the grants of the recipes, a PUBLIC lock-down of evaluation, and the
 # protection itself (an editor is still refused in production, a member of an
 # allowed role still writes).

@@ -15,7 +15,7 @@
 #      extension's objects equal those of a fresh installation of the
 #      default version; the next change continues the chain.
 # Today only 1.0 exists, so only the no-op path runs; the first upgrade
-# script (docs/repl.md, "Upgrades") makes the loop test it.
+# script (README, "Regional copies, concurrency, upgrades") makes the loop test it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
