@@ -398,9 +398,10 @@ $$;
 COMMENT ON FUNCTION ff._history_with_comment(text) IS
     'Internal: sets ff.change_comment for the transaction unless the caller already did; returns what it set (or NULL)';
 
--- ff.rollback_flag: writes a flag back to its state as of to_version (deleting it if it did not
---   exist then) as a new version; returns the current version
-CREATE FUNCTION ff.rollback_flag(key text, to_version bigint, environment text DEFAULT NULL)
+-- ff._history_rollback_entity: the body shared by rollback_flag and rollback_segment: writes a
+--   flag or a segment (with its key list) back to its state as of to_version (deleting it if it did
+--   not exist then) as new versions, commenting the change unless the caller already did
+CREATE FUNCTION ff._history_rollback_entity(entity text, key text, to_version bigint, environment text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -411,16 +412,18 @@ DECLARE
 BEGIN
     PERFORM ff._history_check_version(to_version);
     IF NOT EXISTS (SELECT 1 FROM ff.versions AS v
-                    WHERE v.entity = 'flag' AND v.environment = env AND v.entity_key = key) THEN
-        RAISE EXCEPTION 'flag "%" has no history in environment "%"', key, env
+                    WHERE v.entity = _history_rollback_entity.entity AND v.environment = env
+                      AND v.entity_key = key) THEN
+        RAISE EXCEPTION '% "%" has no history in environment "%"', entity, key, env
             USING ERRCODE = 'undefined_object',
-                  HINT = 'Check the flag key and the environment; ff.history lists the recorded changes.';
+                  HINT = pg_catalog.format('Check the %s %s and the environment; ff.history lists the recorded changes.',
+                                           entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END);
     END IF;
     set_by_us := ff._history_with_comment(pg_catalog.format(
-        'rollback of flag "%s" in environment "%s" to version %s', key, env, to_version));
-    IF NOT ff._history_restore('flag', env, key, to_version) THEN
-        RAISE NOTICE 'flag "%" in environment "%" is already as of version %: nothing changed',
-                     key, env, to_version;
+        'rollback of %s "%s" in environment "%s" to version %s', entity, key, env, to_version));
+    IF NOT ff._history_restore(entity, env, key, to_version) THEN
+        RAISE NOTICE '% "%" in environment "%" is already as of version %: nothing changed',
+                     entity, key, env, to_version;
     END IF;
     IF set_by_us IS NOT NULL THEN
         PERFORM pg_catalog.set_config('ff.change_comment', '', true);
@@ -428,6 +431,16 @@ BEGIN
     RETURN ff.current_version();
 END;
 $$;
+COMMENT ON FUNCTION ff._history_rollback_entity(text, text, bigint, text) IS
+    'Internal: the shared body of ff.rollback_flag and ff.rollback_segment (runs with the caller''s rights)';
+
+-- ff.rollback_flag: writes a flag back to its state as of to_version (deleting it if it did not
+--   exist then) as a new version; returns the current version
+CREATE FUNCTION ff.rollback_flag(key text, to_version bigint, environment text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ff._history_rollback_entity('flag', key, to_version, environment) $$;
 COMMENT ON FUNCTION ff.rollback_flag(text, bigint, text) IS
     'Writes a flag back to its state as of to_version (deleting it if it did not exist then) as a new version; returns the current version';
 REVOKE ALL ON FUNCTION ff.rollback_flag(text, bigint, text) FROM PUBLIC;
@@ -436,32 +449,9 @@ REVOKE ALL ON FUNCTION ff.rollback_flag(text, bigint, text) FROM PUBLIC;
 --   (deleting it if it did not exist then) as new versions; returns the current version
 CREATE FUNCTION ff.rollback_segment(name text, to_version bigint, environment text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    env         text := ff._history_environment(environment);
-    set_by_us   text;
-BEGIN
-    PERFORM ff._history_check_version(to_version);
-    IF NOT EXISTS (SELECT 1 FROM ff.versions AS v
-                    WHERE v.entity = 'segment' AND v.environment = env AND v.entity_key = name) THEN
-        RAISE EXCEPTION 'segment "%" has no history in environment "%"', name, env
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Check the segment name and the environment; ff.history lists the recorded changes.';
-    END IF;
-    set_by_us := ff._history_with_comment(pg_catalog.format(
-        'rollback of segment "%s" in environment "%s" to version %s', name, env, to_version));
-    IF NOT ff._history_restore('segment', env, name, to_version) THEN
-        RAISE NOTICE 'segment "%" in environment "%" is already as of version %: nothing changed',
-                     name, env, to_version;
-    END IF;
-    IF set_by_us IS NOT NULL THEN
-        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
-    END IF;
-    RETURN ff.current_version();
-END;
-$$;
+AS $$ SELECT ff._history_rollback_entity('segment', name, to_version, environment) $$;
 COMMENT ON FUNCTION ff.rollback_segment(text, bigint, text) IS
     'Writes a segment and its key list back to their state as of to_version (deleting it if it did not exist then) as new versions; returns the current version';
 REVOKE ALL ON FUNCTION ff.rollback_segment(text, bigint, text) FROM PUBLIC;
