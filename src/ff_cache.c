@@ -7,7 +7,13 @@
  *
  * - The statement trigger ff.invalidate_cache() on ff.environments,
  *   ff.flags, ff.segments and ff.segment_keys sends one relcache
- *   invalidation per statement.  It is processed locally at the next
+ *   invalidation per statement, of the empty table ff._cache_signal rather
+ *   than of the changed table: invalidating ff.flags itself would also
+ *   throw away its relcache entry and every cached plan over it (the
+ *   writer's own prepared UPDATE included) at each commit, which cost a
+ *   third of a single-flag change.  DDL on the configuration tables still
+ *   invalidates the cache through their own relcache entries.  The
+ *   invalidation is processed locally at the next
  *   CommandCounterIncrement, broadcast at commit, discarded (and the local
  *   cache flushed again) on rollback, and replayed on hot standbys.
  * - The relcache callback registered in _PG_init only clears a flag.
@@ -68,12 +74,16 @@ typedef enum FFTable
 	FF_TABLE_FLAGS,
 	FF_TABLE_SEGMENTS,
 	FF_TABLE_SEGMENT_KEYS,
+	FF_TABLE_CACHE_SIGNAL,		/* never read: only its invalidations */
 	FF_NUM_TABLES
 } FFTable;
 
 static const char *const FFTableNames[FF_NUM_TABLES] = {
-	"environments", "flags", "segments", "segment_keys"
+	"environments", "flags", "segments", "segment_keys", "_cache_signal"
 };
+
+#define FF_CACHE_SIGNAL_NAME "_cache_signal"
+
 
 /* columns read, resolved by name once per generation */
 typedef enum FFColumn
@@ -314,14 +324,17 @@ PG_FUNCTION_INFO_V1(ff_invalidate_cache);
 
 /*
  * ff_invalidate_cache is the statement trigger on the configuration tables:
- * it queues one relcache invalidation of the changed table, which every
- * backend (including this one, at the next command) turns into a cache
- * rebuild.
+ * it queues one relcache invalidation of ff._cache_signal (in the schema of
+ * the changed table), which every backend (including this one, at the next
+ * command, and hot standbys at replay of the commit) turns into a cache
+ * rebuild.  Should the signal table be missing, the changed table itself is
+ * invalidated, which is slower but just as correct.
  */
 Datum
 ff_invalidate_cache(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata;
+	Oid			signal;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -329,7 +342,12 @@ ff_invalidate_cache(PG_FUNCTION_ARGS)
 				 errmsg("function ff.invalidate_cache() was not called by the trigger manager"),
 				 errhint("Attach it as an AFTER ... FOR EACH STATEMENT trigger.")));
 	trigdata = (TriggerData *) fcinfo->context;
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	signal = get_relname_relid(FF_CACHE_SIGNAL_NAME,
+							   RelationGetNamespace(trigdata->tg_relation));
+	if (OidIsValid(signal))
+		CacheInvalidateRelcacheByRelid(signal);
+	else
+		CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }
 

@@ -32,6 +32,14 @@ COMMENT ON COLUMN ff.evaluation_details.flag_metadata IS
 
 -- the cache invalidation trigger ----------------------------------------
 
+-- A change to the configuration invalidates the relcache entry of this
+-- empty table, not of the changed table: every backend's evaluation cache
+-- watches it, and ff.flags keeps its relcache entry and cached plans.
+CREATE TABLE ff._cache_signal ();
+COMMENT ON TABLE ff._cache_signal IS
+    'Internal, always empty: its relcache invalidation at commit tells every backend (and hot standbys) to rebuild the evaluation cache';
+REVOKE ALL ON TABLE ff._cache_signal FROM PUBLIC;
+
 CREATE FUNCTION ff.invalidate_cache()
 RETURNS trigger
 LANGUAGE C

@@ -4,7 +4,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(29);
+SELECT plan(31);
 
 SELECT has_schema('ff', 'schema ff exists');
 SELECT has_table('ff', 'environments', 'table ff.environments');
@@ -12,6 +12,9 @@ SELECT has_table('ff', 'flags', 'table ff.flags');
 SELECT has_table('ff', 'segments', 'table ff.segments');
 SELECT has_table('ff', 'segment_keys', 'table ff.segment_keys');
 SELECT has_table('ff', 'versions', 'table ff.versions (history)');
+SELECT has_table('ff', '_cache_signal', 'table ff._cache_signal (cache invalidation signal)');
+SELECT is((SELECT relnatts FROM pg_class WHERE oid = 'ff._cache_signal'::regclass), 0::int2,
+          'ff._cache_signal has no columns: it never holds data');
 SELECT col_is_pk('ff', 'flags', ARRAY['environment', 'key'], 'flags are keyed by (environment, key)');
 SELECT col_is_pk('ff', 'segment_keys', ARRAY['environment', 'segment', 'targeting_key'],
                  'segment keys are one row per key');

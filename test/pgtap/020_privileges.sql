@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(82);
+SELECT plan(83);
 
 -- ---------------------------------------------------------------- roles
 CREATE ROLE ff_test_reader;
@@ -31,6 +31,7 @@ SELECT table_privs_are('ff', 'environments', 'public', ARRAY[]::name[], 'PUBLIC 
 SELECT table_privs_are('ff', 'segments', 'public', ARRAY[]::name[], 'PUBLIC has no privilege on ff.segments');
 SELECT table_privs_are('ff', 'segment_keys', 'public', ARRAY[]::name[], 'PUBLIC has no privilege on ff.segment_keys');
 SELECT table_privs_are('ff', 'versions', 'public', ARRAY[]::name[], 'PUBLIC has no privilege on ff.versions');
+SELECT table_privs_are('ff', '_cache_signal', 'public', ARRAY[]::name[], 'PUBLIC has no privilege on ff._cache_signal');
 SELECT is_empty(
     $$SELECT c.oid::regclass::text FROM pg_class c
        WHERE c.relnamespace = 'ff'::regnamespace
