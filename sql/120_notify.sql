@@ -46,6 +46,9 @@ SET ff.notify_channel = 'nt_other';
 UPDATE ff.flags SET description = 'here' WHERE key = 'alpha';
 RESET ff.notify_channel;
 UNLISTEN nt_other;
+-- one-version change-sets of a segment and of an environment
+UPDATE ff.segments SET description = 'single' WHERE name = 'vip';
+UPDATE ff.environments SET description = 'single' WHERE name = 'nt-b';
 \o
 \! sed -E 's/PID [0-9]+/PID <pid>/' results/120_notify.notifications
 SELECT version, change_set, environment, entity_key, operation FROM ff.versions ORDER BY version;

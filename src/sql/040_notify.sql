@@ -21,6 +21,11 @@ SET search_path = pg_catalog, pg_temp
 -- the generic plan (an index scan from change_set on) is the right one;
 -- without this the estimate of "version >= $1" makes every call plan anew
 SET plan_cache_mode = force_generic_plan
+-- the generic plan is made once per session; with the table's statistics of
+-- that moment (a small history) it could be a sequential scan, which then
+-- grows with the history for the rest of the session: the change-set's rows
+-- are always read through the primary key
+SET enable_seqscan = off
 AS $$
 DECLARE
     last_version    bigint;
@@ -113,24 +118,13 @@ COMMENT ON FUNCTION ff._history_notify_payload(bigint, integer) IS
     'Internal: the NOTIFY payload of a change-set: version, change_set, changes, environments, flags, segments, truncated';
 
 -- ff._history_notify: at commit, sends one NOTIFY for the change-set of the committing
---   transaction
+--   transaction (src/ff_history.c: a one-version change-set, the usual single change, gets
+--   its payload from the row itself; larger ones call ff._history_notify_payload())
 CREATE FUNCTION ff._history_notify()
 RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    -- rows copied in by a restore belong to other transactions
-    IF NEW.xact_id <> pg_catalog.pg_current_xact_id() THEN
-        RETURN NULL;
-    END IF;
-    PERFORM pg_catalog.pg_notify(
-        coalesce(nullif(pg_catalog.current_setting('ff.notify_channel', true), ''),
-                            'ff_changes'),
-        ff._history_notify_payload(NEW.change_set));
-    RETURN NULL;
-END;
-$$;
+AS 'MODULE_PATHNAME', 'ff_history_notify';
 COMMENT ON FUNCTION ff._history_notify() IS
     'Trigger ff_90_notify: at commit, sends one NOTIFY for the change-set of the committing transaction';
 
