@@ -180,6 +180,17 @@ DELETE FROM ff.versions;
 TRUNCATE ff.versions CASCADE;
 RESET session_replication_role;
 SELECT count(*) = ff.current_version() AS intact FROM ff.versions;
+-- rows that break the rules of a version are refused, each with the rule
+-- (a tampered dump fails at the row): version 1 with one field changed
+SELECT max(version) + 1 AS next_version FROM ff.versions \gset
+INSERT INTO ff.versions SELECT (jsonb_populate_record(v, '{"version": 0}')).* FROM ff.versions v WHERE version = 1;
+INSERT INTO ff.versions SELECT (jsonb_populate_record(v, jsonb_build_object('version', :next_version, 'change_set', :next_version + 1))).* FROM ff.versions v WHERE version = 1;
+INSERT INTO ff.versions SELECT (jsonb_populate_record(v, jsonb_build_object('version', :next_version, 'entity', 'widget'))).* FROM ff.versions v WHERE version = 1;
+INSERT INTO ff.versions SELECT (jsonb_populate_record(v, jsonb_build_object('version', :next_version, 'operation', 'MERGE'))).* FROM ff.versions v WHERE version = 1;
+INSERT INTO ff.versions SELECT (jsonb_populate_record(v, jsonb_build_object('version', :next_version, 'operation', 'KEYS', 'entity', 'flag'))).* FROM ff.versions v WHERE version = 1;
+INSERT INTO ff.versions SELECT (jsonb_populate_record(v, jsonb_build_object('version', :next_version, 'hash', upper(v.hash)))).* FROM ff.versions v WHERE version = 1;
+INSERT INTO ff.versions SELECT (jsonb_populate_record(v, jsonb_build_object('version', :next_version, 'prev_hash', left(v.hash, 63)))).* FROM ff.versions v WHERE version = 1;
+SELECT count(*) = ff.current_version() AS intact FROM ff.versions;
 -- reading the history is not granted to PUBLIC
 SELECT has_table_privilege('regress_hist_writer', 'ff.versions', 'SELECT') AS versions,
        has_table_privilege('regress_hist_writer', 'ff.history', 'SELECT') AS history,
