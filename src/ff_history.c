@@ -12,6 +12,9 @@
  *   committing transaction.  A change-set of one version (the common case)
  *   gets its payload straight from the inserted row; larger change-sets ask
  *   ff._history_notify_payload().
+ * - ff_history_row_trigger, the trigger ff_90_history, records everyday
+ *   single-row changes (UPDATE, DELETE) itself and hands every other case
+ *   to the PL/pgSQL implementation.
  * - ff_history_row_check, the single CHECK constraint of ff.versions.  A
  *   CHECK expression is read back from its stored node tree for every
  *   statement that inserts, so one function call replaces seven expressions.
@@ -30,17 +33,30 @@
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
 
 #include "feature_flags.h"
 
@@ -353,4 +369,672 @@ ff_history_row_check(PG_FUNCTION_ARGS)
 				 errmsg("history version " INT64_FORMAT " has a malformed prev_hash", version),
 				 errdetail("A hash is 64 lower-case hexadecimal digits (hex SHA-256).")));
 	PG_RETURN_BOOL(true);
+}
+
+/* ---------------------------------------------------------------------
+ * The history row trigger
+ * --------------------------------------------------------------------- */
+
+/* ff.versions columns, in table order (see src/sql/020_history.sql) */
+enum
+{
+	FF_V_VERSION = 0,
+	FF_V_CHANGE_SET,
+	FF_V_ENTITY,
+	FF_V_ENVIRONMENT,
+	FF_V_ENTITY_KEY,
+	FF_V_OPERATION,
+	FF_V_BEFORE,
+	FF_V_AFTER,
+	FF_V_DELTA,
+	FF_V_CHANGED_BY,
+	FF_V_SESSION_USER,
+	FF_V_APPLICATION_NAME,
+	FF_V_CHANGED_AT,
+	FF_V_COMMENT,
+	FF_V_XACT_ID,
+	FF_V_PREV_HASH,
+	FF_V_HASH,
+	FF_V_NUM
+};
+
+static const char *const FFVersionColumns[FF_V_NUM] = {
+	"version", "change_set", "entity", "environment", "entity_key", "operation",
+	"before", "after", "delta", "changed_by", "session_user_name",
+	"application_name", "changed_at", "comment", "xact_id", "prev_hash", "hash"
+};
+
+static const Oid FFVersionTypes[FF_V_NUM] = {
+	INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	JSONBOID, JSONBOID, JSONBOID, TEXTOID, TEXTOID,
+	TEXTOID, TIMESTAMPTZOID, TEXTOID, XID8OID, TEXTOID, TEXTOID
+};
+
+/*
+ * The prepared INSERT into ff.versions, kept for the life of the backend
+ * (the plan cache replans it after DDL).  It is only ever replaced whole,
+ * so an ERROR cannot leave it half-built.
+ */
+static SPIPlanPtr FFVersionInsertPlan = NULL;
+
+/* per trigger call site, in fn_extra: what each call would look up again */
+typedef struct FFHistoryTrigCache
+{
+	Oid			relid;			/* the config table the trigger is on */
+	Oid			versions_relid;
+	Oid			lock_relid;
+	AttrNumber	version_att;	/* config table's "version" */
+	AttrNumber	updated_at_att; /* config table's "updated_at" */
+	AttrNumber	env_att;		/* environment of the entity */
+	AttrNumber	key_att;		/* key of the entity */
+	FmgrInfo	row_to_jsonb;	/* to_jsonb() of a config row */
+	FmgrInfo	version_to_jsonb;	/* to_jsonb() of a ff.versions row */
+	FmgrInfo	general;		/* ff._history_row_trigger_general() */
+} FFHistoryTrigCache;
+
+/*
+ * FFHistoryToJsonbInit prepares finfo to call to_jsonb(anyelement) on rows
+ * of the given composite type (to_jsonb reads the argument type from the
+ * call expression).
+ */
+static void
+FFHistoryToJsonbInit(FmgrInfo *finfo, Oid rowtype, MemoryContext cxt)
+{
+	MemoryContext old;
+
+	fmgr_info_cxt(F_TO_JSONB, finfo, cxt);
+	old = MemoryContextSwitchTo(cxt);
+	finfo->fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+										   list_make1(makeNullConst(rowtype, -1, InvalidOid)),
+										   InvalidOid, InvalidOid,
+										   COERCE_EXPLICIT_CALL);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * FFHistoryAttnum returns the attribute number of a column, or raises an
+ * error naming the table.
+ */
+static AttrNumber
+FFHistoryAttnum(Relation rel, const char *name)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("column \"%s\" of table \"%s\" does not exist",
+						name, RelationGetRelationName(rel)),
+				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	return (AttrNumber) attnum;
+}
+
+/*
+ * FFHistoryRelid returns the OID of table ff.<name> (in the schema of the
+ * trigger's table), or raises an error.
+ */
+static Oid
+FFHistoryRelid(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"ff.%s\" of extension \"feature_flags\" does not exist", name),
+				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	return relid;
+}
+
+/*
+ * FFHistoryGetCache returns the call site's cache, building it on the first
+ * call of each statement.
+ */
+static FFHistoryTrigCache *
+FFHistoryGetCache(FunctionCallInfo fcinfo, TriggerData *trigdata, const char *entity)
+{
+	FFHistoryTrigCache *c = (FFHistoryTrigCache *) fcinfo->flinfo->fn_extra;
+	Relation	rel = trigdata->tg_relation;
+	MemoryContext cxt = fcinfo->flinfo->fn_mcxt;
+	Oid			nsp = RelationGetNamespace(rel);
+	Oid			general;
+	bool		is_env = strcmp(entity, "environment") == 0;
+	bool		is_flag = strcmp(entity, "flag") == 0;
+
+	if (c != NULL && c->relid == RelationGetRelid(rel))
+		return c;
+
+	c = MemoryContextAllocZero(cxt, sizeof(FFHistoryTrigCache));
+	c->relid = RelationGetRelid(rel);
+	c->versions_relid = FFHistoryRelid(nsp, "versions");
+	c->lock_relid = FFHistoryRelid(nsp, "history_lock");
+	c->version_att = FFHistoryAttnum(rel, "version");
+	c->updated_at_att = FFHistoryAttnum(rel, "updated_at");
+	c->env_att = FFHistoryAttnum(rel, is_env ? "name" : "environment");
+	c->key_att = FFHistoryAttnum(rel, is_flag ? "key" : "name");
+	FFHistoryToJsonbInit(&c->row_to_jsonb, RelationGetForm(rel)->reltype, cxt);
+	FFHistoryToJsonbInit(&c->version_to_jsonb, get_rel_type_id(c->versions_relid), cxt);
+	general = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+										makeString("_history_row_trigger_general")),
+							 0, NULL, false);
+	fmgr_info_cxt(general, &c->general, cxt);
+	fcinfo->flinfo->fn_extra = c;
+	return c;
+}
+
+/*
+ * FFHistoryCallGeneral hands the trigger call to the PL/pgSQL
+ * implementation, which handles every case.
+ */
+static Datum
+FFHistoryCallGeneral(FFHistoryTrigCache *c, TriggerData *trigdata)
+{
+	LOCAL_FCINFO(call, 0);
+	Datum		result;
+
+	InitFunctionCallInfoData(*call, &c->general, 0, InvalidOid,
+							 (Node *) trigdata, NULL);
+	result = FunctionCallInvoke(call);
+	return result;
+}
+
+/*
+ * FFHistoryRowJsonb returns to_jsonb() of a config row.
+ */
+static Jsonb *
+FFHistoryRowJsonb(FFHistoryTrigCache *c, HeapTuple tuple, TupleDesc desc)
+{
+	return DatumGetJsonbP(FunctionCall1(&c->row_to_jsonb,
+										heap_copy_tuple_as_datum(tuple, desc)));
+}
+
+/* the writer lock's state and the head of the chain */
+typedef struct FFHistoryHead
+{
+	bool		held;			/* this transaction holds the writer lock */
+	int64		change_set;		/* 0 = not fixed yet */
+	int64		last_version;	/* 0 = empty history */
+	char	   *last_hash;		/* NULL = empty history */
+} FFHistoryHead;
+
+/*
+ * FFHistoryReadHead reads whether this transaction holds the writer lock
+ * (ff.history_lock.holder) and, if so, its change-set and the latest version
+ * and hash, with a fresh snapshot.  Only the holder's reads are meaningful:
+ * nobody else can add a version while it holds the lock.
+ */
+static void
+FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	Relation	lock = table_open(c->lock_relid, AccessShareLock);
+	TupleDesc	ldesc = RelationGetDescr(lock);
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		isnull;
+
+	memset(head, 0, sizeof(*head));
+	scan = systable_beginscan(lock, InvalidOid, false, snapshot, 0, NULL);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Datum		holder = heap_getattr(tup, FFHistoryAttnum(lock, "holder"), ldesc, &isnull);
+
+		if (!isnull &&
+			DatumGetUInt64(holder) == U64FromFullTransactionId(GetTopFullTransactionId()))
+		{
+			Datum		cs = heap_getattr(tup, FFHistoryAttnum(lock, "change_set"), ldesc, &isnull);
+
+			head->held = true;
+			head->change_set = isnull ? 0 : DatumGetInt64(cs);
+		}
+	}
+	systable_endscan(scan);
+	table_close(lock, AccessShareLock);
+
+	if (head->held)
+	{
+		Relation	versions = table_open(c->versions_relid, AccessShareLock);
+		Relation	pk = index_open(RelationGetPrimaryKeyIndex(versions), AccessShareLock);
+		TupleDesc	vdesc = RelationGetDescr(versions);
+
+		scan = systable_beginscan_ordered(versions, pk, snapshot, 0, NULL);
+		tup = systable_getnext_ordered(scan, BackwardScanDirection);
+		if (HeapTupleIsValid(tup))
+		{
+			Datum		h;
+
+			head->last_version = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1, vdesc, &isnull));
+			h = heap_getattr(tup, FF_V_HASH + 1, vdesc, &isnull);
+			head->last_hash = isnull ? NULL : TextDatumGetCString(h);
+		}
+		systable_endscan_ordered(scan);
+		index_close(pk, AccessShareLock);
+		table_close(versions, AccessShareLock);
+	}
+	UnregisterSnapshot(snapshot);
+}
+
+/*
+ * FFHistoryJsonbMinusVersion returns image - 'version'.
+ */
+static Datum
+FFHistoryJsonbMinusVersion(Jsonb *image)
+{
+	return DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(image),
+							   CStringGetTextDatum("version"));
+}
+
+/*
+ * FFHistoryInSync tells whether a config row image is exactly what the
+ * history already records for its entity (the test of
+ * ff._history_row_trigger_general(), for an UPDATE): the entity's latest
+ * version other than KEYS is not a DELETE, its after image equals the row
+ * apart from "version", and the row is stamped with that version (or both
+ * the old and the new row are unstamped).
+ */
+static bool
+FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
+				Jsonb *new_img, bool new_stamped, int64 new_version, bool old_stamped)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	Relation	versions = table_open(c->versions_relid, AccessShareLock);
+	TupleDesc	vdesc = RelationGetDescr(versions);
+	Oid			idxoid = get_relname_relid("versions_entity_idx", RelationGetNamespace(versions));
+	Relation	idx;
+	ScanKeyData skey[3];
+	Datum		vals[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		in_sync = false;
+	int			i;
+
+	if (!OidIsValid(idxoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index \"ff.versions_entity_idx\" of extension \"feature_flags\" does not exist"),
+				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	idx = index_open(idxoid, AccessShareLock);
+	vals[0] = CStringGetTextDatum(entity);
+	vals[1] = env;
+	vals[2] = key;
+	for (i = 0; i < 3; i++)
+	{
+		ScanKeyInit(&skey[i], FF_V_ENTITY + 1 + i, BTEqualStrategyNumber, F_TEXTEQ, vals[i]);
+		skey[i].sk_collation = idx->rd_indcollation[i];
+	}
+	scan = systable_beginscan_ordered(versions, idx, snapshot, 3, skey);
+	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, BackwardScanDirection)))
+	{
+		bool		isnull;
+		char	   *op;
+		int64		version;
+		Datum		after;
+
+		CHECK_FOR_INTERRUPTS();
+		op = TextDatumGetCString(heap_getattr(tup, FF_V_OPERATION + 1, vdesc, &isnull));
+		if (strcmp(op, "KEYS") == 0)
+			continue;
+		if (strcmp(op, "DELETE") == 0)
+			break;
+		version = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1, vdesc, &isnull));
+		after = heap_getattr(tup, FF_V_AFTER + 1, vdesc, &isnull);
+		if (isnull)
+			break;
+		if (!((new_stamped && new_version == version) || (!new_stamped && !old_stamped)))
+			break;
+		in_sync = DatumGetBool(DirectFunctionCall2(jsonb_eq,
+												   FFHistoryJsonbMinusVersion(DatumGetJsonbP(after)),
+												   FFHistoryJsonbMinusVersion(new_img)));
+		break;
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	table_close(versions, AccessShareLock);
+	UnregisterSnapshot(snapshot);
+	return in_sync;
+}
+
+/*
+ * FFHistoryHash returns the hash of a ff.versions row whose hash column is
+ * NULL: hex SHA-256 of the row as jsonb text without "hash" (TimeZone is
+ * UTC in the trigger: its SET clause), the definition ff.verify_history()
+ * checks.
+ */
+static char *
+FFHistoryHash(FFHistoryTrigCache *c, TupleDesc vdesc, Datum *values, bool *nulls)
+{
+	HeapTuple	row = heap_form_tuple(vdesc, values, nulls);
+	Datum		image = FunctionCall1(&c->version_to_jsonb,
+									  heap_copy_tuple_as_datum(row, vdesc));
+	Datum		stripped = DirectFunctionCall2(jsonb_delete, image,
+											   CStringGetTextDatum("hash"));
+	char	   *text = JsonbToCString(NULL, &DatumGetJsonbP(stripped)->root,
+									  VARSIZE(DatumGetJsonbP(stripped)));
+	/* the hash is over the UTF-8 bytes (convert_to(..., 'UTF8')) */
+	char	   *utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+	int			i;
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) utf8, strlen(utf8)) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute the SHA-256 hash of history version " INT64_FORMAT,
+						DatumGetInt64(values[FF_V_VERSION])),
+				 errdetail("%s", pg_cryptohash_error(ctx))));
+	pg_cryptohash_free(ctx);
+	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+		sprintf(hex + 2 * i, "%02x", digest[i]);
+	return hex;
+}
+
+/*
+ * FFHistoryRecord appends one version to ff.versions (who, when, why,
+ * transaction, hash chain): ff._history_record() in C.
+ */
+static void
+FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
+				Datum env, Datum key, const char *operation,
+				Jsonb *before, Jsonb *after)
+{
+	Relation	versions = table_open(c->versions_relid, AccessShareLock);
+	TupleDesc	vdesc = RelationGetDescr(versions);
+	Datum		values[FF_V_NUM];
+	bool		nulls[FF_V_NUM];
+	char		argnulls[FF_V_NUM];
+	const char *role = GetConfigOptionByName("role", NULL, false);
+	const char *appname = GetConfigOption("application_name", true, false);
+	int			i;
+	int			rc;
+
+	if (vdesc->natts != FF_V_NUM)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"ff.versions\" has %d columns, expected %d", vdesc->natts, FF_V_NUM),
+				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	memset(nulls, 0, sizeof(nulls));
+	values[FF_V_VERSION] = Int64GetDatum(head->last_version + 1);
+	values[FF_V_CHANGE_SET] = Int64GetDatum(head->change_set);
+	values[FF_V_ENTITY] = CStringGetTextDatum(entity);
+	values[FF_V_ENVIRONMENT] = env;
+	values[FF_V_ENTITY_KEY] = key;
+	values[FF_V_OPERATION] = CStringGetTextDatum(operation);
+	values[FF_V_BEFORE] = before ? JsonbPGetDatum(before) : (Datum) 0;
+	nulls[FF_V_BEFORE] = before == NULL;
+	values[FF_V_AFTER] = after ? JsonbPGetDatum(after) : (Datum) 0;
+	nulls[FF_V_AFTER] = after == NULL;
+	values[FF_V_DELTA] = (Datum) 0;
+	nulls[FF_V_DELTA] = true;
+	/* the trigger runs as the extension owner; the role GUC names the session's role */
+	values[FF_V_CHANGED_BY] = CStringGetTextDatum(strcmp(role, "none") == 0 ?
+												  GetUserNameFromId(GetSessionUserId(), false) : role);
+	values[FF_V_SESSION_USER] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
+	nulls[FF_V_APPLICATION_NAME] = appname == NULL || appname[0] == '\0';
+	values[FF_V_APPLICATION_NAME] = nulls[FF_V_APPLICATION_NAME] ? (Datum) 0 : CStringGetTextDatum(appname);
+	values[FF_V_CHANGED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nulls[FF_V_COMMENT] = ff_change_comment == NULL || ff_change_comment[0] == '\0';
+	values[FF_V_COMMENT] = nulls[FF_V_COMMENT] ? (Datum) 0 : CStringGetTextDatum(ff_change_comment);
+	values[FF_V_XACT_ID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	nulls[FF_V_PREV_HASH] = head->last_hash == NULL;
+	values[FF_V_PREV_HASH] = nulls[FF_V_PREV_HASH] ? (Datum) 0 : CStringGetTextDatum(head->last_hash);
+	values[FF_V_HASH] = (Datum) 0;
+	nulls[FF_V_HASH] = true;
+	values[FF_V_HASH] = CStringGetTextDatum(FFHistoryHash(c, vdesc, values, nulls));
+	nulls[FF_V_HASH] = false;
+	table_close(versions, AccessShareLock);
+
+	for (i = 0; i < FF_V_NUM; i++)
+		argnulls[i] = nulls[i] ? 'n' : ' ';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (FFVersionInsertPlan == NULL)
+	{
+		StringInfoData sql;
+		SPIPlanPtr	plan;
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "INSERT INTO ff.versions (");
+		for (i = 0; i < FF_V_NUM; i++)
+			appendStringInfo(&sql, "%s%s", i ? ", " : "", FFVersionColumns[i]);
+		appendStringInfoString(&sql, ") VALUES (");
+		for (i = 0; i < FF_V_NUM; i++)
+			appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
+		appendStringInfoChar(&sql, ')');
+		plan = SPI_prepare(sql.data, FF_V_NUM, (Oid *) FFVersionTypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql.data,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		FFVersionInsertPlan = plan;
+	}
+	rc = SPI_execute_plan(FFVersionInsertPlan, values, argnulls, false, 0);
+	if (rc != SPI_OK_INSERT || SPI_processed != 1)
+		elog(ERROR, "could not append history version " INT64_FORMAT,
+			 head->last_version + 1);
+	SPI_finish();
+
+	head->last_version++;
+	head->last_hash = TextDatumGetCString(values[FF_V_HASH]);
+}
+
+PG_FUNCTION_INFO_V1(ff_history_row_trigger);
+
+/*
+ * ff_history_row_trigger is the trigger ff_90_history (BEFORE INSERT OR
+ * UPDATE OR DELETE FOR EACH ROW, argument: the entity) on ff.environments,
+ * ff.flags and ff.segments.  It records the single-row changes that make up
+ * everyday writes -- an UPDATE that keeps the row's identity, a DELETE -- in
+ * C, once the statement trigger ff_01_writer_lock holds the writer lock;
+ * everything else (INSERT, a renamed key, a row that a restore brings back
+ * in sync with its history, a write without the lock) goes to the PL/pgSQL
+ * ff._history_row_trigger_general(), which implements every case and is
+ * the specification of this function.
+ */
+Datum
+ff_history_row_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata;
+	FFHistoryTrigCache *c;
+	const char *entity;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	oldtup;
+	HeapTuple	newtup;
+	Jsonb	   *old_img;
+	Jsonb	   *new_img;
+	Datum		old_env,
+				old_key,
+				new_env,
+				new_key;
+	bool		isnull;
+	bool		old_stamped;
+	bool		new_stamped;
+	int64		new_version = 0;
+	FFHistoryHead head;
+	int			cols[2];
+	Datum		vals[2];
+	bool		nulls[2] = {false, false};
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function ff._history_row_trigger() was not called by the trigger manager")));
+	trigdata = (TriggerData *) fcinfo->context;
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function ff._history_row_trigger() must be a BEFORE ... FOR EACH ROW trigger with the entity as its argument")));
+	entity = trigdata->tg_trigger->tgargs[0];
+	if (strcmp(entity, "environment") != 0 && strcmp(entity, "flag") != 0 &&
+		strcmp(entity, "segment") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("unknown history entity \"%s\"", entity),
+				 errhint("The argument of ff._history_row_trigger() is environment, flag or segment.")));
+	c = FFHistoryGetCache(fcinfo, trigdata, entity);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return FFHistoryCallGeneral(c, trigdata);
+
+	FFHistoryReadHead(c, &head);
+	if (!head.held || head.change_set == 0)
+		return FFHistoryCallGeneral(c, trigdata);
+
+	oldtup = trigdata->tg_trigtuple;
+	old_env = heap_getattr(oldtup, c->env_att, desc, &isnull);
+	old_key = heap_getattr(oldtup, c->key_att, desc, &isnull);
+	old_img = FFHistoryRowJsonb(c, oldtup, desc);
+
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		FFHistoryRecord(c, &head, entity, old_env, old_key, "DELETE", old_img, NULL);
+		return PointerGetDatum(oldtup);
+	}
+
+	newtup = trigdata->tg_newtuple;
+	new_env = heap_getattr(newtup, c->env_att, desc, &isnull);
+	new_key = heap_getattr(newtup, c->key_att, desc, &isnull);
+	new_img = FFHistoryRowJsonb(c, newtup, desc);
+
+	/* an UPDATE that changes nothing is not a change */
+	if (DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(new_img),
+										 JsonbPGetDatum(old_img))))
+		return PointerGetDatum(newtup);
+
+	/* a renamed key: the PL/pgSQL function records a DELETE and an INSERT */
+	if (!DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, old_env, new_env)) ||
+		!DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, old_key, new_key)))
+		return FFHistoryCallGeneral(c, trigdata);
+
+	/* a row brought back to what the history records (a restore) */
+	(void) heap_getattr(oldtup, c->version_att, desc, &isnull);
+	old_stamped = !isnull;
+	vals[0] = heap_getattr(newtup, c->version_att, desc, &isnull);
+	new_stamped = !isnull;
+	if (new_stamped)
+		new_version = DatumGetInt64(vals[0]);
+	if (FFHistoryInSync(c, entity, new_env, new_key, new_img,
+						new_stamped, new_version, old_stamped))
+		return FFHistoryCallGeneral(c, trigdata);
+
+	/* stamp the row with its new version; the after image is the stamped row */
+	cols[0] = c->version_att;
+	vals[0] = Int64GetDatum(head.last_version + 1);
+	cols[1] = c->updated_at_att;
+	vals[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	newtup = heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls);
+	FFHistoryRecord(c, &head, entity, new_env, new_key, "UPDATE", old_img,
+					FFHistoryRowJsonb(c, newtup, desc));
+	return PointerGetDatum(newtup);
+}
+
+/* ---------------------------------------------------------------------
+ * The writer lock
+ * --------------------------------------------------------------------- */
+
+static SPIPlanPtr FFLockTakePlan = NULL;
+static SPIPlanPtr FFLockChangeSetPlan = NULL;
+
+/*
+ * FFHistoryKeepPlan prepares and keeps a plan for the life of the backend
+ * (inside SPI_connect), or raises an error.
+ */
+static SPIPlanPtr
+FFHistoryKeepPlan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+PG_FUNCTION_INFO_V1(ff_history_writer_lock);
+
+/*
+ * ff_history_writer_lock is the statement trigger ff_01_writer_lock (BEFORE
+ * INSERT, UPDATE, DELETE or TRUNCATE of every configuration table): the
+ * first write statement of a transaction takes the history writer lock --
+ * the row lock of ff.history_lock, held until the transaction ends, waiting
+ * for the writer that holds it -- and fixes the transaction's change-set,
+ * the version after the latest committed one.  Taking it before any
+ * configuration row is locked keeps writers free of lock-order deadlocks.
+ * The same protocol as ff._history_next(), in C.
+ */
+Datum
+ff_history_writer_lock(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata;
+	FFHistoryTrigCache c;
+	FFHistoryHead head;
+	Oid			nsp;
+	Datum		arg;
+	int			rc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function ff._history_writer_lock() was not called by the trigger manager")));
+	trigdata = (TriggerData *) fcinfo->context;
+	nsp = RelationGetNamespace(trigdata->tg_relation);
+	memset(&c, 0, sizeof(c));
+	c.versions_relid = FFHistoryRelid(nsp, "versions");
+	c.lock_relid = FFHistoryRelid(nsp, "history_lock");
+
+	FFHistoryReadHead(&c, &head);
+	if (head.held && head.change_set != 0)
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (FFLockTakePlan == NULL)
+	{
+		Oid			types[1] = {XID8OID};
+
+		FFLockTakePlan = FFHistoryKeepPlan("UPDATE ff.history_lock SET holder = $1, change_set = NULL",
+										   1, types);
+	}
+	if (FFLockChangeSetPlan == NULL)
+	{
+		Oid			types[1] = {INT8OID};
+
+		FFLockChangeSetPlan = FFHistoryKeepPlan("UPDATE ff.history_lock SET change_set = $1",
+												1, types);
+	}
+
+	/* waits for the writer holding the lock to commit or roll back */
+	arg = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	rc = SPI_execute_plan(FFLockTakePlan, &arg, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ff.history_lock has no row"),
+				 errhint("Reinstall the feature_flags extension.")));
+
+	/* a fresh snapshot sees every version committed before the lock was ours */
+	FFHistoryReadHead(&c, &head);
+	if (!head.held)
+		elog(ERROR, "the history writer lock was taken but is not visible");
+	arg = Int64GetDatum(head.last_version + 1);
+	rc = SPI_execute_plan(FFLockChangeSetPlan, &arg, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ff.history_lock has no row"),
+				 errhint("Reinstall the feature_flags extension.")));
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }

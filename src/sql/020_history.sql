@@ -69,6 +69,7 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'ff_history_row_check';
 COMMENT ON FUNCTION ff._history_row_check(bigint, bigint, text, text, text, text) IS
     'Internal: CHECK constraint of ff.versions: raises check_violation naming the version and the rule it breaks, else true';
+REVOKE ALL ON FUNCTION ff._history_row_check(bigint, bigint, text, text, text, text) FROM PUBLIC;
 ALTER TABLE ff.versions ADD CONSTRAINT versions_row_check
     CHECK (ff._history_row_check(version, change_set, entity, operation, hash, prev_hash));
 
@@ -339,11 +340,13 @@ COMMENT ON FUNCTION ff._history_write_image(text, jsonb, boolean) IS
 -- Trigger functions (the triggers are created in 080_history_views.sql)
 -- ---------------------------------------------------------------------
 
--- ff._history_row_trigger: stamps the row with its new version and appends the version to
---   ff.versions
-CREATE FUNCTION ff._history_row_trigger()
+-- ff._history_row_trigger_general: stamps the row with its new version and appends the
+--   version to ff.versions; every case (the trigger ff._history_row_trigger, in C, handles
+--   everyday UPDATEs and DELETEs itself and calls this function for the rest; not SECURITY
+--   DEFINER: it runs as the extension owner because its only caller does)
+CREATE FUNCTION ff._history_row_trigger_general()
 RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 AS $$
@@ -454,6 +457,18 @@ BEGIN
     RETURN NEW;
 END;
 $$;
+COMMENT ON FUNCTION ff._history_row_trigger_general() IS
+    'Internal: the history row trigger for every case (INSERT, renamed keys, rows restored in sync with their history); called by ff._history_row_trigger()';
+
+-- ff._history_row_trigger: the trigger ff_90_history (src/ff_history.c): an UPDATE that keeps
+--   the row's identity or a DELETE, once the writer lock is held, is recorded in C; every
+--   other case goes to ff._history_row_trigger_general()
+CREATE FUNCTION ff._history_row_trigger()
+RETURNS trigger
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS 'MODULE_PATHNAME', 'ff_history_row_trigger';
 COMMENT ON FUNCTION ff._history_row_trigger() IS
     'Trigger ff_90_history: stamps the row with its new version and appends the version to ff.versions';
 
@@ -732,6 +747,7 @@ REVOKE ALL ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text
 REVOKE ALL ON FUNCTION ff._history_in_sync(text, text, text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_exists(text, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_row_trigger_general() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_truncate_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_key_hash(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_keys_state(text, text) FROM PUBLIC;

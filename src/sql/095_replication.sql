@@ -181,19 +181,9 @@ REVOKE ALL ON FUNCTION ff._replication_guard() FROM PUBLIC;
 --   before any config row is locked
 CREATE FUNCTION ff._history_writer_lock()
 RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    nx          record;
-BEGIN
-    -- takes the lock on the first write of the transaction, and fixes the
-    -- change-set; later calls in the same transaction only read (an
-    -- assignment, not PERFORM: evaluated without a trip through the executor)
-    nx := ff._history_next();
-    RETURN NULL;
-END;
-$$;
+AS 'MODULE_PATHNAME', 'ff_history_writer_lock';
 COMMENT ON FUNCTION ff._history_writer_lock() IS
     'Trigger ff_01_writer_lock: takes the history writer lock at the start of each write statement, before any config row is locked (no lock-order deadlocks between writers)';
 REVOKE ALL ON FUNCTION ff._history_writer_lock() FROM PUBLIC;
