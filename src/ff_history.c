@@ -552,44 +552,48 @@ FFHistoryRowJsonb(FFHistoryTrigCache *c, HeapTuple tuple, TupleDesc desc)
 typedef struct FFHistoryHead
 {
 	bool		held;			/* this transaction holds the writer lock */
-	int64		change_set;		/* 0 = not fixed yet */
+	int64		change_set;		/* the transaction's change-set (if held) */
 	int64		last_version;	/* 0 = empty history */
 	char	   *last_hash;		/* NULL = empty history */
 } FFHistoryHead;
 
 /*
- * FFHistoryReadHead reads whether this transaction holds the writer lock
- * (ff.history_lock.holder) and, if so, its change-set and the latest version
- * and hash, with a fresh snapshot.  Only the holder's reads are meaningful:
- * nobody else can add a version while it holds the lock.
+ * FFHistoryReadHead reads, with a fresh snapshot, whether this transaction
+ * holds the writer lock (ff.history_lock.holder) and, if so, the latest
+ * version, its hash and the transaction's change-set -- the protocol of
+ * ff._history_next().  Only the holder's reads are meaningful: nobody else
+ * can add a version while it holds the lock, so every version after the
+ * latest committed one is the holder's, and the change-set is the latest
+ * version's if that one is the holder's, else the version about to be
+ * written.
  */
 static void
 FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
 {
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	Relation	lock = table_open(c->lock_relid, AccessShareLock);
+	Relation	lockpk = index_open(RelationGetPrimaryKeyIndex(lock), AccessShareLock);
 	TupleDesc	ldesc = RelationGetDescr(lock);
+	uint64		me = U64FromFullTransactionId(GetTopFullTransactionId());
+	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		isnull;
 
 	memset(head, 0, sizeof(*head));
-	scan = systable_beginscan(lock, InvalidOid, false, snapshot, 0, NULL);
+	/* through the primary key: the heap page holds the row's dead versions */
+	ScanKeyInit(&key, FFHistoryAttnum(lock, "id"), BTEqualStrategyNumber, F_BOOLEQ,
+				BoolGetDatum(true));
+	scan = systable_beginscan(lock, RelationGetRelid(lockpk), true, snapshot, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
 	{
 		Datum		holder = heap_getattr(tup, FFHistoryAttnum(lock, "holder"), ldesc, &isnull);
 
-		if (!isnull &&
-			DatumGetUInt64(holder) == U64FromFullTransactionId(GetTopFullTransactionId()))
-		{
-			Datum		cs = heap_getattr(tup, FFHistoryAttnum(lock, "change_set"), ldesc, &isnull);
-
-			head->held = true;
-			head->change_set = isnull ? 0 : DatumGetInt64(cs);
-		}
+		head->held = !isnull && DatumGetUInt64(holder) == me;
 	}
 	systable_endscan(scan);
+	index_close(lockpk, AccessShareLock);
 	table_close(lock, AccessShareLock);
 
 	if (head->held)
@@ -600,13 +604,20 @@ FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
 
 		scan = systable_beginscan_ordered(versions, pk, snapshot, 0, NULL);
 		tup = systable_getnext_ordered(scan, BackwardScanDirection);
+		head->change_set = 1;
 		if (HeapTupleIsValid(tup))
 		{
 			Datum		h;
+			Datum		xid;
 
 			head->last_version = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1, vdesc, &isnull));
 			h = heap_getattr(tup, FF_V_HASH + 1, vdesc, &isnull);
 			head->last_hash = isnull ? NULL : TextDatumGetCString(h);
+			xid = heap_getattr(tup, FF_V_XACT_ID + 1, vdesc, &isnull);
+			if (!isnull && DatumGetUInt64(xid) == me)
+				head->change_set = DatumGetInt64(heap_getattr(tup, FF_V_CHANGE_SET + 1, vdesc, &isnull));
+			else
+				head->change_set = head->last_version + 1;
 		}
 		systable_endscan_ordered(scan);
 		index_close(pk, AccessShareLock);
@@ -887,7 +898,7 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 		return FFHistoryCallGeneral(c, trigdata);
 
 	FFHistoryReadHead(c, &head);
-	if (!head.held || head.change_set == 0)
+	if (!head.held)
 		return FFHistoryCallGeneral(c, trigdata);
 
 	oldtup = trigdata->tg_trigtuple;
@@ -943,7 +954,6 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
  * --------------------------------------------------------------------- */
 
 static SPIPlanPtr FFLockTakePlan = NULL;
-static SPIPlanPtr FFLockChangeSetPlan = NULL;
 
 /*
  * FFHistoryKeepPlan prepares and keeps a plan for the life of the backend
@@ -969,8 +979,7 @@ PG_FUNCTION_INFO_V1(ff_history_writer_lock);
  * INSERT, UPDATE, DELETE or TRUNCATE of every configuration table): the
  * first write statement of a transaction takes the history writer lock --
  * the row lock of ff.history_lock, held until the transaction ends, waiting
- * for the writer that holds it -- and fixes the transaction's change-set,
- * the version after the latest committed one.  Taking it before any
+ * for the writer that holds it.  Taking it before any
  * configuration row is locked keeps writers free of lock-order deadlocks.
  * The same protocol as ff._history_next(), in C.
  */
@@ -995,7 +1004,7 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 	c.lock_relid = FFHistoryRelid(nsp, "history_lock");
 
 	FFHistoryReadHead(&c, &head);
-	if (head.held && head.change_set != 0)
+	if (head.held)
 		return PointerGetDatum(NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -1004,32 +1013,11 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 	{
 		Oid			types[1] = {XID8OID};
 
-		FFLockTakePlan = FFHistoryKeepPlan("UPDATE ff.history_lock SET holder = $1, change_set = NULL",
-										   1, types);
+		FFLockTakePlan = FFHistoryKeepPlan("UPDATE ff.history_lock SET holder = $1", 1, types);
 	}
-	if (FFLockChangeSetPlan == NULL)
-	{
-		Oid			types[1] = {INT8OID};
-
-		FFLockChangeSetPlan = FFHistoryKeepPlan("UPDATE ff.history_lock SET change_set = $1",
-												1, types);
-	}
-
 	/* waits for the writer holding the lock to commit or roll back */
 	arg = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	rc = SPI_execute_plan(FFLockTakePlan, &arg, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ff.history_lock has no row"),
-				 errhint("Reinstall the feature_flags extension.")));
-
-	/* a fresh snapshot sees every version committed before the lock was ours */
-	FFHistoryReadHead(&c, &head);
-	if (!head.held)
-		elog(ERROR, "the history writer lock was taken but is not visible");
-	arg = Int64GetDatum(head.last_version + 1);
-	rc = SPI_execute_plan(FFLockChangeSetPlan, &arg, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -98,7 +98,6 @@ REVOKE ALL ON ff.versions FROM PUBLIC;
 CREATE TABLE ff.history_lock (
     id          boolean     NOT NULL DEFAULT true,
     holder      xid8,
-    change_set  bigint,
     CONSTRAINT history_lock_pkey PRIMARY KEY (id),
     CONSTRAINT history_lock_one_row CHECK (id)
 );
@@ -106,7 +105,6 @@ INSERT INTO ff.history_lock (id) VALUES (true);
 COMMENT ON TABLE ff.history_lock IS 'Internal: one row whose row lock serializes configuration writers (gap-free, commit-ordered versions)';
 COMMENT ON COLUMN ff.history_lock.id IS 'Always true: the table has exactly one row';
 COMMENT ON COLUMN ff.history_lock.holder IS 'Transaction that last took the writer lock';
-COMMENT ON COLUMN ff.history_lock.change_set IS 'Change-set (first version) of that transaction';
 REVOKE ALL ON ff.history_lock FROM PUBLIC;
 
 -- each config row says which version wrote it; this also orders pg_dump's
@@ -175,21 +173,22 @@ AS $$
 DECLARE
     me          pg_catalog.xid8 := pg_catalog.pg_current_xact_id();
     held        boolean;
+    last_mine   boolean;
     cs          bigint;
 BEGIN
     -- the lock row and, for a transaction that already holds the lock (no
     -- other writer can commit a version meanwhile), the latest version
-    SELECT l.holder = me, l.change_set, lv.version, lv.hash
-      INTO held, cs, next_version, last_hash
+    SELECT l.holder = me, lv.version, lv.hash, lv.xact_id = me, lv.change_set
+      INTO held, next_version, last_hash, last_mine, cs
       FROM ff.history_lock AS l
-      LEFT JOIN LATERAL (SELECT v.version, v.hash
+      LEFT JOIN LATERAL (SELECT v.version, v.hash, v.xact_id, v.change_set
                            FROM ff.versions AS v
                           ORDER BY v.version DESC
                           LIMIT 1) AS lv ON true;
     IF held IS NOT TRUE THEN
         -- first write of this transaction: take the writer lock (waits for
         -- the writer holding it to commit or roll back)
-        UPDATE ff.history_lock SET holder = me, change_set = NULL;
+        UPDATE ff.history_lock SET holder = me;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'ff.history_lock has no row'
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -197,12 +196,17 @@ BEGIN
         END IF;
         -- a new snapshot (READ COMMITTED): sees every version committed
         -- before us
-        SELECT v.version, v.hash INTO next_version, last_hash
+        SELECT v.version, v.hash, v.xact_id = me, v.change_set
+          INTO next_version, last_hash, last_mine, cs
           FROM ff.versions AS v ORDER BY v.version DESC LIMIT 1;
     END IF;
     next_version := coalesce(next_version, 0) + 1;
-    IF held IS NOT TRUE THEN
-        UPDATE ff.history_lock SET change_set = next_version;
+    -- the change-set is the transaction's first version: while the lock is
+    -- held every version after the latest committed one is ours, so it is
+    -- the latest version's change-set if that version is ours, else the
+    -- version about to be written (versions of a rolled-back subtransaction
+    -- are not visible, and their numbers are written again)
+    IF last_mine IS NOT TRUE THEN
         cs := next_version;
     END IF;
     next_change_set := cs;
