@@ -698,16 +698,29 @@ sec_g() {
 	printf '%s\n' "\\set k random(1, 100)" \
 		"UPDATE ff.flags SET default_variant = CASE default_variant WHEN 'on' THEN 'off' ELSE 'on' END WHERE environment = 'writes' AND key = 'w' || :k;" \
 		> "$d/write.sql"
+	# the reference: the same UPDATE of a plain table with the same rows,
+	# key and columns but none of the extension's triggers (what the disk
+	# and the server allow for one durable single-row change)
+	q -c "DROP TABLE IF EXISTS ffbench.plain_flags" \
+		-c "CREATE TABLE ffbench.plain_flags (LIKE ff.flags INCLUDING DEFAULTS, PRIMARY KEY (environment, key))" \
+		-c "INSERT INTO ffbench.plain_flags SELECT * FROM ff.flags WHERE environment = 'writes'" >/dev/null
+	sed 's/UPDATE ff\.flags /UPDATE ffbench.plain_flags /' "$d/write.sql" > "$d/plain.sql"
 	for r in $(seq 1 "$REPS"); do
 		for c in $CLIENTS; do
+			pgbench_run "$c" "$d/plain.sql"
+			rec "g.plain_tps.c$c" "$TPS"
+			local plain="$TPS"
 			v0="$(q -c "SELECT ff.current_version()")"
 			pgbench_run "$c" "$d/write.sql"
 			v1="$(q -c "SELECT ff.current_version()")"
 			rec "g.tps.c$c" "$TPS"
+			rec "g.ratio_plain.c$c" "$(calc "$TPS / $plain")"
 			[[ $((v1 - v0)) == "$XACTS" ]] \
 				|| fail "g: $XACTS committed single-flag changes but ff.current_version() advanced by $((v1 - v0))"
-			log "g. rep $r c=$c: $TPS changes/s ($XACTS changes, versions $v0 -> $v1, load $(loadavg))"
+			log "g. rep $r c=$c: $TPS changes/s ($XACTS changes, versions $v0 -> $v1; plain UPDATE $plain/s; load $(loadavg))"
 		done
+		PGOPTIONS="${PGOPTIONS:-} -c synchronous_commit=off" pgbench_run 1 "$d/plain.sql"
+		rec g.plain_tps_async.c1 "$TPS"
 		PGOPTIONS="${PGOPTIONS:-} -c synchronous_commit=off" pgbench_run 1 "$d/write.sql"
 		rec g.tps_async.c1 "$TPS"
 	done
@@ -882,7 +895,11 @@ summary() {
 		for c in $CLIENTS; do
 			echo "| g | single-flag changes/s (history, validation, NOTIFY), c=$c | $(st g.tps.c$c 0) | ≥ 2,000 | $(judge "$(med g.tps.c$c)" '>=' 2000) |"
 		done
-		echo "| g | the same with synchronous_commit=off, c=1 | $(st g.tps_async.c1 0) | (info) | |"
+		for c in $CLIENTS; do
+			echo "| g | reference: the same UPDATE of a plain table without the extension's triggers, c=$c | $(st g.plain_tps.c$c 0) | (info) | |"
+			echo "| g | single-flag changes/s ÷ plain UPDATEs/s, c=$c | $(st g.ratio_plain.c$c 2) | (info) | |"
+		done
+		echo "| g | the same with synchronous_commit=off, c=1: changes/s / plain UPDATEs/s | $(st g.tps_async.c1 0) / $(st g.plain_tps_async.c1 0) | (info) | |"
 		echo
 		echo "## Details"
 		echo
