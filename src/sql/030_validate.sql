@@ -528,13 +528,15 @@ $$;
 COMMENT ON FUNCTION ff._protect_what(text, text, jsonb) IS
 'Internal: describes a changed flag, segment or segment key for the protected-environment error';
 
--- ff._protect_statement is the trigger function of the statement triggers
+-- ff._protect_statement_general does the work of the statement triggers
 -- ff_95_protect_insert/_update/_delete on ff.flags, ff.segments and
--- ff.segment_keys.  It reads the transition tables ff_protect_new and
--- ff_protect_old and checks every environment the statement touches
--- (usually one) once.  It runs after the history triggers have taken the
--- writer lock, so it sees every committed protection change.
-CREATE FUNCTION ff._protect_statement()
+-- ff.segment_keys when some environment is protected (their function,
+-- ff._protect_statement, is C and returns at once when none is).  It reads
+-- the transition tables ff_protect_new and ff_protect_old and checks every
+-- environment the statement touches (usually one) once.  It runs after the
+-- history triggers have taken the writer lock, so it sees every committed
+-- protection change.
+CREATE FUNCTION ff._protect_statement_general()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -597,6 +599,18 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+
+COMMENT ON FUNCTION ff._protect_statement_general() IS
+'Internal: the check of ff._protect_statement() when an environment is protected: refuses changes in protected environments that current_user may not change';
+
+-- ff._protect_statement is the trigger function of ff_95_protect_insert,
+-- _update and _delete (src/ff_guard.c): nothing to do without a protected
+-- environment (read with the snapshot a query here would use), else
+-- ff._protect_statement_general().
+CREATE FUNCTION ff._protect_statement()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ff_protect_statement';
 
 COMMENT ON FUNCTION ff._protect_statement() IS
 'Trigger function of ff_95_protect_insert/_update/_delete on ff.flags, ff.segments and ff.segment_keys: refuses changes in protected environments that current_user may not change';

@@ -151,28 +151,9 @@ COMMENT ON FUNCTION ff.subscribed_tables() IS
 -- ff._replication_guard: refuses configuration writes made directly on a subscriber
 CREATE FUNCTION ff._replication_guard()
 RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    sub         name;
-BEGIN
-    SELECT s.subname INTO sub
-      FROM pg_catalog.pg_subscription_rel AS r
-      JOIN pg_catalog.pg_subscription AS s ON s.oid = r.srsubid
-     WHERE r.srrelid = ANY (ff._replication_tables())
-     ORDER BY s.subname
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'cannot % ff.% on a subscriber of the feature flag configuration',
-                        TG_OP, TG_TABLE_NAME
-            USING ERRCODE = 'read_only_sql_transaction',
-                  DETAIL = pg_catalog.format('This database receives its configuration and history from subscription "%s"; a change made here would diverge from the publisher and break the version sequence.', sub),
-                  HINT = pg_catalog.format('Make the change on the publisher.  To turn this database into a primary, DROP SUBSCRIPTION %I first.', sub);
-    END IF;
-    RETURN NULL;
-END;
-$$;
+AS 'MODULE_PATHNAME', 'ff_replication_guard';
 COMMENT ON FUNCTION ff._replication_guard() IS
     'Trigger ff_00_subscriber_guard: refuses configuration writes made directly on a logical replication subscriber of the ff tables';
 REVOKE ALL ON FUNCTION ff._replication_guard() FROM PUBLIC;
