@@ -225,5 +225,23 @@ SELECT * FROM ff.verify_history();
 ROLLBACK;
 SELECT ok, detail ~ 'chain intact' AS intact FROM ff.verify_history();
 
+-- text that JSON must escape, in every free-text field of a version: the
+-- hash (computed in C for updates and deletes) still follows the definition
+BEGIN;
+SET LOCAL application_name = 'app "quoted" \ x';
+SELECT ff.comment_change(E'line 1\nline 2\t"tab" \\ back\\slash \u00e9 \u2713 \u0001') IS NOT NULL AS commented;
+INSERT INTO ff.flags (environment, key, flag_type, variants) VALUES ('hist-b', 'esc', 'boolean', '{"on": true}');
+UPDATE ff.flags SET description = E'esc "x" \\ \n \u00e9' WHERE environment = 'hist-b' AND key = 'esc';
+DELETE FROM ff.flags WHERE environment = 'hist-b' AND key = 'esc';
+COMMIT;
+SELECT operation, comment = E'line 1\nline 2\t"tab" \\ back\\slash \u00e9 \u2713 \u0001' AS comment_kept,
+       application_name, before ->> 'description' AS description
+  FROM ff.versions WHERE version > ff.current_version() - 3 ORDER BY version;
+SET TimeZone = 'UTC';
+SELECT bool_and(encode(sha256(convert_to((to_jsonb(v) - 'hash')::text, 'UTF8')), 'hex') = v.hash) AS definition_holds
+  FROM ff.versions AS v WHERE version > ff.current_version() - 3;
+RESET TimeZone;
+SELECT ok, detail ~ 'chain intact' AS intact FROM ff.verify_history();
+
 DROP OWNED BY regress_hist_writer;
 DROP ROLE regress_hist_writer;

@@ -47,6 +47,7 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -428,7 +429,6 @@ typedef struct FFHistoryTrigCache
 	AttrNumber	env_att;		/* environment of the entity */
 	AttrNumber	key_att;		/* key of the entity */
 	FmgrInfo	row_to_jsonb;	/* to_jsonb() of a config row */
-	FmgrInfo	version_to_jsonb;	/* to_jsonb() of a ff.versions row */
 	FmgrInfo	general;		/* ff._history_row_trigger_general() */
 } FFHistoryTrigCache;
 
@@ -513,7 +513,6 @@ FFHistoryGetCache(FunctionCallInfo fcinfo, TriggerData *trigdata, const char *en
 	c->env_att = FFHistoryAttnum(rel, is_env ? "name" : "environment");
 	c->key_att = FFHistoryAttnum(rel, is_flag ? "key" : "name");
 	FFHistoryToJsonbInit(&c->row_to_jsonb, RelationGetForm(rel)->reltype, cxt);
-	FFHistoryToJsonbInit(&c->version_to_jsonb, get_rel_type_id(c->versions_relid), cxt);
 	general = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
 										makeString("_history_row_trigger_general")),
 							 0, NULL, false);
@@ -707,28 +706,92 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 }
 
 /*
- * FFHistoryHash returns the hash of a ff.versions row whose hash column is
- * NULL: hex SHA-256 of the row as jsonb text without "hash" (TimeZone is
- * UTC in the trigger: its SET clause), the definition ff.verify_history()
- * checks.
+ * FFHistoryAppendJsonValue appends one value of a ff.versions row as
+ * to_jsonb() renders it: null, a number (bigint), a string (text; xid8,
+ * which has no JSON form, as its text), a timestamp (JSON's ISO form in the
+ * session time zone) or a jsonb document.
+ */
+static void
+FFHistoryAppendJsonValue(StringInfo out, int column, Datum value, bool isnull)
+{
+	char		buf[MAXDATELEN + 1];
+
+	if (isnull)
+	{
+		appendStringInfoString(out, "null");
+		return;
+	}
+	switch (FFVersionTypes[column])
+	{
+		case INT8OID:
+			appendStringInfo(out, INT64_FORMAT, DatumGetInt64(value));
+			break;
+		case XID8OID:
+			appendStringInfo(out, "\"" UINT64_FORMAT "\"", DatumGetUInt64(value));
+			break;
+		case TIMESTAMPTZOID:
+			appendStringInfoChar(out, '"');
+			appendStringInfoString(out, JsonEncodeDateTime(buf, value, TIMESTAMPTZOID, NULL));
+			appendStringInfoChar(out, '"');
+			break;
+		case JSONBOID:
+			{
+				Jsonb	   *jb = DatumGetJsonbP(value);
+
+				(void) JsonbToCString(out, &jb->root, VARSIZE(jb));
+			}
+			break;
+		default:
+			escape_json(out, TextDatumGetCString(value));
+			break;
+	}
+}
+
+/*
+ * FFHistoryHash returns the hash of a ff.versions row: hex SHA-256 of the
+ * UTF-8 bytes of (to_jsonb(row) - 'hash')::text with TimeZone UTC (the
+ * trigger's SET clause), the definition ff.verify_history() checks.  The
+ * text is written directly: jsonb's text form lists an object's keys by
+ * length, then bytewise, with ": " and ", " as separators, so it is known
+ * without building the document.
  */
 static char *
-FFHistoryHash(FFHistoryTrigCache *c, TupleDesc vdesc, Datum *values, bool *nulls)
+FFHistoryHash(Datum *values, bool *nulls)
 {
-	HeapTuple	row = heap_form_tuple(vdesc, values, nulls);
-	Datum		image = FunctionCall1(&c->version_to_jsonb,
-									  heap_copy_tuple_as_datum(row, vdesc));
-	Datum		stripped = DirectFunctionCall2(jsonb_delete, image,
-											   CStringGetTextDatum("hash"));
-	char	   *text = JsonbToCString(NULL, &DatumGetJsonbP(stripped)->root,
-									  VARSIZE(DatumGetJsonbP(stripped)));
-	/* the hash is over the UTF-8 bytes (convert_to(..., 'UTF8')) */
-	char	   *utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	/* the columns but hash, in jsonb's key order */
+	static const int order[FF_V_NUM - 1] = {
+		FF_V_AFTER, FF_V_DELTA,			/* 5 */
+		FF_V_BEFORE, FF_V_ENTITY,		/* 6 */
+		FF_V_COMMENT, FF_V_VERSION, FF_V_XACT_ID,	/* 7 */
+		FF_V_OPERATION, FF_V_PREV_HASH, /* 9 */
+		FF_V_CHANGE_SET, FF_V_CHANGED_AT, FF_V_CHANGED_BY, FF_V_ENTITY_KEY,	/* 10 */
+		FF_V_ENVIRONMENT,				/* 11 */
+		FF_V_APPLICATION_NAME,			/* 16 */
+		FF_V_SESSION_USER				/* 17 */
+	};
+	StringInfoData text;
+	char	   *utf8;
+	pg_cryptohash_ctx *ctx;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
 	int			i;
 
+	initStringInfo(&text);
+	appendStringInfoChar(&text, '{');
+	for (i = 0; i < FF_V_NUM - 1; i++)
+	{
+		int			col = order[i];
+
+		if (i > 0)
+			appendStringInfoString(&text, ", ");
+		appendStringInfo(&text, "\"%s\": ", FFVersionColumns[col]);
+		FFHistoryAppendJsonValue(&text, col, values[col], nulls[col]);
+	}
+	appendStringInfoChar(&text, '}');
+
+	/* the hash is over the UTF-8 bytes (convert_to(..., 'UTF8')) */
+	utf8 = pg_server_to_any(text.data, text.len, PG_UTF8);
+	ctx = pg_cryptohash_create(PG_SHA256);
 	if (pg_cryptohash_init(ctx) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) utf8, strlen(utf8)) < 0 ||
 		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
@@ -738,8 +801,8 @@ FFHistoryHash(FFHistoryTrigCache *c, TupleDesc vdesc, Datum *values, bool *nulls
 						DatumGetInt64(values[FF_V_VERSION])),
 				 errdetail("%s", pg_cryptohash_error(ctx))));
 	pg_cryptohash_free(ctx);
-	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
-		sprintf(hex + 2 * i, "%02x", digest[i]);
+	hex_encode((const char *) digest, PG_SHA256_DIGEST_LENGTH, hex);
+	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
 	return hex;
 }
 
@@ -762,11 +825,18 @@ FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
 	int			i;
 	int			rc;
 
-	if (vdesc->natts != FF_V_NUM)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"ff.versions\" has %d columns, expected %d", vdesc->natts, FF_V_NUM),
-				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	/* the hash covers every column: the table must be exactly as expected */
+	for (i = 0; i < vdesc->natts || i < FF_V_NUM; i++)
+		if (i >= vdesc->natts || i >= FF_V_NUM ||
+			TupleDescAttr(vdesc, i)->attisdropped ||
+			TupleDescAttr(vdesc, i)->atttypid != FFVersionTypes[i] ||
+			strcmp(NameStr(TupleDescAttr(vdesc, i)->attname), FFVersionColumns[i]) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"ff.versions\" does not have the columns of this version of feature_flags"),
+					 errdetail("Column %d should be \"%s\".", i + 1,
+							   i < FF_V_NUM ? FFVersionColumns[i] : "(none)"),
+					 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
 	memset(nulls, 0, sizeof(nulls));
 	values[FF_V_VERSION] = Int64GetDatum(head->last_version + 1);
 	values[FF_V_CHANGE_SET] = Int64GetDatum(head->change_set);
@@ -794,7 +864,7 @@ FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
 	values[FF_V_PREV_HASH] = nulls[FF_V_PREV_HASH] ? (Datum) 0 : CStringGetTextDatum(head->last_hash);
 	values[FF_V_HASH] = (Datum) 0;
 	nulls[FF_V_HASH] = true;
-	values[FF_V_HASH] = CStringGetTextDatum(FFHistoryHash(c, vdesc, values, nulls));
+	values[FF_V_HASH] = CStringGetTextDatum(FFHistoryHash(values, nulls));
 	nulls[FF_V_HASH] = false;
 	table_close(versions, AccessShareLock);
 
