@@ -734,6 +734,9 @@ sec_profile() {
 	if ! command -v valgrind >/dev/null 2>&1; then note "profile: valgrind not installed"; return 0; fi
 	pd="$(mktemp -d /tmp/ff-bench-prof.XXXXXX)"
 	chmod 777 "$pd"
+	# the write profile's flags: 100 boolean flags in their own environment
+	q -c "INSERT INTO ff.environments (name) VALUES ('prof-writes') ON CONFLICT DO NOTHING" >/dev/null
+	q -c "SELECT ff.import_flagd(ffbench.bool_doc('w', 100), 'prof-writes') WHERE NOT EXISTS (SELECT 1 FROM ff.flags WHERE environment = 'prof-writes')" >/dev/null
 	cluster_stop
 	# one single-user backend per query file; the first line warms the cache
 	declare -A QS=(
@@ -754,6 +757,25 @@ sec_profile() {
 		rec "p.ir.$lab" "$ir"
 		log "profile: $lab: $ir instructions"
 	done
+	# single-flag changes: the prepared UPDATE of target g, 20 (warm-up) and
+	# 220 times, each its own transaction; instructions per change = the
+	# difference / 200
+	local n w
+	for n in 20 220; do
+		{
+			echo "PREPARE w(int) AS UPDATE ff.flags SET default_variant = CASE default_variant WHEN 'on' THEN 'off' ELSE 'on' END WHERE environment = 'prof-writes' AND key = 'w' || \$1;"
+			for w in $(seq 1 "$n"); do echo "EXECUTE w($(( w % 100 + 1 )));"; done
+		} > "$pd/write$n.sql"
+		as_pg valgrind --tool=callgrind --callgrind-out-file="$pd/write$n.cg" \
+			"$PG_BIN/postgres" --single -D "$DATA" ffbench < "$pd/write$n.sql" > "$pd/write$n.log" 2>&1 \
+			|| { note "profile: callgrind run write$n failed (see $RES/profile-write$n.log)"; cp "$pd/write$n.log" "$RES/profile-write$n.log"; continue; }
+		ir="$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$pd/write$n.cg" | head -1)"
+		[[ -n "$ir" ]] || ir="$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$pd/write$n.cg" | head -1)"
+		rec "p.ir.write$n" "$ir"
+		log "profile: write$n: $ir instructions"
+	done
+	[[ -n "$(med p.ir.write20)" && -n "$(med p.ir.write220)" ]] \
+		&& rec p.ir_per_change.write "$(calc "($(med p.ir.write220) - $(med p.ir.write20)) / 200")"
 	local c0 c1
 	c0="$(med p.ir.ctx)"; c1="$(med p.ir.plctx)"
 	for lab in get_bool get_string evaluate; do
@@ -943,6 +965,8 @@ summary() {
 		echo "| evaluation | instructions per row |"
 		echo "|---|---|"
 		for x in get_bool get_string evaluate plpgsql; do echo "| $x | $(st p.ir_per_eval.$x 0) |"; done
+		echo
+		echo "Single-flag change (target g's UPDATE, validation, history, hash, NOTIFY, commit; \`postgres --single\`): $(st p.ir_per_change.write 0) instructions per change."
 		[[ -n "$(med p.perf_per_eval.get_bool)" ]] && echo "| get_bool (perf stat) | $(st p.perf_per_eval.get_bool 0) |"
 		if [[ -s "$RES/profile-get_bool-self.txt" ]]; then
 			echo; echo "Top self-cost functions of the bulk get_bool run (whole query, context building included), then those of feature_flags.so:"; echo; echo '```'
