@@ -91,6 +91,18 @@ ff_replication_guard(PG_FUNCTION_ARGS)
 	char	   *sub = NULL;
 	int			i;
 
+	/* no subscription in the cluster at all: the usual case, one look */
+	{
+		Relation	subs = table_open(SubscriptionRelationId, AccessShareLock);
+		SysScanDesc scan = systable_beginscan(subs, InvalidOid, false, NULL, 0, NULL);
+		bool		any = HeapTupleIsValid(systable_getnext(scan));
+
+		systable_endscan(scan);
+		table_close(subs, AccessShareLock);
+		if (!any)
+			return PointerGetDatum(NULL);
+	}
+
 	subrel = table_open(SubscriptionRelRelationId, AccessShareLock);
 	for (i = 0; FFReplicatedTables[i] != NULL; i++)
 	{
