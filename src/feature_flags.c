@@ -19,6 +19,7 @@
 
 #include "feature_flags.h"
 #include "ff_cache.h"
+#include "ff_history.h"
 
 PG_MODULE_MAGIC;
 
@@ -65,4 +66,5 @@ _PG_init(void)
 
 	/* subsystems */
 	FFCacheInit();
+	FFHistoryInit();
 }

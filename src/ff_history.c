@@ -60,6 +60,7 @@
 #include "utils/xid8.h"
 
 #include "feature_flags.h"
+#include "ff_history.h"
 
 /* the byte budget of ff._history_notify_payload()'s default, less its margin */
 #define FF_NOTIFY_NAME_BUDGET (7900 - 200)
@@ -418,6 +419,15 @@ static const Oid FFVersionTypes[FF_V_NUM] = {
  */
 static SPIPlanPtr FFVersionInsertPlan = NULL;
 
+/*
+ * The subtransaction in which ff_history_writer_lock took the writer lock in
+ * the current transaction, else InvalidSubTransactionId.  Kept true by the
+ * transaction callbacks (FFHistoryInit): the row lock ends with the
+ * transaction, or with the subtransaction that took it if that one aborts.
+ * When it is unset the lock row itself is read.
+ */
+static SubTransactionId FFHistoryLockSubid = InvalidSubTransactionId;
+
 /* per trigger call site, in fn_extra: what each call would look up again */
 typedef struct FFHistoryTrigCache
 {
@@ -570,30 +580,36 @@ static void
 FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
 {
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	Relation	lock = table_open(c->lock_relid, AccessShareLock);
-	Relation	lockpk = index_open(RelationGetPrimaryKeyIndex(lock), AccessShareLock);
-	TupleDesc	ldesc = RelationGetDescr(lock);
 	uint64		me = U64FromFullTransactionId(GetTopFullTransactionId());
-	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		isnull;
 
 	memset(head, 0, sizeof(*head));
-	/* through the primary key: the heap page holds the row's dead versions */
-	ScanKeyInit(&key, FFHistoryAttnum(lock, "id"), BTEqualStrategyNumber, F_BOOLEQ,
-				BoolGetDatum(true));
-	scan = systable_beginscan(lock, RelationGetRelid(lockpk), true, snapshot, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
+	if (FFHistoryLockSubid != InvalidSubTransactionId)
+		head->held = true;		/* ff_history_writer_lock took it */
+	else
 	{
-		Datum		holder = heap_getattr(tup, FFHistoryAttnum(lock, "holder"), ldesc, &isnull);
+		Relation	lock = table_open(c->lock_relid, AccessShareLock);
+		Relation	lockpk = index_open(RelationGetPrimaryKeyIndex(lock), AccessShareLock);
+		TupleDesc	ldesc = RelationGetDescr(lock);
+		ScanKeyData key;
 
-		head->held = !isnull && DatumGetUInt64(holder) == me;
+		/* through the primary key: the heap page holds the row's dead versions */
+		ScanKeyInit(&key, FFHistoryAttnum(lock, "id"), BTEqualStrategyNumber, F_BOOLEQ,
+					BoolGetDatum(true));
+		scan = systable_beginscan(lock, RelationGetRelid(lockpk), true, snapshot, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			Datum		holder = heap_getattr(tup, FFHistoryAttnum(lock, "holder"), ldesc, &isnull);
+
+			head->held = !isnull && DatumGetUInt64(holder) == me;
+		}
+		systable_endscan(scan);
+		index_close(lockpk, AccessShareLock);
+		table_close(lock, AccessShareLock);
 	}
-	systable_endscan(scan);
-	index_close(lockpk, AccessShareLock);
-	table_close(lock, AccessShareLock);
 
 	if (head->held)
 	{
@@ -1026,6 +1042,54 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 static SPIPlanPtr FFLockTakePlan = NULL;
 
 /*
+ * FFHistoryXactCallback forgets the writer lock when the transaction ends.
+ */
+static void
+FFHistoryXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			FFHistoryLockSubid = InvalidSubTransactionId;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * FFHistorySubXactCallback follows the writer lock through subtransactions:
+ * it is released with the subtransaction that took it if that one aborts,
+ * and passes to the parent if it commits.
+ */
+static void
+FFHistorySubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (FFHistoryLockSubid == InvalidSubTransactionId || FFHistoryLockSubid != mySubid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		FFHistoryLockSubid = InvalidSubTransactionId;
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		FFHistoryLockSubid = parentSubid;
+}
+
+/*
+ * FFHistoryInit registers the transaction callbacks that keep
+ * FFHistoryLockSubid true; called once from _PG_init.
+ */
+void
+FFHistoryInit(void)
+{
+	RegisterXactCallback(FFHistoryXactCallback, NULL);
+	RegisterSubXactCallback(FFHistorySubXactCallback, NULL);
+}
+
+/*
  * FFHistoryKeepPlan prepares and keeps a plan for the life of the backend
  * (inside SPI_connect), or raises an error.
  */
@@ -1056,10 +1120,6 @@ PG_FUNCTION_INFO_V1(ff_history_writer_lock);
 Datum
 ff_history_writer_lock(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata;
-	FFHistoryTrigCache c;
-	FFHistoryHead head;
-	Oid			nsp;
 	Datum		arg;
 	int			rc;
 
@@ -1067,16 +1127,14 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function ff._history_writer_lock() was not called by the trigger manager")));
-	trigdata = (TriggerData *) fcinfo->context;
-	nsp = RelationGetNamespace(trigdata->tg_relation);
-	memset(&c, 0, sizeof(c));
-	c.versions_relid = FFHistoryRelid(nsp, "versions");
-	c.lock_relid = FFHistoryRelid(nsp, "history_lock");
-
-	FFHistoryReadHead(&c, &head);
-	if (head.held)
+	if (FFHistoryLockSubid != InvalidSubTransactionId)
 		return PointerGetDatum(NULL);
 
+	/*
+	 * Not taken by this function in this transaction (the PL/pgSQL
+	 * ff._history_next() may have taken it: updating the row again is
+	 * harmless).
+	 */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (FFLockTakePlan == NULL)
@@ -1094,5 +1152,6 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 				 errmsg("ff.history_lock has no row"),
 				 errhint("Reinstall the feature_flags extension.")));
 	SPI_finish();
+	FFHistoryLockSubid = GetCurrentSubTransactionId();
 	return PointerGetDatum(NULL);
 }
