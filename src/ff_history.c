@@ -642,13 +642,74 @@ FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
 }
 
 /*
- * FFHistoryJsonbMinusVersion returns image - 'version'.
+ * FFHistoryJsonbValueEqual tells whether two jsonb values are equal as
+ * jsonb's = operator says: scalars by type and content, containers by
+ * compareJsonbContainers.
  */
-static Datum
-FFHistoryJsonbMinusVersion(Jsonb *image)
+static bool
+FFHistoryJsonbValueEqual(JsonbValue *a, JsonbValue *b)
 {
-	return DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(image),
-							   CStringGetTextDatum("version"));
+	if (a->type != b->type)
+		return false;
+	switch (a->type)
+	{
+		case jbvNull:
+			return true;
+		case jbvBool:
+			return a->val.boolean == b->val.boolean;
+		case jbvString:
+			return a->val.string.len == b->val.string.len &&
+				memcmp(a->val.string.val, b->val.string.val, a->val.string.len) == 0;
+		case jbvNumeric:
+			return DatumGetBool(DirectFunctionCall2(numeric_eq,
+													NumericGetDatum(a->val.numeric),
+													NumericGetDatum(b->val.numeric)));
+		case jbvBinary:
+			return compareJsonbContainers(a->val.binary.data, b->val.binary.data) == 0;
+		default:
+			return false;
+	}
+}
+
+/*
+ * FFHistoryEqualButVersion tells whether (a - 'version') = (b - 'version')
+ * for two row images (jsonb objects), without building either: every member
+ * of a but "version" is in b with an equal value, and b has no other.
+ */
+static bool
+FFHistoryEqualButVersion(Jsonb *a, Jsonb *b)
+{
+	JsonbIterator *it;
+	JsonbValue	key;
+	JsonbValue	value;
+	JsonbIteratorToken tok;
+	int			count = 0;
+	int			b_count;
+
+	if (!JB_ROOT_IS_OBJECT(a) || !JB_ROOT_IS_OBJECT(b))
+		return false;
+	b_count = JB_ROOT_COUNT(b);
+	if (getKeyJsonValueFromContainer(&b->root, "version", 7, &value) != NULL)
+		b_count--;
+
+	it = JsonbIteratorInit(&a->root);
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		JsonbValue *other;
+
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &value, true);
+		Assert(tok == WJB_VALUE);
+		if (key.val.string.len == 7 && memcmp(key.val.string.val, "version", 7) == 0)
+			continue;
+		count++;
+		other = getKeyJsonValueFromContainer(&b->root, key.val.string.val,
+											 key.val.string.len, NULL);
+		if (other == NULL || !FFHistoryJsonbValueEqual(&value, other))
+			return false;
+	}
+	return count == b_count;
 }
 
 /*
@@ -709,9 +770,7 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 			break;
 		if (!((new_stamped && new_version == version) || (!new_stamped && !old_stamped)))
 			break;
-		in_sync = DatumGetBool(DirectFunctionCall2(jsonb_eq,
-												   FFHistoryJsonbMinusVersion(DatumGetJsonbP(after)),
-												   FFHistoryJsonbMinusVersion(new_img)));
+		in_sync = FFHistoryEqualButVersion(DatumGetJsonbP(after), new_img);
 		break;
 	}
 	systable_endscan_ordered(scan);
