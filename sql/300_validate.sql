@@ -77,6 +77,15 @@ INSERT INTO ff.flags (environment, key, variants, default_variant) VALUES
     ('development', 'number-flag', '{"small": 10, "large": 2.5e3}', NULL),
     ('development', 'object-flag', '{"none": {}, "banner": {"show": true, "items": [1, 2]}}', 'none');
 SELECT key, flag_type, default_variant FROM ff.flags ORDER BY key;
+-- everyday edits that leave the definition alone (checked without the full
+-- validation) fail with the same errors as any other write
+UPDATE ff.flags SET default_variant = 'of' WHERE key = 'bool-flag';
+UPDATE ff.flags SET state = 'enabled' WHERE key = 'bool-flag';
+UPDATE ff.flags SET default_variant = 'on', state = 'DISABLED', description = 'edited' WHERE key = 'bool-flag';
+UPDATE ff.flags SET default_variant = NULL WHERE key = 'string-flag';
+SELECT key, state, default_variant, description FROM ff.flags WHERE key IN ('bool-flag', 'string-flag') ORDER BY key;
+UPDATE ff.flags SET default_variant = 'off', state = 'ENABLED', description = NULL WHERE key = 'bool-flag';
+UPDATE ff.flags SET default_variant = 'a' WHERE key = 'string-flag';
 -- changing the type of a flag needs flag_type in the same statement
 UPDATE ff.flags SET variants = '{"on": "yes", "off": "no"}' WHERE key = 'bool-flag';
 UPDATE ff.flags SET variants = '{"on": "yes", "off": "no"}', flag_type = NULL WHERE key = 'bool-flag';

@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * ff_guard.c
- *	  The statement triggers that guard every configuration write, in C:
- *	  the subscriber guard and the fast path of environment protection.
+ *	  The triggers that guard every configuration write, in C: the
+ *	  subscriber guard, the fast path of environment protection and the
+ *	  fast path of flag validation.
  *
- * Both run for every write statement and almost always find nothing to
- * refuse: no subscription of the ff tables, no protected environment.  They
- * answer that from the catalogs and ff.environments directly; when there is
- * something to check, the PL/pgSQL implementation does it (protection) or
- * the error is raised here (subscriber guard).
+ * They run for every write and almost always find nothing to refuse: no
+ * subscription of the ff tables, no protected environment, an UPDATE that
+ * leaves the flag's definition alone.  They answer that from the catalogs,
+ * ff.environments and the row directly; when there is something to check,
+ * the PL/pgSQL implementation does it (protection, validation) or the error
+ * is raised here (subscriber guard).
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -30,7 +32,9 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -215,5 +219,181 @@ ff_protect_statement(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = general;
 	}
 	InitFunctionCallInfoData(*call, general, 0, InvalidOid, (Node *) trigdata, NULL);
+	return FunctionCallInvoke(call);
+}
+
+/* ---------------------------------------------------------------------
+ * Flag validation: the fast path of an UPDATE that changes no definition
+ * --------------------------------------------------------------------- */
+
+/* the ff.flags columns the fast path looks at */
+typedef enum FFGuardFlagCol
+{
+	FF_F_ENVIRONMENT = 0,
+	FF_F_KEY,
+	FF_F_STATE,
+	FF_F_FLAG_TYPE,
+	FF_F_VARIANTS,
+	FF_F_DEFAULT_VARIANT,
+	FF_F_TARGETING,
+	FF_F_METADATA,
+	FF_F_NUM
+} FFGuardFlagCol;
+
+static const char *const FFGuardFlagColNames[FF_F_NUM] = {
+	"environment", "key", "state", "flag_type", "variants", "default_variant",
+	"targeting", "metadata"
+};
+
+/* per trigger call site, in fn_extra */
+typedef struct FFGuardValidateCache
+{
+	Oid			relid;
+	AttrNumber	att[FF_F_NUM];
+	FmgrInfo	general;		/* ff._validate_flag_general() */
+} FFGuardValidateCache;
+
+/*
+ * FFGuardSameColumn tells whether a column has the same value (both NULL,
+ * or the same bytes) in the old and the new row.  Equal bytes mean equal
+ * values; different bytes send the row to the full check.
+ */
+static bool
+FFGuardSameColumn(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber att)
+{
+	Form_pg_attribute a = TupleDescAttr(desc, att - 1);
+	bool		oldnull;
+	bool		newnull;
+	Datum		oldval = heap_getattr(oldtup, att, desc, &oldnull);
+	Datum		newval = heap_getattr(newtup, att, desc, &newnull);
+
+	if (oldnull || newnull)
+		return oldnull && newnull;
+	return datumIsEqual(oldval, newval, a->attbyval, a->attlen);
+}
+
+/*
+ * FFGuardEmptyTargeting tells whether a targeting document is {} or JSON
+ * null, which the full check normalises to NULL.
+ */
+static bool
+FFGuardEmptyTargeting(Jsonb *targeting)
+{
+	JsonbValue	v;
+
+	if (JB_ROOT_IS_OBJECT(targeting))
+		return JB_ROOT_COUNT(targeting) == 0;
+	if (JB_ROOT_IS_SCALAR(targeting) &&
+		JsonbExtractScalar(&targeting->root, &v))
+		return v.type == jbvNull;
+	return false;
+}
+
+PG_FUNCTION_INFO_V1(ff_validate_flag);
+
+/*
+ * ff_validate_flag is the trigger function of ff_10_validate_flags (BEFORE
+ * INSERT OR UPDATE FOR EACH ROW on ff.flags).  An UPDATE that keeps the
+ * flag's environment, key, variants, type, metadata and targeting -- a
+ * state, default variant, description or owner change, the everyday edits
+ * -- only needs a valid state and a default variant that is a variant: when
+ * those hold the row is accepted here.  Everything else, and every row that
+ * breaks a rule (for the exact error), goes to the PL/pgSQL
+ * ff._validate_flag_general(), which is the specification.
+ */
+Datum
+ff_validate_flag(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = FFGuardTriggerData(fcinfo, "ff._validate_flag");
+	FFGuardValidateCache *c = (FFGuardValidateCache *) fcinfo->flinfo->fn_extra;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	oldtup;
+	HeapTuple	newtup;
+	bool		isnull;
+	Datum		value;
+	int			i;
+
+	LOCAL_FCINFO(call, 0);
+
+	if (c == NULL || c->relid != RelationGetRelid(rel))
+	{
+		Oid			nsp = RelationGetNamespace(rel);
+		Oid			funcid = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+													   makeString("_validate_flag_general")),
+											0, NULL, false);
+
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FFGuardValidateCache));
+		c->relid = RelationGetRelid(rel);
+		for (i = 0; i < FF_F_NUM; i++)
+		{
+			int			attnum = SPI_fnumber(desc, FFGuardFlagColNames[i]);
+
+			if (attnum <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("column \"%s\" of table \"ff.flags\" does not exist",
+								FFGuardFlagColNames[i]),
+						 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+			c->att[i] = (AttrNumber) attnum;
+		}
+		fmgr_info_cxt(funcid, &c->general, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = c;
+	}
+
+	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		goto general;
+	oldtup = trigdata->tg_trigtuple;
+	newtup = trigdata->tg_newtuple;
+
+	/* the definition is unchanged */
+	if (!FFGuardSameColumn(oldtup, newtup, desc, c->att[FF_F_ENVIRONMENT]) ||
+		!FFGuardSameColumn(oldtup, newtup, desc, c->att[FF_F_KEY]) ||
+		!FFGuardSameColumn(oldtup, newtup, desc, c->att[FF_F_FLAG_TYPE]) ||
+		!FFGuardSameColumn(oldtup, newtup, desc, c->att[FF_F_VARIANTS]) ||
+		!FFGuardSameColumn(oldtup, newtup, desc, c->att[FF_F_METADATA]) ||
+		!FFGuardSameColumn(oldtup, newtup, desc, c->att[FF_F_TARGETING]))
+		goto general;
+	(void) heap_getattr(newtup, c->att[FF_F_ENVIRONMENT], desc, &isnull);
+	if (isnull)
+		goto general;
+	(void) heap_getattr(newtup, c->att[FF_F_KEY], desc, &isnull);
+	if (isnull)
+		goto general;
+
+	/* a valid state (NULL is left to the NOT NULL constraint) */
+	value = heap_getattr(newtup, c->att[FF_F_STATE], desc, &isnull);
+	if (!isnull)
+	{
+		text	   *state = DatumGetTextPP(value);
+		int			len = VARSIZE_ANY_EXHDR(state);
+
+		if (!((len == 7 && memcmp(VARDATA_ANY(state), "ENABLED", 7) == 0) ||
+			  (len == 8 && memcmp(VARDATA_ANY(state), "DISABLED", 8) == 0)))
+			goto general;
+	}
+
+	/* a default variant that is one of the variants */
+	value = heap_getattr(newtup, c->att[FF_F_DEFAULT_VARIANT], desc, &isnull);
+	if (!isnull)
+	{
+		bool		vnull;
+		Datum		variants = heap_getattr(newtup, c->att[FF_F_VARIANTS], desc, &vnull);
+
+		if (vnull ||
+			!DatumGetBool(DirectFunctionCall2(jsonb_exists, variants, value)))
+			goto general;
+	}
+
+	/* targeting {} or null is normalised to NULL by the full check */
+	value = heap_getattr(newtup, c->att[FF_F_TARGETING], desc, &isnull);
+	if (!isnull && FFGuardEmptyTargeting(DatumGetJsonbP(value)))
+		goto general;
+
+	return PointerGetDatum(newtup);
+
+general:
+	InitFunctionCallInfoData(*call, &c->general, 0, InvalidOid, (Node *) trigdata, NULL);
 	return FunctionCallInvoke(call);
 }

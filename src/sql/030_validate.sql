@@ -889,8 +889,10 @@ COMMENT ON TRIGGER ff_10_validate_environments ON ff.environments IS
 -- ff.flags
 -- ---------------------------------------------------------------------
 
--- ff._validate_flag is the trigger function of ff_10_validate_flags.
-CREATE FUNCTION ff._validate_flag()
+-- ff._validate_flag_general does the checks of ff_10_validate_flags: every
+-- case (its trigger function ff._validate_flag, in C, accepts an UPDATE that
+-- leaves the definition alone and calls this function for the rest).
+CREATE FUNCTION ff._validate_flag_general()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1034,6 +1036,18 @@ BEGIN
     RETURN NEW;
 END;
 $$;
+
+COMMENT ON FUNCTION ff._validate_flag_general() IS
+'Internal: the checks of ff_10_validate_flags for every case: key rule, typed variants, default variant, flat metadata, targeting (operators, segments, results)';
+
+-- ff._validate_flag is the trigger function of ff_10_validate_flags
+-- (src/ff_guard.c): an UPDATE that keeps the environment, key, variants,
+-- type, metadata and targeting, with a valid state and default variant, is
+-- accepted at once; anything else goes to ff._validate_flag_general().
+CREATE FUNCTION ff._validate_flag()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ff_validate_flag';
 
 COMMENT ON FUNCTION ff._validate_flag() IS
 'Trigger function of ff_10_validate_flags: key rule, typed variants, default variant, flat metadata, targeting (operators, segments, results)';
