@@ -580,9 +580,113 @@ FFParseIndex(const char *p, size_t len, uint32 *out)
 	return true;
 }
 
+/* objects up to this many members are searched by one linear pass */
+#define FF_LINEAR_KEYS 32
+
+/*
+ * FFObjectFind finds member key (keylen bytes) of object container jc by
+ * reading its JEntry array directly: one pass over the key entries, which
+ * jsonb keeps sorted by (length, bytes), so the scan stops at the first
+ * longer key, and then over the entries up to the member's value, to learn
+ * where the value starts.  No JsonbValue is filled and nothing is
+ * allocated.  On success *entry is the value's JEntry, *data its first
+ * byte and *len its length (the on-disk layout that fillJsonbValue reads).
+ * Objects with more than FF_LINEAR_KEYS members return false with *large
+ * set: the caller binary-searches them with getKeyJsonValueFromContainer.
+ */
+static bool
+FFObjectFind(JsonbContainer *jc, const char *key, uint32 keylen,
+			 JEntry *entry, const char **data, uint32 *len, bool *large)
+{
+	uint32		n = JsonContainerSize(jc);
+	const JEntry *children = jc->children;
+	const char *base = (const char *) (children + n * 2);
+	uint32		off = 0;
+	uint32		end;
+	uint32		i;
+	uint32		j;
+
+	*large = false;
+	if (n > FF_LINEAR_KEYS)
+	{
+		*large = true;
+		return false;
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint32		klen;
+
+		end = off;
+		JBE_ADVANCE_OFFSET(end, children[i]);
+		klen = end - off;
+		if (klen == keylen)
+		{
+			int			c = memcmp(base + off, key, keylen);
+
+			if (c == 0)
+				break;
+			if (c > 0)
+				return false;
+		}
+		else if (klen > keylen)
+			return false;
+		off = end;
+	}
+	if (i == n)
+		return false;
+	/* the value is entry n + i: walk on to its start */
+	off = end;
+	for (j = i + 1; j < n + i; j++)
+		JBE_ADVANCE_OFFSET(off, children[j]);
+	end = off;
+	JBE_ADVANCE_OFFSET(end, children[n + i]);
+	*entry = children[n + i];
+	*data = base + off;
+	*len = end - off;
+	/* numerics and containers start at the next int-aligned offset */
+	if (JBE_ISNUMERIC(*entry) || JBE_ISCONTAINER(*entry))
+	{
+		uint32		pad = INTALIGN(off) - off;
+
+		*data += pad;
+		*len -= pad;
+	}
+	return true;
+}
+
+/*
+ * FFEntryToJL converts the scalar or container that FFObjectFind found.
+ * Strings point into the jsonb (no copy); numbers take the numeric fast
+ * path; containers are converted whole.
+ */
+static const JLValue *
+FFEntryToJL(JLArena *scratch, JEntry entry, const char *data, uint32 len,
+			bool *too_deep)
+{
+	switch (entry & JENTRY_TYPEMASK)
+	{
+		case JENTRY_ISSTRING:
+			return FFArenaCheck(JLMakeString(scratch, data, len, false));
+		case JENTRY_ISNUMERIC:
+			return FFArenaCheck(JLMakeNumber(scratch,
+											 FFNumericToDouble((Numeric) data)));
+		case JENTRY_ISBOOL_TRUE:
+			return &JLTrueValue;
+		case JENTRY_ISBOOL_FALSE:
+			return &JLFalseValue;
+		case JENTRY_ISNULL:
+			return &JLNullValue;
+		default:
+			return FFContainerToJL(scratch, (JsonbContainer *) data, false, 0,
+								   too_deep);
+	}
+}
+
 /*
  * FFJsonbLookup is the JLContext lookup callback: it walks the jsonb
  * container segment by segment and converts only the value it ends on.
+ * Object members are found by FFObjectFind, straight from the container's
+ * entry array.
  */
 const JLValue *
 FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
@@ -606,6 +710,25 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 
 		if (JsonContainerIsObject(jc))
 		{
+			JEntry		entry;
+			const char *p;
+			uint32		len;
+			bool		large;
+
+			if (seg->len > JENTRY_OFFLENMASK)
+				return NULL;	/* no key is that long */
+			if (FFObjectFind(jc, seg->ptr, (uint32) seg->len, &entry, &p,
+							 &len, &large))
+			{
+				if (i + 1 == nsegments)
+					return FFEntryToJL(scratch, entry, p, len, &data->too_deep);
+				if (!JBE_ISCONTAINER(entry))
+					return NULL;	/* cannot descend into a scalar */
+				jc = (JsonbContainer *) p;
+				continue;
+			}
+			if (!large)
+				return NULL;
 			if (getKeyJsonValueFromContainer(jc, seg->ptr, (int) seg->len,
 											 &v) == NULL)
 				return NULL;
