@@ -134,6 +134,16 @@ typedef struct FFCacheStats
 extern void FFCacheInit(void);
 
 /*
+ * The id of the cache generation the current statement uses, after
+ * processing pending invalidations (FFCacheBegin), and the id of the
+ * generation FFCacheGetEnv/FFCacheGetFlag last returned pointers from
+ * (FFCacheCurrentId).  Pointers remembered under an id stay valid while
+ * FFCacheBegin returns that id.
+ */
+extern int64 FFCacheBegin(void);
+extern int64 FFCacheCurrentId(void);
+
+/*
  * Look up an environment (name of len bytes; NULL or empty = the default
  * one) in the cache generation current for this statement.  Returns NULL
  * when it does not exist, with *missing_name set to the name looked for

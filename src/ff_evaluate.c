@@ -88,6 +88,21 @@ typedef struct FFCallInfo
 	bool		checked;
 	bool		row_context;	/* argument 1 is a row, not jsonb */
 	TupleDesc	result_desc;	/* ff.evaluate's result type */
+	MemoryContext mcxt;			/* fn_mcxt: where names lives */
+
+	/*
+	 * The flag this call site found last.  While the cache generation id
+	 * is unchanged, a call with the same flag key and environment name
+	 * reuses env and flag and skips both hash lookups.  gen_id 0 = nothing
+	 * remembered.
+	 */
+	int64		gen_id;
+	FFCacheEnv *env;
+	FFCacheFlag *flag;
+	char	   *names;			/* the key's bytes, then the environment's */
+	size_t		keylen;
+	size_t		envlen;			/* 0 = the default environment */
+	size_t		names_size;		/* bytes allocated for names */
 } FFCallInfo;
 
 /* the outcome of one flag evaluation */
@@ -337,12 +352,47 @@ FFEnvironmentName(FunctionCallInfo fcinfo, int argno, size_t *len)
 }
 
 /*
+ * FFRememberFlag records in the call-site cache the environment and flag
+ * just found for key and envname, under the id of the cache generation
+ * they belong to.
+ */
+static void
+FFRememberFlag(FFCallInfo *ci, const char *key, size_t keylen,
+			   const char *envname, size_t envlen, FFCacheEnv *env,
+			   FFCacheFlag *flag)
+{
+	ci->gen_id = 0;
+	if (keylen + envlen > ci->names_size)
+	{
+		size_t		want = Max(keylen + envlen, 64);
+
+		if (keylen + envlen > MaxAllocSize)
+			return;
+		if (ci->names != NULL)
+			pfree(ci->names);
+		ci->names = NULL;
+		ci->names_size = 0;
+		ci->names = MemoryContextAlloc(ci->mcxt, want);
+		ci->names_size = want;
+	}
+	memcpy(ci->names, key, keylen);
+	if (envlen > 0)
+		memcpy(ci->names + keylen, envname, envlen);
+	ci->keylen = keylen;
+	ci->envlen = envlen;
+	ci->env = env;
+	ci->flag = flag;
+	ci->gen_id = FFCacheCurrentId();
+}
+
+/*
  * FFEvaluateKey evaluates flag key in environment envname (NULL = the
  * default environment).
  */
 static void
 FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
-			  const char *envname, size_t envlen, FFWant want, FFOutcome *out)
+			  const char *envname, size_t envlen, FFWant want,
+			  FFCallInfo *ci, FFOutcome *out)
 {
 	char	   *missing;
 	FFCacheEnv *env;
@@ -350,6 +400,14 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 
 	memset(out, 0, sizeof(FFOutcome));
 	out->variant = -1;
+	if (ci != NULL && key != NULL && ci->gen_id == FFCacheBegin() &&
+		ci->keylen == keylen && ci->envlen == envlen &&
+		memcmp(ci->names, key, keylen) == 0 &&
+		(envlen == 0 || memcmp(ci->names + keylen, envname, envlen) == 0))
+	{
+		FFEvaluateFlag(ci->env, ci->flag, input, want, out);
+		return;
+	}
 	env = FFCacheGetEnv(envname, envlen, &missing);
 	if (env == NULL)
 	{
@@ -375,6 +433,8 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 					   (int) keylen, key, env->name);
 		return;
 	}
+	if (ci != NULL)
+		FFRememberFlag(ci, key, keylen, envname, envlen, env, flag);
 	FFEvaluateFlag(env, flag, input, want, out);
 }
 
@@ -390,6 +450,7 @@ FFGetCallInfo(FunctionCallInfo fcinfo)
 	if (ci == NULL)
 	{
 		ci = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FFCallInfo));
+		ci->mcxt = fcinfo->flinfo->fn_mcxt;
 		fcinfo->flinfo->fn_extra = ci;
 	}
 	if (!ci->checked)
@@ -437,7 +498,7 @@ FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
 			input.jsonb = PG_GETARG_JSONB_P(1);
 	}
 	FFEvaluateKey(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
-				  &input, envname, envlen, want, out);
+				  &input, envname, envlen, want, ci, out);
 	return out->reason != FF_REASON_ERROR && out->variant >= 0;
 }
 
