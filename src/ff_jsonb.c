@@ -594,7 +594,7 @@ FFParseIndex(const char *p, size_t len, uint32 *out)
  * Objects with more than FF_LINEAR_KEYS members return false with *large
  * set: the caller binary-searches them with getKeyJsonValueFromContainer.
  */
-static bool
+static pg_attribute_always_inline bool
 FFObjectFind(JsonbContainer *jc, const char *key, uint32 keylen,
 			 JEntry *entry, const char **data, uint32 *len, bool *large)
 {
@@ -683,16 +683,15 @@ FFEntryToJL(JLArena *scratch, JEntry entry, const char *data, uint32 len,
 }
 
 /*
- * FFJsonbLookup is the JLContext lookup callback: it walks the jsonb
- * container segment by segment and converts only the value it ends on.
- * Object members are found by FFObjectFind, straight from the container's
- * entry array.
+ * FFJsonbLookupPath is the general case of FFJsonbLookup: it walks the
+ * jsonb container segment by segment and converts only the value it ends
+ * on.  Object members are found by FFObjectFind, straight from the
+ * container's entry array, or by binary search in large objects.
  */
-const JLValue *
-FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
-			  JLArena *scratch)
+static pg_noinline const JLValue *
+FFJsonbLookupPath(FFJsonbData *data, const JLPathSegment *segments,
+				  size_t nsegments, JLArena *scratch)
 {
-	FFJsonbData *data = (FFJsonbData *) opaque;
 	JsonbContainer *jc = data->root;
 	JsonbValue	v;
 	size_t		i;
@@ -755,6 +754,35 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 		jc = v.val.binary.data;
 	}
 	return NULL;				/* not reached */
+}
+
+/*
+ * FFJsonbLookup is the JLContext lookup callback.  The common case, one
+ * top-level attribute of a small context object, is served here with a
+ * small stack frame; everything else goes to FFJsonbLookupPath.
+ */
+const JLValue *
+FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
+			  JLArena *scratch)
+{
+	FFJsonbData *data = (FFJsonbData *) opaque;
+	JsonbContainer *jc = data->root;
+
+	if (nsegments == 1 && jc != NULL && JsonContainerIsObject(jc) &&
+		JsonContainerSize(jc) <= FF_LINEAR_KEYS &&
+		segments[0].len <= JENTRY_OFFLENMASK)
+	{
+		JEntry		entry;
+		const char *p;
+		uint32		len;
+		bool		large;
+
+		if (!FFObjectFind(jc, segments[0].ptr, (uint32) segments[0].len,
+						  &entry, &p, &len, &large))
+			return NULL;
+		return FFEntryToJL(scratch, entry, p, len, &data->too_deep);
+	}
+	return FFJsonbLookupPath(data, segments, nsegments, scratch);
 }
 
 /*
