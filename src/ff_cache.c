@@ -791,10 +791,23 @@ FFCacheCurrentId(void)
 FFCacheEnv *
 FFCacheGetEnv(const char *name, size_t len, char **missing_name)
 {
-	FFCacheGen *gen = FFCacheAcquire();
+	FFCacheAcquire();
+	return FFCacheLookupEnv(name, len, missing_name);
+}
+
+/*
+ * FFCacheLookupEnv is FFCacheGetEnv without processing invalidations: it
+ * looks in the generation that FFCacheBegin (or FFCacheGetEnv) returned
+ * for the current call.
+ */
+FFCacheEnv *
+FFCacheLookupEnv(const char *name, size_t len, char **missing_name)
+{
+	FFCacheGen *gen = FFCurrentGen;
 	FFCacheEnv *env;
 	char	   *cname;
 
+	Assert(gen != NULL);
 	*missing_name = NULL;
 	if (name == NULL || len == 0)
 	{

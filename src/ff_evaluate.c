@@ -88,22 +88,33 @@ typedef struct FFCallInfo
 	bool		checked;
 	bool		row_context;	/* argument 1 is a row, not jsonb */
 	TupleDesc	result_desc;	/* ff.evaluate's result type */
-	MemoryContext mcxt;			/* fn_mcxt: where names lives */
+} FFCallInfo;
 
-	/*
-	 * The flag this call site found last.  While the cache generation id
-	 * is unchanged, a call with the same flag key and environment name
-	 * reuses env and flag and skips both hash lookups.  gen_id 0 = nothing
-	 * remembered.
-	 */
-	int64		gen_id;
+/*
+ * The flags found last, per backend.  While the cache generation id is
+ * unchanged, a call with the same flag key and environment name reuses
+ * the environment and flag pointers and skips both hash lookups; a new
+ * generation has a new id, so entries of an old one never match.  It
+ * lives across statements (unlike fn_extra), which also serves one-row
+ * statements such as a prepared SELECT ff.get_bool(...).
+ */
+#define FF_RECENT_FLAGS 8
+#define FF_RECENT_NAME_MAX 64	/* longer keys and names are not remembered */
+
+typedef struct FFRecentFlag
+{
+	int64		gen_id;			/* 0 = empty */
 	FFCacheEnv *env;
 	FFCacheFlag *flag;
-	char	   *names;			/* the key's bytes, then the environment's */
-	size_t		keylen;
-	size_t		envlen;			/* 0 = the default environment */
-	size_t		names_size;		/* bytes allocated for names */
-} FFCallInfo;
+	uint8		keylen;
+	uint8		envlen;			/* 0 = the default environment */
+	char		key[FF_RECENT_NAME_MAX];
+	char		envname[FF_RECENT_NAME_MAX];
+} FFRecentFlag;
+
+static FFRecentFlag FFRecent[FF_RECENT_FLAGS];
+static int	FFRecentLast = 0;	/* the entry found or stored last */
+static int	FFRecentNext = 0;	/* the entry to replace next */
 
 /* the outcome of one flag evaluation */
 typedef struct FFOutcome
@@ -305,7 +316,7 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	ctx.inject_flagd = true;
 	ctx.timestamp = FFStatementEpochSeconds();
 
-	memset(&res, 0, sizeof(res));
+	/* FFResolve sets every field of res (no memset of its message buffer) */
 	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
 	if (input->is_row)
 		FFRowDataRelease(&rdata);
@@ -352,37 +363,65 @@ FFEnvironmentName(FunctionCallInfo fcinfo, int argno, size_t *len)
 }
 
 /*
- * FFRememberFlag records in the call-site cache the environment and flag
- * just found for key and envname, under the id of the cache generation
- * they belong to.
+ * FFRecentMatches reports whether recent entry r holds key and envname
+ * of generation gen_id.
+ */
+static inline bool
+FFRecentMatches(const FFRecentFlag *r, int64 gen_id, const char *key,
+				size_t keylen, const char *envname, size_t envlen)
+{
+	return r->gen_id == gen_id && r->keylen == keylen && r->envlen == envlen &&
+		memcmp(r->key, key, keylen) == 0 &&
+		(envlen == 0 || memcmp(r->envname, envname, envlen) == 0);
+}
+
+/*
+ * FFRecentFind returns the remembered entry for key and envname in
+ * generation gen_id, or NULL.  The entry that matched last is tried first.
+ */
+static FFRecentFlag *
+FFRecentFind(int64 gen_id, const char *key, size_t keylen,
+			 const char *envname, size_t envlen)
+{
+	int			i;
+
+	if (FFRecentMatches(&FFRecent[FFRecentLast], gen_id, key, keylen,
+						envname, envlen))
+		return &FFRecent[FFRecentLast];
+	for (i = 0; i < FF_RECENT_FLAGS; i++)
+	{
+		if (FFRecentMatches(&FFRecent[i], gen_id, key, keylen, envname, envlen))
+		{
+			FFRecentLast = i;
+			return &FFRecent[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * FFRecentRemember records the environment and flag just found for key
+ * and envname, under the id of the cache generation they belong to.
  */
 static void
-FFRememberFlag(FFCallInfo *ci, const char *key, size_t keylen,
-			   const char *envname, size_t envlen, FFCacheEnv *env,
-			   FFCacheFlag *flag)
+FFRecentRemember(const char *key, size_t keylen, const char *envname,
+				 size_t envlen, FFCacheEnv *env, FFCacheFlag *flag)
 {
-	ci->gen_id = 0;
-	if (keylen + envlen > ci->names_size)
-	{
-		size_t		want = Max(keylen + envlen, 64);
+	FFRecentFlag *r;
 
-		if (keylen + envlen > MaxAllocSize)
-			return;
-		if (ci->names != NULL)
-			pfree(ci->names);
-		ci->names = NULL;
-		ci->names_size = 0;
-		ci->names = MemoryContextAlloc(ci->mcxt, want);
-		ci->names_size = want;
-	}
-	memcpy(ci->names, key, keylen);
+	if (keylen > FF_RECENT_NAME_MAX || envlen > FF_RECENT_NAME_MAX)
+		return;
+	r = &FFRecent[FFRecentNext];
+	memcpy(r->key, key, keylen);
 	if (envlen > 0)
-		memcpy(ci->names + keylen, envname, envlen);
-	ci->keylen = keylen;
-	ci->envlen = envlen;
-	ci->env = env;
-	ci->flag = flag;
-	ci->gen_id = FFCacheCurrentId();
+		memcpy(r->envname, envname, envlen);
+	r->keylen = (uint8) keylen;
+	r->envlen = (uint8) envlen;
+	r->env = env;
+	r->flag = flag;
+	r->gen_id = FFCacheCurrentId();
+	FFRecentLast = FFRecentNext;
+	FFRecentNext = (FFRecentNext + 1) % FF_RECENT_FLAGS;
 }
 
 /*
@@ -391,24 +430,27 @@ FFRememberFlag(FFCallInfo *ci, const char *key, size_t keylen,
  */
 static void
 FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
-			  const char *envname, size_t envlen, FFWant want,
-			  FFCallInfo *ci, FFOutcome *out)
+			  const char *envname, size_t envlen, FFWant want, FFOutcome *out)
 {
 	char	   *missing;
 	FFCacheEnv *env;
 	FFCacheFlag *flag;
+	int64		gen_id;
 
 	memset(out, 0, sizeof(FFOutcome));
 	out->variant = -1;
-	if (ci != NULL && key != NULL && ci->gen_id == FFCacheBegin() &&
-		ci->keylen == keylen && ci->envlen == envlen &&
-		memcmp(ci->names, key, keylen) == 0 &&
-		(envlen == 0 || memcmp(ci->names + keylen, envname, envlen) == 0))
+	gen_id = FFCacheBegin();
+	if (key != NULL)
 	{
-		FFEvaluateFlag(ci->env, ci->flag, input, want, out);
-		return;
+		FFRecentFlag *r = FFRecentFind(gen_id, key, keylen, envname, envlen);
+
+		if (r != NULL)
+		{
+			FFEvaluateFlag(r->env, r->flag, input, want, out);
+			return;
+		}
 	}
-	env = FFCacheGetEnv(envname, envlen, &missing);
+	env = FFCacheLookupEnv(envname, envlen, &missing);
 	if (env == NULL)
 	{
 		if (missing == NULL)
@@ -433,8 +475,7 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 					   (int) keylen, key, env->name);
 		return;
 	}
-	if (ci != NULL)
-		FFRememberFlag(ci, key, keylen, envname, envlen, env, flag);
+	FFRecentRemember(key, keylen, envname, envlen, env, flag);
 	FFEvaluateFlag(env, flag, input, want, out);
 }
 
@@ -450,7 +491,6 @@ FFGetCallInfo(FunctionCallInfo fcinfo)
 	if (ci == NULL)
 	{
 		ci = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FFCallInfo));
-		ci->mcxt = fcinfo->flinfo->fn_mcxt;
 		fcinfo->flinfo->fn_extra = ci;
 	}
 	if (!ci->checked)
@@ -498,7 +538,7 @@ FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
 			input.jsonb = PG_GETARG_JSONB_P(1);
 	}
 	FFEvaluateKey(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
-				  &input, envname, envlen, want, ci, out);
+				  &input, envname, envlen, want, out);
 	return out->reason != FF_REASON_ERROR && out->variant >= 0;
 }
 

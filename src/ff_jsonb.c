@@ -657,19 +657,33 @@ FFObjectFind(JsonbContainer *jc, const char *key, uint32 keylen,
 /*
  * FFEntryToJL converts the scalar or container that FFObjectFind found.
  * Strings point into the jsonb (no copy); numbers take the numeric fast
- * path; containers are converted whole.
+ * path; both go to jd's slots while there are free ones, else to the
+ * scratch arena.  Containers are converted whole.
  */
 static const JLValue *
-FFEntryToJL(JLArena *scratch, JEntry entry, const char *data, uint32 len,
-			bool *too_deep)
+FFEntryToJL(JLArena *scratch, FFJsonbData *jd, JEntry entry, const char *data,
+			uint32 len)
 {
+	JLValue    *v;
+
 	switch (entry & JENTRY_TYPEMASK)
 	{
 		case JENTRY_ISSTRING:
-			return FFArenaCheck(JLMakeString(scratch, data, len, false));
+			if (jd->nslots >= FF_LOOKUP_SLOTS)
+				return FFArenaCheck(JLMakeString(scratch, data, len, false));
+			v = &jd->slots[jd->nslots++];
+			v->type = JL_STRING;
+			v->u.string.ptr = data;
+			v->u.string.len = len;
+			return v;
 		case JENTRY_ISNUMERIC:
-			return FFArenaCheck(JLMakeNumber(scratch,
-											 FFNumericToDouble((Numeric) data)));
+			if (jd->nslots >= FF_LOOKUP_SLOTS)
+				return FFArenaCheck(JLMakeNumber(scratch,
+												 FFNumericToDouble((Numeric) data)));
+			v = &jd->slots[jd->nslots++];
+			v->type = JL_NUMBER;
+			v->u.number = FFNumericToDouble((Numeric) data);
+			return v;
 		case JENTRY_ISBOOL_TRUE:
 			return &JLTrueValue;
 		case JENTRY_ISBOOL_FALSE:
@@ -678,7 +692,7 @@ FFEntryToJL(JLArena *scratch, JEntry entry, const char *data, uint32 len,
 			return &JLNullValue;
 		default:
 			return FFContainerToJL(scratch, (JsonbContainer *) data, false, 0,
-								   too_deep);
+								   &jd->too_deep);
 	}
 }
 
@@ -720,7 +734,7 @@ FFJsonbLookupPath(FFJsonbData *data, const JLPathSegment *segments,
 							 &len, &large))
 			{
 				if (i + 1 == nsegments)
-					return FFEntryToJL(scratch, entry, p, len, &data->too_deep);
+					return FFEntryToJL(scratch, data, entry, p, len);
 				if (!JBE_ISCONTAINER(entry))
 					return NULL;	/* cannot descend into a scalar */
 				jc = (JsonbContainer *) p;
@@ -780,7 +794,7 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 		if (!FFObjectFind(jc, segments[0].ptr, (uint32) segments[0].len,
 						  &entry, &p, &len, &large))
 			return NULL;
-		return FFEntryToJL(scratch, entry, p, len, &data->too_deep);
+		return FFEntryToJL(scratch, data, entry, p, len);
 	}
 	return FFJsonbLookupPath(data, segments, nsegments, scratch);
 }
@@ -799,6 +813,21 @@ FFInterruptCallback(void *opaque)
 }
 
 /*
+ * FFJsonbDataInit prepares data for lookups in jsonb document jb (NULL =
+ * JSON null data); extra is left NULL.  with_slots lets lookups return
+ * strings and numbers stored in data itself instead of the scratch arena:
+ * only when data outlives every use of the values.
+ */
+void
+FFJsonbDataInit(FFJsonbData *data, Jsonb *jb, bool with_slots)
+{
+	data->root = jb ? &jb->root : NULL;
+	data->extra = NULL;
+	data->too_deep = false;
+	data->nslots = with_slots ? 0 : FF_LOOKUP_SLOTS;
+}
+
+/*
  * FFContextInitJsonb prepares a JLContext over jsonb document jb (NULL =
  * JSON null data).  Segments and flagd injection are left off; callers
  * that want them set the fields afterwards.
@@ -807,8 +836,7 @@ void
 FFContextInitJsonb(JLContext *ctx, FFJsonbData *data, Jsonb *jb)
 {
 	memset(ctx, 0, sizeof(JLContext));
-	data->root = jb ? &jb->root : NULL;
-	data->too_deep = false;
+	FFJsonbDataInit(data, jb, true);
 	ctx->lookup = FFJsonbLookup;
 	ctx->segment = NULL;
 	ctx->interrupt = FFInterruptCallback;
