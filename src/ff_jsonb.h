@@ -20,13 +20,13 @@
 
 #include "jsonlogic.h"
 
+/* scalar values a jsonb-backed context can return without allocating */
+#define FF_LOOKUP_SLOTS 8
+
 /*
  * The data a jsonb-backed JLContext looks attributes up in.  "root" is the
  * top container of the evaluation context (or NULL for JSON null data).
  */
-/* scalar values a jsonb-backed context can return without allocating */
-#define FF_LOOKUP_SLOTS 8
-
 typedef struct FFJsonbData
 {
 	JsonbContainer *root;

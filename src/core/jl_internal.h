@@ -248,6 +248,7 @@ JLEvalNode(JLEvalState *st, const JLNode *node, const JLValue *scope)
 		return node->u.lit.value;
 	return JLEvalNodeFull(st, node, scope);
 }
+
 extern bool JLEvalFail(JLEvalState *st, JLErrorCode code, const char *path,
 					   const char *fmt,...) JL_PRINTF(4, 5);
 extern const JLValue *JLLookupRoot(JLEvalState *st, const JLPathSegment *segs,
