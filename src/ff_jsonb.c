@@ -660,7 +660,7 @@ FFObjectFind(JsonbContainer *jc, const char *key, uint32 keylen,
  * path; both go to jd's slots while there are free ones, else to the
  * scratch arena.  Containers are converted whole.
  */
-static const JLValue *
+static pg_attribute_always_inline const JLValue *
 FFEntryToJL(JLArena *scratch, FFJsonbData *jd, JEntry entry, const char *data,
 			uint32 len)
 {
