@@ -758,6 +758,29 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 }
 
 /*
+ * FFCacheBegin processes pending invalidations and returns the id of the
+ * generation the current statement uses (ids are never reused in a
+ * backend).  Callers that remember environment and flag pointers key them
+ * on this id: while it is unchanged, the pointers are valid and current.
+ */
+int64
+FFCacheBegin(void)
+{
+	return FFCacheAcquire()->id;
+}
+
+/*
+ * FFCacheCurrentId returns the id of the current generation without
+ * processing invalidations (0 when there is none): the generation that
+ * FFCacheGetEnv and FFCacheGetFlag returned their pointers from.
+ */
+int64
+FFCacheCurrentId(void)
+{
+	return FFCurrentGen != NULL ? FFCurrentGen->id : 0;
+}
+
+/*
  * FFCacheGetEnv returns the environment called name (len bytes, not
  * necessarily NUL-terminated; NULL or empty = the default environment)
  * from the generation of the current statement, or NULL if there is no
@@ -768,10 +791,23 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 FFCacheEnv *
 FFCacheGetEnv(const char *name, size_t len, char **missing_name)
 {
-	FFCacheGen *gen = FFCacheAcquire();
+	FFCacheAcquire();
+	return FFCacheLookupEnv(name, len, missing_name);
+}
+
+/*
+ * FFCacheLookupEnv is FFCacheGetEnv without processing invalidations: it
+ * looks in the generation that FFCacheBegin (or FFCacheGetEnv) returned
+ * for the current call.
+ */
+FFCacheEnv *
+FFCacheLookupEnv(const char *name, size_t len, char **missing_name)
+{
+	FFCacheGen *gen = FFCurrentGen;
 	FFCacheEnv *env;
 	char	   *cname;
 
+	Assert(gen != NULL);
 	*missing_name = NULL;
 	if (name == NULL || len == 0)
 	{

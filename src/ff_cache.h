@@ -134,12 +134,24 @@ typedef struct FFCacheStats
 extern void FFCacheInit(void);
 
 /*
+ * The id of the cache generation the current statement uses, after
+ * processing pending invalidations (FFCacheBegin), and the id of the
+ * generation FFCacheGetEnv/FFCacheGetFlag last returned pointers from
+ * (FFCacheCurrentId).  Pointers remembered under an id stay valid while
+ * FFCacheBegin returns that id.
+ */
+extern int64 FFCacheBegin(void);
+extern int64 FFCacheCurrentId(void);
+
+/*
  * Look up an environment (name of len bytes; NULL or empty = the default
  * one) in the cache generation current for this statement.  Returns NULL
  * when it does not exist, with *missing_name set to the name looked for
  * (NULL if there is no default environment).
  */
 extern FFCacheEnv *FFCacheGetEnv(const char *name, size_t len, char **missing_name);
+/* the same, right after FFCacheBegin: no second invalidation pass */
+extern FFCacheEnv *FFCacheLookupEnv(const char *name, size_t len, char **missing_name);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */

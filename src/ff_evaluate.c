@@ -90,6 +90,32 @@ typedef struct FFCallInfo
 	TupleDesc	result_desc;	/* ff.evaluate's result type */
 } FFCallInfo;
 
+/*
+ * The flags found last, per backend.  While the cache generation id is
+ * unchanged, a call with the same flag key and environment name reuses
+ * the environment and flag pointers and skips both hash lookups; a new
+ * generation has a new id, so entries of an old one never match.  It
+ * lives across statements (unlike fn_extra), which also serves one-row
+ * statements such as a prepared SELECT ff.get_bool(...).
+ */
+#define FF_RECENT_FLAGS 8
+#define FF_RECENT_NAME_MAX 64	/* longer keys and names are not remembered */
+
+typedef struct FFRecentFlag
+{
+	int64		gen_id;			/* 0 = empty */
+	FFCacheEnv *env;
+	FFCacheFlag *flag;
+	uint8		keylen;
+	uint8		envlen;			/* 0 = the default environment */
+	char		key[FF_RECENT_NAME_MAX];
+	char		envname[FF_RECENT_NAME_MAX];
+} FFRecentFlag;
+
+static FFRecentFlag FFRecent[FF_RECENT_FLAGS];
+static int	FFRecentLast = 0;	/* the entry found or stored last */
+static int	FFRecentNext = 0;	/* the entry to replace next */
+
 /* the outcome of one flag evaluation */
 typedef struct FFOutcome
 {
@@ -290,7 +316,7 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	ctx.inject_flagd = true;
 	ctx.timestamp = FFStatementEpochSeconds();
 
-	memset(&res, 0, sizeof(res));
+	/* FFResolve sets every field of res (no memset of its message buffer) */
 	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
 	if (input->is_row)
 		FFRowDataRelease(&rdata);
@@ -337,6 +363,68 @@ FFEnvironmentName(FunctionCallInfo fcinfo, int argno, size_t *len)
 }
 
 /*
+ * FFRecentMatches reports whether recent entry r holds key and envname
+ * of generation gen_id.
+ */
+static inline bool
+FFRecentMatches(const FFRecentFlag *r, int64 gen_id, const char *key,
+				size_t keylen, const char *envname, size_t envlen)
+{
+	return r->gen_id == gen_id && r->keylen == keylen && r->envlen == envlen &&
+		memcmp(r->key, key, keylen) == 0 &&
+		(envlen == 0 || memcmp(r->envname, envname, envlen) == 0);
+}
+
+/*
+ * FFRecentFind returns the remembered entry for key and envname in
+ * generation gen_id, or NULL.  The entry that matched last is tried first.
+ */
+static FFRecentFlag *
+FFRecentFind(int64 gen_id, const char *key, size_t keylen,
+			 const char *envname, size_t envlen)
+{
+	int			i;
+
+	if (FFRecentMatches(&FFRecent[FFRecentLast], gen_id, key, keylen,
+						envname, envlen))
+		return &FFRecent[FFRecentLast];
+	for (i = 0; i < FF_RECENT_FLAGS; i++)
+	{
+		if (FFRecentMatches(&FFRecent[i], gen_id, key, keylen, envname, envlen))
+		{
+			FFRecentLast = i;
+			return &FFRecent[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * FFRecentRemember records the environment and flag just found for key
+ * and envname, under the id of the cache generation they belong to.
+ */
+static void
+FFRecentRemember(const char *key, size_t keylen, const char *envname,
+				 size_t envlen, FFCacheEnv *env, FFCacheFlag *flag)
+{
+	FFRecentFlag *r;
+
+	if (keylen > FF_RECENT_NAME_MAX || envlen > FF_RECENT_NAME_MAX)
+		return;
+	r = &FFRecent[FFRecentNext];
+	memcpy(r->key, key, keylen);
+	if (envlen > 0)
+		memcpy(r->envname, envname, envlen);
+	r->keylen = (uint8) keylen;
+	r->envlen = (uint8) envlen;
+	r->env = env;
+	r->flag = flag;
+	r->gen_id = FFCacheCurrentId();
+	FFRecentLast = FFRecentNext;
+	FFRecentNext = (FFRecentNext + 1) % FF_RECENT_FLAGS;
+}
+
+/*
  * FFEvaluateKey evaluates flag key in environment envname (NULL = the
  * default environment).
  */
@@ -347,10 +435,22 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 	char	   *missing;
 	FFCacheEnv *env;
 	FFCacheFlag *flag;
+	int64		gen_id;
 
 	memset(out, 0, sizeof(FFOutcome));
 	out->variant = -1;
-	env = FFCacheGetEnv(envname, envlen, &missing);
+	gen_id = FFCacheBegin();
+	if (key != NULL)
+	{
+		FFRecentFlag *r = FFRecentFind(gen_id, key, keylen, envname, envlen);
+
+		if (r != NULL)
+		{
+			FFEvaluateFlag(r->env, r->flag, input, want, out);
+			return;
+		}
+	}
+	env = FFCacheLookupEnv(envname, envlen, &missing);
 	if (env == NULL)
 	{
 		if (missing == NULL)
@@ -375,6 +475,7 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 					   (int) keylen, key, env->name);
 		return;
 	}
+	FFRecentRemember(key, keylen, envname, envlen, env, flag);
 	FFEvaluateFlag(env, flag, input, want, out);
 }
 

@@ -580,15 +580,132 @@ FFParseIndex(const char *p, size_t len, uint32 *out)
 	return true;
 }
 
+/* objects up to this many members are searched by one linear pass */
+#define FF_LINEAR_KEYS 32
+
 /*
- * FFJsonbLookup is the JLContext lookup callback: it walks the jsonb
- * container segment by segment and converts only the value it ends on.
+ * FFObjectFind finds member key (keylen bytes) of object container jc by
+ * reading its JEntry array directly: one pass over the key entries, which
+ * jsonb keeps sorted by (length, bytes), so the scan stops at the first
+ * longer key, and then over the entries up to the member's value, to learn
+ * where the value starts.  No JsonbValue is filled and nothing is
+ * allocated.  On success *entry is the value's JEntry, *data its first
+ * byte and *len its length (the on-disk layout that fillJsonbValue reads).
+ * Objects with more than FF_LINEAR_KEYS members return false with *large
+ * set: the caller binary-searches them with getKeyJsonValueFromContainer.
  */
-const JLValue *
-FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
-			  JLArena *scratch)
+static pg_attribute_always_inline bool
+FFObjectFind(JsonbContainer *jc, const char *key, uint32 keylen,
+			 JEntry *entry, const char **data, uint32 *len, bool *large)
 {
-	FFJsonbData *data = (FFJsonbData *) opaque;
+	uint32		n = JsonContainerSize(jc);
+	const JEntry *children = jc->children;
+	const char *base = (const char *) (children + n * 2);
+	uint32		off = 0;
+	uint32		end;
+	uint32		i;
+	uint32		j;
+
+	*large = false;
+	if (n > FF_LINEAR_KEYS)
+	{
+		*large = true;
+		return false;
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint32		klen;
+
+		end = off;
+		JBE_ADVANCE_OFFSET(end, children[i]);
+		klen = end - off;
+		if (klen == keylen)
+		{
+			int			c = memcmp(base + off, key, keylen);
+
+			if (c == 0)
+				break;
+			if (c > 0)
+				return false;
+		}
+		else if (klen > keylen)
+			return false;
+		off = end;
+	}
+	if (i == n)
+		return false;
+	/* the value is entry n + i: walk on to its start */
+	off = end;
+	for (j = i + 1; j < n + i; j++)
+		JBE_ADVANCE_OFFSET(off, children[j]);
+	end = off;
+	JBE_ADVANCE_OFFSET(end, children[n + i]);
+	*entry = children[n + i];
+	*data = base + off;
+	*len = end - off;
+	/* numerics and containers start at the next int-aligned offset */
+	if (JBE_ISNUMERIC(*entry) || JBE_ISCONTAINER(*entry))
+	{
+		uint32		pad = INTALIGN(off) - off;
+
+		*data += pad;
+		*len -= pad;
+	}
+	return true;
+}
+
+/*
+ * FFEntryToJL converts the scalar or container that FFObjectFind found.
+ * Strings point into the jsonb (no copy); numbers take the numeric fast
+ * path; both go to jd's slots while there are free ones, else to the
+ * scratch arena.  Containers are converted whole.
+ */
+static pg_attribute_always_inline const JLValue *
+FFEntryToJL(JLArena *scratch, FFJsonbData *jd, JEntry entry, const char *data,
+			uint32 len)
+{
+	JLValue    *v;
+
+	switch (entry & JENTRY_TYPEMASK)
+	{
+		case JENTRY_ISSTRING:
+			if (jd->nslots >= FF_LOOKUP_SLOTS)
+				return FFArenaCheck(JLMakeString(scratch, data, len, false));
+			v = &jd->slots[jd->nslots++];
+			v->type = JL_STRING;
+			v->u.string.ptr = data;
+			v->u.string.len = len;
+			return v;
+		case JENTRY_ISNUMERIC:
+			if (jd->nslots >= FF_LOOKUP_SLOTS)
+				return FFArenaCheck(JLMakeNumber(scratch,
+												 FFNumericToDouble((Numeric) data)));
+			v = &jd->slots[jd->nslots++];
+			v->type = JL_NUMBER;
+			v->u.number = FFNumericToDouble((Numeric) data);
+			return v;
+		case JENTRY_ISBOOL_TRUE:
+			return &JLTrueValue;
+		case JENTRY_ISBOOL_FALSE:
+			return &JLFalseValue;
+		case JENTRY_ISNULL:
+			return &JLNullValue;
+		default:
+			return FFContainerToJL(scratch, (JsonbContainer *) data, false, 0,
+								   &jd->too_deep);
+	}
+}
+
+/*
+ * FFJsonbLookupPath is the general case of FFJsonbLookup: it walks the
+ * jsonb container segment by segment and converts only the value it ends
+ * on.  Object members are found by FFObjectFind, straight from the
+ * container's entry array, or by binary search in large objects.
+ */
+static pg_noinline const JLValue *
+FFJsonbLookupPath(FFJsonbData *data, const JLPathSegment *segments,
+				  size_t nsegments, JLArena *scratch)
+{
 	JsonbContainer *jc = data->root;
 	JsonbValue	v;
 	size_t		i;
@@ -606,6 +723,25 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 
 		if (JsonContainerIsObject(jc))
 		{
+			JEntry		entry;
+			const char *p;
+			uint32		len;
+			bool		large;
+
+			if (seg->len > JENTRY_OFFLENMASK)
+				return NULL;	/* no key is that long */
+			if (FFObjectFind(jc, seg->ptr, (uint32) seg->len, &entry, &p,
+							 &len, &large))
+			{
+				if (i + 1 == nsegments)
+					return FFEntryToJL(scratch, data, entry, p, len);
+				if (!JBE_ISCONTAINER(entry))
+					return NULL;	/* cannot descend into a scalar */
+				jc = (JsonbContainer *) p;
+				continue;
+			}
+			if (!large)
+				return NULL;
 			if (getKeyJsonValueFromContainer(jc, seg->ptr, (int) seg->len,
 											 &v) == NULL)
 				return NULL;
@@ -635,6 +771,35 @@ FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
 }
 
 /*
+ * FFJsonbLookup is the JLContext lookup callback.  The common case, one
+ * top-level attribute of a small context object, is served here with a
+ * small stack frame; everything else goes to FFJsonbLookupPath.
+ */
+const JLValue *
+FFJsonbLookup(void *opaque, const JLPathSegment *segments, size_t nsegments,
+			  JLArena *scratch)
+{
+	FFJsonbData *data = (FFJsonbData *) opaque;
+	JsonbContainer *jc = data->root;
+
+	if (nsegments == 1 && jc != NULL && JsonContainerIsObject(jc) &&
+		JsonContainerSize(jc) <= FF_LINEAR_KEYS &&
+		segments[0].len <= JENTRY_OFFLENMASK)
+	{
+		JEntry		entry;
+		const char *p;
+		uint32		len;
+		bool		large;
+
+		if (!FFObjectFind(jc, segments[0].ptr, (uint32) segments[0].len,
+						  &entry, &p, &len, &large))
+			return NULL;
+		return FFEntryToJL(scratch, data, entry, p, len);
+	}
+	return FFJsonbLookupPath(data, segments, nsegments, scratch);
+}
+
+/*
  * FFInterruptCallback lets query cancel and statement_timeout stop long
  * evaluations; CHECK_FOR_INTERRUPTS longjmps out of the core, whose arena
  * the caller resets on the next call.
@@ -648,6 +813,21 @@ FFInterruptCallback(void *opaque)
 }
 
 /*
+ * FFJsonbDataInit prepares data for lookups in jsonb document jb (NULL =
+ * JSON null data); extra is left NULL.  with_slots lets lookups return
+ * strings and numbers stored in data itself instead of the scratch arena:
+ * only when data outlives every use of the values.
+ */
+void
+FFJsonbDataInit(FFJsonbData *data, Jsonb *jb, bool with_slots)
+{
+	data->root = jb ? &jb->root : NULL;
+	data->extra = NULL;
+	data->too_deep = false;
+	data->nslots = with_slots ? 0 : FF_LOOKUP_SLOTS;
+}
+
+/*
  * FFContextInitJsonb prepares a JLContext over jsonb document jb (NULL =
  * JSON null data).  Segments and flagd injection are left off; callers
  * that want them set the fields afterwards.
@@ -656,8 +836,7 @@ void
 FFContextInitJsonb(JLContext *ctx, FFJsonbData *data, Jsonb *jb)
 {
 	memset(ctx, 0, sizeof(JLContext));
-	data->root = jb ? &jb->root : NULL;
-	data->too_deep = false;
+	FFJsonbDataInit(data, jb, true);
 	ctx->lookup = FFJsonbLookup;
 	ctx->segment = NULL;
 	ctx->interrupt = FFInterruptCallback;

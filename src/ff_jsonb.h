@@ -20,6 +20,9 @@
 
 #include "jsonlogic.h"
 
+/* scalar values a jsonb-backed context can return without allocating */
+#define FF_LOOKUP_SLOTS 8
+
 /*
  * The data a jsonb-backed JLContext looks attributes up in.  "root" is the
  * top container of the evaluation context (or NULL for JSON null data).
@@ -29,6 +32,15 @@ typedef struct FFJsonbData
 	JsonbContainer *root;
 	void	   *extra;			/* for the segment callback (ff_cache.c) */
 	bool		too_deep;		/* a looked-up value nested beyond FF_MAX_JSON_DEPTH */
+
+	/*
+	 * Storage for the first strings and numbers looked up: they live as
+	 * long as this struct, which must then outlive the evaluation (as in
+	 * FFContextInitJsonb's callers).  nslots = FF_LOOKUP_SLOTS disables
+	 * it: values then go to the scratch arena.
+	 */
+	int			nslots;			/* slots used */
+	JLValue		slots[FF_LOOKUP_SLOTS];
 } FFJsonbData;
 
 /*
@@ -71,7 +83,16 @@ extern void FFJLToJsonbScalar(const JLValue *v, JsonbValue *out);
 
 /* JSON type name of a JLValue ("boolean", "string", ...) */
 
-/* JLContext whose lookup callback reads data->root */
+/*
+ * prepares data for lookups in jb (NULL = JSON null data); with_slots =
+ * false when data does not outlive the values looked up
+ */
+extern void FFJsonbDataInit(FFJsonbData *data, Jsonb *jb, bool with_slots);
+
+/*
+ * JLContext whose lookup callback reads data->root; data must outlive the
+ * evaluation
+ */
 extern void FFContextInitJsonb(JLContext *ctx, FFJsonbData *data, Jsonb *jb);
 extern const JLValue *FFJsonbLookup(void *opaque,
 									const JLPathSegment *segments,

@@ -261,9 +261,8 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 															CStringGetDatum(TextDatumGetCString(d))));
 				else
 					jb = DatumGetJsonbP(d);
-				jd.root = &jb->root;
-				jd.extra = NULL;
-				jd.too_deep = false;
+				/* jd ends with this call: no slots */
+				FFJsonbDataInit(&jd, jb, false);
 				res = FFJsonbLookup(&jd, segs, nsegs, arena);
 				if (jd.too_deep)
 					*too_deep = true;

@@ -66,10 +66,14 @@ FFErrorCodeName(FFErrorCode code)
 	return "GENERAL";
 }
 
+/* flags with at most this many variants are searched linearly */
+#define FF_LINEAR_VARIANTS 8
+
 /*
- * FFFindVariant finds a variant by name: a binary search over the sorted
- * array (bytewise order, shorter prefix first), then, should the caller
- * have sorted differently, a linear scan.
+ * FFFindVariant finds a variant by name: a linear scan comparing lengths
+ * first for the usual handful of variants, else a binary search over the
+ * sorted array (bytewise order, shorter prefix first), then, should the
+ * caller have sorted differently, a linear scan.
  */
 int
 FFFindVariant(const FFFlag *flag, const char *name, size_t len)
@@ -78,6 +82,8 @@ FFFindVariant(const FFFlag *flag, const char *name, size_t len)
 	size_t		hi = flag->nvariants;
 	size_t		i;
 
+	if (flag->nvariants <= FF_LINEAR_VARIANTS)
+		hi = 0;					/* straight to the linear scan */
 	while (lo < hi)
 	{
 		size_t		mid = lo + (hi - lo) / 2;

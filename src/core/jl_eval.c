@@ -1174,10 +1174,11 @@ JLEvalOp(JLEvalState *st, const JLNode *node, const JLValue *scope)
 }
 
 /*
- * JLEvalNode evaluates one node with depth and interrupt accounting.
+ * JLEvalNodeFull evaluates one node with depth and interrupt accounting
+ * (JLEvalNode in jl_internal.h returns literals before calling it).
  */
 const JLValue *
-JLEvalNode(JLEvalState *st, const JLNode *node, const JLValue *scope)
+JLEvalNodeFull(JLEvalState *st, const JLNode *node, const JLValue *scope)
 {
 	const JLValue *r;
 

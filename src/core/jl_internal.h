@@ -233,8 +233,22 @@ extern bool JLClassifyFlagd(const JLPathSegment *segs, size_t nsegs,
 							JLFlagdRef *ref);
 
 /* jl_eval.c */
-extern const JLValue *JLEvalNode(JLEvalState *st, const JLNode *node,
-								 const JLValue *scope);
+extern const JLValue *JLEvalNodeFull(JLEvalState *st, const JLNode *node,
+									 const JLValue *scope);
+
+/*
+ * JLEvalNode evaluates one node: a literal is its value, without a call;
+ * every other node goes through JLEvalNodeFull (depth and interrupt
+ * accounting, then the operator).
+ */
+static inline const JLValue *
+JLEvalNode(JLEvalState *st, const JLNode *node, const JLValue *scope)
+{
+	if (node->op == JLOP_LITERAL)
+		return node->u.lit.value;
+	return JLEvalNodeFull(st, node, scope);
+}
+
 extern bool JLEvalFail(JLEvalState *st, JLErrorCode code, const char *path,
 					   const char *fmt,...) JL_PRINTF(4, 5);
 extern const JLValue *JLLookupRoot(JLEvalState *st, const JLPathSegment *segs,

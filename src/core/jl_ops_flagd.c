@@ -432,11 +432,18 @@ JLBucketOf(const JLValue *b, JLBucket *out)
 	if (w->type != JL_NUMBER)
 		return false;
 	d = w->u.number;
-	if (!isfinite(d) || d != floor(d))
+	if (!isfinite(d) || d > 2147483647.0)
 		return false;
 	if (d < 0)
-		d = 0;
-	if (d > 2147483647.0)
+	{
+		/* a negative whole weight counts as 0 */
+		if (d != floor(d))
+			return false;
+		out->weight = 0;
+		return true;
+	}
+	/* 0 <= d < 2^31: whole when it survives the round trip through int64 */
+	if (d != (double) (int64_t) d)
 		return false;
 	out->weight = (uint64_t) d;
 	return true;

@@ -864,11 +864,7 @@ JLLooseEqualDepth(const JLValue *a, const JLValue *b, int depth, JLArena *arena)
 	if (depth > 8)
 		return false;
 	if (a->type == b->type)
-	{
-		if (a->type == JL_NUMBER)
-			return a->u.number == b->u.number;
-		return JLEqual(a, b);
-	}
+		return JLStrictEqual(a, b);
 	if (a->type == JL_NULL || b->type == JL_NULL)
 		return false;
 	if (a->type == JL_NUMBER && b->type == JL_STRING)
@@ -949,6 +945,11 @@ JLStrictEqual(const JLValue *a, const JLValue *b)
 		return false;
 	if (a->type == JL_NUMBER)
 		return a->u.number == b->u.number;
+	/* strings, the common case, without the generic deep comparison */
+	if (a->type == JL_STRING)
+		return a->u.string.len == b->u.string.len &&
+			(a->u.string.len == 0 ||
+			 memcmp(a->u.string.ptr, b->u.string.ptr, a->u.string.len) == 0);
 	return JLEqual(a, b);
 }
 
