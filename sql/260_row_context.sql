@@ -69,6 +69,22 @@ SELECT ff.get_bool_row('no-such-flag', t, true, 'glue_row') AS missing,
        ff.get_int_row('ui-theme', t, -1, 'glue_row') AS mismatch
   FROM typed_rows AS t WHERE id = 1;
 
+-- the attribute positions remembered between rows follow the table's shape:
+-- a domain column, a dropped column, and columns added, dropped and moved
+-- between statements of one session
+CREATE DOMAIN glue_plan AS text CHECK (VALUE IN ('pro', 'free'));
+CREATE TEMP TABLE shape_rows (pad int, country text, plan glue_plan, email text);
+INSERT INTO shape_rows VALUES (0, 'US', 'pro', 'a@mail.test'), (0, 'FR', 'pro', 'b@example.com'), (0, 'FR', 'free', 'c@mail.test');
+SELECT country, plan, ff.get_bool_row('checkout-v2', s, NULL, 'glue_row') AS on FROM shape_rows AS s ORDER BY email;
+ALTER TABLE shape_rows DROP COLUMN pad;
+SELECT country, plan, ff.get_bool_row('checkout-v2', s, NULL, 'glue_row') AS on FROM shape_rows AS s ORDER BY email;
+ALTER TABLE shape_rows DROP COLUMN country;
+ALTER TABLE shape_rows ADD COLUMN country text DEFAULT 'CA';
+SELECT country, plan, ff.get_bool_row('checkout-v2', s, NULL, 'glue_row') AS on FROM shape_rows AS s ORDER BY email;
+-- an anonymous record: attributes f1, f2, ... (no "country" or "plan")
+SELECT ff.get_bool_row('checkout-v2', ROW('US', 'pro'), NULL, 'glue_row') AS anonymous;
+DROP TABLE shape_rows;
+DROP DOMAIN glue_plan;
 DROP TABLE typed_rows;
 DROP TYPE glue_address;
 DELETE FROM ff.flags WHERE environment = 'glue_row';

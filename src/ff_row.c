@@ -35,6 +35,7 @@
 
 #include "ff_row.h"
 
+static int	FFRowSearchAttr(TupleDesc desc, const char *name, size_t len);
 static const JLValue *FFDatumLookup(JLArena *arena, Datum d, Oid typid,
 									const JLPathSegment *segs, size_t nsegs,
 									bool *too_deep);
@@ -70,7 +71,9 @@ FFRowDataInit(FFRowData *data, Datum row)
 {
 	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
 
-	memset(data, 0, sizeof(FFRowData));
+	/* values/isnull are filled on first use: no need to clear them */
+	memset(&data->base, 0, sizeof(data->base));
+	data->deformed = false;
 	data->desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th),
 										HeapTupleHeaderGetTypMod(th));
 	data->tuple.t_len = HeapTupleHeaderGetDatumLength(th);
@@ -91,10 +94,67 @@ FFRowDataRelease(FFRowData *data)
 }
 
 /*
+ * FFRowAttrHints remembers where the attributes that compiled paths name
+ * were found: a row query looks up the same few names in rows of one
+ * descriptor millions of times.  An entry is only a hint, checked against
+ * the descriptor before use (a name is unique in a descriptor), so a stale
+ * one costs a search, never a wrong answer.
+ */
+typedef struct FFRowAttrHint
+{
+	TupleDesc	desc;
+	const char *name;
+	size_t		len;
+	int			attnum;
+} FFRowAttrHint;
+
+#define FF_ROW_ATTR_HINTS 16
+static FFRowAttrHint FFRowAttrHints[FF_ROW_ATTR_HINTS];
+
+/*
+ * FFRowAttrIs tells whether attribute attnum of desc is live and named name.
+ */
+static inline bool
+FFRowAttrIs(TupleDesc desc, int attnum, const char *name, size_t len)
+{
+	Form_pg_attribute att;
+
+	if (attnum < 1 || attnum > desc->natts)
+		return false;
+	att = TupleDescAttr(desc, attnum - 1);
+	return !att->attisdropped && memcmp(NameStr(att->attname), name, len) == 0 &&
+		NameStr(att->attname)[len] == '\0' && len < NAMEDATALEN;
+}
+
+/*
  * FFRowFindAttr finds a live attribute by exact (case-sensitive) name.
  */
 static int
 FFRowFindAttr(TupleDesc desc, const char *name, size_t len)
+{
+	FFRowAttrHint *hint = &FFRowAttrHints[((uintptr_t) name >> 3) % FF_ROW_ATTR_HINTS];
+	int			attnum;
+
+	if (hint->desc == desc && hint->name == name && hint->len == len &&
+		FFRowAttrIs(desc, hint->attnum, name, len))
+		return hint->attnum;
+	attnum = FFRowSearchAttr(desc, name, len);
+	if (attnum != InvalidAttrNumber)
+	{
+		hint->desc = desc;
+		hint->name = name;
+		hint->len = len;
+		hint->attnum = attnum;
+	}
+	return attnum;
+}
+
+/*
+ * FFRowSearchAttr searches the descriptor for a live attribute by exact
+ * (case-sensitive) name.
+ */
+static int
+FFRowSearchAttr(TupleDesc desc, const char *name, size_t len)
 {
 	int			i;
 
@@ -161,7 +221,19 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 		attnum = FFRowFindAttr(data->desc, "targeting_key", 13);
 	if (attnum == InvalidAttrNumber)
 		return NULL;
-	d = heap_getattr(&data->tuple, attnum, data->desc, &isnull);
+	if (data->desc->natts <= FF_ROW_MAX_DEFORM)
+	{
+		/* one pass over the row for all its lookups */
+		if (!data->deformed)
+		{
+			heap_deform_tuple(&data->tuple, data->desc, data->values, data->isnull);
+			data->deformed = true;
+		}
+		d = data->values[attnum - 1];
+		isnull = data->isnull[attnum - 1];
+	}
+	else
+		d = heap_getattr(&data->tuple, attnum, data->desc, &isnull);
 	if (isnull)
 		return NULL;
 	return FFDatumLookup(arena, d, TupleDescAttr(data->desc, attnum - 1)->atttypid,
@@ -202,7 +274,33 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 	Oid			elemtype;
 
 	check_stack_depth();
-	base = getBaseType(typid);
+	/* the built-in types below are never domains: no catalog lookup for them */
+	switch (typid)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case JSONBOID:
+		case JSONOID:
+			base = typid;
+			break;
+		default:
+			base = getBaseType(typid);
+			break;
+	}
 
 	switch (base)
 	{

@@ -20,11 +20,17 @@
 #include "ff_jsonb.h"
 
 /* the data of a row-backed JLContext; base.extra is for the segment callback */
+/* rows with up to this many attributes are deformed once, on first lookup */
+#define FF_ROW_MAX_DEFORM 32
+
 typedef struct FFRowData
 {
 	FFJsonbData base;			/* must be first */
 	HeapTupleData tuple;
 	TupleDesc	desc;			/* reference-counted, see FFRowDataRelease */
+	bool		deformed;		/* values/isnull hold every attribute */
+	Datum		values[FF_ROW_MAX_DEFORM];
+	bool		isnull[FF_ROW_MAX_DEFORM];
 } FFRowData;
 
 /* is typid usable as a row context (a composite type)? */
