@@ -364,9 +364,12 @@ sec_peers() {
 # a. point evaluation over the wire (pgbench -M prepared)
 # ---------------------------------------------------------------------
 sec_a() {
-	local d="$RES/pgbench" r c t s1
+	local d="$RES/pgbench" r c t s1 sj
 	mkdir -p "$d"
 	echo "SELECT 1;" > "$d/select1.sql"
+	# the same parameter parsed as jsonb and nothing evaluated: what the
+	# statement costs before ff.get_bool does anything
+	echo "SELECT :ctx::jsonb IS NOT NULL;" > "$d/jsonb_only.sql"
 	echo "SELECT ff.get_bool('checkout-v2', :ctx::jsonb, false);" > "$d/get_bool.sql"
 	echo "SELECT ff.get_string('ui-theme', :ctx::jsonb, 'classic');" > "$d/get_string.sql"
 	echo "SELECT (ff.evaluate('checkout-v2', :ctx::jsonb)).variant;" > "$d/evaluate.sql"
@@ -374,11 +377,13 @@ sec_a() {
 	log "a. pgbench sanity: get_bool=$(q -c "SELECT ff.get_bool('checkout-v2', '$CTX'::jsonb, false)") plpgsql=$(q -c "SELECT peer_flags.evaluate('checkout-v2', '$CTX'::jsonb)")"
 	for r in $(seq 1 "$REPS"); do
 		for c in $CLIENTS; do
-			for t in select1 get_bool get_string evaluate plpgsql; do
+			for t in select1 jsonb_only get_bool get_string evaluate plpgsql; do
 				pgbench_run "$c" "$d/$t.sql" -D ctx="$CTX"
 				rec "a.tps.$t.c$c" "$TPS"
 				[[ "$t" == select1 ]] && s1="$TPS"
+				[[ "$t" == jsonb_only ]] && sj="$TPS"
 				[[ "$t" != select1 ]] && rec "a.ratio.$t.c$c" "$(calc "$TPS / $s1")"
+				[[ "$t" == get_bool ]] && rec "a.ratio_jsonb.get_bool.c$c" "$(calc "$TPS / $sj")"
 				log "a. rep $r c=$c $t: $TPS tps (load $(loadavg))"
 			done
 		done
@@ -847,6 +852,7 @@ summary() {
 		echo "|---|---|---|---|---|"
 		for c in $CLIENTS; do
 			echo "| a | get_bool TPS / SELECT 1 TPS, c=$c | $(st a.ratio.get_bool.c$c 3) | ≥ 0.95 | $(judge "$(med a.ratio.get_bool.c$c)" '>=' 0.95) |"
+			echo "| a | get_bool TPS / TPS of \`SELECT \$1::jsonb IS NOT NULL\` (the same parameter parsing, no evaluation), c=$c | $(st a.ratio_jsonb.get_bool.c$c 3) | (info) | |"
 		done
 		# per-row costs: judged on the backend's CPU time (robust on a shared
 		# machine) when available, elapsed time shown next to it
@@ -930,7 +936,7 @@ summary() {
 		echo "| statement | clients | TPS | ÷ SELECT 1 |"
 		echo "|---|---|---|---|"
 		for c in $CLIENTS; do
-			for x in select1 get_bool get_string evaluate plpgsql; do
+			for x in select1 jsonb_only get_bool get_string evaluate plpgsql; do
 				echo "| $x | $c | $(st a.tps.$x.c$c 0) | $( [[ $x == select1 ]] && echo 1 || st a.ratio.$x.c$c 3) |"
 			done
 		done
