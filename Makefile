@@ -10,17 +10,19 @@
 #   make test            every suite, with one summary line (test/run-all.sh)
 
 EXTENSION = feature_flags
-EXTVERSION = 1.0
+EXTVERSION = 1.1
 
 MODULE_big = feature_flags
 CORE_SRCS = $(sort $(wildcard src/core/*.c))
 PG_SRCS = $(sort $(wildcard src/*.c))
 OBJS = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 
-# the install script is assembled from src/sql/NNN_*.sql, in order
+# the install script of the current version is assembled from
+# src/sql/NNN_*.sql, in order; src/sql/versions/ keeps the install scripts of
+# earlier versions exactly as released and the update scripts between them
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+DATA = $(sort $(wildcard src/sql/versions/$(EXTENSION)--*.sql))
 
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

@@ -374,6 +374,13 @@ FFResolveRelations(FFCacheGen *gen)
 	for (i = 0; i < FF_NUM_TABLES; i++)
 	{
 		gen->relids[i] = get_relname_relid(FFTableNames[i], nsp);
+		/*
+		 * The signal table arrived in 1.1: a 1.0 installation not yet
+		 * updated (ALTER EXTENSION feature_flags UPDATE) has none, and its
+		 * trigger invalidates the changed table itself, which is watched too.
+		 */
+		if (i == FF_TABLE_CACHE_SIGNAL && !OidIsValid(gen->relids[i]))
+			continue;
 		if (!OidIsValid(gen->relids[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

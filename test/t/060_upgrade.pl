@@ -14,8 +14,8 @@
 #      ff.verify_history() is ok; the evaluation grid is unchanged; the
 #      extension's objects equal those of a fresh installation of the
 #      default version; the next change continues the chain.
-# Today only 1.0 exists, so only the no-op path runs; the first upgrade
-# script (README, "Regional copies, concurrency, upgrades") makes the loop test it.
+# Versions: 1.0 (src/sql/versions/feature_flags--1.0.sql, as released) and
+# 1.1 (the default), with the update script 1.0 -> 1.1.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -48,13 +48,49 @@ else
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION feature_flags');
 my $members = q{
-    SELECT string_agg(pg_describe_object(d.classid, d.objid, 0), E'\n' ORDER BY 1)
+    SELECT string_agg(pg_describe_object(d.classid, d.objid, 0), E'\n'
+                      ORDER BY pg_describe_object(d.classid, d.objid, 0))
       FROM pg_depend AS d
      WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
        AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'feature_flags')};
 my $fresh_members = $node->safe_psql('fresh', $members);
+# the definitions behind the names: function bodies, options and privileges,
+# columns, constraints, indexes, views, triggers, comments, dump registrations
+my $definitions = q{
+    SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+        SELECT 'function ' || p.oid::regprocedure || E'\n' || pg_get_functiondef(p.oid)
+               || ' acl ' || coalesce(p.proacl::text, '-')
+               || ' comment ' || coalesce(obj_description(p.oid, 'pg_proc'), '-') AS x
+          FROM pg_proc AS p WHERE p.pronamespace = 'ff'::regnamespace AND p.prokind IN ('f', 'p')
+        UNION ALL
+        SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' acl ' || coalesce(c.relacl::text, '-')
+               || ' options ' || coalesce(c.reloptions::text, '-')
+               || ' comment ' || coalesce(obj_description(c.oid, 'pg_class'), '-')
+               || CASE c.relkind WHEN 'v' THEN ' view ' || pg_get_viewdef(c.oid)
+                                 WHEN 'i' THEN ' index ' || pg_get_indexdef(c.oid) ELSE '' END
+          FROM pg_class AS c WHERE c.relnamespace = 'ff'::regnamespace
+        UNION ALL
+        SELECT 'column ' || a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+               || ' not null ' || a.attnotnull || ' default ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+               || ' comment ' || coalesce(col_description(a.attrelid, a.attnum), '-')
+          FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid
+          LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE c.relnamespace = 'ff'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+        UNION ALL
+        SELECT 'constraint ' || co.conrelid::regclass || ' ' || co.conname || ' ' || pg_get_constraintdef(co.oid)
+          FROM pg_constraint AS co WHERE co.connamespace = 'ff'::regnamespace
+        UNION ALL
+        SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text
+          FROM pg_trigger AS t WHERE t.tgrelid::regclass::text LIKE 'ff.%' AND NOT t.tgisinternal
+        UNION ALL
+        SELECT 'dumped ' || cfg::regclass || ' ' || coalesce(cond, '-')
+          FROM pg_extension AS e, unnest(e.extconfig, e.extcondition) AS u(cfg, cond)
+         WHERE e.extname = 'feature_flags'
+    ) AS s};
+my $fresh_definitions = $node->safe_psql('fresh', $definitions);
 my $fresh_triggers = $node->safe_psql('fresh', q{
-    SELECT string_agg(format('%s %s %s', tgrelid::regclass, tgname, tgenabled), E'\n' ORDER BY 1)
+    SELECT string_agg(format('%s %s %s', tgrelid::regclass, tgname, tgenabled), E'\n'
+                      ORDER BY format('%s %s %s', tgrelid::regclass, tgname, tgenabled))
       FROM pg_trigger WHERE tgrelid::regclass::text LIKE 'ff.%' AND NOT tgisinternal});
 
 # configuration and history, by plain DML on the contract tables (the
@@ -164,9 +200,12 @@ for my $from (@from, $default)
     is($node->safe_psql($db, $members), $fresh_members,
         "$what: the extension's objects equal a fresh installation of $default");
     is($node->safe_psql($db, q{
-        SELECT string_agg(format('%s %s %s', tgrelid::regclass, tgname, tgenabled), E'\n' ORDER BY 1)
+        SELECT string_agg(format('%s %s %s', tgrelid::regclass, tgname, tgenabled), E'\n'
+                      ORDER BY format('%s %s %s', tgrelid::regclass, tgname, tgenabled))
           FROM pg_trigger WHERE tgrelid::regclass::text LIKE 'ff.%' AND NOT tgisinternal}),
         $fresh_triggers, "$what: triggers and their firing modes equal a fresh installation");
+    is($node->safe_psql($db, $definitions), $fresh_definitions,
+        "$what: functions, tables, constraints, indexes, views, triggers, privileges and comments are defined as in a fresh installation");
 
     # life goes on: the next change continues the chain
     $node->safe_psql($db, q{UPDATE ff.flags SET state = 'ENABLED' WHERE environment = 'prod' AND key = 'limits'});
