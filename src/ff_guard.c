@@ -41,6 +41,7 @@
 #include "utils/syscache.h"
 
 #include "feature_flags.h"
+#include "ff_trigger.h"
 
 /* the tables a configuration publication carries (ff._replication_tables()) */
 static const char *const FFReplicatedTables[] = {
@@ -49,20 +50,6 @@ static const char *const FFReplicatedTables[] = {
 
 PG_FUNCTION_INFO_V1(ff_replication_guard);
 PG_FUNCTION_INFO_V1(ff_protect_statement);
-
-/*
- * FFGuardTriggerData checks that the function was called as a trigger and
- * returns the trigger data.
- */
-static TriggerData *
-FFGuardTriggerData(FunctionCallInfo fcinfo, const char *name)
-{
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function %s() was not called by the trigger manager", name)));
-	return (TriggerData *) fcinfo->context;
-}
 
 /*
  * FFGuardOperation returns the SQL verb of the triggering event.
@@ -89,7 +76,7 @@ FFGuardOperation(TriggerData *trigdata)
 Datum
 ff_replication_guard(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = FFGuardTriggerData(fcinfo, "ff._replication_guard");
+	TriggerData *trigdata = FFTriggerData(fcinfo, "ff._replication_guard");
 	Oid			nsp = RelationGetNamespace(trigdata->tg_relation);
 	Relation	subrel;
 	char	   *sub = NULL;
@@ -159,27 +146,13 @@ ff_replication_guard(PG_FUNCTION_ARGS)
 static bool
 FFGuardAnyProtected(Oid nsp)
 {
-	Oid			relid = get_relname_relid("environments", nsp);
-	Relation	rel;
-	int			attnum;
+	Relation	rel = table_open(FFTriggerRelid(nsp, "environments"), AccessShareLock);
 	Snapshot	snapshot;
 	ScanKeyData key;
 	SysScanDesc scan;
 	bool		found;
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"ff.environments\" of extension \"feature_flags\" does not exist"),
-				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
-	rel = table_open(relid, AccessShareLock);
-	attnum = SPI_fnumber(RelationGetDescr(rel), "protected");
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("column \"protected\" of table \"ff.environments\" does not exist"),
-				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
-	ScanKeyInit(&key, attnum, BTEqualStrategyNumber, F_BOOLEQ, BoolGetDatum(true));
+	ScanKeyInit(&key, FFTriggerAttnum(rel, "protected"), BTEqualStrategyNumber, F_BOOLEQ, BoolGetDatum(true));
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
@@ -199,27 +172,20 @@ FFGuardAnyProtected(Oid nsp)
 Datum
 ff_protect_statement(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = FFGuardTriggerData(fcinfo, "ff._protect_statement");
+	TriggerData *trigdata = FFTriggerData(fcinfo, "ff._protect_statement");
 	Oid			nsp = RelationGetNamespace(trigdata->tg_relation);
 	FmgrInfo   *general = (FmgrInfo *) fcinfo->flinfo->fn_extra;
-
-	LOCAL_FCINFO(call, 0);
 
 	if (!FFGuardAnyProtected(nsp))
 		return PointerGetDatum(NULL);
 
 	if (general == NULL)
 	{
-		Oid			funcid = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
-													   makeString("_protect_statement_general")),
-											0, NULL, false);
-
 		general = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
-		fmgr_info_cxt(funcid, general, fcinfo->flinfo->fn_mcxt);
+		FFTriggerFunctionInit(general, nsp, "_protect_statement_general", fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = general;
 	}
-	InitFunctionCallInfoData(*call, general, 0, InvalidOid, (Node *) trigdata, NULL);
-	return FunctionCallInvoke(call);
+	return FFTriggerCall(general, trigdata);
 }
 
 /* ---------------------------------------------------------------------
@@ -304,7 +270,7 @@ PG_FUNCTION_INFO_V1(ff_validate_flag);
 Datum
 ff_validate_flag(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = FFGuardTriggerData(fcinfo, "ff._validate_flag");
+	TriggerData *trigdata = FFTriggerData(fcinfo, "ff._validate_flag");
 	FFGuardValidateCache *c = (FFGuardValidateCache *) fcinfo->flinfo->fn_extra;
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -314,30 +280,14 @@ ff_validate_flag(PG_FUNCTION_ARGS)
 	Datum		value;
 	int			i;
 
-	LOCAL_FCINFO(call, 0);
-
 	if (c == NULL || c->relid != RelationGetRelid(rel))
 	{
-		Oid			nsp = RelationGetNamespace(rel);
-		Oid			funcid = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
-													   makeString("_validate_flag_general")),
-											0, NULL, false);
-
 		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FFGuardValidateCache));
 		c->relid = RelationGetRelid(rel);
 		for (i = 0; i < FF_F_NUM; i++)
-		{
-			int			attnum = SPI_fnumber(desc, FFGuardFlagColNames[i]);
-
-			if (attnum <= 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("column \"%s\" of table \"ff.flags\" does not exist",
-								FFGuardFlagColNames[i]),
-						 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
-			c->att[i] = (AttrNumber) attnum;
-		}
-		fmgr_info_cxt(funcid, &c->general, fcinfo->flinfo->fn_mcxt);
+			c->att[i] = FFTriggerAttnum(rel, FFGuardFlagColNames[i]);
+		FFTriggerFunctionInit(&c->general, RelationGetNamespace(rel), "_validate_flag_general",
+							  fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = c;
 	}
 
@@ -394,6 +344,5 @@ ff_validate_flag(PG_FUNCTION_ARGS)
 	return PointerGetDatum(newtup);
 
 general:
-	InitFunctionCallInfoData(*call, &c->general, 0, InvalidOid, (Node *) trigdata, NULL);
-	return FunctionCallInvoke(call);
+	return FFTriggerCall(&c->general, trigdata);
 }

@@ -61,29 +61,13 @@
 
 #include "feature_flags.h"
 #include "ff_history.h"
+#include "ff_trigger.h"
 
 /* the byte budget of ff._history_notify_payload()'s default, less its margin */
 #define FF_NOTIFY_NAME_BUDGET (7900 - 200)
 
 PG_FUNCTION_INFO_V1(ff_history_notify);
 PG_FUNCTION_INFO_V1(ff_history_row_check);
-
-/*
- * FFHistoryAttr returns the value of the named column of a row of
- * ff.versions, or raises an error when the table lacks it.
- */
-static Datum
-FFHistoryAttr(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
-{
-	int			attnum = SPI_fnumber(desc, name);
-
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("column \"%s\" of table \"ff.versions\" does not exist", name),
-				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
-	return heap_getattr(tuple, attnum, desc, isnull);
-}
 
 /*
  * FFHistoryVersionExists tells whether ff.versions has a row with the given
@@ -222,11 +206,7 @@ ff_history_notify(PG_FUNCTION_ARGS)
 	char	   *payload;
 	const char *channel;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function ff._history_notify() was not called by the trigger manager")));
-	trigdata = (TriggerData *) fcinfo->context;
+	trigdata = FFTriggerData(fcinfo, "ff._history_notify");
 	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
@@ -235,12 +215,12 @@ ff_history_notify(PG_FUNCTION_ARGS)
 	tuple = trigdata->tg_trigtuple;
 	desc = RelationGetDescr(trigdata->tg_relation);
 
-	row_xid = FullTransactionIdFromU64(DatumGetUInt64(FFHistoryAttr(tuple, desc, "xact_id", &isnull)));
+	row_xid = FullTransactionIdFromU64(DatumGetUInt64(heap_getattr(tuple, FFTriggerAttnum(trigdata->tg_relation, "xact_id"), desc, &isnull)));
 	if (isnull || !FullTransactionIdEquals(row_xid, GetTopFullTransactionId()))
 		return PointerGetDatum(NULL);
 
-	version = DatumGetInt64(FFHistoryAttr(tuple, desc, "version", &isnull));
-	change_set = DatumGetInt64(FFHistoryAttr(tuple, desc, "change_set", &isnull));
+	version = DatumGetInt64(heap_getattr(tuple, FFTriggerAttnum(trigdata->tg_relation, "version"), desc, &isnull));
+	change_set = DatumGetInt64(heap_getattr(tuple, FFTriggerAttnum(trigdata->tg_relation, "change_set"), desc, &isnull));
 
 	/*
 	 * The transaction held the writer lock from its first version on, so
@@ -250,9 +230,9 @@ ff_history_notify(PG_FUNCTION_ARGS)
 	if (version == change_set &&
 		!FFHistoryVersionExists(trigdata->tg_relation, version + 1))
 	{
-		Datum		entity = FFHistoryAttr(tuple, desc, "entity", &isnull);
-		Datum		environment = FFHistoryAttr(tuple, desc, "environment", &isnull);
-		Datum		entity_key = FFHistoryAttr(tuple, desc, "entity_key", &isnull);
+		Datum		entity = heap_getattr(tuple, FFTriggerAttnum(trigdata->tg_relation, "entity"), desc, &isnull);
+		Datum		environment = heap_getattr(tuple, FFTriggerAttnum(trigdata->tg_relation, "environment"), desc, &isnull);
+		Datum		entity_key = heap_getattr(tuple, FFTriggerAttnum(trigdata->tg_relation, "entity_key"), desc, &isnull);
 
 		payload = FFHistoryOnePayload(version,
 									  TextDatumGetCString(entity),
@@ -462,41 +442,6 @@ FFHistoryToJsonbInit(FmgrInfo *finfo, Oid rowtype, MemoryContext cxt)
 }
 
 /*
- * FFHistoryAttnum returns the attribute number of a column, or raises an
- * error naming the table.
- */
-static AttrNumber
-FFHistoryAttnum(Relation rel, const char *name)
-{
-	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
-
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("column \"%s\" of table \"%s\" does not exist",
-						name, RelationGetRelationName(rel)),
-				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
-	return (AttrNumber) attnum;
-}
-
-/*
- * FFHistoryRelid returns the OID of table ff.<name> (in the schema of the
- * trigger's table), or raises an error.
- */
-static Oid
-FFHistoryRelid(Oid nsp, const char *name)
-{
-	Oid			relid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"ff.%s\" of extension \"feature_flags\" does not exist", name),
-				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
-	return relid;
-}
-
-/*
  * FFHistoryGetCache returns the call site's cache, building it on the first
  * call of each statement.
  */
@@ -507,7 +452,6 @@ FFHistoryGetCache(FunctionCallInfo fcinfo, TriggerData *trigdata, const char *en
 	Relation	rel = trigdata->tg_relation;
 	MemoryContext cxt = fcinfo->flinfo->fn_mcxt;
 	Oid			nsp = RelationGetNamespace(rel);
-	Oid			general;
 	bool		is_env = strcmp(entity, "environment") == 0;
 	bool		is_flag = strcmp(entity, "flag") == 0;
 
@@ -516,35 +460,16 @@ FFHistoryGetCache(FunctionCallInfo fcinfo, TriggerData *trigdata, const char *en
 
 	c = MemoryContextAllocZero(cxt, sizeof(FFHistoryTrigCache));
 	c->relid = RelationGetRelid(rel);
-	c->versions_relid = FFHistoryRelid(nsp, "versions");
-	c->lock_relid = FFHistoryRelid(nsp, "history_lock");
-	c->version_att = FFHistoryAttnum(rel, "version");
-	c->updated_at_att = FFHistoryAttnum(rel, "updated_at");
-	c->env_att = FFHistoryAttnum(rel, is_env ? "name" : "environment");
-	c->key_att = FFHistoryAttnum(rel, is_flag ? "key" : "name");
+	c->versions_relid = FFTriggerRelid(nsp, "versions");
+	c->lock_relid = FFTriggerRelid(nsp, "history_lock");
+	c->version_att = FFTriggerAttnum(rel, "version");
+	c->updated_at_att = FFTriggerAttnum(rel, "updated_at");
+	c->env_att = FFTriggerAttnum(rel, is_env ? "name" : "environment");
+	c->key_att = FFTriggerAttnum(rel, is_flag ? "key" : "name");
 	FFHistoryToJsonbInit(&c->row_to_jsonb, RelationGetForm(rel)->reltype, cxt);
-	general = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
-										makeString("_history_row_trigger_general")),
-							 0, NULL, false);
-	fmgr_info_cxt(general, &c->general, cxt);
+	FFTriggerFunctionInit(&c->general, nsp, "_history_row_trigger_general", cxt);
 	fcinfo->flinfo->fn_extra = c;
 	return c;
-}
-
-/*
- * FFHistoryCallGeneral hands the trigger call to the PL/pgSQL
- * implementation, which handles every case.
- */
-static Datum
-FFHistoryCallGeneral(FFHistoryTrigCache *c, TriggerData *trigdata)
-{
-	LOCAL_FCINFO(call, 0);
-	Datum		result;
-
-	InitFunctionCallInfoData(*call, &c->general, 0, InvalidOid,
-							 (Node *) trigdata, NULL);
-	result = FunctionCallInvoke(call);
-	return result;
 }
 
 /*
@@ -596,13 +521,13 @@ FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
 		ScanKeyData key;
 
 		/* through the primary key: the heap page holds the row's dead versions */
-		ScanKeyInit(&key, FFHistoryAttnum(lock, "id"), BTEqualStrategyNumber, F_BOOLEQ,
+		ScanKeyInit(&key, FFTriggerAttnum(lock, "id"), BTEqualStrategyNumber, F_BOOLEQ,
 					BoolGetDatum(true));
 		scan = systable_beginscan(lock, RelationGetRelid(lockpk), true, snapshot, 1, &key);
 		tup = systable_getnext(scan);
 		if (HeapTupleIsValid(tup))
 		{
-			Datum		holder = heap_getattr(tup, FFHistoryAttnum(lock, "holder"), ldesc, &isnull);
+			Datum		holder = heap_getattr(tup, FFTriggerAttnum(lock, "holder"), ldesc, &isnull);
 
 			head->held = !isnull && DatumGetUInt64(holder) == me;
 		}
@@ -897,6 +822,7 @@ FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
 	char		argnulls[FF_V_NUM];
 	const char *role = GetConfigOptionByName("role", NULL, false);
 	const char *appname = GetConfigOption("application_name", true, false);
+	const char *session_user = GetUserNameFromId(GetSessionUserId(), false);
 	int			i;
 	int			rc;
 
@@ -926,9 +852,9 @@ FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
 	values[FF_V_DELTA] = (Datum) 0;
 	nulls[FF_V_DELTA] = true;
 	/* the trigger runs as the extension owner; the role GUC names the session's role */
-	values[FF_V_CHANGED_BY] = CStringGetTextDatum(strcmp(role, "none") == 0 ?
-												  GetUserNameFromId(GetSessionUserId(), false) : role);
-	values[FF_V_SESSION_USER] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
+	values[FF_V_SESSION_USER] = CStringGetTextDatum(session_user);
+	values[FF_V_CHANGED_BY] = strcmp(role, "none") == 0 ?
+		values[FF_V_SESSION_USER] : CStringGetTextDatum(role);
 	nulls[FF_V_APPLICATION_NAME] = appname == NULL || appname[0] == '\0';
 	values[FF_V_APPLICATION_NAME] = nulls[FF_V_APPLICATION_NAME] ? (Datum) 0 : CStringGetTextDatum(appname);
 	values[FF_V_CHANGED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
@@ -1017,11 +943,7 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 	Datum		vals[2];
 	bool		nulls[2] = {false, false};
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function ff._history_row_trigger() was not called by the trigger manager")));
-	trigdata = (TriggerData *) fcinfo->context;
+	trigdata = FFTriggerData(fcinfo, "ff._history_row_trigger");
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		trigdata->tg_trigger->tgnargs != 1)
@@ -1040,11 +962,11 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(rel);
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		return FFHistoryCallGeneral(c, trigdata);
+		return FFTriggerCall(&c->general, trigdata);
 
 	FFHistoryReadHead(c, &head);
 	if (!head.held)
-		return FFHistoryCallGeneral(c, trigdata);
+		return FFTriggerCall(&c->general, trigdata);
 
 	oldtup = trigdata->tg_trigtuple;
 	old_env = heap_getattr(oldtup, c->env_att, desc, &isnull);
@@ -1070,7 +992,7 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 	/* a renamed key: the PL/pgSQL function records a DELETE and an INSERT */
 	if (!DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, old_env, new_env)) ||
 		!DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, old_key, new_key)))
-		return FFHistoryCallGeneral(c, trigdata);
+		return FFTriggerCall(&c->general, trigdata);
 
 	/* a row brought back to what the history records (a restore) */
 	(void) heap_getattr(oldtup, c->version_att, desc, &isnull);
@@ -1081,7 +1003,7 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 		new_version = DatumGetInt64(vals[0]);
 	if (FFHistoryInSync(c, entity, new_env, new_key, new_img,
 						new_stamped, new_version, old_stamped))
-		return FFHistoryCallGeneral(c, trigdata);
+		return FFTriggerCall(&c->general, trigdata);
 
 	/* stamp the row with its new version; the after image is the stamped row */
 	cols[0] = c->version_att;
@@ -1182,10 +1104,7 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 	Datum		arg;
 	int			rc;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function ff._history_writer_lock() was not called by the trigger manager")));
+	(void) FFTriggerData(fcinfo, "ff._history_writer_lock");
 	if (FFHistoryLockSubid != InvalidSubTransactionId)
 		return PointerGetDatum(NULL);
 

@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_trigger.c
+ *	  Helpers shared by the C trigger functions: the trigger-protocol check,
+ *	  finding the extension's tables and columns by name (with the same error
+ *	  when an installation is damaged), and handing a trigger call to the
+ *	  PL/pgSQL function that implements the general case.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/ff_trigger.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/lsyscache.h"
+
+#include "ff_trigger.h"
+
+/*
+ * FFTriggerData checks that funcname was called by the trigger manager and
+ * returns the trigger data.
+ */
+TriggerData *
+FFTriggerData(FunctionCallInfo fcinfo, const char *funcname)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function %s() was not called by the trigger manager", funcname)));
+	return (TriggerData *) fcinfo->context;
+}
+
+/*
+ * FFTriggerRelid returns the OID of the extension's table <name> in schema
+ * nsp (the schema of the trigger's table), or raises an error.
+ */
+Oid
+FFTriggerRelid(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"ff.%s\" of extension \"feature_flags\" does not exist", name),
+				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	return relid;
+}
+
+/*
+ * FFTriggerAttnum returns the attribute number of a column of one of the
+ * extension's tables, or raises an error naming the table.
+ */
+AttrNumber
+FFTriggerAttnum(Relation rel, const char *name)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("column \"%s\" of table \"ff.%s\" does not exist",
+						name, RelationGetRelationName(rel)),
+				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	return (AttrNumber) attnum;
+}
+
+/*
+ * FFTriggerFunctionInit looks up the extension's argument-less function
+ * <name> in schema nsp and prepares finfo (allocated in cxt) to call it.
+ */
+void
+FFTriggerFunctionInit(FmgrInfo *finfo, Oid nsp, const char *name, MemoryContext cxt)
+{
+	Oid			funcid = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+												   makeString(pstrdup(name))),
+										0, NULL, false);
+
+	fmgr_info_cxt(funcid, finfo, cxt);
+}
+
+/*
+ * FFTriggerCall hands a trigger call, unchanged, to another trigger function
+ * (the PL/pgSQL implementation of the general case) and returns its result.
+ */
+Datum
+FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata)
+{
+	LOCAL_FCINFO(call, 0);
+
+	InitFunctionCallInfoData(*call, finfo, 0, InvalidOid, (Node *) trigdata, NULL);
+	return FunctionCallInvoke(call);
+}

@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_trigger.h
+ *	  Helpers shared by the C trigger functions (ff_history.c, ff_guard.c).
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/ff_trigger.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_TRIGGER_H
+#define FF_TRIGGER_H
+
+#include "postgres.h"
+
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/rel.h"
+
+extern TriggerData *FFTriggerData(FunctionCallInfo fcinfo, const char *funcname);
+extern Oid	FFTriggerRelid(Oid nsp, const char *name);
+extern AttrNumber FFTriggerAttnum(Relation rel, const char *name);
+extern void FFTriggerFunctionInit(FmgrInfo *finfo, Oid nsp, const char *name,
+								  MemoryContext cxt);
+extern Datum FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata);
+
+#endif							/* FF_TRIGGER_H */
