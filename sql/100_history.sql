@@ -261,5 +261,46 @@ SELECT ff.current_version() - :before_drift AS new_versions,
        (SELECT operation FROM ff.versions ORDER BY version DESC LIMIT 1) AS operation;
 SELECT ok FROM ff.verify_history();
 
+-- the row images that UPDATE and DELETE record are exactly to_jsonb() of
+-- the rows, text form included (the hash covers the text): numbers keep
+-- their scale, strings their escapes, arrays their dimensions and NULLs,
+-- timestamps are in UTC whatever the session's time zone
+SET TimeZone = 'America/New_York';
+INSERT INTO ff.environments (name, metadata, allowed_roles)
+VALUES ('hist-img', '{"n": 1.50, "s": "\u00e9 \" \\ \n"}', '{pg_monitor}');
+INSERT INTO ff.flags (environment, key, state, flag_type, variants, default_variant,
+                      metadata, description, tags)
+VALUES ('hist-img', 'img', 'ENABLED', 'number', '{"a": 1.50, "b": -0.0, "c": 1e3, "d": 12345678901234567890}',
+        'a', '{"k": 1.0, "x": "\u0001", "z": true}', E'tab\there "q" \u00e9',
+        '{{x,NULL},{"y z",""}}');
+SET TimeZone = 'UTC';
+CREATE TEMP TABLE img_rows AS
+SELECT 'flag' AS entity, to_jsonb(f) AS img FROM ff.flags AS f WHERE environment = 'hist-img'
+UNION ALL
+SELECT 'environment', to_jsonb(e) FROM ff.environments AS e WHERE name = 'hist-img';
+SET TimeZone = 'America/New_York';
+SELECT ff.current_version() AS before_img \gset
+UPDATE ff.flags SET default_variant = 'b', description = NULL, tags = '{}'
+ WHERE environment = 'hist-img' AND key = 'img';
+UPDATE ff.environments SET description = 'images', allowed_roles = '{}' WHERE name = 'hist-img';
+SET TimeZone = 'UTC';
+INSERT INTO img_rows
+SELECT 'flag-after', to_jsonb(f) FROM ff.flags AS f WHERE environment = 'hist-img'
+UNION ALL
+SELECT 'environment-after', to_jsonb(e) FROM ff.environments AS e WHERE name = 'hist-img';
+SET TimeZone = 'America/New_York';
+DELETE FROM ff.flags WHERE environment = 'hist-img';
+SELECT v.version - :before_img AS version, v.entity, v.operation,
+       v.before::text = (SELECT img::text FROM img_rows
+                          WHERE entity = v.entity || CASE v.operation WHEN 'DELETE' THEN '-after' ELSE '' END)
+         AS before_is_row,
+       CASE v.operation
+         WHEN 'UPDATE' THEN v.after::text = (SELECT img::text FROM img_rows WHERE entity = v.entity || '-after')
+         ELSE v.after IS NULL END AS after_is_row
+  FROM ff.versions AS v WHERE v.version > :before_img ORDER BY v.version;
+RESET TimeZone;
+SELECT after -> 'variants' AS variants, before -> 'tags' AS tags_before
+  FROM ff.versions WHERE version = :before_img + 1;
+
 DROP OWNED BY regress_hist_writer;
 DROP ROLE regress_hist_writer;

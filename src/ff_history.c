@@ -408,6 +408,32 @@ static SPIPlanPtr FFVersionInsertPlan = NULL;
  */
 static SubTransactionId FFHistoryLockSubid = InvalidSubTransactionId;
 
+/*
+ * How a column of a config table appears in its row image: the fast kinds
+ * are the column types of ff.environments, ff.flags and ff.segments that
+ * to_jsonb() renders without looking anything up; any other type (arrays,
+ * domains, a column added by hand) is rendered by to_jsonb() itself.
+ */
+typedef enum FFHistoryImageKind
+{
+	FF_IMG_DROPPED,				/* a dropped column: not in the image */
+	FF_IMG_STRING,				/* text, varchar: a JSON string */
+	FF_IMG_INT,					/* int2, int4, int8: a JSON number */
+	FF_IMG_BOOL,				/* boolean */
+	FF_IMG_TIMESTAMPTZ,			/* a JSON string in ISO form */
+	FF_IMG_JSONB,				/* the document itself */
+	FF_IMG_OTHER				/* to_jsonb() of the value */
+} FFHistoryImageKind;
+
+typedef struct FFHistoryImageColumn
+{
+	FFHistoryImageKind kind;
+	Oid			typid;
+	char	   *name;			/* the image's key */
+	int			namelen;
+	FmgrInfo   *to_jsonb;		/* FF_IMG_OTHER: to_jsonb() of this type */
+} FFHistoryImageColumn;
+
 /* per trigger call site, in fn_extra: what each call would look up again */
 typedef struct FFHistoryTrigCache
 {
@@ -418,27 +444,105 @@ typedef struct FFHistoryTrigCache
 	AttrNumber	updated_at_att; /* config table's "updated_at" */
 	AttrNumber	env_att;		/* environment of the entity */
 	AttrNumber	key_att;		/* key of the entity */
-	FmgrInfo	row_to_jsonb;	/* to_jsonb() of a config row */
 	FmgrInfo	general;		/* ff._history_row_trigger_general() */
+	int			natts;			/* columns of the config table */
+	FFHistoryImageColumn *columns;	/* how to_jsonb() renders each */
+	int		   *key_order;		/* the live columns in jsonb's key order */
+	int			nkeys;
 } FFHistoryTrigCache;
 
 /*
- * FFHistoryToJsonbInit prepares finfo to call to_jsonb(anyelement) on rows
- * of the given composite type (to_jsonb reads the argument type from the
- * call expression).
+ * FFHistoryToJsonbInit prepares finfo to call to_jsonb(anyelement) on values
+ * of the given type (to_jsonb reads the argument type from the call
+ * expression).
  */
 static void
-FFHistoryToJsonbInit(FmgrInfo *finfo, Oid rowtype, MemoryContext cxt)
+FFHistoryToJsonbInit(FmgrInfo *finfo, Oid typid, MemoryContext cxt)
 {
 	MemoryContext old;
 
 	fmgr_info_cxt(F_TO_JSONB, finfo, cxt);
 	old = MemoryContextSwitchTo(cxt);
 	finfo->fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-										   list_make1(makeNullConst(rowtype, -1, InvalidOid)),
+										   list_make1(makeNullConst(typid, -1, InvalidOid)),
 										   InvalidOid, InvalidOid,
 										   COERCE_EXPLICIT_CALL);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * FFHistoryKeyCmp orders column names as jsonb orders an object's keys:
+ * shorter first, then bytewise.
+ */
+static int
+FFHistoryKeyCmp(const void *a, const void *b, void *arg)
+{
+	FFHistoryImageColumn *columns = (FFHistoryImageColumn *) arg;
+	FFHistoryImageColumn *ca = &columns[*(const int *) a];
+	FFHistoryImageColumn *cb = &columns[*(const int *) b];
+
+	if (ca->namelen != cb->namelen)
+		return ca->namelen < cb->namelen ? -1 : 1;
+	return memcmp(ca->name, cb->name, ca->namelen);
+}
+
+/*
+ * FFHistoryImageColumnsInit decides, once per statement, how each column of
+ * the config table is rendered in its row image, and the order in which the
+ * image lists them: jsonb's, so that building the object finds its keys
+ * already sorted.
+ */
+static void
+FFHistoryImageColumnsInit(FFHistoryTrigCache *c, TupleDesc desc, MemoryContext cxt)
+{
+	int			i;
+
+	c->natts = desc->natts;
+	c->columns = MemoryContextAllocZero(cxt, sizeof(FFHistoryImageColumn) * Max(desc->natts, 1));
+	c->key_order = MemoryContextAlloc(cxt, sizeof(int) * Max(desc->natts, 1));
+	c->nkeys = 0;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		FFHistoryImageColumn *col = &c->columns[i];
+
+		col->typid = att->atttypid;
+		if (att->attisdropped)
+		{
+			col->kind = FF_IMG_DROPPED;
+			continue;
+		}
+		col->name = MemoryContextStrdup(cxt, NameStr(att->attname));
+		col->namelen = strlen(col->name);
+		c->key_order[c->nkeys++] = i;
+		switch (att->atttypid)
+		{
+			case TEXTOID:
+			case VARCHAROID:
+				col->kind = FF_IMG_STRING;
+				break;
+			case INT2OID:
+			case INT4OID:
+			case INT8OID:
+				col->kind = FF_IMG_INT;
+				break;
+			case BOOLOID:
+				col->kind = FF_IMG_BOOL;
+				break;
+			case TIMESTAMPTZOID:
+				col->kind = FF_IMG_TIMESTAMPTZ;
+				break;
+			case JSONBOID:
+				col->kind = FF_IMG_JSONB;
+				break;
+			default:
+				col->kind = FF_IMG_OTHER;
+				col->to_jsonb = MemoryContextAlloc(cxt, sizeof(FmgrInfo));
+				FFHistoryToJsonbInit(col->to_jsonb, att->atttypid, cxt);
+				break;
+		}
+	}
+	qsort_arg(c->key_order, c->nkeys, sizeof(int), FFHistoryKeyCmp, c->columns);
 }
 
 /*
@@ -466,20 +570,101 @@ FFHistoryGetCache(FunctionCallInfo fcinfo, TriggerData *trigdata, const char *en
 	c->updated_at_att = FFTriggerAttnum(rel, "updated_at");
 	c->env_att = FFTriggerAttnum(rel, is_env ? "name" : "environment");
 	c->key_att = FFTriggerAttnum(rel, is_flag ? "key" : "name");
-	FFHistoryToJsonbInit(&c->row_to_jsonb, RelationGetForm(rel)->reltype, cxt);
+	FFHistoryImageColumnsInit(c, RelationGetDescr(rel), cxt);
 	FFTriggerFunctionInit(&c->general, nsp, "_history_row_trigger_general", cxt);
 	fcinfo->flinfo->fn_extra = c;
 	return c;
 }
 
 /*
- * FFHistoryRowJsonb returns to_jsonb() of a config row.
+ * FFHistoryRowJsonb returns to_jsonb() of a config row: an object with one
+ * member per column, rendered as to_jsonb() renders it.  The column types of
+ * the config tables are written directly, from the deformed row, without
+ * to_jsonb()'s type lookups for every column of every row; any other type
+ * goes through to_jsonb() of the value.  The regression test compares the
+ * images with to_jsonb() of the rows.
  */
 static Jsonb *
 FFHistoryRowJsonb(FFHistoryTrigCache *c, HeapTuple tuple, TupleDesc desc)
 {
-	return DatumGetJsonbP(FunctionCall1(&c->row_to_jsonb,
-										heap_copy_tuple_as_datum(tuple, desc)));
+	Datum	   *values = palloc(sizeof(Datum) * Max(c->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(c->natts, 1));
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+	int			k;
+
+	Assert(desc->natts == c->natts);
+	heap_deform_tuple(tuple, desc, values, nulls);
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (k = 0; k < c->nkeys; k++)
+	{
+		int			i = c->key_order[k];
+		FFHistoryImageColumn *col = &c->columns[i];
+		JsonbValue	v;
+		char		buf[MAXDATELEN + 1];
+
+		v.type = jbvString;
+		v.val.string.val = col->name;
+		v.val.string.len = col->namelen;
+		(void) pushJsonbValue(&state, WJB_KEY, &v);
+
+		if (nulls[i])
+		{
+			v.type = jbvNull;
+			(void) pushJsonbValue(&state, WJB_VALUE, &v);
+			continue;
+		}
+		switch (col->kind)
+		{
+			case FF_IMG_STRING:
+				{
+					text	   *t = DatumGetTextPP(values[i]);
+
+					v.type = jbvString;
+					v.val.string.val = VARDATA_ANY(t);
+					v.val.string.len = VARSIZE_ANY_EXHDR(t);
+				}
+				break;
+			case FF_IMG_INT:
+				v.type = jbvNumeric;
+				v.val.numeric = int64_to_numeric(col->typid == INT8OID ? DatumGetInt64(values[i]) :
+												 col->typid == INT4OID ? DatumGetInt32(values[i]) :
+												 DatumGetInt16(values[i]));
+				break;
+			case FF_IMG_BOOL:
+				v.type = jbvBool;
+				v.val.boolean = DatumGetBool(values[i]);
+				break;
+			case FF_IMG_TIMESTAMPTZ:
+				v.type = jbvString;
+				v.val.string.val = pstrdup(JsonEncodeDateTime(buf, values[i], TIMESTAMPTZOID, NULL));
+				v.val.string.len = strlen(v.val.string.val);
+				break;
+			case FF_IMG_JSONB:
+			case FF_IMG_OTHER:
+				{
+					Jsonb	   *jb = col->kind == FF_IMG_JSONB ? DatumGetJsonbP(values[i]) :
+					DatumGetJsonbP(FunctionCall1(col->to_jsonb, values[i]));
+
+					if (JB_ROOT_IS_SCALAR(jb))
+						(void) JsonbExtractScalar(&jb->root, &v);
+					else
+					{
+						/* pushJsonbValue() unpacks a container given as a value */
+						v.type = jbvBinary;
+						v.val.binary.data = &jb->root;
+						v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+					}
+				}
+				break;
+			case FF_IMG_DROPPED:
+				Assert(false);
+				break;
+		}
+		(void) pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
 }
 
 /* the writer lock's state and the head of the chain */
