@@ -441,7 +441,9 @@ FFCacheRebuild(void)
 /*
  * FFCacheAcquire returns the generation to use for the current statement:
  * the current one if it is valid or already used by this statement, else
- * a new one.
+ * a new one.  A statement keeps the generation of its first evaluation, so
+ * only the first evaluation of a statement needs to process the pending
+ * invalidations; the other rows of a bulk query skip that.
  */
 static FFCacheGen *
 FFCacheAcquire(void)
@@ -449,14 +451,15 @@ FFCacheAcquire(void)
 	LocalTransactionId lxid = MyProc->lxid;
 	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
 	CommandId	cid = GetCurrentCommandId(false);
-	FFCacheGen *gen;
+	FFCacheGen *gen = FFCurrentGen;
+
+	if (gen != NULL && gen->lxid == lxid && gen->stmt_start == stmt_start && gen->cid == cid)
+		return gen;
 
 	AcceptInvalidationMessages();
 
 	gen = FFCurrentGen;
-	if (gen == NULL ||
-		(!FFCacheValid &&
-		 !(gen->lxid == lxid && gen->stmt_start == stmt_start && gen->cid == cid)))
+	if (gen == NULL || !FFCacheValid)
 	{
 		FFCacheRebuild();
 		gen = FFCurrentGen;
