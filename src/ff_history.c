@@ -1,20 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * ff_history.c
- *	  C parts of the history's write path: the commit-time notification
- *	  trigger and the row check of ff.versions.
+ *	  C parts of the history's write path: the row trigger for everyday
+ *	  changes, the writer lock, the commit-time notification trigger and the
+ *	  row check of ff.versions.
  *
- * The history itself is written by PL/pgSQL triggers (src/sql/020_history.sql).
- * Two pieces that every single change pays for live here because they are
- * an order of magnitude cheaper in C:
+ * The history's specification is the PL/pgSQL in src/sql/020_history.sql,
+ * which still handles the rarer cases.  The pieces that every single change
+ * pays for live here because they are an order of magnitude cheaper in C:
  *
  * - ff_history_notify, the deferred trigger ff_90_notify: one NOTIFY per
  *   committing transaction.  A change-set of one version (the common case)
  *   gets its payload straight from the inserted row; larger change-sets ask
  *   ff._history_notify_payload().
  * - ff_history_row_trigger, the trigger ff_90_history, records everyday
- *   single-row changes (UPDATE, DELETE) itself and hands every other case
- *   to the PL/pgSQL implementation.
+ *   single-row changes (UPDATE, DELETE) itself, building the row images
+ *   from the deformed row, and hands every other case to the PL/pgSQL
+ *   implementation.
+ * - ff_history_writer_lock, the statement trigger ff_01_writer_lock: the
+ *   lock that serializes writers until they commit.
  * - ff_history_row_check, the single CHECK constraint of ff.versions.  A
  *   CHECK expression is read back from its stored node tree for every
  *   statement that inserts, so one function call replaces seven expressions.
