@@ -302,5 +302,23 @@ RESET TimeZone;
 SELECT after -> 'variants' AS variants, before -> 'tags' AS tags_before
   FROM ff.versions WHERE version = :before_img + 1;
 
+-- columns added to a config table by hand, and a dropped one, appear in the
+-- images as in to_jsonb(): other types go through to_jsonb() of the value
+BEGIN;
+ALTER TABLE ff.flags ADD COLUMN extra int4[], ADD COLUMN note varchar(10), ADD COLUMN gone text,
+                     ADD COLUMN n numeric, ADD COLUMN d date;
+ALTER TABLE ff.flags DROP COLUMN gone;
+INSERT INTO ff.flags (environment, key, state, flag_type, variants, default_variant, extra, note, n, d)
+VALUES ('hist-img', 'added', 'ENABLED', 'boolean', '{"on": true, "off": false}', 'on',
+        '{1,NULL,3}', 'hi', 1.50, '2026-01-02');
+SELECT ff.current_version() AS before_cols \gset
+UPDATE ff.flags SET default_variant = 'off', n = 2.000 WHERE environment = 'hist-img' AND key = 'added';
+SET LOCAL TimeZone = 'UTC';
+SELECT v.version - :before_cols AS version, v.after::text = to_jsonb(f)::text AS after_is_row,
+       v.after -> 'extra' AS extra, v.after -> 'n' AS n, v.after -> 'd' AS d, v.after ? 'gone' AS has_gone
+  FROM ff.versions AS v JOIN ff.flags AS f ON f.version = v.version
+ WHERE f.environment = 'hist-img' AND f.key = 'added';
+ROLLBACK;
+
 DROP OWNED BY regress_hist_writer;
 DROP ROLE regress_hist_writer;
