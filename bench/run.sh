@@ -724,6 +724,16 @@ sec_g() {
 		-c "CREATE TABLE ffbench.plain_flags (LIKE ff.flags INCLUDING DEFAULTS, PRIMARY KEY (environment, key))" \
 		-c "INSERT INTO ffbench.plain_flags SELECT * FROM ff.flags WHERE environment = 'writes'" >/dev/null
 	sed 's/UPDATE ff\.flags /UPDATE ffbench.plain_flags /' "$d/write.sql" > "$d/plain.sql"
+	# for information: the same single-flag changes, 10 per transaction (one
+	# change-set and one commit flush for 10 versions)
+	{
+		echo "BEGIN;"
+		for _ in $(seq 1 10); do
+			echo "\\set k random(1, 100)"
+			echo "UPDATE ff.flags SET default_variant = CASE default_variant WHEN 'on' THEN 'off' ELSE 'on' END WHERE environment = 'writes' AND key = 'w' || :k;"
+		done
+		echo "COMMIT;"
+	} > "$d/write10.sql"
 	# the plain UPDATE runs before and after (bracketing, as in a): this
 	# disk's flush time drifts by a factor of two within minutes
 	local plain plain_a
@@ -749,6 +759,13 @@ sec_g() {
 		rec g.plain_tps_async.c1 "$TPS"
 		PGOPTIONS="${PGOPTIONS:-} -c synchronous_commit=off" pgbench_run 1 "$d/write.sql"
 		rec g.tps_async.c1 "$TPS"
+		v0="$(q -c "SELECT ff.current_version()")"
+		pgbench_run 1 "$d/write10.sql"
+		v1="$(q -c "SELECT ff.current_version()")"
+		[[ $((v1 - v0)) == $((XACTS * 10)) ]] \
+			|| fail "g: $XACTS committed transactions of 10 changes but ff.current_version() advanced by $((v1 - v0))"
+		rec g.batch10_changes.c1 "$(calc "$TPS * 10")"
+		log "g. rep $r c=1, 10 changes per transaction: $(calc "$TPS * 10") changes/s (load $(loadavg))"
 	done
 }
 
@@ -949,6 +966,7 @@ summary() {
 			echo "| g | single-flag changes/s ÷ plain UPDATEs/s, c=$c | $(st g.ratio_plain.c$c 2) | (info) | |"
 		done
 		echo "| g | the same with synchronous_commit=off, c=1: changes/s / plain UPDATEs/s | $(st g.tps_async.c1 0) / $(st g.plain_tps_async.c1 0) | (info) | |"
+		echo "| g | the same single-flag changes, 10 per transaction (durable; one flush per 10 versions), c=1: changes/s | $(st g.batch10_changes.c1 0) | (info) | |"
 		echo
 		echo "## Details"
 		echo
