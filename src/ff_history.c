@@ -627,6 +627,13 @@ FFHistoryRowJsonb(FFHistoryTrigCache *c, HeapTuple tuple, TupleDesc desc)
 					v.type = jbvString;
 					v.val.string.val = VARDATA_ANY(t);
 					v.val.string.len = VARSIZE_ANY_EXHDR(t);
+					/* to_jsonb()'s limit, with its message */
+					if (v.val.string.len > JENTRY_OFFLENMASK)
+						ereport(ERROR,
+								(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+								 errmsg("string too long to represent as jsonb string"),
+								 errdetail("Due to an implementation restriction, jsonb strings cannot exceed %d bytes.",
+										   JENTRY_OFFLENMASK)));
 				}
 				break;
 			case FF_IMG_INT:
