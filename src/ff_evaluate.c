@@ -742,9 +742,7 @@ FFJsonbKeyOrderCmp(const void *a, const void *b)
 	const FFCacheFlag *fa = *(const FFCacheFlag *const *) a;
 	const FFCacheFlag *fb = *(const FFCacheFlag *const *) b;
 
-	if (fa->keylen != fb->keylen)
-		return fa->keylen < fb->keylen ? -1 : 1;
-	return memcmp(fa->key, fb->key, fa->keylen);
+	return JLCompareKeys(fa->key, fa->keylen, fb->key, fb->keylen);
 }
 
 /*

@@ -65,6 +65,7 @@
 
 #include "feature_flags.h"
 #include "ff_history.h"
+#include "jsonlogic.h"
 #include "ff_trigger.h"
 
 /* the byte budget of ff._history_notify_payload()'s default, less its margin */
@@ -475,8 +476,7 @@ FFHistoryToJsonbInit(FmgrInfo *finfo, Oid typid, MemoryContext cxt)
 }
 
 /*
- * FFHistoryKeyCmp orders column names as jsonb orders an object's keys:
- * shorter first, then bytewise.
+ * FFHistoryKeyCmp orders column names as jsonb orders an object's keys.
  */
 static int
 FFHistoryKeyCmp(const void *a, const void *b, void *arg)
@@ -485,9 +485,7 @@ FFHistoryKeyCmp(const void *a, const void *b, void *arg)
 	FFHistoryImageColumn *ca = &columns[*(const int *) a];
 	FFHistoryImageColumn *cb = &columns[*(const int *) b];
 
-	if (ca->namelen != cb->namelen)
-		return ca->namelen < cb->namelen ? -1 : 1;
-	return memcmp(ca->name, cb->name, ca->namelen);
+	return JLCompareKeys(ca->name, ca->namelen, cb->name, cb->namelen);
 }
 
 /*

@@ -182,17 +182,12 @@ JLSemVerOpParse(const char *s, size_t len)
 
 /*
  * JLCompareNumericId compares two numeric identifiers without leading
- * zeros (longer is larger, then bytewise).
+ * zeros: longer is larger, then bytewise -- the order of jsonb keys.
  */
-static int
+static inline int
 JLCompareNumericId(const char *a, size_t alen, const char *b, size_t blen)
 {
-	int			c;
-
-	if (alen != blen)
-		return alen < blen ? -1 : 1;
-	c = memcmp(a, b, alen);
-	return c < 0 ? -1 : (c > 0 ? 1 : 0);
+	return JLCompareKeys(a, alen, b, blen);
 }
 
 /*

@@ -79,12 +79,15 @@ JLMakeString(JLArena *arena, const char *ptr, size_t len, bool copy)
 /*
  * JLCompareKeys orders object keys like jsonb: shorter first, then bytes.
  */
-static int
+int
 JLCompareKeys(const char *a, size_t alen, const char *b, size_t blen)
 {
+	int			c;
+
 	if (alen != blen)
 		return alen < blen ? -1 : 1;
-	return alen == 0 ? 0 : memcmp(a, b, alen);
+	c = alen == 0 ? 0 : memcmp(a, b, alen);
+	return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
 /*

@@ -137,6 +137,8 @@ extern JLValue *JLMakeObject(JLArena *arena, JLMember *members, size_t count);
 extern JLValue *JLMakeArray(JLArena *arena, const JLValue **items, size_t count);
 /* member lookup, O(log n) */
 extern const JLValue *JLObjectGet(const JLValue *object, const char *key, size_t keylen);
+/* jsonb's order of object keys: shorter first, then bytewise (-1, 0, 1) */
+extern int	JLCompareKeys(const char *a, size_t alen, const char *b, size_t blen);
 
 /* "null", "boolean", "number", "string", "array" or "object" */
 extern const char *JLTypeNameOf(JLType type);
