@@ -66,6 +66,7 @@
 #include "feature_flags.h"
 #include "ff_cache.h"
 #include "ff_jsonb.h"
+#include "ff_trigger.h"
 
 /* the configuration tables the cache reads */
 typedef enum FFTable
@@ -373,20 +374,15 @@ FFResolveRelations(FFCacheGen *gen)
 				 errhint("Run CREATE EXTENSION feature_flags.")));
 	for (i = 0; i < FF_NUM_TABLES; i++)
 	{
-		gen->relids[i] = get_relname_relid(FFTableNames[i], nsp);
 		/*
 		 * The signal table arrived in 1.1: a 1.0 installation not yet
 		 * updated (ALTER EXTENSION feature_flags UPDATE) has none, and its
 		 * trigger invalidates the changed table itself, which is watched too.
 		 */
-		if (i == FF_TABLE_CACHE_SIGNAL && !OidIsValid(gen->relids[i]))
-			continue;
-		if (!OidIsValid(gen->relids[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"ff.%s\" of extension \"feature_flags\" does not exist",
-							FFTableNames[i]),
-					 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+		if (i == FF_TABLE_CACHE_SIGNAL)
+			gen->relids[i] = get_relname_relid(FFTableNames[i], nsp);
+		else
+			gen->relids[i] = FFTriggerRelid(nsp, FFTableNames[i]);
 	}
 	for (i = 0; i < FF_NUM_COLUMNS; i++)
 	{

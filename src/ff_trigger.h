@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ff_trigger.h
- *	  Helpers shared by the C trigger functions (ff_history.c, ff_guard.c).
+ *	  Helpers shared by the C trigger functions (ff_history.c, ff_guard.c);
+ *	  the cache (ff_cache.c) resolves its tables with FFTriggerRelid too.
  *
  * Copyright (c) 2026, feature_flags developers
  *
