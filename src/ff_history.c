@@ -43,17 +43,20 @@
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -396,13 +399,6 @@ static const Oid FFVersionTypes[FF_V_NUM] = {
 	JSONBOID, JSONBOID, JSONBOID, TEXTOID, TEXTOID,
 	TEXTOID, TIMESTAMPTZOID, TEXTOID, XID8OID, TEXTOID, TEXTOID
 };
-
-/*
- * The prepared INSERT into ff.versions, kept for the life of the backend
- * (the plan cache replans it after DDL).  It is only ever replaced whole,
- * so an ERROR cannot leave it half-built.
- */
-static SPIPlanPtr FFVersionInsertPlan = NULL;
 
 /*
  * The subtransaction in which ff_history_writer_lock took the writer lock in
@@ -1001,6 +997,138 @@ FFHistoryHash(Datum *values, bool *nulls)
 }
 
 /*
+ * The CHECK constraints of ff.versions, ready to evaluate.  The executor
+ * reads a CHECK expression back from its stored node tree and plans it for
+ * every statement that inserts -- for this table, once per change, the
+ * largest single cost of appending a version.  They are built once per
+ * backend instead, in FFVersionCheckCxt, and handed to each insert's
+ * ResultRelInfo.  A relcache invalidation of ff.versions (a constraint
+ * added or dropped, any ALTER TABLE) marks them stale; they are rebuilt by
+ * the next insert that is not nested inside another one, since a nested
+ * insert (from a trigger a user added to ff.versions) may run while the
+ * outer one evaluates them.  A stale or busy set is simply not used: the
+ * executor then builds its own for that insert.
+ */
+static MemoryContext FFVersionCheckCxt = NULL;
+static ExprState **FFVersionChecks = NULL;
+static int	FFVersionCheckCount = 0;
+static bool FFVersionChecksValid = false;
+static Oid	FFVersionChecksRelid = InvalidOid;
+static int	FFVersionInsertDepth = 0;
+
+/*
+ * FFHistoryVersionsRelcacheCallback marks the cached CHECK expressions
+ * stale when ff.versions (or every relation) is invalidated.
+ */
+static void
+FFHistoryVersionsRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == FFVersionChecksRelid)
+		FFVersionChecksValid = false;
+}
+
+/*
+ * FFHistoryVersionChecks returns the CHECK expressions of ff.versions in
+ * the order of its relcache entry, building them if they are stale, or NULL
+ * when they cannot be used now (another insert is using them).
+ */
+static ExprState **
+FFHistoryVersionChecks(Relation versions)
+{
+	TupleConstr *constr = RelationGetDescr(versions)->constr;
+	MemoryContext old;
+	int			ncheck = constr ? constr->num_check : 0;
+	int			i;
+
+	if (FFVersionChecksValid && FFVersionChecksRelid == RelationGetRelid(versions) &&
+		FFVersionCheckCount == ncheck)
+		return FFVersionChecks;
+	if (FFVersionInsertDepth > 0 || ncheck == 0)
+		return NULL;
+
+	if (FFVersionCheckCxt == NULL)
+		FFVersionCheckCxt = AllocSetContextCreate(CacheMemoryContext,
+												  "feature_flags versions checks",
+												  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(FFVersionCheckCxt);
+	FFVersionChecks = NULL;
+	FFVersionCheckCount = 0;
+	FFVersionChecksRelid = RelationGetRelid(versions);
+	/* an invalidation while building (catalog reads) leaves them stale */
+	FFVersionChecksValid = true;
+	old = MemoryContextSwitchTo(FFVersionCheckCxt);
+	{
+		ExprState **checks = palloc0(sizeof(ExprState *) * ncheck);
+
+		for (i = 0; i < ncheck; i++)
+		{
+			Expr	   *expr = stringToNode(constr->check[i].ccbin);
+
+			checks[i] = ExecInitExpr(expression_planner(expr), NULL);
+		}
+		FFVersionChecks = checks;
+	}
+	MemoryContextSwitchTo(old);
+	FFVersionCheckCount = ncheck;
+	return FFVersionChecksValid ? FFVersionChecks : NULL;
+}
+
+/*
+ * FFHistoryInsertVersion inserts one row into ff.versions as an INSERT
+ * statement would -- BEFORE ROW triggers, NOT NULL and CHECK constraints,
+ * the indexes (a duplicate version is a unique violation), AFTER ROW
+ * triggers such as the deferred ff_90_notify -- but without planning and
+ * starting a query for it, the way logical replication applies a row.  The
+ * command counter advances afterwards, as after an SPI query, so the next
+ * row of the same statement sees the new head of the history.
+ */
+static void
+FFHistoryInsertVersion(Relation versions, Datum *values, bool *nulls)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	TupleTableSlot *slot;
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(versions);
+	rte->relkind = versions->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	InitResultRelInfo(rri, versions, 1, NULL, 0);
+	/* where ExecGetTriggerResultRel() finds it for the AFTER triggers */
+	estate->es_opened_result_relations = list_make1(rri);
+	estate->es_output_cid = GetCurrentCommandId(true);
+
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(versions), &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * FF_V_NUM);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * FF_V_NUM);
+	ExecStoreVirtualTuple(slot);
+
+	/* NULL: ExecConstraints() builds them for this insert */
+	rri->ri_ConstraintExprs = FFHistoryVersionChecks(versions);
+
+	ExecOpenIndices(rri, false);
+	AfterTriggerBeginQuery();
+	FFVersionInsertDepth++;
+	PG_TRY();
+	{
+		ExecSimpleRelationInsert(rri, estate, slot);
+	}
+	PG_FINALLY();
+	{
+		FFVersionInsertDepth--;
+	}
+	PG_END_TRY();
+	AfterTriggerEndQuery(estate);
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	CommandCounterIncrement();
+}
+
+/*
  * FFHistoryRecord appends one version to ff.versions (who, when, why,
  * transaction, hash chain): ff._history_record() in C.
  */
@@ -1009,16 +1137,14 @@ FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
 				Datum env, Datum key, const char *operation,
 				Jsonb *before, Jsonb *after)
 {
-	Relation	versions = table_open(c->versions_relid, AccessShareLock);
+	Relation	versions = table_open(c->versions_relid, RowExclusiveLock);
 	TupleDesc	vdesc = RelationGetDescr(versions);
 	Datum		values[FF_V_NUM];
 	bool		nulls[FF_V_NUM];
-	char		argnulls[FF_V_NUM];
 	const char *role = GetConfigOptionByName("role", NULL, false);
 	const char *appname = GetConfigOption("application_name", true, false);
 	const char *session_user = GetUserNameFromId(GetSessionUserId(), false);
 	int			i;
-	int			rc;
 
 	/* the hash covers every column: the table must be exactly as expected */
 	for (i = 0; i < vdesc->natts || i < FF_V_NUM; i++)
@@ -1061,39 +1187,8 @@ FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
 	nulls[FF_V_HASH] = true;
 	values[FF_V_HASH] = CStringGetTextDatum(FFHistoryHash(values, nulls));
 	nulls[FF_V_HASH] = false;
-	table_close(versions, AccessShareLock);
-
-	for (i = 0; i < FF_V_NUM; i++)
-		argnulls[i] = nulls[i] ? 'n' : ' ';
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (FFVersionInsertPlan == NULL)
-	{
-		StringInfoData sql;
-		SPIPlanPtr	plan;
-
-		initStringInfo(&sql);
-		appendStringInfoString(&sql, "INSERT INTO ff.versions (");
-		for (i = 0; i < FF_V_NUM; i++)
-			appendStringInfo(&sql, "%s%s", i ? ", " : "", FFVersionColumns[i]);
-		appendStringInfoString(&sql, ") VALUES (");
-		for (i = 0; i < FF_V_NUM; i++)
-			appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
-		appendStringInfoChar(&sql, ')');
-		plan = SPI_prepare(sql.data, FF_V_NUM, (Oid *) FFVersionTypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql.data,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		FFVersionInsertPlan = plan;
-	}
-	rc = SPI_execute_plan(FFVersionInsertPlan, values, argnulls, false, 0);
-	if (rc != SPI_OK_INSERT || SPI_processed != 1)
-		elog(ERROR, "could not append history version " INT64_FORMAT,
-			 head->last_version + 1);
-	SPI_finish();
+	FFHistoryInsertVersion(versions, values, nulls);
+	table_close(versions, NoLock);
 
 	head->last_version++;
 	head->last_hash = TextDatumGetCString(values[FF_V_HASH]);
@@ -1255,13 +1350,15 @@ FFHistorySubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 
 /*
  * FFHistoryInit registers the transaction callbacks that keep
- * FFHistoryLockSubid true; called once from _PG_init.
+ * FFHistoryLockSubid true and the relcache callback that marks the cached
+ * CHECK expressions of ff.versions stale; called once from _PG_init.
  */
 void
 FFHistoryInit(void)
 {
 	RegisterXactCallback(FFHistoryXactCallback, NULL);
 	RegisterSubXactCallback(FFHistorySubXactCallback, NULL);
+	CacheRegisterRelcacheCallback(FFHistoryVersionsRelcacheCallback, (Datum) 0);
 }
 
 /*
