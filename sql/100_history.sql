@@ -320,5 +320,27 @@ SELECT v.version - :before_cols AS version, v.after::text = to_jsonb(f)::text AS
  WHERE f.environment = 'hist-img' AND f.key = 'added';
 ROLLBACK;
 
+-- the CHECK constraints of ff.versions are built once per backend: a
+-- constraint added later (here by hand, rolled back) applies to the very
+-- next change of the same session, and one dropped stops applying
+INSERT INTO ff.flags (environment, key, state, flag_type, variants, default_variant)
+VALUES ('hist-img', 'added-check', 'ENABLED', 'boolean', '{"on": true, "off": false}', 'on');
+UPDATE ff.flags SET default_variant = 'off' WHERE environment = 'hist-img' AND key = 'added-check';
+BEGIN;
+ALTER TABLE ff.versions ADD CONSTRAINT regress_no_refused CHECK (comment IS DISTINCT FROM 'refused');
+SET LOCAL ff.change_comment = 'refused';
+SAVEPOINT s;
+\set VERBOSITY terse
+UPDATE ff.flags SET default_variant = 'on' WHERE environment = 'hist-img' AND key = 'added-check';
+\set VERBOSITY default
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE ff.versions DROP CONSTRAINT regress_no_refused;
+UPDATE ff.flags SET default_variant = 'on' WHERE environment = 'hist-img' AND key = 'added-check';
+SELECT operation, comment, after ->> 'default_variant' AS default_variant
+  FROM ff.versions WHERE version = ff.current_version();
+ROLLBACK;
+SELECT operation, comment, after ->> 'default_variant' AS default_variant
+  FROM ff.versions WHERE version = ff.current_version();
+
 DROP OWNED BY regress_hist_writer;
 DROP ROLE regress_hist_writer;
