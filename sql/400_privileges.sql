@@ -181,6 +181,26 @@ SET ROLE regress_ff_editor;
 SELECT key, state FROM ff.enable_flag('checkout', 'production');
 RESET ROLE;
 
+-- the triggers act as the extension's owner, with search_path pg_catalog,
+-- only around the SQL they run on internal tables: an editor whose
+-- search_path puts pg_temp (with a decoy table) first commits a change-set
+-- of two versions, whose notification the owner's function composes at
+-- commit, and is still itself inside the transaction
+SET ROLE regress_ff_editor;
+CREATE TEMP TABLE history_lock (id boolean, holder xid8);
+SET search_path = pg_temp, public;
+BEGIN;
+UPDATE ff.flags SET description = 'pair' WHERE environment = 'production' AND key = 'checkout';
+UPDATE ff.flags SET description = 'pair' WHERE environment = 'development' AND key = 'dev-only';
+SELECT current_user, current_setting('search_path') AS search_path,
+       (SELECT count(*) FROM pg_temp.history_lock) AS decoy_rows;
+COMMIT;
+SELECT changed_by, change_set = version - 1 AS second_of_set, entity_key
+  FROM ff.versions ORDER BY version DESC LIMIT 1;
+RESET search_path;
+DROP TABLE pg_temp.history_lock;
+RESET ROLE;
+
 -- ---- revoking
 SELECT count(*) > 0 AS revoked FROM ff.revoke_editor('regress_ff_editor');
 SET ROLE regress_ff_editor;

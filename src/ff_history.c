@@ -170,14 +170,17 @@ FFHistoryOnePayload(int64 version, const char *entity,
  * a change-set of several versions.
  */
 static char *
-FFHistoryManyPayload(int64 change_set)
+FFHistoryManyPayload(FunctionCallInfo fcinfo, int64 change_set)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(change_set)};
 	char	   *payload = NULL;
 	char	   *value;
 	int			rc;
+	FFTriggerSavedUser saved;
 
+	/* the internal function is the owner's to call */
+	FFTriggerBecomeOwner(fcinfo, &saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args("SELECT ff._history_notify_payload($1)",
@@ -192,6 +195,7 @@ FFHistoryManyPayload(int64 change_set)
 		strcpy(payload, value);
 	}
 	SPI_finish();
+	FFTriggerRestoreUser(&saved);
 	return payload;
 }
 
@@ -248,7 +252,7 @@ ff_history_notify(PG_FUNCTION_ARGS)
 									  TextDatumGetCString(entity_key));
 	}
 	else
-		payload = FFHistoryManyPayload(change_set);
+		payload = FFHistoryManyPayload(fcinfo, change_set);
 
 	channel = (ff_notify_channel != NULL && ff_notify_channel[0] != '\0') ?
 		ff_notify_channel : "ff_changes";
@@ -1394,6 +1398,7 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 {
 	Datum		arg;
 	int			rc;
+	FFTriggerSavedUser saved;
 
 	(void) FFTriggerData(fcinfo, "ff._history_writer_lock");
 	if (FFHistoryLockSubid != InvalidSubTransactionId)
@@ -1404,6 +1409,8 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 	 * ff._history_next() may have taken it: updating the row again is
 	 * harmless).
 	 */
+	/* the lock row is the owner's to update */
+	FFTriggerBecomeOwner(fcinfo, &saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (FFLockTakePlan == NULL)
@@ -1421,6 +1428,7 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 				 errmsg("ff.history_lock has no row"),
 				 errhint("Reinstall the feature_flags extension.")));
 	SPI_finish();
+	FFTriggerRestoreUser(&saved);
 	FFHistoryLockSubid = GetCurrentSubTransactionId();
 	return PointerGetDatum(NULL);
 }

@@ -3,8 +3,9 @@
  * ff_trigger.c
  *	  Helpers shared by the C trigger functions: the trigger-protocol check,
  *	  finding the extension's tables and columns by name (with the same error
- *	  when an installation is damaged), and handing a trigger call to the
- *	  PL/pgSQL function that implements the general case.
+ *	  when an installation is damaged), handing a trigger call to the
+ *	  PL/pgSQL function that implements the general case, and acting as the
+ *	  function's owner for the SQL a trigger runs on internal tables.
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -14,10 +15,15 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "ff_trigger.h"
 
@@ -95,4 +101,46 @@ FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata)
 
 	InitFunctionCallInfoData(*call, finfo, 0, InvalidOid, (Node *) trigdata, NULL);
 	return FunctionCallInvoke(call);
+}
+
+/*
+ * FFTriggerBecomeOwner makes the calling trigger function act as its owner
+ * (the extension's owner) with search_path pinned to pg_catalog alone, for
+ * the SQL it runs on the extension's internal tables -- what SECURITY
+ * DEFINER with SET search_path = pg_catalog, pg_temp gives a whole call, but
+ * only around that SQL, and without the configuration-parameter work that a
+ * SET clause costs every call.  The temporary schema is not searched at all.
+ * FFTriggerRestoreUser undoes both; an ERROR in between is undone by the
+ * (sub)transaction abort, which restores the user and pops the path.
+ */
+void
+FFTriggerBecomeOwner(FunctionCallInfo fcinfo, FFTriggerSavedUser *saved)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	Oid			owner;
+	OverrideSearchPath *path;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	path = GetOverrideSearchPath(CurrentMemoryContext);
+	path->schemas = NIL;
+	path->addCatalog = true;
+	path->addTemp = false;
+	PushOverrideSearchPath(path);
+}
+
+/*
+ * FFTriggerRestoreUser ends FFTriggerBecomeOwner: the caller's search_path,
+ * user and security context again.
+ */
+void
+FFTriggerRestoreUser(FFTriggerSavedUser *saved)
+{
+	PopOverrideSearchPath();
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }

@@ -26,4 +26,14 @@ extern void FFTriggerFunctionInit(FmgrInfo *finfo, Oid nsp, const char *name,
 								  MemoryContext cxt);
 extern Datum FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata);
 
+/* the caller's user and security context, while a trigger acts as owner */
+typedef struct FFTriggerSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} FFTriggerSavedUser;
+
+extern void FFTriggerBecomeOwner(FunctionCallInfo fcinfo, FFTriggerSavedUser *saved);
+extern void FFTriggerRestoreUser(FFTriggerSavedUser *saved);
+
 #endif							/* FF_TRIGGER_H */

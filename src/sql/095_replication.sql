@@ -149,21 +149,23 @@ COMMENT ON FUNCTION ff.subscribed_tables() IS
     'The ff tables this database receives by logical replication: table, subscription and synchronisation state (ready when caught up); empty on a primary';
 
 -- ff._replication_guard: refuses configuration writes made directly on a subscriber
+--   (it reads only the system catalogs, through their indexes: no privilege or
+--   search_path is involved, so it runs as the caller)
 CREATE FUNCTION ff._replication_guard()
 RETURNS trigger
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ff_replication_guard';
 COMMENT ON FUNCTION ff._replication_guard() IS
     'Trigger ff_00_subscriber_guard: refuses configuration writes made directly on a logical replication subscriber of the ff tables';
 REVOKE ALL ON FUNCTION ff._replication_guard() FROM PUBLIC;
 
 -- ff._history_writer_lock: takes the history writer lock at the start of a write statement,
---   before any config row is locked
+--   before any config row is locked.  It updates the lock row as the function's owner with
+--   search_path pg_catalog (src/ff_trigger.c, FFTriggerBecomeOwner): not SECURITY
+--   DEFINER, whose SET clause would cost every write statement more than the lock (1.2)
 CREATE FUNCTION ff._history_writer_lock()
 RETURNS trigger
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ff_history_writer_lock';
 COMMENT ON FUNCTION ff._history_writer_lock() IS
     'Trigger ff_01_writer_lock: takes the history writer lock at the start of each write statement, before any config row is locked (no lock-order deadlocks between writers)';

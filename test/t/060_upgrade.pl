@@ -15,7 +15,8 @@
 #      extension's objects equal those of a fresh installation of the
 #      default version; the next change continues the chain.
 # Versions: 1.0 (src/sql/versions/feature_flags--1.0.sql, as released) and
-# 1.1 (the default), with the update script 1.0 -> 1.1.
+# 1.1 (src/sql/versions/feature_flags--1.1.sql, as released) and 1.2 (the
+# default), with the update scripts 1.0 -> 1.1 and 1.1 -> 1.2.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
