@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(83);
+SELECT plan(84);
 
 -- ---------------------------------------------------------------- roles
 CREATE ROLE ff_test_reader;
@@ -223,11 +223,20 @@ SELECT bag_eq(
     $$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'ff'::regnamespace AND p.prosecdef$$,
     $$VALUES ('current_version'), ('_environment_protection'), ('_history_row_trigger'),
              ('_history_truncate_trigger'), ('_history_keys_insert_trigger'), ('_history_keys_update_trigger'),
-             ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger'), ('_history_notify'),
-             -- replication (095): trigger-only; take the writer lock, refuse writes on a
-             -- subscriber, notify applied change-sets
-             ('_history_writer_lock'), ('_replication_guard'), ('_replication_notify')$$,
+             ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger'),
+             -- replication (095): trigger-only; notify applied change-sets
+             ('_replication_notify')$$,
     'SECURITY DEFINER functions are exactly the reviewed ones (none writes configuration rows)');
+-- 1.2: three C trigger functions run as the caller; the two that run SQL on
+-- internal tables act as their owner, with search_path pg_catalog, only
+-- around that SQL (src/ff_trigger.c)
+SELECT bag_eq(
+    $$SELECT p.proname::text || ' ' || p.prosecdef || ' ' || coalesce(p.proconfig::text, '-')
+        FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+       WHERE p.pronamespace = 'ff'::regnamespace AND l.lanname = 'c'
+         AND p.proname IN ('_history_notify', '_history_writer_lock', '_replication_guard')$$,
+    $$VALUES ('_history_notify false -'), ('_history_writer_lock false -'), ('_replication_guard false -')$$,
+    'the writer lock, the commit notification and the subscriber guard have no SECURITY DEFINER and no SET clause');
 
 -- a schema that shadows built-ins used by validation, protection and history
 CREATE SCHEMA hostile;
