@@ -303,21 +303,26 @@ SELECT after -> 'variants' AS variants, before -> 'tags' AS tags_before
   FROM ff.versions WHERE version = :before_img + 1;
 
 -- columns added to a config table by hand, and a dropped one, appear in the
--- images as in to_jsonb(): other types go through to_jsonb() of the value
+-- images as in to_jsonb(): other types go through to_jsonb() of the value,
+-- in UTC also for a type whose JSON form holds a timestamp (ts)
 BEGIN;
 ALTER TABLE ff.flags ADD COLUMN extra int4[], ADD COLUMN note varchar(10), ADD COLUMN gone text,
-                     ADD COLUMN n numeric, ADD COLUMN d date;
+                     ADD COLUMN n numeric, ADD COLUMN d date, ADD COLUMN ts timestamptz[];
 ALTER TABLE ff.flags DROP COLUMN gone;
-INSERT INTO ff.flags (environment, key, state, flag_type, variants, default_variant, extra, note, n, d)
+INSERT INTO ff.flags (environment, key, state, flag_type, variants, default_variant, extra, note, n, d, ts)
 VALUES ('hist-img', 'added', 'ENABLED', 'boolean', '{"on": true, "off": false}', 'on',
-        '{1,NULL,3}', 'hi', 1.50, '2026-01-02');
+        '{1,NULL,3}', 'hi', 1.50, '2026-01-02', '{"2026-01-02 03:04:05+00"}');
 SELECT ff.current_version() AS before_cols \gset
+SET LOCAL TimeZone = 'Asia/Kolkata';
 UPDATE ff.flags SET default_variant = 'off', n = 2.000 WHERE environment = 'hist-img' AND key = 'added';
+SHOW TimeZone;
 SET LOCAL TimeZone = 'UTC';
 SELECT v.version - :before_cols AS version, v.after::text = to_jsonb(f)::text AS after_is_row,
-       v.after -> 'extra' AS extra, v.after -> 'n' AS n, v.after -> 'd' AS d, v.after ? 'gone' AS has_gone
+       v.after -> 'extra' AS extra, v.after -> 'n' AS n, v.after -> 'd' AS d, v.after ? 'gone' AS has_gone,
+       v.after -> 'ts' AS ts
   FROM ff.versions AS v JOIN ff.flags AS f ON f.version = v.version
  WHERE f.environment = 'hist-img' AND f.key = 'added';
+SELECT ok FROM ff.verify_history();
 ROLLBACK;
 
 -- the CHECK constraints of ff.versions are built once per backend: a

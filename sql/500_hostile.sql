@@ -86,7 +86,20 @@ INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, ta
     ('hostile_raw', 'array-variants', 'boolean', '[true, false]', NULL, NULL),
     ('hostile_raw', 'deep-rule', 'boolean', '{"on": true, "off": false}', 'off',
      (repeat('{"!": ', 5000) || 'true' || repeat('}', 5000))::jsonb);
+-- the CHECK constraints of ff.flags hold also for a write that bypasses the
+-- triggers: state and flag_type are compared exactly (case and spaces count)
+SELECT state, message FROM pg_temp.try_hint($$INSERT INTO ff.flags (environment, key, state, flag_type, variants)
+    VALUES ('hostile_raw', 'bad-state', 'enabled', 'boolean', '{"on": true}')$$);
+SELECT state, message FROM pg_temp.try_hint($$INSERT INTO ff.flags (environment, key, state, flag_type, variants)
+    VALUES ('hostile_raw', 'bad-type', 'ENABLED', 'bool', '{"on": true}')$$);
+SELECT state, message FROM pg_temp.try_hint($$INSERT INTO ff.flags (environment, key, state, flag_type, variants)
+    VALUES ('hostile_raw', 'bad-type', 'ENABLED', 'string ', '{"on": "x"}')$$);
+SELECT state, message FROM pg_temp.try_hint($$UPDATE ff.flags SET state = 'DISABLED ' WHERE environment = 'hostile_raw' AND key = 'mixed'$$);
 RESET session_replication_role;
+SELECT v, ff._is_flag_state(v) AS is_state, ff._is_flag_type(v) AS is_type
+  FROM unnest(ARRAY['ENABLED', 'DISABLED', 'boolean', 'string', 'number', 'object',
+                    'Enabled', 'DISABLE', 'DISABLEDX', 'objects', '', NULL]) AS v;
+SELECT count(*) AS raw_rows FROM ff.flags WHERE environment = 'hostile_raw';
 SELECT flag_key, value, variant, reason, error_code, left(error_message, 110) AS error_message
   FROM ff.evaluate('unknown-op', '{}', 'true', 'hostile_raw')
 UNION ALL

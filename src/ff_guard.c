@@ -255,6 +255,53 @@ FFGuardEmptyTargeting(Jsonb *targeting)
 	return false;
 }
 
+/* the values of ff.flags.state and ff.flags.flag_type */
+static const char *const FFGuardFlagStates[] = {"ENABLED", "DISABLED", NULL};
+static const char *const FFGuardFlagTypes[] = {"boolean", "string", "number", "object", NULL};
+
+/*
+ * FFGuardIsOneOf tells whether a text value is exactly one of a
+ * NULL-terminated list of strings (byte for byte, as text = under the
+ * C collation and under every deterministic one).
+ */
+static bool
+FFGuardIsOneOf(text *value, const char *const *allowed)
+{
+	int			len = VARSIZE_ANY_EXHDR(value);
+	int			i;
+
+	for (i = 0; allowed[i] != NULL; i++)
+		if (strlen(allowed[i]) == len && memcmp(VARDATA_ANY(value), allowed[i], len) == 0)
+			return true;
+	return false;
+}
+
+PG_FUNCTION_INFO_V1(ff_is_flag_state);
+PG_FUNCTION_INFO_V1(ff_is_flag_type);
+
+/*
+ * ff_is_flag_state is ff._is_flag_state(text), the expression of the CHECK
+ * constraint flags_state_check: 'ENABLED' or 'DISABLED'.  A CHECK is read
+ * back from its stored node tree and planned for every statement that writes
+ * the table; a call of a C function with one column argument costs a small
+ * fraction of what the equivalent state IN (...) costs there (1.3).
+ */
+Datum
+ff_is_flag_state(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(FFGuardIsOneOf(PG_GETARG_TEXT_PP(0), FFGuardFlagStates));
+}
+
+/*
+ * ff_is_flag_type is ff._is_flag_type(text), the expression of the CHECK
+ * constraint flags_type_check: 'boolean', 'string', 'number' or 'object'.
+ */
+Datum
+ff_is_flag_type(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(FFGuardIsOneOf(PG_GETARG_TEXT_PP(0), FFGuardFlagTypes));
+}
+
 PG_FUNCTION_INFO_V1(ff_validate_flag);
 
 /*
@@ -314,15 +361,8 @@ ff_validate_flag(PG_FUNCTION_ARGS)
 
 	/* a valid state (NULL is left to the NOT NULL constraint) */
 	value = heap_getattr(newtup, c->att[FF_F_STATE], desc, &isnull);
-	if (!isnull)
-	{
-		text	   *state = DatumGetTextPP(value);
-		int			len = VARSIZE_ANY_EXHDR(state);
-
-		if (!((len == 7 && memcmp(VARDATA_ANY(state), "ENABLED", 7) == 0) ||
-			  (len == 8 && memcmp(VARDATA_ANY(state), "DISABLED", 8) == 0)))
-			goto general;
-	}
+	if (!isnull && !FFGuardIsOneOf(DatumGetTextPP(value), FFGuardFlagStates))
+		goto general;
 
 	/* a default variant that is one of the variants */
 	value = heap_getattr(newtup, c->att[FF_F_DEFAULT_VARIANT], desc, &isnull);

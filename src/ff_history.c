@@ -21,7 +21,9 @@
  *   lock that serializes writers until they commit.
  * - ff_history_row_check, the single CHECK constraint of ff.versions.  A
  *   CHECK expression is read back from its stored node tree for every
- *   statement that inserts, so one function call replaces seven expressions.
+ *   statement that inserts (a restore, a hand-written INSERT), so one
+ *   function call replaces seven expressions; the triggers' own inserts use
+ *   expressions planned once per backend (FFHistoryVersionExprs).
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -52,6 +54,7 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
@@ -439,6 +442,16 @@ typedef struct FFHistoryImageColumn
 	FmgrInfo   *to_jsonb;		/* FF_IMG_OTHER: to_jsonb() of this type */
 } FFHistoryImageColumn;
 
+/*
+ * Row images and hashes render timestamps in UTC whatever the session's
+ * TimeZone: explicitly for timestamptz values (JsonEncodeDateTime with this
+ * offset); for a column that to_jsonb() renders (FF_IMG_OTHER: an array of
+ * timestamps, a composite, a column added by hand), TimeZone is set to UTC
+ * around the trigger's work unless the type is one whose JSON form does not
+ * depend on it (FFHistoryTrigCache.needs_utc).
+ */
+static const int FFHistoryUtc = 0;
+
 /* per trigger call site, in fn_extra: what each call would look up again */
 typedef struct FFHistoryTrigCache
 {
@@ -454,6 +467,8 @@ typedef struct FFHistoryTrigCache
 	FFHistoryImageColumn *columns;	/* how to_jsonb() renders each */
 	int		   *key_order;		/* the live columns in jsonb's key order */
 	int			nkeys;
+	bool		needs_utc;		/* an FF_IMG_OTHER column that may render a
+								 * timestamp */
 } FFHistoryTrigCache;
 
 /*
@@ -500,6 +515,7 @@ FFHistoryImageColumnsInit(FFHistoryTrigCache *c, TupleDesc desc, MemoryContext c
 	int			i;
 
 	c->natts = desc->natts;
+	c->needs_utc = false;
 	c->columns = MemoryContextAllocZero(cxt, sizeof(FFHistoryImageColumn) * Max(desc->natts, 1));
 	c->key_order = MemoryContextAlloc(cxt, sizeof(int) * Max(desc->natts, 1));
 	c->nkeys = 0;
@@ -539,6 +555,9 @@ FFHistoryImageColumnsInit(FFHistoryTrigCache *c, TupleDesc desc, MemoryContext c
 				break;
 			default:
 				col->kind = FF_IMG_OTHER;
+				/* ff.flags.tags; text needs no time zone */
+				if (att->atttypid != TEXTARRAYOID)
+					c->needs_utc = true;
 				col->to_jsonb = MemoryContextAlloc(cxt, sizeof(FmgrInfo));
 				FFHistoryToJsonbInit(col->to_jsonb, att->atttypid, cxt);
 				break;
@@ -646,7 +665,8 @@ FFHistoryRowJsonb(FFHistoryTrigCache *c, HeapTuple tuple, TupleDesc desc)
 				break;
 			case FF_IMG_TIMESTAMPTZ:
 				v.type = jbvString;
-				v.val.string.val = pstrdup(JsonEncodeDateTime(buf, values[i], TIMESTAMPTZOID, NULL));
+				v.val.string.val = pstrdup(JsonEncodeDateTime(buf, values[i], TIMESTAMPTZOID,
+															  &FFHistoryUtc));
 				v.val.string.len = strlen(v.val.string.val);
 				break;
 			case FF_IMG_JSONB:
@@ -902,8 +922,8 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 /*
  * FFHistoryAppendJsonValue appends one value of a ff.versions row as
  * to_jsonb() renders it: null, a number (bigint), a string (text; xid8,
- * which has no JSON form, as its text), a timestamp (JSON's ISO form in the
- * session time zone) or a jsonb document.
+ * which has no JSON form, as its text), a timestamp (JSON's ISO form in
+ * UTC) or a jsonb document.
  */
 static void
 FFHistoryAppendJsonValue(StringInfo out, int column, Datum value, bool isnull)
@@ -925,7 +945,7 @@ FFHistoryAppendJsonValue(StringInfo out, int column, Datum value, bool isnull)
 			break;
 		case TIMESTAMPTZOID:
 			appendStringInfoChar(out, '"');
-			appendStringInfoString(out, JsonEncodeDateTime(buf, value, TIMESTAMPTZOID, NULL));
+			appendStringInfoString(out, JsonEncodeDateTime(buf, value, TIMESTAMPTZOID, &FFHistoryUtc));
 			appendStringInfoChar(out, '"');
 			break;
 		case JSONBOID:
@@ -943,8 +963,8 @@ FFHistoryAppendJsonValue(StringInfo out, int column, Datum value, bool isnull)
 
 /*
  * FFHistoryHash returns the hash of a ff.versions row: hex SHA-256 of the
- * UTF-8 bytes of (to_jsonb(row) - 'hash')::text with TimeZone UTC (the
- * trigger's SET clause), the definition ff.verify_history() checks.  The
+ * UTF-8 bytes of (to_jsonb(row) - 'hash')::text with TimeZone UTC, the
+ * definition ff.verify_history() checks.  The
  * text is written directly: jsonb's text form lists an object's keys by
  * length, then bytewise, with ": " and ", " as separators, so it is known
  * without building the document.
@@ -1001,80 +1021,140 @@ FFHistoryHash(Datum *values, bool *nulls)
 }
 
 /*
- * The CHECK constraints of ff.versions, ready to evaluate.  The executor
- * reads a CHECK expression back from its stored node tree and plans it for
- * every statement that inserts -- for this table, once per change, the
- * largest single cost of appending a version.  They are built once per
- * backend instead, in FFVersionCheckCxt, and handed to each insert's
- * ResultRelInfo.  A relcache invalidation of ff.versions (a constraint
- * added or dropped, any ALTER TABLE) marks them stale; they are rebuilt by
- * the next insert that is not nested inside another one, since a nested
- * insert (from a trigger a user added to ff.versions) may run while the
- * outer one evaluates them.  A stale or busy set is simply not used: the
- * executor then builds its own for that insert.
+ * The CHECK constraints of ff.versions and the WHEN conditions of its
+ * triggers, ready to evaluate.  The executor reads both back from their
+ * stored node trees and plans them for every statement that inserts -- for
+ * this table, once per change, the largest single cost of appending a
+ * version.  They are built once per backend instead, in FFVersionExprCxt,
+ * and handed to each insert's ResultRelInfo (ri_ConstraintExprs, in the
+ * order of the relcache entry's checks; ri_TrigWhenExprs, by the position
+ * of the trigger in its trigger descriptor, as TriggerEnabled() indexes
+ * it).  A relcache invalidation of ff.versions (a constraint or trigger
+ * added or dropped, any ALTER TABLE) marks them stale, and the next insert
+ * rebuilds them.  Only an insert that is not nested inside another one uses
+ * them: a nested insert (from a trigger or a CHECK function a user added to
+ * ff.versions, which may run while the outer insert evaluates one of these
+ * expressions) gets none, and the executor builds its own for it, so an
+ * ExprState is never evaluated re-entrantly nor freed while in use.
  */
-static MemoryContext FFVersionCheckCxt = NULL;
-static ExprState **FFVersionChecks = NULL;
-static int	FFVersionCheckCount = 0;
-static bool FFVersionChecksValid = false;
-static Oid	FFVersionChecksRelid = InvalidOid;
+typedef struct FFVersionExprs
+{
+	bool		valid;
+	Oid			relid;
+	int			ncheck;
+	ExprState **checks;			/* ncheck, or NULL when ncheck is 0 */
+	int			ntrig;
+	Oid		   *tgoids;			/* the trigger at each position */
+	ExprState **whens;			/* its WHEN condition, or NULL */
+} FFVersionExprs;
+
+static MemoryContext FFVersionExprCxt = NULL;
+static FFVersionExprs FFVersionExprCache;
 static int	FFVersionInsertDepth = 0;
 
 /*
- * FFHistoryVersionsRelcacheCallback marks the cached CHECK expressions
- * stale when ff.versions (or every relation) is invalidated.
+ * FFHistoryVersionsRelcacheCallback marks the cached expressions stale when
+ * ff.versions (or every relation) is invalidated.
  */
 static void
 FFHistoryVersionsRelcacheCallback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == FFVersionChecksRelid)
-		FFVersionChecksValid = false;
+	if (relid == InvalidOid || relid == FFVersionExprCache.relid)
+		FFVersionExprCache.valid = false;
 }
 
 /*
- * FFHistoryVersionChecks returns the CHECK expressions of ff.versions in
- * the order of its relcache entry, building them if they are stale, or NULL
- * when they cannot be used now (another insert is using them).
+ * FFHistoryVersionExprsMatch tells whether the cached expressions were built
+ * for this relcache entry of ff.versions: the same checks and triggers.
  */
-static ExprState **
-FFHistoryVersionChecks(Relation versions)
+static bool
+FFHistoryVersionExprsMatch(Relation versions)
 {
+	FFVersionExprs *x = &FFVersionExprCache;
 	TupleConstr *constr = RelationGetDescr(versions)->constr;
-	MemoryContext old;
-	int			ncheck = constr ? constr->num_check : 0;
+	TriggerDesc *trigdesc = versions->trigdesc;
 	int			i;
 
-	if (FFVersionChecksValid && FFVersionChecksRelid == RelationGetRelid(versions) &&
-		FFVersionCheckCount == ncheck)
-		return FFVersionChecks;
-	if (FFVersionInsertDepth > 0 || ncheck == 0)
+	if (!x->valid || x->relid != RelationGetRelid(versions) ||
+		x->ncheck != (constr ? constr->num_check : 0) ||
+		x->ntrig != (trigdesc ? trigdesc->numtriggers : 0))
+		return false;
+	for (i = 0; i < x->ntrig; i++)
+		if (x->tgoids[i] != trigdesc->triggers[i].tgoid)
+			return false;
+	return true;
+}
+
+/*
+ * FFHistoryVersionExprs returns the cached expressions for an insert into
+ * ff.versions, building them if they are stale, or NULL when the insert is
+ * nested in another one (see above).  The WHEN conditions are prepared as
+ * TriggerEnabled() prepares them: OLD and NEW become the inner and outer
+ * tuple, in implicit-AND form.
+ */
+static FFVersionExprs *
+FFHistoryVersionExprs(Relation versions)
+{
+	FFVersionExprs *x = &FFVersionExprCache;
+	TupleConstr *constr = RelationGetDescr(versions)->constr;
+	TriggerDesc *trigdesc = versions->trigdesc;
+	MemoryContext old;
+	int			i;
+
+	if (FFVersionInsertDepth > 0)
 		return NULL;
+	if (FFHistoryVersionExprsMatch(versions))
+		return x;
 
-	if (FFVersionCheckCxt == NULL)
-		FFVersionCheckCxt = AllocSetContextCreate(CacheMemoryContext,
-												  "feature_flags versions checks",
-												  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(FFVersionCheckCxt);
-	FFVersionChecks = NULL;
-	FFVersionCheckCount = 0;
-	FFVersionChecksRelid = RelationGetRelid(versions);
+	if (FFVersionExprCxt == NULL)
+		FFVersionExprCxt = AllocSetContextCreate(CacheMemoryContext,
+												 "feature_flags versions expressions",
+												 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(FFVersionExprCxt);
+	memset(x, 0, sizeof(*x));
+	x->relid = RelationGetRelid(versions);
 	/* an invalidation while building (catalog reads) leaves them stale */
-	FFVersionChecksValid = true;
-	old = MemoryContextSwitchTo(FFVersionCheckCxt);
+	x->valid = true;
+	old = MemoryContextSwitchTo(FFVersionExprCxt);
+	if (constr != NULL && constr->num_check > 0)
 	{
-		ExprState **checks = palloc0(sizeof(ExprState *) * ncheck);
+		ExprState **checks = palloc0(sizeof(ExprState *) * constr->num_check);
 
-		for (i = 0; i < ncheck; i++)
+		for (i = 0; i < constr->num_check; i++)
 		{
 			Expr	   *expr = stringToNode(constr->check[i].ccbin);
 
 			checks[i] = ExecInitExpr(expression_planner(expr), NULL);
 		}
-		FFVersionChecks = checks;
+		x->checks = checks;
+		x->ncheck = constr->num_check;
+	}
+	if (trigdesc != NULL && trigdesc->numtriggers > 0)
+	{
+		Oid		   *tgoids = palloc0(sizeof(Oid) * trigdesc->numtriggers);
+		ExprState **whens = palloc0(sizeof(ExprState *) * trigdesc->numtriggers);
+
+		for (i = 0; i < trigdesc->numtriggers; i++)
+		{
+			Trigger    *trigger = &trigdesc->triggers[i];
+
+			tgoids[i] = trigger->tgoid;
+			if (trigger->tgqual != NULL)
+			{
+				Node	   *qual = stringToNode(trigger->tgqual);
+
+				ChangeVarNodes(qual, PRS2_OLD_VARNO, INNER_VAR, 0);
+				ChangeVarNodes(qual, PRS2_NEW_VARNO, OUTER_VAR, 0);
+				qual = (Node *) make_ands_implicit((Expr *) qual);
+				whens[i] = ExecInitQual((List *) expression_planner((Expr *) qual), NULL);
+			}
+		}
+		x->tgoids = tgoids;
+		x->whens = whens;
+		x->ntrig = trigdesc->numtriggers;
 	}
 	MemoryContextSwitchTo(old);
-	FFVersionCheckCount = ncheck;
-	return FFVersionChecksValid ? FFVersionChecks : NULL;
+	return x->valid ? x : NULL;
 }
 
 /*
@@ -1093,6 +1173,7 @@ FFHistoryInsertVersion(Relation versions, Datum *values, bool *nulls)
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	TupleTableSlot *slot;
+	FFVersionExprs *exprs;
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(versions);
@@ -1110,8 +1191,14 @@ FFHistoryInsertVersion(Relation versions, Datum *values, bool *nulls)
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * FF_V_NUM);
 	ExecStoreVirtualTuple(slot);
 
-	/* NULL: ExecConstraints() builds them for this insert */
-	rri->ri_ConstraintExprs = FFHistoryVersionChecks(versions);
+	/* else ExecConstraints() and TriggerEnabled() build them for this insert */
+	exprs = FFHistoryVersionExprs(versions);
+	if (exprs != NULL)
+	{
+		rri->ri_ConstraintExprs = exprs->checks;
+		if (exprs->ntrig > 0)
+			memcpy(rri->ri_TrigWhenExprs, exprs->whens, sizeof(ExprState *) * exprs->ntrig);
+	}
 
 	ExecOpenIndices(rri, false);
 	AfterTriggerBeginQuery();
@@ -1137,10 +1224,11 @@ FFHistoryInsertVersion(Relation versions, Datum *values, bool *nulls)
  * transaction, hash chain): ff._history_record() in C.
  */
 static void
-FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
-				Datum env, Datum key, const char *operation,
+FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *head,
+				const char *entity, Datum env, Datum key, const char *operation,
 				Jsonb *before, Jsonb *after)
 {
+	FFTriggerSavedUser saved;
 	Relation	versions = table_open(c->versions_relid, RowExclusiveLock);
 	TupleDesc	vdesc = RelationGetDescr(versions);
 	Datum		values[FF_V_NUM];
@@ -1175,7 +1263,7 @@ FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
 	nulls[FF_V_AFTER] = after == NULL;
 	values[FF_V_DELTA] = (Datum) 0;
 	nulls[FF_V_DELTA] = true;
-	/* the trigger runs as the extension owner; the role GUC names the session's role */
+	/* the role GUC names the session's role (SET ROLE), also under SECURITY DEFINER */
 	values[FF_V_SESSION_USER] = CStringGetTextDatum(session_user);
 	values[FF_V_CHANGED_BY] = strcmp(role, "none") == 0 ?
 		values[FF_V_SESSION_USER] : CStringGetTextDatum(role);
@@ -1191,34 +1279,34 @@ FFHistoryRecord(FFHistoryTrigCache *c, FFHistoryHead *head, const char *entity,
 	nulls[FF_V_HASH] = true;
 	values[FF_V_HASH] = CStringGetTextDatum(FFHistoryHash(values, nulls));
 	nulls[FF_V_HASH] = false;
+
+	/*
+	 * The row is appended as the extension's owner: the CHECK function of
+	 * ff.versions is not executable by the caller (its planned expression is
+	 * cached for the backend, whoever inserts next), and triggers on
+	 * ff.versions run as they did when this trigger was SECURITY DEFINER.
+	 */
+	FFTriggerBecomeOwner(fcinfo, &saved);
 	FFHistoryInsertVersion(versions, values, nulls);
+	FFTriggerRestoreUser(&saved);
 	table_close(versions, NoLock);
 
 	head->last_version++;
 	head->last_hash = TextDatumGetCString(values[FF_V_HASH]);
 }
 
-PG_FUNCTION_INFO_V1(ff_history_row_trigger);
-
 /*
- * ff_history_row_trigger is the trigger ff_90_history (BEFORE INSERT OR
- * UPDATE OR DELETE FOR EACH ROW, argument: the entity) on ff.environments,
- * ff.flags and ff.segments.  It records the single-row changes that make up
- * everyday writes -- an UPDATE that keeps the row's identity, a DELETE -- in
- * C, once the statement trigger ff_01_writer_lock holds the writer lock;
- * everything else (INSERT, a renamed key, a row that a restore brings back
- * in sync with its history, a write without the lock) goes to the PL/pgSQL
- * ff._history_row_trigger_general(), which implements every case and is
- * the specification of this function.
+ * FFHistoryRowFast records an UPDATE that keeps the row's identity, or a
+ * DELETE, in C (see ff_history_row_trigger) and returns the row the trigger
+ * returns; it sets *general instead when the case is the PL/pgSQL
+ * function's.
  */
-Datum
-ff_history_row_trigger(PG_FUNCTION_ARGS)
+static Datum
+FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *trigdata,
+				 const char *entity, bool *general)
 {
-	TriggerData *trigdata;
-	FFHistoryTrigCache *c;
-	const char *entity;
-	Relation	rel;
-	TupleDesc	desc;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
 	HeapTuple	oldtup;
 	HeapTuple	newtup;
 	Jsonb	   *old_img;
@@ -1236,6 +1324,92 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 	Datum		vals[2];
 	bool		nulls[2] = {false, false};
 
+	*general = true;
+	FFHistoryReadHead(c, &head);
+	if (!head.held)
+		return (Datum) 0;
+
+	oldtup = trigdata->tg_trigtuple;
+	old_env = heap_getattr(oldtup, c->env_att, desc, &isnull);
+	old_key = heap_getattr(oldtup, c->key_att, desc, &isnull);
+	old_img = FFHistoryRowJsonb(c, oldtup, desc);
+
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		FFHistoryRecord(fcinfo, c, &head, entity, old_env, old_key, "DELETE", old_img, NULL);
+		*general = false;
+		return PointerGetDatum(oldtup);
+	}
+
+	newtup = trigdata->tg_newtuple;
+	new_env = heap_getattr(newtup, c->env_att, desc, &isnull);
+	new_key = heap_getattr(newtup, c->key_att, desc, &isnull);
+	new_img = FFHistoryRowJsonb(c, newtup, desc);
+
+	/* an UPDATE that changes nothing is not a change */
+	if (DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(new_img),
+										 JsonbPGetDatum(old_img))))
+	{
+		*general = false;
+		return PointerGetDatum(newtup);
+	}
+
+	/* a renamed key: the PL/pgSQL function records a DELETE and an INSERT */
+	if (!DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, old_env, new_env)) ||
+		!DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, old_key, new_key)))
+		return (Datum) 0;
+
+	/* a row brought back to what the history records (a restore) */
+	(void) heap_getattr(oldtup, c->version_att, desc, &isnull);
+	old_stamped = !isnull;
+	vals[0] = heap_getattr(newtup, c->version_att, desc, &isnull);
+	new_stamped = !isnull;
+	if (new_stamped)
+		new_version = DatumGetInt64(vals[0]);
+	if (FFHistoryInSync(c, entity, new_env, new_key, new_img,
+						new_stamped, new_version, old_stamped))
+		return (Datum) 0;
+
+	/* stamp the row with its new version; the after image is the stamped row */
+	cols[0] = c->version_att;
+	vals[0] = Int64GetDatum(head.last_version + 1);
+	cols[1] = c->updated_at_att;
+	vals[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	newtup = heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls);
+	FFHistoryRecord(fcinfo, c, &head, entity, new_env, new_key, "UPDATE", old_img,
+					FFHistoryRowJsonb(c, newtup, desc));
+	*general = false;
+	return PointerGetDatum(newtup);
+}
+
+PG_FUNCTION_INFO_V1(ff_history_row_trigger);
+
+/*
+ * ff_history_row_trigger is the trigger ff_90_history (BEFORE INSERT OR
+ * UPDATE OR DELETE FOR EACH ROW, argument: the entity) on ff.environments,
+ * ff.flags and ff.segments.  It records the single-row changes that make up
+ * everyday writes -- an UPDATE that keeps the row's identity, a DELETE -- in
+ * C, once the statement trigger ff_01_writer_lock holds the writer lock;
+ * everything else (INSERT, a renamed key, a row that a restore brings back
+ * in sync with its history, a write without the lock) goes to the PL/pgSQL
+ * ff._history_row_trigger_general(), which implements every case and is
+ * the specification of this function.
+ *
+ * Since 1.3 it runs as its caller, without SET clauses: it reads only the
+ * extension's tables through their indexes, renders timestamps in UTC
+ * itself, and acts as the extension's owner only to append the version
+ * (FFHistoryRecord) and to call the PL/pgSQL function, which pins its own
+ * search_path and TimeZone.
+ */
+Datum
+ff_history_row_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata;
+	FFHistoryTrigCache *c;
+	const char *entity;
+	Datum		result;
+	bool		general;
+
 	trigdata = FFTriggerData(fcinfo, "ff._history_row_trigger");
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
@@ -1251,62 +1425,24 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 				 errmsg("unknown history entity \"%s\"", entity),
 				 errhint("The argument of ff._history_row_trigger() is environment, flag or segment.")));
 	c = FFHistoryGetCache(fcinfo, trigdata, entity);
-	rel = trigdata->tg_relation;
-	desc = RelationGetDescr(rel);
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		return FFTriggerCall(&c->general, trigdata);
+		return FFTriggerCallAsOwner(fcinfo, &c->general, trigdata);
 
-	FFHistoryReadHead(c, &head);
-	if (!head.held)
-		return FFTriggerCall(&c->general, trigdata);
-
-	oldtup = trigdata->tg_trigtuple;
-	old_env = heap_getattr(oldtup, c->env_att, desc, &isnull);
-	old_key = heap_getattr(oldtup, c->key_att, desc, &isnull);
-	old_img = FFHistoryRowJsonb(c, oldtup, desc);
-
-	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	if (c->needs_utc)
 	{
-		FFHistoryRecord(c, &head, entity, old_env, old_key, "DELETE", old_img, NULL);
-		return PointerGetDatum(oldtup);
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		result = FFHistoryRowFast(fcinfo, c, trigdata, entity, &general);
+		AtEOXact_GUC(true, nest);
 	}
-
-	newtup = trigdata->tg_newtuple;
-	new_env = heap_getattr(newtup, c->env_att, desc, &isnull);
-	new_key = heap_getattr(newtup, c->key_att, desc, &isnull);
-	new_img = FFHistoryRowJsonb(c, newtup, desc);
-
-	/* an UPDATE that changes nothing is not a change */
-	if (DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(new_img),
-										 JsonbPGetDatum(old_img))))
-		return PointerGetDatum(newtup);
-
-	/* a renamed key: the PL/pgSQL function records a DELETE and an INSERT */
-	if (!DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, old_env, new_env)) ||
-		!DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, old_key, new_key)))
-		return FFTriggerCall(&c->general, trigdata);
-
-	/* a row brought back to what the history records (a restore) */
-	(void) heap_getattr(oldtup, c->version_att, desc, &isnull);
-	old_stamped = !isnull;
-	vals[0] = heap_getattr(newtup, c->version_att, desc, &isnull);
-	new_stamped = !isnull;
-	if (new_stamped)
-		new_version = DatumGetInt64(vals[0]);
-	if (FFHistoryInSync(c, entity, new_env, new_key, new_img,
-						new_stamped, new_version, old_stamped))
-		return FFTriggerCall(&c->general, trigdata);
-
-	/* stamp the row with its new version; the after image is the stamped row */
-	cols[0] = c->version_att;
-	vals[0] = Int64GetDatum(head.last_version + 1);
-	cols[1] = c->updated_at_att;
-	vals[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	newtup = heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls);
-	FFHistoryRecord(c, &head, entity, new_env, new_key, "UPDATE", old_img,
-					FFHistoryRowJsonb(c, newtup, desc));
-	return PointerGetDatum(newtup);
+	else
+		result = FFHistoryRowFast(fcinfo, c, trigdata, entity, &general);
+	if (general)
+		return FFTriggerCallAsOwner(fcinfo, &c->general, trigdata);
+	return result;
 }
 
 /* ---------------------------------------------------------------------

@@ -104,6 +104,45 @@ FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata)
 }
 
 /*
+ * FFTriggerOwner returns the owner of the calling function (the extension's
+ * owner).
+ */
+static Oid
+FFTriggerOwner(FunctionCallInfo fcinfo)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * FFTriggerCallAsOwner is FFTriggerCall made as the owner of the calling
+ * function (fcinfo): for a trigger function that runs as its caller and
+ * hands the general case to a PL/pgSQL function that must act as the
+ * extension's owner.  That function pins its own search_path and TimeZone
+ * with SET clauses; only the user is switched here.  An ERROR in between is
+ * undone by the (sub)transaction abort, which restores the user.
+ */
+Datum
+FFTriggerCallAsOwner(FunctionCallInfo fcinfo, FmgrInfo *finfo, TriggerData *trigdata)
+{
+	Oid			userid;
+	int			sec_context;
+	Datum		result;
+
+	GetUserIdAndSecContext(&userid, &sec_context);
+	SetUserIdAndSecContext(FFTriggerOwner(fcinfo), sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	result = FFTriggerCall(finfo, trigdata);
+	SetUserIdAndSecContext(userid, sec_context);
+	return result;
+}
+
+/*
  * FFTriggerBecomeOwner makes the calling trigger function act as its owner
  * (the extension's owner) with search_path pinned to pg_catalog alone, for
  * the SQL it runs on the extension's internal tables -- what SECURITY
@@ -116,14 +155,8 @@ FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata)
 void
 FFTriggerBecomeOwner(FunctionCallInfo fcinfo, FFTriggerSavedUser *saved)
 {
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-	Oid			owner;
+	Oid			owner = FFTriggerOwner(fcinfo);
 	OverrideSearchPath *path;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
-	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
-	ReleaseSysCache(tup);
 
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);

@@ -25,6 +25,8 @@ extern AttrNumber FFTriggerAttnum(Relation rel, const char *name);
 extern void FFTriggerFunctionInit(FmgrInfo *finfo, Oid nsp, const char *name,
 								  MemoryContext cxt);
 extern Datum FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata);
+extern Datum FFTriggerCallAsOwner(FunctionCallInfo fcinfo, FmgrInfo *finfo,
+								  TriggerData *trigdata);
 
 /* the caller's user and security context, while a trigger acts as owner */
 typedef struct FFTriggerSavedUser

@@ -350,7 +350,7 @@ COMMENT ON FUNCTION ff._history_write_image(text, jsonb, boolean) IS
 -- ff._history_row_trigger_general: stamps the row with its new version and appends the
 --   version to ff.versions; every case (the trigger ff._history_row_trigger, in C, handles
 --   everyday UPDATEs and DELETEs itself and calls this function for the rest; not SECURITY
---   DEFINER: it runs as the extension owner because its only caller does)
+--   DEFINER: its only caller calls it as the extension owner)
 CREATE FUNCTION ff._history_row_trigger_general()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
@@ -469,12 +469,12 @@ COMMENT ON FUNCTION ff._history_row_trigger_general() IS
 
 -- ff._history_row_trigger: the trigger ff_90_history (src/ff_history.c): an UPDATE that keeps
 --   the row's identity or a DELETE, once the writer lock is held, is recorded in C; every
---   other case goes to ff._history_row_trigger_general()
+--   other case goes to ff._history_row_trigger_general().  Not SECURITY DEFINER and no SET
+--   clause (1.3): it runs as the caller, renders timestamps in UTC itself and acts as the
+--   extension's owner only to append the version and to call the general function
 CREATE FUNCTION ff._history_row_trigger()
 RETURNS trigger
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET TimeZone = 'UTC'
+LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ff_history_row_trigger';
 COMMENT ON FUNCTION ff._history_row_trigger() IS
     'Trigger ff_90_history: stamps the row with its new version and appends the version to ff.versions';

@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(84);
+SELECT plan(85);
 
 -- ---------------------------------------------------------------- roles
 CREATE ROLE ff_test_reader;
@@ -221,7 +221,7 @@ SELECT function_privs_are('ff', '_history_key_hash', ARRAY['text', 'boolean'], '
     'the one unpinned (inlinable) helper is not executable by PUBLIC');
 SELECT bag_eq(
     $$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'ff'::regnamespace AND p.prosecdef$$,
-    $$VALUES ('current_version'), ('_environment_protection'), ('_history_row_trigger'),
+    $$VALUES ('current_version'), ('_environment_protection'),
              ('_history_truncate_trigger'), ('_history_keys_insert_trigger'), ('_history_keys_update_trigger'),
              ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger'),
              -- replication (095): trigger-only; notify applied change-sets
@@ -229,14 +229,23 @@ SELECT bag_eq(
     'SECURITY DEFINER functions are exactly the reviewed ones (none writes configuration rows)');
 -- 1.2: three C trigger functions run as the caller; the two that run SQL on
 -- internal tables act as their owner, with search_path pg_catalog, only
--- around that SQL (src/ff_trigger.c)
+-- around that SQL (src/ff_trigger.c).  1.3: so does the history row trigger,
+-- around the insert into ff.versions and the call of its PL/pgSQL general
+-- case (which pins its own search_path and TimeZone)
 SELECT bag_eq(
     $$SELECT p.proname::text || ' ' || p.prosecdef || ' ' || coalesce(p.proconfig::text, '-')
         FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
        WHERE p.pronamespace = 'ff'::regnamespace AND l.lanname = 'c'
-         AND p.proname IN ('_history_notify', '_history_writer_lock', '_replication_guard')$$,
-    $$VALUES ('_history_notify false -'), ('_history_writer_lock false -'), ('_replication_guard false -')$$,
-    'the writer lock, the commit notification and the subscriber guard have no SECURITY DEFINER and no SET clause');
+         AND p.proname IN ('_history_notify', '_history_writer_lock', '_replication_guard',
+                           '_history_row_trigger')$$,
+    $$VALUES ('_history_notify false -'), ('_history_writer_lock false -'), ('_replication_guard false -'),
+             ('_history_row_trigger false -')$$,
+    'the writer lock, the commit notification, the subscriber guard and the history row trigger have no SECURITY DEFINER and no SET clause');
+SELECT is(
+    (SELECT p.proconfig FROM pg_proc p
+      WHERE p.oid = 'ff._history_row_trigger_general()'::regprocedure),
+    ARRAY['search_path=pg_catalog, pg_temp', 'TimeZone=UTC'],
+    'the general case of the history row trigger pins search_path and TimeZone itself');
 
 -- a schema that shadows built-ins used by validation, protection and history
 CREATE SCHEMA hostile;
