@@ -30,6 +30,7 @@
 #   SCALE_IMPORT_MAX larger environments are bulk-loaded with triggers off   10000 / 100
 #   SEG_KEYS      keys in the big segment                     1000000 / 10000
 #   PROP_TRIALS   change-propagation trials (in total)        10000 / 100
+#   G_CPU_N       transactions per backend-CPU sample of g    2000 / 50
 #   PEERS=0|1     run the Node peers (never in smoke)         1 / 0
 #   PROFILE=0|1   callgrind (and perf) profiles               1 / 0
 #   ONLY          subset of "a b c d e f g" (ground truth always runs)
@@ -52,11 +53,12 @@ if [[ "$SMOKE" == 1 ]]; then
 	: "${REPS:=1}" "${DURATION:=1}" "${N:=20000}" "${CLIENTS:=1}" "${PLPGSQL_N:=1000}"
 	: "${SCALE_MAX:=1000}" "${CURVE_N:=2000}" "${REBUILD_FLAGS:=1000}" "${ALL_FLAGS:=100}"
 	: "${ALL_USERS:=20}" "${SEG_KEYS:=10000}" "${PROP_TRIALS:=100}" "${PEERS:=0}" "${PROFILE:=0}"
-	: "${SCALE_IMPORT_MAX:=100}"
+	: "${SCALE_IMPORT_MAX:=100}" "${G_CPU_N:=50}"
 else
 	: "${REPS:=3}" "${DURATION:=5}" "${N:=1000000}" "${CLIENTS:=1 2}" "${PLPGSQL_N:=100000}"
 	: "${SCALE_MAX:=100000}" "${CURVE_N:=500000}" "${REBUILD_FLAGS:=10000}" "${ALL_FLAGS:=1000}"
 	: "${ALL_USERS:=500}" "${SEG_KEYS:=1000000}" "${PROP_TRIALS:=10000}" "${PEERS:=1}" "${PROFILE:=1}"
+	: "${G_CPU_N:=2000}"
 fi
 : "${SCALE_CHUNK:=500}" "${SCALE_IMPORT_MAX:=10000}"
 ONLY="${ONLY:-a b c d e f g}"
@@ -244,7 +246,7 @@ q() { "${PSQL[@]}" "$@"; }
 # tq WARMUP SQL: one session; runs WARMUP (may be empty) untimed, then SQL
 # timed.  Sets T_MS (elapsed ms, psql \timing), T_CPU_MS (CPU time, user +
 # system, that the backend spent on SQL: /proc/<pid>/stat, clock-tick
-# resolution) and T_OUT (SQL's last output line).  On this shared machine the
+# resolution), T_USER_MS (its user part) and T_OUT (SQL's last output line).  On this shared machine the
 # backend CPU time is the robust per-row cost; elapsed time includes waiting
 # for a core.
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
@@ -254,11 +256,11 @@ tq() {
 ${1:+$1;}
 SELECT pg_catalog.pg_backend_pid() AS ffbench_pid \gset
 \setenv FFBENCH_PID :ffbench_pid
-\! awk '{ print "CPUTICKS", \$14 + \$15 }' /proc/\$FFBENCH_PID/stat 2>/dev/null || echo CPUTICKS
+\! awk '{ print "CPUTICKS", \$14 + \$15, \$14 }' /proc/\$FFBENCH_PID/stat 2>/dev/null || echo CPUTICKS
 \timing on
 $2;
 \timing off
-\! awk '{ print "CPUTICKS", \$14 + \$15 }' /proc/\$FFBENCH_PID/stat 2>/dev/null || echo CPUTICKS
+\! awk '{ print "CPUTICKS", \$14 + \$15, \$14 }' /proc/\$FFBENCH_PID/stat 2>/dev/null || echo CPUTICKS
 EOF
 )"
 	T_MS="$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out" | tail -1)"
@@ -266,6 +268,9 @@ EOF
 	c0="$(grep '^CPUTICKS' <<<"$out" | sed -n 1p | cut -s -d' ' -f2)"
 	c1="$(grep '^CPUTICKS' <<<"$out" | sed -n 2p | cut -s -d' ' -f2)"
 	if [[ -n "$c0" && -n "$c1" ]]; then T_CPU_MS="$(calc "($c1 - $c0) * 1000 / $CLK_TCK")"; else T_CPU_MS=""; fi
+	c0="$(grep '^CPUTICKS' <<<"$out" | sed -n 1p | cut -s -d' ' -f3)"
+	c1="$(grep '^CPUTICKS' <<<"$out" | sed -n 2p | cut -s -d' ' -f3)"
+	if [[ -n "$c0" && -n "$c1" ]]; then T_USER_MS="$(calc "($c1 - $c0) * 1000 / $CLK_TCK")"; else T_USER_MS=""; fi
 	[[ -n "$T_MS" ]] || { echo "no timing in psql output: $out" >&2; return 1; }
 }
 
@@ -766,6 +771,31 @@ sec_g() {
 			|| fail "g: $XACTS committed transactions of 10 changes but ff.current_version() advanced by $((v1 - v0))"
 		rec g.batch10_changes.c1 "$(calc "$TPS * 10")"
 		log "g. rep $r c=1, 10 changes per transaction: $(calc "$TPS * 10") changes/s (load $(loadavg))"
+		g_cpu "$r"
+	done
+}
+
+# g_cpu REP: for information, the CPU time the backend itself spends per
+# change (user + system, and user alone; /proc/<pid>/stat), durable and with
+# synchronous_commit = off, for the single-flag change and for the plain
+# UPDATE: G_CPU_N prepared executions in one psql session, each its own
+# transaction.  A durable change costs more CPU than the same change without
+# the flush wait (the backend restarts cold after each wait); see
+# BENCHMARKS.md.
+g_cpu() {
+	local n="$G_CPU_N" tab stmts mode set k
+	(( n > 0 )) || return 0
+	stmts="$(for i in $(seq 1 "$n"); do echo "EXECUTE ffb_g($(( (i * 37) % 100 + 1 )));"; done)"
+	for tab in ff.flags ffbench.plain_flags; do
+		for mode in durable async; do
+			set=""; [[ $mode == async ]] && set="SET synchronous_commit = off;"
+			tq "$set PREPARE ffb_g(int) AS UPDATE $tab SET default_variant = CASE default_variant WHEN 'on' THEN 'off' ELSE 'on' END WHERE environment = 'writes' AND key = 'w' || \$1; EXECUTE ffb_g(1)" "$stmts"
+			[[ -n "$T_CPU_MS" && -n "$T_USER_MS" ]] || { note "g: no backend CPU time (/proc/<pid>/stat not readable)"; return 0; }
+			k="${tab#*.}.$mode"
+			rec "g.cpu_us.$k" "$(calc "$T_CPU_MS * 1000 / $n")"
+			rec "g.user_us.$k" "$(calc "$T_USER_MS * 1000 / $n")"
+			log "g. rep $1 backend CPU per UPDATE of $tab, $mode: $(fmtnum "$(calc "$T_CPU_MS * 1000 / $n")" 0) µs (user $(fmtnum "$(calc "$T_USER_MS * 1000 / $n")" 0) µs) over $n transactions"
+		done
 	done
 }
 
@@ -866,7 +896,7 @@ summary() {
 		echo "* load average (1/5/15 min): start $LOAD_START, end $(loadavg) — the machine is shared; other work ran in parallel"
 		echo "* PostgreSQL: $(q -c 'SELECT version()' | cut -d, -f1); scratch cluster shared_buffers=256MB, jit=$JIT, max_parallel_workers_per_gather=0, fsync/synchronous_commit default (on)"
 		echo "* feature_flags $(cat "$RES/extversion" 2>/dev/null), repository at commit $GIT_COMMIT when the run started (the installed build must match it)"
-		echo "* knobs: REPS=$REPS DURATION=$DURATION N=$N CLIENTS=\"$CLIENTS\" PLPGSQL_N=$PLPGSQL_N SCALE_MAX=$SCALE_MAX CURVE_N=$CURVE_N REBUILD_FLAGS=$REBUILD_FLAGS ALL_FLAGS=$ALL_FLAGS ALL_USERS=$ALL_USERS SEG_KEYS=$SEG_KEYS PROP_TRIALS=$PROP_TRIALS"
+		echo "* knobs: REPS=$REPS DURATION=$DURATION N=$N CLIENTS=\"$CLIENTS\" PLPGSQL_N=$PLPGSQL_N SCALE_MAX=$SCALE_MAX CURVE_N=$CURVE_N REBUILD_FLAGS=$REBUILD_FLAGS ALL_FLAGS=$ALL_FLAGS ALL_USERS=$ALL_USERS SEG_KEYS=$SEG_KEYS PROP_TRIALS=$PROP_TRIALS G_CPU_N=$G_CPU_N"
 		echo
 		echo "Every figure: median (min–max) over the repetitions of this run. Per-row costs are differences between two queries over the same rows; they are judged on the CPU time of the backend (from /proc/<pid>/stat), which waiting for a core on this shared machine does not inflate, and the elapsed-time figures are shown next to them."
 		echo
@@ -967,6 +997,8 @@ summary() {
 		done
 		echo "| g | the same with synchronous_commit=off, c=1: changes/s / plain UPDATEs/s | $(st g.tps_async.c1 0) / $(st g.plain_tps_async.c1 0) | (info) | |"
 		echo "| g | the same single-flag changes, 10 per transaction (durable; one flush per 10 versions), c=1: changes/s | $(st g.batch10_changes.c1 0) | (info) | |"
+		echo "| g | backend CPU per single-flag change, µs (user + system; user alone): durable / synchronous_commit=off | $(st g.cpu_us.flags.durable 0) ($(st g.user_us.flags.durable 0)) / $(st g.cpu_us.flags.async 0) ($(st g.user_us.flags.async 0)) | (info) | |"
+		echo "| g | the same for the plain UPDATE | $(st g.cpu_us.plain_flags.durable 0) ($(st g.user_us.plain_flags.durable 0)) / $(st g.cpu_us.plain_flags.async 0) ($(st g.user_us.plain_flags.async 0)) | (info) | |"
 		echo
 		echo "## Details"
 		echo
