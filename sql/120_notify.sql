@@ -83,3 +83,39 @@ SELECT octet_length(p) < 8000 AS fits, (p::jsonb) -> 'truncated' AS truncated,
        (p::jsonb) -> 'changes' AS changes
   FROM ff._history_notify_payload(:short_cs) AS p;
 SELECT (ff._history_notify_payload(1)::jsonb) -> 'truncated' AS small_truncated;
+
+-- ---- the WHEN condition of ff_90_notify is planned once per backend (with
+-- the CHECK of ff.versions): a trigger of ff.versions replaced, or another
+-- one added before it, applies to the very next change of the session
+LISTEN ff_changes;
+\o results/120_notify.when
+UPDATE ff.flags SET description = 'when-1' WHERE key = 'alpha';
+BEGIN;
+DROP TRIGGER ff_90_notify ON ff.versions;
+CREATE CONSTRAINT TRIGGER ff_90_notify AFTER INSERT ON ff.versions DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.version = NEW.change_set AND NEW.comment IS DISTINCT FROM 'quiet')
+    EXECUTE FUNCTION ff._history_notify();
+CREATE TRIGGER ff_00_regress_when AFTER INSERT ON ff.versions
+    FOR EACH ROW WHEN (NEW.version < 0) EXECUTE FUNCTION ff._history_notify();
+COMMIT;
+BEGIN;
+SELECT ff.comment_change('quiet') IS NOT NULL AS commented;
+UPDATE ff.flags SET description = 'when-2' WHERE key = 'alpha';
+COMMIT;
+UPDATE ff.flags SET description = 'when-3' WHERE key = 'alpha';
+BEGIN;
+DROP TRIGGER ff_00_regress_when ON ff.versions;
+DROP TRIGGER ff_90_notify ON ff.versions;
+CREATE CONSTRAINT TRIGGER ff_90_notify AFTER INSERT ON ff.versions DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.version = NEW.change_set) EXECUTE FUNCTION ff._history_notify();
+COMMIT;
+BEGIN;
+SELECT ff.comment_change('quiet') IS NOT NULL AS commented;
+UPDATE ff.flags SET description = 'when-4' WHERE key = 'alpha';
+COMMIT;
+\o
+-- when-1, when-3 and when-4 notify; when-2 (comment 'quiet') does not
+\! sed -E 's/PID [0-9]+/PID <pid>/' results/120_notify.when
+SELECT version - :big_version AS after_big, entity_key, after ->> 'description' AS description, comment
+  FROM ff.versions WHERE after ->> 'description' LIKE 'when-%' ORDER BY version;
+UNLISTEN *;
