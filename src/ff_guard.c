@@ -259,23 +259,6 @@ FFGuardEmptyTargeting(Jsonb *targeting)
 static const char *const FFGuardFlagStates[] = {"ENABLED", "DISABLED", NULL};
 static const char *const FFGuardFlagTypes[] = {"boolean", "string", "number", "object", NULL};
 
-/*
- * FFGuardIsOneOf tells whether a text value is exactly one of a
- * NULL-terminated list of strings (byte for byte, as text = under the
- * C collation and under every deterministic one).
- */
-static bool
-FFGuardIsOneOf(text *value, const char *const *allowed)
-{
-	int			len = VARSIZE_ANY_EXHDR(value);
-	int			i;
-
-	for (i = 0; allowed[i] != NULL; i++)
-		if (strlen(allowed[i]) == len && memcmp(VARDATA_ANY(value), allowed[i], len) == 0)
-			return true;
-	return false;
-}
-
 PG_FUNCTION_INFO_V1(ff_is_flag_state);
 PG_FUNCTION_INFO_V1(ff_is_flag_type);
 
@@ -289,7 +272,7 @@ PG_FUNCTION_INFO_V1(ff_is_flag_type);
 Datum
 ff_is_flag_state(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(FFGuardIsOneOf(PG_GETARG_TEXT_PP(0), FFGuardFlagStates));
+	PG_RETURN_BOOL(FFTriggerTextIn(PG_GETARG_TEXT_PP(0), FFGuardFlagStates));
 }
 
 /*
@@ -299,7 +282,7 @@ ff_is_flag_state(PG_FUNCTION_ARGS)
 Datum
 ff_is_flag_type(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(FFGuardIsOneOf(PG_GETARG_TEXT_PP(0), FFGuardFlagTypes));
+	PG_RETURN_BOOL(FFTriggerTextIn(PG_GETARG_TEXT_PP(0), FFGuardFlagTypes));
 }
 
 PG_FUNCTION_INFO_V1(ff_validate_flag);
@@ -361,7 +344,7 @@ ff_validate_flag(PG_FUNCTION_ARGS)
 
 	/* a valid state (NULL is left to the NOT NULL constraint) */
 	value = heap_getattr(newtup, c->att[FF_F_STATE], desc, &isnull);
-	if (!isnull && !FFGuardIsOneOf(DatumGetTextPP(value), FFGuardFlagStates))
+	if (!isnull && !FFTriggerTextIn(DatumGetTextPP(value), FFGuardFlagStates))
 		goto general;
 
 	/* a default variant that is one of the variants */

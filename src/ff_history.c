@@ -283,21 +283,6 @@ FFHistoryIsSha256Hex(text *t)
 }
 
 /*
- * FFHistoryTextIn tells whether the text equals one of the NULL-terminated
- * list of words.
- */
-static bool
-FFHistoryTextIn(text *t, const char *const *words)
-{
-	int			len = VARSIZE_ANY_EXHDR(t);
-
-	for (; *words != NULL; words++)
-		if ((int) strlen(*words) == len && memcmp(VARDATA_ANY(t), *words, len) == 0)
-			return true;
-	return false;
-}
-
-/*
  * ff_history_row_check is the CHECK constraint versions_row_check of
  * ff.versions: version > 0, 0 < change_set <= version, a known entity and
  * operation (KEYS only for segments), hash and prev_hash 64 lower-case hex
@@ -329,7 +314,7 @@ ff_history_row_check(PG_FUNCTION_ARGS)
 							version, change_set),
 					 errdetail("A change-set is the first version of its transaction: positive and not after the version.")));
 	}
-	if (!PG_ARGISNULL(2) && !FFHistoryTextIn(PG_GETARG_TEXT_PP(2), entities))
+	if (!PG_ARGISNULL(2) && !FFTriggerTextIn(PG_GETARG_TEXT_PP(2), entities))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("history version " INT64_FORMAT " has unknown entity \"%s\"",
@@ -339,7 +324,7 @@ ff_history_row_check(PG_FUNCTION_ARGS)
 	{
 		text	   *operation = PG_GETARG_TEXT_PP(3);
 
-		if (!FFHistoryTextIn(operation, operations))
+		if (!FFTriggerTextIn(operation, operations))
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("history version " INT64_FORMAT " has unknown operation \"%s\"",
@@ -348,7 +333,7 @@ ff_history_row_check(PG_FUNCTION_ARGS)
 		if (VARSIZE_ANY_EXHDR(operation) == 4 &&
 			memcmp(VARDATA_ANY(operation), "KEYS", 4) == 0 &&
 			!PG_ARGISNULL(2) &&
-			!FFHistoryTextIn(PG_GETARG_TEXT_PP(2), entities + 2))
+			!FFTriggerTextIn(PG_GETARG_TEXT_PP(2), entities + 2))
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("history version " INT64_FORMAT " records KEYS for a %s",
@@ -964,10 +949,10 @@ FFHistoryAppendJsonValue(StringInfo out, int column, Datum value, bool isnull)
 /*
  * FFHistoryHash returns the hash of a ff.versions row: hex SHA-256 of the
  * UTF-8 bytes of (to_jsonb(row) - 'hash')::text with TimeZone UTC, the
- * definition ff.verify_history() checks.  The
- * text is written directly: jsonb's text form lists an object's keys by
- * length, then bytewise, with ": " and ", " as separators, so it is known
- * without building the document.
+ * definition ff.verify_history() checks.  The text is written directly:
+ * jsonb's text form lists an object's keys by length, then bytewise, with
+ * ": " and ", " as separators, so it is known without building the
+ * document.
  */
 static char *
 FFHistoryHash(Datum *values, bool *nulls)

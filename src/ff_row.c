@@ -122,8 +122,8 @@ FFRowAttrIs(TupleDesc desc, int attnum, const char *name, size_t len)
 	if (attnum < 1 || attnum > desc->natts)
 		return false;
 	att = TupleDescAttr(desc, attnum - 1);
-	return !att->attisdropped && memcmp(NameStr(att->attname), name, len) == 0 &&
-		NameStr(att->attname)[len] == '\0' && len < NAMEDATALEN;
+	return !att->attisdropped && len < NAMEDATALEN &&
+		memcmp(NameStr(att->attname), name, len) == 0 && NameStr(att->attname)[len] == '\0';
 }
 
 /*

@@ -19,10 +19,10 @@
 
 #include "ff_jsonb.h"
 
-/* the data of a row-backed JLContext; base.extra is for the segment callback */
 /* rows with up to this many attributes are deformed once, on first lookup */
 #define FF_ROW_MAX_DEFORM 32
 
+/* the data of a row-backed JLContext; base.extra is for the segment callback */
 typedef struct FFRowData
 {
 	FFJsonbData base;			/* must be first */

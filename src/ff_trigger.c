@@ -4,8 +4,9 @@
  *	  Helpers shared by the C trigger functions: the trigger-protocol check,
  *	  finding the extension's tables and columns by name (with the same error
  *	  when an installation is damaged), handing a trigger call to the
- *	  PL/pgSQL function that implements the general case, and acting as the
- *	  function's owner for the SQL a trigger runs on internal tables.
+ *	  PL/pgSQL function that implements the general case, acting as the
+ *	  function's owner for the SQL a trigger runs on internal tables, and the
+ *	  word-list test of the triggers and CHECK functions.
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -104,11 +105,28 @@ FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata)
 }
 
 /*
- * FFTriggerOwner returns the owner of the calling function (the extension's
- * owner).
+ * FFTriggerTextIn tells whether a text value is exactly one of a
+ * NULL-terminated list of words (byte for byte, as text = compares under
+ * every deterministic collation).
  */
-static Oid
-FFTriggerOwner(FunctionCallInfo fcinfo)
+bool
+FFTriggerTextIn(text *value, const char *const *words)
+{
+	int			len = VARSIZE_ANY_EXHDR(value);
+
+	for (; *words != NULL; words++)
+		if ((int) strlen(*words) == len && memcmp(VARDATA_ANY(value), *words, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * FFTriggerSwitchToOwner saves the caller's user and security context in
+ * saved and makes the calling function (fcinfo) act as its owner, the
+ * extension's owner.
+ */
+static void
+FFTriggerSwitchToOwner(FunctionCallInfo fcinfo, FFTriggerSavedUser *saved)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
 	Oid			owner;
@@ -117,7 +135,8 @@ FFTriggerOwner(FunctionCallInfo fcinfo)
 		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
 	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
 	ReleaseSysCache(tup);
-	return owner;
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }
 
 /*
@@ -131,14 +150,12 @@ FFTriggerOwner(FunctionCallInfo fcinfo)
 Datum
 FFTriggerCallAsOwner(FunctionCallInfo fcinfo, FmgrInfo *finfo, TriggerData *trigdata)
 {
-	Oid			userid;
-	int			sec_context;
+	FFTriggerSavedUser saved;
 	Datum		result;
 
-	GetUserIdAndSecContext(&userid, &sec_context);
-	SetUserIdAndSecContext(FFTriggerOwner(fcinfo), sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	FFTriggerSwitchToOwner(fcinfo, &saved);
 	result = FFTriggerCall(finfo, trigdata);
-	SetUserIdAndSecContext(userid, sec_context);
+	SetUserIdAndSecContext(saved.userid, saved.sec_context);
 	return result;
 }
 
@@ -155,11 +172,9 @@ FFTriggerCallAsOwner(FunctionCallInfo fcinfo, FmgrInfo *finfo, TriggerData *trig
 void
 FFTriggerBecomeOwner(FunctionCallInfo fcinfo, FFTriggerSavedUser *saved)
 {
-	Oid			owner = FFTriggerOwner(fcinfo);
 	OverrideSearchPath *path;
 
-	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	FFTriggerSwitchToOwner(fcinfo, saved);
 	path = GetOverrideSearchPath(CurrentMemoryContext);
 	path->schemas = NIL;
 	path->addCatalog = true;

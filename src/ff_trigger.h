@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * ff_trigger.h
- *	  Helpers shared by the C trigger functions (ff_history.c, ff_guard.c);
- *	  the cache (ff_cache.c) resolves its tables with FFTriggerRelid too.
+ *	  Helpers shared by the C trigger and CHECK functions (ff_history.c,
+ *	  ff_guard.c); the cache (ff_cache.c) resolves its tables with
+ *	  FFTriggerRelid too.
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -24,9 +25,8 @@ extern Oid	FFTriggerRelid(Oid nsp, const char *name);
 extern AttrNumber FFTriggerAttnum(Relation rel, const char *name);
 extern void FFTriggerFunctionInit(FmgrInfo *finfo, Oid nsp, const char *name,
 								  MemoryContext cxt);
+extern bool FFTriggerTextIn(text *value, const char *const *words);
 extern Datum FFTriggerCall(FmgrInfo *finfo, TriggerData *trigdata);
-extern Datum FFTriggerCallAsOwner(FunctionCallInfo fcinfo, FmgrInfo *finfo,
-								  TriggerData *trigdata);
 
 /* the caller's user and security context, while a trigger acts as owner */
 typedef struct FFTriggerSavedUser
@@ -34,6 +34,9 @@ typedef struct FFTriggerSavedUser
 	Oid			userid;
 	int			sec_context;
 } FFTriggerSavedUser;
+
+extern Datum FFTriggerCallAsOwner(FunctionCallInfo fcinfo, FmgrInfo *finfo,
+								  TriggerData *trigdata);
 
 extern void FFTriggerBecomeOwner(FunctionCallInfo fcinfo, FFTriggerSavedUser *saved);
 extern void FFTriggerRestoreUser(FFTriggerSavedUser *saved);

@@ -149,8 +149,8 @@ COMMENT ON FUNCTION ff.subscribed_tables() IS
     'The ff tables this database receives by logical replication: table, subscription and synchronisation state (ready when caught up); empty on a primary';
 
 -- ff._replication_guard: refuses configuration writes made directly on a subscriber
---   (it reads only the system catalogs, through their indexes: no privilege or
---   search_path is involved, so it runs as the caller)
+--   (it reads only system catalogs, by OID and through their indexes: no privilege
+--   or search_path is involved, so it runs as the caller)
 CREATE FUNCTION ff._replication_guard()
 RETURNS trigger
 LANGUAGE C VOLATILE
