@@ -96,6 +96,8 @@ SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"x": 1
 SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"x": 1}, "defaultVariant": "y"}}}');
 SELECT ff.import_flagd('{"flags": {}, "metadata": {"owner": {"team": "x"}}}');
 SELECT ff.import_flagd('{"flags": {}, "$evaluators": []}');
+-- flagd resolves "$ref" one level deep and leaves an unknown one in place:
+-- the flag is stored with a WARNING (see "rules flagd loads" below)
 SELECT ff.import_flagd('{"flags": {}, "$evaluators": {"a": {"$ref": "b"}, "b": {"var": "x"}}}');
 SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "targeting": {"if": [{"$ref": "nope"}, "on"]}}}}');
 SELECT ff.import_flagd('{"$evaluators": {"x": {"var": "y"}}, "flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "targeting": {"if": [{"$ref": "nope"}, "on"]}}}}');
@@ -108,7 +110,8 @@ SELECT ff.import_flagd('{"metadata": {"flagSetId": "changed"}, "flags": {
     "zzz-bad": {"state": "ENABLED", "variants": {"on": true, "off": "no"}}}}', 'production', replace => true);
 SELECT key, state FROM ff.flags WHERE environment = 'production' ORDER BY key;
 SELECT metadata FROM ff.environments WHERE name = 'production';
--- targeting errors found by the rule compiler also name the flag
+-- a literal result that is not a variant: flagd loads the flag, and so does
+-- the import, with a WARNING that names the flag and the path
 SELECT ff.import_flagd('{"flags": {"a": {"state": "ENABLED", "variants": {"on": true, "off": false},
                         "targeting": {"if": [true, "maybe"]}}}}', 'production');
 
@@ -129,3 +132,68 @@ SELECT name FROM ff.create_environment('restore');
 SELECT ff.import_flagd(ff.export_flagd('production'), 'restore');
 SELECT targeting FROM ff.flags WHERE environment = 'restore' AND key = 'limit';
 SELECT count(*) AS segments_in_restore FROM ff.segments WHERE environment = 'restore';
+
+--
+-- rules flagd loads but cannot evaluate: ff.import_flagd loads them too
+-- (ff.invalid_targeting = warning inside it), each with a WARNING; their
+-- evaluations return the caller's default with reason ERROR, as flagd's do
+--
+SHOW ff.invalid_targeting;
+SELECT name FROM ff.create_environment('compat');
+SELECT ff.import_flagd($${
+  "$evaluators": {"staff": {"ends_with": [{"var": "email"}, "@example.com"]},
+                  "nested": {"$ref": "staff"}},
+  "flags": {
+    "typo-op": {"state": "ENABLED", "variants": {"a": 1, "b": 2}, "defaultVariant": "b",
+                "targeting": {"iff": [true, "a", "b"]}},
+    "lost-ref": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+                 "targeting": {"if": [{"$ref": "stafff"}, "on", "off"]}},
+    "nested-ref": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+                   "targeting": {"if": [{"$ref": "nested"}, "on", "off"]}},
+    "stray-result": {"state": "ENABLED", "variants": {"new": "new", "old": "old"}, "defaultVariant": "old",
+                     "targeting": {"if": [{"==": [{"var": "v"}, 1]}, "new", {"==": [{"var": "v"}, 2]}, "retired", null]}},
+    "good": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+             "targeting": {"if": [{"$ref": "staff"}, "on", "off"]}}
+  }}$$, 'compat');
+-- the session's setting is back to its default after the import
+SHOW ff.invalid_targeting;
+SELECT key, targeting FROM ff.flags WHERE environment = 'compat' ORDER BY key;
+SELECT c.ctx, r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
+  FROM (VALUES ('typo-op', '{}', '0'), ('lost-ref', '{"email": "a@example.com"}', 'false'),
+               ('nested-ref', '{"email": "a@example.com"}', 'false'), ('good', '{"email": "a@example.com"}', 'false'),
+               ('stray-result', '{"v": 1}', '"caller"'), ('stray-result', '{"v": 2}', '"caller"'),
+               ('stray-result', '{"v": 3}', '"caller"')) AS c(k, ctx, dflt),
+       ff.evaluate(c.k, c.ctx::jsonb, c.dflt::jsonb, 'compat') AS r;
+-- the typed getters answer the caller's default
+SELECT ff.get_int('typo-op', '{}', 7, 'compat') AS typo_op,
+       ff.get_bool('lost-ref', '{"email": "a@example.com"}', true, 'compat') AS lost_ref,
+       ff.get_string('stray-result', '{"v": 2}', 'caller', 'compat') AS stray_result;
+-- export gives the rules back as stored; a re-import warns again and
+-- exports the same document (re-importing unchanged flags writes nothing)
+SELECT ff.export_flagd('compat') -> 'flags' -> 'lost-ref' -> 'targeting' AS lost_ref_exported;
+SELECT name FROM ff.create_environment('compat2');
+SELECT ff.import_flagd(ff.export_flagd('compat'), 'compat2');
+SELECT ff.export_flagd('compat') -> 'flags' = ff.export_flagd('compat2') -> 'flags' AS round_trip_equal;
+SELECT ff.import_flagd(ff.export_flagd('compat'), 'compat2') AS reimported;
+-- direct writes still refuse such a rule, unless the session asks otherwise
+SELECT key FROM ff.set_targeting('good', '{"iff": [true, "on", "off"]}', 'compat');
+SELECT key FROM ff.set_targeting('good', '{"if": [true, "maybe", "off"]}', 'compat');
+SELECT name FROM ff.create_segment('testers', NULL, 'compat');
+SET ff.invalid_targeting = warning;
+SELECT key FROM ff.set_targeting('good', '{"if": [{"in_segment": "testers"}, "on", {"iff": []}]}', 'compat');
+RESET ff.invalid_targeting;
+SELECT targeting FROM ff.flags WHERE environment = 'compat' AND key = 'good';
+SELECT ff.current_version() AS broken_version \gset
+-- a rule that does not compile still holds on to the segments it names
+SELECT ff.delete_segment('testers', 'compat');
+-- copies reproduce stored flags (and the segments they name), with the warning
+SELECT key FROM ff.copy_flag('good', 'compat', 'production');
+SELECT f.targeting, EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = 'production' AND s.name = 'testers') AS segment_copied
+  FROM ff.flags AS f WHERE f.environment = 'production' AND f.key = 'good';
+-- so do rollbacks: fixed, then rolled back to the broken rule
+SELECT key FROM ff.set_targeting('good', '{"if": [{"in_segment": "testers"}, "on", "off"]}', 'compat');
+SELECT ff.rollback_flag('good', :broken_version, 'compat');
+SELECT targeting FROM ff.flags WHERE environment = 'compat' AND key = 'good';
+-- a bad value for the setting
+SET ff.invalid_targeting = 'ignore';
+SELECT (ff.verify_history()).ok AS history_ok;

@@ -57,7 +57,9 @@ SELECT pg_temp.try($$UPDATE ff.flags SET targeting = '{"sem_ver": [{"var": "v"},
 SELECT pg_temp.try($$SELECT ff.create_segment('bad-seg', '{"nope": 1}')$$);
 -- jsonlogic.com's "?:" is not a flagd operator
 SELECT pg_temp.try($$SELECT ff.set_targeting('target', '{"?:": [true, "on", "off"]}')$$);
-SELECT pg_temp.try($$SELECT ff.import_flagd('{"flags": {"imp": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off", "targeting": {"nope": []}}}}')$$);
+-- (ff.import_flagd stores a rule that flagd loads but cannot evaluate, with a
+-- WARNING: see 320_flagd; a document it refuses writes nothing)
+SELECT pg_temp.try($$SELECT ff.import_flagd('{"flags": {"imp": {"state": "ENABLED", "variants": {"on": true, "off": "no"}, "defaultVariant": "off", "targeting": {"nope": []}}}}')$$);
 -- JSON text that is not JSON never reaches the extension
 SELECT pg_temp.try($$SELECT ff.set_targeting('target', '{"if": [true, "on", "off"]')$$);
 -- nothing was written

@@ -26,6 +26,14 @@ PG_MODULE_MAGIC;
 char	   *ff_environment = NULL;
 char	   *ff_notify_channel = NULL;
 char	   *ff_change_comment = NULL;
+int			ff_invalid_targeting = FF_INVALID_TARGETING_ERROR;
+
+/* the values of ff.invalid_targeting */
+static const struct config_enum_entry ff_invalid_targeting_options[] = {
+	{"error", FF_INVALID_TARGETING_ERROR, false},
+	{"warning", FF_INVALID_TARGETING_WARNING, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -61,6 +69,18 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("ff.invalid_targeting",
+							 "What a write of a flag does with targeting that cannot be evaluated.",
+							 "error refuses the write; warning stores the flag with a WARNING, and its "
+							 "evaluations return the caller's default with reason ERROR, as flagd does. "
+							 "ff.import_flagd, the copy functions and rollbacks use warning.",
+							 &ff_invalid_targeting,
+							 FF_INVALID_TARGETING_ERROR,
+							 ff_invalid_targeting_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ff");
 

@@ -23,4 +23,13 @@ extern char *ff_environment;
 extern char *ff_notify_channel;
 extern char *ff_change_comment;
 
+/* ff.invalid_targeting: refuse (error) or store with a WARNING (warning) */
+typedef enum FFInvalidTargeting
+{
+	FF_INVALID_TARGETING_ERROR,
+	FF_INVALID_TARGETING_WARNING
+}			FFInvalidTargeting;
+
+extern int	ff_invalid_targeting;
+
 #endif							/* FEATURE_FLAGS_H */

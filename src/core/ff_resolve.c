@@ -210,7 +210,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 							 keylen, flag->key,
 							 r->type == JL_NUMBER ? "the number" :
 							 r->type == JL_ARRAY ? "the array" : "the object",
-							 text ? (int) (len > 60 ? 60 : len) : 27,
+							 text ? JLUtf8Clip(text, len, 60) : 27,
 							 text ? text : "(nested too deeply to show)",
 							 text && len > 60 ? "..." : "");
 				return;

@@ -779,8 +779,14 @@ JLCompileOperator(JLCompiler *c, const JLMember *m, int depth)
 		if (m->keylen == 10 && memcmp(m->key, "in_segment", 10) == 0)
 			return JLCompileFail(c, JL_ERR_UNKNOWN_OPERATOR,
 								 "operator \"in_segment\" is not allowed here (segments cannot be used in this rule)");
+		if (m->keylen == 4 && memcmp(m->key, "$ref", 4) == 0 &&
+			args->type == JL_STRING)
+			return JLCompileFail(c, JL_ERR_UNKNOWN_OPERATOR,
+								 "unknown operator \"$ref\": the flagd shared rule \"%.*s\" was not resolved",
+								 JLUtf8Clip(args->u.string.ptr, args->u.string.len, 60),
+								 args->u.string.ptr);
 		return JLCompileFail(c, JL_ERR_UNKNOWN_OPERATOR, "unknown operator \"%.*s\"",
-							 (int) (m->keylen > 60 ? 60 : m->keylen), m->key);
+							 JLUtf8Clip(m->key, m->keylen, 60), m->key);
 	}
 
 	old = JLPathPush(c, ".", m->key, m->keylen, 0);

@@ -1001,3 +1001,17 @@ JLLessThan(const JLValue *a, const JLValue *b, bool or_equal, JLArena *arena)
 		return false;
 	return or_equal ? x <= y : x < y;
 }
+
+/*
+ * JLUtf8Clip returns how many bytes of s (len bytes of UTF-8) to show in a
+ * message of at most max bytes, without cutting a character in two.
+ */
+int
+JLUtf8Clip(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return (int) len;
+	while (max > 0 && (((unsigned char) s[max]) & 0xC0) == 0x80)
+		max--;
+	return (int) max;
+}

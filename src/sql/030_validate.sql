@@ -233,6 +233,27 @@ $$;
 COMMENT ON FUNCTION ff._rule_info(jsonb, text) IS
 'Internal: compiles a rule with ff._check_rule and returns its segment references, literal results and completeness';
 
+-- ff._rule_segment_names returns the segments a stored flag rule references.
+-- A rule that does not compile (stored with ff.invalid_targeting = warning)
+-- is read by its shape instead, so that it still counts as a user of the
+-- segments it names.
+CREATE FUNCTION ff._rule_segment_names(rule jsonb, label text)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (ff._rule_info(rule, label)).segments;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN ARRAY(SELECT DISTINCT w.item_value #>> '{}' FROM ff._rule_walk(rule, '$', true) AS w
+                  WHERE w.item_kind = 'segment' AND jsonb_typeof(w.item_value) = 'string'
+                  ORDER BY 1);
+END;
+$$;
+
+COMMENT ON FUNCTION ff._rule_segment_names(jsonb, text) IS
+'Internal: segments referenced by a stored flag rule; a rule that does not compile is read by its shape';
+
 -- ff._rule_path_of finds the JSON path where a rule references a segment
 -- or returns a literal, for error messages; NULL when not found.
 CREATE FUNCTION ff._rule_path_of(rule jsonb, kind text, value jsonb, prefix text)
@@ -287,8 +308,8 @@ BEGIN
                 AND strpos(f.targeting::text, to_jsonb(segment)::text) > 0
               ORDER BY f.key
     LOOP
-        IF segment = ANY ((ff._rule_info(r.targeting,
-                format('targeting for flag "%s" in environment "%s"', r.key, environment))).segments) THEN
+        IF segment = ANY (ff._rule_segment_names(r.targeting,
+                format('targeting for flag "%s" in environment "%s"', r.key, environment))) THEN
             kind := 'flag';
             name := r.key;
             RETURN NEXT;
@@ -907,6 +928,11 @@ DECLARE
     res_path    text;
     is_new      boolean := TG_OP = 'INSERT';
     moved       boolean;
+    lenient     boolean;
+    quiet       boolean;
+    compiled    boolean := true;
+    err_msg     text;
+    err_hint    text;
 BEGIN
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
@@ -1014,23 +1040,62 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Targeting is a JSON Logic object such as {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}, or NULL for none.';
         END IF;
-        info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
-        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.targeting,
-                                       format('targeting for %s', label), '$.targeting');
-        FOR res IN SELECT r FROM jsonb_array_elements(info.results) AS r LOOP
-            IF (jsonb_typeof(res) = 'string' AND NOT NEW.variants ? (res #>> '{}'))
-               OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
-                res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
-                SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
-                RAISE EXCEPTION 'targeting for % can return %, which is not a variant', label, res::text
-                    USING ERRCODE = 'invalid_parameter_value',
-                          DETAIL = format('The result is at %s; the variants are %s.', res_path, names),
-                          HINT = CASE jsonb_typeof(res)
-                              WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
-                              ELSE 'Targeting results name variants; return one of the variant names, or null for the default variant.'
-                          END;
-            END IF;
-        END LOOP;
+        -- ff.invalid_targeting = warning (ff.import_flagd, the copy
+        -- functions, rollbacks): a rule that flagd would load but cannot
+        -- evaluate is stored with a WARNING; its evaluations return the
+        -- caller's default with reason ERROR, as in flagd
+        lenient := current_setting('ff.invalid_targeting', true) = 'warning';
+        -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
+        -- of an existing flag is checked again as an UPDATE: warn once
+        quiet := false;
+        IF lenient AND is_new THEN
+            quiet := EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = NEW.environment AND f.key = NEW.key);
+        END IF;
+        IF lenient THEN
+            BEGIN
+                info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
+            EXCEPTION WHEN invalid_parameter_value THEN
+                GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+                compiled := false;
+                IF NOT quiet THEN
+                    RAISE WARNING '%', err_msg
+                        USING DETAIL = 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.',
+                              HINT = CASE WHEN strpos(err_msg, 'unknown operator "$ref"') > 0
+                                     THEN 'Add the shared rule to the flagd document''s "$evaluators", or fix the name; flagd does not resolve a "$ref" inside "$evaluators".'
+                                     ELSE err_hint END;
+                END IF;
+            END;
+        ELSE
+            info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
+        END IF;
+        IF compiled THEN
+            PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.targeting,
+                                           format('targeting for %s', label), '$.targeting');
+            FOR res IN SELECT r FROM jsonb_array_elements(info.results) AS r LOOP
+                IF (jsonb_typeof(res) = 'string' AND NOT NEW.variants ? (res #>> '{}'))
+                   OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
+                    res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
+                    SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+                    err_msg := format('targeting for %s can return %s, which is not a variant', label, res::text);
+                    err_hint := CASE jsonb_typeof(res)
+                        WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
+                        ELSE 'Targeting results name variants; return one of the variant names, or null for the default variant.'
+                    END;
+                    IF quiet THEN
+                        NULL;
+                    ELSIF lenient THEN
+                        RAISE WARNING '%', err_msg
+                            USING DETAIL = format('The result is at %s; the variants are %s. The flag is stored because ff.invalid_targeting is "warning"; an evaluation that reaches this result returns the caller''s default with reason ERROR and error code GENERAL.', res_path, names),
+                                  HINT = err_hint;
+                    ELSE
+                        RAISE EXCEPTION '%', err_msg
+                            USING ERRCODE = 'invalid_parameter_value',
+                                  DETAIL = format('The result is at %s; the variants are %s.', res_path, names),
+                                  HINT = err_hint;
+                    END IF;
+                END IF;
+            END LOOP;
+        END IF;
     END IF;
 
     RETURN NEW;

@@ -275,6 +275,7 @@ CREATE FUNCTION ff.copy_environment(from_environment text, to_environment text, 
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -612,6 +613,7 @@ CREATE FUNCTION ff.copy_flag(key text, from_environment text, to_environment tex
 RETURNS ff.flags
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -620,7 +622,6 @@ DECLARE
     src         ff.flags := ff._flag_row(copy_flag.key, src_env);
     dst_key     text := COALESCE(new_key, copy_flag.key);
     result      ff.flags;
-    info        record;
 BEGIN
     IF src_env = dst_env AND dst_key = src.key THEN
         RAISE EXCEPTION 'cannot copy flag "%" onto itself in environment "%"', src.key, src_env
@@ -633,9 +634,9 @@ BEGIN
                   HINT = 'Pass overwrite => true to replace it.';
     END IF;
     IF src.targeting IS NOT NULL AND src_env <> dst_env THEN
-        info := ff._rule_info(src.targeting, format('targeting for flag "%s" in environment "%s"', src.key, src_env));
         PERFORM ff._copy_segments(src_env, dst_env,
-            ARRAY(SELECT s FROM unnest(info.segments) AS s
+            ARRAY(SELECT s FROM unnest(ff._rule_segment_names(src.targeting,
+                      format('targeting for flag "%s" in environment "%s"', src.key, src_env))) AS s
                    WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = dst_env AND g.name = s)),
             false);
     END IF;

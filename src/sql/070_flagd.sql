@@ -10,7 +10,10 @@
 -- ---------------------------------------------------------------------
 
 -- ff._flagd_resolve_refs replaces every {"$ref": "name"} object inside a
--- rule by the named shared rule; an unknown name is an error.
+-- rule by the named shared rule.  A reference that cannot be resolved (an
+-- unknown name, a name that is not a string) is left in place, as flagd
+-- leaves it: the rule then fails to compile, so ff.import_flagd stores the
+-- flag with a WARNING and its evaluations return PARSE_ERROR.
 CREATE FUNCTION ff._flagd_resolve_refs(node jsonb, evaluators jsonb, flag text, path text,
                                        depth integer DEFAULT 0)
 RETURNS jsonb
@@ -44,19 +47,8 @@ BEGIN
     END IF;
     IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
         ref := node -> '$ref';
-        IF jsonb_typeof(ref) <> 'string' THEN
-            RAISE EXCEPTION 'invalid flagd document: flag "%" has a $ref that is not a string at %', flag, path
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'A shared rule is referenced as {"$ref": "name"}, with the name of a member of "$evaluators".';
-        END IF;
-        IF evaluators IS NULL OR NOT evaluators ? (ref #>> '{}') THEN
-            RAISE EXCEPTION 'invalid flagd document: flag "%" references unknown evaluator "%" at %', flag, ref #>> '{}', path
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = CASE WHEN evaluators IS NULL OR evaluators = '{}' THEN 'The document has no "$evaluators".'
-                                    ELSE format('The document defines %s.',
-                                        (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(evaluators) AS k))
-                               END,
-                      HINT = 'Add the rule to "$evaluators" or fix the name.';
+        IF jsonb_typeof(ref) <> 'string' OR evaluators IS NULL OR NOT evaluators ? (ref #>> '{}') THEN
+            RETURN node;
         END IF;
         RETURN evaluators -> (ref #>> '{}');
     END IF;
@@ -78,13 +70,13 @@ CREATE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, r
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
 AS $$
 #variable_conflict use_column
 DECLARE
     env         text := ff._resolve_environment(import_flagd.environment);
     flags       jsonb;
     evaluators  jsonb;
-    ev          record;
     fl          record;
     f           jsonb;
     fpath       text;
@@ -137,15 +129,6 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = '"$evaluators" maps names to JSON Logic rules that flags reference with {"$ref": "name"}.';
     END IF;
-    FOR ev IN SELECT e.key, e.value FROM jsonb_each(COALESCE(evaluators, '{}')) AS e ORDER BY e.key LOOP
-        IF jsonb_path_exists(ev.value, 'lax $.**."$ref"') THEN
-            RAISE EXCEPTION 'invalid flagd document: evaluator "%" contains a $ref', ev.key
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = format('The problem is in %s.', ff._json_path_member('$."$evaluators"', ev.key)),
-                      HINT = 'flagd does not resolve $ref inside $evaluators; inline the referenced rule.';
-        END IF;
-    END LOOP;
-
     -- flag-set metadata
     IF document ? 'metadata' THEN
         PERFORM ff._check_metadata(document -> 'metadata', 'the flag set of the document', '$.metadata');

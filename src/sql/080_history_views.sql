@@ -339,6 +339,7 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
+SET ff.invalid_targeting = 'warning'
 AS $$
 DECLARE
     target      jsonb := ff._history_image_at(entity, environment, entity_key, at_version);

@@ -408,6 +408,10 @@ test_compile(void)
 
 	t_reset();
 	T_EVAL("{\"nope\":[1]}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"nope\"");
+	/* long names are cut at 60 bytes, never inside a UTF-8 character */
+	T_EVAL("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\u00e9x\":[1]}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"");
+	T_EVAL("{\"$ref\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\u00e9x\"}", "{}",
+		   "COMPILE UNKNOWN_OPERATOR $: unknown operator \"$ref\": the flagd shared rule \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" was not resolved");
 	T_EVAL("{\"if\":[true,{\"and\":[{\"bogus\":1}]}]}", "{}",
 		   "COMPILE UNKNOWN_OPERATOR $.if[1].and[0]: unknown operator \"bogus\"");
 	T_EVAL("{\"?:\":[true,1,2]}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"?:\"; use \"if\" instead");
@@ -418,7 +422,8 @@ test_compile(void)
 		   "COMPILE BAD_ARGUMENTS $: a rule object must have exactly one key (the operator), found 2 keys (\"a\", \"b\")");
 	T_EVAL("[1,{\"==\":[1,1],\"x\":2}]", "{}",
 		   "COMPILE BAD_ARGUMENTS $[1]: a rule object must have exactly one key (the operator), found 2 keys (\"x\", \"==\")");
-	T_EVAL("{\"$ref\":\"shared\"}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"$ref\"");
+	T_EVAL("{\"$ref\":\"shared\"}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"$ref\": the flagd shared rule \"shared\" was not resolved");
+	T_EVAL("{\"$ref\":1}", "{}", "COMPILE UNKNOWN_OPERATOR $: unknown operator \"$ref\"");
 	T_EVAL("{\"var\":\"$flagd.nope\"}", "{}",
 		   "COMPILE BAD_ARGUMENTS $.var: var path \"$flagd.nope\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist");
 	T_EVAL("{\"var\":[\"$flagd.flagKey.x\",1]}", "{}",
