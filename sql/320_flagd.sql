@@ -157,6 +157,16 @@ SELECT ff.import_flagd($${
   }}$$, 'compat');
 -- the session's setting is back to its default after the import
 SHOW ff.invalid_targeting;
+-- what flagd's schema forbids is still refused, and the import writes nothing
+SELECT ff.current_version() AS before_refused \gset
+SELECT ff.import_flagd('{"flags": {"ok": {"state": "ENABLED", "variants": {"on": true, "off": false}},
+    "bad-arity": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+                  "targeting": {"if": [{"starts_with": [{"var": "email"}, "a", "b"]}, "on", "off"]}}}}', 'compat');
+SELECT ff.import_flagd('{"flags": {"bad-semver": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"if": [{"sem_ver": [{"var": "v"}, "=~", "1.0.0"]}, "on", "off"]}}}}', 'compat');
+SELECT ff.import_flagd('{"flags": {"bad-weight": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"fractional": [["on", -5], ["off", 105]]}}}}', 'compat');
+SELECT ff.current_version() = :before_refused AS nothing_written;
 SELECT key, targeting FROM ff.flags WHERE environment = 'compat' ORDER BY key;
 SELECT c.ctx, r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
   FROM (VALUES ('typo-op', '{}', '0'), ('lost-ref', '{"email": "a@example.com"}', 'false'),
@@ -181,8 +191,13 @@ SELECT key FROM ff.set_targeting('good', '{"if": [true, "maybe", "off"]}', 'comp
 SELECT name FROM ff.create_segment('testers', NULL, 'compat');
 SET ff.invalid_targeting = warning;
 SELECT key FROM ff.set_targeting('good', '{"if": [{"in_segment": "testers"}, "on", {"iff": []}]}', 'compat');
+-- a malformed call is refused even so
+SELECT key FROM ff.set_targeting('good', '{"if": [{"ends_with": [{"var": "email"}]}, "on", "off"]}', 'compat');
 RESET ff.invalid_targeting;
 SELECT targeting FROM ff.flags WHERE environment = 'compat' AND key = 'good';
+SELECT r, ff._rule_compile_error(r::jsonb) AS compile_error
+  FROM unnest(ARRAY['{"if": [true, "on"]}', '{"iff": []}', '{"$ref": "x"}', '{"ends_with": [1]}',
+                    '{"var": "$flagd.nope"}', '{"a": 1, "b": 2}', '{"in_segment": "s"}']) AS r;
 SELECT ff.current_version() AS broken_version \gset
 -- a rule that does not compile still holds on to the segments it names
 SELECT ff.delete_segment('testers', 'compat');

@@ -1185,6 +1185,60 @@ ff_check_rule(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }
 
+PG_FUNCTION_INFO_V1(ff_rule_compile_error);
+
+/*
+ * ff_rule_compile_error tells, without raising, why a flag rule does not
+ * compile: NULL when it compiles, else the class of the first problem
+ * ("unknown_operator", "bad_arguments", "too_deep", "too_large").  The
+ * write-time validation uses it to store, under ff.invalid_targeting =
+ * warning, only what flagd stores (unknown operators and unresolved $ref)
+ * and to refuse schema violations as before.
+ */
+Datum
+ff_rule_compile_error(PG_FUNCTION_ARGS)
+{
+	JLArena    *scratch = FFScratchArena();
+	bool		too_deep = false;
+	const JLValue *value = FFJsonbToJL(scratch, PG_GETARG_JSONB_P(0), false, &too_deep);
+	JLCompileOptions opts;
+	JLError		err;
+	const char *name;
+
+	if (too_deep)
+		PG_RETURN_TEXT_P(cstring_to_text("too_deep"));
+	memset(&opts, 0, sizeof(opts));
+	memset(&err, 0, sizeof(err));
+	opts.allow_segments = true;
+	if (JLCompile(scratch, value, &opts, &err) != NULL)
+		PG_RETURN_NULL();
+	switch (err.code)
+	{
+		case JL_ERR_UNKNOWN_OPERATOR:
+			name = "unknown_operator";
+			break;
+		case JL_ERR_BAD_ARGUMENTS:
+			name = "bad_arguments";
+			break;
+		case JL_ERR_TOO_DEEP:
+			name = "too_deep";
+			break;
+		case JL_ERR_TOO_LARGE:
+			name = "too_large";
+			break;
+		case JL_ERR_OUT_OF_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory while compiling a JSON Logic rule")));
+			name = NULL;		/* keep the compiler quiet */
+			break;
+		default:
+			name = "other";
+			break;
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(name));
+}
+
 /* ---------------------------------------------------------------------
  * ff.bucket
  * --------------------------------------------------------------------- */

@@ -1042,7 +1042,8 @@ BEGIN
         END IF;
         -- ff.invalid_targeting = warning (ff.import_flagd, the copy
         -- functions, rollbacks): a rule that flagd would load but cannot
-        -- evaluate is stored with a WARNING; its evaluations return the
+        -- evaluate (an unknown operator, a literal result that is not a
+        -- variant) is stored with a WARNING; its evaluations return the
         -- caller's default with reason ERROR, as in flagd
         lenient := current_setting('ff.invalid_targeting', true) = 'warning';
         -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
@@ -1056,6 +1057,14 @@ BEGIN
                 info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
             EXCEPTION WHEN invalid_parameter_value THEN
                 GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+                -- flagd stores an unknown operator (or an unresolved $ref)
+                -- and fails at evaluation; a schema violation (an operator
+                -- call of the wrong shape, a bad sem_ver operator or
+                -- fractional weight, an unknown $flagd property, too deep
+                -- a rule) is refused as always
+                IF ff._rule_compile_error(NEW.targeting) IS DISTINCT FROM 'unknown_operator' THEN
+                    RAISE EXCEPTION '%', err_msg USING ERRCODE = 'invalid_parameter_value', HINT = err_hint;
+                END IF;
                 compiled := false;
                 IF NOT quiet THEN
                     RAISE WARNING '%', err_msg

@@ -158,6 +158,13 @@ AS 'MODULE_PATHNAME', 'ff_check_rule';
 COMMENT ON FUNCTION ff._check_rule(pg_catalog.jsonb, pg_catalog.text) IS
     'Internal: compile a targeting or segment rule; raise an error naming label if invalid, else return its segments and literal results';
 
+CREATE FUNCTION ff._rule_compile_error(rule pg_catalog.jsonb)
+RETURNS pg_catalog.text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_rule_compile_error';
+COMMENT ON FUNCTION ff._rule_compile_error(pg_catalog.jsonb) IS
+    'Internal: why a flag rule does not compile (unknown_operator, bad_arguments, too_deep, too_large), or NULL; never raises';
+
 -- bucketing and diagnostics ------------------------------------------------
 
 CREATE FUNCTION ff.bucket(

@@ -15,11 +15,22 @@
 --   * ff._flagd_resolve_refs leaves an unresolvable "$ref" in place, and
 --     ff.import_flagd no longer refuses an evaluator that contains one
 --     (flagd resolves one level; the flags using it fail at evaluation);
+--   * ff._rule_compile_error (C): why a rule does not compile, without
+--     raising; only unknown operators are stored, schema violations (an
+--     operator call of the wrong shape) are refused as before;
 --   * ff._rule_segment_names: the segments a stored flag rule references,
 --     read by its shape when it does not compile, for ff.copy_flag and for
 --     the check that refuses to delete a segment still in use.
 -- No table, row or history changes.
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.4'" to load this file. \quit
+
+
+CREATE FUNCTION ff._rule_compile_error(rule pg_catalog.jsonb)
+RETURNS pg_catalog.text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_rule_compile_error';
+COMMENT ON FUNCTION ff._rule_compile_error(pg_catalog.jsonb) IS
+    'Internal: why a flag rule does not compile (unknown_operator, bad_arguments, too_deep, too_large), or NULL; never raises';
 
 
 CREATE FUNCTION ff._rule_segment_names(rule jsonb, label text)
@@ -210,7 +221,8 @@ BEGIN
         END IF;
         -- ff.invalid_targeting = warning (ff.import_flagd, the copy
         -- functions, rollbacks): a rule that flagd would load but cannot
-        -- evaluate is stored with a WARNING; its evaluations return the
+        -- evaluate (an unknown operator, a literal result that is not a
+        -- variant) is stored with a WARNING; its evaluations return the
         -- caller's default with reason ERROR, as in flagd
         lenient := current_setting('ff.invalid_targeting', true) = 'warning';
         -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
@@ -224,6 +236,14 @@ BEGIN
                 info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
             EXCEPTION WHEN invalid_parameter_value THEN
                 GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+                -- flagd stores an unknown operator (or an unresolved $ref)
+                -- and fails at evaluation; a schema violation (an operator
+                -- call of the wrong shape, a bad sem_ver operator or
+                -- fractional weight, an unknown $flagd property, too deep
+                -- a rule) is refused as always
+                IF ff._rule_compile_error(NEW.targeting) IS DISTINCT FROM 'unknown_operator' THEN
+                    RAISE EXCEPTION '%', err_msg USING ERRCODE = 'invalid_parameter_value', HINT = err_hint;
+                END IF;
                 compiled := false;
                 IF NOT quiet THEN
                     RAISE WARNING '%', err_msg
