@@ -83,7 +83,7 @@ DECLARE
     dv          text;
     tg          jsonb;
     md          jsonb;
-    parsed      jsonb := '[]';
+    parsed      jsonb[] := '{}';
     written     integer := 0;
     n           integer;
 BEGIN
@@ -163,14 +163,14 @@ BEGIN
         dv := f ->> 'defaultVariant';
         tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
         md := COALESCE(f -> 'metadata', '{}');
-        parsed := parsed || jsonb_build_array(jsonb_build_object(
+        -- appended in place (a jsonb array would be copied for every flag)
+        parsed := array_append(parsed, jsonb_build_object(
             'key', fl.key, 'state', f -> 'state', 'variants', f -> 'variants',
             'defaultVariant', dv, 'targeting', tg, 'metadata', md));
     END LOOP;
 
     -- write: unchanged flags are left alone (no new version, no history)
-    FOR fl IN SELECT p FROM jsonb_array_elements(parsed) AS p LOOP
-        f := fl.p;
+    FOREACH f IN ARRAY parsed LOOP
         tg := f -> 'targeting';
         IF tg = 'null'::jsonb OR tg = '{}'::jsonb THEN
             tg := NULL;
