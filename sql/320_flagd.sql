@@ -187,6 +187,8 @@ SELECT ff.export_flagd('compat') -> 'flags' = ff.export_flagd('compat2') -> 'fla
 SELECT ff.import_flagd(ff.export_flagd('compat'), 'compat2') AS reimported;
 -- direct writes still refuse such a rule, unless the session asks otherwise
 SELECT key FROM ff.set_targeting('good', '{"iff": [true, "on", "off"]}', 'compat');
+-- (a flagd "$ref" pasted into a rule gets its own hint)
+SELECT key FROM ff.set_targeting('good', '{"if": [{"$ref": "staff"}, "on", "off"]}', 'compat');
 SELECT key FROM ff.set_targeting('good', '{"if": [true, "maybe", "off"]}', 'compat');
 SELECT name FROM ff.create_segment('testers', NULL, 'compat');
 SET ff.invalid_targeting = warning;

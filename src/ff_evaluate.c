@@ -981,6 +981,10 @@ FFRuleErrorHint(const JLError *err, bool allow_segments)
 	switch (err->code)
 	{
 		case JL_ERR_UNKNOWN_OPERATOR:
+			/* a flagd {"$ref": "name"} that no "$evaluators" entry resolved */
+			if (strncmp(err->message, "unknown operator \"$ref\"", 23) == 0)
+				return "Add the shared rule to the flagd document's \"$evaluators\", or fix the name; "
+					"flagd does not resolve a \"$ref\" inside \"$evaluators\".";
 			if (allow_segments)
 				return "Supported operators: " FF_STANDARD_OPERATORS ", in_segment.";
 			return "Supported operators: " FF_STANDARD_OPERATORS ", ?: (segments are only available in flag targeting).";
@@ -1011,6 +1015,35 @@ FFRaiseCompileError(const char *label, const JLError *err, bool allow_segments)
 }
 
 /*
+ * FFCompileRule compiles a rule given as a jsonb argument into the scratch
+ * arena with the options of its kind (flag and segment rules: segments,
+ * flagd's operator set; plain JSON Logic: jsonlogic.com's "?:"), or
+ * returns NULL with err filled in.
+ */
+static const JLRule *
+FFCompileRule(JLArena *scratch, Jsonb *rule, bool allow_segments, JLError *err)
+{
+	bool		too_deep = false;
+	const JLValue *value = FFJsonbToJL(scratch, rule, false, &too_deep);
+	JLCompileOptions opts;
+
+	memset(&opts, 0, sizeof(opts));
+	memset(err, 0, sizeof(*err));
+	if (too_deep)
+	{
+		/* far beyond the compiler's own limit: report that one */
+		err->code = JL_ERR_TOO_DEEP;
+		strcpy(err->path, "$");
+		snprintf(err->message, sizeof(err->message),
+				 "rule nesting exceeds the maximum depth of %d", JL_DEFAULT_MAX_DEPTH);
+		return NULL;
+	}
+	opts.allow_segments = allow_segments;
+	opts.allow_ternary = !allow_segments;
+	return JLCompile(scratch, value, &opts, err);
+}
+
+/*
  * FFCompileArg compiles a rule given as a jsonb argument into the scratch
  * arena, raising an ERROR if it does not compile.
  */
@@ -1018,27 +1051,9 @@ static const JLRule *
 FFCompileArg(JLArena *scratch, Jsonb *rule, bool allow_segments,
 			 const char *label)
 {
-	bool		too_deep = false;
-	const JLValue *value = FFJsonbToJL(scratch, rule, false, &too_deep);
-	JLCompileOptions opts;
 	JLError		err;
-	const JLRule *compiled;
+	const JLRule *compiled = FFCompileRule(scratch, rule, allow_segments, &err);
 
-	memset(&opts, 0, sizeof(opts));
-	memset(&err, 0, sizeof(err));
-	if (too_deep)
-	{
-		/* far beyond the compiler's own limit: report that one */
-		err.code = JL_ERR_TOO_DEEP;
-		strcpy(err.path, "$");
-		snprintf(err.message, sizeof(err.message),
-				 "rule nesting exceeds the maximum depth of %d", JL_DEFAULT_MAX_DEPTH);
-		FFRaiseCompileError(label, &err, allow_segments);
-	}
-	opts.allow_segments = allow_segments;
-	/* jsonlogic.com's "?:" for plain JSON Logic; flag rules follow flagd */
-	opts.allow_ternary = !allow_segments;
-	compiled = JLCompile(scratch, value, &opts, &err);
 	if (compiled == NULL)
 		FFRaiseCompileError(label, &err, allow_segments);
 	return compiled;
@@ -1193,24 +1208,16 @@ PG_FUNCTION_INFO_V1(ff_rule_compile_error);
  * ("unknown_operator", "bad_arguments", "too_deep", "too_large").  The
  * write-time validation uses it to store, under ff.invalid_targeting =
  * warning, only what flagd stores (unknown operators and unresolved $ref)
- * and to refuse schema violations as before.
+ * and to refuse schema violations as before; ff._rule_segment_names uses
+ * it to read a stored rule that does not compile by its shape.
  */
 Datum
 ff_rule_compile_error(PG_FUNCTION_ARGS)
 {
-	JLArena    *scratch = FFScratchArena();
-	bool		too_deep = false;
-	const JLValue *value = FFJsonbToJL(scratch, PG_GETARG_JSONB_P(0), false, &too_deep);
-	JLCompileOptions opts;
 	JLError		err;
 	const char *name;
 
-	if (too_deep)
-		PG_RETURN_TEXT_P(cstring_to_text("too_deep"));
-	memset(&opts, 0, sizeof(opts));
-	memset(&err, 0, sizeof(err));
-	opts.allow_segments = true;
-	if (JLCompile(scratch, value, &opts, &err) != NULL)
+	if (FFCompileRule(FFScratchArena(), PG_GETARG_JSONB_P(0), true, &err) != NULL)
 		PG_RETURN_NULL();
 	switch (err.code)
 	{

@@ -39,8 +39,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN (ff._rule_info(rule, label)).segments;
-EXCEPTION WHEN invalid_parameter_value THEN
+    IF ff._rule_compile_error(rule) IS NULL THEN
+        RETURN (ff._rule_info(rule, label)).segments;
+    END IF;
     RETURN ARRAY(SELECT DISTINCT w.item_value #>> '{}' FROM ff._rule_walk(rule, '$', true) AS w
                   WHERE w.item_kind = 'segment' AND jsonb_typeof(w.item_value) = 'string'
                   ORDER BY 1);
@@ -231,28 +232,24 @@ BEGIN
         IF lenient AND is_new THEN
             quiet := EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = NEW.environment AND f.key = NEW.key);
         END IF;
+        -- flagd stores an unknown operator (or an unresolved $ref) and fails
+        -- at evaluation; a schema violation (an operator call of the wrong
+        -- shape, a bad sem_ver operator or fractional weight, an unknown
+        -- $flagd property, too deep a rule) is refused as always, below
         IF lenient THEN
-            BEGIN
-                info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
-            EXCEPTION WHEN invalid_parameter_value THEN
-                GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
-                -- flagd stores an unknown operator (or an unresolved $ref)
-                -- and fails at evaluation; a schema violation (an operator
-                -- call of the wrong shape, a bad sem_ver operator or
-                -- fractional weight, an unknown $flagd property, too deep
-                -- a rule) is refused as always
-                IF ff._rule_compile_error(NEW.targeting) IS DISTINCT FROM 'unknown_operator' THEN
-                    RAISE EXCEPTION '%', err_msg USING ERRCODE = 'invalid_parameter_value', HINT = err_hint;
-                END IF;
-                compiled := false;
-                IF NOT quiet THEN
+            compiled := ff._rule_compile_error(NEW.targeting) IS DISTINCT FROM 'unknown_operator';
+        END IF;
+        IF NOT compiled THEN
+            IF NOT quiet THEN
+                BEGIN
+                    PERFORM ff._check_rule(NEW.targeting, format('targeting for %s', label));
+                EXCEPTION WHEN invalid_parameter_value THEN
+                    GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
                     RAISE WARNING '%', err_msg
                         USING DETAIL = 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.',
-                              HINT = CASE WHEN strpos(err_msg, 'unknown operator "$ref"') > 0
-                                     THEN 'Add the shared rule to the flagd document''s "$evaluators", or fix the name; flagd does not resolve a "$ref" inside "$evaluators".'
-                                     ELSE err_hint END;
-                END IF;
-            END;
+                              HINT = err_hint;
+                END;
+            END IF;
         ELSE
             info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
         END IF;
