@@ -371,8 +371,8 @@ FFRecentMatches(const FFRecentFlag *r, int64 gen_id, const char *key,
 				size_t keylen, const char *envname, size_t envlen)
 {
 	return r->gen_id == gen_id && r->keylen == keylen && r->envlen == envlen &&
-		memcmp(r->key, key, keylen) == 0 &&
-		(envlen == 0 || memcmp(r->envname, envname, envlen) == 0);
+		JLBytesEqual(r->key, key, keylen) &&
+		JLBytesEqual(r->envname, envname, envlen);
 }
 
 /*

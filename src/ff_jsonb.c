@@ -586,7 +586,7 @@ FFParseIndex(const char *p, size_t len, uint32 *out)
 /*
  * FFObjectFind finds member key (keylen bytes) of object container jc by
  * reading its JEntry array directly: one pass over the key entries, which
- * jsonb keeps sorted by (length, bytes), so the scan stops at the first
+ * jsonb keeps sorted by length first, so the scan stops at the first
  * longer key, and then over the entries up to the member's value, to learn
  * where the value starts.  No JsonbValue is filled and nothing is
  * allocated.  On success *entry is the value's JEntry, *data its first
@@ -619,16 +619,9 @@ FFObjectFind(JsonbContainer *jc, const char *key, uint32 keylen,
 		end = off;
 		JBE_ADVANCE_OFFSET(end, children[i]);
 		klen = end - off;
-		if (klen == keylen)
-		{
-			int			c = memcmp(base + off, key, keylen);
-
-			if (c == 0)
-				break;
-			if (c > 0)
-				return false;
-		}
-		else if (klen > keylen)
+		if (klen == keylen && JLBytesEqual(base + off, key, keylen))
+			break;
+		if (klen > keylen)
 			return false;
 		off = end;
 	}

@@ -99,7 +99,7 @@ FFFindVariant(const FFFlag *flag, const char *name, size_t len)
 	}
 	for (i = 0; i < flag->nvariants; i++)
 		if (flag->variants[i].namelen == len &&
-			(len == 0 || memcmp(flag->variants[i].name, name, len) == 0))
+			JLBytesEqual(flag->variants[i].name, name, len))
 			return (int) i;
 	return -1;
 }

@@ -454,6 +454,7 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 							 (int) (buf.len > 100 ? 100 : buf.len), buf.data);
 	}
 	n->u.var.flagd = (uint8_t) flagd;
+	n->u.var.plain = nsegs > 0 && flagd == JL_FLAGD_NONE && n->nargs < 2;
 	return n;
 }
 
@@ -601,6 +602,8 @@ JLCompileFractional(JLCompiler *c, JLNode *n)
 	if (total > 2147483647.0)
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "fractional weights sum to more than 2147483647");
+	if (first == 1 && !JLFractionalPrepare(c->arena, n, 1))
+		return JLCompileOOM(c);
 	return n;
 }
 

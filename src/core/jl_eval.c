@@ -326,9 +326,45 @@ JLLookupKey(JLEvalState *st, const JLNode *node, const JLValue *key,
 }
 
 /*
+ * JLVarResult is var's value once its path was looked up: what was found,
+ * else the default (the second argument), else null.
+ */
+static inline const JLValue *
+JLVarResult(JLEvalState *st, const JLNode *node, const JLValue *scope,
+			const JLValue *found)
+{
+	if (found == NULL || found->type == JL_NULL)
+	{
+		if (node->nargs >= 2)
+			return JLEvalNode(st, node->args[1], scope);
+		return &JLNullValue;
+	}
+	return found;
+}
+
+/*
+ * JLEvalVarComputed implements var with a path computed by a rule; out of
+ * line, so that the common static case keeps a small stack frame.
+ */
+static JL_NOINLINE const JLValue *
+JLEvalVarComputed(JLEvalState *st, const JLNode *node, const JLValue *scope)
+{
+	const JLValue *key = JLEvalNode(st, node->args[0], scope);
+	const JLValue *found;
+	bool		oom;
+
+	if (key == NULL)
+		return NULL;
+	found = JLLookupKey(st, node, key, scope, &oom);
+	if (oom)
+		return JLEvalOOM(st, node);
+	return JLVarResult(st, node, scope, found);
+}
+
+/*
  * JLEvalVar implements var: static paths were split at compile time.
  */
-static const JLValue *
+static inline const JLValue *
 JLEvalVar(JLEvalState *st, const JLNode *node, const JLValue *scope)
 {
 	const JLValue *found;
@@ -355,23 +391,8 @@ JLEvalVar(JLEvalState *st, const JLNode *node, const JLValue *scope)
 								node->u.var.nsegs, st->scratch) : NULL;
 	}
 	else
-	{
-		const JLValue *key = JLEvalNode(st, node->args[0], scope);
-		bool		oom;
-
-		if (key == NULL)
-			return NULL;
-		found = JLLookupKey(st, node, key, scope, &oom);
-		if (oom)
-			return JLEvalOOM(st, node);
-	}
-	if (found == NULL || found->type == JL_NULL)
-	{
-		if (node->nargs >= 2)
-			return JLEvalNode(st, node->args[1], scope);
-		return &JLNullValue;
-	}
-	return found;
+		return JLEvalVarComputed(st, node, scope);
+	return JLVarResult(st, node, scope, found);
 }
 
 /*
@@ -662,7 +683,7 @@ JLFindBytes(JLEvalState *st, const JLNode *node, const char *hay, size_t hlen,
  * JLEvalIn implements in: substring test on a string haystack,
  * strict-equality membership on an array haystack, false otherwise.
  */
-static const JLValue *
+static JL_NOINLINE const JLValue *
 JLEvalIn(JLEvalState *st, const JLNode *node, const JLValue *needle,
 		 const JLValue *hay)
 {
@@ -935,108 +956,66 @@ JLEvalArith(JLEvalState *st, const JLNode *node, const JLValue **vals)
 }
 
 /*
- * JLEvalOp evaluates an operator node (depth accounting done by caller).
+ * JLEvalCompare finishes the operators whose (at most three) arguments
+ * JLEvalNodeFull evaluated: equality, relational comparison, negation and
+ * in.  a, b and c are NULL where there was no such argument.
  */
-static const JLValue *
-JLEvalOp(JLEvalState *st, const JLNode *node, const JLValue *scope)
+static inline const JLValue *
+JLEvalCompare(JLEvalState *st, const JLNode *node, const JLValue *a,
+			  const JLValue *b, const JLValue *c)
+{
+	bool		r;
+	bool		oe;
+
+	switch (node->op)
+	{
+		case JLOP_EQ:
+		case JLOP_NE:
+			r = JLLooseEqual(a, b, st->scratch);
+			return JL_BOOL(r == (node->op == JLOP_EQ));
+		case JLOP_STRICT_EQ:
+		case JLOP_STRICT_NE:
+			r = JLStrictEqual(a, b);
+			return JL_BOOL(r == (node->op == JLOP_STRICT_EQ));
+		case JLOP_LT:
+		case JLOP_LE:
+			oe = node->op == JLOP_LE;
+			r = JLLessThan(a, b, oe, st->scratch);
+			if (node->nargs > 2)
+				r = r && JLLessThan(b, c, oe, st->scratch);
+			return JL_BOOL(r);
+		case JLOP_GT:
+		case JLOP_GE:
+			return JL_BOOL(JLLessThan(b, a, node->op == JLOP_GE, st->scratch));
+		case JLOP_NOT:
+		case JLOP_NOTNOT:
+			r = node->nargs > 0 && JLTruthy(a);
+			return JL_BOOL(r == (node->op == JLOP_NOTNOT));
+		case JLOP_IN:
+			return JLEvalIn(st, node, a, b);
+		default:
+			break;
+	}
+	JLEvalFail(st, JL_ERR_RUNTIME, node->path, "internal error: node type %d is not a comparison",
+			   (int) node->op);
+	return NULL;
+}
+
+/*
+ * JLEvalOpCold evaluates the operators that JLEvalNodeFull does not: the
+ * ones that need an argument buffer, build values or loop.  Out of line, so
+ * that its stack frame is not paid by every node.
+ */
+static JL_NOINLINE const JLValue *
+JLEvalOpCold(JLEvalState *st, const JLNode *node, const JLValue *scope)
 {
 	const JLValue *small[JL_STACK_ARGS];
 	const JLValue **vals;
-	const JLValue *a,
-			   *b;
+	const JLValue *a;
 	uint32_t	i;
 
 	switch (node->op)
 	{
-		case JLOP_LITERAL:
-			return node->u.lit.value;
-		case JLOP_VAR:
-			return JLEvalVar(st, node, scope);
-		case JLOP_IF:
-			for (i = 0; i + 1 < node->nargs; i += 2)
-			{
-				a = JLEvalNode(st, node->args[i], scope);
-				if (a == NULL)
-					return NULL;
-				if (JLTruthy(a))
-					return JLEvalNode(st, node->args[i + 1], scope);
-			}
-			if (i < node->nargs)
-				return JLEvalNode(st, node->args[i], scope);
-			return &JLNullValue;
-		case JLOP_AND:
-		case JLOP_OR:
-			a = &JLNullValue;
-			for (i = 0; i < node->nargs; i++)
-			{
-				a = JLEvalNode(st, node->args[i], scope);
-				if (a == NULL)
-					return NULL;
-				if (JLTruthy(a) == (node->op == JLOP_OR))
-					return a;
-			}
-			return a;
-		case JLOP_EQ:
-		case JLOP_NE:
-		case JLOP_STRICT_EQ:
-		case JLOP_STRICT_NE:
-			{
-				bool		eq;
-
-				a = node->nargs > 0 ? JLEvalNode(st, node->args[0], scope) : NULL;
-				if (node->nargs > 0 && a == NULL)
-					return NULL;
-				b = node->nargs > 1 ? JLEvalNode(st, node->args[1], scope) : NULL;
-				if (node->nargs > 1 && b == NULL)
-					return NULL;
-				for (i = 2; i < node->nargs; i++)
-					if (JLEvalNode(st, node->args[i], scope) == NULL)
-						return NULL;
-				if (node->op == JLOP_EQ || node->op == JLOP_NE)
-					eq = JLLooseEqual(a, b, st->scratch);
-				else
-					eq = JLStrictEqual(a, b);
-				return JL_BOOL(eq == (node->op == JLOP_EQ || node->op == JLOP_STRICT_EQ));
-			}
-		case JLOP_LT:
-		case JLOP_LE:
-		case JLOP_GT:
-		case JLOP_GE:
-			{
-				const JLValue *c = NULL;
-				bool		r;
-				bool		oe = node->op == JLOP_LE || node->op == JLOP_GE;
-
-				vals = JLArgsBuffer(st, small, node->nargs);
-				if (vals == NULL)
-					return JLEvalOOM(st, node);
-				if (!JLEvalArgs(st, node, scope, vals))
-					return NULL;
-				a = node->nargs > 0 ? vals[0] : NULL;
-				b = node->nargs > 1 ? vals[1] : NULL;
-				if (node->op == JLOP_GT || node->op == JLOP_GE)
-					return JL_BOOL(JLLessThan(b, a, oe, st->scratch));
-				if (node->nargs > 2)
-					c = vals[2];
-				r = JLLessThan(a, b, oe, st->scratch);
-				if (node->nargs > 2)
-					r = r && JLLessThan(b, c, oe, st->scratch);
-				return JL_BOOL(r);
-			}
-		case JLOP_NOT:
-		case JLOP_NOTNOT:
-			{
-				bool		t = false;
-
-				vals = JLArgsBuffer(st, small, node->nargs);
-				if (vals == NULL)
-					return JLEvalOOM(st, node);
-				if (!JLEvalArgs(st, node, scope, vals))
-					return NULL;
-				if (node->nargs > 0)
-					t = JLTruthy(vals[0]);
-				return JL_BOOL(t == (node->op == JLOP_NOTNOT));
-			}
 		case JLOP_ADD:
 		case JLOP_SUB:
 		case JLOP_MUL:
@@ -1077,14 +1056,6 @@ JLEvalOp(JLEvalState *st, const JLNode *node, const JLValue *scope)
 			if (!JLEvalArgs(st, node, scope, vals))
 				return NULL;
 			return JLEvalSubstr(st, node, vals);
-		case JLOP_IN:
-			vals = JLArgsBuffer(st, small, node->nargs);
-			if (vals == NULL)
-				return JLEvalOOM(st, node);
-			if (!JLEvalArgs(st, node, scope, vals))
-				return NULL;
-			return JLEvalIn(st, node, node->nargs > 0 ? vals[0] : NULL,
-							node->nargs > 1 ? vals[1] : NULL);
 		case JLOP_MERGE:
 			vals = JLArgsBuffer(st, small, node->nargs);
 			if (vals == NULL)
@@ -1157,16 +1128,8 @@ JLEvalOp(JLEvalState *st, const JLNode *node, const JLValue *scope)
 				arr = JLMakeArray(st->scratch, items, node->nargs);
 				return arr ? arr : JLEvalOOM(st, node);
 			}
-		case JLOP_FRACTIONAL:
-			return JLEvalFractional(st, node, scope);
-		case JLOP_SEM_VER:
-			return JLEvalSemVer(st, node, scope);
-		case JLOP_STARTS_WITH:
-			return JLEvalStringAffix(st, node, scope, true);
-		case JLOP_ENDS_WITH:
-			return JLEvalStringAffix(st, node, scope, false);
-		case JLOP_IN_SEGMENT:
-			return JLEvalInSegment(st, node, scope);
+		default:
+			break;
 	}
 	JLEvalFail(st, JL_ERR_RUNTIME, node->path, "internal error: unknown node type %d",
 			   (int) node->op);
@@ -1175,12 +1138,18 @@ JLEvalOp(JLEvalState *st, const JLNode *node, const JLValue *scope)
 
 /*
  * JLEvalNodeFull evaluates one node with depth and interrupt accounting
- * (JLEvalNode in jl_internal.h returns literals before calling it).
+ * (JLEvalNode in jl_internal.h returns literals and plain vars before
+ * calling it).  The operators that flag rules are made of are evaluated
+ * here, with their arguments in locals; JLEvalOpCold does the rest.
  */
 const JLValue *
 JLEvalNodeFull(JLEvalState *st, const JLNode *node, const JLValue *scope)
 {
 	const JLValue *r;
+	const JLValue *a;
+	const JLValue *b;
+	const JLValue *c;
+	uint32_t	i;
 
 	if (node->op == JLOP_LITERAL)
 		return node->u.lit.value;
@@ -1196,7 +1165,84 @@ JLEvalNodeFull(JLEvalState *st, const JLNode *node, const JLValue *scope)
 		st->depth--;
 		return NULL;
 	}
-	r = JLEvalOp(st, node, scope);
+	switch (node->op)
+	{
+		case JLOP_VAR:
+			r = JLEvalVar(st, node, scope);
+			break;
+		case JLOP_IF:
+			r = &JLNullValue;
+			a = NULL;
+			for (i = 0; i + 1 < node->nargs; i += 2)
+			{
+				a = JLEvalNode(st, node->args[i], scope);
+				if (a == NULL || JLTruthy(a))
+					break;
+			}
+			if (i + 1 < node->nargs)
+				r = a == NULL ? NULL : JLEvalNode(st, node->args[i + 1], scope);
+			else if (i < node->nargs)
+				r = JLEvalNode(st, node->args[i], scope);
+			break;
+		case JLOP_AND:
+		case JLOP_OR:
+			r = &JLNullValue;
+			for (i = 0; i < node->nargs; i++)
+			{
+				r = JLEvalNode(st, node->args[i], scope);
+				if (r == NULL || JLTruthy(r) == (node->op == JLOP_OR))
+					break;
+			}
+			break;
+		case JLOP_EQ:
+		case JLOP_NE:
+		case JLOP_STRICT_EQ:
+		case JLOP_STRICT_NE:
+		case JLOP_LT:
+		case JLOP_LE:
+		case JLOP_GT:
+		case JLOP_GE:
+		case JLOP_NOT:
+		case JLOP_NOTNOT:
+		case JLOP_IN:
+			/* every argument is evaluated; the first three are used */
+			a = b = c = NULL;
+			r = &JLNullValue;
+			for (i = 0; i < node->nargs; i++)
+			{
+				r = JLEvalNode(st, node->args[i], scope);
+				if (r == NULL)
+					break;
+				if (i == 0)
+					a = r;
+				else if (i == 1)
+					b = r;
+				else if (i == 2)
+					c = r;
+			}
+			if (r == NULL)
+				break;
+			r = JLEvalCompare(st, node, a, b, c);
+			break;
+		case JLOP_FRACTIONAL:
+			r = JLEvalFractional(st, node, scope);
+			break;
+		case JLOP_SEM_VER:
+			r = JLEvalSemVer(st, node, scope);
+			break;
+		case JLOP_STARTS_WITH:
+			r = JLEvalStringAffix(st, node, scope, true);
+			break;
+		case JLOP_ENDS_WITH:
+			r = JLEvalStringAffix(st, node, scope, false);
+			break;
+		case JLOP_IN_SEGMENT:
+			r = JLEvalInSegment(st, node, scope);
+			break;
+		default:
+			r = JLEvalOpCold(st, node, scope);
+			break;
+	}
 	st->depth--;
 	return r;
 }

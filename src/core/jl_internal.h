@@ -26,6 +26,13 @@
 #define JL_PRINTF(f, a)
 #endif
 
+/* keep a cold function out of its caller (its stack frame with it) */
+#if defined(__GNUC__)
+#define JL_NOINLINE __attribute__((noinline))
+#else
+#define JL_NOINLINE
+#endif
+
 /* how many loop iterations / evaluation steps between interrupt checks */
 #define JL_INTERRUPT_INTERVAL 1024
 
@@ -112,6 +119,26 @@ typedef enum JLSemVerOp
 
 typedef struct JLNode JLNode;
 
+/* one bucket of fractional: its variant and whole weight */
+typedef struct JLBucket
+{
+	const JLValue *variant;
+	uint64_t	weight;
+} JLBucket;
+
+/*
+ * The buckets of a fractional node whose buckets are all literals, checked
+ * and summed once at compile time.  valid is false when one of them is not
+ * a bucket (the operator then yields null, as it does when evaluating).
+ */
+typedef struct JLFracBuckets
+{
+	bool		valid;
+	uint32_t	count;
+	uint64_t	total;
+	JLBucket	buckets[];
+} JLFracBuckets;
+
 /* the pre-parsed operands of a sem_ver node */
 typedef struct JLNodeSemVer
 {
@@ -137,6 +164,8 @@ struct JLNode
 			uint32_t	nsegs;
 			uint8_t		flagd;	/* a JLFlagdRef */
 			bool		is_static;	/* path known at compile time */
+			bool		plain;	/* static, non-empty, no $flagd, no default:
+								 * a root lookup and nothing else */
 		}			var;
 		struct
 		{
@@ -146,6 +175,8 @@ struct JLNode
 		}			inset;
 		/* sem_ver: out of line, so that every other node stays small */
 		struct JLNodeSemVer *semver;
+		/* fractional: the buckets after the bucketing value, when literal */
+		const struct JLFracBuckets *frac;
 		struct
 		{
 			/* JLOP_LITERAL: the value; JLOP_ARRAY: the source array */
@@ -247,6 +278,18 @@ JLEvalNode(JLEvalState *st, const JLNode *node, const JLValue *scope)
 {
 	if (node->op == JLOP_LITERAL)
 		return node->u.lit.value;
+	if (node->op == JLOP_VAR && node->u.var.plain && scope == NULL)
+	{
+		/* a leaf that cannot recurse: no depth or step accounting */
+		const JLContext *ctx = st->ctx;
+		const JLValue *found;
+
+		if (ctx->lookup == NULL)
+			return &JLNullValue;
+		found = ctx->lookup(ctx->opaque, node->u.var.segs, node->u.var.nsegs,
+							st->scratch);
+		return (found == NULL || found->type == JL_NULL) ? &JLNullValue : found;
+	}
 	return JLEvalNodeFull(st, node, scope);
 }
 
@@ -261,6 +304,7 @@ extern bool JLSemVerParse(const char *s, size_t len, JLSemVer *out);
 extern JLSemVerOp JLSemVerOpParse(const char *s, size_t len);
 extern const JLValue *JLEvalFractional(JLEvalState *st, const JLNode *node,
 									   const JLValue *scope);
+extern bool JLFractionalPrepare(JLArena *arena, JLNode *node, uint32_t first);
 extern const JLValue *JLEvalSemVer(JLEvalState *st, const JLNode *node,
 								   const JLValue *scope);
 extern const JLValue *JLEvalStringAffix(JLEvalState *st, const JLNode *node,

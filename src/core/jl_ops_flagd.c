@@ -391,19 +391,13 @@ JLEvalStringAffix(JLEvalState *st, const JLNode *node, const JLValue *scope,
 	if (al == 0)
 		return &JLTrueValue;
 	if (prefix)
-		return JL_BOOL(memcmp(s->u.string.ptr, a->u.string.ptr, al) == 0);
-	return JL_BOOL(memcmp(s->u.string.ptr + sl - al, a->u.string.ptr, al) == 0);
+		return JL_BOOL(JLBytesEqual(s->u.string.ptr, a->u.string.ptr, al));
+	return JL_BOOL(JLBytesEqual(s->u.string.ptr + sl - al, a->u.string.ptr, al));
 }
 
 /* ---------------------------------------------------------------------
  * fractional
  * --------------------------------------------------------------------- */
-
-typedef struct JLBucket
-{
-	const JLValue *variant;
-	uint64_t	weight;
-} JLBucket;
 
 /*
  * JLBucketOf extracts (variant, weight) from an evaluated bucket; false
@@ -445,13 +439,51 @@ JLBucketOf(const JLValue *b, JLBucket *out)
 }
 
 /*
+ * JLFractionalPrepare checks and sums node's buckets from argument first on
+ * once, when every one of them is a literal, so that evaluations only hash
+ * and pick (node->u.frac; left NULL otherwise).  False when out of memory.
+ */
+bool
+JLFractionalPrepare(JLArena *arena, JLNode *node, uint32_t first)
+{
+	JLFracBuckets *fb;
+	uint32_t	i;
+
+	node->u.frac = NULL;
+	if (first >= node->nargs)
+		return true;
+	for (i = first; i < node->nargs; i++)
+		if (node->args[i]->op != JLOP_LITERAL)
+			return true;
+	fb = JLArenaAlloc(arena, offsetof(JLFracBuckets, buckets) +
+					  (node->nargs - first) * sizeof(JLBucket));
+	if (fb == NULL)
+		return false;
+	fb->valid = true;
+	fb->count = 0;
+	fb->total = 0;
+	for (i = first; i < node->nargs; i++)
+	{
+		if (!JLBucketOf(node->args[i]->u.lit.value, &fb->buckets[fb->count]))
+		{
+			fb->valid = false;
+			break;
+		}
+		fb->total += fb->buckets[fb->count].weight;
+		fb->count++;
+	}
+	node->u.frac = fb;
+	return true;
+}
+
+/*
  * JLEvalFractional implements flagd's fractional operator (v2).
  */
 const JLValue *
 JLEvalFractional(JLEvalState *st, const JLNode *node, const JLValue *scope)
 {
 	JLBucket	small[8];
-	JLBucket   *buckets = small;
+	const JLBucket *buckets;
 	const JLValue *first;
 	const JLValue *seed = NULL;
 	uint32_t	start = 0;
@@ -474,25 +506,40 @@ JLEvalFractional(JLEvalState *st, const JLNode *node, const JLValue *scope)
 			return &JLNullValue;
 		start = 1;
 	}
-	if (node->nargs - start > 8)
+	if (start == 1 && node->u.frac != NULL)
 	{
-		buckets = JLArenaAlloc(st->scratch, (node->nargs - start) * sizeof(JLBucket));
-		if (buckets == NULL)
-		{
-			JLEvalFail(st, JL_ERR_OUT_OF_MEMORY, node->path, "out of memory during evaluation");
-			return NULL;
-		}
-	}
-	for (i = start; i < node->nargs; i++)
-	{
-		const JLValue *bv = (i == 0) ? first : JLEvalNode(st, node->args[i], scope);
-
-		if (bv == NULL)
-			return NULL;
-		if (!JLBucketOf(bv, &buckets[n]))
+		/* literal buckets, checked and summed at compile time */
+		if (!node->u.frac->valid)
 			return &JLNullValue;
-		total += buckets[n].weight;
-		n++;
+		buckets = node->u.frac->buckets;
+		n = node->u.frac->count;
+		total = node->u.frac->total;
+	}
+	else
+	{
+		JLBucket   *out = small;
+
+		if (node->nargs - start > 8)
+		{
+			out = JLArenaAlloc(st->scratch, (node->nargs - start) * sizeof(JLBucket));
+			if (out == NULL)
+			{
+				JLEvalFail(st, JL_ERR_OUT_OF_MEMORY, node->path, "out of memory during evaluation");
+				return NULL;
+			}
+		}
+		for (i = start; i < node->nargs; i++)
+		{
+			const JLValue *bv = (i == 0) ? first : JLEvalNode(st, node->args[i], scope);
+
+			if (bv == NULL)
+				return NULL;
+			if (!JLBucketOf(bv, &out[n]))
+				return &JLNullValue;
+			total += out[n].weight;
+			n++;
+		}
+		buckets = out;
 	}
 	if (n == 0 || total == 0 || total > 2147483647u)
 		return &JLNullValue;

@@ -280,8 +280,7 @@ JLEqualDepth(const JLValue *a, const JLValue *b, int depth)
 			return a->u.number == b->u.number;
 		case JL_STRING:
 			return a->u.string.len == b->u.string.len &&
-				(a->u.string.len == 0 ||
-				 memcmp(a->u.string.ptr, b->u.string.ptr, a->u.string.len) == 0);
+				JLBytesEqual(a->u.string.ptr, b->u.string.ptr, a->u.string.len);
 		case JL_ARRAY:
 			if (a->u.array.count != b->u.array.count)
 				return false;
@@ -951,8 +950,7 @@ JLStrictEqual(const JLValue *a, const JLValue *b)
 	/* strings, the common case, without the generic deep comparison */
 	if (a->type == JL_STRING)
 		return a->u.string.len == b->u.string.len &&
-			(a->u.string.len == 0 ||
-			 memcmp(a->u.string.ptr, b->u.string.ptr, a->u.string.len) == 0);
+			JLBytesEqual(a->u.string.ptr, b->u.string.ptr, a->u.string.len);
 	return JLEqual(a, b);
 }
 

@@ -51,6 +51,45 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/*
+ * JLBytesEqual compares two byte strings of len bytes for equality.  The
+ * short strings that rules compare most (attribute names, country codes,
+ * variant names: 4 to 16 bytes) take two overlapping word loads per side
+ * instead of a call to memcmp.
+ */
+static inline bool
+JLBytesEqual(const char *a, const char *b, size_t len)
+{
+	if (len >= 8 && len <= 16)
+	{
+		uint64_t	a1,
+					a2,
+					b1,
+					b2;
+
+		memcpy(&a1, a, 8);
+		memcpy(&b1, b, 8);
+		memcpy(&a2, a + len - 8, 8);
+		memcpy(&b2, b + len - 8, 8);
+		return a1 == b1 && a2 == b2;
+	}
+	if (len >= 4 && len < 8)
+	{
+		uint32_t	a1,
+					a2,
+					b1,
+					b2;
+
+		memcpy(&a1, a, 4);
+		memcpy(&b1, b, 4);
+		memcpy(&a2, a + len - 4, 4);
+		memcpy(&b2, b + len - 4, 4);
+		return a1 == b1 && a2 == b2;
+	}
+	return len == 0 || memcmp(a, b, len) == 0;
+}
 
 /* ---------------------------------------------------------------------
  * Arena allocation

@@ -90,6 +90,19 @@ test_flagd(void)
 	T_EVAL("{\"fractional\":[\"x\",{\"var\":\"b\"}]}", "{\"b\":[\"dyn\",4]}", "\"dyn\"");
 	T_EVAL("{\"fractional\":[\"x\",{\"var\":\"b\"}]}", "{\"b\":\"notabucket\"}", "null");
 	T_EVAL("{\"fractional\":[\"x\",{\"var\":\"b\"}]}", "{\"b\":[\"a\",1,2]}", "null");
+	/*
+	 * Literal buckets are summed at compile time; a computed first argument
+	 * that turns out to be a bucket itself still counts as one (shorthand).
+	 */
+	T_EVAL("{\"fractional\":[{\"var\":\"b\"},[\"two\",0]]}",
+		   "{\"b\":[\"one\",1],\"targetingKey\":\"k\"}", "\"one\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"b\"},[\"two\",1]]}",
+		   "{\"b\":[\"one\",0],\"targetingKey\":\"k\"}", "\"two\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"b\"},[\"two\",1]]}",
+		   "{\"b\":\"seed\"}", "\"two\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"b\"},[\"two\",1]]}",
+		   "{\"b\":[\"one\",1,2],\"targetingKey\":\"k\"}", "null");
+	T_EVAL("{\"fractional\":[{\"var\":\"b\"},[\"two\",1]]}", "{\"b\":5}", "null");
 	/* compile-time checks of literal weights */
 	T_EVAL("{\"fractional\":[\"x\",[\"one\",25.5],[\"two\",1]]}", "{}",
 		   "COMPILE BAD_ARGUMENTS $.fractional[1][1]: fractional weight 25.5 is not an integer between 0 and 2147483647");
