@@ -386,9 +386,7 @@ JLEvalVar(JLEvalState *st, const JLNode *node, const JLValue *scope)
 				return JLEvalOOM(st, node);
 		}
 		else
-			found = st->ctx->lookup ?
-				st->ctx->lookup(st->ctx->opaque, node->u.var.segs,
-								node->u.var.nsegs, st->scratch) : NULL;
+			found = JLLookupStatic(st, node);
 	}
 	else
 		return JLEvalVarComputed(st, node, scope);

@@ -127,13 +127,11 @@ typedef struct JLBucket
 } JLBucket;
 
 /*
- * The buckets of a fractional node whose buckets are all literals, checked
- * and summed once at compile time.  valid is false when one of them is not
- * a bucket (the operator then yields null, as it does when evaluating).
+ * The buckets of a fractional node whose buckets are all literals and
+ * valid, checked and summed once at compile time.
  */
 typedef struct JLFracBuckets
 {
-	bool		valid;
 	uint32_t	count;
 	uint64_t	total;
 	JLBucket	buckets[];
@@ -269,6 +267,21 @@ extern const JLValue *JLEvalNodeFull(JLEvalState *st, const JLNode *node,
 									 const JLValue *scope);
 
 /*
+ * JLLookupStatic looks var node's compiled path up in the root data
+ * through the caller's lookup callback (NULL when missing).
+ */
+static inline const JLValue *
+JLLookupStatic(const JLEvalState *st, const JLNode *node)
+{
+	const JLContext *ctx = st->ctx;
+
+	if (ctx->lookup == NULL)
+		return NULL;
+	return ctx->lookup(ctx->opaque, node->u.var.segs, node->u.var.nsegs,
+					   st->scratch);
+}
+
+/*
  * JLEvalNode evaluates one node: a literal is its value, without a call;
  * every other node goes through JLEvalNodeFull (depth and interrupt
  * accounting, then the operator).
@@ -281,13 +294,8 @@ JLEvalNode(JLEvalState *st, const JLNode *node, const JLValue *scope)
 	if (node->op == JLOP_VAR && node->u.var.plain && scope == NULL)
 	{
 		/* a leaf that cannot recurse: no depth or step accounting */
-		const JLContext *ctx = st->ctx;
-		const JLValue *found;
+		const JLValue *found = JLLookupStatic(st, node);
 
-		if (ctx->lookup == NULL)
-			return &JLNullValue;
-		found = ctx->lookup(ctx->opaque, node->u.var.segs, node->u.var.nsegs,
-							st->scratch);
 		return (found == NULL || found->type == JL_NULL) ? &JLNullValue : found;
 	}
 	return JLEvalNodeFull(st, node, scope);

@@ -440,8 +440,9 @@ JLBucketOf(const JLValue *b, JLBucket *out)
 
 /*
  * JLFractionalPrepare checks and sums node's buckets from argument first on
- * once, when every one of them is a literal, so that evaluations only hash
- * and pick (node->u.frac; left NULL otherwise).  False when out of memory.
+ * once, when every one of them is a valid literal bucket, so that
+ * evaluations only hash and pick (node->u.frac; left NULL otherwise, and
+ * the buckets are then read at each evaluation).  False when out of memory.
  */
 bool
 JLFractionalPrepare(JLArena *arena, JLNode *node, uint32_t first)
@@ -459,16 +460,12 @@ JLFractionalPrepare(JLArena *arena, JLNode *node, uint32_t first)
 					  (node->nargs - first) * sizeof(JLBucket));
 	if (fb == NULL)
 		return false;
-	fb->valid = true;
 	fb->count = 0;
 	fb->total = 0;
 	for (i = first; i < node->nargs; i++)
 	{
 		if (!JLBucketOf(node->args[i]->u.lit.value, &fb->buckets[fb->count]))
-		{
-			fb->valid = false;
-			break;
-		}
+			return true;		/* not a bucket: evaluated (to null) each time */
 		fb->total += fb->buckets[fb->count].weight;
 		fb->count++;
 	}
@@ -509,8 +506,6 @@ JLEvalFractional(JLEvalState *st, const JLNode *node, const JLValue *scope)
 	if (start == 1 && node->u.frac != NULL)
 	{
 		/* literal buckets, checked and summed at compile time */
-		if (!node->u.frac->valid)
-			return &JLNullValue;
 		buckets = node->u.frac->buckets;
 		n = node->u.frac->count;
 		total = node->u.frac->total;
