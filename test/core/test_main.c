@@ -252,6 +252,7 @@ main(int argc, char **argv)
 	test_json();
 	test_operators();
 	test_compile();
+	test_bytes_equal();
 	test_flagd();
 	test_resolve();
 	test_segments();

@@ -393,6 +393,34 @@ test_operators(void)
 }
 
 /*
+ * test_bytes_equal checks JLBytesEqual against memcmp for every length up
+ * to 24 (its word-load branches cover 4-16) with one byte changed at every
+ * position, so a missed byte in the overlapping loads would show.
+ */
+void
+test_bytes_equal(void)
+{
+	char		a[32];
+	char		b[32];
+	size_t		len;
+	size_t		pos;
+
+	for (len = 0; len <= 24; len++)
+	{
+		for (pos = 0; pos < len; pos++)
+			a[pos] = b[pos] = (char) ('a' + pos);
+		T_CHECK(JLBytesEqual(a, b, len), "JLBytesEqual: equal strings of %zu bytes", len);
+		for (pos = 0; pos < len; pos++)
+		{
+			b[pos] = 'Z';
+			T_CHECK(!JLBytesEqual(a, b, len),
+					"JLBytesEqual: %zu bytes differing at byte %zu", len, pos);
+			b[pos] = a[pos];
+		}
+	}
+}
+
+/*
  * test_compile checks that compile errors name the path and the problem.
  */
 void

@@ -68,6 +68,7 @@ extern void test_values(void);
 extern void test_json(void);
 extern void test_operators(void);
 extern void test_compile(void);
+extern void test_bytes_equal(void);
 extern void test_flagd(void);
 extern void test_resolve(void);
 extern void test_segments(void);
