@@ -347,5 +347,34 @@ ROLLBACK;
 SELECT operation, comment, after ->> 'default_variant' AS default_variant
   FROM ff.versions WHERE version = ff.current_version();
 
+-- a row stamped with an older version of its entity is not in sync with
+-- it, even with that version's content: only the latest version counts
+SELECT version AS one_v FROM ff.flags WHERE environment = 'hist-b' AND key = 'one' \gset
+UPDATE ff.flags SET description = 'newest' WHERE environment = 'hist-b' AND key = 'one';
+SELECT ff.current_version() AS before_old_stamp \gset
+UPDATE ff.flags SET version = :one_v, description = 'changed again'
+ WHERE environment = 'hist-b' AND key = 'one';
+SELECT ff.current_version() - :before_old_stamp AS new_versions,
+       f.version = ff.current_version() AS restamped, v.after ->> 'description' AS description
+  FROM ff.flags AS f JOIN ff.versions AS v ON v.version = f.version
+ WHERE f.environment = 'hist-b' AND f.key = 'one';
+-- unstamping a stamped row is a change, recorded and stamped again
+UPDATE ff.flags SET version = NULL WHERE environment = 'hist-b' AND key = 'one';
+SELECT ff.current_version() - :before_old_stamp AS new_versions,
+       f.version = ff.current_version() AS restamped
+  FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'one';
+SELECT ok FROM ff.verify_history();
+
 DROP OWNED BY regress_hist_writer;
 DROP ROLE regress_hist_writer;
+
+-- the backend remembers the latest version it saw to find the head of the
+-- chain quickly; after the extension is dropped and created again in the
+-- same session that bound is too high, and the history starts at 1 anyway
+DROP EXTENSION feature_flags CASCADE;
+CREATE EXTENSION feature_flags;
+INSERT INTO ff.flags (environment, key, variants) VALUES ('development', 'again', '{"on": true}');
+UPDATE ff.flags SET description = 'a' WHERE key = 'again';
+UPDATE ff.flags SET description = 'b' WHERE key = 'again';
+SELECT array_agg(version ORDER BY version) AS versions FROM ff.versions;
+SELECT ok FROM ff.verify_history();

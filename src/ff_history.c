@@ -691,6 +691,50 @@ typedef struct FFHistoryHead
 } FFHistoryHead;
 
 /*
+ * A version this backend saw committed, 0 at first: a lower bound of the
+ * latest version for FFHistoryLatestVersion.  Versions are never removed,
+ * so the bound only ever becomes wrong when ff.versions is dropped and
+ * created again (DROP EXTENSION), and then it is only too high, which the
+ * search notices.
+ */
+static int64 FFHistoryHeadHint = 0;
+
+/*
+ * FFHistoryLatestVersion starts an ordered scan of ff.versions' primary key
+ * (returned in *scan, for the caller to end) and returns its latest row, or
+ * NULL when the history is empty.
+ *
+ * A backward scan without keys reads every entry of the rightmost leaf page
+ * before returning the first (up to about 400 versions), so it is bounded
+ * below by FFHistoryHeadHint: version >= bound is required in that
+ * direction, and the page is read only down to the bound.  When nothing is
+ * at or above it (a bound from a history since dropped), the scan starts
+ * again without the bound.
+ */
+static HeapTuple
+FFHistoryLatestVersion(Relation versions, Relation pk, Snapshot snapshot,
+					   SysScanDesc *scan)
+{
+	HeapTuple	tup;
+
+	if (FFHistoryHeadHint > 0)
+	{
+		ScanKeyData key;
+
+		ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE,
+					Int64GetDatum(FFHistoryHeadHint));
+		*scan = systable_beginscan_ordered(versions, pk, snapshot, 1, &key);
+		tup = systable_getnext_ordered(*scan, BackwardScanDirection);
+		if (HeapTupleIsValid(tup))
+			return tup;
+		systable_endscan_ordered(*scan);
+		FFHistoryHeadHint = 0;
+	}
+	*scan = systable_beginscan_ordered(versions, pk, snapshot, 0, NULL);
+	return systable_getnext_ordered(*scan, BackwardScanDirection);
+}
+
+/*
  * FFHistoryReadHead reads, with a fresh snapshot, whether this transaction
  * holds the writer lock (ff.history_lock.holder) and, if so, the latest
  * version, its hash and the transaction's change-set -- the protocol of
@@ -741,8 +785,7 @@ FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
 		Relation	pk = index_open(RelationGetPrimaryKeyIndex(versions), AccessShareLock);
 		TupleDesc	vdesc = RelationGetDescr(versions);
 
-		scan = systable_beginscan_ordered(versions, pk, snapshot, 0, NULL);
-		tup = systable_getnext_ordered(scan, BackwardScanDirection);
+		tup = FFHistoryLatestVersion(versions, pk, snapshot, &scan);
 		head->change_set = 1;
 		if (HeapTupleIsValid(tup))
 		{
@@ -756,7 +799,11 @@ FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
 			if (!isnull && DatumGetUInt64(xid) == me)
 				head->change_set = DatumGetInt64(heap_getattr(tup, FF_V_CHANGE_SET + 1, vdesc, &isnull));
 			else
+			{
 				head->change_set = head->last_version + 1;
+				/* another transaction's, hence committed: it stays */
+				FFHistoryHeadHint = head->last_version;
+			}
 		}
 		systable_endscan_ordered(scan);
 		index_close(pk, AccessShareLock);
@@ -843,22 +890,37 @@ FFHistoryEqualButVersion(Jsonb *a, Jsonb *b)
  * version other than KEYS is not a DELETE, its after image equals the row
  * apart from "version", and the row is stamped with that version (or both
  * the old and the new row are unstamped).
+ *
+ * A stamped row can only be in sync with its own version, so the entity's
+ * versions are read from the newest down to that one (version >= the stamp
+ * is required in that direction): a backward scan reads every matching
+ * entry of an index page before returning the first, and an entity with a
+ * long history fills its pages.
  */
 static bool
 FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 				Jsonb *new_img, bool new_stamped, int64 new_version, bool old_stamped)
 {
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	Relation	versions = table_open(c->versions_relid, AccessShareLock);
-	TupleDesc	vdesc = RelationGetDescr(versions);
-	Oid			idxoid = get_relname_relid("versions_entity_idx", RelationGetNamespace(versions));
+	Snapshot	snapshot;
+	Relation	versions;
+	TupleDesc	vdesc;
+	Oid			idxoid;
 	Relation	idx;
-	ScanKeyData skey[3];
+	ScanKeyData skey[4];
 	Datum		vals[3];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		in_sync = false;
 	int			i;
+
+	/* an unstamped row whose old row was stamped is never in sync */
+	if (!new_stamped && old_stamped)
+		return false;
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	versions = table_open(c->versions_relid, AccessShareLock);
+	vdesc = RelationGetDescr(versions);
+	idxoid = get_relname_relid("versions_entity_idx", RelationGetNamespace(versions));
 
 	if (!OidIsValid(idxoid))
 		ereport(ERROR,
@@ -874,7 +936,10 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 		ScanKeyInit(&skey[i], FF_V_ENTITY + 1 + i, BTEqualStrategyNumber, F_TEXTEQ, vals[i]);
 		skey[i].sk_collation = idx->rd_indcollation[i];
 	}
-	scan = systable_beginscan_ordered(versions, idx, snapshot, 3, skey);
+	if (new_stamped)
+		ScanKeyInit(&skey[3], FF_V_VERSION + 1, BTGreaterEqualStrategyNumber, F_INT8GE,
+					Int64GetDatum(new_version));
+	scan = systable_beginscan_ordered(versions, idx, snapshot, new_stamped ? 4 : 3, skey);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, BackwardScanDirection)))
 	{
 		bool		isnull;
