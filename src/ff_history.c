@@ -721,7 +721,7 @@ FFHistoryLatestVersion(Relation versions, Relation pk, Snapshot snapshot,
 	{
 		ScanKeyData key;
 
-		ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE,
+		ScanKeyInit(&key, FF_V_VERSION + 1, BTGreaterEqualStrategyNumber, F_INT8GE,
 					Int64GetDatum(FFHistoryHeadHint));
 		*scan = systable_beginscan_ordered(versions, pk, snapshot, 1, &key);
 		tup = systable_getnext_ordered(*scan, BackwardScanDirection);
