@@ -364,6 +364,23 @@ SELECT ff.current_version() - :before_old_stamp AS new_versions,
        f.version = ff.current_version() AS restamped
   FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'one';
 SELECT ok FROM ff.verify_history();
+-- a stamp that names no recorded version (the stamps of ff.flags and
+-- ff.segments have no foreign key since 1.5) is never in sync: the write
+-- is recorded and stamped again, by an UPDATE and by an INSERT alike
+SELECT ff.current_version() AS before_bad_stamp \gset
+UPDATE ff.flags SET version = 999999999 WHERE environment = 'hist-b' AND key = 'one';
+INSERT INTO ff.flags (environment, key, variants, version)
+VALUES ('hist-b', 'bad-stamp', '{"on": true}', 999999999);
+SELECT v.version - :before_bad_stamp AS nth_new, v.operation, v.entity_key,
+       f.version = v.version AS stamped_with_it
+  FROM ff.versions AS v JOIN ff.flags AS f ON f.environment = v.environment AND f.key = v.entity_key
+ WHERE v.version > :before_bad_stamp ORDER BY v.version;
+SELECT ok FROM ff.verify_history();
+-- which stamps reference ff.versions: the environments' key orders
+-- pg_dump's data (history first, then environments, flags, segments)
+SELECT conrelid::regclass AS config_table, conname
+  FROM pg_constraint WHERE contype = 'f' AND confrelid = 'ff.versions'::regclass
+ ORDER BY 1;
 
 DROP OWNED BY regress_hist_writer;
 DROP ROLE regress_hist_writer;

@@ -187,18 +187,18 @@ RESET ROLE;
 -- of two versions, whose notification the owner's function composes at
 -- commit, and is still itself inside the transaction
 SET ROLE regress_ff_editor;
-CREATE TEMP TABLE history_lock (id boolean, holder xid8);
+CREATE TEMP TABLE versions (version bigint, hash text);
 SET search_path = pg_temp, public;
 BEGIN;
 UPDATE ff.flags SET description = 'pair' WHERE environment = 'production' AND key = 'checkout';
 UPDATE ff.flags SET description = 'pair' WHERE environment = 'development' AND key = 'dev-only';
 SELECT current_user, current_setting('search_path') AS search_path,
-       (SELECT count(*) FROM pg_temp.history_lock) AS decoy_rows;
+       (SELECT count(*) FROM pg_temp.versions) AS decoy_rows;
 COMMIT;
 SELECT changed_by, change_set = version - 1 AS second_of_set, entity_key
   FROM ff.versions ORDER BY version DESC LIMIT 1;
 RESET search_path;
-DROP TABLE pg_temp.history_lock;
+DROP TABLE pg_temp.versions;
 RESET ROLE;
 
 -- ---- revoking

@@ -13,12 +13,15 @@
  *   committing transaction.  A change-set of one version (the common case)
  *   gets its payload straight from the inserted row; larger change-sets ask
  *   ff._history_notify_payload().
- * - ff_history_row_trigger, the trigger ff_90_history, records everyday
+ * - ff_history_row_trigger_1_5, the trigger ff_90_history, records everyday
  *   single-row changes (UPDATE, DELETE) itself, building the row images
  *   from the deformed row, and hands every other case to the PL/pgSQL
  *   implementation.
- * - ff_history_writer_lock, the statement trigger ff_01_writer_lock: the
- *   lock that serializes writers until they commit.
+ * - ff_history_writer_lock_1_5, the statement trigger ff_01_writer_lock,
+ *   and ff_history_next, which the PL/pgSQL calls: the lock that serializes
+ *   writers until they commit, a heavyweight lock since 1.5.  The symbols
+ *   without a version suffix keep the row lock of ff.history_lock for a
+ *   database still at 1.4 or earlier, until ALTER EXTENSION ... UPDATE.
  * - ff_history_row_check, the single CHECK constraint of ff.versions.  A
  *   CHECK expression is read back from its stored node tree for every
  *   statement that inserts (a restore, a hand-written INSERT), so one
@@ -39,6 +42,7 @@
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
@@ -48,6 +52,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -55,6 +60,8 @@
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "rewrite/rewriteManip.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
@@ -393,11 +400,12 @@ static const Oid FFVersionTypes[FF_V_NUM] = {
 };
 
 /*
- * The subtransaction in which ff_history_writer_lock took the writer lock in
- * the current transaction, else InvalidSubTransactionId.  Kept true by the
- * transaction callbacks (FFHistoryInit): the row lock ends with the
- * transaction, or with the subtransaction that took it if that one aborts.
- * When it is unset the lock row itself is read.
+ * The subtransaction in which ff_history_writer_lock took the row lock of
+ * 1.4 and earlier in the current transaction, else InvalidSubTransactionId.
+ * Kept true by the transaction callbacks (FFHistoryInit): the row lock ends
+ * with the transaction, or with the subtransaction that took it if that one
+ * aborts.  When it is unset the lock row itself is read.  (The heavyweight
+ * lock of 1.5 needs no such state: the lock manager knows.)
  */
 static SubTransactionId FFHistoryLockSubid = InvalidSubTransactionId;
 
@@ -442,7 +450,8 @@ typedef struct FFHistoryTrigCache
 {
 	Oid			relid;			/* the config table the trigger is on */
 	Oid			versions_relid;
-	Oid			lock_relid;
+	bool		xact_lock;		/* 1.5: the writer lock is a heavyweight lock */
+	Oid			lock_relid;		/* 1.4 and earlier: ff.history_lock */
 	AttrNumber	version_att;	/* config table's "version" */
 	AttrNumber	updated_at_att; /* config table's "updated_at" */
 	AttrNumber	env_att;		/* environment of the entity */
@@ -556,7 +565,8 @@ FFHistoryImageColumnsInit(FFHistoryTrigCache *c, TupleDesc desc, MemoryContext c
  * call of each statement.
  */
 static FFHistoryTrigCache *
-FFHistoryGetCache(FunctionCallInfo fcinfo, TriggerData *trigdata, const char *entity)
+FFHistoryGetCache(FunctionCallInfo fcinfo, TriggerData *trigdata, const char *entity,
+				  bool xact_lock)
 {
 	FFHistoryTrigCache *c = (FFHistoryTrigCache *) fcinfo->flinfo->fn_extra;
 	Relation	rel = trigdata->tg_relation;
@@ -571,7 +581,9 @@ FFHistoryGetCache(FunctionCallInfo fcinfo, TriggerData *trigdata, const char *en
 	c = MemoryContextAllocZero(cxt, sizeof(FFHistoryTrigCache));
 	c->relid = RelationGetRelid(rel);
 	c->versions_relid = FFTriggerRelid(nsp, "versions");
-	c->lock_relid = FFTriggerRelid(nsp, "history_lock");
+	c->xact_lock = xact_lock;
+	if (!xact_lock)
+		c->lock_relid = FFTriggerRelid(nsp, "history_lock");
 	c->version_att = FFTriggerAttnum(rel, "version");
 	c->updated_at_att = FFTriggerAttnum(rel, "updated_at");
 	c->env_att = FFTriggerAttnum(rel, is_env ? "name" : "environment");
@@ -735,81 +747,210 @@ FFHistoryLatestVersion(Relation versions, Relation pk, Snapshot snapshot,
 }
 
 /*
- * FFHistoryReadHead reads, with a fresh snapshot, whether this transaction
- * holds the writer lock (ff.history_lock.holder) and, if so, the latest
- * version, its hash and the transaction's change-set -- the protocol of
- * ff._history_next().  Only the holder's reads are meaningful: nobody else
- * can add a version while it holds the lock, so every version after the
- * latest committed one is the holder's, and the change-set is the latest
- * version's if that one is the holder's, else the version about to be
- * written.
+ * The writer lock of 1.5 and later: a heavyweight lock, held until the
+ * transaction ends (or the subtransaction that took it aborts), in exclusive
+ * mode on an object that nothing else locks -- ff.versions as an object of
+ * pg_class (LOCKTAG_OBJECT; PostgreSQL itself locks relations with
+ * LOCKTAG_RELATION, so this conflicts with no table lock).  pg_locks shows it
+ * as locktype "object" with classid pg_class and objid ff.versions.  It
+ * replaces the UPDATE of ff.history_lock's row of 1.4 and earlier: no row
+ * version, no WAL record, no executor, and a waiter that wakes up does not
+ * re-check an updated row.
  */
 static void
-FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
+FFHistoryWriterLockTag(LOCKTAG *tag, Oid versions_relid)
+{
+	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, RelationRelationId, versions_relid, 0);
+}
+
+/*
+ * FFHistoryWriterLockHeld tells whether this transaction holds the writer
+ * lock of 1.5 (from the backend's own lock table: no shared memory access).
+ */
+static bool
+FFHistoryWriterLockHeld(Oid versions_relid)
+{
+	LOCKTAG		tag;
+
+	FFHistoryWriterLockTag(&tag, versions_relid);
+	return LockHeldByMe(&tag, ExclusiveLock);
+}
+
+/*
+ * FFHistoryCheckSnapshot raises a serialization failure when a transaction
+ * whose snapshot lives as long as the transaction (REPEATABLE READ,
+ * SERIALIZABLE) has just taken the writer lock and the latest version was
+ * committed after that snapshot was taken: its reads of the configuration
+ * and of the history are older than the head it would chain to.  1.4 got
+ * this failure from the UPDATE of the lock row, also when the previous
+ * holder had recorded nothing; now it comes only from a version.
+ */
+static void
+FFHistoryCheckSnapshot(Oid versions_relid)
+{
+	Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
+	Snapshot	mine = GetTransactionSnapshot();
+	Relation	versions = table_open(versions_relid, AccessShareLock);
+	Relation	pk = index_open(RelationGetPrimaryKeyIndex(versions), AccessShareLock);
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int64		unseen = 0;
+
+	tup = FFHistoryLatestVersion(versions, pk, latest, &scan);
+	if (HeapTupleIsValid(tup))
+	{
+		TransactionId xmin = HeapTupleHeaderGetXmin(tup->t_data);
+
+		if (!TransactionIdIsCurrentTransactionId(xmin) && XidInMVCCSnapshot(xmin, mine))
+		{
+			bool		isnull;
+
+			unseen = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1,
+												RelationGetDescr(versions), &isnull));
+		}
+	}
+	systable_endscan_ordered(scan);
+	index_close(pk, AccessShareLock);
+	table_close(versions, AccessShareLock);
+	UnregisterSnapshot(latest);
+	if (unseen > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update"),
+				 errdetail("Version %lld of the configuration history was committed after this transaction's snapshot was taken.",
+						   (long long) unseen),
+				 errhint("Retry the transaction.")));
+}
+
+/*
+ * FFHistoryTakeWriterLock takes the writer lock of 1.5 unless the
+ * transaction holds it, waiting for the writer that holds it to commit or
+ * roll back (lock_timeout, statement_timeout and the deadlock detector
+ * apply), then checks a REPEATABLE READ or SERIALIZABLE snapshot.
+ */
+static void
+FFHistoryTakeWriterLock(Oid versions_relid)
+{
+	LOCKTAG		tag;
+
+	FFHistoryWriterLockTag(&tag, versions_relid);
+	if (LockHeldByMe(&tag, ExclusiveLock))
+		return;
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (IsolationUsesXactSnapshot())
+		FFHistoryCheckSnapshot(versions_relid);
+}
+
+/*
+ * FFHistoryReadLatest reads the head of the chain for a transaction that
+ * holds the writer lock: the latest version and its hash, with a fresh
+ * snapshot, and the transaction's change-set.  Nobody else can add a version
+ * while the lock is held, so every version after the latest committed one is
+ * the holder's, and the change-set is the latest version's if that one is
+ * the holder's, else the version about to be written.
+ */
+static void
+FFHistoryReadLatest(Oid versions_relid, FFHistoryHead *head)
 {
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	uint64		me = U64FromFullTransactionId(GetTopFullTransactionId());
+	Relation	versions = table_open(versions_relid, AccessShareLock);
+	Relation	pk = index_open(RelationGetPrimaryKeyIndex(versions), AccessShareLock);
+	TupleDesc	vdesc = RelationGetDescr(versions);
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		isnull;
 
-	memset(head, 0, sizeof(*head));
-	if (FFHistoryLockSubid != InvalidSubTransactionId)
-		head->held = true;		/* ff_history_writer_lock took it */
-	else
+	head->change_set = 1;
+	head->last_version = 0;
+	head->last_hash = NULL;
+	tup = FFHistoryLatestVersion(versions, pk, snapshot, &scan);
+	if (HeapTupleIsValid(tup))
 	{
-		Relation	lock = table_open(c->lock_relid, AccessShareLock);
-		Relation	lockpk = index_open(RelationGetPrimaryKeyIndex(lock), AccessShareLock);
-		TupleDesc	ldesc = RelationGetDescr(lock);
-		ScanKeyData key;
+		Datum		h;
+		Datum		xid;
 
-		/* through the primary key: the heap page holds the row's dead versions */
-		ScanKeyInit(&key, FFTriggerAttnum(lock, "id"), BTEqualStrategyNumber, F_BOOLEQ,
-					BoolGetDatum(true));
-		scan = systable_beginscan(lock, RelationGetRelid(lockpk), true, snapshot, 1, &key);
-		tup = systable_getnext(scan);
-		if (HeapTupleIsValid(tup))
+		head->last_version = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1, vdesc, &isnull));
+		h = heap_getattr(tup, FF_V_HASH + 1, vdesc, &isnull);
+		head->last_hash = isnull ? NULL : TextDatumGetCString(h);
+		xid = heap_getattr(tup, FF_V_XACT_ID + 1, vdesc, &isnull);
+		if (!isnull && DatumGetUInt64(xid) == me)
+			head->change_set = DatumGetInt64(heap_getattr(tup, FF_V_CHANGE_SET + 1, vdesc, &isnull));
+		else
 		{
-			Datum		holder = heap_getattr(tup, FFTriggerAttnum(lock, "holder"), ldesc, &isnull);
-
-			head->held = !isnull && DatumGetUInt64(holder) == me;
+			head->change_set = head->last_version + 1;
+			/* another transaction's, hence committed: it stays */
+			FFHistoryHeadHint = head->last_version;
 		}
-		systable_endscan(scan);
-		index_close(lockpk, AccessShareLock);
-		table_close(lock, AccessShareLock);
 	}
-
-	if (head->held)
-	{
-		Relation	versions = table_open(c->versions_relid, AccessShareLock);
-		Relation	pk = index_open(RelationGetPrimaryKeyIndex(versions), AccessShareLock);
-		TupleDesc	vdesc = RelationGetDescr(versions);
-
-		tup = FFHistoryLatestVersion(versions, pk, snapshot, &scan);
-		head->change_set = 1;
-		if (HeapTupleIsValid(tup))
-		{
-			Datum		h;
-			Datum		xid;
-
-			head->last_version = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1, vdesc, &isnull));
-			h = heap_getattr(tup, FF_V_HASH + 1, vdesc, &isnull);
-			head->last_hash = isnull ? NULL : TextDatumGetCString(h);
-			xid = heap_getattr(tup, FF_V_XACT_ID + 1, vdesc, &isnull);
-			if (!isnull && DatumGetUInt64(xid) == me)
-				head->change_set = DatumGetInt64(heap_getattr(tup, FF_V_CHANGE_SET + 1, vdesc, &isnull));
-			else
-			{
-				head->change_set = head->last_version + 1;
-				/* another transaction's, hence committed: it stays */
-				FFHistoryHeadHint = head->last_version;
-			}
-		}
-		systable_endscan_ordered(scan);
-		index_close(pk, AccessShareLock);
-		table_close(versions, AccessShareLock);
-	}
+	systable_endscan_ordered(scan);
+	index_close(pk, AccessShareLock);
+	table_close(versions, AccessShareLock);
 	UnregisterSnapshot(snapshot);
+}
+
+/*
+ * FFHistoryRowLockHeld tells whether this transaction holds the writer lock
+ * of 1.4 and earlier, the row lock of ff.history_lock: taken by
+ * ff_history_writer_lock in this transaction, or by the PL/pgSQL
+ * ff._history_next() of those versions, which records itself as the row's
+ * holder.
+ */
+static bool
+FFHistoryRowLockHeld(Oid lock_relid)
+{
+	Snapshot	snapshot;
+	Relation	lock;
+	Relation	lockpk;
+	TupleDesc	ldesc;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		held = false;
+
+	if (FFHistoryLockSubid != InvalidSubTransactionId)
+		return true;
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	lock = table_open(lock_relid, AccessShareLock);
+	lockpk = index_open(RelationGetPrimaryKeyIndex(lock), AccessShareLock);
+	ldesc = RelationGetDescr(lock);
+	/* through the primary key: the heap page holds the row's dead versions */
+	ScanKeyInit(&key, FFTriggerAttnum(lock, "id"), BTEqualStrategyNumber, F_BOOLEQ,
+				BoolGetDatum(true));
+	scan = systable_beginscan(lock, RelationGetRelid(lockpk), true, snapshot, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		holder = heap_getattr(tup, FFTriggerAttnum(lock, "holder"), ldesc, &isnull);
+
+		held = !isnull &&
+			DatumGetUInt64(holder) == U64FromFullTransactionId(GetTopFullTransactionId());
+	}
+	systable_endscan(scan);
+	index_close(lockpk, AccessShareLock);
+	table_close(lock, AccessShareLock);
+	UnregisterSnapshot(snapshot);
+	return held;
+}
+
+/*
+ * FFHistoryReadHead tells whether this transaction holds the writer lock
+ * (the protocol of the call site's extension version) and, if so, reads the
+ * head of the chain (FFHistoryReadLatest).  Only the holder's head is
+ * meaningful.
+ */
+static void
+FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
+{
+	memset(head, 0, sizeof(*head));
+	if (c->xact_lock)
+		head->held = FFHistoryWriterLockHeld(c->versions_relid);
+	else
+		head->held = FFHistoryRowLockHeld(c->lock_relid);
+	if (head->held)
+		FFHistoryReadLatest(c->versions_relid, head);
 }
 
 /*
@@ -1432,10 +1573,8 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	return PointerGetDatum(newtup);
 }
 
-PG_FUNCTION_INFO_V1(ff_history_row_trigger);
-
 /*
- * ff_history_row_trigger is the trigger ff_90_history (BEFORE INSERT OR
+ * FFHistoryRowTrigger is the trigger ff_90_history (BEFORE INSERT OR
  * UPDATE OR DELETE FOR EACH ROW, argument: the entity) on ff.environments,
  * ff.flags and ff.segments.  It records the single-row changes that make up
  * everyday writes -- an UPDATE that keeps the row's identity, a DELETE -- in
@@ -1443,7 +1582,8 @@ PG_FUNCTION_INFO_V1(ff_history_row_trigger);
  * everything else (INSERT, a renamed key, a row that a restore brings back
  * in sync with its history, a write without the lock) goes to the PL/pgSQL
  * ff._history_row_trigger_general(), which implements every case and is
- * the specification of this function.
+ * the specification of this function.  xact_lock: the writer lock is the
+ * heavyweight lock of 1.5 (else the row lock of ff.history_lock).
  *
  * Since 1.3 it runs as its caller, without SET clauses: it reads only the
  * extension's tables through their indexes, renders timestamps in UTC
@@ -1451,8 +1591,8 @@ PG_FUNCTION_INFO_V1(ff_history_row_trigger);
  * (FFHistoryRecord) and to call the PL/pgSQL function, which pins its own
  * search_path and TimeZone.
  */
-Datum
-ff_history_row_trigger(PG_FUNCTION_ARGS)
+static Datum
+FFHistoryRowTrigger(FunctionCallInfo fcinfo, bool xact_lock)
 {
 	TriggerData *trigdata;
 	FFHistoryTrigCache *c;
@@ -1474,7 +1614,7 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("unknown history entity \"%s\"", entity),
 				 errhint("The argument of ff._history_row_trigger() is environment, flag or segment.")));
-	c = FFHistoryGetCache(fcinfo, trigdata, entity);
+	c = FFHistoryGetCache(fcinfo, trigdata, entity, xact_lock);
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return FFTriggerCallAsOwner(fcinfo, &c->general, trigdata);
@@ -1493,6 +1633,32 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 	if (general)
 		return FFTriggerCallAsOwner(fcinfo, &c->general, trigdata);
 	return result;
+}
+
+PG_FUNCTION_INFO_V1(ff_history_row_trigger_1_5);
+
+/*
+ * ff_history_row_trigger_1_5 is ff._history_row_trigger() of 1.5 and later:
+ * the trigger ff_90_history (FFHistoryRowTrigger), with the heavyweight
+ * writer lock.
+ */
+Datum
+ff_history_row_trigger_1_5(PG_FUNCTION_ARGS)
+{
+	return FFHistoryRowTrigger(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(ff_history_row_trigger);
+
+/*
+ * ff_history_row_trigger is ff._history_row_trigger() of 1.4 and earlier,
+ * kept for a database not yet updated to this library's version: the
+ * writer lock is the row lock of ff.history_lock.
+ */
+Datum
+ff_history_row_trigger(PG_FUNCTION_ARGS)
+{
+	return FFHistoryRowTrigger(fcinfo, false);
 }
 
 /* ---------------------------------------------------------------------
@@ -1571,13 +1737,12 @@ FFHistoryKeepPlan(const char *sql, int nargs, Oid *argtypes)
 PG_FUNCTION_INFO_V1(ff_history_writer_lock);
 
 /*
- * ff_history_writer_lock is the statement trigger ff_01_writer_lock (BEFORE
- * INSERT, UPDATE, DELETE or TRUNCATE of every configuration table): the
- * first write statement of a transaction takes the history writer lock --
- * the row lock of ff.history_lock, held until the transaction ends, waiting
- * for the writer that holds it.  Taking it before any
- * configuration row is locked keeps writers free of lock-order deadlocks.
- * The same protocol as ff._history_next(), in C.
+ * ff_history_writer_lock is the statement trigger ff_01_writer_lock of 1.4
+ * and earlier, kept for a database not yet updated to this library's
+ * version: the first write statement of a transaction takes the writer lock
+ * of those versions -- the row lock of ff.history_lock, held until the
+ * transaction ends, waiting for the writer that holds it -- with the same
+ * protocol as their PL/pgSQL ff._history_next().
  */
 Datum
 ff_history_writer_lock(PG_FUNCTION_ARGS)
@@ -1617,4 +1782,55 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 	FFTriggerRestoreUser(&saved);
 	FFHistoryLockSubid = GetCurrentSubTransactionId();
 	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(ff_history_writer_lock_1_5);
+
+/*
+ * ff_history_writer_lock_1_5 is the statement trigger ff_01_writer_lock of
+ * 1.5 and later (BEFORE INSERT, UPDATE, DELETE or TRUNCATE of every
+ * configuration table): the first write statement of a transaction takes
+ * the history writer lock (FFHistoryTakeWriterLock), before any
+ * configuration row is locked, which keeps writers free of lock-order
+ * deadlocks.
+ */
+Datum
+ff_history_writer_lock_1_5(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = FFTriggerData(fcinfo, "ff._history_writer_lock");
+
+	FFHistoryTakeWriterLock(FFTriggerRelid(RelationGetNamespace(trigdata->tg_relation),
+										   "versions"));
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(ff_history_next);
+
+/*
+ * ff_history_next is ff._history_next(), new in C in 1.5: takes the writer
+ * lock unless the transaction holds it and returns the next version, the
+ * transaction's change-set and the hash to chain to (FFHistoryReadLatest).
+ * The PL/pgSQL history functions call it before each version they record.
+ */
+Datum
+ff_history_next(PG_FUNCTION_ARGS)
+{
+	Oid			versions_relid = FFTriggerRelid(get_func_namespace(fcinfo->flinfo->fn_oid),
+												"versions");
+	TupleDesc	desc;
+	FFHistoryHead head;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != 3)
+		elog(ERROR, "ff._history_next() must return (bigint, bigint, text)");
+	FFHistoryTakeWriterLock(versions_relid);
+	FFHistoryReadLatest(versions_relid, &head);
+	values[0] = Int64GetDatum(head.last_version + 1);
+	values[1] = Int64GetDatum(head.change_set);
+	if (head.last_hash != NULL)
+		values[2] = CStringGetTextDatum(head.last_hash);
+	else
+		nulls[2] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

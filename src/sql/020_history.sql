@@ -11,21 +11,24 @@
 -- what makes a pg_dump restore reproduce the history exactly.
 --
 -- Design (the README's History section has the user-facing version):
---  * Writers are serialized by a row lock on the one-row table
---    ff.history_lock, taken by the first write of a transaction and held
---    until it ends.  Version numbers are therefore gap-free and commit in
+--  * Writers are serialized by the writer lock, a heavyweight lock in
+--    exclusive mode (pg_locks: locktype object, classid pg_class, objid
+--    ff.versions) taken by the first write of a transaction and held until
+--    it ends (src/ff_history.c; until 1.4, the row lock of a one-row table
+--    ff.history_lock).  Version numbers are therefore gap-free and commit in
 --    version order: a reader that saw version N never later discovers a
---    version below N.  Under REPEATABLE READ or SERIALIZABLE a concurrent
---    writer gets a serialization failure (SQLSTATE 40001): retry it.
+--    version below N.  Under REPEATABLE READ or SERIALIZABLE a writer whose
+--    snapshot predates the latest version gets a serialization failure
+--    (SQLSTATE 40001) when it takes the lock: retry it.
 --  * change_set is the first version written by the transaction.
 --  * hash = hex(SHA-256(UTF-8 bytes of the row rendered as jsonb text,
 --    without the "hash" key, timestamps in UTC)).  The row contains
 --    prev_hash, the hash of the previous version, so the rows form a
 --    chain that ff.verify_history() recomputes.
 --  * Config rows are stamped (columns version and updated_at) with the
---    version that wrote them; ff.flags/segments/environments.version
---    reference ff.versions, which also makes pg_dump restore the history
---    before the config tables.
+--    version that wrote them; ff.environments.version references
+--    ff.versions, which makes pg_dump restore the history before the
+--    config tables (ff.flags and ff.segments reference ff.environments).
 --  * A write that leaves the table in the state the history already
 --    records (a row whose image equals the latest recorded image of that
 --    entity at its stamped version; a key list whose count and digest
@@ -94,30 +97,17 @@ COMMENT ON COLUMN ff.versions.hash IS 'hex SHA-256 of this row rendered as jsonb
 
 REVOKE ALL ON ff.versions FROM PUBLIC;
 
--- the writer lock: one row, updated by the first write of each transaction.
--- Every update leaves a dead row version on the table's one page; a low
--- fillfactor makes PostgreSQL prune them every dozen updates or so instead
--- of letting a hundred pile up for each update's scan to step over (1.2).
-CREATE TABLE ff.history_lock (
-    id          boolean     NOT NULL DEFAULT true,
-    holder      xid8,
-    CONSTRAINT history_lock_pkey PRIMARY KEY (id),
-    CONSTRAINT history_lock_one_row CHECK (id)
-) WITH (fillfactor = 10);
-INSERT INTO ff.history_lock (id) VALUES (true);
-COMMENT ON TABLE ff.history_lock IS 'Internal: one row whose row lock serializes configuration writers (gap-free, commit-ordered versions)';
-COMMENT ON COLUMN ff.history_lock.id IS 'Always true: the table has exactly one row';
-COMMENT ON COLUMN ff.history_lock.holder IS 'Transaction that last took the writer lock';
-REVOKE ALL ON ff.history_lock FROM PUBLIC;
-
--- each config row says which version wrote it; this also orders pg_dump's
--- data section so ff.versions is restored before the config tables
+-- pg_dump restores the data of an extension's tables in the order of the
+-- foreign keys between them, and the history must be restored before the
+-- config rows that it records (so that the triggers recognise them as
+-- recorded).  This key orders ff.versions before ff.environments, which
+-- ff.flags and ff.segments reference, and so before them too.  The version
+-- stamps of ff.flags and ff.segments have no foreign key (since 1.5): the
+-- history trigger writes them itself, a stamp that names no recorded
+-- version is never taken as in sync (the write is recorded and stamped
+-- again), and the check cost a query on every change.
 ALTER TABLE ff.environments
     ADD CONSTRAINT environments_version_fkey FOREIGN KEY (version) REFERENCES ff.versions (version);
-ALTER TABLE ff.flags
-    ADD CONSTRAINT flags_version_fkey FOREIGN KEY (version) REFERENCES ff.versions (version);
-ALTER TABLE ff.segments
-    ADD CONSTRAINT segments_version_fkey FOREIGN KEY (version) REFERENCES ff.versions (version);
 
 
 -- ---------------------------------------------------------------------
@@ -166,55 +156,17 @@ AS $$
 $$;
 COMMENT ON FUNCTION ff._history_table(text) IS 'Internal: the config table of a history entity';
 
--- ff._history_next: takes the writer lock and returns the next version, the change-set of the
---   transaction and the hash to chain to
+-- ff._history_next: takes the writer lock (unless the transaction holds it) and returns the
+--   next version, the change-set of the transaction and the hash to chain to (src/ff_history.c;
+--   PL/pgSQL on a row lock until 1.4).  The change-set is the transaction's first version: while
+--   the lock is held every version after the latest committed one is the holder's, so it is the
+--   latest version's change-set if that version is the holder's, else the version about to be
+--   written (versions of a rolled-back subtransaction are not visible, and their numbers are
+--   written again).
 CREATE FUNCTION ff._history_next(OUT next_version bigint, OUT next_change_set bigint,
                                  OUT last_hash text)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    me          pg_catalog.xid8 := pg_catalog.pg_current_xact_id();
-    held        boolean;
-    last_mine   boolean;
-    cs          bigint;
-BEGIN
-    -- the lock row and, for a transaction that already holds the lock (no
-    -- other writer can commit a version meanwhile), the latest version
-    SELECT l.holder = me, lv.version, lv.hash, lv.xact_id = me, lv.change_set
-      INTO held, next_version, last_hash, last_mine, cs
-      FROM ff.history_lock AS l
-      LEFT JOIN LATERAL (SELECT v.version, v.hash, v.xact_id, v.change_set
-                           FROM ff.versions AS v
-                          ORDER BY v.version DESC
-                          LIMIT 1) AS lv ON true;
-    IF held IS NOT TRUE THEN
-        -- first write of this transaction: take the writer lock (waits for
-        -- the writer holding it to commit or roll back)
-        UPDATE ff.history_lock SET holder = me;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'ff.history_lock has no row'
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Reinstall the feature_flags extension.';
-        END IF;
-        -- a new snapshot (READ COMMITTED): sees every version committed
-        -- before us
-        SELECT v.version, v.hash, v.xact_id = me, v.change_set
-          INTO next_version, last_hash, last_mine, cs
-          FROM ff.versions AS v ORDER BY v.version DESC LIMIT 1;
-    END IF;
-    next_version := coalesce(next_version, 0) + 1;
-    -- the change-set is the transaction's first version: while the lock is
-    -- held every version after the latest committed one is ours, so it is
-    -- the latest version's change-set if that version is ours, else the
-    -- version about to be written (versions of a rolled-back subtransaction
-    -- are not visible, and their numbers are written again)
-    IF last_mine IS NOT TRUE THEN
-        cs := next_version;
-    END IF;
-    next_change_set := cs;
-END;
-$$;
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_history_next';
 COMMENT ON FUNCTION ff._history_next() IS
     'Internal: takes the writer lock and returns the next version, the change-set of the transaction and the hash to chain to';
 
@@ -475,7 +427,7 @@ COMMENT ON FUNCTION ff._history_row_trigger_general() IS
 CREATE FUNCTION ff._history_row_trigger()
 RETURNS trigger
 LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'ff_history_row_trigger';
+AS 'MODULE_PATHNAME', 'ff_history_row_trigger_1_5';
 COMMENT ON FUNCTION ff._history_row_trigger() IS
     'Trigger ff_90_history: stamps the row with its new version and appends the version to ff.versions';
 

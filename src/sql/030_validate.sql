@@ -395,7 +395,7 @@ COMMENT ON FUNCTION ff._check_segment_refs(text, text[], jsonb, text, text) IS
 -- STATEMENT triggers on ff.flags, ff.segments and ff.segment_keys that
 -- check each environment a statement touches once (million-row statements
 -- stay cheap).  They fire after the history triggers (ff_90_*) have taken
--- the writer lock (ff.history_lock), which every configuration write, and
+-- the history writer lock, which every configuration write, and
 -- so every protection change, holds until commit: the check sees every
 -- committed protection change, and none can be in flight.  The environment
 -- row itself is checked by ff_05_protect (BEFORE, per row: its own row lock

@@ -589,7 +589,7 @@ CREATE TRIGGER ff_90_history_keys_truncate
 -- restored history says (see 020_history.sql).  Environment rows never
 -- written since installation (version IS NULL: the default environment
 -- created by the install script) are re-created by CREATE EXTENSION and are
--- not dumped; the writer-lock row is re-created too.
+-- not dumped.
 -- ---------------------------------------------------------------------
 
 SELECT pg_catalog.pg_extension_config_dump('ff.versions', '');
@@ -597,7 +597,6 @@ SELECT pg_catalog.pg_extension_config_dump('ff.environments', 'WHERE version IS 
 SELECT pg_catalog.pg_extension_config_dump('ff.flags', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.segments', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.segment_keys', '');
-SELECT pg_catalog.pg_extension_config_dump('ff.history_lock', 'WHERE false');
--- never holds rows; registered like ff.history_lock so that every ff table is
--- accounted for, with nothing to dump
+-- never holds rows; registered so that every ff table is accounted for,
+-- with nothing to dump
 SELECT pg_catalog.pg_extension_config_dump('ff._cache_signal', 'WHERE false');

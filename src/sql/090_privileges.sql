@@ -153,11 +153,10 @@ BEGIN
             RETURN NEXT format('%s EXECUTE ON FUNCTION %s %s %s', verb, fn, dir, who);
         END LOOP;
         IF lvl = 'editor' THEN
-            -- read everything but the internal writer lock
+            -- read every table and view
             SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.relname) INTO readable
               FROM pg_class AS c
-             WHERE c.relnamespace = 'ff'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
-               AND c.relname <> 'history_lock';
+             WHERE c.relnamespace = 'ff'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p');
             RETURN NEXT format('%s SELECT ON %s %s %s', verb, readable, dir, who);
             RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.flags, ff.segments, ff.segment_keys %s %s',
                                verb, dir, who);

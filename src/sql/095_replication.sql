@@ -24,7 +24,7 @@
 --    overwritten, and their versions would collide with the publisher's.
 --
 -- Concurrency (test/t/050_mixed_load.pl): every write statement on a
--- config table takes the history writer lock (ff.history_lock) in a
+-- config table takes the history writer lock (src/ff_history.c) in a
 -- BEFORE STATEMENT trigger, ff_01_writer_lock, i.e. before it locks any
 -- config row.  Without it, the lock was taken by the first BEFORE ROW
 -- trigger, after the row itself was locked, so two transactions writing
@@ -160,13 +160,12 @@ COMMENT ON FUNCTION ff._replication_guard() IS
 REVOKE ALL ON FUNCTION ff._replication_guard() FROM PUBLIC;
 
 -- ff._history_writer_lock: takes the history writer lock at the start of a write statement,
---   before any config row is locked.  It updates the lock row as the function's owner with
---   search_path pg_catalog (src/ff_trigger.c, FFTriggerBecomeOwner): not SECURITY
---   DEFINER, whose SET clause would cost every write statement more than the lock (1.2)
+--   before any config row is locked: a heavyweight lock held until the transaction ends
+--   (src/ff_history.c; until 1.4, the row lock of ff.history_lock)
 CREATE FUNCTION ff._history_writer_lock()
 RETURNS trigger
 LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'ff_history_writer_lock';
+AS 'MODULE_PATHNAME', 'ff_history_writer_lock_1_5';
 COMMENT ON FUNCTION ff._history_writer_lock() IS
     'Trigger ff_01_writer_lock: takes the history writer lock at the start of each write statement, before any config row is locked (no lock-order deadlocks between writers)';
 REVOKE ALL ON FUNCTION ff._history_writer_lock() FROM PUBLIC;

@@ -1,0 +1,104 @@
+-- feature_flags 1.4 -> 1.5 (ALTER EXTENSION feature_flags UPDATE TO '1.5')
+--
+-- 1.5 makes every configuration change cheaper: the history writer lock,
+-- which serializes writers until they commit, becomes a heavyweight lock
+-- (exclusive, on ff.versions as an object of pg_class: pg_locks shows it
+-- with locktype 'object') instead of the row lock of the one-row table
+-- ff.history_lock.  Taking it costs no UPDATE, no row version and no WAL
+-- record, and a writer that waited for it does not re-check a row.  What
+-- changes:
+--   * ff.history_lock is dropped (it never held anything but its one row);
+--   * ff._history_writer_lock (the trigger ff_01_writer_lock) and
+--     ff._history_row_trigger (ff_90_history) use the 1.5 symbols of the
+--     library, which take and test the new lock;
+--   * ff._history_next() is C instead of PL/pgSQL (same result);
+--   * under REPEATABLE READ or SERIALIZABLE, a writer gets the serialization
+--     failure (40001) only when a version was committed after its snapshot
+--     was taken; 1.4 also failed it when the previous holder of the lock had
+--     recorded nothing (a no-op write);
+--   * the version stamps of ff.flags and ff.segments lose their foreign
+--     keys to ff.versions (flags_version_fkey, segments_version_fkey): the
+--     history trigger writes the stamps itself and never takes one that
+--     names no recorded version as in sync, and the check was a query on
+--     every change.  ff.environments keeps environments_version_fkey, which
+--     makes pg_dump restore the history before every config table;
+--   * ff.privilege_recipe no longer leaves ff.history_lock out of the
+--     editor's SELECT grant (there is no such table any more).
+-- No configuration or history row changes.  The 1.5 library also works with
+-- a database still at 1.4 or earlier: there the trigger functions keep the
+-- row lock until this update.
+\echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.5'" to load this file. \quit
+
+CREATE OR REPLACE FUNCTION ff._history_next(OUT next_version bigint, OUT next_change_set bigint,
+                                            OUT last_hash text)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_history_next';
+
+CREATE OR REPLACE FUNCTION ff._history_row_trigger()
+RETURNS trigger
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_history_row_trigger_1_5';
+
+CREATE OR REPLACE FUNCTION ff._history_writer_lock()
+RETURNS trigger
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_history_writer_lock_1_5';
+
+-- the lock row is no longer updated by anyone: the writers of this update
+-- hold the new lock from here on
+ALTER EXTENSION feature_flags DROP TABLE ff.history_lock;
+DROP TABLE ff.history_lock;
+
+ALTER TABLE ff.flags DROP CONSTRAINT flags_version_fkey;
+ALTER TABLE ff.segments DROP CONSTRAINT segments_version_fkey;
+
+CREATE OR REPLACE FUNCTION ff.privilege_recipe(level text, grantee name, revoke boolean DEFAULT false)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    levels      text[];
+    lvl         text;
+    verb        text := CASE WHEN revoke THEN 'REVOKE' ELSE 'GRANT' END;
+    dir         text := CASE WHEN revoke THEN 'FROM' ELSE 'TO' END;
+    who         text := quote_ident(grantee);
+    fn          regprocedure;
+    rel         text;
+    readable    text;
+BEGIN
+    IF grantee IS NULL THEN
+        RAISE EXCEPTION 'grantee must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    levels := CASE level
+        WHEN 'reader' THEN ARRAY['reader']
+        WHEN 'editor' THEN ARRAY['reader', 'editor']
+        WHEN 'admin' THEN ARRAY['reader', 'editor', 'admin']
+    END;
+    IF levels IS NULL THEN
+        RAISE EXCEPTION 'unknown privilege level "%"', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The levels are ''reader'', ''editor'' and ''admin''.';
+    END IF;
+
+    RETURN NEXT format('%s USAGE ON SCHEMA ff %s %s', verb, dir, who);
+    FOREACH lvl IN ARRAY levels LOOP
+        FOR fn IN SELECT f FROM ff._recipe_functions(lvl) AS f LOOP
+            RETURN NEXT format('%s EXECUTE ON FUNCTION %s %s %s', verb, fn, dir, who);
+        END LOOP;
+        IF lvl = 'editor' THEN
+            -- read every table and view
+            SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.relname) INTO readable
+              FROM pg_class AS c
+             WHERE c.relnamespace = 'ff'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p');
+            RETURN NEXT format('%s SELECT ON %s %s %s', verb, readable, dir, who);
+            RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.flags, ff.segments, ff.segment_keys %s %s',
+                               verb, dir, who);
+            RETURN NEXT format('%s UPDATE (metadata, description) ON ff.environments %s %s', verb, dir, who);
+        ELSIF lvl = 'admin' THEN
+            -- UPDATE on the whole table, hence on "protected": an ff administrator
+            RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.environments %s %s', verb, dir, who);
+        END IF;
+    END LOOP;
+END;
+$$;
