@@ -24,10 +24,26 @@
 --     makes pg_dump restore the history before every config table;
 --   * ff.privilege_recipe no longer leaves ff.history_lock out of the
 --     editor's SELECT grant (there is no such table any more).
+-- The update may run while applications write (see the LOCK TABLE below
+-- and test/isolation/specs/upgrade_concurrent.spec).
 -- No configuration or history row changes.  The 1.5 library also works with
 -- a database still at 1.4 or earlier: there the trigger functions keep the
 -- row lock until this update.
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.5'" to load this file. \quit
+
+-- The update drops ff.history_lock and two foreign keys, which needs
+-- ACCESS EXCLUSIVE locks on ff.flags, ff.segments, ff.history_lock and
+-- ff.versions.  Taken one by one as the statements below need them, they
+-- would be taken in another order than a configuration write takes its
+-- locks (its own table first, then ff.history_lock, then ff.versions), and
+-- a write arriving during the update could deadlock with it.  Taken here at
+-- once, tables written first before the tables written later, a write in
+-- progress makes the update wait, and a write that starts later waits for
+-- the update; only a transaction that writes several configuration tables
+-- in separate statements can still deadlock with it (PostgreSQL then
+-- aborts one of the two, which can be retried).
+LOCK TABLE ff.flags, ff.segment_keys, ff.segments, ff.environments, ff.history_lock, ff.versions
+    IN ACCESS EXCLUSIVE MODE;
 
 CREATE OR REPLACE FUNCTION ff._history_next(OUT next_version bigint, OUT next_change_set bigint,
                                             OUT last_hash text)
