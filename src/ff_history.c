@@ -1098,7 +1098,12 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 		after = heap_getattr(tup, FF_V_AFTER + 1, vdesc, &isnull);
 		if (isnull)
 			break;
-		if (!((new_stamped && new_version == version) || (!new_stamped && !old_stamped)))
+		/*
+		 * A stamped row is in sync only with its own version; an unstamped
+		 * one (whose old row was unstamped too: the early return) with the
+		 * latest.
+		 */
+		if (new_stamped && version != new_version)
 			break;
 		in_sync = FFHistoryEqualButVersion(DatumGetJsonbP(after), new_img);
 		break;
