@@ -60,8 +60,8 @@ RETURNS trigger
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ff_history_writer_lock_1_5';
 
--- the lock row is no longer updated by anyone: the writers of this update
--- hold the new lock from here on
+-- no writer updates the lock row any more: the trigger functions above take
+-- the 1.5 lock in every write that starts after this update commits
 ALTER EXTENSION feature_flags DROP TABLE ff.history_lock;
 DROP TABLE ff.history_lock;
 
