@@ -382,6 +382,26 @@ SELECT conrelid::regclass AS config_table, conname
   FROM pg_constraint WHERE contype = 'f' AND confrelid = 'ff.versions'::regclass
  ORDER BY 1;
 
+-- ff.writer_lock: the holder of the writer lock is this transaction from its
+-- first write until it ends (the waiters are in the isolation spec
+-- history_writers)
+SELECT count(*) AS lock_rows_before FROM ff.writer_lock;
+BEGIN;
+UPDATE ff.flags SET description = 'holding the lock' WHERE environment = 'hist-b' AND key = 'one';
+SELECT holds_lock, pid = pg_backend_pid() AS this_backend, waiting_since IS NULL AS not_waiting,
+       session_user_name = session_user AS same_user, xact_start = now() AS this_transaction
+  FROM ff.writer_lock;
+ROLLBACK;
+SELECT count(*) AS lock_rows_after FROM ff.writer_lock;
+-- the lock ends with a savepoint rolled back before any other write
+BEGIN;
+SAVEPOINT s;
+UPDATE ff.flags SET description = 'holding the lock' WHERE environment = 'hist-b' AND key = 'one';
+SELECT count(*) AS held_in_savepoint FROM ff.writer_lock;
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS held_after_rollback_to FROM ff.writer_lock;
+COMMIT;
+
 DROP OWNED BY regress_hist_writer;
 DROP ROLE regress_hist_writer;
 

@@ -22,6 +22,8 @@
 --     names no recorded version as in sync, and the check was a query on
 --     every change.  ff.environments keeps environments_version_fkey, which
 --     makes pg_dump restore the history before every config table;
+--   * the view ff.writer_lock shows the holder of the writer lock and its
+--     waiters (ff.history_lock.holder named the last holder);
 --   * ff.privilege_recipe no longer leaves ff.history_lock out of the
 --     editor's SELECT grant (there is no such table any more).
 -- The update may run while applications write (see the LOCK TABLE below
@@ -67,6 +69,43 @@ DROP TABLE ff.history_lock;
 
 ALTER TABLE ff.flags DROP CONSTRAINT flags_version_fkey;
 ALTER TABLE ff.segments DROP CONSTRAINT segments_version_fkey;
+
+-- ---- the writer lock
+
+-- ff.writer_lock: who holds the history writer lock and who waits for it (1.5: a heavyweight
+--   lock, src/ff_history.c; until 1.4 ff.history_lock.holder named the last holder)
+CREATE VIEW ff.writer_lock WITH (security_invoker = true) AS
+SELECT l.granted AS holds_lock,
+       l.pid,
+       l.virtualtransaction,
+       a.usename AS session_user_name,
+       a.application_name,
+       a.client_addr,
+       a.xact_start,
+       l.waitstart AS waiting_since,
+       a.state,
+       a.query
+  FROM pg_catalog.pg_locks AS l
+  LEFT JOIN pg_catalog.pg_stat_activity AS a ON a.pid = l.pid
+ WHERE l.locktype = 'object'
+   AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
+                      WHERE d.datname = pg_catalog.current_database())
+   AND l.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+   AND l.objid = 'ff.versions'::pg_catalog.regclass
+   AND l.objsubid = 0
+ ORDER BY l.granted DESC, l.waitstart;
+COMMENT ON VIEW ff.writer_lock IS 'The transaction that holds the history writer lock (every configuration write takes it until commit) and those waiting for it';
+COMMENT ON COLUMN ff.writer_lock.holds_lock IS 'true for the holder, false for a waiter';
+COMMENT ON COLUMN ff.writer_lock.pid IS 'Backend process id (NULL for a prepared transaction)';
+COMMENT ON COLUMN ff.writer_lock.virtualtransaction IS 'Virtual transaction id, as in pg_locks';
+COMMENT ON COLUMN ff.writer_lock.session_user_name IS 'Session user of the backend (pg_stat_activity.usename)';
+COMMENT ON COLUMN ff.writer_lock.application_name IS 'application_name of the backend';
+COMMENT ON COLUMN ff.writer_lock.client_addr IS 'Client address of the backend';
+COMMENT ON COLUMN ff.writer_lock.xact_start IS 'Start of the backend''s transaction';
+COMMENT ON COLUMN ff.writer_lock.waiting_since IS 'When a waiter started waiting (NULL for the holder)';
+COMMENT ON COLUMN ff.writer_lock.state IS 'Backend state, e.g. idle in transaction for a holder that does not commit';
+COMMENT ON COLUMN ff.writer_lock.query IS 'Last statement of the backend (visible as pg_stat_activity shows it to the caller)';
+REVOKE ALL ON ff.writer_lock FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION ff.privilege_recipe(level text, grantee name, revoke boolean DEFAULT false)
 RETURNS SETOF text
