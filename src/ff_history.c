@@ -823,6 +823,17 @@ FFHistoryCheckSnapshot(Oid versions_relid)
 }
 
 /*
+ * FFHistoryWriterLockWaitContext names the writer lock in the CONTEXT of an
+ * error raised while a writer waits for it (lock_timeout, statement_timeout,
+ * a deadlock, a cancel): PostgreSQL's own message names no object.
+ */
+static void
+FFHistoryWriterLockWaitContext(void *arg)
+{
+	errcontext("waiting for the configuration history's writer lock, which another transaction holds until it ends (see ff.writer_lock)");
+}
+
+/*
  * FFHistoryTakeWriterLock takes the writer lock of 1.5 unless the
  * transaction holds it, waiting for the writer that holds it to commit or
  * roll back (lock_timeout, statement_timeout and the deadlock detector
@@ -836,7 +847,17 @@ FFHistoryTakeWriterLock(Oid versions_relid)
 	FFHistoryWriterLockTag(&tag, versions_relid);
 	if (LockHeldByMe(&tag, ExclusiveLock))
 		return;
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		ErrorContextCallback wait_context;
+
+		wait_context.callback = FFHistoryWriterLockWaitContext;
+		wait_context.arg = NULL;
+		wait_context.previous = error_context_stack;
+		error_context_stack = &wait_context;
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		error_context_stack = wait_context.previous;
+	}
 	if (IsolationUsesXactSnapshot())
 		FFHistoryCheckSnapshot(versions_relid);
 }
