@@ -777,52 +777,6 @@ FFHistoryWriterLockHeld(Oid versions_relid)
 }
 
 /*
- * FFHistoryCheckSnapshot raises a serialization failure when a transaction
- * whose snapshot lives as long as the transaction (REPEATABLE READ,
- * SERIALIZABLE) has just taken the writer lock and the latest version was
- * committed after that snapshot was taken: its reads of the configuration
- * and of the history are older than the head it would chain to.  1.4 got
- * this failure from the UPDATE of the lock row, also when the previous
- * holder had recorded nothing; now it comes only from a version.
- */
-static void
-FFHistoryCheckSnapshot(Oid versions_relid)
-{
-	Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
-	Snapshot	mine = GetTransactionSnapshot();
-	Relation	versions = table_open(versions_relid, AccessShareLock);
-	Relation	pk = index_open(RelationGetPrimaryKeyIndex(versions), AccessShareLock);
-	SysScanDesc scan;
-	HeapTuple	tup;
-	int64		unseen = 0;
-
-	tup = FFHistoryLatestVersion(versions, pk, latest, &scan);
-	if (HeapTupleIsValid(tup))
-	{
-		TransactionId xmin = HeapTupleHeaderGetXmin(tup->t_data);
-
-		if (!TransactionIdIsCurrentTransactionId(xmin) && XidInMVCCSnapshot(xmin, mine))
-		{
-			bool		isnull;
-
-			unseen = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1,
-												RelationGetDescr(versions), &isnull));
-		}
-	}
-	systable_endscan_ordered(scan);
-	index_close(pk, AccessShareLock);
-	table_close(versions, AccessShareLock);
-	UnregisterSnapshot(latest);
-	if (unseen > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to concurrent update"),
-				 errdetail("Version %lld of the configuration history was committed after this transaction's snapshot was taken.",
-						   (long long) unseen),
-				 errhint("Retry the transaction.")));
-}
-
-/*
  * FFHistoryWriterLockWaitContext names the writer lock in the CONTEXT of an
  * error raised while a writer waits for it (lock_timeout, statement_timeout,
  * a deadlock, a cancel): PostgreSQL's own message names no object.
@@ -837,16 +791,18 @@ FFHistoryWriterLockWaitContext(void *arg)
  * FFHistoryTakeWriterLock takes the writer lock of 1.5 unless the
  * transaction holds it, waiting for the writer that holds it to commit or
  * roll back (lock_timeout, statement_timeout and the deadlock detector
- * apply), then checks a REPEATABLE READ or SERIALIZABLE snapshot.
+ * apply).  Returns whether it took the lock now; a transaction whose
+ * snapshot lives as long as the transaction must then check it
+ * (FFHistoryReadLatest with check_snapshot).
  */
-static void
+static bool
 FFHistoryTakeWriterLock(Oid versions_relid)
 {
 	LOCKTAG		tag;
 
 	FFHistoryWriterLockTag(&tag, versions_relid);
 	if (LockHeldByMe(&tag, ExclusiveLock))
-		return;
+		return false;
 	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
 		ErrorContextCallback wait_context;
@@ -858,8 +814,7 @@ FFHistoryTakeWriterLock(Oid versions_relid)
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 		error_context_stack = wait_context.previous;
 	}
-	if (IsolationUsesXactSnapshot())
-		FFHistoryCheckSnapshot(versions_relid);
+	return true;
 }
 
 /*
@@ -869,9 +824,17 @@ FFHistoryTakeWriterLock(Oid versions_relid)
  * while the lock is held, so every version after the latest committed one is
  * the holder's, and the change-set is the latest version's if that one is
  * the holder's, else the version about to be written.
+ *
+ * check_snapshot: the lock was just taken by a transaction whose snapshot
+ * lives as long as the transaction (REPEATABLE READ, SERIALIZABLE).  If the
+ * latest version was committed after that snapshot was taken, the
+ * transaction's reads of the configuration and of the history are older than
+ * the head it would chain to, and it gets a serialization failure.  (1.4 got
+ * it from the UPDATE of the lock row, also when the previous holder had
+ * recorded nothing.)
  */
 static void
-FFHistoryReadLatest(Oid versions_relid, FFHistoryHead *head)
+FFHistoryReadLatest(Oid versions_relid, FFHistoryHead *head, bool check_snapshot)
 {
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	uint64		me = U64FromFullTransactionId(GetTopFullTransactionId());
@@ -881,6 +844,7 @@ FFHistoryReadLatest(Oid versions_relid, FFHistoryHead *head)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		isnull;
+	bool		unseen = false;
 
 	head->change_set = 1;
 	head->last_version = 0;
@@ -892,6 +856,13 @@ FFHistoryReadLatest(Oid versions_relid, FFHistoryHead *head)
 		Datum		xid;
 
 		head->last_version = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1, vdesc, &isnull));
+		if (check_snapshot)
+		{
+			TransactionId xmin = HeapTupleHeaderGetXmin(tup->t_data);
+
+			unseen = !TransactionIdIsCurrentTransactionId(xmin) &&
+				XidInMVCCSnapshot(xmin, GetTransactionSnapshot());
+		}
 		h = heap_getattr(tup, FF_V_HASH + 1, vdesc, &isnull);
 		head->last_hash = isnull ? NULL : TextDatumGetCString(h);
 		xid = heap_getattr(tup, FF_V_XACT_ID + 1, vdesc, &isnull);
@@ -908,6 +879,13 @@ FFHistoryReadLatest(Oid versions_relid, FFHistoryHead *head)
 	index_close(pk, AccessShareLock);
 	table_close(versions, AccessShareLock);
 	UnregisterSnapshot(snapshot);
+	if (unseen)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update"),
+				 errdetail("Version %lld of the configuration history was committed after this transaction's snapshot was taken.",
+						   (long long) head->last_version),
+				 errhint("Retry the transaction.")));
 }
 
 /*
@@ -971,7 +949,7 @@ FFHistoryReadHead(FFHistoryTrigCache *c, FFHistoryHead *head)
 	else
 		head->held = FFHistoryRowLockHeld(c->lock_relid);
 	if (head->held)
-		FFHistoryReadLatest(c->versions_relid, head);
+		FFHistoryReadLatest(c->versions_relid, head, false);
 }
 
 /*
@@ -1824,9 +1802,15 @@ Datum
 ff_history_writer_lock_1_5(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = FFTriggerData(fcinfo, "ff._history_writer_lock");
+	Oid			versions_relid = FFTriggerRelid(RelationGetNamespace(trigdata->tg_relation),
+												"versions");
 
-	FFHistoryTakeWriterLock(FFTriggerRelid(RelationGetNamespace(trigdata->tg_relation),
-										   "versions"));
+	if (FFHistoryTakeWriterLock(versions_relid) && IsolationUsesXactSnapshot())
+	{
+		FFHistoryHead head;
+
+		FFHistoryReadLatest(versions_relid, &head, true);
+	}
 	return PointerGetDatum(NULL);
 }
 
@@ -1847,11 +1831,12 @@ ff_history_next(PG_FUNCTION_ARGS)
 	FFHistoryHead head;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
+	bool		taken_now;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != 3)
 		elog(ERROR, "ff._history_next() must return (bigint, bigint, text)");
-	FFHistoryTakeWriterLock(versions_relid);
-	FFHistoryReadLatest(versions_relid, &head);
+	taken_now = FFHistoryTakeWriterLock(versions_relid);
+	FFHistoryReadLatest(versions_relid, &head, taken_now && IsolationUsesXactSnapshot());
 	values[0] = Int64GetDatum(head.last_version + 1);
 	values[1] = Int64GetDatum(head.change_set);
 	if (head.last_hash != NULL)

@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(85);
+SELECT plan(86);
 
 -- ---------------------------------------------------------------- roles
 CREATE ROLE ff_test_reader;
@@ -51,6 +51,10 @@ SELECT function_privs_are('ff', 'import_flagd', ARRAY['jsonb', 'text', 'boolean'
     'public', ARRAY[]::name[], 'PUBLIC cannot execute ff.import_flagd');
 SELECT function_privs_are('ff', 'rollback_flag', ARRAY['text', 'bigint', 'text'],
     'public', ARRAY[]::name[], 'PUBLIC cannot execute ff.rollback_flag');
+-- 1.5: ff._history_next() takes the writer lock, which every configuration
+-- write waits for: a role that could call it could hold every writer off
+SELECT function_privs_are('ff', '_history_next', ARRAY[]::text[],
+    'public', ARRAY[]::name[], 'PUBLIC cannot execute ff._history_next (it takes the writer lock)');
 SELECT is_empty(
     $$SELECT f::text FROM ff._recipe_functions('editor') AS f
        WHERE has_function_privilege('public', f, 'EXECUTE')
