@@ -119,3 +119,24 @@ COMMIT;
 SELECT version - :big_version AS after_big, entity_key, after ->> 'description' AS description, comment
   FROM ff.versions WHERE after ->> 'description' LIKE 'when-%' ORDER BY version;
 UNLISTEN *;
+
+-- ---- ff.notify_channel must be a channel name NOTIFY accepts: a name too
+-- long is refused when it is set (not at the commit of every later change),
+-- and the setting in force is unchanged
+SHOW ff.notify_channel;
+SET ff.notify_channel = 'a-channel-name-longer-than-sixty-three-bytes-is-not-a-valid-name';
+SET ff.notify_channel = 'a-channel-name-of-exactly-sixty-three-bytes-is-a-valid-one-okay';
+SHOW ff.notify_channel;
+SELECT octet_length(current_setting('ff.notify_channel')) AS bytes;
+-- and a change commits, notifying on it
+UPDATE ff.flags SET description = 'long-channel' WHERE key = 'alpha';
+RESET ff.notify_channel;
+-- an empty setting means the default channel
+LISTEN ff_changes;
+\o results/120_notify.empty
+SET ff.notify_channel = '';
+UPDATE ff.flags SET description = 'empty-channel' WHERE key = 'alpha';
+RESET ff.notify_channel;
+\o
+\! sed -E 's/PID [0-9]+/PID <pid>/' results/120_notify.empty
+UNLISTEN *;

@@ -38,6 +38,25 @@ static const struct config_enum_entry ff_invalid_targeting_options[] = {
 void		_PG_init(void);
 
 /*
+ * FFCheckNotifyChannel is the check hook of ff.notify_channel: a channel
+ * name that NOTIFY accepts (shorter than NAMEDATALEN bytes; empty means
+ * ff_changes), so that a bad setting fails when it is set rather than at
+ * the commit of every configuration change.
+ */
+static bool
+FFCheckNotifyChannel(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL && strlen(*newval) >= NAMEDATALEN)
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errdetail("A LISTEN/NOTIFY channel name is at most %d bytes long; this one has %zu.",
+							NAMEDATALEN - 1, strlen(*newval));
+		return false;
+	}
+	return true;
+}
+
+/*
  * _PG_init defines the GUCs and initialises the subsystems.
  */
 void
@@ -59,7 +78,7 @@ _PG_init(void)
 							   "ff_changes",
 							   PGC_SUSET,
 							   0,
-							   NULL, NULL, NULL);
+							   FFCheckNotifyChannel, NULL, NULL);
 
 	DefineCustomStringVariable("ff.change_comment",
 							   "Comment recorded in the history for changes made by the current transaction.",

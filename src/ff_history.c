@@ -12,7 +12,10 @@
  * - ff_history_notify, the deferred trigger ff_90_notify: one NOTIFY per
  *   committing transaction.  A change-set of one version (the common case)
  *   gets its payload straight from the inserted row; larger change-sets ask
- *   ff._history_notify_payload().
+ *   ff._history_notify_payload().  It queues the notification, which the
+ *   commit sends (FFHistoryQueueNotify), so that a change can be prepared;
+ *   ff_replication_notify does the same for change-sets applied by logical
+ *   replication.
  * - ff_history_row_trigger_1_5, the trigger ff_90_history, records everyday
  *   single-row changes (UPDATE, DELETE) itself, building the row images
  *   from the deformed row, and hands every other case to the PL/pgSQL
@@ -85,6 +88,7 @@
 #define FF_NOTIFY_NAME_BUDGET (7900 - 200)
 
 PG_FUNCTION_INFO_V1(ff_history_notify);
+PG_FUNCTION_INFO_V1(ff_replication_notify);
 PG_FUNCTION_INFO_V1(ff_history_row_check);
 
 /*
@@ -210,6 +214,137 @@ FFHistoryManyPayload(FunctionCallInfo fcinfo, int64 change_set)
 }
 
 /*
+ * The transaction's change notifications.  The deferred trigger does not
+ * NOTIFY itself: it queues its notification here, and FFHistoryXactCallback
+ * hands the queue to NOTIFY at XACT_EVENT_PRE_COMMIT, after every deferred
+ * trigger and before PostgreSQL sends the transaction's notifications.  A
+ * NOTIFY would make PREPARE TRANSACTION fail ("cannot PREPARE a transaction
+ * that has executed ... NOTIFY"); a queued notification is dropped there
+ * instead (FFHistoryDropPrepared), so a configuration change can be
+ * prepared.  Each entry remembers the nesting level that queued it (the
+ * trigger fires in a subtransaction after SET CONSTRAINTS ... IMMEDIATE
+ * there), so that a rolled-back subtransaction takes its notification
+ * with it, as NOTIFY's own queue does.  The list and its entries live in
+ * TopTransactionContext; every end of a transaction forgets the list.
+ */
+typedef struct FFHistoryNotice
+{
+	int			nest_level;		/* nesting level that queued it */
+	int64		change_set;		/* first version of the change-set */
+	char	   *channel;
+	char	   *payload;
+} FFHistoryNotice;
+
+static List *FFHistoryNotices = NIL;
+
+/*
+ * FFHistoryQueueNotify queues the notification of change-set change_set for
+ * the commit of the transaction, on the channel that ff.notify_channel
+ * names now (its check hook keeps it a valid channel name; empty means
+ * ff_changes).  The payload fits NOTIFY's limit by construction.
+ */
+static void
+FFHistoryQueueNotify(const char *payload, int64 change_set)
+{
+	const char *channel = (ff_notify_channel != NULL && ff_notify_channel[0] != '\0') ?
+		ff_notify_channel : "ff_changes";
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	FFHistoryNotice *n = palloc(sizeof(FFHistoryNotice));
+
+	n->nest_level = GetCurrentTransactionNestLevel();
+	n->change_set = change_set;
+	n->channel = pstrdup(channel);
+	n->payload = pstrdup(payload ? payload : "");
+	FFHistoryNotices = lappend(FFHistoryNotices, n);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * FFHistorySendNotices sends the queued notifications with NOTIFY, in the
+ * order they were queued; called at XACT_EVENT_PRE_COMMIT, where NOTIFY
+ * still queues for this commit.
+ */
+static void
+FFHistorySendNotices(void)
+{
+	List	   *notices = FFHistoryNotices;
+	ListCell   *lc;
+
+	FFHistoryNotices = NIL;
+	foreach(lc, notices)
+	{
+		FFHistoryNotice *n = (FFHistoryNotice *) lfirst(lc);
+
+		Async_Notify(n->channel, n->payload);
+	}
+}
+
+/*
+ * FFHistoryDropPrepared drops the queued notifications of a transaction
+ * being prepared, where PostgreSQL cannot send a NOTIFY, and says so: the
+ * change-sets reach ff.changes_since() at COMMIT PREPARED, and the
+ * evaluation caches are invalidated then, but no notification is sent for
+ * them.
+ */
+static void
+FFHistoryDropPrepared(void)
+{
+	FFHistoryNotice *first;
+
+	if (FFHistoryNotices == NIL)
+		return;
+	first = (FFHistoryNotice *) linitial(FFHistoryNotices);
+	FFHistoryNotices = NIL;
+	ereport(NOTICE,
+			(errmsg("no change notification will be sent for the configuration change-set " INT64_FORMAT " of this prepared transaction",
+					first->change_set),
+			 errdetail("PostgreSQL cannot send NOTIFY from a prepared transaction."),
+			 errhint("After COMMIT PREPARED, listeners find the change-set with ff.changes_since(); the next notification's version covers it.")));
+}
+
+/*
+ * FFHistoryNoticesAtSubEnd follows the queue through the end of the
+ * subtransaction at the current nesting level: an abort drops what it
+ * queued, a commit passes it to the parent.
+ */
+static void
+FFHistoryNoticesAtSubEnd(bool commit)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	foreach(lc, FFHistoryNotices)
+	{
+		FFHistoryNotice *n = (FFHistoryNotice *) lfirst(lc);
+
+		if (n->nest_level < level)
+			continue;
+		if (commit)
+			n->nest_level = level - 1;
+		else
+			FFHistoryNotices = foreach_delete_current(FFHistoryNotices, lc);
+	}
+}
+
+/*
+ * FFHistoryNotifyTriggerData returns the trigger data of a notification
+ * trigger (fname, for the message), which must fire for INSERT, FOR EACH
+ * ROW.
+ */
+static TriggerData *
+FFHistoryNotifyTriggerData(FunctionCallInfo fcinfo, const char *fname)
+{
+	TriggerData *trigdata = FFTriggerData(fcinfo, fname);
+
+	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function %s() must be fired for INSERT, FOR EACH ROW", fname)));
+	return trigdata;
+}
+
+/*
  * ff_history_notify is the deferred trigger ff_90_notify on ff.versions,
  * queued for the first version of each change-set: at commit it sends one
  * NOTIFY on ff.notify_channel for the transaction's change-set.  Rows copied
@@ -226,14 +361,8 @@ ff_history_notify(PG_FUNCTION_ARGS)
 	int64		version;
 	int64		change_set;
 	char	   *payload;
-	const char *channel;
 
-	trigdata = FFTriggerData(fcinfo, "ff._history_notify");
-	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function ff._history_notify() must be fired for INSERT, FOR EACH ROW")));
+	trigdata = FFHistoryNotifyTriggerData(fcinfo, "ff._history_notify");
 	tuple = trigdata->tg_trigtuple;
 	desc = RelationGetDescr(trigdata->tg_relation);
 
@@ -264,11 +393,33 @@ ff_history_notify(PG_FUNCTION_ARGS)
 	else
 		payload = FFHistoryManyPayload(fcinfo, change_set);
 
-	channel = (ff_notify_channel != NULL && ff_notify_channel[0] != '\0') ?
-		ff_notify_channel : "ff_changes";
-	DirectFunctionCall2(pg_notify,
-						CStringGetTextDatum(channel),
-						CStringGetTextDatum(payload ? payload : ""));
+	FFHistoryQueueNotify(payload, change_set);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * ff_replication_notify is the deferred trigger ff_90_notify_apply on
+ * ff.versions (ENABLE REPLICA), queued for the first version of each
+ * change-set an apply worker writes: on a logical replication subscriber,
+ * it queues the notification of the applied change-set, with the payload
+ * of ff._history_notify_payload(), for the commit (so that a two_phase
+ * subscription can prepare it, as ff_history_notify does on the publisher).
+ */
+Datum
+ff_replication_notify(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata;
+	bool		isnull;
+	Datum		change_set;
+
+	trigdata = FFHistoryNotifyTriggerData(fcinfo, "ff._replication_notify");
+	change_set = heap_getattr(trigdata->tg_trigtuple,
+							  FFTriggerAttnum(trigdata->tg_relation, "change_set"),
+							  RelationGetDescr(trigdata->tg_relation), &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	FFHistoryQueueNotify(FFHistoryManyPayload(fcinfo, DatumGetInt64(change_set)),
+						 DatumGetInt64(change_set));
 	return PointerGetDatum(NULL);
 }
 
@@ -1672,19 +1823,29 @@ ff_history_row_trigger(PG_FUNCTION_ARGS)
 static SPIPlanPtr FFLockTakePlan = NULL;
 
 /*
- * FFHistoryXactCallback forgets the writer lock when the transaction ends.
+ * FFHistoryXactCallback sends the queued change notifications before the
+ * commit, drops them before a PREPARE, and forgets them and the writer lock
+ * of 1.4 when the transaction ends.
  */
 static void
 FFHistoryXactCallback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			FFHistorySendNotices();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			FFHistoryDropPrepared();
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			FFHistoryLockSubid = InvalidSubTransactionId;
+			/* the list was in TopTransactionContext, gone with it */
+			FFHistoryNotices = NIL;
 			break;
 		default:
 			break;
@@ -1692,14 +1853,17 @@ FFHistoryXactCallback(XactEvent event, void *arg)
 }
 
 /*
- * FFHistorySubXactCallback follows the writer lock through subtransactions:
- * it is released with the subtransaction that took it if that one aborts,
- * and passes to the parent if it commits.
+ * FFHistorySubXactCallback follows the queued notifications and the writer
+ * lock of 1.4 through subtransactions: what a subtransaction queued or took
+ * goes with it if it aborts, and passes to the parent if it commits.
  */
 static void
 FFHistorySubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
 {
+	if (FFHistoryNotices != NIL &&
+		(event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB))
+		FFHistoryNoticesAtSubEnd(event == SUBXACT_EVENT_COMMIT_SUB);
 	if (FFHistoryLockSubid == InvalidSubTransactionId || FFHistoryLockSubid != mySubid)
 		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)

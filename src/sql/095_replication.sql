@@ -18,7 +18,8 @@
 --    invalidate it.  They fire only when session_replication_role =
 --    replica and cost nothing in ordinary sessions.
 --  * The change notification is sent by ff_90_notify_apply (ENABLE
---    REPLICA) for every change-set the apply worker commits.
+--    REPLICA) for every change-set the apply worker commits; a change-set
+--    that a two_phase subscription prepares gets none, as on the publisher.
 --  * A database subscribed to any ff table refuses configuration writes
 --    made directly on it (ff_00_subscriber_guard): they would be lost or
 --    overwritten, and their versions would collide with the publisher's.
@@ -170,20 +171,13 @@ COMMENT ON FUNCTION ff._history_writer_lock() IS
     'Trigger ff_01_writer_lock: takes the history writer lock at the start of each write statement, before any config row is locked (no lock-order deadlocks between writers)';
 REVOKE ALL ON FUNCTION ff._history_writer_lock() FROM PUBLIC;
 
--- ff._replication_notify: on a subscriber, sends the change notification for a change-set the
---   apply worker commits
+-- ff._replication_notify: on a subscriber, queues the change notification of each change-set
+--   the apply worker commits (src/ff_history.c; until 1.5 PL/pgSQL with pg_notify, which made
+--   a two_phase subscription fail at every PREPARE it applied)
 CREATE FUNCTION ff._replication_notify()
 RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM pg_catalog.pg_notify(
-        coalesce(nullif(pg_catalog.current_setting('ff.notify_channel', true), ''), 'ff_changes'),
-        ff._history_notify_payload(NEW.change_set));
-    RETURN NULL;
-END;
-$$;
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_replication_notify';
 COMMENT ON FUNCTION ff._replication_notify() IS
     'Trigger ff_90_notify_apply: on a subscriber, sends the change notification of each change-set the apply worker commits';
 REVOKE ALL ON FUNCTION ff._replication_notify() FROM PUBLIC;

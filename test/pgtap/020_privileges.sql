@@ -227,24 +227,24 @@ SELECT bag_eq(
     $$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'ff'::regnamespace AND p.prosecdef$$,
     $$VALUES ('current_version'), ('_environment_protection'),
              ('_history_truncate_trigger'), ('_history_keys_insert_trigger'), ('_history_keys_update_trigger'),
-             ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger'),
-             -- replication (095): trigger-only; notify applied change-sets
-             ('_replication_notify')$$,
+             ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger')$$,
     'SECURITY DEFINER functions are exactly the reviewed ones (none writes configuration rows)');
 -- 1.2: three C trigger functions run as the caller; the two that run SQL on
 -- internal tables act as their owner, with search_path pg_catalog, only
 -- around that SQL (src/ff_trigger.c).  1.3: so does the history row trigger,
 -- around the insert into ff.versions and the call of its PL/pgSQL general
--- case (which pins its own search_path and TimeZone)
+-- case (which pins its own search_path and TimeZone).  1.6: so does the
+-- subscriber's notification trigger (PL/pgSQL SECURITY DEFINER until 1.5),
+-- around the payload query
 SELECT bag_eq(
     $$SELECT p.proname::text || ' ' || p.prosecdef || ' ' || coalesce(p.proconfig::text, '-')
         FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
        WHERE p.pronamespace = 'ff'::regnamespace AND l.lanname = 'c'
          AND p.proname IN ('_history_notify', '_history_writer_lock', '_replication_guard',
-                           '_history_row_trigger')$$,
+                           '_history_row_trigger', '_replication_notify')$$,
     $$VALUES ('_history_notify false -'), ('_history_writer_lock false -'), ('_replication_guard false -'),
-             ('_history_row_trigger false -')$$,
-    'the writer lock, the commit notification, the subscriber guard and the history row trigger have no SECURITY DEFINER and no SET clause');
+             ('_history_row_trigger false -'), ('_replication_notify false -')$$,
+    'the writer lock, the commit notifications, the subscriber guard and the history row trigger are C, with no SECURITY DEFINER and no SET clause');
 SELECT is(
     (SELECT p.proconfig FROM pg_proc p
       WHERE p.oid = 'ff._history_row_trigger_general()'::regprocedure),

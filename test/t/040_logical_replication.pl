@@ -13,6 +13,9 @@
 #  * the config tables are identical;
 #  * a listener on the subscriber gets the change notification;
 #  * writes made directly on the subscriber are refused;
+#  * with two_phase = true, a change-set prepared on the publisher is
+#    prepared on the subscriber (no notification) and applied by COMMIT
+#    PREPARED;
 #  * after DROP SUBSCRIPTION the copy becomes a primary whose history
 #    continues the replicated chain.
 use strict;
@@ -22,14 +25,33 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
+# notifications_until(listener, change_set): psql prints notifications after
+# the next query, so poll (bounded) until change_set has been announced;
+# returns what the listener printed and the announced change-sets, in order
+sub notifications_until
+{
+    my ($listener, $cs) = @_;
+    my $notes = '';
+    for (1 .. 100)
+    {
+        $notes .= $listener->query_safe('SELECT 1');
+        last if $notes =~ /"change_set": $cs\b/;
+        usleep(100_000);
+    }
+    return ($notes,
+        $notes =~ /Asynchronous notification "ff_changes" with payload "\{[^\n]*"change_set": (\d+)/g);
+}
+
 my $pub = PostgreSQL::Test::Cluster->new('publisher');
 $pub->init(allows_streaming => 'logical');
 $pub->append_conf('postgresql.conf', "shared_preload_libraries = 'feature_flags'");
+$pub->append_conf('postgresql.conf', "max_prepared_transactions = 4");
 $pub->start;
 
 my $sub = PostgreSQL::Test::Cluster->new('subscriber');
 $sub->init;
 $sub->append_conf('postgresql.conf', "shared_preload_libraries = 'feature_flags'");
+$sub->append_conf('postgresql.conf', "max_prepared_transactions = 4");
 $sub->start;
 
 $pub->safe_psql('postgres', 'CREATE EXTENSION feature_flags');
@@ -79,8 +101,14 @@ is($sub->safe_psql('postgres', 'SELECT count(*) FROM ff.versions'), '0',
     'and records no history for it');
 
 my $connstr = $pub->connstr() . " dbname=postgres";
-$sub->safe_psql('postgres', "CREATE SUBSCRIPTION ff_sub CONNECTION '$connstr' PUBLICATION ff_config");
+# two_phase: a transaction prepared on the publisher is prepared on the
+# subscriber too (see the two-phase part below)
+$sub->safe_psql('postgres',
+    "CREATE SUBSCRIPTION ff_sub CONNECTION '$connstr' PUBLICATION ff_config WITH (two_phase = true)");
 $sub->wait_for_subscription_sync($pub, 'ff_sub');
+$sub->poll_query_until('postgres',
+    q{SELECT bool_and(subtwophasestate = 'e') FROM pg_subscription WHERE subname = 'ff_sub'})
+  or die 'the subscription did not enable two_phase';
 
 is($sub->safe_psql('postgres', q{
     SELECT string_agg(table_name::text || ':' || subscription || ':' || sync_state, ',')
@@ -199,21 +227,12 @@ like($pub_grid, qr/^doomed \S+ => \(doomed,,,ERROR,FLAG_NOT_FOUND/m, 'and a dele
 like($pub_grid, qr/^late \{"targetingKey": "u17"\} => \(late,"""ex""",x,TARGETING_MATCH/m,
     'and a flag created after the subscription');
 
-# the notification of every applied change-set reached the listener, once:
-# psql prints notifications after the next query, so poll (bounded) until
-# the last change-set has been announced
+# the notification of every applied change-set reached the listener, once
 my $change_sets = $pub->safe_psql('postgres', qq{
     SELECT string_agg(cs::text, ',' ORDER BY cs)
       FROM (SELECT DISTINCT change_set AS cs FROM ff.versions WHERE version > $v0) AS c});
 my ($last_cs) = $change_sets =~ /(\d+)$/;
-my $notes = '';
-for (1 .. 100)
-{
-    $notes .= $listener->query_safe('SELECT 1');
-    last if $notes =~ /"change_set": $last_cs\b/;
-    usleep(100_000);
-}
-my @announced = $notes =~ /Asynchronous notification "ff_changes" with payload "\{[^\n]*"change_set": (\d+)/g;
+my ($notes, @announced) = notifications_until($listener, $last_cs);
 is(join(',', @announced), $change_sets,
     'a listener on the subscriber receives one notification per applied change-set, in order');
 like($notes, qr/"flags": \["checkout", "limits"\], "changes": 2, "version": \d+, "segments": \[\], "truncated": false, "change_set": \d+/,
@@ -271,6 +290,38 @@ is($sub->safe_psql('postgres', $hist), $pub_hist, 'refused writes left the histo
 $pub->safe_psql('postgres', "SELECT ff.enable_flag('checkout', 'production')");
 $pub->wait_for_catchup('ff_sub');
 is($session->query_safe($grid), $pub->safe_psql('postgres', $grid), 'a later change is applied too');
+
+# ---- two-phase commit: a change-set prepared on the publisher is prepared
+# on the subscriber (two_phase = true), where it sends no notification, and
+# applied by COMMIT PREPARED
+my $listener2 = $sub->background_psql('postgres');
+$listener2->query_safe('LISTEN ff_changes');
+my $grid_before_2pc = $pub->safe_psql('postgres', $grid);
+$pub->safe_psql('postgres', q{
+    BEGIN;
+    SELECT ff.disable_flag('banner', 'production');
+    PREPARE TRANSACTION 'ff_2pc'});
+$pub->wait_for_catchup('ff_sub');
+is($sub->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '1',
+    'a change-set prepared on the publisher is prepared on the subscriber (the apply worker could prepare it)');
+is($session->query_safe($grid), $grid_before_2pc, 'a prepared change-set is not evaluated on the subscriber');
+$pub->safe_psql('postgres', q{COMMIT PREPARED 'ff_2pc'});
+$pub->wait_for_catchup('ff_sub');
+is($sub->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '0',
+    'COMMIT PREPARED on the publisher commits it on the subscriber');
+my $grid_2pc = $pub->safe_psql('postgres', $grid);
+isnt($grid_2pc, $grid_before_2pc, 'the prepared change-set changed the publisher\'s answers');
+is($session->query_safe($grid), $grid_2pc,
+    'after COMMIT PREPARED, a connected subscriber session evaluates like the publisher');
+is($sub->safe_psql('postgres', $hist), $pub->safe_psql('postgres', $hist),
+    'the prepared change-set is in the subscriber\'s history, row for row');
+# no notification for the prepared change-set; the next change-set rings
+$pub->safe_psql('postgres', "SELECT ff.enable_flag('banner', 'production')");
+my $next_cs = $pub->safe_psql('postgres', 'SELECT max(change_set) FROM ff.versions');
+my (undef, @announced2) = notifications_until($listener2, $next_cs);
+is(join(',', @announced2), $next_cs,
+    'no notification for the prepared change-set on the subscriber; the next change-set\'s is received');
+$listener2->quit;
 $session->quit;
 
 # ---- promotion: the regional copy becomes a primary

@@ -7,9 +7,11 @@
 #     which PostgreSQL's own message does not;
 #   * after the holder commits, the waiter's retry numbers after it, and the
 #     chain verifies;
-#   * a configuration change cannot be prepared (PREPARE TRANSACTION): its
-#     change notification is a NOTIFY, which PostgreSQL does not prepare.
-#     The PREPARE fails, the change rolls back whole, and the lock is free.
+#   * a configuration change can be prepared (PREPARE TRANSACTION): the
+#     prepared transaction holds the writer lock, also across a restart;
+#     COMMIT PREPARED records it as the next version and invalidates other
+#     sessions' caches; no notification is sent for it (a NOTICE says so),
+#     the next one covers it; ROLLBACK PREPARED leaves no gap.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -59,23 +61,72 @@ is($node->safe_psql('postgres', qq{
       FROM ff.versions WHERE version > $v0}),
     '1:prepared,2:waiter', 'the holder\'s change is the next version, the retried write follows it');
 
-# PREPARE TRANSACTION of a configuration change fails and leaves nothing
+# a configuration change can be prepared (two-phase commit): the change
+# notification is queued for the commit, and dropped with a NOTICE when the
+# transaction is prepared instead
 my $v1 = $node->safe_psql('postgres', 'SELECT ff.current_version()');
+my $listener = $node->background_psql('postgres');
+$listener->query_safe(q{LISTEN ff_changes});
+my $reader = $node->background_psql('postgres');
+is($reader->query_safe(q{SELECT ff.get_bool('prepared', '{}', false)}), 'f',
+    'before: the flag has no default variant, the caller\'s default');
 ($ret, $stdout, $stderr) = $node->psql('postgres', q{
     BEGIN;
-    UPDATE ff.flags SET description = 'prepared' WHERE key = 'prepared';
+    UPDATE ff.flags SET default_variant = 'on' WHERE key = 'prepared';
     PREPARE TRANSACTION 'ff_change'});
-like($stderr, qr/cannot PREPARE a transaction that has executed LISTEN, UNLISTEN, or NOTIFY/,
-    'a configuration change cannot be prepared (its notification is a NOTIFY)');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '0',
-    'no prepared transaction is left');
+is($ret, 0, 'a configuration change can be prepared');
+like($stderr,
+    qr/NOTICE:  no change notification will be sent for the configuration change-set ${\($v1 + 1)} of this prepared transaction/,
+    'the PREPARE says that no notification will be sent for its change-set');
+is($node->safe_psql('postgres', 'SELECT gid FROM pg_prepared_xacts'), 'ff_change',
+    'the transaction is prepared');
+is($node->safe_psql('postgres', q{SELECT count(*), bool_and(holds_lock), count(pid) FROM ff.writer_lock}),
+    '1|t|0', 'ff.writer_lock shows the prepared transaction (no backend) as the holder');
+is($reader->query_safe(q{SELECT ff.get_bool('prepared', '{}', false)}), 'f',
+    'a prepared change is not seen by evaluation');
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+    SET lock_timeout = '200ms';
+    UPDATE ff.flags SET description = 'waiter' WHERE key = 'waiter'},
+    extra_params => ['-v', 'VERBOSITY=verbose']);
+like($stderr, qr/55P03.*CONTEXT:\s+waiting for the configuration history's writer lock/s,
+    'a prepared change holds the writer lock: another writer times out');
+
+$node->safe_psql('postgres', q{COMMIT PREPARED 'ff_change'});
+is($reader->query_safe(q{SELECT ff.get_bool('prepared', '{}', false)}), 't',
+    'after COMMIT PREPARED, another session\'s evaluation cache has the new value');
+is($node->safe_psql('postgres', qq{
+    SELECT string_agg(version - $v1 || ':' || entity_key || ':' || operation, ',' ORDER BY version)
+      FROM ff.changes_since($v1)}),
+    '1:prepared:UPDATE', 'ff.changes_since() has the prepared change as the next version');
+unlike($listener->query_safe(q{SELECT 1}), qr/Asynchronous notification/,
+    'no notification was sent for the prepared change-set');
+$node->safe_psql('postgres', q{UPDATE ff.flags SET description = 'next' WHERE key = 'waiter'});
+my $next = $v1 + 2;
+like($listener->query_safe(q{SELECT 1}),
+    qr/Asynchronous notification "ff_changes" with payload "\{.*"version": $next(?:,|\})/,
+    'the next change rings, with a version that covers the prepared one');
+$listener->quit;
+$reader->quit;
+
+# a change prepared, then the server restarted: the prepared transaction
+# keeps the writer lock across the restart; ROLLBACK PREPARED records
+# nothing, and the next write takes the same version (no gap)
+my $v2 = $node->safe_psql('postgres', 'SELECT ff.current_version()');
+$node->psql('postgres', q{
+    BEGIN;
+    UPDATE ff.flags SET description = 'lost' WHERE key = 'prepared';
+    PREPARE TRANSACTION 'ff_lost'});
+$node->restart;
+is($node->safe_psql('postgres', q{SELECT count(*), bool_and(holds_lock) FROM ff.writer_lock}),
+    '1|t', 'after a restart, the prepared transaction still holds the writer lock');
+$node->safe_psql('postgres', q{ROLLBACK PREPARED 'ff_lost'});
 is($node->safe_psql('postgres', 'SELECT count(*) FROM ff.writer_lock'), '0',
-    'the writer lock is free');
+    'ROLLBACK PREPARED releases the writer lock');
 $node->safe_psql('postgres', q{UPDATE ff.flags SET description = 'after' WHERE key = 'prepared'});
 is($node->safe_psql('postgres', qq{
-    SELECT string_agg(version - $v1 || ':' || (after ->> 'description'), ',' ORDER BY version)
-      FROM ff.versions WHERE version > $v1}),
-    '1:after', 'the failed PREPARE recorded nothing and left no gap');
+    SELECT string_agg(version - $v2 || ':' || (after ->> 'description'), ',' ORDER BY version)
+      FROM ff.versions WHERE version > $v2}),
+    '1:after', 'the rolled-back prepared change recorded nothing and left no gap');
 
 is($node->safe_psql('postgres',
         'SELECT count(*) = max(version), (SELECT ok FROM ff.verify_history()) FROM ff.versions'),
