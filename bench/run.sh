@@ -408,7 +408,33 @@ sec_a() {
 			done
 			rec "a.ratio_jsonb.get_bool.c$c" "$(calc "${t_tps[get_bool]} / $sj")"
 		done
+		[[ " $CLIENTS " == *" 1 "* ]] && a_interleaved "$r"
 	done
+}
+
+# a_interleaved REP: for information, the same ratios without the drift
+# between runs (this machine's speed for SELECT 1 moves by 10-30 % between
+# consecutive 3-second runs): one pgbench run at one client in which each
+# transaction picks SELECT 1, get_bool or the jsonb-only statement at random
+# (equal weights); -l logs every transaction's latency, and the ratio is the
+# mean latency of SELECT 1 over that of the other statement, the TPS ratio
+# of a one-client run.  Not at two clients: pgbench then reads its clock
+# lazily and logs latencies that are too small to compare.
+a_interleaved() {
+	local d="$RES/pgbench" ld="$RES/pgbench/interleaved.$1" out gb jo n l0 l1 l2
+	mkdir -p "$ld"
+	"$PG_BIN/pgbench" -n -M prepared -c 1 -j 1 -T "$DURATION" -l --log-prefix="$ld/log" \
+		-f "$d/select1.sql@1" -f "$d/get_bool.sql@1" -f "$d/jsonb_only.sql@1" -D ctx="$CTX" \
+		> "$ld/pgbench.out" 2>&1 || { note "a: the interleaved run failed: $(tail -1 "$ld/pgbench.out")"; return 0; }
+	# log lines: client transaction latency_us script epoch_s epoch_us
+	out="$(cat "$ld"/log* | awk '{ n[$4]++; s[$4] += $3 }
+		END { if (n[0] && n[1] && n[2]) printf "%.4f %.4f %.0f %.2f %.2f %.2f", (s[0]/n[0]) / (s[1]/n[1]), (s[0]/n[0]) / (s[2]/n[2]), n[0] + n[1] + n[2], s[0]/n[0], s[1]/n[1], s[2]/n[2] }')"
+	rm -f "$ld"/log*
+	[[ -n "$out" ]] || { note "a: the interleaved run logged no transaction of some statement"; return 0; }
+	read -r gb jo n l0 l1 l2 <<<"$out"
+	rec a.ilv.get_bool.c1 "$gb"; rec a.ilv.jsonb_only.c1 "$jo"
+	rec a.ilv.lat_us.select1.c1 "$l0"; rec a.ilv.lat_us.get_bool.c1 "$l1"; rec a.ilv.lat_us.jsonb_only.c1 "$l2"
+	log "a. rep $1 c=1 interleaved ($n transactions): mean latency SELECT 1 $l0 µs, get_bool $l1 µs (ratio $gb), jsonb only $l2 µs (ratio $jo) (load $(loadavg))"
 }
 
 # ---------------------------------------------------------------------
@@ -941,6 +967,9 @@ summary() {
 			echo "| a | get_bool TPS / SELECT 1 TPS, c=$c | $(st a.ratio.get_bool.c$c 3) | ≥ 0.95 | $(judge "$(med a.ratio.get_bool.c$c)" '>=' 0.95) |"
 			echo "| a | get_bool TPS / TPS of \`SELECT \$1::jsonb IS NOT NULL\` (the same parameter parsing, no evaluation), c=$c | $(st a.ratio_jsonb.get_bool.c$c 3) | (info) | |"
 		done
+		if [[ -n "$(med a.ilv.get_bool.c1)" ]]; then
+			echo "| a | interleaved in one pgbench run, c=1: mean latency of SELECT 1 ÷ mean latency of get_bool (no drift between runs; the jsonb-only statement: $(st a.ilv.jsonb_only.c1 3)) | $(st a.ilv.get_bool.c1 3) | (info) | |"
+		fi
 		# per-row costs: judged on the backend's CPU time (robust on a shared
 		# machine) when available, elapsed time shown next to it
 		B=cpu_ns; [[ -n "$(med b.cpu_ns.checkout)" ]] || B=ns
