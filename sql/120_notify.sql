@@ -140,3 +140,19 @@ RESET ff.notify_channel;
 \o
 \! sed -E 's/PID [0-9]+/PID <pid>/' results/120_notify.empty
 UNLISTEN *;
+
+-- ---- PREPARE TRANSACTION of a configuration change (pg_regress's
+-- instance allows prepared transactions): a NOTICE says that no
+-- notification will be sent for the change-set; while it is prepared,
+-- nothing is visible; ROLLBACK PREPARED records nothing
+-- (test/t/070_writer_lock.pl covers COMMIT PREPARED, the lock and a restart)
+SELECT ff.current_version() AS before_prepare \gset
+BEGIN;
+UPDATE ff.flags SET description = 'prepared' WHERE key = 'alpha';
+PREPARE TRANSACTION 'ff_regress';
+SELECT gid FROM pg_prepared_xacts;
+SELECT ff.current_version() = :before_prepare AS nothing_visible,
+       (SELECT description FROM ff.flags WHERE key = 'alpha') AS description;
+ROLLBACK PREPARED 'ff_regress';
+SELECT ff.current_version() = :before_prepare AS nothing_recorded,
+       (SELECT count(*) FROM ff.writer_lock) AS lock_holders;

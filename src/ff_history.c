@@ -44,6 +44,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/transam.h"
+#include "access/twophase.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
@@ -295,6 +296,9 @@ FFHistoryDropPrepared(void)
 		return;
 	first = (FFHistoryNotice *) linitial(FFHistoryNotices);
 	FFHistoryNotices = NIL;
+	/* with prepared transactions disabled, the PREPARE fails right after */
+	if (max_prepared_xacts <= 0)
+		return;
 	ereport(NOTICE,
 			(errmsg("no change notification will be sent for the configuration change-set " INT64_FORMAT " of this prepared transaction",
 					first->change_set),

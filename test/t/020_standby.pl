@@ -4,7 +4,8 @@
 # evaluates flags; a change committed on the primary changes that same
 # session's answers after replay, with no reconnect: the relcache
 # invalidations queued by the config tables' triggers are WAL-logged and
-# replayed on the standby.
+# replayed on the standby.  A change prepared on the primary (two-phase
+# commit) reaches the session when COMMIT PREPARED is replayed.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -14,6 +15,7 @@ use Test::More;
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', "shared_preload_libraries = 'feature_flags'");
+$primary->append_conf('postgresql.conf', "max_prepared_transactions = 4");
 $primary->start;
 $primary->safe_psql('postgres', 'CREATE EXTENSION feature_flags');
 $primary->safe_psql('postgres', q{
@@ -62,6 +64,21 @@ $primary->safe_psql('postgres', q{
 $primary->wait_for_catchup($standby, 'replay');
 is($session->query_safe(q{SELECT ff.get_string('late-flag', '{}', 'none')}),
     'beta', 'a flag created on the primary is found on the standby');
+
+# a change prepared on the primary (two-phase commit) is not evaluated on
+# the standby until COMMIT PREPARED, whose replay invalidates the same
+# connected session's cache
+$primary->safe_psql('postgres', q{
+    BEGIN;
+    UPDATE ff.flags SET default_variant = 'a' WHERE environment = 'development' AND key = 'late-flag';
+    PREPARE TRANSACTION 'ff_standby'});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe(q{SELECT ff.get_string('late-flag', '{}', 'none')}),
+    'beta', 'a change prepared on the primary is not evaluated on the standby');
+$primary->safe_psql('postgres', q{COMMIT PREPARED 'ff_standby'});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe(q{SELECT ff.get_string('late-flag', '{}', 'none')}),
+    'alpha', 'after COMMIT PREPARED is replayed, the connected standby session evaluates the change');
 
 # followers on a replica poll the version instead of LISTEN
 is($standby->safe_psql('postgres', 'SELECT ff.current_version()'),

@@ -11,7 +11,8 @@
 #     prepared transaction holds the writer lock, also across a restart;
 #     COMMIT PREPARED records it as the next version and invalidates other
 #     sessions' caches; no notification is sent for it (a NOTICE says so),
-#     the next one covers it; ROLLBACK PREPARED leaves no gap.
+#     the next one covers it; ROLLBACK PREPARED leaves no gap; where
+#     prepared transactions are disabled, PostgreSQL's error and no NOTICE.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -133,4 +134,25 @@ is($node->safe_psql('postgres',
     't|t', 'the history is gap-free and its chain verifies');
 
 $node->stop;
+
+# where prepared transactions are disabled, the PREPARE of a configuration
+# change fails with PostgreSQL's own error, without the NOTICE about its
+# notification, and the change rolls back whole
+my $no2pc = PostgreSQL::Test::Cluster->new('no_2pc');
+$no2pc->init;
+$no2pc->append_conf('postgresql.conf', "max_prepared_transactions = 0");
+$no2pc->start;
+$no2pc->safe_psql('postgres', 'CREATE EXTENSION feature_flags');
+$no2pc->safe_psql('postgres', q{
+    INSERT INTO ff.flags (environment, key, variants) VALUES ('development', 'p', '{"on": true}')});
+my $v3 = $no2pc->safe_psql('postgres', 'SELECT ff.current_version()');
+($ret, $stdout, $stderr) = $no2pc->psql('postgres', q{
+    BEGIN;
+    UPDATE ff.flags SET description = 'prepared' WHERE key = 'p';
+    PREPARE TRANSACTION 'ff_no_2pc'});
+like($stderr, qr/ERROR:  prepared transactions are disabled/,
+    'with max_prepared_transactions = 0 the PREPARE fails with PostgreSQL\'s error');
+unlike($stderr, qr/no change notification will be sent/, 'and no NOTICE about a notification');
+is($no2pc->safe_psql('postgres', 'SELECT ff.current_version()'), $v3, 'the change rolled back whole');
+$no2pc->stop;
 done_testing();
