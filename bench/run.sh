@@ -408,7 +408,7 @@ sec_a() {
 			done
 			rec "a.ratio_jsonb.get_bool.c$c" "$(calc "${t_tps[get_bool]} / $sj")"
 		done
-		[[ " $CLIENTS " == *" 1 "* ]] && a_interleaved "$r"
+		if [[ " $CLIENTS " == *" 1 "* ]]; then a_interleaved "$r"; fi
 	done
 }
 

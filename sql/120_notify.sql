@@ -129,7 +129,12 @@ SET ff.notify_channel = 'a-channel-name-of-exactly-sixty-three-bytes-is-a-valid-
 SHOW ff.notify_channel;
 SELECT octet_length(current_setting('ff.notify_channel')) AS bytes;
 -- and a change commits, notifying on it
+LISTEN "a-channel-name-of-exactly-sixty-three-bytes-is-a-valid-one-okay";
+\o results/120_notify.long
 UPDATE ff.flags SET description = 'long-channel' WHERE key = 'alpha';
+\o
+\! sed -E 's/PID [0-9]+/PID <pid>/' results/120_notify.long
+UNLISTEN *;
 RESET ff.notify_channel;
 -- an empty setting means the default channel
 LISTEN ff_changes;
