@@ -40,6 +40,7 @@
  */
 #include "postgres.h"
 
+#include <sys/mman.h>
 #include <xxhash.h>
 
 #include "access/genam.h"
@@ -1169,6 +1170,37 @@ FFKeySetFind(const FFKeySet *set, const char *key, size_t len)
 	}
 }
 
+/* a transparent huge page of x86-64 and arm64 with 4 kB base pages */
+#define FF_HUGE_PAGE ((uintptr_t) 2 * 1024 * 1024)
+
+/*
+ * FFCacheAllocTable allocates size bytes in cxt, not zeroed, for a large
+ * table that lookups probe at random (a segment's key set).  Where the
+ * kernel offers transparent huge pages on request (Linux, MADV_HUGEPAGE;
+ * Debian's default mode is "madvise"), the whole 2 MB pages inside the
+ * allocation are advised to be huge before anything touches them, so that
+ * a probe into a table of tens of megabytes does not also miss the TLB.
+ * The advice is only advice: where it is refused or unavailable the table
+ * works the same on ordinary pages.
+ */
+static void *
+FFCacheAllocTable(MemoryContext cxt, Size size)
+{
+	char	   *p = MemoryContextAllocExtended(cxt, size, MCXT_ALLOC_HUGE);
+
+#ifdef MADV_HUGEPAGE
+	if (size >= 2 * FF_HUGE_PAGE)
+	{
+		uintptr_t	start = TYPEALIGN(FF_HUGE_PAGE, (uintptr_t) p);
+		uintptr_t	end = TYPEALIGN_DOWN(FF_HUGE_PAGE, (uintptr_t) p + size);
+
+		if (end > start)
+			(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+	}
+#endif
+	return p;
+}
+
 /*
  * FFLoadSegmentKeys reads the include/exclude list of one segment into its
  * hash set: the keys are copied into the generation's arena while
@@ -1254,10 +1286,9 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 	if (nlist > 0)
 	{
 		set.capacity = Max(nlist + nlist / 3 + 1, 8);
-		set.slots = MemoryContextAllocExtended(env->cxt, sizeof(FFKeySlot) * set.capacity,
-											   MCXT_ALLOC_HUGE);
-		set.tags = MemoryContextAllocExtended(env->cxt, set.capacity,
-											  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		set.slots = FFCacheAllocTable(env->cxt, sizeof(FFKeySlot) * set.capacity);
+		set.tags = FFCacheAllocTable(env->cxt, set.capacity);
+		memset(set.tags, 0, set.capacity);
 		for (i = 0; i < nlist; i++)
 		{
 			uint32		j;
