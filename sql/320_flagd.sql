@@ -214,3 +214,25 @@ SELECT targeting FROM ff.flags WHERE environment = 'compat' AND key = 'good';
 -- a bad value for the setting
 SET ff.invalid_targeting = 'ignore';
 SELECT (ff.verify_history()).ok AS history_ok;
+
+--
+-- the kill switch wins: a disabled flag answers DISABLED (the caller's
+-- default, its metadata) without looking at its targeting, even one that
+-- cannot be evaluated, and without looking at the context
+--
+SELECT name FROM ff.create_environment('kill');
+SELECT ff.import_flagd('{"flags": {
+    "lost-ref": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+                 "metadata": {"team": "web"}, "targeting": {"if": [{"$ref": "gone"}, "on", "off"]}},
+    "typo-off": {"state": "DISABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+                 "targeting": {"iff": [1]}}}}', 'kill');
+SELECT key, state FROM ff.disable_flag('lost-ref', 'kill');
+SELECT c.k, c.ctx, r.value, r.variant, r.reason, r.error_code, r.flag_metadata
+  FROM (VALUES ('lost-ref', '{}'), ('lost-ref', '[1]'), ('typo-off', '{"targetingKey": "u"}'),
+               ('typo-off', '"text"')) AS c(k, ctx),
+       ff.evaluate(c.k, c.ctx::jsonb, 'true', 'kill') AS r;
+SELECT ff.get_bool('lost-ref', '{}', true, 'kill') AS lost_ref_default,
+       (ff.evaluate_all('{}', 'kill') -> 'typo-off' ->> 'reason') AS typo_off_in_evaluate_all;
+-- enabled again, the broken targeting is what it answers with
+SELECT key, state FROM ff.enable_flag('lost-ref', 'kill');
+SELECT reason, error_code FROM ff.evaluate('lost-ref', '{}', 'true', 'kill');

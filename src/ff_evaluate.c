@@ -289,6 +289,16 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	out->message = NULL;
 	out->error = FF_ERROR_NONE;
 
+	/*
+	 * A disabled flag is the kill switch: flagd answers DISABLED without
+	 * running targeting, so neither a definition that cannot be evaluated
+	 * nor the context changes that answer.
+	 */
+	if (!flag->flag.enabled)
+	{
+		out->reason = FF_REASON_DISABLED;
+		return;
+	}
 	if (flag->broken)
 	{
 		FFOutcomeError(out, FF_ERROR_PARSE_ERROR, "%s", flag->broken_message);
