@@ -157,15 +157,16 @@ SELECT ff.import_flagd($${
   }}$$, 'compat');
 -- the session's setting is back to its default after the import
 SHOW ff.invalid_targeting;
--- what flagd's schema forbids is still refused, and the import writes nothing
+-- other schema violations are still refused (the malformed calls of flagd's
+-- own operators are not: see the end), and the import writes nothing
 SELECT ff.current_version() AS before_refused \gset
 SELECT ff.import_flagd('{"flags": {"ok": {"state": "ENABLED", "variants": {"on": true, "off": false}},
     "bad-arity": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
-                  "targeting": {"if": [{"starts_with": [{"var": "email"}, "a", "b"]}, "on", "off"]}}}}', 'compat');
-SELECT ff.import_flagd('{"flags": {"bad-semver": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
-    "targeting": {"if": [{"sem_ver": [{"var": "v"}, "=~", "1.0.0"]}, "on", "off"]}}}}', 'compat');
-SELECT ff.import_flagd('{"flags": {"bad-weight": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
-    "targeting": {"fractional": [["on", -5], ["off", 105]]}}}}', 'compat');
+                  "targeting": {"if": [{"substr": [{"var": "email"}, 1, 2, 3]}, "on", "off"]}}}}', 'compat');
+SELECT ff.import_flagd('{"flags": {"two-keys": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"if": [{"==": [1, 1], "!=": [1, 2]}, "on", "off"]}}}}', 'compat');
+SELECT ff.import_flagd('{"flags": {"bad-segment": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"if": [{"in_segment": []}, "on", "off"]}}}}', 'compat');
 SELECT ff.current_version() = :before_refused AS nothing_written;
 SELECT key, targeting FROM ff.flags WHERE environment = 'compat' ORDER BY key;
 SELECT c.ctx, r.flag_key, r.value, r.variant, r.reason, r.error_code, r.error_message
@@ -193,8 +194,9 @@ SELECT key FROM ff.set_targeting('good', '{"if": [true, "maybe", "off"]}', 'comp
 SELECT name FROM ff.create_segment('testers', NULL, 'compat');
 SET ff.invalid_targeting = warning;
 SELECT key FROM ff.set_targeting('good', '{"if": [{"in_segment": "testers"}, "on", {"iff": []}]}', 'compat');
--- a malformed call is refused even so
-SELECT key FROM ff.set_targeting('good', '{"if": [{"ends_with": [{"var": "email"}]}, "on", "off"]}', 'compat');
+-- a malformed call is refused even so (unless it is one of flagd's own
+-- operators: see the end)
+SELECT key FROM ff.set_targeting('good', '{"if": [{"substr": [{"var": "email"}, 1, 2, 3]}, "on", "off"]}', 'compat');
 RESET ff.invalid_targeting;
 SELECT targeting FROM ff.flags WHERE environment = 'compat' AND key = 'good';
 SELECT r, ff._rule_compile_error(r::jsonb) AS compile_error
@@ -236,3 +238,58 @@ SELECT ff.get_bool('lost-ref', '{}', true, 'kill') AS lost_ref_default,
 -- enabled again, the broken targeting is what it answers with
 SELECT key, state FROM ff.enable_flag('lost-ref', 'kill');
 SELECT reason, error_code FROM ff.evaluate('lost-ref', '{}', 'true', 'kill');
+
+--
+-- calls of flagd's own operators that flagd's schema forbids but flagd
+-- loads (the flagd testbed's edge-case flags): ff.import_flagd stores them
+-- with a WARNING, and they evaluate as flagd evaluates them -- the call is
+-- null (so an enclosing if takes its else branch, and a bare one selects the
+-- default variant), a negative whole weight counts as 0, an unknown $flagd
+-- property is missing
+--
+SELECT name FROM ff.create_environment('edge');
+SELECT ff.import_flagd($${"flags": {
+  "starts-with-wrong-args-flag": {"state": "ENABLED", "variants": {"true": "true", "false": "false", "fallback": "fallback"},
+      "defaultVariant": "fallback", "targeting": {"starts_with": ["abc"]}},
+  "ends-with-wrong-args-flag": {"state": "ENABLED", "variants": {"true": "true", "false": "false", "fallback": "fallback"},
+      "defaultVariant": "fallback", "targeting": {"ends_with": ["xyz"]}},
+  "semver-wrong-args-flag": {"state": "ENABLED", "variants": {"true": "true", "false": "false", "fallback": "fallback"},
+      "defaultVariant": "fallback", "targeting": {"sem_ver": [{"var": "version"}, "="]}},
+  "semver-invalid-operator-flag": {"state": "ENABLED", "variants": {"true": "true", "false": "false", "fallback": "fallback"},
+      "defaultVariant": "fallback", "targeting": {"sem_ver": [{"var": "version"}, "===", "1.0.0"]}},
+  "fractional-negative-weight-flag": {"state": "ENABLED", "variants": {"one": "one", "two": "two", "fallback": "fallback"},
+      "defaultVariant": "fallback", "targeting": {"fractional": [{"var": "targetingKey"}, ["one", -50], ["two", 100]]}},
+  "fractional-half-weight-flag": {"state": "ENABLED", "variants": {"one": "one", "two": "two", "fallback": "fallback"},
+      "defaultVariant": "fallback", "targeting": {"fractional": [["one", 25.5], ["two", 1]]}},
+  "wrapped-wrong-args-flag": {"state": "ENABLED", "variants": {"true": "true", "false": "false", "fallback": "fallback"},
+      "defaultVariant": "fallback", "targeting": {"if": [{"starts_with": ["abc"]}, "true", "false"]}},
+  "flagd-other-flag": {"state": "ENABLED", "variants": {"set": "set", "unset": "unset"},
+      "defaultVariant": "unset", "targeting": {"if": [{"var": "$flagd.other"}, "set", {"var": ["$flagd.nope", "unset"]}]}},
+  "starts-with-non-string-flag": {"state": "ENABLED", "variants": {"true": "true", "false": "false", "fallback": "fallback"},
+      "defaultVariant": "fallback", "targeting": {"starts_with": [{"var": "num"}, "abc"]}}
+}}$$, 'edge');
+SELECT c.k, r.value, r.variant, r.reason, r.error_code
+  FROM (VALUES ('starts-with-wrong-args-flag', '{}'), ('ends-with-wrong-args-flag', '{}'),
+               ('semver-wrong-args-flag', '{"version": "1.0.0"}'), ('semver-invalid-operator-flag', '{"version": "1.0.0"}'),
+               ('fractional-negative-weight-flag', '{"targetingKey": "any-user"}'),
+               ('fractional-negative-weight-flag', '{"targetingKey": "another-user"}'),
+               ('fractional-half-weight-flag', '{"targetingKey": "any-user"}'),
+               ('wrapped-wrong-args-flag', '{}'),
+               ('flagd-other-flag', '{"$flagd": {"other": true}}'),
+               ('starts-with-non-string-flag', '{"num": 123}')) AS c(k, ctx),
+       ff.evaluate(c.k, c.ctx::jsonb, '"wrong"', 'edge') AS r;
+SELECT ff.get_string('fractional-negative-weight-flag', '{"targetingKey": "u1"}', 'wrong', 'edge') AS negative_weight;
+-- the document comes back as written, and re-imports the same
+SELECT ff.export_flagd('edge') -> 'flags' -> 'fractional-negative-weight-flag' -> 'targeting' AS exported;
+SELECT name FROM ff.create_environment('edge2');
+SET client_min_messages = error;
+SELECT ff.import_flagd(ff.export_flagd('edge'), 'edge2') AS copied;
+RESET client_min_messages;
+SELECT ff.export_flagd('edge') -> 'flags' = ff.export_flagd('edge2') -> 'flags' AS round_trip_equal;
+-- a direct write (ff.invalid_targeting = error) still refuses them, with the
+-- path and the problem
+SELECT key FROM ff.set_targeting('semver-wrong-args-flag', '{"sem_ver": [{"var": "version"}, "=", "1.0.0", "2.0.0"]}', 'edge');
+SELECT key FROM ff.create_flag('direct', environment => 'edge', variants => '{"one": "one", "two": "two"}',
+                               default_variant => 'one',
+                               targeting => '{"fractional": [["one", -50], ["two", 100]]}');
+SELECT key FROM ff.set_targeting('flagd-other-flag', '{"var": "$flagd.other"}', 'edge');

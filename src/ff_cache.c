@@ -1041,6 +1041,8 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 			memset(&err, 0, sizeof(err));
 			opts.allow_segments = true;
 			opts.copy_literals = true;
+			/* as flagd evaluates what it loads (see ff.invalid_targeting) */
+			opts.flagd_lenient = true;
 			f->flag.targeting = JLCompile(env->arena, rule, &opts, &err);
 			if (f->flag.targeting == NULL)
 				FFFlagBroken(f, "invalid targeting for flag \"%s\": %s at %s",

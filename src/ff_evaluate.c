@@ -1031,7 +1031,8 @@ FFRaiseCompileError(const char *label, const JLError *err, bool allow_segments)
  * returns NULL with err filled in.
  */
 static const JLRule *
-FFCompileRule(JLArena *scratch, Jsonb *rule, bool allow_segments, JLError *err)
+FFCompileRule(JLArena *scratch, Jsonb *rule, bool allow_segments, bool flagd_lenient,
+			  JLError *err)
 {
 	bool		too_deep = false;
 	const JLValue *value = FFJsonbToJL(scratch, rule, false, &too_deep);
@@ -1050,6 +1051,7 @@ FFCompileRule(JLArena *scratch, Jsonb *rule, bool allow_segments, JLError *err)
 	}
 	opts.allow_segments = allow_segments;
 	opts.allow_ternary = !allow_segments;
+	opts.flagd_lenient = flagd_lenient;
 	return JLCompile(scratch, value, &opts, err);
 }
 
@@ -1059,10 +1061,11 @@ FFCompileRule(JLArena *scratch, Jsonb *rule, bool allow_segments, JLError *err)
  */
 static const JLRule *
 FFCompileArg(JLArena *scratch, Jsonb *rule, bool allow_segments,
-			 const char *label)
+			 bool flagd_lenient, const char *label)
 {
 	JLError		err;
-	const JLRule *compiled = FFCompileRule(scratch, rule, allow_segments, &err);
+	const JLRule *compiled = FFCompileRule(scratch, rule, allow_segments,
+										   flagd_lenient, &err);
 
 	if (compiled == NULL)
 		FFRaiseCompileError(label, &err, allow_segments);
@@ -1093,7 +1096,7 @@ ff_json_logic(PG_FUNCTION_ARGS)
 	data = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 
 	scratch = FFScratchArena();
-	compiled = FFCompileArg(scratch, rule, false, "JSON Logic rule");
+	compiled = FFCompileArg(scratch, rule, false, false, "JSON Logic rule");
 	FFContextInitJsonb(&ctx, &jdata, data);
 	memset(&err, 0, sizeof(err));
 	result = JLEvaluate(compiled, &ctx, scratch, &err);
@@ -1146,12 +1149,15 @@ PG_FUNCTION_INFO_V1(ff_check_rule);
 /*
  * ff_check_rule validates a rule for the write-time triggers: an invalid
  * rule raises an ERROR naming label, a valid one returns the segments it
- * references and the literal results it can produce.
+ * references and the literal results it can produce.  The optional third
+ * argument (1.7) compiles a flag rule as flagd loads it
+ * (JLCompileOptions.flagd_lenient).
  */
 Datum
 ff_check_rule(PG_FUNCTION_ARGS)
 {
 	const char *label = PG_ARGISNULL(1) ? "rule" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		flagd = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	JsonbParseState *state = NULL;
 	JsonbValue	k;
 	JsonbValue	v;
@@ -1171,7 +1177,7 @@ ff_check_rule(PG_FUNCTION_ARGS)
 	{
 		JLArena    *scratch = FFScratchArena();
 
-		compiled = FFCompileArg(scratch, PG_GETARG_JSONB_P(0), true, label);
+		compiled = FFCompileArg(scratch, PG_GETARG_JSONB_P(0), true, flagd, label);
 		nseg = JLRuleSegmentCount(compiled);
 		complete = JLRuleLiteralResults(compiled, FFCollectLiteral, &list);
 	}
@@ -1215,11 +1221,14 @@ PG_FUNCTION_INFO_V1(ff_rule_compile_error);
 /*
  * ff_rule_compile_error tells, without raising, why a flag rule does not
  * compile: NULL when it compiles, else the class of the first problem
- * ("unknown_operator", "bad_arguments", "too_deep", "too_large").  The
+ * ("unknown_operator", "bad_arguments", "too_deep", "too_large", and from
+ * 1.7 on "flagd_call": only calls of flagd's own operators that flagd's
+ * schema forbids but flagd loads, JLCompileOptions.flagd_lenient).  The
  * write-time validation uses it to store, under ff.invalid_targeting =
- * warning, only what flagd stores (unknown operators and unresolved $ref)
- * and to refuse schema violations as before; ff._rule_segment_names uses
- * it to read a stored rule that does not compile by its shape.
+ * warning, what flagd stores (unknown operators and unresolved $ref, and
+ * from 1.7 on those calls) and to refuse the other schema violations;
+ * ff._rule_segment_names uses it to read a stored rule that does not
+ * compile by its shape.
  */
 Datum
 ff_rule_compile_error(PG_FUNCTION_ARGS)
@@ -1227,7 +1236,7 @@ ff_rule_compile_error(PG_FUNCTION_ARGS)
 	JLError		err;
 	const char *name;
 
-	if (FFCompileRule(FFScratchArena(), PG_GETARG_JSONB_P(0), true, &err) != NULL)
+	if (FFCompileRule(FFScratchArena(), PG_GETARG_JSONB_P(0), true, false, &err) != NULL)
 		PG_RETURN_NULL();
 	switch (err.code)
 	{
@@ -1235,7 +1244,13 @@ ff_rule_compile_error(PG_FUNCTION_ARGS)
 			name = "unknown_operator";
 			break;
 		case JL_ERR_BAD_ARGUMENTS:
-			name = "bad_arguments";
+			{
+				JLError		lenient_err;
+
+				/* a call of flagd's operators that flagd loads (1.7) */
+				name = FFCompileRule(FFScratchArena(), PG_GETARG_JSONB_P(0), true, true,
+									 &lenient_err) != NULL ? "flagd_call" : "bad_arguments";
+			}
 			break;
 		case JL_ERR_TOO_DEEP:
 			name = "too_deep";

@@ -82,6 +82,7 @@ typedef struct JLCompiler
 	int			max_depth;
 	bool		allow_segments;
 	bool		allow_ternary;
+	bool		flagd_lenient;
 	char		path[256];
 	size_t		pathlen;
 	/* segment names */
@@ -219,6 +220,23 @@ JLNewNode(JLCompiler *c, JLOp op)
 	n->path = p;
 	c->anchor = p;
 	c->anchorlen = c->pathlen;
+	return n;
+}
+
+/*
+ * JLNullCall replaces a call of a flagd operator that flagd loads but
+ * cannot apply (flagd_lenient) by what flagd evaluates it to: null.  Its
+ * arguments were compiled, so every other error in them is still reported;
+ * they have no effect when evaluated, so they are not kept.
+ */
+static JLNode *
+JLNullCall(JLCompiler *c)
+{
+	JLNode	   *n = JLNewNode(c, JLOP_LITERAL);
+
+	if (n == NULL)
+		return JLCompileOOM(c);
+	n->u.lit.value = &JLNullValue;
 	return n;
 }
 
@@ -449,6 +467,12 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 	n->u.var.nsegs = (uint32_t) nsegs;
 	if (!JLClassifyFlagd(segs, nsegs, &flagd))
 	{
+		/* flagd_lenient: looked up at each evaluation, and missing there */
+		if (c->flagd_lenient)
+		{
+			n->u.var.is_static = false;
+			return n;
+		}
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "var path \"%.*s\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist",
 							 (int) (buf.len > 100 ? 100 : buf.len), buf.data);
@@ -564,6 +588,21 @@ JLCompileFractional(JLCompiler *c, JLNode *n)
 	size_t		i;
 	double		total = 0;
 
+	if (c->flagd_lenient)
+	{
+		/*
+		 * flagd_lenient: nothing is checked here.  JLEvalFractional yields
+		 * null for whatever flagd's schema forbids (and counts a negative
+		 * whole weight as 0); literal buckets after a bucketing value are
+		 * read once if every one of them is valid, as below.
+		 */
+		if (n->nargs > 1 && !(n->args[0]->op == JLOP_ARRAY ||
+							  (n->args[0]->op == JLOP_LITERAL &&
+							   n->args[0]->u.lit.value->type == JL_ARRAY)) &&
+			!JLFractionalPrepare(c->arena, n, 1))
+			return JLCompileOOM(c);
+		return n;
+	}
 	if (n->nargs == 0)
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "fractional needs at least one bucket [variant, weight]");
@@ -617,9 +656,13 @@ JLCompileSemVer(JLCompiler *c, JLNode *n)
 	int			side;
 
 	if (n->nargs != 3)
+	{
+		if (c->flagd_lenient)
+			return JLNullCall(c);
 		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 							 "sem_ver takes exactly 3 arguments [version, operator, version], got %u",
 							 n->nargs);
+	}
 	n->u.semver = JLArenaAlloc(c->arena, sizeof(JLNodeSemVer));
 	if (n->u.semver == NULL)
 		return JLCompileOOM(c);
@@ -632,16 +675,25 @@ JLCompileSemVer(JLCompiler *c, JLNode *n)
 		if (o->type != JL_STRING ||
 			(n->u.semver->svop = JLSemVerOpParse(o->u.string.ptr, o->u.string.len)) == JL_SV_INVALID)
 		{
-			if (o->type == JL_STRING)
-				JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-							  "unknown sem_ver operator \"%.*s\"; expected one of =, !=, <, <=, >, >=, ^, ~",
-							  (int) (o->u.string.len > 40 ? 40 : o->u.string.len), o->u.string.ptr);
+			/*
+			 * flagd_lenient: left JL_SV_INVALID, JLEvalSemVer reads the
+			 * operator at each evaluation and yields null
+			 */
+			if (c->flagd_lenient)
+				n->u.semver->svop = JL_SV_INVALID;
 			else
-				JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-							  "sem_ver operator must be a string (one of =, !=, <, <=, >, >=, ^, ~), not a %s",
-							  JLTypeName(o));
-			JLPathPop(c, old);
-			return NULL;
+			{
+				if (o->type == JL_STRING)
+					JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+								  "unknown sem_ver operator \"%.*s\"; expected one of =, !=, <, <=, >, >=, ^, ~",
+								  (int) (o->u.string.len > 40 ? 40 : o->u.string.len), o->u.string.ptr);
+				else
+					JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+								  "sem_ver operator must be a string (one of =, !=, <, <=, >, >=, ^, ~), not a %s",
+								  JLTypeName(o));
+				JLPathPop(c, old);
+				return NULL;
+			}
 		}
 		JLPathPop(c, old);
 	}
@@ -858,7 +910,9 @@ JLCompileOperator(JLCompiler *c, const JLMember *m, int depth)
 			break;
 		case JLOP_STARTS_WITH:
 		case JLOP_ENDS_WITH:
-			if (nargs != 2)
+			if (nargs != 2 && c->flagd_lenient)
+				n = JLNullCall(c);
+			else if (nargs != 2)
 				n = JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
 								  "%.*s takes exactly 2 arguments [value, %s], got %zu",
 								  (int) m->keylen, m->key,
@@ -1015,6 +1069,7 @@ JLCompile(JLArena *arena, const JLValue *rule, const JLCompileOptions *options,
 	c.max_depth = (options && options->max_depth > 0) ? options->max_depth : JL_DEFAULT_MAX_DEPTH;
 	c.allow_segments = options ? options->allow_segments : false;
 	c.allow_ternary = options ? options->allow_ternary : false;
+	c.flagd_lenient = options ? options->flagd_lenient : false;
 	c.copy_literals = options ? options->copy_literals : false;
 	strcpy(c.path, "$");
 	c.pathlen = 1;

@@ -246,6 +246,20 @@ typedef struct JLCompileOptions
 	 * outlive the rule.  JLRule's source tree is then not kept.
 	 */
 	bool		copy_literals;
+
+	/*
+	 * Added for flagd documents: compile flagd's own operators called in a
+	 * way that flagd's schema forbids but flagd loads and evaluates --
+	 * starts_with/ends_with without 2 or sem_ver without 3 arguments, a
+	 * literal sem_ver operator outside the eight, literal fractional
+	 * buckets, weights or bucketing values of the wrong shape, a var path
+	 * "$flagd.<x>" other than flagKey/timestamp -- as flagd evaluates
+	 * them instead of failing: the call yields null (a negative whole
+	 * weight counts as 0, as a computed one does; the unknown $flagd
+	 * property is missing, so var yields its default).  Everything else
+	 * stays a compile error.
+	 */
+	bool		flagd_lenient;
 } JLCompileOptions;
 
 /*
@@ -270,6 +284,8 @@ typedef struct JLCompileOptions
  * without exactly 2, reduce without 2-3, missing_some without 2 and
  * substr without 1-3 arguments; JL_ERR_TOO_DEEP beyond max_depth;
  * JL_ERR_OUT_OF_MEMORY.  err->path is the JSON path of the offending node.
+ * With flagd_lenient, the malformed calls of flagd's own operators listed
+ * there compile instead (see JLCompileOptions).
  */
 extern JLRule *JLCompile(JLArena *arena, const JLValue *rule,
 						 const JLCompileOptions *options, JLError *err);

@@ -214,8 +214,9 @@ COMMENT ON FUNCTION ff._rule_walk(jsonb, text, boolean) IS
 'Internal: lists the operators, segment references and literal results of a JSON Logic rule with their JSON paths';
 
 -- ff._rule_info compiles a rule with ff._check_rule (raising on an invalid
--- rule) and normalises the answer: segments as text[], results as jsonb.
-CREATE FUNCTION ff._rule_info(rule jsonb, label text,
+-- rule; with flagd, as flagd loads a flag rule) and normalises the answer:
+-- segments as text[], results as jsonb.
+CREATE FUNCTION ff._rule_info(rule jsonb, label text, flagd boolean DEFAULT false,
                               OUT segments text[], OUT results jsonb, OUT complete boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -223,15 +224,15 @@ AS $$
 DECLARE
     info        jsonb;
 BEGIN
-    info := ff._check_rule(rule, label);
+    info := ff._check_rule(rule, label, flagd);
     segments := ARRAY(SELECT DISTINCT s FROM jsonb_array_elements_text(COALESCE(info -> 'segments', '[]')) AS s ORDER BY s);
     results := COALESCE(info -> 'results', '[]');
     complete := COALESCE((info ->> 'complete')::boolean, false);
 END;
 $$;
 
-COMMENT ON FUNCTION ff._rule_info(jsonb, text) IS
-'Internal: compiles a rule with ff._check_rule and returns its segment references, literal results and completeness';
+COMMENT ON FUNCTION ff._rule_info(jsonb, text, boolean) IS
+'Internal: compiles a rule with ff._check_rule (flagd: as flagd loads a flag rule) and returns its segment references, literal results and completeness';
 
 -- ff._rule_segment_names returns the segments a stored flag rule references.
 -- A rule that does not compile (stored with ff.invalid_targeting = warning)
@@ -932,6 +933,7 @@ DECLARE
     lenient     boolean;
     quiet       boolean;
     compiled    boolean := true;
+    problem     text;
     err_msg     text;
     err_hint    text;
 BEGIN
@@ -1045,7 +1047,8 @@ BEGIN
         -- functions, rollbacks): a rule that flagd would load but cannot
         -- evaluate (an unknown operator, a literal result that is not a
         -- variant) is stored with a WARNING; its evaluations return the
-        -- caller's default with reason ERROR, as in flagd
+        -- caller's default with reason ERROR, as in flagd (and a malformed
+        -- call of flagd's own operators: see below)
         lenient := current_setting('ff.invalid_targeting', true) = 'warning';
         -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
         -- of an existing flag is checked again as an UPDATE: warn once
@@ -1054,27 +1057,34 @@ BEGIN
             quiet := EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = NEW.environment AND f.key = NEW.key);
         END IF;
         -- flagd stores an unknown operator (or an unresolved $ref) and fails
-        -- at evaluation; a schema violation (an operator call of the wrong
-        -- shape, a bad sem_ver operator or fractional weight, an unknown
-        -- $flagd property, too deep a rule) is refused as always, below
+        -- at evaluation.  It also stores a call of its own operators that
+        -- its schema forbids (starts_with/ends_with/sem_ver arity, an
+        -- unknown sem_ver operator, a literal fractional weight that is
+        -- negative or not whole, an unknown $flagd property: flagd_call),
+        -- and evaluates that call to null (a negative weight counts as 0).
+        -- Any other schema violation (a multi-key rule object, in_segment
+        -- or a standard operator of the wrong shape, too deep a rule) is
+        -- refused as always, below.
         IF lenient THEN
-            compiled := ff._rule_compile_error(NEW.targeting) IS DISTINCT FROM 'unknown_operator';
+            problem := ff._rule_compile_error(NEW.targeting);
+            compiled := problem IS DISTINCT FROM 'unknown_operator';
         END IF;
-        IF NOT compiled THEN
-            IF NOT quiet THEN
-                BEGIN
-                    PERFORM ff._check_rule(NEW.targeting, format('targeting for %s', label));
-                EXCEPTION WHEN invalid_parameter_value THEN
-                    GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
-                    RAISE WARNING '%', err_msg
-                        USING DETAIL = 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.',
-                              HINT = err_hint;
-                END;
-            END IF;
-        ELSE
-            info := ff._rule_info(NEW.targeting, format('targeting for %s', label));
+        IF (NOT compiled OR problem = 'flagd_call') AND NOT quiet THEN
+            BEGIN
+                PERFORM ff._check_rule(NEW.targeting, format('targeting for %s', label));
+            EXCEPTION WHEN invalid_parameter_value THEN
+                GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+                RAISE WARNING '%', err_msg
+                    USING DETAIL = CASE WHEN compiled
+                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; this call evaluates to null, as in flagd (a negative whole weight counts as 0).'
+                        ELSE 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.'
+                    END,
+                          HINT = err_hint;
+            END;
         END IF;
         IF compiled THEN
+            info := ff._rule_info(NEW.targeting, format('targeting for %s', label),
+                                  problem IS NOT DISTINCT FROM 'flagd_call');
             PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.targeting,
                                            format('targeting for %s', label), '$.targeting');
             FOR res IN SELECT r FROM jsonb_array_elements(info.results) AS r LOOP

@@ -158,12 +158,26 @@ AS 'MODULE_PATHNAME', 'ff_check_rule';
 COMMENT ON FUNCTION ff._check_rule(pg_catalog.jsonb, pg_catalog.text) IS
     'Internal: compile a targeting or segment rule; raise an error naming label if invalid, else return its segments and literal results';
 
+-- ff._check_rule with flagd = true (1.7) compiles a flag rule as flagd
+-- loads it: a call of flagd's own operators that flagd's schema forbids
+-- (ff._rule_compile_error says flagd_call) is accepted, and evaluates to
+-- null as in flagd.
+CREATE FUNCTION ff._check_rule(
+    rule            pg_catalog.jsonb,
+    label           pg_catalog.text,
+    flagd           pg_catalog.bool)
+RETURNS pg_catalog.jsonb
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_check_rule';
+COMMENT ON FUNCTION ff._check_rule(pg_catalog.jsonb, pg_catalog.text, pg_catalog.bool) IS
+    'Internal: ff._check_rule(rule, label), compiling a flag rule as flagd loads it when flagd is true';
+
 CREATE FUNCTION ff._rule_compile_error(rule pg_catalog.jsonb)
 RETURNS pg_catalog.text
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'ff_rule_compile_error';
 COMMENT ON FUNCTION ff._rule_compile_error(pg_catalog.jsonb) IS
-    'Internal: why a flag rule does not compile (unknown_operator, bad_arguments, too_deep, too_large), or NULL; never raises';
+    'Internal: why a flag rule does not compile (unknown_operator, flagd_call, bad_arguments, too_deep, too_large), or NULL; never raises';
 
 -- bucketing and diagnostics ------------------------------------------------
 

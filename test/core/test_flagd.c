@@ -268,6 +268,74 @@ t_resolve(int line, const char *targeting, bool enabled, int default_variant,
 }
 
 /*
+ * test_flagd_lenient covers JLCompileOptions.flagd_lenient: the calls of
+ * flagd's own operators that flagd's schema forbids but flagd loads
+ * compile, and evaluate as flagd evaluates them (null; a negative whole
+ * weight counts as 0); every other compile error stays.
+ */
+void
+test_flagd_lenient(void)
+{
+	/* strict: each of them is a compile error */
+	T_EVAL_PREFIX("{\"starts_with\":[\"abc\"]}", "{}", "COMPILE BAD_ARGUMENTS");
+	T_EVAL_PREFIX("{\"sem_ver\":[\"1.0.0\",\"===\",\"1.0.0\"]}", "{}", "COMPILE BAD_ARGUMENTS");
+	T_EVAL_PREFIX("{\"fractional\":[[\"one\",-50],[\"two\",100]]}", "{}", "COMPILE BAD_ARGUMENTS");
+	T_EVAL_PREFIX("{\"var\":\"$flagd.other\"}", "{}", "COMPILE BAD_ARGUMENTS");
+
+	t_flagd_lenient = true;
+	t_inject = true;
+	/* starts_with / ends_with without exactly 2 arguments: null */
+	T_EVAL("{\"starts_with\":[\"abc\"]}", "{}", "null");
+	T_EVAL("{\"ends_with\":[\"xyz\"]}", "{}", "null");
+	T_EVAL("{\"ends_with\":[\"xyz\",\"z\",\"y\"]}", "{}", "null");
+	T_EVAL("{\"starts_with\":\"abc\"}", "{}", "null");
+	/* the null makes an enclosing if take its else branch */
+	T_EVAL("{\"if\":[{\"starts_with\":[\"abc\"]},\"true\",\"false\"]}", "{}", "\"false\"");
+	/* sem_ver without exactly 3 arguments, or with an unknown operator */
+	T_EVAL("{\"sem_ver\":[{\"var\":\"version\"},\"=\"]}", "{\"version\":\"1.0.0\"}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0\",\"===\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0\",5,\"1.0.0\"]}", "{}", "null");
+	/* what was valid evaluates as before */
+	T_EVAL("{\"sem_ver\":[\"1.0.0\",\"=\",\"1.0.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"^\",\"1.0.0\"]}", "{\"v\":\"1.5.0\"}", "true");
+	T_EVAL("{\"starts_with\":[{\"var\":\"e\"},\"a\"]}", "{\"e\":\"abc\"}", "true");
+	/* a negative whole weight counts as 0: "two" always (flagd's vector) */
+	T_EVAL("{\"fractional\":[{\"var\":\"targetingKey\"},[\"one\",-50],[\"two\",100]]}",
+		   "{\"targetingKey\":\"any-user\"}", "\"two\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"targetingKey\"},[\"one\",-50],[\"two\",100]]}",
+		   "{\"targetingKey\":\"another\"}", "\"two\"");
+	T_EVAL("{\"fractional\":[[\"one\",-50],[\"two\",100]]}", "{\"targetingKey\":\"u\"}", "\"two\"");
+	T_EVAL("{\"fractional\":[\"seed\",[\"one\",-1],[\"two\",-2],[\"three\",1]]}", "{}", "\"three\"");
+	/* weights that are not whole, not numbers, too large; all zero */
+	T_EVAL("{\"fractional\":[\"seed\",[\"a\",25.5],[\"b\",1]]}", "{}", "null");
+	T_EVAL("{\"fractional\":[\"seed\",[\"a\",\"x\"],[\"b\",1]]}", "{}", "null");
+	T_EVAL("{\"fractional\":[\"seed\",[\"a\",2147483647],[\"b\",1]]}", "{}", "null");
+	T_EVAL("{\"fractional\":[\"seed\",[\"a\",-0.5],[\"b\",1]]}", "{}", "null");
+	T_EVAL("{\"fractional\":[\"seed\",[\"a\",0],[\"b\",-3]]}", "{}", "null");
+	/* buckets and bucketing values of the wrong shape */
+	T_EVAL("{\"fractional\":[\"seed\",[\"a\",1,2]]}", "{}", "null");
+	T_EVAL("{\"fractional\":[\"seed\",\"a\"]}", "{}", "null");
+	T_EVAL("{\"fractional\":[5,[\"a\",1]]}", "{}", "null");
+	T_EVAL("{\"fractional\":[\"seed\"]}", "{}", "null");
+	T_EVAL("{\"fractional\":[]}", "{}", "null");
+	/* a computed bucket is read at each evaluation */
+	T_EVAL("{\"fractional\":[\"seed\",[\"a\",{\"var\":\"w\"}],[\"b\",1]]}", "{\"w\":-7}", "\"b\"");
+	/* an unknown $flagd property is missing (the caller's $flagd is replaced) */
+	T_EVAL("{\"var\":\"$flagd.other\"}", "{}", "null");
+	T_EVAL("{\"var\":[\"$flagd.other\",\"dflt\"]}", "{}", "\"dflt\"");
+	T_EVAL("{\"var\":\"$flagd.other\"}", "{\"$flagd\":{\"other\":1}}", "null");
+	T_EVAL("{\"var\":\"$flagd.flagKey\"}", "{}", "\"test-flag\"");
+	/* everything else is still refused */
+	T_EVAL_PREFIX("{\"substr\":[\"abc\",1,2,3]}", "{}", "COMPILE BAD_ARGUMENTS");
+	T_EVAL_PREFIX("{\"in_segment\":[]}", "{}", "COMPILE BAD_ARGUMENTS");
+	T_EVAL_PREFIX("{\"a\":1,\"b\":2}", "{}", "COMPILE BAD_ARGUMENTS");
+	T_EVAL_PREFIX("{\"iff\":[true]}", "{}", "COMPILE UNKNOWN_OPERATOR");
+	T_EVAL_PREFIX("{\"starts_with\":[{\"iff\":[]},\"a\",\"b\"]}", "{}", "COMPILE UNKNOWN_OPERATOR");
+	t_inject = false;
+	t_flagd_lenient = false;
+}
+
+/*
  * test_resolve covers every reason of FFResolve.
  */
 void

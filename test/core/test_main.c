@@ -23,6 +23,7 @@ int			t_failed = 0;
 JLArena    *t_arena = NULL;
 bool		t_inject = false;
 bool		t_ternary = false;
+bool		t_flagd_lenient = false;
 const char *t_flag_key = "test-flag";
 
 /*
@@ -216,6 +217,7 @@ t_eval(const char *rule, const char *data)
 		return t_format("PARSE-DATA %s: %s", t_code_name(err.code), err.message);
 	o.allow_segments = true;
 	o.allow_ternary = t_ternary;
+	o.flagd_lenient = t_flagd_lenient;
 	compiled = JLCompile(t_arena, r, &o, &err);
 	if (compiled == NULL)
 		return t_format("COMPILE %s %s: %s", t_code_name(err.code), err.path, err.message);
@@ -254,6 +256,7 @@ main(int argc, char **argv)
 	test_compile();
 	test_bytes_equal();
 	test_flagd();
+	test_flagd_lenient();
 	test_resolve();
 	test_segments();
 	test_limits();

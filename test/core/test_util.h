@@ -41,6 +41,7 @@ extern const JLValue *t_parse(const char *text);
 extern const char *t_eval(const char *rule, const char *data);
 extern bool t_inject;
 extern bool t_ternary;
+extern bool t_flagd_lenient;	/* JLCompileOptions.flagd_lenient */
 extern const char *t_flag_key;	/* $flagd.flagKey, default "test-flag" */
 extern bool t_segment(void *opaque, const char *name, size_t namelen,
 					  const char *key, size_t keylen, JLSegmentInfo *info);
@@ -70,6 +71,7 @@ extern void test_operators(void);
 extern void test_compile(void);
 extern void test_bytes_equal(void);
 extern void test_flagd(void);
+extern void test_flagd_lenient(void);
 extern void test_resolve(void);
 extern void test_segments(void);
 extern void test_workload(void);
