@@ -183,6 +183,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	memset(&o, 0, sizeof(o));
 	o.allow_segments = true;
 	o.allow_ternary = (size & 1) != 0;
+	o.flagd_lenient = (size & 2) != 0;
 	o.max_depth = 64;
 	rule = JLCompile(arena, rule_json, &o, &err);
 	if (rule == NULL)
