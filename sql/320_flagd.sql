@@ -293,3 +293,31 @@ SELECT key FROM ff.create_flag('direct', environment => 'edge', variants => '{"o
                                default_variant => 'one',
                                targeting => '{"fractional": [["one", -50], ["two", 100]]}');
 SELECT key FROM ff.set_targeting('flagd-other-flag', '{"var": "$flagd.other"}', 'edge');
+
+--
+-- an unresolved $ref that has the name of a segment: the export writes that
+-- segment inline in the flags that use it, not as an $evaluators entry
+-- that would resolve the $ref after a re-import
+--
+SELECT name FROM ff.create_environment('clash');
+SELECT name FROM ff.create_environment('clash2');
+SET client_min_messages = error;
+SELECT ff.import_flagd('{"flags": {"f": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"if": [{"$ref": "beta"}, "on", "off"]}}}}', 'clash');
+RESET client_min_messages;
+SELECT name FROM ff.create_segment('beta', '{"==": [{"var": "plan"}, "pro"]}', 'clash');
+SELECT name FROM ff.create_segment('gamma', '{"==": [{"var": "plan"}, "free"]}', 'clash');
+SELECT key FROM ff.create_flag('g', environment => 'clash', targeting => '{"if": [{"in_segment": "beta"}, "on", "off"]}');
+SELECT key FROM ff.create_flag('h', environment => 'clash', targeting => '{"if": [{"in_segment": "gamma"}, "on", "off"]}');
+SELECT ff.export_flagd('clash') -> '$evaluators' AS evaluators,
+       ff.export_flagd('clash') #> '{flags,g,targeting,if,0}' ? '$ref' AS g_uses_ref,
+       ff.export_flagd('clash') #> '{flags,h,targeting,if,0}' AS h_condition;
+SET client_min_messages = error;
+SELECT ff.import_flagd(ff.export_flagd('clash'), 'clash2');
+RESET client_min_messages;
+SELECT c.k, c.ctx, a.reason AS here, a.error_code AS here_error, b.reason AS copy, b.error_code AS copy_error,
+       a.value = b.value AS same_value
+  FROM (VALUES ('f', '{"targetingKey": "u", "plan": "pro"}'), ('g', '{"targetingKey": "u", "plan": "pro"}'),
+               ('g', '{"targetingKey": "u", "plan": "free"}'), ('h', '{"targetingKey": "u", "plan": "free"}')) AS c(k, ctx),
+       ff.evaluate(c.k, c.ctx::jsonb, 'false', 'clash') AS a,
+       ff.evaluate(c.k, c.ctx::jsonb, 'false', 'clash2') AS b;

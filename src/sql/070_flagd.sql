@@ -346,11 +346,24 @@ DECLARE
     sub         record;
     obj         jsonb;
     seg         text;
+    dangling    text[];
 BEGIN
+    -- the names of the unresolved {"$ref": name} that flags keep (stored
+    -- with a WARNING, 1.7): an $evaluators entry of such a name would
+    -- resolve them in the exported document, so a flag that uses a segment
+    -- of such a name gets its segments inline instead
+    dangling := ARRAY(SELECT DISTINCT r #>> '{}'
+                        FROM ff.flags AS f, jsonb_path_query(f.targeting, 'lax $.**."$ref"') AS r
+                       WHERE f.environment = env AND jsonb_typeof(r) = 'string');
     FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
         obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
                                   'defaultVariant', fl.default_variant);
-        IF fl.targeting IS NOT NULL THEN
+        IF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
+               SELECT 1 FROM jsonb_path_query(fl.targeting, 'lax $.**.in_segment') AS a
+                WHERE COALESCE(a ->> 0, a #>> '{}') = ANY (dangling)) THEN
+            obj := obj || jsonb_build_object('targeting',
+                                             (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
+        ELSIF fl.targeting IS NOT NULL THEN
             sub := ff._flagd_inline_segments(fl.targeting, env, refs);
             refs := sub.refs;
             obj := obj || jsonb_build_object('targeting', sub.rule);

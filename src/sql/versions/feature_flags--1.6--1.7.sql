@@ -15,7 +15,10 @@
 --   * ff._check_rule(rule, label, flagd): new, compiles as flagd loads;
 --   * ff._rule_info gains the argument flagd (default false);
 --   * ff._rule_compile_error also answers flagd_call (the library's);
---   * ff._validate_flag_general stores a flagd_call rule with a WARNING.
+--   * ff._validate_flag_general stores a flagd_call rule with a WARNING;
+--   * ff.export_flagd writes a segment inline, instead of as an $evaluators
+--     entry, in the flags that use it when a flag keeps an unresolved $ref
+--     of the same name (which the entry would resolve).
 -- No table is touched, so the update takes no lock that writers wait for.
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -254,5 +257,61 @@ BEGIN
     END IF;
 
     RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION ff.export_flagd(environment text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(export_flagd.environment);
+    flags       jsonb := '{}';
+    evaluators  jsonb := '{}';
+    refs        text[] := '{}';
+    fl          record;
+    sub         record;
+    obj         jsonb;
+    seg         text;
+    dangling    text[];
+BEGIN
+    -- the names of the unresolved {"$ref": name} that flags keep (stored
+    -- with a WARNING, 1.7): an $evaluators entry of such a name would
+    -- resolve them in the exported document, so a flag that uses a segment
+    -- of such a name gets its segments inline instead
+    dangling := ARRAY(SELECT DISTINCT r #>> '{}'
+                        FROM ff.flags AS f, jsonb_path_query(f.targeting, 'lax $.**."$ref"') AS r
+                       WHERE f.environment = env AND jsonb_typeof(r) = 'string');
+    FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
+        obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
+                                  'defaultVariant', fl.default_variant);
+        IF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
+               SELECT 1 FROM jsonb_path_query(fl.targeting, 'lax $.**.in_segment') AS a
+                WHERE COALESCE(a ->> 0, a #>> '{}') = ANY (dangling)) THEN
+            obj := obj || jsonb_build_object('targeting',
+                                             (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
+        ELSIF fl.targeting IS NOT NULL THEN
+            sub := ff._flagd_inline_segments(fl.targeting, env, refs);
+            refs := sub.refs;
+            obj := obj || jsonb_build_object('targeting', sub.rule);
+        END IF;
+        IF fl.metadata <> '{}'::jsonb THEN
+            obj := obj || jsonb_build_object('metadata', fl.metadata);
+        END IF;
+        flags := flags || jsonb_build_object(fl.key, obj);
+    END LOOP;
+    FOREACH seg IN ARRAY refs LOOP
+        evaluators := evaluators || jsonb_build_object(seg,
+            ff._segment_as_jsonlogic(env, seg, '{"var": "targetingKey"}'));
+    END LOOP;
+    obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
+                              'metadata', (SELECT e.metadata FROM ff.environments AS e WHERE e.name = env),
+                              'flags', flags);
+    IF evaluators <> '{}' THEN
+        obj := obj || jsonb_build_object('$evaluators', evaluators);
+    END IF;
+    RETURN obj;
 END;
 $$;
