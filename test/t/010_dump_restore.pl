@@ -41,6 +41,20 @@ $node->safe_psql('src', q{
     UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'production' AND key = 'flag-2';
 });
 $node->safe_psql('src', q{SELECT ff.rollback_flag('flag-2', 50, 'production')});
+# flags that ff.import_flagd stores with a WARNING, as flagd loads them: an
+# unknown operator, a result that is not a variant, calls of flagd's own
+# operators that its schema forbids (until 1.7 the restore's COPY of
+# ff.flags failed on them, and every flag was lost)
+$node->safe_psql('src', q{
+    SET client_min_messages = error;
+    SELECT ff.import_flagd('{"flags": {
+        "typo": {"state": "ENABLED", "variants": {"a": 1, "b": 2}, "defaultVariant": "a", "targeting": {"iff": [1]}},
+        "stray": {"state": "ENABLED", "variants": {"a": 1, "b": 2}, "defaultVariant": "a", "targeting": {"if": [true, "zzz", "a"]}},
+        "neg-weight": {"state": "ENABLED", "variants": {"one": "one", "two": "two"}, "defaultVariant": "one",
+                       "targeting": {"fractional": [["one", -50], ["two", 100]]}},
+        "short-call": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+                       "targeting": {"if": [{"ends_with": ["xyz"]}, "on", "off"]}}}}', 'production');
+});
 
 my $versions_src = $node->safe_psql('src', 'SELECT ff.current_version()');
 cmp_ok($versions_src, '>', 50, "source history has $versions_src versions");
@@ -87,6 +101,12 @@ sub check_restored
         't', "$how: no duplicated or missing version");
     is($node->safe_psql($db, 'SELECT ok FROM ff.verify_history()'), 't',
         "$how: the restored chain verifies");
+    is($node->safe_psql($db, q{
+        SELECT string_agg(k || '=' || coalesce(r.variant, r.error_code), ' ' ORDER BY k)
+          FROM unnest(ARRAY['typo', 'stray', 'neg-weight', 'short-call']) AS k,
+               ff.evaluate(k, '{"targetingKey": "u1"}', NULL, 'production') AS r}),
+        'neg-weight=two short-call=off stray=GENERAL typo=PARSE_ERROR',
+        "$how: the flags stored with a WARNING evaluate as before");
 
     # the next change continues the chain
     $node->safe_psql($db, q{

@@ -15,7 +15,10 @@
 --   * ff._check_rule(rule, label, flagd): new, compiles as flagd loads;
 --   * ff._rule_info gains the argument flagd (default false);
 --   * ff._rule_compile_error also answers flagd_call (the library's);
---   * ff._validate_flag_general stores a flagd_call rule with a WARNING;
+--   * ff._validate_flag_general stores a flagd_call rule with a WARNING,
+--     and a pg_dump script's rows as they were stored (a flag stored with a
+--     WARNING made the COPY of ff.flags fail, and a restore lost every
+--     flag);
 --   * ff.export_flagd writes a segment inline, instead of as an $evaluators
 --     entry, in the flags that use it when a flag keeps an unresolved $ref
 --     of the same name (which the entry would resolve).
@@ -191,11 +194,15 @@ BEGIN
         -- variant) is stored with a WARNING; its evaluations return the
         -- caller's default with reason ERROR, as in flagd (and a malformed
         -- call of flagd's own operators: see below)
-        lenient := current_setting('ff.invalid_targeting', true) = 'warning';
+        -- A pg_dump script (ff._restoring()) loads the rows as they were
+        -- stored, those stored with a WARNING included, and says nothing
+        -- again (1.7; before, the COPY of ff.flags failed on such a row and
+        -- a restore lost every flag).
+        lenient := current_setting('ff.invalid_targeting', true) = 'warning' OR ff._restoring();
         -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
         -- of an existing flag is checked again as an UPDATE: warn once
-        quiet := false;
-        IF lenient AND is_new THEN
+        quiet := ff._restoring();
+        IF lenient AND is_new AND NOT quiet THEN
             quiet := EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = NEW.environment AND f.key = NEW.key);
         END IF;
         -- flagd stores an unknown operator (or an unresolved $ref) and fails
