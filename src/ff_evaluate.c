@@ -1233,10 +1233,11 @@ PG_FUNCTION_INFO_V1(ff_rule_compile_error);
 Datum
 ff_rule_compile_error(PG_FUNCTION_ARGS)
 {
+	Jsonb	   *rule = PG_GETARG_JSONB_P(0);
 	JLError		err;
 	const char *name;
 
-	if (FFCompileRule(FFScratchArena(), PG_GETARG_JSONB_P(0), true, false, &err) != NULL)
+	if (FFCompileRule(FFScratchArena(), rule, true, false, &err) != NULL)
 		PG_RETURN_NULL();
 	switch (err.code)
 	{
@@ -1248,7 +1249,7 @@ ff_rule_compile_error(PG_FUNCTION_ARGS)
 				JLError		lenient_err;
 
 				/* a call of flagd's operators that flagd loads (1.7) */
-				name = FFCompileRule(FFScratchArena(), PG_GETARG_JSONB_P(0), true, true,
+				name = FFCompileRule(FFScratchArena(), rule, true, true,
 									 &lenient_err) != NULL ? "flagd_call" : "bad_arguments";
 			}
 			break;

@@ -579,34 +579,23 @@ JLCheckBucket(JLCompiler *c, const JLNode *b, size_t index, double *weight)
 }
 
 /*
- * JLCompileFractional checks the literal parts of a fractional operator.
+ * JLCheckFractional checks the literal parts of a fractional operator whose
+ * first bucket is argument first (1 after a bucketing value): false, with
+ * the error recorded, when flagd's schema forbids them.
  */
-static JLNode *
-JLCompileFractional(JLCompiler *c, JLNode *n)
+static bool
+JLCheckFractional(JLCompiler *c, const JLNode *n, size_t first)
 {
-	size_t		first = 0;
 	size_t		i;
 	double		total = 0;
 
-	if (c->flagd_lenient)
-	{
-		/*
-		 * flagd_lenient: nothing is checked here.  JLEvalFractional yields
-		 * null for whatever flagd's schema forbids (and counts a negative
-		 * whole weight as 0); literal buckets after a bucketing value are
-		 * read once if every one of them is valid, as below.
-		 */
-		if (n->nargs > 1 && !(n->args[0]->op == JLOP_ARRAY ||
-							  (n->args[0]->op == JLOP_LITERAL &&
-							   n->args[0]->u.lit.value->type == JL_ARRAY)) &&
-			!JLFractionalPrepare(c->arena, n, 1))
-			return JLCompileOOM(c);
-		return n;
-	}
 	if (n->nargs == 0)
-		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-							 "fractional needs at least one bucket [variant, weight]");
-	if (n->args[0]->op == JLOP_LITERAL && n->args[0]->u.lit.value->type != JL_ARRAY)
+	{
+		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+					  "fractional needs at least one bucket [variant, weight]");
+		return false;
+	}
+	if (n->args[0]->op == JLOP_LITERAL && first == 1)
 	{
 		const JLValue *b = n->args[0]->u.lit.value;
 
@@ -618,15 +607,15 @@ JLCompileFractional(JLCompiler *c, JLNode *n)
 						  "fractional bucketing value must be a string or a rule, not a %s",
 						  JLTypeName(b));
 			JLPathPop(c, old);
-			return NULL;
+			return false;
 		}
-		first = 1;
 	}
-	else if (n->args[0]->op != JLOP_LITERAL && n->args[0]->op != JLOP_ARRAY)
-		first = 1;				/* computed bucketing value */
 	if (first == n->nargs)
-		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-							 "fractional needs at least one bucket [variant, weight] after the bucketing value");
+	{
+		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+					  "fractional needs at least one bucket [variant, weight] after the bucketing value");
+		return false;
+	}
 	for (i = first; i < n->nargs; i++)
 	{
 		double		w;
@@ -634,13 +623,36 @@ JLCompileFractional(JLCompiler *c, JLNode *n)
 		if (n->args[i]->op != JLOP_LITERAL && n->args[i]->op != JLOP_ARRAY)
 			continue;			/* computed bucket */
 		if (!JLCheckBucket(c, n->args[i], i, &w))
-			return NULL;
+			return false;
 		if (w > 0)
 			total += w;
 	}
 	if (total > 2147483647.0)
-		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-							 "fractional weights sum to more than 2147483647");
+	{
+		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
+					  "fractional weights sum to more than 2147483647");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * JLCompileFractional checks the literal parts of a fractional operator
+ * (JLCheckFractional; not with flagd_lenient, where JLEvalFractional yields
+ * null for whatever flagd's schema forbids and counts a negative whole
+ * weight as 0) and sums literal buckets that follow a bucketing value once.
+ */
+static JLNode *
+JLCompileFractional(JLCompiler *c, JLNode *n)
+{
+	size_t		first = 0;
+
+	/* a first argument that is not an array is the bucketing value */
+	if (n->nargs > 0 && n->args[0]->op != JLOP_ARRAY &&
+		!(n->args[0]->op == JLOP_LITERAL && n->args[0]->u.lit.value->type == JL_ARRAY))
+		first = 1;
+	if (!c->flagd_lenient && !JLCheckFractional(c, n, first))
+		return NULL;
 	if (first == 1 && !JLFractionalPrepare(c->arena, n, 1))
 		return JLCompileOOM(c);
 	return n;

@@ -1079,11 +1079,8 @@ BEGIN
             EXCEPTION WHEN invalid_parameter_value THEN
                 GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
                 RAISE WARNING '%', err_msg
-                    USING DETAIL = CASE
-                        WHEN compiled AND strpos(err_msg, 'fractional weight -') > 0
-                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; a negative whole weight counts as 0 when evaluated, as in flagd.'
-                        WHEN compiled
-                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; this call evaluates to null, as in flagd.'
+                    USING DETAIL = CASE WHEN compiled
+                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; the call evaluates as in flagd: to null, and a negative whole weight counts as 0.'
                         ELSE 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.'
                     END,
                           HINT = err_hint;
