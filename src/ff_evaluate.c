@@ -983,11 +983,14 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
  * --------------------------------------------------------------------- */
 
 /*
- * FFRuleErrorHint suggests a fix for a rule compile error.
+ * FFRuleErrorHint suggests a fix for a rule compile error: the compiler's
+ * own suggestion where it made one, else one for the kind of error.
  */
 static const char *
 FFRuleErrorHint(const JLError *err, bool allow_segments)
 {
+	if (err->hint != NULL)
+		return err->hint;
 	switch (err->code)
 	{
 		case JL_ERR_UNKNOWN_OPERATOR:

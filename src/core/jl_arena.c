@@ -295,6 +295,7 @@ JLSetError(JLError *err, JLErrorCode code, const char *path,
 	if (err == NULL || err->code != JL_OK)
 		return;
 	err->code = code;
+	err->hint = NULL;
 	snprintf(err->path, sizeof(err->path), "%s", path ? path : "$");
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);

@@ -99,7 +99,19 @@ typedef struct JLCompiler
 } JLCompiler;
 
 static JLNode *JLCompileValue(JLCompiler *c, const JLValue *v, int depth);
+static JLNode *JLCompileFailV(JLCompiler *c, JLErrorCode code, const char *hint,
+							   const char *fmt, va_list ap) JL_PRINTF(4, 0);
 static JLNode *JLCompileFail(JLCompiler *c, JLErrorCode code, const char *fmt,...) JL_PRINTF(3, 4);
+static JLNode *JLCompileFailHint(JLCompiler *c, JLErrorCode code, const char *hint,
+								  const char *fmt,...) JL_PRINTF(4, 5);
+
+/* suggestions for errors that the callers' generic hint does not fit */
+#define JL_HINT_ONE_KEY "Each object in a rule is one operator with its arguments; combine conditions with {\"and\": [...]} or {\"or\": [...]}."
+#define JL_HINT_FLAGD_VAR "flagd sets only $flagd.flagKey and $flagd.timestamp; read the context's own attributes without the \"$flagd.\" prefix."
+#define JL_HINT_WEIGHT "Weights are whole numbers from 0 up and only their ratios count, as in [\"on\", 25], [\"off\", 75]; a bucket without a weight counts 1."
+#define JL_HINT_BUCKETS "Write the buckets as [\"variant\", weight] arrays after an optional bucketing value: {\"fractional\": [[\"on\", 50], [\"off\", 50]]}."
+#define JL_HINT_SEMVER_OP "The operator is a literal string between the two versions, as in {\"sem_ver\": [{\"var\": \"version\"}, \">=\", \"1.2.0\"]}."
+#define JL_HINT_SEGMENT "Name the segment with a string: {\"in_segment\": \"beta\"}, or [\"beta\", {\"var\": \"email\"}] to test another key than targetingKey."
 
 /*
  * JLPathPush appends a component to the current JSON path, returning the
@@ -145,18 +157,49 @@ JLPathPop(JLCompiler *c, size_t old)
 }
 
 /*
+ * JLCompileFailV records a compile error at the current path, with a static
+ * hint (or NULL) when it is the first error of the compilation.
+ */
+static JLNode *
+JLCompileFailV(JLCompiler *c, JLErrorCode code, const char *hint, const char *fmt,
+			   va_list ap)
+{
+	char		msg[256];
+	bool		first = c->err != NULL && c->err->code == JL_OK;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	JLSetError(c->err, code, c->path, "%s", msg);
+	if (first)
+		c->err->hint = hint;
+	return NULL;
+}
+
+/*
  * JLCompileFail records a compile error at the current path.
  */
 static JLNode *
 JLCompileFail(JLCompiler *c, JLErrorCode code, const char *fmt,...)
 {
 	va_list		ap;
-	char		msg[256];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void) JLCompileFailV(c, code, NULL, fmt, ap);
 	va_end(ap);
-	JLSetError(c->err, code, c->path, "%s", msg);
+	return NULL;
+}
+
+/*
+ * JLCompileFailHint records a compile error at the current path together
+ * with a suggestion that fits it better than the caller's generic one.
+ */
+static JLNode *
+JLCompileFailHint(JLCompiler *c, JLErrorCode code, const char *hint, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	(void) JLCompileFailV(c, code, hint, fmt, ap);
+	va_end(ap);
 	return NULL;
 }
 
@@ -473,9 +516,9 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 			n->u.var.is_static = false;
 			return n;
 		}
-		return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-							 "var path \"%.*s\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist",
-							 (int) (buf.len > 100 ? 100 : buf.len), buf.data);
+		return JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_FLAGD_VAR,
+								 "var path \"%.*s\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist",
+								 (int) (buf.len > 100 ? 100 : buf.len), buf.data);
 	}
 	n->u.var.flagd = (uint8_t) flagd;
 	n->u.var.plain = nsegs > 0 && flagd == JL_FLAGD_NONE && n->nargs < 2;
@@ -492,9 +535,9 @@ JLCheckWeight(JLCompiler *c, const JLValue *w)
 		return true;			/* means 1 */
 	if (w->type != JL_NUMBER)
 	{
-		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-					  "fractional weight must be a non-negative integer, not a %s",
-					  JLTypeName(w));
+		JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_WEIGHT,
+						  "fractional weight must be a non-negative integer, not a %s",
+						  JLTypeName(w));
 		return false;
 	}
 	if (w->u.number != floor(w->u.number) || w->u.number < 0 ||
@@ -503,9 +546,9 @@ JLCheckWeight(JLCompiler *c, const JLValue *w)
 		char		num[32];
 
 		JLFormatNumber(w->u.number, num);
-		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-					  "fractional weight %s is not an integer between 0 and 2147483647",
-					  num);
+		JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_WEIGHT,
+						  "fractional weight %s is not an integer between 0 and 2147483647",
+						  num);
 		return false;
 	}
 	return true;
@@ -529,16 +572,16 @@ JLCheckBucket(JLCompiler *c, const JLNode *b, size_t index, double *weight)
 
 		if (v->type != JL_ARRAY)
 		{
-			JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-						  "fractional bucket must be an array [variant, weight], not a %s",
-						  JLTypeName(v));
+			JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_BUCKETS,
+							  "fractional bucket must be an array [variant, weight], not a %s",
+							  JLTypeName(v));
 			ok = false;
 		}
 		else if ((count = v->u.array.count) < 1 || count > 2)
 		{
-			JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-						  "fractional bucket must have 1 or 2 elements [variant, weight], not %zu",
-						  count);
+			JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_BUCKETS,
+							  "fractional bucket must have 1 or 2 elements [variant, weight], not %zu",
+							  count);
 			ok = false;
 		}
 		else if (count == 2)
@@ -557,9 +600,9 @@ JLCheckBucket(JLCompiler *c, const JLNode *b, size_t index, double *weight)
 	{
 		if (b->nargs < 1 || b->nargs > 2)
 		{
-			JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-						  "fractional bucket must have 1 or 2 elements [variant, weight], not %u",
-						  b->nargs);
+			JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_BUCKETS,
+							  "fractional bucket must have 1 or 2 elements [variant, weight], not %u",
+							  b->nargs);
 			ok = false;
 		}
 		else if (b->nargs == 2 && b->args[1]->op == JLOP_LITERAL)
@@ -591,8 +634,8 @@ JLCheckFractional(JLCompiler *c, const JLNode *n, size_t first)
 
 	if (n->nargs == 0)
 	{
-		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-					  "fractional needs at least one bucket [variant, weight]");
+		JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_BUCKETS,
+						  "fractional needs at least one bucket [variant, weight]");
 		return false;
 	}
 	if (n->args[0]->op == JLOP_LITERAL && first == 1)
@@ -603,17 +646,17 @@ JLCheckFractional(JLCompiler *c, const JLNode *n, size_t first)
 		{
 			size_t		old = JLPathPush(c, "[", NULL, 0, 0);
 
-			JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-						  "fractional bucketing value must be a string or a rule, not a %s",
-						  JLTypeName(b));
+			JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_BUCKETS,
+							  "fractional bucketing value must be a string or a rule, not a %s",
+							  JLTypeName(b));
 			JLPathPop(c, old);
 			return false;
 		}
 	}
 	if (first == n->nargs)
 	{
-		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-					  "fractional needs at least one bucket [variant, weight] after the bucketing value");
+		JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_BUCKETS,
+						  "fractional needs at least one bucket [variant, weight] after the bucketing value");
 		return false;
 	}
 	for (i = first; i < n->nargs; i++)
@@ -629,8 +672,8 @@ JLCheckFractional(JLCompiler *c, const JLNode *n, size_t first)
 	}
 	if (total > 2147483647.0)
 	{
-		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-					  "fractional weights sum to more than 2147483647");
+		JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_WEIGHT,
+						  "fractional weights sum to more than 2147483647");
 		return false;
 	}
 	return true;
@@ -696,13 +739,13 @@ JLCompileSemVer(JLCompiler *c, JLNode *n)
 			else
 			{
 				if (o->type == JL_STRING)
-					JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-								  "unknown sem_ver operator \"%.*s\"; expected one of =, !=, <, <=, >, >=, ^, ~",
-								  (int) (o->u.string.len > 40 ? 40 : o->u.string.len), o->u.string.ptr);
+					JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_SEMVER_OP,
+									  "unknown sem_ver operator \"%.*s\"; expected one of =, !=, <, <=, >, >=, ^, ~",
+									  (int) (o->u.string.len > 40 ? 40 : o->u.string.len), o->u.string.ptr);
 				else
-					JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-								  "sem_ver operator must be a string (one of =, !=, <, <=, >, >=, ^, ~), not a %s",
-								  JLTypeName(o));
+					JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_SEMVER_OP,
+									  "sem_ver operator must be a string (one of =, !=, <, <=, >, >=, ^, ~), not a %s",
+									  JLTypeName(o));
 				JLPathPop(c, old);
 				return NULL;
 			}
@@ -783,8 +826,8 @@ JLCompileInSegment(JLCompiler *c, JLNode *n)
 	{
 		size_t		old = JLPathPush(c, "[", NULL, 0, 0);
 
-		JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-					  "in_segment needs a literal, non-empty segment name string");
+		JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_SEGMENT,
+						  "in_segment needs a literal, non-empty segment name string");
 		JLPathPop(c, old);
 		return NULL;
 	}
@@ -997,12 +1040,12 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 			const JLMember *m0 = &v->u.object.members[0];
 			const JLMember *m1 = &v->u.object.members[1];
 
-			return JLCompileFail(c, JL_ERR_BAD_ARGUMENTS,
-								 "a rule object must have exactly one key (the operator), found %zu keys (\"%.*s\", \"%.*s\"%s)",
-								 v->u.object.count,
-								 (int) (m0->keylen > 40 ? 40 : m0->keylen), m0->key,
-								 (int) (m1->keylen > 40 ? 40 : m1->keylen), m1->key,
-								 v->u.object.count > 2 ? ", ..." : "");
+			return JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_ONE_KEY,
+									 "a rule object must have exactly one key (the operator), found %zu keys (\"%.*s\", \"%.*s\"%s)",
+									 v->u.object.count,
+									 (int) (m0->keylen > 40 ? 40 : m0->keylen), m0->key,
+									 (int) (m1->keylen > 40 ? 40 : m1->keylen), m1->key,
+									 v->u.object.count > 2 ? ", ..." : "");
 		}
 		return JLCompileOperator(c, &v->u.object.members[0], depth);
 	}
@@ -1074,6 +1117,7 @@ JLCompile(JLArena *arena, const JLValue *rule, const JLCompileOptions *options,
 		err->code = JL_OK;
 		err->path[0] = '\0';
 		err->message[0] = '\0';
+		err->hint = NULL;
 	}
 	memset(&c, 0, sizeof(c));
 	c.arena = arena;

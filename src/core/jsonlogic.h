@@ -204,6 +204,7 @@ typedef struct JLError
 	JLErrorCode code;
 	char		path[256];		/* "$" = the rule itself, "$.if[2]" ... */
 	char		message[256];
+	const char *hint;			/* a static suggestion for this error, or NULL */
 } JLError;
 
 /*

@@ -457,6 +457,50 @@ test_compile(void)
 	T_EVAL("{\"var\":[\"$flagd.flagKey.x\",1]}", "{}",
 		   "COMPILE BAD_ARGUMENTS $.var: var path \"$flagd.flagKey.x\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist");
 
+	/* errors that the generic hints do not fit carry their own */
+	{
+		static const struct
+		{
+			const char *rule;
+			const char *hint_part;	/* NULL: no hint of its own */
+		}			hints[] = {
+			{"{\"a\":1,\"b\":2}", "{\"and\": [...]}"},
+			{"{\"var\":\"$flagd.nope\"}", "without the \"$flagd.\" prefix"},
+			{"{\"fractional\":[[\"a\",2.5]]}", "whole numbers from 0 up"},
+			{"{\"fractional\":[[\"a\",-1]]}", "whole numbers from 0 up"},
+			{"{\"fractional\":[[\"a\",\"1\"]]}", "whole numbers from 0 up"},
+			{"{\"fractional\":[[\"a\",2147483647],[\"b\",1]]}", "only their ratios count"},
+			{"{\"fractional\":[\"k\"]}", "[\"variant\", weight] arrays"},
+			{"{\"fractional\":[1,[\"a\",1]]}", "optional bucketing value"},
+			{"{\"fractional\":[[\"a\",1,2]]}", "[\"variant\", weight] arrays"},
+			{"{\"sem_ver\":[\"1.0.0\",\"===\",\"1.0.0\"]}", "literal string between the two versions"},
+			{"{\"sem_ver\":[\"1.0.0\",1,\"1.0.0\"]}", "literal string between the two versions"},
+			{"{\"in_segment\":[{\"var\":\"s\"}]}", "{\"in_segment\": \"beta\"}"},
+			{"{\"sem_ver\":[\"1.0.0\",\"=\"]}", NULL},
+			{"{\"substr\":[\"a\",1,2,3]}", NULL},
+			{"{\"nope\":1}", NULL},
+			/* the first error keeps its hint; the later ones are not recorded */
+			{"{\"and\":[{\"a\":1,\"b\":2},{\"nope\":1}]}", "{\"and\": [...]}"},
+		};
+		JLCompileOptions so = {0};
+
+		so.allow_segments = true;
+		for (i = 0; i < (int) (sizeof(hints) / sizeof(hints[0])); i++)
+		{
+			v = t_parse_in(arena, hints[i].rule, &err);
+			err.hint = "stale";
+			r = v ? JLCompile(arena, v, &so, &err) : NULL;
+			if (hints[i].hint_part == NULL)
+				T_CHECK(r == NULL && err.code != JL_OK && err.hint == NULL,
+						"%s: no hint of its own expected, got %s", hints[i].rule,
+						err.hint ? err.hint : "(none)");
+			else
+				T_CHECK(r == NULL && err.hint != NULL && strstr(err.hint, hints[i].hint_part) != NULL,
+						"%s: hint containing %s expected, got %s (%s)", hints[i].rule,
+						hints[i].hint_part, err.hint ? err.hint : "(none)", err.message);
+		}
+	}
+
 	/* in_segment needs allow_segments */
 	v = t_parse_in(arena, "{\"in_segment\":\"beta\"}", &err);
 	r = JLCompile(arena, v, &o, &err);
