@@ -321,3 +321,35 @@ SELECT c.k, c.ctx, a.reason AS here, a.error_code AS here_error, b.reason AS cop
                ('g', '{"targetingKey": "u", "plan": "free"}'), ('h', '{"targetingKey": "u", "plan": "free"}')) AS c(k, ctx),
        ff.evaluate(c.k, c.ctx::jsonb, 'false', 'clash') AS a,
        ff.evaluate(c.k, c.ctx::jsonb, 'false', 'clash2') AS b;
+
+--
+-- an optional member that is JSON null is absent (1.8), as "defaultVariant"
+-- and "targeting" always were: a flag's "metadata": null is no metadata, a
+-- top-level one leaves the environment's metadata alone, "$evaluators": null
+-- is no shared rules; the required members are still refused when null
+--
+SELECT name, metadata FROM ff.create_environment('nulls', metadata => '{"flagSetId": "kept"}');
+SELECT ff.import_flagd('{"$schema": null, "metadata": null, "$evaluators": null, "flags": {
+    "m": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on", "metadata": null, "targeting": null},
+    "r": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": null,
+          "targeting": {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}, "metadata": {"team": "web"}}}}', 'nulls');
+SELECT key, default_variant, targeting, metadata FROM ff.flags WHERE environment = 'nulls' ORDER BY key;
+SELECT metadata FROM ff.environments WHERE name = 'nulls';
+SELECT r.value, r.variant, r.reason, r.flag_metadata FROM ff.evaluate('m', '{}', 'false', 'nulls') AS r;
+-- a flag that had metadata loses it to a null, as to an absent member
+SELECT ff.import_flagd('{"flags": {"r": {"state": "ENABLED", "variants": {"on": true, "off": false},
+    "targeting": {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}, "metadata": null}}}', 'nulls');
+SELECT key, metadata FROM ff.flags WHERE environment = 'nulls' AND key = 'r';
+-- a "$ref" with "$evaluators": null stays unresolved, with the WARNING
+SELECT ff.import_flagd('{"$evaluators": null, "flags": {"x": {"state": "ENABLED", "variants": {"on": true, "off": false},
+    "defaultVariant": "off", "targeting": {"$ref": "beta"}}}}', 'nulls');
+SELECT ff.import_flagd('{"flags": null}', 'nulls');
+SELECT ff.import_flagd('{"flags": {"v": {"state": "ENABLED", "variants": null}}}', 'nulls');
+SELECT ff.import_flagd('{"flags": {"v": {"state": null, "variants": {"on": true}}}}', 'nulls');
+SELECT ff.import_flagd('{"flags": {"v": {"state": "ENABLED", "variants": {"on": true}, "metadata": []}}}', 'nulls');
+SELECT count(*) AS flags_in_nulls FROM ff.flags WHERE environment = 'nulls';
+-- the export leaves out the members that were null (a defaultVariant of
+-- null is written as null), and re-imports the same
+SELECT ff.export_flagd('nulls') #> '{flags,m}' AS m_exported, ff.export_flagd('nulls') #> '{flags,r}' AS r_exported,
+       ff.export_flagd('nulls') ? 'metadata' AS has_set_metadata, ff.export_flagd('nulls') -> 'metadata' AS set_metadata;
+SELECT ff.import_flagd(ff.export_flagd('nulls'), 'nulls') AS rewritten;

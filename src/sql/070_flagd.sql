@@ -83,6 +83,7 @@ DECLARE
     dv          text;
     tg          jsonb;
     md          jsonb;
+    set_md      jsonb;
     parsed      jsonb[] := '{}';
     written     integer := 0;
     n           integer;
@@ -122,16 +123,17 @@ BEGIN
                   HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
     END IF;
 
-    -- shared rules
-    evaluators := document -> '$evaluators';
+    -- shared rules; here and below, an optional member that is JSON null is absent
+    evaluators := NULLIF(document -> '$evaluators', 'null');
     IF evaluators IS NOT NULL AND jsonb_typeof(evaluators) <> 'object' THEN
         RAISE EXCEPTION 'invalid flagd document: $."$evaluators" is a JSON %, not an object', jsonb_typeof(evaluators)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = '"$evaluators" maps names to JSON Logic rules that flags reference with {"$ref": "name"}.';
     END IF;
     -- flag-set metadata
-    IF document ? 'metadata' THEN
-        PERFORM ff._check_metadata(document -> 'metadata', 'the flag set of the document', '$.metadata');
+    set_md := NULLIF(document -> 'metadata', 'null');
+    IF set_md IS NOT NULL THEN
+        PERFORM ff._check_metadata(set_md, 'the flag set of the document', '$.metadata');
     END IF;
 
     -- check the shape of every flag before writing anything
@@ -162,7 +164,7 @@ BEGIN
         END IF;
         dv := f ->> 'defaultVariant';
         tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
-        md := COALESCE(f -> 'metadata', '{}');
+        md := COALESCE(NULLIF(f -> 'metadata', 'null'), '{}');
         -- appended in place (a jsonb array would be copied for every flag)
         parsed := array_append(parsed, jsonb_build_object(
             'key', fl.key, 'state', f -> 'state', 'variants', f -> 'variants',
@@ -195,9 +197,9 @@ BEGIN
         written := written + n;
     END IF;
 
-    IF document ? 'metadata' THEN
-        UPDATE ff.environments AS e SET metadata = document -> 'metadata'
-         WHERE e.name = env AND e.metadata IS DISTINCT FROM document -> 'metadata';
+    IF set_md IS NOT NULL THEN
+        UPDATE ff.environments AS e SET metadata = set_md
+         WHERE e.name = env AND e.metadata IS DISTINCT FROM set_md;
     END IF;
     RETURN written;
 END;
