@@ -235,6 +235,8 @@ shared_buffers = 256MB
 max_connections = 50
 jit = $JIT
 max_parallel_workers_per_gather = 0
+# g reports the mean time of a WAL flush (pg_stat_wal.wal_sync_time)
+track_wal_io_timing = on
 CONF
 	as_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null \
 		|| { tail -20 "$DATA/server.log" >&2; exit 1; }
@@ -786,16 +788,29 @@ sec_g() {
 	} > "$d/write10.sql"
 	# the plain UPDATE runs before and after (bracketing, as in a): this
 	# disk's flush time drifts by a factor of two within minutes
-	local plain plain_a
+	local plain plain_a pf_a pf
 	for r in $(seq 1 "$REPS"); do
 		for c in $CLIENTS; do
+			wal_stats_reset
 			pgbench_run "$c" "$d/plain.sql"
 			plain_a="$TPS"
+			wal_stats "$XACTS"
+			pf_a="$WAL_FLUSH_US"
+			rec g.wal_bytes.plain "$WAL_BYTES"
 			v0="$(q -c "SELECT ff.current_version()")"
+			wal_stats_reset
 			pgbench_run "$c" "$d/write.sql"
 			v1="$(q -c "SELECT ff.current_version()")"
 			local w_tps="$TPS" w_xacts="$XACTS"
+			wal_stats "$XACTS"
+			local w_flush="$WAL_FLUSH_US"
+			rec "g.flush_us.c$c" "$WAL_FLUSH_US"
+			rec g.wal_bytes.change "$WAL_BYTES"
+			wal_stats_reset
 			pgbench_run "$c" "$d/plain.sql"
+			wal_stats "$XACTS"
+			pf="$(calc "($pf_a + $WAL_FLUSH_US) / 2")"
+			rec "g.plain_flush_us.c$c" "$pf"
 			plain="$(calc "($plain_a + $TPS) / 2")"
 			TPS="$w_tps" XACTS="$w_xacts"
 			rec "g.plain_tps.c$c" "$plain"
@@ -803,7 +818,7 @@ sec_g() {
 			rec "g.ratio_plain.c$c" "$(calc "$TPS / $plain")"
 			[[ $((v1 - v0)) == "$XACTS" ]] \
 				|| fail "g: $XACTS committed single-flag changes but ff.current_version() advanced by $((v1 - v0))"
-			log "g. rep $r c=$c: $TPS changes/s ($XACTS changes, versions $v0 -> $v1; plain UPDATE $plain/s; load $(loadavg))"
+			log "g. rep $r c=$c: $TPS changes/s ($XACTS changes, versions $v0 -> $v1; plain UPDATE $plain/s; WAL flush $(fmtnum "$w_flush" 0) µs against $(fmtnum "$pf" 0) µs; load $(loadavg))"
 		done
 		PGOPTIONS="${PGOPTIONS:-} -c synchronous_commit=off" pgbench_run 1 "$d/plain.sql"
 		rec g.plain_tps_async.c1 "$TPS"
@@ -818,6 +833,21 @@ sec_g() {
 		log "g. rep $r c=1, 10 changes per transaction: $(calc "$TPS * 10") changes/s (load $(loadavg))"
 		g_cpu "$r"
 	done
+}
+
+# wal_stats_reset / wal_stats XACTS: for information, what the WAL cost the
+# transactions of one pgbench run (pg_stat_wal, reset before it; read once
+# the run's backends have exited and reported): WAL_FLUSH_US, the mean time
+# of one flush (fdatasync; track_wal_io_timing is on), and WAL_BYTES, the
+# WAL written per transaction.
+wal_stats_reset() { q -c "SELECT pg_stat_reset_shared('wal')" >/dev/null; }
+wal_stats() {
+	local row
+	sleep 0.3
+	row="$(q -c "SELECT round((wal_sync_time * 1000 / nullif(wal_sync, 0))::numeric, 1), wal_bytes FROM pg_stat_wal")"
+	WAL_FLUSH_US="${row%%|*}"
+	WAL_BYTES="$(calc "${row##*|} / ($1 > 0 ? $1 : 1)")"
+	[[ -n "$WAL_FLUSH_US" ]] || WAL_FLUSH_US=0
 }
 
 # g_cpu REP: for information, the CPU time the backend itself spends per
@@ -1042,7 +1072,9 @@ summary() {
 		for c in $CLIENTS; do
 			echo "| g | reference: the same UPDATE of a plain table without the extension's triggers, c=$c | $(st g.plain_tps.c$c 0) | (info) | |"
 			echo "| g | single-flag changes/s ÷ plain UPDATEs/s, c=$c | $(st g.ratio_plain.c$c 2) | (info) | |"
+			echo "| g | mean WAL flush (fdatasync) time, µs, during the changes / during the plain UPDATEs, c=$c | $(st g.flush_us.c$c 0) / $(st g.plain_flush_us.c$c 0) | (info) | |"
 		done
+		echo "| g | WAL bytes per single-flag change / per plain UPDATE | $(st g.wal_bytes.change 0) / $(st g.wal_bytes.plain 0) | (info) | |"
 		echo "| g | the same with synchronous_commit=off, c=1: changes/s / plain UPDATEs/s | $(st g.tps_async.c1 0) / $(st g.plain_tps_async.c1 0) | (info) | |"
 		echo "| g | the same single-flag changes, 10 per transaction (durable; one flush per 10 versions), c=1: changes/s | $(st g.batch10_changes.c1 0) | (info) | |"
 		echo "| g | backend CPU per single-flag change, µs (user + system; user alone): durable / synchronous_commit=off | $(st g.cpu_us.flags.durable 0) ($(st g.user_us.flags.durable 0)) / $(st g.cpu_us.flags.async 0) ($(st g.user_us.flags.async 0)) | (info) | |"
