@@ -111,7 +111,7 @@ static JLNode *JLCompileFailHint(JLCompiler *c, JLErrorCode code, const char *hi
 #define JL_HINT_WEIGHT "Weights are whole numbers from 0 up and only their ratios count, as in [\"on\", 25], [\"off\", 75]; a bucket without a weight counts 1."
 #define JL_HINT_BUCKETS "Write the buckets as [\"variant\", weight] arrays after an optional bucketing value: {\"fractional\": [[\"on\", 50], [\"off\", 50]]}."
 #define JL_HINT_SEMVER_OP "The operator is a literal string between the two versions, as in {\"sem_ver\": [{\"var\": \"version\"}, \">=\", \"1.2.0\"]}."
-#define JL_HINT_SEGMENT "Name the segment with a string: {\"in_segment\": \"beta\"}, or [\"beta\", {\"var\": \"email\"}] to test another key than targetingKey."
+#define JL_HINT_SEGMENT "Name the segment with a string: {\"in_segment\": \"beta\"}, or [\"beta\", {\"var\": \"email\"}] to look up a key other than targetingKey."
 
 /*
  * JLPathPush appends a component to the current JSON path, returning the
