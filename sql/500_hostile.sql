@@ -444,3 +444,50 @@ SELECT ff.import_flagd(jsonb_build_object('$evaluators', '{"e": true}'::jsonb,
 SELECT ff.get_bool('imported', '{}', false) AS even_negations_of_true,
        ff.export_flagd('hostile') #> '{flags,imported,targeting}' = (repeat('{"!": ', 254) || 'true' || repeat('}', 254))::jsonb AS exported;
 SELECT ff.current_version() - :v1 AS versions_written_by_the_successful_statements;
+
+--
+-- NULL where a name, a state or variants belong: a clear error naming the
+-- row, and nothing written (an UPDATE that set a row's key, name or
+-- environment to NULL used to crash the backend in the history trigger)
+--
+SELECT key FROM ff.create_flag('solo');
+SELECT name FROM ff.create_segment('lonely');
+SELECT name FROM ff.create_environment('empty-env');
+SELECT ff.current_version() AS v2 \gset
+SELECT * FROM pg_temp.try_hint($$UPDATE ff.flags SET key = NULL WHERE environment = 'hostile' AND key = 'solo'$$);
+SELECT * FROM pg_temp.try_hint($$UPDATE ff.flags SET environment = NULL WHERE environment = 'hostile' AND key = 'solo'$$);
+SELECT * FROM pg_temp.try_hint($$UPDATE ff.segments SET name = NULL WHERE environment = 'hostile' AND name = 'lonely'$$);
+SELECT * FROM pg_temp.try_hint($$UPDATE ff.segments SET environment = NULL WHERE environment = 'hostile' AND name = 'lonely'$$);
+SELECT * FROM pg_temp.try_hint($$UPDATE ff.environments SET name = NULL WHERE name = 'empty-env'$$);
+SELECT * FROM pg_temp.try_hint($$INSERT INTO ff.flags (environment, key, variants) VALUES (NULL, 'r6', '{"a": true}')$$);
+SELECT * FROM pg_temp.try_hint($$INSERT INTO ff.flags (environment, key, variants) VALUES ('hostile', NULL, '{"a": true}')$$);
+SELECT * FROM pg_temp.try_hint($$INSERT INTO ff.segments (environment, name) VALUES (NULL, 'q1')$$);
+SELECT * FROM pg_temp.try_hint($$INSERT INTO ff.segments (environment, name) VALUES ('hostile', NULL)$$);
+SELECT * FROM pg_temp.try_hint($$INSERT INTO ff.environments (name) VALUES (NULL)$$);
+-- a NULL state or variants names the flag (a NULL variants used to be
+-- reported as a NULL flag_type)
+SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag('x1', NULL)$$);
+SELECT * FROM pg_temp.try_hint($$INSERT INTO ff.flags (environment, key, variants, state) VALUES ('hostile', 'r7', '{"a": true}', NULL)$$);
+SELECT * FROM pg_temp.try_hint($$UPDATE ff.flags SET state = NULL WHERE environment = 'hostile' AND key = 'solo'$$);
+SELECT * FROM pg_temp.try_hint($$UPDATE ff.flags SET variants = NULL WHERE environment = 'hostile' AND key = 'solo'$$);
+-- a NULL key or name in the functions that name a flag or segment is not a
+-- missing flag or segment
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_targeting(NULL, '{}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.disable_flag(NULL)$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.delete_flag(NULL)$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_segment_rule(NULL, '{}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.add_segment_keys(NULL, '{a}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.rollback_flag(NULL, 1)$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.rollback_segment(NULL, 1)$$);
+-- ff.delete_environment(NULL) deleted nothing and succeeded
+SELECT * FROM pg_temp.try_hint($$SELECT ff.delete_environment(NULL)$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.delete_environment(NULL, true)$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.can_write_environment('hostile', NULL)$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.can_write_environment(NULL)$$);
+-- an empty bucket_by reads the whole context: every user in one bucket
+SELECT * FROM pg_temp.try_hint($$SELECT ff.set_rollout('solo', 50, bucket_by => '')$$);
+SELECT (ff.set_rollout('solo', 50, bucket_by => 'email')).targeting #> '{fractional,0}' AS bucketed_by_email;
+SELECT ff.current_version() - :v2 AS versions_written_by_the_null_section;
+SELECT count(*) AS rows_with_null_identity
+  FROM (SELECT key FROM ff.flags WHERE key IS NULL OR environment IS NULL
+        UNION ALL SELECT name FROM ff.segments WHERE name IS NULL OR environment IS NULL) AS x;

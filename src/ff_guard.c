@@ -342,9 +342,9 @@ ff_validate_flag(PG_FUNCTION_ARGS)
 	if (isnull)
 		goto general;
 
-	/* a valid state (NULL is left to the NOT NULL constraint) */
+	/* a valid state (a NULL one gets the general function's error) */
 	value = heap_getattr(newtup, c->att[FF_F_STATE], desc, &isnull);
-	if (!isnull && !FFTriggerTextIn(DatumGetTextPP(value), FFGuardFlagStates))
+	if (isnull || !FFTriggerTextIn(DatumGetTextPP(value), FFGuardFlagStates))
 		goto general;
 
 	/* a default variant that is one of the variants */

@@ -1733,6 +1733,57 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 }
 
 /*
+ * FFHistoryCheckIdentity refuses a row whose identity -- environment and
+ * key of a flag, environment and name of a segment, name of an environment --
+ * is NULL, before anything reads it.  The NOT NULL constraints would refuse
+ * it too, but they are checked after the BEFORE ROW triggers, and this
+ * trigger compares and records the identity (a NULL used to crash the
+ * backend in the comparison, or fail inside ff.versions).
+ */
+static void
+FFHistoryCheckIdentity(FFHistoryTrigCache *c, TriggerData *trigdata, const char *entity)
+{
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	HeapTuple	newtup = update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	AttrNumber	atts[2];
+	int			i;
+
+	atts[0] = c->env_att;
+	atts[1] = c->key_att;
+	for (i = 0; i < 2; i++)
+	{
+		bool		isnull;
+		const char *col = NameStr(TupleDescAttr(desc, atts[i] - 1)->attname);
+		bool		is_env = strcmp(entity, "environment") == 0;
+		char	   *row = NULL;
+
+		(void) heap_getattr(newtup, atts[i], desc, &isnull);
+		if (!isnull)
+			continue;
+		if (update)
+		{
+			HeapTuple	oldtup = trigdata->tg_trigtuple;
+			char	   *env = TextDatumGetCString(heap_getattr(oldtup, c->env_att, desc, &isnull));
+			char	   *key = TextDatumGetCString(heap_getattr(oldtup, c->key_att, desc, &isnull));
+
+			row = is_env ? psprintf("environment \"%s\"", env) :
+				psprintf("%s \"%s\" in environment \"%s\"", entity, key, env);
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("the %s of %s %s must not be NULL", col, is_env ? "an" : "a", entity),
+				 row ? errdetail("The row is %s.", row) : 0,
+				 !update ?
+				 errhint("Give the new row its %s.", is_env ? "name" :
+						 strcmp(entity, "flag") == 0 ? "environment and key" : "environment and name") :
+				 errhint("To remove the %s, delete it: ff.delete_%s().", entity, entity),
+				 errtablecol(rel, atts[i])));
+	}
+}
+
+/*
  * FFHistoryRowTrigger is the trigger ff_90_history (BEFORE INSERT OR
  * UPDATE OR DELETE FOR EACH ROW, argument: the entity) on ff.environments,
  * ff.flags and ff.segments.  It records the single-row changes that make up
@@ -1774,6 +1825,8 @@ FFHistoryRowTrigger(FunctionCallInfo fcinfo, bool xact_lock)
 				 errmsg("unknown history entity \"%s\"", entity),
 				 errhint("The argument of ff._history_row_trigger() is environment, flag or segment.")));
 	c = FFHistoryGetCache(fcinfo, trigdata, entity, xact_lock);
+	if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		FFHistoryCheckIdentity(c, trigdata, entity);
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return FFTriggerCallAsOwner(fcinfo, &c->general, trigdata);

@@ -472,6 +472,11 @@ AS $$
 DECLARE
     allowed     name[];
 BEGIN
+    IF environment IS NULL OR role_name IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN environment IS NULL THEN 'environment' ELSE 'role_name' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass an environment name and a role (role_name defaults to current_user).';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = role_name) THEN
         RAISE EXCEPTION 'role "%" does not exist', role_name
             USING ERRCODE = 'undefined_object';
@@ -958,7 +963,12 @@ BEGIN
         PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
     END IF;
 
-    IF NEW.state IS NOT NULL AND NEW.state NOT IN ('ENABLED', 'DISABLED') THEN
+    IF NEW.state IS NULL THEN
+        RAISE EXCEPTION 'the state of % must not be NULL', label
+            USING ERRCODE = 'not_null_violation',
+                  HINT = 'The state is ''ENABLED'' or ''DISABLED'' (upper case); ff.enable_flag() and ff.disable_flag() set it.';
+    END IF;
+    IF NEW.state NOT IN ('ENABLED', 'DISABLED') THEN
         RAISE EXCEPTION 'invalid state "%" for %', NEW.state, label
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The problem is at $.state.',
@@ -969,7 +979,9 @@ BEGIN
     IF is_new OR NEW.variants IS DISTINCT FROM OLD.variants
        OR NEW.flag_type IS DISTINCT FROM OLD.flag_type THEN
         IF NEW.variants IS NULL THEN
-            RETURN NEW;         -- the NOT NULL constraint reports it
+            RAISE EXCEPTION 'the variants of % must not be NULL', label
+                USING ERRCODE = 'not_null_violation',
+                      HINT = 'Variants map variant names to values, e.g. {"on": true, "off": false}.';
         END IF;
         IF jsonb_typeof(NEW.variants) <> 'object' THEN
             RAISE EXCEPTION 'invalid variants for %: $.variants is a JSON %, not an object', label, jsonb_typeof(NEW.variants)

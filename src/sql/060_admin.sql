@@ -66,6 +66,11 @@ AS $$
 DECLARE
     elsewhere   text;
 BEGIN
+    IF key IS NULL THEN
+        RAISE EXCEPTION 'flag key must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass the key of a flag of environment "%s"; ff.flags lists them.', environment);
+    END IF;
     SELECT string_agg(format('"%s"', f.environment), ', ' ORDER BY f.environment) INTO elsewhere
       FROM ff.flags AS f WHERE f.key = _flag_not_found.key;
     IF elsewhere IS NULL THEN
@@ -91,6 +96,11 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF segment IS NULL THEN
+        RAISE EXCEPTION 'segment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass the name of a segment of environment "%s"; ff.segments lists them.', environment);
+    END IF;
     RAISE EXCEPTION 'segment "%" does not exist in environment "%"', segment, environment
         USING ERRCODE = 'undefined_object',
               HINT = format('Create it with SELECT ff.create_segment(%L, environment => %L);', segment, environment);
@@ -167,6 +177,12 @@ DECLARE
     seg         text;
     n           integer;
 BEGIN
+    IF env IS NULL THEN
+        -- not the default environment: a NULL here is a caller's mistake
+        RAISE EXCEPTION 'environment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to delete; ff.environments lists them.';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = env) THEN
         PERFORM ff._resolve_environment(env);      -- raises the error
     END IF;
@@ -593,6 +609,13 @@ BEGIN
             w_off := 10000 - percentage * 100;
         END IF;
         rule := jsonb_build_array(jsonb_build_array(v_on, w_on), jsonb_build_array(v_off, w_off));
+        IF bucket_by = '' THEN
+            -- {"var": ""} is the whole context: every user would get one bucket
+            RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": bucket_by is empty', set_rollout.key, env
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'An empty attribute name reads the whole context, which puts every user in the same bucket.',
+                      HINT = 'Name the context attribute to bucket by, e.g. bucket_by => ''email'', or omit it to use targetingKey.';
+        END IF;
         IF bucket_by IS NOT NULL THEN
             rule := jsonb_build_array(jsonb_build_object('cat', jsonb_build_array(
                         jsonb_build_object('var', '$flagd.flagKey'), jsonb_build_object('var', bucket_by)))) || rule;

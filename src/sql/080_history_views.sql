@@ -449,6 +449,11 @@ DECLARE
     set_by_us   text;
 BEGIN
     PERFORM ff._history_check_version(to_version);
+    IF key IS NULL THEN
+        RAISE EXCEPTION '% % must not be NULL', entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'ff.history lists the recorded changes and their keys.';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.versions AS v
                     WHERE v.entity = _history_rollback_entity.entity AND v.environment = env
                       AND v.entity_key = key) THEN
