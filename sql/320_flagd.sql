@@ -353,3 +353,21 @@ SELECT count(*) AS flags_in_nulls FROM ff.flags WHERE environment = 'nulls';
 SELECT ff.export_flagd('nulls') #> '{flags,m}' AS m_exported, ff.export_flagd('nulls') #> '{flags,r}' AS r_exported,
        ff.export_flagd('nulls') ? 'metadata' AS has_set_metadata, ff.export_flagd('nulls') -> 'metadata' AS set_metadata;
 SELECT ff.import_flagd(ff.export_flagd('nulls'), 'nulls') AS rewritten;
+
+--
+-- an environment whose segments reference each other in a cycle (only a
+-- restore, check_function_bodies = off, stores one) is refused by the
+-- export, naming the cycle, instead of recursing until the stack is full
+--
+SELECT name FROM ff.create_environment('cy');
+SELECT name FROM ff.create_segment('c1', environment => 'cy');
+SELECT name FROM ff.create_segment('c2', '{"in_segment": "c1"}', environment => 'cy');
+SELECT key FROM ff.create_flag('cf', environment => 'cy', targeting => '{"if": [{"in_segment": "c2"}, "on", "off"]}');
+SET check_function_bodies = off;
+SELECT name FROM ff.set_segment_rule('c1', '{"in_segment": "c2"}', 'cy');
+RESET check_function_bodies;
+SELECT ff.export_flagd('cy');
+-- evaluation answers the caller's default with PARSE_ERROR
+SELECT value, reason, error_code FROM ff.evaluate('cf', '{"targetingKey": "u"}', 'false', 'cy');
+SELECT name FROM ff.set_segment_rule('c1', NULL, 'cy');
+SELECT ff.export_flagd('cy') -> '$evaluators' ? 'c2' AS exported_again;

@@ -349,7 +349,26 @@ DECLARE
     obj         jsonb;
     seg         text;
     dangling    text[];
+    cycle       text[];
 BEGIN
+    -- segments inline the segments they reference: a cycle (which only a
+    -- restore or bypassed triggers can store) has no finite export
+    WITH RECURSIVE walk (start, seg, trail) AS (
+        SELECT s.name, r, ARRAY[s.name, r]
+          FROM ff.segments AS s, unnest(ff._segment_refs(env, s.name)) AS r
+         WHERE s.environment = env
+        UNION ALL
+        SELECT w.start, r, w.trail || r
+          FROM walk AS w, unnest(ff._segment_refs(env, w.seg)) AS r
+         WHERE w.seg <> w.start AND NOT r = ANY (w.trail[2:])
+    )
+    SELECT w.trail INTO cycle FROM walk AS w WHERE w.seg = w.start ORDER BY w.start LIMIT 1;
+    IF cycle IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot export environment "%": its segments reference each other in a cycle', env
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The cycle is %s.', (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                  HINT = 'Break the cycle with ff.set_segment_rule(); only a restore (check_function_bodies = off) or bypassed triggers can store one.';
+    END IF;
     -- the names of the unresolved {"$ref": name} that flags keep (stored
     -- with a WARNING, 1.7): an $evaluators entry of such a name would
     -- resolve them in the exported document, so a flag that uses a segment

@@ -13,9 +13,12 @@
 -- a NULL environment or role in ff.can_write_environment, a NULL state or
 -- variants of a flag (23502 naming the flag, instead of the bare NOT NULL
 -- error, which named flag_type for a NULL variants); and an empty bucket_by
--- in ff.set_rollout, which put every user in the same bucket.
+-- in ff.set_rollout, which put every user in the same bucket.  And
+-- ff.export_flagd refuses an environment whose segments reference each
+-- other in a cycle, naming it, instead of recursing until "stack depth
+-- limit exceeded".
 -- What this script changes (same signatures, same privileges):
---   * ff.import_flagd, ff.set_rollout, ff.delete_environment,
+--   * ff.import_flagd, ff.export_flagd, ff.set_rollout, ff.delete_environment,
 --     ff.can_write_environment;
 --   * ff._flag_not_found, ff._segment_not_found, ff._history_rollback_entity,
 --     ff._validate_flag_general.
@@ -615,5 +618,80 @@ BEGIN
         PERFORM pg_catalog.set_config('ff.change_comment', '', true);
     END IF;
     RETURN ff.current_version();
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION ff.export_flagd(environment text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(export_flagd.environment);
+    flags       jsonb := '{}';
+    evaluators  jsonb := '{}';
+    refs        text[] := '{}';
+    fl          record;
+    sub         record;
+    obj         jsonb;
+    seg         text;
+    dangling    text[];
+    cycle       text[];
+BEGIN
+    -- segments inline the segments they reference: a cycle (which only a
+    -- restore or bypassed triggers can store) has no finite export
+    WITH RECURSIVE walk (start, seg, trail) AS (
+        SELECT s.name, r, ARRAY[s.name, r]
+          FROM ff.segments AS s, unnest(ff._segment_refs(env, s.name)) AS r
+         WHERE s.environment = env
+        UNION ALL
+        SELECT w.start, r, w.trail || r
+          FROM walk AS w, unnest(ff._segment_refs(env, w.seg)) AS r
+         WHERE w.seg <> w.start AND NOT r = ANY (w.trail[2:])
+    )
+    SELECT w.trail INTO cycle FROM walk AS w WHERE w.seg = w.start ORDER BY w.start LIMIT 1;
+    IF cycle IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot export environment "%": its segments reference each other in a cycle', env
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The cycle is %s.', (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                  HINT = 'Break the cycle with ff.set_segment_rule(); only a restore (check_function_bodies = off) or bypassed triggers can store one.';
+    END IF;
+    -- the names of the unresolved {"$ref": name} that flags keep (stored
+    -- with a WARNING, 1.7): an $evaluators entry of such a name would
+    -- resolve them in the exported document, so a flag that uses a segment
+    -- of such a name gets its segments inline instead
+    dangling := ARRAY(SELECT DISTINCT r #>> '{}'
+                        FROM ff.flags AS f, jsonb_path_query(f.targeting, 'lax $.**."$ref"') AS r
+                       WHERE f.environment = env AND jsonb_typeof(r) = 'string');
+    FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
+        obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
+                                  'defaultVariant', fl.default_variant);
+        IF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
+               SELECT 1 FROM jsonb_path_query(fl.targeting, 'lax $.**.in_segment') AS a
+                WHERE COALESCE(a ->> 0, a #>> '{}') = ANY (dangling)) THEN
+            obj := obj || jsonb_build_object('targeting',
+                                             (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
+        ELSIF fl.targeting IS NOT NULL THEN
+            sub := ff._flagd_inline_segments(fl.targeting, env, refs);
+            refs := sub.refs;
+            obj := obj || jsonb_build_object('targeting', sub.rule);
+        END IF;
+        IF fl.metadata <> '{}'::jsonb THEN
+            obj := obj || jsonb_build_object('metadata', fl.metadata);
+        END IF;
+        flags := flags || jsonb_build_object(fl.key, obj);
+    END LOOP;
+    FOREACH seg IN ARRAY refs LOOP
+        evaluators := evaluators || jsonb_build_object(seg,
+            ff._segment_as_jsonlogic(env, seg, '{"var": "targetingKey"}'));
+    END LOOP;
+    obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
+                              'metadata', (SELECT e.metadata FROM ff.environments AS e WHERE e.name = env),
+                              'flags', flags);
+    IF evaluators <> '{}' THEN
+        obj := obj || jsonb_build_object('$evaluators', evaluators);
+    END IF;
+    RETURN obj;
 END;
 $$;
