@@ -58,6 +58,14 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass a name, e.g. ff.create_publication(''ff_config'').';
     END IF;
+    IF pg_catalog.octet_length(name) > 63 THEN
+        -- PostgreSQL would truncate it, and the name returned would not exist
+        RAISE EXCEPTION 'publication name "%" is too long', name
+            USING ERRCODE = 'name_too_long',
+                  DETAIL = pg_catalog.format('The name is %s bytes long; PostgreSQL names are at most 63 bytes.',
+                                             pg_catalog.octet_length(name)),
+                  HINT = 'Choose a shorter name.';
+    END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_publication AS p WHERE p.pubname = name) THEN
         RAISE EXCEPTION 'publication "%" already exists', name
             USING ERRCODE = 'duplicate_object',

@@ -84,6 +84,14 @@ like($err, qr/publication "ff_config" already exists/, 'a second publication of 
 
 ($ret, $out, $err) = $pub->psql('postgres', 'SELECT ff.create_publication(NULL)');
 like($err, qr/ERROR:  publication name must not be NULL or empty/, 'a NULL publication name is refused');
+($ret, $out, $err) = $pub->psql('postgres', "SELECT ff.create_publication(repeat('p', 64))");
+like($err, qr/ERROR:  publication name "p{64}" is too long/,
+    'a publication name that PostgreSQL would truncate is refused');
+is($pub->safe_psql('postgres', q{SELECT count(*) FROM pg_publication WHERE pubname LIKE 'ppp%'}), '0',
+    'and no truncated publication is created');
+is($pub->safe_psql('postgres', "SELECT ff.create_publication(repeat('q', 63))"), 'q' x 63,
+    'a 63-byte publication name is created under the name returned');
+$pub->safe_psql('postgres', "DROP PUBLICATION " . ('q' x 63));
 
 # ---- subscribe
 $sub->safe_psql('postgres', q{

@@ -16,10 +16,11 @@
 -- in ff.set_rollout, which put every user in the same bucket.  And
 -- ff.export_flagd refuses an environment whose segments reference each
 -- other in a cycle, naming it, instead of recursing until "stack depth
--- limit exceeded".
+-- limit exceeded".  ff.create_publication refuses a name longer than 63
+-- bytes (PostgreSQL truncated it, and the name returned did not exist).
 -- What this script changes (same signatures, same privileges):
 --   * ff.import_flagd, ff.export_flagd, ff.set_rollout, ff.delete_environment,
---     ff.can_write_environment;
+--     ff.can_write_environment, ff.create_publication;
 --   * ff._flag_not_found, ff._segment_not_found, ff._history_rollback_entity,
 --     ff._validate_flag_general.
 -- No table is touched, so the update takes no lock that writers wait for.
@@ -693,5 +694,38 @@ BEGIN
         obj := obj || jsonb_build_object('$evaluators', evaluators);
     END IF;
     RETURN obj;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION ff.create_publication(name text DEFAULT 'ff_config')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name = '' THEN
+        RAISE EXCEPTION 'publication name must not be NULL or empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass a name, e.g. ff.create_publication(''ff_config'').';
+    END IF;
+    IF pg_catalog.octet_length(name) > 63 THEN
+        -- PostgreSQL would truncate it, and the name returned would not exist
+        RAISE EXCEPTION 'publication name "%" is too long', name
+            USING ERRCODE = 'name_too_long',
+                  DETAIL = pg_catalog.format('The name is %s bytes long; PostgreSQL names are at most 63 bytes.',
+                                             pg_catalog.octet_length(name)),
+                  HINT = 'Choose a shorter name.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_publication AS p WHERE p.pubname = name) THEN
+        RAISE EXCEPTION 'publication "%" already exists', name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Choose another name, or DROP PUBLICATION it first.';
+    END IF;
+    EXECUTE pg_catalog.format(
+        'CREATE PUBLICATION %I FOR TABLE ff.versions, ff.environments, ff.flags, ff.segments, ff.segment_keys',
+        name);
+    EXECUTE pg_catalog.format('COMMENT ON PUBLICATION %I IS %L', name,
+        'feature_flags configuration and history (ff.create_publication)');
+    RETURN name;
 END;
 $$;
