@@ -484,6 +484,10 @@ SELECT * FROM pg_temp.try_hint($$SELECT ff.delete_environment(NULL)$$);
 SELECT * FROM pg_temp.try_hint($$SELECT ff.delete_environment(NULL, true)$$);
 SELECT * FROM pg_temp.try_hint($$SELECT ff.can_write_environment('hostile', NULL)$$);
 SELECT * FROM pg_temp.try_hint($$SELECT ff.can_write_environment(NULL)$$);
+-- NULL keys are refused by the removal as by the addition; a copy onto itself says what to do
+SELECT * FROM pg_temp.try_hint($$SELECT ff.remove_segment_keys('lonely', '{a,NULL}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.add_segment_keys('lonely', '{a,NULL}')$$);
+SELECT * FROM pg_temp.try_hint($$SELECT ff.copy_environment('hostile', 'hostile')$$);
 -- an empty bucket_by reads the whole context: every user in one bucket
 SELECT * FROM pg_temp.try_hint($$SELECT ff.set_rollout('solo', 50, bucket_by => '')$$);
 SELECT (ff.set_rollout('solo', 50, bucket_by => 'email')).targeting #> '{fractional,0}' AS bucketed_by_email;

@@ -305,7 +305,8 @@ BEGIN
     END IF;
     IF dst_env = src_env THEN
         RAISE EXCEPTION 'cannot copy environment "%" onto itself', src_env
-            USING ERRCODE = 'invalid_parameter_value';
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name another environment as to_environment; it is created when it does not exist.';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = dst_env) THEN
         INSERT INTO ff.environments (name, description, metadata)
@@ -843,6 +844,11 @@ DECLARE
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = remove_segment_keys.segment) THEN
         PERFORM ff._segment_not_found(remove_segment_keys.segment, env);
+    END IF;
+    IF array_position(keys, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'targeting keys for segment "%" in environment "%" contain NULL', remove_segment_keys.segment, env
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Remove the NULL elements from the array.';
     END IF;
     DELETE FROM ff.segment_keys AS k
      WHERE k.environment = env AND k.segment = remove_segment_keys.segment AND k.targeting_key = ANY (keys);

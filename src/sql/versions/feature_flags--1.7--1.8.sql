@@ -18,9 +18,12 @@
 -- other in a cycle, naming it, instead of recursing until "stack depth
 -- limit exceeded".  ff.create_publication refuses a name longer than 63
 -- bytes (PostgreSQL truncated it, and the name returned did not exist).
+-- ff.remove_segment_keys refuses NULL keys as ff.add_segment_keys does, and
+-- ff.copy_environment onto itself says what to do instead.
 -- What this script changes (same signatures, same privileges):
 --   * ff.import_flagd, ff.export_flagd, ff.set_rollout, ff.delete_environment,
---     ff.can_write_environment, ff.create_publication;
+--     ff.can_write_environment, ff.create_publication, ff.copy_environment,
+--     ff.remove_segment_keys;
 --   * ff._flag_not_found, ff._segment_not_found, ff._history_rollback_entity,
 --     ff._validate_flag_general.
 -- No table is touched, so the update takes no lock that writers wait for.
@@ -727,5 +730,97 @@ BEGIN
     EXECUTE pg_catalog.format('COMMENT ON PUBLICATION %I IS %L', name,
         'feature_flags configuration and history (ff.create_publication)');
     RETURN name;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION ff.copy_environment(from_environment text, to_environment text, overwrite boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    src_env     text := ff._resolve_environment(from_environment);
+    dst_env     text := to_environment;
+    clash       text;
+    n           integer;
+BEGIN
+    IF dst_env IS NULL THEN
+        RAISE EXCEPTION 'to_environment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF dst_env = src_env THEN
+        RAISE EXCEPTION 'cannot copy environment "%" onto itself', src_env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name another environment as to_environment; it is created when it does not exist.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = dst_env) THEN
+        INSERT INTO ff.environments (name, description, metadata)
+        SELECT dst_env, format('Copy of environment "%s"', src_env), e.metadata
+          FROM ff.environments AS e WHERE e.name = src_env;
+    ELSIF NOT overwrite THEN
+        SELECT string_agg(x, ', ') INTO clash FROM (
+            SELECT format('flag "%s"', f.key) AS x FROM ff.flags AS f
+             WHERE f.environment = src_env
+               AND EXISTS (SELECT 1 FROM ff.flags AS t WHERE t.environment = dst_env AND t.key = f.key)
+            UNION ALL
+            SELECT format('segment "%s"', s.name) FROM ff.segments AS s
+             WHERE s.environment = src_env
+               AND EXISTS (SELECT 1 FROM ff.segments AS t WHERE t.environment = dst_env AND t.name = s.name)
+        ) AS c;
+        IF clash IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot copy environment "%" into "%": both have %', src_env, dst_env, clash
+                USING ERRCODE = 'unique_violation',
+                      HINT = 'Pass overwrite => true to replace them with the source''s definitions.';
+        END IF;
+    END IF;
+
+    PERFORM ff._copy_segments(src_env, dst_env,
+        ARRAY(SELECT s.name FROM ff.segments AS s WHERE s.environment = src_env), overwrite);
+
+    INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,
+                               metadata, description, tags, owner)
+    SELECT dst_env, f.key, f.state, f.flag_type, f.variants, f.default_variant, f.targeting,
+           f.metadata, f.description, f.tags, f.owner
+      FROM ff.flags AS f WHERE f.environment = src_env
+     ORDER BY f.key
+    ON CONFLICT (environment, key) DO UPDATE
+       SET state = EXCLUDED.state, flag_type = EXCLUDED.flag_type, variants = EXCLUDED.variants,
+           default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+           metadata = EXCLUDED.metadata, description = EXCLUDED.description,
+           tags = EXCLUDED.tags, owner = EXCLUDED.owner
+     WHERE (t.state, t.flag_type, t.variants, t.default_variant, t.targeting, t.metadata,
+            t.description, t.tags, t.owner)
+           IS DISTINCT FROM
+           (EXCLUDED.state, EXCLUDED.flag_type, EXCLUDED.variants, EXCLUDED.default_variant,
+            EXCLUDED.targeting, EXCLUDED.metadata, EXCLUDED.description, EXCLUDED.tags, EXCLUDED.owner);
+    SELECT count(*) INTO n FROM ff.flags AS f WHERE f.environment = src_env;
+    RETURN n;
+END;
+$$;
+
+
+CREATE OR REPLACE FUNCTION ff.remove_segment_keys(segment text, keys text[], environment text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(remove_segment_keys.environment);
+    n           integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = remove_segment_keys.segment) THEN
+        PERFORM ff._segment_not_found(remove_segment_keys.segment, env);
+    END IF;
+    IF array_position(keys, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'targeting keys for segment "%" in environment "%" contain NULL', remove_segment_keys.segment, env
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Remove the NULL elements from the array.';
+    END IF;
+    DELETE FROM ff.segment_keys AS k
+     WHERE k.environment = env AND k.segment = remove_segment_keys.segment AND k.targeting_key = ANY (keys);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
 END;
 $$;
