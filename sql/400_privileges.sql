@@ -95,6 +95,16 @@ SELECT count(*) FROM ff.flags WHERE key LIKE 'both-%';
 UPDATE ff.flags SET description = 'edited' WHERE environment = 'development' AND key = 'dev-only';
 UPDATE ff.environments SET description = 'Everyday work' WHERE name = 'development';
 SELECT key, description FROM ff.flags WHERE environment = 'development';
+-- the leniency of a restore (check_function_bodies = off) is not the editor's
+-- (1.8): a dangling segment reference and a segment cycle are refused as ever
+SET check_function_bodies = off;
+SELECT ff.create_flag('dangling', targeting => '{"if": [{"in_segment": "nope"}, "on", "off"]}');
+SELECT name FROM ff.create_segment('ed-s1');
+SELECT name FROM ff.create_segment('ed-s2', '{"in_segment": "ed-s1"}');
+SELECT ff.set_segment_rule('ed-s1', '{"in_segment": "ed-s2"}');
+RESET check_function_bodies;
+SELECT ff.delete_segment('ed-s2');
+SELECT ff.delete_segment('ed-s1');
 RESET ROLE;
 
 -- TRUNCATE empties every environment; a role that may truncate still needs

@@ -58,14 +58,21 @@ COMMENT ON FUNCTION ff._check_name(text, text, text) IS
 -- scripts set check_function_bodies = off, and load the rows of ff.flags
 -- and ff.segments in an order that does not follow in_segment references,
 -- so the checks between rows (referenced segments exist, no cycles) are
--- skipped then, just as PostgreSQL skips function body checks.
+-- skipped then, just as PostgreSQL skips function body checks.  Any role
+-- may set check_function_bodies, so only a role that could restore the
+-- extension anyway -- a superuser, or a member of the role that owns schema
+-- ff (the extension's owner) -- gets the restore's leniency (1.8; before,
+-- an editor could store segment cycles and dangling references with it).
 CREATE FUNCTION ff._restoring()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
-RETURN pg_catalog.current_setting('check_function_bodies') = 'off';
+RETURN pg_catalog.current_setting('check_function_bodies') = 'off'
+   AND pg_catalog.pg_has_role(CURRENT_USER,
+                              (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff'),
+                              'MEMBER');
 
 COMMENT ON FUNCTION ff._restoring() IS
-'Internal: true while check_function_bodies is off (pg_dump scripts); segment reference checks between rows are skipped then';
+'Internal: true while check_function_bodies is off (pg_dump scripts) for a superuser or the extension''s owner; segment reference checks between rows are skipped then';
 
 -- ff._json_path_member appends an object member to a JSON path, quoting
 -- the member name when it is not a plain identifier.

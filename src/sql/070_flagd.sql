@@ -367,7 +367,7 @@ BEGIN
         RAISE EXCEPTION 'cannot export environment "%": its segments reference each other in a cycle', env
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The cycle is %s.', (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
-                  HINT = 'Break the cycle with ff.set_segment_rule(); only a restore (check_function_bodies = off) or bypassed triggers can store one.';
+                  HINT = 'Break the cycle with ff.set_segment_rule(); only a restore (check_function_bodies = off in a superuser''s or the owner''s session) or bypassed triggers can store one.';
     END IF;
     -- the names of the unresolved {"$ref": name} that flags keep (stored
     -- with a WARNING, 1.7): an $evaluators entry of such a name would

@@ -20,12 +20,16 @@
 -- bytes (PostgreSQL truncated it, and the name returned did not exist).
 -- ff.remove_segment_keys refuses NULL keys as ff.add_segment_keys does, and
 -- ff.copy_environment onto itself says what to do instead.
+-- The leniency of a restore (ff._restoring(): check_function_bodies = off)
+-- is kept for superusers and the extension's owner: any role may set that
+-- setting, and an editor could store segment cycles and dangling segment
+-- references with it.
 -- What this script changes (same signatures, same privileges):
 --   * ff.import_flagd, ff.export_flagd, ff.set_rollout, ff.delete_environment,
 --     ff.can_write_environment, ff.create_publication, ff.copy_environment,
 --     ff.remove_segment_keys;
 --   * ff._flag_not_found, ff._segment_not_found, ff._history_rollback_entity,
---     ff._validate_flag_general.
+--     ff._validate_flag_general, ff._restoring.
 -- No table is touched, so the update takes no lock that writers wait for.
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -659,7 +663,7 @@ BEGIN
         RAISE EXCEPTION 'cannot export environment "%": its segments reference each other in a cycle', env
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The cycle is %s.', (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
-                  HINT = 'Break the cycle with ff.set_segment_rule(); only a restore (check_function_bodies = off) or bypassed triggers can store one.';
+                  HINT = 'Break the cycle with ff.set_segment_rule(); only a restore (check_function_bodies = off in a superuser''s or the owner''s session) or bypassed triggers can store one.';
     END IF;
     -- the names of the unresolved {"$ref": name} that flags keep (stored
     -- with a WARNING, 1.7): an $evaluators entry of such a name would
@@ -824,3 +828,14 @@ BEGIN
     RETURN n;
 END;
 $$;
+
+CREATE OR REPLACE FUNCTION ff._restoring()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN pg_catalog.current_setting('check_function_bodies') = 'off'
+   AND pg_catalog.pg_has_role(CURRENT_USER,
+                              (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff'),
+                              'MEMBER');
+
+COMMENT ON FUNCTION ff._restoring() IS
+'Internal: true while check_function_bodies is off (pg_dump scripts) for a superuser or the extension''s owner; segment reference checks between rows are skipped then';
