@@ -1747,16 +1747,17 @@ FFHistoryCheckIdentity(FFHistoryTrigCache *c, TriggerData *trigdata, const char 
 	TupleDesc	desc = RelationGetDescr(rel);
 	bool		update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
 	HeapTuple	newtup = update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	bool		is_env = strcmp(entity, "environment") == 0;
 	AttrNumber	atts[2];
 	int			i;
 
+	/* an environment's name is both (env_att = key_att) */
 	atts[0] = c->env_att;
 	atts[1] = c->key_att;
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < (is_env ? 1 : 2); i++)
 	{
 		bool		isnull;
 		const char *col = NameStr(TupleDescAttr(desc, atts[i] - 1)->attname);
-		bool		is_env = strcmp(entity, "environment") == 0;
 		char	   *row = NULL;
 
 		(void) heap_getattr(newtup, atts[i], desc, &isnull);

@@ -300,6 +300,28 @@ $$;
 COMMENT ON FUNCTION ff._segment_refs(text, text) IS
 'Internal: names of the segments referenced (in_segment) by a stored segment rule';
 
+-- ff._segment_cycle returns the cycle of segments that a segment whose rule
+-- references refs closes -- segment, the segments on the way, segment --
+-- or NULL.  The validation passes the references of a rule being written;
+-- the export those of stored rules (ff._segment_refs).
+CREATE FUNCTION ff._segment_cycle(environment text, segment text, refs text[])
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE walk (seg, trail) AS (
+        SELECT r, ARRAY[$2, r] FROM unnest($3) AS r
+        UNION ALL
+        SELECT r, w.trail || r
+          FROM walk AS w, unnest(ff._segment_refs($1, w.seg)) AS r
+         WHERE w.seg <> $2 AND NOT r = ANY (w.trail[2:])
+    )
+    SELECT w.trail FROM walk AS w WHERE w.seg = $2 LIMIT 1
+$$;
+
+COMMENT ON FUNCTION ff._segment_cycle(text, text, text[]) IS
+'Internal: the cycle of segments (segment ... segment) that a segment with these in_segment references closes, or NULL';
+
 -- ff._segment_users lists the flags and segments of an environment whose
 -- rules reference a segment.
 CREATE FUNCTION ff._segment_users(environment text, segment text)
@@ -1230,14 +1252,7 @@ BEGIN
         END IF;
         PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.rule, format('rule of %s', label), '$.rule');
 
-        WITH RECURSIVE walk (seg, trail) AS (
-            SELECT s, ARRAY[NEW.name, s] FROM unnest(info.segments) AS s
-            UNION ALL
-            SELECT r, w.trail || r
-              FROM walk AS w, unnest(ff._segment_refs(NEW.environment, w.seg)) AS r
-             WHERE w.seg <> NEW.name AND NOT r = ANY (w.trail[2:])
-        )
-        SELECT w.trail INTO cycle FROM walk AS w WHERE w.seg = NEW.name LIMIT 1;
+        cycle := ff._segment_cycle(NEW.environment, NEW.name, info.segments);
         IF cycle IS NOT NULL AND NOT ff._restoring() THEN
             RAISE EXCEPTION 'rule of % would create a cycle of segments', label
                 USING ERRCODE = 'invalid_parameter_value',

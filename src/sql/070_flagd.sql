@@ -353,16 +353,10 @@ DECLARE
 BEGIN
     -- segments inline the segments they reference: a cycle (which only a
     -- restore or bypassed triggers can store) has no finite export
-    WITH RECURSIVE walk (start, seg, trail) AS (
-        SELECT s.name, r, ARRAY[s.name, r]
-          FROM ff.segments AS s, unnest(ff._segment_refs(env, s.name)) AS r
-         WHERE s.environment = env
-        UNION ALL
-        SELECT w.start, r, w.trail || r
-          FROM walk AS w, unnest(ff._segment_refs(env, w.seg)) AS r
-         WHERE w.seg <> w.start AND NOT r = ANY (w.trail[2:])
-    )
-    SELECT w.trail INTO cycle FROM walk AS w WHERE w.seg = w.start ORDER BY w.start LIMIT 1;
+    SELECT c INTO cycle
+      FROM ff.segments AS s, ff._segment_cycle(env, s.name, ff._segment_refs(env, s.name)) AS c
+     WHERE s.environment = env AND c IS NOT NULL
+     ORDER BY s.name LIMIT 1;
     IF cycle IS NOT NULL THEN
         RAISE EXCEPTION 'cannot export environment "%": its segments reference each other in a cycle', env
             USING ERRCODE = 'invalid_parameter_value',

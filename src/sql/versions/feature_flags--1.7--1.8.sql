@@ -29,11 +29,35 @@
 --     ff.can_write_environment, ff.create_publication, ff.copy_environment,
 --     ff.remove_segment_keys;
 --   * ff._flag_not_found, ff._segment_not_found, ff._history_rollback_entity,
---     ff._validate_flag_general, ff._restoring.
+--     ff._validate_flag_general, ff._restoring, ff._validate_segment;
+--   * new: ff._segment_cycle (the cycle walk of ff._validate_segment, which
+--     ff.export_flagd uses too).
 -- No table is touched, so the update takes no lock that writers wait for.
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.8'" to load this file. \quit
+
+-- ff._segment_cycle returns the cycle of segments that a segment whose rule
+-- references refs closes -- segment, the segments on the way, segment --
+-- or NULL.  The validation passes the references of a rule being written;
+-- the export those of stored rules (ff._segment_refs).
+CREATE FUNCTION ff._segment_cycle(environment text, segment text, refs text[])
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE walk (seg, trail) AS (
+        SELECT r, ARRAY[$2, r] FROM unnest($3) AS r
+        UNION ALL
+        SELECT r, w.trail || r
+          FROM walk AS w, unnest(ff._segment_refs($1, w.seg)) AS r
+         WHERE w.seg <> $2 AND NOT r = ANY (w.trail[2:])
+    )
+    SELECT w.trail FROM walk AS w WHERE w.seg = $2 LIMIT 1
+$$;
+
+COMMENT ON FUNCTION ff._segment_cycle(text, text, text[]) IS
+'Internal: the cycle of segments (segment ... segment) that a segment with these in_segment references closes, or NULL';
 
 CREATE OR REPLACE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, replace boolean DEFAULT false)
 RETURNS integer
@@ -649,16 +673,10 @@ DECLARE
 BEGIN
     -- segments inline the segments they reference: a cycle (which only a
     -- restore or bypassed triggers can store) has no finite export
-    WITH RECURSIVE walk (start, seg, trail) AS (
-        SELECT s.name, r, ARRAY[s.name, r]
-          FROM ff.segments AS s, unnest(ff._segment_refs(env, s.name)) AS r
-         WHERE s.environment = env
-        UNION ALL
-        SELECT w.start, r, w.trail || r
-          FROM walk AS w, unnest(ff._segment_refs(env, w.seg)) AS r
-         WHERE w.seg <> w.start AND NOT r = ANY (w.trail[2:])
-    )
-    SELECT w.trail INTO cycle FROM walk AS w WHERE w.seg = w.start ORDER BY w.start LIMIT 1;
+    SELECT c INTO cycle
+      FROM ff.segments AS s, ff._segment_cycle(env, s.name, ff._segment_refs(env, s.name)) AS c
+     WHERE s.environment = env AND c IS NOT NULL
+     ORDER BY s.name LIMIT 1;
     IF cycle IS NOT NULL THEN
         RAISE EXCEPTION 'cannot export environment "%": its segments reference each other in a cycle', env
             USING ERRCODE = 'invalid_parameter_value',
@@ -839,3 +857,79 @@ RETURN pg_catalog.current_setting('check_function_bodies') = 'off'
 
 COMMENT ON FUNCTION ff._restoring() IS
 'Internal: true while check_function_bodies is off (pg_dump scripts) for a superuser or the extension''s owner; segment reference checks between rows are skipped then';
+
+CREATE OR REPLACE FUNCTION ff._validate_segment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    label       text;
+    info        record;
+    users       text;
+    cycle       text[];
+BEGIN
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (NEW.name IS DISTINCT FROM OLD.name
+                                                  OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
+        SELECT string_agg(format('%s "%s"', u.kind, u.name), ', ') INTO users
+          FROM ff._segment_users(OLD.environment, OLD.name) AS u;
+        IF users IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot % segment "%" in environment "%": it is still used',
+                CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename or move' END, OLD.name, OLD.environment
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Referenced with in_segment by %s.', users),
+                      HINT = 'Remove the in_segment references first (ff.set_targeting, ff.set_segment_rule).';
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+    END IF;
+    IF NEW.environment IS NULL OR NEW.name IS NULL THEN
+        RETURN NEW;
+    END IF;
+    label := format('segment "%s" in environment "%s"', NEW.name, NEW.environment);
+
+    IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.name IS DISTINCT FROM OLD.name THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', NEW.name),
+                      HINT = format('Create it with SELECT ff.create_environment(%L);', NEW.environment);
+        END IF;
+        PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
+    END IF;
+
+    IF NEW.rule IS NOT NULL AND (NEW.rule = '{}'::jsonb OR NEW.rule = 'null'::jsonb) THEN
+        NEW.rule := NULL;
+    END IF;
+    IF NEW.rule IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.rule IS DISTINCT FROM OLD.rule
+                                 OR NEW.environment IS DISTINCT FROM OLD.environment
+                                 OR NEW.name IS DISTINCT FROM OLD.name) THEN
+        IF jsonb_typeof(NEW.rule) <> 'object' THEN
+            RAISE EXCEPTION 'invalid rule for %: $.rule is a JSON %, not a JSON Logic rule', label, jsonb_typeof(NEW.rule)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A segment rule is a JSON Logic object that is truthy for members, e.g. {"==": [{"var": "plan"}, "pro"]}.';
+        END IF;
+        info := ff._rule_info(NEW.rule, format('rule of %s', label));
+        IF NEW.name = ANY (info.segments) THEN
+            RAISE EXCEPTION 'rule of % references the segment itself', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The reference is at %s.',
+                          COALESCE(ff._rule_path_of(NEW.rule, 'segment', to_jsonb(NEW.name), '$.rule'), '$.rule')),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.rule, format('rule of %s', label), '$.rule');
+
+        cycle := ff._segment_cycle(NEW.environment, NEW.name, info.segments);
+        IF cycle IS NOT NULL AND NOT ff._restoring() THEN
+            RAISE EXCEPTION 'rule of % would create a cycle of segments', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The cycle is %s.',
+                          (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
