@@ -28,6 +28,10 @@ EXCEPT SELECT * FROM ff.privilege_recipe('editor', 'regress_ff_admin') ORDER BY 
 SELECT * FROM ff.privilege_recipe('owner', 'regress_ff_admin');
 SELECT * FROM ff.grant_reader('regress_ff_missing');
 SELECT * FROM ff.grant_reader(NULL);
+-- (1.9) a role OID that names no role; a NULL level or revoke
+SELECT * FROM ff.grant_reader(0::regrole);
+SELECT * FROM ff.privilege_recipe(NULL, 'regress_ff_admin');
+SELECT * FROM ff.privilege_recipe('reader', 'regress_ff_admin', NULL);
 
 SELECT count(*) > 0 AS granted FROM ff.grant_reader('regress_ff_reader');
 SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_editor');
@@ -59,6 +63,13 @@ SELECT (ff.create_flag('dev-only')).key;
 -- allowed roles must exist, and the names are checked at write time
 SELECT ff.protect_environment('production', '{regress_ff_release, regress_ff_missing}');
 UPDATE ff.environments SET allowed_roles = '{regress_ff_release, NULL}' WHERE name = 'production';
+-- (1.9) a role named twice is stored once; NULL in the list is refused
+SELECT name, allowed_roles FROM ff.protect_environment('production', '{regress_ff_release, regress_ff_release}');
+SELECT name, allowed_roles FROM ff.protect_environment('production', '{regress_ff_admin, regress_ff_release, regress_ff_admin}');
+SELECT name, allowed_roles FROM ff.protect_environment('production', '{regress_ff_release, NULL}');
+SELECT name, allowed_roles FROM ff.protect_environment('production', '{regress_ff_release}');
+-- no list keeps the current one
+SELECT name, allowed_roles FROM ff.protect_environment('production');
 SELECT ff.protect_environment(NULL);
 SELECT ff.protect_environment('prod');
 

@@ -31,6 +31,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     env         text;
+    roles       name[];
     result      ff.environments;
 BEGIN
     IF environment IS NULL THEN
@@ -39,12 +40,17 @@ BEGIN
                   HINT = 'Name the environment to protect, for example SELECT ff.protect_environment(''production'');';
     END IF;
     env := ff._resolve_environment(environment);
+    -- a role named twice is listed once (first place kept); a NULL element
+    -- stays for the validation trigger to refuse
+    IF protect_environment.allowed_roles IS NOT NULL THEN
+        roles := ARRAY(SELECT r FROM unnest(protect_environment.allowed_roles) WITH ORDINALITY AS u(r, i)
+                       GROUP BY r ORDER BY min(i));
+    END IF;
     UPDATE ff.environments AS e
        SET protected = true,
-           allowed_roles = COALESCE(protect_environment.allowed_roles, e.allowed_roles)
+           allowed_roles = COALESCE(roles, e.allowed_roles)
      WHERE e.name = env
-       AND (NOT e.protected OR e.allowed_roles IS DISTINCT FROM
-                               COALESCE(protect_environment.allowed_roles, e.allowed_roles));
+       AND (NOT e.protected OR e.allowed_roles IS DISTINCT FROM COALESCE(roles, e.allowed_roles));
     SELECT * INTO result FROM ff.environments AS e WHERE e.name = env;
     RETURN result;
 END;
@@ -136,6 +142,11 @@ BEGIN
     IF grantee IS NULL THEN
         RAISE EXCEPTION 'grantee must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF level IS NULL OR revoke IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN level IS NULL THEN 'level' ELSE 'revoke' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The levels are ''reader'', ''editor'' and ''admin''; revoke is true or false.';
+    END IF;
     levels := CASE level
         WHEN 'reader' THEN ARRAY['reader']
         WHEN 'editor' THEN ARRAY['reader', 'editor']
@@ -187,6 +198,11 @@ BEGIN
         RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     SELECT r.rolname INTO who FROM pg_roles AS r WHERE r.oid = grantee;
+    IF who IS NULL THEN
+        RAISE EXCEPTION 'role with OID % does not exist', grantee::oid
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Name an existing role, for example SELECT ff.grant_reader(''app_user'');';
+    END IF;
     FOR stmt IN SELECT s FROM ff.privilege_recipe(level, who, revoke) AS s LOOP
         EXECUTE stmt;
         RETURN NEXT stmt;
