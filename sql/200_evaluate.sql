@@ -266,8 +266,72 @@ SELECT ff.get_float('precise', '{}', 0, 'glue_num') AS as_double,
 UPDATE ff.flags SET default_variant = 'pi' WHERE environment = 'glue_num';
 SELECT value, ff.get_float('precise', '{}', 0, 'glue_num') AS as_double
   FROM ff.evaluate('precise', '{}', '0', 'glue_num');
+-- get_int at the ends of bigint: exact from the stored numeric beyond 2^53
+-- (a double cannot tell 2^63 - 1 from 2^63, nor -2^63 - 1 from -2^63)
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_num', 'ends', 'number',
+     '{"max": 9223372036854775807, "min": -9223372036854775808, "above_max": 9223372036854775808,
+       "below_min": -9223372036854775809, "odd": 9007199254740993, "half": 9007199254740993.5, "z": 0}',
+     'z', '{"var": "v"}');
+SELECT v, ff.get_int('ends', jsonb_build_object('v', v), 42, 'glue_num')
+  FROM unnest(ARRAY['max', 'min', 'above_max', 'below_min', 'odd', 'half', 'z']) AS v;
+-- a context number beyond the double range is Infinity to rules, as in
+-- JavaScript (not null: it compares greater than any finite number)
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_num', 'huge', 'string', '{"null": "null", "big": "big", "small": "small"}', 'small',
+     '{"if": [{"==": [{"var": "v"}, null]}, "null", {">": [{"var": "v"}, 5]}, "big", "small"]}');
+SELECT n, ff.get_string('huge', jsonb_build_object('v', n::numeric), 'd', 'glue_num')
+  FROM unnest(ARRAY['1e400', '-1e400', '1e300', '1e-400']) AS n;
 DELETE FROM ff.flags WHERE environment = 'glue_num';
 DELETE FROM ff.environments WHERE name = 'glue_num';
+
+-- error messages are cut on a character boundary, never inside one
+INSERT INTO ff.environments (name) VALUES ('glue_utf8');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_utf8', 'echo', 'string', '{"a": "a"}', 'a', '{"var": "x"}');
+SELECT length(error_message) > 100 AS long, convert_to(error_message, 'UTF8') IS NOT NULL AS valid,
+       right(error_message, 12) AS tail
+  FROM ff.evaluate('echo', jsonb_build_object('x', 'a' || repeat('é', 100)), '"d"', 'glue_utf8');
+SELECT octet_length(error_message) <= 511 AS cut, convert_to(error_message, 'UTF8') IS NOT NULL AS valid,
+       error_message LIKE 'flag "üüü%' AS starts
+  FROM ff.evaluate(repeat('ü', 300), '{}', NULL, 'glue_utf8');
+SELECT e->'echo'->>'error_code' AS code, right(e->'echo'->>'error_message', 12) AS tail
+  FROM ff.evaluate_all(jsonb_build_object('x', 'a' || repeat('é', 100)), 'glue_utf8') AS e;
+
+-- a rolled-back subtransaction's change is not served for the rest of the
+-- statement (an exception block: the statement and command id stay the same)
+CREATE FUNCTION pg_temp.rolled_back() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text := '';
+BEGIN
+  r := 'start=' || ff.get_string('echo', '{"x": "a"}', 'd', 'glue_utf8');
+  BEGIN
+    UPDATE ff.flags SET variants = '{"a": "changed"}' WHERE environment = 'glue_utf8' AND key = 'echo';
+    r := r || ' inside=' || ff.get_string('echo', '{"x": "a"}', 'd', 'glue_utf8');
+    RAISE EXCEPTION 'undo';
+  EXCEPTION WHEN raise_exception THEN
+    r := r || ' handler=' || ff.get_string('echo', '{"x": "a"}', 'd', 'glue_utf8');
+  END;
+  RETURN r || ' after=' || ff.get_string('echo', '{"x": "a"}', 'd', 'glue_utf8');
+END $$;
+SELECT pg_temp.rolled_back();
+DELETE FROM ff.flags WHERE environment = 'glue_utf8';
+DELETE FROM ff.environments WHERE name = 'glue_utf8';
+
+-- context values too large to convert within the evaluation's memory
+-- budget (1 GB) end the evaluation with an error result, not an ERROR:
+-- 40 reads of a 1,000,000-element array
+INSERT INTO ff.environments (name) VALUES ('glue_big');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+SELECT 'glue_big', 'tags', 'boolean', '{"on": true, "off": false}', 'off',
+       jsonb_build_object('if', jsonb_build_array(
+           jsonb_build_object('or', (SELECT jsonb_agg(jsonb_build_object('in', jsonb_build_array('tag-' || i, '{"var": "tags"}'::jsonb)))
+                                       FROM generate_series(1, 40) AS i)), 'on', 'off'));
+SELECT value, reason, error_code, error_message
+  FROM ff.evaluate('tags', jsonb_build_object('tags', (SELECT jsonb_agg(''::text) FROM generate_series(1, 1000000))),
+                   'false', 'glue_big');
+SELECT ff.get_bool('tags', '{"tags": ["tag-7"]}', false, 'glue_big') AS small_is_fine;
+DELETE FROM ff.flags WHERE environment = 'glue_big';
+DELETE FROM ff.environments WHERE name = 'glue_big';
 
 -- clean up
 DELETE FROM ff.flags WHERE environment IN ('glue_eval', 'glue_other');

@@ -87,5 +87,37 @@ DROP TABLE shape_rows;
 DROP DOMAIN glue_plan;
 DROP TABLE typed_rows;
 DROP TYPE glue_address;
+-- a json column that jsonb cannot hold (\u0000, a number beyond numeric,
+-- a lone surrogate escape) ends the evaluation with INVALID_CONTEXT when a
+-- rule reads it; a rule that does not read it is not affected
+CREATE TABLE json_rows (id int, j json, plan text);
+INSERT INTO json_rows VALUES (1, '{"a": "\u0000"}', 'pro'), (2, '{"a": 1e999999}', 'pro'),
+    (3, '{"a": "\ud800"}', 'pro'), (4, '{"b": 1}', 'pro');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_row', 'json-b', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{"==": [{"var": "j.b"}, 1]}, "on", "off"]}'),
+    ('glue_row', 'plan-only', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}');
+SELECT id, e.value, e.reason, e.error_code, e.error_message
+  FROM json_rows AS r, ff.evaluate_row('json-b', r, 'false', 'glue_row') AS e ORDER BY id;
+SELECT id, ff.get_bool_row('json-b', r, NULL, 'glue_row') AS json_b,
+       ff.get_bool_row('plan-only', r, NULL, 'glue_row') AS plan_only
+  FROM json_rows AS r ORDER BY id;
+DROP TABLE json_rows;
+-- a domain over jsonb is a jsonb context
+CREATE DOMAIN glue_ctx AS jsonb CHECK (jsonb_typeof(VALUE) = 'object');
+SELECT ff.get_bool_row('plan-only', '{"plan": "pro"}'::glue_ctx, NULL, 'glue_row') AS domain_ctx;
+DROP DOMAIN glue_ctx;
+-- a numeric beyond the double range is Infinity to rules, as in a jsonb context
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_row', 'n-big', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{">": [{"var": "n"}, 1e300]}, "on", "off"]}');
+SELECT label, ff.get_bool_row('n-big', r, NULL, 'glue_row') AS above_1e300
+  FROM (VALUES ('1e400', 1e400::numeric), ('-1e400', -1e400), ('1e300', 1e300)) AS r (label, n);
+-- too large to convert within the evaluation's budget: an error result
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+SELECT 'glue_row', 'tags', 'boolean', '{"on": true, "off": false}', 'off',
+       jsonb_build_object('if', jsonb_build_array(
+           jsonb_build_object('or', (SELECT jsonb_agg(jsonb_build_object('in', jsonb_build_array('tag-' || i, '{"var": "tags"}'::jsonb)))
+                                       FROM generate_series(1, 40) AS i)), 'on', 'off'));
+SELECT e.value, e.reason, e.error_code, e.error_message
+  FROM (SELECT array_fill(''::text, ARRAY[1000000]) AS tags) AS r, ff.evaluate_row('tags', r, 'false', 'glue_row') AS e;
 DELETE FROM ff.flags WHERE environment = 'glue_row';
 DELETE FROM ff.environments WHERE name = 'glue_row';

@@ -21,11 +21,16 @@
  *   is invalid, starts a new generation: its own memory context under
  *   CacheMemoryContext.  Environments are loaded on first use, flags are
  *   compiled on first use, segment key lists are loaded on first use, each
- *   with a fresh catalog snapshot, so a transaction sees its own changes and
- *   the next statement of any session sees every committed change.
+ *   with the fresh snapshot the statement took when it first used the
+ *   cache, so a transaction sees its own changes and the next statement of
+ *   any session sees every committed change.
  * - A generation used by a statement stays in use until that statement
  *   ends (same transaction, statement start and command id), even if other
- *   sessions commit meanwhile: one statement evaluates one config version.
+ *   sessions commit meanwhile, and what it loads late is read with that
+ *   statement's snapshot: one statement evaluates one config version.  A
+ *   rolled-back subtransaction makes the next evaluation look again.
+ * - A lazy load that an ERROR interrupts leaves its generation marked
+ *   (loading > 0); the next evaluation discards it whole.
  * - A generation is built in a child of the caller's memory context and
  *   moved under CacheMemoryContext only when complete, so an ERROR during
  *   a rebuild frees the half-built generation and leaves the previous one
@@ -54,6 +59,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/fmgroids.h"
@@ -145,6 +151,8 @@ typedef struct FFCacheGen
 	FFStrMap	envs;			/* name -> FFCacheEnv */
 	bool		default_known;
 	char	   *default_name;	/* NULL = no default environment */
+	int			loading;		/* lazy loads under way: > 0 after an ERROR
+								 * in one, which left partial state behind */
 
 	/* the statement that last used this generation */
 	LocalTransactionId lxid;
@@ -158,6 +166,18 @@ static uint64 FFInvalCount = 0;
 static int64 FFRebuildCount = 0;
 static int64 FFGenerationCounter = 0;
 static Oid	FFWatchedRelids[FF_NUM_TABLES];
+
+/*
+ * The snapshot the lazy loads of the current statement read with, taken
+ * when the statement first used the cache (FFCacheAcquire), so that what
+ * a statement loads late -- a segment's key list, an environment -- is
+ * of the same configuration version as what it found loaded, even when
+ * another session commits a change in between.  Its arrays are malloc'd
+ * once by GetSnapshotData.  It is never registered: it is used only while
+ * the statement that took it runs, whose own snapshot holds back the
+ * xmin horizon at least as far.
+ */
+static SnapshotData FFLoadSnapshotData = {SNAPSHOT_MVCC};
 
 static MemoryContext FFScratchContext = NULL;
 static JLArena *FFScratch = NULL;
@@ -314,12 +334,31 @@ FFRelcacheCallback(Datum arg, Oid relid)
 }
 
 /*
- * FFCacheInit registers the relcache callback; called once from _PG_init.
+ * FFCacheSubXactCallback makes the next evaluation after a rolled-back
+ * subtransaction (a PL/pgSQL exception block, ROLLBACK TO SAVEPOINT) look
+ * at the cache again, although the statement and its command id are the
+ * same: the configuration that subtransaction wrote, which the cache may
+ * have loaded, is gone (its local invalidations are replayed by the
+ * abort, right after this callback), and a lazy load it interrupted left
+ * the generation incomplete.
+ */
+static void
+FFCacheSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && FFCurrentGen != NULL)
+		FFCurrentGen->lxid = InvalidLocalTransactionId;
+}
+
+/*
+ * FFCacheInit registers the relcache and subtransaction callbacks; called
+ * once from _PG_init.
  */
 void
 FFCacheInit(void)
 {
 	CacheRegisterRelcacheCallback(FFRelcacheCallback, (Datum) 0);
+	RegisterSubXactCallback(FFCacheSubXactCallback, NULL);
 }
 
 PG_FUNCTION_INFO_V1(ff_invalidate_cache);
@@ -456,7 +495,13 @@ FFCacheAcquire(void)
 	AcceptInvalidationMessages();
 
 	gen = FFCurrentGen;
-	if (gen == NULL || !FFCacheValid)
+
+	/*
+	 * A generation whose lazy load was interrupted by an ERROR (a cancel, a
+	 * timeout, out of memory) is discarded whole: its partial state and the
+	 * memory it took go with it.
+	 */
+	if (gen == NULL || !FFCacheValid || gen->loading != 0)
 	{
 		FFCacheRebuild();
 		gen = FFCurrentGen;
@@ -464,6 +509,14 @@ FFCacheAcquire(void)
 	gen->lxid = lxid;
 	gen->stmt_start = stmt_start;
 	gen->cid = cid;
+
+	/*
+	 * After the invalidations: a change whose commit this snapshot sees has
+	 * normally invalidated the cache already (PostgreSQL makes a commit
+	 * visible just before it sends the invalidations, the same short window
+	 * its own catalog caches have).
+	 */
+	GetSnapshotData(&FFLoadSnapshotData);
 	return gen;
 }
 
@@ -473,7 +526,8 @@ FFCacheAcquire(void)
 
 /*
  * FFBeginScan scans table t for rows whose first nkeys text columns (a
- * prefix of its primary key) equal vals, with a fresh catalog snapshot.
+ * prefix of its primary key) equal vals, with the snapshot the statement
+ * took when it first used the cache.
  */
 static SysScanDesc
 FFBeginScan(FFCacheGen *gen, Relation rel, int nkeys, const FFColumn *cols,
@@ -493,8 +547,8 @@ FFBeginScan(FFCacheGen *gen, Relation rel, int nkeys, const FFColumn *cols,
 		skey[i].sk_collation = TupleDescAttr(RelationGetDescr(rel), att - 1)->attcollation;
 	}
 	pkindex = nkeys > 0 ? RelationGetPrimaryKeyIndex(rel) : InvalidOid;
-	return systable_beginscan(rel, pkindex, OidIsValid(pkindex), NULL,
-							  nkeys, skey);
+	return systable_beginscan(rel, pkindex, OidIsValid(pkindex),
+							  &FFLoadSnapshotData, nkeys, skey);
 }
 
 /*
@@ -819,7 +873,11 @@ FFCacheLookupEnv(const char *name, size_t len, char **missing_name)
 	if (name == NULL || len == 0)
 	{
 		if (!gen->default_known)
+		{
+			gen->loading++;
 			FFLoadDefaultName(gen);
+			gen->loading--;
+		}
 		name = gen->default_name;
 		if (name == NULL)
 			return NULL;
@@ -829,7 +887,9 @@ FFCacheLookupEnv(const char *name, size_t len, char **missing_name)
 	if (env != NULL)
 		return env;
 	cname = pnstrdup(name, len);
+	gen->loading++;
 	env = FFLoadEnv(gen, cname);
+	gen->loading--;
 	if (env == NULL)
 		*missing_name = cname;
 	return env;
@@ -1100,7 +1160,11 @@ FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
 	FFCacheFlag *f = FFStrMapGet(&env->flags, key, keylen);
 
 	if (f != NULL && !f->compiled)
+	{
+		FFCurrentGen->loading++;
 		FFCompileFlag(env, f);
+		FFCurrentGen->loading--;
+	}
 	return f;
 }
 
@@ -1380,7 +1444,9 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
 
 	if (env == NULL)
 		return false;
+	FFCurrentGen->loading++;
 	seg = FFPrepareSegment(env, name, namelen);
+	FFCurrentGen->loading--;
 	if (seg == NULL)
 		return false;
 	info->rule = seg->rule;

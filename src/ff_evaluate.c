@@ -27,9 +27,11 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "feature_flags.h"
@@ -148,14 +150,60 @@ FFOutcomeError(FFOutcome *out, FFErrorCode code, const char *fmt,...)
 {
 	char		buf[512];
 	va_list		ap;
+	int			n;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* a message cut by the buffer must not end inside a character */
+	if (n >= (int) sizeof(buf))
+		buf[pg_mbcliplen(buf, sizeof(buf) - 1, sizeof(buf) - 1)] = '\0';
 	out->reason = FF_REASON_ERROR;
 	out->error = code;
 	out->message = pstrdup(buf);
 	out->variant = -1;
+}
+
+/*
+ * FFVariantInt64 tells whether a number variant (d, its value as a double)
+ * is a whole number in the bigint range, and gives it in *result (when not
+ * NULL): from the double while that is exact (below 2^53 in magnitude),
+ * else exactly from the numeric as stored, so that 9223372036854775807 is
+ * accepted and -9223372036854775809 is not, which doubles cannot tell.
+ */
+static bool
+FFVariantInt64(const FFCacheFlag *flag, int variant, double d, int64 *result)
+{
+	JsonbValue	jv;
+	Numeric		num;
+	int64		i;
+
+	if (d != floor(d))
+		return false;
+	if (fabs(d) < 9007199254740992.0)
+	{
+		if (result != NULL)
+			*result = (int64) d;
+		return true;
+	}
+	if (!JsonbExtractScalar(&flag->variant_jsonb[variant]->root, &jv) ||
+		jv.type != jbvNumeric)
+		return false;
+	num = jv.val.numeric;
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+										  NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+										  NumericGetDatum(int64_to_numeric(PG_INT64_MAX)))) > 0)
+		return false;
+	i = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(num)));
+	/* numeric_int8 rounds: a whole number converts back to itself */
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq,
+										  NumericGetDatum(int64_to_numeric(i)),
+										  NumericGetDatum(num))))
+		return false;
+	if (result != NULL)
+		*result = i;
+	return true;
 }
 
 /*
@@ -215,9 +263,7 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 			break;
 		case FF_WANT_INTEGER:
 			if (v->type == JL_NUMBER &&
-				(v->u.number != floor(v->u.number) ||
-				 !(v->u.number >= -9223372036854775808.0 &&
-				   v->u.number < 9223372036854775808.0)))
+				!FFVariantInt64(out->flag, out->variant, v->u.number, NULL))
 			{
 				char		buf[64];
 
@@ -335,6 +381,18 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
 					   "evaluation context nests deeper than %d levels",
 					   FF_MAX_JSON_DEPTH);
+		return;
+	}
+	if (input->is_row && rdata.base.invalid != NULL)
+	{
+		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT, "%s", rdata.base.invalid);
+		return;
+	}
+	if (input->is_row ? rdata.base.no_memory : data.no_memory)
+	{
+		FFOutcomeError(out, FF_ERROR_PARSE_ERROR,
+					   "flag \"%s\": evaluation ran out of memory: the context values the rule reads took more than %d MB to convert",
+					   flag->key, FF_SCRATCH_LIMIT_MB);
 		return;
 	}
 	out->reason = res.reason;
@@ -509,6 +567,8 @@ FFGetCallInfo(FunctionCallInfo fcinfo)
 
 		if (argtype == InvalidOid || argtype == JSONBOID)
 			ci->row_context = false;
+		else if (getBaseType(argtype) == JSONBOID)
+			ci->row_context = false;	/* a domain over jsonb */
 		else if (FFTypeIsRow(argtype))
 			ci->row_context = true;
 		else
@@ -698,10 +758,14 @@ Datum
 ff_get_int(PG_FUNCTION_ARGS)
 {
 	FFOutcome	out;
+	int64		result = 0;
 
 	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_INTEGER, &out))
 		FF_RETURN_DEFAULT();
-	PG_RETURN_INT64((int64) FFOutcomeValue(&out)->u.number);
+	/* checked by FFTypeCheck: a whole number in the bigint range */
+	(void) FFVariantInt64(out.flag, out.variant, FFOutcomeValue(&out)->u.number,
+						  &result);
+	PG_RETURN_INT64(result);
 }
 
 PG_FUNCTION_INFO_V1(ff_get_float);
@@ -1109,6 +1173,13 @@ ff_json_logic(PG_FUNCTION_ARGS)
 				 errmsg("could not evaluate JSON Logic rule: the data nests deeper than %d levels",
 						FF_MAX_JSON_DEPTH),
 				 errhint("Flatten the JSON document, or look up only the parts of it the rule needs.")));
+	if (jdata.no_memory)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not evaluate JSON Logic rule: out of memory"),
+				 errdetail("The data values the rule reads took more than %d MB to convert.",
+						   FF_SCRATCH_LIMIT_MB),
+				 errhint("Look up only the parts of the data the rule needs.")));
 	if (result == NULL)
 		ereport(ERROR,
 				(errcode(err.code == JL_ERR_TOO_DEEP ? ERRCODE_STATEMENT_TOO_COMPLEX :

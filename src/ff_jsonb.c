@@ -139,17 +139,71 @@ FFArenaCreateBudget(MemoryContext cxt, Size limit)
 }
 
 /*
+ * FFArenaFail raises the ERROR of a failed arena allocation (out of line:
+ * the recursive conversions keep small frames).
+ */
+static pg_noinline pg_attribute_noreturn() void
+FFArenaFail(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory"),
+			 errdetail("A JSON Logic evaluation may use at most %d MB.",
+					   FF_SCRATCH_LIMIT_MB)));
+}
+
+/*
  * FFArenaCheck raises ERROR if an arena allocation failed.
  */
 static inline void *
 FFArenaCheck(void *p)
 {
-	if (p == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("A JSON Logic evaluation may use at most %d MB.",
-						   FF_SCRATCH_LIMIT_MB)));
+	if (unlikely(p == NULL))
+		FFArenaFail();
+	return p;
+}
+
+/*
+ * FFConvert is how one jsonb -> JLValue conversion runs and what it ran
+ * into.  Rules and variants raise an ERROR for a value they cannot
+ * convert; a context lookup records it instead, and the evaluation then
+ * ends with an error result (one pointer for all of it keeps the frames of
+ * the recursion small: it descends 10,000 levels within the default stack).
+ */
+typedef struct FFConvert
+{
+	bool		copy;			/* copy strings into the arena */
+	bool		deep_is_error;	/* raise for a value beyond FF_MAX_JSON_DEPTH */
+	bool		memory_is_error;	/* raise when the arena's budget runs out */
+	bool		too_deep;		/* recorded instead */
+	bool		no_memory;		/* recorded instead */
+} FFConvert;
+
+/*
+ * FFConvertCheck returns p; a failed arena allocation (NULL) is raised, or
+ * recorded in cv->no_memory.
+ */
+static inline void *
+FFConvertCheck(void *p, FFConvert *cv)
+{
+	if (unlikely(p == NULL))
+	{
+		if (cv->memory_is_error)
+			return FFArenaCheck(p);
+		cv->no_memory = true;
+	}
+	return p;
+}
+
+/*
+ * FFLookupCheck returns p; a failed arena allocation (NULL) is recorded in
+ * the lookup's jd->no_memory.
+ */
+static inline void *
+FFLookupCheck(void *p, FFJsonbData *jd)
+{
+	if (unlikely(p == NULL))
+		jd->no_memory = true;
 	return p;
 }
 
@@ -289,15 +343,15 @@ FFDoubleToNumeric(double d)
  * --------------------------------------------------------------------- */
 
 static const JLValue *FFContainerToJL(JLArena *arena, JsonbContainer *jc,
-									  bool copy, int depth, bool *too_deep);
+									  int depth, FFConvert *cv);
 
 /*
  * FFJsonbValueToJLDepth converts one JsonbValue (scalar or binary
- * container) found at nesting level depth.
+ * container) found at nesting level depth.  Out of arena memory, it
+ * raises an ERROR or returns NULL with cv->no_memory set.
  */
 static const JLValue *
-FFJsonbValueToJLDepth(JLArena *arena, JsonbValue *jbv, bool copy, int depth,
-					  bool *too_deep)
+FFJsonbValueToJLDepth(JLArena *arena, JsonbValue *jbv, int depth, FFConvert *cv)
 {
 	switch (jbv->type)
 	{
@@ -306,14 +360,15 @@ FFJsonbValueToJLDepth(JLArena *arena, JsonbValue *jbv, bool copy, int depth,
 		case jbvBool:
 			return jbv->val.boolean ? &JLTrueValue : &JLFalseValue;
 		case jbvNumeric:
-			return FFArenaCheck(JLMakeNumber(arena,
-											 FFNumericToDouble(jbv->val.numeric)));
+			return FFConvertCheck(JLMakeNumber(arena,
+											   FFNumericToDouble(jbv->val.numeric)),
+								  cv);
 		case jbvString:
-			return FFArenaCheck(JLMakeString(arena, jbv->val.string.val,
-											 jbv->val.string.len, copy));
+			return FFConvertCheck(JLMakeString(arena, jbv->val.string.val,
+											   jbv->val.string.len, cv->copy),
+								  cv);
 		case jbvBinary:
-			return FFContainerToJL(arena, jbv->val.binary.data, copy, depth,
-								   too_deep);
+			return FFContainerToJL(arena, jbv->val.binary.data, depth, cv);
 		default:
 			/* jbvObject/jbvArray/jbvDatetime never come out of a container */
 			elog(ERROR, "unexpected jsonb value type %d", (int) jbv->type);
@@ -323,17 +378,17 @@ FFJsonbValueToJLDepth(JLArena *arena, JsonbValue *jbv, bool copy, int depth,
 
 /*
  * FFTooDeep records a container nested beyond FF_MAX_JSON_DEPTH: in
- * *too_deep when the caller asked for it, else as an ERROR.
+ * cv->too_deep, or as an ERROR.
  */
 static const JLValue *
-FFTooDeep(bool *too_deep)
+FFTooDeep(FFConvert *cv)
 {
-	if (too_deep == NULL)
+	if (cv->deep_is_error)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("JSON value nests deeper than %d levels", FF_MAX_JSON_DEPTH),
 				 errhint("Flatten the JSON document.")));
-	*too_deep = true;
+	cv->too_deep = true;
 	return &JLNullValue;
 }
 
@@ -343,8 +398,7 @@ FFTooDeep(bool *too_deep)
  * (length, bytes).  A container beyond FF_MAX_JSON_DEPTH becomes null.
  */
 static const JLValue *
-FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy, int depth,
-				bool *too_deep)
+FFContainerToJL(JLArena *arena, JsonbContainer *jc, int depth, FFConvert *cv)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -360,10 +414,10 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy, int depth,
 
 		if (!JsonbExtractScalar(jc, &scalar))
 			elog(ERROR, "could not extract jsonb scalar");
-		return FFJsonbValueToJLDepth(arena, &scalar, copy, depth, too_deep);
+		return FFJsonbValueToJLDepth(arena, &scalar, depth, cv);
 	}
 	if (depth >= FF_MAX_JSON_DEPTH)
-		return FFTooDeep(too_deep);
+		return FFTooDeep(cv);
 
 	it = JsonbIteratorInit(jc);
 	if (JsonContainerIsObject(jc))
@@ -372,15 +426,21 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy, int depth,
 		const char *key = NULL;
 		size_t		keylen = 0;
 
-		members = FFArenaCheck(JLArenaAlloc(arena, Max(count, 1) * sizeof(JLMember)));
+		members = FFConvertCheck(JLArenaAlloc(arena, Max(count, 1) * sizeof(JLMember)),
+								 cv);
+		if (members == NULL)
+			return NULL;
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			if (tok == WJB_KEY)
 			{
-				if (copy)
+				if (cv->copy)
 				{
-					char	   *k = FFArenaCheck(JLArenaAlloc(arena, v.val.string.len + 1));
+					char	   *k = FFConvertCheck(JLArenaAlloc(arena, v.val.string.len + 1),
+												   cv);
 
+					if (k == NULL)
+						return NULL;
 					memcpy(k, v.val.string.val, v.val.string.len);
 					k[v.val.string.len] = '\0';
 					key = k;
@@ -393,25 +453,32 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy, int depth,
 			{
 				members[n].key = key;
 				members[n].keylen = keylen;
-				members[n].value = FFJsonbValueToJLDepth(arena, &v, copy,
-														 depth + 1, too_deep);
+				members[n].value = FFJsonbValueToJLDepth(arena, &v, depth + 1, cv);
+				if (members[n].value == NULL)
+					return NULL;
 				n++;
 			}
 		}
-		return FFArenaCheck(JLMakeObject(arena, members, n));
+		return FFConvertCheck(JLMakeObject(arena, members, n), cv);
 	}
 	else
 	{
 		const JLValue **items;
 
-		items = FFArenaCheck(JLArenaAlloc(arena, Max(count, 1) * sizeof(JLValue *)));
+		items = FFConvertCheck(JLArenaAlloc(arena, Max(count, 1) * sizeof(JLValue *)),
+							   cv);
+		if (items == NULL)
+			return NULL;
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
 			if (tok == WJB_ELEM && n < count)
-				items[n++] = FFJsonbValueToJLDepth(arena, &v, copy, depth + 1,
-												   too_deep);
+			{
+				items[n] = FFJsonbValueToJLDepth(arena, &v, depth + 1, cv);
+				if (items[n++] == NULL)
+					return NULL;
+			}
 		}
-		return FFArenaCheck(JLMakeArray(arena, items, n));
+		return FFConvertCheck(JLMakeArray(arena, items, n), cv);
 	}
 }
 
@@ -421,7 +488,12 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, bool copy, int depth,
 const JLValue *
 FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy, bool *too_deep)
 {
-	return FFJsonbValueToJLDepth(arena, jbv, copy, 0, too_deep);
+	FFConvert	cv = {copy, too_deep == NULL, true, false, false};
+	const JLValue *v = FFJsonbValueToJLDepth(arena, jbv, 0, &cv);
+
+	if (cv.too_deep)
+		*too_deep = true;
+	return v;
 }
 
 /*
@@ -430,7 +502,12 @@ FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy, bool *too_deep)
 const JLValue *
 FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy, bool *too_deep)
 {
-	return FFContainerToJL(arena, &jb->root, copy, 0, too_deep);
+	FFConvert	cv = {copy, too_deep == NULL, true, false, false};
+	const JLValue *v = FFContainerToJL(arena, &jb->root, 0, &cv);
+
+	if (cv.too_deep)
+		*too_deep = true;
+	return v;
 }
 
 /* ---------------------------------------------------------------------
@@ -648,6 +725,23 @@ FFObjectFind(JsonbContainer *jc, const char *key, uint32 keylen,
 }
 
 /*
+ * FFContextConvert converts a container (jc) or a value (jbv) looked up in
+ * a context whole, recording in jd a part too deep or too large to convert.
+ */
+static pg_noinline const JLValue *
+FFContextConvert(JLArena *scratch, FFJsonbData *jd, JsonbContainer *jc,
+				 JsonbValue *jbv)
+{
+	FFConvert	cv = {false, false, false, false, false};
+	const JLValue *v = jc != NULL ? FFContainerToJL(scratch, jc, 0, &cv) :
+		FFJsonbValueToJLDepth(scratch, jbv, 0, &cv);
+
+	jd->too_deep |= cv.too_deep;
+	jd->no_memory |= cv.no_memory;
+	return v;
+}
+
+/*
  * FFEntryToJL converts the scalar or container that FFObjectFind found.
  * Strings point into the jsonb (no copy); numbers take the numeric fast
  * path; both go to jd's slots while there are free ones, else to the
@@ -663,20 +757,23 @@ FFEntryToJL(JLArena *scratch, FFJsonbData *jd, JEntry entry, const char *data,
 	{
 		case JENTRY_ISSTRING:
 			if (jd->nslots >= FF_LOOKUP_SLOTS)
-				return FFArenaCheck(JLMakeString(scratch, data, len, false));
+				return FFLookupCheck(JLMakeString(scratch, data, len, false), jd);
 			v = &jd->slots[jd->nslots++];
 			v->type = JL_STRING;
 			v->u.string.ptr = data;
 			v->u.string.len = len;
 			return v;
 		case JENTRY_ISNUMERIC:
-			if (jd->nslots >= FF_LOOKUP_SLOTS)
-				return FFArenaCheck(JLMakeNumber(scratch,
-												 FFNumericToDouble((Numeric) data)));
-			v = &jd->slots[jd->nslots++];
-			v->type = JL_NUMBER;
-			v->u.number = FFNumericToDouble((Numeric) data);
-			return v;
+			{
+				double		d = FFNumericToDouble((Numeric) data);
+
+				if (jd->nslots >= FF_LOOKUP_SLOTS)
+					return FFLookupCheck(JLMakeNumber(scratch, d), jd);
+				v = &jd->slots[jd->nslots++];
+				v->type = JL_NUMBER;
+				v->u.number = d;
+				return v;
+			}
 		case JENTRY_ISBOOL_TRUE:
 			return &JLTrueValue;
 		case JENTRY_ISBOOL_FALSE:
@@ -684,8 +781,7 @@ FFEntryToJL(JLArena *scratch, FFJsonbData *jd, JEntry entry, const char *data,
 		case JENTRY_ISNULL:
 			return &JLNullValue;
 		default:
-			return FFContainerToJL(scratch, (JsonbContainer *) data, false, 0,
-								   &jd->too_deep);
+			return FFContextConvert(scratch, jd, (JsonbContainer *) data, NULL);
 	}
 }
 
@@ -706,7 +802,7 @@ FFJsonbLookupPath(FFJsonbData *data, const JLPathSegment *segments,
 	if (jc == NULL)
 		return nsegments == 0 ? &JLNullValue : NULL;
 	if (nsegments == 0)
-		return FFContainerToJL(scratch, jc, false, 0, &data->too_deep);
+		return FFContextConvert(scratch, data, jc, NULL);
 	if (JsonContainerIsScalar(jc))
 		return NULL;
 
@@ -755,7 +851,7 @@ FFJsonbLookupPath(FFJsonbData *data, const JLPathSegment *segments,
 		}
 
 		if (i + 1 == nsegments)
-			return FFJsonbValueToJL(scratch, &v, false, &data->too_deep);
+			return FFContextConvert(scratch, data, NULL, &v);
 		if (v.type != jbvBinary)
 			return NULL;		/* cannot descend into a scalar */
 		jc = v.val.binary.data;
@@ -801,8 +897,10 @@ bool
 FFInterruptCallback(void *opaque)
 {
 	CHECK_FOR_INTERRUPTS();
-	/* a context value too deep to use ends the evaluation */
-	return opaque != NULL && ((FFJsonbData *) opaque)->too_deep;
+	/* a context value too deep to use, or too large to convert, ends it */
+	return opaque != NULL && (((FFJsonbData *) opaque)->too_deep ||
+							  ((FFJsonbData *) opaque)->no_memory ||
+							  ((FFJsonbData *) opaque)->invalid != NULL);
 }
 
 /*
@@ -817,6 +915,8 @@ FFJsonbDataInit(FFJsonbData *data, Jsonb *jb, bool with_slots)
 	data->root = jb ? &jb->root : NULL;
 	data->extra = NULL;
 	data->too_deep = false;
+	data->no_memory = false;
+	data->invalid = NULL;
 	data->nslots = with_slots ? 0 : FF_LOOKUP_SLOTS;
 }
 

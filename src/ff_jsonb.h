@@ -32,6 +32,10 @@ typedef struct FFJsonbData
 	JsonbContainer *root;
 	void	   *extra;			/* for the segment callback (ff_cache.c) */
 	bool		too_deep;		/* a looked-up value nested beyond FF_MAX_JSON_DEPTH */
+	bool		no_memory;		/* converting a looked-up value ran out of the
+								 * scratch arena's budget */
+	char	   *invalid;		/* a looked-up value that cannot be read (a
+								 * json column jsonb cannot hold): why */
 
 	/*
 	 * Storage for the first strings and numbers looked up: they live as

@@ -38,18 +38,17 @@
 static int	FFRowSearchAttr(TupleDesc desc, const char *name, size_t len);
 static const JLValue *FFDatumLookup(JLArena *arena, Datum d, Oid typid,
 									const JLPathSegment *segs, size_t nsegs,
-									bool *too_deep);
+									FFJsonbData *trouble);
 
 /*
- * FFCheck raises an out-of-memory ERROR for a failed arena allocation.
+ * FFCheck returns p; a failed arena allocation (NULL) is recorded in
+ * trouble->no_memory, which ends the evaluation with an error result.
  */
 static inline void *
-FFCheck(void *p)
+FFCheck(void *p, FFJsonbData *trouble)
 {
-	if (p == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+	if (unlikely(p == NULL))
+		trouble->no_memory = true;
 	return p;
 }
 
@@ -181,7 +180,10 @@ FFRowToObject(JLArena *arena, FFRowData *data)
 	size_t		n = 0;
 	int			i;
 
-	members = FFCheck(JLArenaAlloc(arena, sizeof(JLMember) * Max(desc->natts, 1)));
+	members = FFCheck(JLArenaAlloc(arena, sizeof(JLMember) * Max(desc->natts, 1)),
+					  &data->base);
+	if (members == NULL)
+		return NULL;
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -193,13 +195,15 @@ FFRowToObject(JLArena *arena, FFRowData *data)
 			continue;
 		d = heap_getattr(&data->tuple, i + 1, desc, &isnull);
 		v = isnull ? &JLNullValue : FFDatumLookup(arena, d, att->atttypid, NULL, 0,
-													&data->base.too_deep);
+													&data->base);
+		if (data->base.no_memory || data->base.invalid != NULL)
+			return NULL;
 		members[n].key = NameStr(att->attname);
 		members[n].keylen = strlen(NameStr(att->attname));
 		members[n].value = v ? v : &JLNullValue;
 		n++;
 	}
-	return FFCheck(JLMakeObject(arena, members, n));
+	return FFCheck(JLMakeObject(arena, members, n), &data->base);
 }
 
 /*
@@ -237,7 +241,7 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 	if (isnull)
 		return NULL;
 	return FFDatumLookup(arena, d, TupleDescAttr(data->desc, attnum - 1)->atttypid,
-						 segs + 1, nsegs - 1, &data->base.too_deep);
+						 segs + 1, nsegs - 1, &data->base);
 }
 
 /*
@@ -262,13 +266,56 @@ FFParseArrayIndex(const JLPathSegment *seg, int *out)
 }
 
 /*
+ * FFJsonToJsonb converts a json value to jsonb, or returns NULL with
+ * trouble->invalid set when jsonb cannot hold it: json keeps its text and
+ * accepts \u0000, lone surrogate escapes and numbers beyond numeric's
+ * range, which jsonb refuses.  Only the data exceptions (class 22) of the
+ * conversion are caught: jsonb_in holds no lock, buffer or other resource
+ * that an error could leave behind, only memory of the current context.
+ * Anything else (a cancel, out of memory) is raised again.
+ */
+static Jsonb *
+FFJsonToJsonb(Datum d, FFJsonbData *trouble)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *str = TextDatumGetCString(d);
+	Jsonb	   *volatile jb = NULL;
+
+	PG_TRY();
+	{
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(str)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		trouble->invalid = psprintf("a json attribute of the context cannot be read as jsonb: %s",
+									edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	pfree(str);
+	return jb;
+}
+
+/*
  * FFDatumLookup converts a non-null datum of type typid, or the value at
  * path segs inside it, into a JLValue; NULL when the path does not exist.
- * A jsonb value nested beyond FF_MAX_JSON_DEPTH sets *too_deep.
+ * A jsonb value nested beyond FF_MAX_JSON_DEPTH sets trouble->too_deep;
+ * running out of the scratch arena sets trouble->no_memory (and returns
+ * NULL).
  */
 static const JLValue *
 FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
-			  size_t nsegs, bool *too_deep)
+			  size_t nsegs, FFJsonbData *trouble)
 {
 	Oid			base;
 	Oid			elemtype;
@@ -307,17 +354,18 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 		case BOOLOID:
 			return nsegs ? NULL : (DatumGetBool(d) ? &JLTrueValue : &JLFalseValue);
 		case INT2OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetInt16(d)));
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetInt16(d)), trouble);
 		case INT4OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetInt32(d)));
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetInt32(d)), trouble);
 		case INT8OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, (double) DatumGetInt64(d)));
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, (double) DatumGetInt64(d)), trouble);
 		case FLOAT4OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetFloat4(d)));
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetFloat4(d)), trouble);
 		case FLOAT8OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetFloat8(d)));
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetFloat8(d)), trouble);
 		case NUMERICOID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, FFNumericToDouble(DatumGetNumeric(d))));
+			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, FFNumericToDouble(DatumGetNumeric(d))),
+										  trouble);
 		case TEXTOID:
 		case VARCHAROID:
 		case BPCHAROID:
@@ -326,13 +374,13 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 
 				if (nsegs)
 					return NULL;
-				return FFCheck(JLMakeString(arena, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), false));
+				return FFCheck(JLMakeString(arena, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), false), trouble);
 			}
 		case NAMEOID:
 			if (nsegs)
 				return NULL;
 			return FFCheck(JLMakeString(arena, NameStr(*DatumGetName(d)),
-										strlen(NameStr(*DatumGetName(d))), false));
+										strlen(NameStr(*DatumGetName(d))), false), trouble);
 		case DATEOID:
 		case TIMEOID:
 		case TIMETZOID:
@@ -345,7 +393,7 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 				if (nsegs)
 					return NULL;
 				s = JsonEncodeDateTime(NULL, d, base, NULL);
-				return FFCheck(JLMakeString(arena, s, strlen(s), false));
+				return FFCheck(JLMakeString(arena, s, strlen(s), false), trouble);
 			}
 		case JSONBOID:
 		case JSONOID:
@@ -355,15 +403,18 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 				const JLValue *res;
 
 				if (base == JSONOID)
-					jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-															CStringGetDatum(TextDatumGetCString(d))));
+				{
+					jb = FFJsonToJsonb(d, trouble);
+					if (jb == NULL)
+						return NULL;
+				}
 				else
 					jb = DatumGetJsonbP(d);
 				/* jd ends with this call: no slots */
 				FFJsonbDataInit(&jd, jb, false);
 				res = FFJsonbLookup(&jd, segs, nsegs, arena);
-				if (jd.too_deep)
-					*too_deep = true;
+				trouble->too_deep |= jd.too_deep;
+				trouble->no_memory |= jd.no_memory;
 				return res;
 			}
 		default:
@@ -392,16 +443,20 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 			if (!FFParseArrayIndex(&segs[0], &idx) || idx >= n || nulls[idx])
 				return NULL;
 			return FFDatumLookup(arena, elems[idx], elemtype, segs + 1, nsegs - 1,
-								 too_deep);
+								 trouble);
 		}
-		items = FFCheck(JLArenaAlloc(arena, sizeof(JLValue *) * Max(n, 1)));
+		items = FFCheck(JLArenaAlloc(arena, sizeof(JLValue *) * Max(n, 1)), trouble);
+		if (items == NULL)
+			return NULL;
 		for (i = 0; i < n; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
 			items[i] = nulls[i] ? &JLNullValue :
-				FFDatumLookup(arena, elems[i], elemtype, NULL, 0, too_deep);
+				FFDatumLookup(arena, elems[i], elemtype, NULL, 0, trouble);
+			if (items[i] == NULL)
+				return NULL;	/* out of memory, or a json element jsonb refuses */
 		}
-		return FFCheck(JLMakeArray(arena, items, n));
+		return FFCheck(JLMakeArray(arena, items, n), trouble);
 	}
 
 	if (type_is_rowtype(base))
@@ -411,8 +466,10 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 
 		FFRowDataInit(&rd, d);
 		v = FFRowLookupIn(&rd, segs, nsegs, arena);
-		if (rd.base.too_deep)
-			*too_deep = true;
+		trouble->too_deep |= rd.base.too_deep;
+		trouble->no_memory |= rd.base.no_memory;
+		if (rd.base.invalid != NULL)
+			trouble->invalid = rd.base.invalid;
 		FFRowDataRelease(&rd);
 		return v;
 	}
@@ -427,7 +484,7 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 
 		getTypeOutputInfo(base, &outfunc, &isvarlena);
 		s = OidOutputFunctionCall(outfunc, d);
-		return FFCheck(JLMakeString(arena, s, strlen(s), false));
+		return FFCheck(JLMakeString(arena, s, strlen(s), false), trouble);
 	}
 }
 

@@ -126,9 +126,15 @@ FFSetMessage(FFResolution *out, const char *fmt,...)
 {
 	va_list		ap;
 
+	int			n;
+
 	va_start(ap, fmt);
-	vsnprintf(out->error_message, sizeof(out->error_message), fmt, ap);
+	n = vsnprintf(out->error_message, sizeof(out->error_message), fmt, ap);
 	va_end(ap);
+	/* a message cut by the buffer must not end inside a character */
+	if (n >= (int) sizeof(out->error_message))
+		out->error_message[JLUtf8TrimTail(out->error_message,
+										  sizeof(out->error_message) - 1)] = '\0';
 }
 
 /*
@@ -141,7 +147,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 	JLContext	local;
 	JLError		err;
 	const JLValue *r;
-	int			keylen = (int) (flag->keylen > 80 ? 80 : flag->keylen);
+	int			keylen = JLUtf8Clip(flag->key, flag->keylen, 80);
 	int			idx;
 
 	if (!flag->enabled)
@@ -186,7 +192,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 			FFSetResult(out, FF_REASON_ERROR, FF_ERROR_GENERAL, -1);
 			FFSetMessage(out, "flag \"%.*s\": targeting returned \"%.*s\", which is not a variant of the flag",
 						 keylen, flag->key,
-						 (int) (r->u.string.len > 80 ? 80 : r->u.string.len), r->u.string.ptr);
+						 JLUtf8Clip(r->u.string.ptr, r->u.string.len, 80), r->u.string.ptr);
 			return;
 		case JL_BOOL:
 			idx = r->u.boolean ? FFFindVariant(flag, "true", 4) : FFFindVariant(flag, "false", 5);

@@ -1013,3 +1013,29 @@ JLUtf8Clip(const char *s, size_t len, size_t max)
 		max--;
 	return (int) max;
 }
+
+/*
+ * JLUtf8TrimTail returns len, or less when s (len bytes of UTF-8, cut by a
+ * buffer) ends inside a character: the length without that partial
+ * character.
+ */
+size_t
+JLUtf8TrimTail(const char *s, size_t len)
+{
+	size_t		i = len;
+	size_t		cont = 0;
+	unsigned char lead;
+	size_t		need;
+
+	while (i > 0 && cont < 4 && (((unsigned char) s[i - 1]) & 0xC0) == 0x80)
+	{
+		i--;
+		cont++;
+	}
+	if (i == 0)
+		return len;
+	lead = (unsigned char) s[i - 1];
+	need = lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 :
+		(lead & 0xF0) == 0xE0 ? 3 : (lead & 0xF8) == 0xF0 ? 4 : 1;
+	return cont + 1 < need ? i - 1 : len;
+}

@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 
+#include "jl_internal.h"
 #include "test_util.h"
 
 /* an allocator that fails after a budget of successful calls */
@@ -256,5 +257,19 @@ test_limits(void)
 			T_CHECK(b.live == 0, "every chunk returned to the allocator");
 		}
 		T_CHECK(successes > 0 && ooms > 0, "OOM sweep covered failures (%d) and successes (%d)", ooms, successes);
+	}
+
+	/* a message cut by its buffer drops a partial UTF-8 character at its end */
+	{
+		const char *e2 = "ab\xc3\xa9";	/* ab + é (2 bytes) */
+		const char *e4 = "a\xf0\x9f\x98\x80";	/* a + 😀 (4 bytes) */
+
+		T_CHECK(JLUtf8TrimTail(e2, 4) == 4, "complete 2-byte character kept");
+		T_CHECK(JLUtf8TrimTail(e2, 3) == 2, "lead byte of a 2-byte character dropped");
+		T_CHECK(JLUtf8TrimTail(e4, 5) == 5, "complete 4-byte character kept");
+		T_CHECK(JLUtf8TrimTail(e4, 4) == 1 && JLUtf8TrimTail(e4, 3) == 1 &&
+				JLUtf8TrimTail(e4, 2) == 1, "partial 4-byte character dropped");
+		T_CHECK(JLUtf8TrimTail("abc", 3) == 3 && JLUtf8TrimTail("", 0) == 0, "ASCII untouched");
+		T_CHECK(JLUtf8TrimTail("\x80\x80", 2) == 2, "stray continuation bytes are left alone");
 	}
 }

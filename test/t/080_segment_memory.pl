@@ -69,5 +69,42 @@ SKIP:
         "the key set's table is on transparent huge pages ($before kB before, $after kB after)");
 }
 
+# a load cancelled halfway (statement_timeout while the key set is read)
+# leaves nothing behind: the next evaluation discards that cache version
+# and loads again, and the cache then takes as much memory as a load that
+# was never interrupted (it used to keep the partial copies of every
+# cancelled attempt)
+# (keys longer than 16 bytes are copied into the cache version's memory as
+# they are read; shorter ones only when the table is built, at the end)
+$node->safe_psql('postgres', qq{
+    SET client_min_messages = warning;
+    SELECT ff.create_environment('long');
+    INSERT INTO ff.segments (environment, name) VALUES ('long', 'big');
+    INSERT INTO ff.segment_keys (environment, segment, targeting_key)
+        SELECT 'long', 'big', 'a-rather-long-targeting-key-' || i FROM pg_catalog.generate_series(1, $keys) i;
+    SELECT ff.import_flagd('{"flags": {"seg-flag": {"state": "ENABLED",
+        "variants": {"on": true, "off": false}, "defaultVariant": "off",
+        "targeting": {"if": [{"in_segment": "big"}, "on", "off"]}}}}'::jsonb, 'long');
+});
+my $clean = $node->safe_psql('postgres', q{
+    SELECT ff.get_bool('seg-flag', '{"targetingKey": "a-rather-long-targeting-key-7"}', false, 'long');
+    SELECT memory_bytes || ' ' || segment_keys FROM ff.cache_info();
+});
+my ($rc, $stdout, $stderr) = $node->psql('postgres', q{
+    SELECT ff.get_bool('seg-flag', '{}', false, 'no-such-environment');
+    SET statement_timeout = '20ms';
+    SELECT ff.get_bool('seg-flag', '{"targetingKey": "a-rather-long-targeting-key-7"}', false, 'long');
+    SELECT ff.get_bool('seg-flag', '{"targetingKey": "a-rather-long-targeting-key-7"}', false, 'long');
+    SELECT ff.get_bool('seg-flag', '{"targetingKey": "a-rather-long-targeting-key-7"}', false, 'long');
+    RESET statement_timeout;
+    SELECT ff.get_bool('seg-flag', '{"targetingKey": "a-rather-long-targeting-key-7"}', false, 'long');
+    SELECT memory_bytes || ' ' || segment_keys FROM ff.cache_info();
+}, on_error_stop => 0);
+like($stderr, qr/canceling statement due to statement timeout/,
+    'a segment load was cancelled by statement_timeout');
+is((split /\n/, $stdout)[-1], (split /\n/, $clean)[-1],
+    'after cancelled loads, the cache holds what an uninterrupted load holds (memory, keys)');
+like($stdout, qr/^t$/m, 'and the evaluation after them is right');
+
 $node->stop;
 done_testing();
