@@ -358,17 +358,21 @@ SELECT ff.current_version() - :before_old_stamp AS new_versions,
        f.version = ff.current_version() AS restamped, v.after ->> 'description' AS description
   FROM ff.flags AS f JOIN ff.versions AS v ON v.version = f.version
  WHERE f.environment = 'hist-b' AND f.key = 'one';
--- unstamping a stamped row is a change, recorded and stamped again
+-- unstamping a stamped row changes nothing (1.9): the stamps are the
+-- trigger's, an UPDATE that only rewrites them records nothing, and the row
+-- keeps its own
 UPDATE ff.flags SET version = NULL WHERE environment = 'hist-b' AND key = 'one';
 SELECT ff.current_version() - :before_old_stamp AS new_versions,
        f.version = ff.current_version() AS restamped
   FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'one';
 SELECT ok FROM ff.verify_history();
 -- a stamp that names no recorded version (the stamps of ff.flags and
--- ff.segments have no foreign key since 1.5) is never in sync: the write
--- is recorded and stamped again, by an UPDATE and by an INSERT alike
+-- ff.segments have no foreign key since 1.5) is never in sync: an INSERT
+-- with one is recorded and stamped again; an UPDATE that only sets one
+-- changes nothing (1.9), and neither does one that only sets updated_at
 SELECT ff.current_version() AS before_bad_stamp \gset
 UPDATE ff.flags SET version = 999999999 WHERE environment = 'hist-b' AND key = 'one';
+UPDATE ff.flags SET updated_at = now() - interval '1 day' WHERE environment = 'hist-b' AND key = 'one';
 INSERT INTO ff.flags (environment, key, variants, version)
 VALUES ('hist-b', 'bad-stamp', '{"on": true}', 999999999);
 SELECT v.version - :before_bad_stamp AS nth_new, v.operation, v.entity_key,
@@ -414,4 +418,38 @@ INSERT INTO ff.flags (environment, key, variants) VALUES ('development', 'again'
 UPDATE ff.flags SET description = 'a' WHERE key = 'again';
 UPDATE ff.flags SET description = 'b' WHERE key = 'again';
 SELECT array_agg(version ORDER BY version) AS versions FROM ff.versions;
+SELECT ok FROM ff.verify_history();
+
+-- ---- (1.9) ff.change_sets shows the first comment and role of a change-set
+BEGIN;
+UPDATE ff.flags SET description = 'first, no comment' WHERE key = 'again';
+SELECT ff.comment_change('the second');
+UPDATE ff.flags SET description = 'second' WHERE key = 'again';
+SELECT ff.comment_change('a third, alphabetically first');
+UPDATE ff.flags SET description = 'third' WHERE key = 'again';
+COMMIT;
+SELECT changes, changed_by = current_user AS by_me, comment
+  FROM ff.change_sets ORDER BY change_set DESC LIMIT 1;
+
+-- ---- (1.9) ff.verify_history checks that the configuration rows are what
+-- the history records: the newest versions deleted (by a superuser who
+-- disables the append-only guards) and rows written without being recorded
+-- are named
+UPDATE ff.flags SET description = 'to be lost' WHERE key = 'again';
+BEGIN;
+ALTER TABLE ff.versions DISABLE TRIGGER USER;
+DELETE FROM ff.versions WHERE version = (SELECT max(version) FROM ff.versions);
+ALTER TABLE ff.versions ENABLE TRIGGER USER;
+SELECT ok, first_broken_version = ff.current_version() + 1 AS names_it,
+       regexp_replace(detail, '[0-9]+', 'N', 'g') AS detail
+  FROM ff.verify_history();
+ROLLBACK;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.flags SET description = 'unrecorded' WHERE key = 'again';
+SELECT ok, regexp_replace(detail, '[0-9]+', 'N', 'g') AS detail FROM ff.verify_history();
+INSERT INTO ff.flags (environment, key, flag_type, variants) VALUES ('development', 'ghost', 'boolean', '{"on": true}');
+UPDATE ff.flags SET description = 'recorded' WHERE key = 'again' AND environment = 'development';
+SELECT ok, first_broken_version, detail FROM ff.verify_history();
+ROLLBACK;
 SELECT ok FROM ff.verify_history();

@@ -119,3 +119,25 @@ RESET ROLE;
 SELECT changed_by, summary, comment FROM ff.history ORDER BY version DESC LIMIT 1;
 DROP OWNED BY regress_hist_admin;
 DROP ROLE regress_hist_admin;
+
+-- ---- (1.9) an environment rollback restores segments that reference each
+-- other in a chain in dependency order (the referenced one first), and
+-- deletes segments that did not exist then in the reverse order
+SELECT (ff.create_environment('chain')).name;
+SELECT (ff.create_segment('c', '{"==": [{"var": "x"}, 1]}', 'chain')).name;
+SELECT (ff.create_segment('b', '{"in_segment": "c"}', 'chain')).name;
+SELECT (ff.create_segment('a', '{"in_segment": "b"}', 'chain')).name;
+SELECT ff.current_version() AS chain_v \gset
+DELETE FROM ff.segments WHERE environment = 'chain' AND name = 'a';
+DELETE FROM ff.segments WHERE environment = 'chain' AND name = 'b';
+DELETE FROM ff.segments WHERE environment = 'chain' AND name = 'c';
+SELECT ff.rollback_environment('chain', :chain_v) > :chain_v AS rolled_back;
+SELECT name, rule FROM ff.segments WHERE environment = 'chain' ORDER BY name;
+SELECT (ff.create_environment('chain2')).name;
+SELECT ff.current_version() AS chain2_v \gset
+SELECT (ff.create_segment('x', '{"==": [{"var": "x"}, 1]}', 'chain2')).name;
+SELECT (ff.create_segment('y', '{"in_segment": "x"}', 'chain2')).name;
+SELECT (ff.create_segment('w', '{"in_segment": "y"}', 'chain2')).name;
+SELECT ff.rollback_environment('chain2', :chain2_v) > :chain2_v AS rolled_back;
+SELECT count(*) AS segments_left FROM ff.segments WHERE environment = 'chain2';
+SELECT ok, detail FROM ff.verify_history();

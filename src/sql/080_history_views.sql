@@ -67,8 +67,51 @@ BEGIN
      ORDER BY r.version
      LIMIT 1;
     IF NOT FOUND THEN
-        ok := true;
-        detail := pg_catalog.format('%s versions, hash chain intact', checked);
+        -- the chain holds; the configuration rows must be what it says: each
+        -- stamped with a version of its own whose after image it still holds
+        -- (this catches the newest versions deleted, and rows written
+        -- without being recorded: session_replication_role = replica or the
+        -- triggers disabled, by a superuser)
+        SELECT c.entity, c.env, c.k, c.stamp, v.version AS found,
+               (SELECT pg_catalog.max(m.version) FROM ff.versions AS m) AS last
+          INTO bad
+          FROM (SELECT 'flag' AS entity, f.environment AS env, f.key AS k, f.version AS stamp,
+                       pg_catalog.to_jsonb(f) AS img
+                  FROM ff.flags AS f
+                UNION ALL
+                SELECT 'segment', s.environment, s.name, s.version, pg_catalog.to_jsonb(s)
+                  FROM ff.segments AS s
+                UNION ALL
+                SELECT 'environment', e.name, e.name, e.version, pg_catalog.to_jsonb(e)
+                  FROM ff.environments AS e
+                 WHERE e.version IS NOT NULL) AS c
+          LEFT JOIN ff.versions AS v ON v.version = c.stamp
+         WHERE c.stamp IS NULL
+            OR v.version IS NULL
+            OR v.entity <> c.entity OR v.environment <> c.env OR v.entity_key <> c.k
+            OR v.after IS NULL
+            OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(v.after) AS a
+                        WHERE (c.img -> a.key) IS DISTINCT FROM a.value)
+         ORDER BY (v.version IS NULL AND c.stamp IS NOT NULL) DESC, c.stamp NULLS FIRST, 1, 2, 3
+         LIMIT 1;
+        IF NOT FOUND THEN
+            ok := true;
+            detail := pg_catalog.format('%s versions, hash chain intact', checked);
+            RETURN;
+        END IF;
+        ok := false;
+        first_broken_version := bad.stamp;
+        detail := CASE bad.entity WHEN 'environment' THEN pg_catalog.format('environment "%s"', bad.k)
+                  ELSE pg_catalog.format('%s "%s" in environment "%s"', bad.entity, bad.k, bad.env) END;
+        IF bad.stamp IS NULL THEN
+            detail := detail || ' has no version: it was written without being recorded (with session_replication_role = replica, or with the triggers disabled)';
+        ELSIF bad.found IS NULL AND bad.stamp > coalesce(bad.last, 0) THEN
+            detail := pg_catalog.format('the newest versions are missing: %s is stamped with version %s, and the history ends at version %s',
+                                        detail, bad.stamp, coalesce(bad.last, 0));
+        ELSE
+            detail := pg_catalog.format('%s differs from its version %s: it was changed without being recorded (with session_replication_role = replica, or with the triggers disabled)',
+                                        detail, bad.stamp);
+        END IF;
         RETURN;
     END IF;
     ok := false;
@@ -87,7 +130,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION ff.verify_history() IS
-    'Recomputes the hash chain of ff.versions; names the first broken version (gap, altered row, or broken link)';
+    'Recomputes the hash chain of ff.versions and checks that the configuration rows are what it records; names the first broken version (gap, altered row, broken link, missing newest versions, unrecorded change)';
 REVOKE ALL ON FUNCTION ff.verify_history() FROM PUBLIC;
 
 -- ---- comments
@@ -207,8 +250,8 @@ SELECT v.change_set,
        pg_catalog.max(v.version) AS last_version,
        pg_catalog.count(*) AS changes,
        pg_catalog.min(v.changed_at) AS changed_at,
-       pg_catalog.min(v.changed_by) AS changed_by,
-       pg_catalog.min(v.comment) AS comment,
+       (pg_catalog.array_agg(v.changed_by ORDER BY v.version))[1] AS changed_by,
+       (pg_catalog.array_agg(v.comment ORDER BY v.version) FILTER (WHERE v.comment IS NOT NULL))[1] AS comment,
        pg_catalog.array_agg(DISTINCT v.environment ORDER BY v.environment) AS environments,
        pg_catalog.array_agg(DISTINCT v.entity || ':' || v.entity_key ORDER BY v.entity || ':' || v.entity_key) AS entities
   FROM ff.versions AS v
@@ -219,8 +262,8 @@ COMMENT ON COLUMN ff.change_sets.change_set IS 'First version of the change-set'
 COMMENT ON COLUMN ff.change_sets.last_version IS 'Last version of the change-set';
 COMMENT ON COLUMN ff.change_sets.changes IS 'Number of versions in the change-set';
 COMMENT ON COLUMN ff.change_sets.changed_at IS 'Start time of the transaction';
-COMMENT ON COLUMN ff.change_sets.changed_by IS 'Role that made the changes';
-COMMENT ON COLUMN ff.change_sets.comment IS 'Change comment (the first one, if it changed within the transaction)';
+COMMENT ON COLUMN ff.change_sets.changed_by IS 'Role that made the changes (that of the first version, if it changed within the transaction)';
+COMMENT ON COLUMN ff.change_sets.comment IS 'Change comment (the first one recorded, if it changed within the transaction)';
 COMMENT ON COLUMN ff.change_sets.environments IS 'Environments touched';
 COMMENT ON COLUMN ff.change_sets.entities IS 'Changed entities as entity:key';
 REVOKE ALL ON ff.change_sets FROM PUBLIC;
@@ -381,6 +424,7 @@ AS $$
 DECLARE
     target      jsonb := ff._history_image_at(entity, environment, entity_key, at_version);
     cur         jsonb;
+    keys_then   jsonb;
     before_v    bigint := ff.current_version();
 BEGIN
     EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
@@ -404,16 +448,22 @@ BEGIN
     END IF;
 
     IF entity = 'segment' AND target IS NOT NULL THEN
+        -- the key list of then, replayed once, as an object key -> excluded:
+        -- each key is then found by binary search, whatever plan the
+        -- statistics of a freshly loaded key list would suggest (a nested
+        -- loop over the replay made this quadratic)
+        SELECT COALESCE(pg_catalog.jsonb_object_agg(t.targeting_key, t.excluded), '{}')
+          INTO keys_then
+          FROM ff._history_keys_at($2, $3, $4) AS t;
         DELETE FROM ff.segment_keys AS k
          WHERE k.environment = $2 AND k.segment = $3
-           AND NOT EXISTS (SELECT 1 FROM ff._history_keys_at($2, $3, $4) AS t
-                            WHERE t.targeting_key = k.targeting_key);
+           AND NOT (keys_then ? k.targeting_key);
         INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
-        SELECT $2, $3, t.targeting_key, t.excluded
-          FROM ff._history_keys_at($2, $3, $4) AS t
+        SELECT $2, $3, t.key, t.value::boolean
+          FROM pg_catalog.jsonb_each(keys_then) AS t
          WHERE NOT EXISTS (SELECT 1 FROM ff.segment_keys AS c
                             WHERE c.environment = $2 AND c.segment = $3
-                              AND c.targeting_key = t.targeting_key AND c.excluded = t.excluded)
+                              AND c.targeting_key = t.key AND c.excluded = t.value::boolean)
             ON CONFLICT ON CONSTRAINT segment_keys_pkey
             DO UPDATE SET excluded = EXCLUDED.excluded;
     END IF;
@@ -499,6 +549,38 @@ COMMENT ON FUNCTION ff.rollback_segment(text, bigint, text) IS
     'Writes a segment and its key list back to their state as of to_version (deleting it if it did not exist then) as new versions; returns the current version';
 REVOKE ALL ON FUNCTION ff.rollback_segment(text, bigint, text) FROM PUBLIC;
 
+-- ff._history_dependency_order orders names so that each comes after the
+-- names it depends on (deps[i]: the comma-separated names names[i] depends
+-- on; names outside the list do not count); names in a cycle, which a valid
+-- configuration does not have, come last in their given order
+CREATE FUNCTION ff._history_dependency_order(names text[], deps text[])
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done        text[] := '{}';
+    progress    boolean := true;
+    i           integer;
+BEGIN
+    WHILE progress LOOP
+        progress := false;
+        FOR i IN 1 .. COALESCE(pg_catalog.array_upper(names, 1), 0) LOOP
+            IF NOT names[i] = ANY (done)
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(pg_catalog.string_to_array(deps[i], ',')) AS d
+                                WHERE d <> names[i] AND d = ANY (names) AND NOT d = ANY (done)) THEN
+                done := done || names[i];
+                progress := true;
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN done || ARRAY(SELECT n FROM pg_catalog.unnest(names) WITH ORDINALITY AS u(n, k)
+                          WHERE NOT n = ANY (done) ORDER BY k);
+END;
+$$;
+COMMENT ON FUNCTION ff._history_dependency_order(text[], text[]) IS
+    'Internal: names ordered so that each follows the names it depends on (rollback order of segments)';
+
 -- ff.rollback_environment: writes an environment, its segments and its flags back to their state
 --   as of to_version, as one change-set of new versions; returns the current version
 CREATE FUNCTION ff.rollback_environment(environment text, to_version bigint)
@@ -511,6 +593,10 @@ DECLARE
     before_v    bigint := ff.current_version();
     has_history boolean;
     item        record;
+    pending     text[];
+    refs        text[];
+    order_      text[];
+    seg         text;
 BEGIN
     IF environment IS NULL THEN
         RAISE EXCEPTION 'environment must not be NULL'
@@ -539,18 +625,23 @@ BEGIN
         PERFORM ff._history_restore('environment', environment, environment, to_version);
     END IF;
 
-    -- segments that existed then (rules without segment references first),
-    -- then every flag, then the segments that did not exist then
-    FOR item IN
-        SELECT s.entity_key,
-               coalesce(ff._history_image_at('segment', $1, s.entity_key, to_version)::text
-                                   LIKE '%in_segment%', false) AS refs
-          FROM (SELECT DISTINCT v.entity_key FROM ff.versions AS v
-                 WHERE v.entity = 'segment' AND v.environment = $1) AS s
-         WHERE ff._history_image_at('segment', $1, s.entity_key, to_version) IS NOT NULL
-         ORDER BY 2, 1
-    LOOP
-        PERFORM ff._history_restore('segment', environment, item.entity_key, to_version);
+    -- segments that existed then, each after the segments its rule of then
+    -- references; then every flag; then the segments that did not exist
+    -- then, each before the segments its rule of now references (a valid
+    -- state has no cycle: what is left of one is restored as it comes, and
+    -- the validation names the problem)
+    SELECT COALESCE(pg_catalog.array_agg(s.entity_key ORDER BY s.entity_key), '{}'),
+           COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
+               COALESCE(ff._rule_segment_names(s.image->'rule', 'segment'), '{}'), ',')
+               ORDER BY s.entity_key), '{}')
+      INTO pending, refs
+      FROM (SELECT DISTINCT v.entity_key,
+                   ff._history_image_at('segment', $1, v.entity_key, to_version) AS image
+              FROM ff.versions AS v
+             WHERE v.entity = 'segment' AND v.environment = $1) AS s
+     WHERE s.image IS NOT NULL;
+    FOREACH seg IN ARRAY ff._history_dependency_order(pending, refs) LOOP
+        PERFORM ff._history_restore('segment', environment, seg, to_version);
     END LOOP;
     FOR item IN
         SELECT DISTINCT v.entity_key FROM ff.versions AS v
@@ -559,13 +650,17 @@ BEGIN
     LOOP
         PERFORM ff._history_restore('flag', environment, item.entity_key, to_version);
     END LOOP;
-    FOR item IN
-        SELECT DISTINCT v.entity_key FROM ff.versions AS v
-         WHERE v.entity = 'segment' AND v.environment = $1
-           AND ff._history_image_at('segment', $1, v.entity_key, to_version) IS NULL
-         ORDER BY 1
-    LOOP
-        PERFORM ff._history_restore('segment', environment, item.entity_key, to_version);
+    SELECT COALESCE(pg_catalog.array_agg(s.entity_key ORDER BY s.entity_key), '{}'),
+           COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
+               ff._segment_refs($1, s.entity_key), ',') ORDER BY s.entity_key), '{}')
+      INTO pending, refs
+      FROM (SELECT DISTINCT v.entity_key FROM ff.versions AS v
+             WHERE v.entity = 'segment' AND v.environment = $1
+               AND ff._history_image_at('segment', $1, v.entity_key, to_version) IS NULL) AS s;
+    -- deleted in the reverse order: whoever references a segment goes first
+    order_ := ff._history_dependency_order(pending, refs);
+    FOR i IN REVERSE COALESCE(pg_catalog.array_upper(order_, 1), 0) .. 1 LOOP
+        PERFORM ff._history_restore('segment', environment, order_[i], to_version);
     END LOOP;
 
     IF ff.current_version() = before_v THEN

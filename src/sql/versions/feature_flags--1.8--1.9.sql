@@ -7,9 +7,22 @@
 -- ff.privilege_recipe treated a NULL revoke as false and a NULL level as an
 -- unknown level (22023); both are now 22004.  ff.protect_environment
 -- stores a role named twice in allowed_roles once.
+-- The history: ff.rollback_environment restores segments that reference
+-- each other in dependency order (it failed for a chain of in_segment
+-- references, and when it had to delete such segments); a segment's key
+-- list is restored in time linear in its size whatever the statistics say
+-- (it could take minutes right after a bulk load of keys);
+-- ff.verify_history also checks that the configuration rows are what the
+-- history records (the newest versions deleted, rows written without being
+-- recorded); ff.change_sets shows the first comment and role of a
+-- change-set, not the alphabetically smallest; an UPDATE that only rewrites
+-- a row's stamps (version, updated_at) records nothing.
 -- What this script changes (same signatures, same privileges):
---   * ff.protect_environment, ff.privilege_recipe;
---   * ff._apply_recipe.
+--   * ff.protect_environment, ff.privilege_recipe, ff.rollback_environment,
+--     ff.verify_history (and its comment);
+--   * ff._apply_recipe, ff._history_restore, ff._history_row_trigger_general;
+--   * the view ff.change_sets (same columns; two column comments);
+--   * new: ff._history_dependency_order.
 -- No table is touched, so the update takes no lock that writers wait for.
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -134,3 +147,419 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+-- ff._history_row_trigger_general: stamps the row with its new version and appends the
+--   version to ff.versions; every case (the trigger ff._history_row_trigger, in C, handles
+--   everyday UPDATEs and DELETEs itself and calls this function for the rest; not SECURITY
+--   DEFINER: its only caller calls it as the extension owner)
+CREATE OR REPLACE FUNCTION ff._history_row_trigger_general()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    entity      text := TG_ARGV[0];
+    new_img     jsonb;
+    old_img     jsonb;
+    new_env     text;
+    new_key     text;
+    old_env     text;
+    old_key     text;
+    unstamped_ok boolean;
+    op          text := TG_OP;
+    nx          record;
+    in_sync     bigint;
+    recorded    bigint;
+BEGIN
+    -- (functions whose result is not needed are called in assignments, not
+    -- with PERFORM: an assignment of a function call is evaluated directly,
+    -- PERFORM runs a query through the executor)
+    -- the identities are those of ff._history_identity(), written out:
+    -- a call of an SQL function from PL/pgSQL is planned again in every
+    -- transaction, these expressions are planned once per session
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        old_img := pg_catalog.to_jsonb(OLD);
+        old_env := CASE entity WHEN 'environment' THEN old_img ->> 'name' ELSE old_img ->> 'environment' END;
+        old_key := CASE entity WHEN 'flag' THEN old_img ->> 'key' ELSE old_img ->> 'name' END;
+    END IF;
+
+    IF TG_OP = 'DELETE' THEN
+        nx := ff._history_next();
+        recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
+                                       'DELETE', old_img, NULL, NULL);
+        RETURN OLD;
+    END IF;
+
+    new_img := pg_catalog.to_jsonb(NEW);
+    new_env := CASE entity WHEN 'environment' THEN new_img ->> 'name' ELSE new_img ->> 'environment' END;
+    new_key := CASE entity WHEN 'flag' THEN new_img ->> 'key' ELSE new_img ->> 'name' END;
+
+    -- an UPDATE that changes nothing is not a change
+    IF TG_OP = 'UPDATE' AND new_img = old_img THEN
+        RETURN NEW;
+    END IF;
+    -- nor is one of a stamped row that only rewrites the stamps, which this
+    -- trigger owns: the row keeps its own (an unstamped row may be getting
+    -- the stamps of a restore)
+    IF TG_OP = 'UPDATE' AND old_img ->> 'version' IS NOT NULL
+       AND (new_img - 'version' - 'updated_at') = (old_img - 'version' - 'updated_at') THEN
+        RETURN OLD;
+    END IF;
+
+    -- the row is exactly what the history says it is (pg_dump restore):
+    -- either stamped with that version, or unstamped and inserted or
+    -- written over a row never written since installation
+    -- (the query of ff._history_in_sync(), written out for the same reason)
+    unstamped_ok := TG_OP = 'INSERT' OR old_img ->> 'version' IS NULL;
+    SELECT l.version INTO in_sync
+      FROM (SELECT v.version, v.operation, v.after
+              FROM ff.versions AS v
+             WHERE v.entity = TG_ARGV[0] AND v.environment = new_env AND v.entity_key = new_key
+               AND v.operation <> 'KEYS'
+             ORDER BY v.version DESC
+             LIMIT 1) AS l
+     WHERE l.operation <> 'DELETE'
+       AND (l.after - 'version') = (new_img - 'version')
+       AND (l.version = (new_img ->> 'version')::bigint
+            OR (unstamped_ok AND new_img ->> 'version' IS NULL));
+    IF in_sync IS NOT NULL THEN
+        IF TG_OP = 'INSERT'
+           AND ff._history_row_exists(entity, new_env, new_key, true) THEN
+            -- the install script re-created this row (the default
+            -- environment): overwrite it with the restored image
+            PERFORM ff._history_write_image(entity, new_img, true);
+            RETURN NULL;
+        END IF;
+        IF new_img ->> 'version' IS NULL THEN
+            NEW := pg_catalog.jsonb_populate_record(NEW,
+                       pg_catalog.jsonb_build_object('version', in_sync));
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    -- INSERT ... ON CONFLICT: the UPDATE (or nothing) that follows is what
+    -- gets recorded; a plain INSERT fails with a unique violation
+    IF TG_OP = 'INSERT' THEN
+        nx := ff._history_next();
+        IF ff._history_row_exists(entity, new_env, new_key) THEN
+            RETURN NEW;
+        END IF;
+        old_img := NULL;
+    ELSE
+        nx := ff._history_next();
+        -- a renamed key is the deletion of the old entity and the creation
+        -- of a new one, so that each entity's history stays under its key
+        IF (old_env, old_key) IS DISTINCT FROM (new_env, new_key) THEN
+            recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
+                                           'DELETE', old_img, NULL, NULL);
+            nx := ff._history_next();
+            op := 'INSERT';
+            old_img := NULL;
+        END IF;
+    END IF;
+
+    -- (every history table has the columns version and updated_at; the
+    -- after image is new_img with the same two members replaced, which is
+    -- what to_jsonb(NEW) would now give)
+    NEW.version := nx.next_version;
+    NEW.updated_at := pg_catalog.now();
+    recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_env, new_key,
+                                   op, old_img,
+                                   new_img || pg_catalog.jsonb_build_object('version', NEW.version,
+                                                                            'updated_at', NEW.updated_at),
+                                   NULL);
+    RETURN NEW;
+END;
+$$;
+
+-- ff._history_restore: writes an entity (and a segment's key list) back to its state as of a
+--   version; true if anything changed
+CREATE OR REPLACE FUNCTION ff._history_restore(entity text, environment text, entity_key text, at_version bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET ff.invalid_targeting = 'warning'
+AS $$
+DECLARE
+    target      jsonb := ff._history_image_at(entity, environment, entity_key, at_version);
+    cur         jsonb;
+    keys_then   jsonb;
+    before_v    bigint := ff.current_version();
+BEGIN
+    EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
+                              ff._history_table(entity),
+                              CASE entity WHEN 'environment' THEN 't.name = $2'
+                                          WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                          ELSE 't.environment = $1 AND t.name = $2' END)
+       INTO cur USING environment, entity_key;
+
+    IF target IS NULL THEN
+        IF cur IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s',
+                                      ff._history_table(entity),
+                                      CASE entity WHEN 'environment' THEN 't.name = $2'
+                                                  WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                                  ELSE 't.environment = $1 AND t.name = $2' END)
+               USING environment, entity_key;
+        END IF;
+    ELSIF cur IS NULL OR (cur - 'version' - 'updated_at') <> (target - 'version' - 'updated_at') THEN
+        PERFORM ff._history_write_image(entity, target, false);
+    END IF;
+
+    IF entity = 'segment' AND target IS NOT NULL THEN
+        -- the key list of then, replayed once, as an object key -> excluded:
+        -- each key is then found by binary search, whatever plan the
+        -- statistics of a freshly loaded key list would suggest (a nested
+        -- loop over the replay made this quadratic)
+        SELECT COALESCE(pg_catalog.jsonb_object_agg(t.targeting_key, t.excluded), '{}')
+          INTO keys_then
+          FROM ff._history_keys_at($2, $3, $4) AS t;
+        DELETE FROM ff.segment_keys AS k
+         WHERE k.environment = $2 AND k.segment = $3
+           AND NOT (keys_then ? k.targeting_key);
+        INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
+        SELECT $2, $3, t.key, t.value::boolean
+          FROM pg_catalog.jsonb_each(keys_then) AS t
+         WHERE NOT EXISTS (SELECT 1 FROM ff.segment_keys AS c
+                            WHERE c.environment = $2 AND c.segment = $3
+                              AND c.targeting_key = t.key AND c.excluded = t.value::boolean)
+            ON CONFLICT ON CONSTRAINT segment_keys_pkey
+            DO UPDATE SET excluded = EXCLUDED.excluded;
+    END IF;
+    RETURN ff.current_version() > before_v;
+END;
+$$;
+
+-- ff._history_dependency_order orders names so that each comes after the
+-- names it depends on (deps[i]: the comma-separated names names[i] depends
+-- on; names outside the list do not count); names in a cycle, which a valid
+-- configuration does not have, come last in their given order
+CREATE OR REPLACE FUNCTION ff._history_dependency_order(names text[], deps text[])
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done        text[] := '{}';
+    progress    boolean := true;
+    i           integer;
+BEGIN
+    WHILE progress LOOP
+        progress := false;
+        FOR i IN 1 .. COALESCE(pg_catalog.array_upper(names, 1), 0) LOOP
+            IF NOT names[i] = ANY (done)
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(pg_catalog.string_to_array(deps[i], ',')) AS d
+                                WHERE d <> names[i] AND d = ANY (names) AND NOT d = ANY (done)) THEN
+                done := done || names[i];
+                progress := true;
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN done || ARRAY(SELECT n FROM pg_catalog.unnest(names) WITH ORDINALITY AS u(n, k)
+                          WHERE NOT n = ANY (done) ORDER BY k);
+END;
+$$;
+
+-- ff.rollback_environment: writes an environment, its segments and its flags back to their state
+--   as of to_version, as one change-set of new versions; returns the current version
+CREATE OR REPLACE FUNCTION ff.rollback_environment(environment text, to_version bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    set_by_us   text;
+    before_v    bigint := ff.current_version();
+    has_history boolean;
+    item        record;
+    pending     text[];
+    refs        text[];
+    order_      text[];
+    seg         text;
+BEGIN
+    IF environment IS NULL THEN
+        RAISE EXCEPTION 'environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to roll back.';
+    END IF;
+    PERFORM ff._history_check_version(to_version);
+    has_history := EXISTS (SELECT 1 FROM ff.versions AS v
+                            WHERE v.entity = 'environment' AND v.environment = $1
+                              AND v.entity_key = $1);
+    IF NOT has_history AND NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = $1) THEN
+        RAISE EXCEPTION 'environment "%" does not exist and has no history', environment
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Check the name; ff.history lists the recorded changes of each environment.';
+    END IF;
+    -- an environment created by the install script and never changed has
+    -- no history: it existed all along
+    IF has_history AND ff._history_image_at('environment', $1, $1, to_version) IS NULL THEN
+        RAISE EXCEPTION 'environment "%" did not exist at version %', environment, to_version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'To go back to a state without it, delete its flags, its segments and the environment.';
+    END IF;
+    set_by_us := ff._history_with_comment(pg_catalog.format(
+        'rollback of environment "%s" to version %s', environment, to_version));
+    IF has_history THEN
+        PERFORM ff._history_restore('environment', environment, environment, to_version);
+    END IF;
+
+    -- segments that existed then, each after the segments its rule of then
+    -- references; then every flag; then the segments that did not exist
+    -- then, each before the segments its rule of now references (a valid
+    -- state has no cycle: what is left of one is restored as it comes, and
+    -- the validation names the problem)
+    SELECT COALESCE(pg_catalog.array_agg(s.entity_key ORDER BY s.entity_key), '{}'),
+           COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
+               COALESCE(ff._rule_segment_names(s.image->'rule', 'segment'), '{}'), ',')
+               ORDER BY s.entity_key), '{}')
+      INTO pending, refs
+      FROM (SELECT DISTINCT v.entity_key,
+                   ff._history_image_at('segment', $1, v.entity_key, to_version) AS image
+              FROM ff.versions AS v
+             WHERE v.entity = 'segment' AND v.environment = $1) AS s
+     WHERE s.image IS NOT NULL;
+    FOREACH seg IN ARRAY ff._history_dependency_order(pending, refs) LOOP
+        PERFORM ff._history_restore('segment', environment, seg, to_version);
+    END LOOP;
+    FOR item IN
+        SELECT DISTINCT v.entity_key FROM ff.versions AS v
+         WHERE v.entity = 'flag' AND v.environment = $1
+         ORDER BY 1
+    LOOP
+        PERFORM ff._history_restore('flag', environment, item.entity_key, to_version);
+    END LOOP;
+    SELECT COALESCE(pg_catalog.array_agg(s.entity_key ORDER BY s.entity_key), '{}'),
+           COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
+               ff._segment_refs($1, s.entity_key), ',') ORDER BY s.entity_key), '{}')
+      INTO pending, refs
+      FROM (SELECT DISTINCT v.entity_key FROM ff.versions AS v
+             WHERE v.entity = 'segment' AND v.environment = $1
+               AND ff._history_image_at('segment', $1, v.entity_key, to_version) IS NULL) AS s;
+    -- deleted in the reverse order: whoever references a segment goes first
+    order_ := ff._history_dependency_order(pending, refs);
+    FOR i IN REVERSE COALESCE(pg_catalog.array_upper(order_, 1), 0) .. 1 LOOP
+        PERFORM ff._history_restore('segment', environment, order_[i], to_version);
+    END LOOP;
+
+    IF ff.current_version() = before_v THEN
+        RAISE NOTICE 'environment "%" is already as of version %: nothing changed', environment, to_version;
+    END IF;
+    IF set_by_us IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
+    END IF;
+    RETURN ff.current_version();
+END;
+$$;
+
+-- ff.verify_history: recomputes the hash chain of ff.versions; names the first broken version
+--   (gap, altered row, or broken link)
+CREATE OR REPLACE FUNCTION ff.verify_history(OUT ok boolean, OUT checked bigint,
+                                  OUT first_broken_version bigint, OUT detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    bad         record;
+BEGIN
+    SELECT pg_catalog.count(*) INTO checked FROM ff.versions;
+    SELECT r.* INTO bad
+      FROM (SELECT v.version, v.hash, v.prev_hash,
+                   ff._history_hash(v) AS recomputed,
+                   pg_catalog.lag(v.version) OVER w AS prev_version,
+                   pg_catalog.lag(v.hash) OVER w AS prev_row_hash
+              FROM ff.versions AS v
+            WINDOW w AS (ORDER BY v.version)) AS r
+     WHERE r.version <> coalesce(r.prev_version, 0) + 1
+        OR r.hash <> r.recomputed
+        OR r.prev_hash IS DISTINCT FROM r.prev_row_hash
+     ORDER BY r.version
+     LIMIT 1;
+    IF NOT FOUND THEN
+        -- the chain holds; the configuration rows must be what it says: each
+        -- stamped with a version of its own whose after image it still holds
+        -- (this catches the newest versions deleted, and rows written
+        -- without being recorded: session_replication_role = replica or the
+        -- triggers disabled, by a superuser)
+        SELECT c.entity, c.env, c.k, c.stamp, v.version AS found,
+               (SELECT pg_catalog.max(m.version) FROM ff.versions AS m) AS last
+          INTO bad
+          FROM (SELECT 'flag' AS entity, f.environment AS env, f.key AS k, f.version AS stamp,
+                       pg_catalog.to_jsonb(f) AS img
+                  FROM ff.flags AS f
+                UNION ALL
+                SELECT 'segment', s.environment, s.name, s.version, pg_catalog.to_jsonb(s)
+                  FROM ff.segments AS s
+                UNION ALL
+                SELECT 'environment', e.name, e.name, e.version, pg_catalog.to_jsonb(e)
+                  FROM ff.environments AS e
+                 WHERE e.version IS NOT NULL) AS c
+          LEFT JOIN ff.versions AS v ON v.version = c.stamp
+         WHERE c.stamp IS NULL
+            OR v.version IS NULL
+            OR v.entity <> c.entity OR v.environment <> c.env OR v.entity_key <> c.k
+            OR v.after IS NULL
+            OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(v.after) AS a
+                        WHERE (c.img -> a.key) IS DISTINCT FROM a.value)
+         ORDER BY (v.version IS NULL AND c.stamp IS NOT NULL) DESC, c.stamp NULLS FIRST, 1, 2, 3
+         LIMIT 1;
+        IF NOT FOUND THEN
+            ok := true;
+            detail := pg_catalog.format('%s versions, hash chain intact', checked);
+            RETURN;
+        END IF;
+        ok := false;
+        first_broken_version := bad.stamp;
+        detail := CASE bad.entity WHEN 'environment' THEN pg_catalog.format('environment "%s"', bad.k)
+                  ELSE pg_catalog.format('%s "%s" in environment "%s"', bad.entity, bad.k, bad.env) END;
+        IF bad.stamp IS NULL THEN
+            detail := detail || ' has no version: it was written without being recorded (with session_replication_role = replica, or with the triggers disabled)';
+        ELSIF bad.found IS NULL AND bad.stamp > coalesce(bad.last, 0) THEN
+            detail := pg_catalog.format('the newest versions are missing: %s is stamped with version %s, and the history ends at version %s',
+                                        detail, bad.stamp, coalesce(bad.last, 0));
+        ELSE
+            detail := pg_catalog.format('%s differs from its version %s: it was changed without being recorded (with session_replication_role = replica, or with the triggers disabled)',
+                                        detail, bad.stamp);
+        END IF;
+        RETURN;
+    END IF;
+    ok := false;
+    first_broken_version := bad.version;
+    IF bad.version <> coalesce(bad.prev_version, 0) + 1 THEN
+        detail := pg_catalog.format('version %s follows version %s: versions %s to %s are missing',
+                                    bad.version, coalesce(bad.prev_version, 0),
+                                    coalesce(bad.prev_version, 0) + 1, bad.version - 1);
+    ELSIF bad.hash <> bad.recomputed THEN
+        detail := pg_catalog.format('version %s: the stored hash does not match the row''s content (the row was altered)',
+                                    bad.version);
+    ELSE
+        detail := pg_catalog.format('version %s: prev_hash does not match the hash of version %s (the chain was re-linked)',
+                                    bad.version, bad.prev_version);
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._history_dependency_order(text[], text[]) IS
+    'Internal: names ordered so that each follows the names it depends on (rollback order of segments)';
+
+COMMENT ON FUNCTION ff.verify_history() IS
+    'Recomputes the hash chain of ff.versions and checks that the configuration rows are what it records; names the first broken version (gap, altered row, broken link, missing newest versions, unrecorded change)';
+
+-- ff.change_sets: the first comment and role of a change-set
+CREATE OR REPLACE VIEW ff.change_sets AS
+SELECT v.change_set,
+       pg_catalog.max(v.version) AS last_version,
+       pg_catalog.count(*) AS changes,
+       pg_catalog.min(v.changed_at) AS changed_at,
+       (pg_catalog.array_agg(v.changed_by ORDER BY v.version))[1] AS changed_by,
+       (pg_catalog.array_agg(v.comment ORDER BY v.version) FILTER (WHERE v.comment IS NOT NULL))[1] AS comment,
+       pg_catalog.array_agg(DISTINCT v.environment ORDER BY v.environment) AS environments,
+       pg_catalog.array_agg(DISTINCT v.entity || ':' || v.entity_key ORDER BY v.entity || ':' || v.entity_key) AS entities
+  FROM ff.versions AS v
+ GROUP BY v.change_set
+ ORDER BY v.change_set;
+COMMENT ON COLUMN ff.change_sets.changed_by IS 'Role that made the changes (that of the first version, if it changed within the transaction)';
+COMMENT ON COLUMN ff.change_sets.comment IS 'Change comment (the first one recorded, if it changed within the transaction)';
