@@ -358,21 +358,17 @@ SELECT ff.current_version() - :before_old_stamp AS new_versions,
        f.version = ff.current_version() AS restamped, v.after ->> 'description' AS description
   FROM ff.flags AS f JOIN ff.versions AS v ON v.version = f.version
  WHERE f.environment = 'hist-b' AND f.key = 'one';
--- unstamping a stamped row changes nothing (1.9): the stamps are the
--- trigger's, an UPDATE that only rewrites them records nothing, and the row
--- keeps its own
+-- unstamping a stamped row is a change, recorded and stamped again
 UPDATE ff.flags SET version = NULL WHERE environment = 'hist-b' AND key = 'one';
 SELECT ff.current_version() - :before_old_stamp AS new_versions,
        f.version = ff.current_version() AS restamped
   FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'one';
 SELECT ok FROM ff.verify_history();
 -- a stamp that names no recorded version (the stamps of ff.flags and
--- ff.segments have no foreign key since 1.5) is never in sync: an INSERT
--- with one is recorded and stamped again; an UPDATE that only sets one
--- changes nothing (1.9), and neither does one that only sets updated_at
+-- ff.segments have no foreign key since 1.5) is never in sync: the write
+-- is recorded and stamped again, by an UPDATE and by an INSERT alike
 SELECT ff.current_version() AS before_bad_stamp \gset
 UPDATE ff.flags SET version = 999999999 WHERE environment = 'hist-b' AND key = 'one';
-UPDATE ff.flags SET updated_at = now() - interval '1 day' WHERE environment = 'hist-b' AND key = 'one';
 INSERT INTO ff.flags (environment, key, variants, version)
 VALUES ('hist-b', 'bad-stamp', '{"on": true}', 999999999);
 SELECT v.version - :before_bad_stamp AS nth_new, v.operation, v.entity_key,
@@ -449,7 +445,25 @@ SET LOCAL session_replication_role = replica;
 UPDATE ff.flags SET description = 'unrecorded' WHERE key = 'again';
 SELECT ok, regexp_replace(detail, '[0-9]+', 'N', 'g') AS detail FROM ff.verify_history();
 INSERT INTO ff.flags (environment, key, flag_type, variants) VALUES ('development', 'ghost', 'boolean', '{"on": true}');
-UPDATE ff.flags SET description = 'recorded' WHERE key = 'again' AND environment = 'development';
+-- touching a row records it as it is, which repairs it
+SET LOCAL session_replication_role = origin;
+UPDATE ff.flags SET updated_at = now() WHERE key = 'again' AND environment = 'development';
 SELECT ok, first_broken_version, detail FROM ff.verify_history();
+-- a row deleted without being recorded
+SET LOCAL session_replication_role = replica;
+DELETE FROM ff.flags WHERE key = 'ghost';
+DELETE FROM ff.flags WHERE key = 'again' AND environment = 'development';
+SELECT ok, regexp_replace(detail, '[0-9]+', 'N', 'g') AS detail FROM ff.verify_history();
 ROLLBACK;
+-- a role that may read the history but not the configuration gets the
+-- chain's verdict alone
+CREATE ROLE regress_hist_auditor;
+GRANT USAGE ON SCHEMA ff TO regress_hist_auditor;
+GRANT SELECT ON ff.versions TO regress_hist_auditor;
+GRANT EXECUTE ON FUNCTION ff.verify_history() TO regress_hist_auditor;
+SET ROLE regress_hist_auditor;
+SELECT ok, regexp_replace(detail, '[0-9]+', 'N', 'g') AS detail FROM ff.verify_history();
+RESET ROLE;
+DROP OWNED BY regress_hist_auditor;
+DROP ROLE regress_hist_auditor;
 SELECT ok FROM ff.verify_history();

@@ -173,9 +173,11 @@ static Oid	FFWatchedRelids[FF_NUM_TABLES];
  * a statement loads late -- a segment's key list, an environment -- is
  * of the same configuration version as what it found loaded, even when
  * another session commits a change in between.  Its arrays are malloc'd
- * once by GetSnapshotData.  It is never registered: it is used only while
- * the statement that took it runs, whose own snapshot holds back the
- * xmin horizon at least as far.
+ * once by GetSnapshotData.  It is never registered: it is used while the
+ * statement that took it runs, whose own snapshot holds back the xmin
+ * horizon at least as far.  Statements sent in one query message share
+ * the statement key, so a later one could find it after the backend's
+ * xmin moved past it (FFLoadSnapshot takes a new one then).
  */
 static SnapshotData FFLoadSnapshotData = {SNAPSHOT_MVCC};
 
@@ -525,6 +527,22 @@ FFCacheAcquire(void)
  * --------------------------------------------------------------------- */
 
 /*
+ * FFLoadSnapshot returns the snapshot for a lazy load: the statement's,
+ * while the backend's advertised xmin still protects what it sees, else a
+ * new one (see FFLoadSnapshotData).
+ */
+static Snapshot
+FFLoadSnapshot(void)
+{
+	TransactionId xmin = MyProc->xmin;
+
+	if (!TransactionIdIsValid(xmin) ||
+		!TransactionIdPrecedesOrEquals(xmin, FFLoadSnapshotData.xmin))
+		GetSnapshotData(&FFLoadSnapshotData);
+	return &FFLoadSnapshotData;
+}
+
+/*
  * FFBeginScan scans table t for rows whose first nkeys text columns (a
  * prefix of its primary key) equal vals, with the snapshot the statement
  * took when it first used the cache.
@@ -548,7 +566,7 @@ FFBeginScan(FFCacheGen *gen, Relation rel, int nkeys, const FFColumn *cols,
 	}
 	pkindex = nkeys > 0 ? RelationGetPrimaryKeyIndex(rel) : InvalidOid;
 	return systable_beginscan(rel, pkindex, OidIsValid(pkindex),
-							  &FFLoadSnapshotData, nkeys, skey);
+							  FFLoadSnapshot(), nkeys, skey);
 }
 
 /*

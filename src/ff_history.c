@@ -1138,25 +1138,12 @@ FFHistoryJsonbValueEqual(JsonbValue *a, JsonbValue *b)
 }
 
 /*
- * FFHistoryIsStamp tells whether a row image member is one of the stamps
- * the history trigger writes: "version", and with updated_at also
- * "updated_at".
- */
-static inline bool
-FFHistoryIsStamp(const char *key, int len, bool updated_at)
-{
-	return (len == 7 && memcmp(key, "version", 7) == 0) ||
-		(updated_at && len == 10 && memcmp(key, "updated_at", 10) == 0);
-}
-
-/*
- * FFHistoryEqualButStamps tells whether (a - 'version') = (b - 'version')
- * (with updated_at: also - 'updated_at') for two row images (jsonb
- * objects), without building either: every member of a but those is in b
- * with an equal value, and b has no other.
+ * FFHistoryEqualButVersion tells whether (a - 'version') = (b - 'version')
+ * for two row images (jsonb objects), without building either: every member
+ * of a but "version" is in b with an equal value, and b has no other.
  */
 static bool
-FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
+FFHistoryEqualButVersion(Jsonb *a, Jsonb *b)
 {
 	JsonbIterator *it;
 	JsonbValue	key;
@@ -1170,9 +1157,6 @@ FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
 	b_count = JB_ROOT_COUNT(b);
 	if (getKeyJsonValueFromContainer(&b->root, "version", 7, &value) != NULL)
 		b_count--;
-	if (updated_at &&
-		getKeyJsonValueFromContainer(&b->root, "updated_at", 10, &value) != NULL)
-		b_count--;
 
 	it = JsonbIteratorInit(&a->root);
 	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
@@ -1183,7 +1167,7 @@ FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
 			continue;
 		tok = JsonbIteratorNext(&it, &value, true);
 		Assert(tok == WJB_VALUE);
-		if (FFHistoryIsStamp(key.val.string.val, key.val.string.len, updated_at))
+		if (key.val.string.len == 7 && memcmp(key.val.string.val, "version", 7) == 0)
 			continue;
 		count++;
 		other = getKeyJsonValueFromContainer(&b->root, key.val.string.val,
@@ -1275,7 +1259,7 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 		 */
 		if (new_stamped && version != new_version)
 			break;
-		in_sync = FFHistoryEqualButStamps(DatumGetJsonbP(after), new_img, false);
+		in_sync = FFHistoryEqualButVersion(DatumGetJsonbP(after), new_img);
 		break;
 	}
 	systable_endscan_ordered(scan);
@@ -1662,35 +1646,6 @@ FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *h
 }
 
 /*
- * FFHistoryStampsOnly tells whether an UPDATE of a stamped row rewrote
- * nothing but its stamps (version, updated_at), which the trigger owns:
- * the row then keeps its own.  An unstamped row may be getting the stamps
- * of a restore.
- */
-static bool
-FFHistoryStampsOnly(FFHistoryTrigCache *c, HeapTuple oldtup, HeapTuple newtup,
-					TupleDesc desc, Jsonb *old_img, Jsonb *new_img)
-{
-	bool		old_null,
-				new_null,
-				old_at_null,
-				new_at_null;
-	Datum		old_v = heap_getattr(oldtup, c->version_att, desc, &old_null);
-	Datum		new_v = heap_getattr(newtup, c->version_att, desc, &new_null);
-	Datum		old_at = heap_getattr(oldtup, c->updated_at_att, desc, &old_at_null);
-	Datum		new_at = heap_getattr(newtup, c->updated_at_att, desc, &new_at_null);
-
-	if (old_null)
-		return false;
-	/* the usual case: the stamps are as they were, the content changed */
-	if (!new_null && DatumGetInt64(old_v) == DatumGetInt64(new_v) &&
-		old_at_null == new_at_null &&
-		(old_at_null || DatumGetTimestampTz(old_at) == DatumGetTimestampTz(new_at)))
-		return false;
-	return FFHistoryEqualButStamps(old_img, new_img, true);
-}
-
-/*
  * FFHistoryRowFast records an UPDATE that keeps the row's identity, or a
  * DELETE, in C (see ff_history_row_trigger) and returns the row the trigger
  * returns; it sets *general instead when the case is the PL/pgSQL
@@ -1747,13 +1702,6 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	{
 		*general = false;
 		return PointerGetDatum(newtup);
-	}
-
-	/* nor is one that only rewrites the stamps: the row keeps its own */
-	if (FFHistoryStampsOnly(c, oldtup, newtup, desc, old_img, new_img))
-	{
-		*general = false;
-		return PointerGetDatum(oldtup);
 	}
 
 	/* a renamed key: the PL/pgSQL function records a DELETE and an INSERT */

@@ -350,13 +350,6 @@ BEGIN
     IF TG_OP = 'UPDATE' AND new_img = old_img THEN
         RETURN NEW;
     END IF;
-    -- nor is one of a stamped row that only rewrites the stamps, which this
-    -- trigger owns: the row keeps its own (an unstamped row may be getting
-    -- the stamps of a restore)
-    IF TG_OP = 'UPDATE' AND old_img ->> 'version' IS NOT NULL
-       AND (new_img - 'version' - 'updated_at') = (old_img - 'version' - 'updated_at') THEN
-        RETURN OLD;
-    END IF;
 
     -- the row is exactly what the history says it is (pg_dump restore):
     -- either stamped with that version, or unstamped and inserted or

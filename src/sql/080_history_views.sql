@@ -68,31 +68,53 @@ BEGIN
      LIMIT 1;
     IF NOT FOUND THEN
         -- the chain holds; the configuration rows must be what it says: each
-        -- stamped with a version of its own whose after image it still holds
-        -- (this catches the newest versions deleted, and rows written
-        -- without being recorded: session_replication_role = replica or the
-        -- triggers disabled, by a superuser)
-        SELECT c.entity, c.env, c.k, c.stamp, v.version AS found,
+        -- stamped with the latest version of its own entity, whose after
+        -- image it still holds, and every entity whose latest version did not
+        -- delete it present (this catches the newest versions deleted, and
+        -- rows written or deleted without being recorded: with
+        -- session_replication_role = replica or the triggers disabled, by a
+        -- superuser).  A role that may not read the configuration tables
+        -- gets the chain's verdict alone.
+        IF NOT (pg_catalog.has_table_privilege('ff.flags', 'SELECT')
+                AND pg_catalog.has_table_privilege('ff.segments', 'SELECT')
+                AND pg_catalog.has_table_privilege('ff.environments', 'SELECT')) THEN
+            ok := true;
+            detail := pg_catalog.format('%s versions, hash chain intact (the configuration rows were not compared with it: this role may not read them)',
+                                        checked);
+            RETURN;
+        END IF;
+        WITH latest AS (
+            SELECT DISTINCT ON (v.entity, v.environment, v.entity_key)
+                   v.entity, v.environment AS env, v.entity_key AS k, v.version, v.operation, v.after
+              FROM ff.versions AS v
+             WHERE v.operation <> 'KEYS'
+             ORDER BY v.entity, v.environment, v.entity_key, v.version DESC
+        ), cfg AS (
+            SELECT 'flag' AS entity, f.environment AS env, f.key AS k, f.version AS stamp,
+                   pg_catalog.to_jsonb(f) AS img
+              FROM ff.flags AS f
+            UNION ALL
+            SELECT 'segment', s.environment, s.name, s.version, pg_catalog.to_jsonb(s)
+              FROM ff.segments AS s
+            UNION ALL
+            SELECT 'environment', e.name, e.name, e.version, pg_catalog.to_jsonb(e)
+              FROM ff.environments AS e
+        )
+        SELECT COALESCE(c.entity, l.entity) AS entity, COALESCE(c.env, l.env) AS env,
+               COALESCE(c.k, l.k) AS k, c.entity IS NULL AS missing, c.stamp, l.version AS latest,
                (SELECT pg_catalog.max(m.version) FROM ff.versions AS m) AS last
           INTO bad
-          FROM (SELECT 'flag' AS entity, f.environment AS env, f.key AS k, f.version AS stamp,
-                       pg_catalog.to_jsonb(f) AS img
-                  FROM ff.flags AS f
-                UNION ALL
-                SELECT 'segment', s.environment, s.name, s.version, pg_catalog.to_jsonb(s)
-                  FROM ff.segments AS s
-                UNION ALL
-                SELECT 'environment', e.name, e.name, e.version, pg_catalog.to_jsonb(e)
-                  FROM ff.environments AS e
-                 WHERE e.version IS NOT NULL) AS c
-          LEFT JOIN ff.versions AS v ON v.version = c.stamp
-         WHERE c.stamp IS NULL
-            OR v.version IS NULL
-            OR v.entity <> c.entity OR v.environment <> c.env OR v.entity_key <> c.k
-            OR v.after IS NULL
-            OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(v.after) AS a
-                        WHERE (c.img -> a.key) IS DISTINCT FROM a.value)
-         ORDER BY (v.version IS NULL AND c.stamp IS NOT NULL) DESC, c.stamp NULLS FIRST, 1, 2, 3
+          FROM cfg AS c
+          FULL JOIN latest AS l ON l.entity = c.entity AND l.env = c.env AND l.k = c.k
+         WHERE (c.entity IS NULL AND l.operation <> 'DELETE')
+            OR (c.entity IS NOT NULL AND c.stamp IS NULL
+                AND (c.entity <> 'environment' OR l.version IS NOT NULL))
+            OR (c.entity IS NOT NULL AND c.stamp IS NOT NULL
+                AND (l.version IS NULL OR c.stamp <> l.version OR l.operation = 'DELETE'
+                     OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(l.after) AS a
+                                 WHERE (c.img -> a.key) IS DISTINCT FROM a.value)))
+         ORDER BY (c.stamp > (SELECT pg_catalog.max(m.version) FROM ff.versions AS m)) DESC NULLS LAST,
+                  COALESCE(c.stamp, l.version), 1, 2, 3
          LIMIT 1;
         IF NOT FOUND THEN
             ok := true;
@@ -100,17 +122,20 @@ BEGIN
             RETURN;
         END IF;
         ok := false;
-        first_broken_version := bad.stamp;
+        first_broken_version := COALESCE(bad.stamp, bad.latest);
         detail := CASE bad.entity WHEN 'environment' THEN pg_catalog.format('environment "%s"', bad.k)
                   ELSE pg_catalog.format('%s "%s" in environment "%s"', bad.entity, bad.k, bad.env) END;
-        IF bad.stamp IS NULL THEN
+        IF bad.missing THEN
+            detail := pg_catalog.format('%s does not exist, but its latest version %s did not delete it: it was deleted without being recorded (with session_replication_role = replica, or with the triggers disabled)',
+                                        detail, bad.latest);
+        ELSIF bad.stamp IS NULL THEN
             detail := detail || ' has no version: it was written without being recorded (with session_replication_role = replica, or with the triggers disabled)';
-        ELSIF bad.found IS NULL AND bad.stamp > coalesce(bad.last, 0) THEN
+        ELSIF bad.stamp > COALESCE(bad.last, 0) THEN
             detail := pg_catalog.format('the newest versions are missing: %s is stamped with version %s, and the history ends at version %s',
-                                        detail, bad.stamp, coalesce(bad.last, 0));
+                                        detail, bad.stamp, COALESCE(bad.last, 0));
         ELSE
-            detail := pg_catalog.format('%s differs from its version %s: it was changed without being recorded (with session_replication_role = replica, or with the triggers disabled)',
-                                        detail, bad.stamp);
+            detail := pg_catalog.format('%s differs from its latest version %s: it was changed without being recorded (with session_replication_role = replica, or with the triggers disabled)',
+                                        detail, COALESCE(bad.latest, bad.stamp));
         END IF;
         RETURN;
     END IF;
@@ -420,11 +445,11 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET ff.invalid_targeting = 'warning'
+SET enable_nestloop = off
 AS $$
 DECLARE
     target      jsonb := ff._history_image_at(entity, environment, entity_key, at_version);
     cur         jsonb;
-    keys_then   jsonb;
     before_v    bigint := ff.current_version();
 BEGIN
     EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
@@ -448,22 +473,19 @@ BEGIN
     END IF;
 
     IF entity = 'segment' AND target IS NOT NULL THEN
-        -- the key list of then, replayed once, as an object key -> excluded:
-        -- each key is then found by binary search, whatever plan the
-        -- statistics of a freshly loaded key list would suggest (a nested
-        -- loop over the replay made this quadratic)
-        SELECT COALESCE(pg_catalog.jsonb_object_agg(t.targeting_key, t.excluded), '{}')
-          INTO keys_then
-          FROM ff._history_keys_at($2, $3, $4) AS t;
+        -- (enable_nestloop is off for this function: right after a bulk load
+        -- of keys, before statistics, the planner would otherwise rescan the
+        -- replayed list once per key, quadratic under the writer lock)
         DELETE FROM ff.segment_keys AS k
          WHERE k.environment = $2 AND k.segment = $3
-           AND NOT (keys_then ? k.targeting_key);
+           AND NOT EXISTS (SELECT 1 FROM ff._history_keys_at($2, $3, $4) AS t
+                            WHERE t.targeting_key = k.targeting_key);
         INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
-        SELECT $2, $3, t.key, t.value::boolean
-          FROM pg_catalog.jsonb_each(keys_then) AS t
+        SELECT $2, $3, t.targeting_key, t.excluded
+          FROM ff._history_keys_at($2, $3, $4) AS t
          WHERE NOT EXISTS (SELECT 1 FROM ff.segment_keys AS c
                             WHERE c.environment = $2 AND c.segment = $3
-                              AND c.targeting_key = t.key AND c.excluded = t.value::boolean)
+                              AND c.targeting_key = t.targeting_key AND c.excluded = t.excluded)
             ON CONFLICT ON CONSTRAINT segment_keys_pkey
             DO UPDATE SET excluded = EXCLUDED.excluded;
     END IF;
@@ -552,31 +574,34 @@ REVOKE ALL ON FUNCTION ff.rollback_segment(text, bigint, text) FROM PUBLIC;
 -- ff._history_dependency_order orders names so that each comes after the
 -- names it depends on (deps[i]: the comma-separated names names[i] depends
 -- on; names outside the list do not count); names in a cycle, which a valid
--- configuration does not have, come last in their given order
+-- configuration does not have, come in some order
 CREATE FUNCTION ff._history_dependency_order(names text[], deps text[])
 RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    done        text[] := '{}';
-    progress    boolean := true;
-    i           integer;
-BEGIN
-    WHILE progress LOOP
-        progress := false;
-        FOR i IN 1 .. COALESCE(pg_catalog.array_upper(names, 1), 0) LOOP
-            IF NOT names[i] = ANY (done)
-               AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(pg_catalog.string_to_array(deps[i], ',')) AS d
-                                WHERE d <> names[i] AND d = ANY (names) AND NOT d = ANY (done)) THEN
-                done := done || names[i];
-                progress := true;
-            END IF;
-        END LOOP;
-    END LOOP;
-    RETURN done || ARRAY(SELECT n FROM pg_catalog.unnest(names) WITH ORDINALITY AS u(n, k)
-                          WHERE NOT n = ANY (done) ORDER BY k);
-END;
+    -- the level of a name: 0, or one more than that of a name it depends
+    -- on (bounded: segment references nest at most 16 deep, and a cycle
+    -- must not recurse for ever)
+    WITH RECURSIVE nodes (n, k) AS (
+        SELECT u.n, u.k FROM pg_catalog.unnest(names) WITH ORDINALITY AS u (n, k)
+    ), edges (n, d) AS (
+        SELECT DISTINCT a.n, d.n
+          FROM nodes AS a
+          JOIN pg_catalog.unnest(pg_catalog.string_to_array(deps[a.k], ',')) AS e (d) ON true
+          JOIN nodes AS d ON d.n = e.d
+         WHERE d.n <> a.n
+    ), levels (n, lvl) AS (
+        SELECT nodes.n, 0 FROM nodes
+        UNION
+        SELECT e.n, l.lvl + 1
+          FROM edges AS e JOIN levels AS l ON l.n = e.d
+         WHERE l.lvl < 64
+    )
+    SELECT COALESCE(pg_catalog.array_agg(o.n ORDER BY o.lvl, o.k), '{}')
+      FROM (SELECT nodes.n, nodes.k, pg_catalog.max(l.lvl) AS lvl
+              FROM nodes JOIN levels AS l ON l.n = nodes.n
+             GROUP BY nodes.n, nodes.k) AS o
 $$;
 COMMENT ON FUNCTION ff._history_dependency_order(text[], text[]) IS
     'Internal: names ordered so that each follows the names it depends on (rollback order of segments)';
