@@ -1415,6 +1415,7 @@ FFPrepareSegment(FFCacheEnv *env, const char *name, size_t namelen)
 
 	if (!seg->rule_compiled)
 	{
+		FFCurrentGen->loading++;
 		seg->rule = NULL;
 		seg->rule_broken = false;
 		if (seg->rule_raw != NULL &&
@@ -1438,11 +1439,16 @@ FFPrepareSegment(FFCacheEnv *env, const char *name, size_t namelen)
 			}
 		}
 		seg->rule_compiled = true;
+		FFCurrentGen->loading--;
 	}
 	if (seg->rule_broken)
 		return NULL;
 	if (!seg->keys_loaded)
+	{
+		FFCurrentGen->loading++;
 		FFLoadSegmentKeys(env, seg);
+		FFCurrentGen->loading--;
+	}
 	return seg;
 }
 
@@ -1462,9 +1468,7 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
 
 	if (env == NULL)
 		return false;
-	FFCurrentGen->loading++;
 	seg = FFPrepareSegment(env, name, namelen);
-	FFCurrentGen->loading--;
 	if (seg == NULL)
 		return false;
 	info->rule = seg->rule;

@@ -127,6 +127,8 @@ typedef struct FFOutcome
 	FFCacheEnv *env;			/* NULL if the environment was not found */
 	FFCacheFlag *flag;			/* NULL if the flag was not found */
 	int			variant;		/* -1 = the caller's default */
+	int64		int_value;		/* the variant's exact value, when a whole
+								 * number was requested and it is one */
 } FFOutcome;
 
 #define FF_STANDARD_OPERATORS \
@@ -166,8 +168,8 @@ FFOutcomeError(FFOutcome *out, FFErrorCode code, const char *fmt,...)
 
 /*
  * FFVariantInt64 tells whether a number variant (d, its value as a double)
- * is a whole number in the bigint range, and gives it in *result (when not
- * NULL): from the double while that is exact (below 2^53 in magnitude),
+ * is a whole number in the bigint range, and gives it in *result: from the
+ * double while that is exact (below 2^53 in magnitude),
  * else exactly from the numeric as stored, so that 9223372036854775807 is
  * accepted and -9223372036854775809 is not, which doubles cannot tell.
  */
@@ -182,8 +184,7 @@ FFVariantInt64(const FFCacheFlag *flag, int variant, double d, int64 *result)
 		return false;
 	if (fabs(d) < 9007199254740992.0)
 	{
-		if (result != NULL)
-			*result = (int64) d;
+		*result = (int64) d;
 		return true;
 	}
 	if (!JsonbExtractScalar(&flag->variant_jsonb[variant]->root, &jv) ||
@@ -201,8 +202,7 @@ FFVariantInt64(const FFCacheFlag *flag, int variant, double d, int64 *result)
 										  NumericGetDatum(int64_to_numeric(i)),
 										  NumericGetDatum(num))))
 		return false;
-	if (result != NULL)
-		*result = i;
+	*result = i;
 	return true;
 }
 
@@ -263,7 +263,7 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 			break;
 		case FF_WANT_INTEGER:
 			if (v->type == JL_NUMBER &&
-				!FFVariantInt64(out->flag, out->variant, v->u.number, NULL))
+				!FFVariantInt64(out->flag, out->variant, v->u.number, &out->int_value))
 			{
 				char		buf[64];
 
@@ -758,14 +758,11 @@ Datum
 ff_get_int(PG_FUNCTION_ARGS)
 {
 	FFOutcome	out;
-	int64		result = 0;
 
 	if (!FFEvaluateArgs(fcinfo, 3, FF_WANT_INTEGER, &out))
 		FF_RETURN_DEFAULT();
-	/* checked by FFTypeCheck: a whole number in the bigint range */
-	(void) FFVariantInt64(out.flag, out.variant, FFOutcomeValue(&out)->u.number,
-						  &result);
-	PG_RETURN_INT64(result);
+	/* FFTypeCheck found a whole number in the bigint range and kept it */
+	PG_RETURN_INT64(out.int_value);
 }
 
 PG_FUNCTION_INFO_V1(ff_get_float);

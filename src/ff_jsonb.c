@@ -195,17 +195,6 @@ FFConvertCheck(void *p, FFConvert *cv)
 	return p;
 }
 
-/*
- * FFLookupCheck returns p; a failed arena allocation (NULL) is recorded in
- * the lookup's jd->no_memory.
- */
-static inline void *
-FFLookupCheck(void *p, FFJsonbData *jd)
-{
-	if (unlikely(p == NULL))
-		jd->no_memory = true;
-	return p;
-}
 
 /* ---------------------------------------------------------------------
  * numeric -> double
@@ -488,7 +477,8 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, int depth, FFConvert *cv)
 const JLValue *
 FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy, bool *too_deep)
 {
-	FFConvert	cv = {copy, too_deep == NULL, true, false, false};
+	FFConvert	cv = {.copy = copy, .deep_is_error = (too_deep == NULL),
+	.memory_is_error = true};
 	const JLValue *v = FFJsonbValueToJLDepth(arena, jbv, 0, &cv);
 
 	if (cv.too_deep)
@@ -502,7 +492,8 @@ FFJsonbValueToJL(JLArena *arena, JsonbValue *jbv, bool copy, bool *too_deep)
 const JLValue *
 FFJsonbToJL(JLArena *arena, Jsonb *jb, bool copy, bool *too_deep)
 {
-	FFConvert	cv = {copy, too_deep == NULL, true, false, false};
+	FFConvert	cv = {.copy = copy, .deep_is_error = (too_deep == NULL),
+	.memory_is_error = true};
 	const JLValue *v = FFContainerToJL(arena, &jb->root, 0, &cv);
 
 	if (cv.too_deep)
@@ -732,7 +723,7 @@ static pg_noinline const JLValue *
 FFContextConvert(JLArena *scratch, FFJsonbData *jd, JsonbContainer *jc,
 				 JsonbValue *jbv)
 {
-	FFConvert	cv = {false, false, false, false, false};
+	FFConvert	cv = {0};		/* no copies; record, never raise */
 	const JLValue *v = jc != NULL ? FFContainerToJL(scratch, jc, 0, &cv) :
 		FFJsonbValueToJLDepth(scratch, jbv, 0, &cv);
 

@@ -56,6 +56,19 @@ typedef struct FFJsonbData
 #define FF_MAX_JSON_DEPTH 10000
 
 /* arenas over palloc in a memory context */
+/*
+ * FFLookupCheck returns p; a failed arena allocation (NULL) in a context
+ * lookup is recorded in jd->no_memory, which ends the evaluation with an
+ * error result.
+ */
+static inline void *
+FFLookupCheck(void *p, FFJsonbData *jd)
+{
+	if (unlikely(p == NULL))
+		jd->no_memory = true;
+	return p;
+}
+
 extern JLArena *FFArenaCreate(MemoryContext cxt);
 /* the same, failing (NULL) once the context holds limit bytes */
 extern JLArena *FFArenaCreateBudget(MemoryContext cxt, Size limit);

@@ -41,18 +41,6 @@ static const JLValue *FFDatumLookup(JLArena *arena, Datum d, Oid typid,
 									FFJsonbData *trouble);
 
 /*
- * FFCheck returns p; a failed arena allocation (NULL) is recorded in
- * trouble->no_memory, which ends the evaluation with an error result.
- */
-static inline void *
-FFCheck(void *p, FFJsonbData *trouble)
-{
-	if (unlikely(p == NULL))
-		trouble->no_memory = true;
-	return p;
-}
-
-/*
  * FFTypeIsRow tells whether typid (or the base type of a domain) is a
  * composite type.
  */
@@ -180,7 +168,7 @@ FFRowToObject(JLArena *arena, FFRowData *data)
 	size_t		n = 0;
 	int			i;
 
-	members = FFCheck(JLArenaAlloc(arena, sizeof(JLMember) * Max(desc->natts, 1)),
+	members = FFLookupCheck(JLArenaAlloc(arena, sizeof(JLMember) * Max(desc->natts, 1)),
 					  &data->base);
 	if (members == NULL)
 		return NULL;
@@ -203,7 +191,7 @@ FFRowToObject(JLArena *arena, FFRowData *data)
 		members[n].value = v ? v : &JLNullValue;
 		n++;
 	}
-	return FFCheck(JLMakeObject(arena, members, n), &data->base);
+	return FFLookupCheck(JLMakeObject(arena, members, n), &data->base);
 }
 
 /*
@@ -354,17 +342,17 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 		case BOOLOID:
 			return nsegs ? NULL : (DatumGetBool(d) ? &JLTrueValue : &JLFalseValue);
 		case INT2OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetInt16(d)), trouble);
+			return nsegs ? NULL : FFLookupCheck(JLMakeNumber(arena, DatumGetInt16(d)), trouble);
 		case INT4OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetInt32(d)), trouble);
+			return nsegs ? NULL : FFLookupCheck(JLMakeNumber(arena, DatumGetInt32(d)), trouble);
 		case INT8OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, (double) DatumGetInt64(d)), trouble);
+			return nsegs ? NULL : FFLookupCheck(JLMakeNumber(arena, (double) DatumGetInt64(d)), trouble);
 		case FLOAT4OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetFloat4(d)), trouble);
+			return nsegs ? NULL : FFLookupCheck(JLMakeNumber(arena, DatumGetFloat4(d)), trouble);
 		case FLOAT8OID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, DatumGetFloat8(d)), trouble);
+			return nsegs ? NULL : FFLookupCheck(JLMakeNumber(arena, DatumGetFloat8(d)), trouble);
 		case NUMERICOID:
-			return nsegs ? NULL : FFCheck(JLMakeNumber(arena, FFNumericToDouble(DatumGetNumeric(d))),
+			return nsegs ? NULL : FFLookupCheck(JLMakeNumber(arena, FFNumericToDouble(DatumGetNumeric(d))),
 										  trouble);
 		case TEXTOID:
 		case VARCHAROID:
@@ -374,12 +362,12 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 
 				if (nsegs)
 					return NULL;
-				return FFCheck(JLMakeString(arena, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), false), trouble);
+				return FFLookupCheck(JLMakeString(arena, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), false), trouble);
 			}
 		case NAMEOID:
 			if (nsegs)
 				return NULL;
-			return FFCheck(JLMakeString(arena, NameStr(*DatumGetName(d)),
+			return FFLookupCheck(JLMakeString(arena, NameStr(*DatumGetName(d)),
 										strlen(NameStr(*DatumGetName(d))), false), trouble);
 		case DATEOID:
 		case TIMEOID:
@@ -393,7 +381,7 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 				if (nsegs)
 					return NULL;
 				s = JsonEncodeDateTime(NULL, d, base, NULL);
-				return FFCheck(JLMakeString(arena, s, strlen(s), false), trouble);
+				return FFLookupCheck(JLMakeString(arena, s, strlen(s), false), trouble);
 			}
 		case JSONBOID:
 		case JSONOID:
@@ -445,7 +433,7 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 			return FFDatumLookup(arena, elems[idx], elemtype, segs + 1, nsegs - 1,
 								 trouble);
 		}
-		items = FFCheck(JLArenaAlloc(arena, sizeof(JLValue *) * Max(n, 1)), trouble);
+		items = FFLookupCheck(JLArenaAlloc(arena, sizeof(JLValue *) * Max(n, 1)), trouble);
 		if (items == NULL)
 			return NULL;
 		for (i = 0; i < n; i++)
@@ -456,7 +444,7 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 			if (items[i] == NULL)
 				return NULL;	/* out of memory, or a json element jsonb refuses */
 		}
-		return FFCheck(JLMakeArray(arena, items, n), trouble);
+		return FFLookupCheck(JLMakeArray(arena, items, n), trouble);
 	}
 
 	if (type_is_rowtype(base))
@@ -484,7 +472,7 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 
 		getTypeOutputInfo(base, &outfunc, &isvarlena);
 		s = OidOutputFunctionCall(outfunc, d);
-		return FFCheck(JLMakeString(arena, s, strlen(s), false), trouble);
+		return FFLookupCheck(JLMakeString(arena, s, strlen(s), false), trouble);
 	}
 }
 

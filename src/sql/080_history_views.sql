@@ -52,8 +52,9 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
     bad         record;
+    last_v      bigint;
 BEGIN
-    SELECT pg_catalog.count(*) INTO checked FROM ff.versions;
+    SELECT pg_catalog.count(*), pg_catalog.max(v.version) INTO checked, last_v FROM ff.versions AS v;
     SELECT r.* INTO bad
       FROM (SELECT v.version, v.hash, v.prev_hash,
                    ff._history_hash(v) AS recomputed,
@@ -101,8 +102,7 @@ BEGIN
               FROM ff.environments AS e
         )
         SELECT COALESCE(c.entity, l.entity) AS entity, COALESCE(c.env, l.env) AS env,
-               COALESCE(c.k, l.k) AS k, c.entity IS NULL AS missing, c.stamp, l.version AS latest,
-               (SELECT pg_catalog.max(m.version) FROM ff.versions AS m) AS last
+               COALESCE(c.k, l.k) AS k, c.entity IS NULL AS missing, c.stamp, l.version AS latest
           INTO bad
           FROM cfg AS c
           FULL JOIN latest AS l ON l.entity = c.entity AND l.env = c.env AND l.k = c.k
@@ -113,7 +113,7 @@ BEGIN
                 AND (l.version IS NULL OR c.stamp <> l.version OR l.operation = 'DELETE'
                      OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(l.after) AS a
                                  WHERE (c.img -> a.key) IS DISTINCT FROM a.value)))
-         ORDER BY (c.stamp > (SELECT pg_catalog.max(m.version) FROM ff.versions AS m)) DESC NULLS LAST,
+         ORDER BY (c.stamp > last_v) DESC NULLS LAST,
                   COALESCE(c.stamp, l.version), 1, 2, 3
          LIMIT 1;
         IF NOT FOUND THEN
@@ -130,9 +130,9 @@ BEGIN
                                         detail, bad.latest);
         ELSIF bad.stamp IS NULL THEN
             detail := detail || ' has no version: it was written without being recorded (with session_replication_role = replica, or with the triggers disabled)';
-        ELSIF bad.stamp > COALESCE(bad.last, 0) THEN
+        ELSIF bad.stamp > COALESCE(last_v, 0) THEN
             detail := pg_catalog.format('the newest versions are missing: %s is stamped with version %s, and the history ends at version %s',
-                                        detail, bad.stamp, COALESCE(bad.last, 0));
+                                        detail, bad.stamp, COALESCE(last_v, 0));
         ELSE
             detail := pg_catalog.format('%s differs from its latest version %s: it was changed without being recorded (with session_replication_role = replica, or with the triggers disabled)',
                                         detail, COALESCE(bad.latest, bad.stamp));
