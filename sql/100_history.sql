@@ -467,3 +467,20 @@ RESET ROLE;
 DROP OWNED BY regress_hist_auditor;
 DROP ROLE regress_hist_auditor;
 SELECT ok FROM ff.verify_history();
+-- a CHECK a user adds to ff.versions is planned once per backend; a new
+-- body of a function it calls (CREATE OR REPLACE) applies from the next write
+CREATE FUNCTION public.regress_vcheck(c text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+ALTER TABLE ff.versions ADD CONSTRAINT regress_user_check CHECK (public.regress_vcheck(comment));
+UPDATE ff.flags SET description = 'checked once' WHERE key = 'again' AND environment = 'development';
+CREATE OR REPLACE FUNCTION public.regress_vcheck(c text) RETURNS boolean LANGUAGE sql IMMUTABLE
+    AS $$ SELECT c IS NOT NULL $$;
+\set VERBOSITY terse
+UPDATE ff.flags SET description = 'checked twice' WHERE key = 'again' AND environment = 'development';
+\set VERBOSITY default
+BEGIN;
+SELECT ff.comment_change('with a comment');
+UPDATE ff.flags SET description = 'checked twice' WHERE key = 'again' AND environment = 'development';
+COMMIT;
+ALTER TABLE ff.versions DROP CONSTRAINT regress_user_check;
+DROP FUNCTION public.regress_vcheck(text);
+SELECT ok FROM ff.verify_history();

@@ -136,7 +136,36 @@ SELECT ff.get_bool('static-on', '{}', NULL, 'glue_other') AS argument_wins;
 SELECT * FROM ff.evaluate('static-on', '{}', 'false');
 SET ff.environment = 'no_such_env';
 SELECT * FROM ff.evaluate('static-on', '{}', 'false');
+-- evaluate_all raises: the DETAIL says the name came from the setting, the
+-- HINT lists the environments (other tests of this database add some, so
+-- the function shows the HINT with everything but the first three cut)
+CREATE FUNCTION pg_temp.all_error(env text) RETURNS TABLE (state text, message text, detail text, hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ff.evaluate_all('{}', env);
+    RETURN;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    hint := regexp_replace(hint, '^(Existing environments: "development", "glue_eval", "glue_other")[^.]*\.', '\1 ....');
+    RETURN NEXT;
+END $$;
+SELECT * FROM pg_temp.all_error(NULL);
+-- the setting must be a name an environment can have (checked when set)
+SET ff.environment = 'no such env';
+SET ff.environment = '-leading-dash';
+SHOW ff.environment;
 RESET ff.environment;
+-- a name found missing is remembered until the next change: creating the
+-- environment makes it visible to the next statement, also in a transaction
+BEGIN;
+SELECT reason, error_message FROM ff.evaluate('static-on', '{}', 'false', 'late_env');
+SELECT reason, error_message FROM ff.evaluate('static-on', '{}', 'false', 'late_env');
+SELECT name FROM ff.create_environment('late_env');
+SELECT reason, error_code FROM ff.evaluate('static-on', '{}', 'false', 'late_env');
+SELECT ff.evaluate_all('{}', 'late_env');
+ROLLBACK;
+SELECT reason, error_message FROM ff.evaluate('static-on', '{}', 'false', 'late_env');
 -- the default environment ("development") has no such flag
 SELECT flag_key, reason, error_code, error_message FROM ff.evaluate('static-on', '{}', 'false');
 -- an empty environment argument means "not given"
@@ -187,6 +216,16 @@ SELECT c::text, ff.get_bool('staff-feature', c, NULL, 'glue_eval') AS staff
                     '{"targetingKey": "friend", "email": "f@elsewhere.org"}',
                     '{"targetingKey": "y", "email": "y@elsewhere.org"}',
                     '{"email": "z@elsewhere.org"}']::jsonb[]) AS c;
+-- without a targeting key the lists cannot match and the segment's rule decides;
+-- a segment of lists alone then gives null (the if takes its else branch)
+SELECT c::text, (ff.evaluate('staff-feature', c, NULL, 'glue_eval')).variant AS staff,
+       (ff.evaluate('beta-feature', c, NULL, 'glue_eval')).variant AS beta
+  FROM unnest(ARRAY['{"email": "w@example.com"}',
+                    '{"targetingKey": 42, "email": "w@example.com"}',
+                    '{"email": "w@elsewhere.org"}']::jsonb[]) AS c;
+CREATE TEMP TABLE shop_staff (id int, email text);
+INSERT INTO shop_staff VALUES (1, 'a@example.com'), (2, 'b@elsewhere.org');
+SELECT id, ff.get_bool_row('staff-feature', s, NULL, 'glue_eval') AS staff FROM shop_staff s ORDER BY id;
 INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('glue_eval', 'beta', 'user-3');
 SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-3"}', NULL, 'glue_eval') AS user3_added;
 DELETE FROM ff.segment_keys WHERE environment = 'glue_eval' AND segment = 'beta' AND targeting_key = 'user-1';
@@ -196,7 +235,13 @@ SELECT environments, flags, segments, segment_keys FROM ff.cache_info();
 -- evaluate_all: one call for every flag of an environment
 SELECT jsonb_pretty(ff.evaluate_all('{"targetingKey": "user-2", "user": {"tier": "gold"}, "wanted": "q"}', 'glue_eval'));
 SELECT ff.evaluate_all(NULL, 'glue_other');
+SELECT * FROM pg_temp.all_error('no_such_env');
+-- a role that may evaluate but not read ff.environments is not told the names
+CREATE ROLE regress_ff_eval_only;
+SET ROLE regress_ff_eval_only;
 SELECT ff.evaluate_all('{}', 'no_such_env');
+RESET ROLE;
+DROP ROLE regress_ff_eval_only;
 SELECT ff.evaluate_all('[]', 'glue_eval');
 
 -- the cache: a hit reads nothing, a change makes the next statement rebuild
@@ -213,6 +258,15 @@ SELECT count(*) FILTER (WHERE ff.get_bool('beta-feature', jsonb_build_object('ta
 SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) - :scans_before AS scans_by_cache_hits
   FROM pg_stat_xact_user_tables WHERE schemaname = 'ff';
 COMMIT;
+-- maintenance is not a change: VACUUM and ANALYZE of the configuration tables
+-- (autovacuum's too) keep the cache and its loaded segments
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval');
+SELECT rebuilds AS before_maintenance FROM ff.cache_info() \gset
+VACUUM ff.flags;
+VACUUM ANALYZE ff.segment_keys;
+ANALYZE ff.environments;
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval');
+SELECT rebuilds - :before_maintenance AS rebuilds_after_maintenance, valid FROM ff.cache_info();
 UPDATE ff.flags SET description = 'touched' WHERE environment = 'glue_eval' AND key = 'static-on';
 SELECT valid AS valid_after_change FROM ff.cache_info();
 SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval');

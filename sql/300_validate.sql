@@ -218,3 +218,12 @@ SELECT name, is_default, metadata, description FROM ff.environments ORDER BY nam
 -- a non-pristine environment is not taken over
 INSERT INTO ff.environments (name) VALUES ('development');
 ROLLBACK;
+-- compile errors give the path relative to the segment (and to the flag):
+-- $.rule..., as the other checks of a write do
+SELECT ff.create_segment('bad-rule', '{"and": [true, {"iff": [1]}]}');
+INSERT INTO ff.segments (environment, name, rule) VALUES ('development', 'bad-rule', '{"!": [{"substr": []}]}');
+-- renaming a segment that has keys: a clear refusal, not the foreign key's
+SELECT name FROM ff.create_segment('keyed', NULL, include => '{k1,k2}', exclude => '{k3}');
+UPDATE ff.segments SET name = 'keyed2' WHERE environment = 'development' AND name = 'keyed';
+SELECT name FROM ff.create_segment('unkeyed', '{"==": [1, 1]}');
+UPDATE ff.segments SET name = 'unkeyed2' WHERE environment = 'development' AND name = 'unkeyed' RETURNING name;

@@ -125,12 +125,31 @@ SELECT name FROM ff.create_segment('beta', '{"in_segment": "staff"}', 'productio
 SELECT name FROM ff.create_segment('keys-only', NULL, 'production', include => '{u7}');
 SELECT key FROM ff.set_targeting('limit', '{"if": [{"in_segment": "beta"}, "high",
     {"in_segment": ["keys-only", {"var": "account"}]}, "high"]}', 'production');
+-- probes: which segment decides, and null (default variant) against false
+SELECT key FROM ff.create_flag('seg-probe', '{"beta": "beta", "keys": "keys", "neither": "neither"}', 'neither',
+    environment => 'production',
+    targeting => '{"if": [{"in_segment": "beta"}, "beta", {"in_segment": ["keys-only", {"var": "account"}]}, "keys", "neither"]}');
+SELECT key FROM ff.create_flag('keys-probe', '{"true": true, "false": false, "undecided": false}', 'undecided',
+    environment => 'production', targeting => '{"in_segment": ["keys-only", {"var": "account"}]}');
 SELECT ff.export_flagd('production') -> 'flags' -> 'limit' -> 'targeting' AS exported_targeting;
 SELECT e.key AS evaluator, e.value AS rule FROM jsonb_each(ff.export_flagd('production') -> '$evaluators') AS e;
 -- re-imported, the segments' logic is inlined and evaluates the same way
 SELECT name FROM ff.create_environment('restore');
 SELECT ff.import_flagd(ff.export_flagd('production'), 'restore');
 SELECT targeting FROM ff.flags WHERE environment = 'restore' AND key = 'limit';
+-- the same answers as the segments, with and without a (string) targeting key
+SELECT c::text AS context, f AS flag, p.variant || ' ' || p.reason AS production,
+       r.variant || ' ' || r.reason AS restored, (p.variant, p.reason) IS NOT DISTINCT FROM (r.variant, r.reason) AS same
+  FROM unnest(ARRAY['{"targetingKey": "u1"}', '{"targetingKey": "u3", "email": "a@example.com"}',
+                    '{"targetingKey": "u9", "email": "a@example.com"}', '{"targetingKey": "u9"}',
+                    '{"email": "a@example.com"}', '{"email": "a@elsewhere.org"}', '{}',
+                    '{"targetingKey": 7, "email": "a@example.com"}',
+                    '{"account": "u7"}', '{"account": "u8"}', '{"account": 7}',
+                    '{"targetingKey": "u3", "account": "u7"}']::jsonb[]) WITH ORDINALITY AS c(c, n),
+       unnest(ARRAY['seg-probe', 'keys-probe']) AS f,
+       LATERAL ff.evaluate(f, c, NULL, 'production') AS p,
+       LATERAL ff.evaluate(f, c, NULL, 'restore') AS r
+ ORDER BY n, f DESC;
 SELECT count(*) AS segments_in_restore FROM ff.segments WHERE environment = 'restore';
 
 --

@@ -495,3 +495,17 @@ SELECT ff.current_version() - :v2 AS versions_written_by_the_null_section;
 SELECT count(*) AS rows_with_null_identity
   FROM (SELECT key FROM ff.flags WHERE key IS NULL OR environment IS NULL
         UNION ALL SELECT name FROM ff.segments WHERE name IS NULL OR environment IS NULL) AS x;
+
+-- a database that is not UTF-8: CREATE EXTENSION refuses it with a clear
+-- error (the install script is ASCII, so this works in any encoding)
+\set regress_db :DBNAME
+CREATE DATABASE regress_ff_latin1 TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C';
+CREATE DATABASE regress_ff_eucjp TEMPLATE template0 ENCODING 'EUC_JP' LOCALE 'C';
+\c regress_ff_latin1
+CREATE EXTENSION feature_flags;
+SELECT count(*) AS ff_schemas FROM pg_namespace WHERE nspname = 'ff';
+\c regress_ff_eucjp
+CREATE EXTENSION feature_flags;
+\c :regress_db
+DROP DATABASE regress_ff_latin1;
+DROP DATABASE regress_ff_eucjp;

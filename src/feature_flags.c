@@ -57,6 +57,47 @@ FFCheckNotifyChannel(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * FFCheckEnvironment is the check hook of ff.environment: empty (the
+ * default environment) or a name that an environment can have (the rule
+ * of ff._name_pattern(): a letter or digit, then up to 199 letters,
+ * digits, '.', '_', ':' or '-').  A typo of that kind would otherwise make
+ * every evaluation of the session answer the caller's default.  Whether
+ * the environment exists can only be known in a transaction, so that is
+ * left to the evaluation (reason ERROR) and the administration functions.
+ */
+static bool
+FFCheckEnvironment(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	size_t		len;
+	size_t		i;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	len = strlen(v);
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) v[i];
+		bool		ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') ||
+			(i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'));
+
+		if (!ok)
+			break;
+	}
+	if (i == len && len <= 200)
+		return true;
+	GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+	if (len > 200)
+		GUC_check_errdetail("An environment name is at most 200 characters long; this one has %zu bytes.",
+							len);
+	else
+		GUC_check_errdetail("An environment name starts with a letter or digit and contains only letters, digits, \".\", \"_\", \":\" and \"-\".");
+	GUC_check_errhint("Set it to the name of a row of ff.environments, or to '' for the default environment.");
+	return false;
+}
+
+/*
  * _PG_init defines the GUCs and initialises the subsystems.
  */
 void
@@ -69,7 +110,7 @@ _PG_init(void)
 							   "",
 							   PGC_USERSET,
 							   0,
-							   NULL, NULL, NULL);
+							   FFCheckEnvironment, NULL, NULL);
 
 	DefineCustomStringVariable("ff.notify_channel",
 							   "LISTEN/NOTIFY channel that receives one message per committed change-set.",

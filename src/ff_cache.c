@@ -60,6 +60,7 @@
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/fmgroids.h"
@@ -148,11 +149,14 @@ typedef struct FFCacheGen
 	int64		id;
 	Oid			relids[FF_NUM_TABLES];
 	AttrNumber	attnums[FF_NUM_COLUMNS];
-	FFStrMap	envs;			/* name -> FFCacheEnv */
+	FFStrMap	envs;			/* name -> FFCacheEnv, or FFMissingEnv */
+	int			nmissing;		/* names remembered as missing */
 	bool		default_known;
 	char	   *default_name;	/* NULL = no default environment */
 	int			loading;		/* lazy loads under way: > 0 after an ERROR
 								 * in one, which left partial state behind */
+	bool		statement_only; /* loads with an older statement's snapshot:
+								 * not for the next statement */
 
 	/* the statement that last used this generation */
 	LocalTransactionId lxid;
@@ -160,8 +164,20 @@ typedef struct FFCacheGen
 	CommandId	cid;
 } FFCacheGen;
 
+/*
+ * FFMissingEnv stands in the environment map of a generation for a name
+ * that was looked up and does not exist, so that an application whose
+ * ff.environment names no environment pays one index scan per generation,
+ * not one per evaluation.  At most FF_MAX_MISSING_ENVS names are kept.
+ */
+static FFCacheEnv FFMissingEnv;
+
+#define FF_MAX_MISSING_ENVS 64
+
 static FFCacheGen *FFCurrentGen = NULL;
 static bool FFCacheValid = false;
+static bool FFCacheRecheck = false;	/* see FFRelcacheCallback */
+static bool FFCacheSubAborted = false;	/* see FFCacheSubXactCallback */
 static uint64 FFInvalCount = 0;
 static int64 FFRebuildCount = 0;
 static int64 FFGenerationCounter = 0;
@@ -307,9 +323,16 @@ FFStrMapPut(FFStrMap *map, const char *key, size_t len, void *value)
  * --------------------------------------------------------------------- */
 
 /*
- * FFRelcacheCallback marks the cache invalid when one of the configuration
- * tables (or everything, relid = InvalidOid) is invalidated.  It must not
- * allocate, access catalogs or raise errors.
+ * FFRelcacheCallback marks the cache invalid when the signal table, or
+ * everything (relid = InvalidOid), is invalidated: every configuration
+ * change signals through ff._cache_signal.  An invalidation of one of the
+ * configuration tables themselves comes from VACUUM, ANALYZE, GRANT or
+ * DDL, which change no configuration: the next statement only checks that
+ * the tables and columns the generation reads are still the same
+ * (FFCacheRecheck), so that an autovacuum does not make every backend
+ * reload its segments.  A 1.0 installation has no signal table, and its
+ * trigger invalidates the changed table: there, any invalidation counts.
+ * It must not allocate, access catalogs or raise errors.
  */
 static void
 FFRelcacheCallback(Datum arg, Oid relid)
@@ -327,6 +350,12 @@ FFRelcacheCallback(Datum arg, Oid relid)
 	{
 		if (FFWatchedRelids[i] == relid)
 		{
+			if (i != FF_TABLE_CACHE_SIGNAL &&
+				OidIsValid(FFWatchedRelids[FF_TABLE_CACHE_SIGNAL]))
+			{
+				FFCacheRecheck = true;
+				return;
+			}
 			FFCacheValid = false;
 			FFInvalCount++;
 			memset(FFWatchedRelids, 0, sizeof(FFWatchedRelids));
@@ -336,20 +365,19 @@ FFRelcacheCallback(Datum arg, Oid relid)
 }
 
 /*
- * FFCacheSubXactCallback makes the next evaluation after a rolled-back
- * subtransaction (a PL/pgSQL exception block, ROLLBACK TO SAVEPOINT) look
- * at the cache again, although the statement and its command id are the
- * same: the configuration that subtransaction wrote, which the cache may
- * have loaded, is gone (its local invalidations are replayed by the
- * abort, right after this callback), and a lazy load it interrupted left
- * the generation incomplete.
+ * FFCacheSubXactCallback notes a rolled-back subtransaction (a PL/pgSQL
+ * exception block, ROLLBACK TO SAVEPOINT): the configuration it wrote,
+ * which the cache may have loaded, is gone (its local invalidations are
+ * replayed by the abort, right after this callback), and a lazy load it
+ * interrupted left the generation incomplete.  The next evaluation looks
+ * at the cache again, even within the same statement (FFCacheAcquire).
  */
 static void
 FFCacheSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB && FFCurrentGen != NULL)
-		FFCurrentGen->lxid = InvalidLocalTransactionId;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		FFCacheSubAborted = true;
 }
 
 /*
@@ -403,7 +431,7 @@ ff_invalidate_cache(PG_FUNCTION_ARGS)
  * generation, or raises an error when the extension is not installed.
  */
 static void
-FFResolveRelations(FFCacheGen *gen)
+FFResolveRelations(Oid *relids, AttrNumber *attnums)
 {
 	Oid			nsp;
 	int			i;
@@ -422,21 +450,44 @@ FFResolveRelations(FFCacheGen *gen)
 		 * trigger invalidates the changed table itself, which is watched too.
 		 */
 		if (i == FF_TABLE_CACHE_SIGNAL)
-			gen->relids[i] = get_relname_relid(FFTableNames[i], nsp);
+			relids[i] = get_relname_relid(FFTableNames[i], nsp);
 		else
-			gen->relids[i] = FFTriggerRelid(nsp, FFTableNames[i]);
+			relids[i] = FFTriggerRelid(nsp, FFTableNames[i]);
 	}
 	for (i = 0; i < FF_NUM_COLUMNS; i++)
 	{
-		gen->attnums[i] = get_attnum(gen->relids[FFColumns[i].table],
-									 FFColumns[i].name);
-		if (gen->attnums[i] == InvalidAttrNumber)
+		attnums[i] = get_attnum(relids[FFColumns[i].table], FFColumns[i].name);
+		if (attnums[i] == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("column \"%s\" of table \"ff.%s\" does not exist",
 							FFColumns[i].name, FFTableNames[FFColumns[i].table]),
 					 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
 	}
+}
+
+/*
+ * FFCacheCheckRelations handles an invalidation of the configuration
+ * tables themselves (FFRelcacheCallback): the current generation stays
+ * valid when the tables and the columns it reads are the same, which they
+ * are after VACUUM, ANALYZE or GRANT; after DDL that changed them it is
+ * rebuilt.
+ */
+static void
+FFCacheCheckRelations(void)
+{
+	Oid			relids[FF_NUM_TABLES];
+	AttrNumber	attnums[FF_NUM_COLUMNS];
+
+	if (likely(!FFCacheRecheck))
+		return;
+	FFCacheRecheck = false;
+	if (FFCurrentGen == NULL || !FFCacheValid)
+		return;
+	FFResolveRelations(relids, attnums);
+	if (memcmp(relids, FFCurrentGen->relids, sizeof(relids)) != 0 ||
+		memcmp(attnums, FFCurrentGen->attnums, sizeof(attnums)) != 0)
+		FFCacheValid = false;
 }
 
 /*
@@ -459,7 +510,7 @@ FFCacheRebuild(void)
 								ALLOCSET_DEFAULT_SIZES);
 	gen = MemoryContextAllocZero(cxt, sizeof(FFCacheGen));
 	gen->cxt = cxt;
-	FFResolveRelations(gen);
+	FFResolveRelations(gen->relids, gen->attnums);
 	gen->arena = FFArenaCreate(cxt);
 	FFStrMapInit(&gen->envs, cxt, 4);
 	gen->id = ++FFGenerationCounter;
@@ -490,11 +541,16 @@ FFCacheAcquire(void)
 	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
 	CommandId	cid = GetCurrentCommandId(false);
 	FFCacheGen *gen = FFCurrentGen;
+	bool		same_statement;
 
-	if (gen != NULL && gen->lxid == lxid && gen->stmt_start == stmt_start && gen->cid == cid)
+	same_statement = gen != NULL && gen->lxid == lxid &&
+		gen->stmt_start == stmt_start && gen->cid == cid;
+	if (likely(same_statement && !FFCacheSubAborted))
 		return gen;
+	FFCacheSubAborted = false;
 
 	AcceptInvalidationMessages();
+	FFCacheCheckRelations();
 
 	gen = FFCurrentGen;
 
@@ -503,10 +559,21 @@ FFCacheAcquire(void)
 	 * timeout, out of memory) is discarded whole: its partial state and the
 	 * memory it took go with it.
 	 */
-	if (gen == NULL || !FFCacheValid || gen->loading != 0)
+	if (gen == NULL || !FFCacheValid || gen->loading != 0 ||
+		(gen->statement_only && !same_statement))
 	{
 		FFCacheRebuild();
 		gen = FFCurrentGen;
+
+		/*
+		 * Within a statement, after a rolled-back subtransaction: the new
+		 * generation loads with the statement's snapshot, so the statement
+		 * keeps its configuration version without what the subtransaction
+		 * wrote.  The invalidations just processed may also have been of
+		 * changes other sessions committed since, which that snapshot does
+		 * not see: the generation serves this statement only.
+		 */
+		gen->statement_only = same_statement;
 	}
 	gen->lxid = lxid;
 	gen->stmt_start = stmt_start;
@@ -518,7 +585,8 @@ FFCacheAcquire(void)
 	 * visible just before it sends the invalidations, the same short window
 	 * its own catalog caches have).
 	 */
-	GetSnapshotData(&FFLoadSnapshotData);
+	if (!same_statement)
+		GetSnapshotData(&FFLoadSnapshotData);
 	return gen;
 }
 
@@ -728,6 +796,68 @@ FFLoadDefaultName(FFCacheGen *gen)
 }
 
 /*
+ * FFNameCompare orders a list of C strings (list_sort comparator).
+ */
+static int
+FFNameCompare(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
+/*
+ * FFCacheEnvironmentNames returns the names of the existing environments
+ * for a HINT: quoted, comma-separated, in name order, at most 20 of them.
+ * It returns NULL when the current user may not read ff.environments (the
+ * evaluation functions are PUBLIC; the names are not), or when there are
+ * none.  Call it after FFCacheGetEnv, in the same statement.
+ */
+char *
+FFCacheEnvironmentNames(void)
+{
+	FFCacheGen *gen = FFCurrentGen;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *names = NIL;
+	StringInfoData buf;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (gen == NULL ||
+		pg_class_aclcheck(gen->relids[FF_TABLE_ENVIRONMENTS], GetUserId(),
+						  ACL_SELECT) != ACLCHECK_OK)
+		return NULL;
+	rel = table_open(gen->relids[FF_TABLE_ENVIRONMENTS], AccessShareLock);
+	scan = FFBeginScan(gen, rel, 0, NULL, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		char	   *name = FFGetText(tup, RelationGetDescr(rel),
+									 gen->attnums[FF_COL_ENV_NAME]);
+
+		CHECK_FOR_INTERRUPTS();
+		if (name != NULL)
+			names = lappend(names, name);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (names == NIL)
+		return NULL;
+	list_sort(names, FFNameCompare);
+	initStringInfo(&buf);
+	foreach(lc, names)
+	{
+		if (n == 20)
+		{
+			appendStringInfo(&buf, " and %d more", list_length(names) - n);
+			break;
+		}
+		appendStringInfo(&buf, "%s\"%s\"", n > 0 ? ", " : "", (char *) lfirst(lc));
+		n++;
+	}
+	return buf.data;
+}
+
+/*
  * FFLoadEnv reads one environment with its flags (uncompiled) and its
  * segments (key lists not yet loaded); NULL if it does not exist.  The
  * environment becomes visible in the generation only once complete.
@@ -902,6 +1032,11 @@ FFCacheLookupEnv(const char *name, size_t len, char **missing_name)
 		len = strlen(name);
 	}
 	env = FFStrMapGet(&gen->envs, name, len);
+	if (env == &FFMissingEnv)
+	{
+		*missing_name = pnstrdup(name, len);
+		return NULL;
+	}
 	if (env != NULL)
 		return env;
 	cname = pnstrdup(name, len);
@@ -909,7 +1044,15 @@ FFCacheLookupEnv(const char *name, size_t len, char **missing_name)
 	env = FFLoadEnv(gen, cname);
 	gen->loading--;
 	if (env == NULL)
+	{
 		*missing_name = cname;
+		if (gen->nmissing < FF_MAX_MISSING_ENVS)
+		{
+			FFStrMapPut(&gen->envs, MemoryContextStrdup(gen->cxt, cname), len,
+						&FFMissingEnv);
+			gen->nmissing++;
+		}
+	}
 	return env;
 }
 
@@ -1526,7 +1669,7 @@ FFCacheGetStats(FFCacheStats *stats)
 		uint32		j;
 		int			k;
 
-		if (gen->envs.entries[i].key == NULL)
+		if (gen->envs.entries[i].key == NULL || env == &FFMissingEnv)
 			continue;
 		stats->environments++;
 		stats->flags += env->nflags;

@@ -152,6 +152,7 @@ extern int64 FFCacheCurrentId(void);
 extern FFCacheEnv *FFCacheGetEnv(const char *name, size_t len, char **missing_name);
 /* the same, right after FFCacheBegin: no second invalidation pass */
 extern FFCacheEnv *FFCacheLookupEnv(const char *name, size_t len, char **missing_name);
+extern char *FFCacheEnvironmentNames(void);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */

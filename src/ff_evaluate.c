@@ -912,17 +912,21 @@ FFAllBuffers(int n, JsonbPair **pairs, FFAllEntry **entries)
 	if (n > kept_n || kept_pairs == NULL)
 	{
 		int			want = Max(n, 64);
+		Size		pairs_size = MAXALIGN(sizeof(JsonbPair) * want);
+		char	   *mem;
 
 		if (kept_pairs != NULL)
 		{
 			pfree(kept_pairs);
-			pfree(kept_entries);
 			kept_pairs = NULL;
 			kept_entries = NULL;
 			kept_n = 0;
 		}
-		kept_pairs = MemoryContextAlloc(TopMemoryContext, sizeof(JsonbPair) * want);
-		kept_entries = MemoryContextAlloc(TopMemoryContext, sizeof(FFAllEntry) * want);
+		/* one allocation: an ERROR leaves both kept arrays or neither */
+		mem = MemoryContextAlloc(TopMemoryContext,
+								 pairs_size + sizeof(FFAllEntry) * want);
+		kept_pairs = (JsonbPair *) mem;
+		kept_entries = (FFAllEntry *) (mem + pairs_size);
 		kept_n = want;
 	}
 	*pairs = kept_pairs;
@@ -940,6 +944,28 @@ PG_FUNCTION_INFO_V1(ff_evaluate_all);
  * object are of distinct lengths, written shortest first), so it is
  * serialized once, without pushJsonbValue's per-member work and sorting.
  */
+/*
+ * FFMissingEnvironmentError raises ff.evaluate_all's ERROR for an
+ * environment that does not exist, as the administration functions word
+ * it: the DETAIL says when the name came from the ff.environment setting,
+ * and the HINT lists the existing environments to a role that may read
+ * them.
+ */
+static pg_attribute_noreturn() void
+FFMissingEnvironmentError(const char *missing, bool from_setting)
+{
+	char	   *names = FFCacheEnvironmentNames();
+
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("environment \"%s\" does not exist", missing),
+			 from_setting ? errdetail("The name comes from the ff.environment setting.") : 0,
+			 names != NULL ?
+			 errhint("Existing environments: %s. Create one with SELECT ff.create_environment(%s);",
+					 names, quote_literal_cstr(missing)) :
+			 errhint("The environments are the rows of ff.environments.")));
+}
+
 Datum
 ff_evaluate_all(PG_FUNCTION_ARGS)
 {
@@ -972,10 +998,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("no environment was given and there is no default environment"),
 					 errhint("Pass an environment, set ff.environment, or mark one environment as the default.")));
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("environment \"%s\" does not exist", missing),
-				 errhint("The environments are the rows of ff.environments.")));
+		FFMissingEnvironmentError(missing, envname == ff_environment);
 	}
 
 	order = FFAllOrder(env);
@@ -1075,16 +1098,25 @@ FFRuleErrorHint(const JLError *err, bool allow_segments)
 
 /*
  * FFRaiseCompileError raises the ERROR for a rule that does not compile;
- * label names what the rule is ("targeting for flag \"x\"").
+ * label names what the rule is ("targeting for flag \"x\"").  The path is
+ * given relative to the flag or segment, as the other checks of a write
+ * give theirs ($.targeting.if[0], $.rule.and[1]), for the labels the
+ * validation triggers use; relative to the rule itself otherwise.
  */
 static void
 FFRaiseCompileError(const char *label, const JLError *err, bool allow_segments)
 {
+	const char *path = err->path[0] == '$' ? err->path + 1 : "";
+	const char *root = "$";
+
+	if (strncmp(label, "targeting for ", 14) == 0)
+		root = "$.targeting";
+	else if (strncmp(label, "rule of segment ", 16) == 0)
+		root = "$.rule";
 	ereport(ERROR,
 			(errcode(err->code == JL_ERR_OUT_OF_MEMORY ? ERRCODE_OUT_OF_MEMORY :
 					 ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid %s: %s at %s", label, err->message,
-					err->path[0] ? err->path : "$"),
+			 errmsg("invalid %s: %s at %s%s", label, err->message, root, path),
 			 errhint("%s", FFRuleErrorHint(err, allow_segments))));
 }
 

@@ -77,6 +77,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
@@ -1414,6 +1415,18 @@ FFHistoryVersionsRelcacheCallback(Datum arg, Oid relid)
 }
 
 /*
+ * FFHistoryVersionsProcCallback marks the cached expressions stale when any
+ * function changes: planning inlined the SQL functions they call as they
+ * were then (CREATE OR REPLACE FUNCTION sends no relcache invalidation of
+ * ff.versions), as PostgreSQL's plan cache also replans on such a change.
+ */
+static void
+FFHistoryVersionsProcCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	FFVersionExprCache.valid = false;
+}
+
+/*
  * FFHistoryVersionExprsMatch tells whether the cached expressions were built
  * for this relcache entry of ff.versions: the same checks and triggers.
  */
@@ -1932,8 +1945,9 @@ FFHistorySubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 
 /*
  * FFHistoryInit registers the transaction callbacks that keep
- * FFHistoryLockSubid true and the relcache callback that marks the cached
- * CHECK expressions of ff.versions stale; called once from _PG_init.
+ * FFHistoryLockSubid true and the relcache and pg_proc callbacks that mark
+ * the cached CHECK expressions of ff.versions stale; called once from
+ * _PG_init.
  */
 void
 FFHistoryInit(void)
@@ -1941,6 +1955,7 @@ FFHistoryInit(void)
 	RegisterXactCallback(FFHistoryXactCallback, NULL);
 	RegisterSubXactCallback(FFHistorySubXactCallback, NULL);
 	CacheRegisterRelcacheCallback(FFHistoryVersionsRelcacheCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, FFHistoryVersionsProcCallback, (Datum) 0);
 }
 
 /*

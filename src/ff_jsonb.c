@@ -421,6 +421,7 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, int depth, FFConvert *cv)
 			return NULL;
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
+			CHECK_FOR_INTERRUPTS();
 			if (tok == WJB_KEY)
 			{
 				if (cv->copy)
@@ -460,6 +461,7 @@ FFContainerToJL(JLArena *arena, JsonbContainer *jc, int depth, FFConvert *cv)
 			return NULL;
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
+			CHECK_FOR_INTERRUPTS();
 			if (tok == WJB_ELEM && n < count)
 			{
 				items[n] = FFJsonbValueToJLDepth(arena, &v, depth + 1, cv);
@@ -563,7 +565,10 @@ FFPushJLDepth(JsonbParseState **state, JsonbIteratorToken tok,
 	{
 		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 		for (i = 0; i < v->u.array.count; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			FFPushJLDepth(state, WJB_ELEM, v->u.array.items[i], depth + 1);
+		}
 		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 	}
 	if (v->type == JL_OBJECT)
@@ -573,6 +578,7 @@ FFPushJLDepth(JsonbParseState **state, JsonbIteratorToken tok,
 		{
 			const JLMember *m = &v->u.object.members[i];
 
+			CHECK_FOR_INTERRUPTS();
 			jbv.type = jbvString;
 			jbv.val.string.val = (char *) m->key;
 			jbv.val.string.len = (int) m->keylen;

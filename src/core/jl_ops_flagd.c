@@ -580,13 +580,18 @@ JLEvalFractional(JLEvalState *st, const JLNode *node, const JLValue *scope)
 /*
  * JLEvalInSegment implements in_segment: membership from the context's
  * segment callback, or the segment's rule when the key is in neither
- * list.  A segment evaluated again for the same key while it is being
- * evaluated is a cycle (JL_ERR_RUNTIME); the depth limit backs this up.
+ * list.  Without a string key (no targetingKey, or a key expression that
+ * gives something else) the lists cannot match and the rule decides; a
+ * segment without a rule then gives null.  A segment evaluated again for
+ * the same key while it is being evaluated is a cycle (JL_ERR_RUNTIME);
+ * the depth limit backs this up.
  */
 const JLValue *
 JLEvalInSegment(JLEvalState *st, const JLNode *node, const JLValue *scope)
 {
 	const JLValue *key;
+	const char *keyptr = NULL;
+	size_t		keylen = 0;
 	JLSegmentInfo info;
 	const JLValue *r;
 	int			i;
@@ -602,28 +607,31 @@ JLEvalInSegment(JLEvalState *st, const JLNode *node, const JLValue *scope)
 
 		key = JLLookupRoot(st, &tk, 1);
 	}
-	if (key == NULL || key->type != JL_STRING)
-		return &JLNullValue;
+	if (key != NULL && key->type == JL_STRING)
+	{
+		keyptr = key->u.string.ptr;
+		keylen = key->u.string.len;
+	}
 	if (st->ctx->segment == NULL)
 		return &JLNullValue;
 	info.membership = 0;
 	info.rule = NULL;
 	if (!st->ctx->segment(st->ctx->opaque, node->u.segment.name,
-						  node->u.segment.namelen, key->u.string.ptr,
-						  key->u.string.len, &info))
+						  node->u.segment.namelen, keyptr, keylen, &info))
 		return &JLNullValue;
 	if (info.membership > 0)
 		return &JLTrueValue;
 	if (info.membership < 0)
 		return &JLFalseValue;
 	if (info.rule == NULL)
-		return &JLFalseValue;
+		return keyptr == NULL ? &JLNullValue : &JLFalseValue;
 
 	for (i = 0; i < st->nactive; i++)
 		if (st->active[i].namelen == node->u.segment.namelen &&
 			memcmp(st->active[i].name, node->u.segment.name, node->u.segment.namelen) == 0 &&
-			st->active[i].keylen == key->u.string.len &&
-			memcmp(st->active[i].key, key->u.string.ptr, key->u.string.len) == 0)
+			(st->active[i].key == NULL) == (keyptr == NULL) &&
+			st->active[i].keylen == keylen &&
+			(keylen == 0 || memcmp(st->active[i].key, keyptr, keylen) == 0))
 		{
 			JLEvalFail(st, JL_ERR_RUNTIME, node->path,
 					   "segment \"%.*s\" references itself (cycle through in_segment)",
@@ -642,8 +650,8 @@ JLEvalInSegment(JLEvalState *st, const JLNode *node, const JLValue *scope)
 		return NULL;
 	st->active[st->nactive].name = node->u.segment.name;
 	st->active[st->nactive].namelen = node->u.segment.namelen;
-	st->active[st->nactive].key = key->u.string.ptr;
-	st->active[st->nactive].keylen = key->u.string.len;
+	st->active[st->nactive].key = keyptr;
+	st->active[st->nactive].keylen = keylen;
 	st->nactive++;
 	r = JLEvalNode(st, info.rule->root, NULL);
 	st->nactive--;

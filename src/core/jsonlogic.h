@@ -343,8 +343,9 @@ typedef struct JLContext
 
 	/*
 	 * Find a segment by name; false if it does not exist (in_segment then
-	 * yields null).  key is the targeting key being tested.  May be NULL
-	 * when segments are not available.
+	 * yields null).  key is the targeting key being tested, or NULL when
+	 * the context has none (set membership 0 and give the rule).  The
+	 * callback may be NULL when segments are not available.
 	 */
 	bool		(*segment) (void *opaque, const char *name, size_t namelen,
 							const char *key, size_t keylen,

@@ -14,6 +14,21 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION feature_flags" to load this file. \quit
 
+-- The evaluator works on UTF-8 text: fractional and ff.bucket hash the
+-- UTF-8 bytes of a key (as flagd does), substr counts characters.  This
+-- script is ASCII, so this check runs in any database encoding.
+DO $$
+BEGIN
+    IF pg_catalog.getdatabaseencoding() <> 'UTF8' THEN
+        RAISE EXCEPTION 'feature_flags needs a UTF-8 database; database "%" uses %',
+                        pg_catalog.current_database(), pg_catalog.getdatabaseencoding()
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Bucketing hashes the UTF-8 bytes of a key, as flagd does, and JSON Logic counts characters of UTF-8 text: in another encoding users would land in other buckets than in flagd.',
+                  HINT = 'Create the database with ENCODING ''UTF8'' (CREATE DATABASE ... TEMPLATE template0 ENCODING ''UTF8'' LOCALE ''C.UTF-8''), or initdb with -E UTF8.';
+    END IF;
+END
+$$;
+
 CREATE SCHEMA ff;
 COMMENT ON SCHEMA ff IS 'feature_flags: flags, segments, environments, their history, and evaluation functions';
 REVOKE ALL ON SCHEMA ff FROM PUBLIC;

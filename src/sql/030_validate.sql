@@ -1051,6 +1051,11 @@ BEGIN
             RAISE EXCEPTION 'invalid flag_type "%" for %', NEW.flag_type, label
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'flag_type is ''boolean'', ''string'', ''number'' or ''object'', or NULL to derive it from the variants.';
+        ELSIF NEW.flag_type <> vtype AND is_new THEN
+            RAISE EXCEPTION 'flag_type "%" of % does not match its variants, which are % values', NEW.flag_type, label, vtype
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Give variants of type %s, or set flag_type = %L (or leave it NULL, to derive it from the variants).',
+                                    NEW.flag_type, vtype);
         ELSIF NEW.flag_type <> vtype THEN
             RAISE EXCEPTION 'flag_type "%" of % does not match its variants, which are % values', NEW.flag_type, label, vtype
                 USING ERRCODE = 'invalid_parameter_value',
@@ -1120,8 +1125,11 @@ BEGIN
             EXCEPTION WHEN invalid_parameter_value THEN
                 GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
                 RAISE WARNING '%', err_msg
-                    USING DETAIL = CASE WHEN compiled
-                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; the call evaluates as in flagd: to null, and a negative whole weight counts as 0.'
+                    USING DETAIL = CASE
+                        WHEN compiled AND err_msg ~ 'fractional weight -[0-9]+ is not an integer'
+                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; as in flagd, a negative whole weight counts as 0.'
+                        WHEN compiled
+                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; as in flagd, the call evaluates to null.'
                         ELSE 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.'
                     END,
                           HINT = err_hint;
@@ -1200,6 +1208,7 @@ DECLARE
     info        record;
     users       text;
     cycle       text[];
+    nkeys       bigint;
 BEGIN
     IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (NEW.name IS DISTINCT FROM OLD.name
                                                   OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
@@ -1214,6 +1223,17 @@ BEGIN
         END IF;
         IF TG_OP = 'DELETE' THEN
             RETURN OLD;
+        END IF;
+        -- the key lists refer to the segment by name (1.10: instead of the
+        -- foreign key's bare error)
+        SELECT count(*) INTO nkeys FROM ff.segment_keys AS k
+         WHERE k.environment = OLD.environment AND k.segment = OLD.name;
+        IF nkeys > 0 THEN
+            RAISE EXCEPTION 'cannot rename or move segment "%" in environment "%": it has % targeting keys',
+                OLD.name, OLD.environment, nkeys
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = 'The rows of ff.segment_keys refer to the segment by its name and environment.',
+                      HINT = 'Create a segment under the new name with the same rule and keys (ff.create_segment(..., include => ..., exclude => ...)), point the flags at it with ff.set_targeting, then delete this one with ff.delete_segment.';
         END IF;
     END IF;
     IF NEW.environment IS NULL OR NEW.name IS NULL THEN
@@ -1343,7 +1363,7 @@ VALUES ('development', true, 'Default environment, created by CREATE EXTENSION f
 -- ---------------------------------------------------------------------
 
 COMMENT ON TABLE ff.environments IS
-'Environments: each one is a flagd flag set with its own flags, segments and metadata; exactly one is the default';
+'Environments: each one is a flagd flag set with its own flags, segments and metadata; at most one is the default (is_default), used when no environment is named';
 COMMENT ON COLUMN ff.environments.name IS 'Environment name (letters, digits, ".", "_", ":", "-"; at most 200 characters)';
 COMMENT ON COLUMN ff.environments.is_default IS 'The environment used when none is given and ff.environment is empty; setting it demotes the previous default';
 COMMENT ON COLUMN ff.environments.protected IS 'A protected environment cannot be deleted, and only ff administrators and members of allowed_roles may change it, its flags, segments and segment keys';

@@ -560,9 +560,14 @@ DECLARE
     w_off       bigint;
     rule        jsonb;
 BEGIN
-    IF percentage IS NULL OR percentage < 0 OR percentage > 100 THEN
+    IF percentage IS NULL THEN
+        RAISE EXCEPTION 'rollout percentage of flag "%" in environment "%" must not be NULL', set_rollout.key, env
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The percentage is a number from 0 to 100, with at most two decimals (e.g. 12.5).';
+    END IF;
+    IF percentage < 0 OR percentage > 100 THEN
         RAISE EXCEPTION 'invalid rollout percentage % for flag "%" in environment "%"',
-            COALESCE(percentage::text, 'NULL'), set_rollout.key, env
+            percentage, set_rollout.key, env
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The percentage is a number from 0 to 100, with at most two decimals (e.g. 12.5).';
     END IF;
@@ -622,6 +627,13 @@ BEGIN
                         jsonb_build_object('var', '$flagd.flagKey'), jsonb_build_object('var', bucket_by)))) || rule;
         END IF;
         rule := jsonb_build_object('fractional', rule);
+        IF bucket_by IS NOT NULL THEN
+            -- a context without the attribute (missing, null or "") gets the
+            -- default variant, like one without a targetingKey in the
+            -- shorthand: all of them would otherwise share one bucket
+            rule := jsonb_build_object('if', jsonb_build_array(
+                        jsonb_build_object('missing', jsonb_build_array(bucket_by)), NULL::jsonb, rule));
+        END IF;
     END IF;
     RETURN ff.set_targeting(set_rollout.key, rule, env);
 END;

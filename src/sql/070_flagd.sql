@@ -209,9 +209,10 @@ COMMENT ON FUNCTION ff.import_flagd(jsonb, text, boolean) IS
 'Loads a flagd flag-definition document into an environment atomically ($ref resolved, metadata = flag-set metadata); replace => true deletes the environment''s flags absent from the document; returns the number of flags created, changed or deleted';
 
 -- ff._segment_as_jsonlogic returns plain JSON Logic equivalent to
--- {"in_segment": [segment, key_expression]}: null when the key is not a
--- string, false for excluded keys, true for included keys, otherwise the
--- truthiness of the segment rule.
+-- {"in_segment": [segment, key_expression]}: false for excluded keys, true
+-- for included keys, otherwise the truthiness of the segment rule; without
+-- a rule, false for a string key and null for any other key (1.10: the
+-- rule decides for keys that are not strings, as in_segment does).
 CREATE FUNCTION ff._segment_as_jsonlogic(environment text, segment text, key_expression jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -223,6 +224,7 @@ DECLARE
     inc         jsonb;
     exc         jsonb;
     rule        jsonb;
+    is_string   jsonb;
     parts       jsonb := '[]';
 BEGIN
     SELECT * INTO seg FROM ff.segments AS s
@@ -235,28 +237,32 @@ BEGIN
       INTO exc, inc
       FROM ff.segment_keys AS k
      WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment;
-    -- like in_segment: a key that is not a string (e.g. no targetingKey) gives null
-    parts := jsonb_build_array(
-        jsonb_build_object('!==', jsonb_build_array(
-            jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression)),
-        'null'::jsonb);
+    -- like in_segment: the lists match string keys only (e.g. not a missing
+    -- targetingKey); the key is a string when {"cat": [key]} is the key itself
+    is_string := jsonb_build_object('===', jsonb_build_array(
+        jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression));
     IF exc <> '[]' THEN
-        parts := parts || jsonb_build_array(jsonb_build_object('in', jsonb_build_array(key_expression, exc)), false);
+        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
+                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, exc)))), false);
     END IF;
     IF inc <> '[]' THEN
-        parts := parts || jsonb_build_array(jsonb_build_object('in', jsonb_build_array(key_expression, inc)), true);
+        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
+                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, inc)))), true);
     END IF;
     IF seg.rule IS NULL THEN
-        parts := parts || 'false'::jsonb;
+        -- no rule: not a member, or undecided without a key
+        rule := jsonb_build_object('if', jsonb_build_array(is_string, false, NULL::jsonb));
     ELSE
         rule := (ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL)).rule;
         -- membership is the truthiness of the rule
         IF NOT (jsonb_typeof(rule) = 'object' AND rule ? '!!') THEN
             rule := jsonb_build_object('!!', jsonb_build_array(rule));
         END IF;
-        parts := parts || jsonb_build_array(rule);
     END IF;
-    RETURN jsonb_build_object('if', parts);
+    IF parts = '[]' THEN
+        RETURN rule;
+    END IF;
+    RETURN jsonb_build_object('if', parts || jsonb_build_array(rule));
 END;
 $$;
 

@@ -208,7 +208,8 @@ $$;
 COMMENT ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) IS
     'Internal: {"field": {"old": ..., "new": ...}} for every changed top-level field (version and updated_at left out); the delta for KEYS';
 
--- ff._history_summary: one line describing a version, e.g. "state: ENABLED → DISABLED"
+-- ff._history_summary: one line describing a version, e.g. "state: ENABLED -> DISABLED"
+-- (the arrow it writes is U+2192, written chr(8594): the install script is ASCII)
 CREATE FUNCTION ff._history_summary(operation text, before jsonb, after jsonb, delta jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -230,15 +231,15 @@ AS $$
                         AND coalesce(pg_catalog.jsonb_typeof(d.value -> 'new'), 'null') NOT IN ('object', 'array')
                         AND pg_catalog.length(ff._history_short(d.value -> 'old')) <= 40
                         AND pg_catalog.length(ff._history_short(d.value -> 'new')) <= 40
-                       THEN pg_catalog.format('%s: %s → %s', d.key, ff._history_short(d.value -> 'old'),
-                                              ff._history_short(d.value -> 'new'))
+                       THEN pg_catalog.format('%s: %s %s %s', d.key, ff._history_short(d.value -> 'old'),
+                                              pg_catalog.chr(8594), ff._history_short(d.value -> 'new'))
                        ELSE d.key || ' changed' END,
                   '; ' ORDER BY d.key), 'no visible change')
                 FROM pg_catalog.jsonb_each(ff._history_diff(operation, before, after, delta)) AS d)
     END
 $$;
 COMMENT ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) IS
-    'Internal: one line describing a version, e.g. "state: ENABLED → DISABLED"';
+    'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192)';
 
 CREATE VIEW ff.history AS
 SELECT v.version,
@@ -263,7 +264,7 @@ COMMENT ON COLUMN ff.history.environment IS 'Environment of the changed entity';
 COMMENT ON COLUMN ff.history.entity IS 'environment, flag or segment';
 COMMENT ON COLUMN ff.history.entity_key IS 'Flag key, segment name or environment name';
 COMMENT ON COLUMN ff.history.operation IS 'INSERT, UPDATE, DELETE, or KEYS (segment key list change)';
-COMMENT ON COLUMN ff.history.summary IS 'One-line description: created, deleted, "field: old → new; ...", "keys: +n included, ..."';
+COMMENT ON COLUMN ff.history.summary IS 'One-line description: created, deleted, "field: old -> new; ..." (with an arrow, U+2192), "keys: +n included, ..."';
 COMMENT ON COLUMN ff.history.diff IS '{"field": {"old": ..., "new": ...}} for the changed fields (version and updated_at left out); for KEYS the key delta';
 COMMENT ON COLUMN ff.history.changed_by IS 'Role that made the change';
 COMMENT ON COLUMN ff.history.application_name IS 'application_name of the connection that made the change';

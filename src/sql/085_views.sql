@@ -6,15 +6,19 @@
 -- ---------------------------------------------------------------------
 
 -- ff._targeting_summary describes a targeting rule in one short line:
--- "rollout on 25%, off 75%", "everyone: on", or the operators used, the
--- segments referenced and the variants it can return.
+-- "rollout on 25%, off 75%" (with "by <attribute>" when not bucketed by
+-- targetingKey), "everyone: on", or the operators used, the segments
+-- referenced and the variants it can return.
 CREATE FUNCTION ff._targeting_summary(targeting jsonb)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    frac        jsonb := targeting;
     args        jsonb;
+    bucket      jsonb;
+    by_what     text;
     total       numeric;
     ops         text;
     segs        text;
@@ -29,19 +33,41 @@ BEGIN
        AND jsonb_array_length(targeting -> 'if') = 2 AND targeting -> 'if' -> 0 = 'true'::jsonb THEN
         RETURN 'everyone: ' || COALESCE(targeting -> 'if' ->> 1, 'null');
     END IF;
-    IF targeting ? 'fractional' AND jsonb_typeof(targeting -> 'fractional') = 'array' THEN
-        args := (SELECT jsonb_agg(b) FROM jsonb_array_elements(targeting -> 'fractional') AS b
+    -- bucket_by (1.10): {"if": [{"missing": [attribute]}, null, {"fractional": ...}]}
+    IF targeting ? 'if' AND jsonb_typeof(targeting -> 'if') = 'array'
+       AND jsonb_array_length(targeting -> 'if') = 3 AND targeting -> 'if' -> 1 = 'null'::jsonb
+       AND jsonb_typeof(targeting -> 'if' -> 0 -> 'missing') = 'array'
+       AND jsonb_array_length(targeting -> 'if' -> 0 -> 'missing') = 1 THEN
+        frac := targeting -> 'if' -> 2;
+    END IF;
+    IF jsonb_typeof(frac) = 'object' AND frac ? 'fractional' AND jsonb_typeof(frac -> 'fractional') = 'array' THEN
+        args := (SELECT jsonb_agg(b) FROM jsonb_array_elements(frac -> 'fractional') AS b
                   WHERE jsonb_typeof(b) = 'array');
+        bucket := frac -> 'fractional' -> 0;
+        IF jsonb_typeof(bucket) <> 'array' THEN
+            -- set_rollout's bucket_by: {"cat": [{"var": "$flagd.flagKey"}, {"var": attribute}]}
+            IF bucket -> 'cat' -> 0 = '{"var": "$flagd.flagKey"}'::jsonb AND jsonb_array_length(bucket -> 'cat') = 2
+               AND jsonb_typeof(bucket -> 'cat' -> 1 -> 'var') = 'string' THEN
+                by_what := bucket -> 'cat' -> 1 ->> 'var';
+            ELSIF bucket = '{"var": "targetingKey"}'::jsonb THEN
+                by_what := 'targetingKey';
+            ELSE
+                by_what := left(bucket::text, 40) || CASE WHEN length(bucket::text) > 40 THEN chr(8230) ELSE '' END;
+            END IF;
+        END IF;
         IF args IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM jsonb_array_elements(args) AS b
                  WHERE jsonb_typeof(b -> 0) NOT IN ('string', 'boolean')
                     OR (jsonb_array_length(b) > 1 AND jsonb_typeof(b -> 1) <> 'number')) THEN
-            SELECT sum(COALESCE((b ->> 1)::numeric, 1)) INTO total FROM jsonb_array_elements(args) AS b;
+            -- a weight counts 1 when absent, 0 when negative (as in flagd)
+            SELECT sum(GREATEST(COALESCE((b ->> 1)::numeric, 1), 0)) INTO total FROM jsonb_array_elements(args) AS b;
             IF total > 0 THEN
                 RETURN 'rollout ' || (
                     SELECT string_agg(format('%s %s%%', b ->> 0,
-                               trim_scale(round(COALESCE((b ->> 1)::numeric, 1) * 100 / total, 2))), ', ' ORDER BY o)
-                      FROM jsonb_array_elements(args) WITH ORDINALITY AS x(b, o));
+                               trim_scale(round(GREATEST(COALESCE((b ->> 1)::numeric, 1), 0) * 100 / total, 2))),
+                               ', ' ORDER BY o)
+                      FROM jsonb_array_elements(args) WITH ORDINALITY AS x(b, o))
+                    || COALESCE(' by ' || by_what, '');
             END IF;
         END IF;
     END IF;
@@ -60,7 +86,7 @@ BEGIN
                          CASE WHEN segs IS NOT NULL THEN '(segments: ' || segs || ')' END,
                          CASE WHEN results IS NOT NULL THEN '-> ' || results END);
     IF length(summary) > 100 THEN
-        summary := left(summary, 99) || '…';
+        summary := left(summary, 99) || chr(8230);  -- an ellipsis
     END IF;
     RETURN summary;
 END;

@@ -429,6 +429,18 @@ test_segments(void)
 	T_EVAL("{\"in_segment\":\"vip\"}", "{\"targetingKey\":\"bob\",\"plan\":\"gold\"}", "false");
 	T_EVAL("{\"map\":[[1],{\"in_segment\":\"vip\"}]}", "{\"targetingKey\":\"carol\",\"plan\":\"gold\"}", "[true]");
 	T_EVAL("{\"in_segment\":\"empty\"}", "{\"targetingKey\":\"carol\"}", "false");
+	/* without a string key the lists cannot match: the rule decides, if any */
+	T_EVAL("{\"in_segment\":\"vip\"}", "{\"plan\":\"gold\"}", "true");
+	T_EVAL("{\"in_segment\":\"vip\"}", "{\"plan\":\"free\"}", "false");
+	T_EVAL("{\"in_segment\":\"vip\"}", "{}", "false");
+	T_EVAL("{\"in_segment\":\"vip\"}", "{\"targetingKey\":7,\"plan\":\"gold\"}", "true");
+	T_EVAL("{\"in_segment\":\"vip\"}", "{\"targetingKey\":null,\"plan\":\"gold\"}", "true");
+	T_EVAL("{\"in_segment\":[\"vip\",{\"var\":\"user.id\"}]}", "{\"user\":{\"id\":7},\"plan\":\"gold\"}", "true");
+	T_EVAL("{\"in_segment\":[\"vip\",{\"var\":\"user.id\"}]}", "{\"targetingKey\":\"bob\",\"plan\":\"gold\"}", "true");
+	T_EVAL("{\"in_segment\":\"empty\"}", "{}", "null");
+	T_EVAL("{\"in_segment\":\"chain-15\"}", "{}", "true");
+	T_EVAL("{\"in_segment\":\"loop-a\"}", "{}",
+		   "ERROR RUNTIME $.in_segment: segment \"loop-a\" references itself (cycle through in_segment)");
 	/* cycles are runtime errors */
 	T_EVAL("{\"in_segment\":\"loop-a\"}", "{\"targetingKey\":\"k\"}",
 		   "ERROR RUNTIME $.in_segment: segment \"loop-a\" references itself (cycle through in_segment)");
