@@ -506,6 +506,12 @@ CREATE EXTENSION feature_flags;
 SELECT count(*) AS ff_schemas FROM pg_namespace WHERE nspname = 'ff';
 \c regress_ff_eucjp
 CREATE EXTENSION feature_flags;
+-- SQL_ASCII keeps the bytes clients send (UTF-8 in practice): accepted
+CREATE DATABASE regress_ff_sqlascii TEMPLATE template0 ENCODING 'SQL_ASCII' LOCALE 'C';
+\c regress_ff_sqlascii
+CREATE EXTENSION feature_flags;
+SELECT extversion IS NOT NULL AS installed FROM pg_extension WHERE extname = 'feature_flags';
 \c :regress_db
 DROP DATABASE regress_ff_latin1;
 DROP DATABASE regress_ff_eucjp;
+DROP DATABASE regress_ff_sqlascii;

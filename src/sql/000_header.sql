@@ -16,10 +16,11 @@
 
 -- The evaluator works on UTF-8 text: fractional and ff.bucket hash the
 -- UTF-8 bytes of a key (as flagd does), substr counts characters.  This
--- script is ASCII, so this check runs in any database encoding.
+-- script is ASCII, so this check runs in any database encoding.  SQL_ASCII
+-- stores the bytes clients send, UTF-8 in practice, and is accepted.
 DO $$
 BEGIN
-    IF pg_catalog.getdatabaseencoding() <> 'UTF8' THEN
+    IF pg_catalog.getdatabaseencoding() NOT IN ('UTF8', 'SQL_ASCII') THEN
         RAISE EXCEPTION 'feature_flags needs a UTF-8 database; database "%" uses %',
                         pg_catalog.current_database(), pg_catalog.getdatabaseencoding()
             USING ERRCODE = 'feature_not_supported',

@@ -19,8 +19,8 @@
 --     rollout is bucketed by when it is not targetingKey;
 --   * ff._history_summary writes its arrow as chr(8594): the install
 --     script is ASCII, so that its UTF-8 check runs in any encoding (a new
---     CREATE EXTENSION refuses a database that is not UTF-8; an update does
---     not).
+--     CREATE EXTENSION refuses a database that is not UTF-8 or SQL_ASCII;
+--     an update does not).
 -- Same signatures, same privileges; nothing to wait for.
 
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.10'" to load this file. \quit
