@@ -484,3 +484,26 @@ COMMIT;
 ALTER TABLE ff.versions DROP CONSTRAINT regress_user_check;
 DROP FUNCTION public.regress_vcheck(text);
 SELECT ok FROM ff.verify_history();
+-- the views read only what a "latest N" or a lookup asks for (1.10): no sort
+-- of the whole history, one summary per row returned
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT version, summary FROM ff.history ORDER BY version DESC LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT * FROM ff.change_sets ORDER BY change_set DESC LIMIT 3;
+RESET enable_seqscan;
+-- ff.change_sets is the grouping of the versions by change_set
+SELECT count(*) AS change_sets,
+       count(*) FILTER (WHERE g IS DISTINCT FROM c) AS different
+  FROM (SELECT v.change_set,
+               ROW(max(v.version), count(*), min(v.changed_at),
+                   (array_agg(v.changed_by ORDER BY v.version))[1],
+                   (array_agg(v.comment ORDER BY v.version) FILTER (WHERE v.comment IS NOT NULL))[1],
+                   array_agg(DISTINCT v.environment ORDER BY v.environment),
+                   array_agg(DISTINCT v.entity || ':' || v.entity_key ORDER BY v.entity || ':' || v.entity_key)) AS g
+          FROM ff.versions AS v GROUP BY v.change_set) AS grouped
+  FULL JOIN (SELECT s.change_set, ROW(s.last_version, s.changes, s.changed_at, s.changed_by, s.comment,
+                                      s.environments, s.entities) AS c
+               FROM ff.change_sets AS s) AS viewed USING (change_set);
+-- a key list change too large for one version is refused before the work
+-- (the numbers stand for a statement adding 280,000 keys of 1,000 bytes)
+SELECT ff._history_keys_too_large('development', 'big', 280000, 280000000);
+SELECT 'fits' AS result FROM ff._history_keys_too_large('development', 'big', 100000, 100000000);

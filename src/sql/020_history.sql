@@ -534,8 +534,59 @@ $$;
 COMMENT ON FUNCTION ff._history_keys_apply(text, text, bigint, bigint, jsonb, jsonb, jsonb, boolean) IS
     'Internal: records one KEYS version of a segment from the delta of one statement';
 
+-- ff._history_keys_needed: whether a statement's change of a segment's key list is to be recorded
+--   (1.10): not when the segment is gone (its DELETE version says the list went with it), nor
+--   for the rows of a pg_dump restore (an INSERT that leaves the table holding exactly the recorded
+--   list); decided before the keys are gathered into a delta, so that neither case builds one
+CREATE FUNCTION ff._history_keys_needed(environment text, segment text, count_delta bigint,
+                                        digest_delta bigint, inserted_only boolean)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st          record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = $1 AND s.name = $2) THEN
+        RETURN false;
+    END IF;
+    IF inserted_only THEN
+        st := ff._history_keys_state(environment, segment);
+        IF st.key_count = count_delta AND st.keys_digest = digest_delta
+           AND (SELECT pg_catalog.count(*) FROM ff.segment_keys AS k
+                 WHERE k.environment = $1 AND k.segment = $2) = count_delta THEN
+            RETURN false;
+        END IF;
+    END IF;
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_keys_needed(text, text, bigint, bigint, boolean) IS
+    'Internal: whether a statement''s change of a segment''s key list is recorded (not for a deleted segment, nor for the rows of a pg_dump restore)';
+
+-- ff._history_keys_too_large: refuses a key list change whose delta one jsonb array cannot hold
+--   (1.10: instead of jsonb's bare 54000 after the work)
+CREATE FUNCTION ff._history_keys_too_large(environment text, segment text, keys bigint, key_bytes bigint)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- a jsonb array holds at most 268435455 bytes of elements: a string costs its bytes and 4
+    IF key_bytes + 4 * keys > 268435455 THEN
+        RAISE EXCEPTION 'the change of the key list of segment "%" in environment "%" is too large to record in one version: % keys, % MB',
+            segment, environment, keys, key_bytes / 1048576
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'The history records the keys one statement adds or removes in one JSON array, which holds at most 256 MB.',
+                  HINT = 'Change the list in several statements, for example 100,000 keys each (ff.add_segment_keys, ff.remove_segment_keys).';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_keys_too_large(text, text, bigint, bigint) IS
+    'Internal: refuses a key list change whose delta is more than one jsonb array can hold, with a HINT';
+
 -- ff._history_keys_insert_trigger: one KEYS version per segment whose key list an INSERT statement
---   extended
+--   extended (the delta is gathered only once ff._history_keys_needed says it is recorded)
 CREATE FUNCTION ff._history_keys_insert_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -544,18 +595,25 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
     s           record;
+    inc         jsonb;
+    exc         jsonb;
 BEGIN
     FOR s IN
         SELECT n.environment, n.segment, pg_catalog.count(*) AS cnt,
                pg_catalog.bit_xor(ff._history_key_hash(n.targeting_key, n.excluded)) AS dig,
-               pg_catalog.jsonb_agg(n.targeting_key ORDER BY n.targeting_key) FILTER (WHERE NOT n.excluded) AS inc,
-               pg_catalog.jsonb_agg(n.targeting_key ORDER BY n.targeting_key) FILTER (WHERE n.excluded) AS exc
+               pg_catalog.sum(pg_catalog.octet_length(n.targeting_key)) AS bytes
           FROM ff_new_keys AS n
          GROUP BY n.environment, n.segment
          ORDER BY n.environment, n.segment
     LOOP
-        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig,
-                                       s.inc, s.exc, NULL, true);
+        CONTINUE WHEN NOT ff._history_keys_needed(s.environment, s.segment, s.cnt, s.dig, true);
+        PERFORM ff._history_keys_too_large(s.environment, s.segment, s.cnt, s.bytes);
+        SELECT pg_catalog.jsonb_agg(n.targeting_key ORDER BY n.targeting_key) FILTER (WHERE NOT n.excluded),
+               pg_catalog.jsonb_agg(n.targeting_key ORDER BY n.targeting_key) FILTER (WHERE n.excluded)
+          INTO inc, exc
+          FROM ff_new_keys AS n
+         WHERE n.environment = s.environment AND n.segment = s.segment;
+        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig, inc, exc, NULL, true);
     END LOOP;
     RETURN NULL;
 END;
@@ -607,7 +665,7 @@ COMMENT ON FUNCTION ff._history_keys_update_trigger() IS
     'Trigger ff_90_history_keys_update: one KEYS version per segment whose key list an UPDATE statement changed';
 
 -- ff._history_keys_delete_trigger: one KEYS version per segment whose key list a DELETE statement
---   shortened
+--   shortened (none for the keys of a deleted segment, whose removed keys are not gathered)
 CREATE FUNCTION ff._history_keys_delete_trigger()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -616,17 +674,22 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
     s           record;
+    rem         jsonb;
 BEGIN
     FOR s IN
         SELECT o.environment, o.segment, -pg_catalog.count(*) AS cnt,
                pg_catalog.bit_xor(ff._history_key_hash(o.targeting_key, o.excluded)) AS dig,
-               pg_catalog.jsonb_agg(o.targeting_key ORDER BY o.targeting_key) AS rem
+               pg_catalog.sum(pg_catalog.octet_length(o.targeting_key)) AS bytes
           FROM ff_old_keys AS o
          GROUP BY o.environment, o.segment
          ORDER BY o.environment, o.segment
     LOOP
-        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig,
-                                       NULL, NULL, s.rem, false);
+        CONTINUE WHEN NOT ff._history_keys_needed(s.environment, s.segment, s.cnt, s.dig, false);
+        PERFORM ff._history_keys_too_large(s.environment, s.segment, -s.cnt, s.bytes);
+        SELECT pg_catalog.jsonb_agg(o.targeting_key ORDER BY o.targeting_key) INTO rem
+          FROM ff_old_keys AS o
+         WHERE o.environment = s.environment AND o.segment = s.segment;
+        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig, NULL, NULL, rem, false);
     END LOOP;
     RETURN NULL;
 END;
@@ -711,6 +774,8 @@ REVOKE ALL ON FUNCTION ff._history_truncate_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_key_hash(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_keys_state(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_keys_apply(text, text, bigint, bigint, jsonb, jsonb, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_needed(text, text, bigint, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_too_large(text, text, bigint, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_keys_insert_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_keys_update_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_keys_delete_trigger() FROM PUBLIC;

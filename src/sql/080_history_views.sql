@@ -254,9 +254,8 @@ SELECT v.version,
        v.changed_by,
        v.application_name,
        v.comment
-  FROM ff.versions AS v
- ORDER BY v.version;
-COMMENT ON VIEW ff.history IS 'The configuration history, one row per version, with a readable diff and summary';
+  FROM ff.versions AS v;
+COMMENT ON VIEW ff.history IS 'The configuration history, one row per version, with a readable diff and summary (ORDER BY version yourself; 1.10 dropped the view''s own ORDER BY, which made "latest N" compute every summary)';
 COMMENT ON COLUMN ff.history.version IS 'Configuration version';
 COMMENT ON COLUMN ff.history.change_set IS 'First version of the transaction that wrote this version';
 COMMENT ON COLUMN ff.history.changed_at IS 'Start time of the writing transaction';
@@ -271,18 +270,36 @@ COMMENT ON COLUMN ff.history.application_name IS 'application_name of the connec
 COMMENT ON COLUMN ff.history.comment IS 'Change comment of the transaction';
 REVOKE ALL ON ff.history FROM PUBLIC;
 
+-- ff.change_sets: one row per change-set.  The versions of a change-set are
+-- consecutive (writers hold the writer lock until commit) and change_set is
+-- the first of them, so each change-set is its first version plus the run
+-- after it (1.10): "latest N" walks the primary key backwards and a lookup
+-- by change_set is a key lookup.  1.9 grouped and sorted the whole history.
 CREATE VIEW ff.change_sets AS
-SELECT v.change_set,
-       pg_catalog.max(v.version) AS last_version,
-       pg_catalog.count(*) AS changes,
-       pg_catalog.min(v.changed_at) AS changed_at,
-       (pg_catalog.array_agg(v.changed_by ORDER BY v.version))[1] AS changed_by,
-       (pg_catalog.array_agg(v.comment ORDER BY v.version) FILTER (WHERE v.comment IS NOT NULL))[1] AS comment,
-       pg_catalog.array_agg(DISTINCT v.environment ORDER BY v.environment) AS environments,
-       pg_catalog.array_agg(DISTINCT v.entity || ':' || v.entity_key ORDER BY v.entity || ':' || v.entity_key) AS entities
-  FROM ff.versions AS v
- GROUP BY v.change_set
- ORDER BY v.change_set;
+SELECT f.version AS change_set,
+       c.last_version,
+       c.changes,
+       c.changed_at,
+       c.changed_by,
+       c.comment,
+       c.environments,
+       c.entities
+  FROM ff.versions AS f
+ CROSS JOIN LATERAL (
+    SELECT pg_catalog.max(v.version) AS last_version,
+           pg_catalog.count(*) AS changes,
+           pg_catalog.min(v.changed_at) AS changed_at,
+           (pg_catalog.array_agg(v.changed_by ORDER BY v.version))[1] AS changed_by,
+           (pg_catalog.array_agg(v.comment ORDER BY v.version) FILTER (WHERE v.comment IS NOT NULL))[1] AS comment,
+           pg_catalog.array_agg(DISTINCT v.environment ORDER BY v.environment) AS environments,
+           pg_catalog.array_agg(DISTINCT v.entity || ':' || v.entity_key ORDER BY v.entity || ':' || v.entity_key) AS entities
+      FROM ff.versions AS v
+     WHERE v.version >= f.version
+       AND v.version < COALESCE((SELECT n.version FROM ff.versions AS n
+                                  WHERE n.version > f.version AND n.change_set <> f.version
+                                  ORDER BY n.version LIMIT 1), 9223372036854775807)
+       AND v.change_set = f.version) AS c
+ WHERE f.change_set = f.version;
 COMMENT ON VIEW ff.change_sets IS 'One row per committed transaction that changed the configuration (an atomic change-set)';
 COMMENT ON COLUMN ff.change_sets.change_set IS 'First version of the change-set';
 COMMENT ON COLUMN ff.change_sets.last_version IS 'Last version of the change-set';
@@ -400,6 +417,20 @@ $$;
 COMMENT ON FUNCTION ff._history_image_at(text, text, text, bigint) IS
     'Internal: the row image of an entity as of a version (NULL: it did not exist then)';
 
+-- ff._history_segment_keys_of: the names of the segments an environment has had (1.10), each once,
+--   for ff.rollback_environment to look each one up once: it looked up every version of them,
+--   key list versions included, which was quadratic in the number of key list changes
+CREATE FUNCTION ff._history_segment_keys_of(environment text)
+RETURNS TABLE (entity_key text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT DISTINCT v.entity_key FROM ff.versions AS v
+     WHERE v.entity = 'segment' AND v.environment = $1
+$$;
+COMMENT ON FUNCTION ff._history_segment_keys_of(text) IS
+    'Internal: the names of the segments an environment has had, each once';
+
 -- ff._history_keys_at: a segment's include/exclude key list as of a version, replayed from the
 --   KEYS deltas
 CREATE FUNCTION ff._history_keys_at(environment text, segment text, at_version bigint)
@@ -407,7 +438,9 @@ RETURNS TABLE (targeting_key text, excluded boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH since AS (
+    -- since is materialized (1.10): inlined, it was computed again for every
+    -- KEYS version, which was quadratic in the number of key list changes
+    WITH since AS MATERIALIZED (
         SELECT coalesce(pg_catalog.max(l.version), 0) AS v
           FROM ff.versions AS l
          WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
@@ -661,10 +694,8 @@ BEGIN
                COALESCE(ff._rule_segment_names(s.image->'rule', 'segment'), '{}'), ',')
                ORDER BY s.entity_key), '{}')
       INTO pending, refs
-      FROM (SELECT DISTINCT v.entity_key,
-                   ff._history_image_at('segment', $1, v.entity_key, to_version) AS image
-              FROM ff.versions AS v
-             WHERE v.entity = 'segment' AND v.environment = $1) AS s
+      FROM (SELECT k.entity_key, ff._history_image_at('segment', $1, k.entity_key, to_version) AS image
+              FROM ff._history_segment_keys_of($1) AS k) AS s
      WHERE s.image IS NOT NULL;
     FOREACH seg IN ARRAY ff._history_dependency_order(pending, refs) LOOP
         PERFORM ff._history_restore('segment', environment, seg, to_version);
@@ -680,9 +711,8 @@ BEGIN
            COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
                ff._segment_refs($1, s.entity_key), ',') ORDER BY s.entity_key), '{}')
       INTO pending, refs
-      FROM (SELECT DISTINCT v.entity_key FROM ff.versions AS v
-             WHERE v.entity = 'segment' AND v.environment = $1
-               AND ff._history_image_at('segment', $1, v.entity_key, to_version) IS NULL) AS s;
+      FROM ff._history_segment_keys_of($1) AS s
+     WHERE ff._history_image_at('segment', $1, s.entity_key, to_version) IS NULL;
     -- deleted in the reverse order: whoever references a segment goes first
     order_ := ff._history_dependency_order(pending, refs);
     FOR i IN REVERSE COALESCE(pg_catalog.array_upper(order_, 1), 0) .. 1 LOOP

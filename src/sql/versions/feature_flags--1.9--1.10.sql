@@ -19,9 +19,25 @@
 --     rollout is bucketed by when it is not targetingKey;
 --   * ff._history_summary writes its arrow as chr(8594): the install
 --     script is ASCII, so that its UTF-8 check runs in any encoding (a new
---     CREATE EXTENSION refuses a database that is not UTF-8 or SQL_ASCII;
---     an update does not).
--- Same signatures, same privileges; nothing to wait for.
+--     CREATE EXTENSION refuses a database that is not UTF-8; an update does
+--     not).
+-- The history (found by an audit of a history of a million versions):
+--   * the view ff.history has no ORDER BY of its own: "ORDER BY version DESC
+--     LIMIT 5" computed the summary of every version (minutes at 1 M);
+--   * the view ff.change_sets is built on a change-set's versions being
+--     consecutive: "latest N" and a lookup by change_set use the primary
+--     key instead of grouping and sorting the whole history;
+--   * ff.rollback_environment looks each segment up once
+--     (ff._history_segment_keys_of), and ff._history_keys_at computes where
+--     its replay starts once (a materialized CTE): both were quadratic in
+--     the number of key list changes, half of it under the writer lock;
+--   * the key list triggers decide whether to record before they gather the
+--     delta (ff._history_keys_needed): a pg_dump restore of a list over
+--     256 MB failed and pg_restore went on without it; a change too large
+--     for one version is refused up front with a HINT
+--     (ff._history_keys_too_large).
+-- Same signatures, same privileges (the new helpers are not PUBLIC's);
+-- nothing to wait for.
 
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.10'" to load this file. \quit
 
@@ -613,8 +629,314 @@ BEGIN
 END;
 $$;
 
+-- ff._history_keys_needed: whether a statement's change of a segment's key list is to be recorded
+--   (1.10): not when the segment is gone (its DELETE version says the list went with it), nor
+--   for the rows of a pg_dump restore (an INSERT that leaves the table holding exactly the recorded
+--   list); decided before the keys are gathered into a delta, so that neither case builds one
+CREATE OR REPLACE FUNCTION ff._history_keys_needed(environment text, segment text, count_delta bigint,
+                                        digest_delta bigint, inserted_only boolean)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st          record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = $1 AND s.name = $2) THEN
+        RETURN false;
+    END IF;
+    IF inserted_only THEN
+        st := ff._history_keys_state(environment, segment);
+        IF st.key_count = count_delta AND st.keys_digest = digest_delta
+           AND (SELECT pg_catalog.count(*) FROM ff.segment_keys AS k
+                 WHERE k.environment = $1 AND k.segment = $2) = count_delta THEN
+            RETURN false;
+        END IF;
+    END IF;
+    RETURN true;
+END;
+$$;
+
+-- ff._history_keys_too_large: refuses a key list change whose delta one jsonb array cannot hold
+--   (1.10: instead of jsonb's bare 54000 after the work)
+CREATE OR REPLACE FUNCTION ff._history_keys_too_large(environment text, segment text, keys bigint, key_bytes bigint)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- a jsonb array holds at most 268435455 bytes of elements: a string costs its bytes and 4
+    IF key_bytes + 4 * keys > 268435455 THEN
+        RAISE EXCEPTION 'the change of the key list of segment "%" in environment "%" is too large to record in one version: % keys, % MB',
+            segment, environment, keys, key_bytes / 1048576
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'The history records the keys one statement adds or removes in one JSON array, which holds at most 256 MB.',
+                  HINT = 'Change the list in several statements, for example 100,000 keys each (ff.add_segment_keys, ff.remove_segment_keys).';
+    END IF;
+END;
+$$;
+
+-- ff._history_keys_insert_trigger: one KEYS version per segment whose key list an INSERT statement
+--   extended (the delta is gathered only once ff._history_keys_needed says it is recorded)
+CREATE OR REPLACE FUNCTION ff._history_keys_insert_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    s           record;
+    inc         jsonb;
+    exc         jsonb;
+BEGIN
+    FOR s IN
+        SELECT n.environment, n.segment, pg_catalog.count(*) AS cnt,
+               pg_catalog.bit_xor(ff._history_key_hash(n.targeting_key, n.excluded)) AS dig,
+               pg_catalog.sum(pg_catalog.octet_length(n.targeting_key)) AS bytes
+          FROM ff_new_keys AS n
+         GROUP BY n.environment, n.segment
+         ORDER BY n.environment, n.segment
+    LOOP
+        CONTINUE WHEN NOT ff._history_keys_needed(s.environment, s.segment, s.cnt, s.dig, true);
+        PERFORM ff._history_keys_too_large(s.environment, s.segment, s.cnt, s.bytes);
+        SELECT pg_catalog.jsonb_agg(n.targeting_key ORDER BY n.targeting_key) FILTER (WHERE NOT n.excluded),
+               pg_catalog.jsonb_agg(n.targeting_key ORDER BY n.targeting_key) FILTER (WHERE n.excluded)
+          INTO inc, exc
+          FROM ff_new_keys AS n
+         WHERE n.environment = s.environment AND n.segment = s.segment;
+        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig, inc, exc, NULL, true);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+-- ff._history_keys_delete_trigger: one KEYS version per segment whose key list a DELETE statement
+--   shortened (none for the keys of a deleted segment, whose removed keys are not gathered)
+CREATE OR REPLACE FUNCTION ff._history_keys_delete_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    s           record;
+    rem         jsonb;
+BEGIN
+    FOR s IN
+        SELECT o.environment, o.segment, -pg_catalog.count(*) AS cnt,
+               pg_catalog.bit_xor(ff._history_key_hash(o.targeting_key, o.excluded)) AS dig,
+               pg_catalog.sum(pg_catalog.octet_length(o.targeting_key)) AS bytes
+          FROM ff_old_keys AS o
+         GROUP BY o.environment, o.segment
+         ORDER BY o.environment, o.segment
+    LOOP
+        CONTINUE WHEN NOT ff._history_keys_needed(s.environment, s.segment, s.cnt, s.dig, false);
+        PERFORM ff._history_keys_too_large(s.environment, s.segment, -s.cnt, s.bytes);
+        SELECT pg_catalog.jsonb_agg(o.targeting_key ORDER BY o.targeting_key) INTO rem
+          FROM ff_old_keys AS o
+         WHERE o.environment = s.environment AND o.segment = s.segment;
+        PERFORM ff._history_keys_apply(s.environment, s.segment, s.cnt, s.dig, NULL, NULL, rem, false);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+-- ff._history_segment_keys_of: the names of the segments an environment has had (1.10), each once,
+--   for ff.rollback_environment to look each one up once: it looked up every version of them,
+--   key list versions included, which was quadratic in the number of key list changes
+CREATE OR REPLACE FUNCTION ff._history_segment_keys_of(environment text)
+RETURNS TABLE (entity_key text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT DISTINCT v.entity_key FROM ff.versions AS v
+     WHERE v.entity = 'segment' AND v.environment = $1
+$$;
+
+-- ff._history_keys_at: a segment's include/exclude key list as of a version, replayed from the
+--   KEYS deltas
+CREATE OR REPLACE FUNCTION ff._history_keys_at(environment text, segment text, at_version bigint)
+RETURNS TABLE (targeting_key text, excluded boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- since is materialized (1.10): inlined, it was computed again for every
+    -- KEYS version, which was quadratic in the number of key list changes
+    WITH since AS MATERIALIZED (
+        SELECT coalesce(pg_catalog.max(l.version), 0) AS v
+          FROM ff.versions AS l
+         WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+           AND l.version <= $3
+           AND (l.operation = 'DELETE' OR (l.operation = 'KEYS' AND l.delta ? 'cleared'))),
+    events AS (
+        SELECT l.version, e.k, e.action
+          FROM ff.versions AS l
+          CROSS JOIN since
+          CROSS JOIN LATERAL (
+              SELECT x.k, 'include' AS action
+                FROM pg_catalog.jsonb_array_elements_text(coalesce(l.delta -> 'include', '[]')) AS x (k)
+              UNION ALL
+              SELECT x.k, 'exclude'
+                FROM pg_catalog.jsonb_array_elements_text(coalesce(l.delta -> 'exclude', '[]')) AS x (k)
+              UNION ALL
+              SELECT x.k, 'remove'
+                FROM pg_catalog.jsonb_array_elements_text(coalesce(l.delta -> 'remove', '[]')) AS x (k)
+          ) AS e
+         WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+           AND l.operation = 'KEYS' AND l.version > since.v AND l.version <= $3)
+    SELECT last.k, last.action = 'exclude'
+      FROM (SELECT DISTINCT ON (ev.k) ev.k, ev.action
+              FROM events AS ev
+             ORDER BY ev.k, ev.version DESC) AS last
+     WHERE last.action <> 'remove'
+$$;
+
+-- ff.rollback_environment: writes an environment, its segments and its flags back to their state
+--   as of to_version, as one change-set of new versions; returns the current version
+CREATE OR REPLACE FUNCTION ff.rollback_environment(environment text, to_version bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    set_by_us   text;
+    before_v    bigint := ff.current_version();
+    has_history boolean;
+    item        record;
+    pending     text[];
+    refs        text[];
+    order_      text[];
+    seg         text;
+BEGIN
+    IF environment IS NULL THEN
+        RAISE EXCEPTION 'environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to roll back.';
+    END IF;
+    PERFORM ff._history_check_version(to_version);
+    has_history := EXISTS (SELECT 1 FROM ff.versions AS v
+                            WHERE v.entity = 'environment' AND v.environment = $1
+                              AND v.entity_key = $1);
+    IF NOT has_history AND NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = $1) THEN
+        RAISE EXCEPTION 'environment "%" does not exist and has no history', environment
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Check the name; ff.history lists the recorded changes of each environment.';
+    END IF;
+    -- an environment created by the install script and never changed has
+    -- no history: it existed all along
+    IF has_history AND ff._history_image_at('environment', $1, $1, to_version) IS NULL THEN
+        RAISE EXCEPTION 'environment "%" did not exist at version %', environment, to_version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'To go back to a state without it, delete its flags, its segments and the environment.';
+    END IF;
+    set_by_us := ff._history_with_comment(pg_catalog.format(
+        'rollback of environment "%s" to version %s', environment, to_version));
+    IF has_history THEN
+        PERFORM ff._history_restore('environment', environment, environment, to_version);
+    END IF;
+
+    -- segments that existed then, each after the segments its rule of then
+    -- references; then every flag; then the segments that did not exist
+    -- then, each before the segments its rule of now references (a valid
+    -- state has no cycle: what is left of one is restored as it comes, and
+    -- the validation names the problem)
+    SELECT COALESCE(pg_catalog.array_agg(s.entity_key ORDER BY s.entity_key), '{}'),
+           COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
+               COALESCE(ff._rule_segment_names(s.image->'rule', 'segment'), '{}'), ',')
+               ORDER BY s.entity_key), '{}')
+      INTO pending, refs
+      FROM (SELECT k.entity_key, ff._history_image_at('segment', $1, k.entity_key, to_version) AS image
+              FROM ff._history_segment_keys_of($1) AS k) AS s
+     WHERE s.image IS NOT NULL;
+    FOREACH seg IN ARRAY ff._history_dependency_order(pending, refs) LOOP
+        PERFORM ff._history_restore('segment', environment, seg, to_version);
+    END LOOP;
+    FOR item IN
+        SELECT DISTINCT v.entity_key FROM ff.versions AS v
+         WHERE v.entity = 'flag' AND v.environment = $1
+         ORDER BY 1
+    LOOP
+        PERFORM ff._history_restore('flag', environment, item.entity_key, to_version);
+    END LOOP;
+    SELECT COALESCE(pg_catalog.array_agg(s.entity_key ORDER BY s.entity_key), '{}'),
+           COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
+               ff._segment_refs($1, s.entity_key), ',') ORDER BY s.entity_key), '{}')
+      INTO pending, refs
+      FROM ff._history_segment_keys_of($1) AS s
+     WHERE ff._history_image_at('segment', $1, s.entity_key, to_version) IS NULL;
+    -- deleted in the reverse order: whoever references a segment goes first
+    order_ := ff._history_dependency_order(pending, refs);
+    FOR i IN REVERSE COALESCE(pg_catalog.array_upper(order_, 1), 0) .. 1 LOOP
+        PERFORM ff._history_restore('segment', environment, order_[i], to_version);
+    END LOOP;
+
+    IF ff.current_version() = before_v THEN
+        RAISE NOTICE 'environment "%" is already as of version %: nothing changed', environment, to_version;
+    END IF;
+    IF set_by_us IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
+    END IF;
+    RETURN ff.current_version();
+END;
+$$;
+
 COMMENT ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) IS
     'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192)';
 COMMENT ON COLUMN ff.history.summary IS 'One-line description: created, deleted, "field: old -> new; ..." (with an arrow, U+2192), "keys: +n included, ..."';
 COMMENT ON TABLE ff.environments IS
 'Environments: each one is a flagd flag set with its own flags, segments and metadata; at most one is the default (is_default), used when no environment is named';
+COMMENT ON FUNCTION ff._history_keys_needed(text, text, bigint, bigint, boolean) IS
+    'Internal: whether a statement''s change of a segment''s key list is recorded (not for a deleted segment, nor for the rows of a pg_dump restore)';
+COMMENT ON FUNCTION ff._history_keys_too_large(text, text, bigint, bigint) IS
+    'Internal: refuses a key list change whose delta is more than one jsonb array can hold, with a HINT';
+COMMENT ON FUNCTION ff._history_segment_keys_of(text) IS
+    'Internal: the names of the segments an environment has had, each once';
+REVOKE ALL ON FUNCTION ff._history_keys_needed(text, text, bigint, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_keys_too_large(text, text, bigint, bigint) FROM PUBLIC;
+
+CREATE OR REPLACE VIEW ff.history AS
+SELECT v.version,
+       v.change_set,
+       v.changed_at,
+       v.environment,
+       v.entity,
+       v.entity_key,
+       v.operation,
+       ff._history_summary(v.operation, v.before, v.after, v.delta) AS summary,
+       ff._history_diff(v.operation, v.before, v.after, v.delta) AS diff,
+       v.changed_by,
+       v.application_name,
+       v.comment
+  FROM ff.versions AS v;
+COMMENT ON VIEW ff.history IS 'The configuration history, one row per version, with a readable diff and summary (ORDER BY version yourself; 1.10 dropped the view''s own ORDER BY, which made "latest N" compute every summary)';
+
+-- ff.change_sets: one row per change-set.  The versions of a change-set are
+-- consecutive (writers hold the writer lock until commit) and change_set is
+-- the first of them, so each change-set is its first version plus the run
+-- after it (1.10): "latest N" walks the primary key backwards and a lookup
+-- by change_set is a key lookup.  1.9 grouped and sorted the whole history.
+CREATE OR REPLACE VIEW ff.change_sets AS
+SELECT f.version AS change_set,
+       c.last_version,
+       c.changes,
+       c.changed_at,
+       c.changed_by,
+       c.comment,
+       c.environments,
+       c.entities
+  FROM ff.versions AS f
+ CROSS JOIN LATERAL (
+    SELECT pg_catalog.max(v.version) AS last_version,
+           pg_catalog.count(*) AS changes,
+           pg_catalog.min(v.changed_at) AS changed_at,
+           (pg_catalog.array_agg(v.changed_by ORDER BY v.version))[1] AS changed_by,
+           (pg_catalog.array_agg(v.comment ORDER BY v.version) FILTER (WHERE v.comment IS NOT NULL))[1] AS comment,
+           pg_catalog.array_agg(DISTINCT v.environment ORDER BY v.environment) AS environments,
+           pg_catalog.array_agg(DISTINCT v.entity || ':' || v.entity_key ORDER BY v.entity || ':' || v.entity_key) AS entities
+      FROM ff.versions AS v
+     WHERE v.version >= f.version
+       AND v.version < COALESCE((SELECT n.version FROM ff.versions AS n
+                                  WHERE n.version > f.version AND n.change_set <> f.version
+                                  ORDER BY n.version LIMIT 1), 9223372036854775807)
+       AND v.change_set = f.version) AS c
+ WHERE f.change_set = f.version;
