@@ -491,6 +491,27 @@ FFCacheCheckRelations(void)
 }
 
 /*
+ * FFCacheCheckSignal looks, for a generation of a 1.0 installation (no
+ * signal table, so it watches the configuration tables themselves),
+ * whether ff._cache_signal exists now: ALTER EXTENSION UPDATE creates it,
+ * from then on every change signals through it alone, and a session that
+ * loaded its cache before the update would not see another change.  One
+ * catalog cache lookup per statement, only while a database is at 1.0.
+ */
+static void
+FFCacheCheckSignal(void)
+{
+	FFCacheGen *gen = FFCurrentGen;
+
+	if (likely(gen == NULL || !FFCacheValid ||
+			   OidIsValid(gen->relids[FF_TABLE_CACHE_SIGNAL])))
+		return;
+	if (OidIsValid(get_relname_relid(FFTableNames[FF_TABLE_CACHE_SIGNAL],
+									 get_rel_namespace(gen->relids[FF_TABLE_FLAGS]))))
+		FFCacheValid = false;
+}
+
+/*
  * FFCacheRebuild installs a new, empty generation.  Nothing is read yet:
  * environments, flags and segments load on first use.
  */
@@ -551,6 +572,7 @@ FFCacheAcquire(void)
 
 	AcceptInvalidationMessages();
 	FFCacheCheckRelations();
+	FFCacheCheckSignal();
 
 	gen = FFCurrentGen;
 
