@@ -267,6 +267,13 @@ VACUUM ANALYZE ff.segment_keys;
 ANALYZE ff.environments;
 SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval');
 SELECT rebuilds - :before_maintenance AS rebuilds_after_maintenance, valid FROM ff.cache_info();
+-- but new storage is: a TRUNCATE whose signalling trigger did not fire
+-- still reaches the cache through the table's new relfilenode
+BEGIN;
+ALTER TABLE ff.segment_keys DISABLE TRIGGER ff_invalidate_cache;
+TRUNCATE ff.segment_keys;
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval') AS after_unsignalled_truncate;
+ROLLBACK;
 UPDATE ff.flags SET description = 'touched' WHERE environment = 'glue_eval' AND key = 'static-on';
 SELECT valid AS valid_after_change FROM ff.cache_info();
 SELECT ff.get_bool('static-on', '{}', NULL, 'glue_eval');

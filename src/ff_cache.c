@@ -54,6 +54,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -70,6 +71,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/syscache.h"
 
 #include "feature_flags.h"
 #include "ff_cache.h"
@@ -149,6 +151,7 @@ typedef struct FFCacheGen
 	int64		id;
 	Oid			relids[FF_NUM_TABLES];
 	AttrNumber	attnums[FF_NUM_COLUMNS];
+	Oid			filenodes[FF_NUM_TABLES];	/* see FFCacheCheckRelations */
 	FFStrMap	envs;			/* name -> FFCacheEnv, or FFMissingEnv */
 	int			nmissing;		/* names remembered as missing */
 	bool		default_known;
@@ -467,17 +470,44 @@ FFResolveRelations(Oid *relids, AttrNumber *attnums)
 }
 
 /*
+ * FFRelFilenodes fills the relfilenode of each table (InvalidOid for a
+ * table that does not exist).
+ */
+static void
+FFRelFilenodes(const Oid *relids, Oid *filenodes)
+{
+	int			i;
+
+	for (i = 0; i < FF_NUM_TABLES; i++)
+	{
+		HeapTuple	tup;
+
+		filenodes[i] = InvalidOid;
+		if (!OidIsValid(relids[i]))
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relids[i]));
+		if (HeapTupleIsValid(tup))
+		{
+			filenodes[i] = ((Form_pg_class) GETSTRUCT(tup))->relfilenode;
+			ReleaseSysCache(tup);
+		}
+	}
+}
+
+/*
  * FFCacheCheckRelations handles an invalidation of the configuration
  * tables themselves (FFRelcacheCallback): the current generation stays
- * valid when the tables and the columns it reads are the same, which they
- * are after VACUUM, ANALYZE or GRANT; after DDL that changed them it is
- * rebuilt.
+ * valid when the tables, the columns it reads and their storage are the
+ * same, which they are after VACUUM, ANALYZE or GRANT.  After DDL that
+ * changed them, or a new relfilenode (TRUNCATE, also one whose statement
+ * trigger did not fire; VACUUM FULL, CLUSTER), it is rebuilt.
  */
 static void
 FFCacheCheckRelations(void)
 {
 	Oid			relids[FF_NUM_TABLES];
 	AttrNumber	attnums[FF_NUM_COLUMNS];
+	Oid			filenodes[FF_NUM_TABLES];
 
 	if (likely(!FFCacheRecheck))
 		return;
@@ -485,8 +515,10 @@ FFCacheCheckRelations(void)
 	if (FFCurrentGen == NULL || !FFCacheValid)
 		return;
 	FFResolveRelations(relids, attnums);
+	FFRelFilenodes(relids, filenodes);
 	if (memcmp(relids, FFCurrentGen->relids, sizeof(relids)) != 0 ||
-		memcmp(attnums, FFCurrentGen->attnums, sizeof(attnums)) != 0)
+		memcmp(attnums, FFCurrentGen->attnums, sizeof(attnums)) != 0 ||
+		memcmp(filenodes, FFCurrentGen->filenodes, sizeof(filenodes)) != 0)
 		FFCacheValid = false;
 }
 
@@ -532,6 +564,7 @@ FFCacheRebuild(void)
 	gen = MemoryContextAllocZero(cxt, sizeof(FFCacheGen));
 	gen->cxt = cxt;
 	FFResolveRelations(gen->relids, gen->attnums);
+	FFRelFilenodes(gen->relids, gen->filenodes);
 	gen->arena = FFArenaCreate(cxt);
 	FFStrMapInit(&gen->envs, cxt, 4);
 	gen->id = ++FFGenerationCounter;
