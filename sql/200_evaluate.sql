@@ -154,6 +154,10 @@ SELECT * FROM pg_temp.all_error(NULL);
 -- the setting must be a name an environment can have (checked when set)
 SET ff.environment = 'no such env';
 SET ff.environment = '-leading-dash';
+SELECT set_config('ff.environment', 'a b', false);
+CREATE ROLE regress_ff_env_role;
+ALTER ROLE regress_ff_env_role SET ff.environment = 'a b';
+DROP ROLE regress_ff_env_role;
 SHOW ff.environment;
 RESET ff.environment;
 -- a name found missing is remembered until the next change: creating the
@@ -273,6 +277,31 @@ BEGIN;
 ALTER TABLE ff.segment_keys DISABLE TRIGGER ff_invalidate_cache;
 TRUNCATE ff.segment_keys;
 SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval') AS after_unsignalled_truncate;
+ROLLBACK;
+-- and so are rows written with the triggers disabled: the trigger change
+-- that brackets them rebuilds the cache, also when it is undone in the
+-- same transaction
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval') AS before_unsignalled;
+BEGIN;
+ALTER TABLE ff.flags DISABLE TRIGGER ALL;
+UPDATE ff.flags SET default_variant = 'on', targeting = NULL WHERE environment = 'glue_eval' AND key = 'beta-feature';
+ALTER TABLE ff.flags ENABLE TRIGGER ALL;
+COMMIT;
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-9"}', NULL, 'glue_eval') AS after_unsignalled_in_one_transaction;
+ALTER TABLE ff.flags DISABLE TRIGGER ALL;
+UPDATE ff.flags SET default_variant = 'off' WHERE environment = 'glue_eval' AND key = 'beta-feature';
+ALTER TABLE ff.flags ENABLE TRIGGER ALL;
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-9"}', NULL, 'glue_eval') AS after_unsignalled;
+UPDATE ff.flags SET targeting = '{"if": [{"in_segment": "beta"}, "on", "off"]}'
+ WHERE environment = 'glue_eval' AND key = 'beta-feature';
+-- a column the cache reads renamed away: an error at every evaluation, not
+-- once and then the old cache
+BEGIN;
+ALTER TABLE ff.flags RENAME COLUMN default_variant TO dv;
+SAVEPOINT s;
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval');
+ROLLBACK TO SAVEPOINT s;
+SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval');
 ROLLBACK;
 UPDATE ff.flags SET description = 'touched' WHERE environment = 'glue_eval' AND key = 'static-on';
 SELECT valid AS valid_after_change FROM ff.cache_info();

@@ -511,6 +511,18 @@ CREATE DATABASE regress_ff_sqlascii TEMPLATE template0 ENCODING 'SQL_ASCII' LOCA
 \c regress_ff_sqlascii
 CREATE EXTENSION feature_flags;
 SELECT extversion IS NOT NULL AS installed FROM pg_extension WHERE extname = 'feature_flags';
+-- the history's summaries and the overview work there (chr(8594) did not)
+SELECT key FROM ff.create_flag('f', targeting => '{"fractional": [{"cat": ["a-seed-long-enough-to-be-cut-in-the-summary", {"var": "email"}]}, ["on", 1], ["off", 3]]}');
+SELECT key FROM ff.disable_flag('f');
+SELECT version, summary FROM ff.history ORDER BY version;
+SELECT key, targeting_summary FROM ff.flags_overview;
+-- a LATIN1 database from before 1.10 is updated, not refused, and works
+\c regress_ff_latin1
+CREATE EXTENSION feature_flags VERSION '1.9';
+ALTER EXTENSION feature_flags UPDATE;
+SELECT key FROM ff.create_flag('f');
+SELECT key FROM ff.disable_flag('f');
+SELECT version, summary FROM ff.history ORDER BY version;
 \c :regress_db
 DROP DATABASE regress_ff_latin1;
 DROP DATABASE regress_ff_eucjp;

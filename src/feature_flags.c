@@ -64,6 +64,11 @@ FFCheckNotifyChannel(char **newval, void **extra, GucSource source)
  * every evaluation of the session answer the caller's default.  Whether
  * the environment exists can only be known in a transaction, so that is
  * left to the evaluation (reason ERROR) and the administration functions.
+ * Only SET, set_config and the validation of ALTER ROLE/DATABASE ... SET
+ * are refused: a value from postgresql.conf, PGOPTIONS or a stored role or
+ * database setting that failed here would be replaced by the default,
+ * i.e. silently by the default environment, so it is kept, and every
+ * evaluation reports it as an unknown environment instead.
  */
 static bool
 FFCheckEnvironment(char **newval, void **extra, GucSource source)
@@ -72,7 +77,7 @@ FFCheckEnvironment(char **newval, void **extra, GucSource source)
 	size_t		len;
 	size_t		i;
 
-	if (v == NULL || v[0] == '\0')
+	if (v == NULL || v[0] == '\0' || source < PGC_S_INTERACTIVE)
 		return true;
 	len = strlen(v);
 	for (i = 0; i < len; i++)

@@ -55,6 +55,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -152,6 +153,8 @@ typedef struct FFCacheGen
 	Oid			relids[FF_NUM_TABLES];
 	AttrNumber	attnums[FF_NUM_COLUMNS];
 	Oid			filenodes[FF_NUM_TABLES];	/* see FFCacheCheckRelations */
+	TransactionId built_xmin;	/* xmin of the snapshot it was first loaded
+								 * with (FFCacheCheckRelations) */
 	FFStrMap	envs;			/* name -> FFCacheEnv, or FFMissingEnv */
 	int			nmissing;		/* names remembered as missing */
 	bool		default_known;
@@ -495,12 +498,60 @@ FFRelFilenodes(const Oid *relids, Oid *filenodes)
 }
 
 /*
+ * FFTriggersChangedSince reports whether a trigger of one of the
+ * configuration tables was created, altered (ENABLE/DISABLE TRIGGER, also
+ * toggled back within one transaction) or renamed by a transaction that
+ * had not finished when xmin was current: its pg_trigger row is that new.
+ * Conservative: a change shortly before xmin may count as well.
+ */
+static bool
+FFTriggersChangedSince(const Oid *relids, TransactionId xmin)
+{
+	Relation	rel;
+	bool		changed = false;
+	int			i;
+
+	if (!TransactionIdIsValid(xmin))
+		return true;
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	for (i = 0; i < FF_NUM_TABLES && !changed; i++)
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		if (i == FF_TABLE_CACHE_SIGNAL || !OidIsValid(relids[i]))
+			continue;
+		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(relids[i]));
+		scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			TransactionId tx = HeapTupleHeaderGetXmin(tup->t_data);
+
+			if (TransactionIdIsNormal(tx) &&
+				(TransactionIdFollowsOrEquals(tx, xmin) ||
+				 TransactionIdIsCurrentTransactionId(tx)))
+			{
+				changed = true;
+				break;
+			}
+		}
+		systable_endscan(scan);
+	}
+	table_close(rel, AccessShareLock);
+	return changed;
+}
+
+/*
  * FFCacheCheckRelations handles an invalidation of the configuration
  * tables themselves (FFRelcacheCallback): the current generation stays
- * valid when the tables, the columns it reads and their storage are the
- * same, which they are after VACUUM, ANALYZE or GRANT.  After DDL that
- * changed them, or a new relfilenode (TRUNCATE, also one whose statement
- * trigger did not fire; VACUUM FULL, CLUSTER), it is rebuilt.
+ * valid when the tables, the columns it reads, their storage and their
+ * triggers are the same, which they are after VACUUM, ANALYZE or GRANT.
+ * After DDL that changed them, a new relfilenode (TRUNCATE, also one whose
+ * statement trigger did not fire; VACUUM FULL, CLUSTER), or a trigger
+ * disabled or enabled since the generation was loaded (rows written
+ * meanwhile were not signalled), it is rebuilt.
  */
 static void
 FFCacheCheckRelations(void)
@@ -511,15 +562,20 @@ FFCacheCheckRelations(void)
 
 	if (likely(!FFCacheRecheck))
 		return;
-	FFCacheRecheck = false;
 	if (FFCurrentGen == NULL || !FFCacheValid)
+	{
+		FFCacheRecheck = false;
 		return;
+	}
+	/* an ERROR here (a column renamed away) leaves the check pending */
 	FFResolveRelations(relids, attnums);
 	FFRelFilenodes(relids, filenodes);
 	if (memcmp(relids, FFCurrentGen->relids, sizeof(relids)) != 0 ||
 		memcmp(attnums, FFCurrentGen->attnums, sizeof(attnums)) != 0 ||
-		memcmp(filenodes, FFCurrentGen->filenodes, sizeof(filenodes)) != 0)
+		memcmp(filenodes, FFCurrentGen->filenodes, sizeof(filenodes)) != 0 ||
+		FFTriggersChangedSince(relids, FFCurrentGen->built_xmin))
 		FFCacheValid = false;
+	FFCacheRecheck = false;
 }
 
 /*
@@ -596,6 +652,7 @@ FFCacheAcquire(void)
 	CommandId	cid = GetCurrentCommandId(false);
 	FFCacheGen *gen = FFCurrentGen;
 	bool		same_statement;
+	bool		rebuilt = false;
 
 	same_statement = gen != NULL && gen->lxid == lxid &&
 		gen->stmt_start == stmt_start && gen->cid == cid;
@@ -619,6 +676,7 @@ FFCacheAcquire(void)
 	{
 		FFCacheRebuild();
 		gen = FFCurrentGen;
+		rebuilt = true;
 
 		/*
 		 * Within a statement, after a rolled-back subtransaction: the new
@@ -642,6 +700,8 @@ FFCacheAcquire(void)
 	 */
 	if (!same_statement)
 		GetSnapshotData(&FFLoadSnapshotData);
+	if (rebuilt)
+		gen->built_xmin = FFLoadSnapshotData.xmin;
 	return gen;
 }
 

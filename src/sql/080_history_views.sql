@@ -209,7 +209,8 @@ COMMENT ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) IS
     'Internal: {"field": {"old": ..., "new": ...}} for every changed top-level field (version and updated_at left out); the delta for KEYS';
 
 -- ff._history_summary: one line describing a version, e.g. "state: ENABLED -> DISABLED"
--- (the arrow it writes is U+2192, written chr(8594): the install script is ASCII)
+-- (the arrow it writes is U+2192, given by its UTF-8 bytes: the install script is ASCII; a
+-- database neither UTF-8 nor SQL_ASCII, which only an update from 1.9 or earlier has, gets "->")
 CREATE FUNCTION ff._history_summary(operation text, before jsonb, after jsonb, delta jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -232,14 +233,16 @@ AS $$
                         AND pg_catalog.length(ff._history_short(d.value -> 'old')) <= 40
                         AND pg_catalog.length(ff._history_short(d.value -> 'new')) <= 40
                        THEN pg_catalog.format('%s: %s %s %s', d.key, ff._history_short(d.value -> 'old'),
-                                              pg_catalog.chr(8594), ff._history_short(d.value -> 'new'))
+                                              CASE WHEN pg_catalog.getdatabaseencoding() IN ('UTF8', 'SQL_ASCII')
+                                                   THEN pg_catalog.convert_from('\xe28692', 'UTF8') ELSE '->' END,
+                                              ff._history_short(d.value -> 'new'))
                        ELSE d.key || ' changed' END,
                   '; ' ORDER BY d.key), 'no visible change')
                 FROM pg_catalog.jsonb_each(ff._history_diff(operation, before, after, delta)) AS d)
     END
 $$;
 COMMENT ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) IS
-    'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192)';
+    'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192, where the encoding has one)';
 
 CREATE VIEW ff.history AS
 SELECT v.version,

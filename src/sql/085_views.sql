@@ -5,6 +5,19 @@
 -- read in the underlying tables, nothing more.
 -- ---------------------------------------------------------------------
 
+-- ff._ellipsis: U+2026, given by its UTF-8 bytes (the install script is ASCII), in a UTF-8 or
+--   SQL_ASCII database; "..." in another (which only an update from 1.9 or earlier has)
+CREATE FUNCTION ff._ellipsis()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.getdatabaseencoding() IN ('UTF8', 'SQL_ASCII')
+                THEN pg_catalog.convert_from('\xe280a6', 'UTF8') ELSE '...' END
+$$;
+COMMENT ON FUNCTION ff._ellipsis() IS
+    'Internal: an ellipsis, U+2026 in a UTF-8 or SQL_ASCII database and "..." in another';
+
 -- ff._targeting_summary describes a targeting rule in one short line:
 -- "rollout on 25%, off 75%" (with "by <attribute>" when not bucketed by
 -- targetingKey), "everyone: on", or the operators used, the segments
@@ -19,6 +32,7 @@ DECLARE
     args        jsonb;
     bucket      jsonb;
     by_what     text;
+    guard       text;
     total       numeric;
     ops         text;
     segs        text;
@@ -39,6 +53,7 @@ BEGIN
        AND jsonb_typeof(targeting -> 'if' -> 0 -> 'missing') = 'array'
        AND jsonb_array_length(targeting -> 'if' -> 0 -> 'missing') = 1 THEN
         frac := targeting -> 'if' -> 2;
+        guard := targeting -> 'if' -> 0 -> 'missing' ->> 0;
     END IF;
     IF jsonb_typeof(frac) = 'object' AND frac ? 'fractional' AND jsonb_typeof(frac -> 'fractional') = 'array' THEN
         args := (SELECT jsonb_agg(b) FROM jsonb_array_elements(frac -> 'fractional') AS b
@@ -52,10 +67,12 @@ BEGIN
             ELSIF bucket = '{"var": "targetingKey"}'::jsonb THEN
                 by_what := 'targetingKey';
             ELSE
-                by_what := left(bucket::text, 40) || CASE WHEN length(bucket::text) > 40 THEN chr(8230) ELSE '' END;
+                by_what := left(bucket::text, 40) || CASE WHEN length(bucket::text) > 40 THEN ff._ellipsis() ELSE '' END;
             END IF;
         END IF;
-        IF args IS NOT NULL AND NOT EXISTS (
+        -- the guard of set_rollout's bucket_by is on the attribute bucketed by;
+        -- any other guard is a condition of its own, summarised as a rule
+        IF args IS NOT NULL AND (guard IS NULL OR guard = by_what) AND NOT EXISTS (
                 SELECT 1 FROM jsonb_array_elements(args) AS b
                  WHERE jsonb_typeof(b -> 0) NOT IN ('string', 'boolean')
                     OR (jsonb_array_length(b) > 1 AND jsonb_typeof(b -> 1) <> 'number')) THEN
@@ -86,7 +103,7 @@ BEGIN
                          CASE WHEN segs IS NOT NULL THEN '(segments: ' || segs || ')' END,
                          CASE WHEN results IS NOT NULL THEN '-> ' || results END);
     IF length(summary) > 100 THEN
-        summary := left(summary, 99) || chr(8230);  -- an ellipsis
+        summary := left(summary, 99) || ff._ellipsis();
     END IF;
     RETURN summary;
 END;

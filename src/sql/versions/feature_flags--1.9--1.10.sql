@@ -17,10 +17,12 @@
 --     a negative whole weight counting as 0), not both;
 --   * ff._targeting_summary counts negative weights as 0, and says what a
 --     rollout is bucketed by when it is not targetingKey;
---   * ff._history_summary writes its arrow as chr(8594): the install
---     script is ASCII, so that its UTF-8 check runs in any encoding (a new
---     CREATE EXTENSION refuses a database that is not UTF-8; an update does
---     not).
+--   * ff._history_summary and ff._targeting_summary (ff._ellipsis) write
+--     their arrow and ellipsis from UTF-8 bytes, or as "->" and "..." in a
+--     database that is neither UTF-8 nor SQL_ASCII: the install script is
+--     ASCII, so that its UTF-8 check runs in any encoding (a new CREATE
+--     EXTENSION refuses a database that is not UTF-8 or SQL_ASCII; an
+--     update does not).
 -- The history (found by an audit of a history of a million versions):
 --   * the view ff.history has no ORDER BY of its own: "ORDER BY version DESC
 --     LIMIT 5" computed the summary of every version (minutes at 1 M);
@@ -512,7 +514,8 @@ END;
 $$;
 
 -- ff._history_summary: one line describing a version, e.g. "state: ENABLED -> DISABLED"
--- (the arrow it writes is U+2192, written chr(8594): the install script is ASCII)
+-- (the arrow it writes is U+2192, given by its UTF-8 bytes: the install script is ASCII; a
+-- database neither UTF-8 nor SQL_ASCII, which only an update from 1.9 or earlier has, gets "->")
 CREATE OR REPLACE FUNCTION ff._history_summary(operation text, before jsonb, after jsonb, delta jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -535,11 +538,24 @@ AS $$
                         AND pg_catalog.length(ff._history_short(d.value -> 'old')) <= 40
                         AND pg_catalog.length(ff._history_short(d.value -> 'new')) <= 40
                        THEN pg_catalog.format('%s: %s %s %s', d.key, ff._history_short(d.value -> 'old'),
-                                              pg_catalog.chr(8594), ff._history_short(d.value -> 'new'))
+                                              CASE WHEN pg_catalog.getdatabaseencoding() IN ('UTF8', 'SQL_ASCII')
+                                                   THEN pg_catalog.convert_from('\xe28692', 'UTF8') ELSE '->' END,
+                                              ff._history_short(d.value -> 'new'))
                        ELSE d.key || ' changed' END,
                   '; ' ORDER BY d.key), 'no visible change')
                 FROM pg_catalog.jsonb_each(ff._history_diff(operation, before, after, delta)) AS d)
     END
+$$;
+
+-- ff._ellipsis: U+2026, given by its UTF-8 bytes (the install script is ASCII), in a UTF-8 or
+--   SQL_ASCII database; "..." in another (which only an update from 1.9 or earlier has)
+CREATE OR REPLACE FUNCTION ff._ellipsis()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.getdatabaseencoding() IN ('UTF8', 'SQL_ASCII')
+                THEN pg_catalog.convert_from('\xe280a6', 'UTF8') ELSE '...' END
 $$;
 
 -- ff._targeting_summary describes a targeting rule in one short line:
@@ -556,6 +572,7 @@ DECLARE
     args        jsonb;
     bucket      jsonb;
     by_what     text;
+    guard       text;
     total       numeric;
     ops         text;
     segs        text;
@@ -576,6 +593,7 @@ BEGIN
        AND jsonb_typeof(targeting -> 'if' -> 0 -> 'missing') = 'array'
        AND jsonb_array_length(targeting -> 'if' -> 0 -> 'missing') = 1 THEN
         frac := targeting -> 'if' -> 2;
+        guard := targeting -> 'if' -> 0 -> 'missing' ->> 0;
     END IF;
     IF jsonb_typeof(frac) = 'object' AND frac ? 'fractional' AND jsonb_typeof(frac -> 'fractional') = 'array' THEN
         args := (SELECT jsonb_agg(b) FROM jsonb_array_elements(frac -> 'fractional') AS b
@@ -589,10 +607,12 @@ BEGIN
             ELSIF bucket = '{"var": "targetingKey"}'::jsonb THEN
                 by_what := 'targetingKey';
             ELSE
-                by_what := left(bucket::text, 40) || CASE WHEN length(bucket::text) > 40 THEN chr(8230) ELSE '' END;
+                by_what := left(bucket::text, 40) || CASE WHEN length(bucket::text) > 40 THEN ff._ellipsis() ELSE '' END;
             END IF;
         END IF;
-        IF args IS NOT NULL AND NOT EXISTS (
+        -- the guard of set_rollout's bucket_by is on the attribute bucketed by;
+        -- any other guard is a condition of its own, summarised as a rule
+        IF args IS NOT NULL AND (guard IS NULL OR guard = by_what) AND NOT EXISTS (
                 SELECT 1 FROM jsonb_array_elements(args) AS b
                  WHERE jsonb_typeof(b -> 0) NOT IN ('string', 'boolean')
                     OR (jsonb_array_length(b) > 1 AND jsonb_typeof(b -> 1) <> 'number')) THEN
@@ -623,7 +643,7 @@ BEGIN
                          CASE WHEN segs IS NOT NULL THEN '(segments: ' || segs || ')' END,
                          CASE WHEN results IS NOT NULL THEN '-> ' || results END);
     IF length(summary) > 100 THEN
-        summary := left(summary, 99) || chr(8230);  -- an ellipsis
+        summary := left(summary, 99) || ff._ellipsis();
     END IF;
     RETURN summary;
 END;
@@ -881,10 +901,12 @@ END;
 $$;
 
 COMMENT ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) IS
-    'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192)';
+    'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192, where the encoding has one)';
 COMMENT ON COLUMN ff.history.summary IS 'One-line description: created, deleted, "field: old -> new; ..." (with an arrow, U+2192), "keys: +n included, ..."';
 COMMENT ON TABLE ff.environments IS
 'Environments: each one is a flagd flag set with its own flags, segments and metadata; at most one is the default (is_default), used when no environment is named';
+COMMENT ON FUNCTION ff._ellipsis() IS
+    'Internal: an ellipsis, U+2026 in a UTF-8 or SQL_ASCII database and "..." in another';
 COMMENT ON FUNCTION ff._history_keys_needed(text, text, bigint, bigint, boolean) IS
     'Internal: whether a statement''s change of a segment''s key list is recorded (not for a deleted segment, nor for the rows of a pg_dump restore)';
 COMMENT ON FUNCTION ff._history_keys_too_large(text, text, bigint, bigint) IS
