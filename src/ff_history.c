@@ -1022,7 +1022,15 @@ FFHistoryReadLatest(Oid versions_relid, FFHistoryHead *head, bool check_snapshot
 		h = heap_getattr(tup, FF_V_HASH + 1, vdesc, &isnull);
 		head->last_hash = isnull ? NULL : TextDatumGetCString(h);
 		xid = heap_getattr(tup, FF_V_XACT_ID + 1, vdesc, &isnull);
-		if (!isnull && DatumGetUInt64(xid) == me)
+
+		/*
+		 * The latest version is this transaction's own when it carries its
+		 * transaction id and this transaction inserted it: a version restored
+		 * from another cluster (pg_dump, a subscriber) carries that cluster's
+		 * id, which can equal this one's by coincidence.
+		 */
+		if (!isnull && DatumGetUInt64(xid) == me &&
+			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
 			head->change_set = DatumGetInt64(heap_getattr(tup, FF_V_CHANGE_SET + 1, vdesc, &isnull));
 		else
 		{

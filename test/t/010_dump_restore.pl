@@ -152,5 +152,39 @@ check_restored('dst2', 'pg_restore');
 # the source keeps its own history: a restore does not notify or write there
 is($node->safe_psql('src', 'SELECT ff.current_version()'), $versions_src, 'the source is untouched');
 
+# A history restored into another cluster carries this cluster's
+# transaction ids.  The first change there made by the transaction whose id
+# happens to equal the restored last version's xact_id is a change-set of
+# its own (the 1.9 library took it for its own transaction's and joined the
+# restored change-set).
+my $burn = "$dumpdir/burn.sql";
+PostgreSQL::Test::Utils::append_to_file($burn, "SELECT txid_current();\n");
+$node->command_ok([ 'pgbench', '-n', '-f', $burn, '-t', '2000', 'postgres' ], 'the source burns 2,000 transaction ids');
+$node->safe_psql('postgres', 'CREATE DATABASE src3');
+$node->safe_psql('src3', "CREATE EXTENSION feature_flags; SELECT ff.create_flag('restored');");
+my $xs = $node->safe_psql('src3', 'SELECT xact_id FROM ff.versions ORDER BY version DESC LIMIT 1');
+my $small = "$dumpdir/src3.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $small, '-d', $node->connstr('src3') ], 'pg_dump (src3)');
+my $other = PostgreSQL::Test::Cluster->new('dump_other');
+$other->init;
+$other->start;
+$other->safe_psql('postgres', 'CREATE DATABASE dst3');
+$other->command_ok([ 'pg_restore', '--exit-on-error', '-d', $other->connstr('dst3'), $small ],
+    'the dump restores into another cluster');
+my $now = $other->safe_psql('postgres', 'SELECT txid_current()');
+cmp_ok($now, '<', $xs - 1, "the other cluster's transaction ids ($now) are behind the restored xact_id ($xs)");
+$other->command_ok([ 'pgbench', '-n', '-f', $burn, '-t', $xs - $now - 1, 'postgres' ],
+    'the other cluster burns transaction ids up to the restored one');
+is($other->safe_psql('dst3', q{
+    BEGIN;
+    SELECT txid_current();
+    SELECT (ff.create_flag('after-restore')).key;
+    COMMIT;
+    SELECT string_agg(version || ' ' || change_set || ' ' || entity_key || ' ' || (xact_id::text = '} . $xs . q{'), ', ' ORDER BY version)
+      FROM ff.versions;
+}), "$xs\nafter-restore\n1 1 restored true, 2 2 after-restore true",
+    'the change made by the transaction of the same id is a change-set of its own');
+$other->stop;
+
 $node->stop;
 done_testing();
