@@ -507,3 +507,12 @@ SELECT count(*) AS change_sets,
 -- (the numbers stand for a statement adding 280,000 keys of 1,000 bytes)
 SELECT ff._history_keys_too_large('development', 'big', 280000, 280000000);
 SELECT 'fits' AS result FROM ff._history_keys_too_large('development', 'big', 100000, 100000000);
+-- a segment deleted and created again in one statement: its old keys,
+-- removed by the cascade after the new row exists, are covered by its
+-- DELETE version; no KEYS version with a negative count
+SELECT name FROM ff.create_segment('dr', '{"==": [1, 1]}', include => '{k1,k2}');
+WITH d AS (DELETE FROM ff.segments WHERE environment = 'development' AND name = 'dr' RETURNING environment, name, rule)
+INSERT INTO ff.segments (environment, name, rule) SELECT environment, name, rule FROM d;
+SELECT added FROM ff.add_segment_keys('dr', '{k1,k2}') AS added;
+SELECT operation, after -> 'key_count' AS key_count
+  FROM ff.versions WHERE entity = 'segment' AND entity_key = 'dr' ORDER BY version;

@@ -652,7 +652,8 @@ $$;
 -- ff._history_keys_needed: whether a statement's change of a segment's key list is to be recorded
 --   (1.10): not when the segment is gone (its DELETE version says the list went with it), nor
 --   for the rows of a pg_dump restore (an INSERT that leaves the table holding exactly the recorded
---   list); decided before the keys are gathered into a delta, so that neither case builds one
+--   list), nor for the removal of keys the history already has as gone; decided before the keys
+--   are gathered into a delta, so that none of these builds one
 CREATE OR REPLACE FUNCTION ff._history_keys_needed(environment text, segment text, count_delta bigint,
                                         digest_delta bigint, inserted_only boolean)
 RETURNS boolean
@@ -665,13 +666,19 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = $1 AND s.name = $2) THEN
         RETURN false;
     END IF;
+    st := ff._history_keys_state(environment, segment);
     IF inserted_only THEN
-        st := ff._history_keys_state(environment, segment);
         IF st.key_count = count_delta AND st.keys_digest = digest_delta
            AND (SELECT pg_catalog.count(*) FROM ff.segment_keys AS k
                  WHERE k.environment = $1 AND k.segment = $2) = count_delta THEN
             RETURN false;
         END IF;
+    ELSIF st.key_count + count_delta < 0 THEN
+        -- keys removed that the history already has as gone: a segment
+        -- deleted and created again in one statement (a writable CTE), whose
+        -- old keys the foreign key's cascade removes only after the new row
+        -- exists; its DELETE version recorded their removal
+        RETURN false;
     END IF;
     RETURN true;
 END;
