@@ -334,9 +334,9 @@ FFStrMapPut(FFStrMap *map, const char *key, size_t len, void *value)
  * change signals through ff._cache_signal.  An invalidation of one of the
  * configuration tables themselves comes from VACUUM, ANALYZE, GRANT or
  * DDL, which change no configuration: the next statement only checks that
- * the tables and columns the generation reads are still the same
- * (FFCacheRecheck), so that an autovacuum does not make every backend
- * reload its segments.  A 1.0 installation has no signal table, and its
+ * the tables, columns, storage and triggers the generation depends on are
+ * still the same (FFCacheRecheck, FFCacheCheckRelations), so that an
+ * autovacuum does not make every backend reload its segments.  A 1.0 installation has no signal table, and its
  * trigger invalidates the changed table: there, any invalidation counts.
  * It must not allocate, access catalogs or raise errors.
  */

@@ -933,17 +933,6 @@ FFAllBuffers(int n, JsonbPair **pairs, FFAllEntry **entries)
 	*entries = kept_entries;
 }
 
-PG_FUNCTION_INFO_V1(ff_evaluate_all);
-
-/*
- * ff_evaluate_all evaluates every flag of an environment for one context:
- * {"flag": {"value": ..., "variant": ..., "reason": ...}, ...}, with
- * "error_code" and "error_message" added to failed flags.  The result is
- * built as one in-memory object whose members are already in jsonb key
- * order (flags sorted once per generation; the member names of each flag's
- * object are of distinct lengths, written shortest first), so it is
- * serialized once, without pushJsonbValue's per-member work and sorting.
- */
 /*
  * FFMissingEnvironmentError raises ff.evaluate_all's ERROR for an
  * environment that does not exist, as the administration functions word
@@ -966,6 +955,17 @@ FFMissingEnvironmentError(const char *missing, bool from_setting)
 			 errhint("The environments are the rows of ff.environments.")));
 }
 
+PG_FUNCTION_INFO_V1(ff_evaluate_all);
+
+/*
+ * ff_evaluate_all evaluates every flag of an environment for one context:
+ * {"flag": {"value": ..., "variant": ..., "reason": ...}, ...}, with
+ * "error_code" and "error_message" added to failed flags.  The result is
+ * built as one in-memory object whose members are already in jsonb key
+ * order (flags sorted once per generation; the member names of each flag's
+ * object are of distinct lengths, written shortest first), so it is
+ * serialized once, without pushJsonbValue's per-member work and sorting.
+ */
 Datum
 ff_evaluate_all(PG_FUNCTION_ARGS)
 {

@@ -125,7 +125,6 @@ static void
 FFSetMessage(FFResolution *out, const char *fmt,...)
 {
 	va_list		ap;
-
 	int			n;
 
 	va_start(ap, fmt);
