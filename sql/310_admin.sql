@@ -186,3 +186,57 @@ SELECT c.relname || '.' || a.attname AS uncommented_column
  WHERE c.oid IN ('ff.flags_overview'::regclass, 'ff.segments_overview'::regclass,
                  'ff.environments_overview'::regclass) AND a.attnum > 0
    AND col_description(c.oid, a.attnum) IS NULL;
+
+--
+-- "Perhaps you meant" (1.11): errors about a missing flag, segment or
+-- environment name the closest existing one (a Levenshtein distance of at
+-- most a third of the name's length, at most 5; ties go to the first in
+-- byte order); ff.evaluate's error_message does the same for flags
+--
+SELECT name FROM ff.create_environment('typo-env');
+SELECT key FROM ff.create_flag('checkout-v2', environment => 'typo-env');
+SELECT key FROM ff.create_flag('checkout-v3', environment => 'typo-env');
+SELECT key FROM ff.create_flag('cw', environment => 'typo-env');
+SELECT name FROM ff.create_segment('beta-users', environment => 'typo-env');
+-- one letter missing; a tie (v4 is as close to v2 as to v3); too short; too far
+SELECT key FROM ff.enable_flag('chekout-v2', environment => 'typo-env');
+SELECT key FROM ff.enable_flag('checkout-v4', environment => 'typo-env');
+SELECT key FROM ff.enable_flag('cv', environment => 'typo-env');
+SELECT key FROM ff.enable_flag('checkout', environment => 'typo-env');
+-- environments: an argument, the setting, a raw INSERT
+SELECT key FROM ff.create_flag('x', environment => 'typo-evn');
+SET ff.environment = 'Typo-Env';
+SELECT key FROM ff.create_flag('x');
+RESET ff.environment;
+INSERT INTO ff.flags (environment, key, variants, default_variant)
+VALUES ('typo_env', 'x', '{"a": 1}', 'a');
+INSERT INTO ff.segments (environment, name) VALUES ('typoenv', 'x');
+-- segments: a function, a rule's reference, a raw INSERT of a key
+SELECT ff.add_segment_keys('beta-user', ARRAY['k'], environment => 'typo-env');
+SELECT key FROM ff.set_targeting('checkout-v2', '{"if": [{"in_segment": "beta-usrs"}, "on", "off"]}',
+                                 environment => 'typo-env');
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('typo-env', 'Beta-Users', 'k');
+-- nothing was written
+SELECT count(*) AS typo_env_rows FROM ff.flags WHERE environment = 'typo-env' AND key NOT IN ('checkout-v2', 'checkout-v3', 'cw');
+-- the helper itself: NULL elements skipped, the name itself is no suggestion,
+-- non-ASCII names, names too long to be a typo of a stored one
+SELECT ff._closest_name('abcdef', ARRAY['abcxyz', NULL, 'abcdeg', 'abcdef']) AS closest,
+       ff._closest_name('abcdef', ARRAY['abcdef']) AS itself,
+       ff._closest_name('abcdef', '{}') AS none,
+       ff._closest_name('chéckout', ARRAY['checkout']) AS non_ascii,
+       ff._closest_name(repeat('a', 2000), ARRAY[repeat('a', 1999)]) AS too_long,
+       ff._perhaps_you_meant('chekout-v2', ARRAY['checkout-v2']) AS hint_start,
+       ff._perhaps_you_meant('zzz', ARRAY['checkout-v2']) = '' AS no_hint;
+-- ff.evaluate: the suggestion is remembered per key and per cache
+-- generation (a query mixing two typos gets each its own; after a change
+-- the environment's flags are read again)
+SELECT flag_key, error_code, error_message
+  FROM ff.evaluate('chekout-v2', '{}', 'false', 'typo-env');
+SELECT k, (ff.evaluate(k, '{}', 'false', 'typo-env')).error_message
+  FROM unnest(ARRAY['checkout-v4', 'chekout-v3', 'checkout-v4', 'zzz', 'cw']) WITH ORDINALITY AS t(k, n)
+ ORDER BY n;
+SELECT ff.get_bool('chekout-v2', '{}', true, 'typo-env') AS getter_default;
+SELECT ff.delete_flag('checkout-v2', environment => 'typo-env');
+SELECT (ff.evaluate('checkout-v4', '{}', 'false', 'typo-env')).error_message;
+SELECT ff.delete_flag('checkout-v3', environment => 'typo-env');
+SELECT (ff.evaluate('checkout-v4', '{}', 'false', 'typo-env')).error_message;

@@ -77,6 +77,7 @@
 #include "feature_flags.h"
 #include "ff_cache.h"
 #include "ff_jsonb.h"
+#include "ff_names.h"
 #include "ff_trigger.h"
 
 /* the configuration tables the cache reads */
@@ -1442,6 +1443,39 @@ FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
 		FFCurrentGen->loading--;
 	}
 	return f;
+}
+
+/*
+ * FFCacheSuggestFlag returns the key of the flag of env closest to key, a
+ * key env does not have, for ff.evaluate's "perhaps you meant"; NULL when
+ * none is close.  The answer for the last key asked is remembered in env,
+ * so that a query that evaluates a mistyped key for every row compares it
+ * with the environment's flags once.
+ */
+const char *
+FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen)
+{
+	FFNameMatch m;
+	int			i;
+
+	if (env->suggested && env->suggested_for_len == (int) keylen &&
+		memcmp(env->suggested_for, key, keylen) == 0)
+		return env->suggestion;
+	FFNameMatchInit(&m, key, keylen);
+	for (i = 0; i < env->nflags; i++)
+	{
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		FFNameMatchOffer(&m, env->flag_list[i]->key, env->flag_list[i]->keylen);
+	}
+	if (keylen <= FF_SUGGEST_KEY_MAX)
+	{
+		memcpy(env->suggested_for, key, keylen);
+		env->suggested_for_len = (int) keylen;
+		env->suggestion = m.best;
+		env->suggested = true;
+	}
+	return m.best;
 }
 
 /* ---------------------------------------------------------------------

@@ -101,6 +101,9 @@ typedef struct FFCacheSegment
 	FFKeySet	keys;			/* targeting key -> +1 include / -1 exclude */
 } FFCacheSegment;
 
+/* the longest missing flag key whose suggestion is remembered (ff.evaluate) */
+#define FF_SUGGEST_KEY_MAX 200
+
 /* one environment */
 typedef struct FFCacheEnv
 {
@@ -115,6 +118,11 @@ typedef struct FFCacheEnv
 	FFStrMap	segments;		/* name -> FFCacheSegment */
 	int			nsegments;
 	struct FFCacheSegment *last_segment;	/* the one in_segment found last */
+	/* the flag key ff.evaluate last looked for in vain, and what it suggested */
+	bool		suggested;
+	int			suggested_for_len;
+	char		suggested_for[FF_SUGGEST_KEY_MAX];
+	const char *suggestion;		/* a flag's key, or NULL */
 } FFCacheEnv;
 
 /* statistics for ff.cache_info() */
@@ -155,6 +163,8 @@ extern FFCacheEnv *FFCacheLookupEnv(const char *name, size_t len, char **missing
 extern char *FFCacheEnvironmentNames(void);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
+/* the key of env's flag closest to a missing key, or NULL (ff_names.c) */
+extern const char *FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */
 extern bool FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
 								   const char *key, size_t keylen,

@@ -669,6 +669,17 @@ ff_evaluate(PG_FUNCTION_ARGS)
 
 	memset(nulls, 0, sizeof(nulls));
 	key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	if (out.error == FF_ERROR_FLAG_NOT_FOUND && out.env != NULL &&
+		out.flag == NULL && key != NULL)
+	{
+		/* the environment exists and has no such flag: perhaps a typo */
+		const char *closest = FFCacheSuggestFlag(out.env, VARDATA_ANY(key),
+												 VARSIZE_ANY_EXHDR(key));
+
+		if (closest != NULL)
+			out.message = psprintf("%s (perhaps you meant \"%s\")",
+								   out.message, closest);
+	}
 	if (key)
 		values[0] = PointerGetDatum(key);
 	else

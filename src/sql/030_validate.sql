@@ -54,6 +54,29 @@ $$;
 COMMENT ON FUNCTION ff._check_name(text, text, text) IS
 'Internal: raises invalid_parameter_value when a flag key, environment or segment name breaks the name rule';
 
+-- ff._closest_name returns the candidate closest to a mistyped name (a
+-- Levenshtein distance of at most a third of its length, and at most 5;
+-- ties go to the first in byte order), or NULL (1.11).
+CREATE FUNCTION ff._closest_name(name text, candidates text[])
+RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_closest_name';
+
+COMMENT ON FUNCTION ff._closest_name(text, text[]) IS
+'Internal: the candidate closest to a mistyped name (Levenshtein distance at most a third of its length, at most 5), or NULL';
+
+-- ff._perhaps_you_meant returns the start of a HINT that names the
+-- candidate closest to a mistyped name, or an empty string (1.11).
+CREATE FUNCTION ff._perhaps_you_meant(name text, candidates text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN ff._closest_name(name, candidates) IS NOT NULL
+            THEN pg_catalog.format('Perhaps you meant "%s". ', ff._closest_name(name, candidates))
+            ELSE '' END;
+
+COMMENT ON FUNCTION ff._perhaps_you_meant(text, text[]) IS
+'Internal: ''Perhaps you meant "<closest candidate>". '' for the HINT of a not-found error, or an empty string';
+
 -- ff._restoring tells whether the session runs a pg_dump script: dump
 -- scripts set check_function_bodies = off, and load the rows of ff.flags
 -- and ff.segments in an order that does not follow in_segment references,
@@ -397,7 +420,9 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('The reference is at %s.',
                       COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
-                  HINT = format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
+                  HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                               WHERE g.environment = _check_segment_refs.environment))
+                      || format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
                                 missing, environment);
     END IF;
 END;
@@ -986,7 +1011,8 @@ BEGIN
             RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Flag "%s" cannot be stored in a missing environment.', NEW.key),
-                      HINT = format('Create it with SELECT ff.create_environment(%L); or pick one of: %s.', NEW.environment,
+                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+                          || format('Create it with SELECT ff.create_environment(%L); or pick one of: %s.', NEW.environment,
                           (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e));
         END IF;
         PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
@@ -1246,7 +1272,8 @@ BEGIN
             RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Segment "%s" cannot be stored in a missing environment.', NEW.name),
-                      HINT = format('Create it with SELECT ff.create_environment(%L);', NEW.environment);
+                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+                          || format('Create it with SELECT ff.create_environment(%L);', NEW.environment);
         END IF;
         PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
     END IF;
@@ -1316,7 +1343,9 @@ BEGIN
             RAISE EXCEPTION 'segment "%" does not exist in environment "%"', NEW.segment, NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', NEW.targeting_key),
-                      HINT = format('Create it with SELECT ff.create_segment(%L, environment => %L);', NEW.segment, NEW.environment);
+                      HINT = ff._perhaps_you_meant(NEW.segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                                       WHERE g.environment = NEW.environment))
+                          || format('Create it with SELECT ff.create_segment(%L, environment => %L);', NEW.segment, NEW.environment);
         END IF;
     END IF;
     IF NEW.targeting_key = '' THEN

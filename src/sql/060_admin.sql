@@ -38,7 +38,8 @@ BEGIN
         RETURN env;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
-        hint := format('Existing environments: %s. Create one with SELECT ff.create_environment(%L);',
+        hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
+            || format('Existing environments: %s. Create one with SELECT ff.create_environment(%L);',
             (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e), env);
         IF source = 'setting' THEN
             RAISE EXCEPTION 'environment "%" does not exist', env
@@ -76,7 +77,9 @@ BEGIN
     IF elsewhere IS NULL THEN
         RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
             USING ERRCODE = 'undefined_object',
-                  HINT = format('Create it with SELECT ff.create_flag(%L);', key);
+                  HINT = ff._perhaps_you_meant(key, ARRAY(SELECT f.key FROM ff.flags AS f
+                                                           WHERE f.environment = _flag_not_found.environment))
+                      || format('Create it with SELECT ff.create_flag(%L);', key);
     END IF;
     RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
         USING ERRCODE = 'undefined_object',
@@ -103,7 +106,9 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'segment "%" does not exist in environment "%"', segment, environment
         USING ERRCODE = 'undefined_object',
-              HINT = format('Create it with SELECT ff.create_segment(%L, environment => %L);', segment, environment);
+              HINT = ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                           WHERE g.environment = _segment_not_found.environment))
+                  || format('Create it with SELECT ff.create_segment(%L, environment => %L);', segment, environment);
 END;
 $$;
 

@@ -1,0 +1,528 @@
+-- feature_flags 1.10 -> 1.11 (ALTER EXTENSION feature_flags UPDATE TO '1.11')
+--
+-- 1.11 changes no table and no signature.  It adds "Perhaps you meant" to
+-- the HINT of every error about a missing flag, segment or environment,
+-- naming the existing name closest to the one given (a Levenshtein
+-- distance of at most a third of its length, and at most 5):
+--   * new: ff._closest_name(name, candidates) (C) and
+--     ff._perhaps_you_meant(name, candidates), both pure;
+--   * replaced: ff._resolve_environment, ff._flag_not_found,
+--     ff._segment_not_found (the administration functions),
+--     ff._check_segment_refs (in_segment references in rules), and the
+--     validation triggers' functions ff._validate_flag_general,
+--     ff._validate_segment and ff._validate_segment_key (raw INSERT and
+--     UPDATE naming a missing environment or segment).
+-- The 1.11 library also adds the suggestion to ff.evaluate's error_message
+-- for FLAG_NOT_FOUND, in every installed version.
+-- Same signatures, same privileges; nothing to wait for.
+
+\echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.11'" to load this file. \quit
+
+-- ff._closest_name returns the candidate closest to a mistyped name (a
+-- Levenshtein distance of at most a third of its length, and at most 5;
+-- ties go to the first in byte order), or NULL (1.11).
+CREATE OR REPLACE FUNCTION ff._closest_name(name text, candidates text[])
+RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_closest_name';
+
+-- ff._perhaps_you_meant returns the start of a HINT that names the
+-- candidate closest to a mistyped name, or an empty string (1.11).
+CREATE OR REPLACE FUNCTION ff._perhaps_you_meant(name text, candidates text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN ff._closest_name(name, candidates) IS NOT NULL
+            THEN pg_catalog.format('Perhaps you meant "%s". ', ff._closest_name(name, candidates))
+            ELSE '' END;
+
+-- ff._resolve_environment returns the environment an administration or
+-- evaluation call works on: the argument, else ff.environment, else the
+-- default environment; an unknown name is an error.
+CREATE OR REPLACE FUNCTION ff._resolve_environment(environment text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := environment;
+    source      text := 'argument';
+    hint        text;
+BEGIN
+    IF env IS NULL THEN
+        env := nullif(current_setting('ff.environment', true), '');
+        source := 'setting';
+    END IF;
+    IF env IS NULL THEN
+        SELECT e.name INTO env FROM ff.environments AS e WHERE e.is_default;
+        IF env IS NULL THEN
+            RAISE EXCEPTION 'no environment given and there is no default environment'
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Pass environment => ''name'', SET ff.environment = ''name'', or make one the default with SELECT ff.set_default_environment(''name'');';
+        END IF;
+        RETURN env;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
+        hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
+            || format('Existing environments: %s. Create one with SELECT ff.create_environment(%L);',
+            (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e), env);
+        IF source = 'setting' THEN
+            RAISE EXCEPTION 'environment "%" does not exist', env
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'The name comes from the ff.environment setting.', HINT = hint;
+        ELSE
+            RAISE EXCEPTION 'environment "%" does not exist', env
+                USING ERRCODE = 'undefined_object', HINT = hint;
+        END IF;
+    END IF;
+    RETURN env;
+END;
+$$;
+
+-- ff._flag_not_found raises the error for a flag key missing from an
+-- environment.
+CREATE OR REPLACE FUNCTION ff._flag_not_found(key text, environment text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    elsewhere   text;
+BEGIN
+    IF key IS NULL THEN
+        RAISE EXCEPTION 'flag key must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass the key of a flag of environment "%s"; ff.flags lists them.', environment);
+    END IF;
+    SELECT string_agg(format('"%s"', f.environment), ', ' ORDER BY f.environment) INTO elsewhere
+      FROM ff.flags AS f WHERE f.key = _flag_not_found.key;
+    IF elsewhere IS NULL THEN
+        RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
+            USING ERRCODE = 'undefined_object',
+                  HINT = ff._perhaps_you_meant(key, ARRAY(SELECT f.key FROM ff.flags AS f
+                                                           WHERE f.environment = _flag_not_found.environment))
+                      || format('Create it with SELECT ff.create_flag(%L);', key);
+    END IF;
+    RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
+        USING ERRCODE = 'undefined_object',
+              DETAIL = format('The flag exists in environment %s.', elsewhere),
+              HINT = 'Pass environment => ''name'', or copy it with ff.copy_flag().';
+END;
+$$;
+
+-- ff._segment_not_found raises the error for a segment missing from an
+-- environment.
+CREATE OR REPLACE FUNCTION ff._segment_not_found(segment text, environment text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF segment IS NULL THEN
+        RAISE EXCEPTION 'segment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass the name of a segment of environment "%s"; ff.segments lists them.', environment);
+    END IF;
+    RAISE EXCEPTION 'segment "%" does not exist in environment "%"', segment, environment
+        USING ERRCODE = 'undefined_object',
+              HINT = ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                           WHERE g.environment = _segment_not_found.environment))
+                  || format('Create it with SELECT ff.create_segment(%L, environment => %L);', segment, environment);
+END;
+$$;
+
+-- ff._check_segment_refs raises an error when a rule references a segment
+-- that does not exist in the environment.
+CREATE OR REPLACE FUNCTION ff._check_segment_refs(environment text, segments text[], rule jsonb,
+                                       owner_label text, prefix text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    present     text[];
+    missing     text;
+BEGIN
+    IF cardinality(segments) = 0 THEN
+        RETURN;
+    END IF;
+    -- lock the referenced segments, so that a concurrent DELETE waits for
+    -- this transaction and then sees the new reference
+    present := ARRAY(SELECT g.name FROM ff.segments AS g
+                      WHERE g.environment = _check_segment_refs.environment AND g.name = ANY (segments)
+                      ORDER BY g.name
+                        FOR KEY SHARE);
+    SELECT s INTO missing FROM unnest(segments) AS s
+     WHERE NOT s = ANY (present)
+     ORDER BY s LIMIT 1;
+    IF missing IS NOT NULL AND NOT ff._restoring() THEN
+        RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
+            owner_label, missing, environment
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('The reference is at %s.',
+                      COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
+                  HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                               WHERE g.environment = _check_segment_refs.environment))
+                      || format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
+                                missing, environment);
+    END IF;
+END;
+$$;
+
+-- ff._validate_flag_general does the checks of ff_10_validate_flags: every
+-- case (its trigger function ff._validate_flag, in C, accepts an UPDATE that
+-- leaves the definition alone and calls this function for the rest).
+CREATE OR REPLACE FUNCTION ff._validate_flag_general()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    label       text;
+    v           record;
+    vtype       text;
+    names       text;
+    info        record;
+    res         jsonb;
+    res_path    text;
+    is_new      boolean := TG_OP = 'INSERT';
+    moved       boolean;
+    lenient     boolean;
+    quiet       boolean;
+    compiled    boolean := true;
+    problem     text;
+    err_msg     text;
+    err_hint    text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF NEW.environment IS NULL OR NEW.key IS NULL THEN
+        RETURN NEW;             -- the NOT NULL constraints report it
+    END IF;
+    moved := is_new OR NEW.environment IS DISTINCT FROM OLD.environment
+             OR NEW.key IS DISTINCT FROM OLD.key;
+    label := format('flag "%s" in environment "%s"', NEW.key, NEW.environment);
+
+    IF moved THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', NEW.key),
+                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+                          || format('Create it with SELECT ff.create_environment(%L); or pick one of: %s.', NEW.environment,
+                          (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e));
+        END IF;
+        PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
+    END IF;
+
+    IF NEW.state IS NULL THEN
+        RAISE EXCEPTION 'the state of % must not be NULL', label
+            USING ERRCODE = 'not_null_violation',
+                  HINT = 'The state is ''ENABLED'' or ''DISABLED'' (upper case); ff.enable_flag() and ff.disable_flag() set it.';
+    END IF;
+    IF NEW.state NOT IN ('ENABLED', 'DISABLED') THEN
+        RAISE EXCEPTION 'invalid state "%" for %', NEW.state, label
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The problem is at $.state.',
+                  HINT = 'The state is ''ENABLED'' or ''DISABLED'' (upper case); ff.enable_flag() and ff.disable_flag() set it.';
+    END IF;
+
+    -- variants and flag type
+    IF is_new OR NEW.variants IS DISTINCT FROM OLD.variants
+       OR NEW.flag_type IS DISTINCT FROM OLD.flag_type THEN
+        IF NEW.variants IS NULL THEN
+            RAISE EXCEPTION 'the variants of % must not be NULL', label
+                USING ERRCODE = 'not_null_violation',
+                      HINT = 'Variants map variant names to values, e.g. {"on": true, "off": false}.';
+        END IF;
+        IF jsonb_typeof(NEW.variants) <> 'object' THEN
+            RAISE EXCEPTION 'invalid variants for %: $.variants is a JSON %, not an object', label, jsonb_typeof(NEW.variants)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Variants map variant names to values, e.g. {"on": true, "off": false}.';
+        END IF;
+        IF NEW.variants = '{}'::jsonb THEN
+            RAISE EXCEPTION 'invalid variants for %: $.variants is empty', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A flag needs at least one variant, e.g. {"on": true, "off": false}.';
+        END IF;
+        vtype := NULL;
+        FOR v IN SELECT e.key, e.value, jsonb_typeof(e.value) AS t FROM jsonb_each(NEW.variants) AS e LOOP
+            IF v.key = '' THEN
+                RAISE EXCEPTION 'invalid variants for %: $.variants has a variant with an empty name', label
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give every variant a non-empty name.';
+            END IF;
+            IF v.t NOT IN ('boolean', 'string', 'number', 'object') THEN
+                RAISE EXCEPTION 'invalid variants for %: % is a JSON %', label,
+                    ff._json_path_member('$.variants', v.key), v.t
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).';
+            END IF;
+            IF vtype IS NULL THEN
+                vtype := v.t;
+            ELSIF v.t <> vtype THEN
+                RAISE EXCEPTION 'invalid variants for %: % is a %, but other variants are % values', label,
+                    ff._json_path_member('$.variants', v.key), v.t, vtype
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'All variants of a flag have one JSON type: all boolean, all string, all number or all object.';
+            END IF;
+        END LOOP;
+
+        IF NEW.flag_type IS NULL THEN
+            NEW.flag_type := vtype;
+        ELSIF NEW.flag_type NOT IN ('boolean', 'string', 'number', 'object') THEN
+            RAISE EXCEPTION 'invalid flag_type "%" for %', NEW.flag_type, label
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'flag_type is ''boolean'', ''string'', ''number'' or ''object'', or NULL to derive it from the variants.';
+        ELSIF NEW.flag_type <> vtype AND is_new THEN
+            RAISE EXCEPTION 'flag_type "%" of % does not match its variants, which are % values', NEW.flag_type, label, vtype
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Give variants of type %s, or set flag_type = %L (or leave it NULL, to derive it from the variants).',
+                                    NEW.flag_type, vtype);
+        ELSIF NEW.flag_type <> vtype THEN
+            RAISE EXCEPTION 'flag_type "%" of % does not match its variants, which are % values', NEW.flag_type, label, vtype
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Changing the type of a flag breaks the applications that read it with the old type.',
+                      HINT = format('If the change is intended, set flag_type = %L (or NULL, to derive it) in the same statement.', vtype);
+        END IF;
+    END IF;
+
+    -- default variant
+    IF NEW.default_variant IS NOT NULL AND NOT NEW.variants ? NEW.default_variant THEN
+        SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+        RAISE EXCEPTION 'default variant "%" of % is not one of its variants', NEW.default_variant, label
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The problem is at $.defaultVariant; the variants are %s.', names),
+                  HINT = 'Set default_variant to a variant name, or to NULL so that callers get their code default.';
+    END IF;
+
+    -- metadata
+    IF is_new OR NEW.metadata IS DISTINCT FROM OLD.metadata THEN
+        PERFORM ff._check_metadata(NEW.metadata, label);
+    END IF;
+
+    -- targeting: NULL, JSON null and {} all mean "no targeting"
+    IF NEW.targeting IS NOT NULL AND (NEW.targeting = '{}'::jsonb OR NEW.targeting = 'null'::jsonb) THEN
+        NEW.targeting := NULL;
+    END IF;
+    IF NEW.targeting IS NOT NULL
+       AND (moved OR NEW.targeting IS DISTINCT FROM OLD.targeting OR NEW.variants IS DISTINCT FROM OLD.variants) THEN
+        IF jsonb_typeof(NEW.targeting) <> 'object' THEN
+            RAISE EXCEPTION 'invalid targeting for %: $.targeting is a JSON %, not a JSON Logic rule', label, jsonb_typeof(NEW.targeting)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Targeting is a JSON Logic object such as {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}, or NULL for none.';
+        END IF;
+        -- ff.invalid_targeting = warning (ff.import_flagd, the copy
+        -- functions, rollbacks): a rule that flagd would load but cannot
+        -- evaluate (an unknown operator, a literal result that is not a
+        -- variant) is stored with a WARNING; its evaluations return the
+        -- caller's default with reason ERROR, as in flagd (and a malformed
+        -- call of flagd's own operators: see below)
+        -- A pg_dump script (ff._restoring()) loads the rows as they were
+        -- stored, those stored with a WARNING included, and says nothing
+        -- again (1.7; before, the COPY of ff.flags failed on such a row and
+        -- a restore lost every flag).
+        lenient := current_setting('ff.invalid_targeting', true) = 'warning' OR ff._restoring();
+        -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
+        -- of an existing flag is checked again as an UPDATE: warn once
+        quiet := ff._restoring();
+        IF lenient AND is_new AND NOT quiet THEN
+            quiet := EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = NEW.environment AND f.key = NEW.key);
+        END IF;
+        -- flagd stores an unknown operator (or an unresolved $ref) and fails
+        -- at evaluation.  It also stores a call of its own operators that
+        -- its schema forbids (starts_with/ends_with/sem_ver arity, an
+        -- unknown sem_ver operator, a literal fractional weight that is
+        -- negative or not whole, an unknown $flagd property: flagd_call),
+        -- and evaluates that call to null (a negative weight counts as 0).
+        -- Any other schema violation (a multi-key rule object, in_segment
+        -- or a standard operator of the wrong shape, too deep a rule) is
+        -- refused as always, below.
+        IF lenient THEN
+            problem := ff._rule_compile_error(NEW.targeting);
+            compiled := problem IS DISTINCT FROM 'unknown_operator';
+        END IF;
+        IF (NOT compiled OR problem = 'flagd_call') AND NOT quiet THEN
+            BEGIN
+                PERFORM ff._check_rule(NEW.targeting, format('targeting for %s', label));
+            EXCEPTION WHEN invalid_parameter_value THEN
+                GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+                RAISE WARNING '%', err_msg
+                    USING DETAIL = CASE
+                        WHEN compiled AND err_msg ~ 'fractional weight -[0-9]+ is not an integer'
+                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; as in flagd, a negative whole weight counts as 0.'
+                        WHEN compiled
+                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; as in flagd, the call evaluates to null.'
+                        ELSE 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.'
+                    END,
+                          HINT = err_hint;
+            END;
+        END IF;
+        IF compiled THEN
+            info := ff._rule_info(NEW.targeting, format('targeting for %s', label),
+                                  problem IS NOT DISTINCT FROM 'flagd_call');
+            PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.targeting,
+                                           format('targeting for %s', label), '$.targeting');
+            FOR res IN SELECT r FROM jsonb_array_elements(info.results) AS r LOOP
+                IF (jsonb_typeof(res) = 'string' AND NOT NEW.variants ? (res #>> '{}'))
+                   OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
+                    res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
+                    SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+                    err_msg := format('targeting for %s can return %s, which is not a variant', label, res::text);
+                    err_hint := CASE jsonb_typeof(res)
+                        WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
+                        ELSE 'Targeting results name variants; return one of the variant names, or null for the default variant.'
+                    END;
+                    IF quiet THEN
+                        NULL;
+                    ELSIF lenient THEN
+                        RAISE WARNING '%', err_msg
+                            USING DETAIL = format('The result is at %s; the variants are %s. The flag is stored because ff.invalid_targeting is "warning"; an evaluation that reaches this result returns the caller''s default with reason ERROR and error code GENERAL.', res_path, names),
+                                  HINT = err_hint;
+                    ELSE
+                        RAISE EXCEPTION '%', err_msg
+                            USING ERRCODE = 'invalid_parameter_value',
+                                  DETAIL = format('The result is at %s; the variants are %s.', res_path, names),
+                                  HINT = err_hint;
+                    END IF;
+                END IF;
+            END LOOP;
+        END IF;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
+
+-- ff._validate_segment is the trigger function of ff_10_validate_segments.
+CREATE OR REPLACE FUNCTION ff._validate_segment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    label       text;
+    info        record;
+    users       text;
+    cycle       text[];
+    nkeys       bigint;
+BEGIN
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (NEW.name IS DISTINCT FROM OLD.name
+                                                  OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
+        SELECT string_agg(format('%s "%s"', u.kind, u.name), ', ') INTO users
+          FROM ff._segment_users(OLD.environment, OLD.name) AS u;
+        IF users IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot % segment "%" in environment "%": it is still used',
+                CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename or move' END, OLD.name, OLD.environment
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Referenced with in_segment by %s.', users),
+                      HINT = 'Remove the in_segment references first (ff.set_targeting, ff.set_segment_rule).';
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        -- the key lists refer to the segment by name (1.10: instead of the
+        -- foreign key's bare error)
+        SELECT count(*) INTO nkeys FROM ff.segment_keys AS k
+         WHERE k.environment = OLD.environment AND k.segment = OLD.name;
+        IF nkeys > 0 THEN
+            RAISE EXCEPTION 'cannot rename or move segment "%" in environment "%": it has % targeting keys',
+                OLD.name, OLD.environment, nkeys
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = 'The rows of ff.segment_keys refer to the segment by its name and environment.',
+                      HINT = 'Create a segment under the new name with the same rule and keys (ff.create_segment(..., include => ..., exclude => ...)), point the flags at it with ff.set_targeting, then delete this one with ff.delete_segment.';
+        END IF;
+    END IF;
+    IF NEW.environment IS NULL OR NEW.name IS NULL THEN
+        RETURN NEW;
+    END IF;
+    label := format('segment "%s" in environment "%s"', NEW.name, NEW.environment);
+
+    IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.name IS DISTINCT FROM OLD.name THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', NEW.name),
+                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+                          || format('Create it with SELECT ff.create_environment(%L);', NEW.environment);
+        END IF;
+        PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
+    END IF;
+
+    IF NEW.rule IS NOT NULL AND (NEW.rule = '{}'::jsonb OR NEW.rule = 'null'::jsonb) THEN
+        NEW.rule := NULL;
+    END IF;
+    IF NEW.rule IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.rule IS DISTINCT FROM OLD.rule
+                                 OR NEW.environment IS DISTINCT FROM OLD.environment
+                                 OR NEW.name IS DISTINCT FROM OLD.name) THEN
+        IF jsonb_typeof(NEW.rule) <> 'object' THEN
+            RAISE EXCEPTION 'invalid rule for %: $.rule is a JSON %, not a JSON Logic rule', label, jsonb_typeof(NEW.rule)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A segment rule is a JSON Logic object that is truthy for members, e.g. {"==": [{"var": "plan"}, "pro"]}.';
+        END IF;
+        info := ff._rule_info(NEW.rule, format('rule of %s', label));
+        IF NEW.name = ANY (info.segments) THEN
+            RAISE EXCEPTION 'rule of % references the segment itself', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The reference is at %s.',
+                          COALESCE(ff._rule_path_of(NEW.rule, 'segment', to_jsonb(NEW.name), '$.rule'), '$.rule')),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.rule, format('rule of %s', label), '$.rule');
+
+        cycle := ff._segment_cycle(NEW.environment, NEW.name, info.segments);
+        IF cycle IS NOT NULL AND NOT ff._restoring() THEN
+            RAISE EXCEPTION 'rule of % would create a cycle of segments', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The cycle is %s.',
+                          (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
+
+-- ff._validate_segment_key is the trigger function of ff_10_validate_segment_keys.
+CREATE OR REPLACE FUNCTION ff._validate_segment_key()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.environment IS NULL OR NEW.segment IS NULL OR NEW.targeting_key IS NULL THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.segment IS DISTINCT FROM OLD.segment THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.segments AS s
+                        WHERE s.environment = NEW.environment AND s.name = NEW.segment) THEN
+            RAISE EXCEPTION 'segment "%" does not exist in environment "%"', NEW.segment, NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', NEW.targeting_key),
+                      HINT = ff._perhaps_you_meant(NEW.segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                                       WHERE g.environment = NEW.environment))
+                          || format('Create it with SELECT ff.create_segment(%L, environment => %L);', NEW.segment, NEW.environment);
+        END IF;
+    END IF;
+    IF NEW.targeting_key = '' THEN
+        RAISE EXCEPTION 'empty targeting key for segment "%" in environment "%"', NEW.segment, NEW.environment
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Targeting keys are the non-empty targetingKey values of evaluation contexts (user ids, emails...).';
+    END IF;
+    -- the key is indexed: refuse what a btree could not hold, with a clear message
+    IF pg_catalog.octet_length(NEW.targeting_key) > 1024 THEN
+        RAISE EXCEPTION 'targeting key "%..." for segment "%" in environment "%" is too long',
+                        pg_catalog.left(NEW.targeting_key, 20), NEW.segment, NEW.environment
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The key is %s bytes long; at most 1024 are allowed.', pg_catalog.octet_length(NEW.targeting_key)),
+                  HINT = 'Targeting keys are the targetingKey values of evaluation contexts (user ids, emails...); use a shorter identifier.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._closest_name(text, text[]) IS
+'Internal: the candidate closest to a mistyped name (Levenshtein distance at most a third of its length, at most 5), or NULL';
+COMMENT ON FUNCTION ff._perhaps_you_meant(text, text[]) IS
+'Internal: ''Perhaps you meant "<closest candidate>". '' for the HINT of a not-found error, or an empty string';
