@@ -240,3 +240,13 @@ SELECT ff.delete_flag('checkout-v2', environment => 'typo-env');
 SELECT (ff.evaluate('checkout-v4', '{}', 'false', 'typo-env')).error_message;
 SELECT ff.delete_flag('checkout-v3', environment => 'typo-env');
 SELECT (ff.evaluate('checkout-v4', '{}', 'false', 'typo-env')).error_message;
+-- the suggestions of a generation are bounded: the first 64 distinct
+-- missing keys get one (remembered), later ones none until the next change
+SELECT key FROM ff.create_flag('checkout-v2', environment => 'typo-env');
+SELECT count(*) FILTER (WHERE e.error_message LIKE '%(perhaps you meant "checkout-v2")') AS suggested,
+       count(*) AS evaluated
+  FROM generate_series(1, 100) AS i, ff.evaluate('checkout-x' || i, '{}', 'false', 'typo-env') AS e;
+SELECT (ff.evaluate('checkout-x1', '{}', 'false', 'typo-env')).error_message;
+SELECT (ff.evaluate('checkout-x99', '{}', 'false', 'typo-env')).error_message;
+SELECT key FROM ff.disable_flag('checkout-v2', environment => 'typo-env');
+SELECT (ff.evaluate('checkout-x99', '{}', 'false', 'typo-env')).error_message;

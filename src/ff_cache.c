@@ -1448,19 +1448,32 @@ FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
 /*
  * FFCacheSuggestFlag returns the key of the flag of env closest to key, a
  * key env does not have, for ff.evaluate's "perhaps you meant"; NULL when
- * none is close.  The answer for the last key asked is remembered in env,
- * so that a query that evaluates a mistyped key for every row compares it
- * with the environment's flags once.
+ * none is close.  The answers are remembered in env, so that a query that
+ * evaluates a mistyped key for every row compares it with the
+ * environment's flags once; after FF_SUGGEST_MAX distinct keys there are
+ * no more suggestions until the next change (a query over many unknown
+ * keys would otherwise compare each row's key with every flag).
  */
 const char *
 FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen)
 {
+	FFSuggestion *s;
 	FFNameMatch m;
 	int			i;
 
-	if (env->suggested && env->suggested_for_len == (int) keylen &&
-		memcmp(env->suggested_for, key, keylen) == 0)
-		return env->suggestion;
+	if (keylen > FF_SUGGEST_KEY_MAX)
+		return NULL;
+	for (i = 0; i < env->nsuggestions; i++)
+	{
+		s = &env->suggestions[i];
+		if (s->len == keylen && memcmp(s->key, key, keylen) == 0)
+			return s->closest;
+	}
+	if (env->nsuggestions >= FF_SUGGEST_MAX)
+		return NULL;
+	if (env->suggestions == NULL)
+		env->suggestions = MemoryContextAlloc(env->cxt,
+											  sizeof(FFSuggestion) * FF_SUGGEST_MAX);
 	FFNameMatchInit(&m, key, keylen);
 	for (i = 0; i < env->nflags; i++)
 	{
@@ -1468,13 +1481,10 @@ FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen)
 			CHECK_FOR_INTERRUPTS();
 		FFNameMatchOffer(&m, env->flag_list[i]->key, env->flag_list[i]->keylen);
 	}
-	if (keylen <= FF_SUGGEST_KEY_MAX)
-	{
-		memcpy(env->suggested_for, key, keylen);
-		env->suggested_for_len = (int) keylen;
-		env->suggestion = m.best;
-		env->suggested = true;
-	}
+	s = &env->suggestions[env->nsuggestions++];
+	s->len = (uint8) keylen;
+	memcpy(s->key, key, keylen);
+	s->closest = m.best;
 	return m.best;
 }
 

@@ -101,8 +101,21 @@ typedef struct FFCacheSegment
 	FFKeySet	keys;			/* targeting key -> +1 include / -1 exclude */
 } FFCacheSegment;
 
-/* the longest missing flag key whose suggestion is remembered (ff.evaluate) */
+/*
+ * ff.evaluate's "perhaps you meant" for a missing flag key: the answers for
+ * the first FF_SUGGEST_MAX distinct keys of a generation are remembered;
+ * later keys get none, so that the cost stays bounded.  No key longer than
+ * FF_SUGGEST_KEY_MAX bytes (the name rule's 200 characters) gets one.
+ */
+#define FF_SUGGEST_MAX 64
 #define FF_SUGGEST_KEY_MAX 200
+
+typedef struct FFSuggestion
+{
+	uint8		len;
+	char		key[FF_SUGGEST_KEY_MAX];
+	const char *closest;		/* a flag's key, or NULL */
+} FFSuggestion;
 
 /* one environment */
 typedef struct FFCacheEnv
@@ -118,11 +131,8 @@ typedef struct FFCacheEnv
 	FFStrMap	segments;		/* name -> FFCacheSegment */
 	int			nsegments;
 	struct FFCacheSegment *last_segment;	/* the one in_segment found last */
-	/* the flag key ff.evaluate last looked for in vain, and what it suggested */
-	bool		suggested;
-	int			suggested_for_len;
-	char		suggested_for[FF_SUGGEST_KEY_MAX];
-	const char *suggestion;		/* a flag's key, or NULL */
+	FFSuggestion *suggestions;	/* FF_SUGGEST_MAX of them, or NULL */
+	int			nsuggestions;
 } FFCacheEnv;
 
 /* statistics for ff.cache_info() */
@@ -163,7 +173,7 @@ extern FFCacheEnv *FFCacheLookupEnv(const char *name, size_t len, char **missing
 extern char *FFCacheEnvironmentNames(void);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
-/* the key of env's flag closest to a missing key, or NULL (ff_names.c) */
+/* the key of env's flag closest to a missing key, or NULL (with ff_names.c) */
 extern const char *FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */
 extern bool FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
