@@ -231,6 +231,35 @@ SELECT has_column_privilege('regress_ff_editor', 'ff.environments', 'metadata', 
        (SELECT count(*) FROM pg_namespace AS n, aclexplode(n.nspacl) AS a
          WHERE n.nspname = 'ff' AND a.grantee = 'regress_ff_editor'::regrole) AS own_schema_grants;
 
+-- (1.11) the internal helpers that write keep PUBLIC's EXECUTE, so that the
+-- rollback functions can call them with the caller's rights, but refuse a
+-- caller who may not run the rollback function they serve: a role with the
+-- table privileges and no ff.rollback_flag cannot roll back through them
+CREATE ROLE regress_ff_tables_only;
+GRANT USAGE ON SCHEMA ff TO regress_ff_tables_only;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ff.flags, ff.segments, ff.segment_keys TO regress_ff_tables_only;
+GRANT SELECT ON ff.environments, ff.versions TO regress_ff_tables_only;
+SELECT (ff.create_flag('rb-guard')).key;
+SELECT (ff.disable_flag('rb-guard')).state;
+SET ROLE regress_ff_tables_only;
+SELECT ff.rollback_flag('rb-guard', 1);
+SELECT ff._history_rollback_entity('flag', 'rb-guard', 1, NULL);
+SELECT ff._history_restore('flag', 'development', 'rb-guard', 1);
+SELECT ff._history_write_image('flag', '{"environment": "development", "key": "rb-guard", "state": "ENABLED"}', false);
+SELECT state FROM ff.flags WHERE key = 'rb-guard';
+RESET ROLE;
+-- an editor may roll flags and segments back, not environments
+SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_editor');
+SET ROLE regress_ff_editor;
+SELECT ff._history_restore('environment', 'development', 'development', 1);
+SELECT ff.rollback_flag('rb-guard', (SELECT min(version) FROM ff.versions WHERE entity_key = 'rb-guard')) > 0 AS rolled_back;
+SELECT state FROM ff.flags WHERE key = 'rb-guard';
+RESET ROLE;
+SELECT count(*) > 0 AS revoked FROM ff.revoke_editor('regress_ff_editor');
+REVOKE ALL ON ff.flags, ff.segments, ff.segment_keys, ff.environments, ff.versions FROM regress_ff_tables_only;
+REVOKE ALL ON SCHEMA ff FROM regress_ff_tables_only;
+DROP ROLE regress_ff_tables_only;
+
 -- clean up: after the revoke recipes no privilege is left, so DROP ROLE succeeds
 DROP SCHEMA regress_ff_ops CASCADE;
 SELECT count(*) > 0 AS revoked FROM ff.revoke_reader('regress_ff_reader');

@@ -1367,7 +1367,7 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 						   &too_deep);
 		MemoryContextSwitchTo(env->cxt);
 		if (too_deep)
-			FFFlagBroken(f, "invalid targeting for flag \"%s\": rule nesting exceeds the maximum depth of %d at $",
+			FFFlagBroken(f, "invalid targeting for flag \"%s\": rule nesting exceeds the maximum depth of %d at $.targeting",
 						 f->key, JL_DEFAULT_MAX_DEPTH);
 		else if (rule->type != JL_NULL)
 		{
@@ -1381,9 +1381,11 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 			/* as flagd evaluates what it loads (see ff.invalid_targeting) */
 			opts.flagd_lenient = true;
 			f->flag.targeting = JLCompile(env->arena, rule, &opts, &err);
+			/* the path relative to the flag, as the write-time checks give it */
 			if (f->flag.targeting == NULL)
-				FFFlagBroken(f, "invalid targeting for flag \"%s\": %s at %s",
-							 f->key, err.message, err.path);
+				FFFlagBroken(f, "invalid targeting for flag \"%s\": %s at $.targeting%s",
+							 f->key, err.message,
+							 err.path[0] == '$' ? err.path + 1 : "");
 		}
 	}
 

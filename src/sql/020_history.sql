@@ -257,8 +257,40 @@ $$;
 COMMENT ON FUNCTION ff._history_row_exists(text, text, text, boolean) IS
     'Internal: whether the config row of an entity exists (with unwritten: and was never written since installation)';
 
+-- ff._history_check_rollback: raises insufficient_privilege unless the current user may run a
+--   rollback function that writes entity (1.11).  The internal helpers that write
+--   (_history_rollback_entity, _history_restore, _history_write_image) keep PUBLIC's EXECUTE so
+--   that the rollback functions can call them with the caller's rights, and call this first:
+--   a flag needs ff.rollback_flag, a segment ff.rollback_segment, and either one, or an
+--   environment, ff.rollback_environment.  The recording triggers call _history_write_image
+--   as the extension owner, who may run them all.
+CREATE FUNCTION ff._history_check_rollback(entity text, helper text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.has_function_privilege('ff.rollback_environment(text, bigint)', 'EXECUTE')
+       OR (entity = 'flag'
+           AND pg_catalog.has_function_privilege('ff.rollback_flag(text, bigint, text)', 'EXECUTE'))
+       OR (entity = 'segment'
+           AND pg_catalog.has_function_privilege('ff.rollback_segment(text, bigint, text)', 'EXECUTE')) THEN
+        RETURN;
+    END IF;
+    RAISE EXCEPTION 'permission denied for function %', helper
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = pg_catalog.format('It is an internal part of %s, which the current user may not run.',
+                                         CASE entity WHEN 'flag' THEN 'ff.rollback_flag'
+                                                     WHEN 'segment' THEN 'ff.rollback_segment'
+                                                     ELSE 'ff.rollback_environment' END),
+              HINT = 'Roll back with ff.rollback_flag, ff.rollback_segment or ff.rollback_environment; SELECT ff.grant_editor(''role'') grants the first two, ff.grant_admin the third.';
+END;
+$$;
+COMMENT ON FUNCTION ff._history_check_rollback(text, text) IS
+    'Internal: raises insufficient_privilege unless the current user may run the rollback function that writes an entity (guards the internal helpers that write)';
+
 -- ff._history_write_image: upserts a config row from a history image (with_stamps: also its
---   version and updated_at)
+--   version and updated_at); 1.11: only for a user who may roll the entity back
 CREATE FUNCTION ff._history_write_image(entity text, image jsonb, with_stamps boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -271,6 +303,7 @@ DECLARE
     sets        text;
     sql         text;
 BEGIN
+    PERFORM ff._history_check_rollback(entity, 'ff._history_write_image');
     pk := CASE entity WHEN 'environment' THEN ARRAY['name']
                       WHEN 'flag' THEN ARRAY['environment', 'key']
                       ELSE ARRAY['environment', 'name'] END;

@@ -475,7 +475,7 @@ COMMENT ON FUNCTION ff._history_keys_at(text, text, bigint) IS
     'Internal: a segment''s include/exclude key list as of a version, replayed from the KEYS deltas';
 
 -- ff._history_restore: writes an entity (and a segment's key list) back to its state as of a
---   version; true if anything changed
+--   version; true if anything changed (1.11: only for a user who may roll the entity back)
 CREATE FUNCTION ff._history_restore(entity text, environment text, entity_key text, at_version bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
@@ -485,10 +485,12 @@ SET ff.invalid_targeting = 'warning'
 SET enable_nestloop = off
 AS $$
 DECLARE
-    target      jsonb := ff._history_image_at(entity, environment, entity_key, at_version);
+    target      jsonb;
     cur         jsonb;
     before_v    bigint := ff.current_version();
 BEGIN
+    PERFORM ff._history_check_rollback(entity, 'ff._history_restore');
+    target := ff._history_image_at(entity, environment, entity_key, at_version);
     EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
                               ff._history_table(entity),
                               CASE entity WHEN 'environment' THEN 't.name = $2'
@@ -547,7 +549,8 @@ COMMENT ON FUNCTION ff._history_with_comment(text) IS
 
 -- ff._history_rollback_entity: the body shared by rollback_flag and rollback_segment: writes a
 --   flag or a segment (with its key list) back to its state as of to_version (deleting it if it did
---   not exist then) as new versions, commenting the change unless the caller already did
+--   not exist then) as new versions, commenting the change unless the caller already did (1.11:
+--   only for a user who may run ff.rollback_flag or ff.rollback_segment, as the case may be)
 CREATE FUNCTION ff._history_rollback_entity(entity text, key text, to_version bigint, environment text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -557,6 +560,7 @@ DECLARE
     env         text := ff._history_environment(environment);
     set_by_us   text;
 BEGIN
+    PERFORM ff._history_check_rollback(entity, 'ff._history_rollback_entity');
     PERFORM ff._history_check_version(to_version);
     IF key IS NULL THEN
         RAISE EXCEPTION '% % must not be NULL', entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END

@@ -12,6 +12,12 @@
 --     validation triggers' functions ff._validate_flag_general,
 --     ff._validate_segment and ff._validate_segment_key (raw INSERT and
 --     UPDATE naming a missing environment or segment).
+-- Privileges (found by an audit of the README): the internal helpers that
+-- write, ff._history_rollback_entity, ff._history_restore and
+-- ff._history_write_image, keep PUBLIC's EXECUTE (the rollback functions
+-- call them with the caller's rights, and roles granted rollback before
+-- 1.11 must keep it) but refuse a caller who may not run the rollback
+-- function they serve: new ff._history_check_rollback.
 -- The 1.11 library also adds the suggestion to ff.evaluate's error_message
 -- for FLAG_NOT_FOUND, in every installed version.
 -- Same signatures, same privileges; nothing to wait for.
@@ -522,7 +528,175 @@ BEGIN
 END;
 $$;
 
+-- ff._history_check_rollback: raises insufficient_privilege unless the current user may run a
+--   rollback function that writes entity (1.11).  The internal helpers that write
+--   (_history_rollback_entity, _history_restore, _history_write_image) keep PUBLIC's EXECUTE so
+--   that the rollback functions can call them with the caller's rights, and call this first:
+--   a flag needs ff.rollback_flag, a segment ff.rollback_segment, and either one, or an
+--   environment, ff.rollback_environment.  The recording triggers call _history_write_image
+--   as the extension owner, who may run them all.
+CREATE OR REPLACE FUNCTION ff._history_check_rollback(entity text, helper text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.has_function_privilege('ff.rollback_environment(text, bigint)', 'EXECUTE')
+       OR (entity = 'flag'
+           AND pg_catalog.has_function_privilege('ff.rollback_flag(text, bigint, text)', 'EXECUTE'))
+       OR (entity = 'segment'
+           AND pg_catalog.has_function_privilege('ff.rollback_segment(text, bigint, text)', 'EXECUTE')) THEN
+        RETURN;
+    END IF;
+    RAISE EXCEPTION 'permission denied for function %', helper
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = pg_catalog.format('It is an internal part of %s, which the current user may not run.',
+                                         CASE entity WHEN 'flag' THEN 'ff.rollback_flag'
+                                                     WHEN 'segment' THEN 'ff.rollback_segment'
+                                                     ELSE 'ff.rollback_environment' END),
+              HINT = 'Roll back with ff.rollback_flag, ff.rollback_segment or ff.rollback_environment; SELECT ff.grant_editor(''role'') grants the first two, ff.grant_admin the third.';
+END;
+$$;
+
+-- ff._history_write_image: upserts a config row from a history image (with_stamps: also its
+--   version and updated_at); 1.11: only for a user who may roll the entity back
+CREATE OR REPLACE FUNCTION ff._history_write_image(entity text, image jsonb, with_stamps boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbl         regclass := ff._history_table(entity);
+    pk          text[];
+    cols        text[];
+    sets        text;
+    sql         text;
+BEGIN
+    PERFORM ff._history_check_rollback(entity, 'ff._history_write_image');
+    pk := CASE entity WHEN 'environment' THEN ARRAY['name']
+                      WHEN 'flag' THEN ARRAY['environment', 'key']
+                      ELSE ARRAY['environment', 'name'] END;
+    SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum)
+      INTO cols
+      FROM pg_catalog.pg_attribute AS a
+     WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attgenerated = ''
+       AND (with_stamps OR a.attname NOT IN ('version', 'updated_at'));
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s = EXCLUDED.%s', c, c), ', ')
+      INTO sets
+      FROM pg_catalog.unnest(cols) AS c
+     WHERE c <> ALL (pk);
+    sql := pg_catalog.format(
+        'INSERT INTO %s AS t (%s) SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::%s, $1) '
+        'ON CONFLICT (%s) DO UPDATE SET %s',
+        tbl, pg_catalog.array_to_string(cols, ', '), pg_catalog.array_to_string(cols, ', '),
+        tbl, pg_catalog.array_to_string(pk, ', '), sets);
+    EXECUTE sql USING image;
+END;
+$$;
+
+-- ff._history_restore: writes an entity (and a segment's key list) back to its state as of a
+--   version; true if anything changed (1.11: only for a user who may roll the entity back)
+CREATE OR REPLACE FUNCTION ff._history_restore(entity text, environment text, entity_key text, at_version bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET ff.invalid_targeting = 'warning'
+SET enable_nestloop = off
+AS $$
+DECLARE
+    target      jsonb;
+    cur         jsonb;
+    before_v    bigint := ff.current_version();
+BEGIN
+    PERFORM ff._history_check_rollback(entity, 'ff._history_restore');
+    target := ff._history_image_at(entity, environment, entity_key, at_version);
+    EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
+                              ff._history_table(entity),
+                              CASE entity WHEN 'environment' THEN 't.name = $2'
+                                          WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                          ELSE 't.environment = $1 AND t.name = $2' END)
+       INTO cur USING environment, entity_key;
+
+    IF target IS NULL THEN
+        IF cur IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s',
+                                      ff._history_table(entity),
+                                      CASE entity WHEN 'environment' THEN 't.name = $2'
+                                                  WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                                  ELSE 't.environment = $1 AND t.name = $2' END)
+               USING environment, entity_key;
+        END IF;
+    ELSIF cur IS NULL OR (cur - 'version' - 'updated_at') <> (target - 'version' - 'updated_at') THEN
+        PERFORM ff._history_write_image(entity, target, false);
+    END IF;
+
+    IF entity = 'segment' AND target IS NOT NULL THEN
+        -- (enable_nestloop is off for this function: right after a bulk load
+        -- of keys, before statistics, the planner would otherwise rescan the
+        -- replayed list once per key, quadratic under the writer lock)
+        DELETE FROM ff.segment_keys AS k
+         WHERE k.environment = $2 AND k.segment = $3
+           AND NOT EXISTS (SELECT 1 FROM ff._history_keys_at($2, $3, $4) AS t
+                            WHERE t.targeting_key = k.targeting_key);
+        INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
+        SELECT $2, $3, t.targeting_key, t.excluded
+          FROM ff._history_keys_at($2, $3, $4) AS t
+         WHERE NOT EXISTS (SELECT 1 FROM ff.segment_keys AS c
+                            WHERE c.environment = $2 AND c.segment = $3
+                              AND c.targeting_key = t.targeting_key AND c.excluded = t.excluded)
+            ON CONFLICT ON CONSTRAINT segment_keys_pkey
+            DO UPDATE SET excluded = EXCLUDED.excluded;
+    END IF;
+    RETURN ff.current_version() > before_v;
+END;
+$$;
+
+-- ff._history_rollback_entity: the body shared by rollback_flag and rollback_segment: writes a
+--   flag or a segment (with its key list) back to its state as of to_version (deleting it if it did
+--   not exist then) as new versions, commenting the change unless the caller already did (1.11:
+--   only for a user who may run ff.rollback_flag or ff.rollback_segment, as the case may be)
+CREATE OR REPLACE FUNCTION ff._history_rollback_entity(entity text, key text, to_version bigint, environment text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._history_environment(environment);
+    set_by_us   text;
+BEGIN
+    PERFORM ff._history_check_rollback(entity, 'ff._history_rollback_entity');
+    PERFORM ff._history_check_version(to_version);
+    IF key IS NULL THEN
+        RAISE EXCEPTION '% % must not be NULL', entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'ff.history lists the recorded changes and their keys.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.versions AS v
+                    WHERE v.entity = _history_rollback_entity.entity AND v.environment = env
+                      AND v.entity_key = key) THEN
+        RAISE EXCEPTION '% "%" has no history in environment "%"', entity, key, env
+            USING ERRCODE = 'undefined_object',
+                  HINT = pg_catalog.format('Check the %s %s and the environment; ff.history lists the recorded changes.',
+                                           entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END);
+    END IF;
+    set_by_us := ff._history_with_comment(pg_catalog.format(
+        'rollback of %s "%s" in environment "%s" to version %s', entity, key, env, to_version));
+    IF NOT ff._history_restore(entity, env, key, to_version) THEN
+        RAISE NOTICE '% "%" in environment "%" is already as of version %: nothing changed',
+                     entity, key, env, to_version;
+    END IF;
+    IF set_by_us IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
+    END IF;
+    RETURN ff.current_version();
+END;
+$$;
+
 COMMENT ON FUNCTION ff._closest_name(text, text[]) IS
 'Internal: the candidate closest to a mistyped name (Levenshtein distance at most a third of its length, at most 5), or NULL';
 COMMENT ON FUNCTION ff._perhaps_you_meant(text, text[]) IS
 'Internal: ''Perhaps you meant "<closest candidate>". '' for the HINT of a not-found error, or an empty string';
+COMMENT ON FUNCTION ff._history_check_rollback(text, text) IS
+    'Internal: raises insufficient_privilege unless the current user may run the rollback function that writes an entity (guards the internal helpers that write)';
