@@ -211,6 +211,7 @@ RESET ff.environment;
 INSERT INTO ff.flags (environment, key, variants, default_variant)
 VALUES ('typo_env', 'x', '{"a": 1}', 'a');
 INSERT INTO ff.segments (environment, name) VALUES ('typoenv', 'x');
+SELECT ff.evaluate_all('{}', 'typo-evn');
 -- segments: a function, a rule's reference, a raw INSERT of a key
 SELECT ff.add_segment_keys('beta-user', ARRAY['k'], environment => 'typo-env');
 SELECT key FROM ff.set_targeting('checkout-v2', '{"if": [{"in_segment": "beta-usrs"}, "on", "off"]}',

@@ -922,13 +922,14 @@ FFNameCompare(const ListCell *a, const ListCell *b)
 
 /*
  * FFCacheEnvironmentNames returns the names of the existing environments
- * for a HINT: quoted, comma-separated, in name order, at most 20 of them.
- * It returns NULL when the current user may not read ff.environments (the
+ * for a HINT: quoted, comma-separated, in name order, at most 20 of them;
+ * *closest is set to the one closest to missing (ff_names.c), or NULL.  It
+ * returns NULL when the current user may not read ff.environments (the
  * evaluation functions are PUBLIC; the names are not), or when there are
  * none.  Call it after FFCacheGetEnv, in the same statement.
  */
 char *
-FFCacheEnvironmentNames(void)
+FFCacheEnvironmentNames(const char *missing, const char **closest)
 {
 	FFCacheGen *gen = FFCurrentGen;
 	Relation	rel;
@@ -938,7 +939,9 @@ FFCacheEnvironmentNames(void)
 	StringInfoData buf;
 	ListCell   *lc;
 	int			n = 0;
+	FFNameMatch m;
 
+	*closest = NULL;
 	if (gen == NULL ||
 		pg_class_aclcheck(gen->relids[FF_TABLE_ENVIRONMENTS], GetUserId(),
 						  ACL_SELECT) != ACLCHECK_OK)
@@ -959,6 +962,10 @@ FFCacheEnvironmentNames(void)
 	if (names == NIL)
 		return NULL;
 	list_sort(names, FFNameCompare);
+	FFNameMatchInit(&m, missing, strlen(missing));
+	foreach(lc, names)
+		FFNameMatchOffer(&m, (const char *) lfirst(lc), strlen((const char *) lfirst(lc)));
+	*closest = m.best;
 	initStringInfo(&buf);
 	foreach(lc, names)
 	{

@@ -170,7 +170,7 @@ extern int64 FFCacheCurrentId(void);
 extern FFCacheEnv *FFCacheGetEnv(const char *name, size_t len, char **missing_name);
 /* the same, right after FFCacheBegin: no second invalidation pass */
 extern FFCacheEnv *FFCacheLookupEnv(const char *name, size_t len, char **missing_name);
-extern char *FFCacheEnvironmentNames(void);
+extern char *FFCacheEnvironmentNames(const char *missing, const char **closest);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the key of env's flag closest to a missing key, or NULL (with ff_names.c) */

@@ -948,21 +948,24 @@ FFAllBuffers(int n, JsonbPair **pairs, FFAllEntry **entries)
  * FFMissingEnvironmentError raises ff.evaluate_all's ERROR for an
  * environment that does not exist, as the administration functions word
  * it: the DETAIL says when the name came from the ff.environment setting,
- * and the HINT lists the existing environments to a role that may read
- * them.
+ * and the HINT names the closest environment and lists them all, to a role
+ * that may read them.
  */
 static pg_attribute_noreturn() void
 FFMissingEnvironmentError(const char *missing, bool from_setting)
 {
-	char	   *names = FFCacheEnvironmentNames();
+	const char *closest;
+	char	   *names = FFCacheEnvironmentNames(missing, &closest);
+	char	   *perhaps = closest != NULL ?
+		psprintf("Perhaps you meant \"%s\". ", closest) : "";
 
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("environment \"%s\" does not exist", missing),
 			 from_setting ? errdetail("The name comes from the ff.environment setting.") : 0,
 			 names != NULL ?
-			 errhint("Existing environments: %s. Create one with SELECT ff.create_environment(%s);",
-					 names, quote_literal_cstr(missing)) :
+			 errhint("%sExisting environments: %s. Create one with SELECT ff.create_environment(%s);",
+					 perhaps, names, quote_literal_cstr(missing)) :
 			 errhint("The environments are the rows of ff.environments.")));
 }
 
