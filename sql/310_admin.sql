@@ -217,15 +217,23 @@ SELECT ff.add_segment_keys('beta-user', ARRAY['k'], environment => 'typo-env');
 SELECT key FROM ff.set_targeting('checkout-v2', '{"if": [{"in_segment": "beta-usrs"}, "on", "off"]}',
                                  environment => 'typo-env');
 INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('typo-env', 'Beta-Users', 'k');
+-- a segment's own rule may not name it: no suggestion of the segment itself
+SELECT name FROM ff.create_segment('internal-staff', environment => 'typo-env');
+SELECT ff.set_segment_rule('internal-staff', '{"in_segment": "internal-stuff"}', 'typo-env');
+-- a rollback of a key without history suggests a key that has one
+SELECT ff.rollback_flag('chekout-v2', 1, 'typo-env');
 -- nothing was written
 SELECT count(*) AS typo_env_rows FROM ff.flags WHERE environment = 'typo-env' AND key NOT IN ('checkout-v2', 'checkout-v3', 'cw');
 -- the helper itself: NULL elements skipped, the name itself is no suggestion,
 -- non-ASCII names, names too long to be a typo of a stored one
 SELECT ff._closest_name('abcdef', ARRAY['abcxyz', NULL, 'abcdeg', 'abcdef']) AS closest,
        ff._closest_name('abcdef', ARRAY['abcdef']) AS itself,
+       ff._closest_name('abc', ARRAY['xyz', 'abd', 'acb', 'ab']) AS three_chars,
        ff._closest_name('abcdef', '{}') AS none,
        ff._closest_name('chéckout', ARRAY['checkout']) AS non_ascii,
-       ff._closest_name(repeat('a', 2000), ARRAY[repeat('a', 1999)]) AS too_long,
+       ff._closest_name('checkout－v２', ARRAY['checkout-v2']) AS full_width,
+       ff._closest_name(repeat('a', 255), ARRAY[repeat('a', 254) || 'b']) IS NOT NULL AS longest,
+       ff._closest_name(repeat('a', 256), ARRAY[repeat('a', 255)]) AS too_long,
        ff._perhaps_you_meant('chekout-v2', ARRAY['checkout-v2']) AS hint_start,
        ff._perhaps_you_meant('zzz', ARRAY['checkout-v2']) = '' AS no_hint;
 -- ff.evaluate: the suggestion is remembered per key and per cache

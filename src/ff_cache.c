@@ -965,6 +965,7 @@ FFCacheEnvironmentNames(const char *missing, const char **closest)
 	FFNameMatchInit(&m, missing, strlen(missing));
 	foreach(lc, names)
 		FFNameMatchOffer(&m, (const char *) lfirst(lc), strlen((const char *) lfirst(lc)));
+	FFNameMatchEnd(&m);
 	*closest = m.best;
 	initStringInfo(&buf);
 	foreach(lc, names)
@@ -1490,6 +1491,7 @@ FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen)
 			CHECK_FOR_INTERRUPTS();
 		FFNameMatchOffer(&m, env->flag_list[i]->key, env->flag_list[i]->keylen);
 	}
+	FFNameMatchEnd(&m);
 	s = &env->suggestions[env->nsuggestions++];
 	s->len = (uint8) keylen;
 	memcpy(s->key, key, keylen);

@@ -31,6 +31,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/varlena.h"
 
 #include "ff_names.h"
@@ -39,11 +40,12 @@
 #define FF_NAME_MAX_DISTANCE 5
 
 /*
- * a name longer than this (in bytes) gets no suggestion: every name that can
- * be stored has at most 200 characters, so a much longer one is no typo of
- * one, and the distance's cost grows with the length
+ * names longer than this (in bytes) are neither searched for nor offered:
+ * every name that can be stored has at most 200 characters, so a much
+ * longer one is no typo of one (PostgreSQL's own levenshtein() has the same
+ * limit, for the cost)
  */
-#define FF_NAME_MAX_BYTES 1024
+#define FF_NAME_MAX_BYTES 255
 
 PG_FUNCTION_INFO_V1(ff_closest_name);
 
@@ -54,45 +56,103 @@ PG_FUNCTION_INFO_V1(ff_closest_name);
 void
 FFNameMatchInit(FFNameMatch *m, const char *name, size_t len)
 {
+	int			i;
+
 	m->name = name;
 	m->len = (int) Min(len, FF_NAME_MAX_BYTES + 1);
-	if (len > FF_NAME_MAX_BYTES)
-		m->max_d = -1;
-	else
-	{
-		int			chars = pg_mbstrlen_with_len(name, (int) len);
-
-		/* names of one or two characters get no suggestion */
-		m->max_d = chars < 3 ? -1 : Min(FF_NAME_MAX_DISTANCE, chars / 3);
-	}
+	m->chars = 0;
+	m->ascii = true;
+	m->cxt = NULL;
 	m->best = NULL;
 	m->best_len = 0;
 	m->best_d = INT_MAX;
+	m->max_d = -1;
+	if (len > FF_NAME_MAX_BYTES)
+		return;
+	memset(m->hist, 0, sizeof(m->hist));
+	for (i = 0; i < m->len; i++)
+	{
+		unsigned char c = (unsigned char) name[i];
+
+		if (c >= 128)
+		{
+			m->ascii = false;
+			break;
+		}
+		m->hist[c]++;
+	}
+	m->chars = m->ascii ? m->len : pg_mbstrlen_with_len(name, m->len);
+	/* names of one or two characters get no suggestion */
+	if (m->chars >= 3)
+		m->max_d = Min(FF_NAME_MAX_DISTANCE, m->chars / 3);
+}
+
+/*
+ * FFNameBagDistance returns a lower bound of the distance between an ASCII
+ * name and candidate: the larger of the number of the candidate's bytes
+ * the name does not have and of the name's bytes the candidate does not
+ * have, counted as multisets (every edit changes each count by at most
+ * one).  -1 when candidate is not ASCII.
+ */
+static int
+FFNameBagDistance(const FFNameMatch *m, const char *candidate, int len)
+{
+	int16		left[128];
+	int			extra = 0;
+	int			i;
+
+	memcpy(left, m->hist, sizeof(left));
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) candidate[i];
+
+		if (c >= 128)
+			return -1;
+		if (--left[c] < 0)
+			extra++;
+	}
+	/* the name's bytes matched: len - extra; the rest are missing */
+	return Max(extra, m->len - (len - extra));
 }
 
 /*
  * FFNameMatchOffer considers candidate (len bytes; it must stay valid until
- * the search ends).  The name itself is no suggestion.
+ * the search ends).  The name itself is no suggestion.  Most candidates are
+ * ruled out by their length or by FFNameBagDistance before the distance is
+ * computed, and the distance is only computed up to the best one so far
+ * (ties still count, for the byte order).
  */
 void
 FFNameMatchOffer(FFNameMatch *m, const char *candidate, size_t len)
 {
+	int			limit;
+	int			bound;
 	int			d;
 	int			cmp;
+	MemoryContext oldcxt;
 
 	if (m->max_d < 0 || len > FF_NAME_MAX_BYTES)
 		return;
-	/*
-	 * a length difference of more than max_d bytes is more than max_d edits
-	 * for ASCII names, which all stored names are
-	 */
-	if (Abs((int) len - m->len) > m->max_d)
+	limit = Min(m->max_d, m->best_d);
+	bound = m->ascii ? FFNameBagDistance(m, candidate, (int) len) : -1;
+	if (bound < 0)
+		bound = Abs(pg_mbstrlen_with_len(candidate, (int) len) - m->chars);
+	if (bound > limit)
 		return;
 	if ((int) len == m->len && memcmp(candidate, m->name, len) == 0)
 		return;
+
+	/* the distance function allocates per call and frees nothing */
+	if (m->cxt == NULL)
+		m->cxt = AllocSetContextCreate(CurrentMemoryContext,
+									   "feature_flags name match",
+									   ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(m->cxt);
 	d = varstr_levenshtein_less_equal(m->name, m->len, candidate, (int) len,
-									  1, 1, 1, m->max_d, true);
-	if (d > m->max_d || d > m->best_d)
+									  1, 1, 1, limit, true);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(m->cxt);
+	if (d > limit)
 		return;
 	if (d == m->best_d)
 	{
@@ -103,6 +163,17 @@ FFNameMatchOffer(FFNameMatch *m, const char *candidate, size_t len)
 	m->best = candidate;
 	m->best_len = (int) len;
 	m->best_d = d;
+}
+
+/*
+ * FFNameMatchEnd frees what the search allocated; m->best stays valid.
+ */
+void
+FFNameMatchEnd(FFNameMatch *m)
+{
+	if (m->cxt != NULL)
+		MemoryContextDelete(m->cxt);
+	m->cxt = NULL;
 }
 
 /*
@@ -138,6 +209,7 @@ ff_closest_name(PG_FUNCTION_ARGS)
 		t = DatumGetTextPP(elems[i]);
 		FFNameMatchOffer(&m, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	}
+	FFNameMatchEnd(&m);
 	if (m.best == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(m.best, m.best_len));

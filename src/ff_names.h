@@ -15,12 +15,19 @@
 
 #include "postgres.h"
 
-/* a search for the candidate closest to one name */
+/*
+ * a search for the candidate closest to one name: FFNameMatchInit, then
+ * FFNameMatchOffer for each candidate, then FFNameMatchEnd
+ */
 typedef struct FFNameMatch
 {
 	const char *name;			/* the name asked for */
-	int			len;
+	int			len;			/* its bytes */
+	int			chars;			/* its characters */
 	int			max_d;			/* the largest distance that counts; -1 = none */
+	bool		ascii;			/* the name is ASCII: hist is set */
+	int16		hist[128];		/* how often each byte occurs in the name */
+	MemoryContext cxt;			/* for the distance function, or NULL */
 	const char *best;			/* the closest candidate so far, or NULL */
 	int			best_len;
 	int			best_d;
@@ -28,5 +35,6 @@ typedef struct FFNameMatch
 
 extern void FFNameMatchInit(FFNameMatch *m, const char *name, size_t len);
 extern void FFNameMatchOffer(FFNameMatch *m, const char *candidate, size_t len);
+extern void FFNameMatchEnd(FFNameMatch *m);
 
 #endif							/* FF_NAMES_H */

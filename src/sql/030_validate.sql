@@ -70,9 +70,7 @@ COMMENT ON FUNCTION ff._closest_name(text, text[]) IS
 CREATE FUNCTION ff._perhaps_you_meant(name text, candidates text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN ff._closest_name(name, candidates) IS NOT NULL
-            THEN pg_catalog.format('Perhaps you meant "%s". ', ff._closest_name(name, candidates))
-            ELSE '' END;
+RETURN COALESCE('Perhaps you meant "' || ff._closest_name(name, candidates) || '". ', '');
 
 COMMENT ON FUNCTION ff._perhaps_you_meant(text, text[]) IS
 'Internal: ''Perhaps you meant "<closest candidate>". '' for the HINT of a not-found error, or an empty string';
@@ -420,8 +418,12 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('The reference is at %s.',
                       COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
+                  -- (a segment's own rule may not name the segment: leave it out of
+                  -- the suggestions; the label is ff._validate_segment's)
                   HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
-                                                               WHERE g.environment = _check_segment_refs.environment))
+                                                               WHERE g.environment = _check_segment_refs.environment
+                                                                 AND g.name IS DISTINCT FROM
+                                                                     substring(owner_label FROM '^rule of segment "(.*)" in environment "')))
                       || format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
                                 missing, environment);
     END IF;

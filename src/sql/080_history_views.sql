@@ -572,7 +572,10 @@ BEGIN
                       AND v.entity_key = key) THEN
         RAISE EXCEPTION '% "%" has no history in environment "%"', entity, key, env
             USING ERRCODE = 'undefined_object',
-                  HINT = pg_catalog.format('Check the %s %s and the environment; ff.history lists the recorded changes.',
+                  HINT = ff._perhaps_you_meant(key, ARRAY(SELECT DISTINCT v.entity_key FROM ff.versions AS v
+                                                           WHERE v.entity = _history_rollback_entity.entity
+                                                             AND v.environment = env))
+                      || pg_catalog.format('Check the %s %s and the environment; ff.history lists the recorded changes.',
                                            entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END);
     END IF;
     set_by_us := ff._history_with_comment(pg_catalog.format(

@@ -11,7 +11,9 @@
 --     ff._check_segment_refs (in_segment references in rules), and the
 --     validation triggers' functions ff._validate_flag_general,
 --     ff._validate_segment and ff._validate_segment_key (raw INSERT and
---     UPDATE naming a missing environment or segment).
+--     UPDATE naming a missing environment or segment), and
+--     ff._history_rollback_entity (a rollback of a flag or segment that
+--     has no history suggests one that has).
 -- Privileges (found by an audit of the README): the internal helpers that
 -- write, ff._history_rollback_entity, ff._history_restore and
 -- ff._history_write_image, keep PUBLIC's EXECUTE (the rollback functions
@@ -37,9 +39,7 @@ AS 'MODULE_PATHNAME', 'ff_closest_name';
 CREATE OR REPLACE FUNCTION ff._perhaps_you_meant(name text, candidates text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN ff._closest_name(name, candidates) IS NOT NULL
-            THEN pg_catalog.format('Perhaps you meant "%s". ', ff._closest_name(name, candidates))
-            ELSE '' END;
+RETURN COALESCE('Perhaps you meant "' || ff._closest_name(name, candidates) || '". ', '');
 
 -- ff._resolve_environment returns the environment an administration or
 -- evaluation call works on: the argument, else ff.environment, else the
@@ -166,8 +166,12 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('The reference is at %s.',
                       COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
+                  -- (a segment's own rule may not name the segment: leave it out of
+                  -- the suggestions; the label is ff._validate_segment's)
                   HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
-                                                               WHERE g.environment = _check_segment_refs.environment))
+                                                               WHERE g.environment = _check_segment_refs.environment
+                                                                 AND g.name IS DISTINCT FROM
+                                                                     substring(owner_label FROM '^rule of segment "(.*)" in environment "')))
                       || format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
                                 missing, environment);
     END IF;
@@ -678,7 +682,10 @@ BEGIN
                       AND v.entity_key = key) THEN
         RAISE EXCEPTION '% "%" has no history in environment "%"', entity, key, env
             USING ERRCODE = 'undefined_object',
-                  HINT = pg_catalog.format('Check the %s %s and the environment; ff.history lists the recorded changes.',
+                  HINT = ff._perhaps_you_meant(key, ARRAY(SELECT DISTINCT v.entity_key FROM ff.versions AS v
+                                                           WHERE v.entity = _history_rollback_entity.entity
+                                                             AND v.environment = env))
+                      || pg_catalog.format('Check the %s %s and the environment; ff.history lists the recorded changes.',
                                            entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END);
     END IF;
     set_by_us := ff._history_with_comment(pg_catalog.format(
