@@ -390,3 +390,42 @@ SELECT ff.export_flagd('cy');
 SELECT value, reason, error_code FROM ff.evaluate('cf', '{"targetingKey": "u"}', 'false', 'cy');
 SELECT name FROM ff.set_segment_rule('c1', NULL, 'cy');
 SELECT ff.export_flagd('cy') -> '$evaluators' ? 'c2' AS exported_again;
+
+--
+-- (1.11, from an audit of import and export)
+-- a rule stored with a WARNING (unknown operator, unresolved $ref) naming a
+-- segment that does not exist, or naming it by an expression, is exported
+-- as written: it made the whole export fail, and ff.copy_flag too
+--
+SELECT name FROM ff.create_environment('lax');
+SELECT name FROM ff.create_environment('lax2');
+SELECT ff.import_flagd('{"flags": {
+  "ok":   {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+  "typo": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+           "targeting": {"if": [{"or": [{"iff": [true, true, false]}, {"in_segment": "beta"}]}, "on", "off"]}},
+  "expr": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+           "targeting": {"if": [{"or": [{"$ref": "nowhere"}, {"in_segment": {"var": "seg"}}]}, "on", "off"]}}}}', 'lax');
+SELECT ff.export_flagd('lax') -> 'flags' -> 'typo' -> 'targeting' AS typo_as_written,
+       ff.export_flagd('lax') -> 'flags' -> 'expr' -> 'targeting' AS expr_as_written,
+       ff.export_flagd('lax') ? '$evaluators' AS has_evaluators;
+SELECT key, targeting FROM ff.copy_flag('typo', 'lax', 'lax2');
+-- the round trip: the export imported elsewhere exports the same flags
+SELECT ff.import_flagd(ff.export_flagd('lax'), 'lax2');
+SELECT ff.export_flagd('lax2') -> 'flags' = ff.export_flagd('lax') -> 'flags' AS same_flags;
+-- a document that changes a flag's type is loaded, as flagd loads it, with a WARNING
+SELECT ff.import_flagd('{"flags": {"ok": {"state": "ENABLED", "variants": {"on": "yes", "off": "no"}, "defaultVariant": "off"}}}', 'lax');
+SELECT flag_type FROM ff.flags WHERE environment = 'lax' AND key = 'ok';
+-- no WARNING for a flag whose type stays, or that the document leaves alone
+SELECT ff.import_flagd('{"flags": {"ok": {"state": "DISABLED", "variants": {"on": "yes", "off": "no"}, "defaultVariant": "off"}}}', 'lax');
+SELECT ff.import_flagd('{"flags": {"ok": {"state": "DISABLED", "variants": {"on": "yes", "off": "no"}, "defaultVariant": "off"}}}', 'lax');
+-- variant values nested deeper than evaluation converts (10,000 levels) are refused
+SELECT ff.import_flagd(jsonb_build_object('flags', jsonb_build_object('deep', jsonb_build_object(
+  'state', 'ENABLED', 'defaultVariant', 'x',
+  'variants', jsonb_build_object('x', (repeat('{"a":', 10001) || '1' || repeat('}', 10001))::jsonb)))), 'lax');
+SELECT ff.import_flagd(jsonb_build_object('flags', jsonb_build_object('deep', jsonb_build_object(
+  'state', 'ENABLED', 'defaultVariant', 'x',
+  'variants', jsonb_build_object('x', (repeat('{"a":', 10000) || '1' || repeat('}', 10000))::jsonb)))), 'lax');
+SELECT reason, error_code FROM ff.evaluate('deep', '{}', '{"fallback": true}', 'lax');
+SELECT ff._jsonb_depth_exceeds('1', 0) AS scalar, ff._jsonb_depth_exceeds('{"a": 1}', 0) AS one_over,
+       ff._jsonb_depth_exceeds('{"a": 1}', 1) AS one_at, ff._jsonb_depth_exceeds('[[1], {}]', 1) AS two_over,
+       ff._jsonb_depth_exceeds('[[1], {}]', 2) AS two_at;

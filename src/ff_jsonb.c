@@ -933,3 +933,44 @@ FFContextInitJsonb(JLContext *ctx, FFJsonbData *data, Jsonb *jb)
 	ctx->opaque = data;
 	ctx->inject_flagd = false;
 }
+
+/* ---------------------------------------------------------------------
+ * Write-time check of nesting
+ * --------------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(ff_jsonb_depth_exceeds);
+
+/*
+ * ff_jsonb_depth_exceeds tells whether a jsonb value nests more than
+ * max_depth containers (a scalar nests none, {"a": 1} one), without
+ * converting it: the validation trigger refuses variant values that
+ * evaluation could never convert (FF_MAX_JSON_DEPTH).
+ */
+Datum
+ff_jsonb_depth_exceeds(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *value = PG_GETARG_JSONB_P(0);
+	int32		max_depth = PG_GETARG_INT32(1);
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int32		depth = 0;
+	uint32		n = 0;
+
+	if (JB_ROOT_IS_SCALAR(value))
+		PG_RETURN_BOOL(max_depth < 0);
+	it = JsonbIteratorInit(&value->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if ((++n & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
+		{
+			if (++depth > max_depth)
+				PG_RETURN_BOOL(true);
+		}
+		else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT)
+			depth--;
+	}
+	PG_RETURN_BOOL(false);
+}

@@ -54,6 +54,17 @@ $$;
 COMMENT ON FUNCTION ff._check_name(text, text, text) IS
 'Internal: raises invalid_parameter_value when a flag key, environment or segment name breaks the name rule';
 
+-- ff._jsonb_depth_exceeds tells whether a jsonb value nests more than
+-- max_depth containers, without converting it (1.11: the validation of
+-- variant values).
+CREATE FUNCTION ff._jsonb_depth_exceeds(value jsonb, max_depth integer)
+RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_jsonb_depth_exceeds';
+
+COMMENT ON FUNCTION ff._jsonb_depth_exceeds(jsonb, integer) IS
+'Internal: whether a jsonb value nests more than max_depth containers (a scalar none, {"a": 1} one)';
+
 -- ff._closest_name returns the candidate closest to a mistyped name (a
 -- Levenshtein distance of at most a third of its length, and at most 5;
 -- ties go to the first in byte order), or NULL (1.11).
@@ -1062,6 +1073,14 @@ BEGIN
                     ff._json_path_member('$.variants', v.key), v.t
                     USING ERRCODE = 'invalid_parameter_value',
                           HINT = 'Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).';
+            END IF;
+            -- (1.11) a value evaluation could never convert is refused; not in
+            -- a restore, which must load what an earlier version stored
+            IF v.t = 'object' AND ff._jsonb_depth_exceeds(v.value, 10000) AND NOT ff._restoring() THEN
+                RAISE EXCEPTION 'invalid variants for %: % nests deeper than 10000 levels', label,
+                    ff._json_path_member('$.variants', v.key)
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Evaluation converts variant values up to 10000 levels deep; a deeper one would answer PARSE_ERROR to every caller.';
             END IF;
             IF vtype IS NULL THEN
                 vtype := v.t;

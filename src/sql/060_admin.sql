@@ -675,10 +675,13 @@ BEGIN
                   HINT = 'Pass overwrite => true to replace it.';
     END IF;
     IF src.targeting IS NOT NULL AND src_env <> dst_env THEN
+        -- (the segments that exist: a rule stored with a WARNING, which is
+        -- not checked for segment references, may name a missing one, 1.11)
         PERFORM ff._copy_segments(src_env, dst_env,
             ARRAY(SELECT s FROM unnest(ff._rule_segment_names(src.targeting,
                       format('targeting for flag "%s" in environment "%s"', src.key, src_env))) AS s
-                   WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = dst_env AND g.name = s)),
+                   WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = dst_env AND g.name = s)
+                     AND EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = src_env AND g.name = s)),
             false);
     END IF;
     INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,

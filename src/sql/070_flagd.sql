@@ -87,6 +87,8 @@ DECLARE
     parsed      jsonb[] := '{}';
     written     integer := 0;
     n           integer;
+    old_types   jsonb;
+    new_type    text;
 BEGIN
     IF document IS NULL OR jsonb_typeof(document) <> 'object' THEN
         RAISE EXCEPTION 'invalid flagd document: the document is %',
@@ -171,12 +173,19 @@ BEGIN
             'defaultVariant', dv, 'targeting', tg, 'metadata', md));
     END LOOP;
 
+    -- the types of the flags the document changes (1.11: a document whose
+    -- variants have another type changes the flag's type, as flagd loads
+    -- it, with a WARNING instead of silently)
+    SELECT jsonb_object_agg(t.key, t.flag_type) INTO old_types
+      FROM ff.flags AS t WHERE t.environment = env AND flags ? t.key;
+
     -- write: unchanged flags are left alone (no new version, no history)
     FOREACH f IN ARRAY parsed LOOP
         tg := f -> 'targeting';
         IF tg = 'null'::jsonb OR tg = '{}'::jsonb THEN
             tg := NULL;
         END IF;
+        new_type := NULL;
         INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
         VALUES (env, f ->> 'key', f ->> 'state', f -> 'variants', f ->> 'defaultVariant', tg, f -> 'metadata')
         ON CONFLICT (environment, key) DO UPDATE
@@ -186,9 +195,17 @@ BEGIN
                metadata = EXCLUDED.metadata
          WHERE (t.state, t.variants, t.default_variant, t.targeting, t.metadata)
                IS DISTINCT FROM
-               (EXCLUDED.state, EXCLUDED.variants, EXCLUDED.default_variant, EXCLUDED.targeting, EXCLUDED.metadata);
+               (EXCLUDED.state, EXCLUDED.variants, EXCLUDED.default_variant, EXCLUDED.targeting, EXCLUDED.metadata)
+        RETURNING t.flag_type INTO new_type;
         GET DIAGNOSTICS n = ROW_COUNT;
         written := written + n;
+        IF n > 0 AND old_types ? (f ->> 'key') AND new_type IS DISTINCT FROM (old_types ->> (f ->> 'key')) THEN
+            RAISE WARNING 'flag "%" in environment "%" changes type from % to %',
+                f ->> 'key', env, old_types ->> (f ->> 'key'), new_type
+                USING DETAIL = pg_catalog.format('The document''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',
+                                                 new_type, old_types ->> (f ->> 'key')),
+                      HINT = 'flagd loads a document so; if the change is a mistake, import the flag with variants of the old type.';
+        END IF;
     END LOOP;
 
     IF replace THEN
@@ -347,9 +364,11 @@ AS $$
 #variable_conflict use_column
 DECLARE
     env         text := ff._resolve_environment(export_flagd.environment);
-    flags       jsonb := '{}';
-    evaluators  jsonb := '{}';
+    flags       jsonb;
+    evaluators  jsonb;
     refs        text[] := '{}';
+    keys        text[] := '{}';
+    objs        jsonb[] := '{}';
     fl          record;
     sub         record;
     obj         jsonb;
@@ -379,7 +398,12 @@ BEGIN
     FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
         obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
                                   'defaultVariant', fl.default_variant);
-        IF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
+        IF fl.targeting IS NOT NULL AND ff._rule_compile_error(fl.targeting) = 'unknown_operator' THEN
+            -- stored with a WARNING (an unknown operator, an unresolved $ref):
+            -- exported as written (1.11: its in_segment calls were inlined,
+            -- and one naming a missing segment made the whole export fail)
+            obj := obj || jsonb_build_object('targeting', fl.targeting);
+        ELSIF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
                SELECT 1 FROM jsonb_path_query(fl.targeting, 'lax $.**.in_segment') AS a
                 WHERE COALESCE(a ->> 0, a #>> '{}') = ANY (dangling)) THEN
             obj := obj || jsonb_build_object('targeting',
@@ -392,16 +416,18 @@ BEGIN
         IF fl.metadata <> '{}'::jsonb THEN
             obj := obj || jsonb_build_object('metadata', fl.metadata);
         END IF;
-        flags := flags || jsonb_build_object(fl.key, obj);
+        -- appended in place, and made one object at the end (1.11: a jsonb
+        -- grown flag by flag was copied for every flag, quadratic)
+        keys := array_append(keys, fl.key);
+        objs := array_append(objs, obj);
     END LOOP;
-    FOREACH seg IN ARRAY refs LOOP
-        evaluators := evaluators || jsonb_build_object(seg,
-            ff._segment_as_jsonlogic(env, seg, '{"var": "targetingKey"}'));
-    END LOOP;
+    SELECT COALESCE(jsonb_object_agg(k, o), '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
+    SELECT jsonb_object_agg(seg, ff._segment_as_jsonlogic(env, seg, '{"var": "targetingKey"}'))
+      INTO evaluators FROM unnest(refs) AS seg;
     obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
                               'metadata', (SELECT e.metadata FROM ff.environments AS e WHERE e.name = env),
                               'flags', flags);
-    IF evaluators <> '{}' THEN
+    IF evaluators IS NOT NULL THEN
         obj := obj || jsonb_build_object('$evaluators', evaluators);
     END IF;
     RETURN obj;

@@ -20,11 +20,29 @@
 -- call them with the caller's rights, and roles granted rollback before
 -- 1.11 must keep it) but refuse a caller who may not run the rollback
 -- function they serve: new ff._history_check_rollback.
+-- flagd documents (found by an audit of import and export):
+--   * ff.export_flagd builds the document in one aggregate (a jsonb grown
+--     flag by flag made it quadratic: 130 s for 10,000 flags), and writes
+--     a rule stored with a WARNING (unknown operator, unresolved $ref) as
+--     written (one naming a missing segment made the whole export fail);
+--   * ff.copy_flag copies only the referenced segments that exist (the
+--     same rules made it fail);
+--   * ff.import_flagd warns when a document changes a flag's type;
+--   * variant values nested deeper than evaluation can convert (10,000
+--     levels) are refused at write time (new ff._jsonb_depth_exceeds, C).
 -- The 1.11 library also adds the suggestion to ff.evaluate's error_message
 -- for FLAG_NOT_FOUND, in every installed version.
 -- Same signatures, same privileges; nothing to wait for.
 
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.11'" to load this file. \quit
+
+-- ff._jsonb_depth_exceeds tells whether a jsonb value nests more than
+-- max_depth containers, without converting it (1.11: the validation of
+-- variant values).
+CREATE OR REPLACE FUNCTION ff._jsonb_depth_exceeds(value jsonb, max_depth integer)
+RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_jsonb_depth_exceeds';
 
 -- ff._closest_name returns the candidate closest to a mistyped name (a
 -- Levenshtein distance of at most a third of its length, and at most 5;
@@ -267,6 +285,14 @@ BEGIN
                     ff._json_path_member('$.variants', v.key), v.t
                     USING ERRCODE = 'invalid_parameter_value',
                           HINT = 'Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).';
+            END IF;
+            -- (1.11) a value evaluation could never convert is refused; not in
+            -- a restore, which must load what an earlier version stored
+            IF v.t = 'object' AND ff._jsonb_depth_exceeds(v.value, 10000) AND NOT ff._restoring() THEN
+                RAISE EXCEPTION 'invalid variants for %: % nests deeper than 10000 levels', label,
+                    ff._json_path_member('$.variants', v.key)
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Evaluation converts variant values up to 10000 levels deep; a deeper one would answer PARSE_ERROR to every caller.';
             END IF;
             IF vtype IS NULL THEN
                 vtype := v.t;
@@ -701,6 +727,297 @@ BEGIN
 END;
 $$;
 
+-- ff.copy_flag copies a flag into another environment, together with the
+-- segments its targeting needs that are missing there.
+CREATE OR REPLACE FUNCTION ff.copy_flag(key text, from_environment text, to_environment text,
+                             overwrite boolean DEFAULT false, new_key text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    src_env     text := ff._resolve_environment(from_environment);
+    dst_env     text := ff._resolve_environment(to_environment);
+    src         ff.flags := ff._flag_row(copy_flag.key, src_env);
+    dst_key     text := COALESCE(new_key, copy_flag.key);
+    result      ff.flags;
+BEGIN
+    IF src_env = dst_env AND dst_key = src.key THEN
+        RAISE EXCEPTION 'cannot copy flag "%" onto itself in environment "%"', src.key, src_env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name another environment, or a new key with new_key => ''...''.';
+    END IF;
+    IF NOT overwrite AND EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = dst_env AND f.key = dst_key) THEN
+        RAISE EXCEPTION 'flag "%" already exists in environment "%"', dst_key, dst_env
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Pass overwrite => true to replace it.';
+    END IF;
+    IF src.targeting IS NOT NULL AND src_env <> dst_env THEN
+        -- (the segments that exist: a rule stored with a WARNING, which is
+        -- not checked for segment references, may name a missing one, 1.11)
+        PERFORM ff._copy_segments(src_env, dst_env,
+            ARRAY(SELECT s FROM unnest(ff._rule_segment_names(src.targeting,
+                      format('targeting for flag "%s" in environment "%s"', src.key, src_env))) AS s
+                   WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = dst_env AND g.name = s)
+                     AND EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = src_env AND g.name = s)),
+            false);
+    END IF;
+    INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,
+                               metadata, description, tags, owner)
+    VALUES (dst_env, dst_key, src.state, src.flag_type, src.variants, src.default_variant, src.targeting,
+            src.metadata, src.description, src.tags, src.owner)
+    ON CONFLICT (environment, key) DO UPDATE
+       SET state = EXCLUDED.state, flag_type = EXCLUDED.flag_type, variants = EXCLUDED.variants,
+           default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+           metadata = EXCLUDED.metadata, description = EXCLUDED.description,
+           tags = EXCLUDED.tags, owner = EXCLUDED.owner
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+-- ff.import_flagd loads a flagd flag-definition document into an
+-- environment, atomically.
+CREATE OR REPLACE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(import_flagd.environment);
+    flags       jsonb;
+    evaluators  jsonb;
+    fl          record;
+    f           jsonb;
+    fpath       text;
+    dv          text;
+    tg          jsonb;
+    md          jsonb;
+    set_md      jsonb;
+    parsed      jsonb[] := '{}';
+    written     integer := 0;
+    n           integer;
+    old_types   jsonb;
+    new_type    text;
+BEGIN
+    IF document IS NULL OR jsonb_typeof(document) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: the document is %',
+            CASE WHEN document IS NULL THEN 'NULL' ELSE 'a JSON ' || jsonb_typeof(document) || ', not an object' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A flagd document is an object such as {"flags": {"my-flag": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}}}.';
+    END IF;
+
+    -- flags: the map form, or the flagd daemon's array form
+    flags := document -> 'flags';
+    IF flags IS NULL THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is missing'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
+    ELSIF jsonb_typeof(flags) = 'array' THEN
+        IF EXISTS (SELECT 1 FROM jsonb_array_elements(flags) AS a
+                    WHERE jsonb_typeof(a) <> 'object' OR jsonb_typeof(a -> 'key') IS DISTINCT FROM 'string') THEN
+            RAISE EXCEPTION 'invalid flagd document: $.flags is an array whose elements are not all objects with a string "key"'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use the map form {"flags": {"my-flag": {...}}}, or give every flag object a "key".';
+        END IF;
+        SELECT k INTO fpath FROM (SELECT a ->> 'key' AS k FROM jsonb_array_elements(flags) AS a) AS x
+         GROUP BY k HAVING count(*) > 1 ORDER BY k LIMIT 1;
+        IF fpath IS NOT NULL THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is defined more than once in $.flags', fpath
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Flag keys are unique within a document.';
+        END IF;
+        SELECT jsonb_object_agg(a ->> 'key', a - 'key') INTO flags FROM jsonb_array_elements(flags) AS a;
+        flags := COALESCE(flags, '{}');
+    ELSIF jsonb_typeof(flags) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object', jsonb_typeof(flags)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
+    END IF;
+
+    -- shared rules; here and below, an optional member that is JSON null is absent
+    evaluators := NULLIF(document -> '$evaluators', 'null');
+    IF evaluators IS NOT NULL AND jsonb_typeof(evaluators) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $."$evaluators" is a JSON %, not an object', jsonb_typeof(evaluators)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '"$evaluators" maps names to JSON Logic rules that flags reference with {"$ref": "name"}.';
+    END IF;
+    -- flag-set metadata
+    set_md := NULLIF(document -> 'metadata', 'null');
+    IF set_md IS NOT NULL THEN
+        PERFORM ff._check_metadata(set_md, 'the flag set of the document', '$.metadata');
+    END IF;
+
+    -- check the shape of every flag before writing anything
+    FOR fl IN SELECT e.key, e.value FROM jsonb_each(flags) AS e ORDER BY e.key LOOP
+        f := fl.value;
+        fpath := ff._json_path_member('$.flags', fl.key);
+        IF jsonb_typeof(f) <> 'object' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is a JSON %, not an object', fl.key, jsonb_typeof(f)
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'A flag is an object with "state", "variants" and optionally "defaultVariant", "targeting" and "metadata".';
+        END IF;
+        IF NOT f ? 'state' OR NOT f ? 'variants' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has no "%"', fl.key,
+                CASE WHEN NOT f ? 'state' THEN 'state' ELSE 'variants' END
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'Every flag needs "state" ("ENABLED" or "DISABLED") and "variants".';
+        END IF;
+        IF jsonb_typeof(f -> 'state') <> 'string' OR (f ->> 'state') NOT IN ('ENABLED', 'DISABLED') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has state %', fl.key, (f -> 'state')::text
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.state.', fpath),
+                      HINT = 'The state is "ENABLED" or "DISABLED".';
+        END IF;
+        IF f ? 'defaultVariant' AND jsonb_typeof(f -> 'defaultVariant') NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has a defaultVariant that is a JSON %', fl.key,
+                jsonb_typeof(f -> 'defaultVariant')
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.defaultVariant.', fpath),
+                      HINT = 'defaultVariant is the name of a variant, or null.';
+        END IF;
+        dv := f ->> 'defaultVariant';
+        tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
+        md := COALESCE(NULLIF(f -> 'metadata', 'null'), '{}');
+        -- appended in place (a jsonb array would be copied for every flag)
+        parsed := array_append(parsed, jsonb_build_object(
+            'key', fl.key, 'state', f -> 'state', 'variants', f -> 'variants',
+            'defaultVariant', dv, 'targeting', tg, 'metadata', md));
+    END LOOP;
+
+    -- the types of the flags the document changes (1.11: a document whose
+    -- variants have another type changes the flag's type, as flagd loads
+    -- it, with a WARNING instead of silently)
+    SELECT jsonb_object_agg(t.key, t.flag_type) INTO old_types
+      FROM ff.flags AS t WHERE t.environment = env AND flags ? t.key;
+
+    -- write: unchanged flags are left alone (no new version, no history)
+    FOREACH f IN ARRAY parsed LOOP
+        tg := f -> 'targeting';
+        IF tg = 'null'::jsonb OR tg = '{}'::jsonb THEN
+            tg := NULL;
+        END IF;
+        new_type := NULL;
+        INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
+        VALUES (env, f ->> 'key', f ->> 'state', f -> 'variants', f ->> 'defaultVariant', tg, f -> 'metadata')
+        ON CONFLICT (environment, key) DO UPDATE
+           SET state = EXCLUDED.state, variants = EXCLUDED.variants,
+               flag_type = CASE WHEN t.variants = EXCLUDED.variants THEN t.flag_type END,
+               default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+               metadata = EXCLUDED.metadata
+         WHERE (t.state, t.variants, t.default_variant, t.targeting, t.metadata)
+               IS DISTINCT FROM
+               (EXCLUDED.state, EXCLUDED.variants, EXCLUDED.default_variant, EXCLUDED.targeting, EXCLUDED.metadata)
+        RETURNING t.flag_type INTO new_type;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+        IF n > 0 AND old_types ? (f ->> 'key') AND new_type IS DISTINCT FROM (old_types ->> (f ->> 'key')) THEN
+            RAISE WARNING 'flag "%" in environment "%" changes type from % to %',
+                f ->> 'key', env, old_types ->> (f ->> 'key'), new_type
+                USING DETAIL = pg_catalog.format('The document''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',
+                                                 new_type, old_types ->> (f ->> 'key')),
+                      HINT = 'flagd loads a document so; if the change is a mistake, import the flag with variants of the old type.';
+        END IF;
+    END LOOP;
+
+    IF replace THEN
+        DELETE FROM ff.flags AS t WHERE t.environment = env AND NOT flags ? t.key;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+    END IF;
+
+    IF set_md IS NOT NULL THEN
+        UPDATE ff.environments AS e SET metadata = set_md
+         WHERE e.name = env AND e.metadata IS DISTINCT FROM set_md;
+    END IF;
+    RETURN written;
+END;
+$$;
+
+-- ff.export_flagd returns an environment as a flagd flag-definition
+-- document.
+CREATE OR REPLACE FUNCTION ff.export_flagd(environment text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(export_flagd.environment);
+    flags       jsonb;
+    evaluators  jsonb;
+    refs        text[] := '{}';
+    keys        text[] := '{}';
+    objs        jsonb[] := '{}';
+    fl          record;
+    sub         record;
+    obj         jsonb;
+    seg         text;
+    dangling    text[];
+    cycle       text[];
+BEGIN
+    -- segments inline the segments they reference: a cycle (which only a
+    -- restore or bypassed triggers can store) has no finite export
+    SELECT c INTO cycle
+      FROM ff.segments AS s, ff._segment_cycle(env, s.name, ff._segment_refs(env, s.name)) AS c
+     WHERE s.environment = env AND c IS NOT NULL
+     ORDER BY s.name LIMIT 1;
+    IF cycle IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot export environment "%": its segments reference each other in a cycle', env
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The cycle is %s.', (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                  HINT = 'Break the cycle with ff.set_segment_rule(); only a restore (check_function_bodies = off in a superuser''s or the owner''s session) or bypassed triggers can store one.';
+    END IF;
+    -- the names of the unresolved {"$ref": name} that flags keep (stored
+    -- with a WARNING, 1.7): an $evaluators entry of such a name would
+    -- resolve them in the exported document, so a flag that uses a segment
+    -- of such a name gets its segments inline instead
+    dangling := ARRAY(SELECT DISTINCT r #>> '{}'
+                        FROM ff.flags AS f, jsonb_path_query(f.targeting, 'lax $.**."$ref"') AS r
+                       WHERE f.environment = env AND jsonb_typeof(r) = 'string');
+    FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
+        obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
+                                  'defaultVariant', fl.default_variant);
+        IF fl.targeting IS NOT NULL AND ff._rule_compile_error(fl.targeting) = 'unknown_operator' THEN
+            -- stored with a WARNING (an unknown operator, an unresolved $ref):
+            -- exported as written (1.11: its in_segment calls were inlined,
+            -- and one naming a missing segment made the whole export fail)
+            obj := obj || jsonb_build_object('targeting', fl.targeting);
+        ELSIF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
+               SELECT 1 FROM jsonb_path_query(fl.targeting, 'lax $.**.in_segment') AS a
+                WHERE COALESCE(a ->> 0, a #>> '{}') = ANY (dangling)) THEN
+            obj := obj || jsonb_build_object('targeting',
+                                             (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
+        ELSIF fl.targeting IS NOT NULL THEN
+            sub := ff._flagd_inline_segments(fl.targeting, env, refs);
+            refs := sub.refs;
+            obj := obj || jsonb_build_object('targeting', sub.rule);
+        END IF;
+        IF fl.metadata <> '{}'::jsonb THEN
+            obj := obj || jsonb_build_object('metadata', fl.metadata);
+        END IF;
+        -- appended in place, and made one object at the end (1.11: a jsonb
+        -- grown flag by flag was copied for every flag, quadratic)
+        keys := array_append(keys, fl.key);
+        objs := array_append(objs, obj);
+    END LOOP;
+    SELECT COALESCE(jsonb_object_agg(k, o), '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
+    SELECT jsonb_object_agg(seg, ff._segment_as_jsonlogic(env, seg, '{"var": "targetingKey"}'))
+      INTO evaluators FROM unnest(refs) AS seg;
+    obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
+                              'metadata', (SELECT e.metadata FROM ff.environments AS e WHERE e.name = env),
+                              'flags', flags);
+    IF evaluators IS NOT NULL THEN
+        obj := obj || jsonb_build_object('$evaluators', evaluators);
+    END IF;
+    RETURN obj;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._jsonb_depth_exceeds(jsonb, integer) IS
+'Internal: whether a jsonb value nests more than max_depth containers (a scalar none, {"a": 1} one)';
 COMMENT ON FUNCTION ff._closest_name(text, text[]) IS
 'Internal: the candidate closest to a mistyped name (Levenshtein distance at most a third of its length, at most 5), or NULL';
 COMMENT ON FUNCTION ff._perhaps_you_meant(text, text[]) IS
