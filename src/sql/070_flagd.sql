@@ -372,7 +372,6 @@ DECLARE
     fl          record;
     sub         record;
     obj         jsonb;
-    seg         text;
     dangling    text[];
     cycle       text[];
 BEGIN
@@ -422,8 +421,8 @@ BEGIN
         objs := array_append(objs, obj);
     END LOOP;
     SELECT COALESCE(jsonb_object_agg(k, o), '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
-    SELECT jsonb_object_agg(seg, ff._segment_as_jsonlogic(env, seg, '{"var": "targetingKey"}'))
-      INTO evaluators FROM unnest(refs) AS seg;
+    SELECT jsonb_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))
+      INTO evaluators FROM unnest(refs) AS r(name);
     obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
                               'metadata', (SELECT e.metadata FROM ff.environments AS e WHERE e.name = env),
                               'flags', flags);
