@@ -23,6 +23,7 @@ AS $$
 DECLARE
     ref         jsonb;
     result      jsonb;
+    parts       jsonb[];
     m           record;
     i           integer;
 BEGIN
@@ -38,12 +39,14 @@ BEGIN
                   HINT = 'Reduce the nesting depth of the rule.';
     END IF;
     IF jsonb_typeof(node) = 'array' THEN
-        result := '[]';
+        -- appended in place, one array at the end (1.11: a jsonb array grown
+        -- element by element was quadratic in the array's length)
+        parts := '{}';
         FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
-            result := result || jsonb_build_array(
+            parts := array_append(parts,
                 ff._flagd_resolve_refs(node -> i, evaluators, flag, path || '[' || i || ']', depth + 1));
         END LOOP;
-        RETURN result;
+        RETURN to_jsonb(parts);
     END IF;
     IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
         ref := node -> '$ref';
@@ -302,6 +305,7 @@ DECLARE
     m           record;
     i           integer;
     result      jsonb;
+    parts       jsonb[];
 BEGIN
     IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
        OR strpos(node::text, '"in_segment"') = 0 THEN
@@ -309,13 +313,15 @@ BEGIN
         RETURN;
     END IF;
     IF jsonb_typeof(node) = 'array' THEN
-        result := '[]';
+        -- appended in place, one array at the end (1.11, as in
+        -- ff._flagd_resolve_refs)
+        parts := '{}';
         FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
             sub := ff._flagd_inline_segments(node -> i, environment, refs);
             refs := sub.refs;
-            result := result || jsonb_build_array(sub.rule);
+            parts := array_append(parts, sub.rule);
         END LOOP;
-        rule := result;
+        rule := to_jsonb(parts);
         RETURN;
     END IF;
     IF node ? 'in_segment' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN

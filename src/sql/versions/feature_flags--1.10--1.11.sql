@@ -28,6 +28,9 @@
 --   * ff.copy_flag copies only the referenced segments that exist (the
 --     same rules made it fail);
 --   * ff.import_flagd warns when a document changes a flag's type;
+--   * ff._flagd_resolve_refs (import) and ff._flagd_inline_segments
+--     (export) build arrays in one step (quadratic in an array's length:
+--     8 s for 8,000 $refs in one array);
 --   * variant values nested deeper than evaluation can convert (10,000
 --     levels) are refused at write time (new ff._jsonb_depth_exceeds, C).
 -- The 1.11 library also adds the suggestion to ff.evaluate's error_message
@@ -778,6 +781,61 @@ BEGIN
 END;
 $$;
 
+-- ff._flagd_resolve_refs replaces every {"$ref": "name"} object inside a
+-- rule by the named shared rule.  A reference that cannot be resolved (an
+-- unknown name, a name that is not a string) is left in place, as flagd
+-- leaves it: the rule then fails to compile, so ff.import_flagd stores the
+-- flag with a WARNING and its evaluations return PARSE_ERROR.
+CREATE OR REPLACE FUNCTION ff._flagd_resolve_refs(node jsonb, evaluators jsonb, flag text, path text,
+                                       depth integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref         jsonb;
+    result      jsonb;
+    parts       jsonb[];
+    m           record;
+    i           integer;
+BEGIN
+    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
+       OR strpos(node::text, '"$ref"') = 0 THEN
+        RETURN node;
+    END IF;
+    -- the rule compiler's own limit, checked before PL/pgSQL recursion
+    -- runs out of stack
+    IF depth >= 256 THEN
+        RAISE EXCEPTION 'invalid targeting for flag "%": rule nesting exceeds the maximum depth of 256 at %', flag, path
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Reduce the nesting depth of the rule.';
+    END IF;
+    IF jsonb_typeof(node) = 'array' THEN
+        -- appended in place, one array at the end (1.11: a jsonb array grown
+        -- element by element was quadratic in the array's length)
+        parts := '{}';
+        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
+            parts := array_append(parts,
+                ff._flagd_resolve_refs(node -> i, evaluators, flag, path || '[' || i || ']', depth + 1));
+        END LOOP;
+        RETURN to_jsonb(parts);
+    END IF;
+    IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
+        ref := node -> '$ref';
+        IF jsonb_typeof(ref) <> 'string' OR evaluators IS NULL OR NOT evaluators ? (ref #>> '{}') THEN
+            RETURN node;
+        END IF;
+        RETURN evaluators -> (ref #>> '{}');
+    END IF;
+    result := '{}';
+    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
+        result := result || jsonb_build_object(m.key,
+            ff._flagd_resolve_refs(m.value, evaluators, flag, ff._json_path_member(path, m.key), depth + 1));
+    END LOOP;
+    RETURN result;
+END;
+$$;
+
 -- ff.import_flagd loads a flagd flag-definition document into an
 -- environment, atomically.
 CREATE OR REPLACE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, replace boolean DEFAULT false)
@@ -933,6 +991,74 @@ BEGIN
          WHERE e.name = env AND e.metadata IS DISTINCT FROM set_md;
     END IF;
     RETURN written;
+END;
+$$;
+
+-- ff._flagd_inline_segments rewrites the in_segment operators of a rule
+-- for flagd: {"in_segment": "s"} becomes {"$ref": "s"} when refs is not
+-- NULL (the names used are added to refs), and inline JSON Logic
+-- otherwise or when a key expression is given.
+CREATE OR REPLACE FUNCTION ff._flagd_inline_segments(node jsonb, environment text, INOUT refs text[],
+                                          OUT rule jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    op          text;
+    args        jsonb;
+    sub         record;
+    m           record;
+    i           integer;
+    result      jsonb;
+    parts       jsonb[];
+BEGIN
+    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
+       OR strpos(node::text, '"in_segment"') = 0 THEN
+        rule := node;
+        RETURN;
+    END IF;
+    IF jsonb_typeof(node) = 'array' THEN
+        -- appended in place, one array at the end (1.11, as in
+        -- ff._flagd_resolve_refs)
+        parts := '{}';
+        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
+            sub := ff._flagd_inline_segments(node -> i, environment, refs);
+            refs := sub.refs;
+            parts := array_append(parts, sub.rule);
+        END LOOP;
+        rule := to_jsonb(parts);
+        RETURN;
+    END IF;
+    IF node ? 'in_segment' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
+        args := node -> 'in_segment';
+        IF jsonb_typeof(args) = 'array' AND jsonb_array_length(args) >= 2 THEN
+            sub := ff._flagd_inline_segments(args -> 1, environment, refs);
+            refs := sub.refs;
+            rule := ff._segment_as_jsonlogic(environment, args ->> 0, sub.rule);
+            RETURN;
+        END IF;
+        IF jsonb_typeof(args) = 'array' THEN
+            op := args ->> 0;
+        ELSE
+            op := args #>> '{}';
+        END IF;
+        IF refs IS NULL THEN
+            rule := ff._segment_as_jsonlogic(environment, op, '{"var": "targetingKey"}');
+        ELSE
+            IF NOT op = ANY (refs) THEN
+                refs := refs || op;
+            END IF;
+            rule := jsonb_build_object('$ref', op);
+        END IF;
+        RETURN;
+    END IF;
+    result := '{}';
+    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
+        sub := ff._flagd_inline_segments(m.value, environment, refs);
+        refs := sub.refs;
+        result := result || jsonb_build_object(m.key, sub.rule);
+    END LOOP;
+    rule := result;
 END;
 $$;
 
