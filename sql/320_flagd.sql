@@ -418,10 +418,23 @@ SELECT flag_type FROM ff.flags WHERE environment = 'lax' AND key = 'ok';
 -- no WARNING for a flag whose type stays, or that the document leaves alone
 SELECT ff.import_flagd('{"flags": {"ok": {"state": "DISABLED", "variants": {"on": "yes", "off": "no"}, "defaultVariant": "off"}}}', 'lax');
 SELECT ff.import_flagd('{"flags": {"ok": {"state": "DISABLED", "variants": {"on": "yes", "off": "no"}, "defaultVariant": "off"}}}', 'lax');
--- variant values nested deeper than evaluation converts (10,000 levels) are refused
+-- variant values nested deeper than evaluation converts (10,000 levels) are
+-- refused by direct writes, and stored with a WARNING by imports, copies and
+-- rollbacks (ff.invalid_targeting = 'warning'), like targeting that cannot be
+-- evaluated; such a flag alone answers PARSE_ERROR
+SELECT key FROM ff.create_flag('deep', jsonb_build_object('x', (repeat('{"a":', 10001) || '1' || repeat('}', 10001))::jsonb),
+                               'x', environment => 'lax');
 SELECT ff.import_flagd(jsonb_build_object('flags', jsonb_build_object('deep', jsonb_build_object(
   'state', 'ENABLED', 'defaultVariant', 'x',
   'variants', jsonb_build_object('x', (repeat('{"a":', 10001) || '1' || repeat('}', 10001))::jsonb)))), 'lax');
+SELECT reason, error_code FROM ff.evaluate('deep', '{}', '{"fallback": true}', 'lax');
+-- the environment still exports, re-imports unchanged (no WARNING), copies and rolls back
+SELECT ff.import_flagd(ff.export_flagd('lax'), 'lax') AS unchanged;
+SELECT key FROM ff.copy_flag('deep', 'lax', 'lax2');
+SELECT key, state FROM ff.disable_flag('deep', 'lax');
+SELECT ff.rollback_flag('deep', ff.current_version() - 1, 'lax') > 0 AS rolled_back;
+SELECT state FROM ff.flags WHERE environment = 'lax' AND key = 'deep';
+-- 10,000 levels evaluate
 SELECT ff.import_flagd(jsonb_build_object('flags', jsonb_build_object('deep', jsonb_build_object(
   'state', 'ENABLED', 'defaultVariant', 'x',
   'variants', jsonb_build_object('x', (repeat('{"a":', 10000) || '1' || repeat('}', 10000))::jsonb)))), 'lax');

@@ -1074,13 +1074,24 @@ BEGIN
                     USING ERRCODE = 'invalid_parameter_value',
                           HINT = 'Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).';
             END IF;
-            -- (1.11) a value evaluation could never convert is refused; not in
-            -- a restore, which must load what an earlier version stored
-            IF v.t = 'object' AND ff._jsonb_depth_exceeds(v.value, 10000) AND NOT ff._restoring() THEN
-                RAISE EXCEPTION 'invalid variants for %: % nests deeper than 10000 levels', label,
-                    ff._json_path_member('$.variants', v.key)
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Evaluation converts variant values up to 10000 levels deep; a deeper one would answer PARSE_ERROR to every caller.';
+            -- (1.11) a value evaluation could never convert is refused, or,
+            -- with ff.invalid_targeting = 'warning' (imports, copies,
+            -- rollbacks), stored with a WARNING like targeting that cannot be
+            -- evaluated (said once for an upsert's INSERT and UPDATE); a
+            -- restore loads what an earlier version stored
+            IF v.t = 'object' AND NOT ff._restoring() AND ff._jsonb_depth_exceeds(v.value, 10000) THEN
+                IF current_setting('ff.invalid_targeting', true) IS DISTINCT FROM 'warning' THEN
+                    RAISE EXCEPTION 'invalid variants for %: % nests deeper than 10000 levels', label,
+                        ff._json_path_member('$.variants', v.key)
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Evaluation converts variant values up to 10000 levels deep; a deeper one would answer PARSE_ERROR to every caller.';
+                ELSIF NOT (is_new AND EXISTS (SELECT 1 FROM ff.flags AS f
+                                               WHERE f.environment = NEW.environment AND f.key = NEW.key)) THEN
+                    RAISE WARNING 'invalid variants for %: % nests deeper than 10000 levels', label,
+                        ff._json_path_member('$.variants', v.key)
+                        USING DETAIL = 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.',
+                              HINT = 'Evaluation converts variant values up to 10000 levels deep.';
+                END IF;
             END IF;
             IF vtype IS NULL THEN
                 vtype := v.t;
