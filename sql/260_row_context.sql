@@ -121,3 +121,52 @@ SELECT e.value, e.reason, e.error_code, e.error_message
   FROM (SELECT array_fill(''::text, ARRAY[1000000]) AS tags) AS r, ff.evaluate_row('tags', r, 'false', 'glue_row') AS e;
 DELETE FROM ff.flags WHERE environment = 'glue_row';
 DELETE FROM ff.environments WHERE name = 'glue_row';
+
+--
+-- (1.11, from a differential audit of row against jsonb contexts) a row
+-- gives a rule what to_jsonb(row) gives it: multidimensional arrays nest,
+-- a real is its shortest decimal, NaN and infinities are strings, times
+-- are their text output, targetingKey falls back to targeting_key only at
+-- the top, and a json or
+-- jsonb attribute is converted once per row however often a rule reads it
+--
+SELECT name FROM ff.create_environment('row_diff');
+CREATE TYPE pg_temp.acct AS (plan text, targeting_key text);
+CREATE TEMP TABLE row_diff (
+    id int, m int[], mt text[], r real, f double precision, nn numeric, t time, tz timetz,
+    acct pg_temp.acct, j json, jb jsonb);
+INSERT INTO row_diff VALUES
+    (1, '{{1,2},{3,4}}', '{{{a,b}},{{c,NULL}}}', 0.1, 'NaN', 'NaN', '09:30', '09:00+02', ROW('pro', 'acct-9'),
+     '{"k1": 1, "k2": [1, 2]}', '{"k1": "x", "k2": {"y": true}}'),
+    (2, '[0:1]={5,6}', '{}', '-Infinity', 'Infinity', '-Infinity', '23:59:59.5', '12:00-03:30', ROW('free', NULL),
+     '[1, {"a": 2}]', '"scalar"'),
+    (3, '{}', '{{x}}', 1.5e-7, -0.0, 1.0, '00:00', '00:00+00', NULL, NULL, NULL);
+-- one flag per path, whose targeting returns the value: the error message
+-- shows what the rule saw
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+SELECT 'row_diff', 'p' || n, 'string', '{"a": "a"}', 'a', jsonb_build_object('var', p)
+  FROM unnest(ARRAY['m', 'm.1', 'm.1.0', 'm.0.5', 'mt', 'mt.1.0.1', 'mt.0.0', 'r', 'f', 'nn', 't', 'tz',
+                    'acct', 'acct.targetingKey', 'acct.targeting_key', 'j', 'j.k2.1', 'j.1.a', 'jb', 'jb.k2.y',
+                    '']) WITH ORDINALITY AS u(p, n);
+SELECT d.id, f.key, (ff.evaluate_row(f.key, d, '"?"', 'row_diff')).error_message AS row_context,
+       (ff.evaluate(f.key, to_jsonb(d), '"?"', 'row_diff')).error_message
+           IS NOT DISTINCT FROM (ff.evaluate_row(f.key, d, '"?"', 'row_diff')).error_message AS same_as_jsonb
+  FROM row_diff AS d, ff.flags AS f WHERE f.environment = 'row_diff'
+ ORDER BY d.id, length(f.key), f.key;
+-- a real equals the literal it was written as
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_diff', 'tenth', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{"==": [{"var": "r"}, 0.1]}, "on", "off"]}');
+SELECT id, ff.get_bool_row('tenth', d, NULL, 'row_diff') AS row_context,
+       ff.get_bool('tenth', to_jsonb(d), NULL, 'row_diff') AS jsonb_context
+  FROM row_diff AS d ORDER BY id;
+-- two attributes named a: var reads the first (to_jsonb keeps the last),
+-- missing finds it
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_diff', 'pa', 'string', '{"a": "a"}', 'a', '{"var": "a"}'),
+    ('row_diff', 'pa-keys', 'string', '{"a": "a"}', 'a', '{"missing": ["a", "b"]}');
+SELECT (ff.evaluate_row('pa', r, '"?"', 'row_diff')).error_message AS row_context,
+       (ff.evaluate('pa', to_jsonb(r), '"?"', 'row_diff')).error_message AS jsonb_context,
+       (ff.evaluate_row('pa-keys', r, '"?"', 'row_diff')).error_message AS missing
+  FROM (SELECT 1 AS a, 2 AS a) AS r;
+DELETE FROM ff.flags WHERE environment = 'row_diff';
+DELETE FROM ff.environments WHERE name = 'row_diff';

@@ -21,6 +21,8 @@
 
 /* rows with up to this many attributes are deformed once, on first lookup */
 #define FF_ROW_MAX_DEFORM 32
+/* json/jsonb attributes of one row kept converted (more are read each time) */
+#define FF_ROW_JSON_CACHE 8
 
 /* the data of a row-backed JLContext; base.extra is for the segment callback */
 typedef struct FFRowData
@@ -29,8 +31,13 @@ typedef struct FFRowData
 	HeapTupleData tuple;
 	TupleDesc	desc;			/* reference-counted, see FFRowDataRelease */
 	bool		deformed;		/* values/isnull hold every attribute */
+	bool		nested;			/* a composite attribute, not the context */
 	Datum		values[FF_ROW_MAX_DEFORM];
 	bool		isnull[FF_ROW_MAX_DEFORM];
+	/* json/jsonb attributes read so far, as jsonb: read once per row */
+	int			njson;
+	AttrNumber	json_attnum[FF_ROW_JSON_CACHE];
+	Jsonb	   *json_value[FF_ROW_JSON_CACHE];
 } FFRowData;
 
 /* is typid usable as a row context (a composite type)? */
