@@ -140,7 +140,7 @@ INSERT INTO row_diff VALUES
      '{"k1": 1, "k2": [1, 2]}', '{"k1": "x", "k2": {"y": true}}'),
     (2, '[0:1]={5,6}', '{}', '-Infinity', 'Infinity', '-Infinity', '23:59:59.5', '12:00-03:30', ROW('free', NULL),
      '[1, {"a": 2}]', '"scalar"'),
-    (3, '{}', '{{x}}', 1.5e-7, -0.0, 1.0, '00:00', '00:00+00', NULL, NULL, NULL);
+    (3, '{}', '{{x}}', 1.5e-7, '-0', 1.0, '00:00', '00:00+00', NULL, NULL, NULL);
 -- one flag per path, whose targeting returns the value: the error message
 -- shows what the rule saw
 INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
@@ -148,11 +148,19 @@ SELECT 'row_diff', 'p' || n, 'string', '{"a": "a"}', 'a', jsonb_build_object('va
   FROM unnest(ARRAY['m', 'm.1', 'm.1.0', 'm.0.5', 'mt', 'mt.1.0.1', 'mt.0.0', 'r', 'f', 'nn', 't', 'tz',
                     'acct', 'acct.targetingKey', 'acct.targeting_key', 'j', 'j.k2.1', 'j.1.a', 'jb', 'jb.k2.y',
                     '']) WITH ORDINALITY AS u(p, n);
+
 SELECT d.id, f.key, (ff.evaluate_row(f.key, d, '"?"', 'row_diff')).error_message AS row_context,
        (ff.evaluate(f.key, to_jsonb(d), '"?"', 'row_diff')).error_message
            IS NOT DISTINCT FROM (ff.evaluate_row(f.key, d, '"?"', 'row_diff')).error_message AS same_as_jsonb
   FROM row_diff AS d, ff.flags AS f WHERE f.environment = 'row_diff'
  ORDER BY d.id, length(f.key), f.key;
+-- -0 is 0 to a rule, as in to_jsonb: 1 / f is Infinity, not -Infinity
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_diff', 'neg-zero', 'string', '{"true": "negative", "false": "not negative"}', 'false',
+     '{"<": [{"/": [1, {"var": "f"}]}, 0]}');
+SELECT id, f, ff.get_string_row('neg-zero', d, '?', 'row_diff') AS row_context,
+       ff.get_string('neg-zero', to_jsonb(d), '?', 'row_diff') AS jsonb_context
+  FROM row_diff AS d WHERE id = 3;
 -- a real equals the literal it was written as
 INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
     ('row_diff', 'tenth', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{"==": [{"var": "r"}, 0.1]}, "on", "off"]}');

@@ -347,9 +347,10 @@ FFSpecialNumber(JLArena *arena, double v, FFJsonbData *trouble)
 }
 
 /*
- * FFFloat4Value gives a real as to_jsonb does: the number its shortest
- * decimal form names (0.1, not the 0.10000000149011612 of its widening to
- * double), so that it equals the same literal in a rule.
+ * FFFloat4Value gives a real as to_jsonb does (at the default
+ * extra_float_digits): the number its shortest decimal form names (0.1,
+ * not the 0.10000000149011612 of its widening to double), so that it
+ * equals the same literal in a rule; -0 is 0.
  */
 static const JLValue *
 FFFloat4Value(JLArena *arena, float4 f, FFJsonbData *trouble)
@@ -358,6 +359,8 @@ FFFloat4Value(JLArena *arena, float4 f, FFJsonbData *trouble)
 
 	if (isnan(f) || isinf(f))
 		return FFSpecialNumber(arena, f, trouble);
+	if (f == 0)
+		return FFLookupCheck(JLMakeNumber(arena, 0.0), trouble);	/* -0 too */
 	float_to_shortest_decimal_buf(f, buf);
 	return FFLookupCheck(JLMakeNumber(arena, strtod(buf, NULL)), trouble);
 }
@@ -478,7 +481,8 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 				return NULL;
 			if (isnan(DatumGetFloat8(d)) || isinf(DatumGetFloat8(d)))
 				return FFSpecialNumber(arena, DatumGetFloat8(d), trouble);
-			return FFLookupCheck(JLMakeNumber(arena, DatumGetFloat8(d)), trouble);
+			/* + 0.0 makes -0 the 0 that to_jsonb writes */
+			return FFLookupCheck(JLMakeNumber(arena, DatumGetFloat8(d) + 0.0), trouble);
 		case NUMERICOID:
 			if (nsegs)
 				return NULL;
