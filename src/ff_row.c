@@ -51,7 +51,7 @@ static const JLValue *FFDatumLookup(JLArena *arena, Datum d, Oid typid,
 static const JLValue *FFJsonbValueLookup(JLArena *arena, Jsonb *jb,
 										 const JLPathSegment *segs, size_t nsegs,
 										 FFJsonbData *trouble);
-static Jsonb *FFJsonToJsonb(Datum d, FFJsonbData *trouble);
+static Jsonb *FFJsonbOfDatum(Datum d, Oid typid, FFJsonbData *trouble);
 
 /*
  * FFTypeIsRow tells whether typid (or the base type of a domain) is a
@@ -258,7 +258,7 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 				jb = data->json_value[i];
 		if (jb == NULL)
 		{
-			jb = typid == JSONOID ? FFJsonToJsonb(d, &data->base) : DatumGetJsonbP(d);
+			jb = FFJsonbOfDatum(d, typid, &data->base);
 			if (jb == NULL)
 				return NULL;
 			if (data->njson < FF_ROW_JSON_CACHE)
@@ -422,6 +422,17 @@ FFArraySlice(JLArena *arena, Datum *elems, bool *nulls, Oid elemtype,
 }
 
 /*
+ * FFJsonbOfDatum gives a json or jsonb datum (typid JSONOID or JSONBOID) as
+ * jsonb, detoasted; NULL with trouble->invalid set for a json value jsonb
+ * cannot hold.
+ */
+static Jsonb *
+FFJsonbOfDatum(Datum d, Oid typid, FFJsonbData *trouble)
+{
+	return typid == JSONOID ? FFJsonToJsonb(d, trouble) : DatumGetJsonbP(d);
+}
+
+/*
  * FFDatumLookup converts a non-null datum of type typid, or the value at
  * path segs inside it, into a JLValue; NULL when the path does not exist.
  * A jsonb value nested beyond FF_MAX_JSON_DEPTH sets trouble->too_deep;
@@ -522,16 +533,10 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 		case JSONBOID:
 		case JSONOID:
 			{
-				Jsonb	   *jb;
+				Jsonb	   *jb = FFJsonbOfDatum(d, base, trouble);
 
-				if (base == JSONOID)
-				{
-					jb = FFJsonToJsonb(d, trouble);
-					if (jb == NULL)
-						return NULL;
-				}
-				else
-					jb = DatumGetJsonbP(d);
+				if (jb == NULL)
+					return NULL;
 				return FFJsonbValueLookup(arena, jb, segs, nsegs, trouble);
 			}
 		default:

@@ -40,6 +40,10 @@
 
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.11'" to load this file. \quit
 
+-- ff._check_segment_refs gains an argument, the segment whose rule it
+-- checks (that segment is never suggested); its callers are replaced below
+DROP FUNCTION ff._check_segment_refs(text, text[], jsonb, text, text);
+
 -- ff._jsonb_depth_exceeds tells whether a jsonb value nests more than
 -- max_depth containers, without converting it (1.11: the validation of
 -- variant values).
@@ -161,7 +165,7 @@ $$;
 -- ff._check_segment_refs raises an error when a rule references a segment
 -- that does not exist in the environment.
 CREATE OR REPLACE FUNCTION ff._check_segment_refs(environment text, segments text[], rule jsonb,
-                                       owner_label text, prefix text)
+                                       owner_label text, prefix text, owner_segment text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -188,12 +192,10 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('The reference is at %s.',
                       COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
-                  -- (a segment's own rule may not name the segment: leave it out of
-                  -- the suggestions; the label is ff._validate_segment's)
+                  -- (a segment's own rule may not name the segment: it is no suggestion)
                   HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
                                                                WHERE g.environment = _check_segment_refs.environment
-                                                                 AND g.name IS DISTINCT FROM
-                                                                     substring(owner_label FROM '^rule of segment "(.*)" in environment "')))
+                                                                 AND g.name IS DISTINCT FROM owner_segment))
                       || format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
                                 missing, environment);
     END IF;
@@ -220,6 +222,7 @@ DECLARE
     moved       boolean;
     lenient     boolean;
     quiet       boolean;
+    stored_broken constant text := 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.';
     compiled    boolean := true;
     problem     text;
     err_msg     text;
@@ -234,6 +237,26 @@ BEGIN
     moved := is_new OR NEW.environment IS DISTINCT FROM OLD.environment
              OR NEW.key IS DISTINCT FROM OLD.key;
     label := format('flag "%s" in environment "%s"', NEW.key, NEW.environment);
+    -- ff.invalid_targeting = warning (ff.import_flagd, the copy
+    -- functions, rollbacks): a definition that flagd would load but that
+    -- cannot be evaluated (targeting, below; from 1.11 a variant value
+    -- nested too deep) is stored with a WARNING; its evaluations return the
+    -- caller's default with reason ERROR, as in flagd.  A pg_dump script
+    -- (ff._restoring()) loads the rows as they were stored, those stored
+    -- with a WARNING included, and says nothing again (1.7; before, the
+    -- COPY of ff.flags failed on such a row and a restore lost every flag).
+    -- (only for the writes that the variant and targeting checks below
+    -- look at: not for a change of state or default variant)
+    IF moved OR NEW.variants IS DISTINCT FROM OLD.variants OR NEW.flag_type IS DISTINCT FROM OLD.flag_type
+       OR NEW.targeting IS DISTINCT FROM OLD.targeting THEN
+        lenient := current_setting('ff.invalid_targeting', true) = 'warning' OR ff._restoring();
+        -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
+        -- of an existing flag is checked again as an UPDATE: warn once
+        quiet := ff._restoring();
+        IF lenient AND is_new AND NOT quiet THEN
+            quiet := EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = NEW.environment AND f.key = NEW.key);
+        END IF;
+    END IF;
 
     IF moved THEN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
@@ -290,22 +313,18 @@ BEGIN
                     USING ERRCODE = 'invalid_parameter_value',
                           HINT = 'Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).';
             END IF;
-            -- (1.11) a value evaluation could never convert is refused, or,
-            -- with ff.invalid_targeting = 'warning' (imports, copies,
-            -- rollbacks), stored with a WARNING like targeting that cannot be
-            -- evaluated (said once for an upsert's INSERT and UPDATE); a
-            -- restore loads what an earlier version stored
-            IF v.t = 'object' AND NOT ff._restoring() AND ff._jsonb_depth_exceeds(v.value, 10000) THEN
-                IF current_setting('ff.invalid_targeting', true) IS DISTINCT FROM 'warning' THEN
+            -- (1.11) a value evaluation could never convert is refused, or
+            -- stored with a WARNING when lenient (see above)
+            IF v.t = 'object' AND ff._jsonb_depth_exceeds(v.value, 10000) THEN
+                IF NOT lenient THEN
                     RAISE EXCEPTION 'invalid variants for %: % nests deeper than 10000 levels', label,
                         ff._json_path_member('$.variants', v.key)
                         USING ERRCODE = 'invalid_parameter_value',
                               HINT = 'Evaluation converts variant values up to 10000 levels deep; a deeper one would answer PARSE_ERROR to every caller.';
-                ELSIF NOT (is_new AND EXISTS (SELECT 1 FROM ff.flags AS f
-                                               WHERE f.environment = NEW.environment AND f.key = NEW.key)) THEN
+                ELSIF NOT quiet THEN
                     RAISE WARNING 'invalid variants for %: % nests deeper than 10000 levels', label,
                         ff._json_path_member('$.variants', v.key)
-                        USING DETAIL = 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.',
+                        USING DETAIL = stored_broken,
                               HINT = 'Evaluation converts variant values up to 10000 levels deep.';
                 END IF;
             END IF;
@@ -363,23 +382,10 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Targeting is a JSON Logic object such as {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}, or NULL for none.';
         END IF;
-        -- ff.invalid_targeting = warning (ff.import_flagd, the copy
-        -- functions, rollbacks): a rule that flagd would load but cannot
+        -- lenient (see above): a rule that flagd would load but cannot
         -- evaluate (an unknown operator, a literal result that is not a
-        -- variant) is stored with a WARNING; its evaluations return the
-        -- caller's default with reason ERROR, as in flagd (and a malformed
-        -- call of flagd's own operators: see below)
-        -- A pg_dump script (ff._restoring()) loads the rows as they were
-        -- stored, those stored with a WARNING included, and says nothing
-        -- again (1.7; before, the COPY of ff.flags failed on such a row and
-        -- a restore lost every flag).
-        lenient := current_setting('ff.invalid_targeting', true) = 'warning' OR ff._restoring();
-        -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
-        -- of an existing flag is checked again as an UPDATE: warn once
-        quiet := ff._restoring();
-        IF lenient AND is_new AND NOT quiet THEN
-            quiet := EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = NEW.environment AND f.key = NEW.key);
-        END IF;
+        -- variant) is stored with a WARNING (and a malformed call of flagd's
+        -- own operators: see below)
         -- flagd stores an unknown operator (or an unresolved $ref) and fails
         -- at evaluation.  It also stores a call of its own operators that
         -- its schema forbids (starts_with/ends_with/sem_ver arity, an
@@ -404,7 +410,7 @@ BEGIN
                         THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; as in flagd, a negative whole weight counts as 0.'
                         WHEN compiled
                         THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; as in flagd, the call evaluates to null.'
-                        ELSE 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.'
+                        ELSE stored_broken
                     END,
                           HINT = err_hint;
             END;
@@ -519,7 +525,8 @@ BEGIN
                           COALESCE(ff._rule_path_of(NEW.rule, 'segment', to_jsonb(NEW.name), '$.rule'), '$.rule')),
                       HINT = 'Segments may reference other segments, but not in a cycle.';
         END IF;
-        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.rule, format('rule of %s', label), '$.rule');
+        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.rule, format('rule of %s', label), '$.rule',
+                                       NEW.name);
 
         cycle := ff._segment_cycle(NEW.environment, NEW.name, info.segments);
         IF cycle IS NOT NULL AND NOT ff._restoring() THEN
@@ -1159,5 +1166,7 @@ COMMENT ON FUNCTION ff._closest_name(text, text[]) IS
 'Internal: the candidate closest to a mistyped name (Levenshtein distance at most a third of its length, at most 5), or NULL';
 COMMENT ON FUNCTION ff._perhaps_you_meant(text, text[]) IS
 'Internal: ''Perhaps you meant "<closest candidate>". '' for the HINT of a not-found error, or an empty string';
+COMMENT ON FUNCTION ff._check_segment_refs(text, text[], jsonb, text, text, text) IS
+'Internal: raises foreign_key_violation when a rule references a segment missing from the environment (owner_segment: the segment whose rule it is)';
 COMMENT ON FUNCTION ff._history_check_rollback(text, text) IS
     'Internal: raises insufficient_privilege unless the current user may run the rollback function that writes an entity (guards the internal helpers that write)';
