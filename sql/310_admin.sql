@@ -222,6 +222,13 @@ SELECT name FROM ff.create_segment('internal-staff', environment => 'typo-env');
 SELECT ff.set_segment_rule('internal-staff', '{"in_segment": "internal-stuff"}', 'typo-env');
 -- a rollback of a key without history suggests a key that has one
 SELECT ff.rollback_flag('chekout-v2', 1, 'typo-env');
+-- (1.12) an environment's rollback suggests an environment; a raw INSERT of
+-- a segment key into a missing environment names the environment, not the
+-- segment
+SELECT ff.rollback_environment('typo-evn', 1);
+SELECT ff.rollback_flag('checkout-v2', 1, 'typo-evn');
+SELECT ff.rollback_segment('beta-users', 1, 'typo-evn');
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('typo-evn', 'beta-users', 'k');
 -- nothing was written
 SELECT count(*) AS typo_env_rows FROM ff.flags WHERE environment = 'typo-env' AND key NOT IN ('checkout-v2', 'checkout-v3', 'cw');
 -- the helper itself: NULL elements skipped, the name itself is no suggestion,

@@ -1375,6 +1375,15 @@ BEGIN
     IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.segment IS DISTINCT FROM OLD.segment THEN
         IF NOT EXISTS (SELECT 1 FROM ff.segments AS s
                         WHERE s.environment = NEW.environment AND s.name = NEW.segment) THEN
+            -- (1.12) a missing environment is named as such, with a suggestion
+            IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+                RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = format('Targeting key "%s" cannot be added to segment "%s" of a missing environment.',
+                                          NEW.targeting_key, NEW.segment),
+                          HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+                              || format('Create it with SELECT ff.create_environment(%L);', NEW.environment);
+            END IF;
             RAISE EXCEPTION 'segment "%" does not exist in environment "%"', NEW.segment, NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', NEW.targeting_key),

@@ -570,6 +570,17 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM ff.versions AS v
                     WHERE v.entity = _history_rollback_entity.entity AND v.environment = env
                       AND v.entity_key = key) THEN
+        -- (1.12) a mistyped environment is named as such, with a suggestion
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env)
+           AND NOT EXISTS (SELECT 1 FROM ff.versions AS v WHERE v.entity = 'environment' AND v.environment = env) THEN
+            RAISE EXCEPTION 'environment "%" does not exist and has no history', env
+                USING ERRCODE = 'undefined_object',
+                      HINT = ff._perhaps_you_meant(env, ARRAY(
+                                 SELECT e.name FROM ff.environments AS e
+                                 UNION
+                                 SELECT v.environment FROM ff.versions AS v WHERE v.entity = 'environment'))
+                          || 'Check the environment; ff.history lists the recorded changes of each environment.';
+        END IF;
         RAISE EXCEPTION '% "%" has no history in environment "%"', entity, key, env
             USING ERRCODE = 'undefined_object',
                   HINT = ff._perhaps_you_meant(key, ARRAY(SELECT DISTINCT v.entity_key FROM ff.versions AS v
@@ -679,7 +690,11 @@ BEGIN
     IF NOT has_history AND NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = $1) THEN
         RAISE EXCEPTION 'environment "%" does not exist and has no history', environment
             USING ERRCODE = 'undefined_object',
-                  HINT = 'Check the name; ff.history lists the recorded changes of each environment.';
+                  HINT = ff._perhaps_you_meant(environment, ARRAY(
+                             SELECT e.name FROM ff.environments AS e
+                             UNION
+                             SELECT v.environment FROM ff.versions AS v WHERE v.entity = 'environment'))
+                      || 'Check the name; ff.history lists the recorded changes of each environment.';
     END IF;
     -- an environment created by the install script and never changed has
     -- no history: it existed all along
