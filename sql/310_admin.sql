@@ -252,6 +252,19 @@ SELECT k, (ff.evaluate(k, '{}', 'false', 'typo-env')).error_message
   FROM unnest(ARRAY['checkout-v4', 'chekout-v3', 'checkout-v4', 'zzz', 'cw']) WITH ORDINALITY AS t(k, n)
  ORDER BY n;
 SELECT ff.get_bool('chekout-v2', '{}', true, 'typo-env') AS getter_default;
+-- (1.12 library) a missing environment gets a suggestion too, from the
+-- argument or the setting, once per name and generation
+SELECT n, e.error_code, e.error_message
+  FROM generate_series(1, 3) AS n, ff.evaluate('checkout-v2', '{}', 'false', 'typo-evn') AS e;
+SET ff.environment = 'typo-env2';
+SELECT error_code, error_message FROM ff.evaluate('checkout-v2', '{}', 'false');
+RESET ff.environment;
+SELECT error_message FROM ff.evaluate('checkout-v2', '{}', 'false', 'zzzzzz');
+-- bounded like the flags' suggestions: 3 names are remembered already, so
+-- 61 more get one, and typo-env2 its remembered one
+SELECT count(*) FILTER (WHERE e.error_message LIKE '%(perhaps you meant "typo-env")') AS suggested,
+       count(*) AS evaluated
+  FROM generate_series(1, 100) AS i, ff.evaluate('checkout-v2', '{}', 'false', 'typo-env' || i) AS e;
 SELECT ff.delete_flag('checkout-v2', environment => 'typo-env');
 SELECT (ff.evaluate('checkout-v4', '{}', 'false', 'typo-env')).error_message;
 SELECT ff.delete_flag('checkout-v3', environment => 'typo-env');

@@ -165,6 +165,13 @@ SELECT ff.get_bool('checkout', '{}', false, 'production') AS checkout,
        (ff.evaluate('checkout', '{}', NULL, 'production')).reason;
 SELECT targeting FROM ff.flags WHERE key = 'checkout';
 RESET ROLE;
+-- (1.12 library) ff.evaluate names the closest environment to a role that
+-- may read ff.environments, and not to one that may not, even after the
+-- answer was remembered for the first
+SELECT (ff.evaluate('checkout', '{}', NULL, 'prodution')).error_message AS superuser;
+SET ROLE regress_ff_nobody;
+SELECT (ff.evaluate('checkout', '{}', NULL, 'prodution')).error_message AS nobody;
+RESET ROLE;
 
 -- who may write, per role
 SELECT e AS environment,

@@ -158,6 +158,8 @@ typedef struct FFCacheGen
 								 * with (FFCacheCheckRelations) */
 	FFStrMap	envs;			/* name -> FFCacheEnv, or FFMissingEnv */
 	int			nmissing;		/* names remembered as missing */
+	FFSuggestionMemo env_suggestions;	/* FFCacheSuggestEnvironment's
+										 * answers */
 	bool		default_known;
 	char	   *default_name;	/* NULL = no default environment */
 	int			loading;		/* lazy loads under way: > 0 after an ERROR
@@ -982,6 +984,77 @@ FFCacheEnvironmentNames(const char *missing, const char **closest)
 }
 
 /*
+ * FFSuggestionFind returns the remembered answer for name (*found set),
+ * or, when name was not asked before, the next free slot with the name
+ * filled in (*found clear), which the caller counts (memo->n++) once it has
+ * stored the answer, so that an ERROR while it searches leaves no slot
+ * without one.  NULL when memo is full (FF_SUGGEST_MAX) or name too long
+ * to remember (FF_SUGGEST_KEY_MAX): such names get no suggestion, so that
+ * the cost stays bounded.
+ */
+static FFSuggestion *
+FFSuggestionFind(FFSuggestionMemo *memo, MemoryContext cxt,
+				 const char *name, size_t len, bool *found)
+{
+	FFSuggestion *s;
+	int			i;
+
+	*found = false;
+	if (len > FF_SUGGEST_KEY_MAX)
+		return NULL;
+	for (i = 0; i < memo->n; i++)
+	{
+		s = &memo->items[i];
+		if (s->len == len && memcmp(s->key, name, len) == 0)
+		{
+			*found = true;
+			return s;
+		}
+	}
+	if (memo->n >= FF_SUGGEST_MAX)
+		return NULL;
+	if (memo->items == NULL)
+		memo->items = MemoryContextAlloc(cxt, sizeof(FFSuggestion) * FF_SUGGEST_MAX);
+	s = &memo->items[memo->n];
+	s->len = (uint8) len;
+	memcpy(s->key, name, len);
+	s->closest = NULL;
+	return s;
+}
+
+/*
+ * FFCacheSuggestEnvironment returns the existing environment closest to
+ * missing, a name FFCacheGetEnv did not find in this statement, for
+ * ff.evaluate's "perhaps you meant"; NULL when none is close, or when the
+ * current user may not read ff.environments (the evaluation functions are
+ * PUBLIC; the names are not).  As FFCacheSuggestFlag does for flags, the
+ * answers for the first FF_SUGGEST_MAX distinct names of a generation are
+ * remembered, so that a query evaluating with a mistyped environment for
+ * every row reads ff.environments once; later names get none.
+ */
+const char *
+FFCacheSuggestEnvironment(const char *missing)
+{
+	FFCacheGen *gen = FFCurrentGen;
+	FFSuggestion *s;
+	const char *closest;
+	bool		found;
+
+	if (gen == NULL ||
+		pg_class_aclcheck(gen->relids[FF_TABLE_ENVIRONMENTS], GetUserId(),
+						  ACL_SELECT) != ACLCHECK_OK)
+		return NULL;
+	s = FFSuggestionFind(&gen->env_suggestions, gen->cxt, missing,
+						 strlen(missing), &found);
+	if (s == NULL || found)
+		return s ? s->closest : NULL;
+	(void) FFCacheEnvironmentNames(missing, &closest);
+	s->closest = closest != NULL ? MemoryContextStrdup(gen->cxt, closest) : NULL;
+	gen->env_suggestions.n++;
+	return s->closest;
+}
+
+/*
  * FFLoadEnv reads one environment with its flags (uncompiled) and its
  * segments (key lists not yet loaded); NULL if it does not exist.  The
  * environment becomes visible in the generation only once complete.
@@ -1469,21 +1542,12 @@ FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen)
 {
 	FFSuggestion *s;
 	FFNameMatch m;
+	bool		found;
 	int			i;
 
-	if (keylen > FF_SUGGEST_KEY_MAX)
-		return NULL;
-	for (i = 0; i < env->nsuggestions; i++)
-	{
-		s = &env->suggestions[i];
-		if (s->len == keylen && memcmp(s->key, key, keylen) == 0)
-			return s->closest;
-	}
-	if (env->nsuggestions >= FF_SUGGEST_MAX)
-		return NULL;
-	if (env->suggestions == NULL)
-		env->suggestions = MemoryContextAlloc(env->cxt,
-											  sizeof(FFSuggestion) * FF_SUGGEST_MAX);
+	s = FFSuggestionFind(&env->suggestions, env->cxt, key, keylen, &found);
+	if (s == NULL || found)
+		return s ? s->closest : NULL;
 	FFNameMatchInit(&m, key, keylen);
 	for (i = 0; i < env->nflags; i++)
 	{
@@ -1492,10 +1556,8 @@ FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen)
 		FFNameMatchOffer(&m, env->flag_list[i]->key, env->flag_list[i]->keylen);
 	}
 	FFNameMatchEnd(&m);
-	s = &env->suggestions[env->nsuggestions++];
-	s->len = (uint8) keylen;
-	memcpy(s->key, key, keylen);
 	s->closest = m.best;
+	env->suggestions.n++;
 	return m.best;
 }
 

@@ -114,8 +114,15 @@ typedef struct FFSuggestion
 {
 	uint8		len;
 	char		key[FF_SUGGEST_KEY_MAX];
-	const char *closest;		/* a flag's key, or NULL */
+	const char *closest;		/* the existing name, or NULL */
 } FFSuggestion;
+
+/* the remembered answers: FF_SUGGEST_MAX of them at most, items NULL at first */
+typedef struct FFSuggestionMemo
+{
+	FFSuggestion *items;
+	int			n;
+} FFSuggestionMemo;
 
 /* one environment */
 typedef struct FFCacheEnv
@@ -131,8 +138,7 @@ typedef struct FFCacheEnv
 	FFStrMap	segments;		/* name -> FFCacheSegment */
 	int			nsegments;
 	struct FFCacheSegment *last_segment;	/* the one in_segment found last */
-	FFSuggestion *suggestions;	/* FF_SUGGEST_MAX of them, or NULL */
-	int			nsuggestions;
+	FFSuggestionMemo suggestions;	/* FFCacheSuggestFlag's answers */
 } FFCacheEnv;
 
 /* statistics for ff.cache_info() */
@@ -171,6 +177,7 @@ extern FFCacheEnv *FFCacheGetEnv(const char *name, size_t len, char **missing_na
 /* the same, right after FFCacheBegin: no second invalidation pass */
 extern FFCacheEnv *FFCacheLookupEnv(const char *name, size_t len, char **missing_name);
 extern char *FFCacheEnvironmentNames(const char *missing, const char **closest);
+extern const char *FFCacheSuggestEnvironment(const char *missing);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the key of env's flag closest to a missing key, or NULL (with ff_names.c) */

@@ -125,6 +125,7 @@ typedef struct FFOutcome
 	FFErrorCode error;
 	char	   *message;		/* NULL unless error */
 	FFCacheEnv *env;			/* NULL if the environment was not found */
+	char	   *missing_env;	/* the name of that environment, if named */
 	FFCacheFlag *flag;			/* NULL if the flag was not found */
 	int			variant;		/* -1 = the caller's default */
 	int64		int_value;		/* the variant's exact value, when a whole
@@ -525,8 +526,11 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
 						   "no environment was given and there is no default environment");
 		else
+		{
 			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
 						   "environment \"%s\" does not exist", missing);
+			out->missing_env = missing;
+		}
 		return;
 	}
 	out->env = env;
@@ -675,6 +679,15 @@ ff_evaluate(PG_FUNCTION_ARGS)
 		/* the environment exists and has no such flag: perhaps a typo */
 		const char *closest = FFCacheSuggestFlag(out.env, VARDATA_ANY(key),
 												 VARSIZE_ANY_EXHDR(key));
+
+		if (closest != NULL)
+			out.message = psprintf("%s (perhaps you meant \"%s\")",
+								   out.message, closest);
+	}
+	else if (out.error == FF_ERROR_FLAG_NOT_FOUND && out.missing_env != NULL)
+	{
+		/* no such environment (1.12 library): perhaps a typo too */
+		const char *closest = FFCacheSuggestEnvironment(out.missing_env);
 
 		if (closest != NULL)
 			out.message = psprintf("%s (perhaps you meant \"%s\")",
