@@ -221,6 +221,29 @@ SELECT targeting FROM ff.flags WHERE environment = 'compat' AND key = 'good';
 SELECT r, ff._rule_compile_error(r::jsonb) AS compile_error
   FROM unnest(ARRAY['{"if": [true, "on"]}', '{"iff": []}', '{"$ref": "x"}', '{"ends_with": [1]}',
                     '{"var": "$flagd.nope"}', '{"a": 1, "b": 2}', '{"in_segment": "s"}']) AS r;
+-- (1.12 library, from a differential test against flagd-core) a flagd call
+-- that flagd loads, followed by an unknown operator, is an unknown operator,
+-- as the reverse order always was: the import stores both orders (1.11
+-- refused the first and so the whole document), and the WARNING names the
+-- unknown operator that the evaluations report; a flagd call followed by a
+-- call that is refused names the refused one (1.11 named the flagd call)
+SELECT ff._rule_compile_error('{"if": [{"sem_ver": [{"var": "v"}, "~>", "1.0.0"]}, "on", {"iff": [true]}]}') AS flagd_call_then_unknown,
+       ff._rule_compile_error('{"if": [{"iff": [true]}, "on", {"sem_ver": [{"var": "v"}, "~>", "1.0.0"]}]}') AS unknown_then_flagd_call,
+       ff._rule_compile_error('{"if": [{"ends_with": ["abc", "c", "x"]}, {"*": []}, "off"]}') AS flagd_call_then_malformed;
+SELECT name FROM ff.create_environment('compat-order');
+SELECT ff.import_flagd('{"flags": {
+    "call-then-unknown": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+        "targeting": {"if": [{"sem_ver": [{"var": "v"}, "~>", "1.0.0"]}, "on", {"iff": [true]}]}},
+    "unknown-then-call": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+        "targeting": {"if": [{"iff": [true]}, "on", {"ends_with": ["abc", "c", "x"]}]}}}}', 'compat-order');
+SELECT f.key, e.reason, e.error_code, e.error_message
+  FROM ff.flags AS f, ff.evaluate(f.key, '{"v": "1.0.0"}', 'true', 'compat-order') AS e
+ WHERE f.environment = 'compat-order' ORDER BY f.key;
+SELECT ff.import_flagd('{"flags": {"call-then-malformed": {"state": "ENABLED", "variants": {"on": true, "off": false},
+    "defaultVariant": "off", "targeting": {"if": [{"ends_with": ["abc", "c", "x"]}, {"*": []}, "off"]}}}}', 'compat-order');
+-- a direct write refuses the first problem, the flagd call
+SELECT key FROM ff.create_flag('direct', environment => 'compat-order');
+SELECT key FROM ff.set_targeting('direct', '{"if": [{"sem_ver": [{"var": "v"}, "~>", "1.0.0"]}, "on", {"iff": [true]}]}', 'compat-order');
 SELECT ff.current_version() AS broken_version \gset
 -- a rule that does not compile still holds on to the segments it names
 SELECT ff.delete_segment('testers', 'compat');

@@ -1346,6 +1346,34 @@ ff_check_rule(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }
 
+/*
+ * FFCompileErrorName names the class of a compile error for
+ * ff_rule_compile_error.
+ */
+static const char *
+FFCompileErrorName(JLErrorCode code)
+{
+	switch (code)
+	{
+		case JL_ERR_UNKNOWN_OPERATOR:
+			return "unknown_operator";
+		case JL_ERR_BAD_ARGUMENTS:
+			return "bad_arguments";
+		case JL_ERR_TOO_DEEP:
+			return "too_deep";
+		case JL_ERR_TOO_LARGE:
+			return "too_large";
+		case JL_ERR_OUT_OF_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory while compiling a JSON Logic rule")));
+			break;
+		default:
+			break;
+	}
+	return "other";
+}
+
 PG_FUNCTION_INFO_V1(ff_rule_compile_error);
 
 /*
@@ -1359,47 +1387,28 @@ PG_FUNCTION_INFO_V1(ff_rule_compile_error);
  * from 1.7 on those calls) and to refuse the other schema violations;
  * ff._rule_segment_names uses it to read a stored rule that does not
  * compile by its shape.
+ *
+ * Such flagd calls are looked past: when the strict compile fails on one,
+ * the answer is that of the lenient compile -- "flagd_call" if it
+ * succeeds, else the class of what stopped it (1.12 library: a flagd call
+ * followed by an unknown operator is "unknown_operator", as the reverse
+ * order always was, not "bad_arguments", which made an import of a rule
+ * that flagd loads fail).
  */
 Datum
 ff_rule_compile_error(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *rule = PG_GETARG_JSONB_P(0);
 	JLError		err;
-	const char *name;
 
 	if (FFCompileRule(FFScratchArena(), rule, true, false, &err) != NULL)
 		PG_RETURN_NULL();
-	switch (err.code)
+	if (err.code == JL_ERR_BAD_ARGUMENTS)
 	{
-		case JL_ERR_UNKNOWN_OPERATOR:
-			name = "unknown_operator";
-			break;
-		case JL_ERR_BAD_ARGUMENTS:
-			{
-				JLError		lenient_err;
-
-				/* a call of flagd's operators that flagd loads (1.7) */
-				name = FFCompileRule(FFScratchArena(), rule, true, true,
-									 &lenient_err) != NULL ? "flagd_call" : "bad_arguments";
-			}
-			break;
-		case JL_ERR_TOO_DEEP:
-			name = "too_deep";
-			break;
-		case JL_ERR_TOO_LARGE:
-			name = "too_large";
-			break;
-		case JL_ERR_OUT_OF_MEMORY:
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory while compiling a JSON Logic rule")));
-			name = NULL;		/* keep the compiler quiet */
-			break;
-		default:
-			name = "other";
-			break;
+		if (FFCompileRule(FFScratchArena(), rule, true, true, &err) != NULL)
+			PG_RETURN_TEXT_P(cstring_to_text("flagd_call"));
 	}
-	PG_RETURN_TEXT_P(cstring_to_text(name));
+	PG_RETURN_TEXT_P(cstring_to_text(FFCompileErrorName(err.code)));
 }
 
 /* ---------------------------------------------------------------------

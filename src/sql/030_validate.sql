@@ -1181,7 +1181,10 @@ BEGIN
         END IF;
         IF (NOT compiled OR problem = 'flagd_call') AND NOT quiet THEN
             BEGIN
-                PERFORM ff._check_rule(NEW.targeting, format('targeting for %s', label));
+                -- (1.12) a rule that does not compile is checked as flagd
+                -- loads it, so that the WARNING names what its evaluations
+                -- will report (the unknown operator), not a flagd call before it
+                PERFORM ff._check_rule(NEW.targeting, format('targeting for %s', label), NOT compiled);
             EXCEPTION WHEN invalid_parameter_value THEN
                 GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
                 RAISE WARNING '%', err_msg
@@ -1196,8 +1199,11 @@ BEGIN
             END;
         END IF;
         IF compiled THEN
+            -- (1.12) when even the lenient compile fails (bad_arguments), the
+            -- error comes from it: it names the call that is refused, not a
+            -- flagd call before it that would be stored
             info := ff._rule_info(NEW.targeting, format('targeting for %s', label),
-                                  problem IS NOT DISTINCT FROM 'flagd_call');
+                                  problem IN ('flagd_call', 'bad_arguments'));
             PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.targeting,
                                            format('targeting for %s', label), '$.targeting');
             FOR res IN SELECT r FROM jsonb_array_elements(info.results) AS r LOOP
