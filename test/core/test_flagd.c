@@ -405,6 +405,48 @@ test_resolve(void)
 	T_CHECK(FFFindVariant(&f, "alpha", 5) == 1 && FFFindVariant(&f, "zeta", 4) == 0 &&
 			FFFindVariant(&f, "mid", 3) == 2 && FFFindVariant(&f, "nope", 4) == -1,
 			"FFFindVariant on unsorted variants");
+
+	/*
+	 * More than FF_LINEAR_VARIANTS (8) variants: the binary search, over
+	 * the sorted array (bytewise, a prefix first: "v1" < "v10" < "v2"),
+	 * finds every name at its own index and no name that is absent; the
+	 * same names unsorted are still found (the fallback scan).
+	 */
+	{
+		static const char *const sorted_names[] = {
+			"a", "ab", "abc", "b", "v1", "v10", "v11", "v2", "v20", "v3",
+			"w", "x", "xy", "y", "z", "zz", "zzz"
+		};
+		static const char *const absent[] = {"", "aa", "abcd", "v", "v0", "v12", "v4", "zzzz", "0", "~"};
+		FFVariant	many[17];
+		int			n = 17;
+		bool		ok = true;
+
+		for (int i = 0; i < n; i++)
+		{
+			many[i].name = sorted_names[i];
+			many[i].namelen = strlen(sorted_names[i]);
+		}
+		memset(&f, 0, sizeof(f));
+		f.variants = many;
+		f.nvariants = n;
+		for (int i = 0; i < n; i++)
+			ok = ok && FFFindVariant(&f, sorted_names[i], strlen(sorted_names[i])) == i;
+		for (int i = 0; i < (int) (sizeof(absent) / sizeof(absent[0])); i++)
+			ok = ok && FFFindVariant(&f, absent[i], strlen(absent[i])) == -1;
+		T_CHECK(ok, "FFFindVariant over 17 sorted variants");
+		/* reversed: not sorted, still found by the scan */
+		for (int i = 0; i < n; i++)
+		{
+			many[i].name = sorted_names[n - 1 - i];
+			many[i].namelen = strlen(many[i].name);
+		}
+		ok = true;
+		for (int i = 0; i < n; i++)
+			ok = ok && FFFindVariant(&f, sorted_names[i], strlen(sorted_names[i])) == n - 1 - i;
+		ok = ok && FFFindVariant(&f, "v12", 3) == -1;
+		T_CHECK(ok, "FFFindVariant over 17 unsorted variants");
+	}
 }
 
 /*
