@@ -103,6 +103,23 @@ test_flagd(void)
 	T_EVAL("{\"fractional\":[{\"var\":\"b\"},[\"two\",1]]}",
 		   "{\"b\":[\"one\",1,2],\"targetingKey\":\"k\"}", "null");
 	T_EVAL("{\"fractional\":[{\"var\":\"b\"},[\"two\",1]]}", "{\"b\":5}", "null");
+	/*
+	 * From mutation testing (hP): a bucketing value that is neither a
+	 * string nor null gives null even with a targetingKey (no fallback to
+	 * the shorthand); the shorthand picks buckets other than the first
+	 * (murmur3("fractional-flag-shorthandbob") puts bob in the second of
+	 * two, computed by an independent implementation); more than 8 buckets,
+	 * literal and computed (murmur3("k") * 10 >> 32 = 8).
+	 */
+	T_EVAL("{\"fractional\":[{\"var\":\"n\"},[\"a\",1]]}", "{\"n\":5,\"targetingKey\":\"k\"}", "null");
+	T_EVAL("{\"fractional\":[{\"var\":\"n\"},[\"a\",1]]}", "{\"n\":true,\"targetingKey\":\"k\"}", "null");
+	t_flag_key = "fractional-flag-shorthand";
+	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{\"targetingKey\":\"bob\"}", "\"tails\"");
+	T_EVAL("{\"fractional\":[[\"heads\"],[\"tails\",1]]}", "{\"targetingKey\":\"user-1\"}", "\"heads\"");
+	t_flag_key = "test-flag";
+	T_EVAL("{\"fractional\":[\"k\",[\"b0\",1],[\"b1\",1],[\"b2\",1],[\"b3\",1],[\"b4\",1],[\"b5\",1],[\"b6\",1],[\"b7\",1],[\"b8\",1],[\"b9\",1]]}", "{}", "\"b8\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"s\"},[\"b0\",{\"var\":\"w\"}],[\"b1\",{\"var\":\"w\"}],[\"b2\",{\"var\":\"w\"}],[\"b3\",{\"var\":\"w\"}],[\"b4\",{\"var\":\"w\"}],[\"b5\",{\"var\":\"w\"}],[\"b6\",{\"var\":\"w\"}],[\"b7\",{\"var\":\"w\"}],[\"b8\",{\"var\":\"w\"}],[\"b9\",{\"var\":\"w\"}]]}", "{\"s\":\"k\",\"w\":1}", "\"b8\"");
+	T_EVAL("{\"fractional\":[{\"var\":\"s\"},[\"b0\",{\"var\":\"w\"}],[\"b1\",{\"var\":\"w\"}],[\"b2\",{\"var\":\"w\"}],[\"b3\",{\"var\":\"w\"}],[\"b4\",{\"var\":\"w\"}],[\"b5\",{\"var\":\"w\"}],[\"b6\",{\"var\":\"w\"}],[\"b7\",{\"var\":\"w\"}],[\"b8\",{\"var\":\"w\"}],[\"b9\",{\"var\":\"w\"}]]}", "{\"s\":\"k\",\"w\":0}", "null");
 	/* compile-time checks of literal weights */
 	T_EVAL("{\"fractional\":[\"x\",[\"one\",25.5],[\"two\",1]]}", "{}",
 		   "COMPILE BAD_ARGUMENTS $.fractional[1][1]: fractional weight 25.5 is not an integer between 0 and 2147483647");
@@ -154,6 +171,37 @@ test_flagd(void)
 	T_EVAL("{\"sem_ver\":[\"1.2.3\",\"<=\",\"1.2.3\"]}", "{}", "true");
 	T_EVAL("{\"sem_ver\":[\"1.2.3\",\">=\",\"1.2.4\"]}", "{}", "false");
 	T_EVAL("{\"sem_ver\":[\"99999999999999999999.0.0\",\">\",\"9999999999999999999.0.0\"]}", "{}", "true");
+	/* precedence in both directions, identifiers (mutation testing, hP) */
+	T_EVAL("{\"sem_ver\":[\"1.2.3\",\">\",\"1.2.3\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[\"1.2.3\",\"<\",\"1.2.3\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[\"1.2.3\",\">=\",\"1.2.3\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.2.4\",\"!=\",\"1.2.3\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.2.4\",\"=\",\"1.2.3\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[\"1.2.3\",\"=\",\"1.2.3\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-alpha.1\",\">\",\"1.0.0-alpha\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-alpha.beta\",\">\",\"1.0.0-alpha.1\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-beta.11\",\">\",\"1.0.0-beta.2\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-beta\",\">\",\"1.0.0-alpha.beta\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-alpha.1\",\"=\",\"1.0.0-alpha.1\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-alpha.1\",\"=\",\"1.0.0-alpha.2\"]}", "{}", "false");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-alpha.beta\",\"<\",\"1.0.0-alpha.beta.1\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-a.b.c\",\">\",\"1.0.0-a.b\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-a.b\",\"<\",\"1.0.0-a.b.c\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-a.bb\",\">\",\"1.0.0-a.b.c\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-ALPHA\",\"<\",\"1.0.0-alpha\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-Z\",\">\",\"1.0.0-A\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-al_pha\",\"=\",\"1.0.0-al_pha\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-x1\",\">\",\"1.0.0-10\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-1x\",\">\",\"1.0.0-10\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-0a\",\"<\",\"1.0.0-1a\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-01\",\"=\",\"1.0.0-01\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-0\",\"<\",\"1.0.0-1\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-\",\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0-a..b\",\"=\",\"1.0.0-a..b\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0+b_1\",\"=\",\"1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.0.0+01\",\"=\",\"1.0.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"a1.0.0\",\"=\",\"a1.0.0\"]}", "{}", "null");
+	T_EVAL("{\"sem_ver\":[\"1.x2.0\",\"=\",\"1.x2.0\"]}", "{}", "null");
 	T_EVAL("{\"sem_ver\":[\"2.0.0.0\",\"=\",\"2.0.0\"]}", "{}", "null");
 	T_EVAL("{\"sem_ver\":[\"not-a-version\",\"=\",\"2.0.0\"]}", "{}", "null");
 	T_EVAL("{\"sem_ver\":[\"01.0.0\",\"=\",\"1.0.0\"]}", "{}", "null");
