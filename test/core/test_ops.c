@@ -386,6 +386,42 @@ test_operators(void)
 	T_EVAL_PREFIX("{\"map\":[[1]]}", "{}", "COMPILE BAD_ARGUMENTS $.map: map takes 2 arguments");
 	T_EVAL_PREFIX("{\"reduce\":[[1]]}", "{}", "COMPILE BAD_ARGUMENTS $.reduce:");
 
+	/*
+	 * From mutation testing (hP): signed numeric strings in comparisons,
+	 * the edges of number parsing (a lone dot, no integer or fraction
+	 * digits, NBSP, BOM and the line separators as whitespace, U+2010 not),
+	 * parseFloat of empty and nested arrays, objects of different sizes,
+	 * NaN and Infinity in cat, a string against an object, in on strings.
+	 */
+	T_EVAL("{\"==\":[-5,\"-5\"]}", "{}", "true");
+	T_EVAL("{\"==\":[\"+5\",5]}", "{}", "true");
+	T_EVAL("{\"<\":[\"-1\",0]}", "{}", "true");
+	T_EVAL("{\"+\":[\".\"]}", "{}", "null");
+	T_EVAL("{\"+\":[\".5\"]}", "{}", "0.5");
+	T_EVAL("{\"+\":[\"5.\"]}", "{}", "5");
+	T_EVAL("{\"+\":[\"-.5\"]}", "{}", "-0.5");
+	T_EVAL("{\"+\":[\"+.5e1\"]}", "{}", "5");
+	T_EVAL("{\"+\":[\"\\u00a05\"]}", "{}", "5");
+	T_EVAL("{\"+\":[\"\\u20105\"]}", "{}", "null");
+	T_EVAL("{\"+\":[\"\\u20295\"]}", "{}", "5");
+	T_EVAL("{\"+\":[\"\\ufeff5\"]}", "{}", "5");
+	T_EVAL("{\"*\":[[],2]}", "{}", "null");
+	T_EVAL("{\"*\":[[[]],2]}", "{}", "null");
+	T_EVAL("{\"*\":[[\"3\"],2]}", "{}", "6");
+	T_EVAL("{\"===\":[{\"var\":\"a\"},{\"var\":\"b\"}]}", "{\"a\":{\"x\":1},\"b\":{\"x\":1,\"y\":2}}", "false");
+	T_EVAL("{\"===\":[{\"var\":\"b\"},{\"var\":\"a\"}]}", "{\"a\":{\"x\":1},\"b\":{\"x\":1,\"y\":2}}", "false");
+	T_EVAL("{\"cat\":[{\"/\":[0,0]}]}", "{}", "\"NaN\"");
+	T_EVAL("{\"cat\":[\"a\",{\"/\":[1,0]}]}", "{}", "\"aInfinity\"");
+	T_EVAL("{\">\":[\"a\",{\"var\":\"o\"}]}", "{\"o\":{}}", "true");
+	T_EVAL("{\"<\":[\"a\",{\"var\":\"o\"}]}", "{\"o\":{}}", "false");
+	T_EVAL("{\"==\":[\"-5\",\"-5\"]}", "{}", "true");
+	T_EVAL("{\"<\":[\"+1\",\"2\"]}", "{}", "true");
+	T_EVAL("{\"<\":[\"+1\",2]}", "{}", "true");
+	T_EVAL("{\"in\":[5,\"a5b\"]}", "{}", "true");
+	T_EVAL("{\"in\":[\"b5\",\"ab5\"]}", "{}", "true");
+	T_EVAL("{\"in\":[\"ab5\",\"ab5\"]}", "{}", "true");
+	T_EVAL("{\"in\":[\"\",\"ab\"]}", "{}", "true");
+
 	/* arrays containing rules, literals */
 	T_EVAL("[1,{\"var\":\"x\"},[{\"var\":\"y\"}]]", "{\"x\":2,\"y\":3}", "[1,2,[3]]");
 	T_EVAL("{}", "{}", "{}");
