@@ -176,6 +176,34 @@ test_json(void)
 	v = JLParse(t_arena, "123456789012345678901234567890", 30, 0, NULL);
 	T_CHECK(v && strcmp(JLSerialize(t_arena, v, NULL), "1.2345678901234568e+29") == 0, "long number: %s",
 			v ? JLSerialize(t_arena, v, NULL) : "?");
+
+	/*
+	 * From mutation testing (hP): upper-case hex escapes, the last code
+	 * point (4-byte UTF-8 from 0xF4, raw and escaped), the digit 9 in
+	 * every part of a number, every escape the serialiser writes, and
+	 * syntax errors named by line and column.
+	 */
+	{
+		static const char *const rt[][2] = {
+			{"\"\\u00E9\\u00C9\"", "\"\xc3\xa9\xc3\x89\""},
+			{"\"\\uDBFF\\uDFFF\"", "\"\xf4\x8f\xbf\xbf\""},
+			{"\"\xf4\x8f\xbf\xbf\"", "\"\xf4\x8f\xbf\xbf\""},
+			{"[9, 99.9, 9e9, -9.5E+9, 0.9e-9]", "[9,99.9,9000000000,-9500000000,9e-10]"},
+			{"\"\\r\\t\\b\\f\\n\\\\\\/\"", "\"\\r\\t\\b\\f\\n\\\\/\""},
+			{"{\"a\":{\"b\":[{\"c\":[]}]}}", "{\"a\":{\"b\":[{\"c\":[]}]}}"},
+		};
+
+		for (int i = 0; i < (int) (sizeof(rt) / sizeof(rt[0])); i++)
+		{
+			v = JLParse(t_arena, rt[i][0], strlen(rt[i][0]), 0, NULL);
+			s = v ? JLSerialize(t_arena, v, NULL) : "(parse error)";
+			T_CHECK(strcmp(s, rt[i][1]) == 0, "JSON %s serialises as %s, got %s", rt[i][0], rt[i][1], s);
+		}
+		code = JL_OK;
+		T_CHECK(strcmp(t_parse_error("\"\xf5\x80\x80\x80\"", &code), "OK") != 0, "UTF-8 lead byte 0xF5 refused");
+		T_CHECK(strstr(t_parse_error("[1,\n 2,\n x]", &code), "line 3") != NULL,
+				"syntax errors name the line: %s", t_parse_error("[1,\n 2,\n x]", &code));
+	}
 }
 
 /*
