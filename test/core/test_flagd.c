@@ -437,6 +437,9 @@ test_resolve(void)
 	/* engine error -> PARSE_ERROR */
 	t_resolve(__LINE__, "{\"in_segment\":\"loop-a\"}", true, 1, "{\"targetingKey\":\"k\"}",
 			  FF_REASON_ERROR, FF_ERROR_PARSE_ERROR, "(none)", "flag \"my-flag\": targeting failed at ");
+	/* a result that names no variant: no variant (mutation testing, hP) */
+	t_resolve(__LINE__, "\"maybe\"", true, 1, "{}", FF_REASON_ERROR, FF_ERROR_GENERAL, "(none)",
+			  "targeting returned \"maybe\", which is not a variant of the flag");
 	/* $flagd.flagKey comes from the flag */
 	t_resolve(__LINE__, "{\"if\":[{\"==\":[{\"var\":\"$flagd.flagKey\"},\"my-flag\"]},\"on\",\"off\"]}", true, 1, "{}",
 			  FF_REASON_TARGETING_MATCH, FF_ERROR_NONE, "on", NULL);
