@@ -423,6 +423,35 @@ SELECT ff.get_bool('tags', '{"tags": ["tag-7"]}', false, 'glue_big') AS small_is
 DELETE FROM ff.flags WHERE environment = 'glue_big';
 DELETE FROM ff.environments WHERE name = 'glue_big';
 
+-- the next statement sees a change, through every entry point, after the
+-- same flag was evaluated by the same statement text before it (the
+-- backend remembers recently used flags per cache generation; found by
+-- mutation testing, hP: without the generation in that memo, the old value
+-- and then freed memory were served, and no test noticed)
+INSERT INTO ff.environments (name) VALUES ('glue_memo');
+INSERT INTO ff.flags (environment, key, variants, default_variant)
+VALUES ('glue_memo', 'k', '{"a": "A", "b": "B"}', 'a');
+SELECT ff.get_string('k', '{}', 'x', 'glue_memo') AS before_change;
+UPDATE ff.flags SET default_variant = 'b' WHERE environment = 'glue_memo' AND key = 'k';
+SELECT ff.get_string('k', '{}', 'x', 'glue_memo') AS after_change,
+       (ff.evaluate('k', '{}', '"x"', 'glue_memo')).variant AS evaluate_variant;
+UPDATE ff.flags SET default_variant = 'a' WHERE environment = 'glue_memo' AND key = 'k';
+SELECT ff.get_string('k', '{}', 'x', 'glue_memo') AS changed_back;
+-- one key in two environments whose names have the same length, in turn;
+-- an empty environment argument means "not given" (the setting decides)
+INSERT INTO ff.environments (name) VALUES ('glue_memb');
+INSERT INTO ff.flags (environment, key, variants, default_variant)
+VALUES ('glue_memb', 'k', '{"a": "A", "b": "B"}', 'b');
+SELECT e, ff.get_string('k', '{}', 'x', e) AS value
+  FROM unnest(ARRAY['glue_memo', 'glue_memb', 'glue_memo', 'glue_memb']) WITH ORDINALITY AS t(e, n)
+ ORDER BY n;
+SET ff.environment = 'glue_memb';
+SELECT ff.get_string('k', '{}', 'x', '') AS empty_means_setting,
+       (ff.evaluate('k', '{}', '"x"', '')).value AS evaluate_empty;
+RESET ff.environment;
+DELETE FROM ff.flags WHERE environment IN ('glue_memo', 'glue_memb');
+DELETE FROM ff.environments WHERE name IN ('glue_memo', 'glue_memb');
+
 -- clean up
 DELETE FROM ff.flags WHERE environment IN ('glue_eval', 'glue_other');
 DELETE FROM ff.segments WHERE environment = 'glue_eval';
