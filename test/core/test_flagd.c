@@ -148,6 +148,10 @@ test_flagd(void)
 	T_EVAL("{\"sem_ver\":[\"3.1.0\",\"~\",\"3.0.0\"]}", "{}", "false");
 	T_EVAL("{\"sem_ver\":[\"4.0.0\",\"^\",\"3.0.0\"]}", "{}", "false");
 	T_EVAL("{\"sem_ver\":[\"4.0.0\",\"~\",\"3.0.0\"]}", "{}", "false");
+	/* as in flagd, neither ^ nor ~ requires the version to be >= the reference (hP) */
+	T_EVAL("{\"sem_ver\":[\"3.0.0\",\"~\",\"3.0.5\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"3.0.0\",\"^\",\"3.5.0\"]}", "{}", "true");
+	T_EVAL("{\"sem_ver\":[\"3.0.0-rc.1\",\"~\",\"3.0.0\"]}", "{}", "true");
 	T_EVAL("{\"sem_ver\":[\"2.9.0\",\"^\",\"3.0.0\"]}", "{}", "false");
 	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"^\",\"1\"]}", "{\"v\":\"1.0\"}", "true");
 	T_EVAL("{\"sem_ver\":[{\"var\":\"v\"},\"^\",\"1\"]}", "{\"v\":\"1\"}", "true");
