@@ -452,6 +452,20 @@ RESET ff.environment;
 DELETE FROM ff.flags WHERE environment IN ('glue_memo', 'glue_memb');
 DELETE FROM ff.environments WHERE name IN ('glue_memo', 'glue_memb');
 
+-- $flagd.timestamp is the start of the statement, not of the transaction
+-- (mutation testing, hP: the transaction start survived every suite)
+INSERT INTO ff.environments (name) VALUES ('glue_ts');
+INSERT INTO ff.flags (environment, key, variants, default_variant, targeting)
+VALUES ('glue_ts', 'ts', '{"now": "now", "before": "before"}', 'before',
+        '{"if": [{">=": [{"var": "$flagd.timestamp"}, {"var": "stmt"}]}, "now", "before"]}');
+BEGIN;
+SELECT pg_sleep(1.2);
+SELECT ff.get_string('ts', jsonb_build_object('stmt', floor(extract(epoch FROM statement_timestamp()))),
+                     'x', 'glue_ts') AS statement_start;
+COMMIT;
+DELETE FROM ff.flags WHERE environment = 'glue_ts';
+DELETE FROM ff.environments WHERE name = 'glue_ts';
+
 -- clean up
 DELETE FROM ff.flags WHERE environment IN ('glue_eval', 'glue_other');
 DELETE FROM ff.segments WHERE environment = 'glue_eval';
