@@ -35,3 +35,10 @@ SELECT ff.bucket(NULL) IS NULL AS null_value, ff.bucket('a', NULL) IS NULL AS nu
 -- buckets must be 1..2147483647
 SELECT ff.bucket('a', '', 0);
 SELECT ff.bucket('a', '', -5);
+-- the full 128-bit product at the largest bucket count: vectors computed
+-- independently (python3-xxhash and Python integers: (h * n) >> 64), for
+-- values where dropping the middle words' carry changes the bucket
+-- (mutation testing, hP: that mutant survived every suite)
+SELECT ff.bucket('user-0', 'salt', 2147483647) = 22674203 AS user_0,
+       ff.bucket('user-10', 'salt', 2147483647) = 1505699779 AS user_10,
+       ff.bucket('user-15', 'salt', 2147483647) = 1159941056 AS user_15;
