@@ -868,11 +868,11 @@ FFEmptyObject(void)
 }
 
 /*
- * FFCleanMetadata returns metadata as an object without null members
+ * FFCacheCleanMetadata returns metadata as an object without null members
  * ({} for NULL or a non-object).
  */
-static Jsonb *
-FFCleanMetadata(Jsonb *meta)
+Jsonb *
+FFCacheCleanMetadata(Jsonb *meta)
 {
 	if (meta == NULL || !JB_ROOT_IS_OBJECT(meta) || JB_ROOT_IS_SCALAR(meta))
 		return FFEmptyObject();
@@ -1089,7 +1089,7 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 		env->cxt = gen->cxt;
 		env->arena = gen->arena;
 		env->name = pstrdup(name);
-		env->metadata = FFCleanMetadata(meta);
+		env->metadata = FFCacheCleanMetadata(meta);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	systable_endscan(scan);
@@ -1340,16 +1340,18 @@ FFFlagBroken(FFCacheFlag *f, const char *fmt,...)
 }
 
 /*
- * FFCompileFlag converts the variants, compiles the targeting rule and
- * merges the metadata of one flag, in the generation's context.  A flag
- * whose stored definition is unusable is marked broken (evaluations then
- * report PARSE_ERROR) rather than raising an error.
+ * FFCompileDefinition converts the variants, compiles the targeting rule
+ * and merges the metadata (over env_metadata) of one flag, keeping what the
+ * compiled flag needs in cxt and arena.  A flag whose definition is
+ * unusable is marked broken (evaluations then report PARSE_ERROR) rather
+ * than raising an error.  The segments the rule names are not looked at.
  */
 static void
-FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
+FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
+					FFCacheFlag *f)
 {
 	MemoryContext tmpcxt = FFCompileScratch();
-	MemoryContext oldcxt = MemoryContextSwitchTo(env->cxt);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	FFVariant  *variants = NULL;
 	Jsonb	  **jsonbs = NULL;
 	int			n = 0;
@@ -1384,7 +1386,7 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		{
 			if (tok == WJB_KEY && n < count)
 			{
-				entries[n].variant.name = FFArenaBytes(env->arena, v.val.string.val,
+				entries[n].variant.name = FFArenaBytes(arena, v.val.string.val,
 													   v.val.string.len);
 				entries[n].variant.namelen = v.val.string.len;
 			}
@@ -1392,24 +1394,24 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 			{
 				bool		too_deep = false;
 
-				entries[n].variant.value = FFJsonbValueToJL(env->arena, &v, true,
+				entries[n].variant.value = FFJsonbValueToJL(arena, &v, true,
 															&too_deep);
 				if (too_deep && !f->broken)
 				{
-					MemoryContextSwitchTo(env->cxt);
+					MemoryContextSwitchTo(cxt);
 					FFFlagBroken(f, "variant \"%s\" of flag \"%s\" nests deeper than %d levels",
 								 entries[n].variant.name, f->key, FF_MAX_JSON_DEPTH);
 					MemoryContextSwitchTo(tmpcxt);
 				}
 				/* the value exactly as stored, for results, at its exact size */
-				entries[n].jsonb = FFArenaJsonb(env->arena, JsonbValueToJsonb(&v));
+				entries[n].jsonb = FFArenaJsonb(arena, JsonbValueToJsonb(&v));
 				n++;
 			}
 		}
 		qsort(entries, n, sizeof(FFVariantEntry), FFVariantOrderCmp);
-		MemoryContextSwitchTo(env->cxt);
-		variants = FFArenaAllocZero(env->arena, sizeof(FFVariant) * Max(n, 1));
-		jsonbs = FFArenaAllocZero(env->arena, sizeof(Jsonb *) * Max(n, 1));
+		MemoryContextSwitchTo(cxt);
+		variants = FFArenaAllocZero(arena, sizeof(FFVariant) * Max(n, 1));
+		jsonbs = FFArenaAllocZero(arena, sizeof(Jsonb *) * Max(n, 1));
 		for (i = 0; i < n; i++)
 		{
 			variants[i] = entries[i].variant;
@@ -1446,7 +1448,7 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		MemoryContextSwitchTo(tmpcxt);
 		rule = FFJsonbToJL(FFArenaCreate(tmpcxt), f->targeting_raw, false,
 						   &too_deep);
-		MemoryContextSwitchTo(env->cxt);
+		MemoryContextSwitchTo(cxt);
 		if (too_deep)
 			FFFlagBroken(f, "invalid targeting for flag \"%s\": rule nesting exceeds the maximum depth of %d at $.targeting",
 						 f->key, JL_DEFAULT_MAX_DEPTH);
@@ -1461,7 +1463,7 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 			opts.copy_literals = true;
 			/* as flagd evaluates what it loads (see ff.invalid_targeting) */
 			opts.flagd_lenient = true;
-			f->flag.targeting = JLCompile(env->arena, rule, &opts, &err);
+			f->flag.targeting = JLCompile(arena, rule, &opts, &err);
 			/* the path relative to the flag, as the write-time checks give it */
 			if (f->flag.targeting == NULL)
 				FFFlagBroken(f, "invalid targeting for flag \"%s\": %s at $.targeting%s",
@@ -1479,22 +1481,28 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		JB_ROOT_COUNT(meta) > 0)
 	{
 		MemoryContextSwitchTo(tmpcxt);
-		meta = FFCleanMetadata(DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-																  JsonbPGetDatum(env->metadata),
+		meta = FFCacheCleanMetadata(DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+																  JsonbPGetDatum(env_metadata),
 																  JsonbPGetDatum(meta))));
-		f->metadata = FFArenaJsonb(env->arena, meta);
+		f->metadata = FFArenaJsonb(arena, meta);
 	}
 	else
-		f->metadata = env->metadata;
+		f->metadata = env_metadata;
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(tmpcxt);
+}
 
-	/*
-	 * Resolve the segments the rule names now: their rules are compiled and
-	 * their key lists loaded with the flag, not inside the first evaluation
-	 * that reaches in_segment.
-	 */
+/*
+ * FFCompileFlag compiles one flag of env in the generation's context and
+ * resolves the segments its rule names: their rules are compiled and their
+ * key lists loaded with the flag, not inside the first evaluation that
+ * reaches in_segment.
+ */
+static void
+FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
+{
+	FFCompileDefinition(env->cxt, env->arena, env->metadata, f);
 	if (f->flag.targeting != NULL)
 	{
 		size_t		nseg = JLRuleSegmentCount(f->flag.targeting);
@@ -1509,6 +1517,39 @@ FFCompileFlag(FFCacheEnv *env, FFCacheFlag *f)
 		}
 	}
 	f->compiled = true;
+}
+
+/*
+ * FFCacheCompileImage compiles a flag definition that is not in the cache
+ * (a row image of the history) in cxt, outside any generation: key, state,
+ * variants, default variant, targeting and metadata as a row of ff.flags
+ * holds them, with the metadata merged over env_metadata (the
+ * environment's, as stored).  The segments its rule names are left to the
+ * caller's segment callback.  Everything it keeps is copied into cxt.
+ */
+FFCacheFlag *
+FFCacheCompileImage(MemoryContext cxt, const char *key, bool enabled,
+					Jsonb *variants, const char *default_variant,
+					Jsonb *targeting, Jsonb *metadata, Jsonb *env_metadata)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	FFCacheFlag *f = palloc0(sizeof(FFCacheFlag));
+	JLArena    *arena = FFArenaCreate(cxt);
+
+	f->key = pstrdup(key);
+	f->keylen = strlen(key);
+	f->enabled = enabled;
+	f->variants_raw = variants ? FFArenaJsonb(arena, variants) : NULL;
+	f->default_variant_raw = default_variant ? pstrdup(default_variant) : NULL;
+	/* the compiled rule's literal strings point into it */
+	f->targeting_raw = targeting ? FFArenaJsonb(arena, targeting) : NULL;
+	f->metadata_raw = metadata ? FFArenaJsonb(arena, metadata) : NULL;
+	env_metadata = FFArenaJsonb(arena, FFCacheCleanMetadata(env_metadata));
+	MemoryContextSwitchTo(oldcxt);
+
+	FFCompileDefinition(cxt, arena, env_metadata, f);
+	f->compiled = true;
+	return f;
 }
 
 /*
@@ -1768,6 +1809,39 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 }
 
 /*
+ * FFCacheCompileSegmentRule compiles a segment's stored rule into arena:
+ * NULL for none (NULL, JSON null or {}), and also NULL with *broken set
+ * when it does not compile (the segment is then treated as missing).
+ */
+const JLRule *
+FFCacheCompileSegmentRule(JLArena *arena, Jsonb *rule_raw, bool *broken)
+{
+	bool		too_deep = false;
+	const JLValue *rule;
+	const JLRule *compiled;
+	JLCompileOptions opts;
+	JLError		err;
+
+	*broken = false;
+	if (rule_raw == NULL ||
+		(JB_ROOT_IS_OBJECT(rule_raw) && JB_ROOT_COUNT(rule_raw) == 0))
+		return NULL;
+	rule = FFJsonbToJL(arena, rule_raw, true, &too_deep);
+	if (too_deep)
+	{
+		*broken = true;
+		return NULL;
+	}
+	if (rule->type == JL_NULL)
+		return NULL;
+	memset(&opts, 0, sizeof(opts));
+	opts.allow_segments = true;
+	compiled = JLCompile(arena, rule, &opts, &err);
+	*broken = (compiled == NULL);
+	return compiled;
+}
+
+/*
  * FFPrepareSegment finds segment name in env, compiles its rule and loads
  * its key list on first use; NULL when there is no such segment or its
  * stored rule does not compile (the segment is then treated as missing).
@@ -1791,28 +1865,8 @@ FFPrepareSegment(FFCacheEnv *env, const char *name, size_t namelen)
 	if (!seg->rule_compiled)
 	{
 		FFCurrentGen->loading++;
-		seg->rule = NULL;
-		seg->rule_broken = false;
-		if (seg->rule_raw != NULL &&
-			!(JB_ROOT_IS_OBJECT(seg->rule_raw) && JB_ROOT_COUNT(seg->rule_raw) == 0))
-		{
-			bool		too_deep = false;
-			const JLValue *rule = FFJsonbToJL(env->arena, seg->rule_raw, true,
-											  &too_deep);
-
-			if (too_deep)
-				seg->rule_broken = true;
-			else if (rule->type != JL_NULL)
-			{
-				JLCompileOptions opts;
-				JLError		err;
-
-				memset(&opts, 0, sizeof(opts));
-				opts.allow_segments = true;
-				seg->rule = JLCompile(env->arena, rule, &opts, &err);
-				seg->rule_broken = (seg->rule == NULL);
-			}
-		}
+		seg->rule = FFCacheCompileSegmentRule(env->arena, seg->rule_raw,
+											  &seg->rule_broken);
 		seg->rule_compiled = true;
 		FFCurrentGen->loading--;
 	}

@@ -180,6 +180,17 @@ extern char *FFCacheEnvironmentNames(const char *missing, const char **closest);
 extern const char *FFCacheSuggestEnvironment(const char *missing);
 /* find a flag of env and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
+/* a flag definition outside the cache (a history row image), in cxt */
+extern FFCacheFlag *FFCacheCompileImage(MemoryContext cxt, const char *key,
+										bool enabled, Jsonb *variants,
+										const char *default_variant,
+										Jsonb *targeting, Jsonb *metadata,
+										Jsonb *env_metadata);
+/* metadata as an object without null members ({} for NULL or a non-object) */
+extern Jsonb *FFCacheCleanMetadata(Jsonb *meta);
+/* a segment's stored rule, compiled (NULL: none, or *broken) */
+extern const JLRule *FFCacheCompileSegmentRule(JLArena *arena, Jsonb *rule_raw,
+											   bool *broken);
 /* the key of env's flag closest to a missing key, or NULL (with ff_names.c) */
 extern const char *FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */

@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "feature_flags.h"
+#include "ff_asof.h"
 #include "ff_cache.h"
 #include "ff_jsonb.h"
 #include "ff_row.h"
@@ -82,6 +83,17 @@ typedef struct FFInput
 	Jsonb	   *jsonb;			/* NULL = {} (also for a NULL row) */
 	bool		is_row;
 	Datum		row;
+
+	/*
+	 * Point-in-time evaluation (ff.evaluate_at): segments come from this
+	 * callback instead of the cache's, with segment_arg as the data's extra,
+	 * and $flagd.timestamp is timestamp instead of the statement's start.
+	 */
+	bool		(*segment) (void *opaque, const char *name, size_t namelen,
+							const char *key, size_t keylen, JLSegmentInfo *info);
+	void	   *segment_arg;
+	bool		fixed_timestamp;
+	int64		timestamp;
 } FFInput;
 
 /* per-call-site cache in fn_extra */
@@ -127,6 +139,8 @@ typedef struct FFOutcome
 	FFCacheEnv *env;			/* NULL if the environment was not found */
 	char	   *missing_env;	/* the name of that environment, if named */
 	FFCacheFlag *flag;			/* NULL if the flag was not found */
+	Jsonb	   *metadata;		/* without a flag: the metadata to report
+								 * instead of env's (a history image's) */
 	int			variant;		/* -1 = the caller's default */
 	int64		int_value;		/* the variant's exact value, when a whole
 								 * number was requested and it is one */
@@ -303,18 +317,26 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 }
 
 /*
+ * FFEpochSeconds converts a timestamp to Unix epoch seconds, rounding down.
+ */
+static int64
+FFEpochSeconds(TimestampTz ts)
+{
+	int64		secs = ts / USECS_PER_SEC;
+
+	if (ts < 0 && ts % USECS_PER_SEC != 0)
+		secs--;
+	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+/*
  * FFStatementEpochSeconds returns the statement start time as Unix epoch
  * seconds ($flagd.timestamp), stable within a statement.
  */
 static int64
 FFStatementEpochSeconds(void)
 {
-	TimestampTz ts = GetCurrentStatementStartTimestamp();
-	int64		secs = ts / USECS_PER_SEC;
-
-	if (ts < 0 && ts % USECS_PER_SEC != 0)
-		secs--;
-	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	return FFEpochSeconds(GetCurrentStatementStartTimestamp());
 }
 
 /*
@@ -371,7 +393,16 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	}
 	ctx.segment = FFCacheSegmentCallback;
 	ctx.inject_flagd = true;
-	ctx.timestamp = FFStatementEpochSeconds();
+	if (unlikely(input->segment != NULL))
+	{
+		ctx.segment = input->segment;
+		if (input->is_row)
+			rdata.base.extra = input->segment_arg;
+		else
+			data.extra = input->segment_arg;
+	}
+	ctx.timestamp = unlikely(input->fixed_timestamp) ? input->timestamp :
+		FFStatementEpochSeconds();
 
 	/* FFResolve sets every field of res (no memset of its message buffer) */
 	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
@@ -642,21 +673,17 @@ FFCopyJsonb(const Jsonb *jb)
  * ff.evaluate and the typed getters
  * --------------------------------------------------------------------- */
 
-PG_FUNCTION_INFO_V1(ff_evaluate);
+static Datum FFDetailsDatum(TupleDesc tupdesc, text *key, Jsonb *def,
+							const FFOutcome *outp);
 
 /*
- * ff_evaluate returns the OpenFeature evaluation details of one flag.
+ * FFDetailsDesc returns the blessed descriptor of ff.evaluation_details,
+ * kept in the call-site cache.
  */
-Datum
-ff_evaluate(PG_FUNCTION_ARGS)
+static TupleDesc
+FFDetailsDesc(FunctionCallInfo fcinfo, FFCallInfo *ci)
 {
-	FFCallInfo *ci = FFGetCallInfo(fcinfo);
 	TupleDesc	tupdesc = ci->result_desc;
-	Jsonb	   *def = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	FFOutcome	out;
-	Datum		values[7];
-	bool		nulls[7];
-	text	   *key;
 
 	if (tupdesc == NULL)
 	{
@@ -668,10 +695,24 @@ ff_evaluate(PG_FUNCTION_ARGS)
 		ci->result_desc = tupdesc;
 		MemoryContextSwitchTo(oldcxt);
 	}
+	return tupdesc;
+}
+
+PG_FUNCTION_INFO_V1(ff_evaluate);
+
+/*
+ * ff_evaluate returns the OpenFeature evaluation details of one flag.
+ */
+Datum
+ff_evaluate(PG_FUNCTION_ARGS)
+{
+	FFCallInfo *ci = FFGetCallInfo(fcinfo);
+	TupleDesc	tupdesc = FFDetailsDesc(fcinfo, ci);
+	Jsonb	   *def = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	FFOutcome	out;
+	text	   *key;
 
 	FFEvaluateArgs(fcinfo, 3, FFWantFromDefault(def), &out);
-
-	memset(nulls, 0, sizeof(nulls));
 	key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	if (out.error == FF_ERROR_FLAG_NOT_FOUND && out.env != NULL &&
 		out.flag == NULL && key != NULL)
@@ -693,6 +734,21 @@ ff_evaluate(PG_FUNCTION_ARGS)
 			out.message = psprintf("%s (perhaps you meant \"%s\")",
 								   out.message, closest);
 	}
+	PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
+}
+
+/*
+ * FFDetailsDatum forms the ff.evaluation_details row of an outcome for
+ * flag key with the caller's default def.
+ */
+static Datum
+FFDetailsDatum(TupleDesc tupdesc, text *key, Jsonb *def, const FFOutcome *outp)
+{
+	const FFOutcome out = *outp;
+	Datum		values[7];
+	bool		nulls[7];
+
+	memset(nulls, 0, sizeof(nulls));
 	if (key)
 		values[0] = PointerGetDatum(key);
 	else
@@ -722,12 +778,154 @@ ff_evaluate(PG_FUNCTION_ARGS)
 
 	if (out.flag)
 		values[6] = JsonbPGetDatum(FFCopyJsonb(out.flag->metadata));
+	else if (out.metadata)
+		values[6] = JsonbPGetDatum(out.metadata);
 	else if (out.env)
 		values[6] = JsonbPGetDatum(FFCopyJsonb(out.env->metadata));
 	else
 		values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/* ---------------------------------------------------------------------
+ * Point-in-time evaluation
+ * --------------------------------------------------------------------- */
+
+/*
+ * FFImageValue returns member name of a row image, or NULL when it is
+ * missing or JSON null.
+ */
+static JsonbValue *
+FFImageValue(Jsonb *image, const char *name)
+{
+	JsonbValue *v;
+
+	if (image == NULL || JB_ROOT_IS_SCALAR(image) || !JB_ROOT_IS_OBJECT(image))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&image->root, name, strlen(name), NULL);
+	return (v == NULL || v->type == jbvNull) ? NULL : v;
+}
+
+/*
+ * FFImageJsonb returns member name of a row image as a jsonb, or NULL.
+ */
+static Jsonb *
+FFImageJsonb(Jsonb *image, const char *name)
+{
+	JsonbValue *v = FFImageValue(image, name);
+
+	return v == NULL ? NULL : JsonbValueToJsonb(v);
+}
+
+/*
+ * FFImageString returns string member name of a row image, or NULL.
+ */
+static char *
+FFImageString(Jsonb *image, const char *name)
+{
+	JsonbValue *v = FFImageValue(image, name);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+PG_FUNCTION_INFO_V1(ff_evaluate_image);
+
+/*
+ * ff_evaluate_image evaluates a flag as it was at a version of the history,
+ * for ff.evaluate_at and ff.evaluate_at_version: arguments (flag_key,
+ * context, default_value, environment, at_version, at_time, flag_image,
+ * environment_image), the images being the rows of ff.flags and
+ * ff.environments as of at_version (NULL: none then).  Its segments are
+ * read as of at_version too (ff_asof.c); $flagd.timestamp is at_time, or
+ * the statement's start when at_time is NULL.  Like ff.evaluate, it
+ * reports a flag problem in the result, never as an ERROR.
+ */
+Datum
+ff_evaluate_image(PG_FUNCTION_ARGS)
+{
+	FFCallInfo *ci = FFGetCallInfo(fcinfo);
+	TupleDesc	tupdesc = FFDetailsDesc(fcinfo, ci);
+	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	Jsonb	   *def = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	Jsonb	   *flag_image = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
+	Jsonb	   *env_image = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
+	char	   *envname;
+	char	   *keystr;
+	char	   *when;
+	int64		version;
+	FFInput		input;
+	FFOutcome	out;
+	FFAsOf		asof;
+	MemoryContext cxt;
+	FFCacheFlag *flag;
+	char	   *state;
+	Datum		result;
+
+	if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("environment and at_version must not be NULL")));
+	envname = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	version = PG_GETARG_INT64(4);
+	/* "at version 12", or "at 2026-11-01 10:00:00+00 (version 12)" */
+	if (PG_ARGISNULL(5))
+		when = psprintf("at version " INT64_FORMAT, version);
+	else
+		when = psprintf("at %s (version " INT64_FORMAT ")",
+						timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(5)), version);
+
+	memset(&out, 0, sizeof(out));
+	out.variant = -1;
+	if (env_image == NULL)
+	{
+		FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND,
+					   "environment \"%s\" did not exist %s", envname, when);
+		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
+	}
+	out.metadata = FFCacheCleanMetadata(FFImageJsonb(env_image, "metadata"));
+	if (key == NULL)
+	{
+		FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND, "flag key is null");
+		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
+	}
+	keystr = text_to_cstring(key);
+	if (flag_image == NULL)
+	{
+		FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND,
+					   "flag \"%s\" did not exist in environment \"%s\" %s",
+					   keystr, envname, when);
+		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
+	}
+
+	memset(&input, 0, sizeof(input));
+	if (!PG_ARGISNULL(1))
+		input.jsonb = PG_GETARG_JSONB_P(1);
+	input.fixed_timestamp = true;
+	input.timestamp = PG_ARGISNULL(5) ? FFStatementEpochSeconds() :
+		FFEpochSeconds(PG_GETARG_TIMESTAMPTZ(5));
+
+	/* the compiled flag and the segments are this call's only */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "feature_flags evaluate_at",
+								ALLOCSET_DEFAULT_SIZES);
+	state = FFImageString(flag_image, "state");
+	flag = FFCacheCompileImage(cxt, keystr,
+							   state == NULL || strcmp(state, "DISABLED") != 0,
+							   FFImageJsonb(flag_image, "variants"),
+							   FFImageString(flag_image, "default_variant"),
+							   FFImageJsonb(flag_image, "targeting"),
+							   FFImageJsonb(flag_image, "metadata"),
+							   FFImageJsonb(env_image, "metadata"));
+	FFAsOfInit(&asof, cxt, envname, version);
+	input.segment = FFAsOfSegmentCallback;
+	input.segment_arg = &asof;
+	FFEvaluateFlag(NULL, flag, &input, FFWantFromDefault(def), &out);
+	/* copies what it reports out of cxt */
+	result = FFDetailsDatum(tupdesc, key, def, &out);
+	MemoryContextDelete(cxt);
+	PG_RETURN_DATUM(result);
 }
 
 /*

@@ -757,6 +757,184 @@ COMMENT ON FUNCTION ff.rollback_environment(text, bigint) IS
     'Writes an environment, its segments and its flags back to their state as of to_version, as one change-set of new versions; returns the current version';
 REVOKE ALL ON FUNCTION ff.rollback_environment(text, bigint) FROM PUBLIC;
 
+-- ---------------------------------------------------------------------
+-- Point-in-time evaluation (1.13): what a flag answered for a context at
+-- a past version or time, from the history alone -- the flag's row image,
+-- its environment's metadata, and the segments its rule uses (rules and
+-- key lists) as they were then.
+-- ---------------------------------------------------------------------
+
+-- ff._history_state_at: the row image of an environment, flag or segment as of a version (NULL: it
+--   did not exist then).  Unlike ff._history_image_at, it also knows the rows that were there
+--   before their first recorded change -- the environment the installation creates, rows written
+--   with the history triggers disabled: the first change after the version found them as its
+--   before image, and a row never changed since is as it is now (1.13)
+CREATE FUNCTION ff._history_state_at(entity text, environment text, entity_key text, at_version bigint)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    op          text;
+    image       jsonb;
+BEGIN
+    SELECT l.operation, l.after INTO op, image
+      FROM ff.versions AS l
+     WHERE l.entity = $1 AND l.environment = $2 AND l.entity_key = $3
+       AND l.operation <> 'KEYS' AND l.version <= $4
+     ORDER BY l.version DESC
+     LIMIT 1;
+    IF FOUND THEN
+        RETURN CASE WHEN op = 'DELETE' THEN NULL ELSE image END;
+    END IF;
+    SELECT l.operation, l.before INTO op, image
+      FROM ff.versions AS l
+     WHERE l.entity = $1 AND l.environment = $2 AND l.entity_key = $3
+       AND l.operation <> 'KEYS' AND l.version > $4
+     ORDER BY l.version
+     LIMIT 1;
+    IF FOUND THEN
+        RETURN CASE WHEN op = 'INSERT' THEN NULL ELSE image END;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
+                              ff._history_table(entity),
+                              CASE entity WHEN 'environment' THEN 't.name = $2'
+                                          WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                          ELSE 't.environment = $1 AND t.name = $2' END)
+       INTO image USING environment, entity_key;
+    RETURN image;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_state_at(text, text, text, bigint) IS
+    'Internal: the row image of an entity as of a version (NULL: it did not exist then), also for rows that predate their first recorded change';
+
+-- ff._history_key_at: whether a targeting key was on a segment's exclude list (true), its include
+--   list (false) or neither (NULL) as of a version, from the KEYS deltas (1.13: one key of
+--   ff._history_keys_at, for point-in-time evaluation)
+CREATE FUNCTION ff._history_key_at(environment text, segment text, targeting_key text, at_version bigint)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH since AS MATERIALIZED (
+        SELECT coalesce(pg_catalog.max(l.version), 0) AS v
+          FROM ff.versions AS l
+         WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+           AND l.version <= $4
+           AND (l.operation = 'DELETE' OR (l.operation = 'KEYS' AND l.delta ? 'cleared')))
+    SELECT CASE WHEN l.delta -> 'include' ? $3 THEN false
+                WHEN l.delta -> 'exclude' ? $3 THEN true END
+      FROM ff.versions AS l
+      CROSS JOIN since
+     WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+       AND l.operation = 'KEYS' AND l.version > since.v AND l.version <= $4
+       AND (l.delta -> 'include' ? $3 OR l.delta -> 'exclude' ? $3 OR l.delta -> 'remove' ? $3)
+     ORDER BY l.version DESC
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION ff._history_key_at(text, text, text, bigint) IS
+    'Internal: whether a targeting key was on a segment''s exclude list (true), include list (false) or neither (NULL) as of a version';
+
+-- ff._evaluate_image: evaluates a flag from the row images of the flag and its environment as of
+--   a version, reading the segments it uses as of that version (C; the body of ff.evaluate_at and
+--   ff.evaluate_at_version)
+CREATE FUNCTION ff._evaluate_image(flag_key text, context jsonb, default_value jsonb, environment text,
+                                   at_version bigint, at_time timestamptz, flag_image jsonb,
+                                   environment_image jsonb)
+RETURNS ff.evaluation_details
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'ff_evaluate_image';
+COMMENT ON FUNCTION ff._evaluate_image(text, jsonb, jsonb, text, bigint, timestamptz, jsonb, jsonb) IS
+    'Internal: evaluates a flag from its and its environment''s row images as of a version, with the segments as of that version';
+REVOKE ALL ON FUNCTION ff._evaluate_image(text, jsonb, jsonb, text, bigint, timestamptz, jsonb, jsonb) FROM PUBLIC;
+
+-- ff.version_at: the configuration version at a time: the last version whose transaction had
+--   started by then (changed_at), 0 before the first
+CREATE FUNCTION ff.version_at(at_time timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found       bigint;
+BEGIN
+    IF at_time IS NULL THEN
+        RAISE EXCEPTION 'at_time must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a time, for example SELECT ff.version_at(now() - interval ''1 day'');';
+    END IF;
+    -- walks the history back from its end: the cost grows with the versions after at_time
+    SELECT v.version INTO found
+      FROM ff.versions AS v
+     WHERE v.changed_at <= at_time
+     ORDER BY v.version DESC
+     LIMIT 1;
+    RETURN coalesce(found, 0);
+END;
+$$;
+COMMENT ON FUNCTION ff.version_at(timestamptz) IS
+    'The configuration version at a time: the last version whose transaction had started by then (changed_at), 0 before the first';
+REVOKE ALL ON FUNCTION ff.version_at(timestamptz) FROM PUBLIC;
+
+-- ff.evaluate_at_version: a flag's evaluation details for a context as of a version: the flag, its
+--   environment's metadata and the segments it uses as they were then; $flagd.timestamp is now
+CREATE FUNCTION ff.evaluate_at_version(flag_key text, context jsonb, at_version bigint,
+                                       default_value jsonb DEFAULT NULL, environment text DEFAULT NULL)
+RETURNS ff.evaluation_details
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._history_environment(environment);
+    cur         bigint := ff.current_version();
+BEGIN
+    IF at_version IS NULL THEN
+        RAISE EXCEPTION 'at_version must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'SELECT version, entity, entity_key, summary FROM ff.history lists the versions; ff.evaluate_at takes a time instead.';
+    END IF;
+    IF at_version < 0 OR at_version > cur THEN
+        RAISE EXCEPTION 'version % does not exist', at_version
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Versions run from 0 (before the first recorded change) to %s.', cur),
+                  HINT = 'SELECT version, entity, entity_key, summary FROM ff.history lists the versions.';
+    END IF;
+    RETURN ff._evaluate_image(flag_key, context, default_value, env, at_version, NULL,
+                              ff._history_state_at('flag', env, flag_key, at_version),
+                              ff._history_state_at('environment', env, env, at_version));
+END;
+$$;
+COMMENT ON FUNCTION ff.evaluate_at_version(text, jsonb, bigint, jsonb, text) IS
+    'Evaluation details of a flag for a context as of a version of the history (the flag, its environment and its segments as they were then)';
+REVOKE ALL ON FUNCTION ff.evaluate_at_version(text, jsonb, bigint, jsonb, text) FROM PUBLIC;
+
+-- ff.evaluate_at: a flag's evaluation details for a context at a time: as of ff.version_at(at_time),
+--   with $flagd.timestamp = at_time
+CREATE FUNCTION ff.evaluate_at(flag_key text, context jsonb, at_time timestamptz,
+                               default_value jsonb DEFAULT NULL, environment text DEFAULT NULL)
+RETURNS ff.evaluation_details
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._history_environment(environment);
+    v           bigint;
+BEGIN
+    IF at_time IS NULL THEN
+        RAISE EXCEPTION 'at_time must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a time, for example now() - interval ''1 day''; ff.evaluate_at_version takes a version instead.';
+    END IF;
+    v := ff.version_at(at_time);
+    RETURN ff._evaluate_image(flag_key, context, default_value, env, v, at_time,
+                              ff._history_state_at('flag', env, flag_key, v),
+                              ff._history_state_at('environment', env, env, v));
+END;
+$$;
+COMMENT ON FUNCTION ff.evaluate_at(text, jsonb, timestamptz, jsonb, text) IS
+    'Evaluation details of a flag for a context at a time (as of ff.version_at(at_time); $flagd.timestamp is at_time)';
+REVOKE ALL ON FUNCTION ff.evaluate_at(text, jsonb, timestamptz, jsonb, text) FROM PUBLIC;
+
 
 -- ---------------------------------------------------------------------
 -- The recording triggers.  Named ff_90_* so that they run after the
