@@ -1882,6 +1882,16 @@ FFPrepareSegment(FFCacheEnv *env, const char *name, size_t namelen)
 }
 
 /*
+ * FFCacheHasSegment reports whether env has a usable segment called name,
+ * loading it as a flag's compilation does.
+ */
+bool
+FFCacheHasSegment(FFCacheEnv *env, const char *name, size_t namelen)
+{
+	return FFPrepareSegment(env, name, namelen) != NULL;
+}
+
+/*
  * FFCacheSegmentCallback is the JLContext segment callback: it finds the
  * segment in the environment of the evaluation (prepared when the flag was
  * compiled, so normally without any work beyond the key lookup).  A

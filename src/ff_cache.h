@@ -186,6 +186,8 @@ extern FFCacheFlag *FFCacheCompileImage(MemoryContext cxt, const char *key,
 										const char *default_variant,
 										Jsonb *targeting, Jsonb *metadata,
 										Jsonb *env_metadata);
+/* whether env has a usable segment called name (loaded as for a flag) */
+extern bool FFCacheHasSegment(FFCacheEnv *env, const char *name, size_t namelen);
 /* metadata as an object without null members ({} for NULL or a non-object) */
 extern Jsonb *FFCacheCleanMetadata(Jsonb *meta);
 /* a segment's stored rule, compiled (NULL: none, or *broken) */

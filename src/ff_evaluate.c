@@ -96,12 +96,24 @@ typedef struct FFInput
 	int64		timestamp;
 } FFInput;
 
+/* ff.evaluate_draft's compiled draft, kept at the call site */
+typedef struct FFDraft
+{
+	MemoryContext cxt;			/* everything below */
+	int64		gen_id;			/* the cache generation it was merged in */
+	Jsonb	   *draft;			/* the draft argument, as given */
+	char	   *envname;		/* the environment argument ("" = none) */
+	char	   *key;
+	FFCacheFlag *flag;
+} FFDraft;
+
 /* per-call-site cache in fn_extra */
 typedef struct FFCallInfo
 {
 	bool		checked;
 	bool		row_context;	/* argument 1 is a row, not jsonb */
 	TupleDesc	result_desc;	/* ff.evaluate's result type */
+	FFDraft    *draft;			/* ff.evaluate_draft only */
 } FFCallInfo;
 
 /*
@@ -926,6 +938,212 @@ ff_evaluate_image(PG_FUNCTION_ARGS)
 	result = FFDetailsDatum(tupdesc, key, def, &out);
 	MemoryContextDelete(cxt);
 	PG_RETURN_DATUM(result);
+}
+
+/* ---------------------------------------------------------------------
+ * Drafts: evaluating a flag definition that is not stored
+ * --------------------------------------------------------------------- */
+
+/* the members a draft may have: flagd's flag object */
+static const char *const FFDraftMembers[] = {
+	"state", "variants", "defaultVariant", "targeting", "metadata"
+};
+
+/*
+ * FFDraftCompile merges a draft (a flagd flag object, any member optional)
+ * over the stored flag (NULL: none) and compiles it in a new context under
+ * parent.  A draft that is not an object, has another member, or does not
+ * compile is an ERROR: it is the caller's input, checked once per distinct
+ * draft and cache generation.
+ */
+static FFDraft *
+FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
+			   FFCacheEnv *env, FFCacheFlag *stored)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "feature_flags draft",
+											  ALLOCSET_SMALL_SIZES);
+	FFDraft    *d = MemoryContextAllocZero(cxt, sizeof(FFDraft));
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		enabled = stored ? stored->enabled : true;
+	Jsonb	   *variants = stored ? stored->variants_raw : NULL;
+	char	   *default_variant = stored ? stored->default_variant_raw : NULL;
+	Jsonb	   *targeting = stored ? stored->targeting_raw : NULL;
+	Jsonb	   *metadata = stored ? stored->metadata_raw : NULL;
+
+	if (JB_ROOT_IS_SCALAR(draft) || !JB_ROOT_IS_OBJECT(draft))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("draft of flag \"%s\" must be a JSON object", key),
+				 errhint("Pass a flagd flag object with any of state, variants, defaultVariant, targeting and metadata, for example '{\"targeting\": {\"fractional\": [[\"on\", 10], [\"off\", 90]]}}'; members left out are the stored flag's.")));
+	it = JsonbIteratorInit(&draft->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *member;
+		JsonbValue	val;
+		int			i;
+
+		if (tok != WJB_KEY)
+			continue;
+		member = pnstrdup(v.val.string.val, v.val.string.len);
+		for (i = 0; i < lengthof(FFDraftMembers); i++)
+			if (strcmp(member, FFDraftMembers[i]) == 0)
+				break;
+		if (i == lengthof(FFDraftMembers))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("draft of flag \"%s\" has an unknown member \"%s\"", key, member),
+					 errhint("A draft is a flagd flag object: its members are state, variants, defaultVariant, targeting and metadata.")));
+		tok = JsonbIteratorNext(&it, &val, true);
+		Assert(tok == WJB_VALUE);
+		if (i == 0)
+		{
+			if (val.type != jbvString ||
+				!((val.val.string.len == 7 && memcmp(val.val.string.val, "ENABLED", 7) == 0) ||
+				  (val.val.string.len == 8 && memcmp(val.val.string.val, "DISABLED", 8) == 0)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("draft of flag \"%s\": state must be \"ENABLED\" or \"DISABLED\"", key)));
+			enabled = val.val.string.len == 7;
+		}
+		else if (i == 1)
+			variants = val.type == jbvNull ? NULL : JsonbValueToJsonb(&val);
+		else if (i == 2)
+		{
+			if (val.type == jbvNull)
+				default_variant = NULL;
+			else if (val.type == jbvString)
+				default_variant = pnstrdup(val.val.string.val, val.val.string.len);
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("draft of flag \"%s\": defaultVariant must be a variant name or null", key)));
+		}
+		else if (i == 3)
+			targeting = val.type == jbvNull ? NULL : JsonbValueToJsonb(&val);
+		else
+			metadata = val.type == jbvNull ? NULL : JsonbValueToJsonb(&val);
+	}
+
+	d->cxt = cxt;
+	d->key = MemoryContextStrdup(cxt, key);
+	d->flag = FFCacheCompileImage(cxt, key, enabled, variants, default_variant,
+								  targeting, metadata, env->metadata);
+	if (d->flag->broken)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("draft cannot be evaluated: %s", d->flag->broken_message),
+				 errhint("Members left out of the draft are the stored flag's%s.",
+						 stored ? "" : " (there is none: give variants)")));
+	/* as a write would, refuse a segment the environment does not have */
+	if (d->flag->flag.targeting != NULL)
+	{
+		size_t		nseg = JLRuleSegmentCount(d->flag->flag.targeting);
+		size_t		k;
+
+		for (k = 0; k < nseg; k++)
+		{
+			size_t		len;
+			const char *name = JLRuleSegmentName(d->flag->flag.targeting, k, &len);
+
+			if (!FFCacheHasSegment(env, name, len))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("draft of flag \"%s\" uses segment \"%.*s\", which environment \"%s\" does not have",
+								key, (int) len, name, env->name),
+						 errhint("SELECT name FROM ff.segments WHERE environment = %s lists its segments.",
+								 quote_literal_cstr(env->name))));
+		}
+	}
+	return d;
+}
+
+PG_FUNCTION_INFO_V1(ff_evaluate_draft);
+
+/*
+ * ff_evaluate_draft evaluates a draft of a flag -- a flagd flag object whose
+ * members override the stored flag's -- for a context, with the
+ * environment's segments and metadata as they are now: what ff.evaluate
+ * would answer if the draft were saved.  Arguments (flag_key, context,
+ * draft, default_value, environment).  The compiled draft is kept at the
+ * call site while the draft and the cache generation are the same, so a
+ * query over many rows compiles it once.
+ */
+Datum
+ff_evaluate_draft(PG_FUNCTION_ARGS)
+{
+	FFCallInfo *ci = FFGetCallInfo(fcinfo);
+	TupleDesc	tupdesc = FFDetailsDesc(fcinfo, ci);
+	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	Jsonb	   *def = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	Jsonb	   *draft;
+	size_t		envlen;
+	const char *envname = FFEnvironmentName(fcinfo, 4, &envlen);
+	char	   *missing;
+	char	   *keystr;
+	FFCacheEnv *env;
+	FFDraft    *d = ci->draft;
+	FFInput		input;
+	FFOutcome	out;
+	int64		gen_id;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("draft must not be NULL"),
+				 errhint("Pass '{}' to evaluate the stored flag as it is.")));
+	draft = PG_GETARG_JSONB_P(2);
+
+	memset(&out, 0, sizeof(out));
+	out.variant = -1;
+	gen_id = FFCacheBegin();
+	env = FFCacheLookupEnv(envname, envlen, &missing);
+	if (env == NULL)
+	{
+		if (missing == NULL)
+			FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND,
+						   "no environment was given and there is no default environment");
+		else
+			FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND,
+						   "environment \"%s\" does not exist", missing);
+		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
+	}
+	out.env = env;
+	if (key == NULL)
+	{
+		FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND, "flag key is null");
+		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
+	}
+	keystr = text_to_cstring(key);
+
+	if (d == NULL || d->gen_id != gen_id || strcmp(d->key, keystr) != 0 ||
+		strlen(d->envname) != envlen || strncmp(d->envname, envname ? envname : "", envlen) != 0 ||
+		VARSIZE(d->draft) != VARSIZE(draft) ||
+		memcmp(d->draft, draft, VARSIZE(draft)) != 0)
+	{
+		FFDraft    *fresh;
+
+		ci->draft = NULL;
+		if (d != NULL)
+			MemoryContextDelete(d->cxt);
+		fresh = FFDraftCompile(fcinfo->flinfo->fn_mcxt, keystr, draft, env,
+							   FFCacheGetFlag(env, keystr, strlen(keystr)));
+		fresh->gen_id = gen_id;
+		fresh->draft = MemoryContextAlloc(fresh->cxt, VARSIZE(draft));
+		memcpy(fresh->draft, draft, VARSIZE(draft));
+		fresh->envname = MemoryContextAlloc(fresh->cxt, envlen + 1);
+		if (envlen > 0)
+			memcpy(fresh->envname, envname, envlen);
+		fresh->envname[envlen] = '\0';
+		ci->draft = d = fresh;
+	}
+
+	memset(&input, 0, sizeof(input));
+	if (!PG_ARGISNULL(1))
+		input.jsonb = PG_GETARG_JSONB_P(1);
+	FFEvaluateFlag(env, d->flag, &input, FFWantFromDefault(def), &out);
+	PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
 }
 
 /*

@@ -74,6 +74,23 @@ AS 'MODULE_PATHNAME', 'ff_evaluate';
 COMMENT ON FUNCTION ff.evaluate(pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) IS
     'Evaluate a flag for an evaluation context and return OpenFeature evaluation details; never raises for flag problems';
 
+-- ff.evaluate_draft (1.13): what ff.evaluate would answer if a draft of the flag were saved: the
+--   draft is a flagd flag object (state, variants, defaultVariant, targeting, metadata; members
+--   left out are the stored flag's), evaluated with the environment's segments as they are now.
+--   Not PUBLIC's: a draft can test any segment for any key.
+CREATE FUNCTION ff.evaluate_draft(
+    flag_key        pg_catalog.text,
+    context         pg_catalog.jsonb,
+    draft           pg_catalog.jsonb,
+    default_value   pg_catalog.jsonb DEFAULT NULL,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS ff.evaluation_details
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_evaluate_draft';
+COMMENT ON FUNCTION ff.evaluate_draft(pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) IS
+    'What ff.evaluate would answer if a draft of the flag (a flagd flag object; members left out are the stored flag''s) were saved';
+REVOKE ALL ON FUNCTION ff.evaluate_draft(pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
+
 CREATE FUNCTION ff.get_bool(
     flag_key        pg_catalog.text,
     context         pg_catalog.jsonb,

@@ -1,13 +1,16 @@
 -- feature_flags 1.12 -> 1.13 (ALTER EXTENSION feature_flags UPDATE TO '1.13')
 --
 -- 1.13 changes no table and no existing signature.  It adds point-in-time
--- evaluation from the history:
+-- evaluation from the history, and draft evaluation:
 --   * ff.evaluate_at(flag_key, context, at_time, default_value, environment)
 --     and ff.evaluate_at_version(flag_key, context, at_version, ...): the
 --     evaluation details of a flag as it was then, with its environment's
 --     metadata and the segments it uses (rules and key lists) as of that
 --     version; ff.version_at(at_time), the version at a time;
---   * their internals ff._evaluate_image (C, the 1.13 library),
+--   * ff.evaluate_draft(flag_key, context, draft, default_value,
+--     environment) (C): what ff.evaluate would answer if a draft of the flag
+--     (a flagd flag object over the stored one) were saved;
+--   * the point-in-time internals ff._evaluate_image (C, the 1.13 library),
 --     ff._history_state_at (a row as of a version, also one that predates
 --     its first recorded change) and ff._history_key_at (one key of a
 --     segment's key list as of a version);
@@ -195,6 +198,23 @@ COMMENT ON FUNCTION ff.evaluate_at(text, jsonb, timestamptz, jsonb, text) IS
     'Evaluation details of a flag for a context at a time (as of ff.version_at(at_time); $flagd.timestamp is at_time)';
 REVOKE ALL ON FUNCTION ff.evaluate_at(text, jsonb, timestamptz, jsonb, text) FROM PUBLIC;
 
+-- ff.evaluate_draft (1.13): what ff.evaluate would answer if a draft of the flag were saved: the
+--   draft is a flagd flag object (state, variants, defaultVariant, targeting, metadata; members
+--   left out are the stored flag's), evaluated with the environment's segments as they are now.
+--   Not PUBLIC's: a draft can test any segment for any key.
+CREATE FUNCTION ff.evaluate_draft(
+    flag_key        pg_catalog.text,
+    context         pg_catalog.jsonb,
+    draft           pg_catalog.jsonb,
+    default_value   pg_catalog.jsonb DEFAULT NULL,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS ff.evaluation_details
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_evaluate_draft';
+COMMENT ON FUNCTION ff.evaluate_draft(pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) IS
+    'What ff.evaluate would answer if a draft of the flag (a flagd flag object; members left out are the stored flag''s) were saved';
+REVOKE ALL ON FUNCTION ff.evaluate_draft(pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
+
 -- ff._recipe_functions lists the functions whose EXECUTE a level adds to
 -- the level below it (the ones that exist: each part of the extension
 -- brings its own).
@@ -218,7 +238,8 @@ AS $$
                'create_segment', 'set_segment_rule', 'delete_segment', 'add_segment_keys',
                'remove_segment_keys', 'import_flagd', 'export_flagd', 'can_write_environment',
                'changes_since', 'verify_history', 'comment_change', 'rollback_flag', 'rollback_segment',
-               'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image']
+               'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image',
+               'evaluate_draft']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',
