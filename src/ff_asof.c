@@ -9,10 +9,13 @@
  * caller, ff_evaluate_image, gets it), and the segments its rule names are
  * answered here, as they were at version N: the segment's rule from its row
  * image (ff._history_state_at) and a key's membership from the segment's
- * key-list deltas (ff._history_key_at), one query each through SPI, run
- * with the caller's rights.  A segment's rule is compiled once per
- * evaluation; nothing is kept between evaluations, so nothing can go
- * stale.
+ * key-list deltas (ff._history_key_at).  Both SQL functions are called
+ * through FmgrInfos that the caller keeps at its call site
+ * (FFAsOfFunctionsCreate), so that their plans are made once per
+ * transaction rather than once per lookup, as a query through SPI would;
+ * they run with the caller's rights.  A segment's rule is compiled once
+ * per evaluation; nothing else is kept between evaluations, so nothing can
+ * go stale.
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -22,13 +25,15 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 #include "ff_asof.h"
 #include "ff_cache.h"
-#include "ff_history.h"
 #include "ff_jsonb.h"
 
 /* a segment as of the version: found or not, and its compiled rule */
@@ -41,19 +46,16 @@ struct FFAsOfSegment
 	const JLRule *rule;			/* NULL = none */
 };
 
-/* plans kept for the life of the backend (NULL until first needed) */
-static SPIPlanPtr FFAsOfSegmentPlan = NULL;
-static SPIPlanPtr FFAsOfKeyPlan = NULL;
-
 /*
  * FFAsOfInit prepares a point-in-time evaluation of environment as of
  * version; what it finds is kept in cxt.
  */
 void
-FFAsOfInit(FFAsOf *asof, MemoryContext cxt, const char *environment,
-		   int64 version)
+FFAsOfInit(FFAsOf *asof, MemoryContext cxt, FFAsOfFunctions *fns,
+		   const char *environment, int64 version)
 {
 	asof->cxt = cxt;
+	asof->fns = fns;
 	asof->arena = FFArenaCreate(cxt);
 	asof->environment = environment;
 	asof->version = version;
@@ -61,23 +63,48 @@ FFAsOfInit(FFAsOf *asof, MemoryContext cxt, const char *environment,
 }
 
 /*
- * FFAsOfQuery runs one of the queries (preparing and keeping its plan on
- * first use) and checks that it returned one row, which the caller reads
- * from SPI_tuptable before SPI_finish.  what names the query in errors.
+ * FFAsOfFunctionsCreate looks up the two SQL functions the lookups call and
+ * prepares their FmgrInfos in cxt (the caller's call-site context).
  */
-static void
-FFAsOfQuery(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
-			Datum *args, const char *what)
+FFAsOfFunctions *
+FFAsOfFunctionsCreate(MemoryContext cxt)
 {
-	int			rc;
+	FFAsOfFunctions *fns = MemoryContextAllocZero(cxt, sizeof(FFAsOfFunctions));
+	/* (entity, environment, entity_key, at_version), (environment, segment, targeting_key, at_version) */
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (*plan == NULL)
-		*plan = FFHistoryKeepPlan(sql, nargs, types);
-	rc = SPI_execute_plan(*plan, args, NULL, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading %s failed", what);
+	fmgr_info_cxt(LookupFuncName(list_make2(makeString("ff"),
+											makeString("_history_state_at")),
+								 4, types, false),
+				  &fns->state_at, cxt);
+	fmgr_info_cxt(LookupFuncName(list_make2(makeString("ff"),
+											makeString("_history_key_at")),
+								 4, types, false),
+				  &fns->key_at, cxt);
+	return fns;
+}
+
+/*
+ * FFAsOfCall calls one of the SQL functions with four non-null arguments
+ * (text comparisons in the default collation); *isnull reports a NULL
+ * result.
+ */
+static Datum
+FFAsOfCall(FmgrInfo *fn, Datum *args, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 4);
+	Datum		result;
+	int			i;
+
+	InitFunctionCallInfoData(*fcinfo, fn, 4, DEFAULT_COLLATION_OID, NULL, NULL);
+	for (i = 0; i < 4; i++)
+	{
+		fcinfo->args[i].value = args[i];
+		fcinfo->args[i].isnull = false;
+	}
+	result = FunctionCallInvoke(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
 }
 
 /*
@@ -88,13 +115,12 @@ static FFAsOfSegment *
 FFAsOfLoadSegment(FFAsOf *asof, const char *name, size_t namelen)
 {
 	FFAsOfSegment *seg;
-	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
-	Datum		args[3];
-	Jsonb	   *rule = NULL;
+	Datum		args[4];
+	Datum		image;
+	Jsonb	   *rule;
 	bool		exists;
 	bool		broken = false;
 	bool		isnull;
-	Datum		d;
 	MemoryContext oldcxt;
 
 	seg = MemoryContextAllocZero(asof->cxt, sizeof(FFAsOfSegment));
@@ -103,28 +129,17 @@ FFAsOfLoadSegment(FFAsOf *asof, const char *name, size_t namelen)
 	seg->name[namelen] = '\0';
 	seg->namelen = namelen;
 
-	args[0] = CStringGetTextDatum(asof->environment);
-	args[1] = PointerGetDatum(cstring_to_text_with_len(name, namelen));
-	args[2] = Int64GetDatum(asof->version);
-	FFAsOfQuery(&FFAsOfSegmentPlan,
-				"SELECT i IS NOT NULL, i OPERATOR(pg_catalog.->) 'rule'"
-				"  FROM ff._history_state_at('segment', $1, $2, $3) AS i",
-				3, types, args, "a segment as of a version");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	exists = !isnull && DatumGetBool(d);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (exists && !isnull)
-	{
-		/* the rule outlives SPI_finish: copy it into the evaluation's */
-		oldcxt = MemoryContextSwitchTo(asof->cxt);
-		rule = DatumGetJsonbPCopy(d);
-		MemoryContextSwitchTo(oldcxt);
-	}
-	SPI_finish();
-
+	args[0] = CStringGetTextDatum("segment");
+	args[1] = CStringGetTextDatum(asof->environment);
+	args[2] = PointerGetDatum(cstring_to_text_with_len(name, namelen));
+	args[3] = Int64GetDatum(asof->version);
+	image = FFAsOfCall(&asof->fns->state_at, args, &isnull);
+	exists = !isnull;
 	if (exists)
 	{
+		/* the rule, copied into the evaluation's context, and compiled */
 		oldcxt = MemoryContextSwitchTo(asof->cxt);
+		rule = FFJsonbMember(DatumGetJsonbP(image), "rule");
 		seg->rule = FFCacheCompileSegmentRule(asof->arena, rule, &broken);
 		MemoryContextSwitchTo(oldcxt);
 	}
@@ -143,24 +158,19 @@ static int
 FFAsOfKeyMembership(FFAsOf *asof, const FFAsOfSegment *seg, const char *key,
 					size_t keylen)
 {
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
 	Datum		args[4];
-	int			membership = 0;
+	Datum		excluded;
 	bool		isnull;
-	Datum		d;
 
 	args[0] = CStringGetTextDatum(asof->environment);
 	args[1] = CStringGetTextDatum(seg->name);
 	args[2] = PointerGetDatum(cstring_to_text_with_len(key, keylen));
 	args[3] = Int64GetDatum(asof->version);
-	FFAsOfQuery(&FFAsOfKeyPlan, "SELECT ff._history_key_at($1, $2, $3, $4)",
-				4, types, args, "a segment key as of a version");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	excluded = FFAsOfCall(&asof->fns->key_at, args, &isnull);
 	/* excluded: true, included: false, on neither list: NULL */
-	if (!isnull)
-		membership = DatumGetBool(d) ? -1 : 1;
-	SPI_finish();
-	return membership;
+	if (isnull)
+		return 0;
+	return DatumGetBool(excluded) ? -1 : 1;
 }
 
 /*

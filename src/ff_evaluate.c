@@ -114,6 +114,7 @@ typedef struct FFCallInfo
 	bool		row_context;	/* argument 1 is a row, not jsonb */
 	TupleDesc	result_desc;	/* ff.evaluate's result type */
 	FFDraft    *draft;			/* ff.evaluate_draft only */
+	FFAsOfFunctions *asof_fns;	/* ff._evaluate_image only */
 } FFCallInfo;
 
 /*
@@ -804,45 +805,6 @@ FFDetailsDatum(TupleDesc tupdesc, text *key, Jsonb *def, const FFOutcome *outp)
  * Point-in-time evaluation
  * --------------------------------------------------------------------- */
 
-/*
- * FFImageValue returns member name of a row image, or NULL when it is
- * missing or JSON null.
- */
-static JsonbValue *
-FFImageValue(Jsonb *image, const char *name)
-{
-	JsonbValue *v;
-
-	if (image == NULL || JB_ROOT_IS_SCALAR(image) || !JB_ROOT_IS_OBJECT(image))
-		return NULL;
-	v = getKeyJsonValueFromContainer(&image->root, name, strlen(name), NULL);
-	return (v == NULL || v->type == jbvNull) ? NULL : v;
-}
-
-/*
- * FFImageJsonb returns member name of a row image as a jsonb, or NULL.
- */
-static Jsonb *
-FFImageJsonb(Jsonb *image, const char *name)
-{
-	JsonbValue *v = FFImageValue(image, name);
-
-	return v == NULL ? NULL : JsonbValueToJsonb(v);
-}
-
-/*
- * FFImageString returns string member name of a row image, or NULL.
- */
-static char *
-FFImageString(Jsonb *image, const char *name)
-{
-	JsonbValue *v = FFImageValue(image, name);
-
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
 PG_FUNCTION_INFO_V1(ff_evaluate_image);
 
 /*
@@ -897,7 +859,7 @@ ff_evaluate_image(PG_FUNCTION_ARGS)
 					   "environment \"%s\" did not exist %s", envname, when);
 		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
 	}
-	out.metadata = FFCacheCleanMetadata(FFImageJsonb(env_image, "metadata"));
+	out.metadata = FFCacheCleanMetadata(FFJsonbMember(env_image, "metadata"));
 	if (key == NULL)
 	{
 		FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND, "flag key is null");
@@ -922,15 +884,17 @@ ff_evaluate_image(PG_FUNCTION_ARGS)
 	/* the compiled flag and the segments are this call's only */
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "feature_flags evaluate_at",
 								ALLOCSET_DEFAULT_SIZES);
-	state = FFImageString(flag_image, "state");
+	state = FFJsonbMemberString(flag_image, "state");
 	flag = FFCacheCompileImage(cxt, keystr,
 							   state == NULL || strcmp(state, "DISABLED") != 0,
-							   FFImageJsonb(flag_image, "variants"),
-							   FFImageString(flag_image, "default_variant"),
-							   FFImageJsonb(flag_image, "targeting"),
-							   FFImageJsonb(flag_image, "metadata"),
-							   FFImageJsonb(env_image, "metadata"));
-	FFAsOfInit(&asof, cxt, envname, version);
+							   FFJsonbMember(flag_image, "variants"),
+							   FFJsonbMemberString(flag_image, "default_variant"),
+							   FFJsonbMember(flag_image, "targeting"),
+							   FFJsonbMember(flag_image, "metadata"),
+							   FFJsonbMember(env_image, "metadata"));
+	if (ci->asof_fns == NULL)
+		ci->asof_fns = FFAsOfFunctionsCreate(fcinfo->flinfo->fn_mcxt);
+	FFAsOfInit(&asof, cxt, ci->asof_fns, envname, version);
 	input.segment = FFAsOfSegmentCallback;
 	input.segment_arg = &asof;
 	FFEvaluateFlag(NULL, flag, &input, FFWantFromDefault(def), &out);

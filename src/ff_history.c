@@ -1968,9 +1968,9 @@ FFHistoryInit(void)
 
 /*
  * FFHistoryKeepPlan prepares and keeps a plan for the life of the backend
- * (inside SPI_connect), or raises an error.  Also for ff_asof.c.
+ * (inside SPI_connect), or raises an error.
  */
-SPIPlanPtr
+static SPIPlanPtr
 FFHistoryKeepPlan(const char *sql, int nargs, Oid *argtypes)
 {
 	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);

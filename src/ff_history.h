@@ -12,9 +12,6 @@
 #ifndef FF_HISTORY_H
 #define FF_HISTORY_H
 
-#include "executor/spi.h"
-
 extern void FFHistoryInit(void);
-extern SPIPlanPtr FFHistoryKeepPlan(const char *sql, int nargs, Oid *argtypes);
 
 #endif							/* FF_HISTORY_H */

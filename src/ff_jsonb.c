@@ -974,3 +974,43 @@ ff_jsonb_depth_exceeds(PG_FUNCTION_ARGS)
 	}
 	PG_RETURN_BOOL(false);
 }
+
+/*
+ * FFJsonbMemberValue returns member name of object jb, or NULL when jb is
+ * not an object or the member is missing or JSON null.
+ */
+static JsonbValue *
+FFJsonbMemberValue(Jsonb *jb, const char *name)
+{
+	JsonbValue *v;
+
+	if (jb == NULL || JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&jb->root, name, strlen(name), NULL);
+	return (v == NULL || v->type == jbvNull) ? NULL : v;
+}
+
+/*
+ * FFJsonbMember returns member name of object jb (a row image, say) as a
+ * jsonb, or NULL when it is missing or JSON null.
+ */
+Jsonb *
+FFJsonbMember(Jsonb *jb, const char *name)
+{
+	JsonbValue *v = FFJsonbMemberValue(jb, name);
+
+	return v == NULL ? NULL : JsonbValueToJsonb(v);
+}
+
+/*
+ * FFJsonbMemberString returns string member name of object jb, or NULL.
+ */
+char *
+FFJsonbMemberString(Jsonb *jb, const char *name)
+{
+	JsonbValue *v = FFJsonbMemberValue(jb, name);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}

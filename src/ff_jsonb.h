@@ -118,4 +118,8 @@ extern const JLValue *FFJsonbLookup(void *opaque,
 /* the interrupt callback: CHECK_FOR_INTERRUPTS, never aborts by itself */
 extern bool FFInterruptCallback(void *opaque);
 
+/* a member of a jsonb object (a row image), NULL if missing or null */
+extern Jsonb *FFJsonbMember(Jsonb *jb, const char *name);
+extern char *FFJsonbMemberString(Jsonb *jb, const char *name);
+
 #endif							/* FF_JSONB_H */
