@@ -87,6 +87,23 @@ SELECT now_variant, draft_variant, count(*)
  GROUP BY 1, 2
  ORDER BY 1, 2;
 
+-- ff.evaluate_draft_row: a table row as the context, attributes read by name; the
+-- same answers as from the jsonb built from the same row
+CREATE TEMP TABLE users AS
+SELECT 'user-' || i AS "targetingKey", (ARRAY['FR', 'DE', 'US'])[1 + i % 3] AS country,
+       CASE WHEN i % 5 = 0 THEN 'u' || i || '@beta.test' END AS email
+  FROM generate_series(1, 3000) AS i;
+SELECT count(*) AS compared, count(*) FILTER (WHERE r = j) AS equal, count(DISTINCT r.variant) AS variants
+  FROM users AS u
+  CROSS JOIN LATERAL ff.evaluate_draft_row('checkout', u,
+      '{"targeting": {"if": [{"in_segment": "beta"}, "a", {"==": [{"var": "country"}, "FR"]}, "b",
+                             {"fractional": [["c", 50], ["d", 50]]}]}}') AS r
+  CROSS JOIN LATERAL ff.evaluate_draft('checkout', jsonb_strip_nulls(to_jsonb(u)),
+      '{"targeting": {"if": [{"in_segment": "beta"}, "a", {"==": [{"var": "country"}, "FR"]}, "b",
+                             {"fractional": [["c", 50], ["d", 50]]}]}}') AS j;
+SELECT (ff.evaluate_draft_row('checkout', NULL::users, '{}')).reason;
+SELECT ff.evaluate_draft_row('checkout', 42, '{}');
+
 -- the compiled draft kept at a call site follows changes of the stored flag
 CREATE FUNCTION pg_temp.draft_follows() RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -130,6 +147,7 @@ SELECT reason, error_code, error_message FROM ff.evaluate_draft('checkout', '"sc
 CREATE ROLE regress_ff_draft;
 SET ROLE regress_ff_draft;
 SELECT ff.evaluate_draft('checkout', '{}', '{}');
+SELECT ff.evaluate_draft_row('checkout', NULL::int, '{}');
 RESET ROLE;
 SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_draft');
 SET ROLE regress_ff_draft;

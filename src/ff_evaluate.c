@@ -1030,7 +1030,8 @@ PG_FUNCTION_INFO_V1(ff_evaluate_draft);
  * members override the stored flag's -- for a context, with the
  * environment's segments and metadata as they are now: what ff.evaluate
  * would answer if the draft were saved.  Arguments (flag_key, context,
- * draft, default_value, environment).  The compiled draft is kept at the
+ * draft, default_value, environment); the context is a row for
+ * ff.evaluate_draft_row.  The compiled draft is kept at the
  * call site while the draft and the cache generation are the same, so a
  * query over many rows compiles it once.
  */
@@ -1105,7 +1106,16 @@ ff_evaluate_draft(PG_FUNCTION_ARGS)
 
 	memset(&input, 0, sizeof(input));
 	if (!PG_ARGISNULL(1))
-		input.jsonb = PG_GETARG_JSONB_P(1);
+	{
+		/* ff.evaluate_draft_row passes a row */
+		if (ci->row_context)
+		{
+			input.is_row = true;
+			input.row = PG_GETARG_DATUM(1);
+		}
+		else
+			input.jsonb = PG_GETARG_JSONB_P(1);
+	}
 	FFEvaluateFlag(env, d->flag, &input, FFWantFromDefault(def), &out);
 	PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
 }

@@ -91,6 +91,20 @@ COMMENT ON FUNCTION ff.evaluate_draft(pg_catalog.text, pg_catalog.jsonb, pg_cata
     'What ff.evaluate would answer if a draft of the flag (a flagd flag object; members left out are the stored flag''s) were saved';
 REVOKE ALL ON FUNCTION ff.evaluate_draft(pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
 
+-- ff.evaluate_draft_row (1.13): ff.evaluate_draft with a table row as the context (attributes by name)
+CREATE FUNCTION ff.evaluate_draft_row(
+    flag_key        pg_catalog.text,
+    "row"           anyelement,
+    draft           pg_catalog.jsonb,
+    default_value   pg_catalog.jsonb DEFAULT NULL,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS ff.evaluation_details
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_evaluate_draft';
+COMMENT ON FUNCTION ff.evaluate_draft_row(pg_catalog.text, anyelement, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) IS
+    'ff.evaluate_draft with a table row as the context (attributes by name)';
+REVOKE ALL ON FUNCTION ff.evaluate_draft_row(pg_catalog.text, anyelement, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
+
 CREATE FUNCTION ff.get_bool(
     flag_key        pg_catalog.text,
     context         pg_catalog.jsonb,

@@ -111,7 +111,7 @@ AS $$
                'remove_segment_keys', 'import_flagd', 'export_flagd', 'can_write_environment',
                'changes_since', 'verify_history', 'comment_change', 'rollback_flag', 'rollback_segment',
                'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image',
-               'evaluate_draft']
+               'evaluate_draft', 'evaluate_draft_row']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',

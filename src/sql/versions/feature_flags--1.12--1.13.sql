@@ -9,7 +9,8 @@
 --     version; ff.version_at(at_time), the version at a time;
 --   * ff.evaluate_draft(flag_key, context, draft, default_value,
 --     environment) (C): what ff.evaluate would answer if a draft of the flag
---     (a flagd flag object over the stored one) were saved;
+--     (a flagd flag object over the stored one) were saved, and
+--     ff.evaluate_draft_row, the same with a table row as the context;
 --   * the point-in-time internals ff._evaluate_image (C, the 1.13 library),
 --     ff._history_state_at (a row as of a version, also one that predates
 --     its first recorded change) and ff._history_key_at (one key of a
@@ -215,6 +216,20 @@ COMMENT ON FUNCTION ff.evaluate_draft(pg_catalog.text, pg_catalog.jsonb, pg_cata
     'What ff.evaluate would answer if a draft of the flag (a flagd flag object; members left out are the stored flag''s) were saved';
 REVOKE ALL ON FUNCTION ff.evaluate_draft(pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
 
+-- ff.evaluate_draft_row (1.13): ff.evaluate_draft with a table row as the context (attributes by name)
+CREATE FUNCTION ff.evaluate_draft_row(
+    flag_key        pg_catalog.text,
+    "row"           anyelement,
+    draft           pg_catalog.jsonb,
+    default_value   pg_catalog.jsonb DEFAULT NULL,
+    environment     pg_catalog.text DEFAULT NULL)
+RETURNS ff.evaluation_details
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_evaluate_draft';
+COMMENT ON FUNCTION ff.evaluate_draft_row(pg_catalog.text, anyelement, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) IS
+    'ff.evaluate_draft with a table row as the context (attributes by name)';
+REVOKE ALL ON FUNCTION ff.evaluate_draft_row(pg_catalog.text, anyelement, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
+
 -- ff._recipe_functions lists the functions whose EXECUTE a level adds to
 -- the level below it (the ones that exist: each part of the extension
 -- brings its own).
@@ -239,7 +254,7 @@ AS $$
                'remove_segment_keys', 'import_flagd', 'export_flagd', 'can_write_environment',
                'changes_since', 'verify_history', 'comment_change', 'rollback_flag', 'rollback_segment',
                'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image',
-               'evaluate_draft']
+               'evaluate_draft', 'evaluate_draft_row']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',
