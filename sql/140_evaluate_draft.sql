@@ -143,6 +143,17 @@ SELECT reason, error_code, error_message FROM ff.evaluate_draft('checkout', '{}'
 SELECT reason, error_code, error_message FROM ff.evaluate_draft(NULL, '{}', '{}');
 SELECT reason, error_code, error_message FROM ff.evaluate_draft('checkout', '"scalar"', '{}');
 
+-- hostile drafts: nesting beyond the limits is refused, not a crash
+CREATE FUNCTION pg_temp.draft_error(draft jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ff.evaluate_draft('checkout', '{}', draft);
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || left(SQLERRM, 100);
+END $$;
+SELECT pg_temp.draft_error(('{"targeting": ' || repeat('{"!": [', 300) || 'true' || repeat(']}', 300) || '}')::jsonb);
+SELECT pg_temp.draft_error(('{"variants": {"a": ' || repeat('[', 12000) || repeat(']', 12000) || '}, "defaultVariant": "a"}')::jsonb);
+
 -- ---- privileges: not PUBLIC's (a draft can test any segment for any key)
 CREATE ROLE regress_ff_draft;
 SET ROLE regress_ff_draft;
