@@ -85,6 +85,17 @@ is($standby->safe_psql('postgres', 'SELECT ff.current_version()'),
     $primary->safe_psql('postgres', 'SELECT ff.current_version()'),
     'ff.current_version() on the standby equals the primary after replay');
 
+# point-in-time evaluation and drafts (1.13) read the replayed history and
+# cache: the standby answers as the primary does
+for my $q (
+    q{SELECT row(d.*)::text FROM ff.evaluate_at_version('late-flag', '{}', ff.current_version() - 1) AS d},
+    q{SELECT row(d.*)::text FROM ff.evaluate_at_version('standby-flag', '{"country": "DE"}', 3, 'false') AS d},
+    q{SELECT row(d.*)::text FROM ff.evaluate_at('late-flag', '{}', now()) AS d},
+    q{SELECT row(d.*)::text FROM ff.evaluate_draft('late-flag', '{}', '{"defaultVariant": "b"}') AS d})
+{
+    is($session->query_safe($q), $primary->safe_psql('postgres', $q), "standby answers as the primary: $q");
+}
+
 # the standby refuses writes with PostgreSQL's own error
 my ($ret, $out, $err) = $standby->psql('postgres', q{
     UPDATE ff.flags SET state = 'ENABLED' WHERE key = 'standby-flag'});
