@@ -83,6 +83,7 @@
 
 #include "feature_flags.h"
 #include "ff_history.h"
+#include "ff_schedule.h"
 #include "jsonlogic.h"
 #include "ff_trigger.h"
 
@@ -1634,10 +1635,17 @@ FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *h
 	nulls[FF_V_AFTER] = after == NULL;
 	values[FF_V_DELTA] = (Datum) 0;
 	nulls[FF_V_DELTA] = true;
-	/* the role GUC names the session's role (SET ROLE), also under SECURITY DEFINER */
+	/*
+	 * the role GUC names the session's role (SET ROLE), also under SECURITY
+	 * DEFINER; a scheduled change is made as the role that scheduled it
+	 */
 	values[FF_V_SESSION_USER] = CStringGetTextDatum(session_user);
-	values[FF_V_CHANGED_BY] = strcmp(role, "none") == 0 ?
-		values[FF_V_SESSION_USER] : CStringGetTextDatum(role);
+	if (OidIsValid(FFScheduleActingRole()))
+		values[FF_V_CHANGED_BY] =
+			CStringGetTextDatum(GetUserNameFromId(FFScheduleActingRole(), false));
+	else
+		values[FF_V_CHANGED_BY] = strcmp(role, "none") == 0 ?
+			values[FF_V_SESSION_USER] : CStringGetTextDatum(role);
 	nulls[FF_V_APPLICATION_NAME] = appname == NULL || appname[0] == '\0';
 	values[FF_V_APPLICATION_NAME] = nulls[FF_V_APPLICATION_NAME] ? (Datum) 0 : CStringGetTextDatum(appname);
 	values[FF_V_CHANGED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());

@@ -170,6 +170,15 @@ AS 'MODULE_PATHNAME', 'ff_history_next';
 COMMENT ON FUNCTION ff._history_next() IS
     'Internal: takes the writer lock and returns the next version, the change-set of the transaction and the hash to chain to';
 
+-- ff._history_acting_role: the role a scheduled change is being applied as (src/ff_schedule.c),
+--   or NULL: the history records it as changed_by (1.14)
+CREATE FUNCTION ff._history_acting_role()
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_history_acting_role';
+COMMENT ON FUNCTION ff._history_acting_role() IS
+    'Internal: the role a scheduled change is being applied as (ff.run_scheduled_changes), or NULL';
+
 -- ff._history_record: appends one version to ff.versions (who, when, why, transaction, hash
 --   chain)
 CREATE FUNCTION ff._history_record(version bigint, change_set bigint, prev_hash text, entity text, environment text, entity_key text,
@@ -193,8 +202,10 @@ BEGIN
     r.after := after;
     r.delta := delta;
     -- the triggers run as the extension owner (SECURITY DEFINER); the role
-    -- GUC still says which role the session acts as
-    r.changed_by := CASE WHEN role_name = 'none' THEN SESSION_USER::text ELSE role_name END;
+    -- GUC still says which role the session acts as, unless a scheduled
+    -- change is being applied as the role that scheduled it (1.14)
+    r.changed_by := COALESCE(ff._history_acting_role(),
+                             CASE WHEN role_name = 'none' THEN SESSION_USER::text ELSE role_name END);
     r.session_user_name := SESSION_USER;
     r.application_name := nullif(pg_catalog.current_setting('application_name', true), '');
     r.changed_at := pg_catalog.now();
@@ -805,6 +816,7 @@ ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only;
 ALTER TABLE ff.versions ENABLE ALWAYS TRIGGER ff_versions_append_only_truncate;
 
 REVOKE ALL ON FUNCTION ff._history_next() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._history_acting_role() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_record(bigint, bigint, text, text, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_in_sync(text, text, text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._history_row_exists(text, text, text, boolean) FROM PUBLIC;

@@ -880,6 +880,81 @@ $$;
 COMMENT ON FUNCTION ff.remove_segment_keys(text, text[], text) IS
 'Removes targeting keys from a segment''s include or exclude list; returns the number removed';
 
+-- ff.apply_draft saves a draft of a flag: the write counterpart of
+-- ff.evaluate_draft (1.14).  The draft is a flagd flag object; the members
+-- it gives replace the stored flag's, the others are kept (description,
+-- tags and owner always are).  A flag that does not exist is created from
+-- the draft, which must give its variants then.  The draft is checked with
+-- ff.evaluate_draft's checks first, so both refuse the same drafts with the
+-- same errors, then written through ff.flags, whose triggers validate,
+-- record and notify as for any write.  A draft that changes nothing writes
+-- nothing (no new version).
+CREATE FUNCTION ff.apply_draft(flag_key text, draft jsonb, environment text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(apply_draft.environment);
+    old         ff.flags;
+    result      ff.flags;
+    md          jsonb;
+BEGIN
+    IF flag_key IS NULL OR draft IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN flag_key IS NULL THEN 'flag key' ELSE 'draft' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a flag key and a flagd flag object, for example SELECT ff.apply_draft(''checkout'', ''{"state": "DISABLED"}'');';
+    END IF;
+    PERFORM ff._check_name('flag', flag_key);
+    -- the checks of ff.evaluate_draft: an object of known members that
+    -- compiles over the stored flag, with segments the environment has
+    PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);
+    md := CASE WHEN draft ? 'metadata' THEN COALESCE(NULLIF(draft -> 'metadata', 'null'), '{}') END;
+
+    SELECT * INTO old FROM ff.flags AS f WHERE f.environment = env AND f.key = flag_key FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
+        VALUES (env, flag_key, COALESCE(draft ->> 'state', 'ENABLED'), draft -> 'variants',
+                draft ->> 'defaultVariant', NULLIF(draft -> 'targeting', 'null'), COALESCE(md, '{}'))
+        RETURNING * INTO result;
+        RETURN result;
+    END IF;
+
+    UPDATE ff.flags AS t
+       SET state = COALESCE(draft ->> 'state', t.state),
+           variants = COALESCE(draft -> 'variants', t.variants),
+           -- a draft whose variants change the type changes the flag's type
+           flag_type = CASE WHEN draft ? 'variants' AND draft -> 'variants' IS DISTINCT FROM t.variants
+                            THEN NULL ELSE t.flag_type END,
+           default_variant = CASE WHEN draft ? 'defaultVariant' THEN draft ->> 'defaultVariant'
+                                  ELSE t.default_variant END,
+           targeting = CASE WHEN draft ? 'targeting' THEN NULLIF(draft -> 'targeting', 'null')
+                            ELSE t.targeting END,
+           metadata = COALESCE(md, t.metadata)
+     WHERE t.environment = env AND t.key = flag_key
+       AND (t.state, t.variants, t.default_variant, t.targeting, t.metadata) IS DISTINCT FROM
+           (COALESCE(draft ->> 'state', t.state), COALESCE(draft -> 'variants', t.variants),
+            CASE WHEN draft ? 'defaultVariant' THEN draft ->> 'defaultVariant' ELSE t.default_variant END,
+            CASE WHEN draft ? 'targeting' THEN NULLIF(draft -> 'targeting', 'null') ELSE t.targeting END,
+            COALESCE(md, t.metadata))
+    RETURNING * INTO result;
+    IF NOT FOUND THEN
+        RETURN old;
+    END IF;
+    IF result.flag_type IS DISTINCT FROM old.flag_type THEN
+        RAISE WARNING 'flag "%" in environment "%" changes type from % to %', flag_key, env, old.flag_type, result.flag_type
+            USING DETAIL = pg_catalog.format('The draft''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',
+                                             result.flag_type, old.flag_type),
+                  HINT = 'If the change is a mistake, apply a draft with variants of the old type.';
+    END IF;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.apply_draft(text, jsonb, text) IS
+'Saves a draft of a flag (a flagd flag object: members given replace the stored flag''s, a missing flag is created); the write counterpart of ff.evaluate_draft; returns the flag''s row';
+
 -- write functions are for the extension owner and the roles it grants them to
 REVOKE ALL ON FUNCTION ff.create_environment(text, text, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.set_default_environment(text) FROM PUBLIC;
@@ -900,3 +975,4 @@ REVOKE ALL ON FUNCTION ff.set_segment_rule(text, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.delete_segment(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.add_segment_keys(text, text[], text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.remove_segment_keys(text, text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.apply_draft(text, jsonb, text) FROM PUBLIC;

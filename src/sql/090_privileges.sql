@@ -111,7 +111,8 @@ AS $$
                'remove_segment_keys', 'import_flagd', 'export_flagd', 'can_write_environment',
                'changes_since', 'verify_history', 'comment_change', 'rollback_flag', 'rollback_segment',
                'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image',
-               'evaluate_draft', 'evaluate_draft_row']
+               'evaluate_draft', 'evaluate_draft_row', 'apply_draft', 'schedule_change',
+               'cancel_scheduled_change', 'run_scheduled_changes']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',
@@ -174,6 +175,8 @@ BEGIN
             RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.flags, ff.segments, ff.segment_keys %s %s',
                                verb, dir, who);
             RETURN NEXT format('%s UPDATE (metadata, description) ON ff.environments %s %s', verb, dir, who);
+            -- schedule (INSERT) and cancel (the status) changes (1.14)
+            RETURN NEXT format('%s INSERT, UPDATE (status) ON ff.scheduled_changes %s %s', verb, dir, who);
         ELSIF lvl = 'admin' THEN
             -- UPDATE on the whole table, hence on "protected": an ff administrator
             RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.environments %s %s', verb, dir, who);

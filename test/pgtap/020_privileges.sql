@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(86);
+SELECT plan(94);
 
 -- ---------------------------------------------------------------- roles
 CREATE ROLE ff_test_reader;
@@ -32,6 +32,7 @@ SELECT table_privs_are('ff', 'segments', 'public', ARRAY[]::name[], 'PUBLIC has 
 SELECT table_privs_are('ff', 'segment_keys', 'public', ARRAY[]::name[], 'PUBLIC has no privilege on ff.segment_keys');
 SELECT table_privs_are('ff', 'versions', 'public', ARRAY[]::name[], 'PUBLIC has no privilege on ff.versions');
 SELECT table_privs_are('ff', '_cache_signal', 'public', ARRAY[]::name[], 'PUBLIC has no privilege on ff._cache_signal');
+SELECT table_privs_are('ff', 'scheduled_changes', 'public', ARRAY[]::name[], 'PUBLIC has no privilege on ff.scheduled_changes');
 SELECT is_empty(
     $$SELECT c.oid::regclass::text FROM pg_class c
        WHERE c.relnamespace = 'ff'::regnamespace
@@ -83,6 +84,9 @@ SELECT table_privs_are('ff', 'segments', 'ff_test_reader', ARRAY[]::name[], 'rea
 SELECT table_privs_are('ff', 'segment_keys', 'ff_test_reader', ARRAY[]::name[], 'reader cannot read ff.segment_keys');
 SELECT table_privs_are('ff', 'versions', 'ff_test_reader', ARRAY[]::name[], 'reader cannot read ff.versions');
 SELECT table_privs_are('ff', 'history', 'ff_test_reader', ARRAY[]::name[], 'reader cannot read ff.history');
+SELECT table_privs_are('ff', 'scheduled_changes', 'ff_test_reader', ARRAY[]::name[], 'reader cannot read ff.scheduled_changes');
+SELECT function_privs_are('ff', 'schedule_change', ARRAY['text', 'jsonb', 'timestamp with time zone', 'text', 'text'],
+    'ff_test_reader', ARRAY[]::name[], 'reader cannot schedule changes');
 SELECT function_privs_are('ff', 'current_version', ARRAY[]::name[], 'ff_test_reader', ARRAY['EXECUTE'],
     'reader may execute ff.current_version');
 SELECT function_privs_are('ff', 'set_targeting', ARRAY['text', 'jsonb', 'text'], 'ff_test_reader', ARRAY[]::name[],
@@ -104,6 +108,16 @@ SELECT column_privs_are('ff', 'environments', 'metadata', 'ff_test_editor', ARRA
 SELECT column_privs_are('ff', 'environments', 'protected', 'ff_test_editor', ARRAY['SELECT'],
     'editor cannot update ff.environments.protected');
 SELECT table_privs_are('ff', 'versions', 'ff_test_editor', ARRAY['SELECT'], 'editor reads ff.versions, never writes it');
+SELECT table_privs_are('ff', 'scheduled_changes', 'ff_test_editor', ARRAY['SELECT', 'INSERT'],
+    'editor reads and schedules ff.scheduled_changes (and may update one column)');
+SELECT column_privs_are('ff', 'scheduled_changes', 'status', 'ff_test_editor', ARRAY['SELECT', 'INSERT', 'UPDATE'],
+    'editor may update the status of a scheduled change (to cancel it)');
+SELECT column_privs_are('ff', 'scheduled_changes', 'draft', 'ff_test_editor', ARRAY['SELECT', 'INSERT'],
+    'editor cannot update the draft of a scheduled change');
+SELECT function_privs_are('ff', 'run_scheduled_changes', ARRAY['integer'], 'ff_test_editor', ARRAY['EXECUTE'],
+    'editor may run the due scheduled changes');
+SELECT function_privs_are('ff', '_apply_draft_as', ARRAY['name', 'text', 'jsonb', 'text', 'text'], 'ff_test_editor',
+    ARRAY[]::name[], 'editor cannot apply a draft as another role');
 SELECT function_privs_are('ff', 'create_flag',
     ARRAY['text', 'jsonb', 'text', 'text', 'jsonb', 'boolean', 'text', 'text[]', 'text', 'jsonb'],
     'ff_test_editor', ARRAY['EXECUTE'], 'editor may execute ff.create_flag');
@@ -227,7 +241,10 @@ SELECT bag_eq(
     $$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'ff'::regnamespace AND p.prosecdef$$,
     $$VALUES ('current_version'), ('_environment_protection'),
              ('_history_truncate_trigger'), ('_history_keys_insert_trigger'), ('_history_keys_update_trigger'),
-             ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger')$$,
+             ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger'),
+             -- writes configuration rows only through ff._apply_draft_as, as the role
+             -- that scheduled the change (1.14)
+             ('run_scheduled_changes')$$,
     'SECURITY DEFINER functions are exactly the reviewed ones (none writes configuration rows)');
 -- 1.2: three C trigger functions run as the caller; the two that run SQL on
 -- internal tables act as their owner, with search_path pg_catalog, only
