@@ -45,6 +45,15 @@ unix_socket_directories = '/tmp'
 shared_preload_libraries = 'feature_flags'
 CONF
 fi
+# pg_cron runs the scheduled changes (1.14): a demo cluster made before
+# gets it too (the later setting wins)
+if ! grep -q "^shared_preload_libraries = 'feature_flags,pg_cron'" "$DATA/postgresql.conf"; then
+    cat <<CONF | "${AS[@]}" tee -a "$DATA/postgresql.conf" >/dev/null
+shared_preload_libraries = 'feature_flags,pg_cron'
+cron.database_name = '$DB'
+cron.use_background_workers = on
+CONF
+fi
 
 if ! "${AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
     echo "setup: starting PostgreSQL on port $PORT"
@@ -64,6 +73,11 @@ if ! "${PSQL[@]}" -d "$DB" -tAc "SELECT 1 FROM pg_extension WHERE extname = 'fea
 else
     "${PSQL[@]}" -d "$DB" -c "ALTER EXTENSION feature_flags UPDATE" >/dev/null 2>&1 || true
 fi
+# a pg_cron job applies the scheduled changes that are due, every minute
+"${PSQL[@]}" -d "$DB" >/dev/null <<'SQL'
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+SELECT cron.schedule('ff-scheduled-changes', '* * * * *', 'SELECT ff.run_scheduled_changes()');
+SQL
 
 cat <<EOT
 

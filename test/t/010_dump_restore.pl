@@ -56,6 +56,21 @@ $node->safe_psql('src', q{
                        "targeting": {"if": [{"ends_with": ["xyz"]}, "on", "off"]}}}}', 'production');
 });
 
+# scheduled changes (1.14) of every status, by an editor: the restore loads
+# them as they were (not re-checked, not re-owned), and the identity goes on
+$node->safe_psql('src', q{
+    CREATE ROLE dump_scheduler;
+    SELECT ff.grant_editor('dump_scheduler');
+    SET ROLE dump_scheduler;
+    SELECT ff.schedule_change('flag-3', '{"state": "DISABLED"}', now(), 'production', 'applied before the dump');
+    SELECT ff.schedule_change('flag-4', '{"state": "DISABLED"}', now() + interval '1 day', 'production', 'cancelled');
+    SELECT ff.schedule_change('flag-5', '{"defaultVariant": "b"}', now() + interval '1 day', 'production', 'pending');
+    SELECT ff.cancel_scheduled_change(2);
+});
+$node->safe_psql('src', q{SELECT ff.run_scheduled_changes()});
+is($node->safe_psql('src', q{SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM ff.scheduled_changes}),
+    '1:applied,2:cancelled,3:pending', 'source has an applied, a cancelled and a pending scheduled change');
+
 my $versions_src = $node->safe_psql('src', 'SELECT ff.current_version()');
 cmp_ok($versions_src, '>', 50, "source history has $versions_src versions");
 is($node->safe_psql('src', 'SELECT ok FROM ff.verify_history()'), 't', 'source chain verifies');
@@ -67,6 +82,7 @@ my %snapshot = (
     segments     => q{SELECT * FROM ff.segments ORDER BY environment, name},
     segment_keys => q{SELECT * FROM ff.segment_keys ORDER BY environment, segment, targeting_key},
     versions     => q{SELECT * FROM ff.versions ORDER BY version},
+    scheduled_changes => q{SELECT * FROM ff.scheduled_changes ORDER BY id},
 );
 
 sub snapshot
@@ -122,6 +138,12 @@ sub check_restored
         't', "$how: it is chained to the last restored version and stamped on the row");
     is($node->safe_psql($db, 'SELECT ok FROM ff.verify_history()'), 't',
         "$how: the chain still verifies");
+    # scheduled changes go on: the next one is number 4, the pending one is not due
+    is($node->safe_psql($db, q{
+        SET ROLE dump_scheduler;
+        SELECT (ff.schedule_change('flag-6', '{"state": "DISABLED"}', now() + interval '1 hour', 'production')).id;
+        SELECT count(*) FROM ff.run_scheduled_changes()}),
+        "4\n0", "$how: the scheduled changes' numbering goes on; nothing is due");
     # the key lists continue too: the recorded size follows the table
     $node->safe_psql($db, q{
         INSERT INTO ff.segment_keys (environment, segment, targeting_key)
