@@ -45,7 +45,7 @@ SELECT variant, reason, value FROM ff.evaluate_draft('checkout', '{"targetingKey
 SELECT variant, reason, value FROM ff.evaluate_draft('checkout', '{"targetingKey": "u7"}', '{"defaultVariant": "c"}');
 SELECT variant, reason, value FROM ff.evaluate_draft('checkout', '{"targetingKey": "u7"}', '{"defaultVariant": null}', '"z"');
 SELECT variant, reason, value FROM ff.evaluate_draft('checkout', '{"targetingKey": "u1"}',
-    '{"variants": {"b": {"color": "blue"}, "n": null}, "defaultVariant": "n", "targeting": null}');
+    '{"variants": {"b": {"color": "blue"}, "n": {}}, "defaultVariant": "n", "targeting": null}');
 SELECT variant, value, flag_metadata FROM ff.evaluate_draft('checkout', '{"targetingKey": "u1"}', '{"metadata": {"owner": "growth", "team": null}}');
 -- a flag that does not exist yet: the draft must say everything
 SELECT variant, reason, value, flag_metadata FROM ff.evaluate_draft('new-flag', '{"targetingKey": "u1"}',
@@ -139,6 +139,29 @@ SELECT ff.evaluate_draft('checkout', '{}', '{"variants": []}');
 SELECT ff.evaluate_draft('checkout', '{}', '{"targeting": {"nope": [1]}}');
 SELECT ff.evaluate_draft('checkout', '{}', '{"targeting": {"in_segment": "btea"}}');
 SELECT ff.evaluate_draft('brand-new', '{}', '{"defaultVariant": "on"}');
+-- what no write could store is refused too (1.14), as the validation trigger refuses it
+SELECT ff.evaluate_draft('checkout', '{}', '{"variants": {"a": "A", "b": 2}}');
+SELECT ff.evaluate_draft('checkout', '{}', '{"variants": {"a": null}, "defaultVariant": "a"}');
+SELECT ff.evaluate_draft('checkout', '{}', '{"variants": {"a": [1]}, "defaultVariant": "a"}');
+SELECT ff.evaluate_draft('checkout', '{}', '{"variants": {"": "A", "a": "B"}, "defaultVariant": "a"}');
+SELECT ff.evaluate_draft('checkout', '{}', '{"metadata": {"a": {"b": 1}}}');
+SELECT ff.evaluate_draft('checkout', '{}', '{"metadata": [1]}');
+SELECT ff.evaluate_draft('checkout', '{}', '{"targeting": "b"}');
+SELECT ff.evaluate_draft('checkout', '{}', '{"targeting": ["b"]}');
+-- null metadata values are allowed (and dropped), as when written
+SELECT variant, flag_metadata FROM ff.evaluate_draft('checkout', '{}', '{"metadata": {"x": null, "y": 1}}');
+-- a flag import_flagd stored with a WARNING can still be previewed: a draft that
+-- leaves its rule be answers what ff.evaluate answers (1.13 raised an ERROR)
+SET client_min_messages = error;
+SELECT ff.import_flagd('{"flags": {"lenient": {"state": "ENABLED", "variants": {"on": true, "off": false},
+                        "defaultVariant": "on", "targeting": {"iff": [true, "on"]}}}}');
+RESET client_min_messages;
+SELECT reason, error_code FROM ff.evaluate('lenient', '{}');
+SELECT reason, error_code FROM ff.evaluate_draft('lenient', '{}', '{}');
+SELECT reason, error_code FROM ff.evaluate_draft('lenient', '{}', '{"state": "DISABLED"}');
+SELECT reason, variant FROM ff.evaluate_draft('lenient', '{}', '{"targeting": null}');
+SELECT ff.evaluate_draft('lenient', '{}', '{"defaultVariant": "maybe"}');
+SELECT ff.evaluate_draft('lenient', '{}', '{"targeting": {"iff": [false, "off"]}}');
 SELECT reason, error_code, error_message FROM ff.evaluate_draft('checkout', '{}', '{}', NULL, 'nope');
 SELECT reason, error_code, error_message FROM ff.evaluate_draft(NULL, '{}', '{}');
 SELECT reason, error_code, error_message FROM ff.evaluate_draft('checkout', '"scalar"', '{}');
@@ -152,7 +175,7 @@ EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || left(SQLERRM, 100);
 END $$;
 SELECT pg_temp.draft_error(('{"targeting": ' || repeat('{"!": [', 300) || 'true' || repeat(']}', 300) || '}')::jsonb);
-SELECT pg_temp.draft_error(('{"variants": {"a": ' || repeat('[', 12000) || repeat(']', 12000) || '}, "defaultVariant": "a"}')::jsonb);
+SELECT pg_temp.draft_error(('{"variants": {"a": ' || repeat('{"x": ', 12000) || '1' || repeat('}', 12000) || '}, "defaultVariant": "a"}')::jsonb);
 
 -- ---- privileges: not PUBLIC's (a draft can test any segment for any key)
 CREATE ROLE regress_ff_draft;

@@ -66,6 +66,11 @@ SELECT ff.schedule_change('banner', '{"state": "DISABLED"}', now() - interval '1
 SELECT ff.schedule_change('banner', '{"state": "DISABLED"}', NULL);
 SELECT ff.schedule_change('banner', '{"targeting": {"nope": 1}}', now() + interval '1 hour');
 SELECT ff.schedule_change('banner', '{"state": "DISABLED"}', now() + interval '1 hour', 'prodution');
+-- the change is tried when it is scheduled (and rolled back): what the write
+-- refuses is refused now, with the write's error
+SELECT ff.current_version() AS v1 \gset
+SELECT ff.schedule_change('banner', '{"targeting": {"if": [true, "zzz", "on"]}}', now() + interval '1 hour');
+SELECT ff.current_version() = :v1 AS nothing_written;
 INSERT INTO ff.scheduled_changes (environment, flag_key, draft, run_at, created_by)
 VALUES ('sched', 'banner', '{}', now(), 'someone_else');
 INSERT INTO ff.scheduled_changes (environment, flag_key, draft, run_at, status)

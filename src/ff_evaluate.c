@@ -913,6 +913,108 @@ static const char *const FFDraftMembers[] = {
 	"state", "variants", "defaultVariant", "targeting", "metadata"
 };
 
+/* the JSON type of a jsonb value, in jsonb_typeof's words */
+static const char *
+FFDraftTypeName(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "string";
+		case jbvNumeric:
+			return "number";
+		case jbvBool:
+			return "boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "array" : "object";
+		default:
+			return "array";
+	}
+}
+
+/*
+ * FFDraftCheckMember refuses, as a write of the flag would (the validation
+ * trigger), a draft member whose shape no stored flag can have: variants
+ * that are not all booleans, strings, numbers or all objects, or have an
+ * empty name; metadata that is not a flat object; targeting that is not an
+ * object.  The compile checks the rest (variants an object and not empty,
+ * the default variant one of them, the rule).  Only the members the draft
+ * gives are checked: the stored ones were checked when they were written.
+ */
+static void
+FFDraftCheckMember(const char *key, int member, JsonbValue *val)
+{
+	JsonbIterator *it;
+	JsonbValue	k;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	const char *first_type = NULL;
+
+	if (val->type == jbvNull)
+		return;
+	if (member == 3)
+	{
+		if (val->type != jbvBinary || JsonContainerIsArray(val->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("draft of flag \"%s\": targeting is a JSON %s, not a JSON Logic rule",
+							key, FFDraftTypeName(val)),
+					 errhint("Targeting is a JSON Logic object such as {\"if\": [{\"==\": [{\"var\": \"plan\"}, \"pro\"]}, \"on\", \"off\"]}, or null for none.")));
+		return;
+	}
+	if (val->type != jbvBinary || JsonContainerIsArray(val->val.binary.data))
+	{
+		if (member == 4)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("draft of flag \"%s\": metadata is a JSON %s, not an object",
+							key, FFDraftTypeName(val)),
+					 errhint("Metadata is a flat JSON object, for example {\"team\": \"payments\", \"ticket\": 42}.")));
+		return;					/* variants: the compile says it */
+	}
+	it = JsonbIteratorInit(val->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		const char *t;
+
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &v, true);
+		t = FFDraftTypeName(&v);
+		if (member == 4)
+		{
+			if (v.type == jbvBinary)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("draft of flag \"%s\": metadata \"%.*s\" is a JSON %s",
+								key, k.val.string.len, k.val.string.val, t),
+						 errdetail("Metadata values must be strings, numbers or booleans (flagd metadata is flat; null values are dropped).")));
+			continue;
+		}
+		if (k.val.string.len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("draft of flag \"%s\": a variant has an empty name", key),
+					 errhint("Give every variant a non-empty name.")));
+		if (v.type == jbvNull || (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("draft of flag \"%s\": variant \"%.*s\" is a JSON %s",
+							key, k.val.string.len, k.val.string.val, t),
+					 errhint("Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).")));
+		if (first_type == NULL)
+			first_type = t;
+		else if (strcmp(first_type, t) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("draft of flag \"%s\": variant \"%.*s\" is a %s, but other variants are %s values",
+							key, k.val.string.len, k.val.string.val, t, first_type),
+					 errhint("All variants of a flag have one JSON type: all boolean, all string, all number or all object.")));
+	}
+}
+
 /*
  * FFDraftCompile merges a draft (a flagd flag object, any member optional)
  * over the stored flag (NULL: none) and compiles it in a new context under
@@ -935,6 +1037,7 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 	char	   *default_variant = stored ? stored->default_variant_raw : NULL;
 	Jsonb	   *targeting = stored ? stored->targeting_raw : NULL;
 	Jsonb	   *metadata = stored ? stored->metadata_raw : NULL;
+	bool		gives_rule = false; /* the draft gives variants or targeting */
 
 	if (JB_ROOT_IS_SCALAR(draft) || !JB_ROOT_IS_OBJECT(draft))
 		ereport(ERROR,
@@ -961,6 +1064,10 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 					 errhint("A draft is a flagd flag object: its members are state, variants, defaultVariant, targeting and metadata.")));
 		tok = JsonbIteratorNext(&it, &val, true);
 		Assert(tok == WJB_VALUE);
+		if (i == 1 || i == 3 || i == 4)
+			FFDraftCheckMember(key, i, &val);
+		if (i == 1 || i == 3)
+			gives_rule = true;
 		if (i == 0)
 		{
 			if (val.type != jbvString ||
@@ -994,7 +1101,18 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 	d->key = MemoryContextStrdup(cxt, key);
 	d->flag = FFCacheCompileImage(cxt, key, enabled, variants, default_variant,
 								  targeting, metadata, env->metadata);
-	if (d->flag->broken)
+	/*
+	 * A definition that cannot be used is the draft's error, unless the
+	 * stored flag is broken in the same way and the draft gives neither of
+	 * the members the rule is compiled from: then the draft answers as
+	 * ff.evaluate does for the stored flag (a flag import_flagd stored with
+	 * a WARNING can still be previewed, disabled, and so on).
+	 */
+	if (d->flag->broken &&
+		!(stored != NULL && stored->broken && !gives_rule &&
+		  stored->broken_message != NULL &&
+		  d->flag->broken_message != NULL &&
+		  strcmp(stored->broken_message, d->flag->broken_message) == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("draft cannot be evaluated: %s", d->flag->broken_message),

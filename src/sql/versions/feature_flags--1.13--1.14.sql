@@ -272,9 +272,10 @@ COMMENT ON FUNCTION ff._check_may_change(name, text, text, text) IS
 
 -- ff._scheduled_changes_guard is the trigger that keeps ff.scheduled_changes
 -- honest for raw DML as for the functions:
---   INSERT: created_by is current_user, the change is pending, the draft
---     is checked as ff.evaluate_draft checks it, and the creator may make
---     the change now; run_at is not in the past;
+--   INSERT: created_by is current_user, the change is pending, run_at is
+--     not in the past, and the change could be made now: the creator may
+--     make it, and the draft saves (a dry run of ff.apply_draft, rolled
+--     back);
 --   UPDATE: only a pending change changes, and only its status (with
 --     finished_at, finished_by, version and error): to cancelled by a role
 --     that may make the change (or its creator), to applied or failed by
@@ -311,8 +312,15 @@ BEGIN
                       HINT = 'run_at is a timestamp with time zone no earlier than now(); to change the flag now, use ff.apply_draft().';
         END IF;
         PERFORM ff._check_may_change(CURRENT_USER, NEW.environment, NEW.flag_key, 'schedule a change of');
-        -- the draft as ff.evaluate_draft and ff.apply_draft check it, over the flag as it is now
-        PERFORM ff.evaluate_draft(NEW.flag_key, '{}'::jsonb, NEW.draft, NULL::jsonb, NEW.environment);
+        -- the draft as saving it now would check it: ff.apply_draft in a
+        -- subtransaction that is always rolled back, so that a change that
+        -- could not be made now is refused now, with the write's own error
+        BEGIN
+            PERFORM ff.apply_draft(NEW.flag_key, NEW.draft, NEW.environment);
+            RAISE EXCEPTION USING ERRCODE = 'FF001';
+        EXCEPTION WHEN SQLSTATE 'FF001' THEN
+            NULL;
+        END;
         NEW.created_at := pg_catalog.now();
         RETURN NEW;
     END IF;
