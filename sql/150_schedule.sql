@@ -210,6 +210,26 @@ SELECT count(*) AS ran FROM ff.run_scheduled_changes();
 SELECT current_setting('ff.change_comment') AS comment_after;
 ROLLBACK;
 
+-- ---- a progressive rollout: one scheduled change per step, the rule of ff.set_rollout
+SELECT flag_key, status, run_at - now() AS after_now, comment
+  FROM ff.schedule_rollout('launch', '{10, 50, 100}', now() + interval '1 hour', interval '1 day',
+                           comment => 'launch plan');
+BEGIN;
+SELECT (ff.set_rollout('launch', 10)).targeting = s.draft -> 'targeting' AS same_rule_as_set_rollout
+  FROM ff.scheduled_changes AS s WHERE s.comment = 'rollout 10% (step 1 of 3): launch plan';
+ROLLBACK;
+SELECT s.draft -> 'targeting' AS last_step FROM ff.scheduled_changes AS s WHERE s.comment LIKE 'rollout 100%';
+SELECT count(*) AS cancelled
+  FROM ff.scheduled_changes AS s, ff.cancel_scheduled_change(s.id) AS c
+ WHERE s.status = 'pending' AND s.comment LIKE 'rollout %';
+SELECT ff.schedule_rollout('launch', '{}', now());
+SELECT ff.schedule_rollout('launch', '{10, NULL}', now());
+SELECT ff.schedule_rollout('launch', '{10, 120}', now());
+SELECT ff.schedule_rollout('launch', '{10, 20}', now(), interval '0');
+SELECT ff.schedule_rollout('launch', '{10}', NULL);
+SELECT ff.schedule_rollout('nope', '{10}', now());
+SELECT count(*) AS nothing_left_pending FROM ff.scheduled_changes WHERE status = 'pending';
+
 -- only the runner may apply as another role
 \set VERBOSITY default
 SELECT ff._apply_draft_as('nobody_at_all', 'banner', '{}', 'sched', NULL);

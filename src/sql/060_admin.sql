@@ -546,19 +546,19 @@ END;
 COMMENT ON FUNCTION ff._pick_variant(jsonb, text[], text) IS
 'Internal: the first candidate that names a variant and differs from another name';
 
--- ff.set_rollout replaces a flag's targeting by a percentage rollout: a
--- flagd "fractional" split between two variants.
-CREATE FUNCTION ff.set_rollout(key text, percentage numeric, environment text DEFAULT NULL,
-                               variant text DEFAULT NULL, otherwise text DEFAULT NULL,
-                               bucket_by text DEFAULT NULL)
-RETURNS ff.flags
-LANGUAGE plpgsql
+-- ff._rollout_rule returns the targeting of a percentage rollout of a
+-- flag: a flagd "fractional" split between two variants (the rule
+-- ff.set_rollout writes and ff.schedule_rollout schedules; 1.14: taken out
+-- of ff.set_rollout).
+CREATE FUNCTION ff._rollout_rule(key text, percentage numeric, env text,
+                                 variant text, otherwise text, bucket_by text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    env         text := ff._resolve_environment(set_rollout.environment);
-    flag        ff.flags := ff._flag_row(set_rollout.key, env);
+    flag        ff.flags := ff._flag_row(_rollout_rule.key, env);
     v_on        text;
     v_off       text;
     w_on        bigint;
@@ -566,26 +566,26 @@ DECLARE
     rule        jsonb;
 BEGIN
     IF percentage IS NULL THEN
-        RAISE EXCEPTION 'rollout percentage of flag "%" in environment "%" must not be NULL', set_rollout.key, env
+        RAISE EXCEPTION 'rollout percentage of flag "%" in environment "%" must not be NULL', _rollout_rule.key, env
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'The percentage is a number from 0 to 100, with at most two decimals (e.g. 12.5).';
     END IF;
     IF percentage < 0 OR percentage > 100 THEN
         RAISE EXCEPTION 'invalid rollout percentage % for flag "%" in environment "%"',
-            percentage, set_rollout.key, env
+            percentage, _rollout_rule.key, env
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The percentage is a number from 0 to 100, with at most two decimals (e.g. 12.5).';
     END IF;
     IF percentage * 100 <> trunc(percentage * 100) THEN
-        RAISE EXCEPTION 'invalid rollout percentage % for flag "%" in environment "%"', percentage, set_rollout.key, env
+        RAISE EXCEPTION 'invalid rollout percentage % for flag "%" in environment "%"', percentage, _rollout_rule.key, env
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'fractional weights are integers, so percentages have at most two decimals.',
                   HINT = 'Round the percentage to two decimals.';
     END IF;
 
-    v_on := COALESCE(set_rollout.variant, ff._pick_variant(flag.variants, ARRAY['on', 'true'], NULL));
+    v_on := COALESCE(_rollout_rule.variant, ff._pick_variant(flag.variants, ARRAY['on', 'true'], NULL));
     IF v_on IS NULL OR NOT flag.variants ? v_on THEN
-        RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', set_rollout.key, env,
+        RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', _rollout_rule.key, env,
             CASE WHEN v_on IS NULL THEN 'it has no variant "on" or "true"'
                  ELSE format('"%s" is not one of its variants', v_on) END
             USING ERRCODE = 'invalid_parameter_value',
@@ -599,7 +599,7 @@ BEGIN
         SELECT k INTO v_off FROM jsonb_object_keys(flag.variants) AS k WHERE k <> v_on;
     END IF;
     IF v_off IS NULL OR NOT flag.variants ? v_off OR v_off = v_on THEN
-        RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', set_rollout.key, env,
+        RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', _rollout_rule.key, env,
             CASE WHEN v_off IS NULL THEN format('no variant to serve outside the rollout of "%s"', v_on)
                  WHEN v_off = v_on THEN format('"otherwise" and "variant" are both "%s"', v_on)
                  ELSE format('"%s" is not one of its variants', v_off) END
@@ -622,7 +622,7 @@ BEGIN
         rule := jsonb_build_array(jsonb_build_array(v_on, w_on), jsonb_build_array(v_off, w_off));
         IF bucket_by = '' THEN
             -- {"var": ""} is the whole context: every user would get one bucket
-            RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": bucket_by is empty', set_rollout.key, env
+            RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": bucket_by is empty', _rollout_rule.key, env
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'An empty attribute name reads the whole context, which puts every user in the same bucket.',
                       HINT = 'Name the context attribute to bucket by, e.g. bucket_by => ''email'', or omit it to use targetingKey.';
@@ -640,7 +640,28 @@ BEGIN
                         jsonb_build_object('missing', jsonb_build_array(bucket_by)), NULL::jsonb, rule));
         END IF;
     END IF;
-    RETURN ff.set_targeting(set_rollout.key, rule, env);
+    RETURN rule;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._rollout_rule(text, numeric, text, text, text, text) IS
+'Internal: the targeting of a percentage rollout of a flag (what ff.set_rollout writes)';
+
+-- ff.set_rollout replaces a flag's targeting by a percentage rollout: a
+-- flagd "fractional" split between two variants.
+CREATE FUNCTION ff.set_rollout(key text, percentage numeric, environment text DEFAULT NULL,
+                               variant text DEFAULT NULL, otherwise text DEFAULT NULL,
+                               bucket_by text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._resolve_environment(set_rollout.environment);
+BEGIN
+    RETURN ff.set_targeting(set_rollout.key,
+                            ff._rollout_rule(set_rollout.key, percentage, env, variant, otherwise, bucket_by),
+                            env);
 END;
 $$;
 

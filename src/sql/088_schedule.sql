@@ -4,6 +4,7 @@
 -- with the privileges of the role that scheduled it.
 --
 --   ff.schedule_change(flag_key, draft, run_at, environment, comment)
+--   ff.schedule_rollout(flag_key, percentages, start_at, step, ...)
 --   ff.cancel_scheduled_change(id)
 --   ff.run_scheduled_changes(max_changes)
 --
@@ -276,6 +277,53 @@ $$;
 COMMENT ON FUNCTION ff.cancel_scheduled_change(bigint) IS
 'Cancels a pending scheduled change (its creator, or a role that may make the change); returns it';
 
+-- ff.schedule_rollout schedules a progressive rollout: one scheduled
+-- change per percentage, step apart from start_at, each writing the rule
+-- ff.set_rollout writes (computed now, from the flag's variants now).
+CREATE FUNCTION ff.schedule_rollout(flag_key text, percentages numeric[], start_at timestamptz,
+                                    step interval DEFAULT '1 day', environment text DEFAULT NULL,
+                                    variant text DEFAULT NULL, otherwise text DEFAULT NULL,
+                                    bucket_by text DEFAULT NULL, comment text DEFAULT NULL)
+RETURNS SETOF ff.scheduled_changes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._resolve_environment(schedule_rollout.environment);
+    n           integer := COALESCE(cardinality(percentages), 0);
+    i           integer;
+    result      ff.scheduled_changes;
+BEGIN
+    IF flag_key IS NULL OR start_at IS NULL OR step IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+            CASE WHEN flag_key IS NULL THEN 'flag key' WHEN start_at IS NULL THEN 'start_at' ELSE 'step' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT * FROM ff.schedule_rollout(''checkout'', ''{10, 25, 50, 100}'', now() + interval ''1 hour'', interval ''1 day'');';
+    END IF;
+    IF n = 0 OR array_position(percentages, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'the percentages of a rollout of flag "%" must be a non-empty array without NULLs', flag_key
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''{10, 25, 50, 100}'': one scheduled change per percentage, step apart.';
+    END IF;
+    IF n > 1 AND step <= interval '0' THEN
+        RAISE EXCEPTION 'the step of a rollout of flag "%" must be positive, not %', flag_key, step
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The changes run at start_at, start_at + step, start_at + 2 * step, ...';
+    END IF;
+    FOR i IN 1 .. n LOOP
+        RETURN QUERY
+        SELECT * FROM ff.schedule_change(
+            flag_key,
+            jsonb_build_object('targeting', ff._rollout_rule(flag_key, percentages[i], env, variant, otherwise, bucket_by)),
+            start_at + (i - 1) * step, env,
+            format('rollout %s%% (step %s of %s)', percentages[i], i, n) || COALESCE(': ' || comment, ''));
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.schedule_rollout(text, numeric[], timestamptz, interval, text, text, text, text, text) IS
+'Schedules a progressive rollout: one scheduled change per percentage, step apart from start_at, each writing the rule ff.set_rollout writes; returns the scheduled changes';
+
 -- ff._apply_draft_as saves a draft as a role (C, src/ff_schedule.c): the
 -- runner's write, with the role's privileges, the comment recorded in the
 -- history; returns the flag's version.
@@ -359,5 +407,6 @@ SELECT pg_catalog.pg_extension_config_dump('ff.scheduled_changes_id_seq', '');
 REVOKE ALL ON FUNCTION ff._scheduled_changes_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.schedule_change(text, jsonb, timestamptz, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.cancel_scheduled_change(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.schedule_rollout(text, numeric[], timestamptz, interval, text, text, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._apply_draft_as(name, text, jsonb, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.run_scheduled_changes(integer) FROM PUBLIC;

@@ -112,7 +112,7 @@ AS $$
                'changes_since', 'verify_history', 'comment_change', 'rollback_flag', 'rollback_segment',
                'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image',
                'evaluate_draft', 'evaluate_draft_row', 'apply_draft', 'schedule_change',
-               'cancel_scheduled_change', 'run_scheduled_changes']
+               'schedule_rollout', 'cancel_scheduled_change', 'run_scheduled_changes']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',

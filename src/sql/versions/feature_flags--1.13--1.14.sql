@@ -4,11 +4,13 @@
 -- scheduled changes:
 --   * ff._history_acting_role() (C) and ff._history_record: the history
 --     records a scheduled change as made by the role that scheduled it;
+--   * ff._rollout_rule: the rule of ff.set_rollout (which now calls it),
+--     shared with ff.schedule_rollout;
 --   * ff.apply_draft(flag_key, draft, environment): saves a draft of a flag
 --     (the write counterpart of ff.evaluate_draft);
 --   * ff.scheduled_changes (table, registered for pg_dump, with its
 --     identity sequence) and its trigger ff_10_guard;
---   * ff.schedule_change, ff.cancel_scheduled_change and
+--   * ff.schedule_change, ff.schedule_rollout, ff.cancel_scheduled_change and
 --     ff.run_scheduled_changes (SECURITY DEFINER), with the internals
 --     ff._apply_draft_as (C, the 1.14 library), ff._is_extension_owner,
 --     ff._check_may_change and ff._scheduled_changes_guard;
@@ -74,6 +76,130 @@ BEGIN
 END;
 $$;
 REVOKE ALL ON FUNCTION ff._history_acting_role() FROM PUBLIC;
+
+-- ---- ff.set_rollout's rule, shared with ff.schedule_rollout
+
+-- ff._rollout_rule returns the targeting of a percentage rollout of a
+-- flag: a flagd "fractional" split between two variants (the rule
+-- ff.set_rollout writes and ff.schedule_rollout schedules; 1.14: taken out
+-- of ff.set_rollout).
+CREATE FUNCTION ff._rollout_rule(key text, percentage numeric, env text,
+                                 variant text, otherwise text, bucket_by text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    flag        ff.flags := ff._flag_row(_rollout_rule.key, env);
+    v_on        text;
+    v_off       text;
+    w_on        bigint;
+    w_off       bigint;
+    rule        jsonb;
+BEGIN
+    IF percentage IS NULL THEN
+        RAISE EXCEPTION 'rollout percentage of flag "%" in environment "%" must not be NULL', _rollout_rule.key, env
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The percentage is a number from 0 to 100, with at most two decimals (e.g. 12.5).';
+    END IF;
+    IF percentage < 0 OR percentage > 100 THEN
+        RAISE EXCEPTION 'invalid rollout percentage % for flag "%" in environment "%"',
+            percentage, _rollout_rule.key, env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The percentage is a number from 0 to 100, with at most two decimals (e.g. 12.5).';
+    END IF;
+    IF percentage * 100 <> trunc(percentage * 100) THEN
+        RAISE EXCEPTION 'invalid rollout percentage % for flag "%" in environment "%"', percentage, _rollout_rule.key, env
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'fractional weights are integers, so percentages have at most two decimals.',
+                  HINT = 'Round the percentage to two decimals.';
+    END IF;
+
+    v_on := COALESCE(_rollout_rule.variant, ff._pick_variant(flag.variants, ARRAY['on', 'true'], NULL));
+    IF v_on IS NULL OR NOT flag.variants ? v_on THEN
+        RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', _rollout_rule.key, env,
+            CASE WHEN v_on IS NULL THEN 'it has no variant "on" or "true"'
+                 ELSE format('"%s" is not one of its variants', v_on) END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Name the variant to roll out, e.g. variant => %L. Variants: %s.',
+                      (SELECT k FROM jsonb_object_keys(flag.variants) AS k ORDER BY k LIMIT 1),
+                      (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(flag.variants) AS k));
+    END IF;
+    v_off := COALESCE(otherwise, ff._pick_variant(flag.variants, ARRAY[flag.default_variant, 'off', 'false'], v_on));
+    IF v_off IS NULL AND (SELECT count(*) FROM jsonb_object_keys(flag.variants)) = 2 THEN
+        -- a two-variant flag: the other one
+        SELECT k INTO v_off FROM jsonb_object_keys(flag.variants) AS k WHERE k <> v_on;
+    END IF;
+    IF v_off IS NULL OR NOT flag.variants ? v_off OR v_off = v_on THEN
+        RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', _rollout_rule.key, env,
+            CASE WHEN v_off IS NULL THEN format('no variant to serve outside the rollout of "%s"', v_on)
+                 WHEN v_off = v_on THEN format('"otherwise" and "variant" are both "%s"', v_on)
+                 ELSE format('"%s" is not one of its variants', v_off) END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Name the variant served to everyone else with otherwise => ''...''. Variants: %s.',
+                      (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(flag.variants) AS k));
+    END IF;
+
+    IF percentage = 100 OR percentage = 0 THEN
+        -- everyone, including contexts without a targeting key
+        rule := jsonb_build_object('if', jsonb_build_array(true, CASE WHEN percentage = 100 THEN v_on ELSE v_off END));
+    ELSE
+        IF percentage = trunc(percentage) THEN
+            w_on := percentage;
+            w_off := 100 - percentage;
+        ELSE
+            w_on := percentage * 100;
+            w_off := 10000 - percentage * 100;
+        END IF;
+        rule := jsonb_build_array(jsonb_build_array(v_on, w_on), jsonb_build_array(v_off, w_off));
+        IF bucket_by = '' THEN
+            -- {"var": ""} is the whole context: every user would get one bucket
+            RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": bucket_by is empty', _rollout_rule.key, env
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'An empty attribute name reads the whole context, which puts every user in the same bucket.',
+                      HINT = 'Name the context attribute to bucket by, e.g. bucket_by => ''email'', or omit it to use targetingKey.';
+        END IF;
+        IF bucket_by IS NOT NULL THEN
+            rule := jsonb_build_array(jsonb_build_object('cat', jsonb_build_array(
+                        jsonb_build_object('var', '$flagd.flagKey'), jsonb_build_object('var', bucket_by)))) || rule;
+        END IF;
+        rule := jsonb_build_object('fractional', rule);
+        IF bucket_by IS NOT NULL THEN
+            -- a context without the attribute (missing, null or "") gets the
+            -- default variant, like one without a targetingKey in the
+            -- shorthand: all of them would otherwise share one bucket
+            rule := jsonb_build_object('if', jsonb_build_array(
+                        jsonb_build_object('missing', jsonb_build_array(bucket_by)), NULL::jsonb, rule));
+        END IF;
+    END IF;
+    RETURN rule;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._rollout_rule(text, numeric, text, text, text, text) IS
+'Internal: the targeting of a percentage rollout of a flag (what ff.set_rollout writes)';
+
+-- ff.set_rollout replaces a flag's targeting by a percentage rollout: a
+-- flagd "fractional" split between two variants.
+CREATE OR REPLACE FUNCTION ff.set_rollout(key text, percentage numeric, environment text DEFAULT NULL,
+                               variant text DEFAULT NULL, otherwise text DEFAULT NULL,
+                               bucket_by text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._resolve_environment(set_rollout.environment);
+BEGIN
+    RETURN ff.set_targeting(set_rollout.key,
+                            ff._rollout_rule(set_rollout.key, percentage, env, variant, otherwise, bucket_by),
+                            env);
+END;
+$$;
+
+COMMENT ON FUNCTION ff.set_rollout(text, numeric, text, text, text, text) IS
+'Replaces the targeting of a flag with a percentage rollout (flagd fractional, bucketed by flag key + targetingKey or by the bucket_by attribute); 0 and 100 serve one variant to everyone';
 
 -- ---- ff.apply_draft
 
@@ -160,6 +286,7 @@ REVOKE ALL ON FUNCTION ff.apply_draft(text, jsonb, text) FROM PUBLIC;
 -- with the privileges of the role that scheduled it.
 --
 --   ff.schedule_change(flag_key, draft, run_at, environment, comment)
+--   ff.schedule_rollout(flag_key, percentages, start_at, step, ...)
 --   ff.cancel_scheduled_change(id)
 --   ff.run_scheduled_changes(max_changes)
 --
@@ -432,6 +559,53 @@ $$;
 COMMENT ON FUNCTION ff.cancel_scheduled_change(bigint) IS
 'Cancels a pending scheduled change (its creator, or a role that may make the change); returns it';
 
+-- ff.schedule_rollout schedules a progressive rollout: one scheduled
+-- change per percentage, step apart from start_at, each writing the rule
+-- ff.set_rollout writes (computed now, from the flag's variants now).
+CREATE FUNCTION ff.schedule_rollout(flag_key text, percentages numeric[], start_at timestamptz,
+                                    step interval DEFAULT '1 day', environment text DEFAULT NULL,
+                                    variant text DEFAULT NULL, otherwise text DEFAULT NULL,
+                                    bucket_by text DEFAULT NULL, comment text DEFAULT NULL)
+RETURNS SETOF ff.scheduled_changes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._resolve_environment(schedule_rollout.environment);
+    n           integer := COALESCE(cardinality(percentages), 0);
+    i           integer;
+    result      ff.scheduled_changes;
+BEGIN
+    IF flag_key IS NULL OR start_at IS NULL OR step IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+            CASE WHEN flag_key IS NULL THEN 'flag key' WHEN start_at IS NULL THEN 'start_at' ELSE 'step' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT * FROM ff.schedule_rollout(''checkout'', ''{10, 25, 50, 100}'', now() + interval ''1 hour'', interval ''1 day'');';
+    END IF;
+    IF n = 0 OR array_position(percentages, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'the percentages of a rollout of flag "%" must be a non-empty array without NULLs', flag_key
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''{10, 25, 50, 100}'': one scheduled change per percentage, step apart.';
+    END IF;
+    IF n > 1 AND step <= interval '0' THEN
+        RAISE EXCEPTION 'the step of a rollout of flag "%" must be positive, not %', flag_key, step
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The changes run at start_at, start_at + step, start_at + 2 * step, ...';
+    END IF;
+    FOR i IN 1 .. n LOOP
+        RETURN QUERY
+        SELECT * FROM ff.schedule_change(
+            flag_key,
+            jsonb_build_object('targeting', ff._rollout_rule(flag_key, percentages[i], env, variant, otherwise, bucket_by)),
+            start_at + (i - 1) * step, env,
+            format('rollout %s%% (step %s of %s)', percentages[i], i, n) || COALESCE(': ' || comment, ''));
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.schedule_rollout(text, numeric[], timestamptz, interval, text, text, text, text, text) IS
+'Schedules a progressive rollout: one scheduled change per percentage, step apart from start_at, each writing the rule ff.set_rollout writes; returns the scheduled changes';
+
 -- ff._apply_draft_as saves a draft as a role (C, src/ff_schedule.c): the
 -- runner's write, with the role's privileges, the comment recorded in the
 -- history; returns the flag's version.
@@ -515,6 +689,7 @@ SELECT pg_catalog.pg_extension_config_dump('ff.scheduled_changes_id_seq', '');
 REVOKE ALL ON FUNCTION ff._scheduled_changes_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.schedule_change(text, jsonb, timestamptz, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.cancel_scheduled_change(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff.schedule_rollout(text, numeric[], timestamptz, interval, text, text, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._apply_draft_as(name, text, jsonb, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.run_scheduled_changes(integer) FROM PUBLIC;
 
@@ -545,7 +720,7 @@ AS $$
                'changes_since', 'verify_history', 'comment_change', 'rollback_flag', 'rollback_segment',
                'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image',
                'evaluate_draft', 'evaluate_draft_row', 'apply_draft', 'schedule_change',
-               'cancel_scheduled_change', 'run_scheduled_changes']
+               'schedule_rollout', 'cancel_scheduled_change', 'run_scheduled_changes']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',
