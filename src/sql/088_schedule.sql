@@ -378,6 +378,10 @@ BEGIN
             GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
             msg := st || ': ' || msg;
             st := 'failed';
+            -- in the server log too: a pg_cron job's own record says only "SELECT n"
+            RAISE WARNING 'scheduled change % of flag "%" in environment "%" failed: %',
+                c.id, c.flag_key, c.environment, msg
+                USING HINT = 'ff.scheduled_changes keeps the error; schedule the change again once it can be made.';
         END;
         UPDATE ff.scheduled_changes AS s
            SET status = st, version = v, error = msg,

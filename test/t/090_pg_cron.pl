@@ -9,8 +9,9 @@
 #     the drafts say, the history records the editor as the role that made
 #     each change and the job's user as the session user, with the comment;
 #     the cancelled change stays cancelled; the job's run succeeded;
-#   * a change the editor may no longer make (the environment is protected
-#     meanwhile) is marked failed by the job, with the error.
+#   * a change its creator may no longer make (the environment is protected
+#     meanwhile, with only the other editor allowed) is marked failed by the
+#     job, with the error, which the server log shows too.
 # pg_cron 1.4 (Debian 12) schedules by the minute, so this test waits up to
 # about two minutes.
 use strict;
@@ -83,6 +84,9 @@ is($node->safe_psql('postgres', q{
 like($node->safe_psql('postgres', qq{SELECT error FROM ff.scheduled_changes WHERE id = $other_id}),
      qr/^42501: role "release_other" may not change protected environment "production"/,
      'the failed change says why');
+like(slurp_file($node->logfile),
+     qr/WARNING:  scheduled change $other_id of flag "gate" in environment "production" failed: 42501/,
+     'the failure is in the server log too');
 is($node->safe_psql('postgres', q{
     SELECT string_agg(key || ':' || state || ':' || default_variant || ':' || coalesce(targeting::text, '-'), ',' ORDER BY key)
       FROM ff.flags WHERE environment = 'production'}),
