@@ -913,7 +913,10 @@ static const char *const FFDraftMembers[] = {
 	"state", "variants", "defaultVariant", "targeting", "metadata"
 };
 
-/* the JSON type of a jsonb value, in jsonb_typeof's words */
+/*
+ * FFDraftTypeName returns the JSON type of a jsonb value, in jsonb_typeof's
+ * words.
+ */
 static const char *
 FFDraftTypeName(JsonbValue *v)
 {
