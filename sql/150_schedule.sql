@@ -41,6 +41,13 @@ SELECT flag_type, variants FROM ff.apply_draft('theme', '{"variants": {"light": 
 SELECT entity_key, operation, changed_by = current_user AS by_me
   FROM ff.versions WHERE environment = 'sched' AND entity = 'flag' ORDER BY version;
 
+-- ff.apply_draft is always strict: a session's ff.invalid_targeting = 'warning'
+-- does not let it store what a write refuses (a scheduled change is saved the same
+-- way whoever runs it)
+SET ff.invalid_targeting = 'warning';
+SELECT ff.apply_draft('banner', '{"targeting": {"if": [true, "zzz", "on"]}}');
+RESET ff.invalid_targeting;
+
 -- bad drafts: the errors of ff.evaluate_draft, and nothing written
 \set VERBOSITY default
 SELECT ff.current_version() AS v0 \gset
@@ -162,6 +169,11 @@ SELECT id AS a5 FROM ff.schedule_change('fresh', '{"variants": {"on": true, "off
 UPDATE ff.scheduled_changes SET status = 'applied' WHERE id = :a1;
 INSERT INTO ff.scheduled_changes (environment, flag_key, draft, run_at, created_by)
 VALUES ('sched', 'banner', '{}', now(), 'regress_ff_sched_b');
+-- nor pick the id (others would collide with it), nor lock a pending row with an
+-- UPDATE that changes nothing
+INSERT INTO ff.scheduled_changes (id, environment, flag_key, draft, run_at) OVERRIDING SYSTEM VALUE
+VALUES (1000, 'sched', 'banner', '{}', now());
+UPDATE ff.scheduled_changes SET status = 'pending' WHERE id = :a1;
 \set VERBOSITY terse
 RESET ROLE;
 

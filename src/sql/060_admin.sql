@@ -909,11 +909,15 @@ COMMENT ON FUNCTION ff.remove_segment_keys(text, text[], text) IS
 -- ff.evaluate_draft's checks first, so both refuse the same drafts with the
 -- same errors, then written through ff.flags, whose triggers validate,
 -- record and notify as for any write.  A draft that changes nothing writes
--- nothing (no new version).
+-- nothing (no new version).  It is always strict: ff.invalid_targeting and
+-- check_function_bodies (a restore's leniency) are pinned, so what a
+-- scheduled change saves does not depend on the session that runs it.
 CREATE FUNCTION ff.apply_draft(flag_key text, draft jsonb, environment text DEFAULT NULL)
 RETURNS ff.flags
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'error'
+SET check_function_bodies = on
 AS $$
 #variable_conflict use_column
 DECLARE

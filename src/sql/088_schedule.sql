@@ -202,11 +202,12 @@ BEGIN
                       HINT = 'ff.run_scheduled_changes() applies the changes that are due.';
         END IF;
         NEW.finished_at := COALESCE(NEW.finished_at, pg_catalog.now());
-    ELSIF (NEW.finished_at, NEW.finished_by, NEW.version, NEW.error) IS DISTINCT FROM
-          (OLD.finished_at, OLD.finished_by, OLD.version, OLD.error) THEN
+    ELSE
+        -- still pending: nothing may change (and an UPDATE that changes
+        -- nothing would only lock the row against the runner)
         RAISE EXCEPTION 'scheduled change % cannot be edited', OLD.id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Only the status of a pending change changes.',
+                  DETAIL = 'Only the status of a pending change changes: to cancelled, or (by the runner) to applied or failed.',
                   HINT = format('Cancel it with SELECT ff.cancel_scheduled_change(%s);', OLD.id);
     END IF;
     RETURN NEW;
@@ -339,34 +340,42 @@ COMMENT ON FUNCTION ff._apply_draft_as(name, text, jsonb, text, text) IS
 -- order of run_at, each in a subtransaction, with its creator's
 -- privileges; returns what it did.  Concurrent runners share the work
 -- (SKIP LOCKED).  It is SECURITY DEFINER: any role allowed to run it applies
--- only what is due, as it was scheduled.
+-- only what is due, as it was scheduled.  The due changes are read in one
+-- pass (a query per change would step over the index entries of the
+-- changes already applied in this transaction: quadratic).  A change that
+-- meets a transient error (a deadlock, a serialization failure, a lock
+-- timeout) stays pending for the next run; any other error fails it.  The
+-- settings that decide how strictly a write is checked are pinned, so the
+-- caller's session cannot loosen the checks of other roles' changes.
 CREATE FUNCTION ff.run_scheduled_changes(max_changes integer DEFAULT NULL)
 RETURNS TABLE (id bigint, flag_key text, environment text, status text, version bigint, error text)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'error'
+SET check_function_bodies = on
 AS $$
 #variable_conflict use_column
 DECLARE
     c           ff.scheduled_changes;
     done        integer := 0;
+    seen        bigint[] := '{}';
     v           bigint;
     st          text;
     msg         text;
+    left_due    bigint;
     saved       text := pg_catalog.current_setting('ff.change_comment', true);
 BEGIN
     IF max_changes IS NOT NULL AND max_changes < 1 THEN
         RAISE EXCEPTION 'max_changes must be at least 1 (or NULL: no limit), not %', max_changes
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    FOR c IN SELECT * FROM ff.scheduled_changes AS s
+              WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+              ORDER BY s.run_at, s.id
+              LIMIT max_changes             -- (NULL: all) the loop fetches ahead, locking what it fetches
+                FOR UPDATE SKIP LOCKED
     LOOP
-        EXIT WHEN max_changes IS NOT NULL AND done >= max_changes;
-        SELECT * INTO c FROM ff.scheduled_changes AS s
-         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
-         ORDER BY s.run_at, s.id
-         LIMIT 1
-           FOR UPDATE SKIP LOCKED;
-        EXIT WHEN NOT FOUND;
         v := NULL;
         msg := NULL;
         BEGIN
@@ -377,17 +386,27 @@ BEGIN
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
             msg := st || ': ' || msg;
-            st := 'failed';
-            -- in the server log too: a pg_cron job's own record says only "SELECT n"
-            RAISE WARNING 'scheduled change % of flag "%" in environment "%" failed: %',
-                c.id, c.flag_key, c.environment, msg
-                USING HINT = 'ff.scheduled_changes keeps the error; schedule the change again once it can be made.';
+            IF st IN ('40001', '40P01', '55P03') THEN
+                st := 'pending';
+                RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: %',
+                    c.id, c.flag_key, c.environment, msg
+                    USING HINT = 'A transient error: the next run tries it again.';
+            ELSE
+                st := 'failed';
+                -- in the server log too: a pg_cron job's own record says only "SELECT n"
+                RAISE WARNING 'scheduled change % of flag "%" in environment "%" failed: %',
+                    c.id, c.flag_key, c.environment, msg
+                    USING HINT = 'ff.scheduled_changes keeps the error; schedule the change again once it can be made.';
+            END IF;
         END;
-        UPDATE ff.scheduled_changes AS s
-           SET status = st, version = v, error = msg,
-               finished_at = pg_catalog.clock_timestamp(), finished_by = SESSION_USER
-         WHERE s.id = c.id;
+        IF st <> 'pending' THEN
+            UPDATE ff.scheduled_changes AS s
+               SET status = st, version = v, error = msg,
+                   finished_at = pg_catalog.clock_timestamp(), finished_by = SESSION_USER
+             WHERE s.id = c.id;
+        END IF;
         done := done + 1;
+        seen := seen || c.id;
         id := c.id;
         flag_key := c.flag_key;
         environment := c.environment;
@@ -397,6 +416,16 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
+    -- due changes this run could not take: row-locked by another transaction
+    -- (a runner, a cancellation in progress, or a role that locks them)
+    IF max_changes IS NULL OR done < max_changes THEN
+        SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
+         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now() AND s.id <> ALL (seen);
+        IF left_due > 0 THEN
+            RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
+                USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by runners, cancellations and SELECT ... FOR UPDATE).';
+        END IF;
+    END IF;
 END;
 $$;
 

@@ -175,8 +175,10 @@ BEGIN
             RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.flags, ff.segments, ff.segment_keys %s %s',
                                verb, dir, who);
             RETURN NEXT format('%s UPDATE (metadata, description) ON ff.environments %s %s', verb, dir, who);
-            -- schedule (INSERT) and cancel (the status) changes (1.14)
-            RETURN NEXT format('%s INSERT, UPDATE (status) ON ff.scheduled_changes %s %s', verb, dir, who);
+            -- schedule (INSERT of the columns a change is made of: not its
+            -- id, creator or status) and cancel (the status) changes (1.14)
+            RETURN NEXT format('%s INSERT (environment, flag_key, draft, run_at, comment), UPDATE (status) ON ff.scheduled_changes %s %s',
+                               verb, dir, who);
         ELSIF lvl = 'admin' THEN
             -- UPDATE on the whole table, hence on "protected": an ff administrator
             RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.environments %s %s', verb, dir, who);

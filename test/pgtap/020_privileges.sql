@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(94);
+SELECT plan(95);
 
 -- ---------------------------------------------------------------- roles
 CREATE ROLE ff_test_reader;
@@ -108,12 +108,14 @@ SELECT column_privs_are('ff', 'environments', 'metadata', 'ff_test_editor', ARRA
 SELECT column_privs_are('ff', 'environments', 'protected', 'ff_test_editor', ARRAY['SELECT'],
     'editor cannot update ff.environments.protected');
 SELECT table_privs_are('ff', 'versions', 'ff_test_editor', ARRAY['SELECT'], 'editor reads ff.versions, never writes it');
-SELECT table_privs_are('ff', 'scheduled_changes', 'ff_test_editor', ARRAY['SELECT', 'INSERT'],
-    'editor reads and schedules ff.scheduled_changes (and may update one column)');
-SELECT column_privs_are('ff', 'scheduled_changes', 'status', 'ff_test_editor', ARRAY['SELECT', 'INSERT', 'UPDATE'],
-    'editor may update the status of a scheduled change (to cancel it)');
+SELECT table_privs_are('ff', 'scheduled_changes', 'ff_test_editor', ARRAY['SELECT'],
+    'editor reads ff.scheduled_changes (and may insert and update some columns)');
+SELECT column_privs_are('ff', 'scheduled_changes', 'status', 'ff_test_editor', ARRAY['SELECT', 'UPDATE'],
+    'editor may update the status of a scheduled change (to cancel it), not insert one');
 SELECT column_privs_are('ff', 'scheduled_changes', 'draft', 'ff_test_editor', ARRAY['SELECT', 'INSERT'],
-    'editor cannot update the draft of a scheduled change');
+    'editor schedules a draft, and cannot update it');
+SELECT column_privs_are('ff', 'scheduled_changes', 'id', 'ff_test_editor', ARRAY['SELECT'],
+    'editor cannot choose the id of a scheduled change');
 SELECT function_privs_are('ff', 'run_scheduled_changes', ARRAY['integer'], 'ff_test_editor', ARRAY['EXECUTE'],
     'editor may run the due scheduled changes');
 SELECT function_privs_are('ff', '_apply_draft_as', ARRAY['name', 'text', 'jsonb', 'text', 'text'], 'ff_test_editor',

@@ -129,6 +129,25 @@ is($node->safe_psql('postgres', qq{
       FROM ff.versions WHERE version > $v2}),
     '1:after', 'the rolled-back prepared change recorded nothing and left no gap');
 
+# a scheduled change (1.14) whose runner times out on the writer lock stays
+# pending (a transient error: with a WARNING), and the next run applies it
+$node->safe_psql('postgres', q{SELECT ff.schedule_change('waiter', '{"state": "DISABLED"}', now())});
+my $busy = $node->background_psql('postgres');
+$busy->query_safe(q{BEGIN});
+$busy->query_safe(q{UPDATE ff.flags SET description = 'busy' WHERE key = 'prepared'});
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+    SET lock_timeout = '200ms';
+    SELECT status || ' ' || left(error, 5) FROM ff.run_scheduled_changes()});
+is($stdout, 'pending 55P03', 'a scheduled change that meets a lock timeout stays pending');
+like($stderr, qr/WARNING:  scheduled change 1 of flag "waiter" in environment "development" stays pending: 55P03/,
+    'with a WARNING that says so');
+$busy->query_safe(q{COMMIT});
+$busy->quit;
+is($node->safe_psql('postgres', q{SELECT string_agg(status, ',') FROM ff.run_scheduled_changes()}),
+    'applied', 'the next run applies it');
+is($node->safe_psql('postgres', q{SELECT state FROM ff.flags WHERE key = 'waiter'}), 'DISABLED',
+    'and the flag is as the draft says');
+
 is($node->safe_psql('postgres',
         'SELECT count(*) = max(version), (SELECT ok FROM ff.verify_history()) FROM ff.versions'),
     't|t', 'the history is gap-free and its chain verifies');
