@@ -32,6 +32,9 @@ SELECT default_variant, targeting, metadata
 SELECT ff.current_version() AS before_version \gset
 SELECT (ff.apply_draft('banner', '{"state": "ENABLED", "targeting": null}')).version = :before_version AS same_version,
        ff.current_version() = :before_version AS no_new_version;
+-- ({} is no targeting too, as when written)
+SELECT (ff.apply_draft('banner', '{"targeting": {}}')).targeting IS NULL AS none,
+       ff.current_version() = :before_version AS no_new_version;
 -- a missing flag is created from the draft (ENABLED unless it says so)
 SELECT key, state, variants, default_variant, flag_type
   FROM ff.apply_draft('theme', '{"variants": {"light": "L", "dark": "D"}, "defaultVariant": "light"}');

@@ -33,6 +33,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 #include "ff_schedule.h"
@@ -88,8 +89,6 @@ ff_apply_draft_as(PG_FUNCTION_ARGS)
 	volatile bool version_null = true;
 	Oid			argtypes[3] = {TEXTOID, JSONBOID, TEXTOID};
 	Datum		values[3];
-	Datum		comment_value[1];
-	Oid			comment_type[1] = {TEXTOID};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -113,7 +112,11 @@ ff_apply_draft_as(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(1);
 	values[1] = PG_GETARG_DATUM(2);
 	values[2] = PG_GETARG_DATUM(3);
-	comment_value[0] = PG_ARGISNULL(4) ? CStringGetTextDatum("") : PG_GETARG_DATUM(4);
+
+	/* the history records it with the change (ff.comment_change does this) */
+	(void) set_config_option("ff.change_comment",
+							 PG_ARGISNULL(4) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(4)),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(roleid, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -124,10 +127,6 @@ ff_apply_draft_as(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		ret = SPI_execute_with_args("SELECT pg_catalog.set_config('ff.change_comment', $1, true)",
-									1, comment_type, comment_value, NULL, false, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "setting the change comment failed: %s", SPI_result_code_string(ret));
 		ret = SPI_execute_with_args("SELECT (ff.apply_draft($1, $2, $3)).version",
 									3, argtypes, values, NULL, false, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)

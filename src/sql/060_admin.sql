@@ -923,8 +923,9 @@ AS $$
 DECLARE
     env         text := ff._resolve_environment(apply_draft.environment);
     old         ff.flags;
+    merged      ff.flags;
     result      ff.flags;
-    md          jsonb;
+    stored      boolean;
 BEGIN
     IF flag_key IS NULL OR draft IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', CASE WHEN flag_key IS NULL THEN 'flag key' ELSE 'draft' END
@@ -935,38 +936,50 @@ BEGIN
     -- the checks of ff.evaluate_draft: an object of known members that
     -- compiles over the stored flag, with segments the environment has
     PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);
-    md := CASE WHEN draft ? 'metadata' THEN COALESCE(NULLIF(draft -> 'metadata', 'null'), '{}') END;
 
+    -- the stored flag (if any) with the draft's members over it; JSON null
+    -- removes the default variant or the targeting (the validation trigger
+    -- stores {} as none too), and null metadata is {}
     SELECT * INTO old FROM ff.flags AS f WHERE f.environment = env AND f.key = flag_key FOR UPDATE;
-    IF NOT FOUND THEN
+    stored := FOUND;
+    merged := old;
+    IF draft ? 'state' THEN
+        merged.state := draft ->> 'state';
+    END IF;
+    IF draft ? 'variants' THEN
+        merged.variants := draft -> 'variants';
+    END IF;
+    IF draft ? 'defaultVariant' THEN
+        merged.default_variant := draft ->> 'defaultVariant';
+    END IF;
+    IF draft ? 'targeting' THEN
+        merged.targeting := NULLIF(draft -> 'targeting', 'null');
+    END IF;
+    IF draft ? 'metadata' THEN
+        merged.metadata := COALESCE(NULLIF(draft -> 'metadata', 'null'), '{}');
+    END IF;
+
+    IF NOT stored THEN
         INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
-        VALUES (env, flag_key, COALESCE(draft ->> 'state', 'ENABLED'), draft -> 'variants',
-                draft ->> 'defaultVariant', NULLIF(draft -> 'targeting', 'null'), COALESCE(md, '{}'))
+        VALUES (env, flag_key, COALESCE(merged.state, 'ENABLED'), merged.variants, merged.default_variant,
+                merged.targeting, COALESCE(merged.metadata, '{}'))
         RETURNING * INTO result;
         RETURN result;
     END IF;
-
-    UPDATE ff.flags AS t
-       SET state = COALESCE(draft ->> 'state', t.state),
-           variants = COALESCE(draft -> 'variants', t.variants),
-           -- a draft whose variants change the type changes the flag's type
-           flag_type = CASE WHEN draft ? 'variants' AND draft -> 'variants' IS DISTINCT FROM t.variants
-                            THEN NULL ELSE t.flag_type END,
-           default_variant = CASE WHEN draft ? 'defaultVariant' THEN draft ->> 'defaultVariant'
-                                  ELSE t.default_variant END,
-           targeting = CASE WHEN draft ? 'targeting' THEN NULLIF(draft -> 'targeting', 'null')
-                            ELSE t.targeting END,
-           metadata = COALESCE(md, t.metadata)
-     WHERE t.environment = env AND t.key = flag_key
-       AND (t.state, t.variants, t.default_variant, t.targeting, t.metadata) IS DISTINCT FROM
-           (COALESCE(draft ->> 'state', t.state), COALESCE(draft -> 'variants', t.variants),
-            CASE WHEN draft ? 'defaultVariant' THEN draft ->> 'defaultVariant' ELSE t.default_variant END,
-            CASE WHEN draft ? 'targeting' THEN NULLIF(draft -> 'targeting', 'null') ELSE t.targeting END,
-            COALESCE(md, t.metadata))
-    RETURNING * INTO result;
-    IF NOT FOUND THEN
+    IF (merged.state, merged.variants, merged.default_variant, merged.targeting, merged.metadata)
+       IS NOT DISTINCT FROM (old.state, old.variants, old.default_variant, old.targeting, old.metadata) THEN
         RETURN old;
     END IF;
+    UPDATE ff.flags AS t
+       SET state = merged.state,
+           variants = merged.variants,
+           -- variants of another type change the flag's type: derived again
+           flag_type = CASE WHEN merged.variants IS DISTINCT FROM old.variants THEN NULL ELSE t.flag_type END,
+           default_variant = merged.default_variant,
+           targeting = merged.targeting,
+           metadata = merged.metadata
+     WHERE t.environment = env AND t.key = flag_key
+    RETURNING * INTO result;
     IF result.flag_type IS DISTINCT FROM old.flag_type THEN
         RAISE WARNING 'flag "%" in environment "%" changes type from % to %', flag_key, env, old.flag_type, result.flag_type
             USING DETAIL = pg_catalog.format('The draft''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',

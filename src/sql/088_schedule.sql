@@ -148,7 +148,6 @@ BEGIN
                       HINT = 'Leave status, finished_at, finished_by, version and error out; ff.schedule_change() fills in the rest.';
         END IF;
         NEW.environment := ff._resolve_environment(NEW.environment);
-        PERFORM ff._check_name('flag', NEW.flag_key);
         IF NEW.run_at < pg_catalog.now() THEN
             RAISE EXCEPTION 'cannot schedule a change of flag "%" in environment "%" in the past',
                 NEW.flag_key, NEW.environment
@@ -292,8 +291,6 @@ AS $$
 DECLARE
     env         text := ff._resolve_environment(schedule_rollout.environment);
     n           integer := COALESCE(cardinality(percentages), 0);
-    i           integer;
-    result      ff.scheduled_changes;
 BEGIN
     IF flag_key IS NULL OR start_at IS NULL OR step IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
