@@ -15,11 +15,13 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "feature_flags.h"
 #include "ff_cache.h"
 #include "ff_history.h"
+#include "ff_stats.h"
 
 PG_MODULE_MAGIC;
 
@@ -147,9 +149,32 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("ff.track_evaluations",
+							 "Counts flag evaluations for ff.evaluation_stats.",
+							 "Needs feature_flags in shared_preload_libraries.",
+							 &ff_track_evaluations,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, FFStatsAssignTrack, NULL);
+
+	/* a PGC_POSTMASTER setting can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("ff.stats_max_entries",
+								"Number of entries (environment, flag, variant, reason, error code) of ff.evaluation_stats.",
+								"Evaluations of outcomes that find the table full are counted as dropped.",
+								&ff_stats_max_entries,
+								10000,
+								100,
+								1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("ff");
 
 	/* subsystems */
 	FFCacheInit();
 	FFHistoryInit();
+	FFStatsInit();
 }

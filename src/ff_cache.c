@@ -78,6 +78,7 @@
 #include "ff_cache.h"
 #include "ff_jsonb.h"
 #include "ff_names.h"
+#include "ff_stats.h"
 #include "ff_trigger.h"
 
 /* the configuration tables the cache reads */
@@ -637,7 +638,11 @@ FFCacheRebuild(void)
 	/* an invalidation that arrived while resolving the OIDs still counts */
 	FFCacheValid = (FFInvalCount == inval_at_start);
 	if (old != NULL)
+	{
+		/* the counts of its flags first (ff_stats.c) */
+		FFStatsFlush(true);
 		MemoryContextDelete(old->cxt);
+	}
 }
 
 /*

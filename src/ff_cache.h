@@ -55,6 +55,12 @@ typedef struct FFCacheFlag
 	FFFlag		flag;
 	Jsonb	  **variant_jsonb;	/* per variant index, the value as jsonb */
 	Jsonb	   *metadata;		/* environment metadata + flag metadata */
+
+	/* evaluation statistics not yet in shared memory (ff_stats.c) */
+	bool		stat_listed;	/* on the list of flags with counts */
+	uint64	   *stat_counts;	/* FFStatsSlots() counters, from the first count */
+	struct FFCacheEnv *stat_env;	/* the flag's environment, for its name */
+	struct FFCacheFlag *stat_next;	/* the next flag on that list */
 } FFCacheFlag;
 
 /*

@@ -39,6 +39,7 @@
 #include "ff_cache.h"
 #include "ff_jsonb.h"
 #include "ff_row.h"
+#include "ff_stats.h"
 
 /* the JSON type a caller asks for */
 typedef enum FFWant
@@ -560,6 +561,7 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 		if (r != NULL)
 		{
 			FFEvaluateFlag(r->env, r->flag, input, want, out);
+			FFStatsCountFlag(r->env, r->flag, out->reason, out->error, out->variant);
 			return;
 		}
 	}
@@ -575,6 +577,8 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 						   "environment \"%s\" does not exist", missing);
 			out->missing_env = missing;
 		}
+		FFStatsCountMissing(missing, missing ? strlen(missing) : 0, key, keylen,
+							FF_ERROR_FLAG_NOT_FOUND);
 		return;
 	}
 	out->env = env;
@@ -589,10 +593,13 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 		FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
 					   "flag \"%.*s\" does not exist in environment \"%s\"",
 					   (int) keylen, key, env->name);
+		FFStatsCountMissing(env->name, strlen(env->name), key, keylen,
+							FF_ERROR_FLAG_NOT_FOUND);
 		return;
 	}
 	FFRecentRemember(key, keylen, envname, envlen, env, flag);
 	FFEvaluateFlag(env, flag, input, want, out);
+	FFStatsCountFlag(env, flag, out->reason, out->error, out->variant);
 }
 
 /*
@@ -1553,6 +1560,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		if (!flag->compiled)
 			FFCacheGetFlag(env, flag->key, flag->keylen);
 		FFEvaluateFlag(env, flag, &input, FF_WANT_ANY, &out);
+		FFStatsCountFlag(env, flag, out.reason, out.error, out.variant);
 
 		/* "value" */
 		FFSetString(&e->pairs[np].key, "value", 5);

@@ -112,11 +112,12 @@ AS $$
                'changes_since', 'verify_history', 'comment_change', 'rollback_flag', 'rollback_segment',
                'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image',
                'evaluate_draft', 'evaluate_draft_row', 'apply_draft', 'schedule_change',
-               'schedule_rollout', 'cancel_scheduled_change', 'run_scheduled_changes']
+               'schedule_rollout', 'cancel_scheduled_change', 'run_scheduled_changes',
+               'evaluation_stats', 'evaluation_stats_info']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',
-               'unprotect_environment']
+               'unprotect_environment', 'reset_evaluation_stats']
        END::pg_catalog.name[])
      ORDER BY p.proname, p.oid::pg_catalog.regprocedure::pg_catalog.text
 $$;
