@@ -35,6 +35,14 @@ CREATE VIEW ff.evaluation_stats WITH (security_invoker = true) AS
 
 COMMENT ON VIEW ff.evaluation_stats IS
 'Evaluations counted per environment, flag key, variant, reason and error code (variant NULL: the caller''s default was returned); last_evaluated is accurate to about a second';
+COMMENT ON COLUMN ff.evaluation_stats.environment IS 'Environment the evaluation asked for (the default one by its name)';
+COMMENT ON COLUMN ff.evaluation_stats.flag_key IS 'Flag key the evaluation asked for (also keys that do not exist: error_code FLAG_NOT_FOUND); cut to 200 bytes';
+COMMENT ON COLUMN ff.evaluation_stats.variant IS 'Variant returned; NULL when the caller''s default was returned (DISABLED, ERROR, no default variant)';
+COMMENT ON COLUMN ff.evaluation_stats.reason IS 'STATIC, DEFAULT, TARGETING_MATCH, DISABLED or ERROR';
+COMMENT ON COLUMN ff.evaluation_stats.error_code IS 'For reason ERROR: FLAG_NOT_FOUND, PARSE_ERROR, TYPE_MISMATCH, INVALID_CONTEXT or GENERAL';
+COMMENT ON COLUMN ff.evaluation_stats.evaluations IS 'Evaluations with this outcome since the entry was created';
+COMMENT ON COLUMN ff.evaluation_stats.first_evaluated IS 'When the entry was created (the first count of this outcome after stats_since)';
+COMMENT ON COLUMN ff.evaluation_stats.last_evaluated IS 'When counts of this outcome were last added (within about a second of the evaluation)';
 REVOKE ALL ON ff.evaluation_stats FROM PUBLIC;
 
 -- ff.evaluation_stats_info: the state of the statistics table
@@ -85,4 +93,11 @@ CREATE VIEW ff.flag_usage WITH (security_invoker = true) AS
 
 COMMENT ON VIEW ff.flag_usage IS
 'Per flag: evaluations counted since ff.evaluation_stats_info().stats_since, errors, the variants served and the last evaluation (0 evaluations: unused; one variant served: constant)';
+COMMENT ON COLUMN ff.flag_usage.environment IS 'Environment of the flag';
+COMMENT ON COLUMN ff.flag_usage.flag_key IS 'Flag key';
+COMMENT ON COLUMN ff.flag_usage.state IS 'ENABLED or DISABLED';
+COMMENT ON COLUMN ff.flag_usage.evaluations IS 'Evaluations counted (0: not evaluated since stats_since)';
+COMMENT ON COLUMN ff.flag_usage.errors IS 'Evaluations that returned the caller''s default with reason ERROR';
+COMMENT ON COLUMN ff.flag_usage.variants_served IS 'Variants returned, sorted (one: the flag is constant in practice)';
+COMMENT ON COLUMN ff.flag_usage.last_evaluated IS 'When it was last evaluated (NULL: not since stats_since)';
 REVOKE ALL ON ff.flag_usage FROM PUBLIC;
