@@ -103,6 +103,23 @@ isnt($ret, 0, 'writes fail on the standby');
 like($err, qr/read-only transaction/, 'with the read-only transaction error');
 
 $session->quit;
+
+# evaluation statistics (1.15) work on the read-only standby: each server
+# counts its own evaluations, and the primary's do not reach it
+$primary->safe_psql('postgres', q{
+    SELECT ff.reset_evaluation_stats();
+    SELECT ff.get_string('late-flag', '{}', 'none')});
+$standby->safe_psql('postgres', q{
+    SELECT ff.reset_evaluation_stats();
+    SELECT ff.get_string('late-flag', '{}', 'none');
+    SELECT ff.get_string('late-flag', '{}', 'none')});
+is($standby->safe_psql('postgres', q{
+    SELECT flag_key || '|' || variant || '|' || evaluations FROM ff.evaluation_stats}),
+    'late-flag|a|2', 'the standby counts its own evaluations');
+is($primary->safe_psql('postgres', q{
+    SELECT flag_key || '|' || variant || '|' || evaluations FROM ff.evaluation_stats}),
+    'late-flag|a|1', 'and the primary its own');
+
 $standby->stop;
 $primary->stop;
 done_testing();

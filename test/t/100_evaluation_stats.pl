@@ -218,6 +218,14 @@ is($node->safe_psql('postgres', $stats . ', first_evaluated, last_evaluated'), $
 is($node->safe_psql('postgres', 'SELECT stats_since FROM ff.evaluation_stats_info()'), $since,
     'and so does stats_since');
 ok(!-e $node->data_dir . '/pg_stat/feature_flags.stat', 'the file is removed once read');
+# an immediate shutdown stops the backends first: the table is consistent and saved
+$node->safe_psql('postgres', q{SELECT ff.get_bool('checkout', '{}', false)});
+$before = $node->safe_psql('postgres', $stats);
+$node->stop('immediate');
+$node->start;
+is($node->safe_psql('postgres', $stats), $before, 'and an immediate shutdown (pg_ctl stop -m immediate)');
+like($before, qr/\|2$/, 'which had counted the evaluation before it');
+
 # a backend that crashes makes the server reinitialise shared memory
 my $victim = $node->background_psql('postgres', on_error_stop => 0);
 my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
