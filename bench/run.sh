@@ -237,6 +237,8 @@ jit = $JIT
 max_parallel_workers_per_gather = 0
 # g reports the mean time of a WAL flush (pg_stat_wal.wal_sync_time)
 track_wal_io_timing = on
+# preloaded as the README recommends, so evaluations are counted (1.15)
+shared_preload_libraries = 'feature_flags'
 CONF
 	as_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null \
 		|| { tail -20 "$DATA/server.log" >&2; exit 1; }

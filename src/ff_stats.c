@@ -114,6 +114,9 @@ typedef struct FFStatsMissingEntry
 	int64		evaluations;
 } FFStatsMissingEntry;
 
+/* the missing key counted last: a bulk query asks for the same one again */
+static FFStatsMissingEntry *FFStatsLastMissing = NULL;
+
 static TimestampTz FFStatsLastFlush = 0;
 static bool FFStatsExitRegistered = false;
 static bool FFStatsSinceKnown = false;	/* this database has its entry */
@@ -273,6 +276,18 @@ done:
 }
 
 /*
+ * FFStatsNameIs tells whether a key field holds the name of len bytes (as
+ * FFStatsSetName would store it).
+ */
+static bool
+FFStatsNameIs(const char *field, const char *name, size_t len)
+{
+	if (len > FF_STATS_NAME_MAX)
+		len = pg_mbcliplen(name, (int) len, FF_STATS_NAME_MAX);
+	return memcmp(field, name, len) == 0 && field[len] == '\0';
+}
+
+/*
  * FFStatsShmemStartup creates or attaches the shared state and table.
  */
 static void
@@ -356,6 +371,14 @@ FFStatsCountMissing(const char *envname, size_t envlen, const char *key,
 
 	if (!FFStatsActive || key == NULL)
 		return;
+	e = FFStatsLastMissing;
+	if (e != NULL && e->key.error == error &&
+		FFStatsNameIs(e->key.flag_key, key, keylen) &&
+		FFStatsNameIs(e->key.environment, envname ? envname : "", envname ? envlen : 0))
+	{
+		e->evaluations++;
+		return;
+	}
 	if (!FFStatsExitRegistered)
 	{
 		before_shmem_exit(FFStatsAtExit, (Datum) 0);
@@ -382,6 +405,7 @@ FFStatsCountMissing(const char *envname, size_t envlen, const char *key,
 	if (!found)
 		e->evaluations = 0;
 	e->evaluations++;
+	FFStatsLastMissing = e;
 	if (hash_get_num_entries(FFStatsMissing) >= FF_STATS_MISSING_MAX)
 		FFStatsFlush(true);
 }
@@ -523,6 +547,7 @@ FFStatsFlush(bool force)
 		flags->stat_next = NULL;
 		flags = next;
 	}
+	FFStatsLastMissing = NULL;
 	if (FFStatsMissing != NULL)
 	{
 		HASH_SEQ_STATUS seq;

@@ -7,7 +7,8 @@
 #     and ff.json_logic are not counted;
 #   * the counts of a session reach the others when it ends, and survive a
 #     cache rebuild in the middle of a session; parallel workers count;
-#   * ff.flag_usage shows every flag, evaluated or not;
+#   * ff.flag_usage shows every flag, evaluated or not; missing flags are
+#     counted per key and environment, also in bulk;
 #   * reset: all (stats_since restarts), one environment, one flag;
 #   * ff.track_evaluations: off counts nothing; only a superuser sets it;
 #   * privileges: nothing for PUBLIC, reading for the editor recipe,
@@ -162,6 +163,28 @@ is($node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()}), '2', 'a 
 is($node->safe_psql('postgres', qq{
     SELECT entries, stats_since > '$since' FROM ff.evaluation_stats_info()}), '0|t',
     'a full reset restarts stats_since');
+
+# ---- a flag the code still asks for after it was deleted: counted per key
+# and environment in bulk, also when the keys alternate
+$node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()});
+$node->safe_psql('postgres', q{
+    SELECT count(*) FILTER (WHERE ff.get_bool(CASE WHEN i % 3 = 0 THEN 'gone-a' ELSE 'gone-b' END,
+                                              '{}', false, CASE WHEN i % 5 = 0 THEN 'staging' END))
+      FROM generate_series(1, 3000) AS i});
+is($node->safe_psql('postgres', $stats), join("\n",
+    'development|gone-a|-|ERROR|FLAG_NOT_FOUND|800',
+    'development|gone-b|-|ERROR|FLAG_NOT_FOUND|1600',
+    'staging|gone-a|-|ERROR|FLAG_NOT_FOUND|200',
+    'staging|gone-b|-|ERROR|FLAG_NOT_FOUND|400'),
+    'evaluations of missing flags are counted per key and environment');
+is($node->safe_psql('postgres', q{
+    SELECT ff.reset_evaluation_stats();
+    SELECT ff.get_bool('gone-a', '{}', false);
+    SELECT count(*) FROM ff.evaluation_stats;    -- adds this session's counts
+    SELECT ff.get_bool('gone-a', '{}', false);
+    SELECT evaluations FROM ff.evaluation_stats}), "t\n1\nt\n2",
+    'the same missing key is counted again after its counts were added');
+$node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()});
 
 # ---- ff.track_evaluations
 $node->safe_psql('postgres', q{
