@@ -182,7 +182,7 @@ is($node->safe_psql('postgres', q{
     SELECT ff.get_bool('gone-a', '{}', false);
     SELECT count(*) FROM ff.evaluation_stats;    -- adds this session's counts
     SELECT ff.get_bool('gone-a', '{}', false);
-    SELECT evaluations FROM ff.evaluation_stats}), "t\n1\nt\n2",
+    SELECT evaluations FROM ff.evaluation_stats}), "4\nf\n1\nf\n2",
     'the same missing key is counted again after its counts were added');
 $node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()});
 
