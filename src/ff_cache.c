@@ -805,6 +805,16 @@ FFArenaAllocZero(JLArena *arena, size_t size)
 }
 
 /*
+ * FFCacheEnvAllocZero returns size zeroed bytes that live as long as env's
+ * generation, from its arena.
+ */
+void *
+FFCacheEnvAllocZero(FFCacheEnv *env, size_t size)
+{
+	return FFArenaAllocZero(env->arena, size);
+}
+
+/*
  * FFArenaBytes copies len bytes into the arena as a NUL-terminated string.
  */
 static char *

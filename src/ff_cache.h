@@ -58,7 +58,7 @@ typedef struct FFCacheFlag
 
 	/* evaluation statistics not yet in shared memory (ff_stats.c) */
 	bool		stat_listed;	/* on the list of flags with counts */
-	uint64	   *stat_counts;	/* FFStatsSlots() counters, from the first count */
+	uint32	   *stat_counts;	/* FFStatsSlots() counters, from the first count */
 	struct FFCacheEnv *stat_env;	/* the flag's environment, for its name */
 	struct FFCacheFlag *stat_next;	/* the next flag on that list */
 } FFCacheFlag;
@@ -206,6 +206,8 @@ extern bool FFCacheSegmentCallback(void *opaque, const char *name, size_t namele
 								   const char *key, size_t keylen,
 								   JLSegmentInfo *info);
 extern void FFCacheGetStats(FFCacheStats *stats);
+/* size zeroed bytes that live as long as env's generation */
+extern void *FFCacheEnvAllocZero(FFCacheEnv *env, size_t size);
 
 /* the per-call scratch arena, reset */
 extern JLArena *FFScratchArena(void);

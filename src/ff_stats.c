@@ -5,26 +5,40 @@
  *	  evaluated, per variant, reason and error code, and when last.
  *
  * Counting costs the evaluation path a few instructions and no lock: each
- * flag of the backend's cache has an array of counters (FFStatsCountFlag
- * in ff_stats.h), allocated at its first count, and the flags with counts
- * are on a list.  Evaluations of keys that found no flag are counted in a
- * small backend-local table.  FFStatsFlush adds these counts to a hash
+ * flag of the backend's cache has an array of 32-bit counters
+ * (FFStatsCountFlag in ff_stats.h), allocated in the generation's arena at
+ * its first count (72 bytes for a flag of two variants), and the flags with
+ * counts are on a list.  Evaluations of keys that found no flag are counted
+ * in a small backend-local table.  FFStatsFlush adds these counts to a hash
  * table in shared memory, keyed by database, environment, flag key,
  * variant, reason and error code:
  *
- *	 * at the end of a transaction, at most once a second;
+ *	 * at the end of a transaction, at most once a second, and only if the
+ *	   lock is free (else at the next one);
  *	 * before the cache generation holding the counted flags is freed;
  *	 * when the backend reads or resets the statistics;
  *	 * when the backend exits (parallel workers too).
  *
+ * The table's lock is taken shared to add to existing entries (each entry
+ * has a spinlock for its counts) and exclusively only to create or remove
+ * entries; readers copy what they need under the shared lock and build
+ * their result after releasing it.
+ *
+ * Each database has a bookkeeping entry: since when it is counted, the
+ * evaluations it could not count because the table was full, and how many
+ * entries of keys that found no flag it has.  Those are capped (a tenth of
+ * the table): any role that may evaluate can ask for as many missing keys
+ * as it likes, and must not crowd out the counts of real flags or of other
+ * databases.  Missing keys beyond the cap are counted together under an
+ * entry with no environment and no key.
+ *
  * The shared table exists only when the library is in
  * shared_preload_libraries; otherwise nothing is counted and the SQL
- * functions say how to enable it.  It has ff.stats_max_entries entries;
- * the evaluations of outcomes that find it full are added to a "dropped"
- * count instead.  The postmaster writes the table to
- * pg_stat/feature_flags.stat at a clean shutdown and reads it back at the
- * next start, as pg_stat_statements does; after a crash the statistics
- * start empty.
+ * functions say how to enable it.  The postmaster writes the table to
+ * pg_stat/feature_flags.stat when it exits after a clean shutdown, or
+ * after any exit if nothing changed the table since it was read, and reads
+ * it back (then deletes it) at the next start, as pg_stat_statements does;
+ * after a crash the counts since the last start are lost.
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -45,9 +59,11 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "ff_stats.h"
@@ -71,24 +87,30 @@ typedef struct FFStatsKey
 } FFStatsKey;
 
 /*
- * The entry of reason FF_STATS_RESET_ENTRY (names empty) of a database
- * holds in first_evaluated since when it is counted: its first flush, or
- * its last full reset.
+ * The bookkeeping entry of a database has reason FF_STATS_RESET_ENTRY and
+ * empty names; see FFStatsEntry.
  */
 #define FF_STATS_RESET_ENTRY (-1)
+
+/* bookkeeping entries may exceed ff.stats_max_entries by this many */
+#define FF_STATS_RESERVED 64
 
 typedef struct FFStatsEntry
 {
 	FFStatsKey	key;
-	int64		evaluations;
-	TimestampTz first_evaluated;	/* when the entry was created */
-	TimestampTz last_evaluated; /* the last flush that added to it */
+	slock_t		mutex;			/* the counts, when the lock is held shared */
+	int64		evaluations;	/* bookkeeping: evaluations not counted (full) */
+	int64		missing_entries;	/* bookkeeping: FLAG_NOT_FOUND entries */
+	TimestampTz first_evaluated;	/* bookkeeping: since when it is counted */
+	TimestampTz last_evaluated;
 } FFStatsEntry;
 
 typedef struct FFStatsSharedState
 {
 	LWLock	   *lock;
-	int64		dropped;		/* evaluations not counted: table full */
+	int64		regular_entries;	/* entries that are not bookkeeping */
+	int64		dropped;		/* not counted, and no bookkeeping entry */
+	bool		changed;		/* since the table was read from the file */
 } FFStatsSharedState;
 
 /* the statistics file: header, dropped, entry count, entries */
@@ -119,9 +141,9 @@ static FFStatsMissingEntry *FFStatsLastMissing = NULL;
 
 static TimestampTz FFStatsLastFlush = 0;
 static bool FFStatsExitRegistered = false;
-static bool FFStatsSinceKnown = false;	/* this database has its entry */
 
 static void FFStatsAtExit(int code, Datum arg);
+static void FFStatsRecountMissing(void);
 
 /* ---------------------------------------------------------------------
  * Shared memory
@@ -134,7 +156,8 @@ static Size
 FFStatsShmemSize(void)
 {
 	return add_size(MAXALIGN(sizeof(FFStatsSharedState)),
-					hash_estimate_size(ff_stats_max_entries, sizeof(FFStatsEntry)));
+					hash_estimate_size(ff_stats_max_entries + FF_STATS_RESERVED,
+									   sizeof(FFStatsEntry)));
 }
 
 /*
@@ -164,7 +187,9 @@ FFStatsSetName(char *dst, const char *src, size_t len)
 
 /*
  * FFStatsSave writes the shared table to FF_STATS_FILE: the postmaster's
- * on_shmem_exit callback, after a clean shutdown only (code 0).
+ * on_shmem_exit callback, after a clean shutdown (code 0), or after any
+ * exit when nothing changed the table since it was read (a start that
+ * failed must not lose the file it read).
  */
 static void
 FFStatsSave(int code, Datum arg)
@@ -175,7 +200,10 @@ FFStatsSave(int code, Datum arg)
 	uint32		header[2] = {FF_STATS_FILE_MAGIC, (uint32) sizeof(FFStatsEntry)};
 	int64		count;
 
-	if (code != 0 || FFStatsShared == NULL || FFStatsHash == NULL)
+	if (FFStatsShared == NULL || FFStatsHash == NULL)
+		return;
+	/* after a crash the table may be inconsistent, unless nobody touched it */
+	if (code != 0 && FFStatsShared->changed)
 		return;
 	file = AllocateFile(FF_STATS_FILE ".tmp", PG_BINARY_W);
 	if (file == NULL)
@@ -260,15 +288,17 @@ FFStatsLoad(void)
 			break;
 		}
 		/* a smaller ff.stats_max_entries than before: keep what fits */
-		if (hash_get_num_entries(FFStatsHash) >= ff_stats_max_entries)
-		{
-			if (temp.key.reason != FF_STATS_RESET_ENTRY)
-				FFStatsShared->dropped += temp.evaluations;
+		if (temp.key.reason == FF_STATS_RESET_ENTRY ?
+			hash_get_num_entries(FFStatsHash) >= ff_stats_max_entries + FF_STATS_RESERVED :
+			FFStatsShared->regular_entries >= ff_stats_max_entries)
 			continue;
-		}
 		entry = hash_search(FFStatsHash, &temp.key, HASH_ENTER, &found);
 		*entry = temp;
+		SpinLockInit(&entry->mutex);
+		if (temp.key.reason != FF_STATS_RESET_ENTRY)
+			FFStatsShared->regular_entries++;
 	}
+	FFStatsRecountMissing();
 
 done:
 	FreeFile(file);
@@ -305,13 +335,16 @@ FFStatsShmemStartup(void)
 	if (!found)
 	{
 		FFStatsShared->lock = &(GetNamedLWLockTranche("feature_flags"))->lock;
+		FFStatsShared->regular_entries = 0;
 		FFStatsShared->dropped = 0;
+		FFStatsShared->changed = false;
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(FFStatsKey);
 	info.entrysize = sizeof(FFStatsEntry);
 	FFStatsHash = ShmemInitHash("feature_flags evaluation statistics hash",
-								ff_stats_max_entries, ff_stats_max_entries,
+								ff_stats_max_entries + FF_STATS_RESERVED,
+								ff_stats_max_entries + FF_STATS_RESERVED,
 								&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 	FFStatsActive = ff_track_evaluations;
@@ -336,20 +369,25 @@ FFStatsAssignTrack(bool newval, void *extra)
 }
 
 /*
- * FFStatsListFlag allocates a flag's counters (in its generation's memory)
- * if it has none, and puts it on the list of flags with counts.
+ * FFStatsPrepareCount puts a flag on the list of flags with counts,
+ * allocating its counters (in its generation's arena) at its first count;
+ * a counter that is full (2^32 - 1 evaluations since the last flush, in one
+ * long statement) is added to shared memory first.
  */
 void
-FFStatsListFlag(FFCacheEnv *env, FFCacheFlag *flag)
+FFStatsPrepareCount(FFCacheEnv *env, FFCacheFlag *flag, int slot)
 {
+	if (flag->stat_listed && flag->stat_counts[slot] == PG_UINT32_MAX)
+		FFStatsFlush(true);
+	if (flag->stat_listed)
+		return;
 	if (!FFStatsExitRegistered)
 	{
 		before_shmem_exit(FFStatsAtExit, (Datum) 0);
 		FFStatsExitRegistered = true;
 	}
 	if (flag->stat_counts == NULL)
-		flag->stat_counts = MemoryContextAllocZero(env->cxt,
-												   sizeof(uint64) * FFStatsSlots(flag));
+		flag->stat_counts = FFCacheEnvAllocZero(env, sizeof(uint32) * FFStatsSlots(flag));
 	flag->stat_env = env;
 	flag->stat_next = FFStatsFlags;
 	FFStatsFlags = flag;
@@ -411,38 +449,62 @@ FFStatsCountMissing(const char *envname, size_t envlen, const char *key,
 }
 
 /*
- * FFStatsAdd adds count evaluations under key to the shared table (the
- * lock held exclusively).
+ * FFStatsMissingCap is how many FLAG_NOT_FOUND entries a database may have.
  */
-static void
-FFStatsAdd(const FFStatsKey *key, int64 count, TimestampTz now)
+static int64
+FFStatsMissingCap(void)
 {
-	FFStatsEntry *entry = hash_search(FFStatsHash, key, HASH_FIND, NULL);
-
-	if (entry == NULL)
-	{
-		bool		found;
-
-		if (hash_get_num_entries(FFStatsHash) >= ff_stats_max_entries ||
-			(entry = hash_search(FFStatsHash, key, HASH_ENTER_NULL, &found)) == NULL)
-		{
-			FFStatsShared->dropped += count;
-			return;
-		}
-		entry->evaluations = 0;
-		entry->first_evaluated = now;
-	}
-	entry->evaluations += count;
-	entry->last_evaluated = now;
+	return Max(ff_stats_max_entries / 10, 10);
 }
 
 /*
- * FFStatsSince makes sure the current database has its entry saying since
- * when it is counted, with the time now if it had none or if reset (the
- * lock held exclusively).  Returns false if the table is full.
+ * FFStatsIsMissingKey tells whether key counts against the missing-key
+ * cap: FLAG_NOT_FOUND of a named key.
  */
-static bool
-FFStatsSince(TimestampTz now, bool reset)
+static inline bool
+FFStatsIsMissingKey(const FFStatsKey *key)
+{
+	return key->reason == FF_REASON_ERROR && key->error == FF_ERROR_FLAG_NOT_FOUND &&
+		key->flag_key[0] != '\0';
+}
+
+/*
+ * FFStatsRecountMissing sets every bookkeeping entry's count of missing-key
+ * entries (the lock held exclusively, or at startup).
+ */
+static void
+FFStatsRecountMissing(void)
+{
+	HASH_SEQ_STATUS seq;
+	FFStatsEntry *entry;
+	FFStatsKey	key;
+
+	hash_seq_init(&seq, FFStatsHash);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (entry->key.reason == FF_STATS_RESET_ENTRY)
+			entry->missing_entries = 0;
+	memset(&key, 0, sizeof(key));
+	key.reason = FF_STATS_RESET_ENTRY;
+	hash_seq_init(&seq, FFStatsHash);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		FFStatsEntry *book;
+
+		if (!FFStatsIsMissingKey(&entry->key))
+			continue;
+		key.dbid = entry->key.dbid;
+		book = hash_search(FFStatsHash, &key, HASH_FIND, NULL);
+		if (book != NULL)
+			book->missing_entries++;
+	}
+}
+
+/*
+ * FFStatsBook returns the current database's bookkeeping entry, creating
+ * it (since: now) if allowed and missing; NULL if there is none.
+ */
+static FFStatsEntry *
+FFStatsBook(TimestampTz now, bool create)
 {
 	FFStatsKey	key;
 	FFStatsEntry *entry;
@@ -452,76 +514,183 @@ FFStatsSince(TimestampTz now, bool reset)
 	key.dbid = MyDatabaseId;
 	key.reason = FF_STATS_RESET_ENTRY;
 	entry = hash_search(FFStatsHash, &key, HASH_FIND, NULL);
+	if (entry != NULL || !create)
+		return entry;
+	if (hash_get_num_entries(FFStatsHash) >= ff_stats_max_entries + FF_STATS_RESERVED ||
+		(entry = hash_search(FFStatsHash, &key, HASH_ENTER_NULL, &found)) == NULL)
+		return NULL;
+	SpinLockInit(&entry->mutex);
+	entry->evaluations = 0;
+	entry->missing_entries = 0;
+	entry->first_evaluated = now;
+	entry->last_evaluated = now;
+	FFStatsShared->changed = true;
+	return entry;
+}
+
+/*
+ * FFStatsAddExisting adds count evaluations to key's entry if it exists
+ * (the lock held shared or exclusively).  Returns whether it did.
+ */
+static bool
+FFStatsAddExisting(const FFStatsKey *key, int64 count, TimestampTz now)
+{
+	FFStatsEntry *entry = hash_search(FFStatsHash, key, HASH_FIND, NULL);
+
 	if (entry == NULL)
-	{
-		if (hash_get_num_entries(FFStatsHash) >= ff_stats_max_entries ||
-			(entry = hash_search(FFStatsHash, &key, HASH_ENTER_NULL, &found)) == NULL)
-			return false;
-		reset = true;
-	}
-	if (reset)
-	{
-		entry->evaluations = 0;
-		entry->first_evaluated = now;
-		entry->last_evaluated = now;
-	}
+		return false;
+	SpinLockAcquire(&entry->mutex);
+	entry->evaluations += count;
+	entry->last_evaluated = now;
+	SpinLockRelease(&entry->mutex);
 	return true;
 }
 
 /*
- * FFStatsFlushFlag adds one flag's counts to the shared table and zeroes
- * them (the lock held exclusively).
+ * FFStatsAdd adds count evaluations under key, creating its entry (the lock
+ * held exclusively): a missing key over its database's cap goes to the
+ * entry of all other missing keys; what the full table cannot hold is
+ * counted as dropped.
  */
 static void
-FFStatsFlushFlag(FFCacheFlag *flag, FFStatsKey *key, TimestampTz now)
+FFStatsAdd(const FFStatsKey *key, int64 count, TimestampTz now, FFStatsEntry *book)
+{
+	FFStatsKey	other;
+	FFStatsEntry *entry;
+	bool		found;
+	bool		missing = FFStatsIsMissingKey(key);
+
+	if (FFStatsAddExisting(key, count, now))
+		return;
+	if (missing && book != NULL && book->missing_entries >= FFStatsMissingCap())
+	{
+		memset(&other, 0, sizeof(other));
+		other.dbid = key->dbid;
+		other.reason = key->reason;
+		other.error = key->error;
+		key = &other;
+		missing = false;
+		if (FFStatsAddExisting(key, count, now))
+			return;
+	}
+	if (FFStatsShared->regular_entries >= ff_stats_max_entries ||
+		(entry = hash_search(FFStatsHash, key, HASH_ENTER_NULL, &found)) == NULL)
+	{
+		if (book != NULL)
+			book->evaluations += count;
+		else
+			FFStatsShared->dropped += count;
+		return;
+	}
+	SpinLockInit(&entry->mutex);
+	entry->evaluations = count;
+	entry->missing_entries = 0;
+	entry->first_evaluated = now;
+	entry->last_evaluated = now;
+	FFStatsShared->regular_entries++;
+	if (missing && book != NULL)
+		book->missing_entries++;
+}
+
+/*
+ * FFStatsFlushFlag adds one flag's counts to the shared table and zeroes
+ * them: to existing entries only unless exclusive (the lock held so).
+ * Returns whether counts are left (they need a new entry).
+ */
+static bool
+FFStatsFlushFlag(FFCacheFlag *flag, bool exclusive, TimestampTz now, FFStatsEntry *book)
 {
 	int			nslots = FFStatsSlots(flag);
 	int			nvariants = (int) flag->flag.nvariants;
 	int			slot;
+	bool		left = false;
+	FFStatsKey	key;
 
-	memset(key, 0, sizeof(FFStatsKey));
-	key->dbid = MyDatabaseId;
-	FFStatsSetName(key->environment, flag->stat_env->name, strlen(flag->stat_env->name));
-	FFStatsSetName(key->flag_key, flag->key, flag->keylen);
+	memset(&key, 0, sizeof(FFStatsKey));
+	key.dbid = MyDatabaseId;
+	FFStatsSetName(key.environment, flag->stat_env->name, strlen(flag->stat_env->name));
+	FFStatsSetName(key.flag_key, flag->key, flag->keylen);
 	for (slot = 0; slot < nslots; slot++)
 	{
-		uint64		count = flag->stat_counts[slot];
+		uint32		count = flag->stat_counts[slot];
 		int			variant;
 
 		if (count == 0)
 			continue;
-		flag->stat_counts[slot] = 0;
-		memset(key->variant, 0, sizeof(key->variant));
+		memset(key.variant, 0, sizeof(key.variant));
 		if (slot >= (nvariants + 1) * FF_REASON_ERROR)
 		{
-			key->reason = FF_REASON_ERROR;
-			key->error = slot - (nvariants + 1) * FF_REASON_ERROR;
+			key.reason = FF_REASON_ERROR;
+			key.error = slot - (nvariants + 1) * FF_REASON_ERROR;
 		}
 		else
 		{
-			key->reason = slot % FF_REASON_ERROR;
-			key->error = FF_ERROR_NONE;
+			key.reason = slot % FF_REASON_ERROR;
+			key.error = FF_ERROR_NONE;
 			variant = slot / FF_REASON_ERROR - 1;
 			if (variant >= 0)
-				FFStatsSetName(key->variant, flag->flag.variants[variant].name,
+				FFStatsSetName(key.variant, flag->flag.variants[variant].name,
 							   flag->flag.variants[variant].namelen);
 		}
-		FFStatsAdd(key, (int64) Min(count, (uint64) PG_INT64_MAX), now);
+		if (exclusive)
+			FFStatsAdd(&key, (int64) count, now, book);
+		else if (!FFStatsAddExisting(&key, (int64) count, now))
+		{
+			left = true;
+			continue;
+		}
+		flag->stat_counts[slot] = 0;
 	}
+	return left;
+}
+
+/*
+ * FFStatsFlushPass adds this backend's counts (the flags of the list, the
+ * missing keys) with the lock held: in shared mode to existing entries
+ * only, returning whether counts are left; exclusively all of them.
+ */
+static bool
+FFStatsFlushPass(FFCacheFlag *flags, bool exclusive, TimestampTz now)
+{
+	FFStatsEntry *book = FFStatsBook(now, exclusive);
+	bool		left = book == NULL && !exclusive;
+	FFCacheFlag *flag;
+
+	for (flag = flags; flag != NULL; flag = flag->stat_next)
+		left |= FFStatsFlushFlag(flag, exclusive, now, book);
+	if (FFStatsMissing != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		FFStatsMissingEntry *e;
+
+		hash_seq_init(&seq, FFStatsMissing);
+		while ((e = hash_seq_search(&seq)) != NULL)
+		{
+			if (exclusive)
+				FFStatsAdd(&e->key, e->evaluations, now, book);
+			else if (!FFStatsAddExisting(&e->key, e->evaluations, now))
+			{
+				left = true;
+				continue;
+			}
+			(void) hash_search(FFStatsMissing, &e->key, HASH_REMOVE, NULL);
+		}
+	}
+	return left;
 }
 
 /*
  * FFStatsFlush adds this backend's counts to the shared table: when force,
- * or when the last flush is at least FF_STATS_FLUSH_MS old.  It raises no
- * error; the list is emptied before it is walked, so an interruption
- * loses counts, never leaves a pointer to freed memory.
+ * or when the last flush is at least FF_STATS_FLUSH_MS old and the lock is
+ * free (the counts then wait for the next transaction's end).  Nothing in
+ * it raises an error while the lock is held.
  */
 void
 FFStatsFlush(bool force)
 {
 	FFCacheFlag *flags = FFStatsFlags;
 	TimestampTz now;
-	FFStatsKey	key;
+	bool		left;
 
 	if (flags == NULL && (FFStatsMissing == NULL || hash_get_num_entries(FFStatsMissing) == 0))
 		return;
@@ -534,33 +703,37 @@ FFStatsFlush(bool force)
 	if (!force && !TimestampDifferenceExceeds(FFStatsLastFlush, now, FF_STATS_FLUSH_MS))
 		return;
 
+	/* the entries of missing keys may go away below */
+	FFStatsLastMissing = NULL;
+	if (force)
+		LWLockAcquire(FFStatsShared->lock, LW_SHARED);
+	else if (!LWLockConditionalAcquire(FFStatsShared->lock, LW_SHARED))
+		return;
+	left = FFStatsFlushPass(flags, false, now);
+	LWLockRelease(FFStatsShared->lock);
+	if (left)
+	{
+		if (force)
+			LWLockAcquire(FFStatsShared->lock, LW_EXCLUSIVE);
+		else if (!LWLockConditionalAcquire(FFStatsShared->lock, LW_EXCLUSIVE))
+			return;
+		FFStatsShared->changed = true;
+		(void) FFStatsFlushPass(flags, true, now);
+		LWLockRelease(FFStatsShared->lock);
+	}
+	else
+		FFStatsShared->changed = true;	/* a plain store: no lock needed */
+
+	/* every count is in shared memory: empty the list */
 	FFStatsFlags = NULL;
-	LWLockAcquire(FFStatsShared->lock, LW_EXCLUSIVE);
-	if (!FFStatsSinceKnown)
-		FFStatsSinceKnown = FFStatsSince(now, false);
 	while (flags != NULL)
 	{
 		FFCacheFlag *next = flags->stat_next;
 
-		FFStatsFlushFlag(flags, &key, now);
 		flags->stat_listed = false;
 		flags->stat_next = NULL;
 		flags = next;
 	}
-	FFStatsLastMissing = NULL;
-	if (FFStatsMissing != NULL)
-	{
-		HASH_SEQ_STATUS seq;
-		FFStatsMissingEntry *e;
-
-		hash_seq_init(&seq, FFStatsMissing);
-		while ((e = hash_seq_search(&seq)) != NULL)
-		{
-			FFStatsAdd(&e->key, e->evaluations, now);
-			(void) hash_search(FFStatsMissing, &e->key, HASH_REMOVE, NULL);
-		}
-	}
-	LWLockRelease(FFStatsShared->lock);
 	FFStatsLastFlush = now;
 }
 
@@ -632,9 +805,22 @@ FFStatsNameDatum(const char *name, bool *isnull)
 
 PG_FUNCTION_INFO_V1(ff_evaluation_stats);
 
+/* one row of ff.evaluation_stats, copied out of the shared table */
+typedef struct FFStatsRow
+{
+	char	   *names[3];		/* environment, flag key, variant */
+	int16		reason;
+	int16		error;
+	int64		evaluations;
+	TimestampTz first_evaluated;
+	TimestampTz last_evaluated;
+} FFStatsRow;
+
 /*
  * ff_evaluation_stats returns the statistics of the current database: one
- * row per environment, flag key, variant, reason and error code.
+ * row per environment, flag key, variant, reason and error code.  The rows
+ * are copied under the shared lock and returned after it is released, so
+ * that a slow consumer does not hold up the backends that add counts.
  */
 Datum
 ff_evaluation_stats(PG_FUNCTION_ARGS)
@@ -642,34 +828,68 @@ ff_evaluation_stats(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS seq;
 	FFStatsEntry *entry;
+	FFStatsRow *rows;
+	int64		nrows = 0;
+	int64		capacity;
+	int64		i;
 
 	FFStatsRequire();
 	InitMaterializedSRF(fcinfo, 0);
 
 	LWLockAcquire(FFStatsShared->lock, LW_SHARED);
+	capacity = Max(hash_get_num_entries(FFStatsHash), 1);
+	rows = palloc_extended(sizeof(FFStatsRow) * capacity, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (rows == NULL)
+	{
+		LWLockRelease(FFStatsShared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
 	hash_seq_init(&seq, FFStatsHash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
+		FFStatsRow *row;
+
+		if (entry->key.dbid != MyDatabaseId || entry->key.reason == FF_STATS_RESET_ENTRY ||
+			nrows >= capacity)
+			continue;
+		row = &rows[nrows++];
+		/* palloc failing under the lock: the lock is released by the abort */
+		row->names[0] = pstrdup(entry->key.environment);
+		row->names[1] = pstrdup(entry->key.flag_key);
+		row->names[2] = pstrdup(entry->key.variant);
+		row->reason = entry->key.reason;
+		row->error = entry->key.error;
+		SpinLockAcquire(&entry->mutex);
+		row->evaluations = entry->evaluations;
+		row->first_evaluated = entry->first_evaluated;
+		row->last_evaluated = entry->last_evaluated;
+		SpinLockRelease(&entry->mutex);
+	}
+	LWLockRelease(FFStatsShared->lock);
+
+	for (i = 0; i < nrows; i++)
+	{
+		FFStatsRow *row = &rows[i];
 		Datum		values[8];
 		bool		nulls[8];
 		const char *error;
 
-		if (entry->key.dbid != MyDatabaseId || entry->key.reason == FF_STATS_RESET_ENTRY)
-			continue;
+		CHECK_FOR_INTERRUPTS();
 		memset(nulls, 0, sizeof(nulls));
-		values[0] = FFStatsNameDatum(entry->key.environment, &nulls[0]);
-		values[1] = FFStatsNameDatum(entry->key.flag_key, &nulls[1]);
-		values[2] = FFStatsNameDatum(entry->key.variant, &nulls[2]);
-		values[3] = CStringGetTextDatum(FFReasonName((FFReason) entry->key.reason));
-		error = FFErrorCodeName((FFErrorCode) entry->key.error);
+		values[0] = FFStatsNameDatum(row->names[0], &nulls[0]);
+		values[1] = FFStatsNameDatum(row->names[1], &nulls[1]);
+		values[2] = FFStatsNameDatum(row->names[2], &nulls[2]);
+		values[3] = CStringGetTextDatum(FFReasonName((FFReason) row->reason));
+		error = FFErrorCodeName((FFErrorCode) row->error);
 		nulls[4] = error == NULL;
 		values[4] = error ? CStringGetTextDatum(error) : (Datum) 0;
-		values[5] = Int64GetDatum(entry->evaluations);
-		values[6] = TimestampTzGetDatum(entry->first_evaluated);
-		values[7] = TimestampTzGetDatum(entry->last_evaluated);
+		values[5] = Int64GetDatum(row->evaluations);
+		values[6] = TimestampTzGetDatum(row->first_evaluated);
+		values[7] = TimestampTzGetDatum(row->last_evaluated);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	LWLockRelease(FFStatsShared->lock);
 	return (Datum) 0;
 }
 
@@ -677,10 +897,10 @@ PG_FUNCTION_INFO_V1(ff_evaluation_stats_info);
 
 /*
  * ff_evaluation_stats_info returns one row: the entries of the current
- * database, how many entries the table holds for all databases and its
- * size, the evaluations dropped because it was full, whether evaluations
- * are counted, and since when the current database is counted (NULL: no
- * evaluation counted yet).
+ * database and of all databases, the table's size, the evaluations of the
+ * current database dropped because the table was full, whether this
+ * session counts, and since when the current database is counted (NULL:
+ * no evaluation counted yet).
  */
 Datum
 ff_evaluation_stats_info(PG_FUNCTION_ARGS)
@@ -691,13 +911,12 @@ ff_evaluation_stats_info(PG_FUNCTION_ARGS)
 	HASH_SEQ_STATUS seq;
 	FFStatsEntry *entry;
 	int64		mine = 0;
-	TimestampTz since = 0;
-	bool		since_known = false;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	FFStatsRequire();
 	memset(nulls, 0, sizeof(nulls));
+	nulls[3] = nulls[5] = true;
 	LWLockAcquire(FFStatsShared->lock, LW_SHARED);
 	hash_seq_init(&seq, FFStatsHash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
@@ -706,20 +925,25 @@ ff_evaluation_stats_info(PG_FUNCTION_ARGS)
 			continue;
 		if (entry->key.reason == FF_STATS_RESET_ENTRY)
 		{
-			since = entry->first_evaluated;
-			since_known = true;
+			SpinLockAcquire(&entry->mutex);
+			values[3] = Int64GetDatum(entry->evaluations);
+			values[5] = TimestampTzGetDatum(entry->first_evaluated);
+			SpinLockRelease(&entry->mutex);
+			nulls[3] = nulls[5] = false;
 		}
 		else
 			mine++;
 	}
 	values[0] = Int64GetDatum(mine);
-	values[1] = Int64GetDatum(hash_get_num_entries(FFStatsHash));
-	values[2] = Int32GetDatum(ff_stats_max_entries);
-	values[3] = Int64GetDatum(FFStatsShared->dropped);
-	values[4] = BoolGetDatum(ff_track_evaluations);
-	values[5] = TimestampTzGetDatum(since);
-	nulls[5] = !since_known;
+	values[1] = Int64GetDatum(FFStatsShared->regular_entries);
 	LWLockRelease(FFStatsShared->lock);
+	values[2] = Int32GetDatum(ff_stats_max_entries);
+	if (nulls[3])
+	{
+		values[3] = Int64GetDatum(0);
+		nulls[3] = false;
+	}
+	values[4] = BoolGetDatum(ff_track_evaluations);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -727,8 +951,10 @@ PG_FUNCTION_INFO_V1(ff_reset_evaluation_stats);
 
 /*
  * ff_reset_evaluation_stats removes the current database's entries: all of
- * them (and records the time of the reset), or those of one environment,
- * of one flag key, or of both.  Returns the number of entries removed.
+ * them (its bookkeeping starts again: stats_since now, nothing dropped), or
+ * those of one environment, of one flag key, or of both.  It also removes
+ * the entries of databases that no longer exist.  Returns the number of
+ * the current database's entries removed.
  */
 Datum
 ff_reset_evaluation_stats(PG_FUNCTION_ARGS)
@@ -740,6 +966,9 @@ ff_reset_evaluation_stats(PG_FUNCTION_ARGS)
 	FFStatsEntry *entry;
 	int64		removed = 0;
 	TimestampTz now = GetCurrentTimestamp();
+	List	   *dbids = NIL;
+	List	   *dead = NIL;
+	ListCell   *lc;
 
 	FFStatsRequire();
 	memset(&match, 0, sizeof(match));
@@ -748,24 +977,50 @@ ff_reset_evaluation_stats(PG_FUNCTION_ARGS)
 	if (key)
 		FFStatsSetName(match.flag_key, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
 
+	/* the databases with entries (their bookkeeping entries), then which are gone */
+	LWLockAcquire(FFStatsShared->lock, LW_SHARED);
+	hash_seq_init(&seq, FFStatsHash);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (entry->key.reason == FF_STATS_RESET_ENTRY && entry->key.dbid != MyDatabaseId)
+			dbids = lappend_oid(dbids, entry->key.dbid);
+	LWLockRelease(FFStatsShared->lock);
+	foreach(lc, dbids)
+		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(lfirst_oid(lc))))
+			dead = lappend_oid(dead, lfirst_oid(lc));
+
 	LWLockAcquire(FFStatsShared->lock, LW_EXCLUSIVE);
 	hash_seq_init(&seq, FFStatsHash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
-		if (entry->key.dbid != MyDatabaseId || entry->key.reason == FF_STATS_RESET_ENTRY)
-			continue;
-		if (env && strcmp(entry->key.environment, match.environment) != 0)
-			continue;
-		if (key && strcmp(entry->key.flag_key, match.flag_key) != 0)
-			continue;
+		bool		gone = list_member_oid(dead, entry->key.dbid);
+
+		if (!gone)
+		{
+			if (entry->key.dbid != MyDatabaseId || entry->key.reason == FF_STATS_RESET_ENTRY)
+				continue;
+			if (env && strcmp(entry->key.environment, match.environment) != 0)
+				continue;
+			if (key && strcmp(entry->key.flag_key, match.flag_key) != 0)
+				continue;
+			removed++;
+		}
+		if (entry->key.reason != FF_STATS_RESET_ENTRY)
+			FFStatsShared->regular_entries--;
 		(void) hash_search(FFStatsHash, &entry->key, HASH_REMOVE, NULL);
-		removed++;
 	}
 	if (env == NULL && key == NULL)
 	{
-		FFStatsSinceKnown = FFStatsSince(now, true);
-		FFStatsShared->dropped = 0;
+		FFStatsEntry *book = FFStatsBook(now, true);
+
+		if (book != NULL)
+		{
+			book->evaluations = 0;
+			book->first_evaluated = now;
+			book->last_evaluated = now;
+		}
 	}
+	FFStatsRecountMissing();
+	FFStatsShared->changed = true;
 	LWLockRelease(FFStatsShared->lock);
 	PG_RETURN_INT64(removed);
 }

@@ -31,8 +31,12 @@ extern bool FFStatsActive;
 extern void FFStatsInit(void);
 extern void FFStatsAssignTrack(bool newval, void *extra);
 
-/* put a flag on the list of flags with counts (the first count of a generation) */
-extern void FFStatsListFlag(FFCacheEnv *env, FFCacheFlag *flag);
+/*
+ * Make a flag ready to count in slot: put it on the list of flags with
+ * counts (its first count since a flush), or add the counts to shared
+ * memory first if that counter is full.
+ */
+extern void FFStatsPrepareCount(FFCacheEnv *env, FFCacheFlag *flag, int slot);
 
 /* count an evaluation of an environment's key that found no flag */
 extern void FFStatsCountMissing(const char *envname, size_t envlen,
@@ -76,11 +80,14 @@ static inline void
 FFStatsCountFlag(FFCacheEnv *env, FFCacheFlag *flag, FFReason reason,
 				 FFErrorCode error, int variant)
 {
+	int			slot;
+
 	if (!FFStatsActive)
 		return;
-	if (unlikely(!flag->stat_listed))
-		FFStatsListFlag(env, flag);
-	flag->stat_counts[FFStatsSlot(flag, reason, error, variant)]++;
+	slot = FFStatsSlot(flag, reason, error, variant);
+	if (unlikely(!flag->stat_listed || flag->stat_counts[slot] == PG_UINT32_MAX))
+		FFStatsPrepareCount(env, flag, slot);
+	flag->stat_counts[slot]++;
 }
 
 #endif							/* FF_STATS_H */

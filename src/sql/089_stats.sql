@@ -35,8 +35,8 @@ CREATE VIEW ff.evaluation_stats WITH (security_invoker = true) AS
 
 COMMENT ON VIEW ff.evaluation_stats IS
 'Evaluations counted per environment, flag key, variant, reason and error code (variant NULL: the caller''s default was returned); last_evaluated is accurate to about a second';
-COMMENT ON COLUMN ff.evaluation_stats.environment IS 'Environment the evaluation asked for (the default one by its name)';
-COMMENT ON COLUMN ff.evaluation_stats.flag_key IS 'Flag key the evaluation asked for (also keys that do not exist: error_code FLAG_NOT_FOUND); cut to 200 bytes';
+COMMENT ON COLUMN ff.evaluation_stats.environment IS 'Environment the evaluation asked for (the default one by its name); NULL with flag_key NULL: the missing keys over the cap, together';
+COMMENT ON COLUMN ff.evaluation_stats.flag_key IS 'Flag key the evaluation asked for (also keys that do not exist: error_code FLAG_NOT_FOUND, with entries of their own up to a tenth of ff.stats_max_entries per database); cut to 200 bytes';
 COMMENT ON COLUMN ff.evaluation_stats.variant IS 'Variant returned; NULL when the caller''s default was returned (DISABLED, ERROR, no default variant)';
 COMMENT ON COLUMN ff.evaluation_stats.reason IS 'STATIC, DEFAULT, TARGETING_MATCH, DISABLED or ERROR';
 COMMENT ON COLUMN ff.evaluation_stats.error_code IS 'For reason ERROR: FLAG_NOT_FOUND, PARSE_ERROR, TYPE_MISMATCH, INVALID_CONTEXT or GENERAL';
@@ -58,7 +58,7 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'ff_evaluation_stats_info';
 
 COMMENT ON FUNCTION ff.evaluation_stats_info() IS
-'Entries of ff.evaluation_stats (this database, all databases, ff.stats_max_entries), evaluations dropped because the table was full, ff.track_evaluations, and since when this database is counted';
+'Entries of ff.evaluation_stats (this database, all databases, ff.stats_max_entries), this database''s evaluations dropped because the table was full, ff.track_evaluations, and since when this database is counted';
 REVOKE ALL ON FUNCTION ff.evaluation_stats_info() FROM PUBLIC;
 
 -- ff.reset_evaluation_stats: forget counts of the current database
@@ -68,7 +68,7 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'ff_reset_evaluation_stats';
 
 COMMENT ON FUNCTION ff.reset_evaluation_stats(text, text) IS
-'Removes the evaluation statistics of the current database (of one environment and/or flag key if given; all: stats_since restarts) and returns the number of entries removed';
+'Removes the evaluation statistics of the current database (of one environment and/or flag key if given; all: stats_since restarts) and those of dropped databases; returns the number of the current database''s entries removed';
 REVOKE ALL ON FUNCTION ff.reset_evaluation_stats(text, text) FROM PUBLIC;
 
 -- ff.flag_usage: one row per flag, counted or not (stale-flag detection)

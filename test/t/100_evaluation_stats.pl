@@ -13,8 +13,12 @@
 #   * ff.track_evaluations: off counts nothing; only a superuser sets it;
 #   * privileges: nothing for PUBLIC, reading for the editor recipe,
 #     resetting for the admin recipe;
-#   * a full table counts evaluations as dropped; long names are cut;
-#   * the counts survive a clean restart, not a crash (a backend killed).
+#   * missing keys are capped per database; a full table counts evaluations
+#     as dropped, per database; a reset removes the entries of dropped
+#     databases; long names are cut;
+#   * the counts survive a clean restart, an immediate shutdown and a start
+#     that fails; a crash (a backend killed) loses them, unless nothing was
+#     counted since the start.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -218,15 +222,44 @@ like($err, qr/permission denied for function reset_evaluation_stats/, 'an editor
 is($node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()}, extra_params => ['-U', 'adm']), '1',
     'an admin resets');
 
-# ---- a full table; long names
+# ---- missing keys are capped per database; a full table; other databases
 $node->safe_psql('postgres', q{
+    SELECT ff.reset_evaluation_stats();
     SELECT count(*) FILTER (WHERE ff.get_bool('missing-' || i, '{}', false)) FROM generate_series(1, 150) AS i});
 is($node->safe_psql('postgres', q{
+    SELECT count(*) FILTER (WHERE flag_key IS NOT NULL), sum(evaluations) FILTER (WHERE flag_key IS NULL),
+           count(*) FILTER (WHERE flag_key IS NULL AND environment IS NULL)
+      FROM ff.evaluation_stats WHERE error_code = 'FLAG_NOT_FOUND'}), '10|140|1',
+    'missing keys get entries up to a tenth of the table, the others are counted together');
+$node->safe_psql('postgres', q{
+    SELECT ff.create_environment('many');
+    INSERT INTO ff.flags (environment, key, variants, default_variant)
+    SELECT 'many', 'f' || i, '{"on": true, "off": false}', 'on' FROM generate_series(1, 120) AS i});
+$node->safe_psql('postgres', q{SELECT ff.evaluate_all('{}', 'many')});
+is($node->safe_psql('postgres', q{
     SELECT entries, entries_all_databases, max_entries, dropped FROM ff.evaluation_stats_info()}),
-    '99|100|100|51', 'a full table counts the evaluations it cannot hold as dropped');
+    '100|100|100|31', 'a full table counts the evaluations it cannot hold as dropped');
+$node->safe_psql('postgres', q{CREATE DATABASE other});
+$node->safe_psql('other', q{
+    CREATE EXTENSION feature_flags;
+    SELECT ff.get_bool('checkout', '{}', false)});
+is($node->safe_psql('other', q{
+    SELECT entries, entries_all_databases, dropped, stats_since IS NOT NULL FROM ff.evaluation_stats_info()}),
+    '0|100|1|t', 'another database has its own dropped count and stats_since');
 $node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()});
-is($node->safe_psql('postgres', 'SELECT dropped FROM ff.evaluation_stats_info()'), '0',
-    'a full reset clears the dropped count');
+is($node->safe_psql('postgres', 'SELECT entries, dropped FROM ff.evaluation_stats_info()'), '0|0',
+    'a full reset clears the entries and the dropped count of its database');
+is($node->safe_psql('other', 'SELECT dropped FROM ff.evaluation_stats_info()'), '1',
+    'not those of another database');
+$node->safe_psql('other', q{SELECT ff.get_bool('checkout', '{}', false)});
+is($node->safe_psql('postgres', 'SELECT entries_all_databases FROM ff.evaluation_stats_info()'), '1',
+    'the other database counts again once there is room');
+$node->safe_psql('postgres', q{DROP DATABASE other});
+$node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats(flag_key => 'nothing')});
+is($node->safe_psql('postgres', 'SELECT entries_all_databases FROM ff.evaluation_stats_info()'), '0',
+    'a reset removes the entries of databases that no longer exist');
+
+# ---- long names
 $node->safe_psql('postgres', q{SELECT ff.get_bool(repeat('é', 150), '{}', false)});
 is($node->safe_psql('postgres', q{SELECT octet_length(flag_key), flag_key = repeat('é', 100) FROM ff.evaluation_stats}),
     '200|t', 'a key longer than 200 bytes is cut at a character boundary');
@@ -241,6 +274,18 @@ is($node->safe_psql('postgres', $stats . ', first_evaluated, last_evaluated'), $
 is($node->safe_psql('postgres', 'SELECT stats_since FROM ff.evaluation_stats_info()'), $since,
     'and so does stats_since');
 ok(!-e $node->data_dir . '/pg_stat/feature_flags.stat', 'the file is removed once read');
+# a start that fails after reading the file keeps it
+$node->stop;
+my $hba = slurp_file($node->data_dir . '/pg_hba.conf');
+$node->append_conf('pg_hba.conf', 'this line is not valid');
+ok(!$node->start(fail_ok => 1), 'a start with a broken pg_hba.conf fails');
+open(my $fh, '>', $node->data_dir . '/pg_hba.conf') or die;
+print $fh $hba;
+close $fh;
+$node->start;
+is($node->safe_psql('postgres', $stats . ', first_evaluated, last_evaluated'), $before,
+    'the statistics survive a start that failed');
+
 # an immediate shutdown stops the backends first: the table is consistent and saved
 $node->safe_psql('postgres', q{SELECT ff.get_bool('checkout', '{}', false)});
 $before = $node->safe_psql('postgres', $stats);
@@ -249,15 +294,24 @@ $node->start;
 is($node->safe_psql('postgres', $stats), $before, 'and an immediate shutdown (pg_ctl stop -m immediate)');
 like($before, qr/\|2$/, 'which had counted the evaluation before it');
 
-# a backend that crashes makes the server reinitialise shared memory
-my $victim = $node->background_psql('postgres', on_error_stop => 0);
-my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
-kill 'KILL', $victim_pid;
-$victim->quit;
-$node->poll_query_until('postgres', 'SELECT 1', '1')
-  or die 'the server did not come back after the crash';
+# a backend that crashes makes the server reinitialise shared memory: the
+# counts since the start are lost; if there were none, nothing is
+sub crash
+{
+	my $victim = $node->background_psql('postgres', on_error_stop => 0);
+	my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
+	kill 'KILL', $victim_pid;
+	$victim->quit;
+	$node->poll_query_until('postgres', 'SELECT 1', '1')
+	  or die 'the server did not come back after the crash';
+}
+crash();
+is($node->safe_psql('postgres', $stats), $before,
+    'a crash before anything was counted since the start keeps the statistics');
+$node->safe_psql('postgres', q{SELECT ff.get_bool('checkout', '{}', false)});
+crash();
 is($node->safe_psql('postgres', 'SELECT entries, stats_since IS NULL FROM ff.evaluation_stats_info()'),
-    '0|t', 'after a crash the statistics start empty');
+    '0|t', 'a crash after counting: the statistics start empty');
 
 # ---- a cluster without the library preloaded
 my $plain = PostgreSQL::Test::Cluster->new('no_preload');
