@@ -91,6 +91,7 @@ and try:
     SELECT ff.get_bool('new-checkout', '{"targetingKey": "user-42", "country": "DE"}', false);
     SELECT * FROM ff.evaluate('ui-theme', '{"targetingKey": "u1", "app_version": "2.4.0"}', '"light"');
     SELECT version, operation, entity_key, summary FROM ff.history ORDER BY version;
+    SELECT flag_key, evaluations, variants_served FROM ff.flag_usage;
 
 Stop the server with:  ${AS[*]} $PGBIN/pg_ctl -D $DATA stop
 EOT
