@@ -450,6 +450,20 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 }
 
 /*
+ * FFEvaluateCachedFlag evaluates a flag of the cache for a caller and counts
+ * the outcome for the evaluation statistics (ff_stats.c).  Drafts and
+ * history images, which are not the live configuration, call
+ * FFEvaluateFlag directly and are not counted.
+ */
+static inline void
+FFEvaluateCachedFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
+					 FFWant want, FFOutcome *out)
+{
+	FFEvaluateFlag(env, flag, input, want, out);
+	FFStatsCountFlag(env, flag, out->reason, out->error, out->variant);
+}
+
+/*
  * FFEnvironmentName picks the environment: the explicit argument, else
  * the ff.environment setting, else none (the default environment).  *len
  * is set to the name's length; the name is not NUL-terminated.
@@ -560,8 +574,7 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 
 		if (r != NULL)
 		{
-			FFEvaluateFlag(r->env, r->flag, input, want, out);
-			FFStatsCountFlag(r->env, r->flag, out->reason, out->error, out->variant);
+			FFEvaluateCachedFlag(r->env, r->flag, input, want, out);
 			return;
 		}
 	}
@@ -598,8 +611,7 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 		return;
 	}
 	FFRecentRemember(key, keylen, envname, envlen, env, flag);
-	FFEvaluateFlag(env, flag, input, want, out);
-	FFStatsCountFlag(env, flag, out->reason, out->error, out->variant);
+	FFEvaluateCachedFlag(env, flag, input, want, out);
 }
 
 /*
@@ -1559,8 +1571,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (!flag->compiled)
 			FFCacheGetFlag(env, flag->key, flag->keylen);
-		FFEvaluateFlag(env, flag, &input, FF_WANT_ANY, &out);
-		FFStatsCountFlag(env, flag, out.reason, out.error, out.variant);
+		FFEvaluateCachedFlag(env, flag, &input, FF_WANT_ANY, &out);
 
 		/* "value" */
 		FFSetString(&e->pairs[np].key, "value", 5);

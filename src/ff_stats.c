@@ -173,14 +173,22 @@ FFStatsShmemRequest(void)
 }
 
 /*
- * FFStatsSetName copies a name into a key field, cut to FF_STATS_NAME_MAX
- * bytes at a character boundary.
+ * FFStatsNameLen is the length a name of len bytes has in a key field: cut
+ * to FF_STATS_NAME_MAX bytes at a character boundary.
+ */
+static inline size_t
+FFStatsNameLen(const char *name, size_t len)
+{
+	return len > FF_STATS_NAME_MAX ? pg_mbcliplen(name, (int) len, FF_STATS_NAME_MAX) : len;
+}
+
+/*
+ * FFStatsSetName copies a name into a key field (FFStatsNameLen bytes).
  */
 static void
 FFStatsSetName(char *dst, const char *src, size_t len)
 {
-	if (len > FF_STATS_NAME_MAX)
-		len = pg_mbcliplen(src, (int) len, FF_STATS_NAME_MAX);
+	len = FFStatsNameLen(src, len);
 	memcpy(dst, src, len);
 	dst[len] = '\0';
 }
@@ -312,8 +320,7 @@ done:
 static bool
 FFStatsNameIs(const char *field, const char *name, size_t len)
 {
-	if (len > FF_STATS_NAME_MAX)
-		len = pg_mbcliplen(name, (int) len, FF_STATS_NAME_MAX);
+	len = FFStatsNameLen(name, len);
 	return memcmp(field, name, len) == 0 && field[len] == '\0';
 }
 
