@@ -466,6 +466,28 @@ COMMIT;
 DELETE FROM ff.flags WHERE environment = 'glue_ts';
 DELETE FROM ff.environments WHERE name = 'glue_ts';
 
+-- (1.16) get_int takes whole-valued numbers only, judged on the number as
+-- stored: a fraction that a double would round away is still a fraction
+INSERT INTO ff.environments (name) VALUES ('glue_int');
+INSERT INTO ff.flags (environment, key, variants, default_variant, targeting)
+VALUES ('glue_int', 'n', '{"almost5": 4.9999999999999999999, "over5": 5.0000000000000000001, "tiny": 1e-330,
+                           "five": 5.0, "big": 9007199254740993, "neg": -7, "half": 2.5}', 'five',
+        '{"var": "v"}');
+SELECT v, ff.get_int('n', jsonb_build_object('v', v), 42, 'glue_int') AS value,
+       (ff.evaluate('n', jsonb_build_object('v', v), '0', 'glue_int')).error_code
+  FROM unnest('{almost5,over5,tiny,five,big,neg,half}'::text[]) AS v;
+-- (1.16) targeting that computes NaN or an infinity returned a number, which
+-- is not a variant name: ERROR / GENERAL and the caller's default, not the
+-- default variant as if targeting had returned null
+INSERT INTO ff.flags (environment, key, variants, default_variant, targeting)
+VALUES ('glue_int', 'inf', '{"on": true, "off": false}', 'on', '{"/": [1, {"var": "d"}]}');
+SELECT d, e.value, e.variant, e.reason, e.error_code, e.error_message,
+       ff.get_bool('inf', jsonb_build_object('d', d), false, 'glue_int') AS get_bool
+  FROM (VALUES ('0'::jsonb), ('"x"'), ('-0.0'), ('2')) AS t (d),
+       ff.evaluate('inf', jsonb_build_object('d', d), 'false', 'glue_int') AS e;
+DELETE FROM ff.flags WHERE environment = 'glue_int';
+DELETE FROM ff.environments WHERE name = 'glue_int';
+
 -- clean up
 DELETE FROM ff.flags WHERE environment IN ('glue_eval', 'glue_other');
 DELETE FROM ff.segments WHERE environment = 'glue_eval';

@@ -279,3 +279,16 @@ SELECT (ff.evaluate('checkout-x1', '{}', 'false', 'typo-env')).error_message;
 SELECT (ff.evaluate('checkout-x99', '{}', 'false', 'typo-env')).error_message;
 SELECT key FROM ff.disable_flag('checkout-v2', environment => 'typo-env');
 SELECT (ff.evaluate('checkout-x99', '{}', 'false', 'typo-env')).error_message;
+
+-- (1.16) NULL is not a choice: overwrite => NULL used to overwrite, and
+-- ff.set_default_environment(NULL) to do nothing without a word
+SELECT (ff.create_environment('null-src')).name;
+SELECT (ff.create_environment('null-dst')).name;
+SELECT key FROM ff.create_flag('ow', '{"a": "A", "b": "B"}', 'a', environment => 'null-src');
+SELECT key FROM ff.create_flag('ow', '{"a": "A", "b": "B"}', 'b', environment => 'null-dst');
+SELECT ff.copy_flag('ow', 'null-src', 'null-dst', overwrite => NULL);
+SELECT ff.copy_environment('null-src', 'null-dst', overwrite => NULL);
+SELECT ff.set_default_environment(NULL);
+SELECT default_variant AS untouched FROM ff.flags WHERE environment = 'null-dst' AND key = 'ow';
+SELECT ff.delete_environment('null-src', force => true);
+SELECT ff.delete_environment('null-dst', force => true);

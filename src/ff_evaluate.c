@@ -198,8 +198,9 @@ FFOutcomeError(FFOutcome *out, FFErrorCode code, const char *fmt,...)
 /*
  * FFVariantInt64 tells whether a number variant (d, its value as a double)
  * is a whole number in the bigint range, and gives it in *result: from the
- * double while that is exact (below 2^53 in magnitude),
- * else exactly from the numeric as stored, so that 9223372036854775807 is
+ * double when the number is written without a fraction and is below 2^53 in
+ * magnitude (the double is then exact), else exactly from the numeric as
+ * stored (1.16: also for a fraction that the double rounds away), so that 9223372036854775807 is
  * accepted and -9223372036854775809 is not, which doubles cannot tell.
  */
 static bool
@@ -211,15 +212,22 @@ FFVariantInt64(const FFCacheFlag *flag, int variant, double d, int64 *result)
 
 	if (d != floor(d))
 		return false;
-	if (fabs(d) < 9007199254740992.0)
-	{
-		*result = (int64) d;
-		return true;
-	}
 	if (!JsonbExtractScalar(&flag->variant_jsonb[variant]->root, &jv) ||
 		jv.type != jbvNumeric)
 		return false;
 	num = jv.val.numeric;
+
+	/*
+	 * A number written without a fraction and below 2^53 is the double
+	 * exactly.  One with a fraction may only look whole as a double
+	 * (4.9999999999999999999, 1e-400): the exact test below decides.
+	 */
+	if (fabs(d) < 9007199254740992.0 &&
+		DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(num))) == 0)
+	{
+		*result = (int64) d;
+		return true;
+	}
 	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
 										  NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) < 0 ||
 		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),

@@ -13,6 +13,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -168,7 +169,8 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 		local.flag_key = flag->key;
 		local.flag_key_len = flag->keylen;
 	}
-	r = JLEvaluate(flag->targeting, &local, scratch, &err);
+	/* raw: a NaN or an infinity is a number here, not a null (no decision) */
+	r = JLEvaluateRaw(flag->targeting, &local, scratch, &err);
 	if (r == NULL)
 	{
 		FFSetResult(out, FF_REASON_ERROR, FF_ERROR_PARSE_ERROR, -1);
@@ -208,8 +210,18 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 		default:
 			{
 				size_t		len;
-				char	   *text = JLSerialize(scratch, r, &len);
+				char	   *text;
 
+				if (r->type == JL_NUMBER && !isfinite(r->u.number))
+				{
+					FFSetResult(out, FF_REASON_ERROR, FF_ERROR_GENERAL, -1);
+					FFSetMessage(out, "flag \"%.*s\": targeting returned %s, not a variant name",
+								 keylen, flag->key,
+								 isnan(r->u.number) ? "NaN" :
+								 r->u.number > 0 ? "Infinity" : "-Infinity");
+					return;
+				}
+				text = JLSerialize(scratch, r, &len);
 				FFSetResult(out, FF_REASON_ERROR, FF_ERROR_GENERAL, -1);
 				FFSetMessage(out, "flag \"%.*s\": targeting returned %s %.*s%s, not a variant name",
 							 keylen, flag->key,

@@ -1324,11 +1324,13 @@ JLFiniteCopy(JLArena *arena, const JLValue *v, int depth)
 }
 
 /*
- * JLEvaluate evaluates a compiled rule.
+ * JLEvaluateRaw evaluates a compiled rule and returns the result as
+ * computed: a NaN or an infinity stays a number (flag resolution refuses
+ * it as a number, where JLEvaluate's null would read as "no decision").
  */
 const JLValue *
-JLEvaluate(const JLRule *rule, const JLContext *ctx, JLArena *scratch,
-		   JLError *err)
+JLEvaluateRaw(const JLRule *rule, const JLContext *ctx, JLArena *scratch,
+			  JLError *err)
 {
 	JLEvalState st;
 	const JLValue *r;
@@ -1353,6 +1355,21 @@ JLEvaluate(const JLRule *rule, const JLContext *ctx, JLArena *scratch,
 			JLSetError(err, JL_ERR_RUNTIME, "$", "evaluation failed");
 		return NULL;
 	}
+	return r;
+}
+
+/*
+ * JLEvaluate evaluates a compiled rule; non-finite numbers in the result
+ * become null (as JSON.stringify renders them).
+ */
+const JLValue *
+JLEvaluate(const JLRule *rule, const JLContext *ctx, JLArena *scratch,
+		   JLError *err)
+{
+	const JLValue *r = JLEvaluateRaw(rule, ctx, scratch, err);
+
+	if (r == NULL)
+		return NULL;
 	if (r->type == JL_NUMBER || r->type == JL_ARRAY || r->type == JL_OBJECT)
 	{
 		const JLValue *f = JLFiniteCopy(scratch, r, 0);

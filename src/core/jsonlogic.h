@@ -393,6 +393,13 @@ extern const JLValue *JLLookupValue(const JLValue *v, const JLPathSegment *segs,
 extern const JLValue *JLEvaluate(const JLRule *rule, const JLContext *ctx,
 								 JLArena *scratch, JLError *err);
 
+/*
+ * The same, but a NaN or infinite number in the result is returned as it
+ * was computed, not as null (flag resolution: a number is never a variant).
+ */
+extern const JLValue *JLEvaluateRaw(const JLRule *rule, const JLContext *ctx,
+									JLArena *scratch, JLError *err);
+
 /* ---------------------------------------------------------------------
  * Hashing helpers (exposed for tests and the PostgreSQL side)
  * --------------------------------------------------------------------- */

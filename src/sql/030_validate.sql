@@ -496,6 +496,61 @@ $$;
 COMMENT ON FUNCTION ff._environment_protection(text) IS
 'Internal: protected environments (all, or the named one) and their allowed roles; readable by the protection triggers of any writer';
 
+-- Approvals (1.16; src/sql/089_approvals.sql): the gate's helpers, here
+-- because the protection triggers below call them.
+--
+-- ff._approvals_required is the gate's question: how many approvals a
+-- change of the environment needs (0: it has no rule; ff.approval_rules
+-- is created with the rest of the approvals).  SECURITY DEFINER,
+-- and PUBLIC's, like ff._environment_protection: the protection triggers
+-- of every writer ask it.
+CREATE FUNCTION ff._approvals_required(environment text)
+RETURNS integer
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n           integer;
+BEGIN
+    SELECT r.required_approvals INTO n FROM ff.approval_rules AS r WHERE r.environment = $1;
+    RETURN COALESCE(n, 0);
+END;
+$$;
+
+COMMENT ON FUNCTION ff._approvals_required(text) IS
+'Internal: how many approvals a change of the environment needs (0: no approval rule); asked by the protection triggers of any writer';
+
+-- ff._approved_write is the write an approved change request is making
+-- now: {environment, flag_key}, or NULL (C, src/ff_schedule.c).  PUBLIC's:
+-- the protection triggers of every writer ask it, and it only tells.
+CREATE FUNCTION ff._approved_write()
+RETURNS text[]
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_approved_write';
+
+COMMENT ON FUNCTION ff._approved_write() IS
+'Internal: {environment, flag_key} of the write ff.apply_change is making right now, else NULL (the approval gate lets only that one through)';
+
+-- ff._approval_denied raises the gate's error: current_user may not
+-- change an environment with an approval rule directly; what describes
+-- the change.
+CREATE FUNCTION ff._approval_denied(environment text, what text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'environment "%" takes changes only through approved change requests', environment
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('The statement would %s. Role "%s" is not an ff administrator, and environment "%s" requires %s approval(s) of every change.',
+                              what, current_user, environment, ff._approvals_required(environment)),
+              HINT = format('Request the change, for example SELECT ff.request_change(''flag-key'', ''{"state": "ENABLED"}'', %L); segments and key lists there are changed by ff administrators.', environment);
+END;
+$$;
+
+COMMENT ON FUNCTION ff._approval_denied(text, text) IS
+'Internal: raises insufficient_privilege for a direct change of an environment that requires approved change requests';
+
 -- ff._is_environment_admin tells whether a role is an ff administrator:
 -- it may UPDATE ff.environments.protected (superusers and the owner may).
 CREATE FUNCTION ff._is_environment_admin(role_name name)
@@ -550,12 +605,16 @@ BEGIN
     IF NOT FOUND THEN
         RETURN true;
     END IF;
+    -- approvals (1.16): directly, only ff administrators
+    IF ff._approvals_required(environment) > 0 THEN
+        RETURN ff._is_environment_admin(role_name);
+    END IF;
     RETURN ff._may_write(role_name, allowed);
 END;
 $$;
 
 COMMENT ON FUNCTION ff.can_write_environment(text, name) IS
-'Whether a role (default: current_user) may change the environment: true unless it is protected and the role is neither an ff administrator nor a member of its allowed roles';
+'Whether a role (default: current_user) may change the environment directly: true unless it is protected and the role is neither an ff administrator nor a member of its allowed roles, or it requires approvals (1.16) and the role is not an ff administrator';
 
 -- ff._protection_denied raises the error for a change to a protected
 -- environment that current_user may not make; what describes the change.
@@ -640,6 +699,7 @@ DECLARE
     verb        text;
     allowed     name[];
     protected_envs text[];
+    gate        text[];
 BEGIN
     -- no protected environment among the touched ones (the usual case: no
     -- protected environment at all) means nothing to check
@@ -662,6 +722,22 @@ BEGIN
                 PERFORM ff._protection_denied(env, allowed, ff._protect_what(TG_TABLE_NAME, verb, one));
             END IF;
         END LOOP;
+        -- approvals (1.16): an environment with an approval rule takes
+        -- direct changes from ff administrators only, and the one flag
+        -- write of ff.apply_change (gate: its {environment, key})
+        IF NOT ff._is_environment_admin(current_user) THEN
+            gate := ff._approved_write();
+            FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k
+                        WHERE k.environment = ANY (protected_envs)
+                          AND ff._approvals_required(k.environment) > 0 ORDER BY 1 LOOP
+                IF TG_TABLE_NAME <> 'flags' OR gate IS NULL OR gate[1] <> env
+                   OR EXISTS (SELECT 1 FROM ff_protect_new AS k
+                               WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
+                    SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+                END IF;
+            END LOOP;
+        END IF;
         RETURN NULL;
     END IF;
 
@@ -688,6 +764,33 @@ BEGIN
                     ff._protect_what(TG_TABLE_NAME, 'move', one) || ' into this environment');
             END IF;
         END LOOP;
+    END IF;
+    -- approvals (1.16), as for INSERT above: the old rows' environments, and
+    -- for an UPDATE the new rows' too
+    IF NOT ff._is_environment_admin(current_user) THEN
+        gate := ff._approved_write();
+        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k
+                    WHERE k.environment = ANY (protected_envs)
+                      AND ff._approvals_required(k.environment) > 0 ORDER BY 1 LOOP
+            IF TG_OP <> 'UPDATE' OR TG_TABLE_NAME <> 'flags' OR gate IS NULL OR gate[1] <> env
+               OR EXISTS (SELECT 1 FROM ff_protect_old AS k
+                           WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
+                SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
+                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+            END IF;
+        END LOOP;
+        IF TG_OP = 'UPDATE' THEN
+            FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k
+                        WHERE k.environment = ANY (protected_envs)
+                          AND ff._approvals_required(k.environment) > 0 ORDER BY 1 LOOP
+                IF TG_TABLE_NAME <> 'flags' OR gate IS NULL OR gate[1] <> env
+                   OR EXISTS (SELECT 1 FROM ff_protect_new AS k
+                               WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
+                    SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+                END IF;
+            END LOOP;
+        END IF;
     END IF;
     RETURN NULL;
 END;
@@ -723,6 +826,11 @@ BEGIN
             PERFORM ff._protection_denied(p.name, p.allowed_roles,
                 format('empty %s.%s (TRUNCATE), which holds rows of every environment', TG_TABLE_SCHEMA, TG_TABLE_NAME));
         END IF;
+        -- approvals (1.16): only ff administrators change such an environment directly
+        IF ff._approvals_required(p.name) > 0 AND NOT ff._is_environment_admin(current_user) THEN
+            PERFORM ff._approval_denied(p.name,
+                format('empty %s.%s (TRUNCATE), which holds rows of every environment', TG_TABLE_SCHEMA, TG_TABLE_NAME));
+        END IF;
     END LOOP;
     RETURN NULL;
 END;
@@ -747,6 +855,20 @@ BEGIN
        AND NOT ff._may_write(current_user, OLD.allowed_roles) THEN
         PERFORM ff._protection_denied(OLD.name, OLD.allowed_roles,
             CASE TG_OP WHEN 'DELETE' THEN 'delete the environment' ELSE 'change the environment''s own row' END);
+    END IF;
+    -- approvals (1.16): the row of an environment with an approval rule
+    -- changes only for ff administrators, and keeps its protection while
+    -- the rule exists
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.protected AND ff._approvals_required(OLD.name) > 0 THEN
+        IF NOT ff._is_environment_admin(current_user) THEN
+            PERFORM ff._approval_denied(OLD.name,
+                CASE TG_OP WHEN 'DELETE' THEN 'delete the environment' ELSE 'change the environment''s own row' END);
+        END IF;
+        IF TG_OP = 'UPDATE' AND NOT NEW.protected AND NOT ff._restoring() THEN
+            RAISE EXCEPTION 'environment "%" requires approvals and must stay protected', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('Remove its approval rule first: SELECT ff.require_approvals(%L, 0);', OLD.name);
+        END IF;
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;

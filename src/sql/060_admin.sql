@@ -157,9 +157,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    env         text := ff._resolve_environment(set_default_environment.name);
+    env         text;
     result      ff.environments;
 BEGIN
+    -- (NULL would resolve to the default environment: a silent no-op)
+    IF set_default_environment.name IS NULL THEN
+        RAISE EXCEPTION 'environment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment, for example SELECT ff.set_default_environment(''production'');';
+    END IF;
+    env := ff._resolve_environment(set_default_environment.name);
     UPDATE ff.environments SET is_default = true WHERE name = env AND NOT is_default;
     SELECT * INTO result FROM ff.environments WHERE name = env;
     RETURN result;
@@ -307,6 +314,12 @@ DECLARE
 BEGIN
     IF dst_env IS NULL THEN
         RAISE EXCEPTION 'to_environment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- (a NULL overwrite used to skip the clash check, and so overwrite)
+    IF overwrite IS NULL THEN
+        RAISE EXCEPTION 'overwrite must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass overwrite => true to replace same-named flags and segments, or false (the default) to refuse them.';
     END IF;
     IF dst_env = src_env THEN
         RAISE EXCEPTION 'cannot copy environment "%" onto itself', src_env
@@ -685,6 +698,12 @@ DECLARE
     dst_key     text := COALESCE(new_key, copy_flag.key);
     result      ff.flags;
 BEGIN
+    -- (a NULL overwrite used to skip the check below, and so overwrite)
+    IF overwrite IS NULL THEN
+        RAISE EXCEPTION 'overwrite must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass overwrite => true to replace an existing flag, or false (the default) to refuse it.';
+    END IF;
     IF src_env = dst_env AND dst_key = src.key THEN
         RAISE EXCEPTION 'cannot copy flag "%" onto itself in environment "%"', src.key, src_env
             USING ERRCODE = 'invalid_parameter_value',

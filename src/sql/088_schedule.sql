@@ -103,6 +103,12 @@ BEGIN
                   DETAIL = format('Role "%s" has no %s privilege on ff.flags.', role_name, priv),
                   HINT = 'A scheduled change is applied with the privileges of the role that schedules it; ff.grant_editor() gives a role the privileges to change flags.';
     END IF;
+    IF ff._approvals_required(env) > 0 AND NOT ff._is_environment_admin(role_name) THEN
+        RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Environment "%s" takes changes only through approved change requests, and role "%s" is not an ff administrator.', env, role_name),
+                  HINT = format('Request the change instead: SELECT ff.request_change(%L, draft, %L);', flag_key, env);
+    END IF;
     IF NOT ff.can_write_environment(env, role_name) THEN
         RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
             USING ERRCODE = 'insufficient_privilege',

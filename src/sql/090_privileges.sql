@@ -113,11 +113,12 @@ AS $$
                'version_at', 'evaluate_at', 'evaluate_at_version', '_evaluate_image',
                'evaluate_draft', 'evaluate_draft_row', 'apply_draft', 'schedule_change',
                'schedule_rollout', 'cancel_scheduled_change', 'run_scheduled_changes',
-               'evaluation_stats', 'evaluation_stats_info']
+               'evaluation_stats', 'evaluation_stats_info', 'request_change', 'approve_change',
+               'reject_change', 'withdraw_change', 'apply_change']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',
-               'unprotect_environment', 'reset_evaluation_stats']
+               'unprotect_environment', 'reset_evaluation_stats', 'require_approvals']
        END::pg_catalog.name[])
      ORDER BY p.proname, p.oid::pg_catalog.regprocedure::pg_catalog.text
 $$;
@@ -183,6 +184,8 @@ BEGIN
         ELSIF lvl = 'admin' THEN
             -- UPDATE on the whole table, hence on "protected": an ff administrator
             RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.environments %s %s', verb, dir, who);
+            -- approval rules (1.16; their guard checks the administrator too)
+            RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.approval_rules %s %s', verb, dir, who);
         END IF;
     END LOOP;
 END;
@@ -303,9 +306,10 @@ REVOKE ALL ON FUNCTION ff.revoke_editor(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.revoke_admin(regrole) FROM PUBLIC;
 
 -- Every function that runs with the owner's rights is closed to PUBLIC,
--- except the two whose answers are safe for anyone: ff.current_version
--- (a number) and ff._environment_protection (which environments are
--- protected, for the protection triggers of every writer).  The admin
+-- except the three whose answers are safe for anyone: ff.current_version
+-- (a number), ff._environment_protection (which environments are
+-- protected) and ff._approvals_required (how many approvals an environment
+-- asks for; 1.16), for the protection triggers of every writer.  The admin
 -- functions (SECURITY INVOKER) were revoked where they are defined; the
 -- recipes grant them back by level.
 DO $$
@@ -314,7 +318,7 @@ DECLARE
 BEGIN
     FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc AS p
                WHERE p.pronamespace = 'ff'::pg_catalog.regnamespace AND p.prosecdef
-                 AND p.proname NOT IN ('current_version', '_environment_protection')
+                 AND p.proname NOT IN ('current_version', '_environment_protection', '_approvals_required')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
     END LOOP;

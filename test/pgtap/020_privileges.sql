@@ -69,8 +69,8 @@ SELECT is_empty(
     $$SELECT p.oid::regprocedure::text FROM pg_proc p
        WHERE p.pronamespace = 'ff'::regnamespace AND p.prosecdef
          AND has_function_privilege('public', p.oid, 'EXECUTE')
-         AND p.proname NOT IN ('current_version', '_environment_protection')$$,
-    'PUBLIC executes no SECURITY DEFINER function but ff.current_version and ff._environment_protection');
+         AND p.proname NOT IN ('current_version', '_environment_protection', '_approvals_required')$$,
+    'PUBLIC executes no SECURITY DEFINER function but ff.current_version, ff._environment_protection and ff._approvals_required');
 
 SELECT function_privs_are('ff', 'evaluate', ARRAY['text', 'jsonb', 'jsonb', 'text'], 'public', ARRAY['EXECUTE'],
     'evaluation stays open to PUBLIC (zero setup; see the README)');
@@ -246,7 +246,15 @@ SELECT bag_eq(
              ('_history_keys_delete_trigger'), ('_history_keys_truncate_trigger'),
              -- writes configuration rows only through ff._apply_draft_as, as the role
              -- that scheduled the change (1.14)
-             ('run_scheduled_changes')$$,
+             ('run_scheduled_changes'),
+             -- how many approvals an environment asks for (1.16), for the
+             -- protection triggers of every writer
+             ('_approvals_required'),
+             -- change requests (1.16): write ff.change_requests as the owner
+             -- for the session's role, and configuration rows only through
+             -- ff._apply_approved_draft, as the role that requested the change
+             ('request_change'), ('approve_change'), ('reject_change'), ('withdraw_change'),
+             ('apply_change')$$,
     'SECURITY DEFINER functions are exactly the reviewed ones (none writes configuration rows)');
 -- 1.2: three C trigger functions run as the caller; the two that run SQL on
 -- internal tables act as their owner, with search_path pg_catalog, only

@@ -1,0 +1,264 @@
+--
+-- 170_approvals: approval rules and change requests (1.16).  A protected
+-- environment with an approval rule is changed directly only by ff
+-- administrators; everyone else requests a change, other people approve
+-- it, and it is applied with the requester's privileges over the flag it
+-- was reviewed against.  The roles log in (\c) because nobody may approve
+-- a request from the login that made it.
+--
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS feature_flags CASCADE;
+DROP ROLE IF EXISTS regress_ff_appr_dev, regress_ff_appr_lead1, regress_ff_appr_lead2,
+    regress_ff_appr_out, regress_ff_appr_admin, regress_ff_appr_devs, regress_ff_appr_leads;
+RESET client_min_messages;
+CREATE EXTENSION feature_flags;
+\set SHOW_CONTEXT never
+\set VERBOSITY terse
+
+CREATE ROLE regress_ff_appr_devs;
+CREATE ROLE regress_ff_appr_leads;
+CREATE ROLE regress_ff_appr_dev LOGIN IN ROLE regress_ff_appr_devs;
+-- lead1 may also act as a developer (SET ROLE): the four-eyes test below
+CREATE ROLE regress_ff_appr_lead1 LOGIN IN ROLE regress_ff_appr_leads, regress_ff_appr_devs;
+CREATE ROLE regress_ff_appr_lead2 LOGIN IN ROLE regress_ff_appr_leads;
+CREATE ROLE regress_ff_appr_out LOGIN;
+CREATE ROLE regress_ff_appr_admin LOGIN;
+SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_appr_devs');
+SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_appr_leads');
+SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_appr_out');
+SELECT count(*) > 0 AS granted FROM ff.grant_admin('regress_ff_appr_admin');
+
+SELECT (ff.create_environment('appr')).name;
+SELECT (ff.create_environment('free')).name;
+SELECT (ff.create_flag('checkout', '{"on": true, "off": false}', 'off', environment => 'appr')).key;
+SELECT (ff.create_flag('checkout', '{"on": true, "off": false}', 'off', environment => 'free')).key;
+
+-- ---- the rule: ff administrators only, on protected environments
+
+SELECT ff.require_approvals('appr', 1);
+SELECT (ff.protect_environment('appr', '{regress_ff_appr_devs}')).protected;
+SELECT ff.require_approvals('appr', 11);
+SELECT ff.require_approvals('appr', NULL);
+SELECT ff.require_approvals('appr', 1, '{regress_ff_appr_nobody}');
+SELECT ff.require_approvals('appr', 1, '{NULL}');
+SELECT ff.require_approvals('nowhere', 1);
+SET ROLE regress_ff_appr_dev;
+SELECT ff.require_approvals('appr', 1);
+INSERT INTO ff.approval_rules (environment, required_approvals) VALUES ('appr', 1);
+RESET ROLE;
+SELECT environment, required_approvals, approver_roles, set_by
+  FROM ff.require_approvals('appr', 2, '{regress_ff_appr_leads, regress_ff_appr_leads}');
+-- the environment keeps its protection while the rule exists
+SELECT ff.unprotect_environment('appr');
+
+-- ---- direct writes: refused for everyone but ff administrators
+
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT ff.current_version() AS v0 \gset
+\set VERBOSITY default
+SELECT ff.disable_flag('checkout', 'appr');
+\set VERBOSITY terse
+UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'appr';
+INSERT INTO ff.flags (environment, key, variants, default_variant) VALUES ('appr', 'x', '{"a": 1}', 'a');
+DELETE FROM ff.flags WHERE environment = 'appr';
+SELECT ff.create_segment('beta', NULL, 'appr');
+SELECT ff.import_flagd('{"flags": {"y": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"}}}', 'appr');
+TRUNCATE ff.flags;       -- (no TRUNCATE privilege: see below for one that has it)
+UPDATE ff.environments SET description = 'mine' WHERE name = 'appr';
+SELECT ff.schedule_change('checkout', '{"state": "DISABLED"}', now() + interval '1 hour', 'appr');
+\c - postgres
+GRANT TRUNCATE ON ff.segment_keys TO regress_ff_appr_devs;
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+TRUNCATE ff.segment_keys;
+\c - postgres
+REVOKE TRUNCATE ON ff.segment_keys FROM regress_ff_appr_devs;
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT ff.can_write_environment('appr') AS dev_may_write, ff.can_write_environment('free') AS dev_may_write_free;
+-- other environments are unaffected
+SELECT (ff.disable_flag('checkout', 'free')).state;
+SELECT ff.current_version() = :v0 + 1 AS only_the_free_change;
+
+-- ---- requests
+
+-- checked now, as the write would be; nothing is written
+SELECT ff.request_change('checkout', '{"defaultVariant": "maybe"}', 'appr');
+SELECT ff.request_change('checkout', '{"state": "ENABLED"}', 'free');
+SELECT ff.request_change(NULL, '{}', 'appr');
+SELECT ff.current_version() = :v0 + 1 AS nothing_written;
+SELECT id, environment, flag_key, draft, comment, base_version, requested_by, status, reviews
+  FROM ff.request_change('checkout', '{"defaultVariant": "on"}', 'appr', comment => 'launch');
+SELECT ff.current_version() = :v0 + 1 AS nothing_written;
+-- a role outside the allowed roles may not even request
+\c - regress_ff_appr_out
+\set SHOW_CONTEXT never
+SELECT ff.request_change('checkout', '{"defaultVariant": "on"}', 'appr');
+
+-- ---- reviews: approvers only, never the requester, once each
+
+SELECT ff.approve_change(1);
+SELECT ff.apply_change(1);
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT ff.approve_change(1);
+\c - regress_ff_appr_lead1
+\set SHOW_CONTEXT never
+SELECT id, status, jsonb_array_length(reviews) AS approvals FROM ff.approve_change(1, 'looks right');
+SELECT ff.approve_change(1);
+SELECT ff.apply_change(1);
+\c - regress_ff_appr_lead2
+\set SHOW_CONTEXT never
+SELECT id, status, jsonb_array_length(reviews) AS approvals,
+       reviews -> 0 ->> 'role' AS first, reviews -> 1 ->> 'role' AS second
+  FROM ff.approve_change(1);
+SELECT ff.reject_change(1, 'too late');
+
+-- ---- applying: requester, approvers or ff administrators
+
+\c - regress_ff_appr_out
+\set SHOW_CONTEXT never
+SELECT ff.apply_change(1);
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT ff.get_bool('checkout', '{}', false, 'appr') AS before_apply;
+SELECT id, status, finished_by FROM ff.apply_change(1);
+SELECT c.version = (SELECT max(v.version) FROM ff.versions AS v) AS version_recorded
+  FROM ff.change_requests AS c WHERE c.id = 1;
+SELECT ff.get_bool('checkout', '{}', false, 'appr') AS after_apply;
+SELECT changed_by, session_user_name, comment
+  FROM ff.versions ORDER BY version DESC LIMIT 1;
+SELECT ff.apply_change(1);
+-- the gate closed again: a direct write is still refused
+SELECT ff._approved_write() IS NULL AS gate_closed;
+SELECT ff.disable_flag('checkout', 'appr');
+
+-- a new flag through a request (no base version)
+SELECT id, base_version FROM ff.request_change('theme', '{"variants": {"light": "L", "dark": "D"}, "defaultVariant": "light"}', 'appr');
+\c - regress_ff_appr_lead1
+\set SHOW_CONTEXT never
+SELECT status FROM ff.approve_change(2);
+\c - regress_ff_appr_lead2
+\set SHOW_CONTEXT never
+SELECT status FROM ff.approve_change(2);
+SELECT status, finished_by FROM ff.apply_change(2);
+SELECT ff.get_string('theme', '{}', 'none', 'appr') AS theme;
+SELECT changed_by, session_user_name, operation FROM ff.versions ORDER BY version DESC LIMIT 1;
+
+-- ---- four eyes: the requester's login cannot approve under another role
+
+\c - regress_ff_appr_lead1
+\set SHOW_CONTEXT never
+SET ROLE regress_ff_appr_devs;
+SELECT id, requested_by, requested_session_user FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr');
+RESET ROLE;
+\set VERBOSITY default
+SELECT ff.approve_change(3);
+\set VERBOSITY terse
+SELECT ff.reject_change(3);
+-- the requester (a member of the requesting role) withdraws it
+SELECT status, finished_by FROM ff.withdraw_change(3);
+SELECT ff.withdraw_change(3);
+
+-- ---- a request applies only over the flag it was reviewed against
+
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT id FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr');
+\c - regress_ff_appr_admin
+\set SHOW_CONTEXT never
+-- ff administrators change the environment directly (recorded as usual)
+SELECT (ff.set_default_variant('checkout', 'off', 'appr')).default_variant;
+\c - regress_ff_appr_lead1
+\set SHOW_CONTEXT never
+SELECT status FROM ff.approve_change(4);
+\c - regress_ff_appr_lead2
+\set SHOW_CONTEXT never
+SELECT status FROM ff.approve_change(4);
+\set VERBOSITY default
+SELECT ff.apply_change(4);
+\set VERBOSITY terse
+SELECT status FROM ff.change_requests WHERE id = 4;
+
+-- ---- the rule at apply time: approvals that no longer count
+
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT status, finished_by FROM ff.withdraw_change(4);
+\c - regress_ff_appr_admin
+\set SHOW_CONTEXT never
+SELECT status FROM ff.withdraw_change(4);
+SELECT required_approvals FROM ff.require_approvals('appr', 1, '{regress_ff_appr_leads}');
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT id FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr');
+\c - regress_ff_appr_lead1
+\set SHOW_CONTEXT never
+SELECT status FROM ff.approve_change(5);
+\c - regress_ff_appr_admin
+\set SHOW_CONTEXT never
+SELECT required_approvals FROM ff.require_approvals('appr', 2, '{regress_ff_appr_leads}');
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT ff.apply_change(5);
+-- (the rule no longer met, it stays approved until it is withdrawn)
+SELECT status FROM ff.change_requests WHERE id = 5;
+-- a rejected request stays rejected
+SELECT id FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr');
+\c - regress_ff_appr_lead1
+\set SHOW_CONTEXT never
+SELECT id, status, reviews -> 0 ->> 'decision' AS decision, reviews -> 0 ->> 'comment' AS why
+  FROM ff.reject_change(6, 'not during the sale');
+SELECT ff.approve_change(6);
+SELECT ff.apply_change(6);
+
+-- ---- the log cannot be edited, even by the extension's owner
+
+\c - postgres
+\set SHOW_CONTEXT never
+UPDATE ff.change_requests SET draft = '{"state": "ENABLED"}' WHERE id = 5;
+UPDATE ff.change_requests SET status = 'pending' WHERE id = 6;
+UPDATE ff.change_requests SET reviews = '[]' WHERE id = 5;
+DELETE FROM ff.change_requests WHERE id = 1;
+INSERT INTO ff.change_requests (environment, flag_key, draft, requested_by, requested_session_user, status)
+VALUES ('appr', 'checkout', '{}', 'x', 'x', 'approved');
+SELECT ff.approve_change(999);
+SELECT ff.apply_change(NULL);
+
+-- ---- what PUBLIC and the recipes get
+
+SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may
+  FROM pg_proc AS p
+ WHERE p.pronamespace = 'ff'::regnamespace
+   AND p.proname IN ('require_approvals', 'request_change', 'approve_change', 'reject_change',
+                     'withdraw_change', 'apply_change', '_apply_approved_draft', '_approvals_required',
+                     '_approved_write')
+ ORDER BY 1;
+SELECT has_table_privilege('regress_ff_appr_dev', 'ff.change_requests', 'SELECT') AS dev_reads,
+       has_table_privilege('regress_ff_appr_dev', 'ff.change_requests', 'INSERT') AS dev_inserts,
+       has_table_privilege('regress_ff_appr_dev', 'ff.approval_rules', 'UPDATE') AS dev_sets_rules,
+       has_table_privilege('regress_ff_appr_admin', 'ff.approval_rules', 'UPDATE') AS admin_sets_rules;
+SELECT ff._apply_approved_draft('regress_ff_appr_dev', 'checkout', '{}', 'appr', NULL, false) IS NOT NULL AS owner_only;
+SET ROLE regress_ff_appr_admin;
+SELECT ff._apply_approved_draft('regress_ff_appr_dev', 'checkout', '{}', 'appr', NULL, false);
+RESET ROLE;
+
+-- ---- removing the rule
+
+SELECT ff.require_approvals('appr', 0) IS NULL AS removed;
+SELECT count(*) AS rules FROM ff.approval_rules;
+SET ROLE regress_ff_appr_dev;
+SELECT (ff.disable_flag('checkout', 'appr')).state;
+RESET ROLE;
+SELECT (ff.unprotect_environment('appr')).protected;
+SELECT id, flag_key, status, requested_by, finished_by FROM ff.change_requests ORDER BY id;
+SELECT (ff.verify_history()).ok;
+
+SELECT count(*) > 0 AS revoked FROM ff.revoke_editor('regress_ff_appr_devs');
+SELECT count(*) > 0 AS revoked FROM ff.revoke_editor('regress_ff_appr_leads');
+SELECT count(*) > 0 AS revoked FROM ff.revoke_editor('regress_ff_appr_out');
+SELECT count(*) > 0 AS revoked FROM ff.revoke_admin('regress_ff_appr_admin');
+DROP EXTENSION feature_flags CASCADE;
+DROP ROLE regress_ff_appr_dev, regress_ff_appr_lead1, regress_ff_appr_lead2,
+    regress_ff_appr_out, regress_ff_appr_admin, regress_ff_appr_devs, regress_ff_appr_leads;
