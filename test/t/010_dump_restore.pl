@@ -71,6 +71,30 @@ $node->safe_psql('src', q{SELECT ff.run_scheduled_changes()});
 is($node->safe_psql('src', q{SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM ff.scheduled_changes}),
     '1:applied,2:cancelled,3:pending', 'source has an applied, a cancelled and a pending scheduled change');
 
+# approvals (1.16): a rule and change requests of every status; the
+# restore loads them as they were, and the gate holds afterwards
+$node->safe_psql('src', q{
+    CREATE ROLE dump_dev LOGIN;
+    CREATE ROLE dump_lead LOGIN;
+    SELECT ff.grant_editor('dump_dev');
+    SELECT ff.grant_editor('dump_lead');
+    INSERT INTO ff.environments (name) VALUES ('guarded');
+    SELECT ff.create_flag('g1', '{"on": true, "off": false}', 'off', environment => 'guarded');
+    SELECT ff.protect_environment('guarded', '{dump_dev}');
+    SELECT ff.require_approvals('guarded', 1, '{dump_lead}');
+});
+$node->safe_psql('src', q{
+    SELECT ff.request_change('g1', '{"defaultVariant": "on"}', 'guarded', 'applied before the dump');
+    SELECT ff.request_change('g1', '{"state": "DISABLED"}', 'guarded', 'withdrawn');
+    SELECT ff.withdraw_change(2);
+}, extra_params => [ '-U', 'dump_dev' ]);
+$node->safe_psql('src', q{SELECT ff.approve_change(1); SELECT ff.apply_change(1);},
+    extra_params => [ '-U', 'dump_lead' ]);
+$node->safe_psql('src', q{SELECT ff.request_change('g1', '{"state": "DISABLED"}', 'guarded', 'pending')},
+    extra_params => [ '-U', 'dump_dev' ]);
+is($node->safe_psql('src', q{SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM ff.change_requests}),
+    '1:applied,2:withdrawn,3:pending', 'source has an applied, a withdrawn and a pending change request');
+
 my $versions_src = $node->safe_psql('src', 'SELECT ff.current_version()');
 cmp_ok($versions_src, '>', 50, "source history has $versions_src versions");
 is($node->safe_psql('src', 'SELECT ok FROM ff.verify_history()'), 't', 'source chain verifies');
@@ -83,6 +107,8 @@ my %snapshot = (
     segment_keys => q{SELECT * FROM ff.segment_keys ORDER BY environment, segment, targeting_key},
     versions     => q{SELECT * FROM ff.versions ORDER BY version},
     scheduled_changes => q{SELECT * FROM ff.scheduled_changes ORDER BY id},
+    approval_rules => q{SELECT * FROM ff.approval_rules ORDER BY environment},
+    change_requests => q{SELECT * FROM ff.change_requests ORDER BY id},
 );
 
 sub snapshot
@@ -144,6 +170,14 @@ sub check_restored
         SELECT (ff.schedule_change('flag-6', '{"state": "DISABLED"}', now() + interval '1 hour', 'production')).id;
         SELECT count(*) FROM ff.run_scheduled_changes()}),
         "4\n0", "$how: the scheduled changes' numbering goes on; nothing is due");
+    # the approval gate holds, and the requests' numbering goes on
+    my ($ret, $out, $err) = $node->psql($db,
+        q{UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'guarded'},
+        extra_params => [ '-U', 'dump_dev' ]);
+    like($err, qr/takes changes only through approved change requests/,
+        "$how: a direct write to the guarded environment is still refused");
+    is($node->safe_psql($db, q{SELECT (ff.request_change('g1', '{"state": "DISABLED"}', 'guarded')).id},
+        extra_params => [ '-U', 'dump_dev' ]), '4', "$how: the change requests' numbering goes on");
     # the key lists continue too: the recorded size follows the table
     $node->safe_psql($db, q{
         INSERT INTO ff.segment_keys (environment, segment, targeting_key)
