@@ -602,7 +602,11 @@ BEGIN
                   DETAIL = format('The rule now asks for %s approval(s) by its reviewers (or has been removed); the request has fewer that still count.', needed),
                   HINT = format('Withdraw it and request the change again: SELECT ff.withdraw_change(%s);', r.id);
     END IF;
-    now_version := ff._flag_version(r.environment, r.flag_key);
+    -- the flag's row is locked before its version is compared, so that a
+    -- concurrent change either commits first (and is seen here) or waits
+    SELECT f.version INTO now_version FROM ff.flags AS f
+     WHERE f.environment = r.environment AND f.key = r.flag_key
+       FOR UPDATE;
     IF now_version IS DISTINCT FROM r.base_version THEN
         RAISE EXCEPTION 'flag "%" in environment "%" changed since change request % was made', r.flag_key, r.environment, r.id
             USING ERRCODE = 'object_not_in_prerequisite_state',
