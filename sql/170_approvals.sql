@@ -213,6 +213,19 @@ SELECT id, status, reviews -> 0 ->> 'decision' AS decision, reviews -> 0 ->> 'co
 SELECT ff.approve_change(6);
 SELECT ff.apply_change(6);
 
+-- only the requester (or its role's members) and ff administrators withdraw
+\c - regress_ff_appr_out
+\set SHOW_CONTEXT never
+SELECT ff.withdraw_change(5);
+-- the dry run of a request leaves the caller's own change comment alone
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+BEGIN;
+SET LOCAL ff.change_comment = 'my own comment';
+SELECT status FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr');
+SHOW ff.change_comment;
+ROLLBACK;
+
 -- ---- the log cannot be edited, even by the extension's owner
 
 \c - postgres

@@ -116,12 +116,16 @@ FFScheduleApply(Oid roleid, Datum flag_key, Datum draft, Datum environment,
 	values[1] = draft;
 	values[2] = environment;
 
+	/*
+	 * A dry run starts its subtransaction first, so that its rollback also
+	 * undoes the change comment set below: the caller's own stays.
+	 */
+	if (dry_run)
+		BeginInternalSubTransaction(NULL);
+
 	/* the history records it with the change (ff.comment_change does this) */
 	(void) set_config_option("ff.change_comment", comment ? comment : "",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-
-	if (dry_run)
-		BeginInternalSubTransaction(NULL);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(roleid, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	FFScheduleActing = roleid;

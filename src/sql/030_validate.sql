@@ -839,6 +839,36 @@ $$;
 COMMENT ON FUNCTION ff._protect_truncate() IS
 'Trigger function of ff_05_protect_truncate: refuses TRUNCATE of a configuration table while a protected environment exists that current_user may not change';
 
+-- ff._check_role_list refuses a list of roles of an environment (its
+-- allowed_roles; 1.16: an approval rule's approver_roles) that holds a NULL
+-- or names a role that does not exist.
+CREATE FUNCTION ff._check_role_list(roles name[], list_name text, environment text, null_hint text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing     name;
+BEGIN
+    IF array_position(roles, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION '% of environment "%" contains NULL', list_name, environment
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = null_hint;
+    END IF;
+    SELECT a INTO missing FROM unnest(roles) AS a
+     WHERE NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = a)
+     LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'role "%" in % of environment "%" does not exist', missing, list_name, environment
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Create it first (CREATE ROLE %s NOLOGIN;), or leave it out.', quote_ident(missing));
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._check_role_list(name[], text, text, text) IS
+'Internal: refuses a role list of an environment (allowed_roles, approver_roles) that holds a NULL or a role that does not exist';
+
 -- ff._protect_environment is the trigger function of ff_05_protect on
 -- ff.environments: a protected environment's row changes only for
 -- allowed roles; protected and allowed_roles change only for ff
@@ -848,8 +878,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    missing     name;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.protected
        AND NOT ff._may_write(current_user, OLD.allowed_roles) THEN
@@ -883,19 +911,8 @@ BEGIN
                       HINT = format('Ask an ff administrator: SELECT ff.protect_environment(%L, allowed_roles => ''{role}'');', NEW.name);
         END IF;
         IF NEW.allowed_roles IS NOT NULL AND NOT ff._restoring() THEN
-            IF array_position(NEW.allowed_roles, NULL) IS NOT NULL THEN
-                RAISE EXCEPTION 'allowed_roles of environment "%" contains NULL', NEW.name
-                    USING ERRCODE = 'null_value_not_allowed',
-                          HINT = 'List role names, for example ''{release_managers}''.';
-            END IF;
-            SELECT a INTO missing FROM unnest(NEW.allowed_roles) AS a
-             WHERE NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = a)
-             LIMIT 1;
-            IF missing IS NOT NULL THEN
-                RAISE EXCEPTION 'role "%" in allowed_roles of environment "%" does not exist', missing, NEW.name
-                    USING ERRCODE = 'undefined_object',
-                          HINT = format('Create it first (CREATE ROLE %s NOLOGIN;), or leave it out.', quote_ident(missing));
-            END IF;
+            PERFORM ff._check_role_list(NEW.allowed_roles, 'allowed_roles', NEW.name,
+                                        'List role names, for example ''{release_managers}''.');
         END IF;
     END IF;
     RETURN NEW;

@@ -79,8 +79,11 @@ COMMENT ON FUNCTION ff._is_extension_owner(name) IS
 'Internal: whether a role has the privileges of the extension''s owner (the role ff.run_scheduled_changes() runs as)';
 
 -- ff._check_may_change raises insufficient_privilege unless role_name may
--- change flag_key in env now: write ff.flags (INSERT for a new flag,
--- UPDATE for an existing one) and the environment (protection).
+-- change flag_key in env, but for an approval rule: write ff.flags (INSERT
+-- for a new flag, UPDATE for an existing one) and the environment
+-- (protection).  The checks of a new scheduled change and of a change
+-- request (1.16); for a scheduled change the approval rule is the gate's,
+-- met by the dry run of the write that follows.
 CREATE FUNCTION ff._check_may_change(role_name name, env text, flag_key text, what text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -90,36 +93,32 @@ DECLARE
     priv        text := CASE WHEN EXISTS (SELECT 1 FROM ff.flags AS f
                                            WHERE f.environment = env AND f.key = flag_key)
                              THEN 'UPDATE' ELSE 'INSERT' END;
+    allowed     name[];
 BEGIN
     IF NOT has_function_privilege(role_name, 'ff.apply_draft(text, jsonb, text)', 'EXECUTE') THEN
         RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Role "%s" may not execute ff.apply_draft(), which applies a scheduled change.', role_name),
-                  HINT = 'A scheduled change is applied with the privileges of the role that schedules it; ff.grant_editor() gives a role the privileges to change flags.';
+                  DETAIL = format('Role "%s" may not execute ff.apply_draft(), which applies the change.', role_name),
+                  HINT = 'A scheduled change or a change request is applied with the privileges of the role that makes it; ff.grant_editor() gives a role the privileges to change flags.';
     END IF;
     IF NOT has_table_privilege(role_name, 'ff.flags', priv) THEN
         RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('Role "%s" has no %s privilege on ff.flags.', role_name, priv),
-                  HINT = 'A scheduled change is applied with the privileges of the role that schedules it; ff.grant_editor() gives a role the privileges to change flags.';
+                  HINT = 'A scheduled change or a change request is applied with the privileges of the role that makes it; ff.grant_editor() gives a role the privileges to change flags.';
     END IF;
-    IF ff._approvals_required(env) > 0 AND NOT ff._is_environment_admin(role_name) THEN
-        RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Environment "%s" takes changes only through approved change requests, and role "%s" is not an ff administrator.', env, role_name),
-                  HINT = format('Request the change instead: SELECT ff.request_change(%L, draft, %L);', flag_key, env);
-    END IF;
-    IF NOT ff.can_write_environment(env, role_name) THEN
+    SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
+    IF FOUND AND NOT ff._may_write(role_name, allowed) THEN
         RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('Environment "%s" is protected, and role "%s" is neither an ff administrator nor a member of its allowed roles.', env, role_name),
-                  HINT = 'A scheduled change is applied with the privileges of the role that schedules it; ff.protect_environment() sets the roles that may change a protected environment.';
+                  HINT = 'A scheduled change or a change request is applied with the privileges of the role that makes it; ff.protect_environment() sets the roles that may change a protected environment.';
     END IF;
 END;
 $$;
 
 COMMENT ON FUNCTION ff._check_may_change(name, text, text, text) IS
-'Internal: raises insufficient_privilege unless a role may change a flag in an environment now (table privilege and environment protection)';
+'Internal: raises insufficient_privilege unless a role may change a flag in an environment, but for an approval rule (table privilege and environment protection)';
 
 -- ff._scheduled_changes_guard is the trigger that keeps ff.scheduled_changes
 -- honest for raw DML as for the functions:

@@ -123,8 +123,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    missing     name;
 BEGIN
     IF ff._restoring() THEN
         RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
@@ -145,19 +143,8 @@ BEGIN
                   DETAIL = 'Protection says who may request changes; the approval rule says who must approve them.',
                   HINT = format('Protect it first: SELECT ff.protect_environment(%L, allowed_roles => ''{role}'');', NEW.environment);
     END IF;
-    IF array_position(NEW.approver_roles, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'approver_roles of environment "%" contains NULL', NEW.environment
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'List role names, for example ''{release_managers}'', or ''{}'' for the ff administrators and the allowed roles.';
-    END IF;
-    SELECT a INTO missing FROM unnest(NEW.approver_roles) AS a
-     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r WHERE r.rolname = a)
-     LIMIT 1;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'role "%" in approver_roles of environment "%" does not exist', missing, NEW.environment
-            USING ERRCODE = 'undefined_object',
-                  HINT = format('Create it first (CREATE ROLE %s NOLOGIN;), or leave it out.', quote_ident(missing));
-    END IF;
+    PERFORM ff._check_role_list(NEW.approver_roles, 'approver_roles', NEW.environment,
+        'List role names, for example ''{release_managers}'', or ''{}'' for the ff administrators and the allowed roles.');
     NEW.set_by := CURRENT_USER;
     NEW.set_at := pg_catalog.now();
     RETURN NEW;
@@ -366,8 +353,6 @@ AS $$
 DECLARE
     actor       name := ff._actor();
     env         text;
-    priv        text;
-    allowed     name[];
     result      ff.change_requests;
 BEGIN
     IF flag_key IS NULL OR draft IS NULL THEN
@@ -382,27 +367,7 @@ BEGIN
                   HINT = 'Make the change directly (ff.apply_draft()), or have an ff administrator require approvals: SELECT ff.require_approvals(environment, 1);';
     END IF;
     -- the requester could make the change, but for the approval rule
-    IF NOT has_function_privilege(actor, 'ff.apply_draft(text, jsonb, text)', 'EXECUTE') THEN
-        RAISE EXCEPTION 'permission denied to request a change of flag "%" in environment "%"', flag_key, env
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Role "%s" may not execute ff.apply_draft(), which applies the change.', actor),
-                  HINT = 'A change request is applied with the privileges of the role that requests it; ff.grant_editor() gives a role the privileges to change flags.';
-    END IF;
-    priv := CASE WHEN EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = env AND f.key = flag_key)
-                 THEN 'UPDATE' ELSE 'INSERT' END;
-    IF NOT has_table_privilege(actor, 'ff.flags', priv) THEN
-        RAISE EXCEPTION 'permission denied to request a change of flag "%" in environment "%"', flag_key, env
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Role "%s" has no %s privilege on ff.flags.', actor, priv),
-                  HINT = 'A change request is applied with the privileges of the role that requests it; ff.grant_editor() gives a role the privileges to change flags.';
-    END IF;
-    SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
-    IF FOUND AND NOT ff._may_write(actor, allowed) THEN
-        RAISE EXCEPTION 'permission denied to request a change of flag "%" in environment "%"', flag_key, env
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Environment "%s" is protected, and role "%s" is neither an ff administrator nor a member of its allowed roles, who may request changes there.', env, actor),
-                  HINT = format('Ask an ff administrator to allow a role of yours: SELECT ff.protect_environment(%L, allowed_roles => ''{role}'');', env);
-    END IF;
+    PERFORM ff._check_may_change(actor, env, flag_key, 'request a change of');
     -- the draft as saving it now would check it, with the requester's
     -- privileges; rolled back at once
     PERFORM ff._apply_approved_draft(actor, flag_key, draft, env, NULL, true);
@@ -432,14 +397,15 @@ DECLARE
     needed      integer;
     approvals   integer;
 BEGIN
-    IF r.status <> 'pending' THEN
-        RAISE EXCEPTION 'change request % is % and cannot be %', r.id, r.status,
-            CASE decision WHEN 'approve' THEN 'approved' ELSE 'rejected' END
+    IF r.status = 'approved' THEN
+        RAISE EXCEPTION 'change request % is already approved', r.id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = CASE WHEN r.status = 'approved' THEN 'It has all the approvals it needs.'
-                                ELSE format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by) END,
-                  HINT = CASE WHEN r.status = 'approved' THEN format('Apply it: SELECT ff.apply_change(%s);', r.id)
-                              ELSE 'Only pending requests are reviewed.' END;
+                  DETAIL = 'It has all the approvals it needs; only pending requests are reviewed.',
+                  HINT = format('Apply it: SELECT ff.apply_change(%s);', r.id);
+    ELSIF r.status <> 'pending' THEN
+        RAISE EXCEPTION 'change request % is % and cannot be reviewed', r.id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by);
     END IF;
     needed := ff._approvals_required(r.environment);
     IF needed = 0 THEN
@@ -466,7 +432,7 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(r.reviews) AS v
                 WHERE v ->> 'role' = actor OR v ->> 'session_user' = SESSION_USER) THEN
-        RAISE EXCEPTION 'change request % was already approved by role "%"', r.id, actor
+        RAISE EXCEPTION 'change request % was already approved by role "%" or from login "%"', r.id, actor, SESSION_USER
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('Each approval must come from another role and another login; it has %s of %s.',
                                   pg_catalog.jsonb_array_length(r.reviews), needed),

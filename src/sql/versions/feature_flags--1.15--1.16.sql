@@ -265,6 +265,36 @@ $$;
 COMMENT ON FUNCTION ff._protect_truncate() IS
 'Trigger function of ff_05_protect_truncate: refuses TRUNCATE of a configuration table while a protected environment exists that current_user may not change';
 
+-- ff._check_role_list refuses a list of roles of an environment (its
+-- allowed_roles; 1.16: an approval rule's approver_roles) that holds a NULL
+-- or names a role that does not exist.
+CREATE FUNCTION ff._check_role_list(roles name[], list_name text, environment text, null_hint text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing     name;
+BEGIN
+    IF array_position(roles, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION '% of environment "%" contains NULL', list_name, environment
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = null_hint;
+    END IF;
+    SELECT a INTO missing FROM unnest(roles) AS a
+     WHERE NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = a)
+     LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'role "%" in % of environment "%" does not exist', missing, list_name, environment
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Create it first (CREATE ROLE %s NOLOGIN;), or leave it out.', quote_ident(missing));
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._check_role_list(name[], text, text, text) IS
+'Internal: refuses a role list of an environment (allowed_roles, approver_roles) that holds a NULL or a role that does not exist';
+
 -- ff._protect_environment is the trigger function of ff_05_protect on
 -- ff.environments: a protected environment's row changes only for
 -- allowed roles; protected and allowed_roles change only for ff
@@ -274,8 +304,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    missing     name;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.protected
        AND NOT ff._may_write(current_user, OLD.allowed_roles) THEN
@@ -309,19 +337,8 @@ BEGIN
                       HINT = format('Ask an ff administrator: SELECT ff.protect_environment(%L, allowed_roles => ''{role}'');', NEW.name);
         END IF;
         IF NEW.allowed_roles IS NOT NULL AND NOT ff._restoring() THEN
-            IF array_position(NEW.allowed_roles, NULL) IS NOT NULL THEN
-                RAISE EXCEPTION 'allowed_roles of environment "%" contains NULL', NEW.name
-                    USING ERRCODE = 'null_value_not_allowed',
-                          HINT = 'List role names, for example ''{release_managers}''.';
-            END IF;
-            SELECT a INTO missing FROM unnest(NEW.allowed_roles) AS a
-             WHERE NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = a)
-             LIMIT 1;
-            IF missing IS NOT NULL THEN
-                RAISE EXCEPTION 'role "%" in allowed_roles of environment "%" does not exist', missing, NEW.name
-                    USING ERRCODE = 'undefined_object',
-                          HINT = format('Create it first (CREATE ROLE %s NOLOGIN;), or leave it out.', quote_ident(missing));
-            END IF;
+            PERFORM ff._check_role_list(NEW.allowed_roles, 'allowed_roles', NEW.name,
+                                        'List role names, for example ''{release_managers}''.');
         END IF;
     END IF;
     RETURN NEW;
@@ -332,12 +349,15 @@ COMMENT ON FUNCTION ff._protect_environment() IS
 'Trigger function of ff_05_protect on ff.environments: protected rows change only for allowed roles, protection settings only for ff administrators';
 
 -- ---------------------------------------------------------------------
--- Scheduled changes: the approval rule in the check of a new change
+-- Scheduled changes: the check a change request shares
 -- ---------------------------------------------------------------------
 
 -- ff._check_may_change raises insufficient_privilege unless role_name may
--- change flag_key in env now: write ff.flags (INSERT for a new flag,
--- UPDATE for an existing one) and the environment (protection).
+-- change flag_key in env, but for an approval rule: write ff.flags (INSERT
+-- for a new flag, UPDATE for an existing one) and the environment
+-- (protection).  The checks of a new scheduled change and of a change
+-- request (1.16); for a scheduled change the approval rule is the gate's,
+-- met by the dry run of the write that follows.
 CREATE OR REPLACE FUNCTION ff._check_may_change(role_name name, env text, flag_key text, what text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -347,36 +367,32 @@ DECLARE
     priv        text := CASE WHEN EXISTS (SELECT 1 FROM ff.flags AS f
                                            WHERE f.environment = env AND f.key = flag_key)
                              THEN 'UPDATE' ELSE 'INSERT' END;
+    allowed     name[];
 BEGIN
     IF NOT has_function_privilege(role_name, 'ff.apply_draft(text, jsonb, text)', 'EXECUTE') THEN
         RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Role "%s" may not execute ff.apply_draft(), which applies a scheduled change.', role_name),
-                  HINT = 'A scheduled change is applied with the privileges of the role that schedules it; ff.grant_editor() gives a role the privileges to change flags.';
+                  DETAIL = format('Role "%s" may not execute ff.apply_draft(), which applies the change.', role_name),
+                  HINT = 'A scheduled change or a change request is applied with the privileges of the role that makes it; ff.grant_editor() gives a role the privileges to change flags.';
     END IF;
     IF NOT has_table_privilege(role_name, 'ff.flags', priv) THEN
         RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('Role "%s" has no %s privilege on ff.flags.', role_name, priv),
-                  HINT = 'A scheduled change is applied with the privileges of the role that schedules it; ff.grant_editor() gives a role the privileges to change flags.';
+                  HINT = 'A scheduled change or a change request is applied with the privileges of the role that makes it; ff.grant_editor() gives a role the privileges to change flags.';
     END IF;
-    IF ff._approvals_required(env) > 0 AND NOT ff._is_environment_admin(role_name) THEN
-        RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Environment "%s" takes changes only through approved change requests, and role "%s" is not an ff administrator.', env, role_name),
-                  HINT = format('Request the change instead: SELECT ff.request_change(%L, draft, %L);', flag_key, env);
-    END IF;
-    IF NOT ff.can_write_environment(env, role_name) THEN
+    SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
+    IF FOUND AND NOT ff._may_write(role_name, allowed) THEN
         RAISE EXCEPTION 'permission denied to % flag "%" in environment "%"', what, flag_key, env
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('Environment "%s" is protected, and role "%s" is neither an ff administrator nor a member of its allowed roles.', env, role_name),
-                  HINT = 'A scheduled change is applied with the privileges of the role that schedules it; ff.protect_environment() sets the roles that may change a protected environment.';
+                  HINT = 'A scheduled change or a change request is applied with the privileges of the role that makes it; ff.protect_environment() sets the roles that may change a protected environment.';
     END IF;
 END;
 $$;
 
 COMMENT ON FUNCTION ff._check_may_change(name, text, text, text) IS
-'Internal: raises insufficient_privilege unless a role may change a flag in an environment now (table privilege and environment protection)';
+'Internal: raises insufficient_privilege unless a role may change a flag in an environment, but for an approval rule (table privilege and environment protection)';
 
 -- ---------------------------------------------------------------------
 -- Approvals (1.16): change requests that need other people's sign-off
@@ -503,8 +519,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    missing     name;
 BEGIN
     IF ff._restoring() THEN
         RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
@@ -525,19 +539,8 @@ BEGIN
                   DETAIL = 'Protection says who may request changes; the approval rule says who must approve them.',
                   HINT = format('Protect it first: SELECT ff.protect_environment(%L, allowed_roles => ''{role}'');', NEW.environment);
     END IF;
-    IF array_position(NEW.approver_roles, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'approver_roles of environment "%" contains NULL', NEW.environment
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'List role names, for example ''{release_managers}'', or ''{}'' for the ff administrators and the allowed roles.';
-    END IF;
-    SELECT a INTO missing FROM unnest(NEW.approver_roles) AS a
-     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r WHERE r.rolname = a)
-     LIMIT 1;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'role "%" in approver_roles of environment "%" does not exist', missing, NEW.environment
-            USING ERRCODE = 'undefined_object',
-                  HINT = format('Create it first (CREATE ROLE %s NOLOGIN;), or leave it out.', quote_ident(missing));
-    END IF;
+    PERFORM ff._check_role_list(NEW.approver_roles, 'approver_roles', NEW.environment,
+        'List role names, for example ''{release_managers}'', or ''{}'' for the ff administrators and the allowed roles.');
     NEW.set_by := CURRENT_USER;
     NEW.set_at := pg_catalog.now();
     RETURN NEW;
@@ -746,8 +749,6 @@ AS $$
 DECLARE
     actor       name := ff._actor();
     env         text;
-    priv        text;
-    allowed     name[];
     result      ff.change_requests;
 BEGIN
     IF flag_key IS NULL OR draft IS NULL THEN
@@ -762,27 +763,7 @@ BEGIN
                   HINT = 'Make the change directly (ff.apply_draft()), or have an ff administrator require approvals: SELECT ff.require_approvals(environment, 1);';
     END IF;
     -- the requester could make the change, but for the approval rule
-    IF NOT has_function_privilege(actor, 'ff.apply_draft(text, jsonb, text)', 'EXECUTE') THEN
-        RAISE EXCEPTION 'permission denied to request a change of flag "%" in environment "%"', flag_key, env
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Role "%s" may not execute ff.apply_draft(), which applies the change.', actor),
-                  HINT = 'A change request is applied with the privileges of the role that requests it; ff.grant_editor() gives a role the privileges to change flags.';
-    END IF;
-    priv := CASE WHEN EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = env AND f.key = flag_key)
-                 THEN 'UPDATE' ELSE 'INSERT' END;
-    IF NOT has_table_privilege(actor, 'ff.flags', priv) THEN
-        RAISE EXCEPTION 'permission denied to request a change of flag "%" in environment "%"', flag_key, env
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Role "%s" has no %s privilege on ff.flags.', actor, priv),
-                  HINT = 'A change request is applied with the privileges of the role that requests it; ff.grant_editor() gives a role the privileges to change flags.';
-    END IF;
-    SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
-    IF FOUND AND NOT ff._may_write(actor, allowed) THEN
-        RAISE EXCEPTION 'permission denied to request a change of flag "%" in environment "%"', flag_key, env
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('Environment "%s" is protected, and role "%s" is neither an ff administrator nor a member of its allowed roles, who may request changes there.', env, actor),
-                  HINT = format('Ask an ff administrator to allow a role of yours: SELECT ff.protect_environment(%L, allowed_roles => ''{role}'');', env);
-    END IF;
+    PERFORM ff._check_may_change(actor, env, flag_key, 'request a change of');
     -- the draft as saving it now would check it, with the requester's
     -- privileges; rolled back at once
     PERFORM ff._apply_approved_draft(actor, flag_key, draft, env, NULL, true);
@@ -812,14 +793,15 @@ DECLARE
     needed      integer;
     approvals   integer;
 BEGIN
-    IF r.status <> 'pending' THEN
-        RAISE EXCEPTION 'change request % is % and cannot be %', r.id, r.status,
-            CASE decision WHEN 'approve' THEN 'approved' ELSE 'rejected' END
+    IF r.status = 'approved' THEN
+        RAISE EXCEPTION 'change request % is already approved', r.id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = CASE WHEN r.status = 'approved' THEN 'It has all the approvals it needs.'
-                                ELSE format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by) END,
-                  HINT = CASE WHEN r.status = 'approved' THEN format('Apply it: SELECT ff.apply_change(%s);', r.id)
-                              ELSE 'Only pending requests are reviewed.' END;
+                  DETAIL = 'It has all the approvals it needs; only pending requests are reviewed.',
+                  HINT = format('Apply it: SELECT ff.apply_change(%s);', r.id);
+    ELSIF r.status <> 'pending' THEN
+        RAISE EXCEPTION 'change request % is % and cannot be reviewed', r.id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by);
     END IF;
     needed := ff._approvals_required(r.environment);
     IF needed = 0 THEN
@@ -846,7 +828,7 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(r.reviews) AS v
                 WHERE v ->> 'role' = actor OR v ->> 'session_user' = SESSION_USER) THEN
-        RAISE EXCEPTION 'change request % was already approved by role "%"', r.id, actor
+        RAISE EXCEPTION 'change request % was already approved by role "%" or from login "%"', r.id, actor, SESSION_USER
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('Each approval must come from another role and another login; it has %s of %s.',
                                   pg_catalog.jsonb_array_length(r.reviews), needed),
