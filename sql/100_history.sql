@@ -358,17 +358,54 @@ SELECT ff.current_version() - :before_old_stamp AS new_versions,
        f.version = ff.current_version() AS restamped, v.after ->> 'description' AS description
   FROM ff.flags AS f JOIN ff.versions AS v ON v.version = f.version
  WHERE f.environment = 'hist-b' AND f.key = 'one';
--- unstamping a stamped row is a change, recorded and stamped again
+-- (1.17) changing only the stamps (version, updated_at) of a row that holds
+-- what its history records is not a change: nothing is recorded, no
+-- notification is sent and the row keeps its stamps (1.16 recorded a
+-- version with an empty diff): unstamping it, a stamp that names no
+-- recorded version, another updated_at, both at once -- for a flag, a
+-- segment and an environment, in C and (the writer lock not held by the
+-- statement trigger) in ff._history_row_trigger_general()
+SELECT (ff.create_segment('stamps-seg', '{"==": [1, 1]}', environment => 'hist-b')).name;
+SELECT ff.current_version() AS before_stamps \gset
+CREATE TEMP TABLE stamps_before AS
+SELECT 'flag' AS entity, f.key AS name, f.version, f.updated_at FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'one'
+UNION ALL SELECT 'segment', g.name, g.version, g.updated_at FROM ff.segments AS g WHERE g.environment = 'hist-b' AND g.name = 'stamps-seg'
+UNION ALL SELECT 'environment', e.name, e.version, e.updated_at FROM ff.environments AS e WHERE e.name = 'hist-b';
+LISTEN ff_changes;
 UPDATE ff.flags SET version = NULL WHERE environment = 'hist-b' AND key = 'one';
-SELECT ff.current_version() - :before_old_stamp AS new_versions,
-       f.version = ff.current_version() AS restamped
+UPDATE ff.flags SET version = 999999999 WHERE environment = 'hist-b' AND key = 'one';
+UPDATE ff.flags SET updated_at = now() - interval '1 day' WHERE environment = 'hist-b' AND key = 'one';
+UPDATE ff.flags SET version = version + 1, updated_at = NULL WHERE environment = 'hist-b' AND key = 'one';
+UPDATE ff.segments SET updated_at = now() - interval '1 day' WHERE environment = 'hist-b' AND name = 'stamps-seg';
+UPDATE ff.segments SET version = NULL WHERE environment = 'hist-b' AND name = 'stamps-seg';
+UPDATE ff.environments SET updated_at = now() - interval '1 day', version = 7 WHERE name = 'hist-b';
+BEGIN;
+ALTER TABLE ff.flags DISABLE TRIGGER ff_01_writer_lock;
+UPDATE ff.flags SET updated_at = now() - interval '2 days', version = NULL WHERE environment = 'hist-b' AND key = 'one';
+ALTER TABLE ff.flags ENABLE TRIGGER ff_01_writer_lock;
+COMMIT;
+UNLISTEN ff_changes;
+SELECT ff.current_version() - :before_stamps AS new_versions;
+SELECT b.entity, r.version = b.version AS same_version, r.updated_at = b.updated_at AS same_updated_at
+  FROM stamps_before AS b
+  JOIN (SELECT 'flag' AS entity, f.key AS name, f.version, f.updated_at FROM ff.flags AS f WHERE f.environment = 'hist-b'
+        UNION ALL SELECT 'segment', g.name, g.version, g.updated_at FROM ff.segments AS g WHERE g.environment = 'hist-b'
+        UNION ALL SELECT 'environment', e.name, e.version, e.updated_at FROM ff.environments AS e) AS r
+    ON r.entity = b.entity AND r.name = b.name
+ ORDER BY 1;
+-- a real change that also sets the stamps is recorded and stamped as always
+UPDATE ff.flags SET updated_at = now() - interval '1 day', description = 'stamped anew'
+ WHERE environment = 'hist-b' AND key = 'one';
+SELECT ff.current_version() - :before_stamps AS new_versions,
+       f.version = ff.current_version() AS restamped, f.updated_at > now() - interval '1 hour' AS updated_now
   FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'one';
+DROP TABLE stamps_before;
 SELECT ok FROM ff.verify_history();
 -- a stamp that names no recorded version (the stamps of ff.flags and
--- ff.segments have no foreign key since 1.5) is never in sync: the write
--- is recorded and stamped again, by an UPDATE and by an INSERT alike
+-- ff.segments have no foreign key since 1.5) is never in sync: a write
+-- with it is recorded and stamped again, by an UPDATE and by an INSERT alike
 SELECT ff.current_version() AS before_bad_stamp \gset
-UPDATE ff.flags SET version = 999999999 WHERE environment = 'hist-b' AND key = 'one';
+UPDATE ff.flags SET version = 999999999, description = 'bad stamp' WHERE environment = 'hist-b' AND key = 'one';
 INSERT INTO ff.flags (environment, key, variants, version)
 VALUES ('hist-b', 'bad-stamp', '{"on": true}', 999999999);
 SELECT v.version - :before_bad_stamp AS nth_new, v.operation, v.entity_key,

@@ -242,6 +242,15 @@ SELECT ff.schedule_rollout('launch', '{10, NULL}', now());
 SELECT ff.schedule_rollout('launch', '{10, 120}', now());
 SELECT ff.schedule_rollout('launch', '{10, 20}', now(), interval '0');
 SELECT ff.schedule_rollout('launch', '{10}', NULL);
+-- (1.17) NULL percentages: 22004; a 2-D array: a clear 22023 (it was
+-- array_position's "multidimensional arrays" error)
+\set VERBOSITY default
+SELECT ff.schedule_rollout('launch', NULL, now());
+SELECT ff.schedule_rollout('launch', '{{5,10},{20,30}}', now());
+\set VERBOSITY sqlstate
+SELECT ff.schedule_rollout('launch', NULL, now());
+SELECT ff.schedule_rollout('launch', '{{5,10},{20,30}}', now());
+\set VERBOSITY terse
 SELECT ff.schedule_rollout('nope', '{10}', now());
 SELECT count(*) AS nothing_left_pending FROM ff.scheduled_changes WHERE status = 'pending';
 

@@ -227,3 +227,34 @@ SELECT name FROM ff.create_segment('keyed', NULL, include => '{k1,k2}', exclude 
 UPDATE ff.segments SET name = 'keyed2' WHERE environment = 'development' AND name = 'keyed';
 SELECT name FROM ff.create_segment('unkeyed', '{"==": [1, 1]}');
 UPDATE ff.segments SET name = 'unkeyed2' WHERE environment = 'development' AND name = 'unkeyed' RETURNING name;
+-- (1.17) a NULL in a NOT NULL column is refused naming the row, with a
+-- HINT, and nothing is written (PostgreSQL's own message named the column
+-- only and printed the whole row)
+\set VERBOSITY default
+SELECT key FROM ff.create_flag('nn', environment => 'development');
+SELECT ff.current_version() AS before_nulls \gset
+UPDATE ff.flags SET tags = NULL WHERE environment = 'development' AND key = 'nn';
+UPDATE ff.flags SET metadata = NULL WHERE environment = 'development' AND key = 'nn';
+UPDATE ff.flags SET created_at = NULL WHERE environment = 'development' AND key = 'nn';
+INSERT INTO ff.flags (environment, key, variants, tags) VALUES ('development', 'nn2', '{"on": true}', NULL);
+UPDATE ff.environments SET is_default = NULL WHERE name = 'development';
+UPDATE ff.environments SET metadata = NULL WHERE name = 'development';
+INSERT INTO ff.environments (name, protected) VALUES ('nn-env', NULL);
+UPDATE ff.segments SET created_at = NULL WHERE environment = 'development' AND name = 'unkeyed2';
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('development', 'unkeyed2', NULL);
+INSERT INTO ff.segment_keys (environment, segment, targeting_key, excluded) VALUES ('development', 'unkeyed2', 'k1', NULL);
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('development', NULL, 'k1');
+SELECT pg_temp.error_of($$UPDATE ff.flags SET tags = NULL WHERE key = 'nn'$$, 'tags', 'nn') AS flag_tags,
+       pg_temp.error_of($$INSERT INTO ff.segment_keys VALUES ('development', 'unkeyed2', NULL)$$, 'targeting key') AS null_key;
+-- updated_at is the history's to write: NULL is taken as "stamp it"
+UPDATE ff.flags SET updated_at = NULL, description = 'stamped' WHERE environment = 'development' AND key = 'nn';
+SELECT ff.current_version() - :before_nulls AS new_versions,
+       (SELECT updated_at IS NOT NULL FROM ff.flags WHERE environment = 'development' AND key = 'nn') AS stamped,
+       (SELECT count(*) FROM ff.flags WHERE key = 'nn2') AS nn2_rows,
+       (SELECT count(*) FROM ff.environments WHERE name = 'nn-env') AS env_rows,
+       (SELECT count(*) FROM ff.segment_keys WHERE segment = 'unkeyed2') AS key_rows;
+-- (1.17) a character outside the name rule is named, also at the start:
+-- "ü" is a letter, but not an ASCII one
+SELECT ff.create_environment('ünï');
+SELECT ff.create_environment('-x');
+\set VERBOSITY terse

@@ -287,8 +287,36 @@ SELECT (ff.create_environment('null-dst')).name;
 SELECT key FROM ff.create_flag('ow', '{"a": "A", "b": "B"}', 'a', environment => 'null-src');
 SELECT key FROM ff.create_flag('ow', '{"a": "A", "b": "B"}', 'b', environment => 'null-dst');
 SELECT ff.copy_flag('ow', 'null-src', 'null-dst', overwrite => NULL);
+-- (1.17) a NULL target is refused, as by ff.copy_environment (it copied
+-- into the default environment)
+\set VERBOSITY default
+SELECT ff.copy_flag('ow', 'null-src', NULL);
+\set VERBOSITY sqlstate
+SELECT ff.copy_flag('ow', 'null-src', NULL);
+\set VERBOSITY terse
+SELECT count(*) AS not_copied FROM ff.flags WHERE key = 'ow' AND environment = 'development';
 SELECT ff.copy_environment('null-src', 'null-dst', overwrite => NULL);
 SELECT ff.set_default_environment(NULL);
 SELECT default_variant AS untouched FROM ff.flags WHERE environment = 'null-dst' AND key = 'ow';
 SELECT ff.delete_environment('null-src', force => true);
 SELECT ff.delete_environment('null-dst', force => true);
+
+-- (1.17) a not-found HINT names the environment of the call, and suggests
+-- creating only a name that can be created
+\set VERBOSITY default
+SELECT (ff.create_environment('hint-env')).name;
+SELECT ff.set_targeting('nope', '{}', 'hint-env');
+SELECT ff.enable_flag('a b', 'hint-env');
+SELECT ff.enable_flag('', 'hint-env');
+SELECT ff.enable_flag(repeat('x', 201), 'hint-env');
+SELECT ff.add_segment_keys('no-seg', '{k1}', 'hint-env');
+SELECT ff.add_segment_keys('no seg', '{k1}', 'hint-env');
+SELECT ff.set_default_environment('');
+SELECT ff.set_default_environment('hint env');
+SELECT ff.set_default_environment('hint-env2');
+SELECT * FROM ff.evaluate_all('{}', 'hint env');
+SELECT * FROM ff.evaluate_all('{}', 'hint-env2');
+INSERT INTO ff.flags (environment, key, variants) VALUES ('hint env', 'f', '{"on": true}');
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('hint-env', 'no seg', 'k1');
+\set VERBOSITY terse
+SELECT ff.delete_environment('hint-env', force => true);

@@ -86,6 +86,10 @@ INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, ta
     ('hostile_raw', 'unknown-op', 'boolean', '{"on": true, "off": false}', 'off', '{"nope": [1]}'),
     ('hostile_raw', 'mixed', 'string', '{"a": "A", "b": 2}', 'b', NULL),
     ('hostile_raw', 'array-variants', 'boolean', '[true, false]', NULL, NULL),
+    -- (1.17) the served variant's type matched the request, so get_string
+    -- returned "x" from a boolean flag; a null variant was served as null
+    ('hostile_raw', 'mixed-served', 'boolean', '{"on": true, "off": "x"}', 'off', NULL),
+    ('hostile_raw', 'null-variant', 'boolean', '{"on": true, "off": null}', 'off', NULL),
     ('hostile_raw', 'deep-rule', 'boolean', '{"on": true, "off": false}', 'off',
      (repeat('{"!": ', 5000) || 'true' || repeat('}', 5000))::jsonb);
 -- the CHECK constraints of ff.flags hold also for a write that bypasses the
@@ -112,9 +116,17 @@ SELECT flag_key, value, variant, reason, error_code, left(error_message, 110)
   FROM ff.evaluate('array-variants', '{}', 'true', 'hostile_raw')
 UNION ALL
 SELECT flag_key, value, variant, reason, error_code, left(error_message, 110)
-  FROM ff.evaluate('mixed', '{}', '"z"', 'hostile_raw');
+  FROM ff.evaluate('mixed', '{}', '"z"', 'hostile_raw')
+UNION ALL
+SELECT flag_key, value, variant, reason, error_code, left(error_message, 110)
+  FROM ff.evaluate('mixed-served', '{}', '"z"', 'hostile_raw')
+UNION ALL
+SELECT flag_key, value, variant, reason, error_code, left(error_message, 110)
+  FROM ff.evaluate('null-variant', '{}', 'true', 'hostile_raw');
 SELECT ff.get_bool('unknown-op', '{}', true, 'hostile_raw') AS get_bool,
-       ff.get_string('mixed', '{}', 'z', 'hostile_raw') AS get_string;
+       ff.get_string('mixed', '{}', 'z', 'hostile_raw') AS get_string,
+       ff.get_string('mixed-served', '{}', 'z', 'hostile_raw') AS get_string_served,
+       ff.get_bool('null-variant', '{}', true, 'hostile_raw') AS get_bool_null;
 SELECT ff.current_version() AS v1 \gset
 
 -- =====================================================================

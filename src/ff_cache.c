@@ -1434,6 +1434,28 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 		}
 		if (n == 0)
 			FFFlagBroken(f, "flag \"%s\" has no variants", f->key);
+
+		/*
+		 * one type per flag (1.17): variants of mixed types, or null or
+		 * array variants, which only a write that bypassed the triggers
+		 * stores, make the flag broken instead of served as whichever
+		 * variant was selected
+		 */
+		for (i = 0; i < n && !f->broken; i++)
+		{
+			static const char *const type_names[] = {
+				"null", "a boolean", "a number", "a string", "an array", "an object"
+			};
+			JLType		type = variants[i].value->type;
+
+			if (type == JL_NULL || type == JL_ARRAY)
+				FFFlagBroken(f, "variant \"%s\" of flag \"%s\" is %s, not a boolean, string, number or object",
+							 variants[i].name, f->key, type_names[type]);
+			else if (type != variants[0].value->type)
+				FFFlagBroken(f, "variants of flag \"%s\" have mixed types: \"%s\" is %s, \"%s\" is %s",
+							 f->key, variants[0].name, type_names[variants[0].value->type],
+							 variants[i].name, type_names[type]);
+		}
 	}
 	f->flag.variants = variants;
 	f->flag.nvariants = n;

@@ -38,6 +38,7 @@
 #include "ff_asof.h"
 #include "ff_cache.h"
 #include "ff_jsonb.h"
+#include "ff_names.h"
 #include "ff_row.h"
 #include "ff_stats.h"
 
@@ -1514,9 +1515,12 @@ FFMissingEnvironmentError(const char *missing, bool from_setting)
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("environment \"%s\" does not exist", missing),
 			 from_setting ? errdetail("The name comes from the ff.environment setting.") : 0,
-			 names != NULL ?
-			 errhint("%sExisting environments: %s. Create one with SELECT ff.create_environment(%s);",
+			 names != NULL && FFNameIsValid(missing) ?
+			 errhint("%sExisting environments: %s. Create it with SELECT ff.create_environment(%s);",
 					 perhaps, names, quote_literal_cstr(missing)) :
+			 names != NULL ?
+			 errhint("%sExisting environments: %s. No environment can be named so: an environment name starts with a letter or digit, followed by at most 199 letters, digits, \".\", \"_\", \":\" or \"-\".",
+					 perhaps, names) :
 			 errhint("The environments are the rows of ff.environments.")));
 }
 

@@ -1148,12 +1148,27 @@ FFHistoryJsonbValueEqual(JsonbValue *a, JsonbValue *b)
 }
 
 /*
- * FFHistoryEqualButVersion tells whether (a - 'version') = (b - 'version')
+ * FFHistoryIsStamp tells whether a row image's member is one of the stamps
+ * the history trigger writes: "version", and with updated_at also
+ * "updated_at".
+ */
+static inline bool
+FFHistoryIsStamp(const JsonbValue *key, bool updated_at)
+{
+	return (key->val.string.len == 7 &&
+			memcmp(key->val.string.val, "version", 7) == 0) ||
+		(updated_at && key->val.string.len == 10 &&
+		 memcmp(key->val.string.val, "updated_at", 10) == 0);
+}
+
+/*
+ * FFHistoryEqualButStamps tells whether (a - 'version') = (b - 'version')
  * for two row images (jsonb objects), without building either: every member
- * of a but "version" is in b with an equal value, and b has no other.
+ * of a but "version" is in b with an equal value, and b has no other.  With
+ * updated_at, "updated_at" is left out of the comparison as well.
  */
 static bool
-FFHistoryEqualButVersion(Jsonb *a, Jsonb *b)
+FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
 {
 	JsonbIterator *it;
 	JsonbValue	key;
@@ -1167,6 +1182,9 @@ FFHistoryEqualButVersion(Jsonb *a, Jsonb *b)
 	b_count = JB_ROOT_COUNT(b);
 	if (getKeyJsonValueFromContainer(&b->root, "version", 7, &value) != NULL)
 		b_count--;
+	if (updated_at &&
+		getKeyJsonValueFromContainer(&b->root, "updated_at", 10, &value) != NULL)
+		b_count--;
 
 	it = JsonbIteratorInit(&a->root);
 	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
@@ -1177,7 +1195,7 @@ FFHistoryEqualButVersion(Jsonb *a, Jsonb *b)
 			continue;
 		tok = JsonbIteratorNext(&it, &value, true);
 		Assert(tok == WJB_VALUE);
-		if (key.val.string.len == 7 && memcmp(key.val.string.val, "version", 7) == 0)
+		if (FFHistoryIsStamp(&key, updated_at))
 			continue;
 		count++;
 		other = getKeyJsonValueFromContainer(&b->root, key.val.string.val,
@@ -1194,7 +1212,9 @@ FFHistoryEqualButVersion(Jsonb *a, Jsonb *b)
  * ff._history_row_trigger_general(), for an UPDATE): the entity's latest
  * version other than KEYS is not a DELETE, its after image equals the row
  * apart from "version", and the row is stamped with that version (or both
- * the old and the new row are unstamped).
+ * the old and the new row are unstamped).  With content_only (1.17), the
+ * stamps are left out: the after image equals the row apart from "version"
+ * and "updated_at", whatever the row is stamped with.
  *
  * A stamped row can only be in sync with its own version, so the entity's
  * versions are read from the newest down to that one (version >= the stamp
@@ -1204,7 +1224,8 @@ FFHistoryEqualButVersion(Jsonb *a, Jsonb *b)
  */
 static bool
 FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
-				Jsonb *new_img, bool new_stamped, int64 new_version, bool old_stamped)
+				Jsonb *new_img, bool new_stamped, int64 new_version, bool old_stamped,
+				bool content_only)
 {
 	Snapshot	snapshot;
 	Relation	versions;
@@ -1217,6 +1238,9 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 	HeapTuple	tup;
 	bool		in_sync = false;
 	int			i;
+
+	if (content_only)
+		new_stamped = old_stamped = false;
 
 	/* an unstamped row whose old row was stamped is never in sync */
 	if (!new_stamped && old_stamped)
@@ -1269,7 +1293,7 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 		 */
 		if (new_stamped && version != new_version)
 			break;
-		in_sync = FFHistoryEqualButVersion(DatumGetJsonbP(after), new_img);
+		in_sync = FFHistoryEqualButStamps(DatumGetJsonbP(after), new_img, content_only);
 		break;
 	}
 	systable_endscan_ordered(scan);
@@ -1746,8 +1770,27 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	if (new_stamped)
 		new_version = DatumGetInt64(vals[0]);
 	if (FFHistoryInSync(c, entity, new_env, new_key, new_img,
-						new_stamped, new_version, old_stamped))
+						new_stamped, new_version, old_stamped, false))
 		return (Datum) 0;
+
+	/*
+	 * an UPDATE of the stamps alone of a row that holds what its history
+	 * records is not a change either (1.17; it recorded a version with an
+	 * empty diff): the row keeps its stamps.  A row that drifted from its
+	 * history (written without being recorded) is recorded as it is: that
+	 * is how it is repaired.
+	 */
+	if (FFHistoryEqualButStamps(old_img, new_img, true) &&
+		FFHistoryInSync(c, entity, new_env, new_key, new_img,
+						new_stamped, new_version, old_stamped, true))
+	{
+		cols[0] = c->version_att;
+		vals[0] = heap_getattr(oldtup, c->version_att, desc, &nulls[0]);
+		cols[1] = c->updated_at_att;
+		vals[1] = heap_getattr(oldtup, c->updated_at_att, desc, &nulls[1]);
+		*general = false;
+		return PointerGetDatum(heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls));
+	}
 
 	/* stamp the row with its new version; the after image is the stamped row */
 	cols[0] = c->version_att;
@@ -1762,15 +1805,38 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 }
 
 /*
- * FFHistoryCheckIdentity refuses a row whose identity -- environment and
- * key of a flag, environment and name of a segment, name of an environment --
- * is NULL, before anything reads it.  The NOT NULL constraints would refuse
- * it too, but they are checked after the BEFORE ROW triggers, and this
- * trigger compares and records the identity (a NULL used to crash the
- * backend in the comparison, or fail inside ff.versions).
+ * FFHistoryNullHint returns the HINT for a NULL in a NOT NULL column of a
+ * config table that is not part of the row's identity (1.17).
+ */
+static const char *
+FFHistoryNullHint(const char *col)
+{
+	if (strcmp(col, "metadata") == 0)
+		return "Use '{}' for no metadata.";
+	if (strcmp(col, "tags") == 0)
+		return "Use '{}' for no tags.";
+	if (strcmp(col, "created_at") == 0)
+		return "created_at records when the row was created; leave it out of the statement, and an INSERT gets now().";
+	if (strcmp(col, "is_default") == 0)
+		return "Use true or false; SELECT ff.set_default_environment('name'); moves the default.";
+	if (strcmp(col, "protected") == 0)
+		return "Use true or false; ff.protect_environment() and ff.unprotect_environment() set it.";
+	return "Give the column a value, or leave it out of the statement to keep it (an INSERT gets its default).";
+}
+
+/*
+ * FFHistoryCheckNotNull refuses a row with a NULL in a NOT NULL column,
+ * before anything reads it, naming the row.  The NOT NULL constraints would
+ * refuse it too, but they are checked after the BEFORE ROW triggers, and
+ * this trigger compares and records the identity -- environment and key of
+ * a flag, environment and name of a segment, name of an environment -- (a
+ * NULL there used to crash the backend in the comparison, or fail inside
+ * ff.versions); for the other columns (1.17) the constraint's message named
+ * only the column and printed the whole row.  updated_at is not checked:
+ * this trigger writes it.
  */
 static void
-FFHistoryCheckIdentity(FFHistoryTrigCache *c, TriggerData *trigdata, const char *entity)
+FFHistoryCheckNotNull(FFHistoryTrigCache *c, TriggerData *trigdata, const char *entity)
 {
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -1778,14 +1844,16 @@ FFHistoryCheckIdentity(FFHistoryTrigCache *c, TriggerData *trigdata, const char 
 	HeapTuple	newtup = update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	bool		is_env = strcmp(entity, "environment") == 0;
 	AttrNumber	atts[2];
+	bool		isnull;
+	char	   *env;
+	char	   *key;
 	int			i;
 
-	/* an environment's name is both (env_att = key_att) */
+	/* the identity first: an environment's name is both (env_att = key_att) */
 	atts[0] = c->env_att;
 	atts[1] = c->key_att;
 	for (i = 0; i < (is_env ? 1 : 2); i++)
 	{
-		bool		isnull;
 		const char *col = NameStr(TupleDescAttr(desc, atts[i] - 1)->attname);
 		char	   *row = NULL;
 
@@ -1795,9 +1863,9 @@ FFHistoryCheckIdentity(FFHistoryTrigCache *c, TriggerData *trigdata, const char 
 		if (update)
 		{
 			HeapTuple	oldtup = trigdata->tg_trigtuple;
-			char	   *env = TextDatumGetCString(heap_getattr(oldtup, c->env_att, desc, &isnull));
-			char	   *key = TextDatumGetCString(heap_getattr(oldtup, c->key_att, desc, &isnull));
 
+			env = TextDatumGetCString(heap_getattr(oldtup, c->env_att, desc, &isnull));
+			key = TextDatumGetCString(heap_getattr(oldtup, c->key_att, desc, &isnull));
 			row = is_env ? psprintf("environment \"%s\"", env) :
 				psprintf("%s \"%s\" in environment \"%s\"", entity, key, env);
 		}
@@ -1810,6 +1878,29 @@ FFHistoryCheckIdentity(FFHistoryTrigCache *c, TriggerData *trigdata, const char 
 						 strcmp(entity, "flag") == 0 ? "environment and key" : "environment and name") :
 				 errhint("To remove the %s, delete it: ff.delete_%s().", entity, entity),
 				 errtablecol(rel, atts[i])));
+	}
+
+	/* then the other NOT NULL columns */
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *col;
+
+		if (!att->attnotnull || att->attisdropped ||
+			att->attnum == c->updated_at_att ||
+			!heap_attisnull(newtup, att->attnum, desc))
+			continue;
+		col = NameStr(att->attname);
+		env = TextDatumGetCString(heap_getattr(newtup, c->env_att, desc, &isnull));
+		key = TextDatumGetCString(heap_getattr(newtup, c->key_att, desc, &isnull));
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 is_env ?
+				 errmsg("column \"%s\" of environment \"%s\" must not be NULL", col, env) :
+				 errmsg("column \"%s\" of %s \"%s\" in environment \"%s\" must not be NULL",
+						col, entity, key, env),
+				 errhint("%s", FFHistoryNullHint(col)),
+				 errtablecol(rel, att->attnum)));
 	}
 }
 
@@ -1856,7 +1947,7 @@ FFHistoryRowTrigger(FunctionCallInfo fcinfo, bool xact_lock)
 				 errhint("The argument of ff._history_row_trigger() is environment, flag or segment.")));
 	c = FFHistoryGetCache(fcinfo, trigdata, entity, xact_lock);
 	if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		FFHistoryCheckIdentity(c, trigdata, entity);
+		FFHistoryCheckNotNull(c, trigdata, entity);
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return FFTriggerCallAsOwner(fcinfo, &c->general, trigdata);

@@ -214,3 +214,30 @@ ff_closest_name(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(m.best, m.best_len));
 }
+
+/*
+ * FFNameIsValid tells whether a name follows the name rule of flag keys,
+ * segment and environment names (ff._name_pattern()): a letter or digit,
+ * then at most 199 letters, digits, ".", "_", ":" or "-", all ASCII.  A
+ * not-found HINT suggests creating only a name that can be created (1.17).
+ */
+bool
+FFNameIsValid(const char *name)
+{
+	int			i;
+
+#define FF_NAME_ALNUM(ch) (((ch) >= 'a' && (ch) <= 'z') || \
+						   ((ch) >= 'A' && (ch) <= 'Z') || ((ch) >= '0' && (ch) <= '9'))
+	if (!FF_NAME_ALNUM(name[0]))
+		return false;
+	for (i = 1; name[i] != '\0'; i++)
+	{
+		char		ch = name[i];
+
+		if (i >= 200 ||
+			!(FF_NAME_ALNUM(ch) || ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+			return false;
+	}
+#undef FF_NAME_ALNUM
+	return true;
+}

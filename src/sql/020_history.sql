@@ -364,6 +364,7 @@ DECLARE
     unstamped_ok boolean;
     op          text := TG_OP;
     nx          record;
+    latest      record;
     in_sync     bigint;
     recorded    bigint;
 BEGIN
@@ -400,17 +401,18 @@ BEGIN
     -- written over a row never written since installation
     -- (the query of ff._history_in_sync(), written out for the same reason)
     unstamped_ok := TG_OP = 'INSERT' OR old_img ->> 'version' IS NULL;
-    SELECT l.version INTO in_sync
-      FROM (SELECT v.version, v.operation, v.after
-              FROM ff.versions AS v
-             WHERE v.entity = TG_ARGV[0] AND v.environment = new_env AND v.entity_key = new_key
-               AND v.operation <> 'KEYS'
-             ORDER BY v.version DESC
-             LIMIT 1) AS l
-     WHERE l.operation <> 'DELETE'
-       AND (l.after - 'version') = (new_img - 'version')
-       AND (l.version = (new_img ->> 'version')::bigint
-            OR (unstamped_ok AND new_img ->> 'version' IS NULL));
+    SELECT v.version, v.operation, v.after INTO latest
+      FROM ff.versions AS v
+     WHERE v.entity = TG_ARGV[0] AND v.environment = new_env AND v.entity_key = new_key
+       AND v.operation <> 'KEYS'
+     ORDER BY v.version DESC
+     LIMIT 1;
+    IF latest.operation <> 'DELETE'
+       AND (latest.after - 'version') = (new_img - 'version')
+       AND (latest.version = (new_img ->> 'version')::bigint
+            OR (unstamped_ok AND new_img ->> 'version' IS NULL)) THEN
+        in_sync := latest.version;
+    END IF;
     IF in_sync IS NOT NULL THEN
         IF TG_OP = 'INSERT'
            AND ff._history_row_exists(entity, new_env, new_key, true) THEN
@@ -423,6 +425,20 @@ BEGIN
             NEW := pg_catalog.jsonb_populate_record(NEW,
                        pg_catalog.jsonb_build_object('version', in_sync));
         END IF;
+        RETURN NEW;
+    END IF;
+
+    -- (1.17) an UPDATE of the stamps alone of a row that holds what its
+    -- history records is not a change either: the row keeps its stamps (a
+    -- row that drifted from its history is recorded as it is: that is how
+    -- it is repaired)
+    IF TG_OP = 'UPDATE'
+       AND (new_img - '{version,updated_at}'::text[])
+           = (old_img - '{version,updated_at}'::text[])
+       AND latest.operation <> 'DELETE'
+       AND (latest.after - '{version,updated_at}'::text[]) = (new_img - '{version,updated_at}'::text[]) THEN
+        NEW.version := OLD.version;
+        NEW.updated_at := OLD.updated_at;
         RETURN NEW;
     END IF;
 

@@ -42,9 +42,14 @@ BEGIN
               DETAIL = CASE
                   WHEN name = '' THEN 'The name is empty.'
                   WHEN length(name) > 200 THEN format('The name is %s characters long; at most 200 are allowed.', length(name))
-                  WHEN name !~ '^[A-Za-z0-9]' THEN 'The name must start with a letter or a digit.'
-                  ELSE format('The character %s is not allowed.',
-                              to_jsonb(substring(name FROM '[^A-Za-z0-9._:-]')))
+                  -- (1.17) a character outside the rule is named, also at the
+                  -- start: 'ü' is a letter, but not one of A-Z and a-z
+                  WHEN name ~ '[^A-Za-z0-9._:-]' THEN
+                      format('The character %s is not allowed%s.',
+                             to_jsonb(substring(name FROM '[^A-Za-z0-9._:-]')),
+                             CASE WHEN substring(name FROM '[^A-Za-z0-9._:-]') ~ '[^\x01-\x7f]'
+                                  THEN ' (names use ASCII letters and digits)' ELSE '' END)
+                  ELSE 'The name must start with a letter or a digit.'
               END,
               HINT = format('Names start with a letter or digit, followed by at most 199 letters, digits, ".", "_", ":" or "-" (pattern %s).',
                             ff._name_pattern());
@@ -85,6 +90,27 @@ RETURN COALESCE('Perhaps you meant "' || ff._closest_name(name, candidates) || '
 
 COMMENT ON FUNCTION ff._perhaps_you_meant(text, text[]) IS
 'Internal: ''Perhaps you meant "<closest candidate>". '' for the HINT of a not-found error, or an empty string';
+
+-- ff._create_hint returns the end of the HINT of a not-found error (1.17):
+-- how to create the missing flag, segment or environment, in the
+-- environment the caller named -- or, for a name that breaks the name rule,
+-- that nothing can be named so (1.16 suggested ff.create_flag('a b'), and
+-- left out the environment).
+CREATE FUNCTION ff._create_hint(kind text, name text, environment text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN name IS NULL OR name !~ ff._name_pattern() THEN
+        format('No %s can be named so: %s starts with a letter or digit, followed by at most 199 letters, digits, ".", "_", ":" or "-".',
+               kind, CASE kind WHEN 'flag' THEN 'a flag key' WHEN 'environment' THEN 'an environment name'
+                               ELSE 'a ' || kind || ' name' END)
+    WHEN kind = 'environment' OR environment IS NULL THEN
+        format('Create it with SELECT ff.create_%s(%L);', kind, name)
+    ELSE format('Create it with SELECT ff.create_%s(%L, environment => %L);', kind, name, environment)
+END;
+
+COMMENT ON FUNCTION ff._create_hint(text, text, text) IS
+'Internal: the end of a not-found HINT: how to create the missing flag, segment or environment (in the given environment), or that the name breaks the name rule';
 
 -- ff._restoring tells whether the session runs a pg_dump script: dump
 -- scripts set check_function_bodies = off, and load the rows of ff.flags
@@ -1183,8 +1209,9 @@ BEGIN
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Flag "%s" cannot be stored in a missing environment.', NEW.key),
                       HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-                          || format('Create it with SELECT ff.create_environment(%L); or pick one of: %s.', NEW.environment,
-                          (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e));
+                          || format('Existing environments: %s. ',
+                                    (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e))
+                          || ff._create_hint('environment', NEW.environment);
         END IF;
         PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
     END IF;
@@ -1452,7 +1479,7 @@ BEGIN
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Segment "%s" cannot be stored in a missing environment.', NEW.name),
                       HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-                          || format('Create it with SELECT ff.create_environment(%L);', NEW.environment);
+                          || ff._create_hint('environment', NEW.environment);
         END IF;
         PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
     END IF;
@@ -1514,8 +1541,24 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NEW.environment IS NULL OR NEW.segment IS NULL OR NEW.targeting_key IS NULL THEN
-        RETURN NEW;
+    -- (1.17) a NULL is refused here, naming the row, rather than by the NOT
+    -- NULL constraint, whose DETAIL printed the whole row and no HINT
+    IF NEW.environment IS NULL OR NEW.segment IS NULL OR NEW.targeting_key IS NULL OR NEW.excluded IS NULL THEN
+        RAISE EXCEPTION 'the % of a segment key must not be NULL',
+                        CASE WHEN NEW.environment IS NULL THEN 'environment'
+                             WHEN NEW.segment IS NULL THEN 'segment'
+                             WHEN NEW.targeting_key IS NULL THEN 'targeting key'
+                             ELSE 'excluded flag' END
+            USING ERRCODE = 'not_null_violation',
+                  DETAIL = CASE WHEN NEW.environment IS NOT NULL AND NEW.segment IS NOT NULL
+                                THEN format('The row is %ssegment "%s" in environment "%s".',
+                                            CASE WHEN NEW.targeting_key IS NOT NULL
+                                                 THEN format('targeting key "%s" of ', NEW.targeting_key) ELSE '' END,
+                                            NEW.segment, NEW.environment)
+                                ELSE 'A segment key names its environment and segment.' END,
+                  HINT = CASE WHEN NEW.excluded IS NULL AND NEW.targeting_key IS NOT NULL
+                              THEN 'excluded is true for a key excluded from the segment, false (the default) for a key included in it.'
+                              ELSE 'For example SELECT ff.add_segment_keys(''beta-testers'', ARRAY[''user-1'', ''user-2''], environment => ''production'');' END;
     END IF;
     IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.segment IS DISTINCT FROM OLD.segment THEN
         IF NOT EXISTS (SELECT 1 FROM ff.segments AS s
@@ -1527,14 +1570,14 @@ BEGIN
                           DETAIL = format('Targeting key "%s" cannot be added to segment "%s" of a missing environment.',
                                           NEW.targeting_key, NEW.segment),
                           HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-                              || format('Create it with SELECT ff.create_environment(%L);', NEW.environment);
+                              || ff._create_hint('environment', NEW.environment);
             END IF;
             RAISE EXCEPTION 'segment "%" does not exist in environment "%"', NEW.segment, NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', NEW.targeting_key),
                       HINT = ff._perhaps_you_meant(NEW.segment, ARRAY(SELECT g.name FROM ff.segments AS g
                                                                        WHERE g.environment = NEW.environment))
-                          || format('Create it with SELECT ff.create_segment(%L, environment => %L);', NEW.segment, NEW.environment);
+                          || ff._create_hint('segment', NEW.segment, NEW.environment);
         END IF;
     END IF;
     IF NEW.targeting_key = '' THEN

@@ -39,8 +39,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
         hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
-            || format('Existing environments: %s. Create one with SELECT ff.create_environment(%L);',
-            (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e), env);
+            || format('Existing environments: %s. ',
+                      (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e))
+            || ff._create_hint('environment', env);
         IF source = 'setting' THEN
             RAISE EXCEPTION 'environment "%" does not exist', env
                 USING ERRCODE = 'undefined_object',
@@ -79,7 +80,7 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = ff._perhaps_you_meant(key, ARRAY(SELECT f.key FROM ff.flags AS f
                                                            WHERE f.environment = _flag_not_found.environment))
-                      || format('Create it with SELECT ff.create_flag(%L);', key);
+                      || ff._create_hint('flag', key, environment);
     END IF;
     RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
         USING ERRCODE = 'undefined_object',
@@ -108,7 +109,7 @@ BEGIN
         USING ERRCODE = 'undefined_object',
               HINT = ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
                                                            WHERE g.environment = _segment_not_found.environment))
-                  || format('Create it with SELECT ff.create_segment(%L, environment => %L);', segment, environment);
+                  || ff._create_hint('segment', segment, environment);
 END;
 $$;
 
@@ -693,11 +694,19 @@ AS $$
 #variable_conflict use_column
 DECLARE
     src_env     text := ff._resolve_environment(from_environment);
-    dst_env     text := ff._resolve_environment(to_environment);
+    dst_env     text;
     src         ff.flags := ff._flag_row(copy_flag.key, src_env);
     dst_key     text := COALESCE(new_key, copy_flag.key);
     result      ff.flags;
 BEGIN
+    -- (1.17) a NULL target is refused, as by ff.copy_environment: it copied
+    -- into the default environment
+    IF to_environment IS NULL THEN
+        RAISE EXCEPTION 'to_environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to copy the flag into.';
+    END IF;
+    dst_env := ff._resolve_environment(to_environment);
     -- (a NULL overwrite used to skip the check below, and so overwrite)
     IF overwrite IS NULL THEN
         RAISE EXCEPTION 'overwrite must not be NULL'

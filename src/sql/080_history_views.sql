@@ -29,9 +29,14 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF since_version IS NULL OR since_version < 0 THEN
-        RAISE EXCEPTION 'invalid version %: versions are >= 0',
-                        coalesce(since_version::text, 'NULL')
+    -- (1.17) NULL is 22004, as elsewhere (it was 22023)
+    IF since_version IS NULL THEN
+        RAISE EXCEPTION 'since_version must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass 0 to read the whole history, or the last version you have seen.';
+    END IF;
+    IF since_version < 0 THEN
+        RAISE EXCEPTION 'invalid version %: versions are >= 0', since_version
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass 0 to read the whole history, or the last version you have seen.';
     END IF;

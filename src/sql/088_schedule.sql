@@ -303,6 +303,19 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'For example SELECT * FROM ff.schedule_rollout(''checkout'', ''{10, 25, 50, 100}'', now() + interval ''1 hour'', interval ''1 day'');';
     END IF;
+    -- (1.17) NULL is 22004, as for the other arguments; a 2-D array got
+    -- array_position's "searching for elements in multidimensional arrays
+    -- is not supported"
+    IF percentages IS NULL THEN
+        RAISE EXCEPTION 'the percentages of a rollout of flag "%" must not be NULL', flag_key
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example ''{10, 25, 50, 100}'': one scheduled change per percentage, step apart.';
+    END IF;
+    IF array_ndims(percentages) > 1 THEN
+        RAISE EXCEPTION 'the percentages of a rollout of flag "%" must be a one-dimensional array, not %', flag_key, percentages
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''{10, 25, 50, 100}'': one scheduled change per percentage, step apart.';
+    END IF;
     IF n = 0 OR array_position(percentages, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'the percentages of a rollout of flag "%" must be a non-empty array without NULLs', flag_key
             USING ERRCODE = 'invalid_parameter_value',

@@ -1,0 +1,889 @@
+-- feature_flags 1.16 -> 1.17 (ALTER EXTENSION feature_flags UPDATE TO '1.17')
+--
+-- 1.17 changes no table and no signature.  It replaces functions whose
+-- answers to bad input were unclear, and adds one internal helper:
+--   * ff._create_hint (new): the end of a not-found HINT; it names the
+--     environment (ff.create_flag('k', environment => 'e')) and suggests no
+--     name that breaks the name rule -- used by ff._resolve_environment,
+--     ff._flag_not_found, ff._segment_not_found and the validation
+--     triggers ff._validate_flag_general, ff._validate_segment and
+--     ff._validate_segment_key;
+--   * ff._check_name names a non-ASCII character that is not allowed, also
+--     at the start of a name;
+--   * ff._validate_segment_key refuses a NULL with a message naming the row;
+--   * ff._history_row_trigger_general: an UPDATE of the stamps alone
+--     (version, updated_at) of a row in sync with its history records
+--     nothing;
+--   * ff.copy_flag refuses to_environment => NULL (22004), ff.changes_since
+--     a NULL version (22004, was 22023), ff.schedule_rollout NULL (22004)
+--     and multidimensional percentages (22023).
+-- The 1.17 library is needed for the rest (the history trigger's NOT NULL
+-- messages and stamps, the cache's mixed-type check, the HINT of
+-- ff.evaluate_all); it serves every earlier version as well.
+
+\echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.17'" to load this file. \quit
+
+-- ff._check_name raises an error when a flag key, environment name or
+-- segment name does not follow the name rule.
+CREATE OR REPLACE FUNCTION ff._check_name(kind text, name text, context text DEFAULT '')
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name ~ ff._name_pattern() THEN
+        RETURN;
+    END IF;
+    RAISE EXCEPTION 'invalid % "%"%', kind, name, context
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = CASE
+                  WHEN name = '' THEN 'The name is empty.'
+                  WHEN length(name) > 200 THEN format('The name is %s characters long; at most 200 are allowed.', length(name))
+                  -- (1.17) a character outside the rule is named, also at the
+                  -- start: 'ü' is a letter, but not one of A-Z and a-z
+                  WHEN name ~ '[^A-Za-z0-9._:-]' THEN
+                      format('The character %s is not allowed%s.',
+                             to_jsonb(substring(name FROM '[^A-Za-z0-9._:-]')),
+                             CASE WHEN substring(name FROM '[^A-Za-z0-9._:-]') ~ '[^\x01-\x7f]'
+                                  THEN ' (names use ASCII letters and digits)' ELSE '' END)
+                  ELSE 'The name must start with a letter or a digit.'
+              END,
+              HINT = format('Names start with a letter or digit, followed by at most 199 letters, digits, ".", "_", ":" or "-" (pattern %s).',
+                            ff._name_pattern());
+END;
+$$;
+
+COMMENT ON FUNCTION ff._check_name(text, text, text) IS
+'Internal: raises invalid_parameter_value when a flag key, environment or segment name breaks the name rule';
+
+-- ff._create_hint returns the end of the HINT of a not-found error (1.17):
+-- how to create the missing flag, segment or environment, in the
+-- environment the caller named -- or, for a name that breaks the name rule,
+-- that nothing can be named so (1.16 suggested ff.create_flag('a b'), and
+-- left out the environment).
+CREATE OR REPLACE FUNCTION ff._create_hint(kind text, name text, environment text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN name IS NULL OR name !~ ff._name_pattern() THEN
+        format('No %s can be named so: %s starts with a letter or digit, followed by at most 199 letters, digits, ".", "_", ":" or "-".',
+               kind, CASE kind WHEN 'flag' THEN 'a flag key' WHEN 'environment' THEN 'an environment name'
+                               ELSE 'a ' || kind || ' name' END)
+    WHEN kind = 'environment' OR environment IS NULL THEN
+        format('Create it with SELECT ff.create_%s(%L);', kind, name)
+    ELSE format('Create it with SELECT ff.create_%s(%L, environment => %L);', kind, name, environment)
+END;
+
+COMMENT ON FUNCTION ff._create_hint(text, text, text) IS
+'Internal: the end of a not-found HINT: how to create the missing flag, segment or environment (in the given environment), or that the name breaks the name rule';
+
+-- ff._resolve_environment returns the environment an administration or
+-- evaluation call works on: the argument, else ff.environment, else the
+-- default environment; an unknown name is an error.
+CREATE OR REPLACE FUNCTION ff._resolve_environment(environment text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := environment;
+    source      text := 'argument';
+    hint        text;
+BEGIN
+    IF env IS NULL THEN
+        env := nullif(current_setting('ff.environment', true), '');
+        source := 'setting';
+    END IF;
+    IF env IS NULL THEN
+        SELECT e.name INTO env FROM ff.environments AS e WHERE e.is_default;
+        IF env IS NULL THEN
+            RAISE EXCEPTION 'no environment given and there is no default environment'
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Pass environment => ''name'', SET ff.environment = ''name'', or make one the default with SELECT ff.set_default_environment(''name'');';
+        END IF;
+        RETURN env;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
+        hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
+            || format('Existing environments: %s. ',
+                      (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e))
+            || ff._create_hint('environment', env);
+        IF source = 'setting' THEN
+            RAISE EXCEPTION 'environment "%" does not exist', env
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'The name comes from the ff.environment setting.', HINT = hint;
+        ELSE
+            RAISE EXCEPTION 'environment "%" does not exist', env
+                USING ERRCODE = 'undefined_object', HINT = hint;
+        END IF;
+    END IF;
+    RETURN env;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._resolve_environment(text) IS
+'Internal: the environment to work on: the argument, else the ff.environment setting, else the default environment; ERROR if unknown';
+
+-- ff._flag_not_found raises the error for a flag key missing from an
+-- environment.
+CREATE OR REPLACE FUNCTION ff._flag_not_found(key text, environment text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    elsewhere   text;
+BEGIN
+    IF key IS NULL THEN
+        RAISE EXCEPTION 'flag key must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass the key of a flag of environment "%s"; ff.flags lists them.', environment);
+    END IF;
+    SELECT string_agg(format('"%s"', f.environment), ', ' ORDER BY f.environment) INTO elsewhere
+      FROM ff.flags AS f WHERE f.key = _flag_not_found.key;
+    IF elsewhere IS NULL THEN
+        RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
+            USING ERRCODE = 'undefined_object',
+                  HINT = ff._perhaps_you_meant(key, ARRAY(SELECT f.key FROM ff.flags AS f
+                                                           WHERE f.environment = _flag_not_found.environment))
+                      || ff._create_hint('flag', key, environment);
+    END IF;
+    RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
+        USING ERRCODE = 'undefined_object',
+              DETAIL = format('The flag exists in environment %s.', elsewhere),
+              HINT = 'Pass environment => ''name'', or copy it with ff.copy_flag().';
+END;
+$$;
+
+COMMENT ON FUNCTION ff._flag_not_found(text, text) IS
+'Internal: raises undefined_object for a flag key missing from an environment, naming where it does exist';
+
+-- ff._segment_not_found raises the error for a segment missing from an
+-- environment.
+CREATE OR REPLACE FUNCTION ff._segment_not_found(segment text, environment text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF segment IS NULL THEN
+        RAISE EXCEPTION 'segment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass the name of a segment of environment "%s"; ff.segments lists them.', environment);
+    END IF;
+    RAISE EXCEPTION 'segment "%" does not exist in environment "%"', segment, environment
+        USING ERRCODE = 'undefined_object',
+              HINT = ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                           WHERE g.environment = _segment_not_found.environment))
+                  || ff._create_hint('segment', segment, environment);
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_not_found(text, text) IS
+'Internal: raises undefined_object for a segment missing from an environment';
+
+-- ff._validate_flag_general does the checks of ff_10_validate_flags: every
+-- case (its trigger function ff._validate_flag, in C, accepts an UPDATE that
+-- leaves the definition alone and calls this function for the rest).
+CREATE OR REPLACE FUNCTION ff._validate_flag_general()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    label       text;
+    v           record;
+    vtype       text;
+    names       text;
+    info        record;
+    res         jsonb;
+    res_path    text;
+    is_new      boolean := TG_OP = 'INSERT';
+    moved       boolean;
+    lenient     boolean;
+    quiet       boolean;
+    stored_broken constant text := 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.';
+    compiled    boolean := true;
+    problem     text;
+    err_msg     text;
+    err_hint    text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF NEW.environment IS NULL OR NEW.key IS NULL THEN
+        RETURN NEW;             -- the NOT NULL constraints report it
+    END IF;
+    moved := is_new OR NEW.environment IS DISTINCT FROM OLD.environment
+             OR NEW.key IS DISTINCT FROM OLD.key;
+    label := format('flag "%s" in environment "%s"', NEW.key, NEW.environment);
+    -- ff.invalid_targeting = warning (ff.import_flagd, the copy
+    -- functions, rollbacks): a definition that flagd would load but that
+    -- cannot be evaluated (targeting, below; from 1.11 a variant value
+    -- nested too deep) is stored with a WARNING; its evaluations return the
+    -- caller's default with reason ERROR, as in flagd.  A pg_dump script
+    -- (ff._restoring()) loads the rows as they were stored, those stored
+    -- with a WARNING included, and says nothing again (1.7; before, the
+    -- COPY of ff.flags failed on such a row and a restore lost every flag).
+    -- (only for the writes that the variant and targeting checks below
+    -- look at: not for a change of state or default variant)
+    IF moved OR NEW.variants IS DISTINCT FROM OLD.variants OR NEW.flag_type IS DISTINCT FROM OLD.flag_type
+       OR NEW.targeting IS DISTINCT FROM OLD.targeting THEN
+        lenient := current_setting('ff.invalid_targeting', true) = 'warning' OR ff._restoring();
+        -- an INSERT ... ON CONFLICT DO UPDATE (ff.import_flagd, the copies)
+        -- of an existing flag is checked again as an UPDATE: warn once
+        quiet := ff._restoring();
+        IF lenient AND is_new AND NOT quiet THEN
+            quiet := EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = NEW.environment AND f.key = NEW.key);
+        END IF;
+    END IF;
+
+    IF moved THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', NEW.key),
+                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+                          || format('Existing environments: %s. ',
+                                    (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e))
+                          || ff._create_hint('environment', NEW.environment);
+        END IF;
+        PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
+    END IF;
+
+    IF NEW.state IS NULL THEN
+        RAISE EXCEPTION 'the state of % must not be NULL', label
+            USING ERRCODE = 'not_null_violation',
+                  HINT = 'The state is ''ENABLED'' or ''DISABLED'' (upper case); ff.enable_flag() and ff.disable_flag() set it.';
+    END IF;
+    IF NEW.state NOT IN ('ENABLED', 'DISABLED') THEN
+        RAISE EXCEPTION 'invalid state "%" for %', NEW.state, label
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The problem is at $.state.',
+                  HINT = 'The state is ''ENABLED'' or ''DISABLED'' (upper case); ff.enable_flag() and ff.disable_flag() set it.';
+    END IF;
+
+    -- variants and flag type
+    IF is_new OR NEW.variants IS DISTINCT FROM OLD.variants
+       OR NEW.flag_type IS DISTINCT FROM OLD.flag_type THEN
+        IF NEW.variants IS NULL THEN
+            RAISE EXCEPTION 'the variants of % must not be NULL', label
+                USING ERRCODE = 'not_null_violation',
+                      HINT = 'Variants map variant names to values, e.g. {"on": true, "off": false}.';
+        END IF;
+        IF jsonb_typeof(NEW.variants) <> 'object' THEN
+            RAISE EXCEPTION 'invalid variants for %: $.variants is a JSON %, not an object', label, jsonb_typeof(NEW.variants)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Variants map variant names to values, e.g. {"on": true, "off": false}.';
+        END IF;
+        IF NEW.variants = '{}'::jsonb THEN
+            RAISE EXCEPTION 'invalid variants for %: $.variants is empty', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A flag needs at least one variant, e.g. {"on": true, "off": false}.';
+        END IF;
+        vtype := NULL;
+        FOR v IN SELECT e.key, e.value, jsonb_typeof(e.value) AS t FROM jsonb_each(NEW.variants) AS e LOOP
+            IF v.key = '' THEN
+                RAISE EXCEPTION 'invalid variants for %: $.variants has a variant with an empty name', label
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give every variant a non-empty name.';
+            END IF;
+            IF v.t NOT IN ('boolean', 'string', 'number', 'object') THEN
+                RAISE EXCEPTION 'invalid variants for %: % is a JSON %', label,
+                    ff._json_path_member('$.variants', v.key), v.t
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).';
+            END IF;
+            -- (1.11) a value evaluation could never convert is refused, or
+            -- stored with a WARNING when lenient (see above)
+            IF v.t = 'object' AND ff._jsonb_depth_exceeds(v.value, 10000) THEN
+                IF NOT lenient THEN
+                    RAISE EXCEPTION 'invalid variants for %: % nests deeper than 10000 levels', label,
+                        ff._json_path_member('$.variants', v.key)
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Evaluation converts variant values up to 10000 levels deep; a deeper one would answer PARSE_ERROR to every caller.';
+                ELSIF NOT quiet THEN
+                    RAISE WARNING 'invalid variants for %: % nests deeper than 10000 levels', label,
+                        ff._json_path_member('$.variants', v.key)
+                        USING DETAIL = stored_broken,
+                              HINT = 'Evaluation converts variant values up to 10000 levels deep.';
+                END IF;
+            END IF;
+            IF vtype IS NULL THEN
+                vtype := v.t;
+            ELSIF v.t <> vtype THEN
+                RAISE EXCEPTION 'invalid variants for %: % is a %, but other variants are % values', label,
+                    ff._json_path_member('$.variants', v.key), v.t, vtype
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'All variants of a flag have one JSON type: all boolean, all string, all number or all object.';
+            END IF;
+        END LOOP;
+
+        IF NEW.flag_type IS NULL THEN
+            NEW.flag_type := vtype;
+        ELSIF NEW.flag_type NOT IN ('boolean', 'string', 'number', 'object') THEN
+            RAISE EXCEPTION 'invalid flag_type "%" for %', NEW.flag_type, label
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'flag_type is ''boolean'', ''string'', ''number'' or ''object'', or NULL to derive it from the variants.';
+        ELSIF NEW.flag_type <> vtype AND is_new THEN
+            RAISE EXCEPTION 'flag_type "%" of % does not match its variants, which are % values', NEW.flag_type, label, vtype
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Give variants of type %s, or set flag_type = %L (or leave it NULL, to derive it from the variants).',
+                                    NEW.flag_type, vtype);
+        ELSIF NEW.flag_type <> vtype THEN
+            RAISE EXCEPTION 'flag_type "%" of % does not match its variants, which are % values', NEW.flag_type, label, vtype
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Changing the type of a flag breaks the applications that read it with the old type.',
+                      HINT = format('If the change is intended, set flag_type = %L (or NULL, to derive it) in the same statement.', vtype);
+        END IF;
+    END IF;
+
+    -- default variant
+    IF NEW.default_variant IS NOT NULL AND NOT NEW.variants ? NEW.default_variant THEN
+        SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+        RAISE EXCEPTION 'default variant "%" of % is not one of its variants', NEW.default_variant, label
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The problem is at $.defaultVariant; the variants are %s.', names),
+                  HINT = 'Set default_variant to a variant name, or to NULL so that callers get their code default.';
+    END IF;
+
+    -- metadata
+    IF is_new OR NEW.metadata IS DISTINCT FROM OLD.metadata THEN
+        PERFORM ff._check_metadata(NEW.metadata, label);
+    END IF;
+
+    -- targeting: NULL, JSON null and {} all mean "no targeting"
+    IF NEW.targeting IS NOT NULL AND (NEW.targeting = '{}'::jsonb OR NEW.targeting = 'null'::jsonb) THEN
+        NEW.targeting := NULL;
+    END IF;
+    IF NEW.targeting IS NOT NULL
+       AND (moved OR NEW.targeting IS DISTINCT FROM OLD.targeting OR NEW.variants IS DISTINCT FROM OLD.variants) THEN
+        IF jsonb_typeof(NEW.targeting) <> 'object' THEN
+            RAISE EXCEPTION 'invalid targeting for %: $.targeting is a JSON %, not a JSON Logic rule', label, jsonb_typeof(NEW.targeting)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Targeting is a JSON Logic object such as {"if": [{"==": [{"var": "plan"}, "pro"]}, "on", "off"]}, or NULL for none.';
+        END IF;
+        -- lenient (see above): a rule that flagd would load but cannot
+        -- evaluate (an unknown operator, a literal result that is not a
+        -- variant) is stored with a WARNING (and a malformed call of flagd's
+        -- own operators: see below)
+        -- flagd stores an unknown operator (or an unresolved $ref) and fails
+        -- at evaluation.  It also stores a call of its own operators that
+        -- its schema forbids (starts_with/ends_with/sem_ver arity, an
+        -- unknown sem_ver operator, a literal fractional weight that is
+        -- negative or not whole, an unknown $flagd property: flagd_call),
+        -- and evaluates that call to null (a negative weight counts as 0).
+        -- Any other schema violation (a multi-key rule object, in_segment
+        -- or a standard operator of the wrong shape, too deep a rule) is
+        -- refused as always, below.
+        IF lenient THEN
+            problem := ff._rule_compile_error(NEW.targeting);
+            compiled := problem IS DISTINCT FROM 'unknown_operator';
+        END IF;
+        IF (NOT compiled OR problem = 'flagd_call') AND NOT quiet THEN
+            BEGIN
+                -- (1.12) a rule that does not compile is checked as flagd
+                -- loads it, so that the WARNING names what its evaluations
+                -- will report (the unknown operator), not a flagd call before it
+                PERFORM ff._check_rule(NEW.targeting, format('targeting for %s', label), NOT compiled);
+            EXCEPTION WHEN invalid_parameter_value THEN
+                GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+                RAISE WARNING '%', err_msg
+                    USING DETAIL = CASE
+                        WHEN compiled AND err_msg ~ 'fractional weight -[0-9]+ is not an integer'
+                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; as in flagd, a negative whole weight counts as 0.'
+                        WHEN compiled
+                        THEN 'The flag is stored because ff.invalid_targeting is "warning", as flagd loads it; as in flagd, the call evaluates to null.'
+                        ELSE stored_broken
+                    END,
+                          HINT = err_hint;
+            END;
+        END IF;
+        IF compiled THEN
+            -- (1.12) when even the lenient compile fails (bad_arguments), the
+            -- error comes from it: it names the call that is refused, not a
+            -- flagd call before it that would be stored
+            info := ff._rule_info(NEW.targeting, format('targeting for %s', label),
+                                  problem IN ('flagd_call', 'bad_arguments'));
+            PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.targeting,
+                                           format('targeting for %s', label), '$.targeting');
+            FOR res IN SELECT r FROM jsonb_array_elements(info.results) AS r LOOP
+                IF (jsonb_typeof(res) = 'string' AND NOT NEW.variants ? (res #>> '{}'))
+                   OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
+                    res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
+                    SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+                    err_msg := format('targeting for %s can return %s, which is not a variant', label, res::text);
+                    err_hint := CASE jsonb_typeof(res)
+                        WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
+                        ELSE 'Targeting results name variants; return one of the variant names, or null for the default variant.'
+                    END;
+                    IF quiet THEN
+                        NULL;
+                    ELSIF lenient THEN
+                        RAISE WARNING '%', err_msg
+                            USING DETAIL = format('The result is at %s; the variants are %s. The flag is stored because ff.invalid_targeting is "warning"; an evaluation that reaches this result returns the caller''s default with reason ERROR and error code GENERAL.', res_path, names),
+                                  HINT = err_hint;
+                    ELSE
+                        RAISE EXCEPTION '%', err_msg
+                            USING ERRCODE = 'invalid_parameter_value',
+                                  DETAIL = format('The result is at %s; the variants are %s.', res_path, names),
+                                  HINT = err_hint;
+                    END IF;
+                END IF;
+            END LOOP;
+        END IF;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_flag_general() IS
+'Internal: the checks of ff_10_validate_flags for every case: key rule, typed variants, default variant, flat metadata, targeting (operators, segments, results)';
+
+-- ff._validate_segment is the trigger function of ff_10_validate_segments.
+CREATE OR REPLACE FUNCTION ff._validate_segment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    label       text;
+    info        record;
+    users       text;
+    cycle       text[];
+    nkeys       bigint;
+BEGIN
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (NEW.name IS DISTINCT FROM OLD.name
+                                                  OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
+        SELECT string_agg(format('%s "%s"', u.kind, u.name), ', ') INTO users
+          FROM ff._segment_users(OLD.environment, OLD.name) AS u;
+        IF users IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot % segment "%" in environment "%": it is still used',
+                CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename or move' END, OLD.name, OLD.environment
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Referenced with in_segment by %s.', users),
+                      HINT = 'Remove the in_segment references first (ff.set_targeting, ff.set_segment_rule).';
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        -- the key lists refer to the segment by name (1.10: instead of the
+        -- foreign key's bare error)
+        SELECT count(*) INTO nkeys FROM ff.segment_keys AS k
+         WHERE k.environment = OLD.environment AND k.segment = OLD.name;
+        IF nkeys > 0 THEN
+            RAISE EXCEPTION 'cannot rename or move segment "%" in environment "%": it has % targeting keys',
+                OLD.name, OLD.environment, nkeys
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = 'The rows of ff.segment_keys refer to the segment by its name and environment.',
+                      HINT = 'Create a segment under the new name with the same rule and keys (ff.create_segment(..., include => ..., exclude => ...)), point the flags at it with ff.set_targeting, then delete this one with ff.delete_segment.';
+        END IF;
+    END IF;
+    IF NEW.environment IS NULL OR NEW.name IS NULL THEN
+        RETURN NEW;
+    END IF;
+    label := format('segment "%s" in environment "%s"', NEW.name, NEW.environment);
+
+    IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.name IS DISTINCT FROM OLD.name THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', NEW.name),
+                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+                          || ff._create_hint('environment', NEW.environment);
+        END IF;
+        PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
+    END IF;
+
+    IF NEW.rule IS NOT NULL AND (NEW.rule = '{}'::jsonb OR NEW.rule = 'null'::jsonb) THEN
+        NEW.rule := NULL;
+    END IF;
+    IF NEW.rule IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.rule IS DISTINCT FROM OLD.rule
+                                 OR NEW.environment IS DISTINCT FROM OLD.environment
+                                 OR NEW.name IS DISTINCT FROM OLD.name) THEN
+        IF jsonb_typeof(NEW.rule) <> 'object' THEN
+            RAISE EXCEPTION 'invalid rule for %: $.rule is a JSON %, not a JSON Logic rule', label, jsonb_typeof(NEW.rule)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A segment rule is a JSON Logic object that is truthy for members, e.g. {"==": [{"var": "plan"}, "pro"]}.';
+        END IF;
+        info := ff._rule_info(NEW.rule, format('rule of %s', label));
+        IF NEW.name = ANY (info.segments) THEN
+            RAISE EXCEPTION 'rule of % references the segment itself', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The reference is at %s.',
+                          COALESCE(ff._rule_path_of(NEW.rule, 'segment', to_jsonb(NEW.name), '$.rule'), '$.rule')),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.rule, format('rule of %s', label), '$.rule',
+                                       NEW.name);
+
+        cycle := ff._segment_cycle(NEW.environment, NEW.name, info.segments);
+        IF cycle IS NOT NULL AND NOT ff._restoring() THEN
+            RAISE EXCEPTION 'rule of % would create a cycle of segments', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The cycle is %s.',
+                          (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_segment() IS
+'Trigger function of ff_10_validate_segments: name rule, rule validation, existing and acyclic segment references, protected deletes';
+
+-- ff._validate_segment_key is the trigger function of ff_10_validate_segment_keys.
+CREATE OR REPLACE FUNCTION ff._validate_segment_key()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- (1.17) a NULL is refused here, naming the row, rather than by the NOT
+    -- NULL constraint, whose DETAIL printed the whole row and no HINT
+    IF NEW.environment IS NULL OR NEW.segment IS NULL OR NEW.targeting_key IS NULL OR NEW.excluded IS NULL THEN
+        RAISE EXCEPTION 'the % of a segment key must not be NULL',
+                        CASE WHEN NEW.environment IS NULL THEN 'environment'
+                             WHEN NEW.segment IS NULL THEN 'segment'
+                             WHEN NEW.targeting_key IS NULL THEN 'targeting key'
+                             ELSE 'excluded flag' END
+            USING ERRCODE = 'not_null_violation',
+                  DETAIL = CASE WHEN NEW.environment IS NOT NULL AND NEW.segment IS NOT NULL
+                                THEN format('The row is %ssegment "%s" in environment "%s".',
+                                            CASE WHEN NEW.targeting_key IS NOT NULL
+                                                 THEN format('targeting key "%s" of ', NEW.targeting_key) ELSE '' END,
+                                            NEW.segment, NEW.environment)
+                                ELSE 'A segment key names its environment and segment.' END,
+                  HINT = CASE WHEN NEW.excluded IS NULL AND NEW.targeting_key IS NOT NULL
+                              THEN 'excluded is true for a key excluded from the segment, false (the default) for a key included in it.'
+                              ELSE 'For example SELECT ff.add_segment_keys(''beta-testers'', ARRAY[''user-1'', ''user-2''], environment => ''production'');' END;
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.segment IS DISTINCT FROM OLD.segment THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.segments AS s
+                        WHERE s.environment = NEW.environment AND s.name = NEW.segment) THEN
+            -- (1.12) a missing environment is named as such, with a suggestion
+            IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+                RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = format('Targeting key "%s" cannot be added to segment "%s" of a missing environment.',
+                                          NEW.targeting_key, NEW.segment),
+                          HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+                              || ff._create_hint('environment', NEW.environment);
+            END IF;
+            RAISE EXCEPTION 'segment "%" does not exist in environment "%"', NEW.segment, NEW.environment
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', NEW.targeting_key),
+                      HINT = ff._perhaps_you_meant(NEW.segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                                       WHERE g.environment = NEW.environment))
+                          || ff._create_hint('segment', NEW.segment, NEW.environment);
+        END IF;
+    END IF;
+    IF NEW.targeting_key = '' THEN
+        RAISE EXCEPTION 'empty targeting key for segment "%" in environment "%"', NEW.segment, NEW.environment
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Targeting keys are the non-empty targetingKey values of evaluation contexts (user ids, emails...).';
+    END IF;
+    -- the key is indexed: refuse what a btree could not hold, with a clear message
+    IF pg_catalog.octet_length(NEW.targeting_key) > 1024 THEN
+        RAISE EXCEPTION 'targeting key "%..." for segment "%" in environment "%" is too long',
+                        pg_catalog.left(NEW.targeting_key, 20), NEW.segment, NEW.environment
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The key is %s bytes long; at most 1024 are allowed.', pg_catalog.octet_length(NEW.targeting_key)),
+                  HINT = 'Targeting keys are the targetingKey values of evaluation contexts (user ids, emails...); use a shorter identifier.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_segment_key() IS
+'Trigger function of ff_10_validate_segment_keys: the segment exists and the targeting key is not empty and at most 1024 bytes';
+
+-- ff._history_row_trigger_general: stamps the row with its new version and appends the
+--   version to ff.versions; every case (the trigger ff._history_row_trigger, in C, handles
+--   everyday UPDATEs and DELETEs itself and calls this function for the rest; not SECURITY
+--   DEFINER: its only caller calls it as the extension owner)
+CREATE OR REPLACE FUNCTION ff._history_row_trigger_general()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    entity      text := TG_ARGV[0];
+    new_img     jsonb;
+    old_img     jsonb;
+    new_env     text;
+    new_key     text;
+    old_env     text;
+    old_key     text;
+    unstamped_ok boolean;
+    op          text := TG_OP;
+    nx          record;
+    latest      record;
+    in_sync     bigint;
+    recorded    bigint;
+BEGIN
+    -- (functions whose result is not needed are called in assignments, not
+    -- with PERFORM: an assignment of a function call is evaluated directly,
+    -- PERFORM runs a query through the executor)
+    -- the identities are those of ff._history_identity(), written out:
+    -- a call of an SQL function from PL/pgSQL is planned again in every
+    -- transaction, these expressions are planned once per session
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        old_img := pg_catalog.to_jsonb(OLD);
+        old_env := CASE entity WHEN 'environment' THEN old_img ->> 'name' ELSE old_img ->> 'environment' END;
+        old_key := CASE entity WHEN 'flag' THEN old_img ->> 'key' ELSE old_img ->> 'name' END;
+    END IF;
+
+    IF TG_OP = 'DELETE' THEN
+        nx := ff._history_next();
+        recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
+                                       'DELETE', old_img, NULL, NULL);
+        RETURN OLD;
+    END IF;
+
+    new_img := pg_catalog.to_jsonb(NEW);
+    new_env := CASE entity WHEN 'environment' THEN new_img ->> 'name' ELSE new_img ->> 'environment' END;
+    new_key := CASE entity WHEN 'flag' THEN new_img ->> 'key' ELSE new_img ->> 'name' END;
+
+    -- an UPDATE that changes nothing is not a change
+    IF TG_OP = 'UPDATE' AND new_img = old_img THEN
+        RETURN NEW;
+    END IF;
+
+    -- the row is exactly what the history says it is (pg_dump restore):
+    -- either stamped with that version, or unstamped and inserted or
+    -- written over a row never written since installation
+    -- (the query of ff._history_in_sync(), written out for the same reason)
+    unstamped_ok := TG_OP = 'INSERT' OR old_img ->> 'version' IS NULL;
+    SELECT v.version, v.operation, v.after INTO latest
+      FROM ff.versions AS v
+     WHERE v.entity = TG_ARGV[0] AND v.environment = new_env AND v.entity_key = new_key
+       AND v.operation <> 'KEYS'
+     ORDER BY v.version DESC
+     LIMIT 1;
+    IF latest.operation <> 'DELETE'
+       AND (latest.after - 'version') = (new_img - 'version')
+       AND (latest.version = (new_img ->> 'version')::bigint
+            OR (unstamped_ok AND new_img ->> 'version' IS NULL)) THEN
+        in_sync := latest.version;
+    END IF;
+    IF in_sync IS NOT NULL THEN
+        IF TG_OP = 'INSERT'
+           AND ff._history_row_exists(entity, new_env, new_key, true) THEN
+            -- the install script re-created this row (the default
+            -- environment): overwrite it with the restored image
+            PERFORM ff._history_write_image(entity, new_img, true);
+            RETURN NULL;
+        END IF;
+        IF new_img ->> 'version' IS NULL THEN
+            NEW := pg_catalog.jsonb_populate_record(NEW,
+                       pg_catalog.jsonb_build_object('version', in_sync));
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    -- (1.17) an UPDATE of the stamps alone of a row that holds what its
+    -- history records is not a change either: the row keeps its stamps (a
+    -- row that drifted from its history is recorded as it is: that is how
+    -- it is repaired)
+    IF TG_OP = 'UPDATE'
+       AND (new_img - '{version,updated_at}'::text[])
+           = (old_img - '{version,updated_at}'::text[])
+       AND latest.operation <> 'DELETE'
+       AND (latest.after - '{version,updated_at}'::text[]) = (new_img - '{version,updated_at}'::text[]) THEN
+        NEW.version := OLD.version;
+        NEW.updated_at := OLD.updated_at;
+        RETURN NEW;
+    END IF;
+
+    -- INSERT ... ON CONFLICT: the UPDATE (or nothing) that follows is what
+    -- gets recorded; a plain INSERT fails with a unique violation
+    IF TG_OP = 'INSERT' THEN
+        nx := ff._history_next();
+        IF ff._history_row_exists(entity, new_env, new_key) THEN
+            RETURN NEW;
+        END IF;
+        old_img := NULL;
+    ELSE
+        nx := ff._history_next();
+        -- a renamed key is the deletion of the old entity and the creation
+        -- of a new one, so that each entity's history stays under its key
+        IF (old_env, old_key) IS DISTINCT FROM (new_env, new_key) THEN
+            recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
+                                           'DELETE', old_img, NULL, NULL);
+            nx := ff._history_next();
+            op := 'INSERT';
+            old_img := NULL;
+        END IF;
+    END IF;
+
+    -- (every history table has the columns version and updated_at; the
+    -- after image is new_img with the same two members replaced, which is
+    -- what to_jsonb(NEW) would now give)
+    NEW.version := nx.next_version;
+    NEW.updated_at := pg_catalog.now();
+    recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_env, new_key,
+                                   op, old_img,
+                                   new_img || pg_catalog.jsonb_build_object('version', NEW.version,
+                                                                            'updated_at', NEW.updated_at),
+                                   NULL);
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_row_trigger_general() IS
+    'Internal: the history row trigger for every case (INSERT, renamed keys, rows restored in sync with their history); called by ff._history_row_trigger()';
+
+-- ff.copy_flag copies a flag into another environment, together with the
+-- segments its targeting needs that are missing there.
+CREATE OR REPLACE FUNCTION ff.copy_flag(key text, from_environment text, to_environment text,
+                             overwrite boolean DEFAULT false, new_key text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    src_env     text := ff._resolve_environment(from_environment);
+    dst_env     text;
+    src         ff.flags := ff._flag_row(copy_flag.key, src_env);
+    dst_key     text := COALESCE(new_key, copy_flag.key);
+    result      ff.flags;
+BEGIN
+    -- (1.17) a NULL target is refused, as by ff.copy_environment: it copied
+    -- into the default environment
+    IF to_environment IS NULL THEN
+        RAISE EXCEPTION 'to_environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to copy the flag into.';
+    END IF;
+    dst_env := ff._resolve_environment(to_environment);
+    -- (a NULL overwrite used to skip the check below, and so overwrite)
+    IF overwrite IS NULL THEN
+        RAISE EXCEPTION 'overwrite must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass overwrite => true to replace an existing flag, or false (the default) to refuse it.';
+    END IF;
+    IF src_env = dst_env AND dst_key = src.key THEN
+        RAISE EXCEPTION 'cannot copy flag "%" onto itself in environment "%"', src.key, src_env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name another environment, or a new key with new_key => ''...''.';
+    END IF;
+    IF NOT overwrite AND EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = dst_env AND f.key = dst_key) THEN
+        RAISE EXCEPTION 'flag "%" already exists in environment "%"', dst_key, dst_env
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Pass overwrite => true to replace it.';
+    END IF;
+    IF src.targeting IS NOT NULL AND src_env <> dst_env THEN
+        -- (the segments that exist: a rule stored with a WARNING, which is
+        -- not checked for segment references, may name a missing one, 1.11)
+        PERFORM ff._copy_segments(src_env, dst_env,
+            ARRAY(SELECT s FROM unnest(ff._rule_segment_names(src.targeting,
+                      format('targeting for flag "%s" in environment "%s"', src.key, src_env))) AS s
+                   WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = dst_env AND g.name = s)
+                     AND EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = src_env AND g.name = s)),
+            false);
+    END IF;
+    INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,
+                               metadata, description, tags, owner)
+    VALUES (dst_env, dst_key, src.state, src.flag_type, src.variants, src.default_variant, src.targeting,
+            src.metadata, src.description, src.tags, src.owner)
+    ON CONFLICT (environment, key) DO UPDATE
+       SET state = EXCLUDED.state, flag_type = EXCLUDED.flag_type, variants = EXCLUDED.variants,
+           default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+           metadata = EXCLUDED.metadata, description = EXCLUDED.description,
+           tags = EXCLUDED.tags, owner = EXCLUDED.owner
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.copy_flag(text, text, text, boolean, text) IS
+'Copies a flag to another environment (or to new_key), copying the segments its targeting references that the target lacks; overwrite => true replaces an existing flag';
+
+-- ff.changes_since: every version after since_version, in version order; a poller that remembers
+--   the last version it saw never misses one
+CREATE OR REPLACE FUNCTION ff.changes_since(since_version bigint)
+RETURNS SETOF ff.versions
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- (1.17) NULL is 22004, as elsewhere (it was 22023)
+    IF since_version IS NULL THEN
+        RAISE EXCEPTION 'since_version must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass 0 to read the whole history, or the last version you have seen.';
+    END IF;
+    IF since_version < 0 THEN
+        RAISE EXCEPTION 'invalid version %: versions are >= 0', since_version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass 0 to read the whole history, or the last version you have seen.';
+    END IF;
+    RETURN QUERY SELECT v.* FROM ff.versions AS v WHERE v.version > since_version ORDER BY v.version;
+END;
+$$;
+COMMENT ON FUNCTION ff.changes_since(bigint) IS
+    'Every version after since_version, in version order; a poller that remembers the last version it saw never misses one';
+
+-- ff.schedule_rollout schedules a progressive rollout: one scheduled
+-- change per percentage, step apart from start_at, each writing the rule
+-- ff.set_rollout writes (computed now, from the flag's variants now).
+CREATE OR REPLACE FUNCTION ff.schedule_rollout(flag_key text, percentages numeric[], start_at timestamptz,
+                                    step interval DEFAULT '1 day', environment text DEFAULT NULL,
+                                    variant text DEFAULT NULL, otherwise text DEFAULT NULL,
+                                    bucket_by text DEFAULT NULL, comment text DEFAULT NULL)
+RETURNS SETOF ff.scheduled_changes
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._resolve_environment(schedule_rollout.environment);
+    n           integer := COALESCE(cardinality(percentages), 0);
+BEGIN
+    IF flag_key IS NULL OR start_at IS NULL OR step IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+            CASE WHEN flag_key IS NULL THEN 'flag key' WHEN start_at IS NULL THEN 'start_at' ELSE 'step' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT * FROM ff.schedule_rollout(''checkout'', ''{10, 25, 50, 100}'', now() + interval ''1 hour'', interval ''1 day'');';
+    END IF;
+    -- (1.17) NULL is 22004, as for the other arguments; a 2-D array got
+    -- array_position's "searching for elements in multidimensional arrays
+    -- is not supported"
+    IF percentages IS NULL THEN
+        RAISE EXCEPTION 'the percentages of a rollout of flag "%" must not be NULL', flag_key
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example ''{10, 25, 50, 100}'': one scheduled change per percentage, step apart.';
+    END IF;
+    IF array_ndims(percentages) > 1 THEN
+        RAISE EXCEPTION 'the percentages of a rollout of flag "%" must be a one-dimensional array, not %', flag_key, percentages
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''{10, 25, 50, 100}'': one scheduled change per percentage, step apart.';
+    END IF;
+    IF n = 0 OR array_position(percentages, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'the percentages of a rollout of flag "%" must be a non-empty array without NULLs', flag_key
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''{10, 25, 50, 100}'': one scheduled change per percentage, step apart.';
+    END IF;
+    IF n > 1 AND step <= interval '0' THEN
+        RAISE EXCEPTION 'the step of a rollout of flag "%" must be positive, not %', flag_key, step
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The changes run at start_at, start_at + step, start_at + 2 * step, ...';
+    END IF;
+    FOR i IN 1 .. n LOOP
+        RETURN QUERY
+        SELECT * FROM ff.schedule_change(
+            flag_key,
+            jsonb_build_object('targeting', ff._rollout_rule(flag_key, percentages[i], env, variant, otherwise, bucket_by)),
+            start_at + (i - 1) * step, env,
+            format('rollout %s%% (step %s of %s)', percentages[i], i, n) || COALESCE(': ' || comment, ''));
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.schedule_rollout(text, numeric[], timestamptz, interval, text, text, text, text, text) IS
+'Schedules a progressive rollout: one scheduled change per percentage, step apart from start_at, each writing the rule ff.set_rollout writes; returns the scheduled changes';
