@@ -413,6 +413,23 @@ SELECT v.version - :before_bad_stamp AS nth_new, v.operation, v.entity_key,
   FROM ff.versions AS v JOIN ff.flags AS f ON f.environment = v.environment AND f.key = v.entity_key
  WHERE v.version > :before_bad_stamp ORDER BY v.version;
 SELECT ok FROM ff.verify_history();
+-- ... but a row whose stamps drifted from its history (written without
+-- being recorded) is recorded when its stamps are touched: that is the
+-- documented repair; for updated_at, for version, in C and in
+-- ff._history_row_trigger_general()
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.flags SET updated_at = '2001-01-01' WHERE environment = 'hist-b' AND key = 'one';
+UPDATE ff.segments SET version = NULL WHERE environment = 'hist-b' AND name = 'stamps-seg';
+SET LOCAL session_replication_role = origin;
+SELECT ok, regexp_replace(detail, '[0-9]+', 'N', 'g') AS detail FROM ff.verify_history();
+SELECT ff.current_version() AS before_repair \gset
+UPDATE ff.flags SET updated_at = now() WHERE environment = 'hist-b' AND key = 'one';
+ALTER TABLE ff.segments DISABLE TRIGGER ff_01_writer_lock;
+UPDATE ff.segments SET updated_at = now() WHERE environment = 'hist-b' AND name = 'stamps-seg';
+ALTER TABLE ff.segments ENABLE TRIGGER ff_01_writer_lock;
+SELECT ff.current_version() - :before_repair AS repairs, ok FROM ff.verify_history();
+ROLLBACK;
 -- which stamps reference ff.versions: the environments' key orders
 -- pg_dump's data (history first, then environments, flags, segments)
 SELECT conrelid::regclass AS config_table, conname

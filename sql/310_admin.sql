@@ -320,3 +320,25 @@ INSERT INTO ff.flags (environment, key, variants) VALUES ('hint env', 'f', '{"on
 INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('hint-env', 'no seg', 'k1');
 \set VERBOSITY terse
 SELECT ff.delete_environment('hint-env', force => true);
+
+-- (1.17) NULLs that were taken as a choice; a NULL name of a row with
+-- dependents meets the NOT NULL check (23502, naming the row), not the
+-- rename check; a missing segment whose name breaks the rule is not
+-- suggested for creation
+\set VERBOSITY default
+SELECT (ff.create_environment('null-choice')).name;
+SELECT key FROM ff.create_flag('nc', environment => 'null-choice', enabled => NULL);
+SELECT name FROM ff.create_segment('nc-seg', '{"==": [1, 1]}', environment => 'null-choice');
+SELECT ff.add_segment_keys('nc-seg', '{k1}', 'null-choice', excluded => NULL);
+SELECT ff.add_segment_keys('nc-seg', '{k0}', 'null-choice');
+SELECT key FROM ff.create_flag('nc', environment => 'null-choice');
+SELECT ff.set_targeting('nc', '{"if": [{"in_segment": "a b"}, "on", "off"]}', 'null-choice');
+UPDATE ff.environments SET name = NULL WHERE name = 'null-choice';
+UPDATE ff.segments SET name = NULL WHERE environment = 'null-choice' AND name = 'nc-seg';
+\set VERBOSITY sqlstate
+SELECT key FROM ff.create_flag('nc2', environment => 'null-choice', enabled => NULL);
+SELECT ff.add_segment_keys('nc-seg', '{k1}', 'null-choice', excluded => NULL);
+UPDATE ff.environments SET name = NULL WHERE name = 'null-choice';
+\set VERBOSITY terse
+SELECT array_agg(targeting_key) AS keys_added FROM ff.segment_keys WHERE environment = 'null-choice';
+SELECT ff.delete_environment('null-choice', force => true);

@@ -1128,6 +1128,19 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 			metadata = val.type == jbvNull ? NULL : JsonbValueToJsonb(&val);
 	}
 
+	/*
+	 * (1.17) a draft over no stored flag creates one: without variants it
+	 * is most likely a mistyped key or environment, and said so (it was
+	 * "variants of flag ... are not a JSON object")
+	 */
+	if (stored == NULL && variants == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("flag \"%s\" does not exist in environment \"%s\", and the draft gives no variants",
+						key, env->name),
+				 errdetail("A draft of a flag that does not exist creates it, so it needs the flag's variants."),
+				 errhint("Check the flag key and the environment (ff.flags lists them), or give \"variants\" to create the flag.")));
+
 	d->cxt = cxt;
 	d->key = MemoryContextStrdup(cxt, key);
 	d->flag = FFCacheCompileImage(cxt, key, enabled, variants, default_variant,

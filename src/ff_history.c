@@ -1212,9 +1212,7 @@ FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
  * ff._history_row_trigger_general(), for an UPDATE): the entity's latest
  * version other than KEYS is not a DELETE, its after image equals the row
  * apart from "version", and the row is stamped with that version (or both
- * the old and the new row are unstamped).  With content_only (1.17), the
- * stamps are left out: the after image equals the row apart from "version"
- * and "updated_at", whatever the row is stamped with.
+ * the old and the new row are unstamped).
  *
  * A stamped row can only be in sync with its own version, so the entity's
  * versions are read from the newest down to that one (version >= the stamp
@@ -1224,8 +1222,7 @@ FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
  */
 static bool
 FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
-				Jsonb *new_img, bool new_stamped, int64 new_version, bool old_stamped,
-				bool content_only)
+				Jsonb *new_img, bool new_stamped, int64 new_version, bool old_stamped)
 {
 	Snapshot	snapshot;
 	Relation	versions;
@@ -1238,9 +1235,6 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 	HeapTuple	tup;
 	bool		in_sync = false;
 	int			i;
-
-	if (content_only)
-		new_stamped = old_stamped = false;
 
 	/* an unstamped row whose old row was stamped is never in sync */
 	if (!new_stamped && old_stamped)
@@ -1293,7 +1287,7 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 		 */
 		if (new_stamped && version != new_version)
 			break;
-		in_sync = FFHistoryEqualButStamps(DatumGetJsonbP(after), new_img, content_only);
+		in_sync = FFHistoryEqualButStamps(DatumGetJsonbP(after), new_img, false);
 		break;
 	}
 	systable_endscan_ordered(scan);
@@ -1770,19 +1764,20 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	if (new_stamped)
 		new_version = DatumGetInt64(vals[0]);
 	if (FFHistoryInSync(c, entity, new_env, new_key, new_img,
-						new_stamped, new_version, old_stamped, false))
+						new_stamped, new_version, old_stamped))
 		return (Datum) 0;
 
 	/*
-	 * an UPDATE of the stamps alone of a row that holds what its history
-	 * records is not a change either (1.17; it recorded a version with an
-	 * empty diff): the row keeps its stamps.  A row that drifted from its
-	 * history (written without being recorded) is recorded as it is: that
-	 * is how it is repaired.
+	 * an UPDATE of the stamps alone of a row that is in sync with its
+	 * history -- stamps included -- is not a change either (1.17; it
+	 * recorded a version with an empty diff): the row keeps its stamps.  A
+	 * row that drifted from its history (written without being recorded,
+	 * its stamps too) is recorded as it is: that is how it is repaired.
 	 */
-	if (FFHistoryEqualButStamps(old_img, new_img, true) &&
-		FFHistoryInSync(c, entity, new_env, new_key, new_img,
-						new_stamped, new_version, old_stamped, true))
+	if (old_stamped && FFHistoryEqualButStamps(old_img, new_img, true) &&
+		FFHistoryInSync(c, entity, new_env, new_key, old_img, true,
+						DatumGetInt64(heap_getattr(oldtup, c->version_att, desc, &isnull)),
+						true))
 	{
 		cols[0] = c->version_att;
 		vals[0] = heap_getattr(oldtup, c->version_att, desc, &nulls[0]);

@@ -428,15 +428,17 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    -- (1.17) an UPDATE of the stamps alone of a row that holds what its
-    -- history records is not a change either: the row keeps its stamps (a
-    -- row that drifted from its history is recorded as it is: that is how
-    -- it is repaired)
+    -- (1.17) an UPDATE of the stamps alone of a row that is in sync with
+    -- its history, stamped with its latest version, is not a change
+    -- either: the row keeps its stamps (a row that drifted from its
+    -- history, its stamps too, is recorded as it is: that is how it is
+    -- repaired)
     IF TG_OP = 'UPDATE'
        AND (new_img - '{version,updated_at}'::text[])
            = (old_img - '{version,updated_at}'::text[])
        AND latest.operation <> 'DELETE'
-       AND (latest.after - '{version,updated_at}'::text[]) = (new_img - '{version,updated_at}'::text[]) THEN
+       AND (latest.after - 'version') = (old_img - 'version')
+       AND latest.version = (old_img ->> 'version')::bigint THEN
         NEW.version := OLD.version;
         NEW.updated_at := OLD.updated_at;
         RETURN NEW;

@@ -459,8 +459,11 @@ BEGIN
                   HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
                                                                WHERE g.environment = _check_segment_refs.environment
                                                                  AND g.name IS DISTINCT FROM owner_segment))
-                      || format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
-                                missing, environment);
+                      -- (1.17) no suggestion to create a name that breaks the name rule
+                      || CASE WHEN missing ~ ff._name_pattern()
+                              THEN format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
+                                          missing, environment)
+                              ELSE ff._create_hint('segment', missing, environment) END;
     END IF;
 END;
 $$;
@@ -1108,7 +1111,9 @@ BEGIN
         END IF;
     END IF;
 
-    IF TG_OP = 'UPDATE' AND NEW.name IS DISTINCT FROM OLD.name THEN
+    -- (1.17) a NULL name is left to the history trigger's 23502, which
+    -- names the row; it met the rename check first
+    IF TG_OP = 'UPDATE' AND NEW.name IS DISTINCT FROM OLD.name AND NEW.name IS NOT NULL THEN
         IF EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = OLD.name)
            OR EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = OLD.name) THEN
             RAISE EXCEPTION 'cannot rename environment "%" to "%": it has flags or segments', OLD.name, NEW.name
@@ -1442,8 +1447,11 @@ DECLARE
     cycle       text[];
     nkeys       bigint;
 BEGIN
-    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (NEW.name IS DISTINCT FROM OLD.name
-                                                  OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
+    -- (1.17) a NULL name or environment is left to the history trigger's
+    -- 23502, which names the row; it met the rename checks first
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND NEW.name IS NOT NULL AND NEW.environment IS NOT NULL
+                            AND (NEW.name IS DISTINCT FROM OLD.name
+                                 OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
         SELECT string_agg(format('%s "%s"', u.kind, u.name), ', ') INTO users
           FROM ff._segment_users(OLD.environment, OLD.name) AS u;
         IF users IS NOT NULL THEN
@@ -1558,7 +1566,8 @@ BEGIN
                                 ELSE 'A segment key names its environment and segment.' END,
                   HINT = CASE WHEN NEW.excluded IS NULL AND NEW.targeting_key IS NOT NULL
                               THEN 'excluded is true for a key excluded from the segment, false (the default) for a key included in it.'
-                              ELSE 'For example SELECT ff.add_segment_keys(''beta-testers'', ARRAY[''user-1'', ''user-2''], environment => ''production'');' END;
+                              ELSE format('Add keys with SELECT ff.add_segment_keys(%L, ARRAY[''user-1'', ''user-2''], environment => %L);',
+                                          COALESCE(NEW.segment, 'segment'), COALESCE(NEW.environment, 'environment')) END;
     END IF;
     IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.segment IS DISTINCT FROM OLD.segment THEN
         IF NOT EXISTS (SELECT 1 FROM ff.segments AS s

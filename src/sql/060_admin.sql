@@ -82,10 +82,15 @@ BEGIN
                                                            WHERE f.environment = _flag_not_found.environment))
                       || ff._create_hint('flag', key, environment);
     END IF;
+    -- (1.17) the HINT names an environment that has the flag and the call
+    -- that copies it (it said "Pass environment => 'name'", which
+    -- ff.copy_flag has no argument for)
     RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
         USING ERRCODE = 'undefined_object',
               DETAIL = format('The flag exists in environment %s.', elsewhere),
-              HINT = 'Pass environment => ''name'', or copy it with ff.copy_flag().';
+              HINT = format('Name the environment that has it, or copy it here with SELECT ff.copy_flag(%L, %L, %L);',
+                            key, (SELECT min(f.environment) FROM ff.flags AS f WHERE f.key = _flag_not_found.key),
+                            environment);
 END;
 $$;
 
@@ -404,6 +409,12 @@ BEGIN
     IF create_flag.key IS NULL THEN
         RAISE EXCEPTION 'flag key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- (1.17) a NULL is no choice: it created an enabled flag
+    IF enabled IS NULL THEN
+        RAISE EXCEPTION 'enabled must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass enabled => true (the default) or false for flag "%s".', create_flag.key);
+    END IF;
     IF EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = env AND f.key = create_flag.key) THEN
         RAISE EXCEPTION 'flag "%" already exists in environment "%"', create_flag.key, env
             USING ERRCODE = 'unique_violation',
@@ -415,7 +426,7 @@ BEGIN
     INSERT INTO ff.flags (environment, key, state, variants, default_variant, targeting,
                           description, tags, owner, metadata)
     VALUES (env, create_flag.key,
-            CASE WHEN COALESCE(enabled, true) THEN 'ENABLED' ELSE 'DISABLED' END,
+            CASE WHEN enabled THEN 'ENABLED' ELSE 'DISABLED' END,
             create_flag.variants, dv, create_flag.targeting, create_flag.description,
             COALESCE(create_flag.tags, '{}'), create_flag.owner, COALESCE(create_flag.metadata, '{}'))
     RETURNING * INTO result;
@@ -881,13 +892,20 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = add_segment_keys.segment) THEN
         PERFORM ff._segment_not_found(add_segment_keys.segment, env);
     END IF;
+    -- (1.17) a NULL is no choice: it put the keys on the include list
+    IF add_segment_keys.excluded IS NULL THEN
+        RAISE EXCEPTION 'excluded must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass excluded => false (the default) to include the keys in segment "%s", or true to exclude them.',
+                                add_segment_keys.segment);
+    END IF;
     IF array_position(keys, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'targeting keys for segment "%" in environment "%" contain NULL', add_segment_keys.segment, env
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Remove the NULL elements from the array.';
     END IF;
     INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
-    SELECT DISTINCT env, add_segment_keys.segment, t, COALESCE(add_segment_keys.excluded, false)
+    SELECT DISTINCT env, add_segment_keys.segment, t, add_segment_keys.excluded
       FROM unnest(keys) AS t
     ON CONFLICT (environment, segment, targeting_key) DO UPDATE SET excluded = EXCLUDED.excluded
      WHERE k.excluded IS DISTINCT FROM EXCLUDED.excluded;

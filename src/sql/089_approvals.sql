@@ -364,7 +364,7 @@ BEGIN
     IF ff._approvals_required(env) = 0 THEN
         RAISE EXCEPTION 'environment "%" does not require approvals', env
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Make the change directly (ff.apply_draft()), or have an ff administrator require approvals: SELECT ff.require_approvals(environment, 1);';
+                  HINT = format('Make the change directly (ff.apply_draft()), or have an ff administrator require approvals: SELECT ff.require_approvals(%L, 1);', env);
     END IF;
     -- the requester could make the change, but for the approval rule
     PERFORM ff._check_may_change(actor, env, flag_key, 'request a change of');

@@ -1,7 +1,10 @@
 -- feature_flags 1.16 -> 1.17 (ALTER EXTENSION feature_flags UPDATE TO '1.17')
 --
--- 1.17 changes no table and no signature.  It replaces functions whose
--- answers to bad input were unclear, and adds one internal helper:
+-- 1.17 changes no table and no signature.  It adds experiment analysis
+-- (src/sql/086_experiments.sql, appended below: ff.experiment_results and
+-- its helpers, executable by PUBLIC: they run as the caller and read
+-- nothing of schema ff), replaces functions whose answers to bad input were
+-- unclear, and adds one internal helper for them:
 --   * ff._create_hint (new): the end of a not-found HINT; it names the
 --     environment (ff.create_flag('k', environment => 'e')) and suggests no
 --     name that breaks the name rule -- used by ff._resolve_environment,
@@ -15,9 +18,16 @@
 --     (version, updated_at) of a row in sync with its history records
 --     nothing;
 --   * ff.copy_flag refuses to_environment => NULL (22004), ff.changes_since
---     a NULL version (22004, was 22023), ff.schedule_rollout NULL (22004)
---     and multidimensional percentages (22023).
--- The 1.17 library is needed for the rest (the history trigger's NOT NULL
+--     a NULL version (22004, was 22023), ff.schedule_rollout a NULL array
+--     (22004) and multidimensional percentages (22023), ff.create_flag
+--     enabled => NULL and ff.add_segment_keys excluded => NULL (22004: they
+--     were taken as true and false);
+--   * ff._flag_not_found names the call that copies a flag found in another
+--     environment; ff._check_segment_refs suggests creating no segment
+--     whose name breaks the name rule; ff.request_change's HINT names the
+--     environment; ff._validate_environment and ff._validate_segment leave
+--     a NULL name to the history trigger's 23502 (it met the rename check).
+-- The 1.17 library is needed for the experiment helpers and the rest (the history trigger's NOT NULL
 -- messages and stamps, the cache's mixed-type check, the HINT of
 -- ff.evaluate_all); it serves every earlier version as well.
 
@@ -148,10 +158,15 @@ BEGIN
                                                            WHERE f.environment = _flag_not_found.environment))
                       || ff._create_hint('flag', key, environment);
     END IF;
+    -- (1.17) the HINT names an environment that has the flag and the call
+    -- that copies it (it said "Pass environment => 'name'", which
+    -- ff.copy_flag has no argument for)
     RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
         USING ERRCODE = 'undefined_object',
               DETAIL = format('The flag exists in environment %s.', elsewhere),
-              HINT = 'Pass environment => ''name'', or copy it with ff.copy_flag().';
+              HINT = format('Name the environment that has it, or copy it here with SELECT ff.copy_flag(%L, %L, %L);',
+                            key, (SELECT min(f.environment) FROM ff.flags AS f WHERE f.key = _flag_not_found.key),
+                            environment);
 END;
 $$;
 
@@ -454,8 +469,11 @@ DECLARE
     cycle       text[];
     nkeys       bigint;
 BEGIN
-    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (NEW.name IS DISTINCT FROM OLD.name
-                                                  OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
+    -- (1.17) a NULL name or environment is left to the history trigger's
+    -- 23502, which names the row; it met the rename checks first
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND NEW.name IS NOT NULL AND NEW.environment IS NOT NULL
+                            AND (NEW.name IS DISTINCT FROM OLD.name
+                                 OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
         SELECT string_agg(format('%s "%s"', u.kind, u.name), ', ') INTO users
           FROM ff._segment_users(OLD.environment, OLD.name) AS u;
         IF users IS NOT NULL THEN
@@ -559,7 +577,8 @@ BEGIN
                                 ELSE 'A segment key names its environment and segment.' END,
                   HINT = CASE WHEN NEW.excluded IS NULL AND NEW.targeting_key IS NOT NULL
                               THEN 'excluded is true for a key excluded from the segment, false (the default) for a key included in it.'
-                              ELSE 'For example SELECT ff.add_segment_keys(''beta-testers'', ARRAY[''user-1'', ''user-2''], environment => ''production'');' END;
+                              ELSE format('Add keys with SELECT ff.add_segment_keys(%L, ARRAY[''user-1'', ''user-2''], environment => %L);',
+                                          COALESCE(NEW.segment, 'segment'), COALESCE(NEW.environment, 'environment')) END;
     END IF;
     IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.segment IS DISTINCT FROM OLD.segment THEN
         IF NOT EXISTS (SELECT 1 FROM ff.segments AS s
@@ -686,15 +705,17 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    -- (1.17) an UPDATE of the stamps alone of a row that holds what its
-    -- history records is not a change either: the row keeps its stamps (a
-    -- row that drifted from its history is recorded as it is: that is how
-    -- it is repaired)
+    -- (1.17) an UPDATE of the stamps alone of a row that is in sync with
+    -- its history, stamped with its latest version, is not a change
+    -- either: the row keeps its stamps (a row that drifted from its
+    -- history, its stamps too, is recorded as it is: that is how it is
+    -- repaired)
     IF TG_OP = 'UPDATE'
        AND (new_img - '{version,updated_at}'::text[])
            = (old_img - '{version,updated_at}'::text[])
        AND latest.operation <> 'DELETE'
-       AND (latest.after - '{version,updated_at}'::text[]) = (new_img - '{version,updated_at}'::text[]) THEN
+       AND (latest.after - 'version') = (old_img - 'version')
+       AND latest.version = (old_img ->> 'version')::bigint THEN
         NEW.version := OLD.version;
         NEW.updated_at := OLD.updated_at;
         RETURN NEW;
@@ -887,3 +908,600 @@ $$;
 
 COMMENT ON FUNCTION ff.schedule_rollout(text, numeric[], timestamptz, interval, text, text, text, text, text) IS
 'Schedules a progressive rollout: one scheduled change per percentage, step apart from start_at, each writing the rule ff.set_rollout writes; returns the scheduled changes';
+
+-- ff._check_segment_refs raises an error when a rule references a segment
+-- that does not exist in the environment.
+CREATE OR REPLACE FUNCTION ff._check_segment_refs(environment text, segments text[], rule jsonb,
+                                       owner_label text, prefix text, owner_segment text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    present     text[];
+    missing     text;
+BEGIN
+    IF cardinality(segments) = 0 THEN
+        RETURN;
+    END IF;
+    -- lock the referenced segments, so that a concurrent DELETE waits for
+    -- this transaction and then sees the new reference
+    present := ARRAY(SELECT g.name FROM ff.segments AS g
+                      WHERE g.environment = _check_segment_refs.environment AND g.name = ANY (segments)
+                      ORDER BY g.name
+                        FOR KEY SHARE);
+    SELECT s INTO missing FROM unnest(segments) AS s
+     WHERE NOT s = ANY (present)
+     ORDER BY s LIMIT 1;
+    IF missing IS NOT NULL AND NOT ff._restoring() THEN
+        RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
+            owner_label, missing, environment
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('The reference is at %s.',
+                      COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
+                  -- (a segment's own rule may not name the segment: it is no suggestion)
+                  HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                               WHERE g.environment = _check_segment_refs.environment
+                                                                 AND g.name IS DISTINCT FROM owner_segment))
+                      -- (1.17) no suggestion to create a name that breaks the name rule
+                      || CASE WHEN missing ~ ff._name_pattern()
+                              THEN format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
+                                          missing, environment)
+                              ELSE ff._create_hint('segment', missing, environment) END;
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._check_segment_refs(text, text[], jsonb, text, text, text) IS
+'Internal: raises foreign_key_violation when a rule references a segment missing from the environment (owner_segment: the segment whose rule it is)';
+
+-- ff._validate_environment is the trigger function of ff_10_validate_environments.
+CREATE OR REPLACE FUNCTION ff._validate_environment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seed        ff.environments;
+    nflags      bigint;
+    nsegs       bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.is_default THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it is the default environment', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Functions called without an environment, and ff.environment = '''', use the default environment.',
+                      HINT = 'Make another environment the default first: SELECT ff.set_default_environment(''name'');';
+        END IF;
+        IF OLD.protected THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it is protected', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('Unprotect it first: UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name);
+        END IF;
+        SELECT count(*) INTO nflags FROM ff.flags AS f WHERE f.environment = OLD.name;
+        SELECT count(*) INTO nsegs FROM ff.segments AS s WHERE s.environment = OLD.name;
+        IF nflags > 0 OR nsegs > 0 THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it still has % flag(s) and % segment(s)', OLD.name, nflags, nsegs
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Delete them first, or use SELECT ff.delete_environment(%L, force => true);', OLD.name);
+        END IF;
+        RETURN OLD;
+    END IF;
+
+    IF TG_OP = 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
+        PERFORM ff._check_name('environment name', NEW.name);
+    END IF;
+
+    -- A dump of the configuration tables contains the "development" row;
+    -- restoring it into a fresh CREATE EXTENSION, whose untouched
+    -- "development" row is already there, takes the row over instead of
+    -- failing with a duplicate key.
+    IF TG_OP = 'INSERT' THEN
+        SELECT * INTO seed FROM ff.environments AS e WHERE e.name = NEW.name;
+        IF FOUND AND ff._environment_is_pristine_seed(seed) THEN
+            IF NEW.is_default THEN
+                UPDATE ff.environments SET is_default = false
+                 WHERE is_default AND name <> NEW.name;
+            END IF;
+            PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
+            UPDATE ff.environments
+               SET is_default = NEW.is_default, protected = NEW.protected,
+                   metadata = NEW.metadata, description = NEW.description,
+                   created_at = NEW.created_at, updated_at = NEW.updated_at
+             WHERE name = NEW.name;
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- (1.17) a NULL name is left to the history trigger's 23502, which
+    -- names the row; it met the rename check first
+    IF TG_OP = 'UPDATE' AND NEW.name IS DISTINCT FROM OLD.name AND NEW.name IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = OLD.name)
+           OR EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = OLD.name) THEN
+            RAISE EXCEPTION 'cannot rename environment "%" to "%": it has flags or segments', OLD.name, NEW.name
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Copy it with SELECT ff.copy_environment(%L, %L); and then delete the old one.',
+                                    OLD.name, NEW.name);
+        END IF;
+    END IF;
+
+    IF TG_OP = 'INSERT' OR NEW.metadata IS DISTINCT FROM OLD.metadata THEN
+        PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
+    END IF;
+
+    -- at most one default: making an environment the default demotes the
+    -- previous one
+    IF NEW.is_default AND (TG_OP = 'INSERT' OR NOT OLD.is_default) THEN
+        UPDATE ff.environments SET is_default = false
+         WHERE is_default AND name IS DISTINCT FROM NEW.name;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_environment() IS
+'Trigger function of ff_10_validate_environments: name rule, flat metadata, one default, protected deletes';
+
+-- ff.create_flag creates a flag; without variants it is a boolean flag
+-- with variants "on"/"off" that defaults to "off".
+CREATE OR REPLACE FUNCTION ff.create_flag(key text,
+                               variants jsonb DEFAULT '{"on": true, "off": false}',
+                               default_variant text DEFAULT NULL,
+                               environment text DEFAULT NULL,
+                               targeting jsonb DEFAULT NULL,
+                               enabled boolean DEFAULT true,
+                               description text DEFAULT NULL,
+                               tags text[] DEFAULT '{}',
+                               owner text DEFAULT NULL,
+                               metadata jsonb DEFAULT '{}')
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(create_flag.environment);
+    dv          text := create_flag.default_variant;
+    result      ff.flags;
+BEGIN
+    IF create_flag.key IS NULL THEN
+        RAISE EXCEPTION 'flag key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- (1.17) a NULL is no choice: it created an enabled flag
+    IF enabled IS NULL THEN
+        RAISE EXCEPTION 'enabled must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass enabled => true (the default) or false for flag "%s".', create_flag.key);
+    END IF;
+    IF EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = env AND f.key = create_flag.key) THEN
+        RAISE EXCEPTION 'flag "%" already exists in environment "%"', create_flag.key, env
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Change it with ff.set_targeting(), ff.set_default_variant(), ff.enable_flag()/ff.disable_flag() or UPDATE ff.flags, or remove it with ff.delete_flag().';
+    END IF;
+    IF dv IS NULL AND create_flag.variants = '{"on": true, "off": false}'::jsonb THEN
+        dv := 'off';
+    END IF;
+    INSERT INTO ff.flags (environment, key, state, variants, default_variant, targeting,
+                          description, tags, owner, metadata)
+    VALUES (env, create_flag.key,
+            CASE WHEN enabled THEN 'ENABLED' ELSE 'DISABLED' END,
+            create_flag.variants, dv, create_flag.targeting, create_flag.description,
+            COALESCE(create_flag.tags, '{}'), create_flag.owner, COALESCE(create_flag.metadata, '{}'))
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.create_flag(text, jsonb, text, text, jsonb, boolean, text, text[], text, jsonb) IS
+'Creates a flag; by default a boolean flag with variants on/off, default variant off, enabled, no targeting; the type is derived from the variants';
+
+-- ff.add_segment_keys adds targeting keys to a segment's include list (or,
+-- with excluded => true, to its exclude list), moving keys already on the
+-- other list.
+CREATE OR REPLACE FUNCTION ff.add_segment_keys(segment text, keys text[], environment text DEFAULT NULL,
+                                    excluded boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(add_segment_keys.environment);
+    n           integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = add_segment_keys.segment) THEN
+        PERFORM ff._segment_not_found(add_segment_keys.segment, env);
+    END IF;
+    -- (1.17) a NULL is no choice: it put the keys on the include list
+    IF add_segment_keys.excluded IS NULL THEN
+        RAISE EXCEPTION 'excluded must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass excluded => false (the default) to include the keys in segment "%s", or true to exclude them.',
+                                add_segment_keys.segment);
+    END IF;
+    IF array_position(keys, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'targeting keys for segment "%" in environment "%" contain NULL', add_segment_keys.segment, env
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Remove the NULL elements from the array.';
+    END IF;
+    INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
+    SELECT DISTINCT env, add_segment_keys.segment, t, add_segment_keys.excluded
+      FROM unnest(keys) AS t
+    ON CONFLICT (environment, segment, targeting_key) DO UPDATE SET excluded = EXCLUDED.excluded
+     WHERE k.excluded IS DISTINCT FROM EXCLUDED.excluded;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.add_segment_keys(text, text[], text, boolean) IS
+'Adds targeting keys to a segment''s include list, or exclude list with excluded => true; returns the number of keys added or moved';
+
+-- ff.request_change asks for a change of a flag in an environment with an
+-- approval rule: checked now as the write would be (a dry run through the
+-- gate, rolled back), by a role that could make it but for the rule.
+CREATE OR REPLACE FUNCTION ff.request_change(flag_key text, draft jsonb, environment text DEFAULT NULL,
+                                  comment text DEFAULT NULL)
+RETURNS ff.change_requests
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'error'
+SET check_function_bodies = on
+AS $$
+DECLARE
+    actor       name := ff._actor();
+    env         text;
+    result      ff.change_requests;
+BEGIN
+    IF flag_key IS NULL OR draft IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN flag_key IS NULL THEN 'flag key' ELSE 'draft' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT ff.request_change(''checkout'', ''{"state": "ENABLED"}'', ''production'', comment => ''launch'');';
+    END IF;
+    env := ff._resolve_environment(environment);
+    IF ff._approvals_required(env) = 0 THEN
+        RAISE EXCEPTION 'environment "%" does not require approvals', env
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Make the change directly (ff.apply_draft()), or have an ff administrator require approvals: SELECT ff.require_approvals(%L, 1);', env);
+    END IF;
+    -- the requester could make the change, but for the approval rule
+    PERFORM ff._check_may_change(actor, env, flag_key, 'request a change of');
+    -- the draft as saving it now would check it, with the requester's
+    -- privileges; rolled back at once
+    PERFORM ff._apply_approved_draft(actor, flag_key, draft, env, NULL, true);
+    INSERT INTO ff.change_requests AS c (environment, flag_key, draft, comment, base_version,
+                                         requested_by, requested_session_user)
+    VALUES (env, flag_key, draft, request_change.comment, ff._flag_version(env, flag_key),
+            actor, SESSION_USER)
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.request_change(text, jsonb, text, text) IS
+'Requests a change of a flag (a draft, as ff.apply_draft saves it) in an environment that requires approvals; checked now; returns the request';
+
+-- ---------------------------------------------------------------------
+-- Experiment analysis (1.17)
+--
+-- ff.experiment_results(query, control) compares the variants of an
+-- experiment on an outcome, next to the business data: the caller's query
+-- returns one row per unit (a user) with its variant, its outcome (a
+-- boolean conversion or a number such as revenue) and optionally a
+-- pre-period covariate (CUPED).  PostgreSQL aggregates the rows per
+-- variant; ff._experiment_statistics turns the aggregates into lifts,
+-- intervals, p-values, chances to beat the control and a sample-ratio
+-- check.  The numerical helpers are C (src/ff_experiment.c).
+--
+-- Everything runs with the caller's rights: the functions are SECURITY
+-- INVOKER and read nothing of schema ff, so PUBLIC may call them.
+-- ---------------------------------------------------------------------
+
+-- ff._query_result_types returns the column types of a query without
+-- running it (C); only a single SELECT is accepted.
+CREATE FUNCTION ff._query_result_types(query text)
+RETURNS regtype[]
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'ff_query_result_types';
+
+COMMENT ON FUNCTION ff._query_result_types(text) IS
+'Internal: the column types of a query (a single SELECT), found by parsing it as the caller, without running it';
+
+-- ff._normal_cdf is the standard normal distribution function (C).
+CREATE FUNCTION ff._normal_cdf(x double precision)
+RETURNS double precision
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_normal_cdf';
+
+COMMENT ON FUNCTION ff._normal_cdf(double precision) IS
+'Internal: P(Z <= x) for a standard normal Z';
+
+-- ff._normal_quantile is its inverse (C).
+CREATE FUNCTION ff._normal_quantile(p double precision)
+RETURNS double precision
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_normal_quantile';
+
+COMMENT ON FUNCTION ff._normal_quantile(double precision) IS
+'Internal: the x with P(Z <= x) = p for a standard normal Z, 0 < p < 1';
+
+-- ff._chi_square_sf is the upper tail of the chi-square distribution (C).
+CREATE FUNCTION ff._chi_square_sf(x double precision, df integer)
+RETURNS double precision
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_chi_square_sf';
+
+COMMENT ON FUNCTION ff._chi_square_sf(double precision, integer) IS
+'Internal: P(X >= x) for a chi-square X with df degrees of freedom';
+
+-- ff._experiment_statistics computes the results of an experiment from the
+-- aggregates of each variant (parallel arrays, one element per variant):
+-- units, the mean and sample variance of the outcome, and with a covariate
+-- its mean and variance and the covariance of both; all_* are the same
+-- over every unit (for the CUPED coefficient).  See ff.experiment_results.
+CREATE FUNCTION ff._experiment_statistics(
+    control text, variant_names text[], unit_counts bigint[], totals double precision[],
+    means double precision[], variances double precision[],
+    x_means double precision[], x_variances double precision[], covariances double precision[],
+    all_x_mean double precision, all_x_variance double precision, all_covariance double precision,
+    expected_split jsonb, confidence double precision)
+RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
+               adjusted_mean double precision, stddev double precision, lift double precision,
+               lift_low double precision, lift_high double precision, p_value double precision,
+               chance_to_beat_control double precision, srm_p_value double precision)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    k           integer := cardinality(variant_names);
+    c           integer := array_position(variant_names, control);
+    theta       double precision := 0;
+    z           double precision := ff._normal_quantile((1 + confidence) / 2);
+    adj_means   double precision[] := '{}';
+    se2         double precision[] := '{}';
+    n_all       double precision := 0;
+    chi2        double precision := 0;
+    weight_sum  double precision;
+    cells       integer;
+    srm         double precision;
+    diff        double precision;
+    se_diff     double precision;
+    var_rel     double precision;
+    i           integer;
+BEGIN
+    -- the CUPED coefficient: the pooled regression of outcome on covariate
+    IF all_x_variance > 0 THEN
+        theta := all_covariance / all_x_variance;
+    END IF;
+    FOR i IN 1 .. k LOOP
+        n_all := n_all + unit_counts[i];
+        adj_means[i] := means[i] - theta * COALESCE(x_means[i] - all_x_mean, 0);
+        -- the variance of the adjusted outcome; units of one have none
+        se2[i] := CASE WHEN variances[i] IS NOT NULL
+                       THEN greatest(variances[i] + theta * theta * COALESCE(x_variances[i], 0)
+                                     - 2 * theta * COALESCE(covariances[i], 0), 0) / unit_counts[i] END;
+    END LOOP;
+
+    -- the sample-ratio check: the units per variant against the split the
+    -- experiment was meant to have (equal, unless expected_split says)
+    IF expected_split IS NULL THEN
+        IF k > 1 THEN
+            FOR i IN 1 .. k LOOP
+                chi2 := chi2 + (unit_counts[i] - n_all / k) ^ 2 / (n_all / k);
+            END LOOP;
+            srm := ff._chi_square_sf(chi2, k - 1);
+        END IF;
+    ELSE
+        SELECT sum(e.value::text::double precision) INTO weight_sum FROM jsonb_each(expected_split) AS e;
+        cells := (SELECT count(*) FROM jsonb_each(expected_split) AS e) +
+                 (SELECT count(*) FROM unnest(variant_names) AS v(name) WHERE NOT expected_split ? v.name);
+        IF EXISTS (SELECT FROM unnest(variant_names, unit_counts) AS v(name, n)
+                    WHERE v.n > 0 AND COALESCE((expected_split ->> v.name)::double precision, 0) = 0) THEN
+            -- units in a variant that should have none: a mismatch for sure
+            srm := 0;
+        ELSIF cells > 1 THEN
+            SELECT sum((COALESCE(v.n, 0) - n_all * e.value::text::double precision / weight_sum) ^ 2
+                       / (n_all * e.value::text::double precision / weight_sum))
+              INTO chi2
+              FROM jsonb_each(expected_split) AS e
+              LEFT JOIN unnest(variant_names, unit_counts) AS v(name, n) ON v.name = e.key
+             WHERE e.value::text::double precision > 0;
+            srm := ff._chi_square_sf(chi2, cells - 1);
+        END IF;
+    END IF;
+
+    FOR i IN SELECT o.i FROM generate_series(1, k) AS o(i)
+              ORDER BY o.i <> c, variant_names[o.i] LOOP
+        variant := variant_names[i];
+        units := unit_counts[i];
+        total := totals[i];
+        mean := means[i];
+        adjusted_mean := adj_means[i];
+        stddev := sqrt(variances[i]);
+        lift := NULL; lift_low := NULL; lift_high := NULL;
+        p_value := NULL; chance_to_beat_control := NULL;
+        IF i <> c AND se2[i] IS NOT NULL AND se2[c] IS NOT NULL THEN
+            diff := adj_means[i] - adj_means[c];
+            se_diff := sqrt(se2[i] + se2[c]);
+            IF se_diff > 0 THEN
+                p_value := 2 * ff._normal_cdf(-abs(diff) / se_diff);
+                chance_to_beat_control := ff._normal_cdf(diff / se_diff);
+            ELSE
+                p_value := CASE WHEN diff = 0 THEN 1 ELSE 0 END;
+                chance_to_beat_control := CASE WHEN diff > 0 THEN 1 WHEN diff < 0 THEN 0 ELSE 0.5 END;
+            END IF;
+            IF adj_means[c] <> 0 THEN
+                -- relative lift, its interval by the delta method
+                lift := diff / adj_means[c];
+                var_rel := se2[i] / adj_means[c] ^ 2 + adj_means[i] ^ 2 * se2[c] / adj_means[c] ^ 4;
+                lift_low := lift - z * sqrt(var_rel);
+                lift_high := lift + z * sqrt(var_rel);
+            END IF;
+        END IF;
+        srm_p_value := srm;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._experiment_statistics(text, text[], bigint[], double precision[], double precision[], double precision[], double precision[], double precision[], double precision[], double precision, double precision, double precision, jsonb, double precision) IS
+'Internal: the results of ff.experiment_results from the aggregates of each variant';
+
+-- ff._experiment_value_sql returns the SQL expression that reads an
+-- outcome or covariate column of the given type as a double precision
+-- (NULL counts as 0), or raises an error for a type that is neither
+-- boolean nor numeric.
+CREATE FUNCTION ff._experiment_value_sql(column_ref text, column_type regtype, what text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF column_type = 'boolean'::regtype THEN
+        RETURN format('CASE WHEN %s THEN 1.0::pg_catalog.float8 ELSE 0.0::pg_catalog.float8 END', column_ref);
+    ELSIF column_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
+                          'real'::regtype, 'double precision'::regtype, 'money'::regtype) THEN
+        RETURN format('COALESCE(CAST(%s AS pg_catalog.float8), 0.0::pg_catalog.float8)',
+                      CASE WHEN column_type = 'money'::regtype
+                           THEN format('CAST(%s AS pg_catalog.numeric)', column_ref) ELSE column_ref END);
+    END IF;
+    RAISE EXCEPTION 'the % column of an experiment''s query is of type %, not boolean or a number', what, column_type
+        USING ERRCODE = 'datatype_mismatch',
+              HINT = 'Return a boolean (converted or not) or a number (revenue, count) per unit, for example EXISTS (SELECT FROM orders AS o WHERE o.user_id = u.id).';
+END;
+$$;
+
+COMMENT ON FUNCTION ff._experiment_value_sql(text, regtype, text) IS
+'Internal: the SQL expression reading an outcome or covariate column (boolean or a number) as a double precision, NULL as 0';
+
+-- ff._experiment_results does the work of ff.experiment_results, which
+-- passes the caller's search_path: the caller's query is parsed and run
+-- with it (and the caller's rights: SECURITY INVOKER), everything else with
+-- the pinned one.
+CREATE FUNCTION ff._experiment_results(query text, control text, expected_split jsonb,
+                                       confidence double precision, caller_search_path text)
+RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
+               adjusted_mean double precision, stddev double precision, lift double precision,
+               lift_low double precision, lift_high double precision, p_value double precision,
+               chance_to_beat_control double precision, srm_p_value double precision)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    q           text;
+    types       regtype[];
+    sql         text;
+    a           record;
+    seen        text;
+BEGIN
+    IF query IS NULL OR control IS NULL OR confidence IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+            CASE WHEN query IS NULL THEN 'query' WHEN control IS NULL THEN 'control' ELSE 'confidence' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT * FROM ff.experiment_results($q$SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id), ''off''), u.converted FROM users AS u$q$, control => ''off'');';
+    END IF;
+    IF NOT (confidence > 0 AND confidence < 1) THEN
+        RAISE EXCEPTION 'confidence % is not between 0 and 1 (exclusive)', confidence
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example 0.95 for 95 % intervals.';
+    END IF;
+    IF expected_split IS NOT NULL AND (
+           jsonb_typeof(expected_split) <> 'object'
+           OR NOT EXISTS (SELECT FROM jsonb_each(expected_split) AS e
+                           WHERE jsonb_typeof(e.value) = 'number' AND e.value::text::double precision > 0)
+           OR EXISTS (SELECT FROM jsonb_each(expected_split) AS e
+                       WHERE jsonb_typeof(e.value) <> 'number' OR e.value::text::double precision < 0)) THEN
+        RAISE EXCEPTION 'invalid expected_split %', expected_split
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must be an object of variant names to weights: numbers of at least 0, one of them above 0.',
+                  HINT = 'For example ''{"on": 10, "off": 90}'' for a 10 % rollout; leave it out for an equal split.';
+    END IF;
+
+    -- one SELECT, of two or three columns: variant, outcome[, covariate],
+    -- parsed with the caller's search_path
+    q := regexp_replace(query, '[[:space:];]+$', '');
+    PERFORM set_config('search_path', caller_search_path, true);
+    types := ff._query_result_types(q);
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    IF cardinality(types) NOT IN (2, 3) THEN
+        RAISE EXCEPTION 'the query of an experiment returns % column%, not 2 or 3', cardinality(types),
+                        CASE WHEN cardinality(types) = 1 THEN '' ELSE 's' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The columns are: the variant, the outcome (a boolean or a number) and, optionally, a covariate measured before the experiment (a number, for CUPED).',
+                  HINT = 'For example SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id), ''off''), u.converted FROM users AS u';
+    END IF;
+    sql := format(
+        'SELECT CAST(q.variant AS pg_catalog.text) AS variant, %s AS y, %s AS x FROM (%s) AS q (variant, outcome%s)',
+        ff._experiment_value_sql('q.outcome', types[2], 'outcome'),
+        CASE WHEN cardinality(types) = 3
+             THEN ff._experiment_value_sql('q.covariate', types[3], 'covariate') ELSE 'NULL::pg_catalog.float8' END,
+        q,
+        CASE WHEN cardinality(types) = 3 THEN ', covariate' ELSE '' END);
+    -- per variant and (the empty grouping set) over every unit; units whose
+    -- variant is NULL take no part; the statement is the caller's query in
+    -- a frame of schema-qualified names, run with the caller's search_path
+    sql := format($f$
+        SELECT pg_catalog.array_agg(s.variant ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS variants,
+               pg_catalog.array_agg(s.n ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS units,
+               pg_catalog.array_agg(s.total ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS totals,
+               pg_catalog.array_agg(s.mean ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS means,
+               pg_catalog.array_agg(s.var ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS variances,
+               pg_catalog.array_agg(s.x_mean ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS x_means,
+               pg_catalog.array_agg(s.x_var ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS x_variances,
+               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS covariances,
+               pg_catalog.max(s.x_mean) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 1) AS all_x_mean,
+               pg_catalog.max(s.x_var) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 1) AS all_x_variance,
+               pg_catalog.max(s.cov) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 1) AS all_covariance
+          FROM (SELECT r.variant, GROUPING(r.variant) AS g, pg_catalog.count(*) AS n,
+                       pg_catalog.sum(r.y) AS total, pg_catalog.avg(r.y) AS mean,
+                       pg_catalog.var_samp(r.y) AS var, pg_catalog.avg(r.x) AS x_mean,
+                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov
+                  FROM (%s) AS r
+                 WHERE r.variant IS NOT NULL
+                 GROUP BY GROUPING SETS ((r.variant), ())) AS s$f$, sql);
+    PERFORM set_config('search_path', caller_search_path, true);
+    EXECUTE sql INTO a;
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+
+    IF a.variants IS NULL OR NOT control = ANY (a.variants) THEN
+        SELECT string_agg(format('"%s"', v), ', ') INTO seen FROM unnest(a.variants) AS v;
+        RAISE EXCEPTION 'the control variant "%" has no units in the query''s result', control
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN seen IS NULL THEN 'The query returned no row with a variant.'
+                                ELSE format('The variants in the result are %s.', seen) END,
+                  HINT = 'Name the variant the others are compared with, as the query returns it (control => ''off'').';
+    END IF;
+
+    RETURN QUERY
+    SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, a.means, a.variances,
+                                            a.x_means, a.x_variances, a.covariances,
+                                            a.all_x_mean, a.all_x_variance, a.all_covariance,
+                                            expected_split, confidence);
+END;
+$$;
+
+COMMENT ON FUNCTION ff._experiment_results(text, text, jsonb, double precision, text) IS
+'Internal: the work of ff.experiment_results; the caller''s query is parsed and run with the caller''s search_path';
+
+-- ff.experiment_results compares the variants of an experiment on an
+-- outcome: see the README (Experiment analysis).  An SQL-standard body
+-- (bound at creation) that passes the caller's search_path on.
+CREATE FUNCTION ff.experiment_results(query text, control text,
+                                      expected_split jsonb DEFAULT NULL,
+                                      confidence double precision DEFAULT 0.95)
+RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
+               adjusted_mean double precision, stddev double precision, lift double precision,
+               lift_low double precision, lift_high double precision, p_value double precision,
+               chance_to_beat_control double precision, srm_p_value double precision)
+LANGUAGE sql
+BEGIN ATOMIC
+    SELECT * FROM ff._experiment_results(query, control, expected_split, confidence,
+                                         pg_catalog.current_setting('search_path'));
+END;
+
+COMMENT ON FUNCTION ff.experiment_results(text, text, jsonb, double precision) IS
+'Compares the variants of an experiment on an outcome: the query returns variant, outcome (boolean or number) and optionally a pre-period covariate (CUPED) per unit; per variant: units, mean, lift with its interval, p-value, chance to beat the control, and a sample-ratio check';
