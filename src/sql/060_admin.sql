@@ -137,7 +137,9 @@ DECLARE
     result      ff.environments;
 BEGIN
     IF create_environment.name IS NULL THEN
-        RAISE EXCEPTION 'environment name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        RAISE EXCEPTION 'environment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT ff.create_environment(''staging'');';
     END IF;
     IF EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = create_environment.name) THEN
         RAISE EXCEPTION 'environment "%" already exists', create_environment.name
@@ -319,7 +321,9 @@ DECLARE
     n           integer;
 BEGIN
     IF dst_env IS NULL THEN
-        RAISE EXCEPTION 'to_environment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        RAISE EXCEPTION 'to_environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to copy into; it is created when it does not exist.';
     END IF;
     -- (a NULL overwrite used to skip the clash check, and so overwrite)
     IF overwrite IS NULL THEN
@@ -407,7 +411,9 @@ DECLARE
     result      ff.flags;
 BEGIN
     IF create_flag.key IS NULL THEN
-        RAISE EXCEPTION 'flag key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        RAISE EXCEPTION 'flag key must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT ff.create_flag(''new-checkout'');';
     END IF;
     -- (1.17) a NULL is no choice: it created an enabled flag
     IF enabled IS NULL THEN
@@ -800,7 +806,9 @@ DECLARE
     result      ff.segments;
 BEGIN
     IF create_segment.name IS NULL THEN
-        RAISE EXCEPTION 'segment name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        RAISE EXCEPTION 'segment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT ff.create_segment(''beta-testers'', include => ''{user-1,user-2}'');';
     END IF;
     IF EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = create_segment.name) THEN
         RAISE EXCEPTION 'segment "%" already exists in environment "%"', create_segment.name, env

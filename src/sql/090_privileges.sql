@@ -145,7 +145,9 @@ DECLARE
     readable    text;
 BEGIN
     IF grantee IS NULL THEN
-        RAISE EXCEPTION 'grantee must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        RAISE EXCEPTION 'grantee must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the role, for example SELECT * FROM ff.privilege_recipe(''editor'', ''app_editor'');';
     END IF;
     IF level IS NULL OR revoke IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', CASE WHEN level IS NULL THEN 'level' ELSE 'revoke' END
@@ -206,7 +208,9 @@ DECLARE
     who         name;
 BEGIN
     IF grantee IS NULL THEN
-        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        RAISE EXCEPTION 'role must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the role, for example SELECT ff.grant_editor(''app_editor'');';
     END IF;
     SELECT r.rolname INTO who FROM pg_roles AS r WHERE r.oid = grantee;
     IF who IS NULL THEN

@@ -53,9 +53,10 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- (1.17) NULL is 22004, as elsewhere
     IF name IS NULL OR name = '' THEN
         RAISE EXCEPTION 'publication name must not be NULL or empty'
-            USING ERRCODE = 'invalid_parameter_value',
+            USING ERRCODE = CASE WHEN name IS NULL THEN 'null_value_not_allowed' ELSE 'invalid_parameter_value' END,
                   HINT = 'Pass a name, e.g. ff.create_publication(''ff_config'').';
     END IF;
     IF pg_catalog.octet_length(name) > 63 THEN

@@ -26,7 +26,10 @@
 --     environment; ff._check_segment_refs suggests creating no segment
 --     whose name breaks the name rule; ff.request_change's HINT names the
 --     environment; ff._validate_environment and ff._validate_segment leave
---     a NULL name to the history trigger's 23502 (it met the rename check).
+--     a NULL name to the history trigger's 23502 (it met the rename check);
+--   * a HINT for the NULL names of ff.create_environment, ff.copy_environment,
+--     ff.create_segment, ff.privilege_recipe and ff._apply_recipe;
+--     ff.create_publication(NULL) is 22004 (was 22023).
 -- The 1.17 library is needed for the experiment helpers and the rest (the history trigger's NOT NULL
 -- messages and stamps, the cache's mixed-type check, the HINT of
 -- ff.evaluate_all); it serves every earlier version as well.
@@ -1066,7 +1069,9 @@ DECLARE
     result      ff.flags;
 BEGIN
     IF create_flag.key IS NULL THEN
-        RAISE EXCEPTION 'flag key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        RAISE EXCEPTION 'flag key must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT ff.create_flag(''new-checkout'');';
     END IF;
     -- (1.17) a NULL is no choice: it created an enabled flag
     IF enabled IS NULL THEN
@@ -1182,6 +1187,298 @@ $$;
 
 COMMENT ON FUNCTION ff.request_change(text, jsonb, text, text) IS
 'Requests a change of a flag (a draft, as ff.apply_draft saves it) in an environment that requires approvals; checked now; returns the request';
+
+-- ff.create_environment creates an environment (a flagd flag set).
+CREATE OR REPLACE FUNCTION ff.create_environment(name text, description text DEFAULT NULL,
+                                      metadata jsonb DEFAULT '{}', make_default boolean DEFAULT false)
+RETURNS ff.environments
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    result      ff.environments;
+BEGIN
+    IF create_environment.name IS NULL THEN
+        RAISE EXCEPTION 'environment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT ff.create_environment(''staging'');';
+    END IF;
+    IF EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = create_environment.name) THEN
+        RAISE EXCEPTION 'environment "%" already exists', create_environment.name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Pick another name, or copy flags into it with ff.copy_environment() / ff.copy_flag().';
+    END IF;
+    INSERT INTO ff.environments (name, description, metadata, is_default)
+    VALUES (create_environment.name, create_environment.description,
+            COALESCE(create_environment.metadata, '{}'), COALESCE(make_default, false))
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.create_environment(text, text, jsonb, boolean) IS
+'Creates an environment (a flagd flag set) with optional description, flag-set metadata, and optionally makes it the default';
+
+-- ff.copy_environment copies every segment and flag of one environment
+-- into another, creating the target when it does not exist.
+CREATE OR REPLACE FUNCTION ff.copy_environment(from_environment text, to_environment text, overwrite boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    src_env     text := ff._resolve_environment(from_environment);
+    dst_env     text := to_environment;
+    clash       text;
+    n           integer;
+BEGIN
+    IF dst_env IS NULL THEN
+        RAISE EXCEPTION 'to_environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to copy into; it is created when it does not exist.';
+    END IF;
+    -- (a NULL overwrite used to skip the clash check, and so overwrite)
+    IF overwrite IS NULL THEN
+        RAISE EXCEPTION 'overwrite must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass overwrite => true to replace same-named flags and segments, or false (the default) to refuse them.';
+    END IF;
+    IF dst_env = src_env THEN
+        RAISE EXCEPTION 'cannot copy environment "%" onto itself', src_env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name another environment as to_environment; it is created when it does not exist.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = dst_env) THEN
+        INSERT INTO ff.environments (name, description, metadata)
+        SELECT dst_env, format('Copy of environment "%s"', src_env), e.metadata
+          FROM ff.environments AS e WHERE e.name = src_env;
+    ELSIF NOT overwrite THEN
+        SELECT string_agg(x, ', ') INTO clash FROM (
+            SELECT format('flag "%s"', f.key) AS x FROM ff.flags AS f
+             WHERE f.environment = src_env
+               AND EXISTS (SELECT 1 FROM ff.flags AS t WHERE t.environment = dst_env AND t.key = f.key)
+            UNION ALL
+            SELECT format('segment "%s"', s.name) FROM ff.segments AS s
+             WHERE s.environment = src_env
+               AND EXISTS (SELECT 1 FROM ff.segments AS t WHERE t.environment = dst_env AND t.name = s.name)
+        ) AS c;
+        IF clash IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot copy environment "%" into "%": both have %', src_env, dst_env, clash
+                USING ERRCODE = 'unique_violation',
+                      HINT = 'Pass overwrite => true to replace them with the source''s definitions.';
+        END IF;
+    END IF;
+
+    PERFORM ff._copy_segments(src_env, dst_env,
+        ARRAY(SELECT s.name FROM ff.segments AS s WHERE s.environment = src_env), overwrite);
+
+    INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,
+                               metadata, description, tags, owner)
+    SELECT dst_env, f.key, f.state, f.flag_type, f.variants, f.default_variant, f.targeting,
+           f.metadata, f.description, f.tags, f.owner
+      FROM ff.flags AS f WHERE f.environment = src_env
+     ORDER BY f.key
+    ON CONFLICT (environment, key) DO UPDATE
+       SET state = EXCLUDED.state, flag_type = EXCLUDED.flag_type, variants = EXCLUDED.variants,
+           default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+           metadata = EXCLUDED.metadata, description = EXCLUDED.description,
+           tags = EXCLUDED.tags, owner = EXCLUDED.owner
+     WHERE (t.state, t.flag_type, t.variants, t.default_variant, t.targeting, t.metadata,
+            t.description, t.tags, t.owner)
+           IS DISTINCT FROM
+           (EXCLUDED.state, EXCLUDED.flag_type, EXCLUDED.variants, EXCLUDED.default_variant,
+            EXCLUDED.targeting, EXCLUDED.metadata, EXCLUDED.description, EXCLUDED.tags, EXCLUDED.owner);
+    SELECT count(*) INTO n FROM ff.flags AS f WHERE f.environment = src_env;
+    RETURN n;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.copy_environment(text, text, boolean) IS
+'Copies all segments (with keys) and flags of an environment into another (created if missing); returns the number of flags copied; overwrite => true replaces same-named ones';
+
+-- ff.create_segment creates a segment: a rule and/or explicit lists of
+-- included and excluded targeting keys.
+CREATE OR REPLACE FUNCTION ff.create_segment(name text, rule jsonb DEFAULT NULL, environment text DEFAULT NULL,
+                                  description text DEFAULT NULL,
+                                  include text[] DEFAULT '{}', exclude text[] DEFAULT '{}')
+RETURNS ff.segments
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(create_segment.environment);
+    result      ff.segments;
+BEGIN
+    IF create_segment.name IS NULL THEN
+        RAISE EXCEPTION 'segment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT ff.create_segment(''beta-testers'', include => ''{user-1,user-2}'');';
+    END IF;
+    IF EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = env AND s.name = create_segment.name) THEN
+        RAISE EXCEPTION 'segment "%" already exists in environment "%"', create_segment.name, env
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Change it with ff.set_segment_rule(), ff.add_segment_keys() and ff.remove_segment_keys().';
+    END IF;
+    IF COALESCE(include, '{}') && COALESCE(exclude, '{}') THEN
+        RAISE EXCEPTION 'segment "%" in environment "%" cannot both include and exclude %', create_segment.name, env,
+            (SELECT string_agg(format('"%s"', k), ', ') FROM (SELECT unnest(include) INTERSECT SELECT unnest(exclude)) AS x(k))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A targeting key is either included or excluded.';
+    END IF;
+    INSERT INTO ff.segments (environment, name, rule, description)
+    VALUES (env, create_segment.name, create_segment.rule, create_segment.description)
+    RETURNING * INTO result;
+    PERFORM ff.add_segment_keys(create_segment.name, include, env, false);
+    PERFORM ff.add_segment_keys(create_segment.name, exclude, env, true);
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.create_segment(text, jsonb, text, text, text[], text[]) IS
+'Creates a segment: a JSON Logic rule (truthy = member) and/or included and excluded targeting keys; flags use it with {"in_segment": "name"}';
+
+-- ff.privilege_recipe returns the GRANT (or, with revoke, REVOKE)
+-- statements of a level for a grantee, in the order they are run.  The
+-- levels are cumulative: editor includes reader, admin includes editor.
+CREATE OR REPLACE FUNCTION ff.privilege_recipe(level text, grantee name, revoke boolean DEFAULT false)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    levels      text[];
+    lvl         text;
+    verb        text := CASE WHEN revoke THEN 'REVOKE' ELSE 'GRANT' END;
+    dir         text := CASE WHEN revoke THEN 'FROM' ELSE 'TO' END;
+    who         text := quote_ident(grantee);
+    fn          regprocedure;
+    rel         text;
+    readable    text;
+BEGIN
+    IF grantee IS NULL THEN
+        RAISE EXCEPTION 'grantee must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the role, for example SELECT * FROM ff.privilege_recipe(''editor'', ''app_editor'');';
+    END IF;
+    IF level IS NULL OR revoke IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN level IS NULL THEN 'level' ELSE 'revoke' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The levels are ''reader'', ''editor'' and ''admin''; revoke is true or false.';
+    END IF;
+    levels := CASE level
+        WHEN 'reader' THEN ARRAY['reader']
+        WHEN 'editor' THEN ARRAY['reader', 'editor']
+        WHEN 'admin' THEN ARRAY['reader', 'editor', 'admin']
+    END;
+    IF levels IS NULL THEN
+        RAISE EXCEPTION 'unknown privilege level "%"', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The levels are ''reader'', ''editor'' and ''admin''.';
+    END IF;
+
+    RETURN NEXT format('%s USAGE ON SCHEMA ff %s %s', verb, dir, who);
+    FOREACH lvl IN ARRAY levels LOOP
+        FOR fn IN SELECT f FROM ff._recipe_functions(lvl) AS f LOOP
+            RETURN NEXT format('%s EXECUTE ON FUNCTION %s %s %s', verb, fn, dir, who);
+        END LOOP;
+        IF lvl = 'editor' THEN
+            -- read every table and view
+            SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.relname) INTO readable
+              FROM pg_class AS c
+             WHERE c.relnamespace = 'ff'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p');
+            RETURN NEXT format('%s SELECT ON %s %s %s', verb, readable, dir, who);
+            RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.flags, ff.segments, ff.segment_keys %s %s',
+                               verb, dir, who);
+            RETURN NEXT format('%s UPDATE (metadata, description) ON ff.environments %s %s', verb, dir, who);
+            -- schedule (INSERT of the columns a change is made of: not its
+            -- id, creator or status) and cancel (the status) changes (1.14)
+            RETURN NEXT format('%s INSERT (environment, flag_key, draft, run_at, comment), UPDATE (status) ON ff.scheduled_changes %s %s',
+                               verb, dir, who);
+        ELSIF lvl = 'admin' THEN
+            -- UPDATE on the whole table, hence on "protected": an ff administrator
+            RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.environments %s %s', verb, dir, who);
+            -- approval rules (1.16; their guard checks the administrator too)
+            RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.approval_rules %s %s', verb, dir, who);
+        END IF;
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.privilege_recipe(text, name, boolean) IS
+'The GRANT (revoke => true: REVOKE) statements of a privilege level (reader, editor, admin; cumulative) for a grantee';
+
+-- ff._apply_recipe runs the statements of ff.privilege_recipe and returns
+-- them.
+CREATE OR REPLACE FUNCTION ff._apply_recipe(level text, grantee regrole, revoke boolean)
+RETURNS SETOF text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stmt        text;
+    who         name;
+BEGIN
+    IF grantee IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the role, for example SELECT ff.grant_editor(''app_editor'');';
+    END IF;
+    SELECT r.rolname INTO who FROM pg_roles AS r WHERE r.oid = grantee;
+    IF who IS NULL THEN
+        RAISE EXCEPTION 'role with OID % does not exist', grantee::oid
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Name an existing role, for example SELECT ff.grant_reader(''app_user'');';
+    END IF;
+    FOR stmt IN SELECT s FROM ff.privilege_recipe(level, who, revoke) AS s LOOP
+        EXECUTE stmt;
+        RETURN NEXT stmt;
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._apply_recipe(text, regrole, boolean) IS
+'Internal: runs the GRANT or REVOKE statements of a privilege level for a role and returns them';
+
+-- ff.create_publication: creates a publication of the configuration and its history
+CREATE OR REPLACE FUNCTION ff.create_publication(name text DEFAULT 'ff_config')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- (1.17) NULL is 22004, as elsewhere
+    IF name IS NULL OR name = '' THEN
+        RAISE EXCEPTION 'publication name must not be NULL or empty'
+            USING ERRCODE = CASE WHEN name IS NULL THEN 'null_value_not_allowed' ELSE 'invalid_parameter_value' END,
+                  HINT = 'Pass a name, e.g. ff.create_publication(''ff_config'').';
+    END IF;
+    IF pg_catalog.octet_length(name) > 63 THEN
+        -- PostgreSQL would truncate it, and the name returned would not exist
+        RAISE EXCEPTION 'publication name "%" is too long', name
+            USING ERRCODE = 'name_too_long',
+                  DETAIL = pg_catalog.format('The name is %s bytes long; PostgreSQL names are at most 63 bytes.',
+                                             pg_catalog.octet_length(name)),
+                  HINT = 'Choose a shorter name.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_publication AS p WHERE p.pubname = name) THEN
+        RAISE EXCEPTION 'publication "%" already exists', name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Choose another name, or DROP PUBLICATION it first.';
+    END IF;
+    EXECUTE pg_catalog.format(
+        'CREATE PUBLICATION %I FOR TABLE ff.versions, ff.environments, ff.flags, ff.segments, ff.segment_keys',
+        name);
+    EXECUTE pg_catalog.format('COMMENT ON PUBLICATION %I IS %L', name,
+        'feature_flags configuration and history (ff.create_publication)');
+    RETURN name;
+END;
+$$;
+COMMENT ON FUNCTION ff.create_publication(text) IS
+    'Creates a publication of ff.versions, ff.environments, ff.flags, ff.segments and ff.segment_keys (the history and the configuration) for regional subscribers; returns its name';
 
 -- ---------------------------------------------------------------------
 -- Experiment analysis (1.17)
