@@ -67,6 +67,32 @@ SELECT DISTINCT srm_p_value AS unplanned_variant
 SELECT DISTINCT srm_p_value < 1e-100 AS missing_variant
   FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1, "on": 1, "dark": 1}');
 
+-- a weight of 0 plans no units: it adds no degree of freedom (1,000 /
+-- 1,170 against 50/50: chi2 13.318, df 1, p 0.000263, with "beta": 0 too)
+SELECT DISTINCT round(srm_p_value::numeric, 9) AS zero_weight
+  FROM ff.experiment_results($$SELECT CASE WHEN i <= 1000 THEN 'off' ELSE 'on' END, false
+                               FROM generate_series(1, 2170) AS i$$, 'off', '{"off": 50, "on": 50, "beta": 0}');
+
+-- ---- query forms: comments and semicolons around the statement, a
+-- domain over numeric, the variant of another type
+CREATE DOMAIN exp_revenue_amount AS numeric CHECK (VALUE >= 0);
+SELECT variant, units, mean FROM ff.experiment_results($$VALUES ('a', 1.0), ('a', 2.0), ('b', 3.0), ('b', 5.0) -- revenue$$, 'a');
+SELECT variant, units, mean FROM ff.experiment_results($$;VALUES ('a', 1.0), ('a', 2.0), ('b', 3.0), ('b', 5.0); -- revenue$$, 'a');
+SELECT variant, units, mean FROM ff.experiment_results($$-- revenue per user
+VALUES ('a', 1::exp_revenue_amount), ('a', 2), ('b', 3), ('b', 5) /* the end */ ;$$, 'a');
+SELECT variant, units, mean FROM ff.experiment_results($$VALUES (1, true), (1, false), (2, true)$$, '1');
+
+-- ---- scale: the relative lift does not depend on the unit of the outcome
+-- (its interval used a fourth power that overflowed or lost precision)
+SELECT s AS scale, round(lift_low::numeric, 12) AS lift_low, round(lift_high::numeric, 12) AS lift_high
+  FROM unnest('{1e-80,1,1e77}'::double precision[]) AS s,
+       ff.experiment_results(format($$VALUES ('a', 1 * %s::float8), ('a', 2 * %1$s::float8),
+                                            ('b', 2 * %1$s::float8), ('b', 3 * %1$s::float8)$$, s), 'a')
+ WHERE variant = 'b';
+-- a negative control mean: the lift has the sign of the difference
+SELECT variant, lift, round(chance_to_beat_control::numeric, 3) AS chance
+  FROM ff.experiment_results($$VALUES ('a', -2), ('a', -4), ('b', -1), ('b', -3)$$, 'a');
+
 -- ---- from a flag, next to the business data: a 50/50 rollout bucketed by
 -- user, and orders that the "on" users place a little more often
 SELECT key FROM ff.create_flag('exp-checkout', '{"on": "on", "off": "off"}', 'off');
@@ -155,6 +181,14 @@ SELECT * FROM ff.experiment_results('DELETE FROM exp_counts RETURNING variant, c
 SELECT * FROM ff.experiment_results('WITH d AS (DELETE FROM exp_counts RETURNING *) SELECT variant, converted FROM d', 'off');
 SELECT * FROM ff.experiment_results('SELECT variant, converted INTO exp_copy FROM exp_counts', 'off');
 SELECT * FROM ff.experiment_results('SELECT 1, 2; SELECT 3, 4', 'off');
+SELECT * FROM ff.experiment_results(' ; -- nothing', 'off');
+SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts WHERE variant = $1', 'off');
+SELECT * FROM ff.experiment_results($$VALUES ('a', 'NaN'::float8), ('a', 1), ('b', 2), ('b', 3)$$, 'a');
+SELECT * FROM ff.experiment_results($$VALUES ('a', 1, 'Infinity'::float8), ('b', 2, 0)$$, 'a');
+SELECT * FROM ff.experiment_results($$VALUES ('it''s', 1), ('"a", "b"', 2)$$, 'a');
+SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1e400}');
+SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1, "on": 1e-400}');
+SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', confidence => 0.9999999999999999);
 SELECT * FROM ff.experiment_results('SELEC variant, converted FROM exp_counts', 'off');
 SELECT * FROM ff.experiment_results('SELECT variant, converted FROM no_such_table', 'off');
 \set VERBOSITY terse
@@ -167,3 +201,4 @@ SELECT has_function_privilege('public', 'ff.experiment_results(text, text, jsonb
 
 DROP SCHEMA exp_app CASCADE;
 DROP TABLE exp_counts, exp_users, exp_orders;
+DROP DOMAIN exp_revenue_amount;

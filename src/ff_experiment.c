@@ -26,15 +26,74 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "parser/parser.h"
 #include "tcop/cmdtag.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/plancache.h"
 
+PG_FUNCTION_INFO_V1(ff_single_statement);
 PG_FUNCTION_INFO_V1(ff_query_result_types);
 PG_FUNCTION_INFO_V1(ff_normal_cdf);
 PG_FUNCTION_INFO_V1(ff_normal_quantile);
 PG_FUNCTION_INFO_V1(ff_chi_square_sf);
+
+/*
+ * FFQueryErrorCallback reports a syntax error of the caller's query at its
+ * position in that query (as SPI does for the queries it parses): the
+ * parser gives the position as if the query were the client's statement.
+ */
+static void
+FFQueryErrorCallback(void *arg)
+{
+	const char *query = (const char *) arg;
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(query);
+	}
+}
+
+/*
+ * ff_single_statement returns the text of the one statement in a query
+ * string, as PostgreSQL's parser delimits it: without the empty statements
+ * and the semicolons around it, and with the comments inside it.  The
+ * caller's query is put into a larger statement; "q; -- note" or ";q"
+ * would break it, a trailing "-- note" only on the same line (the caller
+ * puts a line break after it).
+ */
+Datum
+ff_single_statement(PG_FUNCTION_ARGS)
+{
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ErrorContextCallback errcallback;
+	List	   *stmts;
+	RawStmt    *stmt;
+	int			len;
+
+	errcallback.callback = FFQueryErrorCallback;
+	errcallback.arg = query;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	stmts = raw_parser(query, RAW_PARSE_DEFAULT);
+	error_context_stack = errcallback.previous;
+
+	if (list_length(stmts) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 stmts == NIL ?
+				 errmsg("the query of an experiment is empty") :
+				 errmsg("the query of an experiment must be one statement, not %d",
+						list_length(stmts)),
+				 errhint("Pass one SELECT that returns the variant, the outcome and optionally a covariate per unit.")));
+	stmt = linitial_node(RawStmt, stmts);
+	len = stmt->stmt_len > 0 ? stmt->stmt_len : (int) strlen(query) - stmt->stmt_location;
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(query + stmt->stmt_location, len));
+}
 
 /*
  * ff_query_result_types returns the types of the columns a query returns,
@@ -42,7 +101,8 @@ PG_FUNCTION_INFO_V1(ff_chi_square_sf);
  * the caller, and its result descriptor read.  Only a single SELECT (also
  * VALUES, TABLE, WITH ... SELECT) without a data-modifying WITH is
  * accepted: the analysis reads rows, it does not write them (a function the
- * query calls may still write, as in any SELECT).
+ * query calls may still write, as in any SELECT).  A domain is given as its
+ * base type.
  */
 Datum
 ff_query_result_types(PG_FUNCTION_ARGS)
@@ -95,8 +155,9 @@ ff_query_result_types(PG_FUNCTION_ARGS)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
+		/* a domain's values are read as its base type's */
 		if (!att->attisdropped)
-			types[ncols++] = ObjectIdGetDatum(att->atttypid);
+			types[ncols++] = ObjectIdGetDatum(getBaseType(att->atttypid));
 	}
 	SPI_finish();
 

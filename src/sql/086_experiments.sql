@@ -14,15 +14,26 @@
 -- INVOKER and read nothing of schema ff, so PUBLIC may call them.
 -- ---------------------------------------------------------------------
 
+-- ff._single_statement returns the text of the one statement in a query
+-- string, without the semicolons and empty statements around it (C).
+CREATE FUNCTION ff._single_statement(query text)
+RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_single_statement';
+
+COMMENT ON FUNCTION ff._single_statement(text) IS
+'Internal: the text of the one statement of a query string, as the parser delimits it (no surrounding semicolons or empty statements)';
+
 -- ff._query_result_types returns the column types of a query without
--- running it (C); only a single SELECT is accepted.
+-- running it (C); only a single SELECT is accepted; a domain is given as
+-- its base type.
 CREATE FUNCTION ff._query_result_types(query text)
 RETURNS regtype[]
 LANGUAGE C STRICT
 AS 'MODULE_PATHNAME', 'ff_query_result_types';
 
 COMMENT ON FUNCTION ff._query_result_types(text) IS
-'Internal: the column types of a query (a single SELECT), found by parsing it as the caller, without running it';
+'Internal: the column types of a query (a single SELECT, no data-modifying WITH), found by parsing it as the caller, without running it; domains as their base types';
 
 -- ff._normal_cdf is the standard normal distribution function (C).
 CREATE FUNCTION ff._normal_cdf(x double precision)
@@ -53,116 +64,107 @@ COMMENT ON FUNCTION ff._chi_square_sf(double precision, integer) IS
 
 -- ff._experiment_statistics computes the results of an experiment from the
 -- aggregates of each variant (parallel arrays, one element per variant):
--- units, the mean and sample variance of the outcome, and with a covariate
--- its mean and variance and the covariance of both; all_* are the same
--- over every unit (for the CUPED coefficient).  See ff.experiment_results.
+-- units, the sum, mean and sample variance of the outcome, and with a
+-- covariate its mean and variance and the covariance of both.  The pooled
+-- figures of the CUPED coefficient are combined from the variants' (so the
+-- caller's query is aggregated by one GROUP BY, which can run in
+-- parallel).  One set-based statement: its cost grows with the number of
+-- variants as a sort does.  See ff.experiment_results.
 CREATE FUNCTION ff._experiment_statistics(
     control text, variant_names text[], unit_counts bigint[], totals double precision[],
     means double precision[], variances double precision[],
     x_means double precision[], x_variances double precision[], covariances double precision[],
-    all_x_mean double precision, all_x_variance double precision, all_covariance double precision,
     expected_split jsonb, confidence double precision)
 RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
                adjusted_mean double precision, stddev double precision, lift double precision,
                lift_low double precision, lift_high double precision, p_value double precision,
                chance_to_beat_control double precision, srm_p_value double precision)
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
-DECLARE
-    k           integer := cardinality(variant_names);
-    c           integer := array_position(variant_names, control);
-    theta       double precision := 0;
-    z           double precision := ff._normal_quantile((1 + confidence) / 2);
-    adj_means   double precision[] := '{}';
-    se2         double precision[] := '{}';
-    n_all       double precision := 0;
-    chi2        double precision := 0;
-    weight_sum  double precision;
-    cells       integer;
-    srm         double precision;
-    diff        double precision;
-    se_diff     double precision;
-    var_rel     double precision;
-    i           integer;
-BEGIN
-    -- the CUPED coefficient: the pooled regression of outcome on covariate
-    IF all_x_variance > 0 THEN
-        theta := all_covariance / all_x_variance;
-    END IF;
-    FOR i IN 1 .. k LOOP
-        n_all := n_all + unit_counts[i];
-        adj_means[i] := means[i] - theta * COALESCE(x_means[i] - all_x_mean, 0);
-        -- the variance of the adjusted outcome; units of one have none
-        se2[i] := CASE WHEN variances[i] IS NOT NULL
-                       THEN greatest(variances[i] + theta * theta * COALESCE(x_variances[i], 0)
-                                     - 2 * theta * COALESCE(covariances[i], 0), 0) / unit_counts[i] END;
-    END LOOP;
-
+    WITH v AS (
+        SELECT u.name, u.n, u.total, u.mean, u.var, u.x_mean, u.x_var, u.cov
+          FROM unnest(variant_names, unit_counts, totals, means, variances, x_means, x_variances, covariances)
+               AS u (name, n, total, mean, var, x_mean, x_var, cov)
+    ),
+    -- over every unit: N, the means, and the sums of squares and products
+    -- (within the variants plus between them)
+    grand AS (
+        SELECT sum(v.n)::double precision AS n,
+               sum(v.n * v.mean) / sum(v.n) AS y_mean,
+               sum(v.n * v.x_mean) / sum(v.n) AS x_mean,
+               count(*) AS k
+          FROM v
+    ),
+    pooled AS (
+        SELECT CASE WHEN sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2) > 0
+                    THEN sum((v.n - 1) * COALESCE(v.cov, 0) + v.n * (v.x_mean - g.x_mean) * (v.mean - g.y_mean))
+                         / sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2)
+                    ELSE 0 END AS theta
+          FROM v, grand AS g
+    ),
+    adj AS (
+        SELECT v.*,
+               v.mean - p.theta * COALESCE(v.x_mean - g.x_mean, 0) AS adj_mean,
+               -- the variance of the adjusted outcome; a variant of one unit has none
+               CASE WHEN v.var IS NOT NULL
+                    THEN greatest(v.var + p.theta ^ 2 * COALESCE(v.x_var, 0)
+                                  - 2 * p.theta * COALESCE(v.cov, 0), 0) / v.n END AS se2
+          FROM v, pooled AS p, grand AS g
+    ),
     -- the sample-ratio check: the units per variant against the split the
-    -- experiment was meant to have (equal, unless expected_split says)
-    IF expected_split IS NULL THEN
-        IF k > 1 THEN
-            FOR i IN 1 .. k LOOP
-                chi2 := chi2 + (unit_counts[i] - n_all / k) ^ 2 / (n_all / k);
-            END LOOP;
-            srm := ff._chi_square_sf(chi2, k - 1);
-        END IF;
-    ELSE
-        SELECT sum(e.value::text::double precision) INTO weight_sum FROM jsonb_each(expected_split) AS e;
-        cells := (SELECT count(*) FROM jsonb_each(expected_split) AS e) +
-                 (SELECT count(*) FROM unnest(variant_names) AS v(name) WHERE NOT expected_split ? v.name);
-        IF EXISTS (SELECT FROM unnest(variant_names, unit_counts) AS v(name, n)
-                    WHERE v.n > 0 AND COALESCE((expected_split ->> v.name)::double precision, 0) = 0) THEN
-            -- units in a variant that should have none: a mismatch for sure
-            srm := 0;
-        ELSIF cells > 1 THEN
-            SELECT sum((COALESCE(v.n, 0) - n_all * e.value::text::double precision / weight_sum) ^ 2
-                       / (n_all * e.value::text::double precision / weight_sum))
-              INTO chi2
-              FROM jsonb_each(expected_split) AS e
-              LEFT JOIN unnest(variant_names, unit_counts) AS v(name, n) ON v.name = e.key
-             WHERE e.value::text::double precision > 0;
-            srm := ff._chi_square_sf(chi2, cells - 1);
-        END IF;
-    END IF;
-
-    FOR i IN SELECT o.i FROM generate_series(1, k) AS o(i)
-              ORDER BY o.i <> c, variant_names[o.i] LOOP
-        variant := variant_names[i];
-        units := unit_counts[i];
-        total := totals[i];
-        mean := means[i];
-        adjusted_mean := adj_means[i];
-        stddev := sqrt(variances[i]);
-        lift := NULL; lift_low := NULL; lift_high := NULL;
-        p_value := NULL; chance_to_beat_control := NULL;
-        IF i <> c AND se2[i] IS NOT NULL AND se2[c] IS NOT NULL THEN
-            diff := adj_means[i] - adj_means[c];
-            se_diff := sqrt(se2[i] + se2[c]);
-            IF se_diff > 0 THEN
-                p_value := 2 * ff._normal_cdf(-abs(diff) / se_diff);
-                chance_to_beat_control := ff._normal_cdf(diff / se_diff);
-            ELSE
-                p_value := CASE WHEN diff = 0 THEN 1 ELSE 0 END;
-                chance_to_beat_control := CASE WHEN diff > 0 THEN 1 WHEN diff < 0 THEN 0 ELSE 0.5 END;
-            END IF;
-            IF adj_means[c] <> 0 THEN
-                -- relative lift, its interval by the delta method
-                lift := diff / adj_means[c];
-                var_rel := se2[i] / adj_means[c] ^ 2 + adj_means[i] ^ 2 * se2[c] / adj_means[c] ^ 4;
-                lift_low := lift - z * sqrt(var_rel);
-                lift_high := lift + z * sqrt(var_rel);
-            END IF;
-        END IF;
-        srm_p_value := srm;
-        RETURN NEXT;
-    END LOOP;
-END;
+    -- experiment was meant to have (equal, unless expected_split says):
+    -- units in a variant the plan does not have are a mismatch for sure
+    planned AS (
+        SELECT e.key AS name, e.value::text::double precision AS w
+          FROM jsonb_each(expected_split) AS e
+         WHERE e.value::text::double precision > 0
+        UNION ALL
+        SELECT v.name, 1 FROM v WHERE expected_split IS NULL
+    ),
+    srm AS (
+        SELECT CASE
+                   WHEN EXISTS (SELECT FROM v WHERE v.n > 0 AND NOT EXISTS (SELECT FROM planned AS p WHERE p.name = v.name))
+                   THEN 0::double precision
+                   WHEN count(*) > 1
+                   THEN ff._chi_square_sf(
+                            sum((COALESCE(v.n, 0) - g.n * p.w / t.w) ^ 2 / (g.n * p.w / t.w)),
+                            (count(*) - 1)::integer)
+               END AS p_value
+          FROM planned AS p
+          LEFT JOIN v ON v.name = p.name
+          CROSS JOIN grand AS g
+          CROSS JOIN (SELECT sum(w) AS w FROM planned) AS t
+    ),
+    z AS (
+        SELECT ff._normal_quantile((1 + confidence) / 2) AS z
+    )
+    SELECT a.name, a.n, a.total, a.mean, a.adj_mean, sqrt(a.var),
+           cmp.lift, cmp.lift - z.z * cmp.lift_se, cmp.lift + z.z * cmp.lift_se,
+           cmp.p_value, cmp.chance, srm.p_value
+      FROM adj AS a
+      CROSS JOIN srm
+      CROSS JOIN z
+      CROSS JOIN (SELECT * FROM adj WHERE adj.name = control) AS c
+      LEFT JOIN LATERAL (
+          SELECT d.diff,
+                 CASE WHEN d.se > 0 THEN 2 * ff._normal_cdf(-abs(d.diff) / d.se)
+                      WHEN d.diff = 0 THEN 1 ELSE 0 END AS p_value,
+                 CASE WHEN d.se > 0 THEN ff._normal_cdf(d.diff / d.se)
+                      WHEN d.diff > 0 THEN 1 WHEN d.diff < 0 THEN 0 ELSE 0.5 END AS chance,
+                 -- relative to the size of the control's (adjusted) mean, so that
+                 -- its sign is the difference's; the interval by the delta method,
+                 -- written so that no fourth power overflows
+                 CASE WHEN c.adj_mean <> 0 THEN d.diff / abs(c.adj_mean) END AS lift,
+                 CASE WHEN c.adj_mean <> 0
+                      THEN sqrt(a.se2 + (a.adj_mean / c.adj_mean) ^ 2 * c.se2) / abs(c.adj_mean) END AS lift_se
+            FROM (SELECT a.adj_mean - c.adj_mean AS diff, sqrt(a.se2 + c.se2) AS se) AS d
+           WHERE a.name <> control AND a.se2 IS NOT NULL AND c.se2 IS NOT NULL
+      ) AS cmp ON true
+     ORDER BY a.name <> control, a.name;
 $$;
 
-COMMENT ON FUNCTION ff._experiment_statistics(text, text[], bigint[], double precision[], double precision[], double precision[], double precision[], double precision[], double precision[], double precision, double precision, double precision, jsonb, double precision) IS
+COMMENT ON FUNCTION ff._experiment_statistics(text, text[], bigint[], double precision[], double precision[], double precision[], double precision[], double precision[], double precision[], jsonb, double precision) IS
 'Internal: the results of ff.experiment_results from the aggregates of each variant';
 
 -- ff._experiment_value_sql returns the SQL expression that reads an
@@ -212,6 +214,7 @@ DECLARE
     sql         text;
     a           record;
     seen        text;
+    example     constant text := 'For example SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id), ''off''), u.converted FROM users AS u';
 BEGIN
     IF query IS NULL OR control IS NULL OR confidence IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
@@ -219,7 +222,9 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'For example SELECT * FROM ff.experiment_results($q$SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id), ''off''), u.converted FROM users AS u$q$, control => ''off'');';
     END IF;
-    IF NOT (confidence > 0 AND confidence < 1) THEN
+    -- (an interval of a confidence closer to 1 than a double tells apart
+    -- from it has no quantile)
+    IF NOT (confidence > 0 AND (1 + confidence) / 2 < 1) THEN
         RAISE EXCEPTION 'confidence % is not between 0 and 1 (exclusive)', confidence
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'For example 0.95 for 95 % intervals.';
@@ -227,74 +232,93 @@ BEGIN
     IF expected_split IS NOT NULL AND (
            jsonb_typeof(expected_split) <> 'object'
            OR NOT EXISTS (SELECT FROM jsonb_each(expected_split) AS e
-                           WHERE jsonb_typeof(e.value) = 'number' AND e.value::text::double precision > 0)
+                           WHERE jsonb_typeof(e.value) = 'number' AND e.value::text::numeric > 0)
            OR EXISTS (SELECT FROM jsonb_each(expected_split) AS e
-                       WHERE jsonb_typeof(e.value) <> 'number' OR e.value::text::double precision < 0)) THEN
-        RAISE EXCEPTION 'invalid expected_split %', expected_split
+                       WHERE jsonb_typeof(e.value) <> 'number' OR e.value::text::numeric < 0
+                          OR e.value::text::numeric > 1e300
+                          OR (e.value::text::numeric > 0 AND e.value::text::numeric < 1e-300))) THEN
+        RAISE EXCEPTION 'invalid expected_split %',
+                        CASE WHEN length(expected_split::text) > 60
+                             THEN left(expected_split::text, 57) || '...' ELSE expected_split::text END
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'It must be an object of variant names to weights: numbers of at least 0, one of them above 0.',
+                  DETAIL = 'It must be an object of variant names to weights: numbers from 0 to 1e300 (a positive one at least 1e-300), one of them above 0.',
                   HINT = 'For example ''{"on": 10, "off": 90}'' for a 10 % rollout; leave it out for an equal split.';
     END IF;
 
     -- one SELECT, of two or three columns: variant, outcome[, covariate],
     -- parsed with the caller's search_path
-    q := regexp_replace(query, '[[:space:];]+$', '');
+    q := ff._single_statement(query);
     PERFORM set_config('search_path', caller_search_path, true);
-    types := ff._query_result_types(q);
+    BEGIN
+        types := ff._query_result_types(q);
+    EXCEPTION WHEN undefined_parameter THEN
+        RAISE EXCEPTION 'the query of an experiment cannot take parameters'
+            USING ERRCODE = 'undefined_parameter',
+                  DETAIL = format('%s.', SQLERRM),
+                  HINT = 'Write the values into the query, for example with format(''... WHERE o.created_at >= %L'', since).';
+    END;
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     IF cardinality(types) NOT IN (2, 3) THEN
         RAISE EXCEPTION 'the query of an experiment returns % column%, not 2 or 3', cardinality(types),
                         CASE WHEN cardinality(types) = 1 THEN '' ELSE 's' END
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The columns are: the variant, the outcome (a boolean or a number) and, optionally, a covariate measured before the experiment (a number, for CUPED).',
-                  HINT = 'For example SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id), ''off''), u.converted FROM users AS u';
+                  HINT = example;
     END IF;
-    sql := format(
-        'SELECT CAST(q.variant AS pg_catalog.text) AS variant, %s AS y, %s AS x FROM (%s) AS q (variant, outcome%s)',
+    -- the caller's query, on lines of its own (a "--" comment at its end
+    -- ends there), in a frame of schema-qualified names run with the
+    -- caller's search_path: one GROUP BY, which can run in parallel; units
+    -- whose variant is NULL take no part
+    sql := format($f$
+        SELECT pg_catalog.array_agg(s.variant ORDER BY s.variant) AS variants,
+               pg_catalog.array_agg(s.n ORDER BY s.variant) AS units,
+               pg_catalog.array_agg(s.total ORDER BY s.variant) AS totals,
+               pg_catalog.array_agg(s.mean ORDER BY s.variant) AS means,
+               pg_catalog.array_agg(s.var ORDER BY s.variant) AS variances,
+               pg_catalog.array_agg(s.x_mean ORDER BY s.variant) AS x_means,
+               pg_catalog.array_agg(s.x_var ORDER BY s.variant) AS x_variances,
+               pg_catalog.array_agg(s.cov ORDER BY s.variant) AS covariances
+          FROM (SELECT r.variant, pg_catalog.count(*) AS n,
+                       pg_catalog.sum(r.y) AS total, pg_catalog.avg(r.y) AS mean,
+                       pg_catalog.var_samp(r.y) AS var, pg_catalog.avg(r.x) AS x_mean,
+                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov
+                  FROM (SELECT CAST(q.variant AS pg_catalog.text) AS variant, %s AS y, %s AS x
+                          FROM (
+%s
+                               ) AS q (variant, outcome%s)) AS r
+                 WHERE r.variant IS NOT NULL
+                 GROUP BY r.variant) AS s$f$,
         ff._experiment_value_sql('q.outcome', types[2], 'outcome'),
         CASE WHEN cardinality(types) = 3
              THEN ff._experiment_value_sql('q.covariate', types[3], 'covariate') ELSE 'NULL::pg_catalog.float8' END,
         q,
         CASE WHEN cardinality(types) = 3 THEN ', covariate' ELSE '' END);
-    -- per variant and (the empty grouping set) over every unit; units whose
-    -- variant is NULL take no part; the statement is the caller's query in
-    -- a frame of schema-qualified names, run with the caller's search_path
-    sql := format($f$
-        SELECT pg_catalog.array_agg(s.variant ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS variants,
-               pg_catalog.array_agg(s.n ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS units,
-               pg_catalog.array_agg(s.total ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS totals,
-               pg_catalog.array_agg(s.mean ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS means,
-               pg_catalog.array_agg(s.var ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS variances,
-               pg_catalog.array_agg(s.x_mean ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS x_means,
-               pg_catalog.array_agg(s.x_var ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS x_variances,
-               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 0) AS covariances,
-               pg_catalog.max(s.x_mean) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 1) AS all_x_mean,
-               pg_catalog.max(s.x_var) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 1) AS all_x_variance,
-               pg_catalog.max(s.cov) FILTER (WHERE s.g OPERATOR(pg_catalog.=) 1) AS all_covariance
-          FROM (SELECT r.variant, GROUPING(r.variant) AS g, pg_catalog.count(*) AS n,
-                       pg_catalog.sum(r.y) AS total, pg_catalog.avg(r.y) AS mean,
-                       pg_catalog.var_samp(r.y) AS var, pg_catalog.avg(r.x) AS x_mean,
-                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov
-                  FROM (%s) AS r
-                 WHERE r.variant IS NOT NULL
-                 GROUP BY GROUPING SETS ((r.variant), ())) AS s$f$, sql);
     PERFORM set_config('search_path', caller_search_path, true);
     EXECUTE sql INTO a;
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 
     IF a.variants IS NULL OR NOT control = ANY (a.variants) THEN
-        SELECT string_agg(format('"%s"', v), ', ') INTO seen FROM unnest(a.variants) AS v;
-        RAISE EXCEPTION 'the control variant "%" has no units in the query''s result', control
+        SELECT string_agg(to_jsonb(v)::text, ', ') INTO seen
+          FROM (SELECT v FROM unnest(a.variants) AS v LIMIT 20) AS v;
+        RAISE EXCEPTION 'the control variant % has no units in the query''s result', to_jsonb(control)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = CASE WHEN seen IS NULL THEN 'The query returned no row with a variant.'
-                                ELSE format('The variants in the result are %s.', seen) END,
+                                ELSE format('The variants in the result are %s%s.', seen,
+                                            CASE WHEN cardinality(a.variants) > 20
+                                                 THEN format(' and %s more', cardinality(a.variants) - 20) ELSE '' END) END,
                   HINT = 'Name the variant the others are compared with, as the query returns it (control => ''off'').';
+    END IF;
+    -- a NaN or an infinity makes every figure NaN: refused, not reported
+    IF EXISTS (SELECT FROM unnest(a.means || a.x_means) AS m
+                WHERE m = 'NaN'::double precision OR abs(m) = 'Infinity'::double precision) THEN
+        RAISE EXCEPTION 'the outcome or covariate of an experiment is NaN or infinite for some units'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave those units out of the query (WHERE outcome <> ''NaN'' AND abs(outcome) < ''Infinity''), or fix the data.';
     END IF;
 
     RETURN QUERY
     SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, a.means, a.variances,
                                             a.x_means, a.x_variances, a.covariances,
-                                            a.all_x_mean, a.all_x_variance, a.all_covariance,
                                             expected_split, confidence);
 END;
 $$;
