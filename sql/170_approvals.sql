@@ -257,6 +257,44 @@ SET ROLE regress_ff_appr_admin;
 SELECT ff._apply_approved_draft('regress_ff_appr_dev', 'checkout', '{}', 'appr', NULL, false);
 RESET ROLE;
 
+-- ---- (1.17) the open requests, and a NOTIFY on ff_change_requests at each
+-- step of a request (psql prints a notification with the sender's PID:
+-- captured and masked, as in 120_notify)
+SELECT id, flag_key, status, approvals, approvals_required, approved_by, flag_unchanged
+  FROM ff.open_change_requests ORDER BY id;
+SET ROLE regress_ff_appr_dev;
+SELECT id, status FROM ff.open_change_requests ORDER BY id;
+RESET ROLE;
+LISTEN ff_change_requests;
+\o results/170_approvals.notifications
+SELECT id AS notify_id FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr', comment => 'notify') \gset
+SELECT status FROM ff.withdraw_change(:notify_id);
+-- the other steps, written as the request functions write them (a
+-- superuser's UPDATE meets the same guard): a review, the approval that
+-- completes a request, its application, a rejection
+SELECT id AS notify_id FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr') \gset
+UPDATE ff.change_requests
+   SET reviews = reviews || '[{"role": "regress_ff_appr_lead1", "decision": "approve"}]'
+ WHERE id = :notify_id;
+UPDATE ff.change_requests
+   SET reviews = reviews || '[{"role": "regress_ff_appr_lead2", "decision": "approve"}]', status = 'approved'
+ WHERE id = :notify_id;
+UPDATE ff.change_requests SET status = 'applied', finished_at = now(), finished_by = 'regress_ff_appr_lead2'
+ WHERE id = :notify_id;
+SELECT id AS notify_id FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr') \gset
+UPDATE ff.change_requests
+   SET reviews = reviews || '[{"role": "regress_ff_appr_lead1", "decision": "reject"}]',
+       status = 'rejected', finished_at = now(), finished_by = 'regress_ff_appr_lead1'
+ WHERE id = :notify_id;
+-- a rolled-back request sends nothing
+BEGIN;
+SELECT id > 0 AS requested FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr');
+ROLLBACK;
+\o
+\! sed -E -e 's/PID [0-9]+/PID <pid>/' -e 's/"id": [0-9]+/"id": <id>/' results/170_approvals.notifications
+UNLISTEN ff_change_requests;
+SELECT count(*) AS still_open FROM ff.open_change_requests WHERE comment = 'notify';
+
 -- ---- removing the rule
 
 SELECT ff.require_approvals('appr', 0) IS NULL AS removed;

@@ -1,6 +1,9 @@
 -- feature_flags 1.16 -> 1.17 (ALTER EXTENSION feature_flags UPDATE TO '1.17')
 --
--- 1.17 changes no table and no signature.  It adds experiment analysis
+-- 1.17 changes no table and no signature.  It adds the view
+-- ff.open_change_requests and the NOTIFY ff_change_requests at each step
+-- of a change request (trigger ff_90_notify, appended below; editors read
+-- the view once ff.grant_editor has run again), experiment analysis
 -- (src/sql/086_experiments.sql, appended below: ff.experiment_results and
 -- its helpers, executable by PUBLIC: they run as the caller and read
 -- nothing of schema ff), replaces functions whose answers to bad input were
@@ -1826,3 +1829,95 @@ END;
 
 COMMENT ON FUNCTION ff.experiment_results(text, text, jsonb, double precision) IS
 'Compares the variants of an experiment on an outcome: the query returns variant, outcome (boolean or number) and optionally a pre-period covariate (CUPED) per unit; per variant: units, mean, lift with its interval, p-value, chance to beat the control, and a sample-ratio check';
+
+-- ---------------------------------------------------------------------
+-- What is waiting for whom (1.17): a view of the open requests, and a
+-- notification at each step of a request
+-- ---------------------------------------------------------------------
+
+-- ff.open_change_requests lists the requests that are pending or approved,
+-- with the approvals that count under the rule as it is now, and whether
+-- the flag is still at the version the request was made over.
+CREATE VIEW ff.open_change_requests WITH (security_invoker = true) AS
+SELECT r.id, r.environment, r.flag_key, r.status, r.requested_by, r.requested_at, r.comment,
+       a.approvals, ff._approvals_required(r.environment) AS approvals_required,
+       COALESCE(a.approved_by, '{}') AS approved_by,
+       f.version IS NOT DISTINCT FROM r.base_version AS flag_unchanged,
+       r.draft
+  FROM ff.change_requests AS r
+  LEFT JOIN ff.flags AS f ON f.environment = r.environment AND f.key = r.flag_key
+ CROSS JOIN LATERAL (
+       SELECT pg_catalog.count(*) FILTER (WHERE ff._may_approve((x ->> 'role')::name, r.environment)) AS approvals,
+              pg_catalog.array_agg((x ->> 'role')::name ORDER BY o) AS approved_by
+         FROM pg_catalog.jsonb_array_elements(r.reviews) WITH ORDINALITY AS e (x, o)
+        WHERE x ->> 'decision' = 'approve') AS a
+ WHERE r.status IN ('pending', 'approved');
+
+COMMENT ON VIEW ff.open_change_requests IS
+    'The open change requests (pending or approved; 1.17): approvals that count under the rule as it is now, approvals required, and whether the flag is unchanged since the request';
+COMMENT ON COLUMN ff.open_change_requests.id IS 'Number of the request';
+COMMENT ON COLUMN ff.open_change_requests.environment IS 'Environment of the flag';
+COMMENT ON COLUMN ff.open_change_requests.flag_key IS 'Key of the flag';
+COMMENT ON COLUMN ff.open_change_requests.status IS 'pending, or approved (ready to apply)';
+COMMENT ON COLUMN ff.open_change_requests.requested_by IS 'The role that requested the change';
+COMMENT ON COLUMN ff.open_change_requests.requested_at IS 'When the change was requested';
+COMMENT ON COLUMN ff.open_change_requests.comment IS 'Why';
+COMMENT ON COLUMN ff.open_change_requests.approvals IS 'Approvals by roles that may still approve under the environment''s rule';
+COMMENT ON COLUMN ff.open_change_requests.approvals_required IS 'Approvals the environment''s rule asks for now (0: the rule was removed)';
+COMMENT ON COLUMN ff.open_change_requests.approved_by IS 'The roles that approved, in order';
+COMMENT ON COLUMN ff.open_change_requests.flag_unchanged IS 'Whether the flag is still at the version the request was made over (else it cannot be applied)';
+COMMENT ON COLUMN ff.open_change_requests.draft IS 'The draft';
+
+-- ff._change_request_notify is the trigger ff_90_notify of
+-- ff.change_requests: a NOTIFY on channel ff_change_requests at each step
+-- of a request (made, reviewed, approved, applied, rejected, withdrawn),
+-- sent at commit, for a bot or a review screen to act on.
+CREATE FUNCTION ff._change_request_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    event       text;
+    by_role     name;
+BEGIN
+    IF ff._restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        event := 'requested';
+        by_role := NEW.requested_by;
+    ELSIF NEW.status IS DISTINCT FROM OLD.status AND NEW.status <> 'approved' THEN
+        event := NEW.status;
+        by_role := NEW.finished_by;
+    ELSIF jsonb_array_length(NEW.reviews) > jsonb_array_length(OLD.reviews) THEN
+        -- an approval (that may complete the request)
+        event := CASE WHEN NEW.status = 'approved' AND OLD.status = 'pending' THEN 'approved' ELSE 'reviewed' END;
+        by_role := (NEW.reviews -> -1 ->> 'role')::name;
+    ELSE
+        RETURN NULL;
+    END IF;
+    PERFORM pg_notify('ff_change_requests',
+                      jsonb_build_object('id', NEW.id, 'environment', NEW.environment, 'flag_key', NEW.flag_key,
+                                         'event', event, 'status', NEW.status, 'by', by_role,
+                                         'approvals', (SELECT count(*) FROM jsonb_array_elements(NEW.reviews) AS x
+                                                        WHERE x ->> 'decision' = 'approve'),
+                                         'approvals_required', ff._approvals_required(NEW.environment))::text);
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._change_request_notify() IS
+'Trigger ff_90_notify on ff.change_requests: NOTIFY ff_change_requests at each step of a request (1.17)';
+
+CREATE TRIGGER ff_90_notify
+    AFTER INSERT OR UPDATE ON ff.change_requests
+    FOR EACH ROW EXECUTE FUNCTION ff._change_request_notify();
+
+COMMENT ON TRIGGER ff_90_notify ON ff.change_requests IS
+    'Sends a NOTIFY on channel ff_change_requests at each step of a request (1.17)';
+
+-- as the install script's REVOKE ALL ON ALL TABLES IN SCHEMA ff and its
+-- revocation of the guard functions
+REVOKE ALL ON ff.open_change_requests FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._change_request_notify() FROM PUBLIC;
