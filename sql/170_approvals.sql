@@ -295,6 +295,25 @@ ROLLBACK;
 UNLISTEN ff_change_requests;
 SELECT count(*) AS still_open FROM ff.open_change_requests WHERE comment = 'notify';
 
+-- ---- (1.17) with a rule, the members of the allowed roles no longer cancel
+-- an administrator's scheduled change (a cancellation is a change too);
+-- TRUNCATE gets around no guard
+SELECT id AS sched_id FROM ff.schedule_change('checkout', '{"state": "DISABLED"}', now() + interval '1 day', 'appr') \gset
+SET ROLE regress_ff_appr_dev;
+\set VERBOSITY default
+SELECT status FROM ff.cancel_scheduled_change(:sched_id);
+UPDATE ff.scheduled_changes SET status = 'cancelled' WHERE id = :sched_id;
+\set VERBOSITY terse
+RESET ROLE;
+SELECT status FROM ff.cancel_scheduled_change(:sched_id);
+TRUNCATE ff.change_requests;
+GRANT TRUNCATE ON ff.approval_rules TO regress_ff_appr_out;
+SET ROLE regress_ff_appr_out;
+TRUNCATE ff.approval_rules;
+RESET ROLE;
+REVOKE TRUNCATE ON ff.approval_rules FROM regress_ff_appr_out;
+SELECT count(*) AS rules, (SELECT count(*) FROM ff.change_requests) AS requests FROM ff.approval_rules;
+
 -- ---- removing the rule
 
 SELECT ff.require_approvals('appr', 0) IS NULL AS removed;

@@ -29,6 +29,8 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -36,7 +38,11 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -57,6 +63,7 @@ static char *FFApprovedKey = NULL;
 PG_FUNCTION_INFO_V1(ff_apply_draft_as);
 PG_FUNCTION_INFO_V1(ff_apply_approved_draft);
 PG_FUNCTION_INFO_V1(ff_approved_write);
+PG_FUNCTION_INFO_V1(ff_approvals_required);
 PG_FUNCTION_INFO_V1(ff_history_acting_role);
 
 /*
@@ -298,4 +305,59 @@ ff_approved_write(PG_FUNCTION_ARGS)
 	elems[0] = CStringGetTextDatum(FFApprovedEnv);
 	elems[1] = CStringGetTextDatum(FFApprovedKey);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, 2, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * ff_approvals_required is ff._approvals_required(environment): how many
+ * approvals a change of the environment needs, 0 when it has no approval
+ * rule (or for NULL).  The protection triggers of every writer ask it, so
+ * PUBLIC may: it tells only a number.
+ *
+ * The rule is read as the latest committed state, not as the transaction's
+ * snapshot (1.17): a rule set after a REPEATABLE READ writer took its
+ * snapshot must stop that writer too (its statements take the writer lock,
+ * as rule changes do, so a rule committed before a write's lock is seen).
+ * It is read directly, through the primary key, whatever the caller's
+ * privileges on ff.approval_rules: as the SECURITY DEFINER function of 1.16
+ * did.
+ */
+Datum
+ff_approvals_required(PG_FUNCTION_ARGS)
+{
+	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Oid			relid;
+	Relation	rules;
+	Relation	pk;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snapshot;
+	int32		result = 0;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_INT32(0);
+	relid = get_relname_relid("approval_rules", nsp);
+	if (!OidIsValid(relid))
+		PG_RETURN_INT32(0);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	rules = table_open(relid, AccessShareLock);
+	pk = index_open(RelationGetPrimaryKeyIndex(rules), AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PG_GETARG_DATUM(0));
+	key.sk_collation = pk->rd_indcollation[0];
+	scan = systable_beginscan(rules, RelationGetRelid(pk), true, snapshot, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		int			attnum = get_attnum(relid, "required_approvals");
+		Datum		d = heap_getattr(tup, attnum, RelationGetDescr(rules), &isnull);
+
+		if (!isnull)
+			result = DatumGetInt32(d);
+	}
+	systable_endscan(scan);
+	index_close(pk, AccessShareLock);
+	table_close(rules, AccessShareLock);
+	UnregisterSnapshot(snapshot);
+	PG_RETURN_INT32(result);
 }

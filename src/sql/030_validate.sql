@@ -530,24 +530,18 @@ COMMENT ON FUNCTION ff._environment_protection(text) IS
 --
 -- ff._approvals_required is the gate's question: how many approvals a
 -- change of the environment needs (0: it has no rule; ff.approval_rules
--- is created with the rest of the approvals).  SECURITY DEFINER,
--- and PUBLIC's, like ff._environment_protection: the protection triggers
--- of every writer ask it.
+-- is created with the rest of the approvals).  PUBLIC's, like
+-- ff._environment_protection: the protection triggers of every writer ask
+-- it.  C (src/ff_schedule.c) from 1.17: it reads the rule as last
+-- committed, so that a rule set after a writer's snapshot stops it too (it
+-- was a SECURITY DEFINER function reading the transaction's snapshot).
 CREATE FUNCTION ff._approvals_required(environment text)
 RETURNS integer
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n           integer;
-BEGIN
-    SELECT r.required_approvals INTO n FROM ff.approval_rules AS r WHERE r.environment = $1;
-    RETURN COALESCE(n, 0);
-END;
-$$;
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_approvals_required';
 
 COMMENT ON FUNCTION ff._approvals_required(text) IS
-'Internal: how many approvals a change of the environment needs (0: no approval rule); asked by the protection triggers of any writer';
+'Internal: how many approvals a change of the environment needs (0: no approval rule), as last committed; asked by the protection triggers of any writer';
 
 -- ff._approved_write is the write an approved change request is making
 -- now: {environment, flag_key}, or NULL (C, src/ff_schedule.c).  PUBLIC's:

@@ -194,6 +194,17 @@ BEGIN
                         WHERE r.rolname = OLD.created_by AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'USAGE'))
            AND NOT ff._is_extension_owner(CURRENT_USER) THEN
             PERFORM ff._check_may_change(CURRENT_USER, OLD.environment, OLD.flag_key, 'cancel a scheduled change of');
+            -- (1.17) with an approval rule, a change is an ff
+            -- administrator's, and so is cancelling one (1.16 let the
+            -- members of the allowed roles cancel them)
+            IF ff._approvals_required(OLD.environment) > 0 AND NOT ff._is_environment_admin(CURRENT_USER) THEN
+                RAISE EXCEPTION 'permission denied to cancel scheduled change % of flag "%" in environment "%"',
+                                OLD.id, OLD.flag_key, OLD.environment
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = format('Environment "%s" takes changes only through approved change requests; its scheduled changes are cancelled by their creator (%s) and ff administrators.',
+                                          OLD.environment, OLD.created_by),
+                          HINT = 'Ask the creator or an ff administrator to cancel it.';
+            END IF;
         END IF;
         NEW.finished_at := pg_catalog.now();
         NEW.finished_by := CURRENT_USER;

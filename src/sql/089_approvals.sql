@@ -541,6 +541,10 @@ DECLARE
     v           bigint;
     saved       text := pg_catalog.current_setting('ff.change_comment', true);
 BEGIN
+    -- (1.17) the writer lock before the rule is read: a rule being changed
+    -- (its statements take the lock too) is committed and seen, or waits
+    -- until this change is made
+    PERFORM ff._history_next();
     IF r.status <> 'approved' THEN
         RAISE EXCEPTION 'change request % is % and cannot be applied', r.id, r.status
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -598,6 +602,46 @@ $$;
 
 COMMENT ON FUNCTION ff.apply_change(bigint) IS
 'Applies an approved change request with its requester''s privileges, if the flag has not changed since it was requested; returns it';
+
+-- ff._approvals_truncate_guard is the trigger ff_10_guard_truncate of
+-- ff.approval_rules and ff.change_requests (1.17): TRUNCATE gets around the
+-- row guards, so the rules are emptied only by ff administrators (as they
+-- are changed), and the log of requests never (1.16 let a role granted
+-- TRUNCATE, and the owner, do both).
+CREATE FUNCTION ff._approvals_truncate_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ff._restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'approval_rules' THEN
+        IF NOT ff._is_environment_admin(CURRENT_USER) THEN
+            RAISE EXCEPTION 'role "%" may not remove the approval rules', CURRENT_USER
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Only ff administrators (roles that may UPDATE ff.environments.protected) set approval rules.',
+                      HINT = 'Ask an ff administrator: SELECT ff.require_approvals(''environment'', 0); removes one rule.';
+        END IF;
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'change requests cannot be deleted'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'Change requests are a log of what was asked, approved and applied.',
+              HINT = 'Withdraw open requests with ff.withdraw_change(id).';
+END;
+$$;
+
+COMMENT ON FUNCTION ff._approvals_truncate_guard() IS
+'Trigger ff_10_guard_truncate on ff.approval_rules and ff.change_requests: only ff administrators empty the rules, and nobody the log of requests (1.17)';
+
+CREATE TRIGGER ff_10_guard_truncate
+    BEFORE TRUNCATE ON ff.approval_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._approvals_truncate_guard();
+CREATE TRIGGER ff_10_guard_truncate
+    BEFORE TRUNCATE ON ff.change_requests
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._approvals_truncate_guard();
 
 -- ---------------------------------------------------------------------
 -- What is waiting for whom (1.17): a view of the open requests, and a
@@ -702,3 +746,4 @@ REVOKE ALL ON FUNCTION ff.reject_change(bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.withdraw_change(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.apply_change(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._change_request_notify() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._approvals_truncate_guard() FROM PUBLIC;

@@ -310,10 +310,11 @@ REVOKE ALL ON FUNCTION ff.revoke_editor(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.revoke_admin(regrole) FROM PUBLIC;
 
 -- Every function that runs with the owner's rights is closed to PUBLIC,
--- except the three whose answers are safe for anyone: ff.current_version
--- (a number), ff._environment_protection (which environments are
--- protected) and ff._approvals_required (how many approvals an environment
--- asks for; 1.16), for the protection triggers of every writer.  The admin
+-- except the two whose answers are safe for anyone: ff.current_version
+-- (a number) and ff._environment_protection (which environments are
+-- protected), for the protection triggers of every writer (as is
+-- ff._approvals_required, C from 1.17, which tells how many approvals an
+-- environment asks for).  The admin
 -- functions (SECURITY INVOKER) were revoked where they are defined; the
 -- recipes grant them back by level.
 DO $$
@@ -322,7 +323,7 @@ DECLARE
 BEGIN
     FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc AS p
                WHERE p.pronamespace = 'ff'::pg_catalog.regnamespace AND p.prosecdef
-                 AND p.proname NOT IN ('current_version', '_environment_protection', '_approvals_required')
+                 AND p.proname NOT IN ('current_version', '_environment_protection')
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
     END LOOP;

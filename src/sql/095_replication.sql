@@ -220,6 +220,12 @@ CREATE TRIGGER ff_01_writer_lock
 CREATE TRIGGER ff_01_writer_lock
     BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.segment_keys
     FOR EACH STATEMENT EXECUTE FUNCTION ff._history_writer_lock();
+-- (1.17) approval rules too: a rule set while a configuration write is in
+-- flight waits for it, and a write that takes the lock later sees the rule
+-- (ff._approvals_required reads it as last committed)
+CREATE TRIGGER ff_01_writer_lock
+    BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.approval_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_writer_lock();
 
 -- applied rows invalidate the evaluation cache: row triggers, because the
 -- apply worker fires statement triggers only for TRUNCATE; one relcache

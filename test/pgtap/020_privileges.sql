@@ -69,8 +69,8 @@ SELECT is_empty(
     $$SELECT p.oid::regprocedure::text FROM pg_proc p
        WHERE p.pronamespace = 'ff'::regnamespace AND p.prosecdef
          AND has_function_privilege('public', p.oid, 'EXECUTE')
-         AND p.proname NOT IN ('current_version', '_environment_protection', '_approvals_required')$$,
-    'PUBLIC executes no SECURITY DEFINER function but ff.current_version, ff._environment_protection and ff._approvals_required');
+         AND p.proname NOT IN ('current_version', '_environment_protection')$$,
+    'PUBLIC executes no SECURITY DEFINER function but ff.current_version and ff._environment_protection');
 
 SELECT function_privs_are('ff', 'evaluate', ARRAY['text', 'jsonb', 'jsonb', 'text'], 'public', ARRAY['EXECUTE'],
     'evaluation stays open to PUBLIC (zero setup; see the README)');
@@ -247,9 +247,7 @@ SELECT bag_eq(
              -- writes configuration rows only through ff._apply_draft_as, as the role
              -- that scheduled the change (1.14)
              ('run_scheduled_changes'),
-             -- how many approvals an environment asks for (1.16), for the
-             -- protection triggers of every writer
-             ('_approvals_required'),
+             -- (ff._approvals_required, SECURITY DEFINER in 1.16, is C from 1.17)
              -- change requests (1.16): write ff.change_requests as the owner
              -- for the session's role, and configuration rows only through
              -- ff._apply_approved_draft, as the role that requested the change

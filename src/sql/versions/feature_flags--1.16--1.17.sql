@@ -32,7 +32,15 @@
 --     a NULL name to the history trigger's 23502 (it met the rename check);
 --   * a HINT for the NULL names of ff.create_environment, ff.copy_environment,
 --     ff.create_segment, ff.privilege_recipe and ff._apply_recipe;
---     ff.create_publication(NULL) is 22004 (was 22023).
+--     ff.create_publication(NULL) is 22004 (was 22023);
+--   * approvals: ff._approvals_required is C and reads the rule as last
+--     committed (it was SECURITY DEFINER, reading the transaction's
+--     snapshot), approval rules take the writer lock (trigger
+--     ff_01_writer_lock), ff.apply_change takes it before it reads the
+--     rule, the members of allowed roles no longer cancel scheduled
+--     changes of an environment with a rule (ff._scheduled_changes_guard),
+--     and TRUNCATE of ff.approval_rules (ff administrators only) and of
+--     ff.change_requests (never) is guarded (ff._approvals_truncate_guard).
 -- The 1.17 library is needed for the experiment helpers and the rest (the history trigger's NOT NULL
 -- messages and stamps, the cache's mixed-type check, the HINT of
 -- ff.evaluate_all); it serves every earlier version as well.
@@ -1483,6 +1491,220 @@ $$;
 COMMENT ON FUNCTION ff.create_publication(text) IS
     'Creates a publication of ff.versions, ff.environments, ff.flags, ff.segments and ff.segment_keys (the history and the configuration) for regional subscribers; returns its name';
 
+-- Approvals (1.16; src/sql/089_approvals.sql): the gate's helpers, here
+-- because the protection triggers below call them.
+--
+-- ff._approvals_required is the gate's question: how many approvals a
+-- change of the environment needs (0: it has no rule; ff.approval_rules
+-- is created with the rest of the approvals).  PUBLIC's, like
+-- ff._environment_protection: the protection triggers of every writer ask
+-- it.  C (src/ff_schedule.c) from 1.17: it reads the rule as last
+-- committed, so that a rule set after a writer's snapshot stops it too (it
+-- was a SECURITY DEFINER function reading the transaction's snapshot).
+CREATE OR REPLACE FUNCTION ff._approvals_required(environment text)
+RETURNS integer
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_approvals_required';
+
+COMMENT ON FUNCTION ff._approvals_required(text) IS
+'Internal: how many approvals a change of the environment needs (0: no approval rule), as last committed; asked by the protection triggers of any writer';
+
+-- ff._scheduled_changes_guard is the trigger that keeps ff.scheduled_changes
+-- honest for raw DML as for the functions:
+--   INSERT: created_by is current_user, the change is pending, run_at is
+--     not in the past, and the change could be made now: the creator may
+--     make it, and the draft saves (a dry run of ff.apply_draft, rolled
+--     back);
+--   UPDATE: only a pending change changes, and only its status (with
+--     finished_at, finished_by, version and error): to cancelled by a role
+--     that may make the change (or its creator), to applied or failed by
+--     the runner (the extension's owner);
+-- the rows of a pg_dump restore (ff._restoring()) are loaded as they were.
+CREATE OR REPLACE FUNCTION ff._scheduled_changes_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ff._restoring() THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.created_by IS DISTINCT FROM CURRENT_USER THEN
+            RAISE EXCEPTION 'a scheduled change is created by current_user ("%"), not "%"', CURRENT_USER, NEW.created_by
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Leave created_by out: it is filled in, and the change is applied with the privileges of its creator.';
+        END IF;
+        IF NEW.status <> 'pending' OR NEW.finished_at IS NOT NULL OR NEW.finished_by IS NOT NULL
+           OR NEW.version IS NOT NULL OR NEW.error IS NOT NULL THEN
+            RAISE EXCEPTION 'a new scheduled change must be pending'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Leave status, finished_at, finished_by, version and error out; ff.schedule_change() fills in the rest.';
+        END IF;
+        NEW.environment := ff._resolve_environment(NEW.environment);
+        IF NEW.run_at < pg_catalog.now() THEN
+            RAISE EXCEPTION 'cannot schedule a change of flag "%" in environment "%" in the past',
+                NEW.flag_key, NEW.environment
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('run_at is %s; now() is %s.', NEW.run_at, pg_catalog.now()),
+                      HINT = 'run_at is a timestamp with time zone no earlier than now(); to change the flag now, use ff.apply_draft().';
+        END IF;
+        PERFORM ff._check_may_change(CURRENT_USER, NEW.environment, NEW.flag_key, 'schedule a change of');
+        -- the draft as saving it now would check it: ff.apply_draft in a
+        -- subtransaction that is always rolled back, so that a change that
+        -- could not be made now is refused now, with the write's own error
+        BEGIN
+            PERFORM ff.apply_draft(NEW.flag_key, NEW.draft, NEW.environment);
+            RAISE EXCEPTION USING ERRCODE = 'FF001';
+        EXCEPTION WHEN SQLSTATE 'FF001' THEN
+            NULL;
+        END;
+        NEW.created_at := pg_catalog.now();
+        RETURN NEW;
+    END IF;
+
+    -- UPDATE
+    IF OLD.status <> 'pending' THEN
+        RAISE EXCEPTION 'scheduled change % is % and cannot change', OLD.id, OLD.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('It was %s at %s by %s.', OLD.status, OLD.finished_at, OLD.finished_by),
+                  HINT = 'Schedule a new change with ff.schedule_change().';
+    END IF;
+    IF (NEW.id, NEW.environment, NEW.flag_key, NEW.draft, NEW.run_at, NEW.comment, NEW.created_by, NEW.created_at)
+       IS DISTINCT FROM
+       (OLD.id, OLD.environment, OLD.flag_key, OLD.draft, OLD.run_at, OLD.comment, OLD.created_by, OLD.created_at) THEN
+        RAISE EXCEPTION 'scheduled change % cannot be edited', OLD.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Only the status of a pending change changes.',
+                  HINT = format('Cancel it with SELECT ff.cancel_scheduled_change(%s); and schedule a new one.', OLD.id);
+    END IF;
+    IF NEW.status = 'cancelled' THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r
+                        WHERE r.rolname = OLD.created_by AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'USAGE'))
+           AND NOT ff._is_extension_owner(CURRENT_USER) THEN
+            PERFORM ff._check_may_change(CURRENT_USER, OLD.environment, OLD.flag_key, 'cancel a scheduled change of');
+            -- (1.17) with an approval rule, a change is an ff
+            -- administrator's, and so is cancelling one (1.16 let the
+            -- members of the allowed roles cancel them)
+            IF ff._approvals_required(OLD.environment) > 0 AND NOT ff._is_environment_admin(CURRENT_USER) THEN
+                RAISE EXCEPTION 'permission denied to cancel scheduled change % of flag "%" in environment "%"',
+                                OLD.id, OLD.flag_key, OLD.environment
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = format('Environment "%s" takes changes only through approved change requests; its scheduled changes are cancelled by their creator (%s) and ff administrators.',
+                                          OLD.environment, OLD.created_by),
+                          HINT = 'Ask the creator or an ff administrator to cancel it.';
+            END IF;
+        END IF;
+        NEW.finished_at := pg_catalog.now();
+        NEW.finished_by := CURRENT_USER;
+        NEW.version := NULL;
+        NEW.error := NULL;
+    ELSIF NEW.status IN ('applied', 'failed') THEN
+        IF NOT ff._is_extension_owner(CURRENT_USER) THEN
+            RAISE EXCEPTION 'permission denied to mark scheduled change % %', OLD.id, NEW.status
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'ff.run_scheduled_changes() applies the changes that are due.';
+        END IF;
+        NEW.finished_at := COALESCE(NEW.finished_at, pg_catalog.now());
+    ELSE
+        -- still pending: nothing may change (and an UPDATE that changes
+        -- nothing would only lock the row against the runner)
+        RAISE EXCEPTION 'scheduled change % cannot be edited', OLD.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Only the status of a pending change changes: to cancelled, or (by the runner) to applied or failed.',
+                  HINT = format('Cancel it with SELECT ff.cancel_scheduled_change(%s);', OLD.id);
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._scheduled_changes_guard() IS
+'Trigger ff_10_guard on ff.scheduled_changes: checks a new change (creator, draft, privileges, time) and lets only the status of a pending change change';
+
+-- ff.apply_change applies an approved request: by its requester, one of
+-- its approvers or an ff administrator; with the requester's privileges
+-- (a protection or privilege lost since stops it); only over the flag
+-- version it was requested against, and only while the rule's count of
+-- approvals is still met.
+CREATE OR REPLACE FUNCTION ff.apply_change(id bigint)
+RETURNS ff.change_requests
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'error'
+SET check_function_bodies = on
+AS $$
+DECLARE
+    actor       name := ff._actor();
+    r           ff.change_requests := ff._change_request_row(apply_change.id);
+    needed      integer;
+    approvers   text;
+    now_version bigint;
+    v           bigint;
+    saved       text := pg_catalog.current_setting('ff.change_comment', true);
+BEGIN
+    -- (1.17) the writer lock before the rule is read: a rule being changed
+    -- (its statements take the lock too) is committed and seen, or waits
+    -- until this change is made
+    PERFORM ff._history_next();
+    IF r.status <> 'approved' THEN
+        RAISE EXCEPTION 'change request % is % and cannot be applied', r.id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN r.status = 'pending'
+                                THEN format('It has %s of the %s approvals it needs.',
+                                            (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
+                                              WHERE x ->> 'decision' = 'approve'),
+                                            ff._approvals_required(r.environment))
+                                ELSE format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by) END;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS o
+                    WHERE o.rolname = r.requested_by AND pg_catalog.pg_has_role(actor, o.oid, 'MEMBER'))
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(r.reviews) AS x WHERE x ->> 'role' = actor)
+       AND NOT ff._is_environment_admin(actor) THEN
+        RAISE EXCEPTION 'role "%" may not apply change request %', actor, r.id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Its requester, its approvers and ff administrators apply it.';
+    END IF;
+    needed := ff._approvals_required(r.environment);
+    IF needed > (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
+                  WHERE x ->> 'decision' = 'approve'
+                    AND ff._may_approve((x ->> 'role')::name, r.environment)) THEN
+        RAISE EXCEPTION 'change request % no longer has the approvals environment "%" requires', r.id, r.environment
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The rule now asks for %s approval(s) by its reviewers (or has been removed); the request has fewer that still count.', needed),
+                  HINT = format('Withdraw it and request the change again: SELECT ff.withdraw_change(%s);', r.id);
+    END IF;
+    -- the flag's row is locked before its version is compared, so that a
+    -- concurrent change either commits first (and is seen here) or waits
+    SELECT f.version INTO now_version FROM ff.flags AS f
+     WHERE f.environment = r.environment AND f.key = r.flag_key
+       FOR UPDATE;
+    IF now_version IS DISTINCT FROM r.base_version THEN
+        RAISE EXCEPTION 'flag "%" in environment "%" changed since change request % was made', r.flag_key, r.environment, r.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The request was reviewed against version %s of the flag; it is now %s.',
+                                  COALESCE(r.base_version::text, 'none (no flag)'), COALESCE(now_version::text, 'none (deleted)')),
+                  HINT = format('Withdraw it (SELECT ff.withdraw_change(%s);) and request the change again over the flag as it is now.', r.id);
+    END IF;
+    SELECT string_agg(x ->> 'role', ', ' ORDER BY o) INTO approvers
+      FROM pg_catalog.jsonb_array_elements(r.reviews) WITH ORDINALITY AS e (x, o)
+     WHERE x ->> 'decision' = 'approve';
+    v := ff._apply_approved_draft(r.requested_by, r.flag_key, r.draft, r.environment,
+                                  pg_catalog.format('change request %s by %s, approved by %s', r.id, r.requested_by, approvers)
+                                  || COALESCE(': ' || r.comment, ''),
+                                  false);
+    PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
+    UPDATE ff.change_requests AS c
+       SET status = 'applied', finished_at = pg_catalog.clock_timestamp(), finished_by = actor, version = v
+     WHERE c.id = r.id
+    RETURNING * INTO r;
+    RETURN r;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.apply_change(bigint) IS
+'Applies an approved change request with its requester''s privileges, if the flag has not changed since it was requested; returns it';
+
 -- ---------------------------------------------------------------------
 -- Experiment analysis (1.17)
 --
@@ -1830,6 +2052,46 @@ END;
 COMMENT ON FUNCTION ff.experiment_results(text, text, jsonb, double precision) IS
 'Compares the variants of an experiment on an outcome: the query returns variant, outcome (boolean or number) and optionally a pre-period covariate (CUPED) per unit; per variant: units, mean, lift with its interval, p-value, chance to beat the control, and a sample-ratio check';
 
+-- ff._approvals_truncate_guard is the trigger ff_10_guard_truncate of
+-- ff.approval_rules and ff.change_requests (1.17): TRUNCATE gets around the
+-- row guards, so the rules are emptied only by ff administrators (as they
+-- are changed), and the log of requests never (1.16 let a role granted
+-- TRUNCATE, and the owner, do both).
+CREATE FUNCTION ff._approvals_truncate_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ff._restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'approval_rules' THEN
+        IF NOT ff._is_environment_admin(CURRENT_USER) THEN
+            RAISE EXCEPTION 'role "%" may not remove the approval rules', CURRENT_USER
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Only ff administrators (roles that may UPDATE ff.environments.protected) set approval rules.',
+                      HINT = 'Ask an ff administrator: SELECT ff.require_approvals(''environment'', 0); removes one rule.';
+        END IF;
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'change requests cannot be deleted'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'Change requests are a log of what was asked, approved and applied.',
+              HINT = 'Withdraw open requests with ff.withdraw_change(id).';
+END;
+$$;
+
+COMMENT ON FUNCTION ff._approvals_truncate_guard() IS
+'Trigger ff_10_guard_truncate on ff.approval_rules and ff.change_requests: only ff administrators empty the rules, and nobody the log of requests (1.17)';
+
+CREATE TRIGGER ff_10_guard_truncate
+    BEFORE TRUNCATE ON ff.approval_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._approvals_truncate_guard();
+CREATE TRIGGER ff_10_guard_truncate
+    BEFORE TRUNCATE ON ff.change_requests
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._approvals_truncate_guard();
+
 -- ---------------------------------------------------------------------
 -- What is waiting for whom (1.17): a view of the open requests, and a
 -- notification at each step of a request
@@ -1921,3 +2183,9 @@ COMMENT ON TRIGGER ff_90_notify ON ff.change_requests IS
 -- revocation of the guard functions
 REVOKE ALL ON ff.open_change_requests FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff._change_request_notify() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ff._approvals_truncate_guard() FROM PUBLIC;
+
+-- (1.17) approval rules take the writer lock, as configuration writes do
+CREATE TRIGGER ff_01_writer_lock
+    BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.approval_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._history_writer_lock();
