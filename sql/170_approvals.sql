@@ -313,6 +313,18 @@ TRUNCATE ff.approval_rules;
 RESET ROLE;
 REVOKE TRUNCATE ON ff.approval_rules FROM regress_ff_appr_out;
 SELECT count(*) AS rules, (SELECT count(*) FROM ff.change_requests) AS requests FROM ff.approval_rules;
+-- (1.17) a pending request whose approvals meet a lowered rule is applied
+-- as approved; one with too few says how many it has
+SELECT id AS low_id FROM ff.request_change('checkout', '{"metadata": {"note": "lowered"}}', 'appr') \gset
+UPDATE ff.change_requests
+   SET reviews = reviews || '[{"role": "regress_ff_appr_lead1", "session_user": "regress_ff_appr_lead1", "decision": "approve"}]'
+ WHERE id = :low_id;
+\set VERBOSITY default
+SELECT status FROM ff.apply_change(:low_id);
+\set VERBOSITY terse
+SELECT required_approvals FROM ff.require_approvals('appr', 1, '{regress_ff_appr_leads}');
+SELECT status, version IS NOT NULL AS applied FROM ff.apply_change(:low_id);
+SELECT required_approvals FROM ff.require_approvals('appr', 2, '{regress_ff_appr_leads}');
 
 -- ---- removing the rule
 

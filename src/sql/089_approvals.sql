@@ -398,10 +398,17 @@ DECLARE
     approvals   integer;
 BEGIN
     IF r.status = 'approved' THEN
+        -- (1.17) the HINT says whether it can still be applied under the
+        -- rule as it is now
         RAISE EXCEPTION 'change request % is already approved', r.id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'It has all the approvals it needs; only pending requests are reviewed.',
-                  HINT = format('Apply it: SELECT ff.apply_change(%s);', r.id);
+                  DETAIL = 'Only pending requests are reviewed.',
+                  HINT = CASE WHEN ff._approvals_required(r.environment)
+                                   > (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
+                                       WHERE x ->> 'decision' = 'approve'
+                                         AND ff._may_approve((x ->> 'role')::name, r.environment))
+                              THEN format('Its approvals no longer meet the rule as it is now: withdraw it (SELECT ff.withdraw_change(%s);) and request the change again.', r.id)
+                              ELSE format('Apply it: SELECT ff.apply_change(%s);', r.id) END;
     ELSIF r.status <> 'pending' THEN
         RAISE EXCEPTION 'change request % is % and cannot be reviewed', r.id, r.status
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -536,6 +543,7 @@ DECLARE
     actor       name := ff._actor();
     r           ff.change_requests := ff._change_request_row(apply_change.id);
     needed      integer;
+    counting    bigint;
     approvers   text;
     now_version bigint;
     v           bigint;
@@ -545,14 +553,22 @@ BEGIN
     -- (its statements take the lock too) is committed and seen, or waits
     -- until this change is made
     PERFORM ff._history_next();
-    IF r.status <> 'approved' THEN
+    needed := ff._approvals_required(r.environment);
+    counting := (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
+                  WHERE x ->> 'decision' = 'approve'
+                    AND ff._may_approve((x ->> 'role')::name, r.environment));
+    -- (1.17) a pending request whose approvals meet the rule as it is now
+    -- (the rule was lowered since its last review) is applied as approved
+    IF r.status = 'pending' AND needed = 0 THEN
+        RAISE EXCEPTION 'change request % is pending and cannot be applied', r.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Environment "%s" no longer requires approvals, and the request was never approved.', r.environment),
+                  HINT = format('Make the change directly, and withdraw the request: SELECT ff.withdraw_change(%s);', r.id);
+    ELSIF r.status NOT IN ('pending', 'approved') OR (r.status = 'pending' AND counting < needed) THEN
         RAISE EXCEPTION 'change request % is % and cannot be applied', r.id, r.status
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = CASE WHEN r.status = 'pending'
-                                THEN format('It has %s of the %s approvals it needs.',
-                                            (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
-                                              WHERE x ->> 'decision' = 'approve'),
-                                            ff._approvals_required(r.environment))
+                                THEN format('It has %s of the %s approvals it needs.', counting, needed)
                                 ELSE format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by) END;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS o
@@ -563,13 +579,10 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'Its requester, its approvers and ff administrators apply it.';
     END IF;
-    needed := ff._approvals_required(r.environment);
-    IF needed > (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
-                  WHERE x ->> 'decision' = 'approve'
-                    AND ff._may_approve((x ->> 'role')::name, r.environment)) THEN
+    IF needed > counting THEN
         RAISE EXCEPTION 'change request % no longer has the approvals environment "%" requires', r.id, r.environment
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('The rule now asks for %s approval(s) by its reviewers (or has been removed); the request has fewer that still count.', needed),
+                  DETAIL = format('The rule now asks for %s approval(s) by its reviewers; the request has %s that still count.', needed, counting),
                   HINT = format('Withdraw it and request the change again: SELECT ff.withdraw_change(%s);', r.id);
     END IF;
     -- the flag's row is locked before its version is compared, so that a

@@ -40,7 +40,10 @@
 --     rule, the members of allowed roles no longer cancel scheduled
 --     changes of an environment with a rule (ff._scheduled_changes_guard),
 --     and TRUNCATE of ff.approval_rules (ff administrators only) and of
---     ff.change_requests (never) is guarded (ff._approvals_truncate_guard).
+--     ff.change_requests (never) is guarded (ff._approvals_truncate_guard);
+--     ff.apply_change applies a pending request whose approvals meet a
+--     lowered rule, and its refusals and ff._review_change's HINT say what
+--     can be done under the rule as it is now.
 -- The 1.17 library is needed for the experiment helpers and the rest (the history trigger's NOT NULL
 -- messages and stamps, the cache's mixed-type check, the HINT of
 -- ff.evaluate_all); it serves every earlier version as well.
@@ -1638,6 +1641,7 @@ DECLARE
     actor       name := ff._actor();
     r           ff.change_requests := ff._change_request_row(apply_change.id);
     needed      integer;
+    counting    bigint;
     approvers   text;
     now_version bigint;
     v           bigint;
@@ -1647,14 +1651,22 @@ BEGIN
     -- (its statements take the lock too) is committed and seen, or waits
     -- until this change is made
     PERFORM ff._history_next();
-    IF r.status <> 'approved' THEN
+    needed := ff._approvals_required(r.environment);
+    counting := (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
+                  WHERE x ->> 'decision' = 'approve'
+                    AND ff._may_approve((x ->> 'role')::name, r.environment));
+    -- (1.17) a pending request whose approvals meet the rule as it is now
+    -- (the rule was lowered since its last review) is applied as approved
+    IF r.status = 'pending' AND needed = 0 THEN
+        RAISE EXCEPTION 'change request % is pending and cannot be applied', r.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Environment "%s" no longer requires approvals, and the request was never approved.', r.environment),
+                  HINT = format('Make the change directly, and withdraw the request: SELECT ff.withdraw_change(%s);', r.id);
+    ELSIF r.status NOT IN ('pending', 'approved') OR (r.status = 'pending' AND counting < needed) THEN
         RAISE EXCEPTION 'change request % is % and cannot be applied', r.id, r.status
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = CASE WHEN r.status = 'pending'
-                                THEN format('It has %s of the %s approvals it needs.',
-                                            (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
-                                              WHERE x ->> 'decision' = 'approve'),
-                                            ff._approvals_required(r.environment))
+                                THEN format('It has %s of the %s approvals it needs.', counting, needed)
                                 ELSE format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by) END;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS o
@@ -1665,13 +1677,10 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'Its requester, its approvers and ff administrators apply it.';
     END IF;
-    needed := ff._approvals_required(r.environment);
-    IF needed > (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
-                  WHERE x ->> 'decision' = 'approve'
-                    AND ff._may_approve((x ->> 'role')::name, r.environment)) THEN
+    IF needed > counting THEN
         RAISE EXCEPTION 'change request % no longer has the approvals environment "%" requires', r.id, r.environment
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('The rule now asks for %s approval(s) by its reviewers (or has been removed); the request has fewer that still count.', needed),
+                  DETAIL = format('The rule now asks for %s approval(s) by its reviewers; the request has %s that still count.', needed, counting),
                   HINT = format('Withdraw it and request the change again: SELECT ff.withdraw_change(%s);', r.id);
     END IF;
     -- the flag's row is locked before its version is compared, so that a
@@ -1704,6 +1713,93 @@ $$;
 
 COMMENT ON FUNCTION ff.apply_change(bigint) IS
 'Applies an approved change request with its requester''s privileges, if the flag has not changed since it was requested; returns it';
+
+-- ff.approve_change approves (ff.reject_change rejects) a pending request:
+-- by a role that may approve in its environment, other than the requester
+-- (neither its role nor its login), once per role.
+CREATE OR REPLACE FUNCTION ff._review_change(request_id bigint, decision text, review_comment text)
+RETURNS ff.change_requests
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor       name := ff._actor();
+    r           ff.change_requests := ff._change_request_row(request_id);
+    needed      integer;
+    approvals   integer;
+BEGIN
+    IF r.status = 'approved' THEN
+        -- (1.17) the HINT says whether it can still be applied under the
+        -- rule as it is now
+        RAISE EXCEPTION 'change request % is already approved', r.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Only pending requests are reviewed.',
+                  HINT = CASE WHEN ff._approvals_required(r.environment)
+                                   > (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
+                                       WHERE x ->> 'decision' = 'approve'
+                                         AND ff._may_approve((x ->> 'role')::name, r.environment))
+                              THEN format('Its approvals no longer meet the rule as it is now: withdraw it (SELECT ff.withdraw_change(%s);) and request the change again.', r.id)
+                              ELSE format('Apply it: SELECT ff.apply_change(%s);', r.id) END;
+    ELSIF r.status <> 'pending' THEN
+        RAISE EXCEPTION 'change request % is % and cannot be reviewed', r.id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by);
+    END IF;
+    needed := ff._approvals_required(r.environment);
+    IF needed = 0 THEN
+        RAISE EXCEPTION 'environment "%" no longer requires approvals', r.environment
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Withdraw change request %s and make the change directly.', r.id);
+    END IF;
+    IF NOT ff._may_approve(actor, r.environment) THEN
+        RAISE EXCEPTION 'role "%" may not review change requests of environment "%"', actor, r.environment
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = (SELECT CASE WHEN cardinality(a.approver_roles) > 0
+                                   THEN 'Reviewers are members of ' || (SELECT string_agg(format('"%s"', x), ', ' ORDER BY x) FROM unnest(a.approver_roles) AS x) || '.'
+                                   ELSE 'Reviewers are ff administrators and members of the environment''s allowed roles.' END
+                              FROM ff.approval_rules AS a WHERE a.environment = r.environment),
+                  HINT = 'Ask an ff administrator; SELECT * FROM ff.approval_rules shows the rules.';
+    END IF;
+    IF actor = r.requested_by OR SESSION_USER = r.requested_session_user THEN
+        RAISE EXCEPTION 'change request % cannot be reviewed by its requester', r.id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It was requested by role "%s" (session user "%s"); you act as role "%s" (session user "%s").',
+                                  r.requested_by, r.requested_session_user, actor, SESSION_USER),
+                  HINT = CASE WHEN decision = 'approve' THEN 'Someone else must approve it.'
+                              ELSE format('Withdraw it instead: SELECT ff.withdraw_change(%s);', r.id) END;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(r.reviews) AS v
+                WHERE v ->> 'role' = actor OR v ->> 'session_user' = SESSION_USER) THEN
+        RAISE EXCEPTION 'change request % was already approved by role "%" or from login "%"', r.id, actor, SESSION_USER
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Each approval must come from another role and another login; it has %s of %s.',
+                                  pg_catalog.jsonb_array_length(r.reviews), needed),
+                  HINT = 'Someone else must approve it.';
+    END IF;
+    r.reviews := r.reviews || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'role', actor, 'session_user', SESSION_USER, 'decision', decision,
+        'comment', review_comment, 'at', pg_catalog.clock_timestamp()));
+    IF decision = 'reject' THEN
+        r.status := 'rejected';
+        r.finished_at := pg_catalog.clock_timestamp();
+        r.finished_by := actor;
+    ELSE
+        SELECT count(*) INTO approvals FROM pg_catalog.jsonb_array_elements(r.reviews) AS v
+         WHERE v ->> 'decision' = 'approve';
+        IF approvals >= needed THEN
+            r.status := 'approved';
+        END IF;
+    END IF;
+    UPDATE ff.change_requests AS c
+       SET status = r.status, reviews = r.reviews, finished_at = r.finished_at, finished_by = r.finished_by
+     WHERE c.id = r.id
+    RETURNING * INTO r;
+    RETURN r;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._review_change(bigint, text, text) IS
+'Internal: records an approval or a rejection of a pending change request by the session''s role';
 
 -- ---------------------------------------------------------------------
 -- Experiment analysis (1.17)
