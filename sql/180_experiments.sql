@@ -89,6 +89,12 @@ SELECT s AS scale, round(lift_low::numeric, 12) AS lift_low, round(lift_high::nu
        ff.experiment_results(format($$VALUES ('a', 1 * %s::float8), ('a', 2 * %1$s::float8),
                                             ('b', 2 * %1$s::float8), ('b', 3 * %1$s::float8)$$, s), 'a')
  WHERE variant = 'b';
+-- a covariate constant but for rounding (0.1 summed in double precision)
+-- gets no CUPED coefficient: the adjusted means are the means
+SELECT variant, adjusted_mean = mean AS unadjusted
+  FROM ff.experiment_results($$
+      SELECT CASE WHEN i % 10 < 3 THEN 'a' WHEN i % 10 < 7 THEN 'b' ELSE 'c' END, (i * 7919 % 1000) / 100.0, 0.1::float8
+        FROM generate_series(1, 10007) AS i$$, 'a');
 -- a negative control mean: the lift has the sign of the difference
 SELECT variant, lift, round(chance_to_beat_control::numeric, 3) AS chance
   FROM ff.experiment_results($$VALUES ('a', -2), ('a', -4), ('b', -1), ('b', -3)$$, 'a');
@@ -188,6 +194,7 @@ SELECT * FROM ff.experiment_results($$VALUES ('a', 1, 'Infinity'::float8), ('b',
 SELECT * FROM ff.experiment_results($$VALUES ('it''s', 1), ('"a", "b"', 2)$$, 'a');
 SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1e400}');
 SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1, "on": 1e-400}');
+SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1, "on": 1, "dark": 1e-200}');
 SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', confidence => 0.9999999999999999);
 SELECT * FROM ff.experiment_results('SELEC variant, converted FROM exp_counts', 'off');
 SELECT * FROM ff.experiment_results('SELECT variant, converted FROM no_such_table', 'off');

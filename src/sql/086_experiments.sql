@@ -96,12 +96,18 @@ AS $$
                count(*) AS k
           FROM v
     ),
+    -- (a covariate that is constant but for rounding -- 0.1 summed in
+    -- double precision -- has a variance of a few ulps, not 0: it gets no
+    -- coefficient, rather than a huge one)
     pooled AS (
-        SELECT CASE WHEN sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2) > 0
+        SELECT CASE WHEN sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2)
+                         > 1e-20 * (g.n - 1) * g.x_mean ^ 2
+                     AND sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2) > 0
                     THEN sum((v.n - 1) * COALESCE(v.cov, 0) + v.n * (v.x_mean - g.x_mean) * (v.mean - g.y_mean))
                          / sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2)
                     ELSE 0 END AS theta
           FROM v, grand AS g
+         GROUP BY g.n, g.x_mean
     ),
     adj AS (
         SELECT v.*,
@@ -236,12 +242,16 @@ BEGIN
            OR EXISTS (SELECT FROM jsonb_each(expected_split) AS e
                        WHERE jsonb_typeof(e.value) <> 'number' OR e.value::text::numeric < 0
                           OR e.value::text::numeric > 1e300
-                          OR (e.value::text::numeric > 0 AND e.value::text::numeric < 1e-300))) THEN
+                          OR (e.value::text::numeric > 0
+                              AND e.value::text::numeric < 1e-12 * (SELECT max(m.value::text::numeric)
+                                                                      FROM jsonb_each(expected_split) AS m
+                                                                     WHERE jsonb_typeof(m.value) = 'number'))))
+    THEN
         RAISE EXCEPTION 'invalid expected_split %',
                         CASE WHEN length(expected_split::text) > 60
                              THEN left(expected_split::text, 57) || '...' ELSE expected_split::text END
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'It must be an object of variant names to weights: numbers from 0 to 1e300 (a positive one at least 1e-300), one of them above 0.',
+                  DETAIL = 'It must be an object of variant names to weights: numbers from 0 to 1e300, one of them above 0, and each positive one at least a trillionth of the largest.',
                   HINT = 'For example ''{"on": 10, "off": 90}'' for a 10 % rollout; leave it out for an equal split.';
     END IF;
 
@@ -268,16 +278,18 @@ BEGIN
     -- the caller's query, on lines of its own (a "--" comment at its end
     -- ends there), in a frame of schema-qualified names run with the
     -- caller's search_path: one GROUP BY, which can run in parallel; units
-    -- whose variant is NULL take no part
+    -- whose variant is NULL take no part (their group is filtered out
+    -- above it: a WHERE on the variant would be pushed down into the
+    -- caller's query and evaluate its variant expression twice)
     sql := format($f$
-        SELECT pg_catalog.array_agg(s.variant ORDER BY s.variant) AS variants,
-               pg_catalog.array_agg(s.n ORDER BY s.variant) AS units,
-               pg_catalog.array_agg(s.total ORDER BY s.variant) AS totals,
-               pg_catalog.array_agg(s.mean ORDER BY s.variant) AS means,
-               pg_catalog.array_agg(s.var ORDER BY s.variant) AS variances,
-               pg_catalog.array_agg(s.x_mean ORDER BY s.variant) AS x_means,
-               pg_catalog.array_agg(s.x_var ORDER BY s.variant) AS x_variances,
-               pg_catalog.array_agg(s.cov ORDER BY s.variant) AS covariances
+        SELECT pg_catalog.array_agg(s.variant ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS variants,
+               pg_catalog.array_agg(s.n ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS units,
+               pg_catalog.array_agg(s.total ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS totals,
+               pg_catalog.array_agg(s.mean ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS means,
+               pg_catalog.array_agg(s.var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS variances,
+               pg_catalog.array_agg(s.x_mean ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_means,
+               pg_catalog.array_agg(s.x_var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_variances,
+               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS covariances
           FROM (SELECT r.variant, pg_catalog.count(*) AS n,
                        pg_catalog.sum(r.y) AS total, pg_catalog.avg(r.y) AS mean,
                        pg_catalog.var_samp(r.y) AS var, pg_catalog.avg(r.x) AS x_mean,
@@ -286,7 +298,6 @@ BEGIN
                           FROM (
 %s
                                ) AS q (variant, outcome%s)) AS r
-                 WHERE r.variant IS NOT NULL
                  GROUP BY r.variant) AS s$f$,
         ff._experiment_value_sql('q.outcome', types[2], 'outcome'),
         CASE WHEN cardinality(types) = 3
