@@ -242,6 +242,9 @@ SELECT ff.schedule_rollout('launch', '{10, NULL}', now());
 SELECT ff.schedule_rollout('launch', '{10, 120}', now());
 SELECT ff.schedule_rollout('launch', '{10, 20}', now(), interval '0');
 SELECT ff.schedule_rollout('launch', '{10}', NULL);
+-- (1.17) a change at infinity would never run
+SELECT ff.schedule_change('launch', '{"state": "DISABLED"}', 'infinity');
+SELECT ff.schedule_rollout('launch', '{10, 20}', 'infinity');
 -- (1.17) NULL percentages: 22004; a 2-D array: a clear 22023 (it was
 -- array_position's "multidimensional arrays" error)
 \set VERBOSITY default

@@ -153,6 +153,13 @@ BEGIN
                       HINT = 'Leave status, finished_at, finished_by, version and error out; ff.schedule_change() fills in the rest.';
         END IF;
         NEW.environment := ff._resolve_environment(NEW.environment);
+        -- (1.17) 'infinity' never comes: a change that never runs is no plan
+        IF NOT pg_catalog.isfinite(NEW.run_at) THEN
+            RAISE EXCEPTION 'cannot schedule a change of flag "%" in environment "%" at %',
+                NEW.flag_key, NEW.environment, NEW.run_at
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'run_at is a finite time, for example now() + interval ''1 day''.';
+        END IF;
         IF NEW.run_at < pg_catalog.now() THEN
             RAISE EXCEPTION 'cannot schedule a change of flag "%" in environment "%" in the past',
                 NEW.flag_key, NEW.environment

@@ -41,6 +41,7 @@
 --     changes of an environment with a rule (ff._scheduled_changes_guard),
 --     and TRUNCATE of ff.approval_rules (ff administrators only) and of
 --     ff.change_requests (never) is guarded (ff._approvals_truncate_guard);
+--     a scheduled change at infinity is refused (ff._scheduled_changes_guard);
 --     ff.apply_change applies a pending request whose approvals meet a
 --     lowered rule, and its refusals and ff._review_change's HINT say what
 --     can be done under the rule as it is now.
@@ -1545,6 +1546,13 @@ BEGIN
                       HINT = 'Leave status, finished_at, finished_by, version and error out; ff.schedule_change() fills in the rest.';
         END IF;
         NEW.environment := ff._resolve_environment(NEW.environment);
+        -- (1.17) 'infinity' never comes: a change that never runs is no plan
+        IF NOT pg_catalog.isfinite(NEW.run_at) THEN
+            RAISE EXCEPTION 'cannot schedule a change of flag "%" in environment "%" at %',
+                NEW.flag_key, NEW.environment, NEW.run_at
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'run_at is a finite time, for example now() + interval ''1 day''.';
+        END IF;
         IF NEW.run_at < pg_catalog.now() THEN
             RAISE EXCEPTION 'cannot schedule a change of flag "%" in environment "%" in the past',
                 NEW.flag_key, NEW.environment
