@@ -313,6 +313,17 @@ TRUNCATE ff.approval_rules;
 RESET ROLE;
 REVOKE TRUNCATE ON ff.approval_rules FROM regress_ff_appr_out;
 SELECT count(*) AS rules, (SELECT count(*) FROM ff.change_requests) AS requests FROM ff.approval_rules;
+-- (1.17) an approval by a role that may not approve (any more) does not
+-- count towards approving a request: a review counts as an apply does
+SELECT id AS cnt_id FROM ff.request_change('checkout', '{"metadata": {"note": "counted"}}', 'appr') \gset
+UPDATE ff.change_requests
+   SET reviews = reviews || '[{"role": "regress_ff_appr_out", "session_user": "regress_ff_appr_out", "decision": "approve"}]'
+ WHERE id = :cnt_id;
+\c - regress_ff_appr_lead1
+SELECT status FROM ff.approve_change(:cnt_id);
+\c - postgres
+SELECT approvals, approvals_required, approved_by FROM ff.open_change_requests WHERE id = :cnt_id;
+SELECT status FROM ff.withdraw_change(:cnt_id);
 -- (1.17) a pending request whose approvals meet a lowered rule is applied
 -- as approved; one with too few says how many it has
 SELECT id AS low_id FROM ff.request_change('checkout', '{"metadata": {"note": "lowered"}}', 'appr') \gset

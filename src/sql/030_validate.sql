@@ -459,11 +459,9 @@ BEGIN
                   HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
                                                                WHERE g.environment = _check_segment_refs.environment
                                                                  AND g.name IS DISTINCT FROM owner_segment))
-                      -- (1.17) no suggestion to create a name that breaks the name rule
-                      || CASE WHEN missing ~ ff._name_pattern()
-                              THEN format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
-                                          missing, environment)
-                              ELSE ff._create_hint('segment', missing, environment) END;
+                      -- (1.17) the shared HINT: no suggestion to create a
+                      -- name that breaks the name rule
+                      || ff._create_hint('segment', missing, environment);
     END IF;
 END;
 $$;

@@ -404,9 +404,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'Only pending requests are reviewed.',
                   HINT = CASE WHEN ff._approvals_required(r.environment)
-                                   > (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
-                                       WHERE x ->> 'decision' = 'approve'
-                                         AND ff._may_approve((x ->> 'role')::name, r.environment))
+                                   > ff._counting_approvals(r.reviews, r.environment)
                               THEN format('Its approvals no longer meet the rule as it is now: withdraw it (SELECT ff.withdraw_change(%s);) and request the change again.', r.id)
                               ELSE format('Apply it: SELECT ff.apply_change(%s);', r.id) END;
     ELSIF r.status <> 'pending' THEN
@@ -442,7 +440,7 @@ BEGIN
         RAISE EXCEPTION 'change request % was already approved by role "%" or from login "%"', r.id, actor, SESSION_USER
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('Each approval must come from another role and another login; it has %s of %s.',
-                                  pg_catalog.jsonb_array_length(r.reviews), needed),
+                                  ff._counting_approvals(r.reviews, r.environment), needed),
                   HINT = 'Someone else must approve it.';
     END IF;
     r.reviews := r.reviews || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
@@ -453,8 +451,7 @@ BEGIN
         r.finished_at := pg_catalog.clock_timestamp();
         r.finished_by := actor;
     ELSE
-        SELECT count(*) INTO approvals FROM pg_catalog.jsonb_array_elements(r.reviews) AS v
-         WHERE v ->> 'decision' = 'approve';
+        approvals := ff._counting_approvals(r.reviews, r.environment);
         IF approvals >= needed THEN
             r.status := 'approved';
         END IF;
@@ -554,9 +551,7 @@ BEGIN
     -- until this change is made
     PERFORM ff._history_next();
     needed := ff._approvals_required(r.environment);
-    counting := (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
-                  WHERE x ->> 'decision' = 'approve'
-                    AND ff._may_approve((x ->> 'role')::name, r.environment));
+    counting := ff._counting_approvals(r.reviews, r.environment);
     -- (1.17) a pending request whose approvals meet the rule as it is now
     -- (the rule was lowered since its last review) is applied as approved
     IF r.status = 'pending' AND needed = 0 THEN
@@ -616,6 +611,23 @@ $$;
 COMMENT ON FUNCTION ff.apply_change(bigint) IS
 'Applies an approved change request with its requester''s privileges, if the flag has not changed since it was requested; returns it';
 
+-- ff._counting_approvals returns how many approvals of a request count
+-- under the environment's rule as it is now: those of roles that may still
+-- approve (1.17: one count for reviews, applies, the view and the
+-- notifications; before, a review counted every approval given).
+CREATE FUNCTION ff._counting_approvals(reviews jsonb, environment text)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*) FROM pg_catalog.jsonb_array_elements(reviews) AS x
+     WHERE x ->> 'decision' = 'approve'
+       AND ff._may_approve((x ->> 'role')::name, environment)
+$$;
+
+COMMENT ON FUNCTION ff._counting_approvals(jsonb, text) IS
+'Internal: the approvals of a change request that count under the environment''s rule as it is now (by roles that may still approve)';
+
 -- ff._approvals_truncate_guard is the trigger ff_10_guard_truncate of
 -- ff.approval_rules and ff.change_requests (1.17): TRUNCATE gets around the
 -- row guards, so the rules are emptied only by ff administrators (as they
@@ -666,15 +678,15 @@ CREATE TRIGGER ff_10_guard_truncate
 -- the flag is still at the version the request was made over.
 CREATE VIEW ff.open_change_requests WITH (security_invoker = true) AS
 SELECT r.id, r.environment, r.flag_key, r.status, r.requested_by, r.requested_at, r.comment,
-       a.approvals, ff._approvals_required(r.environment) AS approvals_required,
+       ff._counting_approvals(r.reviews, r.environment) AS approvals,
+       ff._approvals_required(r.environment) AS approvals_required,
        COALESCE(a.approved_by, '{}') AS approved_by,
        f.version IS NOT DISTINCT FROM r.base_version AS flag_unchanged,
        r.draft
   FROM ff.change_requests AS r
   LEFT JOIN ff.flags AS f ON f.environment = r.environment AND f.key = r.flag_key
  CROSS JOIN LATERAL (
-       SELECT pg_catalog.count(*) FILTER (WHERE ff._may_approve((x ->> 'role')::name, r.environment)) AS approvals,
-              pg_catalog.array_agg((x ->> 'role')::name ORDER BY o) AS approved_by
+       SELECT pg_catalog.array_agg((x ->> 'role')::name ORDER BY o) AS approved_by
          FROM pg_catalog.jsonb_array_elements(r.reviews) WITH ORDINALITY AS e (x, o)
         WHERE x ->> 'decision' = 'approve') AS a
  WHERE r.status IN ('pending', 'approved');
@@ -726,8 +738,7 @@ BEGIN
     PERFORM pg_notify('ff_change_requests',
                       jsonb_build_object('id', NEW.id, 'environment', NEW.environment, 'flag_key', NEW.flag_key,
                                          'event', event, 'status', NEW.status, 'by', by_role,
-                                         'approvals', (SELECT count(*) FROM jsonb_array_elements(NEW.reviews) AS x
-                                                        WHERE x ->> 'decision' = 'approve'),
+                                         'approvals', ff._counting_approvals(NEW.reviews, NEW.environment),
                                          'approvals_required', ff._approvals_required(NEW.environment))::text);
     RETURN NULL;
 END;

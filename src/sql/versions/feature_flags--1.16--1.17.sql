@@ -44,7 +44,9 @@
 --     a scheduled change at infinity is refused (ff._scheduled_changes_guard);
 --     ff.apply_change applies a pending request whose approvals meet a
 --     lowered rule, and its refusals and ff._review_change's HINT say what
---     can be done under the rule as it is now.
+--     can be done under the rule as it is now; reviews, applies, the view
+--     and the notifications count approvals alike (new
+--     ff._counting_approvals: those by roles that may still approve).
 -- The 1.17 library is needed for the experiment helpers and the rest (the history trigger's NOT NULL
 -- messages and stamps, the cache's mixed-type check, the HINT of
 -- ff.evaluate_all); it serves every earlier version as well.
@@ -961,11 +963,9 @@ BEGIN
                   HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
                                                                WHERE g.environment = _check_segment_refs.environment
                                                                  AND g.name IS DISTINCT FROM owner_segment))
-                      -- (1.17) no suggestion to create a name that breaks the name rule
-                      || CASE WHEN missing ~ ff._name_pattern()
-                              THEN format('Create the segment first, e.g. SELECT ff.create_segment(%L, environment => %L);',
-                                          missing, environment)
-                              ELSE ff._create_hint('segment', missing, environment) END;
+                      -- (1.17) the shared HINT: no suggestion to create a
+                      -- name that breaks the name rule
+                      || ff._create_hint('segment', missing, environment);
     END IF;
 END;
 $$;
@@ -1660,9 +1660,7 @@ BEGIN
     -- until this change is made
     PERFORM ff._history_next();
     needed := ff._approvals_required(r.environment);
-    counting := (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
-                  WHERE x ->> 'decision' = 'approve'
-                    AND ff._may_approve((x ->> 'role')::name, r.environment));
+    counting := ff._counting_approvals(r.reviews, r.environment);
     -- (1.17) a pending request whose approvals meet the rule as it is now
     -- (the rule was lowered since its last review) is applied as approved
     IF r.status = 'pending' AND needed = 0 THEN
@@ -1743,9 +1741,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'Only pending requests are reviewed.',
                   HINT = CASE WHEN ff._approvals_required(r.environment)
-                                   > (SELECT count(*) FROM pg_catalog.jsonb_array_elements(r.reviews) AS x
-                                       WHERE x ->> 'decision' = 'approve'
-                                         AND ff._may_approve((x ->> 'role')::name, r.environment))
+                                   > ff._counting_approvals(r.reviews, r.environment)
                               THEN format('Its approvals no longer meet the rule as it is now: withdraw it (SELECT ff.withdraw_change(%s);) and request the change again.', r.id)
                               ELSE format('Apply it: SELECT ff.apply_change(%s);', r.id) END;
     ELSIF r.status <> 'pending' THEN
@@ -1781,7 +1777,7 @@ BEGIN
         RAISE EXCEPTION 'change request % was already approved by role "%" or from login "%"', r.id, actor, SESSION_USER
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('Each approval must come from another role and another login; it has %s of %s.',
-                                  pg_catalog.jsonb_array_length(r.reviews), needed),
+                                  ff._counting_approvals(r.reviews, r.environment), needed),
                   HINT = 'Someone else must approve it.';
     END IF;
     r.reviews := r.reviews || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
@@ -1792,8 +1788,7 @@ BEGIN
         r.finished_at := pg_catalog.clock_timestamp();
         r.finished_by := actor;
     ELSE
-        SELECT count(*) INTO approvals FROM pg_catalog.jsonb_array_elements(r.reviews) AS v
-         WHERE v ->> 'decision' = 'approve';
+        approvals := ff._counting_approvals(r.reviews, r.environment);
         IF approvals >= needed THEN
             r.status := 'approved';
         END IF;
@@ -2167,6 +2162,23 @@ END;
 COMMENT ON FUNCTION ff.experiment_results(text, text, jsonb, double precision) IS
 'Compares the variants of an experiment on an outcome: the query returns variant, outcome (boolean or number) and optionally a pre-period covariate (CUPED) per unit; per variant: units, mean, lift with its interval, p-value, chance to beat the control, and a sample-ratio check';
 
+-- ff._counting_approvals returns how many approvals of a request count
+-- under the environment's rule as it is now: those of roles that may still
+-- approve (1.17: one count for reviews, applies, the view and the
+-- notifications; before, a review counted every approval given).
+CREATE FUNCTION ff._counting_approvals(reviews jsonb, environment text)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*) FROM pg_catalog.jsonb_array_elements(reviews) AS x
+     WHERE x ->> 'decision' = 'approve'
+       AND ff._may_approve((x ->> 'role')::name, environment)
+$$;
+
+COMMENT ON FUNCTION ff._counting_approvals(jsonb, text) IS
+'Internal: the approvals of a change request that count under the environment''s rule as it is now (by roles that may still approve)';
+
 -- ff._approvals_truncate_guard is the trigger ff_10_guard_truncate of
 -- ff.approval_rules and ff.change_requests (1.17): TRUNCATE gets around the
 -- row guards, so the rules are emptied only by ff administrators (as they
@@ -2217,15 +2229,15 @@ CREATE TRIGGER ff_10_guard_truncate
 -- the flag is still at the version the request was made over.
 CREATE VIEW ff.open_change_requests WITH (security_invoker = true) AS
 SELECT r.id, r.environment, r.flag_key, r.status, r.requested_by, r.requested_at, r.comment,
-       a.approvals, ff._approvals_required(r.environment) AS approvals_required,
+       ff._counting_approvals(r.reviews, r.environment) AS approvals,
+       ff._approvals_required(r.environment) AS approvals_required,
        COALESCE(a.approved_by, '{}') AS approved_by,
        f.version IS NOT DISTINCT FROM r.base_version AS flag_unchanged,
        r.draft
   FROM ff.change_requests AS r
   LEFT JOIN ff.flags AS f ON f.environment = r.environment AND f.key = r.flag_key
  CROSS JOIN LATERAL (
-       SELECT pg_catalog.count(*) FILTER (WHERE ff._may_approve((x ->> 'role')::name, r.environment)) AS approvals,
-              pg_catalog.array_agg((x ->> 'role')::name ORDER BY o) AS approved_by
+       SELECT pg_catalog.array_agg((x ->> 'role')::name ORDER BY o) AS approved_by
          FROM pg_catalog.jsonb_array_elements(r.reviews) WITH ORDINALITY AS e (x, o)
         WHERE x ->> 'decision' = 'approve') AS a
  WHERE r.status IN ('pending', 'approved');
@@ -2277,8 +2289,7 @@ BEGIN
     PERFORM pg_notify('ff_change_requests',
                       jsonb_build_object('id', NEW.id, 'environment', NEW.environment, 'flag_key', NEW.flag_key,
                                          'event', event, 'status', NEW.status, 'by', by_role,
-                                         'approvals', (SELECT count(*) FROM jsonb_array_elements(NEW.reviews) AS x
-                                                        WHERE x ->> 'decision' = 'approve'),
+                                         'approvals', ff._counting_approvals(NEW.reviews, NEW.environment),
                                          'approvals_required', ff._approvals_required(NEW.environment))::text);
     RETURN NULL;
 END;
