@@ -70,6 +70,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
@@ -1355,6 +1356,42 @@ FFFlagBroken(FFCacheFlag *f, const char *fmt,...)
 }
 
 /*
+ * FFVariantIntOf tells whether a number variant is exactly a whole number in
+ * the bigint range, and gives it: exactly from the numeric as stored, so
+ * that 9223372036854775807 is accepted and -9223372036854775809 is not, and
+ * a fraction that a double rounds away (4.9999999999999999999, 1e-400) is
+ * refused -- which doubles cannot tell.  Once per variant when the flag is
+ * compiled (1.16 did this per get_int call).
+ */
+static FFVariantInt
+FFVariantIntOf(Jsonb *value)
+{
+	FFVariantInt result = {false, 0};
+	JsonbValue	jv;
+	Numeric		num;
+	int64		i;
+
+	if (!JsonbExtractScalar(&value->root, &jv) || jv.type != jbvNumeric)
+		return result;
+	num = jv.val.numeric;
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+										  NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
+										  NumericGetDatum(int64_to_numeric(PG_INT64_MAX)))) > 0)
+		return result;
+	i = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(num)));
+	/* numeric_int8 rounds: a whole number converts back to itself */
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq,
+										  NumericGetDatum(int64_to_numeric(i)),
+										  NumericGetDatum(num))))
+		return result;
+	result.whole = true;
+	result.value = i;
+	return result;
+}
+
+/*
  * FFCompileDefinition converts the variants, compiles the targeting rule
  * and merges the metadata (over env_metadata) of one flag, keeping what the
  * compiled flag needs in cxt and arena.  A flag whose definition is
@@ -1460,6 +1497,16 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 	f->flag.variants = variants;
 	f->flag.nvariants = n;
 	f->variant_jsonb = jsonbs;
+	f->variant_int = NULL;
+	if (!f->broken && n > 0 && variants[0].value->type == JL_NUMBER)
+	{
+		int			i;
+
+		f->variant_int = FFArenaAllocZero(arena, sizeof(FFVariantInt) * n);
+		for (i = 0; i < n; i++)
+			if (variants[i].value->type == JL_NUMBER)
+				f->variant_int[i] = FFVariantIntOf(jsonbs[i]);
+	}
 
 	if (!f->broken && f->default_variant_raw != NULL)
 	{

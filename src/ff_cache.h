@@ -36,6 +36,13 @@ typedef struct FFStrMap
 } FFStrMap;
 
 /* one flag of one environment */
+/* a number variant as get_int reads it (1.17: computed once per compile) */
+typedef struct FFVariantInt
+{
+	bool		whole;			/* a whole number in the bigint range */
+	int64		value;			/* that number */
+} FFVariantInt;
+
 typedef struct FFCacheFlag
 {
 	char	   *key;
@@ -54,6 +61,9 @@ typedef struct FFCacheFlag
 	char	   *broken_message;
 	FFFlag		flag;
 	Jsonb	  **variant_jsonb;	/* per variant index, the value as jsonb */
+	struct FFVariantInt *variant_int;	/* per variant index, the value as
+										 * a bigint when it is one exactly;
+										 * NULL: no number variant */
 	Jsonb	   *metadata;		/* environment metadata + flag metadata */
 
 	/* evaluation statistics not yet in shared memory (ff_stats.c) */

@@ -197,50 +197,16 @@ FFOutcomeError(FFOutcome *out, FFErrorCode code, const char *fmt,...)
 }
 
 /*
- * FFVariantInt64 tells whether a number variant (d, its value as a double)
- * is a whole number in the bigint range, and gives it in *result: from the
- * double when the number is written without a fraction and is below 2^53 in
- * magnitude (the double is then exact), else exactly from the numeric as
- * stored (1.16: also for a fraction that the double rounds away), so that 9223372036854775807 is
- * accepted and -9223372036854775809 is not, which doubles cannot tell.
+ * FFVariantInt64 tells whether a number variant is a whole number in the
+ * bigint range, and gives it in *result: as the cache computed it exactly
+ * from the stored numeric when the flag was compiled (FFVariantIntOf).
  */
-static bool
-FFVariantInt64(const FFCacheFlag *flag, int variant, double d, int64 *result)
+static inline bool
+FFVariantInt64(const FFCacheFlag *flag, int variant, int64 *result)
 {
-	JsonbValue	jv;
-	Numeric		num;
-	int64		i;
-
-	if (d != floor(d))
+	if (flag->variant_int == NULL || !flag->variant_int[variant].whole)
 		return false;
-	if (!JsonbExtractScalar(&flag->variant_jsonb[variant]->root, &jv) ||
-		jv.type != jbvNumeric)
-		return false;
-	num = jv.val.numeric;
-
-	/*
-	 * A number written without a fraction and below 2^53 is the double
-	 * exactly.  One with a fraction may only look whole as a double
-	 * (4.9999999999999999999, 1e-400): the exact test below decides.
-	 */
-	if (fabs(d) < 9007199254740992.0 &&
-		DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(num))) == 0)
-	{
-		*result = (int64) d;
-		return true;
-	}
-	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
-										  NumericGetDatum(int64_to_numeric(PG_INT64_MIN)))) < 0 ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num),
-										  NumericGetDatum(int64_to_numeric(PG_INT64_MAX)))) > 0)
-		return false;
-	i = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(num)));
-	/* numeric_int8 rounds: a whole number converts back to itself */
-	if (!DatumGetBool(DirectFunctionCall2(numeric_eq,
-										  NumericGetDatum(int64_to_numeric(i)),
-										  NumericGetDatum(num))))
-		return false;
-	*result = i;
+	*result = flag->variant_int[variant].value;
 	return true;
 }
 
@@ -301,7 +267,7 @@ FFTypeCheck(FFOutcome *out, FFWant want)
 			break;
 		case FF_WANT_INTEGER:
 			if (v->type == JL_NUMBER &&
-				!FFVariantInt64(out->flag, out->variant, v->u.number, &out->int_value))
+				!FFVariantInt64(out->flag, out->variant, &out->int_value))
 			{
 				char		buf[64];
 
