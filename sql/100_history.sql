@@ -570,3 +570,36 @@ INSERT INTO ff.segments (environment, name, rule) SELECT environment, name, rule
 SELECT added FROM ff.add_segment_keys('dr', '{k1,k2}') AS added;
 SELECT operation, after -> 'key_count' AS key_count
   FROM ff.versions WHERE entity = 'segment' AND entity_key = 'dr' ORDER BY version;
+-- (1.18) a created or deleted row's diff lists the fields that have a
+-- value, not those null on both sides (owner, targeting, description)
+SELECT key FROM ff.create_flag('diff-nulls');
+SELECT ff.delete_flag('diff-nulls');
+SELECT operation, summary, (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(diff) AS k) AS fields
+  FROM ff.history WHERE entity = 'flag' AND entity_key = 'diff-nulls' ORDER BY version;
+-- (1.18) touching a row whose content drifted from its history (written
+-- without being recorded) records the row as it is, and the version keeps
+-- the history's last image of it in its delta: the summary lists the
+-- unrecorded change first (1.17: "no visible change", the diff empty) --
+-- in C (the flag) and in ff._history_row_trigger_general() (the segment,
+-- the writer lock not held by the statement trigger); a row in sync gets
+-- no such delta
+SELECT key FROM ff.create_flag('drift', environment => 'development');
+SELECT name FROM ff.create_segment('drift-seg', '{"==": [1, 1]}', environment => 'development');
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'development' AND key = 'drift';
+UPDATE ff.segments SET rule = '{"==": [1, 2]}', description = 'drifted' WHERE environment = 'development' AND name = 'drift-seg';
+COMMIT;
+SELECT ff.current_version() AS before_touch \gset
+UPDATE ff.flags SET updated_at = now() WHERE environment = 'development' AND key = 'drift';
+UPDATE ff.flags SET default_variant = 'on' WHERE environment = 'development' AND key = 'drift';
+BEGIN;
+ALTER TABLE ff.segments DISABLE TRIGGER ff_01_writer_lock;
+UPDATE ff.segments SET description = 'touched' WHERE environment = 'development' AND name = 'drift-seg';
+ALTER TABLE ff.segments ENABLE TRIGGER ff_01_writer_lock;
+COMMIT;
+SELECT h.version - :before_touch AS nth, h.entity, h.entity_key, h.summary,
+       v.delta ? 'recorded' AS has_recorded
+  FROM ff.history AS h JOIN ff.versions AS v USING (version)
+ WHERE h.version > :before_touch ORDER BY h.version;
+SELECT ok FROM ff.verify_history();

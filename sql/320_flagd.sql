@@ -465,3 +465,18 @@ SELECT reason, error_code FROM ff.evaluate('deep', '{}', '{"fallback": true}', '
 SELECT ff._jsonb_depth_exceeds('1', 0) AS scalar, ff._jsonb_depth_exceeds('{"a": 1}', 0) AS one_over,
        ff._jsonb_depth_exceeds('{"a": 1}', 1) AS one_at, ff._jsonb_depth_exceeds('[[1], {}]', 1) AS two_over,
        ff._jsonb_depth_exceeds('[[1], {}]', 2) AS two_at;
+-- (1.18) null metadata members are not exported (flagd's schema allows
+-- strings, numbers and booleans; evaluation drops nulls): the flag's and
+-- the environment's
+SELECT name FROM ff.create_environment('meta-nulls', metadata => '{"team": "env", "a": null, "flagSetId": "S"}');
+SELECT key FROM ff.create_flag('mf', metadata => '{"team": null, "b": null, "c": 1}', environment => 'meta-nulls');
+SELECT key FROM ff.create_flag('all-null', metadata => '{"x": null}', environment => 'meta-nulls');
+SELECT ff.export_flagd('meta-nulls') -> 'metadata' AS set_metadata,
+       ff.export_flagd('meta-nulls') #> '{flags,mf,metadata}' AS flag_metadata,
+       ff.export_flagd('meta-nulls') #> '{flags,all-null}' ? 'metadata' AS all_null_has_metadata,
+       (ff.evaluate('mf', '{}', 'false', 'meta-nulls')).flag_metadata AS evaluated;
+-- (1.18) rollbacks run without JIT: the nested loop left in the key-list
+-- replay carries the planner's disable cost (enable_nestloop is off there),
+-- which made every segment rollback JIT-compile for about a second
+SELECT 'jit=off' = ANY (proconfig) AS restore_without_jit
+  FROM pg_proc WHERE oid = 'ff._history_restore(text, text, text, bigint)'::regprocedure;

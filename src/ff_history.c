@@ -1219,10 +1219,16 @@ FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
  * is required in that direction): a backward scan reads every matching
  * entry of an index page before returning the first, and an entity with a
  * long history fills its pages.
+ *
+ * With recorded, *recorded is set to a copy of the after image of the
+ * entity's latest version at or above the stamp when that version is not a
+ * DELETE (1.18: the caller tells from it a row that drifted from its
+ * history), else to NULL.
  */
 static bool
 FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
-				Jsonb *new_img, bool new_stamped, int64 new_version, bool old_stamped)
+				Jsonb *new_img, bool new_stamped, int64 new_version, bool old_stamped,
+				Jsonb **recorded)
 {
 	Snapshot	snapshot;
 	Relation	versions;
@@ -1236,6 +1242,8 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 	bool		in_sync = false;
 	int			i;
 
+	if (recorded)
+		*recorded = NULL;
 	/* an unstamped row whose old row was stamped is never in sync */
 	if (!new_stamped && old_stamped)
 		return false;
@@ -1280,6 +1288,8 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 		after = heap_getattr(tup, FF_V_AFTER + 1, vdesc, &isnull);
 		if (isnull)
 			break;
+		if (recorded)
+			*recorded = DatumGetJsonbPCopy(after);
 		/*
 		 * A stamped row is in sync only with its own version; an unstamped
 		 * one (whose old row was unstamped too: the early return) with the
@@ -1616,7 +1626,7 @@ FFHistoryInsertVersion(Relation versions, Datum *values, bool *nulls)
 static void
 FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *head,
 				const char *entity, Datum env, Datum key, const char *operation,
-				Jsonb *before, Jsonb *after)
+				Jsonb *before, Jsonb *after, Jsonb *delta)
 {
 	FFTriggerSavedUser saved;
 	Relation	versions = table_open(c->versions_relid, RowExclusiveLock);
@@ -1651,8 +1661,8 @@ FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *h
 	nulls[FF_V_BEFORE] = before == NULL;
 	values[FF_V_AFTER] = after ? JsonbPGetDatum(after) : (Datum) 0;
 	nulls[FF_V_AFTER] = after == NULL;
-	values[FF_V_DELTA] = (Datum) 0;
-	nulls[FF_V_DELTA] = true;
+	values[FF_V_DELTA] = delta ? JsonbPGetDatum(delta) : (Datum) 0;
+	nulls[FF_V_DELTA] = delta == NULL;
 	/*
 	 * the role GUC names the session's role (SET ROLE), also under SECURITY
 	 * DEFINER; a scheduled change is made as the role that scheduled it
@@ -1693,6 +1703,34 @@ FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *h
 }
 
 /*
+ * FFHistoryRecordedDelta returns the delta of an UPDATE of a row that
+ * drifted from its history (written without being recorded):
+ * {"recorded": <the after image of the entity's latest version>}, so that
+ * the version tells the unrecorded change (between that image and its
+ * before image) from its own (1.18; ff._history_summary shows both).
+ */
+static Jsonb *
+FFHistoryRecordedDelta(Jsonb *recorded)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	key;
+	JsonbValue	value;
+	JsonbValue *res;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	key.type = jbvString;
+	key.val.string.val = "recorded";
+	key.val.string.len = strlen("recorded");
+	(void) pushJsonbValue(&state, WJB_KEY, &key);
+	value.type = jbvBinary;
+	value.val.binary.data = &recorded->root;
+	value.val.binary.len = VARSIZE(recorded) - VARHDRSZ;
+	(void) pushJsonbValue(&state, WJB_VALUE, &value);
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/*
  * FFHistoryRowFast records an UPDATE that keeps the row's identity, or a
  * DELETE, in C (see ff_history_row_trigger) and returns the row the trigger
  * returns; it sets *general instead when the case is the PL/pgSQL
@@ -1716,6 +1754,7 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	bool		old_stamped;
 	bool		new_stamped;
 	int64		new_version = 0;
+	Jsonb	   *recorded = NULL;
 	FFHistoryHead head;
 	int			cols[2];
 	Datum		vals[2];
@@ -1733,7 +1772,7 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 	{
-		FFHistoryRecord(fcinfo, c, &head, entity, old_env, old_key, "DELETE", old_img, NULL);
+		FFHistoryRecord(fcinfo, c, &head, entity, old_env, old_key, "DELETE", old_img, NULL, NULL);
 		*general = false;
 		return PointerGetDatum(oldtup);
 	}
@@ -1764,7 +1803,7 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	if (new_stamped)
 		new_version = DatumGetInt64(vals[0]);
 	if (FFHistoryInSync(c, entity, new_env, new_key, new_img,
-						new_stamped, new_version, old_stamped))
+						new_stamped, new_version, old_stamped, &recorded))
 		return (Datum) 0;
 
 	/*
@@ -1777,7 +1816,7 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	if (old_stamped && FFHistoryEqualButStamps(old_img, new_img, true) &&
 		FFHistoryInSync(c, entity, new_env, new_key, old_img, true,
 						DatumGetInt64(heap_getattr(oldtup, c->version_att, desc, &isnull)),
-						true))
+						true, NULL))
 	{
 		cols[0] = c->version_att;
 		vals[0] = heap_getattr(oldtup, c->version_att, desc, &nulls[0]);
@@ -1794,7 +1833,9 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	vals[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	newtup = heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls);
 	FFHistoryRecord(fcinfo, c, &head, entity, new_env, new_key, "UPDATE", old_img,
-					FFHistoryRowJsonb(c, newtup, desc));
+					FFHistoryRowJsonb(c, newtup, desc),
+					recorded && !FFHistoryEqualButStamps(recorded, old_img, true) ?
+					FFHistoryRecordedDelta(recorded) : NULL);
 	*general = false;
 	return PointerGetDatum(newtup);
 }

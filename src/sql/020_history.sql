@@ -57,6 +57,9 @@ CREATE TABLE ff.versions (
     CONSTRAINT versions_pkey PRIMARY KEY (version)
 );
 CREATE INDEX versions_entity_idx ON ff.versions (entity, environment, entity_key, version);
+-- (1.18) ff.version_at: the first version whose transaction started after a
+-- time, found among the versions after it
+CREATE INDEX versions_changed_at_idx ON ff.versions (changed_at);
 
 -- The row rules of ff.versions, as one CHECK that calls C (src/ff_history.c):
 -- version > 0; 0 < change_set <= version; entity environment, flag or
@@ -470,11 +473,18 @@ BEGIN
     -- what to_jsonb(NEW) would now give)
     NEW.version := nx.next_version;
     NEW.updated_at := pg_catalog.now();
+    -- (1.18) an UPDATE of a row that drifted from its history (written
+    -- without being recorded) keeps the history's last image of it in the
+    -- delta, so that the version tells that unrecorded change from its own
     recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, new_env, new_key,
                                    op, old_img,
                                    new_img || pg_catalog.jsonb_build_object('version', NEW.version,
                                                                             'updated_at', NEW.updated_at),
-                                   NULL);
+                                   CASE WHEN op = 'UPDATE' AND latest.operation <> 'DELETE'
+                                             AND latest.after IS NOT NULL
+                                             AND (latest.after - '{version,updated_at}'::text[])
+                                                 <> (old_img - '{version,updated_at}'::text[])
+                                        THEN pg_catalog.jsonb_build_object('recorded', latest.after) END);
     RETURN NEW;
 END;
 $$;

@@ -1164,7 +1164,10 @@ DECLARE
     moved       boolean;
     lenient     boolean;
     quiet       boolean;
-    stored_broken constant text := 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR.';
+    -- (1.18: a disabled flag answers DISABLED whatever its targeting)
+    stored_broken constant text := 'The flag is stored because ff.invalid_targeting is "warning"; its evaluations return the caller''s default with reason ERROR and error code PARSE_ERROR'
+        || CASE WHEN TG_OP <> 'DELETE' AND NEW.state = 'DISABLED'
+                THEN ' once it is enabled (while it is disabled, they answer reason DISABLED).' ELSE '.' END;
     compiled    boolean := true;
     problem     text;
     err_msg     text;

@@ -353,7 +353,8 @@ BEGIN
         IF clash IS NOT NULL THEN
             RAISE EXCEPTION 'cannot copy environment "%" into "%": both have %', src_env, dst_env, clash
                 USING ERRCODE = 'unique_violation',
-                      HINT = 'Pass overwrite => true to replace them with the source''s definitions.';
+                      HINT = format('Pass overwrite => true to replace them with the source''s definitions; SELECT * FROM ff.diff_environments(%L, %L) lists what that changes.',
+                                    src_env, dst_env);
         END IF;
     END IF;
 

@@ -360,6 +360,24 @@ $$;
 COMMENT ON FUNCTION ff._flagd_inline_segments(jsonb, text, text[]) IS
 'Internal: rewrites in_segment operators as flagd $ref references (or inline JSON Logic) for ff.export_flagd';
 
+-- ff._without_null_members returns an object without its members whose
+-- value is JSON null (nested values are left as they are): metadata as
+-- flagd's schema has it (string, number or boolean values) and as
+-- evaluation reports it, which drops null members (1.18).
+CREATE FUNCTION ff._without_null_members(obj jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(obj) <> 'object' THEN obj
+                ELSE (SELECT coalesce(pg_catalog.jsonb_object_agg(m.key, m.value), '{}')
+                        FROM pg_catalog.jsonb_each(obj) AS m
+                       WHERE pg_catalog.jsonb_typeof(m.value) <> 'null') END
+$$;
+
+COMMENT ON FUNCTION ff._without_null_members(jsonb) IS
+'Internal: an object without its members whose value is JSON null (metadata as flagd''s schema and evaluation have it) (1.18)';
+
 -- ff.export_flagd returns an environment as a flagd flag-definition
 -- document.
 CREATE FUNCTION ff.export_flagd(environment text DEFAULT NULL)
@@ -418,8 +436,11 @@ BEGIN
             refs := sub.refs;
             obj := obj || jsonb_build_object('targeting', sub.rule);
         END IF;
-        IF fl.metadata <> '{}'::jsonb THEN
-            obj := obj || jsonb_build_object('metadata', fl.metadata);
+        -- (1.18) without null members, which flagd's schema does not allow
+        -- and evaluation drops (they were exported, and a flagd SDK then
+        -- reported them)
+        IF ff._without_null_members(fl.metadata) <> '{}'::jsonb THEN
+            obj := obj || jsonb_build_object('metadata', ff._without_null_members(fl.metadata));
         END IF;
         -- appended in place, and made one object at the end (1.11: a jsonb
         -- grown flag by flag was copied for every flag, quadratic)
@@ -430,7 +451,8 @@ BEGIN
     SELECT jsonb_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))
       INTO evaluators FROM unnest(refs) AS r(name);
     obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
-                              'metadata', (SELECT e.metadata FROM ff.environments AS e WHERE e.name = env),
+                              'metadata', (SELECT ff._without_null_members(e.metadata)
+                                             FROM ff.environments AS e WHERE e.name = env),
                               'flags', flags);
     IF evaluators IS NOT NULL THEN
         obj := obj || jsonb_build_object('$evaluators', evaluators);

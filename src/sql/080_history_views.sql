@@ -147,9 +147,17 @@ BEGIN
     ok := false;
     first_broken_version := bad.version;
     IF bad.version <> coalesce(bad.prev_version, 0) + 1 THEN
-        detail := pg_catalog.format('version %s follows version %s: versions %s to %s are missing',
-                                    bad.version, coalesce(bad.prev_version, 0),
-                                    coalesce(bad.prev_version, 0) + 1, bad.version - 1);
+        -- (1.18) the first missing version is the first broken one (1.17
+        -- named the version after the gap)
+        first_broken_version := coalesce(bad.prev_version, 0) + 1;
+        detail := CASE WHEN bad.version - 1 = first_broken_version
+                       THEN pg_catalog.format('version %s is missing', first_broken_version)
+                       ELSE pg_catalog.format('versions %s to %s are missing', first_broken_version, bad.version - 1)
+                  END
+                  || CASE WHEN bad.prev_version IS NULL
+                          THEN pg_catalog.format(' (the history starts at version %s)', bad.version)
+                          ELSE pg_catalog.format(' (version %s follows version %s)', bad.version, bad.prev_version)
+                     END;
     ELSIF bad.hash <> bad.recomputed THEN
         detail := pg_catalog.format('version %s: the stored hash does not match the row''s content (the row was altered)',
                                     bad.version);
@@ -207,15 +215,44 @@ AS $$
                   UNION
                   SELECT pg_catalog.jsonb_object_keys(coalesce(after, '{}'))) AS k (key)
            WHERE k.key NOT IN ('version', 'updated_at')
-             AND (before -> k.key) IS DISTINCT FROM (after -> k.key))
+             -- (1.18) a field absent on one side (a created or deleted row)
+             -- counts as null: a null field is not listed as changed
+             AND coalesce(before -> k.key, 'null') IS DISTINCT FROM coalesce(after -> k.key, 'null'))
     END
 $$;
 COMMENT ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) IS
-    'Internal: {"field": {"old": ..., "new": ...}} for every changed top-level field (version and updated_at left out); the delta for KEYS';
+    'Internal: {"field": {"old": ..., "new": ...}} for every changed top-level field (version and updated_at left out; a field absent on one side counts as null, 1.18); the delta for KEYS';
 
--- ff._history_summary: one line describing a version, e.g. "state: ENABLED -> DISABLED"
--- (the arrow it writes is U+2192, given by its UTF-8 bytes: the install script is ASCII; a
--- database neither UTF-8 nor SQL_ASCII, which only an update from 1.9 or earlier has, gets "->")
+-- ff._history_fields_summary: the changed fields of a diff as one line, e.g. "state: ENABLED ->
+--   DISABLED; targeting changed" (fields in alphabetical order), each followed by suffix; NULL for
+--   an empty diff (the arrow it writes is U+2192, given by its UTF-8 bytes: the install script is
+--   ASCII; a database neither UTF-8 nor SQL_ASCII, which only an update from 1.9 or earlier has,
+--   gets "->")
+CREATE FUNCTION ff._history_fields_summary(diff jsonb, suffix text DEFAULT '')
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.string_agg(
+               CASE WHEN coalesce(pg_catalog.jsonb_typeof(d.value -> 'old'), 'null') NOT IN ('object', 'array')
+                     AND coalesce(pg_catalog.jsonb_typeof(d.value -> 'new'), 'null') NOT IN ('object', 'array')
+                     AND pg_catalog.length(ff._history_short(d.value -> 'old')) <= 40
+                     AND pg_catalog.length(ff._history_short(d.value -> 'new')) <= 40
+                    THEN pg_catalog.format('%s: %s %s %s', d.key, ff._history_short(d.value -> 'old'),
+                                           CASE WHEN pg_catalog.getdatabaseencoding() IN ('UTF8', 'SQL_ASCII')
+                                                THEN pg_catalog.convert_from('\xe28692', 'UTF8') ELSE '->' END,
+                                           ff._history_short(d.value -> 'new'))
+                    ELSE d.key || ' changed' END || suffix,
+               '; ' ORDER BY d.key)
+      FROM pg_catalog.jsonb_each(diff) AS d
+$$;
+COMMENT ON FUNCTION ff._history_fields_summary(jsonb, text) IS
+    'Internal: the changed fields of a diff as one line, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192, where the encoding has one), each followed by a suffix; NULL for an empty diff (1.18)';
+
+-- ff._history_summary: one line describing a version, e.g. "state: ENABLED -> DISABLED"; an
+--   UPDATE of a row that drifted from its history (1.18: its delta holds the history's last image
+--   of it) first lists the unrecorded changes it found, e.g. "state: ENABLED -> DISABLED
+--   (unrecorded)"
 CREATE FUNCTION ff._history_summary(operation text, before jsonb, after jsonb, delta jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -232,22 +269,16 @@ AS $$
                      '+' || pg_catalog.jsonb_array_length(delta -> 'exclude') || ' excluded',
                      '-' || pg_catalog.jsonb_array_length(delta -> 'remove') || ' removed')
             END
-        ELSE (SELECT coalesce(pg_catalog.string_agg(
-                  CASE WHEN coalesce(pg_catalog.jsonb_typeof(d.value -> 'old'), 'null') NOT IN ('object', 'array')
-                        AND coalesce(pg_catalog.jsonb_typeof(d.value -> 'new'), 'null') NOT IN ('object', 'array')
-                        AND pg_catalog.length(ff._history_short(d.value -> 'old')) <= 40
-                        AND pg_catalog.length(ff._history_short(d.value -> 'new')) <= 40
-                       THEN pg_catalog.format('%s: %s %s %s', d.key, ff._history_short(d.value -> 'old'),
-                                              CASE WHEN pg_catalog.getdatabaseencoding() IN ('UTF8', 'SQL_ASCII')
-                                                   THEN pg_catalog.convert_from('\xe28692', 'UTF8') ELSE '->' END,
-                                              ff._history_short(d.value -> 'new'))
-                       ELSE d.key || ' changed' END,
-                  '; ' ORDER BY d.key), 'no visible change')
-                FROM pg_catalog.jsonb_each(ff._history_diff(operation, before, after, delta)) AS d)
+        ELSE coalesce(nullif(pg_catalog.concat_ws('; ',
+                 CASE WHEN delta ? 'recorded'
+                      THEN ff._history_fields_summary(
+                               ff._history_diff(operation, delta -> 'recorded', before, NULL), ' (unrecorded)') END,
+                 ff._history_fields_summary(ff._history_diff(operation, before, after, delta))), ''),
+                 'no visible change')
     END
 $$;
 COMMENT ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) IS
-    'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192, where the encoding has one)';
+    'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192, where the encoding has one); unrecorded changes found in a drifted row come first, marked "(unrecorded)"';
 
 CREATE VIEW ff.history AS
 SELECT v.version,
@@ -488,6 +519,7 @@ SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET ff.invalid_targeting = 'warning'
 SET enable_nestloop = off
+SET jit = off
 AS $$
 DECLARE
     target      jsonb;
@@ -519,7 +551,10 @@ BEGIN
     IF entity = 'segment' AND target IS NOT NULL THEN
         -- (enable_nestloop is off for this function: right after a bulk load
         -- of keys, before statistics, the planner would otherwise rescan the
-        -- replayed list once per key, quadratic under the writer lock)
+        -- replayed list once per key, quadratic under the writer lock; and
+        -- jit is off (1.18): the nested loop that remains inside
+        -- ff._history_keys_at then carries the planner's disable cost, which
+        -- made every call JIT-compile for about a second, under the lock)
         DELETE FROM ff.segment_keys AS k
          WHERE k.environment = $2 AND k.segment = $3
            AND NOT EXISTS (SELECT 1 FROM ff._history_keys_at($2, $3, $4) AS t
@@ -868,17 +903,24 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass a time, for example SELECT ff.version_at(now() - interval ''1 day'');';
     END IF;
-    -- walks the history back from its end: the cost grows with the versions after at_time
-    SELECT v.version INTO found
+    -- (1.18) the versions are a prefix: the last one before the first
+    -- version whose transaction started after at_time.  Versions are
+    -- numbered in commit order, and a transaction that started earlier can
+    -- commit later: 1.17 took the last version whose transaction had
+    -- started by at_time, and with it every version before it, among them
+    -- changes whose transactions started after at_time.  The index on
+    -- changed_at reads only the versions after at_time.
+    SELECT pg_catalog.min(v.version) - 1 INTO found
       FROM ff.versions AS v
-     WHERE v.changed_at <= at_time
-     ORDER BY v.version DESC
-     LIMIT 1;
+     WHERE v.changed_at > at_time;
+    IF found IS NULL THEN
+        SELECT pg_catalog.max(v.version) INTO found FROM ff.versions AS v;
+    END IF;
     RETURN coalesce(found, 0);
 END;
 $$;
 COMMENT ON FUNCTION ff.version_at(timestamptz) IS
-    'The configuration version at a time: the last version whose transaction had started by then (changed_at), 0 before the first';
+    'The configuration version at a time: the last version before the first one whose transaction started after it (changed_at), 0 before the first';
 REVOKE ALL ON FUNCTION ff.version_at(timestamptz) FROM PUBLIC;
 
 -- ff.evaluate_at_version: a flag's evaluation details for a context as of a version: the flag, its

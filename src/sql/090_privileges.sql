@@ -114,7 +114,7 @@ AS $$
                'evaluate_draft', 'evaluate_draft_row', 'apply_draft', 'schedule_change',
                'schedule_rollout', 'cancel_scheduled_change', 'run_scheduled_changes',
                'evaluation_stats', 'evaluation_stats_info', 'request_change', 'approve_change',
-               'reject_change', 'withdraw_change', 'apply_change']
+               'reject_change', 'withdraw_change', 'apply_change', 'diff_environments']
            WHEN 'admin' THEN ARRAY[
                'create_environment', 'set_default_environment', 'delete_environment',
                'copy_environment', 'rollback_environment', 'protect_environment',

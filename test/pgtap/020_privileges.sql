@@ -60,11 +60,11 @@ SELECT is_empty(
     $$SELECT f::text FROM ff._recipe_functions('editor') AS f
        WHERE has_function_privilege('public', f, 'EXECUTE')
          AND f::text NOT IN ('ff.export_flagd(text)', 'ff.can_write_environment(text,name)',
-                             'ff.comment_change(text)')
+                             'ff.comment_change(text)', 'ff.diff_environments(text,text)')
       UNION ALL
       SELECT f::text FROM ff._recipe_functions('admin') AS f
        WHERE has_function_privilege('public', f, 'EXECUTE')$$,
-    'PUBLIC cannot execute any function that writes (export, can_write_environment and comment_change only read or set a GUC)');
+    'PUBLIC cannot execute any function that writes (export, can_write_environment, comment_change and diff_environments only read or set a GUC)');
 SELECT is_empty(
     $$SELECT p.oid::regprocedure::text FROM pg_proc p
        WHERE p.pronamespace = 'ff'::regnamespace AND p.prosecdef
