@@ -1085,20 +1085,34 @@ BEGIN
     -- A dump of the configuration tables contains the "development" row;
     -- restoring it into a fresh CREATE EXTENSION, whose untouched
     -- "development" row is already there, takes the row over instead of
-    -- failing with a duplicate key.
+    -- failing with a duplicate key.  (1.18) So does, during a restore, the
+    -- default environment of a database whose "development" was renamed or
+    -- deleted: the untouched row becomes it, and no "development" the
+    -- source did not have is left behind, demoted by a version the source
+    -- did not record.  The row takes every column of the restored one, its
+    -- stamp included, so that the history trigger finds it in sync with
+    -- the restored history and records nothing.
     IF TG_OP = 'INSERT' THEN
         SELECT * INTO seed FROM ff.environments AS e WHERE e.name = NEW.name;
+        IF NOT FOUND AND NEW.is_default AND ff._restoring() THEN
+            SELECT * INTO seed FROM ff.environments AS e WHERE e.is_default;
+        END IF;
         IF FOUND AND ff._environment_is_pristine_seed(seed) THEN
             IF NEW.is_default THEN
                 UPDATE ff.environments SET is_default = false
-                 WHERE is_default AND name <> NEW.name;
+                 WHERE is_default AND name <> seed.name;
+            END IF;
+            IF seed.name <> NEW.name THEN
+                PERFORM ff._check_name('environment name', NEW.name);
             END IF;
             PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
             UPDATE ff.environments
-               SET is_default = NEW.is_default, protected = NEW.protected,
+               SET name = NEW.name, is_default = NEW.is_default, protected = NEW.protected,
+                   allowed_roles = NEW.allowed_roles,
                    metadata = NEW.metadata, description = NEW.description,
-                   created_at = NEW.created_at, updated_at = NEW.updated_at
-             WHERE name = NEW.name;
+                   created_at = NEW.created_at, updated_at = NEW.updated_at,
+                   version = CASE WHEN seed.name <> NEW.name THEN NEW.version ELSE version END
+             WHERE name = seed.name;
             RETURN NULL;
         END IF;
     END IF;

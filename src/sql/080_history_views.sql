@@ -131,7 +131,8 @@ BEGIN
         detail := CASE bad.entity WHEN 'environment' THEN pg_catalog.format('environment "%s"', bad.k)
                   ELSE pg_catalog.format('%s "%s" in environment "%s"', bad.entity, bad.k, bad.env) END;
         IF bad.missing THEN
-            detail := pg_catalog.format('%s does not exist, but its latest version %s did not delete it: it was deleted without being recorded (with session_replication_role = replica, or with the triggers disabled)',
+            -- (1.18: a restore that failed, pg_restore -j's above all, leaves this too)
+            detail := pg_catalog.format('%s does not exist, but its latest version %s did not delete it: it was deleted without being recorded (with session_replication_role = replica, or with the triggers disabled), or a restore did not bring its row back (one that failed, or a pg_restore -j)',
                                         detail, bad.latest);
         ELSIF bad.stamp IS NULL THEN
             detail := detail || ' has no version: it was written without being recorded (with session_replication_role = replica, or with the triggers disabled)';

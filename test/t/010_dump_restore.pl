@@ -242,5 +242,40 @@ is($other->safe_psql('dst3', q{
     'the change made by the transaction of the same id is a change-set of its own');
 $other->stop;
 
+# (1.18) a source whose "development" was renamed, or deleted after another
+# environment became the default: the restore's default takes over the
+# untouched "development" that CREATE EXTENSION made, so no "development"
+# the source did not have is left, and no version is added (1.17 demoted it
+# with a version of its own)
+for my $case (
+    [ 'renamed', q{UPDATE ff.environments SET name = 'dev' WHERE name = 'development';
+                   SELECT (ff.create_flag('x', environment => 'dev')).key;} ],
+    [ 'deleted', q{SELECT (ff.create_environment('production', make_default => true)).name;
+                   SELECT ff.delete_environment('development');
+                   SELECT (ff.create_flag('x')).key;} ])
+{
+    my ($name, $sql) = @$case;
+    $node->safe_psql('postgres', "CREATE DATABASE seed_$name; CREATE DATABASE seed_${name}_to; CREATE DATABASE seed_${name}_data");
+    $node->safe_psql("seed_$name", "CREATE EXTENSION feature_flags; $sql");
+    my $file = "$dumpdir/seed_$name.dump";
+    $node->command_ok([ 'pg_dump', '-Fc', '-f', $file, '-d', $node->connstr("seed_$name") ], "pg_dump ($name default)");
+    my $want = $node->safe_psql("seed_$name", q{
+        SELECT string_agg(name || ':' || is_default || ':' || version, ' ' ORDER BY name) FROM ff.environments});
+    my $want_v = $node->safe_psql("seed_$name", 'SELECT ff.current_version()');
+    $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr("seed_${name}_to"), $file ],
+        "the dump restores ($name default)");
+    $node->safe_psql("seed_${name}_data", 'CREATE EXTENSION feature_flags');
+    $node->command_ok([ 'pg_restore', '--exit-on-error', '--data-only', '-d', $node->connstr("seed_${name}_data"), $file ],
+        "the dump restores data-only into a fresh CREATE EXTENSION ($name default)");
+    for my $db ("seed_${name}_to", "seed_${name}_data")
+    {
+        is($node->safe_psql($db, q{
+            SELECT string_agg(name || ':' || is_default || ':' || version, ' ' ORDER BY name) FROM ff.environments}),
+            $want, "$db: the environments are the source's");
+        is($node->safe_psql($db, 'SELECT ff.current_version()'), $want_v, "$db: no version added");
+        is($node->safe_psql($db, 'SELECT ok FROM ff.verify_history()'), 't', "$db: the chain verifies");
+    }
+}
+
 $node->stop;
 done_testing();

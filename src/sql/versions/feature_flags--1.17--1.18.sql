@@ -29,7 +29,13 @@
 --   * ff._validate_flag_general: the WARNING for a disabled flag stored
 --     with targeting that cannot be evaluated says it answers DISABLED
 --     while disabled;
---   * ff.export_flagd leaves out null metadata members.
+--   * ff.export_flagd leaves out null metadata members;
+--   * ff._validate_environment: during a restore, the restored default
+--     environment takes over the untouched "development" row of CREATE
+--     EXTENSION when the source's "development" was renamed or deleted
+--     (1.17 kept that row, demoted by a version of its own);
+--   * ff.verify_history's detail for a missing row names a failed restore
+--     (pg_restore -j) as a cause.
 -- The 1.18 library (the drift delta in the C write path) serves every
 -- earlier version as well.
 
@@ -383,7 +389,8 @@ BEGIN
         detail := CASE bad.entity WHEN 'environment' THEN pg_catalog.format('environment "%s"', bad.k)
                   ELSE pg_catalog.format('%s "%s" in environment "%s"', bad.entity, bad.k, bad.env) END;
         IF bad.missing THEN
-            detail := pg_catalog.format('%s does not exist, but its latest version %s did not delete it: it was deleted without being recorded (with session_replication_role = replica, or with the triggers disabled)',
+            -- (1.18: a restore that failed, pg_restore -j's above all, leaves this too)
+            detail := pg_catalog.format('%s does not exist, but its latest version %s did not delete it: it was deleted without being recorded (with session_replication_role = replica, or with the triggers disabled), or a restore did not bring its row back (one that failed, or a pg_restore -j)',
                                         detail, bad.latest);
         ELSIF bad.stamp IS NULL THEN
             detail := detail || ' has no version: it was written without being recorded (with session_replication_role = replica, or with the triggers disabled)';
@@ -862,6 +869,108 @@ $$;
 
 COMMENT ON FUNCTION ff._validate_flag_general() IS
 'Internal: the checks of ff_10_validate_flags for every case: key rule, typed variants, default variant, flat metadata, targeting (operators, segments, results)';
+
+-- ff._validate_environment is the trigger function of ff_10_validate_environments.
+CREATE OR REPLACE FUNCTION ff._validate_environment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seed        ff.environments;
+    nflags      bigint;
+    nsegs       bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.is_default THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it is the default environment', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Functions called without an environment, and ff.environment = '''', use the default environment.',
+                      HINT = 'Make another environment the default first: SELECT ff.set_default_environment(''name'');';
+        END IF;
+        IF OLD.protected THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it is protected', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('Unprotect it first: UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name);
+        END IF;
+        SELECT count(*) INTO nflags FROM ff.flags AS f WHERE f.environment = OLD.name;
+        SELECT count(*) INTO nsegs FROM ff.segments AS s WHERE s.environment = OLD.name;
+        IF nflags > 0 OR nsegs > 0 THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it still has % flag(s) and % segment(s)', OLD.name, nflags, nsegs
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Delete them first, or use SELECT ff.delete_environment(%L, force => true);', OLD.name);
+        END IF;
+        RETURN OLD;
+    END IF;
+
+    IF TG_OP = 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
+        PERFORM ff._check_name('environment name', NEW.name);
+    END IF;
+
+    -- A dump of the configuration tables contains the "development" row;
+    -- restoring it into a fresh CREATE EXTENSION, whose untouched
+    -- "development" row is already there, takes the row over instead of
+    -- failing with a duplicate key.  (1.18) So does, during a restore, the
+    -- default environment of a database whose "development" was renamed or
+    -- deleted: the untouched row becomes it, and no "development" the
+    -- source did not have is left behind, demoted by a version the source
+    -- did not record.  The row takes every column of the restored one, its
+    -- stamp included, so that the history trigger finds it in sync with
+    -- the restored history and records nothing.
+    IF TG_OP = 'INSERT' THEN
+        SELECT * INTO seed FROM ff.environments AS e WHERE e.name = NEW.name;
+        IF NOT FOUND AND NEW.is_default AND ff._restoring() THEN
+            SELECT * INTO seed FROM ff.environments AS e WHERE e.is_default;
+        END IF;
+        IF FOUND AND ff._environment_is_pristine_seed(seed) THEN
+            IF NEW.is_default THEN
+                UPDATE ff.environments SET is_default = false
+                 WHERE is_default AND name <> seed.name;
+            END IF;
+            IF seed.name <> NEW.name THEN
+                PERFORM ff._check_name('environment name', NEW.name);
+            END IF;
+            PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
+            UPDATE ff.environments
+               SET name = NEW.name, is_default = NEW.is_default, protected = NEW.protected,
+                   allowed_roles = NEW.allowed_roles,
+                   metadata = NEW.metadata, description = NEW.description,
+                   created_at = NEW.created_at, updated_at = NEW.updated_at,
+                   version = CASE WHEN seed.name <> NEW.name THEN NEW.version ELSE version END
+             WHERE name = seed.name;
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- (1.17) a NULL name is left to the history trigger's 23502, which
+    -- names the row; it met the rename check first
+    IF TG_OP = 'UPDATE' AND NEW.name IS DISTINCT FROM OLD.name AND NEW.name IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = OLD.name)
+           OR EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = OLD.name) THEN
+            RAISE EXCEPTION 'cannot rename environment "%" to "%": it has flags or segments', OLD.name, NEW.name
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Copy it with SELECT ff.copy_environment(%L, %L); and then delete the old one.',
+                                    OLD.name, NEW.name);
+        END IF;
+    END IF;
+
+    IF TG_OP = 'INSERT' OR NEW.metadata IS DISTINCT FROM OLD.metadata THEN
+        PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
+    END IF;
+
+    -- at most one default: making an environment the default demotes the
+    -- previous one
+    IF NEW.is_default AND (TG_OP = 'INSERT' OR NOT OLD.is_default) THEN
+        UPDATE ff.environments SET is_default = false
+         WHERE is_default AND name IS DISTINCT FROM NEW.name;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_environment() IS
+'Trigger function of ff_10_validate_environments: name rule, flat metadata, one default, protected deletes';
 
 -- ff._without_null_members returns an object without its members whose
 -- value is JSON null (nested values are left as they are): metadata as
