@@ -1703,6 +1703,22 @@ FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *h
 }
 
 /*
+ * FFHistoryDrifted tells whether an old row image differs from the after
+ * image its history last recorded for it, stamps left out.  A row in sync
+ * holds the very image that was recorded -- the same columns, made into
+ * jsonb the same way, timestamps in UTC -- so equal bytes answer at once
+ * (a member-by-member comparison on every UPDATE cost 16 k instructions).
+ */
+static bool
+FFHistoryDrifted(Jsonb *recorded, Jsonb *old_img)
+{
+	if (VARSIZE(recorded) == VARSIZE(old_img) &&
+		memcmp(recorded, old_img, VARSIZE(recorded)) == 0)
+		return false;
+	return !FFHistoryEqualButStamps(recorded, old_img, true);
+}
+
+/*
  * FFHistoryRecordedDelta returns the delta of an UPDATE of a row that
  * drifted from its history (written without being recorded):
  * {"recorded": <the after image of the entity's latest version>}, so that
@@ -1834,7 +1850,7 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	newtup = heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls);
 	FFHistoryRecord(fcinfo, c, &head, entity, new_env, new_key, "UPDATE", old_img,
 					FFHistoryRowJsonb(c, newtup, desc),
-					recorded && !FFHistoryEqualButStamps(recorded, old_img, true) ?
+					recorded && FFHistoryDrifted(recorded, old_img) ?
 					FFHistoryRecordedDelta(recorded) : NULL);
 	*general = false;
 	return PointerGetDatum(newtup);
