@@ -244,8 +244,9 @@ RESET TimeZone;
 SELECT ok, detail ~ 'chain intact' AS intact FROM ff.verify_history();
 
 -- an UPDATE that brings a row back to the image its latest version records
--- (here after a change made with the history trigger disabled) records
--- nothing; the next real change is recorded
+-- after a change made with the history trigger disabled is recorded
+-- (1.18; 1.17 recorded nothing): the unrecorded change is a change that
+-- ended; the next real change is recorded too
 SELECT ff.current_version() AS before_drift \gset
 ALTER TABLE ff.flags DISABLE TRIGGER ff_90_history;
 UPDATE ff.flags SET description = 'drifted' WHERE environment = 'hist-b' AND key = 'one';
@@ -603,3 +604,25 @@ SELECT h.version - :before_touch AS nth, h.entity, h.entity_key, h.summary,
   FROM ff.history AS h JOIN ff.versions AS v USING (version)
  WHERE h.version > :before_touch ORDER BY h.version;
 SELECT ok FROM ff.verify_history();
+-- (1.18) a write that brings a drifted row back to what its history
+-- records -- a rollback, here -- is a change too: it is recorded, the
+-- unrecorded change marked (1.17 recorded nothing, and the rollback said
+-- "nothing changed" while it released an unrecorded kill switch)
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.flags SET state = 'ENABLED' WHERE environment = 'development' AND key = 'drift';
+COMMIT;
+SELECT ff.current_version() AS before_rollback \gset
+SELECT ff.rollback_flag('drift', :before_rollback, 'development') AS rolled_back_to;
+SELECT h.version - :before_rollback AS nth, h.entity_key, h.summary, v.delta ? 'recorded' AS has_recorded
+  FROM ff.history AS h JOIN ff.versions AS v USING (version)
+ WHERE h.version > :before_rollback ORDER BY h.version;
+SELECT state, version = ff.current_version() AS stamped FROM ff.flags WHERE environment = 'development' AND key = 'drift';
+SELECT ok FROM ff.verify_history();
+-- (1.18) the point-in-time lookups are planned for their arguments: the
+-- generic plan PL/pgSQL switches to after five calls read the whole
+-- history for a recent time
+SELECT p.oid::regprocedure AS function, 'plan_cache_mode=force_custom_plan' = ANY (p.proconfig) AS custom_plans
+  FROM pg_proc AS p WHERE p.oid IN ('ff.version_at(timestamptz)'::regprocedure,
+                                    'ff._history_state_at(text, text, text, bigint)'::regprocedure)
+ ORDER BY 1;

@@ -413,7 +413,13 @@ BEGIN
     IF latest.operation <> 'DELETE'
        AND (latest.after - 'version') = (new_img - 'version')
        AND (latest.version = (new_img ->> 'version')::bigint
-            OR (unstamped_ok AND new_img ->> 'version' IS NULL)) THEN
+            OR (unstamped_ok AND new_img ->> 'version' IS NULL))
+       -- (1.18) but an UPDATE of a stamped row that had drifted from its
+       -- history (a rollback, or any write, of an unrecorded change) is a
+       -- change: it is recorded below, the unrecorded change marked
+       AND NOT (TG_OP = 'UPDATE' AND old_img ->> 'version' IS NOT NULL
+                AND (latest.after - '{version,updated_at}'::text[])
+                    <> (old_img - '{version,updated_at}'::text[])) THEN
         in_sync := latest.version;
     END IF;
     IF in_sync IS NOT NULL THEN

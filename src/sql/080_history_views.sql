@@ -814,6 +814,10 @@ CREATE FUNCTION ff._history_state_at(entity text, environment text, entity_key t
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+-- (1.18) planned for the entity at hand: the generic plan PL/pgSQL switches
+-- to after five calls walked the primary key past a frequently changed
+-- entity's versions, 90 ms a call instead of 0.2 ms
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     op          text;
@@ -895,6 +899,9 @@ CREATE FUNCTION ff.version_at(at_time timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+-- (1.18) planned for the time at hand: the generic plan walked the primary
+-- key through the whole history for a recent time
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     found       bigint;
