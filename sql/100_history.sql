@@ -626,3 +626,18 @@ SELECT p.oid::regprocedure AS function, 'plan_cache_mode=force_custom_plan' = AN
   FROM pg_proc AS p WHERE p.oid IN ('ff.version_at(timestamptz)'::regprocedure,
                                     'ff._history_state_at(text, text, text, bigint)'::regprocedure)
  ORDER BY 1;
+-- (1.18) deleting or renaming a drifted row marks the unrecorded change
+-- too: a DELETE in C, a rename (a deletion and an insertion) in
+-- ff._history_row_trigger_general()
+SELECT key FROM ff.create_flag('drift-del', environment => 'development');
+SELECT key FROM ff.create_flag('drift-ren', environment => 'development');
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'development' AND key IN ('drift-del', 'drift-ren');
+COMMIT;
+SELECT ff.current_version() AS before_delete \gset
+DELETE FROM ff.flags WHERE environment = 'development' AND key = 'drift-del';
+UPDATE ff.flags SET key = 'drift-ren2' WHERE environment = 'development' AND key = 'drift-ren';
+SELECT h.version - :before_delete AS nth, h.entity_key, h.operation, h.summary
+  FROM ff.history AS h WHERE h.version > :before_delete ORDER BY h.version;
+SELECT ok FROM ff.verify_history();

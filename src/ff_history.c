@@ -1788,7 +1788,15 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 	{
-		FFHistoryRecord(fcinfo, c, &head, entity, old_env, old_key, "DELETE", old_img, NULL, NULL);
+		/*
+		 * (1.18) the deletion of a row that drifted from its history keeps
+		 * the history's last image of it too, so that the unrecorded change
+		 * is marked (the index read is paid by DELETEs alone)
+		 */
+		(void) FFHistoryInSync(c, entity, old_env, old_key, old_img, false, 0, false, &recorded);
+		FFHistoryRecord(fcinfo, c, &head, entity, old_env, old_key, "DELETE", old_img, NULL,
+						recorded && FFHistoryDrifted(recorded, old_img) ?
+						FFHistoryRecordedDelta(recorded) : NULL);
 		*general = false;
 		return PointerGetDatum(oldtup);
 	}

@@ -346,6 +346,27 @@ COMMENT ON FUNCTION ff._history_write_image(text, jsonb, boolean) IS
 -- Trigger functions (the triggers are created in 080_history_views.sql)
 -- ---------------------------------------------------------------------
 
+-- ff._history_drift_delta: the delta of a version that deletes (or renames away) a row that
+--   drifted from its history: {"recorded": <the after image of the entity's latest version>}
+--   when the row differs from it, stamps left out; else NULL (1.18)
+CREATE FUNCTION ff._history_drift_delta(entity text, environment text, entity_key text, image jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN l.operation <> 'DELETE' AND l.after IS NOT NULL
+                     AND (l.after - '{version,updated_at}'::text[]) <> (image - '{version,updated_at}'::text[])
+                THEN pg_catalog.jsonb_build_object('recorded', l.after) END
+      FROM (SELECT v.operation, v.after
+              FROM ff.versions AS v
+             WHERE v.entity = $1 AND v.environment = $2 AND v.entity_key = $3 AND v.operation <> 'KEYS'
+             ORDER BY v.version DESC
+             LIMIT 1) AS l
+$$;
+COMMENT ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) IS
+    'Internal: {"recorded": <the history''s last image>} for the deletion of a row that drifted from its history, else NULL (1.18)';
+REVOKE ALL ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) FROM PUBLIC;
+
 -- ff._history_row_trigger_general: stamps the row with its new version and appends the
 --   version to ff.versions; every case (the trigger ff._history_row_trigger, in C, handles
 --   everyday UPDATEs and DELETEs itself and calls this function for the rest; not SECURITY
@@ -386,7 +407,8 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         nx := ff._history_next();
         recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
-                                       'DELETE', old_img, NULL, NULL);
+                                       'DELETE', old_img, NULL,
+                                       ff._history_drift_delta(entity, old_env, old_key, old_img));
         RETURN OLD;
     END IF;
 
@@ -467,7 +489,8 @@ BEGIN
         -- of a new one, so that each entity's history stays under its key
         IF (old_env, old_key) IS DISTINCT FROM (new_env, new_key) THEN
             recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
-                                           'DELETE', old_img, NULL, NULL);
+                                           'DELETE', old_img, NULL,
+                                           ff._history_drift_delta(entity, old_env, old_key, old_img));
             nx := ff._history_next();
             op := 'INSERT';
             old_img := NULL;

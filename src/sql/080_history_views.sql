@@ -261,7 +261,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE operation
         WHEN 'INSERT' THEN 'created'
-        WHEN 'DELETE' THEN 'deleted'
+        WHEN 'DELETE' THEN pg_catalog.concat_ws('; ',
+                 CASE WHEN delta ? 'recorded'
+                      THEN ff._history_fields_summary(
+                               ff._history_diff('UPDATE', delta -> 'recorded', before, NULL), ' (unrecorded)') END,
+                 'deleted')
         WHEN 'KEYS' THEN
             CASE WHEN delta ? 'cleared'
                  THEN pg_catalog.format('keys: all %s removed', delta ->> 'removed_count')

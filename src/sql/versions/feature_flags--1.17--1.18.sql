@@ -29,6 +29,9 @@
 --   * ff._validate_flag_general: the WARNING for a disabled flag stored
 --     with targeting that cannot be evaluated says it answers DISABLED
 --     while disabled;
+--   * ff._history_drift_delta (new) and ff._history_row_trigger_general:
+--     the deletion (or rename) of a drifted row keeps the history's last
+--     image too, and ff._history_summary marks its unrecorded change;
 --   * ff._history_row_trigger_general records a write that brings a
 --     drifted row back to what its history records (a rollback), the
 --     unrecorded change marked (1.17 recorded nothing);
@@ -290,7 +293,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE operation
         WHEN 'INSERT' THEN 'created'
-        WHEN 'DELETE' THEN 'deleted'
+        WHEN 'DELETE' THEN pg_catalog.concat_ws('; ',
+                 CASE WHEN delta ? 'recorded'
+                      THEN ff._history_fields_summary(
+                               ff._history_diff('UPDATE', delta -> 'recorded', before, NULL), ' (unrecorded)') END,
+                 'deleted')
         WHEN 'KEYS' THEN
             CASE WHEN delta ? 'cleared'
                  THEN pg_catalog.format('keys: all %s removed', delta ->> 'removed_count')
@@ -519,6 +526,26 @@ $$;
 COMMENT ON FUNCTION ff._history_state_at(text, text, text, bigint) IS
     'Internal: the row image of an entity as of a version (NULL: it did not exist then), also for rows that predate their first recorded change';
 
+-- ff._history_drift_delta: the delta of a version that deletes (or renames away) a row that
+--   drifted from its history: {"recorded": <the after image of the entity's latest version>}
+--   when the row differs from it, stamps left out; else NULL (1.18)
+CREATE OR REPLACE FUNCTION ff._history_drift_delta(entity text, environment text, entity_key text, image jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN l.operation <> 'DELETE' AND l.after IS NOT NULL
+                     AND (l.after - '{version,updated_at}'::text[]) <> (image - '{version,updated_at}'::text[])
+                THEN pg_catalog.jsonb_build_object('recorded', l.after) END
+      FROM (SELECT v.operation, v.after
+              FROM ff.versions AS v
+             WHERE v.entity = $1 AND v.environment = $2 AND v.entity_key = $3 AND v.operation <> 'KEYS'
+             ORDER BY v.version DESC
+             LIMIT 1) AS l
+$$;
+COMMENT ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) IS
+    'Internal: {"recorded": <the history''s last image>} for the deletion of a row that drifted from its history, else NULL (1.18)';
+
 -- ff._history_row_trigger_general: stamps the row with its new version and appends the
 --   version to ff.versions; every case (the trigger ff._history_row_trigger, in C, handles
 --   everyday UPDATEs and DELETEs itself and calls this function for the rest; not SECURITY
@@ -559,7 +586,8 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         nx := ff._history_next();
         recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
-                                       'DELETE', old_img, NULL, NULL);
+                                       'DELETE', old_img, NULL,
+                                       ff._history_drift_delta(entity, old_env, old_key, old_img));
         RETURN OLD;
     END IF;
 
@@ -640,7 +668,8 @@ BEGIN
         -- of a new one, so that each entity's history stays under its key
         IF (old_env, old_key) IS DISTINCT FROM (new_env, new_key) THEN
             recorded := ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, old_env, old_key,
-                                           'DELETE', old_img, NULL, NULL);
+                                           'DELETE', old_img, NULL,
+                                           ff._history_drift_delta(entity, old_env, old_key, old_img));
             nx := ff._history_next();
             op := 'INSERT';
             old_img := NULL;
@@ -1137,6 +1166,9 @@ $$;
 
 COMMENT ON FUNCTION ff.export_flagd(text) IS
 'Returns an environment as a flagd flag-definition document ($schema, metadata, flags); segments used by flags are emitted as $evaluators entries of plain JSON Logic';
+
+-- as the install script: the new history helper is not PUBLIC's
+REVOKE ALL ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) FROM PUBLIC;
 
 -- (1.18) ff.version_at reads the versions after a time through this index
 CREATE INDEX versions_changed_at_idx ON ff.versions (changed_at);
