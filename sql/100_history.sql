@@ -641,3 +641,43 @@ UPDATE ff.flags SET key = 'drift-ren2' WHERE environment = 'development' AND key
 SELECT h.version - :before_delete AS nth, h.entity_key, h.operation, h.summary
   FROM ff.history AS h WHERE h.version > :before_delete ORDER BY h.version;
 SELECT ok FROM ff.verify_history();
+-- (1.18) more drift: a rollback to what the row already holds through an
+-- unrecorded change records that change (1.17: "nothing changed"); a stamp
+-- written along with the change does not hide it; TRUNCATE marks it; a
+-- column added to the table since is no drift
+SELECT key FROM ff.create_flag('drift2', environment => 'development');
+SELECT ff.current_version() AS drift2_v \gset
+SELECT state FROM ff.disable_flag('drift2', 'development');
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.flags SET state = 'ENABLED' WHERE environment = 'development' AND key = 'drift2';
+COMMIT;
+SELECT ff.current_version() AS before_r2 \gset
+SELECT ff.rollback_flag('drift2', :drift2_v, 'development') - :before_r2 AS new_versions;
+SELECT summary FROM ff.history WHERE version > :before_r2 ORDER BY version;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.flags SET state = 'DISABLED', version = 1 WHERE environment = 'development' AND key = 'drift2';
+UPDATE ff.flags SET state = 'ENABLED', version = NULL WHERE environment = 'development' AND key = 'drift';
+COMMIT;
+SELECT ff.current_version() AS before_s \gset
+UPDATE ff.flags SET description = 'stamped' WHERE environment = 'development' AND key IN ('drift2', 'drift');
+SELECT entity_key, summary FROM ff.history WHERE version > :before_s ORDER BY version;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.flags SET owner = 'someone' WHERE environment = 'development' AND key = 'drift2';
+SET LOCAL session_replication_role = origin;
+SELECT ff.current_version() AS before_t \gset
+TRUNCATE ff.flags;
+SELECT count(*) AS deletions, count(*) FILTER (WHERE summary LIKE '%(unrecorded)%') AS marked,
+       min(summary) FILTER (WHERE summary LIKE '%(unrecorded)%') AS summary
+  FROM ff.history WHERE version > :before_t;
+ROLLBACK;
+BEGIN;
+ALTER TABLE ff.flags ADD COLUMN archived boolean NOT NULL DEFAULT false;
+SELECT ff.current_version() AS before_col \gset
+UPDATE ff.flags SET description = 'after a new column' WHERE environment = 'development' AND key = 'drift2';
+SELECT v.delta ? 'recorded' AS marked, h.summary
+  FROM ff.history AS h JOIN ff.versions AS v USING (version) WHERE h.version > :before_col;
+ROLLBACK;
+SELECT ok FROM ff.verify_history();

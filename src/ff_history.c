@@ -1240,13 +1240,19 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		in_sync = false;
+	bool		tup_seen = false;
 	int			i;
 
 	if (recorded)
 		*recorded = NULL;
 	/* an unstamped row whose old row was stamped is never in sync */
 	if (!new_stamped && old_stamped)
+	{
+		/* (1.18) the entity's latest image, read without the stamp */
+		if (recorded)
+			(void) FFHistoryInSync(c, entity, env, key, new_img, false, 0, false, recorded);
 		return false;
+	}
 
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	versions = table_open(c->versions_relid, AccessShareLock);
@@ -1282,6 +1288,7 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 		op = TextDatumGetCString(heap_getattr(tup, FF_V_OPERATION + 1, vdesc, &isnull));
 		if (strcmp(op, "KEYS") == 0)
 			continue;
+		tup_seen = true;
 		if (strcmp(op, "DELETE") == 0)
 			break;
 		version = DatumGetInt64(heap_getattr(tup, FF_V_VERSION + 1, vdesc, &isnull));
@@ -1304,6 +1311,14 @@ FFHistoryInSync(FFHistoryTrigCache *c, const char *entity, Datum env, Datum key,
 	index_close(idx, AccessShareLock);
 	table_close(versions, AccessShareLock);
 	UnregisterSnapshot(snapshot);
+
+	/*
+	 * (1.18) a stamp above the entity's latest version (written along with
+	 * an unrecorded change) hid that version from the scan: read the
+	 * entity's latest image without the stamp
+	 */
+	if (recorded && *recorded == NULL && new_stamped && !tup_seen)
+		(void) FFHistoryInSync(c, entity, env, key, new_img, false, 0, false, recorded);
 	return in_sync;
 }
 
@@ -1712,10 +1727,39 @@ FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *h
 static bool
 FFHistoryDrifted(Jsonb *recorded, Jsonb *old_img)
 {
+	JsonbIterator *it;
+	JsonbValue	key;
+	JsonbValue	value;
+	JsonbIteratorToken tok;
+
 	if (VARSIZE(recorded) == VARSIZE(old_img) &&
 		memcmp(recorded, old_img, VARSIZE(recorded)) == 0)
 		return false;
-	return !FFHistoryEqualButStamps(recorded, old_img, true);
+	if (!JB_ROOT_IS_OBJECT(recorded) || !JB_ROOT_IS_OBJECT(old_img))
+		return true;
+
+	/*
+	 * As ff.verify_history compares them: every member the history
+	 * recorded, but the stamps, as the row holds it -- a column added to
+	 * the table since is no drift
+	 */
+	it = JsonbIteratorInit(&recorded->root);
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		JsonbValue *other;
+
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &value, true);
+		Assert(tok == WJB_VALUE);
+		if (FFHistoryIsStamp(&key, true))
+			continue;
+		other = getKeyJsonValueFromContainer(&old_img->root, key.val.string.val,
+											 key.val.string.len, NULL);
+		if (other == NULL || !FFHistoryJsonbValueEqual(&value, other))
+			return true;
+	}
+	return false;
 }
 
 /*

@@ -346,6 +346,22 @@ COMMENT ON FUNCTION ff._history_write_image(text, jsonb, boolean) IS
 -- Trigger functions (the triggers are created in 080_history_views.sql)
 -- ---------------------------------------------------------------------
 
+-- ff._history_drifted: whether a row image differs from the image its history recorded, as
+--   ff.verify_history compares them: a member the history recorded (but the stamps) that the row
+--   does not hold as recorded; a column added to the table since is no drift (1.18)
+CREATE FUNCTION ff._history_drifted(recorded jsonb, image jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT recorded IS NOT NULL AND image IS NOT NULL
+       AND EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(recorded) AS a
+                    WHERE a.key NOT IN ('version', 'updated_at')
+                      AND (image -> a.key) IS DISTINCT FROM a.value)
+$$;
+COMMENT ON FUNCTION ff._history_drifted(jsonb, jsonb) IS
+    'Internal: whether a row image differs from the image its history recorded (every recorded member but the stamps), as ff.verify_history compares them (1.18)';
+
 -- ff._history_drift_delta: the delta of a version that deletes (or renames away) a row that
 --   drifted from its history: {"recorded": <the after image of the entity's latest version>}
 --   when the row differs from it, stamps left out; else NULL (1.18)
@@ -354,8 +370,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN l.operation <> 'DELETE' AND l.after IS NOT NULL
-                     AND (l.after - '{version,updated_at}'::text[]) <> (image - '{version,updated_at}'::text[])
+    SELECT CASE WHEN l.operation <> 'DELETE' AND ff._history_drifted(l.after, image)
                 THEN pg_catalog.jsonb_build_object('recorded', l.after) END
       FROM (SELECT v.operation, v.after
               FROM ff.versions AS v
@@ -440,9 +455,21 @@ BEGIN
        -- history (a rollback, or any write, of an unrecorded change) is a
        -- change: it is recorded below, the unrecorded change marked
        AND NOT (TG_OP = 'UPDATE' AND old_img ->> 'version' IS NOT NULL
-                AND (latest.after - '{version,updated_at}'::text[])
-                    <> (old_img - '{version,updated_at}'::text[])) THEN
+                AND ff._history_drifted(latest.after, old_img)) THEN
         in_sync := latest.version;
+    END IF;
+    -- (1.18) a restore loads a row that had drifted from its history as it
+    -- was dumped: stamped with a version this entity's history records, and
+    -- the entity not deleted since.  Recording it would give the copy a
+    -- "created" version the source never had, and hide the drift that
+    -- ff.verify_history names in the source.
+    IF in_sync IS NULL AND TG_OP = 'INSERT' AND new_img ->> 'version' IS NOT NULL
+       AND latest.operation <> 'DELETE' AND ff._restoring()
+       AND EXISTS (SELECT 1 FROM ff.versions AS v
+                    WHERE v.version = (new_img ->> 'version')::bigint AND v.entity = TG_ARGV[0]
+                      AND v.environment = new_env AND v.entity_key = new_key)
+       AND NOT ff._history_row_exists(entity, new_env, new_key) THEN
+        RETURN NEW;
     END IF;
     IF in_sync IS NOT NULL THEN
         IF TG_OP = 'INSERT'
@@ -510,9 +537,7 @@ BEGIN
                                    new_img || pg_catalog.jsonb_build_object('version', NEW.version,
                                                                             'updated_at', NEW.updated_at),
                                    CASE WHEN op = 'UPDATE' AND latest.operation <> 'DELETE'
-                                             AND latest.after IS NOT NULL
-                                             AND (latest.after - '{version,updated_at}'::text[])
-                                                 <> (old_img - '{version,updated_at}'::text[])
+                                             AND ff._history_drifted(latest.after, old_img)
                                         THEN pg_catalog.jsonb_build_object('recorded', latest.after) END);
     RETURN NEW;
 END;
@@ -549,8 +574,10 @@ BEGIN
     LOOP
         id := ff._history_identity(entity, img);
         nx := ff._history_next();
+        -- (1.18) a row that drifted from its history is marked, as by a DELETE
         PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, id.environment, id.entity_key,
-                                   'DELETE', img, NULL, NULL);
+                                   'DELETE', img, NULL,
+                                   ff._history_drift_delta(entity, id.environment, id.entity_key, img));
     END LOOP;
     RETURN NULL;
 END;

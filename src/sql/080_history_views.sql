@@ -551,6 +551,17 @@ BEGIN
         END IF;
     ELSIF cur IS NULL OR (cur - 'version' - 'updated_at') <> (target - 'version' - 'updated_at') THEN
         PERFORM ff._history_write_image(entity, target, false);
+    ELSIF ff._history_drift_delta(entity, environment, entity_key, cur) IS NOT NULL THEN
+        -- (1.18) the row is already the target, but only through a change
+        -- its history does not record (it says something else now): touch
+        -- it, so that the version records that change, marked unrecorded
+        -- (1.17 said "nothing changed")
+        EXECUTE pg_catalog.format('UPDATE %s AS t SET updated_at = pg_catalog.now() WHERE %s',
+                                  ff._history_table(entity),
+                                  CASE entity WHEN 'environment' THEN 't.name = $2'
+                                              WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                              ELSE 't.environment = $1 AND t.name = $2' END)
+           USING environment, entity_key;
     END IF;
 
     IF entity = 'segment' AND target IS NOT NULL THEN

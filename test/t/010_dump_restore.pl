@@ -277,5 +277,31 @@ for my $case (
     }
 }
 
+# (1.18) a source with rows that drifted from their history (changed
+# without being recorded): the restore loads them as they were dumped and
+# records nothing, so the copy has the source's history and the same
+# verdict (1.17 recorded each as "created", and the copy verified ok)
+$node->safe_psql('postgres', 'CREATE DATABASE drifted; CREATE DATABASE drifted_to');
+$node->safe_psql('drifted', q{
+    CREATE EXTENSION feature_flags;
+    SELECT (ff.create_environment('prod')).name;
+    SELECT (ff.create_flag('f1', environment => 'prod')).key;
+    SELECT (ff.create_segment('s2', NULL, environment => 'prod')).name;
+    SET session_replication_role = replica;
+    UPDATE ff.flags SET state = 'DISABLED' WHERE key = 'f1';
+    UPDATE ff.segments SET description = 'unrecorded' WHERE name = 's2';
+    UPDATE ff.environments SET description = 'unrecorded' WHERE name = 'prod';});
+my $drift_file = "$dumpdir/drifted.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $drift_file, '-d', $node->connstr('drifted') ], 'pg_dump (drifted rows)');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('drifted_to'), $drift_file ],
+    'the dump with drifted rows restores');
+for my $q ('SELECT ff.current_version()',
+           'SELECT ok, first_broken_version, detail FROM ff.verify_history()',
+           q{SELECT string_agg(key || ':' || state || ':' || version, ' ' ORDER BY key) FROM ff.flags})
+{
+    is($node->safe_psql('drifted_to', $q), $node->safe_psql('drifted', $q),
+        "drifted rows restored as dumped: $q");
+}
+
 $node->stop;
 done_testing();

@@ -32,6 +32,12 @@
 --   * ff._history_drift_delta (new) and ff._history_row_trigger_general:
 --     the deletion (or rename) of a drifted row keeps the history's last
 --     image too, and ff._history_summary marks its unrecorded change;
+--   * ff._history_drifted (new): drift compared as ff.verify_history
+--     compares (the recorded members but the stamps; a column added since
+--     is no drift); ff._history_truncate_trigger marks drifted rows;
+--     ff._history_restore records a rollback whose target the row already
+--     holds through an unrecorded change; a restore loads a drifted row as
+--     it was dumped, recording nothing;
 --   * ff._history_row_trigger_general records a write that brings a
 --     drifted row back to what its history records (a rollback), the
 --     unrecorded change marked (1.17 recorded nothing);
@@ -204,6 +210,17 @@ BEGIN
         END IF;
     ELSIF cur IS NULL OR (cur - 'version' - 'updated_at') <> (target - 'version' - 'updated_at') THEN
         PERFORM ff._history_write_image(entity, target, false);
+    ELSIF ff._history_drift_delta(entity, environment, entity_key, cur) IS NOT NULL THEN
+        -- (1.18) the row is already the target, but only through a change
+        -- its history does not record (it says something else now): touch
+        -- it, so that the version records that change, marked unrecorded
+        -- (1.17 said "nothing changed")
+        EXECUTE pg_catalog.format('UPDATE %s AS t SET updated_at = pg_catalog.now() WHERE %s',
+                                  ff._history_table(entity),
+                                  CASE entity WHEN 'environment' THEN 't.name = $2'
+                                              WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                              ELSE 't.environment = $1 AND t.name = $2' END)
+           USING environment, entity_key;
     END IF;
 
     IF entity = 'segment' AND target IS NOT NULL THEN
@@ -526,6 +543,22 @@ $$;
 COMMENT ON FUNCTION ff._history_state_at(text, text, text, bigint) IS
     'Internal: the row image of an entity as of a version (NULL: it did not exist then), also for rows that predate their first recorded change';
 
+-- ff._history_drifted: whether a row image differs from the image its history recorded, as
+--   ff.verify_history compares them: a member the history recorded (but the stamps) that the row
+--   does not hold as recorded; a column added to the table since is no drift (1.18)
+CREATE OR REPLACE FUNCTION ff._history_drifted(recorded jsonb, image jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT recorded IS NOT NULL AND image IS NOT NULL
+       AND EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(recorded) AS a
+                    WHERE a.key NOT IN ('version', 'updated_at')
+                      AND (image -> a.key) IS DISTINCT FROM a.value)
+$$;
+COMMENT ON FUNCTION ff._history_drifted(jsonb, jsonb) IS
+    'Internal: whether a row image differs from the image its history recorded (every recorded member but the stamps), as ff.verify_history compares them (1.18)';
+
 -- ff._history_drift_delta: the delta of a version that deletes (or renames away) a row that
 --   drifted from its history: {"recorded": <the after image of the entity's latest version>}
 --   when the row differs from it, stamps left out; else NULL (1.18)
@@ -534,8 +567,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN l.operation <> 'DELETE' AND l.after IS NOT NULL
-                     AND (l.after - '{version,updated_at}'::text[]) <> (image - '{version,updated_at}'::text[])
+    SELECT CASE WHEN l.operation <> 'DELETE' AND ff._history_drifted(l.after, image)
                 THEN pg_catalog.jsonb_build_object('recorded', l.after) END
       FROM (SELECT v.operation, v.after
               FROM ff.versions AS v
@@ -545,6 +577,34 @@ AS $$
 $$;
 COMMENT ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) IS
     'Internal: {"recorded": <the history''s last image>} for the deletion of a row that drifted from its history, else NULL (1.18)';
+
+-- ff._history_truncate_trigger: records a DELETE version for every row a TRUNCATE removes
+CREATE OR REPLACE FUNCTION ff._history_truncate_trigger()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    entity      text := TG_ARGV[0];
+    img         jsonb;
+    id          record;
+    nx          record;
+BEGIN
+    FOR img IN EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t', TG_RELID::regclass)
+    LOOP
+        id := ff._history_identity(entity, img);
+        nx := ff._history_next();
+        -- (1.18) a row that drifted from its history is marked, as by a DELETE
+        PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, entity, id.environment, id.entity_key,
+                                   'DELETE', img, NULL,
+                                   ff._history_drift_delta(entity, id.environment, id.entity_key, img));
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_truncate_trigger() IS
+    'Trigger ff_90_history_truncate: records a DELETE version for every row a TRUNCATE removes';
 
 -- ff._history_row_trigger_general: stamps the row with its new version and appends the
 --   version to ff.versions; every case (the trigger ff._history_row_trigger, in C, handles
@@ -619,9 +679,21 @@ BEGIN
        -- history (a rollback, or any write, of an unrecorded change) is a
        -- change: it is recorded below, the unrecorded change marked
        AND NOT (TG_OP = 'UPDATE' AND old_img ->> 'version' IS NOT NULL
-                AND (latest.after - '{version,updated_at}'::text[])
-                    <> (old_img - '{version,updated_at}'::text[])) THEN
+                AND ff._history_drifted(latest.after, old_img)) THEN
         in_sync := latest.version;
+    END IF;
+    -- (1.18) a restore loads a row that had drifted from its history as it
+    -- was dumped: stamped with a version this entity's history records, and
+    -- the entity not deleted since.  Recording it would give the copy a
+    -- "created" version the source never had, and hide the drift that
+    -- ff.verify_history names in the source.
+    IF in_sync IS NULL AND TG_OP = 'INSERT' AND new_img ->> 'version' IS NOT NULL
+       AND latest.operation <> 'DELETE' AND ff._restoring()
+       AND EXISTS (SELECT 1 FROM ff.versions AS v
+                    WHERE v.version = (new_img ->> 'version')::bigint AND v.entity = TG_ARGV[0]
+                      AND v.environment = new_env AND v.entity_key = new_key)
+       AND NOT ff._history_row_exists(entity, new_env, new_key) THEN
+        RETURN NEW;
     END IF;
     IF in_sync IS NOT NULL THEN
         IF TG_OP = 'INSERT'
@@ -689,9 +761,7 @@ BEGIN
                                    new_img || pg_catalog.jsonb_build_object('version', NEW.version,
                                                                             'updated_at', NEW.updated_at),
                                    CASE WHEN op = 'UPDATE' AND latest.operation <> 'DELETE'
-                                             AND latest.after IS NOT NULL
-                                             AND (latest.after - '{version,updated_at}'::text[])
-                                                 <> (old_img - '{version,updated_at}'::text[])
+                                             AND ff._history_drifted(latest.after, old_img)
                                         THEN pg_catalog.jsonb_build_object('recorded', latest.after) END);
     RETURN NEW;
 END;
