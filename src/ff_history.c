@@ -1162,30 +1162,22 @@ FFHistoryIsStamp(const JsonbValue *key, bool updated_at)
 }
 
 /*
- * FFHistoryEqualButStamps tells whether (a - 'version') = (b - 'version')
- * for two row images (jsonb objects), without building either: every member
- * of a but "version" is in b with an equal value, and b has no other.  With
- * updated_at, "updated_at" is left out of the comparison as well.
+ * FFHistoryMembersIn tells whether every member of a but the stamps
+ * ("version", and with updated_at "updated_at") is in b with an equal value,
+ * for two row images (jsonb objects), without building either; *count is
+ * set to the number of members compared.
  */
 static bool
-FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
+FFHistoryMembersIn(Jsonb *a, Jsonb *b, bool updated_at, int *count)
 {
 	JsonbIterator *it;
 	JsonbValue	key;
 	JsonbValue	value;
 	JsonbIteratorToken tok;
-	int			count = 0;
-	int			b_count;
 
+	*count = 0;
 	if (!JB_ROOT_IS_OBJECT(a) || !JB_ROOT_IS_OBJECT(b))
 		return false;
-	b_count = JB_ROOT_COUNT(b);
-	if (getKeyJsonValueFromContainer(&b->root, "version", 7, &value) != NULL)
-		b_count--;
-	if (updated_at &&
-		getKeyJsonValueFromContainer(&b->root, "updated_at", 10, &value) != NULL)
-		b_count--;
-
 	it = JsonbIteratorInit(&a->root);
 	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
 	{
@@ -1197,12 +1189,36 @@ FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
 		Assert(tok == WJB_VALUE);
 		if (FFHistoryIsStamp(&key, updated_at))
 			continue;
-		count++;
+		(*count)++;
 		other = getKeyJsonValueFromContainer(&b->root, key.val.string.val,
 											 key.val.string.len, NULL);
 		if (other == NULL || !FFHistoryJsonbValueEqual(&value, other))
 			return false;
 	}
+	return true;
+}
+
+/*
+ * FFHistoryEqualButStamps tells whether (a - 'version') = (b - 'version')
+ * for two row images (jsonb objects): every member of a but "version" is in
+ * b with an equal value, and b has no other.  With updated_at, "updated_at"
+ * is left out of the comparison as well.
+ */
+static bool
+FFHistoryEqualButStamps(Jsonb *a, Jsonb *b, bool updated_at)
+{
+	JsonbValue	value;
+	int			count;
+	int			b_count;
+
+	if (!FFHistoryMembersIn(a, b, updated_at, &count))
+		return false;
+	b_count = JB_ROOT_COUNT(b);
+	if (getKeyJsonValueFromContainer(&b->root, "version", 7, &value) != NULL)
+		b_count--;
+	if (updated_at &&
+		getKeyJsonValueFromContainer(&b->root, "updated_at", 10, &value) != NULL)
+		b_count--;
 	return count == b_count;
 }
 
@@ -1727,39 +1743,18 @@ FFHistoryRecord(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, FFHistoryHead *h
 static bool
 FFHistoryDrifted(Jsonb *recorded, Jsonb *old_img)
 {
-	JsonbIterator *it;
-	JsonbValue	key;
-	JsonbValue	value;
-	JsonbIteratorToken tok;
+	int			count;
 
 	if (VARSIZE(recorded) == VARSIZE(old_img) &&
 		memcmp(recorded, old_img, VARSIZE(recorded)) == 0)
 		return false;
-	if (!JB_ROOT_IS_OBJECT(recorded) || !JB_ROOT_IS_OBJECT(old_img))
-		return true;
 
 	/*
 	 * As ff.verify_history compares them: every member the history
 	 * recorded, but the stamps, as the row holds it -- a column added to
 	 * the table since is no drift
 	 */
-	it = JsonbIteratorInit(&recorded->root);
-	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
-	{
-		JsonbValue *other;
-
-		if (tok != WJB_KEY)
-			continue;
-		tok = JsonbIteratorNext(&it, &value, true);
-		Assert(tok == WJB_VALUE);
-		if (FFHistoryIsStamp(&key, true))
-			continue;
-		other = getKeyJsonValueFromContainer(&old_img->root, key.val.string.val,
-											 key.val.string.len, NULL);
-		if (other == NULL || !FFHistoryJsonbValueEqual(&value, other))
-			return true;
-	}
-	return false;
+	return !FFHistoryMembersIn(recorded, old_img, true, &count);
 }
 
 /*
