@@ -362,9 +362,10 @@ $$;
 COMMENT ON FUNCTION ff._history_drifted(jsonb, jsonb) IS
     'Internal: whether a row image differs from the image its history recorded (every recorded member but the stamps), as ff.verify_history compares them (1.18)';
 
--- ff._history_drift_delta: the delta of a version that deletes (or renames away) a row that
---   drifted from its history: {"recorded": <the after image of the entity's latest version>}
---   when the row differs from it, stamps left out; else NULL (1.18)
+-- ff._history_drift_delta: the delta of a version that updates, deletes or renames away a row
+--   that drifted from its history: {"recorded": <the after image of the entity's latest
+--   version>} when the row differs from it, stamps left out; else NULL (1.18; the C path builds
+--   the same in FFHistoryRecordedDelta)
 CREATE FUNCTION ff._history_drift_delta(entity text, environment text, entity_key text, image jsonb)
 RETURNS jsonb
 LANGUAGE sql STABLE
@@ -379,7 +380,7 @@ AS $$
              LIMIT 1) AS l
 $$;
 COMMENT ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) IS
-    'Internal: {"recorded": <the history''s last image>} for the deletion of a row that drifted from its history, else NULL (1.18)';
+    'Internal: {"recorded": <the history''s last image>} for a version that changes or deletes a row that drifted from its history, else NULL (1.18)';
 REVOKE ALL ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) FROM PUBLIC;
 
 -- ff._history_row_trigger_general: stamps the row with its new version and appends the
@@ -536,9 +537,8 @@ BEGIN
                                    op, old_img,
                                    new_img || pg_catalog.jsonb_build_object('version', NEW.version,
                                                                             'updated_at', NEW.updated_at),
-                                   CASE WHEN op = 'UPDATE' AND latest.operation <> 'DELETE'
-                                             AND ff._history_drifted(latest.after, old_img)
-                                        THEN pg_catalog.jsonb_build_object('recorded', latest.after) END);
+                                   CASE WHEN op = 'UPDATE'
+                                        THEN ff._history_drift_delta(entity, old_env, old_key, old_img) END);
     RETURN NEW;
 END;
 $$;

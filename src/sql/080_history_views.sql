@@ -261,11 +261,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE operation
         WHEN 'INSERT' THEN 'created'
-        WHEN 'DELETE' THEN pg_catalog.concat_ws('; ',
-                 CASE WHEN delta ? 'recorded'
-                      THEN ff._history_fields_summary(
-                               ff._history_diff('UPDATE', delta -> 'recorded', before, NULL), ' (unrecorded)') END,
-                 'deleted')
+        WHEN 'DELETE' THEN pg_catalog.concat_ws('; ', u.unrecorded, 'deleted')
         WHEN 'KEYS' THEN
             CASE WHEN delta ? 'cleared'
                  THEN pg_catalog.format('keys: all %s removed', delta ->> 'removed_count')
@@ -274,13 +270,15 @@ AS $$
                      '+' || pg_catalog.jsonb_array_length(delta -> 'exclude') || ' excluded',
                      '-' || pg_catalog.jsonb_array_length(delta -> 'remove') || ' removed')
             END
-        ELSE coalesce(nullif(pg_catalog.concat_ws('; ',
-                 CASE WHEN delta ? 'recorded'
-                      THEN ff._history_fields_summary(
-                               ff._history_diff(operation, delta -> 'recorded', before, NULL), ' (unrecorded)') END,
+        ELSE coalesce(nullif(pg_catalog.concat_ws('; ', u.unrecorded,
                  ff._history_fields_summary(ff._history_diff(operation, before, after, delta))), ''),
                  'no visible change')
     END
+      -- the change a drifted row carried without being recorded (1.18)
+      FROM (SELECT CASE WHEN operation IN ('UPDATE', 'DELETE') AND delta ? 'recorded'
+                        THEN ff._history_fields_summary(
+                                 ff._history_diff('UPDATE', delta -> 'recorded', before, NULL), ' (unrecorded)')
+                   END AS unrecorded) AS u
 $$;
 COMMENT ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) IS
     'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192, where the encoding has one); unrecorded changes found in a drifted row come first, marked "(unrecorded)"';
@@ -530,23 +528,23 @@ DECLARE
     target      jsonb;
     cur         jsonb;
     before_v    bigint := ff.current_version();
+    -- the entity's row, by environment $1 and key $2
+    row_where   constant text := CASE entity WHEN 'environment' THEN 't.name = $2'
+                                             WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                             ELSE 't.environment = $1 AND t.name = $2' END;
 BEGIN
     PERFORM ff._history_check_rollback(entity, 'ff._history_restore');
     target := ff._history_image_at(entity, environment, entity_key, at_version);
     EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
                               ff._history_table(entity),
-                              CASE entity WHEN 'environment' THEN 't.name = $2'
-                                          WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
-                                          ELSE 't.environment = $1 AND t.name = $2' END)
+                              row_where)
        INTO cur USING environment, entity_key;
 
     IF target IS NULL THEN
         IF cur IS NOT NULL THEN
             EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s',
                                       ff._history_table(entity),
-                                      CASE entity WHEN 'environment' THEN 't.name = $2'
-                                                  WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
-                                                  ELSE 't.environment = $1 AND t.name = $2' END)
+                                      row_where)
                USING environment, entity_key;
         END IF;
     ELSIF cur IS NULL OR (cur - 'version' - 'updated_at') <> (target - 'version' - 'updated_at') THEN
@@ -558,9 +556,7 @@ BEGIN
         -- (1.17 said "nothing changed")
         EXECUTE pg_catalog.format('UPDATE %s AS t SET updated_at = pg_catalog.now() WHERE %s',
                                   ff._history_table(entity),
-                                  CASE entity WHEN 'environment' THEN 't.name = $2'
-                                              WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
-                                              ELSE 't.environment = $1 AND t.name = $2' END)
+                                  row_where)
            USING environment, entity_key;
     END IF;
 

@@ -89,10 +89,8 @@ BEGIN
                     CASE WHEN r.old_image IS NULL THEN 'missing'
                          WHEN r.new_image IS NULL THEN 'extra'
                          ELSE 'changed' END AS difference,
-                    CASE WHEN r.old_image IS NULL
-                         -- a missing one: its fields that have a value
-                         THEN ff._history_diff('UPDATE', '{}', ff._without_null_members(r.new_image), NULL)
-                         WHEN r.new_image IS NOT NULL
+                    -- (of a missing one: its fields that have a value)
+                    CASE WHEN r.new_image IS NOT NULL
                          THEN ff._history_diff('UPDATE', r.old_image, r.new_image, NULL) END AS fields,
                     CASE WHEN r.entity = 'segment' AND r.new_image IS NOT NULL AND k.segment IS NOT NULL
                          THEN pg_catalog.jsonb_build_object('added', k.added, 'removed', k.removed,

@@ -189,23 +189,23 @@ DECLARE
     target      jsonb;
     cur         jsonb;
     before_v    bigint := ff.current_version();
+    -- the entity's row, by environment $1 and key $2
+    row_where   constant text := CASE entity WHEN 'environment' THEN 't.name = $2'
+                                             WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                             ELSE 't.environment = $1 AND t.name = $2' END;
 BEGIN
     PERFORM ff._history_check_rollback(entity, 'ff._history_restore');
     target := ff._history_image_at(entity, environment, entity_key, at_version);
     EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
                               ff._history_table(entity),
-                              CASE entity WHEN 'environment' THEN 't.name = $2'
-                                          WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
-                                          ELSE 't.environment = $1 AND t.name = $2' END)
+                              row_where)
        INTO cur USING environment, entity_key;
 
     IF target IS NULL THEN
         IF cur IS NOT NULL THEN
             EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s',
                                       ff._history_table(entity),
-                                      CASE entity WHEN 'environment' THEN 't.name = $2'
-                                                  WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
-                                                  ELSE 't.environment = $1 AND t.name = $2' END)
+                                      row_where)
                USING environment, entity_key;
         END IF;
     ELSIF cur IS NULL OR (cur - 'version' - 'updated_at') <> (target - 'version' - 'updated_at') THEN
@@ -217,9 +217,7 @@ BEGIN
         -- (1.17 said "nothing changed")
         EXECUTE pg_catalog.format('UPDATE %s AS t SET updated_at = pg_catalog.now() WHERE %s',
                                   ff._history_table(entity),
-                                  CASE entity WHEN 'environment' THEN 't.name = $2'
-                                              WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
-                                              ELSE 't.environment = $1 AND t.name = $2' END)
+                                  row_where)
            USING environment, entity_key;
     END IF;
 
@@ -310,11 +308,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE operation
         WHEN 'INSERT' THEN 'created'
-        WHEN 'DELETE' THEN pg_catalog.concat_ws('; ',
-                 CASE WHEN delta ? 'recorded'
-                      THEN ff._history_fields_summary(
-                               ff._history_diff('UPDATE', delta -> 'recorded', before, NULL), ' (unrecorded)') END,
-                 'deleted')
+        WHEN 'DELETE' THEN pg_catalog.concat_ws('; ', u.unrecorded, 'deleted')
         WHEN 'KEYS' THEN
             CASE WHEN delta ? 'cleared'
                  THEN pg_catalog.format('keys: all %s removed', delta ->> 'removed_count')
@@ -323,13 +317,15 @@ AS $$
                      '+' || pg_catalog.jsonb_array_length(delta -> 'exclude') || ' excluded',
                      '-' || pg_catalog.jsonb_array_length(delta -> 'remove') || ' removed')
             END
-        ELSE coalesce(nullif(pg_catalog.concat_ws('; ',
-                 CASE WHEN delta ? 'recorded'
-                      THEN ff._history_fields_summary(
-                               ff._history_diff(operation, delta -> 'recorded', before, NULL), ' (unrecorded)') END,
+        ELSE coalesce(nullif(pg_catalog.concat_ws('; ', u.unrecorded,
                  ff._history_fields_summary(ff._history_diff(operation, before, after, delta))), ''),
                  'no visible change')
     END
+      -- the change a drifted row carried without being recorded (1.18)
+      FROM (SELECT CASE WHEN operation IN ('UPDATE', 'DELETE') AND delta ? 'recorded'
+                        THEN ff._history_fields_summary(
+                                 ff._history_diff('UPDATE', delta -> 'recorded', before, NULL), ' (unrecorded)')
+                   END AS unrecorded) AS u
 $$;
 COMMENT ON FUNCTION ff._history_summary(text, jsonb, jsonb, jsonb) IS
     'Internal: one line describing a version, e.g. "state: ENABLED -> DISABLED" (with an arrow, U+2192, where the encoding has one); unrecorded changes found in a drifted row come first, marked "(unrecorded)"';
@@ -559,9 +555,10 @@ $$;
 COMMENT ON FUNCTION ff._history_drifted(jsonb, jsonb) IS
     'Internal: whether a row image differs from the image its history recorded (every recorded member but the stamps), as ff.verify_history compares them (1.18)';
 
--- ff._history_drift_delta: the delta of a version that deletes (or renames away) a row that
---   drifted from its history: {"recorded": <the after image of the entity's latest version>}
---   when the row differs from it, stamps left out; else NULL (1.18)
+-- ff._history_drift_delta: the delta of a version that updates, deletes or renames away a row
+--   that drifted from its history: {"recorded": <the after image of the entity's latest
+--   version>} when the row differs from it, stamps left out; else NULL (1.18; the C path builds
+--   the same in FFHistoryRecordedDelta)
 CREATE OR REPLACE FUNCTION ff._history_drift_delta(entity text, environment text, entity_key text, image jsonb)
 RETURNS jsonb
 LANGUAGE sql STABLE
@@ -576,7 +573,7 @@ AS $$
              LIMIT 1) AS l
 $$;
 COMMENT ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) IS
-    'Internal: {"recorded": <the history''s last image>} for the deletion of a row that drifted from its history, else NULL (1.18)';
+    'Internal: {"recorded": <the history''s last image>} for a version that changes or deletes a row that drifted from its history, else NULL (1.18)';
 
 -- ff._history_truncate_trigger: records a DELETE version for every row a TRUNCATE removes
 CREATE OR REPLACE FUNCTION ff._history_truncate_trigger()
@@ -760,9 +757,8 @@ BEGIN
                                    op, old_img,
                                    new_img || pg_catalog.jsonb_build_object('version', NEW.version,
                                                                             'updated_at', NEW.updated_at),
-                                   CASE WHEN op = 'UPDATE' AND latest.operation <> 'DELETE'
-                                             AND ff._history_drifted(latest.after, old_img)
-                                        THEN pg_catalog.jsonb_build_object('recorded', latest.after) END);
+                                   CASE WHEN op = 'UPDATE'
+                                        THEN ff._history_drift_delta(entity, old_env, old_key, old_img) END);
     RETURN NEW;
 END;
 $$;
@@ -1334,10 +1330,8 @@ BEGIN
                     CASE WHEN r.old_image IS NULL THEN 'missing'
                          WHEN r.new_image IS NULL THEN 'extra'
                          ELSE 'changed' END AS difference,
-                    CASE WHEN r.old_image IS NULL
-                         -- a missing one: its fields that have a value
-                         THEN ff._history_diff('UPDATE', '{}', ff._without_null_members(r.new_image), NULL)
-                         WHEN r.new_image IS NOT NULL
+                    -- (of a missing one: its fields that have a value)
+                    CASE WHEN r.new_image IS NOT NULL
                          THEN ff._history_diff('UPDATE', r.old_image, r.new_image, NULL) END AS fields,
                     CASE WHEN r.entity = 'segment' AND r.new_image IS NOT NULL AND k.segment IS NOT NULL
                          THEN pg_catalog.jsonb_build_object('added', k.added, 'removed', k.removed,
