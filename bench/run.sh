@@ -39,6 +39,8 @@
 #   BENCH_PORT    port of the scratch cluster                 5444
 #   BENCH_DATA    its data directory                          /tmp/ff-bench-$BENCH_PORT
 #   PEERS_DIR     the shared peer folder         <repo>/../shared/bench (or <repo>/../../shared/bench)
+#   PEERS_CACHE   where the Node peers are installed when the shared
+#                 folder has no node_modules (npm ci)     /var/tmp/ff-bench-peers
 #   KEEP=1        leave the scratch cluster running at the end
 #   TRUTH=0       skip the ground-truth check (development of this script only)
 #   JIT           jit setting of the scratch cluster          off
@@ -74,6 +76,7 @@ if [[ -z "${PEERS_DIR:-}" ]]; then
 	[[ -d "$PEERS_DIR" || ! -d "$ROOT/../../shared/bench" ]] || PEERS_DIR="$ROOT/../../shared/bench"
 fi
 PEERS_DIR="$(cd "$PEERS_DIR" 2>/dev/null && pwd || echo "$PEERS_DIR")"
+PEERS_CACHE="${PEERS_CACHE:-/var/tmp/ff-bench-peers}"
 KEEP="${KEEP:-0}"
 JIT="${JIT:-off}"
 GT_N=1000000					# the ground truth is defined for 1,000,000 users
@@ -353,16 +356,44 @@ sec_truth() {
 # ---------------------------------------------------------------------
 # peers: flagd-core in Node (target b's denominator)
 # ---------------------------------------------------------------------
+# peers_node_dir: print the folder to run the Node peers from.  The shared
+# peer folder itself when its node_modules are installed; otherwise a scratch
+# copy of it (PEERS_CACHE) with the packages of its package-lock.json installed
+# by `npm ci`, so that the shared folder is only ever read.  Returns 1, with a
+# note, when neither is possible.
+peers_node_dir() {
+	if [[ -d "$PEERS_DIR/node_modules/@openfeature/flagd-core" ]]; then
+		echo "$PEERS_DIR"; return 0
+	fi
+	local cache="$PEERS_CACHE"
+	if [[ -d "$cache/node_modules/@openfeature/flagd-core" ]] \
+		&& cmp -s "$PEERS_DIR/package-lock.json" "$cache/package-lock.json"; then
+		# the peers' code may have changed since the copy: refresh it, keep the packages
+		cp -R "$PEERS_DIR/node" "$PEERS_DIR/workload" "$cache/"
+		echo "$cache"; return 0
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		note "peers: $PEERS_DIR/node_modules missing and npm not found; Node peers not run"
+		return 1
+	fi
+	log "peers: installing the Node peers' packages into $cache (npm ci, from $PEERS_DIR/package-lock.json)" >&2
+	rm -rf "$cache" && mkdir -p "$cache"
+	cp -R "$PEERS_DIR/package.json" "$PEERS_DIR/package-lock.json" "$PEERS_DIR/node" "$PEERS_DIR/workload" "$cache/"
+	if ! (cd "$cache" && npm ci --no-audit --no-fund >"$RES/npm-ci.log" 2>&1); then
+		note "peers: npm ci in $cache failed (see npm-ci.log); Node peers not run"
+		return 1
+	fi
+	note "peers: run from $cache, a copy of $PEERS_DIR with its package-lock.json installed"
+	echo "$cache"
+}
+
 sec_peers() {
 	if ! command -v node >/dev/null 2>&1; then note "peers: node not found, Node peers not run"; return 0; fi
-	if [[ ! -d "$PEERS_DIR/node_modules/@openfeature/flagd-core" ]]; then
-		note "peers: $PEERS_DIR/node_modules missing (run npm ci there); Node peers not run"
-		return 0
-	fi
-	local p out
+	local dir p out
+	if ! dir="$(peers_node_dir)"; then return 0; fi
 	for p in flagd-core flagd-core-interp; do
 		log "peer $p (node, $REPS passes over 1,000,000 contexts per flag)"
-		out="$(cd "$PEERS_DIR" && node --max-old-space-size=4096 node/bench.js "$p" --reps "$REPS" --flags checkout-v2,ui-theme)"
+		out="$(cd "$dir" && node --max-old-space-size=4096 node/bench.js "$p" --reps "$REPS" --flags checkout-v2,ui-theme)"
 		echo "$out" >> "$RES/peers.jsonl"
 		node -e '
 			const o = JSON.parse(process.argv[1]);
