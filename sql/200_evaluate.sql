@@ -408,8 +408,9 @@ DELETE FROM ff.flags WHERE environment = 'glue_utf8';
 DELETE FROM ff.environments WHERE name = 'glue_utf8';
 
 -- context values too large to convert within the evaluation's memory
--- budget (1 GB) end the evaluation with an error result, not an ERROR:
--- 40 reads of a 1,000,000-element array
+-- budget (ff.evaluation_memory, 16MB by default) end the
+-- evaluation with an error result, not an ERROR: 40 reads of a
+-- 1,000,000-element array
 INSERT INTO ff.environments (name) VALUES ('glue_big');
 INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
 SELECT 'glue_big', 'tags', 'boolean', '{"on": true, "off": false}', 'off',

@@ -111,7 +111,8 @@ INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, ta
     ('glue_row', 'n-big', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{">": [{"var": "n"}, 1e300]}, "on", "off"]}');
 SELECT label, ff.get_bool_row('n-big', r, NULL, 'glue_row') AS above_1e300
   FROM (VALUES ('1e400', 1e400::numeric), ('-1e400', -1e400), ('1e300', 1e300)) AS r (label, n);
--- too large to convert within the evaluation's budget: an error result
+-- too large to convert within the evaluation's budget (ff.evaluation_memory):
+-- an error result
 INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
 SELECT 'glue_row', 'tags', 'boolean', '{"on": true, "off": false}', 'off',
        jsonb_build_object('if', jsonb_build_array(

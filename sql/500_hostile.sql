@@ -231,18 +231,23 @@ CREATE TEMP TABLE slow AS
       FROM (SELECT jsonb_agg(i) AS arr FROM generate_series(1, 5000) AS i) AS s;
 SELECT key FROM slow, ff.create_flag('slow', targeting =>
     jsonb_build_object('if', jsonb_build_array(jsonb_build_object('>', jsonb_build_array(rule, 0)), 'on', 'off')));
+-- (its 25,000,000 steps allocate more than ff.evaluation_memory's 16MB;
+-- with 1GB, the timeout comes first)
+SET ff.evaluation_memory = '1GB';
 SET statement_timeout = '200ms';
 SELECT ff.json_logic(rule, '{}') FROM slow;
 SELECT * FROM ff.evaluate('slow', '{}', 'false');
 SELECT ff.get_bool('slow', '{}', false);
 SELECT ff.evaluate_all('{}');
 RESET statement_timeout;
+RESET ff.evaluation_memory;
 -- the session is fine afterwards, and the cache still serves
 SELECT ff.get_string('color', '{}', 'none') AS color;
 -- a rule whose memory grows quadratically (reduce merging its accumulator
 -- into a new array at each step: 100,000 steps would need 40 GB) stops at
--- the per-evaluation budget of 1 GB: an ERROR from ff.json_logic, reason
--- ERROR and the default from ff.evaluate, and the memory is given back
+-- the per-evaluation budget (1 GB for ff.json_logic, ff.evaluation_memory
+-- for a flag): an ERROR from ff.json_logic, reason ERROR and the default
+-- from ff.evaluate, and the memory is given back
 CREATE TEMP TABLE hog AS
     SELECT jsonb_build_object('a', jsonb_agg(i)) AS ctx FROM generate_series(1, 100000) AS i;
 SELECT * FROM pg_temp.try_hint($$SELECT ff.json_logic('{"reduce": [{"var": "a"}, {"merge": [{"var": "accumulator"}, [{"var": "current"}]]}, []]}', ctx) FROM hog$$);
@@ -254,6 +259,31 @@ SELECT ff.get_bool('hog', ctx, true) AS get_bool FROM hog;
 SELECT ff.get_bool('hog', '{"a": [1, 2, 3]}', false) AS small_input_works;
 SELECT sum(total_bytes) < 64 * 1024 * 1024 AS scratch_given_back
   FROM pg_backend_memory_contexts WHERE name = 'feature_flags scratch';
+-- flag evaluations have their own, smaller budget, ff.evaluation_memory
+-- (default 16MB, 1MB to 1GB): a flag that needs more answers ERROR and the
+-- caller's default and names the setting, ff.json_logic keeps its 1 GB,
+-- and a session may raise the setting
+SHOW ff.evaluation_memory;
+SELECT * FROM pg_temp.try_hint($$SET ff.evaluation_memory = '512kB'$$);
+SELECT * FROM pg_temp.try_hint($$SET ff.evaluation_memory = '2GB'$$);
+SELECT key FROM ff.create_flag('doubler', targeting =>
+    '{"if": [{"reduce": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40], {"cat": [{"var": "accumulator"}, {"var": "accumulator"}]}, "x"]}, "on", "off"]}');
+SELECT r.value, r.reason, r.error_code, r.error_message FROM ff.evaluate('doubler', '{}', 'false') AS r;
+CREATE TEMP TABLE list100k AS
+    SELECT jsonb_build_object('targetingKey', 'u5', 'beta', jsonb_agg('u' || i)) AS ctx
+      FROM generate_series(1, 100000) AS i;
+SELECT key FROM ff.create_flag('beta-list', targeting =>
+    '{"if": [{"in": [{"var": "targetingKey"}, {"var": "beta"}]}, "on", "off"]}');
+SET ff.evaluation_memory = '1MB';
+SELECT r.value, r.reason, r.error_code, r.error_message
+  FROM list100k, ff.evaluate('beta-list', ctx, 'false') AS r;
+SELECT ff.get_bool('beta-list', ctx, true) AS over_1mb_gives_default FROM list100k;
+SELECT ff.json_logic('{"in": [{"var": "targetingKey"}, {"var": "beta"}]}', ctx) AS json_logic_unaffected
+  FROM list100k;
+SET ff.evaluation_memory = '64MB';
+SELECT ff.get_bool('beta-list', ctx, false) AS fits_in_64mb FROM list100k;
+RESET ff.evaluation_memory;
+SELECT ff.get_bool('beta-list', ctx, false) AS fits_in_the_default FROM list100k;
 -- memory: evaluations over 1,000,000 elements do not accumulate memory
 CREATE FUNCTION pg_temp.backend_bytes() RETURNS bigint
 LANGUAGE sql AS $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;

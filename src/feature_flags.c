@@ -29,6 +29,7 @@ char	   *ff_environment = NULL;
 char	   *ff_notify_channel = NULL;
 char	   *ff_change_comment = NULL;
 int			ff_invalid_targeting = FF_INVALID_TARGETING_ERROR;
+int			ff_evaluation_memory = 16 * 1024;
 
 /* the values of ff.invalid_targeting */
 static const struct config_enum_entry ff_invalid_targeting_options[] = {
@@ -157,6 +158,18 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, FFStatsAssignTrack, NULL);
+
+	DefineCustomIntVariable("ff.evaluation_memory",
+							"Memory one flag evaluation may use for the values its targeting computes and reads from the context.",
+							"An evaluation that needs more answers the caller's default with reason ERROR (PARSE_ERROR). "
+							"ff.json_logic is not limited by it (1 GB).",
+							&ff_evaluation_memory,
+							16 * 1024,
+							1024,
+							1024 * 1024,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
 
 	/* a PGC_POSTMASTER setting can only be defined while preloading */
 	if (process_shared_preload_libraries_in_progress)

@@ -31,5 +31,6 @@ typedef enum FFInvalidTargeting
 }			FFInvalidTargeting;
 
 extern int	ff_invalid_targeting;
+extern int	ff_evaluation_memory;	/* kB */
 
 #endif							/* FEATURE_FLAGS_H */

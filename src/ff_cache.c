@@ -208,7 +208,7 @@ static Oid	FFWatchedRelids[FF_NUM_TABLES];
  */
 static SnapshotData FFLoadSnapshotData = {SNAPSHOT_MVCC};
 
-static MemoryContext FFScratchContext = NULL;
+static FFArenaBudget FFScratchBudget = {NULL, 0, false};
 static JLArena *FFScratch = NULL;
 
 /* ---------------------------------------------------------------------
@@ -2004,24 +2004,37 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
  * --------------------------------------------------------------------- */
 
 /*
- * FFScratchArena returns the per-backend scratch arena, emptied.  Values
- * evaluated into it live until the next evaluation call.
+ * FFScratchArena returns the per-backend scratch arena, emptied, whose
+ * allocations fail once it holds limit bytes.  Values evaluated into it
+ * live until the next evaluation call.
  */
 JLArena *
-FFScratchArena(void)
+FFScratchArena(Size limit)
 {
 	if (FFScratch == NULL)
 	{
-		if (FFScratchContext == NULL)
-			FFScratchContext = AllocSetContextCreate(TopMemoryContext,
-													 "feature_flags scratch",
-													 ALLOCSET_DEFAULT_SIZES);
-		FFScratch = FFArenaCreateBudget(FFScratchContext,
-										(Size) FF_SCRATCH_LIMIT_MB * 1024 * 1024);
+		if (FFScratchBudget.cxt == NULL)
+			FFScratchBudget.cxt = AllocSetContextCreate(TopMemoryContext,
+														"feature_flags scratch",
+														ALLOCSET_DEFAULT_SIZES);
+		FFScratchBudget.limit = limit;
+		FFScratch = FFArenaCreateBudget(&FFScratchBudget);
 	}
 	else
 		JLArenaReset(FFScratch);
+	FFScratchBudget.limit = limit;
+	FFScratchBudget.exhausted = false;
 	return FFScratch;
+}
+
+/*
+ * FFScratchExhausted tells whether an allocation from the scratch arena
+ * failed since FFScratchArena last handed it out.
+ */
+bool
+FFScratchExhausted(void)
+{
+	return FFScratchBudget.exhausted;
 }
 
 /*

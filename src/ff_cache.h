@@ -219,7 +219,8 @@ extern void FFCacheGetStats(FFCacheStats *stats);
 /* size zeroed bytes that live as long as env's generation */
 extern void *FFCacheEnvAllocZero(FFCacheEnv *env, size_t size);
 
-/* the per-call scratch arena, reset */
-extern JLArena *FFScratchArena(void);
+/* the per-call scratch arena, reset, that may hold at most limit bytes */
+extern JLArena *FFScratchArena(Size limit);
+extern bool FFScratchExhausted(void);
 
 #endif							/* FF_CACHE_H */

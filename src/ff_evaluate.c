@@ -30,6 +30,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -394,7 +395,8 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 		FFStatementEpochSeconds();
 
 	/* FFResolve sets every field of res (no memset of its message buffer) */
-	FFResolve(&flag->flag, &ctx, FFScratchArena(), &res);
+	FFResolve(&flag->flag, &ctx,
+			  FFScratchArena((Size) ff_evaluation_memory * 1024), &res);
 	if (input->is_row)
 		FFRowDataRelease(&rdata);
 	if (input->is_row ? rdata.base.too_deep : data.too_deep)
@@ -412,15 +414,19 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	if (input->is_row ? rdata.base.no_memory : data.no_memory)
 	{
 		FFOutcomeError(out, FF_ERROR_PARSE_ERROR,
-					   "flag \"%s\": evaluation ran out of memory: the context values the rule reads took more than %d MB to convert",
-					   flag->key, FF_SCRATCH_LIMIT_MB);
+					   "flag \"%s\": evaluation ran out of memory: the context values the rule reads took more than ff.evaluation_memory (%s) to convert",
+					   flag->key, GetConfigOptionByName("ff.evaluation_memory", NULL, false));
 		return;
 	}
 	out->reason = res.reason;
 	out->error = res.error_code;
 	out->variant = res.reason == FF_REASON_ERROR ? -1 : res.variant;
 	if (res.error_code != FF_ERROR_NONE)
-		out->message = pstrdup(res.error_message);
+		out->message = FFScratchExhausted() ?
+			psprintf("%s: the values it computes took more than ff.evaluation_memory (%s)",
+					 res.error_message,
+					 GetConfigOptionByName("ff.evaluation_memory", NULL, false)) :
+			pstrdup(res.error_message);
 	FFTypeCheck(out, want);
 }
 
@@ -1739,7 +1745,7 @@ ff_json_logic(PG_FUNCTION_ARGS)
 	rule = PG_GETARG_JSONB_P(0);
 	data = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 
-	scratch = FFScratchArena();
+	scratch = FFScratchArena(FF_SCRATCH_LIMIT);
 	compiled = FFCompileArg(scratch, rule, false, false, "JSON Logic rule");
 	FFContextInitJsonb(&ctx, &jdata, data);
 	memset(&err, 0, sizeof(err));
@@ -1826,7 +1832,7 @@ ff_check_rule(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(0))
 	{
-		JLArena    *scratch = FFScratchArena();
+		JLArena    *scratch = FFScratchArena(FF_SCRATCH_LIMIT);
 
 		compiled = FFCompileArg(scratch, PG_GETARG_JSONB_P(0), true, flagd, label);
 		nseg = JLRuleSegmentCount(compiled);
@@ -1922,11 +1928,11 @@ ff_rule_compile_error(PG_FUNCTION_ARGS)
 	Jsonb	   *rule = PG_GETARG_JSONB_P(0);
 	JLError		err;
 
-	if (FFCompileRule(FFScratchArena(), rule, true, false, &err) != NULL)
+	if (FFCompileRule(FFScratchArena(FF_SCRATCH_LIMIT), rule, true, false, &err) != NULL)
 		PG_RETURN_NULL();
 	if (err.code == JL_ERR_BAD_ARGUMENTS)
 	{
-		if (FFCompileRule(FFScratchArena(), rule, true, true, &err) != NULL)
+		if (FFCompileRule(FFScratchArena(FF_SCRATCH_LIMIT), rule, true, true, &err) != NULL)
 			PG_RETURN_TEXT_P(cstring_to_text("flagd_call"));
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(FFCompileErrorName(err.code)));

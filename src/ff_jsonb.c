@@ -77,13 +77,6 @@ FFArenaCreate(MemoryContext cxt)
 	return arena;
 }
 
-/* a budgeted arena: its memory context and the most it may hold */
-typedef struct FFArenaBudget
-{
-	MemoryContext cxt;
-	Size		limit;
-} FFArenaBudget;
-
 /*
  * FFArenaAllocBudget is FFArenaAlloc with a ceiling: once the arena's
  * context holds limit bytes it returns NULL, which the core reports as
@@ -98,7 +91,10 @@ FFArenaAllocBudget(void *ctx, size_t size)
 
 	if (size > budget->limit ||
 		MemoryContextMemAllocated(budget->cxt, false) > budget->limit - size)
+	{
+		budget->exhausted = true;
 		return NULL;
+	}
 	return MemoryContextAllocExtended(budget->cxt, size, MCXT_ALLOC_HUGE);
 }
 
@@ -112,20 +108,18 @@ FFArenaReleaseBudget(void *ctx, void *ptr)
 }
 
 /*
- * FFArenaCreateBudget creates a JLArena in memory context cxt whose
- * allocations fail (NULL, not ERROR) once cxt holds limit bytes.
+ * FFArenaCreateBudget creates a JLArena in memory context budget->cxt whose
+ * allocations fail (NULL, not ERROR) once that context holds budget->limit
+ * bytes.  The budget must live as long as the arena; its limit is read at
+ * every allocation.
  */
 JLArena *
-FFArenaCreateBudget(MemoryContext cxt, Size limit)
+FFArenaCreateBudget(FFArenaBudget *budget)
 {
 	JLAllocator *allocator;
-	FFArenaBudget *budget;
 	JLArena    *arena;
 
-	budget = MemoryContextAllocZero(cxt, sizeof(FFArenaBudget));
-	budget->cxt = cxt;
-	budget->limit = limit;
-	allocator = MemoryContextAllocZero(cxt, sizeof(JLAllocator));
+	allocator = MemoryContextAllocZero(budget->cxt, sizeof(JLAllocator));
 	allocator->alloc = FFArenaAllocBudget;
 	allocator->release = FFArenaReleaseBudget;
 	allocator->ctx = budget;

@@ -70,14 +70,28 @@ FFLookupCheck(void *p, FFJsonbData *jd)
 }
 
 extern JLArena *FFArenaCreate(MemoryContext cxt);
-/* the same, failing (NULL) once the context holds limit bytes */
-extern JLArena *FFArenaCreateBudget(MemoryContext cxt, Size limit);
 
 /*
- * The memory one evaluation (ff.evaluate, ff.json_logic ...) may use for
- * the values it computes and converts, in MB.
+ * a budgeted arena's memory context and the most it may hold; the owner
+ * may change limit between two evaluations
+ */
+typedef struct FFArenaBudget
+{
+	MemoryContext cxt;
+	Size		limit;
+	bool		exhausted;		/* an allocation failed since the owner reset it */
+} FFArenaBudget;
+
+/* an arena in budget->cxt that fails (NULL) once the context holds budget->limit bytes */
+extern JLArena *FFArenaCreateBudget(FFArenaBudget *budget);
+
+/*
+ * The memory one ff.json_logic call may use for the values it computes and
+ * converts, in MB.  Flag evaluations have their own, smaller budget,
+ * ff.evaluation_memory.
  */
 #define FF_SCRATCH_LIMIT_MB 1024
+#define FF_SCRATCH_LIMIT ((Size) FF_SCRATCH_LIMIT_MB * 1024 * 1024)
 
 /*
  * jsonb -> JLValue; copy = false lets strings point into the jsonb.
