@@ -311,6 +311,27 @@ SELECT pg_temp.backend_bytes() - :before < 4 * 1024 * 1024 AS memory_does_not_gr
 -- =====================================================================
 -- flag keys: the key syntax caps them at 200 characters
 SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag(repeat('k', 1000000))$$);
+-- (1.19) the write side's messages show such a name as its first 64
+-- characters and "...": 1.18 repeated it whole, 1 MB per error
+CREATE FUNCTION pg_temp.try_lengths(stmt text, OUT state text, OUT message text, OUT hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    state := 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+END;
+$$;
+SELECT s.call, h.state, length(h.message) AS message_length, right(h.message, 48) AS message_end,
+       length(h.hint) AS hint_length
+  FROM (VALUES ('create_flag', $$SELECT ff.create_flag(repeat('k', 1000000))$$),
+               ('create_segment', $$SELECT ff.create_segment(repeat('s', 1000000))$$),
+               ('create_environment', $$SELECT ff.create_environment(repeat('e', 1000000))$$),
+               ('enable_flag', $$SELECT ff.enable_flag(repeat('k', 1000000))$$),
+               ('add_segment_keys', $$SELECT ff.add_segment_keys(repeat('s', 1000000), '{a}')$$),
+               ('environment argument', $$SELECT ff.enable_flag('x', repeat('e', 1000000))$$))
+       AS s (call, stmt),
+       pg_temp.try_lengths(s.stmt) AS h;
 -- evaluating a 1,000,000-character key is FLAG_NOT_FOUND, nothing more
 SELECT reason, error_code, left(error_message, 20) AS message_start, length(error_message) AS message_length
   FROM ff.evaluate(repeat('k', 1000000), '{}', 'false');

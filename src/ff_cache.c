@@ -173,6 +173,10 @@ typedef struct FFCacheGen
 	LocalTransactionId lxid;
 	TimestampTz stmt_start;
 	CommandId	cid;
+
+	/* this transaction's configuration writes when it was built */
+	uint64		write_seq;		/* FFWriteSeq */
+	bool		during_write;	/* while a write statement was under way */
 } FFCacheGen;
 
 /*
@@ -190,6 +194,29 @@ static bool FFCacheValid = false;
 static bool FFCacheRecheck = false;	/* see FFRelcacheCallback */
 static bool FFCacheSubAborted = false;	/* see FFCacheSubXactCallback */
 static uint64 FFInvalCount = 0;
+
+/*
+ * The configuration write statements of the current transaction.  The
+ * relcache invalidation that tells this backend about its own writes is
+ * queued by the AFTER STATEMENT trigger ff_invalidate_cache, which fires
+ * after the AFTER ROW triggers of the statement and after the statement
+ * triggers whose names sort before its own.  An evaluation in such a
+ * trigger -- an audit trigger a user wrote on ff.flags -- runs with a
+ * snapshot that sees the statement's rows, so it must not be served by a
+ * generation built before them.  The BEFORE STATEMENT trigger
+ * ff_01_writer_lock counts a write statement in (FFCacheNoteWriteStart),
+ * ff_invalidate_cache counts it out (FFCacheNoteWriteEnd), and a
+ * generation built before the current transaction's last write statement
+ * began, or while one was under way, is rebuilt at the next command
+ * (FFCacheAcquire).  FFWriteLevels keeps the subtransaction level of each
+ * statement under way, so that a write statement ended by an error caught
+ * in an exception block stops counting when its subtransaction aborts.
+ */
+#define FF_MAX_WRITE_DEPTH 32
+static LocalTransactionId FFWriteLxid = InvalidLocalTransactionId;
+static uint64 FFWriteSeq = 0;
+static int	FFWriteDepth = 0;
+static int	FFWriteLevels[FF_MAX_WRITE_DEPTH];
 static int64 FFRebuildCount = 0;
 static int64 FFGenerationCounter = 0;
 static Oid	FFWatchedRelids[FF_NUM_TABLES];
@@ -388,7 +415,58 @@ FFCacheSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		int			level = GetCurrentTransactionNestLevel();
+
 		FFCacheSubAborted = true;
+		/* the write statements the aborted subtransaction began are over */
+		if (FFWriteLxid == MyProc->lxid)
+			while (FFWriteDepth > 0 && FFWriteDepth <= FF_MAX_WRITE_DEPTH &&
+				   FFWriteLevels[FFWriteDepth - 1] >= level)
+				FFWriteDepth--;
+	}
+}
+
+/*
+ * FFCacheNoteWriteStart counts a configuration write statement of this
+ * transaction in; called by the BEFORE STATEMENT trigger ff_01_writer_lock
+ * (see FFWriteDepth).
+ */
+void
+FFCacheNoteWriteStart(void)
+{
+	if (FFWriteLxid != MyProc->lxid)
+	{
+		FFWriteLxid = MyProc->lxid;
+		FFWriteDepth = 0;
+	}
+	if (FFWriteDepth < FF_MAX_WRITE_DEPTH)
+		FFWriteLevels[FFWriteDepth] = GetCurrentTransactionNestLevel();
+	FFWriteDepth++;
+	FFWriteSeq++;
+}
+
+/*
+ * FFCacheNoteWriteEnd counts a configuration write statement out; called by
+ * the AFTER STATEMENT trigger ff_invalidate_cache.
+ */
+void
+FFCacheNoteWriteEnd(void)
+{
+	if (FFWriteLxid == MyProc->lxid && FFWriteDepth > 0)
+		FFWriteDepth--;
+}
+
+/*
+ * FFCacheBehindOwnWrites tells whether generation gen may miss rows that
+ * this transaction's write statements wrote and the current command sees:
+ * it was built before the last of them began, or while one was under way.
+ */
+static inline bool
+FFCacheBehindOwnWrites(const FFCacheGen *gen, LocalTransactionId lxid)
+{
+	return FFWriteLxid == lxid && FFWriteSeq != 0 &&
+		(gen->write_seq != FFWriteSeq || gen->during_write);
 }
 
 /*
@@ -424,6 +502,8 @@ ff_invalidate_cache(PG_FUNCTION_ARGS)
 				 errmsg("function ff.invalidate_cache() was not called by the trigger manager"),
 				 errhint("Attach it as an AFTER ... FOR EACH STATEMENT trigger.")));
 	trigdata = (TriggerData *) fcinfo->context;
+	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		FFCacheNoteWriteEnd();
 	signal = get_relname_relid(FF_CACHE_SIGNAL_NAME,
 							   RelationGetNamespace(trigdata->tg_relation));
 	if (OidIsValid(signal))
@@ -681,7 +761,8 @@ FFCacheAcquire(void)
 	 * memory it took go with it.
 	 */
 	if (gen == NULL || !FFCacheValid || gen->loading != 0 ||
-		(gen->statement_only && !same_statement))
+		(gen->statement_only && !same_statement) ||
+		FFCacheBehindOwnWrites(gen, lxid))
 	{
 		FFCacheRebuild();
 		gen = FFCurrentGen;
@@ -696,6 +777,8 @@ FFCacheAcquire(void)
 		 * not see: the generation serves this statement only.
 		 */
 		gen->statement_only = same_statement;
+		gen->write_seq = FFWriteSeq;
+		gen->during_write = FFWriteLxid == lxid && FFWriteDepth > 0;
 	}
 	gen->lxid = lxid;
 	gen->stmt_start = stmt_start;

@@ -221,6 +221,10 @@ extern void *FFCacheEnvAllocZero(FFCacheEnv *env, size_t size);
 
 /* the per-call scratch arena, reset, that may hold at most limit bytes */
 extern JLArena *FFScratchArena(Size limit);
+
+/* this transaction's configuration write statements (the triggers) */
+extern void FFCacheNoteWriteStart(void);
+extern void FFCacheNoteWriteEnd(void);
 extern bool FFScratchExhausted(void);
 
 #endif							/* FF_CACHE_H */

@@ -82,6 +82,7 @@
 #include "utils/xid8.h"
 
 #include "feature_flags.h"
+#include "ff_cache.h"
 #include "ff_history.h"
 #include "ff_schedule.h"
 #include "jsonlogic.h"
@@ -2199,6 +2200,8 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 	FFTriggerSavedUser saved;
 
 	(void) FFTriggerData(fcinfo, "ff._history_writer_lock");
+	/* the evaluation cache learns of the write statement (ff_cache.c) */
+	FFCacheNoteWriteStart();
 	if (FFHistoryLockSubid != InvalidSubTransactionId)
 		return PointerGetDatum(NULL);
 
@@ -2248,6 +2251,8 @@ ff_history_writer_lock_1_5(PG_FUNCTION_ARGS)
 	Oid			versions_relid = FFTriggerRelid(RelationGetNamespace(trigdata->tg_relation),
 												"versions");
 
+	/* the evaluation cache learns of the write statement (ff_cache.c) */
+	FFCacheNoteWriteStart();
 	if (FFHistoryTakeWriterLock(versions_relid) && IsolationUsesXactSnapshot())
 	{
 		FFHistoryHead head;

@@ -26,6 +26,18 @@ RETURN '^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$';
 COMMENT ON FUNCTION ff._name_pattern() IS
 'Internal: the regular expression that flag keys, environment names and segment names must match';
 
+-- ff._name_in_message returns a name as an error message shows it: whole
+-- when it is at most 200 characters long (every valid name is), else its
+-- first 64 characters and "..." (1.19: a 1,000,000-character name was
+-- repeated whole in the message and the server log).
+CREATE FUNCTION ff._name_in_message(name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN length(name) <= 200 THEN name ELSE left(name, 64) || '...' END;
+
+COMMENT ON FUNCTION ff._name_in_message(text) IS
+'Internal: a name as error messages show it: whole up to 200 characters, else its first 64 and "..."';
+
 -- ff._check_name raises an error when a flag key, environment name or
 -- segment name does not follow the name rule.
 CREATE FUNCTION ff._check_name(kind text, name text, context text DEFAULT '')
@@ -37,7 +49,7 @@ BEGIN
     IF name IS NULL OR name ~ ff._name_pattern() THEN
         RETURN;
     END IF;
-    RAISE EXCEPTION 'invalid % "%"%', kind, name, context
+    RAISE EXCEPTION 'invalid % "%"%', kind, ff._name_in_message(name), context
         USING ERRCODE = 'invalid_parameter_value',
               DETAIL = CASE
                   WHEN name = '' THEN 'The name is empty.'

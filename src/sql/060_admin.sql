@@ -43,11 +43,11 @@ BEGIN
                       (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e))
             || ff._create_hint('environment', env);
         IF source = 'setting' THEN
-            RAISE EXCEPTION 'environment "%" does not exist', env
+            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
                 USING ERRCODE = 'undefined_object',
                       DETAIL = 'The name comes from the ff.environment setting.', HINT = hint;
         ELSE
-            RAISE EXCEPTION 'environment "%" does not exist', env
+            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
                 USING ERRCODE = 'undefined_object', HINT = hint;
         END IF;
     END IF;
@@ -76,7 +76,7 @@ BEGIN
     SELECT string_agg(format('"%s"', f.environment), ', ' ORDER BY f.environment) INTO elsewhere
       FROM ff.flags AS f WHERE f.key = _flag_not_found.key;
     IF elsewhere IS NULL THEN
-        RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
+        RAISE EXCEPTION 'flag "%" does not exist in environment "%"', ff._name_in_message(key), environment
             USING ERRCODE = 'undefined_object',
                   HINT = ff._perhaps_you_meant(key, ARRAY(SELECT f.key FROM ff.flags AS f
                                                            WHERE f.environment = _flag_not_found.environment))
@@ -110,7 +110,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = format('Pass the name of a segment of environment "%s"; ff.segments lists them.', environment);
     END IF;
-    RAISE EXCEPTION 'segment "%" does not exist in environment "%"', segment, environment
+    RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
         USING ERRCODE = 'undefined_object',
               HINT = ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
                                                            WHERE g.environment = _segment_not_found.environment))

@@ -220,13 +220,13 @@ DECLARE
     sql         text;
     a           record;
     seen        text;
-    example     constant text := 'For example SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id), ''off''), u.converted FROM users AS u';
+    example     constant text := 'For example SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id::text), ''off''), u.converted FROM users AS u';
 BEGIN
     IF query IS NULL OR control IS NULL OR confidence IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
             CASE WHEN query IS NULL THEN 'query' WHEN control IS NULL THEN 'control' ELSE 'confidence' END
             USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'For example SELECT * FROM ff.experiment_results($q$SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id), ''off''), u.converted FROM users AS u$q$, control => ''off'');';
+                  HINT = 'For example SELECT * FROM ff.experiment_results($q$SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id::text), ''off''), u.converted FROM users AS u$q$, control => ''off'');';
     END IF;
     -- (an interval of a confidence closer to 1 than a double tells apart
     -- from it has no quantile)
