@@ -60,8 +60,11 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
@@ -177,6 +180,10 @@ typedef struct FFCacheGen
 	/* this transaction's configuration writes when it was built */
 	uint64		write_seq;		/* FFWriteSeq */
 	bool		during_write;	/* while a write statement was under way */
+
+	/* other sessions' configuration commits when it was built (FFCommits) */
+	uint64		commits_started;
+	bool		commits_clean;	/* none was between its start and its end */
 } FFCacheGen;
 
 /*
@@ -213,6 +220,37 @@ static uint64 FFInvalCount = 0;
  * in an exception block stops counting when its subtransaction aborts.
  */
 #define FF_MAX_WRITE_DEPTH 32
+
+/*
+ * Configuration commits under way, in shared memory (only when the library
+ * is preloaded).  PostgreSQL makes a commit visible to new snapshots just
+ * before it queues the commit's invalidations, so a statement that starts
+ * in between sees the new rows but no invalidation yet, and a cache
+ * trusted on the invalidations alone would answer it, and the statements
+ * after it until the invalidation arrives, with the old configuration.  A
+ * transaction that wrote configuration counts itself in "started" before
+ * its commit (XACT_EVENT_PRE_COMMIT) and in "done" once the commit is
+ * visible (XACT_EVENT_COMMIT, which comes before the invalidations are
+ * sent), or when it aborts after all.  A statement reads "done", takes its
+ * snapshot, then reads "started": when the two are equal, every commit
+ * counted was visible before the snapshot, and the generation built then
+ * is "clean"; a commit its snapshot sees was counted in "started" before it
+ * became visible.  So a clean generation serves a later statement only if
+ * "started" has not moved since; any other is rebuilt (FFCacheAcquire).
+ * Prepared transactions are not counted: COMMIT PREPARED runs in a session
+ * that did not write.
+ */
+typedef struct FFCacheCommits
+{
+	pg_atomic_uint64 started;
+	pg_atomic_uint64 done;
+} FFCacheCommits;
+
+static FFCacheCommits *FFCommits = NULL;
+static shmem_request_hook_type FFCachePrevShmemRequest = NULL;
+static shmem_startup_hook_type FFCachePrevShmemStartup = NULL;
+static bool FFCommitWrote = false;	/* this transaction wrote configuration */
+static bool FFCommitCounted = false;	/* and counted itself in "started" */
 static LocalTransactionId FFWriteLxid = InvalidLocalTransactionId;
 static uint64 FFWriteSeq = 0;
 static int	FFWriteDepth = 0;
@@ -428,6 +466,78 @@ FFCacheSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
+ * FFCacheXactCallback counts this transaction's commit of configuration in
+ * the shared commit counters (see FFCacheCommits).
+ */
+static void
+FFCacheXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (FFCommitWrote && FFCommits != NULL)
+			{
+				pg_atomic_fetch_add_u64(&FFCommits->started, 1);
+				FFCommitCounted = true;
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			if (FFCommitCounted)
+				pg_atomic_fetch_add_u64(&FFCommits->done, 1);
+			FFCommitCounted = false;
+			FFCommitWrote = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * FFCacheShmemRequest reserves the commit counters.
+ */
+static void
+FFCacheShmemRequest(void)
+{
+	if (FFCachePrevShmemRequest)
+		FFCachePrevShmemRequest();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(FFCacheCommits)));
+}
+
+/*
+ * FFCacheShmemStartup attaches the commit counters, or creates them.
+ */
+static void
+FFCacheShmemStartup(void)
+{
+	bool		found;
+
+	if (FFCachePrevShmemStartup)
+		FFCachePrevShmemStartup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	FFCommits = ShmemInitStruct("feature_flags configuration commits",
+								sizeof(FFCacheCommits), &found);
+	if (!found)
+	{
+		pg_atomic_init_u64(&FFCommits->started, 0);
+		pg_atomic_init_u64(&FFCommits->done, 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * FFCacheNoteCommitSignal notes that this transaction wrote configuration
+ * (the statement trigger ff_invalidate_cache, or its row variant on a
+ * subscriber), so that its commit is counted (FFCacheXactCallback).
+ */
+static inline void
+FFCacheNoteCommitSignal(void)
+{
+	FFCommitWrote = true;
+}
+
+/*
  * FFCacheNoteWriteStart counts a configuration write statement of this
  * transaction in; called by the BEFORE STATEMENT trigger ff_01_writer_lock
  * (see FFWriteDepth).
@@ -444,6 +554,7 @@ FFCacheNoteWriteStart(void)
 		FFWriteLevels[FFWriteDepth] = GetCurrentTransactionNestLevel();
 	FFWriteDepth++;
 	FFWriteSeq++;
+	FFCacheNoteCommitSignal();
 }
 
 /*
@@ -470,14 +581,22 @@ FFCacheBehindOwnWrites(const FFCacheGen *gen, LocalTransactionId lxid)
 }
 
 /*
- * FFCacheInit registers the relcache and subtransaction callbacks; called
- * once from _PG_init.
+ * FFCacheInit registers the relcache, subtransaction and transaction
+ * callbacks, and, while preloading, the commit counters' shared memory;
+ * called once from _PG_init.
  */
 void
 FFCacheInit(void)
 {
 	CacheRegisterRelcacheCallback(FFRelcacheCallback, (Datum) 0);
 	RegisterSubXactCallback(FFCacheSubXactCallback, NULL);
+	RegisterXactCallback(FFCacheXactCallback, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	FFCachePrevShmemRequest = shmem_request_hook;
+	shmem_request_hook = FFCacheShmemRequest;
+	FFCachePrevShmemStartup = shmem_startup_hook;
+	shmem_startup_hook = FFCacheShmemStartup;
 }
 
 PG_FUNCTION_INFO_V1(ff_invalidate_cache);
@@ -504,6 +623,7 @@ ff_invalidate_cache(PG_FUNCTION_ARGS)
 	trigdata = (TriggerData *) fcinfo->context;
 	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		FFCacheNoteWriteEnd();
+	FFCacheNoteCommitSignal();
 	signal = get_relname_relid(FF_CACHE_SIGNAL_NAME,
 							   RelationGetNamespace(trigdata->tg_relation));
 	if (OidIsValid(signal))
@@ -742,6 +862,8 @@ FFCacheAcquire(void)
 	FFCacheGen *gen = FFCurrentGen;
 	bool		same_statement;
 	bool		rebuilt = false;
+	uint64		commits_done = 0;
+	uint64		commits_started = 0;
 
 	same_statement = gen != NULL && gen->lxid == lxid &&
 		gen->stmt_start == stmt_start && gen->cid == cid;
@@ -756,13 +878,36 @@ FFCacheAcquire(void)
 	gen = FFCurrentGen;
 
 	/*
+	 * A new statement's snapshot, between the two commit counters (see
+	 * FFCacheCommits): a configuration commit it sees but whose
+	 * invalidation has not arrived yet moved "started" since the
+	 * generation was built.
+	 */
+	if (!same_statement)
+	{
+		if (FFCommits != NULL)
+		{
+			commits_done = pg_atomic_read_u64(&FFCommits->done);
+			pg_memory_barrier();
+		}
+		GetSnapshotData(&FFLoadSnapshotData);
+		if (FFCommits != NULL)
+		{
+			pg_memory_barrier();
+			commits_started = pg_atomic_read_u64(&FFCommits->started);
+		}
+	}
+
+	/*
 	 * A generation whose lazy load was interrupted by an ERROR (a cancel, a
 	 * timeout, out of memory) is discarded whole: its partial state and the
 	 * memory it took go with it.
 	 */
 	if (gen == NULL || !FFCacheValid || gen->loading != 0 ||
 		(gen->statement_only && !same_statement) ||
-		FFCacheBehindOwnWrites(gen, lxid))
+		FFCacheBehindOwnWrites(gen, lxid) ||
+		(FFCommits != NULL && !same_statement &&
+		 (!gen->commits_clean || gen->commits_started != commits_started)))
 	{
 		FFCacheRebuild();
 		gen = FFCurrentGen;
@@ -779,19 +924,20 @@ FFCacheAcquire(void)
 		gen->statement_only = same_statement;
 		gen->write_seq = FFWriteSeq;
 		gen->during_write = FFWriteLxid == lxid && FFWriteDepth > 0;
+		gen->commits_started = commits_started;
+		gen->commits_clean = !same_statement && commits_done == commits_started;
 	}
 	gen->lxid = lxid;
 	gen->stmt_start = stmt_start;
 	gen->cid = cid;
 
 	/*
-	 * After the invalidations: a change whose commit this snapshot sees has
-	 * normally invalidated the cache already (PostgreSQL makes a commit
-	 * visible just before it sends the invalidations, the same short window
-	 * its own catalog caches have).
+	 * The snapshot was taken after the invalidations: a change whose commit
+	 * it sees has normally invalidated the cache already.  PostgreSQL makes
+	 * a commit visible just before it sends the invalidations, the same
+	 * short window its own catalog caches have; with the library preloaded,
+	 * the commit counters close it (FFCacheCommits).
 	 */
-	if (!same_statement)
-		GetSnapshotData(&FFLoadSnapshotData);
 	if (rebuilt)
 		gen->built_xmin = FFLoadSnapshotData.xmin;
 	return gen;

@@ -992,6 +992,12 @@ BEGIN
     -- compiles over the stored flag, with segments the environment has
     PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);
 
+    -- (1.19) the history's writer lock before the flag's row lock, the
+    -- order every writer takes them in: a statement that changes no row
+    -- still fires ff_01_writer_lock.  1.18 locked the row first, and
+    -- deadlocked with a writer that held the writer lock and then wrote
+    -- the same flag (the scheduled-change runner calls this function).
+    UPDATE ff.flags SET key = key WHERE false;
     -- the stored flag (if any) with the draft's members over it; JSON null
     -- removes the default variant or the targeting (the validation trigger
     -- stores {} as none too), and null metadata is {}

@@ -9,10 +9,16 @@
 --     message to the client and in the server log);
 --   * ff._experiment_results: the HINTs' example query converts the user id
 --     to text (jsonb_build_object('targetingKey', u.id::text)); a number
---     is no targeting key, so the example put every user in one group.
+--     is no targeting key, so the example put every user in one group;
+--   * ff.apply_draft takes the history's writer lock before it locks the
+--     flag's row, as every writer does (1.18 locked the row first and
+--     deadlocked with a writer of the same flag; the scheduled-change
+--     runner calls it).
 -- The 1.19 library (the memory budget of a flag evaluation,
 -- ff.evaluation_memory; evaluations in triggers on the configuration tables
--- see the statement's rows) serves every earlier version as well.
+-- see the statement's rows; with the library preloaded, shared commit
+-- counters close the instant between a commit becoming visible and its
+-- invalidation arriving) serves every earlier version as well.
 
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.19'" to load this file. \quit
 
@@ -307,3 +313,101 @@ $$;
 
 COMMENT ON FUNCTION ff._experiment_results(text, text, jsonb, double precision, text) IS
 'Internal: the work of ff.experiment_results; the caller''s query is parsed and run with the caller''s search_path';
+
+-- ff.apply_draft saves a draft of a flag: the write counterpart of
+-- ff.evaluate_draft (1.14).  The draft is a flagd flag object; the members
+-- it gives replace the stored flag's, the others are kept (description,
+-- tags and owner always are).  A flag that does not exist is created from
+-- the draft, which must give its variants then.  The draft is checked with
+-- ff.evaluate_draft's checks first, so both refuse the same drafts with the
+-- same errors, then written through ff.flags, whose triggers validate,
+-- record and notify as for any write.  A draft that changes nothing writes
+-- nothing (no new version).  It is always strict: ff.invalid_targeting and
+-- check_function_bodies (a restore's leniency) are pinned, so what a
+-- scheduled change saves does not depend on the session that runs it.
+CREATE OR REPLACE FUNCTION ff.apply_draft(flag_key text, draft jsonb, environment text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'error'
+SET check_function_bodies = on
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(apply_draft.environment);
+    old         ff.flags;
+    merged      ff.flags;
+    result      ff.flags;
+    stored      boolean;
+BEGIN
+    IF flag_key IS NULL OR draft IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN flag_key IS NULL THEN 'flag key' ELSE 'draft' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a flag key and a flagd flag object, for example SELECT ff.apply_draft(''checkout'', ''{"state": "DISABLED"}'');';
+    END IF;
+    PERFORM ff._check_name('flag', flag_key);
+    -- the checks of ff.evaluate_draft: an object of known members that
+    -- compiles over the stored flag, with segments the environment has
+    PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);
+
+    -- (1.19) the history's writer lock before the flag's row lock, the
+    -- order every writer takes them in: a statement that changes no row
+    -- still fires ff_01_writer_lock.  1.18 locked the row first, and
+    -- deadlocked with a writer that held the writer lock and then wrote
+    -- the same flag (the scheduled-change runner calls this function).
+    UPDATE ff.flags SET key = key WHERE false;
+    -- the stored flag (if any) with the draft's members over it; JSON null
+    -- removes the default variant or the targeting (the validation trigger
+    -- stores {} as none too), and null metadata is {}
+    SELECT * INTO old FROM ff.flags AS f WHERE f.environment = env AND f.key = flag_key FOR UPDATE;
+    stored := FOUND;
+    merged := old;
+    IF draft ? 'state' THEN
+        merged.state := draft ->> 'state';
+    END IF;
+    IF draft ? 'variants' THEN
+        merged.variants := draft -> 'variants';
+    END IF;
+    IF draft ? 'defaultVariant' THEN
+        merged.default_variant := draft ->> 'defaultVariant';
+    END IF;
+    IF draft ? 'targeting' THEN
+        merged.targeting := NULLIF(draft -> 'targeting', 'null');
+    END IF;
+    IF draft ? 'metadata' THEN
+        merged.metadata := COALESCE(NULLIF(draft -> 'metadata', 'null'), '{}');
+    END IF;
+
+    IF NOT stored THEN
+        INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
+        VALUES (env, flag_key, COALESCE(merged.state, 'ENABLED'), merged.variants, merged.default_variant,
+                merged.targeting, COALESCE(merged.metadata, '{}'))
+        RETURNING * INTO result;
+        RETURN result;
+    END IF;
+    IF (merged.state, merged.variants, merged.default_variant, merged.targeting, merged.metadata)
+       IS NOT DISTINCT FROM (old.state, old.variants, old.default_variant, old.targeting, old.metadata) THEN
+        RETURN old;
+    END IF;
+    UPDATE ff.flags AS t
+       SET state = merged.state,
+           variants = merged.variants,
+           -- variants of another type change the flag's type: derived again
+           flag_type = CASE WHEN merged.variants IS DISTINCT FROM old.variants THEN NULL ELSE t.flag_type END,
+           default_variant = merged.default_variant,
+           targeting = merged.targeting,
+           metadata = merged.metadata
+     WHERE t.environment = env AND t.key = flag_key
+    RETURNING * INTO result;
+    IF result.flag_type IS DISTINCT FROM old.flag_type THEN
+        RAISE WARNING 'flag "%" in environment "%" changes type from % to %', flag_key, env, old.flag_type, result.flag_type
+            USING DETAIL = pg_catalog.format('The draft''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',
+                                             result.flag_type, old.flag_type),
+                  HINT = 'If the change is a mistake, apply a draft with variants of the old type.';
+    END IF;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.apply_draft(text, jsonb, text) IS
+'Saves a draft of a flag (a flagd flag object: members given replace the stored flag''s, a missing flag is created); the write counterpart of ff.evaluate_draft; returns the flag''s row';
