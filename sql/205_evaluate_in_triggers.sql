@@ -86,6 +86,47 @@ SELECT ff.get_string('paint', '{}', '-') AS paint;
 SELECT rebuilds - :r1 AS rebuilds_after_the_write FROM ff.cache_info();
 ROLLBACK;
 
+-- a write to ff.approval_rules (the writer lock's other table, which no
+-- evaluation reads) leaves no rebuild at every later command
+BEGIN;
+DELETE FROM ff.approval_rules WHERE false;
+SELECT ff.get_string('paint', '{}', '-') AS paint;
+SELECT rebuilds AS r2 FROM ff.cache_info() \gset
+SELECT ff.get_string('paint', '{}', '-') AS paint;
+SELECT ff.get_string('paint', '{}', '-') AS paint;
+SELECT rebuilds - :r2 AS rebuilds_after_approval_rules FROM ff.cache_info();
+ROLLBACK;
+-- write statements nested 40 deep by a trigger, the deepest one failing
+-- in an exception block: all of them end, none keeps the rebuilds on
+CREATE FUNCTION public.trg_nest() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.key = 'paint' AND pg_trigger_depth() < 40 THEN
+        UPDATE ff.flags SET description = pg_trigger_depth()::text
+         WHERE environment = 'glue_trg' AND key = 'paint';
+    ELSIF NEW.key = 'paint' THEN
+        BEGIN
+            UPDATE ff.flags SET state = 'BOGUS' WHERE environment = 'glue_trg' AND key = 'trim';
+        EXCEPTION WHEN invalid_parameter_value THEN
+            NULL;
+        END;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER ab_nest AFTER UPDATE ON ff.flags FOR EACH ROW EXECUTE FUNCTION public.trg_nest();
+BEGIN;
+UPDATE ff.flags SET description = 'x' WHERE environment = 'glue_trg' AND key = 'paint';
+SELECT description FROM ff.flags WHERE environment = 'glue_trg' AND key = 'paint';
+SELECT ff.get_string('paint', '{}', '-') AS paint;
+SELECT rebuilds AS r3 FROM ff.cache_info() \gset
+SELECT ff.get_string('paint', '{}', '-') AS paint;
+SELECT ff.get_string('trim', '{}', '-') AS trim;
+SELECT rebuilds - :r3 AS rebuilds_after_nested_writes FROM ff.cache_info();
+ROLLBACK;
+DROP TRIGGER ab_nest ON ff.flags;
+DROP FUNCTION public.trg_nest();
+
 RESET ff.environment;
 DROP FUNCTION public.trg_log();
 DROP FUNCTION public.trg_key_log();

@@ -120,6 +120,33 @@ SELECT 'glue_row', 'tags', 'boolean', '{"on": true, "off": false}', 'off',
                                        FROM generate_series(1, 40) AS i)), 'on', 'off'));
 SELECT e.value, e.reason, e.error_code, e.error_message
   FROM (SELECT array_fill(''::text, ARRAY[1000000]) AS tags) AS r, ff.evaluate_row('tags', r, 'false', 'glue_row') AS e;
+-- (1.19 library) what a lookup would read from a row counts against the
+-- budget before it is read: a compressed value larger than the budget, or a
+-- whole array whose elements would not fit, ends the evaluation with an
+-- error result; one element of a large array is read in place (1.18
+-- expanded the whole array at every such lookup, outside the budget: 2.5 GB
+-- for 100 lookups of a 2,000,000-element array)
+CREATE TEMP TABLE big_row (a int[], s text);
+INSERT INTO big_row VALUES (array_fill(7, ARRAY[200000]), repeat('x', 3000000));
+SELECT pg_column_size(a) < 200000 * 4 AND pg_column_size(s) < 3000000 AS stored_compressed FROM big_row;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+SELECT 'glue_row', 'row-elements', 'boolean', '{"on": true, "off": false}', 'off',
+       jsonb_build_object('if', jsonb_build_array(
+           jsonb_build_object('and', (SELECT jsonb_agg(jsonb_build_object('==', jsonb_build_array(jsonb_build_object('var', 'a.' || i), 7)))
+                                        FROM generate_series(0, 199999, 4000) AS i)), 'on', 'off'));
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('glue_row', 'row-array', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{"in": [7, {"var": "a"}]}, "on", "off"]}'),
+    ('glue_row', 'row-text', 'boolean', '{"on": true, "off": false}', 'off', '{"if": [{"starts_with": [{"var": "s"}, "xx"]}, "on", "off"]}');
+SET ff.evaluation_memory = '1MB';
+SELECT k.key, e.value, e.reason, e.error_code, e.error_message
+  FROM big_row AS r, (VALUES ('row-elements'), ('row-array'), ('row-text')) AS k (key),
+       ff.evaluate_row(k.key, r, 'false', 'glue_row') AS e
+ ORDER BY k.key;
+RESET ff.evaluation_memory;
+SELECT k.key, e.value, e.reason, e.error_code
+  FROM big_row AS r, (VALUES ('row-elements'), ('row-array'), ('row-text')) AS k (key),
+       ff.evaluate_row(k.key, r, 'false', 'glue_row') AS e
+ ORDER BY k.key;
 DELETE FROM ff.flags WHERE environment = 'glue_row';
 DELETE FROM ff.environments WHERE name = 'glue_row';
 

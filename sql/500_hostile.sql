@@ -284,6 +284,12 @@ SET ff.evaluation_memory = '64MB';
 SELECT ff.get_bool('beta-list', ctx, false) AS fits_in_64mb FROM list100k;
 RESET ff.evaluation_memory;
 SELECT ff.get_bool('beta-list', ctx, false) AS fits_in_the_default FROM list100k;
+-- cat sizes its result from its arguments: a 10 MB context string is
+-- concatenated within the default budget (it grew by doubling, and needed
+-- three times the result)
+SELECT key FROM ff.create_flag('cat-long', targeting =>
+    '{"if": [{"==": [{"cat": [{"var": "s"}, "x"]}, "x"]}, "on", "off"]}');
+SELECT e.reason AS ten_mb_cat, e.error_message FROM ff.evaluate('cat-long', jsonb_build_object('s', repeat('a', 10000000)), 'false') AS e;
 -- memory: evaluations over 1,000,000 elements do not accumulate memory
 CREATE FUNCTION pg_temp.backend_bytes() RETURNS bigint
 LANGUAGE sql AS $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;
@@ -329,7 +335,14 @@ SELECT s.call, h.state, length(h.message) AS message_length, right(h.message, 48
                ('create_environment', $$SELECT ff.create_environment(repeat('e', 1000000))$$),
                ('enable_flag', $$SELECT ff.enable_flag(repeat('k', 1000000))$$),
                ('add_segment_keys', $$SELECT ff.add_segment_keys(repeat('s', 1000000), '{a}')$$),
-               ('environment argument', $$SELECT ff.enable_flag('x', repeat('e', 1000000))$$))
+               ('environment argument', $$SELECT ff.enable_flag('x', repeat('e', 1000000))$$),
+               ('rollback_flag', $$SELECT ff.rollback_flag(repeat('k', 1000000), 1)$$),
+               ('rollback_environment', $$SELECT ff.rollback_environment(repeat('e', 1000000), 1)$$),
+               ('evaluate_draft', $$SELECT ff.evaluate_draft(repeat('k', 1000000), '{}', '{}')$$),
+               ('evaluate_all', $$SELECT ff.evaluate_all('{}', repeat('e', 1000000))$$),
+               ('in_segment', $$SELECT ff.set_targeting('target', jsonb_build_object('in_segment', repeat('s', 1000000)))$$),
+               ('segment_keys', $$INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('hostile', repeat('s', 1000000), 'k')$$),
+               ('flags environment', $$INSERT INTO ff.flags (environment, key, variants) VALUES (repeat('e', 1000000), 'k', '{"a": 1}')$$))
        AS s (call, stmt),
        pg_temp.try_lengths(s.stmt) AS h;
 -- evaluating a 1,000,000-character key is FLAG_NOT_FOUND, nothing more

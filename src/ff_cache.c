@@ -216,10 +216,15 @@ static uint64 FFInvalCount = 0;
  * generation built before the current transaction's last write statement
  * began, or while one was under way, is rebuilt at the next command
  * (FFCacheAcquire).  FFWriteLevels keeps the subtransaction level of each
- * statement under way, so that a write statement ended by an error caught
- * in an exception block stops counting when its subtransaction aborts.
+ * statement under way (as deep as triggers nest them), so that a write
+ * statement ended by an error caught in an exception block stops counting
+ * when its subtransaction aborts.
  */
-#define FF_MAX_WRITE_DEPTH 32
+static LocalTransactionId FFWriteLxid = InvalidLocalTransactionId;
+static uint64 FFWriteSeq = 0;
+static int	FFWriteDepth = 0;
+static int *FFWriteLevels = NULL;	/* in TopMemoryContext */
+static int	FFWriteLevelsSize = 0;
 
 /*
  * Configuration commits under way, in shared memory (only when the library
@@ -251,10 +256,6 @@ static shmem_request_hook_type FFCachePrevShmemRequest = NULL;
 static shmem_startup_hook_type FFCachePrevShmemStartup = NULL;
 static bool FFCommitWrote = false;	/* this transaction wrote configuration */
 static bool FFCommitCounted = false;	/* and counted itself in "started" */
-static LocalTransactionId FFWriteLxid = InvalidLocalTransactionId;
-static uint64 FFWriteSeq = 0;
-static int	FFWriteDepth = 0;
-static int	FFWriteLevels[FF_MAX_WRITE_DEPTH];
 static int64 FFRebuildCount = 0;
 static int64 FFGenerationCounter = 0;
 static Oid	FFWatchedRelids[FF_NUM_TABLES];
@@ -459,8 +460,7 @@ FFCacheSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		FFCacheSubAborted = true;
 		/* the write statements the aborted subtransaction began are over */
 		if (FFWriteLxid == MyProc->lxid)
-			while (FFWriteDepth > 0 && FFWriteDepth <= FF_MAX_WRITE_DEPTH &&
-				   FFWriteLevels[FFWriteDepth - 1] >= level)
+			while (FFWriteDepth > 0 && FFWriteLevels[FFWriteDepth - 1] >= level)
 				FFWriteDepth--;
 	}
 }
@@ -550,8 +550,16 @@ FFCacheNoteWriteStart(void)
 		FFWriteLxid = MyProc->lxid;
 		FFWriteDepth = 0;
 	}
-	if (FFWriteDepth < FF_MAX_WRITE_DEPTH)
-		FFWriteLevels[FFWriteDepth] = GetCurrentTransactionNestLevel();
+	if (FFWriteDepth >= FFWriteLevelsSize)
+	{
+		int			size = Max(FFWriteLevelsSize * 2, 16);
+
+		FFWriteLevels = FFWriteLevels == NULL ?
+			MemoryContextAlloc(TopMemoryContext, size * sizeof(int)) :
+			repalloc(FFWriteLevels, size * sizeof(int));
+		FFWriteLevelsSize = size;
+	}
+	FFWriteLevels[FFWriteDepth] = GetCurrentTransactionNestLevel();
 	FFWriteDepth++;
 	FFWriteSeq++;
 	FFCacheNoteCommitSignal();
@@ -2236,7 +2244,14 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
  * FFScratchArena returns the per-backend scratch arena, emptied, whose
  * allocations fail once it holds limit bytes.  Values evaluated into it
  * live until the next evaluation call.
+ *
+ * The arena gives its chunks back one by one, and the memory context keeps
+ * the blocks that held the medium-sized ones for reuse; the budget counts
+ * what the context holds, so an evaluation after one that left more than
+ * FF_SCRATCH_KEEP behind resets the context, and its budget is whole again.
  */
+#define FF_SCRATCH_KEEP (1024 * 1024)
+
 JLArena *
 FFScratchArena(Size limit)
 {
@@ -2250,10 +2265,30 @@ FFScratchArena(Size limit)
 		FFScratch = FFArenaCreateBudget(&FFScratchBudget);
 	}
 	else
+	{
 		JLArenaReset(FFScratch);
+		if (MemoryContextMemAllocated(FFScratchBudget.cxt, false) > FF_SCRATCH_KEEP)
+		{
+			/* (the arena itself lived in the context: made anew) */
+			FFScratch = NULL;
+			MemoryContextReset(FFScratchBudget.cxt);
+			FFScratchBudget.limit = limit;
+			FFScratch = FFArenaCreateBudget(&FFScratchBudget);
+		}
+	}
 	FFScratchBudget.limit = limit;
 	FFScratchBudget.exhausted = false;
 	return FFScratch;
+}
+
+/*
+ * FFScratchLimit returns the budget of the current evaluation (bytes): what
+ * lookups compare the values they would read with before they read them.
+ */
+Size
+FFScratchLimit(void)
+{
+	return FFScratchBudget.limit;
 }
 
 /*

@@ -226,5 +226,6 @@ extern JLArena *FFScratchArena(Size limit);
 extern void FFCacheNoteWriteStart(void);
 extern void FFCacheNoteWriteEnd(void);
 extern bool FFScratchExhausted(void);
+extern Size FFScratchLimit(void);
 
 #endif							/* FF_CACHE_H */

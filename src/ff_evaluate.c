@@ -1109,7 +1109,7 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flag \"%s\" does not exist in environment \"%s\", and the draft gives no variants",
-						key, env->name),
+						FFNameForMessage(key), env->name),
 				 errdetail("A draft of a flag that does not exist creates it, so it needs the flag's variants."),
 				 errhint("Check the flag key and the environment (ff.flags lists them), or give \"variants\" to create the flag.")));
 
@@ -1498,7 +1498,7 @@ FFMissingEnvironmentError(const char *missing, bool from_setting)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("environment \"%s\" does not exist", missing),
+			 errmsg("environment \"%s\" does not exist", FFNameForMessage(missing)),
 			 from_setting ? errdetail("The name comes from the ff.environment setting.") : 0,
 			 names != NULL && FFNameIsValid(missing) ?
 			 errhint("%sExisting environments: %s. Create it with SELECT ff.create_environment(%s);",

@@ -241,3 +241,18 @@ FFNameIsValid(const char *name)
 #undef FF_NAME_ALNUM
 	return true;
 }
+
+/*
+ * FFNameForMessage returns a name as error messages show it, as
+ * ff._name_in_message() does: whole when it is at most 200 characters long
+ * (every valid name is), else its first 64 characters and "..." (1.19).
+ */
+const char *
+FFNameForMessage(const char *name)
+{
+	int			len = strlen(name);
+
+	if (pg_mbstrlen_with_len(name, len) <= 200)
+		return name;
+	return psprintf("%s...", pnstrdup(name, pg_mbcharcliplen(name, len, 64)));
+}

@@ -37,5 +37,6 @@ extern void FFNameMatchInit(FFNameMatch *m, const char *name, size_t len);
 extern void FFNameMatchOffer(FFNameMatch *m, const char *candidate, size_t len);
 extern void FFNameMatchEnd(FFNameMatch *m);
 extern bool FFNameIsValid(const char *name);
+extern const char *FFNameForMessage(const char *name);
 
 #endif							/* FF_NAMES_H */

@@ -28,6 +28,7 @@
 
 #include <math.h>
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
@@ -42,6 +43,7 @@
 #include "utils/numeric.h"
 #include "utils/typcache.h"
 
+#include "ff_cache.h"
 #include "ff_row.h"
 
 static int	FFRowSearchAttr(TupleDesc desc, const char *name, size_t len);
@@ -247,6 +249,23 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 	if (isnull)
 		return NULL;
 	typid = TupleDescAttr(data->desc, attnum - 1)->atttypid;
+	if (TupleDescAttr(data->desc, attnum - 1)->attlen == -1 &&
+		VARATT_IS_EXTENDED(DatumGetPointer(d)))
+	{
+		/*
+		 * A compressed or out-of-line value: within the evaluation's budget,
+		 * expanded once per row (every later lookup of the row reads the
+		 * expanded copy), not at every reference of the rule.
+		 */
+		if (toast_raw_datum_size(d) > FFScratchLimit())
+		{
+			data->base.no_memory = true;
+			return NULL;
+		}
+		d = PointerGetDatum(pg_detoast_datum((struct varlena *) DatumGetPointer(d)));
+		if (data->deformed)
+			data->values[attnum - 1] = d;
+	}
 	if (typid == JSONBOID || typid == JSONOID)
 	{
 		/* a rule reads a document's keys one by one: convert it once */
@@ -558,6 +577,36 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 		const JLValue **items;
 
 		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+		if (nsegs >= (size_t) Max(ARR_NDIM(arr), 1))
+		{
+			/* one element: read in place, whatever the array's size */
+			int			subs[MAXDIM];
+			int			k;
+			bool		elemnull;
+			Datum		elem;
+
+			if (ARR_NDIM(arr) == 0)
+				return NULL;
+			for (k = 0; k < ARR_NDIM(arr); k++)
+			{
+				int			idx;
+
+				if (!FFParseArrayIndex(&segs[k], &idx) || idx >= ARR_DIMS(arr)[k])
+					return NULL;
+				subs[k] = idx + ARR_LBOUND(arr)[k];
+			}
+			elem = array_get_element(PointerGetDatum(arr), ARR_NDIM(arr), subs, -1,
+									 typlen, typbyval, typalign, &elemnull);
+			if (elemnull)
+				return NULL;
+			return FFDatumLookup(arena, elem, elemtype, segs + k, nsegs - k, trouble);
+		}
+		/* a whole array or a slice: about 48 bytes an element, in the budget */
+		if ((Size) ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > FFScratchLimit() / 48)
+		{
+			trouble->no_memory = true;
+			return NULL;
+		}
 		deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
 		if (ARR_NDIM(arr) > 1)
 		{
@@ -568,7 +617,8 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 			int			k;
 			int			pos;
 
-			for (k = 0; k < ndim && k < (int) nsegs; k++)
+			/* fewer indexes than dimensions (all of them: read in place above) */
+			for (k = 0; k < (int) nsegs; k++)
 			{
 				int			idx;
 
@@ -576,28 +626,12 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 					return NULL;
 				flat = flat * dims[k] + idx;
 			}
-			if (k == ndim)
-			{
-				if (nulls[flat])
-					return NULL;
-				return FFDatumLookup(arena, elems[flat], elemtype, segs + k, nsegs - k,
-									 trouble);
-			}
 			/* a whole slice: where it starts in row-major order */
 			pos = flat;
 			for (i = k; i < ndim; i++)
 				pos *= dims[i];
 			return FFArraySlice(arena, elems, nulls, elemtype, dims, ndim, k, &pos,
 								trouble);
-		}
-		if (nsegs > 0)
-		{
-			int			idx;
-
-			if (!FFParseArrayIndex(&segs[0], &idx) || idx >= n || nulls[idx])
-				return NULL;
-			return FFDatumLookup(arena, elems[idx], elemtype, segs + 1, nsegs - 1,
-								 trouble);
 		}
 		items = FFLookupCheck(JLArenaAlloc(arena, sizeof(JLValue *) * Max(n, 1)), trouble);
 		if (items == NULL)

@@ -1031,6 +1031,7 @@ JLEvalOpCold(JLEvalState *st, const JLNode *node, const JLValue *scope)
 			{
 				JLBuf		buf;
 				const JLValue *r;
+				size_t		need = 1;
 
 				vals = JLArgsBuffer(st, small, node->nargs);
 				if (vals == NULL)
@@ -1039,7 +1040,13 @@ JLEvalOpCold(JLEvalState *st, const JLNode *node, const JLValue *scope)
 					return NULL;
 				if (node->nargs == 1 && vals[0]->type == JL_STRING)
 					return vals[0];
-				JLBufInit(&buf, st->scratch, 32);
+				/*
+				 * sized for the strings up front: growing by doubling left
+				 * every smaller buffer in the arena, three times the result
+				 */
+				for (i = 0; i < node->nargs; i++)
+					need += vals[i]->type == JL_STRING ? vals[i]->u.string.len : 32;
+				JLBufInit(&buf, st->scratch, need);
 				for (i = 0; i < node->nargs; i++)
 					JLAppendString(&buf, vals[i], true, 0);
 				if (buf.failed)

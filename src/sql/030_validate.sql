@@ -463,7 +463,7 @@ BEGIN
      ORDER BY s LIMIT 1;
     IF missing IS NOT NULL AND NOT ff._restoring() THEN
         RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
-            owner_label, missing, environment
+            owner_label, ff._name_in_message(missing), environment
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('The reference is at %s.',
                       COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
@@ -1231,9 +1231,9 @@ BEGIN
 
     IF moved THEN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
-            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
-                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', NEW.key),
+                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.key)),
                       HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
                           || format('Existing environments: %s. ',
                                     (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e))
@@ -1504,9 +1504,9 @@ BEGIN
 
     IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.name IS DISTINCT FROM OLD.name THEN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
-            RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
-                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', NEW.name),
+                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.name)),
                       HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
                           || ff._create_hint('environment', NEW.environment);
         END IF;
@@ -1595,14 +1595,14 @@ BEGIN
                         WHERE s.environment = NEW.environment AND s.name = NEW.segment) THEN
             -- (1.12) a missing environment is named as such, with a suggestion
             IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
-                RAISE EXCEPTION 'environment "%" does not exist', NEW.environment
+                RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                     USING ERRCODE = 'foreign_key_violation',
                           DETAIL = format('Targeting key "%s" cannot be added to segment "%s" of a missing environment.',
-                                          NEW.targeting_key, NEW.segment),
+                                          NEW.targeting_key, ff._name_in_message(NEW.segment)),
                           HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
                               || ff._create_hint('environment', NEW.environment);
             END IF;
-            RAISE EXCEPTION 'segment "%" does not exist in environment "%"', NEW.segment, NEW.environment
+            RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(NEW.segment), NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', NEW.targeting_key),
                       HINT = ff._perhaps_you_meant(NEW.segment, ARRAY(SELECT g.name FROM ff.segments AS g

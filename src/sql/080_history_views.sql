@@ -625,7 +625,7 @@ BEGIN
         -- (1.12) a mistyped environment is named as such, with a suggestion
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env)
            AND NOT EXISTS (SELECT 1 FROM ff.versions AS v WHERE v.entity = 'environment' AND v.environment = env) THEN
-            RAISE EXCEPTION 'environment "%" does not exist and has no history', env
+            RAISE EXCEPTION 'environment "%" does not exist and has no history', ff._name_in_message(env)
                 USING ERRCODE = 'undefined_object',
                       HINT = ff._perhaps_you_meant(env, ARRAY(
                                  SELECT e.name FROM ff.environments AS e
@@ -633,7 +633,7 @@ BEGIN
                                  SELECT v.environment FROM ff.versions AS v WHERE v.entity = 'environment'))
                           || 'Check the environment; ff.history lists the recorded changes of each environment.';
         END IF;
-        RAISE EXCEPTION '% "%" has no history in environment "%"', entity, key, env
+        RAISE EXCEPTION '% "%" has no history in environment "%"', entity, ff._name_in_message(key), env
             USING ERRCODE = 'undefined_object',
                   HINT = ff._perhaps_you_meant(key, ARRAY(SELECT DISTINCT v.entity_key FROM ff.versions AS v
                                                            WHERE v.entity = _history_rollback_entity.entity
@@ -740,7 +740,7 @@ BEGIN
                             WHERE v.entity = 'environment' AND v.environment = $1
                               AND v.entity_key = $1);
     IF NOT has_history AND NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = $1) THEN
-        RAISE EXCEPTION 'environment "%" does not exist and has no history', environment
+        RAISE EXCEPTION 'environment "%" does not exist and has no history', ff._name_in_message(environment)
             USING ERRCODE = 'undefined_object',
                   HINT = ff._perhaps_you_meant(environment, ARRAY(
                              SELECT e.name FROM ff.environments AS e
