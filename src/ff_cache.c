@@ -52,6 +52,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -76,6 +77,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "feature_flags.h"
@@ -182,8 +184,9 @@ typedef struct FFCacheGen
 	bool		during_write;	/* while a write statement was under way */
 
 	/* other sessions' configuration commits when it was built (FFCommits) */
-	uint64		commits_started;
+	uint32		commits_started;
 	bool		commits_clean;	/* none was between its start and its end */
+	TransactionId commit_inflight;	/* else the one that was, if known */
 } FFCacheGen;
 
 /*
@@ -228,28 +231,46 @@ static int	FFWriteLevelsSize = 0;
 
 /*
  * Configuration commits under way, in shared memory (only when the library
- * is preloaded).  PostgreSQL makes a commit visible to new snapshots just
- * before it queues the commit's invalidations, so a statement that starts
- * in between sees the new rows but no invalidation yet, and a cache
- * trusted on the invalidations alone would answer it, and the statements
- * after it until the invalidation arrives, with the old configuration.  A
- * transaction that wrote configuration counts itself in "started" before
- * its commit (XACT_EVENT_PRE_COMMIT) and in "done" once the commit is
- * visible (XACT_EVENT_COMMIT, which comes before the invalidations are
- * sent), or when it aborts after all.  A statement reads "done", takes its
- * snapshot, then reads "started": when the two are equal, every commit
- * counted was visible before the snapshot, and the generation built then
- * is "clean"; a commit its snapshot sees was counted in "started" before it
- * became visible.  So a clean generation serves a later statement only if
- * "started" has not moved since; any other is rebuilt (FFCacheAcquire).
- * Prepared transactions are not counted: COMMIT PREPARED runs in a session
- * that did not write.
+ * is preloaded), per database (FF_COMMIT_SLOTS slots by database OID; two
+ * databases that share a slot only cost each other rebuilds).
+ * PostgreSQL makes a commit visible to new snapshots just before it queues
+ * the commit's invalidations, so a statement that starts in between sees
+ * the new rows but no invalidation yet, and a cache trusted on the
+ * invalidations alone would answer it, and the statements after it until
+ * the invalidation arrives, with the old configuration.  A transaction that
+ * wrote configuration counts itself in "started", along with its
+ * transaction id (one atomic value: the count in the high half, the id in
+ * the low half), before its commit (XACT_EVENT_PRE_COMMIT), and in "done"
+ * once the commit is visible (XACT_EVENT_COMMIT, which comes before the
+ * invalidations are sent), or when it aborts after all.  A statement
+ * reads "done", takes its snapshot, then reads "started": when the two are
+ * equal, every commit counted was visible before the snapshot, and the
+ * generation built then is "clean"; a commit its snapshot sees was counted
+ * in "started" before it became visible.  So a clean generation serves a
+ * later statement as long as "started" has not moved.  A generation built
+ * while one commit was under way -- the writer lock lets only one
+ * configuration writer of a database commit at a time -- remembers its
+ * transaction id, and is rebuilt only once a statement's snapshot sees that
+ * transaction committed: a commit that waits for its WAL flush or for a
+ * synchronous standby makes no reader rebuild at every statement.  With
+ * more than one under way (two subscriptions' apply workers), the next
+ * statement rebuilds.  Prepared transactions are not counted: COMMIT
+ * PREPARED runs in a session that did not write.
  */
+#define FF_COMMIT_SLOTS 64
+
+typedef struct FFCacheCommitSlot
+{
+	pg_atomic_uint64 started;	/* count << 32 | the last one's TransactionId */
+	pg_atomic_uint32 done;		/* count */
+} FFCacheCommitSlot;
+
 typedef struct FFCacheCommits
 {
-	pg_atomic_uint64 started;
-	pg_atomic_uint64 done;
+	FFCacheCommitSlot slots[FF_COMMIT_SLOTS];
 } FFCacheCommits;
+
+#define FFCommitSlot() (&FFCommits->slots[MyDatabaseId % FF_COMMIT_SLOTS])
 
 static FFCacheCommits *FFCommits = NULL;
 static shmem_request_hook_type FFCachePrevShmemRequest = NULL;
@@ -276,6 +297,8 @@ static SnapshotData FFLoadSnapshotData = {SNAPSHOT_MVCC};
 
 static FFArenaBudget FFScratchBudget = {NULL, 0, false};
 static JLArena *FFScratch = NULL;
+
+static void FFScratchTrim(void);
 
 /* ---------------------------------------------------------------------
  * String hash map
@@ -475,9 +498,17 @@ FFCacheXactCallback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (FFCommitWrote && FFCommits != NULL)
+			if (FFCommitWrote && FFCommits != NULL &&
+				TransactionIdIsValid(GetTopTransactionIdIfAny()))
 			{
-				pg_atomic_fetch_add_u64(&FFCommits->started, 1);
+				FFCacheCommitSlot *slot = FFCommitSlot();
+				uint64		old = pg_atomic_read_u64(&slot->started);
+				uint64		new;
+
+				do
+					new = ((uint64) ((uint32) (old >> 32) + 1) << 32) |
+						GetTopTransactionIdIfAny();
+				while (!pg_atomic_compare_exchange_u64(&slot->started, &old, new));
 				FFCommitCounted = true;
 			}
 			break;
@@ -485,9 +516,11 @@ FFCacheXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 			if (FFCommitCounted)
-				pg_atomic_fetch_add_u64(&FFCommits->done, 1);
+				pg_atomic_fetch_add_u32(&FFCommitSlot()->done, 1);
 			FFCommitCounted = false;
 			FFCommitWrote = false;
+			/* an idle session keeps no large evaluation's memory */
+			FFScratchTrim();
 			break;
 		default:
 			break;
@@ -520,8 +553,13 @@ FFCacheShmemStartup(void)
 								sizeof(FFCacheCommits), &found);
 	if (!found)
 	{
-		pg_atomic_init_u64(&FFCommits->started, 0);
-		pg_atomic_init_u64(&FFCommits->done, 0);
+		int			i;
+
+		for (i = 0; i < FF_COMMIT_SLOTS; i++)
+		{
+			pg_atomic_init_u64(&FFCommits->slots[i].started, 0);
+			pg_atomic_init_u32(&FFCommits->slots[i].done, 0);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -586,6 +624,55 @@ FFCacheBehindOwnWrites(const FFCacheGen *gen, LocalTransactionId lxid)
 {
 	return FFWriteLxid == lxid && FFWriteSeq != 0 &&
 		(gen->write_seq != FFWriteSeq || gen->during_write);
+}
+
+/*
+ * FFCacheCommitVisible tells whether the statement's snapshot sees the
+ * commit of configuration writer xid.
+ */
+static inline bool
+FFCacheCommitVisible(TransactionId xid)
+{
+	return !XidInMVCCSnapshot(xid, &FFLoadSnapshotData) && TransactionIdDidCommit(xid);
+}
+
+/*
+ * FFCacheBehindCommits tells whether generation gen may miss a
+ * configuration commit that the statement's snapshot (FFLoadSnapshotData,
+ * taken between the reads of "done" and "started") sees; last is the
+ * transaction id that came with "started".  A generation found up to date
+ * takes the counts on (see FFCacheCommits).
+ */
+static bool
+FFCacheBehindCommits(FFCacheGen *gen, uint32 started, uint32 done,
+					 TransactionId last)
+{
+	if (gen->commits_started == started)
+	{
+		if (gen->commits_clean)
+			return false;
+		if (!TransactionIdIsValid(gen->commit_inflight))
+			return true;		/* more than one was under way */
+		if (FFCacheCommitVisible(gen->commit_inflight))
+			return true;		/* the one under way is visible now */
+		/* still under way for this snapshot, or rolled back */
+		gen->commits_clean = done == started;
+		return false;
+	}
+	/*
+	 * Exactly one commit began since a clean generation was built: it only
+	 * matters once this snapshot sees it (a commit that waits for its flush
+	 * or a synchronous standby costs no rebuild meanwhile).
+	 */
+	if (gen->commits_clean && (uint32) (started - gen->commits_started) == 1 &&
+		TransactionIdIsValid(last) && !FFCacheCommitVisible(last))
+	{
+		gen->commits_started = started;
+		gen->commits_clean = done == started;
+		gen->commit_inflight = last;
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -870,8 +957,10 @@ FFCacheAcquire(void)
 	FFCacheGen *gen = FFCurrentGen;
 	bool		same_statement;
 	bool		rebuilt = false;
-	uint64		commits_done = 0;
-	uint64		commits_started = 0;
+	uint32		commits_done = 0;
+	uint32		commits_started = 0;
+	TransactionId commit_inflight = InvalidTransactionId;
+	TransactionId commit_last = InvalidTransactionId;
 
 	same_statement = gen != NULL && gen->lxid == lxid &&
 		gen->stmt_start == stmt_start && gen->cid == cid;
@@ -893,16 +982,25 @@ FFCacheAcquire(void)
 	 */
 	if (!same_statement)
 	{
-		if (FFCommits != NULL)
+		FFCacheCommitSlot *slot = FFCommits != NULL ? FFCommitSlot() : NULL;
+
+		if (slot != NULL)
 		{
-			commits_done = pg_atomic_read_u64(&FFCommits->done);
+			commits_done = pg_atomic_read_u32(&slot->done);
 			pg_memory_barrier();
 		}
 		GetSnapshotData(&FFLoadSnapshotData);
-		if (FFCommits != NULL)
+		if (slot != NULL)
 		{
+			uint64		started;
+
 			pg_memory_barrier();
-			commits_started = pg_atomic_read_u64(&FFCommits->started);
+			started = pg_atomic_read_u64(&slot->started);
+			commits_started = (uint32) (started >> 32);
+			commit_last = (TransactionId) started;
+			/* one under way: the last one counted, whose id came with it */
+			if ((uint32) (commits_started - commits_done) == 1)
+				commit_inflight = commit_last;
 		}
 	}
 
@@ -915,7 +1013,7 @@ FFCacheAcquire(void)
 		(gen->statement_only && !same_statement) ||
 		FFCacheBehindOwnWrites(gen, lxid) ||
 		(FFCommits != NULL && !same_statement &&
-		 (!gen->commits_clean || gen->commits_started != commits_started)))
+		 FFCacheBehindCommits(gen, commits_started, commits_done, commit_last)))
 	{
 		FFCacheRebuild();
 		gen = FFCurrentGen;
@@ -934,6 +1032,7 @@ FFCacheAcquire(void)
 		gen->during_write = FFWriteLxid == lxid && FFWriteDepth > 0;
 		gen->commits_started = commits_started;
 		gen->commits_clean = !same_statement && commits_done == commits_started;
+		gen->commit_inflight = same_statement ? InvalidTransactionId : commit_inflight;
 	}
 	gen->lxid = lxid;
 	gen->stmt_start = stmt_start;
@@ -2252,6 +2351,22 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
  */
 #define FF_SCRATCH_KEEP (1024 * 1024)
 
+/*
+ * FFScratchTrim resets the scratch context when it holds more than
+ * FF_SCRATCH_KEEP: the values of the last evaluation are gone with it.
+ */
+static void
+FFScratchTrim(void)
+{
+	if (FFScratchBudget.cxt != NULL &&
+		MemoryContextMemAllocated(FFScratchBudget.cxt, false) > FF_SCRATCH_KEEP)
+	{
+		/* (the arena itself lived in the context: made anew when needed) */
+		FFScratch = NULL;
+		MemoryContextReset(FFScratchBudget.cxt);
+	}
+}
+
 JLArena *
 FFScratchArena(Size limit)
 {
@@ -2267,11 +2382,9 @@ FFScratchArena(Size limit)
 	else
 	{
 		JLArenaReset(FFScratch);
-		if (MemoryContextMemAllocated(FFScratchBudget.cxt, false) > FF_SCRATCH_KEEP)
+		FFScratchTrim();
+		if (FFScratch == NULL)
 		{
-			/* (the arena itself lived in the context: made anew) */
-			FFScratch = NULL;
-			MemoryContextReset(FFScratchBudget.cxt);
 			FFScratchBudget.limit = limit;
 			FFScratch = FFArenaCreateBudget(&FFScratchBudget);
 		}

@@ -28,7 +28,7 @@ use Time::HiRes qw(usleep);
 my $seconds = $ENV{LOAD_SECONDS} || 12;
 
 my $node = PostgreSQL::Test::Cluster->new('load');
-$node->init;
+$node->init(allows_streaming => 1);    # (a synchronous standby setting below)
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'feature_flags'
 max_connections = 30
@@ -217,6 +217,53 @@ is($node->safe_psql('postgres', q{
 # state newer than the statement's snapshot)
 note 'observations newer than their statement\'s version: ' . $node->safe_psql('postgres', q{
     SELECT count(*) FROM load_obs_tv AS o WHERE o.tv > o.v});
+
+# ---- (1.19 library) a commit that waits does not make readers rebuild:
+# a writer held in its commit by a synchronous standby that does not exist
+# is under way for as long as it waits; readers of its database and of
+# another database evaluate from their cache, and see the change once it
+# is committed
+$node->safe_psql('postgres', q{CREATE DATABASE other_db});
+$node->safe_psql('other_db', q{
+    CREATE EXTENSION feature_flags;
+    SELECT key FROM ff.create_flag('o', '{"a": "a"}', 'a')});
+$node->safe_psql('postgres', q{ALTER SYSTEM SET synchronous_standby_names = 'nobody'; SELECT pg_reload_conf()});
+my $same = $node->background_psql('postgres');
+my $other = $node->background_psql('other_db');
+$same->query_safe(q{SELECT ff.get_string('s1', '{}', '-', 'load')});
+$other->query_safe(q{SELECT ff.get_string('o', '{}', '-')});
+my $waiter = $node->background_psql('postgres', on_error_stop => 0);
+$waiter->query_until(qr/sent/, q{
+    \echo sent
+    UPDATE ff.flags SET variants = '{"cur": "held"}' WHERE environment = 'load' AND key = 's1';
+});
+$node->poll_query_until('postgres',
+    q{SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'})
+  or die 'the writer does not wait for the standby';
+my $r_same = $same->query_safe('SELECT rebuilds FROM ff.cache_info()');
+my $r_other = $other->query_safe('SELECT rebuilds FROM ff.cache_info()');
+for my $i (1 .. 20)
+{
+    $same->query_safe(q{SELECT ff.get_string('s1', '{}', '-', 'load')});
+    $other->query_safe(q{SELECT ff.get_string('o', '{}', '-')});
+}
+is($same->query_safe('SELECT rebuilds FROM ff.cache_info()') - $r_same, 0,
+    'a commit waiting for a synchronous standby makes no reader of its database rebuild');
+is($other->query_safe('SELECT rebuilds FROM ff.cache_info()') - $r_other, 0,
+    'nor a reader of another database');
+is($same->query_safe(q{
+    SELECT ff.get_string('s1', '{}', '-', 'load') = variants ->> 'cur' AND variants ->> 'cur' <> 'held'
+      FROM ff.flags WHERE environment = 'load' AND key = 's1'}), 't',
+    'while it waits, readers evaluate what they see stored: the value before it');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()});
+$node->poll_query_until('postgres',
+    q{SELECT variants ->> 'cur' = 'held' FROM ff.flags WHERE environment = 'load' AND key = 's1'})
+  or die 'the writer did not commit';
+is($same->query_safe(q{SELECT ff.get_string('s1', '{}', '-', 'load')}), 'held',
+    'once it has committed, the next statement evaluates the change');
+$waiter->quit;
+$same->quit;
+$other->quit;
 
 $node->stop;
 done_testing();
