@@ -576,13 +576,24 @@ FFCacheNoteCommitSignal(void)
 }
 
 /*
- * FFCacheNoteWriteStart counts a configuration write statement of this
- * transaction in; called by the BEFORE STATEMENT trigger ff_01_writer_lock
- * (see FFWriteDepth).
+ * FFCacheNoteWriteStart counts a write statement of this transaction on
+ * table rel in, if it is one the cache reads; called by the BEFORE
+ * STATEMENT trigger ff_01_writer_lock (see FFWriteDepth).  Those tables
+ * have the statement trigger ff_invalidate_cache, which counts it out; the
+ * writer lock's other tables (ff.approval_rules) have none, and change no
+ * evaluation.
  */
 void
-FFCacheNoteWriteStart(void)
+FFCacheNoteWriteStart(Relation rel)
 {
+	const char *name = RelationGetRelationName(rel);
+	int			i;
+
+	for (i = 0; i < FF_TABLE_CACHE_SIGNAL; i++)
+		if (strcmp(name, FFTableNames[i]) == 0)
+			break;
+	if (i == FF_TABLE_CACHE_SIGNAL)
+		return;
 	if (FFWriteLxid != MyProc->lxid)
 	{
 		FFWriteLxid = MyProc->lxid;
@@ -2370,26 +2381,20 @@ FFScratchTrim(void)
 JLArena *
 FFScratchArena(Size limit)
 {
+	if (FFScratch != NULL)
+	{
+		JLArenaReset(FFScratch);
+		FFScratchTrim();
+	}
+	FFScratchBudget.limit = limit;
 	if (FFScratch == NULL)
 	{
 		if (FFScratchBudget.cxt == NULL)
 			FFScratchBudget.cxt = AllocSetContextCreate(TopMemoryContext,
 														"feature_flags scratch",
 														ALLOCSET_DEFAULT_SIZES);
-		FFScratchBudget.limit = limit;
 		FFScratch = FFArenaCreateBudget(&FFScratchBudget);
 	}
-	else
-	{
-		JLArenaReset(FFScratch);
-		FFScratchTrim();
-		if (FFScratch == NULL)
-		{
-			FFScratchBudget.limit = limit;
-			FFScratch = FFArenaCreateBudget(&FFScratchBudget);
-		}
-	}
-	FFScratchBudget.limit = limit;
 	FFScratchBudget.exhausted = false;
 	return FFScratch;
 }

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 
 #include "jsonlogic.h"
 
@@ -223,7 +224,7 @@ extern void *FFCacheEnvAllocZero(FFCacheEnv *env, size_t size);
 extern JLArena *FFScratchArena(Size limit);
 
 /* this transaction's configuration write statements (the triggers) */
-extern void FFCacheNoteWriteStart(void);
+extern void FFCacheNoteWriteStart(Relation rel);
 extern void FFCacheNoteWriteEnd(void);
 extern bool FFScratchExhausted(void);
 extern Size FFScratchLimit(void);

@@ -2182,23 +2182,6 @@ FFHistoryKeepPlan(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-/*
- * FFHistoryNoteWriteStart tells the evaluation cache (ff_cache.c) that a
- * write statement on one of the tables it reads begins: the statement
- * trigger ff_invalidate_cache, which those four tables have, tells it that
- * the statement ended.  The writer lock's other tables (ff.approval_rules)
- * have no such trigger and change no evaluation.
- */
-static void
-FFHistoryNoteWriteStart(Relation rel)
-{
-	const char *name = RelationGetRelationName(rel);
-
-	if (strcmp(name, "flags") == 0 || strcmp(name, "segments") == 0 ||
-		strcmp(name, "segment_keys") == 0 || strcmp(name, "environments") == 0)
-		FFCacheNoteWriteStart();
-}
-
 PG_FUNCTION_INFO_V1(ff_history_writer_lock);
 
 /*
@@ -2217,7 +2200,8 @@ ff_history_writer_lock(PG_FUNCTION_ARGS)
 	int			rc;
 	FFTriggerSavedUser saved;
 
-	FFHistoryNoteWriteStart(trigdata->tg_relation);
+	/* the evaluation cache learns of the write statement (ff_cache.c) */
+	FFCacheNoteWriteStart(trigdata->tg_relation);
 	if (FFHistoryLockSubid != InvalidSubTransactionId)
 		return PointerGetDatum(NULL);
 
@@ -2267,7 +2251,8 @@ ff_history_writer_lock_1_5(PG_FUNCTION_ARGS)
 	Oid			versions_relid = FFTriggerRelid(RelationGetNamespace(trigdata->tg_relation),
 												"versions");
 
-	FFHistoryNoteWriteStart(trigdata->tg_relation);
+	/* the evaluation cache learns of the write statement (ff_cache.c) */
+	FFCacheNoteWriteStart(trigdata->tg_relation);
 	if (FFHistoryTakeWriterLock(versions_relid) && IsolationUsesXactSnapshot())
 	{
 		FFHistoryHead head;
