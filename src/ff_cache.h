@@ -170,6 +170,9 @@ typedef struct FFCacheStats
 	int			segments;
 	int64		segment_keys;
 	int64		memory_bytes;
+	int64		key_loads;		/* key lists this backend read (1.20) */
+	int			kept_key_lists; /* lists kept across generations */
+	int64		kept_keys;		/* their keys */
 } FFCacheStats;
 
 extern void FFCacheInit(void);

@@ -1995,15 +1995,16 @@ ff_bucket(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(ff_cache_info);
 
 /*
- * ff_cache_info reports the state of this backend's evaluation cache.
+ * ff_cache_info reports the state of this backend's evaluation cache (the
+ * last three columns since 1.20: an earlier ff.cache_info has nine).
  */
 Datum
 ff_cache_info(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
 	FFCacheStats stats;
-	Datum		values[9];
-	bool		nulls[9];
+	Datum		values[12];
+	bool		nulls[12];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -2019,5 +2020,10 @@ ff_cache_info(PG_FUNCTION_ARGS)
 	values[6] = Int32GetDatum(stats.segments);
 	values[7] = Int64GetDatum(stats.segment_keys);
 	values[8] = Int64GetDatum(stats.memory_bytes);
+	values[9] = Int64GetDatum(stats.key_loads);
+	values[10] = Int32GetDatum(stats.kept_key_lists);
+	values[11] = Int64GetDatum(stats.kept_keys);
+	if (tupdesc->natts != 9 && tupdesc->natts != 12)
+		elog(ERROR, "ff.cache_info must return 9 or 12 columns");
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -40,6 +40,14 @@ COMMENT ON TABLE ff._cache_signal IS
     'Internal, always empty: its relcache invalidation at commit tells every backend (and hot standbys) to rebuild the evaluation cache';
 REVOKE ALL ON TABLE ff._cache_signal FROM PUBLIC;
 
+-- A change to ff.segment_keys invalidates this one instead (1.20): it tells
+-- every backend that segment key lists changed too, so that a backend keeps
+-- its loaded key lists across the other changes.
+CREATE TABLE ff._cache_signal_keys ();
+COMMENT ON TABLE ff._cache_signal_keys IS
+    'Internal, always empty: its relcache invalidation at commit tells every backend (and hot standbys) to rebuild the evaluation cache and reload segment key lists';
+REVOKE ALL ON TABLE ff._cache_signal_keys FROM PUBLIC;
+
 CREATE FUNCTION ff.invalidate_cache()
 RETURNS trigger
 LANGUAGE C
@@ -231,12 +239,15 @@ CREATE FUNCTION ff.cache_info(
     OUT compiled_flags  pg_catalog.int4,
     OUT segments        pg_catalog.int4,
     OUT segment_keys    pg_catalog.int8,
-    OUT memory_bytes    pg_catalog.int8)
+    OUT memory_bytes    pg_catalog.int8,
+    OUT segment_loads   pg_catalog.int8,
+    OUT kept_segments   pg_catalog.int4,
+    OUT kept_segment_keys pg_catalog.int8)
 RETURNS record
 LANGUAGE C VOLATILE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'ff_cache_info';
 COMMENT ON FUNCTION ff.cache_info() IS
-    'State of this backend''s evaluation cache: rebuild count, current generation, validity, what is loaded, bytes used';
+    'State of this backend''s evaluation cache: rebuild count, current generation, validity, what is loaded, bytes used, segment key lists read and kept across changes';
 
 -- a table row as the context ----------------------------------------------
 --

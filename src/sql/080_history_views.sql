@@ -1062,3 +1062,4 @@ SELECT pg_catalog.pg_extension_config_dump('ff.segment_keys', '');
 -- never holds rows; registered so that every ff table is accounted for,
 -- with nothing to dump
 SELECT pg_catalog.pg_extension_config_dump('ff._cache_signal', 'WHERE false');
+SELECT pg_catalog.pg_extension_config_dump('ff._cache_signal_keys', 'WHERE false');

@@ -80,6 +80,48 @@ $primary->wait_for_catchup($standby, 'replay');
 is($session->query_safe(q{SELECT ff.get_string('late-flag', '{}', 'none')}),
     'alpha', 'after COMMIT PREPARED is replayed, the connected standby session evaluates the change');
 
+# (1.20 library) a segment's key list stays loaded on the standby across
+# replayed flag changes, and is read again after a replayed key change, a
+# committed prepared one included
+$primary->safe_psql('postgres', q{
+    INSERT INTO ff.segments (environment, name) VALUES ('development', 'kept');
+    INSERT INTO ff.segment_keys (environment, segment, targeting_key)
+    SELECT 'development', 'kept', 'k' || i FROM generate_series(1, 1500) AS i;
+    INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+    VALUES ('development', 'kept-flag', 'boolean', '{"on": true, "off": false}', 'off',
+            '{"if": [{"in_segment": "kept"}, "on", "off"]}')});
+$primary->wait_for_catchup($standby, 'replay');
+my $kept_q = q{SELECT ff.get_bool('kept-flag', '{"targetingKey": "k1"}', NULL) || ' '
+    || (SELECT segment_loads || ' ' || kept_segments FROM ff.cache_info())};
+my ($kept_member, $kept_loads) = split / /, $session->query_safe($kept_q);
+is($kept_member, 'true', 'standby: a key of a kept segment is a member');
+$primary->safe_psql('postgres', q{
+    UPDATE ff.flags SET default_variant = 'b' WHERE environment = 'development' AND key = 'late-flag'});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe(q{SELECT ff.get_string('late-flag', '{}', 'none')}),
+    'beta', 'standby: the flag change is replayed');
+is($session->query_safe($kept_q), "true $kept_loads 1",
+    'standby: the key list is kept across a replayed flag change');
+$primary->safe_psql('postgres', q{
+    DELETE FROM ff.segment_keys WHERE environment = 'development' AND targeting_key = 'k1'});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe($kept_q), 'false ' . ($kept_loads + 1) . ' 1',
+    'standby: a replayed key change reads the list again');
+$primary->safe_psql('postgres', q{
+    BEGIN;
+    INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('development', 'kept', 'k1');
+    PREPARE TRANSACTION 'ff_standby_keys'});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe($kept_q), 'false ' . ($kept_loads + 1) . ' 1',
+    'standby: a prepared key change is not seen');
+$primary->safe_psql('postgres', q{COMMIT PREPARED 'ff_standby_keys'});
+$primary->wait_for_catchup($standby, 'replay');
+is($session->query_safe($kept_q), 'true ' . ($kept_loads + 2) . ' 1',
+    'standby: after COMMIT PREPARED is replayed, the list is read again');
+$primary->safe_psql('postgres', q{
+    UPDATE ff.flags SET default_variant = 'a' WHERE environment = 'development' AND key = 'late-flag'});
+$primary->wait_for_catchup($standby, 'replay');
+
 # followers on a replica poll the version instead of LISTEN
 is($standby->safe_psql('postgres', 'SELECT ff.current_version()'),
     $primary->safe_psql('postgres', 'SELECT ff.current_version()'),

@@ -54,6 +54,18 @@ $node->safe_psql('postgres', q{
 });
 my $v_setup = $node->safe_psql('postgres', 'SELECT ff.current_version()');
 is($v_setup, '17', 'setup: an environment and 16 flags, one version each');
+# (1.20 library) a segment whose key list readers keep across the other
+# writers' changes, and a writer that adds one key per transaction
+$node->safe_psql('postgres', q{
+    SELECT name FROM ff.create_segment('big', environment => 'load');
+    INSERT INTO ff.segment_keys (environment, segment, targeting_key)
+    SELECT 'load', 'big', 'u' || i FROM generate_series(1, 2000) AS i;
+    SELECT key FROM ff.create_flag('in-big', environment => 'load',
+        targeting => '{"if": [{"in_segment": "big"}, "on", "off"]}');
+    CREATE SEQUENCE load_m;
+    CREATE UNLOGGED TABLE load_keys_obs (m bigint NOT NULL, member boolean);
+});
+$v_setup = $node->safe_psql('postgres', 'SELECT ff.current_version()');
 
 # ---- the pgbench scripts
 my $dir = PostgreSQL::Test::Utils::tempdir;
@@ -81,6 +93,16 @@ UPDATE ff.flags SET variants = jsonb_build_object('cur', 'two-b-' || pg_current_
  WHERE environment = 'load' AND key = 's' || :b;
 END;
 },
+    'w_keys.sql' => q{
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('load', 'big', 'm' || nextval('load_m'));
+},
+    'r_keys.sql' => q{
+INSERT INTO load_keys_obs (m, member)
+SELECT s.m, ff.get_bool('in-big', jsonb_build_object('targetingKey', 'm' || s.m), NULL, 'load')
+  FROM (SELECT max(substr(targeting_key, 2)::bigint) AS m FROM ff.segment_keys
+         WHERE environment = 'load' AND segment = 'big' AND targeting_key LIKE 'm%') AS s
+ WHERE s.m IS NOT NULL;
+},
     'r_obs.sql' => q{
 \set f random(1, 8)
 INSERT INTO load_obs (client, v, flag, token)
@@ -105,11 +127,12 @@ my @common = ('pgbench', '-n', '-T', $seconds, '--failures-detailed');
 my ($w_out, $w_err, $r_out, $r_err) = ('', '', '', '');
 my $writers = IPC::Run::start(
     [ @common, '-c', '3', '-j', '1',
-      '-f', "$dir/w_dml.sql\@4", '-f', "$dir/w_fn.sql\@2", '-f', "$dir/w_two.sql\@3", @conn ],
+      '-f', "$dir/w_dml.sql\@4", '-f', "$dir/w_fn.sql\@2", '-f', "$dir/w_two.sql\@3",
+      '-f', "$dir/w_keys.sql\@1", @conn ],
     '>', \$w_out, '2>', \$w_err);
 my $readers = IPC::Run::start(
     [ @common, '-c', '3', '-j', '1',
-      '-f', "$dir/r_obs.sql\@1", '-f', "$dir/r_eval.sql\@1", @conn ],
+      '-f', "$dir/r_obs.sql\@1", '-f', "$dir/r_eval.sql\@1", '-f', "$dir/r_keys.sql\@1", @conn ],
     '>', \$r_out, '2>', \$r_err);
 
 # ---- the poller: follows ff.changes_since() while the load runs
@@ -213,6 +236,14 @@ is($node->safe_psql('postgres', q{
                     WHERE v.entity = 'flag' AND v.environment = 'load' AND v.entity_key = o.flag
                       AND v.version <= o.v)}),
     '0', 'no reader got a flag older than the version its statement saw');
+# (1.20 library, preloaded) a key the statement sees in ff.segment_keys is
+# a member for its evaluation: a key list kept across changes is never used
+# once a key change is visible, also before its invalidation arrives (the
+# shared key commit counters)
+my $kobs = $node->safe_psql('postgres', 'SELECT count(*) FROM load_keys_obs');
+cmp_ok($kobs, '>', 0, "readers checked segment keys ($kobs)");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM load_keys_obs WHERE member IS NOT TRUE}),
+    '0', 'every key a reader\'s statement saw was a member of the segment');
 # for information (not asserted: evaluation may legitimately use a flag
 # state newer than the statement's snapshot)
 note 'observations newer than their statement\'s version: ' . $node->safe_psql('postgres', q{
