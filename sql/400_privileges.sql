@@ -32,6 +32,10 @@ SELECT * FROM ff.grant_reader(NULL);
 SELECT * FROM ff.grant_reader(0::regrole);
 SELECT * FROM ff.privilege_recipe(NULL, 'regress_ff_admin');
 SELECT * FROM ff.privilege_recipe('reader', 'regress_ff_admin', NULL);
+-- (1.20) public means every role: refused
+SELECT * FROM ff.privilege_recipe('reader', 'public');
+-- (1.20) the editor reads the sequences too (pg_dump needs it)
+SELECT s FROM ff.privilege_recipe('editor', 'regress_ff_editor') AS s WHERE s LIKE '%SEQUENCE%';
 
 SELECT count(*) > 0 AS granted FROM ff.grant_reader('regress_ff_reader');
 SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_ff_editor');

@@ -26,11 +26,12 @@
  *
  * Each database has a bookkeeping entry: since when it is counted, the
  * evaluations it could not count because the table was full, and how many
- * entries of keys that found no flag it has.  Those are capped (a tenth of
- * the table): any role that may evaluate can ask for as many missing keys
- * as it likes, and must not crowd out the counts of real flags or of other
- * databases.  Missing keys beyond the cap are counted together under an
- * entry with no environment and no key.
+ * entries of keys that found no flag it has.  Those are capped, at a tenth
+ * of the table per database and a quarter of it in all databases together:
+ * any role that may evaluate can ask for as many missing keys as it likes,
+ * in every database it may connect to, and must not crowd out the counts
+ * of real flags or of other databases.  Missing keys beyond the caps are
+ * counted together under an entry with no environment and no key.
  *
  * The shared table exists only when the library is in
  * shared_preload_libraries; otherwise nothing is counted and the SQL
@@ -109,6 +110,7 @@ typedef struct FFStatsSharedState
 {
 	LWLock	   *lock;
 	int64		regular_entries;	/* entries that are not bookkeeping */
+	int64		missing_entries;	/* FLAG_NOT_FOUND entries, all databases */
 	int64		dropped;		/* not counted, and no bookkeeping entry */
 	bool		changed;		/* since the table was read from the file */
 } FFStatsSharedState;
@@ -343,6 +345,7 @@ FFStatsShmemStartup(void)
 	{
 		FFStatsShared->lock = &(GetNamedLWLockTranche("feature_flags"))->lock;
 		FFStatsShared->regular_entries = 0;
+		FFStatsShared->missing_entries = 0;
 		FFStatsShared->dropped = 0;
 		FFStatsShared->changed = false;
 	}
@@ -465,6 +468,16 @@ FFStatsMissingCap(void)
 }
 
 /*
+ * FFStatsMissingCapAll is how many FLAG_NOT_FOUND entries all databases
+ * together may have.
+ */
+static int64
+FFStatsMissingCapAll(void)
+{
+	return Max(ff_stats_max_entries / 4, 10);
+}
+
+/*
  * FFStatsIsMissingKey tells whether key counts against the missing-key
  * cap: FLAG_NOT_FOUND of a named key.
  */
@@ -486,6 +499,7 @@ FFStatsRecountMissing(void)
 	FFStatsEntry *entry;
 	FFStatsKey	key;
 
+	FFStatsShared->missing_entries = 0;
 	hash_seq_init(&seq, FFStatsHash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		if (entry->key.reason == FF_STATS_RESET_ENTRY)
@@ -499,6 +513,7 @@ FFStatsRecountMissing(void)
 
 		if (!FFStatsIsMissingKey(&entry->key))
 			continue;
+		FFStatsShared->missing_entries++;
 		key.dbid = entry->key.dbid;
 		book = hash_search(FFStatsHash, &key, HASH_FIND, NULL);
 		if (book != NULL)
@@ -569,7 +584,9 @@ FFStatsAdd(const FFStatsKey *key, int64 count, TimestampTz now, FFStatsEntry *bo
 
 	if (FFStatsAddExisting(key, count, now))
 		return;
-	if (missing && book != NULL && book->missing_entries >= FFStatsMissingCap())
+	if (missing && book != NULL &&
+		(book->missing_entries >= FFStatsMissingCap() ||
+		 FFStatsShared->missing_entries >= FFStatsMissingCapAll()))
 	{
 		memset(&other, 0, sizeof(other));
 		other.dbid = key->dbid;
@@ -596,7 +613,10 @@ FFStatsAdd(const FFStatsKey *key, int64 count, TimestampTz now, FFStatsEntry *bo
 	entry->last_evaluated = now;
 	FFStatsShared->regular_entries++;
 	if (missing && book != NULL)
+	{
 		book->missing_entries++;
+		FFStatsShared->missing_entries++;
+	}
 }
 
 /*

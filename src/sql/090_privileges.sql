@@ -149,6 +149,13 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Name the role, for example SELECT * FROM ff.privilege_recipe(''editor'', ''app_editor'');';
     END IF;
+    IF grantee = 'public' THEN
+        -- GRANT ... TO public (quoted or not) grants to every role (1.20)
+        RAISE EXCEPTION 'grantee "public" means every role'
+            USING ERRCODE = 'reserved_name',
+                  DETAIL = 'GRANT ... TO public, quoted or not, gives the privileges to PUBLIC, every role.',
+                  HINT = 'Name a role. PUBLIC already has what the README''s "What PUBLIC may do" lists.';
+    END IF;
     IF level IS NULL OR revoke IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', CASE WHEN level IS NULL THEN 'level' ELSE 'revoke' END
             USING ERRCODE = 'null_value_not_allowed',
@@ -176,6 +183,13 @@ BEGIN
               FROM pg_class AS c
              WHERE c.relnamespace = 'ff'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p');
             RETURN NEXT format('%s SELECT ON %s %s %s', verb, readable, dir, who);
+            -- and every sequence, so that pg_dump can read their values (1.20)
+            SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.relname) INTO readable
+              FROM pg_class AS c
+             WHERE c.relnamespace = 'ff'::regnamespace AND c.relkind = 'S';
+            IF readable IS NOT NULL THEN
+                RETURN NEXT format('%s SELECT ON SEQUENCE %s %s %s', verb, readable, dir, who);
+            END IF;
             RETURN NEXT format('%s INSERT, UPDATE, DELETE ON ff.flags, ff.segments, ff.segment_keys %s %s',
                                verb, dir, who);
             RETURN NEXT format('%s UPDATE (metadata, description) ON ff.environments %s %s', verb, dir, who);

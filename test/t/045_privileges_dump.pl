@@ -70,5 +70,12 @@ is($node->safe_psql('dst', q{
 }), 'DISABLED', 'after the restore a member of the allowed role writes in production');
 is($node->safe_psql('dst', 'SELECT ok FROM ff.verify_history()'), 't', 'the history chain verifies');
 
+# (1.20) a role given the editor recipe can read every table and sequence of
+# ff, so it can dump the database's ff data (1.19: permission denied for
+# sequence change_requests_id_seq)
+$node->safe_psql('postgres', q{ALTER ROLE ff_editor LOGIN});
+$node->command_ok([ 'pg_dump', '-Fc', '-f', "$dump.editor", '-n', 'ff', '-U', 'ff_editor',
+    '-d', $node->connstr('src') ], 'pg_dump of schema ff by a role given the editor recipe');
+
 $node->stop;
 done_testing();

@@ -231,6 +231,30 @@ is($node->safe_psql('postgres', q{
            count(*) FILTER (WHERE flag_key IS NULL AND environment IS NULL)
       FROM ff.evaluation_stats WHERE error_code = 'FLAG_NOT_FOUND'}), '10|140|1',
     'missing keys get entries up to a tenth of the table, the others are counted together');
+# ... and at a quarter of the table in all databases together: a role that
+# may connect to many databases cannot fill the table with missing keys
+$node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()});
+for my $i (1 .. 4)
+{
+    $node->safe_psql('postgres', "CREATE DATABASE miss$i");
+    $node->safe_psql("miss$i", q{
+        CREATE EXTENSION feature_flags;
+        SELECT count(*) FILTER (WHERE ff.get_bool('missing-' || i, '{}', false)) FROM generate_series(1, 20) AS i});
+}
+is(join(',', map { $node->safe_psql("miss$_", q{
+    SELECT count(*) FILTER (WHERE flag_key IS NOT NULL) || '+' || sum(evaluations) FILTER (WHERE flag_key IS NULL)
+      FROM ff.evaluation_stats WHERE error_code = 'FLAG_NOT_FOUND'}) } 1 .. 4),
+    '10+10,10+10,5+15,0+20',
+    'missing keys of all databases together get entries up to a quarter of the table');
+$node->safe_psql('postgres', q{SELECT ff.get_bool('checkout', '{}', false)});
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM ff.evaluation_stats WHERE flag_key = 'checkout' AND error_code IS NULL}),
+    '1', 'a real flag is still counted');
+$node->safe_psql('postgres', "DROP DATABASE miss$_") for 1 .. 4;
+# back to the 10 + 1 entries of missing keys above
+$node->safe_psql('postgres', q{
+    SELECT ff.reset_evaluation_stats();
+    SELECT count(*) FILTER (WHERE ff.get_bool('missing-' || i, '{}', false)) FROM generate_series(1, 150) AS i});
 $node->safe_psql('postgres', q{
     SELECT ff.create_environment('many');
     INSERT INTO ff.flags (environment, key, variants, default_variant)
