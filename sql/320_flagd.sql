@@ -480,3 +480,30 @@ SELECT ff.export_flagd('meta-nulls') -> 'metadata' AS set_metadata,
 -- which made every segment rollback JIT-compile for about a second
 SELECT 'jit=off' = ANY (proconfig) AS restore_without_jit
   FROM pg_proc WHERE oid = 'ff._history_restore(text, text, text, bigint)'::regprocedure;
+-- (1.20) a document that only respells a number (10.0 -> 10) is written:
+-- jsonb equality took them for one value and skipped the flag, so export
+-- and evaluation kept the old spelling (the history records values: the
+-- respelling is no new version, as for a plain UPDATE)
+SELECT name FROM ff.create_environment('spell');
+SELECT ff.import_flagd('{"flags": {"ten": {"state": "ENABLED", "variants": {"ten": 10.0, "tenth": 0.1}, "defaultVariant": "ten"}}}', 'spell') AS first;
+SELECT ff.import_flagd('{"flags": {"ten": {"state": "ENABLED", "variants": {"ten": 10, "tenth": 0.1}, "defaultVariant": "ten"}}}', 'spell') AS respelled;
+SELECT ff.export_flagd('spell') #> '{flags,ten,variants}' AS exported, (ff.evaluate('ten', '{}', NULL, 'spell')).value;
+SELECT ff.import_flagd('{"flags": {"ten": {"state": "ENABLED", "variants": {"ten": 10, "tenth": 0.1}, "defaultVariant": "ten"}}}', 'spell') AS again;
+-- (1.20) "defaultVariant": "" is no default variant, as flagd reads it
+SELECT ff.import_flagd('{"flags": {"dv-empty": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": ""}}}', 'spell') AS empty_default;
+SELECT default_variant IS NULL AS no_default FROM ff.flags WHERE environment = 'spell' AND key = 'dv-empty';
+SELECT reason, value FROM ff.evaluate('dv-empty', '{}', '7', 'spell');
+-- (1.20) {"$ref": name} in a variant's value is replaced by the shared rule,
+-- as flagd replaces it anywhere; an unknown name stays as written
+SELECT ff.import_flagd('{"$evaluators": {"a": {"==": [{"var": "x"}, 1]}},
+  "flags": {"r-variant": {"state": "ENABLED", "defaultVariant": "o",
+                          "variants": {"o": {"$ref": "a"}, "p": {"k": [{"$ref": "zz"}]}}}}}', 'spell') AS with_refs;
+SELECT variants FROM ff.flags WHERE environment = 'spell' AND key = 'r-variant';
+-- ... and on export, a segment named like a $ref kept in a variant is
+-- inlined, not exported as an $evaluators entry flagd would substitute
+SELECT name FROM ff.create_segment('zz', environment => 'spell', include => ARRAY['u1']);
+SELECT key FROM ff.create_flag('uses-zz', environment => 'spell',
+    targeting => '{"if": [{"in_segment": "zz"}, "on", "off"]}');
+SELECT ff.export_flagd('spell') ? '$evaluators' AS has_evaluators,
+       strpos((ff.export_flagd('spell') #> '{flags,uses-zz,targeting}')::text, '$ref') = 0 AS inlined,
+       ff.export_flagd('spell') #> '{flags,r-variant,variants,p}' AS kept_ref;

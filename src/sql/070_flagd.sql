@@ -167,15 +167,23 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.defaultVariant.', fpath),
                       HINT = 'defaultVariant is the name of a variant, or null.';
         END IF;
-        dv := f ->> 'defaultVariant';
+        -- (1.20) "" is no default variant, as flagd reads it (no variant
+        -- may have an empty name)
+        dv := NULLIF(f ->> 'defaultVariant', '');
         tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
         md := COALESCE(NULLIF(f -> 'metadata', 'null'), '{}');
-        -- appended in place (a jsonb array would be copied for every flag)
+        -- appended in place (a jsonb array would be copied for every flag);
+        -- (1.20) {"$ref": name} inside a variant's value is replaced too, as
+        -- flagd replaces it anywhere in the document
         parsed := array_append(parsed, jsonb_build_object(
-            'key', fl.key, 'state', f -> 'state', 'variants', f -> 'variants',
+            'key', fl.key, 'state', f -> 'state',
+            'variants', ff._flagd_resolve_refs(f -> 'variants', evaluators, fl.key, fpath || '.variants'),
             'defaultVariant', dv, 'targeting', tg, 'metadata', md));
     END LOOP;
 
+    -- the history's writer lock first (1.20), so that the types read next
+    -- are not changed by a concurrent writer before this one writes
+    UPDATE ff.flags AS t SET key = t.key WHERE false;
     -- the types of the flags the document changes (1.11: a document whose
     -- variants have another type changes the flag's type, as flagd loads
     -- it, with a WARNING instead of silently)
@@ -196,9 +204,13 @@ BEGIN
                flag_type = CASE WHEN t.variants = EXCLUDED.variants THEN t.flag_type END,
                default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
                metadata = EXCLUDED.metadata
-         WHERE (t.state, t.variants, t.default_variant, t.targeting, t.metadata)
+         -- compared as text (1.20): jsonb equality takes 10 and 10.0 for
+         -- one value, and a document that only respells a number was
+         -- skipped, so the flag kept the old spelling
+         WHERE (t.state, t.variants::text, t.default_variant, t.targeting::text, t.metadata::text)
                IS DISTINCT FROM
-               (EXCLUDED.state, EXCLUDED.variants, EXCLUDED.default_variant, EXCLUDED.targeting, EXCLUDED.metadata)
+               (EXCLUDED.state, EXCLUDED.variants::text, EXCLUDED.default_variant, EXCLUDED.targeting::text,
+                EXCLUDED.metadata::text)
         RETURNING t.flag_type INTO new_type;
         GET DIAGNOSTICS n = ROW_COUNT;
         written := written + n;
@@ -415,8 +427,10 @@ BEGIN
     -- with a WARNING, 1.7): an $evaluators entry of such a name would
     -- resolve them in the exported document, so a flag that uses a segment
     -- of such a name gets its segments inline instead
+    -- (1.20: in variants too, which flagd also resolves)
     dangling := ARRAY(SELECT DISTINCT r #>> '{}'
-                        FROM ff.flags AS f, jsonb_path_query(f.targeting, 'lax $.**."$ref"') AS r
+                        FROM ff.flags AS f,
+                             jsonb_path_query(jsonb_build_array(f.targeting, f.variants), 'lax $.**."$ref"') AS r
                        WHERE f.environment = env AND jsonb_typeof(r) = 'string');
     FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
         obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,

@@ -8,7 +8,12 @@
 -- kept_segment_keys) that show it.  ff.privilege_recipe gives the editor
 -- level SELECT on the sequences of ff (pg_dump by an editor or admin failed
 -- on them) and refuses "public" as the grantee (its GRANTs went to every
--- role).
+-- role).  ff.import_flagd compares flags as JSON text (a document that
+-- only respells a number, 10.0 -> 10, was skipped), reads "defaultVariant":
+-- "" as no default variant, replaces {"$ref": name} in variant values too
+-- (as flagd does), and takes the writer lock before it reads the flags'
+-- types; ff.export_flagd inlines a segment named like a $ref kept in a
+-- variant.
 -- The 1.20 library (key lists kept across changes; a large segment read
 -- with a sequential scan of ff.segment_keys) serves every earlier version
 -- as well: without this table, every change reloads the key lists, as
@@ -127,3 +132,264 @@ $$;
 
 COMMENT ON FUNCTION ff.privilege_recipe(text, name, boolean) IS
 'The GRANT (revoke => true: REVOKE) statements of a privilege level (reader, editor, admin; cumulative) for a grantee';
+
+-- ff.import_flagd loads a flagd flag-definition document into an
+-- environment, atomically.
+CREATE OR REPLACE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(import_flagd.environment);
+    flags       jsonb;
+    evaluators  jsonb;
+    fl          record;
+    f           jsonb;
+    fpath       text;
+    dv          text;
+    tg          jsonb;
+    md          jsonb;
+    set_md      jsonb;
+    parsed      jsonb[] := '{}';
+    written     integer := 0;
+    n           integer;
+    old_types   jsonb;
+    new_type    text;
+BEGIN
+    IF document IS NULL OR jsonb_typeof(document) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: the document is %',
+            CASE WHEN document IS NULL THEN 'NULL' ELSE 'a JSON ' || jsonb_typeof(document) || ', not an object' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A flagd document is an object such as {"flags": {"my-flag": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}}}.';
+    END IF;
+
+    -- flags: the map form, or the flagd daemon's array form
+    flags := document -> 'flags';
+    IF flags IS NULL THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is missing'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
+    ELSIF jsonb_typeof(flags) = 'array' THEN
+        IF EXISTS (SELECT 1 FROM jsonb_array_elements(flags) AS a
+                    WHERE jsonb_typeof(a) <> 'object' OR jsonb_typeof(a -> 'key') IS DISTINCT FROM 'string') THEN
+            RAISE EXCEPTION 'invalid flagd document: $.flags is an array whose elements are not all objects with a string "key"'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use the map form {"flags": {"my-flag": {...}}}, or give every flag object a "key".';
+        END IF;
+        SELECT k INTO fpath FROM (SELECT a ->> 'key' AS k FROM jsonb_array_elements(flags) AS a) AS x
+         GROUP BY k HAVING count(*) > 1 ORDER BY k LIMIT 1;
+        IF fpath IS NOT NULL THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is defined more than once in $.flags', fpath
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Flag keys are unique within a document.';
+        END IF;
+        SELECT jsonb_object_agg(a ->> 'key', a - 'key') INTO flags FROM jsonb_array_elements(flags) AS a;
+        flags := COALESCE(flags, '{}');
+    ELSIF jsonb_typeof(flags) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object', jsonb_typeof(flags)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
+    END IF;
+
+    -- shared rules; here and below, an optional member that is JSON null is absent
+    evaluators := NULLIF(document -> '$evaluators', 'null');
+    IF evaluators IS NOT NULL AND jsonb_typeof(evaluators) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $."$evaluators" is a JSON %, not an object', jsonb_typeof(evaluators)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '"$evaluators" maps names to JSON Logic rules that flags reference with {"$ref": "name"}.';
+    END IF;
+    -- flag-set metadata
+    set_md := NULLIF(document -> 'metadata', 'null');
+    IF set_md IS NOT NULL THEN
+        PERFORM ff._check_metadata(set_md, 'the flag set of the document', '$.metadata');
+    END IF;
+
+    -- check the shape of every flag before writing anything
+    FOR fl IN SELECT e.key, e.value FROM jsonb_each(flags) AS e ORDER BY e.key LOOP
+        f := fl.value;
+        fpath := ff._json_path_member('$.flags', fl.key);
+        IF jsonb_typeof(f) <> 'object' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is a JSON %, not an object', fl.key, jsonb_typeof(f)
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'A flag is an object with "state", "variants" and optionally "defaultVariant", "targeting" and "metadata".';
+        END IF;
+        IF NOT f ? 'state' OR NOT f ? 'variants' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has no "%"', fl.key,
+                CASE WHEN NOT f ? 'state' THEN 'state' ELSE 'variants' END
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'Every flag needs "state" ("ENABLED" or "DISABLED") and "variants".';
+        END IF;
+        IF jsonb_typeof(f -> 'state') <> 'string' OR (f ->> 'state') NOT IN ('ENABLED', 'DISABLED') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has state %', fl.key, (f -> 'state')::text
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.state.', fpath),
+                      HINT = 'The state is "ENABLED" or "DISABLED".';
+        END IF;
+        IF f ? 'defaultVariant' AND jsonb_typeof(f -> 'defaultVariant') NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has a defaultVariant that is a JSON %', fl.key,
+                jsonb_typeof(f -> 'defaultVariant')
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.defaultVariant.', fpath),
+                      HINT = 'defaultVariant is the name of a variant, or null.';
+        END IF;
+        -- (1.20) "" is no default variant, as flagd reads it (no variant
+        -- may have an empty name)
+        dv := NULLIF(f ->> 'defaultVariant', '');
+        tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
+        md := COALESCE(NULLIF(f -> 'metadata', 'null'), '{}');
+        -- appended in place (a jsonb array would be copied for every flag);
+        -- (1.20) {"$ref": name} inside a variant's value is replaced too, as
+        -- flagd replaces it anywhere in the document
+        parsed := array_append(parsed, jsonb_build_object(
+            'key', fl.key, 'state', f -> 'state',
+            'variants', ff._flagd_resolve_refs(f -> 'variants', evaluators, fl.key, fpath || '.variants'),
+            'defaultVariant', dv, 'targeting', tg, 'metadata', md));
+    END LOOP;
+
+    -- the history's writer lock first (1.20), so that the types read next
+    -- are not changed by a concurrent writer before this one writes
+    UPDATE ff.flags AS t SET key = t.key WHERE false;
+    -- the types of the flags the document changes (1.11: a document whose
+    -- variants have another type changes the flag's type, as flagd loads
+    -- it, with a WARNING instead of silently)
+    SELECT jsonb_object_agg(t.key, t.flag_type) INTO old_types
+      FROM ff.flags AS t WHERE t.environment = env AND flags ? t.key;
+
+    -- write: unchanged flags are left alone (no new version, no history)
+    FOREACH f IN ARRAY parsed LOOP
+        tg := f -> 'targeting';
+        IF tg = 'null'::jsonb OR tg = '{}'::jsonb THEN
+            tg := NULL;
+        END IF;
+        new_type := NULL;
+        INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
+        VALUES (env, f ->> 'key', f ->> 'state', f -> 'variants', f ->> 'defaultVariant', tg, f -> 'metadata')
+        ON CONFLICT (environment, key) DO UPDATE
+           SET state = EXCLUDED.state, variants = EXCLUDED.variants,
+               flag_type = CASE WHEN t.variants = EXCLUDED.variants THEN t.flag_type END,
+               default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+               metadata = EXCLUDED.metadata
+         -- compared as text (1.20): jsonb equality takes 10 and 10.0 for
+         -- one value, and a document that only respells a number was
+         -- skipped, so the flag kept the old spelling
+         WHERE (t.state, t.variants::text, t.default_variant, t.targeting::text, t.metadata::text)
+               IS DISTINCT FROM
+               (EXCLUDED.state, EXCLUDED.variants::text, EXCLUDED.default_variant, EXCLUDED.targeting::text,
+                EXCLUDED.metadata::text)
+        RETURNING t.flag_type INTO new_type;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+        IF n > 0 AND old_types ? (f ->> 'key') AND new_type IS DISTINCT FROM (old_types ->> (f ->> 'key')) THEN
+            RAISE WARNING 'flag "%" in environment "%" changes type from % to %',
+                f ->> 'key', env, old_types ->> (f ->> 'key'), new_type
+                USING DETAIL = pg_catalog.format('The document''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',
+                                                 new_type, old_types ->> (f ->> 'key')),
+                      HINT = 'flagd loads a document so; if the change is a mistake, import the flag with variants of the old type.';
+        END IF;
+    END LOOP;
+
+    IF replace THEN
+        DELETE FROM ff.flags AS t WHERE t.environment = env AND NOT flags ? t.key;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+    END IF;
+
+    IF set_md IS NOT NULL THEN
+        UPDATE ff.environments AS e SET metadata = set_md
+         WHERE e.name = env AND e.metadata IS DISTINCT FROM set_md;
+    END IF;
+    RETURN written;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.import_flagd(jsonb, text, boolean) IS
+'Loads a flagd flag-definition document into an environment atomically ($ref resolved, metadata = flag-set metadata); replace => true deletes the environment''s flags absent from the document; returns the number of flags created, changed or deleted';
+
+-- ff.export_flagd returns an environment as a flagd flag-definition
+-- document.
+CREATE OR REPLACE FUNCTION ff.export_flagd(environment text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(export_flagd.environment);
+    flags       jsonb;
+    evaluators  jsonb;
+    refs        text[] := '{}';
+    keys        text[] := '{}';
+    objs        jsonb[] := '{}';
+    fl          record;
+    sub         record;
+    obj         jsonb;
+    dangling    text[];
+    cycle       text[];
+BEGIN
+    -- segments inline the segments they reference: a cycle (which only a
+    -- restore or bypassed triggers can store) has no finite export
+    SELECT c INTO cycle
+      FROM ff.segments AS s, ff._segment_cycle(env, s.name, ff._segment_refs(env, s.name)) AS c
+     WHERE s.environment = env AND c IS NOT NULL
+     ORDER BY s.name LIMIT 1;
+    IF cycle IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot export environment "%": its segments reference each other in a cycle', env
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The cycle is %s.', (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                  HINT = 'Break the cycle with ff.set_segment_rule(); only a restore (check_function_bodies = off in a superuser''s or the owner''s session) or bypassed triggers can store one.';
+    END IF;
+    -- the names of the unresolved {"$ref": name} that flags keep (stored
+    -- with a WARNING, 1.7): an $evaluators entry of such a name would
+    -- resolve them in the exported document, so a flag that uses a segment
+    -- of such a name gets its segments inline instead
+    -- (1.20: in variants too, which flagd also resolves)
+    dangling := ARRAY(SELECT DISTINCT r #>> '{}'
+                        FROM ff.flags AS f,
+                             jsonb_path_query(jsonb_build_array(f.targeting, f.variants), 'lax $.**."$ref"') AS r
+                       WHERE f.environment = env AND jsonb_typeof(r) = 'string');
+    FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
+        obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
+                                  'defaultVariant', fl.default_variant);
+        IF fl.targeting IS NOT NULL AND ff._rule_compile_error(fl.targeting) = 'unknown_operator' THEN
+            -- stored with a WARNING (an unknown operator, an unresolved $ref):
+            -- exported as written (1.11: its in_segment calls were inlined,
+            -- and one naming a missing segment made the whole export fail)
+            obj := obj || jsonb_build_object('targeting', fl.targeting);
+        ELSIF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
+               SELECT 1 FROM jsonb_path_query(fl.targeting, 'lax $.**.in_segment') AS a
+                WHERE COALESCE(a ->> 0, a #>> '{}') = ANY (dangling)) THEN
+            obj := obj || jsonb_build_object('targeting',
+                                             (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
+        ELSIF fl.targeting IS NOT NULL THEN
+            sub := ff._flagd_inline_segments(fl.targeting, env, refs);
+            refs := sub.refs;
+            obj := obj || jsonb_build_object('targeting', sub.rule);
+        END IF;
+        -- (1.18) without null members, which flagd's schema does not allow
+        -- and evaluation drops (they were exported, and a flagd SDK then
+        -- reported them)
+        IF ff._without_null_members(fl.metadata) <> '{}'::jsonb THEN
+            obj := obj || jsonb_build_object('metadata', ff._without_null_members(fl.metadata));
+        END IF;
+        -- appended in place, and made one object at the end (1.11: a jsonb
+        -- grown flag by flag was copied for every flag, quadratic)
+        keys := array_append(keys, fl.key);
+        objs := array_append(objs, obj);
+    END LOOP;
+    SELECT COALESCE(jsonb_object_agg(k, o), '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
+    SELECT jsonb_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))
+      INTO evaluators FROM unnest(refs) AS r(name);
+    obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
+                              'metadata', (SELECT ff._without_null_members(e.metadata)
+                                             FROM ff.environments AS e WHERE e.name = env),
+                              'flags', flags);
+    IF evaluators IS NOT NULL THEN
+        obj := obj || jsonb_build_object('$evaluators', evaluators);
+    END IF;
+    RETURN obj;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.export_flagd(text) IS
+'Returns an environment as a flagd flag-definition document ($schema, metadata, flags); segments used by flags are emitted as $evaluators entries of plain JSON Logic';
