@@ -270,9 +270,14 @@ BEGIN
       FROM ff.segment_keys AS k
      WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment;
     -- like in_segment: the lists match string keys only (e.g. not a missing
-    -- targetingKey); the key is a string when {"cat": [key]} is the key itself
-    is_string := jsonb_build_object('===', jsonb_build_array(
-        jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression));
+    -- targetingKey); the key is a string when {"cat": [key]} is the key
+    -- itself, asked only of a key that is not null (1.20: json-logic-engine's
+    -- interpreter, which flagd-core uses without code generation, fails on
+    -- {"cat": [null]}, and so did every evaluation without a targetingKey)
+    is_string := jsonb_build_object('if', jsonb_build_array(
+        jsonb_build_object('==', jsonb_build_array(key_expression, NULL::jsonb)), false,
+        jsonb_build_object('===', jsonb_build_array(
+            jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression))));
     IF exc <> '[]' THEN
         parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
                      is_string, jsonb_build_object('in', jsonb_build_array(key_expression, exc)))), false);

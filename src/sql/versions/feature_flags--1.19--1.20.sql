@@ -13,7 +13,9 @@
 -- "" as no default variant, replaces {"$ref": name} in variant values too
 -- (as flagd does), and takes the writer lock before it reads the flags'
 -- types; ff.export_flagd inlines a segment named like a $ref kept in a
--- variant.
+-- variant; its segment logic (ff._segment_as_jsonlogic) asks whether the
+-- key is a string only of a key that is not null (json-logic-engine's
+-- interpreter fails on {"cat": [null]}).
 -- The 1.20 library (key lists kept across changes; a large segment read
 -- with a sequential scan of ff.segment_keys) serves every earlier version
 -- as well: without this table, every change reloads the key lists, as
@@ -393,3 +395,69 @@ $$;
 
 COMMENT ON FUNCTION ff.export_flagd(text) IS
 'Returns an environment as a flagd flag-definition document ($schema, metadata, flags); segments used by flags are emitted as $evaluators entries of plain JSON Logic';
+
+-- ff._segment_as_jsonlogic returns plain JSON Logic equivalent to
+-- {"in_segment": [segment, key_expression]}: false for excluded keys, true
+-- for included keys, otherwise the truthiness of the segment rule; without
+-- a rule, false for a string key and null for any other key (1.10: the
+-- rule decides for keys that are not strings, as in_segment does).
+CREATE OR REPLACE FUNCTION ff._segment_as_jsonlogic(environment text, segment text, key_expression jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    seg         ff.segments;
+    inc         jsonb;
+    exc         jsonb;
+    rule        jsonb;
+    is_string   jsonb;
+    parts       jsonb := '[]';
+BEGIN
+    SELECT * INTO seg FROM ff.segments AS s
+     WHERE s.environment = _segment_as_jsonlogic.environment AND s.name = _segment_as_jsonlogic.segment;
+    IF NOT FOUND THEN
+        PERFORM ff._segment_not_found(segment, _segment_as_jsonlogic.environment);
+    END IF;
+    SELECT COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE k.excluded), '[]'),
+           COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE NOT k.excluded), '[]')
+      INTO exc, inc
+      FROM ff.segment_keys AS k
+     WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment;
+    -- like in_segment: the lists match string keys only (e.g. not a missing
+    -- targetingKey); the key is a string when {"cat": [key]} is the key
+    -- itself, asked only of a key that is not null (1.20: json-logic-engine's
+    -- interpreter, which flagd-core uses without code generation, fails on
+    -- {"cat": [null]}, and so did every evaluation without a targetingKey)
+    is_string := jsonb_build_object('if', jsonb_build_array(
+        jsonb_build_object('==', jsonb_build_array(key_expression, NULL::jsonb)), false,
+        jsonb_build_object('===', jsonb_build_array(
+            jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression))));
+    IF exc <> '[]' THEN
+        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
+                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, exc)))), false);
+    END IF;
+    IF inc <> '[]' THEN
+        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
+                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, inc)))), true);
+    END IF;
+    IF seg.rule IS NULL THEN
+        -- no rule: not a member, or undecided without a key
+        rule := jsonb_build_object('if', jsonb_build_array(is_string, false, NULL::jsonb));
+    ELSE
+        rule := (ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL)).rule;
+        -- membership is the truthiness of the rule
+        IF NOT (jsonb_typeof(rule) = 'object' AND rule ? '!!') THEN
+            rule := jsonb_build_object('!!', jsonb_build_array(rule));
+        END IF;
+    END IF;
+    IF parts = '[]' THEN
+        RETURN rule;
+    END IF;
+    RETURN jsonb_build_object('if', parts || jsonb_build_array(rule));
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb) IS
+'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd';
