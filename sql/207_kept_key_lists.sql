@@ -113,3 +113,35 @@ SELECT ff.delete_segment('mid');
 SELECT count(*) FILTER (WHERE ff.get_bool('f-big', jsonb_build_object('targetingKey', k), NULL)) AS big_members
   FROM kept_candidates;
 SELECT kept_segments, kept_segment_keys FROM pg_temp.kept_state(:loads0);
+
+-- rows written while the table's triggers were disabled signal nothing:
+-- a kept list is not used once a trigger of ff.segment_keys changed since
+-- it was read, even when another change made the cache invalid first and
+-- the table's own invalidation went unnoticed (helper 58)
+SELECT ff.get_bool('f-big', '{"targetingKey": "ghost"}', NULL) AS ghost_before;
+BEGIN;
+SELECT key FROM ff.set_default_variant('unrelated', 'b');
+ALTER TABLE ff.segment_keys DISABLE TRIGGER ALL;
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('kept', 'big', 'ghost');
+ALTER TABLE ff.segment_keys ENABLE TRIGGER ALL;
+COMMIT;
+SELECT ff.get_bool('f-big', '{"targetingKey": "ghost"}', NULL) AS ghost_after;
+-- (the history does not have the ghost: remove it the same way)
+ALTER TABLE ff.segment_keys DISABLE TRIGGER ALL;
+DELETE FROM ff.segment_keys WHERE environment = 'kept' AND targeting_key = 'ghost';
+ALTER TABLE ff.segment_keys ENABLE TRIGGER ALL;
+SELECT ff.get_bool('f-big', '{"targetingKey": "ghost"}', NULL) AS ghost_removed;
+
+-- a list read by a transaction that wrote the table with its triggers
+-- disabled holds its uncommitted rows: it is not kept
+BEGIN;
+ALTER TABLE ff.segment_keys DISABLE TRIGGER ALL;
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('kept', 'big', 'phantom');
+ALTER TABLE ff.segment_keys ENABLE TRIGGER ALL;
+SELECT ff.get_bool('f-big', '{"targetingKey": "phantom"}', NULL) AS phantom_inside;
+ROLLBACK;
+SELECT ff.get_bool('f-big', '{"targetingKey": "phantom"}', NULL) AS phantom_after_rollback;
+SELECT key FROM ff.set_default_variant('unrelated', 'a');
+SELECT ff.get_bool('f-big', '{"targetingKey": "phantom"}', NULL) AS phantom_after_change;
+SELECT kept_segments, kept_segment_keys FROM pg_temp.kept_state(:loads0);
+SELECT ok FROM ff.verify_history();

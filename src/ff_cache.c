@@ -66,6 +66,7 @@
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
@@ -330,8 +331,16 @@ static SnapshotData FFLoadSnapshotData = {SNAPSHOT_MVCC};
  *   serves a statement whose snapshot was taken while "keys_started" was
  *   the same, which also covers a commit visible before its invalidation
  *   arrives.
+ * - A list is used only while ff.segment_keys is the table, with the
+ *   storage, it was read from, and none of its triggers changed since (a
+ *   TRUNCATE, or rows written while its triggers were disabled, signal
+ *   nothing of their own; an invalidation of the table itself can arrive
+ *   while the cache is already invalid, and go unchecked).
  * - A transaction that writes ff.segment_keys neither uses nor keeps a list
- *   from then on: its lists hold its own uncommitted rows.
+ *   from then on: its lists hold its own uncommitted rows.  Nor does one
+ *   that holds a lock on the table that a write, a TRUNCATE or ALTER TABLE
+ *   takes (rows written with its triggers disabled, or by a statement that
+ *   fails before they fire).
  * - Without ff._cache_signal_keys (a database not yet updated to 1.20) no
  *   list is kept: a key change cannot be told from any other change.
  *
@@ -346,6 +355,9 @@ typedef struct FFKeyStoreEntry
 	uint64		epoch;			/* FFKeysEpoch before the load's snapshot */
 	uint32		keys_started;	/* "keys_started" after that snapshot */
 	bool		keys_clean;		/* "keys_done" before it was the same */
+	Oid			keys_relid;		/* ff.segment_keys then, */
+	Oid			keys_filenode;	/* its storage (TRUNCATE makes new) */
+	TransactionId keys_xmin;	/* and the snapshot's xmin (its triggers) */
 	MemoryContext cxt;			/* the set's memory; NULL = none kept */
 	FFKeySet	set;
 } FFKeyStoreEntry;
@@ -542,6 +554,48 @@ FFRelcacheCallback(Datum arg, Oid relid)
 }
 
 /*
+ * FFMayHaveWritten tells whether this transaction holds a lock on table
+ * relid that writing it takes: RowExclusiveLock
+ * (INSERT, UPDATE, DELETE, COPY), ShareRowExclusiveLock (ALTER TABLE ...
+ * DISABLE TRIGGER) or AccessExclusiveLock (TRUNCATE, other ALTER TABLE).
+ */
+static bool
+FFMayHaveWritten(Oid relid)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	return LockHeldByMe(&tag, RowExclusiveLock) ||
+		LockHeldByMe(&tag, ShareRowExclusiveLock) ||
+		LockHeldByMe(&tag, AccessExclusiveLock);
+}
+
+/*
+ * FFCacheForgetOwnWrites drops the cache, and the kept key lists, when a
+ * (sub)transaction that may have written a configuration table aborts
+ * while it holds its lock: rows written with the tables' triggers
+ * disabled (or by a statement that failed before they fired) signal
+ * nothing, and a generation loaded after them would keep them past the
+ * rollback.
+ */
+static void
+FFCacheForgetOwnWrites(void)
+{
+	int			i;
+
+	if (FFCurrentGen == NULL)
+		return;
+	for (i = 0; i < FF_NUM_TABLES; i++)
+		if (!FFIsSignalTable(i) && OidIsValid(FFCurrentGen->relids[i]) &&
+			FFMayHaveWritten(FFCurrentGen->relids[i]))
+		{
+			FFCacheValid = false;
+			if (i == FF_TABLE_SEGMENT_KEYS)
+				FFKeysEpoch++;
+		}
+}
+
+/*
  * FFCacheSubXactCallback notes a rolled-back subtransaction (a PL/pgSQL
  * exception block, ROLLBACK TO SAVEPOINT): the configuration it wrote,
  * which the cache may have loaded, is gone (its local invalidations are
@@ -558,6 +612,7 @@ FFCacheSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		int			level = GetCurrentTransactionNestLevel();
 
 		FFCacheSubAborted = true;
+		FFCacheForgetOwnWrites();
 		/* the write statements the aborted subtransaction began are over */
 		if (FFWriteLxid == MyProc->lxid)
 			while (FFWriteDepth > 0 && FFWriteLevels[FFWriteDepth - 1] >= level)
@@ -594,8 +649,11 @@ FFCacheXactCallback(XactEvent event, void *arg)
 				}
 			}
 			break;
-		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
+			/* (its locks are still held here) */
+			FFCacheForgetOwnWrites();
+			/* FALLTHROUGH */
+		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
 			if (FFCommitKeysCounted)
 				pg_atomic_fetch_add_u32(&FFCommitSlot()->keys_done, 1);
@@ -928,6 +986,43 @@ FFRelFilenodes(const Oid *relids, Oid *filenodes)
 }
 
 /*
+ * FFTableTriggersChangedSince reports whether a trigger of table relid was
+ * created, altered or renamed by a transaction that had not finished when
+ * xmin was current (see FFTriggersChangedSince).
+ */
+static bool
+FFTableTriggersChangedSince(Oid relid, TransactionId xmin)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		changed = false;
+
+	if (!TransactionIdIsValid(xmin))
+		return true;
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TransactionId tx = HeapTupleHeaderGetXmin(tup->t_data);
+
+		if (TransactionIdIsNormal(tx) &&
+			(TransactionIdFollowsOrEquals(tx, xmin) ||
+			 TransactionIdIsCurrentTransactionId(tx)))
+		{
+			changed = true;
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return changed;
+}
+
+/*
  * FFTriggersChangedSince reports whether a trigger of one of the
  * configuration tables was created, altered (ENABLE/DISABLE TRIGGER, also
  * toggled back within one transaction) or renamed by a transaction that
@@ -937,40 +1032,13 @@ FFRelFilenodes(const Oid *relids, Oid *filenodes)
 static bool
 FFTriggersChangedSince(const Oid *relids, TransactionId xmin)
 {
-	Relation	rel;
-	bool		changed = false;
 	int			i;
 
-	if (!TransactionIdIsValid(xmin))
-		return true;
-	rel = table_open(TriggerRelationId, AccessShareLock);
-	for (i = 0; i < FF_NUM_TABLES && !changed; i++)
-	{
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-
-		if (FFIsSignalTable(i) || !OidIsValid(relids[i]))
-			continue;
-		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(relids[i]));
-		scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			TransactionId tx = HeapTupleHeaderGetXmin(tup->t_data);
-
-			if (TransactionIdIsNormal(tx) &&
-				(TransactionIdFollowsOrEquals(tx, xmin) ||
-				 TransactionIdIsCurrentTransactionId(tx)))
-			{
-				changed = true;
-				break;
-			}
-		}
-		systable_endscan(scan);
-	}
-	table_close(rel, AccessShareLock);
-	return changed;
+	for (i = 0; i < FF_NUM_TABLES; i++)
+		if (!FFIsSignalTable(i) && OidIsValid(relids[i]) &&
+			FFTableTriggersChangedSince(relids[i], xmin))
+			return true;
+	return false;
 }
 
 /*
@@ -1044,17 +1112,62 @@ static void
 FFKeyStoreTrim(bool all)
 {
 	uint32		i;
+	uint32		kept = 0;
 
+	if (FFKeyStoreCxt == NULL)
+		return;
 	for (i = 0; i < FFKeyStore.capacity; i++)
 	{
 		FFKeyStoreEntry *e = FFKeyStore.entries[i].value;
 
-		if (FFKeyStore.entries[i].key == NULL || e->cxt == NULL ||
-			(e->epoch == FFKeysEpoch && !all))
+		if (FFKeyStore.entries[i].key == NULL || e->cxt == NULL)
 			continue;
+		if (e->epoch == FFKeysEpoch && !all)
+		{
+			kept++;
+			continue;
+		}
 		MemoryContextDelete(e->cxt);
 		e->cxt = NULL;
 		memset(&e->set, 0, sizeof(e->set));
+	}
+
+	/*
+	 * The names of lists no longer kept: all gone with the context when
+	 * none is kept, else the kept ones copied to a new one once the others
+	 * are many (segments made and deleted every day in a pooled backend).
+	 */
+	if (kept == 0)
+	{
+		MemoryContextDelete(FFKeyStoreCxt);
+		FFKeyStoreCxt = NULL;
+	}
+	else if (FFKeyStore.count - kept > Max(kept, 16))
+	{
+		MemoryContext newcxt = AllocSetContextCreate(TopMemoryContext,
+													 "feature_flags kept key lists",
+													 ALLOCSET_SMALL_SIZES);
+		FFStrMap	newmap;
+
+		FFStrMapInit(&newmap, newcxt, kept);
+		for (i = 0; i < FFKeyStore.capacity; i++)
+		{
+			FFKeyStoreEntry *e = FFKeyStore.entries[i].value;
+			FFKeyStoreEntry *copy;
+			char	   *name;
+
+			if (FFKeyStore.entries[i].key == NULL || e->cxt == NULL)
+				continue;
+			name = MemoryContextAlloc(newcxt, FFKeyStore.entries[i].len + 1);
+			memcpy(name, FFKeyStore.entries[i].key, FFKeyStore.entries[i].len + 1);
+			copy = MemoryContextAlloc(newcxt, sizeof(FFKeyStoreEntry));
+			*copy = *e;
+			MemoryContextSetParent(e->cxt, newcxt);
+			FFStrMapPut(&newmap, name, FFKeyStore.entries[i].len, copy);
+		}
+		MemoryContextDelete(FFKeyStoreCxt);
+		FFKeyStoreCxt = newcxt;
+		FFKeyStore = newmap;
 	}
 }
 
@@ -2665,12 +2778,16 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 
 	may_keep = OidIsValid(gen->relids[FF_TABLE_KEYS_SIGNAL]) &&
 		gen->relids[FF_TABLE_KEYS_SIGNAL] == FFKeysSignalRelid &&
-		FFKeysWriteLxid != MyProc->lxid;
+		FFKeysWriteLxid != MyProc->lxid &&
+		!FFMayHaveWritten(gen->relids[FF_TABLE_SEGMENT_KEYS]);
 	if (may_keep)
 	{
 		kept = FFKeyStoreFind(env, seg, false);
 		if (kept != NULL && kept->cxt != NULL && kept->epoch == FFKeysEpoch &&
-			kept->keys_clean && kept->keys_started == FFSnapKeysStarted)
+			kept->keys_clean && kept->keys_started == FFSnapKeysStarted &&
+			kept->keys_relid == gen->relids[FF_TABLE_SEGMENT_KEYS] &&
+			kept->keys_filenode == gen->filenodes[FF_TABLE_SEGMENT_KEYS] &&
+			!FFTableTriggersChangedSince(kept->keys_relid, kept->keys_xmin))
 		{
 			seg->keys = kept->set;
 			seg->keys_loaded = true;
@@ -2740,6 +2857,9 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 		kept->epoch = FFSnapKeysEpoch;
 		kept->keys_started = FFSnapKeysStarted;
 		kept->keys_clean = true;
+		kept->keys_relid = gen->relids[FF_TABLE_SEGMENT_KEYS];
+		kept->keys_filenode = gen->filenodes[FF_TABLE_SEGMENT_KEYS];
+		kept->keys_xmin = FFLoadSnapshotData.xmin;
 	}
 	else if (may_keep)
 		MemoryContextSetParent(cxt, env->cxt);
@@ -2954,7 +3074,9 @@ FFCacheGetStats(FFCacheStats *stats)
 		{
 			FFKeyStoreEntry *e = FFKeyStore.entries[i].value;
 
-			if (FFKeyStore.entries[i].key != NULL && e->cxt != NULL)
+			/* the lists a statement may still use (others go at a rebuild) */
+			if (FFKeyStore.entries[i].key != NULL && e->cxt != NULL &&
+				e->epoch == FFKeysEpoch)
 			{
 				stats->kept_key_lists++;
 				stats->kept_keys += e->set.count;
