@@ -120,7 +120,9 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Flag keys are unique within a document.';
         END IF;
-        SELECT jsonb_object_agg(a ->> 'key', a - 'key') INTO flags FROM jsonb_array_elements(flags) AS a;
+        -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
+        -- quadratic in the size of a large value (a flag with a long list)
+        SELECT json_object_agg(a ->> 'key', a - 'key')::jsonb INTO flags FROM jsonb_array_elements(flags) AS a;
         flags := COALESCE(flags, '{}');
     ELSIF jsonb_typeof(flags) <> 'object' THEN
         RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object', jsonb_typeof(flags)
@@ -466,8 +468,11 @@ BEGIN
         keys := array_append(keys, fl.key);
         objs := array_append(objs, obj);
     END LOOP;
-    SELECT COALESCE(jsonb_object_agg(k, o), '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
-    SELECT jsonb_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))
+    -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
+    -- quadratic in the size of a large value, and a 1,000,000-key segment's
+    -- logic made the export take 75 s
+    SELECT COALESCE(json_object_agg(k, o)::jsonb, '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
+    SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))::jsonb
       INTO evaluators FROM unnest(refs) AS r(name);
     obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
                               'metadata', (SELECT ff._without_null_members(e.metadata)

@@ -15,7 +15,12 @@
 -- types; ff.export_flagd inlines a segment named like a $ref kept in a
 -- variant; its segment logic (ff._segment_as_jsonlogic) asks whether the
 -- key is a string only of a key that is not null (json-logic-engine's
--- interpreter fails on {"cat": [null]}).
+-- interpreter fails on {"cat": [null]}).  ff.import_flagd, ff.export_flagd
+-- and ff._history_diff (ff.diff_environments, ff.history) build objects
+-- with json_object_agg and one cast: jsonb_object_agg takes time quadratic
+-- in the size of a large value (an export with a 1,000,000-key segment took
+-- 75 s, a diff of such an inline list a minute without checking for
+-- interrupts).
 -- The 1.20 library (key lists kept across changes; a large segment read
 -- with a sequential scan of ff.segment_keys) serves every earlier version
 -- as well: without this table, every change reloads the key lists, as
@@ -188,7 +193,9 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Flag keys are unique within a document.';
         END IF;
-        SELECT jsonb_object_agg(a ->> 'key', a - 'key') INTO flags FROM jsonb_array_elements(flags) AS a;
+        -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
+        -- quadratic in the size of a large value (a flag with a long list)
+        SELECT json_object_agg(a ->> 'key', a - 'key')::jsonb INTO flags FROM jsonb_array_elements(flags) AS a;
         flags := COALESCE(flags, '{}');
     ELSIF jsonb_typeof(flags) <> 'object' THEN
         RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object', jsonb_typeof(flags)
@@ -379,8 +386,11 @@ BEGIN
         keys := array_append(keys, fl.key);
         objs := array_append(objs, obj);
     END LOOP;
-    SELECT COALESCE(jsonb_object_agg(k, o), '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
-    SELECT jsonb_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))
+    -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
+    -- quadratic in the size of a large value, and a 1,000,000-key segment's
+    -- logic made the export take 75 s
+    SELECT COALESCE(json_object_agg(k, o)::jsonb, '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
+    SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))::jsonb
       INTO evaluators FROM unnest(refs) AS r(name);
     obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
                               'metadata', (SELECT ff._without_null_members(e.metadata)
@@ -461,3 +471,30 @@ $$;
 
 COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb) IS
 'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd';
+
+-- ff._history_diff: {"field": {"old": ..., "new": ...}} for every changed top-level field (version
+--   and updated_at left out); the delta for KEYS
+CREATE OR REPLACE FUNCTION ff._history_diff(operation text, before jsonb, after jsonb, delta jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN operation = 'KEYS' THEN delta
+    -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
+    -- quadratic in the size of a large value (a rule with a 1,000,000-element
+    -- list: a minute, without checking for interrupts)
+    ELSE (SELECT coalesce(
+                     pg_catalog.json_object_agg(k.key, pg_catalog.jsonb_build_object(
+                         'old', before -> k.key, 'new', after -> k.key))::jsonb,
+                     '{}')
+            FROM (SELECT pg_catalog.jsonb_object_keys(coalesce(before, '{}'))
+                  UNION
+                  SELECT pg_catalog.jsonb_object_keys(coalesce(after, '{}'))) AS k (key)
+           WHERE k.key NOT IN ('version', 'updated_at')
+             -- (1.18) a field absent on one side (a created or deleted row)
+             -- counts as null: a null field is not listed as changed
+             AND coalesce(before -> k.key, 'null') IS DISTINCT FROM coalesce(after -> k.key, 'null'))
+    END
+$$;
+COMMENT ON FUNCTION ff._history_diff(text, jsonb, jsonb, jsonb) IS
+    'Internal: {"field": {"old": ..., "new": ...}} for every changed top-level field (version and updated_at left out; a field absent on one side counts as null, 1.18); the delta for KEYS';
