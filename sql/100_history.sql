@@ -619,13 +619,25 @@ SELECT h.version - :before_rollback AS nth, h.entity_key, h.summary, v.delta ? '
  WHERE h.version > :before_rollback ORDER BY h.version;
 SELECT state, version = ff.current_version() AS stamped FROM ff.flags WHERE environment = 'development' AND key = 'drift';
 SELECT ok FROM ff.verify_history();
--- (1.18) the point-in-time lookups are planned for their arguments: the
--- generic plan PL/pgSQL switches to after five calls read the whole
--- history for a recent time
+-- (1.18) ff.version_at is planned for its argument: the generic plan
+-- PL/pgSQL switches to after five calls read the whole history for a
+-- recent time.  (1.20) ff._history_state_at keeps its plans again: its
+-- lookups are ordered by every column of versions_entity_idx, which only
+-- that index gives, so that even a generic plan reads it
 SELECT p.oid::regprocedure AS function, 'plan_cache_mode=force_custom_plan' = ANY (p.proconfig) AS custom_plans
   FROM pg_proc AS p WHERE p.oid IN ('ff.version_at(timestamptz)'::regprocedure,
                                     'ff._history_state_at(text, text, text, bigint)'::regprocedure)
  ORDER BY 1;
+SET plan_cache_mode = force_generic_plan;
+PREPARE state_at_lookup(text, text, text, bigint) AS
+    SELECT l.operation, l.after FROM ff.versions AS l
+     WHERE l.entity = $1 AND l.environment = $2 AND l.entity_key = $3
+       AND l.operation <> 'KEYS' AND l.version <= $4
+     ORDER BY l.entity DESC, l.environment DESC, l.entity_key DESC, l.version DESC
+     LIMIT 1;
+EXPLAIN (COSTS OFF) EXECUTE state_at_lookup('flag', 'development', 'drift', 1);
+DEALLOCATE state_at_lookup;
+RESET plan_cache_mode;
 -- (1.18) deleting or renaming a drifted row marks the unrecorded change
 -- too: a DELETE in C, a rename (a deletion and an insertion) in
 -- ff._history_row_trigger_general()

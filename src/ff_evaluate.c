@@ -339,6 +339,7 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	JLContext	ctx;
 	FFJsonbData data;
 	FFRowData	rdata;
+	NameData	big_column;
 	FFResolution res;
 	Jsonb	   *context = input->jsonb;
 
@@ -398,7 +399,13 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	FFResolve(&flag->flag, &ctx,
 			  FFScratchArena((Size) ff_evaluation_memory * 1024), &res);
 	if (input->is_row)
+	{
+		/* (1.20) the name of a column too large to read, while known */
+		if (rdata.base.no_memory && rdata.base.no_memory_attnum > 0)
+			namestrcpy(&big_column,
+					   NameStr(TupleDescAttr(rdata.desc, rdata.base.no_memory_attnum - 1)->attname));
 		FFRowDataRelease(&rdata);
+	}
 	if (input->is_row ? rdata.base.too_deep : data.too_deep)
 	{
 		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT,
@@ -409,6 +416,17 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	if (input->is_row && rdata.base.invalid != NULL)
 	{
 		FFOutcomeError(out, FF_ERROR_INVALID_CONTEXT, "%s", rdata.base.invalid);
+		return;
+	}
+	if (input->is_row && rdata.base.no_memory && rdata.base.no_memory_attnum > 0)
+	{
+		/* (1.20) a whole column is read before any of its keys */
+		FFOutcomeError(out, FF_ERROR_PARSE_ERROR,
+					   "flag \"%s\": evaluation ran out of memory: column \"%s\" of the row is " UINT64_FORMAT " MB expanded, more than ff.evaluation_memory (%s); a compressed or out-of-line value is expanded whole before the rule reads any part of it",
+					   flag->key,
+					   NameStr(big_column),
+					   (rdata.base.no_memory_bytes + 1048575) / 1048576,
+					   GetConfigOptionByName("ff.evaluation_memory", NULL, false));
 		return;
 	}
 	if (input->is_row ? rdata.base.no_memory : data.no_memory)

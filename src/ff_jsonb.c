@@ -907,6 +907,8 @@ FFJsonbDataInit(FFJsonbData *data, Jsonb *jb, bool with_slots)
 	data->extra = NULL;
 	data->too_deep = false;
 	data->no_memory = false;
+	data->no_memory_attnum = 0;
+	data->no_memory_bytes = 0;
 	data->invalid = NULL;
 	data->nslots = with_slots ? 0 : FF_LOOKUP_SLOTS;
 }

@@ -34,6 +34,9 @@ typedef struct FFJsonbData
 	bool		too_deep;		/* a looked-up value nested beyond FF_MAX_JSON_DEPTH */
 	bool		no_memory;		/* converting a looked-up value ran out of the
 								 * scratch arena's budget */
+	int			no_memory_attnum;	/* a row context's column larger than
+									 * the budget (0: none), */
+	uint64		no_memory_bytes;	/* and its size expanded */
 	char	   *invalid;		/* a looked-up value that cannot be read (a
 								 * json column jsonb cannot hold): why */
 

@@ -260,6 +260,8 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 		if (toast_raw_datum_size(d) > FFScratchLimit())
 		{
 			data->base.no_memory = true;
+			data->base.no_memory_attnum = attnum;
+			data->base.no_memory_bytes = toast_raw_datum_size(d);
 			return NULL;
 		}
 		d = PointerGetDatum(pg_detoast_datum((struct varlena *) DatumGetPointer(d)));
