@@ -507,3 +507,20 @@ SELECT key FROM ff.create_flag('uses-zz', environment => 'spell',
 SELECT ff.export_flagd('spell') ? '$evaluators' AS has_evaluators,
        strpos((ff.export_flagd('spell') #> '{flags,uses-zz,targeting}')::text, '$ref') = 0 AS inlined,
        ff.export_flagd('spell') #> '{flags,r-variant,variants,p}' AS kept_ref;
+-- (1.20) a variant that holds the text "$ref" as a value, or nested deeper
+-- than rules may be, is imported as written (helper 59: the walk refused
+-- the second with a message about targeting)
+SELECT ff.import_flagd(jsonb_build_object('$evaluators', '{"a": {"==": [1, 1]}}'::jsonb,
+  'flags', jsonb_build_object('ref-text', jsonb_build_object('state', 'ENABLED', 'defaultVariant', 'a',
+    'variants', jsonb_build_object('a', '{"k": "$ref", "n": [1, {"$ref": "a"}]}'::jsonb, 'b', '{}'::jsonb)),
+  'ref-deep', jsonb_build_object('state', 'ENABLED', 'defaultVariant', 'a',
+    'variants', jsonb_build_object('a', (repeat('{"a":', 300) || '{"x": "$ref"}' || repeat('}', 300))::jsonb, 'b', '{}'::jsonb)))), 'spell') AS imported;
+SELECT variants -> 'a' AS ref_text FROM ff.flags WHERE environment = 'spell' AND key = 'ref-text';
+SELECT (variants -> 'a')::text = repeat('{"a": ', 300) || '{"x": "$ref"}' || repeat('}', 300) AS deep_as_written
+  FROM ff.flags WHERE environment = 'spell' AND key = 'ref-deep';
+-- (1.20) the exported segment logic gives an array or object key no
+-- membership, as in_segment does (its null test is "===": json-logic-engine's
+-- "==" fails on an array or an object)
+SELECT ff.export_flagd('spell') #> '{flags,uses-zz,targeting,if,0,if,0,and,0,if,0}' AS null_test;
+SELECT k, ff.get_bool('uses-zz', jsonb_build_object('targetingKey', k), NULL, 'spell') AS native
+  FROM (VALUES ('"u1"'::jsonb), ('["u1"]'), ('{"u1": 1}'), ('null')) AS t (k);

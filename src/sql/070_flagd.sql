@@ -55,12 +55,13 @@ BEGIN
         END IF;
         RETURN evaluators -> (ref #>> '{}');
     END IF;
-    result := '{}';
-    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
-        result := result || jsonb_build_object(m.key,
-            ff._flagd_resolve_refs(m.value, evaluators, flag, ff._json_path_member(path, m.key), depth + 1));
-    END LOOP;
-    RETURN result;
+    -- (1.20) one object at the end: grown member by member, it was copied
+    -- for every member (quadratic in a large object variant's size)
+    SELECT pg_catalog.json_object_agg(e.key,
+               ff._flagd_resolve_refs(e.value, evaluators, flag, ff._json_path_member(path, e.key), depth + 1))::jsonb
+      INTO result
+      FROM jsonb_each(node) AS e;
+    RETURN coalesce(result, '{}');
 END;
 $$;
 
@@ -86,6 +87,7 @@ DECLARE
     dv          text;
     tg          jsonb;
     md          jsonb;
+    vr          jsonb;
     set_md      jsonb;
     parsed      jsonb[] := '{}';
     written     integer := 0;
@@ -174,12 +176,20 @@ BEGIN
         dv := NULLIF(f ->> 'defaultVariant', '');
         tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
         md := COALESCE(NULLIF(f -> 'metadata', 'null'), '{}');
-        -- appended in place (a jsonb array would be copied for every flag);
         -- (1.20) {"$ref": name} inside a variant's value is replaced too, as
-        -- flagd replaces it anywhere in the document
+        -- flagd replaces it anywhere in the document; variants nested too
+        -- deep to walk for it (rules stop at 256 levels) are left as written
+        vr := f -> 'variants';
+        IF evaluators IS NOT NULL AND strpos(vr::text, '"$ref"') > 0 THEN
+            BEGIN
+                vr := ff._flagd_resolve_refs(vr, evaluators, fl.key, fpath || '.variants');
+            EXCEPTION WHEN invalid_parameter_value OR statement_too_complex THEN
+                vr := f -> 'variants';
+            END;
+        END IF;
+        -- appended in place (a jsonb array would be copied for every flag)
         parsed := array_append(parsed, jsonb_build_object(
-            'key', fl.key, 'state', f -> 'state',
-            'variants', ff._flagd_resolve_refs(f -> 'variants', evaluators, fl.key, fpath || '.variants'),
+            'key', fl.key, 'state', f -> 'state', 'variants', vr,
             'defaultVariant', dv, 'targeting', tg, 'metadata', md));
     END LOOP;
 
@@ -275,9 +285,10 @@ BEGIN
     -- targetingKey); the key is a string when {"cat": [key]} is the key
     -- itself, asked only of a key that is not null (1.20: json-logic-engine's
     -- interpreter, which flagd-core uses without code generation, fails on
-    -- {"cat": [null]}, and so did every evaluation without a targetingKey)
+    -- {"cat": [null]}, and so did every evaluation without a targetingKey;
+    -- "===", because its "==" fails on an array or an object)
     is_string := jsonb_build_object('if', jsonb_build_array(
-        jsonb_build_object('==', jsonb_build_array(key_expression, NULL::jsonb)), false,
+        jsonb_build_object('===', jsonb_build_array(key_expression, NULL::jsonb)), false,
         jsonb_build_object('===', jsonb_build_array(
             jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression))));
     IF exc <> '[]' THEN

@@ -12,8 +12,8 @@
 -- only respells a number, 10.0 -> 10, was skipped), reads "defaultVariant":
 -- "" as no default variant, replaces {"$ref": name} in variant values too
 -- (as flagd does), and takes the writer lock before it reads the flags'
--- types; ff.export_flagd inlines a segment named like a $ref kept in a
--- variant; its segment logic (ff._segment_as_jsonlogic) asks whether the
+-- types (ff._flagd_resolve_refs builds each object in one pass); ff.export_flagd
+-- inlines a segment named like a $ref kept in a variant; its segment logic (ff._segment_as_jsonlogic) asks whether the
 -- key is a string only of a key that is not null (json-logic-engine's
 -- interpreter fails on {"cat": [null]}).  ff.import_flagd, ff.export_flagd
 -- and ff._history_diff (ff.diff_environments, ff.history) build objects
@@ -142,6 +142,65 @@ $$;
 COMMENT ON FUNCTION ff.privilege_recipe(text, name, boolean) IS
 'The GRANT (revoke => true: REVOKE) statements of a privilege level (reader, editor, admin; cumulative) for a grantee';
 
+-- ff._flagd_resolve_refs replaces every {"$ref": "name"} object inside a
+-- rule by the named shared rule.  A reference that cannot be resolved (an
+-- unknown name, a name that is not a string) is left in place, as flagd
+-- leaves it: the rule then fails to compile, so ff.import_flagd stores the
+-- flag with a WARNING and its evaluations return PARSE_ERROR.
+CREATE OR REPLACE FUNCTION ff._flagd_resolve_refs(node jsonb, evaluators jsonb, flag text, path text,
+                                       depth integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref         jsonb;
+    result      jsonb;
+    parts       jsonb[];
+    m           record;
+    i           integer;
+BEGIN
+    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
+       OR strpos(node::text, '"$ref"') = 0 THEN
+        RETURN node;
+    END IF;
+    -- the rule compiler's own limit, checked before PL/pgSQL recursion
+    -- runs out of stack
+    IF depth >= 256 THEN
+        RAISE EXCEPTION 'invalid targeting for flag "%": rule nesting exceeds the maximum depth of 256 at %', flag, path
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Reduce the nesting depth of the rule.';
+    END IF;
+    IF jsonb_typeof(node) = 'array' THEN
+        -- appended in place, one array at the end (1.11: a jsonb array grown
+        -- element by element was quadratic in the array's length)
+        parts := '{}';
+        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
+            parts := array_append(parts,
+                ff._flagd_resolve_refs(node -> i, evaluators, flag, path || '[' || i || ']', depth + 1));
+        END LOOP;
+        RETURN to_jsonb(parts);
+    END IF;
+    IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
+        ref := node -> '$ref';
+        IF jsonb_typeof(ref) <> 'string' OR evaluators IS NULL OR NOT evaluators ? (ref #>> '{}') THEN
+            RETURN node;
+        END IF;
+        RETURN evaluators -> (ref #>> '{}');
+    END IF;
+    -- (1.20) one object at the end: grown member by member, it was copied
+    -- for every member (quadratic in a large object variant's size)
+    SELECT pg_catalog.json_object_agg(e.key,
+               ff._flagd_resolve_refs(e.value, evaluators, flag, ff._json_path_member(path, e.key), depth + 1))::jsonb
+      INTO result
+      FROM jsonb_each(node) AS e;
+    RETURN coalesce(result, '{}');
+END;
+$$;
+
+COMMENT ON FUNCTION ff._flagd_resolve_refs(jsonb, jsonb, text, text, integer) IS
+'Internal: replaces {"$ref": name} objects in a rule by the shared rules of a flagd document''s $evaluators';
+
 -- ff.import_flagd loads a flagd flag-definition document into an
 -- environment, atomically.
 CREATE OR REPLACE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, replace boolean DEFAULT false)
@@ -161,6 +220,7 @@ DECLARE
     dv          text;
     tg          jsonb;
     md          jsonb;
+    vr          jsonb;
     set_md      jsonb;
     parsed      jsonb[] := '{}';
     written     integer := 0;
@@ -249,12 +309,20 @@ BEGIN
         dv := NULLIF(f ->> 'defaultVariant', '');
         tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
         md := COALESCE(NULLIF(f -> 'metadata', 'null'), '{}');
-        -- appended in place (a jsonb array would be copied for every flag);
         -- (1.20) {"$ref": name} inside a variant's value is replaced too, as
-        -- flagd replaces it anywhere in the document
+        -- flagd replaces it anywhere in the document; variants nested too
+        -- deep to walk for it (rules stop at 256 levels) are left as written
+        vr := f -> 'variants';
+        IF evaluators IS NOT NULL AND strpos(vr::text, '"$ref"') > 0 THEN
+            BEGIN
+                vr := ff._flagd_resolve_refs(vr, evaluators, fl.key, fpath || '.variants');
+            EXCEPTION WHEN invalid_parameter_value OR statement_too_complex THEN
+                vr := f -> 'variants';
+            END;
+        END IF;
+        -- appended in place (a jsonb array would be copied for every flag)
         parsed := array_append(parsed, jsonb_build_object(
-            'key', fl.key, 'state', f -> 'state',
-            'variants', ff._flagd_resolve_refs(f -> 'variants', evaluators, fl.key, fpath || '.variants'),
+            'key', fl.key, 'state', f -> 'state', 'variants', vr,
             'defaultVariant', dv, 'targeting', tg, 'metadata', md));
     END LOOP;
 
@@ -441,9 +509,10 @@ BEGIN
     -- targetingKey); the key is a string when {"cat": [key]} is the key
     -- itself, asked only of a key that is not null (1.20: json-logic-engine's
     -- interpreter, which flagd-core uses without code generation, fails on
-    -- {"cat": [null]}, and so did every evaluation without a targetingKey)
+    -- {"cat": [null]}, and so did every evaluation without a targetingKey;
+    -- "===", because its "==" fails on an array or an object)
     is_string := jsonb_build_object('if', jsonb_build_array(
-        jsonb_build_object('==', jsonb_build_array(key_expression, NULL::jsonb)), false,
+        jsonb_build_object('===', jsonb_build_array(key_expression, NULL::jsonb)), false,
         jsonb_build_object('===', jsonb_build_array(
             jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression))));
     IF exc <> '[]' THEN
