@@ -321,8 +321,9 @@ static SnapshotData FFLoadSnapshotData = {SNAPSHOT_MVCC};
  *   one for each statement that changes ff.segment_keys; replayed on hot
  *   standbys, sent by COMMIT PREPARED), of everything, or of the tables
  *   themselves when that changes them (FFCacheCheckRelations), other
- *   table OIDs, and this transaction's own write statements on
- *   ff.segment_keys (FFCacheNoteWriteStart).  A list carries the epoch read
+ *   table OIDs, this transaction's own write statements on ff.segment_keys
+ *   (FFCacheNoteWriteStart), and the abort of a (sub)transaction that held
+ *   a write lock on it (FFCacheForgetOwnWrites).  A list carries the epoch read
  *   before the snapshot it was loaded with; a different epoch now means a
  *   change it may lack.
  * - With the library preloaded, the commit counters have a pair for key
@@ -336,17 +337,16 @@ static SnapshotData FFLoadSnapshotData = {SNAPSHOT_MVCC};
  *   TRUNCATE, or rows written while its triggers were disabled, signal
  *   nothing of their own; an invalidation of the table itself can arrive
  *   while the cache is already invalid, and go unchecked).
- * - A transaction that writes ff.segment_keys neither uses nor keeps a list
- *   from then on: its lists hold its own uncommitted rows.  Nor does one
- *   that holds a lock on the table that a write, a TRUNCATE or ALTER TABLE
- *   takes (rows written with its triggers disabled, or by a statement that
- *   fails before they fire).
+ * - A transaction that holds a lock on ff.segment_keys that a write, a
+ *   TRUNCATE or ALTER TABLE takes (FFMayHaveWritten) neither uses nor keeps
+ *   a list: its lists may hold its own uncommitted rows, written through
+ *   the triggers or with them disabled.
  * - Without ff._cache_signal_keys (a database not yet updated to 1.20) no
  *   list is kept: a key change cannot be told from any other change.
  *
  * A list that failed the epoch is freed at the next rebuild (no generation
- * points to it then), and the map keeps its name.  Smaller lists belong to
- * their generation, as before.
+ * points to it then); the names of freed lists go once they are many
+ * (FFKeyStoreTrim).  Smaller lists belong to their generation, as before.
  */
 #define FF_KEYS_KEEP_MIN 1024
 
@@ -366,7 +366,6 @@ static MemoryContext FFKeyStoreCxt = NULL;
 static FFStrMap FFKeyStore;
 static uint64 FFKeysEpoch = 1;
 static Oid	FFKeysSignalRelid = InvalidOid; /* kept across invalidations */
-static LocalTransactionId FFKeysWriteLxid = InvalidLocalTransactionId;
 static int64 FFKeyLoads = 0;	/* key lists read from the table */
 
 /* the statement's snapshot (FFTakeLoadSnapshot) as the key store sees it */
@@ -518,16 +517,11 @@ FFRelcacheCallback(Datum arg, Oid relid)
 {
 	int			i;
 
-	if (relid == InvalidOid)
-	{
-		FFCacheValid = false;
-		FFInvalCount++;
-		FFKeysEpoch++;
-		memset(FFWatchedRelids, 0, sizeof(FFWatchedRelids));
-		return;
-	}
-	/* a key list changed: known even while the others are cleared */
-	if (relid == FFKeysSignalRelid)
+	/*
+	 * Everything, or a key list changed (the key signal is known even while
+	 * the watched tables are cleared)
+	 */
+	if (relid == InvalidOid || relid == FFKeysSignalRelid)
 	{
 		FFCacheValid = false;
 		FFInvalCount++;
@@ -723,14 +717,13 @@ FFCacheNoteCommitSignal(void)
 
 /*
  * FFCacheNoteKeysWrite notes a write of ff.segment_keys by this
- * transaction: the key lists it loads from now on hold its own rows, and
- * those loaded before may miss them (see FFKeyStore).
+ * transaction: its commit is counted as a key commit, and the key lists
+ * kept before may miss its rows (see FFKeyStore).
  */
 static inline void
 FFCacheNoteKeysWrite(void)
 {
 	FFCommitWroteKeys = true;
-	FFKeysWriteLxid = MyProc->lxid;
 	FFKeysEpoch++;
 }
 
@@ -2778,7 +2771,6 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 
 	may_keep = OidIsValid(gen->relids[FF_TABLE_KEYS_SIGNAL]) &&
 		gen->relids[FF_TABLE_KEYS_SIGNAL] == FFKeysSignalRelid &&
-		FFKeysWriteLxid != MyProc->lxid &&
 		!FFMayHaveWritten(gen->relids[FF_TABLE_SEGMENT_KEYS]);
 	if (may_keep)
 	{
