@@ -206,3 +206,99 @@ SELECT (ff.evaluate_row('pa', r, '"?"', 'row_diff')).error_message AS row_contex
   FROM (SELECT 1 AS a, 2 AS a) AS r;
 DELETE FROM ff.flags WHERE environment = 'row_diff';
 DELETE FROM ff.environments WHERE name = 'row_diff';
+
+--
+-- (1.21 library) the row path reads string columns in place, remembers a
+-- named row type's descriptor through the type cache and keeps up to 64
+-- column positions: every string a rule reads is the column's value however
+-- many one evaluation reads (more than the row's 8 lookup slots), for
+-- varchar and char(n), compressed, out-of-line and nested values, with more
+-- column names than remembered positions, and after the table changes
+-- shape inside a transaction and back at its rollback.  Each rule compares
+-- the concatenation of what it read with column "expect", written by SQL.
+--
+SELECT name FROM ff.create_environment('row_str');
+CREATE TYPE pg_temp.inner_str AS (s text, v varchar(20));
+CREATE TEMP TABLE row_str (
+    id int, c1 text, c2 varchar(10), c3 char(4), c4 text, c5 text, c6 text, c7 text,
+    c8 text, c9 text, c10 text, c11 text, c12 text, big text, ext text, nest pg_temp.inner_str, expect text);
+ALTER TABLE row_str ALTER COLUMN ext SET STORAGE EXTERNAL;
+INSERT INTO row_str
+SELECT i, 'a' || i, 'b' || i, 'c' || (i % 10), 'd' || i, 'e' || i, 'f' || i, 'g' || i,
+       'h' || i, 'i' || i, 'j' || i, 'k' || i, 'l' || i,
+       repeat('m' || i, 20000), repeat('n', 3000) || i, ROW('o' || i, 'p' || i)::pg_temp.inner_str
+  FROM generate_series(1, 3) AS i;
+UPDATE row_str SET expect = concat_ws('|', c1, c2, rpad(c3, 4), c4, c5, c6, c7, c8, c9, c10, c11, c12,
+                                      right(big, 6), right(ext, 5), (nest).s, (nest).v);
+SELECT id, expect, pg_column_size(big) < length(big) AS big_compressed,
+       pg_column_size(ext) >= 3000 AS ext_uncompressed
+  FROM row_str ORDER BY id;
+-- sixteen string reads in one evaluation, each a different column
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_str', 'cat-all', 'string', '{"same": "same", "different": "different"}', 'different',
+     '{"if": [{"==": [{"cat": [{"var": "c1"}, "|", {"var": "c2"}, "|", {"var": "c3"}, "|", {"var": "c4"}, "|",
+                               {"var": "c5"}, "|", {"var": "c6"}, "|", {"var": "c7"}, "|", {"var": "c8"}, "|",
+                               {"var": "c9"}, "|", {"var": "c10"}, "|", {"var": "c11"}, "|", {"var": "c12"}, "|",
+                               {"substr": [{"var": "big"}, -6]}, "|", {"substr": [{"var": "ext"}, -5]}, "|",
+                               {"var": "nest.s"}, "|", {"var": "nest.v"}]},
+                      {"var": "expect"}]}, "same", "different"]}'),
+    ('row_str', 'pick', 'string', '{"one": "one", "two": "two", "three": "three", "none": "none"}', 'none',
+     '{"if": [{"and": [{"==": [{"var": "c1"}, "a1"]}, {"==": [{"var": "c12"}, "l1"]}, {"==": [{"var": "c3"}, "c1  "]}]}, "one",
+              {"and": [{"==": [{"var": "c2"}, "b2"]}, {"ends_with": [{"var": "ext"}, "n2"]}, {"==": [{"var": "nest.v"}, "p2"]}]}, "two",
+              {"and": [{"starts_with": [{"var": "big"}, "m3m3"]}, {"==": [{"var": "c11"}, "k3"]}]}, "three", "none"]}');
+SELECT id, ff.get_string_row('cat-all', r, '?', 'row_str') AS cat_all,
+       ff.get_string('cat-all', to_jsonb(r), '?', 'row_str') AS cat_all_jsonb,
+       ff.get_string_row('pick', r, '?', 'row_str') AS pick,
+       ff.get_string('pick', to_jsonb(r), '?', 'row_str') AS pick_jsonb
+  FROM row_str AS r ORDER BY id;
+-- a table of 100 columns, each read once: more names than remembered positions
+DO $$
+BEGIN
+    EXECUTE 'CREATE TEMP TABLE row_wide (' ||
+        (SELECT string_agg(format('w%s text', i), ', ' ORDER BY i) FROM generate_series(1, 100) AS i) ||
+        ', expect text)';
+    EXECUTE 'INSERT INTO row_wide SELECT ' ||
+        (SELECT string_agg(format('%L || r', 'v' || i || '-'), ', ' ORDER BY i) FROM generate_series(1, 100) AS i) ||
+        ', NULL FROM generate_series(1, 3) AS r';
+    EXECUTE 'UPDATE row_wide SET expect = concat(' ||
+        (SELECT string_agg(format('w%s', i), ', ' ORDER BY i) FROM generate_series(1, 100) AS i) || ')';
+END $$;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+SELECT 'row_str', 'cat-wide', 'string', '{"same": "same", "different": "different"}', 'different',
+       jsonb_build_object('if', jsonb_build_array(
+           jsonb_build_object('==', jsonb_build_array(
+               jsonb_build_object('cat', (SELECT jsonb_agg(jsonb_build_object('var', 'w' || i) ORDER BY i)
+                                            FROM generate_series(1, 100) AS i)),
+               '{"var": "expect"}'::jsonb)),
+           'same', 'different'));
+SELECT w1, w100, length(expect) AS expect_length, count(*) AS evaluations,
+       string_agg(DISTINCT ff.get_string_row('cat-wide', r, '?', 'row_str'), ',') AS cat_wide
+  FROM row_wide AS r, generate_series(1, 3) GROUP BY w1, w100, expect ORDER BY w1;
+-- the shape changes inside a transaction, and back at its rollback
+BEGIN;
+SELECT id, ff.get_string_row('pick', r, '?', 'row_str') AS before_alter FROM row_str AS r ORDER BY id;
+ALTER TABLE row_str RENAME COLUMN c1 TO c1_old;
+ALTER TABLE row_str ADD COLUMN c1 text DEFAULT 'a1';
+ALTER TABLE row_str DROP COLUMN c2;
+SELECT id, ff.get_string_row('pick', r, '?', 'row_str') AS after_alter,
+       ff.get_string('pick', to_jsonb(r), '?', 'row_str') AS after_alter_jsonb
+  FROM row_str AS r ORDER BY id;
+ROLLBACK;
+SELECT id, ff.get_string_row('pick', r, '?', 'row_str') AS after_rollback,
+       ff.get_string_row('cat-all', r, '?', 'row_str') AS cat_all
+  FROM row_str AS r ORDER BY id;
+-- a nested row's type changes: its descriptor is read again (the table's
+-- own is not, and the evaluation reads the nested one first)
+ALTER TYPE pg_temp.inner_str ADD ATTRIBUTE w text;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_str', 'nest-first', 'string', '{"a": "a"}', 'a', '{"cat": [{"var": "nest.v"}, {"var": "nest.w"}, {"var": "c1"}]}');
+SELECT id, (ff.evaluate_row('nest-first', r, '"?"', 'row_str')).error_message AS nest_first
+  FROM row_str AS r ORDER BY id;
+ALTER TYPE pg_temp.inner_str DROP ATTRIBUTE s;
+SELECT id, (ff.evaluate_row('nest-first', r, '"?"', 'row_str')).error_message AS nest_first,
+       ff.get_string_row('cat-all', r, '?', 'row_str') AS cat_all
+  FROM row_str AS r ORDER BY id;
+DROP TABLE row_wide;
+DROP TABLE row_str;
+DELETE FROM ff.flags WHERE environment = 'row_str';
+DELETE FROM ff.environments WHERE name = 'row_str';

@@ -747,13 +747,7 @@ FFEntryToJL(JLArena *scratch, FFJsonbData *jd, JEntry entry, const char *data,
 	switch (entry & JENTRY_TYPEMASK)
 	{
 		case JENTRY_ISSTRING:
-			if (jd->nslots >= FF_LOOKUP_SLOTS)
-				return FFLookupCheck(JLMakeString(scratch, data, len, false), jd);
-			v = &jd->slots[jd->nslots++];
-			v->type = JL_STRING;
-			v->u.string.ptr = data;
-			v->u.string.len = len;
-			return v;
+			return FFLookupString(scratch, jd, data, len);
 		case JENTRY_ISNUMERIC:
 			{
 				double		d = FFNumericToDouble((Numeric) data);

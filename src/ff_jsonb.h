@@ -72,6 +72,25 @@ FFLookupCheck(void *p, FFJsonbData *jd)
 	return p;
 }
 
+/*
+ * FFLookupString returns a string looked up in a context, pointing at
+ * [ptr, ptr + len) without a copy: in one of jd's slots while there are
+ * free ones, else in the scratch arena.
+ */
+static inline const JLValue *
+FFLookupString(JLArena *scratch, FFJsonbData *jd, const char *ptr, size_t len)
+{
+	JLValue    *v;
+
+	if (jd->nslots >= FF_LOOKUP_SLOTS)
+		return FFLookupCheck(JLMakeString(scratch, ptr, len, false), jd);
+	v = &jd->slots[jd->nslots++];
+	v->type = JL_STRING;
+	v->u.string.ptr = ptr;
+	v->u.string.len = len;
+	return v;
+}
+
 extern JLArena *FFArenaCreate(MemoryContext cxt);
 
 /*

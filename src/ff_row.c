@@ -66,6 +66,56 @@ FFTypeIsRow(Oid typid)
 }
 
 /*
+ * The type cache entries of the named row types read last.  A row query
+ * prepares millions of rows of one type, and lookup_rowtype_tupdesc finds
+ * each one's descriptor with a hash search; an entry of the type cache
+ * lives as long as the backend, and its tupDesc is reset to NULL when the
+ * type changes, so the pointer is kept and the descriptor read from it.
+ */
+#define FF_ROW_TYPES 4
+
+typedef struct FFRowType
+{
+	Oid			typid;			/* InvalidOid = empty */
+	TypeCacheEntry *entry;
+} FFRowType;
+
+static FFRowType FFRowTypes[FF_ROW_TYPES];
+static int	FFRowTypesNext = 0;
+
+/*
+ * FFRowTupleDesc returns the descriptor of rows of type typid/typmod,
+ * pinned (release it with ReleaseTupleDesc), as lookup_rowtype_tupdesc
+ * does; a named row type's comes from its remembered type cache entry.
+ */
+static TupleDesc
+FFRowTupleDesc(Oid typid, int32 typmod)
+{
+	TypeCacheEntry *entry = NULL;
+	int			i;
+
+	if (typid == RECORDOID)
+		return lookup_rowtype_tupdesc(typid, typmod);
+	for (i = 0; i < FF_ROW_TYPES; i++)
+		if (FFRowTypes[i].typid == typid)
+		{
+			entry = FFRowTypes[i].entry;
+			break;
+		}
+	if (entry == NULL)
+	{
+		entry = lookup_type_cache(typid, TYPECACHE_TUPDESC);
+		FFRowTypes[FFRowTypesNext].typid = typid;
+		FFRowTypes[FFRowTypesNext].entry = entry;
+		FFRowTypesNext = (FFRowTypesNext + 1) % FF_ROW_TYPES;
+	}
+	if (entry->tupDesc == NULL)
+		return lookup_rowtype_tupdesc(typid, typmod);	/* changed: rebuilt */
+	PinTupleDesc(entry->tupDesc);
+	return entry->tupDesc;
+}
+
+/*
  * FFRowDataInit prepares row (a composite datum) for lookups.
  */
 void
@@ -74,12 +124,12 @@ FFRowDataInit(FFRowData *data, Datum row)
 	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
 
 	/* values/isnull are filled on first use: no need to clear them */
-	memset(&data->base, 0, sizeof(data->base));
+	FFJsonbDataInit(&data->base, NULL, true);
 	data->deformed = false;
 	data->nested = false;
 	data->njson = 0;
-	data->desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th),
-										HeapTupleHeaderGetTypMod(th));
+	data->desc = FFRowTupleDesc(HeapTupleHeaderGetTypeId(th),
+								HeapTupleHeaderGetTypMod(th));
 	data->tuple.t_len = HeapTupleHeaderGetDatumLength(th);
 	ItemPointerSetInvalid(&data->tuple.t_self);
 	data->tuple.t_tableOid = InvalidOid;
@@ -112,8 +162,23 @@ typedef struct FFRowAttrHint
 	int			attnum;
 } FFRowAttrHint;
 
-#define FF_ROW_ATTR_HINTS 16
+#define FF_ROW_ATTR_HINT_BITS 6
+#define FF_ROW_ATTR_HINTS (1 << FF_ROW_ATTR_HINT_BITS)
 static FFRowAttrHint FFRowAttrHints[FF_ROW_ATTR_HINTS];
+
+/*
+ * FFRowAttrHintFor returns the hint entry for a name's address.  The
+ * addresses of a rule's names are close together and aligned alike, so
+ * their bits are mixed (Fibonacci hashing) rather than taken as they are:
+ * names sharing an entry would replace each other's hint at every row.
+ */
+static inline FFRowAttrHint *
+FFRowAttrHintFor(const char *name)
+{
+	uint64		h = (uint64) (uintptr_t) name * UINT64CONST(0x9E3779B97F4A7C15);
+
+	return &FFRowAttrHints[h >> (64 - FF_ROW_ATTR_HINT_BITS)];
+}
 
 /*
  * FFRowAttrIs tells whether attribute attnum of desc is live and named name.
@@ -136,7 +201,7 @@ FFRowAttrIs(TupleDesc desc, int attnum, const char *name, size_t len)
 static int
 FFRowFindAttr(TupleDesc desc, const char *name, size_t len)
 {
-	FFRowAttrHint *hint = &FFRowAttrHints[((uintptr_t) name >> 3) % FF_ROW_ATTR_HINTS];
+	FFRowAttrHint *hint = FFRowAttrHintFor(name);
 	int			attnum;
 
 	if (hint->desc == desc && hint->name == name && hint->len == len &&
@@ -224,6 +289,7 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 	bool		isnull;
 	Datum		d;
 	Oid			typid;
+	bool		is_string;
 
 	if (nsegs == 0)
 		return FFRowToObject(arena, data);
@@ -249,13 +315,17 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 	if (isnull)
 		return NULL;
 	typid = TupleDescAttr(data->desc, attnum - 1)->atttypid;
+	is_string = typid == TEXTOID || typid == VARCHAROID || typid == BPCHAROID;
 	if (TupleDescAttr(data->desc, attnum - 1)->attlen == -1 &&
-		VARATT_IS_EXTENDED(DatumGetPointer(d)))
+		VARATT_IS_EXTENDED(DatumGetPointer(d)) &&
+		!(is_string && VARATT_IS_SHORT(DatumGetPointer(d))))
 	{
 		/*
 		 * A compressed or out-of-line value: within the evaluation's budget,
 		 * expanded once per row (every later lookup of the row reads the
-		 * expanded copy), not at every reference of the rule.
+		 * expanded copy), not at every reference of the rule.  So is a short
+		 * value (one-byte header) of a type whose readers copy it to a
+		 * four-byte header, such as numeric; a string is read in place.
 		 */
 		if (toast_raw_datum_size(d) > FFScratchLimit())
 		{
@@ -267,6 +337,18 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 		d = PointerGetDatum(pg_detoast_datum((struct varlena *) DatumGetPointer(d)));
 		if (data->deformed)
 			data->values[attnum - 1] = d;
+	}
+	if (nsegs == 1 && !data->nested && is_string)
+	{
+		/*
+		 * The common case, a string column: its bytes as they are in the
+		 * row (not compressed or out of line: expanded above), in one of
+		 * the row's lookup slots.  A nested row's lookups use the arena (its
+		 * FFRowData ends before the evaluation).  FFDatumLookup reads these
+		 * types the same way.
+		 */
+		return FFLookupString(arena, &data->base, VARDATA_ANY(DatumGetPointer(d)),
+							  VARSIZE_ANY_EXHDR(DatumGetPointer(d)));
 	}
 	if (typid == JSONBOID || typid == JSONOID)
 	{
@@ -516,14 +598,19 @@ FFDatumLookup(JLArena *arena, Datum d, Oid typid, const JLPathSegment *segs,
 			/* + 0.0 makes -0 the 0 that to_jsonb writes */
 			return FFLookupCheck(JLMakeNumber(arena, DatumGetFloat8(d) + 0.0), trouble);
 		case NUMERICOID:
-			if (nsegs)
-				return NULL;
-			if (numeric_is_nan(DatumGetNumeric(d)))
-				return FFSpecialNumber(arena, NAN, trouble);
-			if (numeric_is_inf(DatumGetNumeric(d)))
-				return FFSpecialNumber(arena, FFNumericToDouble(DatumGetNumeric(d)), trouble);
-			return FFLookupCheck(JLMakeNumber(arena, FFNumericToDouble(DatumGetNumeric(d))),
-								 trouble);
+			{
+				/* once: a short value in a row is copied by each DatumGetNumeric */
+				Numeric		num;
+
+				if (nsegs)
+					return NULL;
+				num = DatumGetNumeric(d);
+				if (numeric_is_nan(num))
+					return FFSpecialNumber(arena, NAN, trouble);
+				if (numeric_is_inf(num))
+					return FFSpecialNumber(arena, FFNumericToDouble(num), trouble);
+				return FFLookupCheck(JLMakeNumber(arena, FFNumericToDouble(num)), trouble);
+			}
 		case TEXTOID:
 		case VARCHAROID:
 		case BPCHAROID:
