@@ -302,3 +302,147 @@ DROP TABLE row_wide;
 DROP TABLE row_str;
 DELETE FROM ff.flags WHERE environment = 'row_str';
 DELETE FROM ff.environments WHERE name = 'row_str';
+
+--
+-- (1.21) the planner passes a table's row as columns (ff._row_support):
+-- EXPLAIN shows the call it writes.  A row that an outer join may null, a
+-- subquery's or a view's row, a composite value and a table of more than 95
+-- columns keep the row getter.  A rule sees the same row either way: the
+-- same attributes in the same order, without dropped columns, and the same
+-- answers as to_jsonb(row)
+--
+SELECT name FROM ff.create_environment('row_plan');
+CREATE FUNCTION pg_temp.rewritten(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    line    text;
+    plan    text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
+        plan := plan || line;
+    END LOOP;
+    RETURN position('_row_cols(' IN plan) > 0;
+END $$;
+CREATE TEMP TABLE plan_rows (id int, plan text, gone int, country text, email text, "targetingKey" text,
+                             doc jsonb, n numeric);
+ALTER TABLE plan_rows DROP COLUMN gone;
+INSERT INTO plan_rows VALUES
+    (1, 'pro', 'US', 'a@mail.test', 'user-1', '{"tier": 2}', 1.5),
+    (2, 'free', 'FR', 'b@example.com', 'user-2', NULL, NULL),
+    (3, 'pro', 'CA', NULL, NULL, '{"tier": 1}', -0.0),
+    (4, 'free', 'US', repeat('z', 5000) || '@example.com', 'user-4', '[1, 2]', 1e20);
+ALTER TABLE plan_rows ALTER COLUMN email SET STORAGE EXTERNAL;
+UPDATE plan_rows SET email = email WHERE id = 4;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_plan', 'checkout', 'boolean', '{"on": true, "off": false}', 'off',
+     '{"if": [{"ends_with": [{"var": "email"}, "@example.com"]}, "on",
+              {"and": [{"in": [{"var": "country"}, ["US", "CA"]]}, {"==": [{"var": "plan"}, "pro"]}]}, "on",
+              {"fractional": [["on", 50], ["off", 50]]}]}'),
+    ('row_plan', 'whole', 'string', '{"a": "a"}', 'a', '{"var": ""}'),
+    ('row_plan', 'keys', 'string', '{"a": "a"}', 'a', '{"missing": ["id", "plan", "gone", "extra", "targetingKey"]}'),
+    ('row_plan', 'tier', 'string', '{"a": "a"}', 'a', '{"cat": [{"var": "doc.tier"}, "/", {"var": "n"}, "/", {"var": "targetingKey"}]}');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT ff.get_bool_row('checkout', p, false, 'row_plan') FROM plan_rows AS p;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT (ff.evaluate_row('whole', p, NULL, 'row_plan')).error_message FROM plan_rows AS p;
+-- the same answers from the rewritten call, the row getter over a
+-- subquery's row (not rewritten) and the jsonb getter
+SELECT p.id,
+       ff.get_bool_row('checkout', p, NULL, 'row_plan') AS checkout,
+       ff.get_bool_row('checkout', p, NULL, 'row_plan')
+           IS NOT DISTINCT FROM ff.get_bool_row('checkout', s, NULL, 'row_plan') AS same_as_subquery,
+       ff.get_bool_row('checkout', p, NULL, 'row_plan')
+           IS NOT DISTINCT FROM ff.get_bool('checkout', to_jsonb(p), NULL, 'row_plan') AS same_as_jsonb,
+       (ff.evaluate_row('tier', p, NULL, 'row_plan')).error_message AS tier,
+       (ff.evaluate_row('whole', p, NULL, 'row_plan')).error_message
+           = (ff.evaluate_row('whole', s, NULL, 'row_plan')).error_message AS whole_same_as_subquery
+  FROM plan_rows AS p JOIN (SELECT * FROM plan_rows OFFSET 0) AS s USING (id)
+ ORDER BY p.id;
+SELECT (ff.evaluate_row('whole', p, NULL, 'row_plan')).error_message AS whole_row
+  FROM plan_rows AS p WHERE id = 1;
+-- every getter, rewritten
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT ff.get_string_row('whole', p, 'x', 'row_plan'), ff.get_int_row('checkout', p, 0, 'row_plan'),
+       ff.get_float_row('checkout', p, 0, 'row_plan'), ff.get_object_row('checkout', p, '{}', 'row_plan')
+  FROM plan_rows AS p;
+SELECT id, ff.get_string_row('checkout', p, 'x', 'row_plan') AS s, ff.get_int_row('checkout', p, -1, 'row_plan') AS i,
+       ff.get_float_row('checkout', p, -1, 'row_plan') AS f, ff.get_object_row('checkout', p, '{}', 'row_plan') AS o,
+       (ff.evaluate_row('checkout', p, NULL, 'row_plan')).reason
+  FROM plan_rows AS p ORDER BY id;
+-- kept: the nullable side of an outer join (a missing row is the empty
+-- context, not a row of NULLs), a subquery's row, a composite value
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT v.id, ff.get_bool_row('checkout', p, NULL, 'row_plan')
+  FROM (VALUES (1), (5)) AS v (id) LEFT JOIN plan_rows AS p ON p.id = v.id;
+SELECT v.id, ff.get_bool_row('checkout', p, NULL, 'row_plan') AS checkout,
+       (ff.evaluate_row('keys', p, NULL, 'row_plan')).error_message AS keys
+  FROM (VALUES (1), (5)) AS v (id) LEFT JOIN plan_rows AS p ON p.id = v.id ORDER BY v.id;
+-- the preserved side of the same join is rewritten
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT ff.get_bool_row('checkout', p, NULL, 'row_plan')
+  FROM plan_rows AS p LEFT JOIN (VALUES (1)) AS v (id) ON p.id = v.id;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT ff.get_bool_row('checkout', s, NULL, 'row_plan') FROM (SELECT * FROM plan_rows) AS s;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT ff.get_bool_row('checkout', ROW(p.plan, p.country), NULL, 'row_plan') FROM plan_rows AS p;
+-- in WHERE, in an aggregate's FILTER, and in an UPDATE of the table itself
+SELECT count(*) FILTER (WHERE ff.get_bool_row('checkout', p, false, 'row_plan')) AS on_count,
+       count(*) FILTER (WHERE NOT ff.get_bool_row('checkout', p, true, 'row_plan')) AS off_count
+  FROM plan_rows AS p;
+SELECT id FROM plan_rows AS p WHERE ff.get_bool_row('checkout', p, false, 'row_plan') ORDER BY id;
+-- grouped by the row: rewritten (the columns pass the Agg as the row did);
+-- under grouping sets kept (a total row's row is NULL, its columns are not)
+SELECT pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', p, NULL, ''row_plan'') FROM plan_rows AS p GROUP BY p') AS group_by_row,
+       pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', p, NULL, ''row_plan'') FROM plan_rows AS p GROUP BY ROLLUP (p)') AS rollup;
+SELECT min(p.id) AS id, ff.get_bool_row('checkout', p, NULL, 'row_plan') AS checkout,
+       (ff.evaluate_row('keys', p, NULL, 'row_plan')).error_message AS keys, count(*)
+  FROM plan_rows AS p GROUP BY p ORDER BY 4, 1;
+SELECT min(p.id) AS id, ff.get_bool_row('checkout', p, NULL, 'row_plan') AS checkout,
+       (ff.evaluate_row('keys', p, NULL, 'row_plan')).error_message AS keys, count(*)
+  FROM plan_rows AS p GROUP BY ROLLUP (p) ORDER BY 4, 1;
+UPDATE plan_rows AS p SET plan = ff.get_string_row('checkout', p, 'x', 'row_plan') WHERE id <= 2
+RETURNING id, plan;
+-- a prepared plan follows the table: planned again after a column is added
+PREPARE plan_whole AS
+    SELECT id, (ff.evaluate_row('keys', p, NULL, 'row_plan')).error_message AS keys FROM plan_rows AS p WHERE id = 1;
+EXECUTE plan_whole;
+ALTER TABLE plan_rows ADD COLUMN extra text DEFAULT 'added';
+EXECUTE plan_whole;
+DEALLOCATE plan_whole;
+-- a partitioned table whose partitions order their columns differently
+CREATE TEMP TABLE plan_parted (plan text, country text, email text) PARTITION BY LIST (plan);
+CREATE TEMP TABLE plan_parted_pro (email text, junk int, country text, plan text);
+ALTER TABLE plan_parted_pro DROP COLUMN junk;
+ALTER TABLE plan_parted ATTACH PARTITION plan_parted_pro FOR VALUES IN ('pro');
+CREATE TEMP TABLE plan_parted_free PARTITION OF plan_parted FOR VALUES IN ('free');
+INSERT INTO plan_parted VALUES ('pro', 'US', 'a@mail.test'), ('free', 'US', 'b@mail.test'), ('free', 'DE', 'c@example.com');
+SELECT plan, country, ff.get_bool_row('checkout', t, NULL, 'row_plan') AS checkout,
+       (ff.evaluate_row('keys', t, NULL, 'row_plan')).error_message AS keys,
+       (ff.evaluate_row('whole', t, NULL, 'row_plan')).error_message
+           = (ff.evaluate('whole', to_jsonb(t), NULL, 'row_plan')).error_message AS whole_same_as_jsonb
+  FROM plan_parted AS t ORDER BY email;
+-- a table of more than 95 columns keeps the row getter; 95 are rewritten
+CREATE TEMP TABLE plan_wide AS SELECT 1 AS c0;
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE plan_wide ' ||
+        (SELECT string_agg(format('ADD COLUMN c%s int', i), ', ' ORDER BY i) FROM generate_series(1, 95) AS i);
+END $$;
+SELECT pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', w, NULL, ''row_plan'') FROM plan_wide AS w') AS rewritten_96;
+ALTER TABLE plan_wide DROP COLUMN c95;
+SELECT pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', w, NULL, ''row_plan'') FROM plan_wide AS w') AS rewritten_95,
+       ff.get_bool_row('checkout', w, NULL, 'row_plan') AS checkout
+  FROM plan_wide AS w;
+DROP TABLE plan_wide;
+-- a _cols function called directly checks its arguments
+SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, NULL, 'row_plan',
+                             '{plan,country}', 'pro'::text, 'US'::text) AS direct;
+SELECT ff._get_bool_row_cols('checkout', 'ff.get_string_row(text,anyelement,text,text)'::regprocedure, NULL, 'row_plan',
+                             '{plan}', 'pro'::text);
+SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, NULL, 'row_plan',
+                             '{plan,country}', 'pro'::text);
+SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, NULL, 'row_plan',
+                             ARRAY[NULL::text], 'pro'::text);
+SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, NULL, 'row_plan',
+                             ARRAY[p.plan], p.plan) FROM plan_rows AS p;
+DROP TABLE plan_parted;
+DROP TABLE plan_rows;
+DELETE FROM ff.flags WHERE environment = 'row_plan';
+DELETE FROM ff.environments WHERE name = 'row_plan';

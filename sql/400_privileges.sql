@@ -271,6 +271,35 @@ REVOKE ALL ON ff.flags, ff.segments, ff.segment_keys, ff.environments, ff.versio
 REVOKE ALL ON SCHEMA ff FROM regress_ff_tables_only;
 DROP ROLE regress_ff_tables_only;
 
+-- (1.21) a row getter's call that the planner rewrote (the row passed as
+-- columns to its _cols function) is allowed to whoever may execute the row
+-- getter, and only to them, also from a plan cached under another role;
+-- calling the _cols function directly does not get around it
+CREATE TABLE regress_ff_rows (plan text, country text);
+INSERT INTO regress_ff_rows VALUES ('pro', 'US');
+GRANT SELECT ON regress_ff_rows TO regress_ff_nobody;
+PREPARE regress_rows AS
+    SELECT ff.get_bool_row('checkout', r, false, 'production') AS checkout FROM regress_ff_rows AS r;
+EXECUTE regress_rows;
+REVOKE EXECUTE ON FUNCTION ff.get_bool_row(text, anyelement, boolean, text) FROM PUBLIC;
+SET ROLE regress_ff_nobody;
+SELECT ff.get_bool_row('checkout', r, false, 'production') FROM regress_ff_rows AS r;
+EXECUTE regress_rows;
+SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, false,
+                             'production', '{plan}', 'pro'::text);
+SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool(text,jsonb,boolean,text)'::regprocedure, false,
+                             'production', '{plan}', 'pro'::text);
+SELECT ff.get_string_row('checkout', r, 'allowed', 'production') AS other_getter FROM regress_ff_rows AS r;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION ff.get_bool_row(text, anyelement, boolean, text) TO regress_ff_nobody;
+SET ROLE regress_ff_nobody;
+EXECUTE regress_rows;
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION ff.get_bool_row(text, anyelement, boolean, text) FROM regress_ff_nobody;
+GRANT EXECUTE ON FUNCTION ff.get_bool_row(text, anyelement, boolean, text) TO PUBLIC;
+DEALLOCATE regress_rows;
+DROP TABLE regress_ff_rows;
+
 -- clean up: after the revoke recipes no privilege is left, so DROP ROLE succeeds
 DROP SCHEMA regress_ff_ops CASCADE;
 SELECT count(*) > 0 AS revoked FROM ff.revoke_reader('regress_ff_reader');

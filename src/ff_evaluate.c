@@ -41,6 +41,7 @@
 #include "ff_jsonb.h"
 #include "ff_names.h"
 #include "ff_row.h"
+#include "ff_rowplan.h"
 #include "ff_stats.h"
 
 /* the JSON type a caller asks for */
@@ -86,6 +87,7 @@ typedef struct FFInput
 	Jsonb	   *jsonb;			/* NULL = {} (also for a NULL row) */
 	bool		is_row;
 	Datum		row;
+	FFRowColumns *cols;			/* (1.21) the row as columns, instead of row */
 
 	/*
 	 * Point-in-time evaluation (ff.evaluate_at): segments come from this
@@ -115,6 +117,7 @@ typedef struct FFCallInfo
 {
 	bool		checked;
 	bool		row_context;	/* argument 1 is a row, not jsonb */
+	FFRowColumns *cols;			/* (1.21) a _cols function's columns */
 	TupleDesc	result_desc;	/* ff.evaluate's result type */
 	FFDraft    *draft;			/* ff.evaluate_draft only */
 	FFAsOfFunctions *asof_fns;	/* ff._evaluate_image only */
@@ -366,7 +369,11 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	}
 	if (input->is_row)
 	{
-		FFRowDataInit(&rdata, input->row);
+		if (input->cols != NULL)
+			FFRowDataInitColumns(&rdata, input->cols->desc, input->cols->values,
+								 input->cols->isnull);
+		else
+			FFRowDataInit(&rdata, input->row);
 		FFContextInitRow(&ctx, &rdata);
 		rdata.base.extra = env;
 	}
@@ -631,7 +638,13 @@ FFGetCallInfo(FunctionCallInfo fcinfo)
 	{
 		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 
-		if (argtype == InvalidOid || argtype == JSONBOID)
+		if (argtype == REGPROCEDUREOID && PG_NARGS() > FF_COLS_FIRST)
+		{
+			/* (1.21) a _cols function: the row comes as columns */
+			ci->cols = FFRowColumnsPrepare(fcinfo);
+			ci->row_context = true;
+		}
+		else if (argtype == InvalidOid || argtype == JSONBOID)
 			ci->row_context = false;
 		else if (getBaseType(argtype) == JSONBOID)
 			ci->row_context = false;	/* a domain over jsonb */
@@ -663,7 +676,13 @@ FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
 	const char *envname = FFEnvironmentName(fcinfo, envarg, &envlen);
 
 	memset(&input, 0, sizeof(input));
-	if (!PG_ARGISNULL(1))
+	if (ci->cols != NULL)
+	{
+		FFRowColumnsLoad(fcinfo, ci->cols);
+		input.is_row = true;
+		input.cols = ci->cols;
+	}
+	else if (!PG_ARGISNULL(1))
 	{
 		if (ci->row_context)
 		{

@@ -128,12 +128,55 @@ FFRowDataInit(FFRowData *data, Datum row)
 	data->deformed = false;
 	data->nested = false;
 	data->njson = 0;
+	data->values = data->values_buf;
+	data->isnull = data->isnull_buf;
 	data->desc = FFRowTupleDesc(HeapTupleHeaderGetTypeId(th),
 								HeapTupleHeaderGetTypMod(th));
 	data->tuple.t_len = HeapTupleHeaderGetDatumLength(th);
 	ItemPointerSetInvalid(&data->tuple.t_self);
 	data->tuple.t_tableOid = InvalidOid;
 	data->tuple.t_data = th;
+}
+
+/*
+ * FFRowDataInitColumns prepares a row given as columns for lookups: desc
+ * names and types them (not reference-counted; the caller keeps it), and
+ * values/isnull hold one entry per attribute, which lookups may replace
+ * with an expanded copy.
+ */
+void
+FFRowDataInitColumns(FFRowData *data, TupleDesc desc, Datum *values, bool *isnull)
+{
+	FFJsonbDataInit(&data->base, NULL, true);
+	data->deformed = true;
+	data->nested = false;
+	data->njson = 0;
+	data->values = values;
+	data->isnull = isnull;
+	data->desc = desc;
+	memset(&data->tuple, 0, sizeof(data->tuple));
+}
+
+/*
+ * FFRowGetAttr returns attribute attnum of a prepared row: from values
+ * once the row is deformed (or given as columns), deforming a row of up
+ * to FF_ROW_MAX_DEFORM attributes once for all its lookups, and reading a
+ * wider one in place.
+ */
+static inline Datum
+FFRowGetAttr(FFRowData *data, int attnum, bool *isnull)
+{
+	if (!data->deformed && data->desc->natts <= FF_ROW_MAX_DEFORM)
+	{
+		heap_deform_tuple(&data->tuple, data->desc, data->values, data->isnull);
+		data->deformed = true;
+	}
+	if (data->deformed)
+	{
+		*isnull = data->isnull[attnum - 1];
+		return data->values[attnum - 1];
+	}
+	return heap_getattr(&data->tuple, attnum, data->desc, isnull);
 }
 
 /*
@@ -265,7 +308,7 @@ FFRowToObject(JLArena *arena, FFRowData *data)
 
 		if (att->attisdropped)
 			continue;
-		d = heap_getattr(&data->tuple, i + 1, desc, &isnull);
+		d = FFRowGetAttr(data, i + 1, &isnull);
 		v = isnull ? &JLNullValue : FFDatumLookup(arena, d, att->atttypid, NULL, 0,
 													&data->base);
 		if (data->base.no_memory || data->base.invalid != NULL)
@@ -299,33 +342,23 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 		attnum = FFRowFindAttr(data->desc, "targeting_key", 13);
 	if (attnum == InvalidAttrNumber)
 		return NULL;
-	if (data->desc->natts <= FF_ROW_MAX_DEFORM)
-	{
-		/* one pass over the row for all its lookups */
-		if (!data->deformed)
-		{
-			heap_deform_tuple(&data->tuple, data->desc, data->values, data->isnull);
-			data->deformed = true;
-		}
-		d = data->values[attnum - 1];
-		isnull = data->isnull[attnum - 1];
-	}
-	else
-		d = heap_getattr(&data->tuple, attnum, data->desc, &isnull);
+	d = FFRowGetAttr(data, attnum, &isnull);
 	if (isnull)
 		return NULL;
 	typid = TupleDescAttr(data->desc, attnum - 1)->atttypid;
 	is_string = typid == TEXTOID || typid == VARCHAROID || typid == BPCHAROID;
 	if (TupleDescAttr(data->desc, attnum - 1)->attlen == -1 &&
-		VARATT_IS_EXTENDED(DatumGetPointer(d)) &&
-		!(is_string && VARATT_IS_SHORT(DatumGetPointer(d))))
+		(VARATT_IS_EXTERNAL(DatumGetPointer(d)) ||
+		 VARATT_IS_COMPRESSED(DatumGetPointer(d)) ||
+		 (VARATT_IS_SHORT(DatumGetPointer(d)) && !is_string)))
 	{
 		/*
 		 * A compressed or out-of-line value: within the evaluation's budget,
 		 * expanded once per row (every later lookup of the row reads the
 		 * expanded copy), not at every reference of the rule.  So is a short
-		 * value (one-byte header) of a type whose readers copy it to a
-		 * four-byte header, such as numeric; a string is read in place.
+		 * value (one-byte header, which an out-of-line pointer has too) of a
+		 * type whose readers copy it to a four-byte header, such as numeric;
+		 * a short string is read in place.
 		 */
 		if (toast_raw_datum_size(d) > FFScratchLimit())
 		{

@@ -24,16 +24,23 @@
 /* json/jsonb attributes of one row kept converted (more are read each time) */
 #define FF_ROW_JSON_CACHE 8
 
-/* the data of a row-backed JLContext; base.extra is for the segment callback */
+/*
+ * The data of a row-backed JLContext; base.extra is for the segment
+ * callback.  The row is a composite datum (tuple, desc), or (1.21) the
+ * columns a planner-rewritten call passes one by one (FFRowDataInitColumns:
+ * no tuple, values/isnull given and desc built by the caller).
+ */
 typedef struct FFRowData
 {
 	FFJsonbData base;			/* must be first */
-	HeapTupleData tuple;
+	HeapTupleData tuple;		/* unused for columns */
 	TupleDesc	desc;			/* reference-counted, see FFRowDataRelease */
 	bool		deformed;		/* values/isnull hold every attribute */
 	bool		nested;			/* a composite attribute, not the context */
-	Datum		values[FF_ROW_MAX_DEFORM];
-	bool		isnull[FF_ROW_MAX_DEFORM];
+	Datum	   *values;			/* values_buf, or the caller's columns */
+	bool	   *isnull;
+	Datum		values_buf[FF_ROW_MAX_DEFORM];
+	bool		isnull_buf[FF_ROW_MAX_DEFORM];
 	/* json/jsonb attributes read so far, as jsonb: read once per row */
 	int			njson;
 	AttrNumber	json_attnum[FF_ROW_JSON_CACHE];
@@ -43,6 +50,8 @@ typedef struct FFRowData
 /* is typid usable as a row context (a composite type)? */
 extern bool FFTypeIsRow(Oid typid);
 extern void FFRowDataInit(FFRowData *data, Datum row);
+extern void FFRowDataInitColumns(FFRowData *data, TupleDesc desc, Datum *values,
+								 bool *isnull);
 extern void FFRowDataRelease(FFRowData *data);
 extern void FFContextInitRow(JLContext *ctx, FFRowData *data);
 

@@ -255,6 +255,100 @@ COMMENT ON FUNCTION ff.cache_info() IS
 -- attributes are read by name straight from the tuple.  These cannot be
 -- overloads of ff.evaluate/ff.get_*: with an untyped literal context such
 -- as '{}' an anyelement overload would make every existing call ambiguous.
+--
+-- (1.21) A call whose row is a table of the query, such as
+-- ff.get_bool_row('f', u, false) ... FROM users AS u, is rewritten by the
+-- planner (support function ff._row_support) into a call of the getter's
+-- _cols function with the table's columns as arguments, so that no
+-- composite value is formed per row (src/ff_rowplan.c).  A _cols function
+-- shares its getter's C entry point, and checks that the caller may
+-- execute the getter that its second argument names.
+
+CREATE FUNCTION ff._row_support(pg_catalog.internal)
+RETURNS pg_catalog.internal
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'ff_row_support';
+COMMENT ON FUNCTION ff._row_support(pg_catalog.internal) IS
+    'Internal: planner support function of the row getters; rewrites a call over a table''s whole row into its _cols function with the columns';
+REVOKE ALL ON FUNCTION ff._row_support(pg_catalog.internal) FROM PUBLIC;
+
+CREATE FUNCTION ff._evaluate_row_cols(
+    flag_key        pg_catalog.text,
+    row_function    pg_catalog.regprocedure,
+    default_value   pg_catalog.jsonb,
+    environment     pg_catalog.text,
+    column_names    pg_catalog.text[],
+    VARIADIC "columns" "any")
+RETURNS ff.evaluation_details
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_evaluate';
+COMMENT ON FUNCTION ff._evaluate_row_cols(pg_catalog.text, pg_catalog.regprocedure, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text[], "any") IS
+    'Internal: ff.evaluate_row with the row as columns, written by the planner (ff._row_support)';
+
+CREATE FUNCTION ff._get_bool_row_cols(
+    flag_key        pg_catalog.text,
+    row_function    pg_catalog.regprocedure,
+    "default"       pg_catalog.bool,
+    environment     pg_catalog.text,
+    column_names    pg_catalog.text[],
+    VARIADIC "columns" "any")
+RETURNS pg_catalog.bool
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_bool';
+COMMENT ON FUNCTION ff._get_bool_row_cols(pg_catalog.text, pg_catalog.regprocedure, pg_catalog.bool, pg_catalog.text, pg_catalog.text[], "any") IS
+    'Internal: ff.get_bool_row with the row as columns, written by the planner (ff._row_support)';
+
+CREATE FUNCTION ff._get_string_row_cols(
+    flag_key        pg_catalog.text,
+    row_function    pg_catalog.regprocedure,
+    "default"       pg_catalog.text,
+    environment     pg_catalog.text,
+    column_names    pg_catalog.text[],
+    VARIADIC "columns" "any")
+RETURNS pg_catalog.text
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_string';
+COMMENT ON FUNCTION ff._get_string_row_cols(pg_catalog.text, pg_catalog.regprocedure, pg_catalog.text, pg_catalog.text, pg_catalog.text[], "any") IS
+    'Internal: ff.get_string_row with the row as columns, written by the planner (ff._row_support)';
+
+CREATE FUNCTION ff._get_int_row_cols(
+    flag_key        pg_catalog.text,
+    row_function    pg_catalog.regprocedure,
+    "default"       pg_catalog.int8,
+    environment     pg_catalog.text,
+    column_names    pg_catalog.text[],
+    VARIADIC "columns" "any")
+RETURNS pg_catalog.int8
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_int';
+COMMENT ON FUNCTION ff._get_int_row_cols(pg_catalog.text, pg_catalog.regprocedure, pg_catalog.int8, pg_catalog.text, pg_catalog.text[], "any") IS
+    'Internal: ff.get_int_row with the row as columns, written by the planner (ff._row_support)';
+
+CREATE FUNCTION ff._get_float_row_cols(
+    flag_key        pg_catalog.text,
+    row_function    pg_catalog.regprocedure,
+    "default"       pg_catalog.float8,
+    environment     pg_catalog.text,
+    column_names    pg_catalog.text[],
+    VARIADIC "columns" "any")
+RETURNS pg_catalog.float8
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_float';
+COMMENT ON FUNCTION ff._get_float_row_cols(pg_catalog.text, pg_catalog.regprocedure, pg_catalog.float8, pg_catalog.text, pg_catalog.text[], "any") IS
+    'Internal: ff.get_float_row with the row as columns, written by the planner (ff._row_support)';
+
+CREATE FUNCTION ff._get_object_row_cols(
+    flag_key        pg_catalog.text,
+    row_function    pg_catalog.regprocedure,
+    "default"       pg_catalog.jsonb,
+    environment     pg_catalog.text,
+    column_names    pg_catalog.text[],
+    VARIADIC "columns" "any")
+RETURNS pg_catalog.jsonb
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_get_object';
+COMMENT ON FUNCTION ff._get_object_row_cols(pg_catalog.text, pg_catalog.regprocedure, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text[], "any") IS
+    'Internal: ff.get_object_row with the row as columns, written by the planner (ff._row_support)';
 
 CREATE FUNCTION ff.evaluate_row(
     flag_key        pg_catalog.text,
@@ -263,6 +357,7 @@ CREATE FUNCTION ff.evaluate_row(
     environment     pg_catalog.text DEFAULT NULL)
 RETURNS ff.evaluation_details
 LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT ff._row_support
 AS 'MODULE_PATHNAME', 'ff_evaluate';
 COMMENT ON FUNCTION ff.evaluate_row(pg_catalog.text, anyelement, pg_catalog.jsonb, pg_catalog.text) IS
     'Evaluate a flag with a table row as the context (attributes by name) and return OpenFeature evaluation details';
@@ -274,6 +369,7 @@ CREATE FUNCTION ff.get_bool_row(
     environment     pg_catalog.text DEFAULT NULL)
 RETURNS pg_catalog.bool
 LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT ff._row_support
 AS 'MODULE_PATHNAME', 'ff_get_bool';
 COMMENT ON FUNCTION ff.get_bool_row(pg_catalog.text, anyelement, pg_catalog.bool, pg_catalog.text) IS
     'Value of a boolean flag with a table row as the context, or the given default on any problem';
@@ -285,6 +381,7 @@ CREATE FUNCTION ff.get_string_row(
     environment     pg_catalog.text DEFAULT NULL)
 RETURNS pg_catalog.text
 LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT ff._row_support
 AS 'MODULE_PATHNAME', 'ff_get_string';
 COMMENT ON FUNCTION ff.get_string_row(pg_catalog.text, anyelement, pg_catalog.text, pg_catalog.text) IS
     'Value of a string flag with a table row as the context, or the given default on any problem';
@@ -296,6 +393,7 @@ CREATE FUNCTION ff.get_int_row(
     environment     pg_catalog.text DEFAULT NULL)
 RETURNS pg_catalog.int8
 LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT ff._row_support
 AS 'MODULE_PATHNAME', 'ff_get_int';
 COMMENT ON FUNCTION ff.get_int_row(pg_catalog.text, anyelement, pg_catalog.int8, pg_catalog.text) IS
     'Whole value of a number flag with a table row as the context, or the given default on any problem';
@@ -307,6 +405,7 @@ CREATE FUNCTION ff.get_float_row(
     environment     pg_catalog.text DEFAULT NULL)
 RETURNS pg_catalog.float8
 LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT ff._row_support
 AS 'MODULE_PATHNAME', 'ff_get_float';
 COMMENT ON FUNCTION ff.get_float_row(pg_catalog.text, anyelement, pg_catalog.float8, pg_catalog.text) IS
     'Value of a number flag with a table row as the context, or the given default on any problem';
@@ -318,6 +417,7 @@ CREATE FUNCTION ff.get_object_row(
     environment     pg_catalog.text DEFAULT NULL)
 RETURNS pg_catalog.jsonb
 LANGUAGE C STABLE PARALLEL SAFE
+SUPPORT ff._row_support
 AS 'MODULE_PATHNAME', 'ff_get_object';
 COMMENT ON FUNCTION ff.get_object_row(pg_catalog.text, anyelement, pg_catalog.jsonb, pg_catalog.text) IS
     'Value of an object flag with a table row as the context, or the given default on any problem';

@@ -103,7 +103,9 @@ AS $$
                'evaluate', 'get_bool', 'get_string', 'get_int', 'get_float', 'get_object',
                'evaluate_all', 'evaluate_row', 'get_bool_row', 'get_string_row', 'get_int_row',
                'get_float_row', 'get_object_row', 'json_logic', 'bucket', 'cache_info',
-               'current_version']
+               'current_version', '_evaluate_row_cols', '_get_bool_row_cols',
+               '_get_string_row_cols', '_get_int_row_cols', '_get_float_row_cols',
+               '_get_object_row_cols']
            WHEN 'editor' THEN ARRAY[
                'create_flag', 'set_targeting', 'set_default_variant', 'enable_flag', 'disable_flag',
                '_set_state', 'set_rollout', 'copy_flag', '_copy_segments', 'delete_flag',

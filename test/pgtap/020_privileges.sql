@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_flags;
 
-SELECT plan(95);
+SELECT plan(97);
 
 -- ---------------------------------------------------------------- roles
 CREATE ROLE ff_test_reader;
@@ -78,6 +78,11 @@ SELECT function_privs_are('ff', 'evaluate', ARRAY['text', 'jsonb', 'jsonb', 'tex
 -- ---------------------------------------------------------------- reader
 SELECT function_privs_are('ff', 'get_bool', ARRAY['text', 'jsonb', 'boolean', 'text'], 'ff_test_reader', ARRAY['EXECUTE'],
     'reader may execute ff.get_bool (also after PUBLIC is locked out)');
+SELECT function_privs_are('ff', '_get_bool_row_cols', ARRAY['text', 'regprocedure', 'boolean', 'text', 'text[]', '"any"'],
+    'ff_test_reader', ARRAY['EXECUTE'],
+    'reader may execute ff._get_bool_row_cols, which the planner calls for ff.get_bool_row over a table (1.21)');
+SELECT function_privs_are('ff', '_row_support', ARRAY['internal'], 'public', ARRAY[]::name[],
+    'PUBLIC cannot execute the planner support function ff._row_support (1.21)');
 SELECT schema_privs_are('ff', 'ff_test_reader', ARRAY['USAGE'], 'reader: USAGE on schema ff');
 SELECT table_privs_are('ff', 'flags', 'ff_test_reader', ARRAY[]::name[], 'reader cannot read or write ff.flags');
 SELECT table_privs_are('ff', 'segments', 'ff_test_reader', ARRAY[]::name[], 'reader cannot read ff.segments');

@@ -1,0 +1,349 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_rowplan.c
+ *	  Row contexts passed column by column (1.21): the planner support
+ *	  function of the row getters and the calls it writes.
+ *
+ * In a call such as ff.get_bool_row('f', u, false) over a table u, the
+ * executor forms a composite datum of every row (ExecEvalWholeRowVar: the
+ * scan tuple's columns, out-of-line values fetched, a new tuple formed),
+ * and evaluation takes it apart again: about 40 % of the instructions of
+ * a row query.  ff._row_support (ff_row_support), the planner support
+ * function of the row getters, rewrites such a call when its row is a
+ * whole-row reference to a table of the query that no outer join can
+ * null, into a call of the matching ff._<getter>_cols function with the
+ * table's columns as arguments:
+ *
+ *	  ff._get_bool_row_cols(flag_key, 'ff.get_bool_row(...)'::regprocedure,
+ *							default, environment, '{a,b,...}', u.a, u.b, ...)
+ *
+ * Evaluation then reads the columns the scan already has, and fetches an
+ * out-of-line value only when a rule reads it.  A rule sees the same row:
+ * the same names in the same order, dropped columns left out.  The _cols
+ * functions share the getters' C entry points; a regprocedure as argument
+ * 1 selects this mode, and FFRowColumnsPrepare checks their arguments once
+ * per call site, including that the caller may execute the row getter the
+ * call stands for, so that a REVOKE on the row getter keeps its effect on
+ * a rewritten query.
+ *
+ * Copyright (c) 2026, feature_flags developers
+ *
+ * src/ff_rowplan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/pathnodes.h"
+#include "nodes/supportnodes.h"
+#include "parser/parsetree.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "ff_rowplan.h"
+
+/* where a range table entry is in a join tree */
+typedef enum FFJoinSide
+{
+	FF_SIDE_ABSENT,				/* not there */
+	FF_SIDE_KEPT,				/* its rows reach the top as they are */
+	FF_SIDE_NULLABLE			/* an outer join may null them */
+} FFJoinSide;
+
+/*
+ * FFRowPlanSide finds range table entry rtindex in join tree jtnode
+ * (nullable: jtnode itself is on a side that an outer join may null).
+ * The right side of a semi or anti join counts as nullable, and so does
+ * anything under a node this function does not know.
+ */
+static FFJoinSide
+FFRowPlanSide(Node *jtnode, int rtindex, bool nullable)
+{
+	check_stack_depth();
+	if (jtnode == NULL)
+		return FF_SIDE_ABSENT;
+	if (IsA(jtnode, RangeTblRef))
+	{
+		if (((RangeTblRef *) jtnode)->rtindex != rtindex)
+			return FF_SIDE_ABSENT;
+		return nullable ? FF_SIDE_NULLABLE : FF_SIDE_KEPT;
+	}
+	if (IsA(jtnode, FromExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((FromExpr *) jtnode)->fromlist)
+		{
+			FFJoinSide	side = FFRowPlanSide(lfirst(lc), rtindex, nullable);
+
+			if (side != FF_SIDE_ABSENT)
+				return side;
+		}
+		return FF_SIDE_ABSENT;
+	}
+	if (IsA(jtnode, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) jtnode;
+		FFJoinSide	side;
+
+		side = FFRowPlanSide(j->larg, rtindex,
+							 nullable || j->jointype == JOIN_RIGHT ||
+							 j->jointype == JOIN_FULL);
+		if (side != FF_SIDE_ABSENT)
+			return side;
+		return FFRowPlanSide(j->rarg, rtindex,
+							 nullable || (j->jointype != JOIN_INNER &&
+										  j->jointype != JOIN_RIGHT));
+	}
+	return FF_SIDE_NULLABLE;
+}
+
+/*
+ * FFRowColsName returns the name of the _cols function of row getter
+ * rowname: _get_bool_row_cols for get_bool_row.
+ */
+static char *
+FFRowColsName(const char *rowname)
+{
+	return psprintf("_%s_cols", rowname);
+}
+
+/*
+ * FFRowColsFunction returns the _cols function of row getter rowfn (in
+ * its schema), or InvalidOid when there is none: a database whose
+ * extension is older than 1.21 has none (and no support function either).
+ */
+static Oid
+FFRowColsFunction(Oid rowfn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(rowfn));
+	Form_pg_proc proc;
+	Oid			argtypes[FF_COLS_FIRST + 1];
+	Oid			result = InvalidOid;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->pronargs == 4 && proc->proargtypes.values[1] == ANYELEMENTOID)
+	{
+		argtypes[0] = proc->proargtypes.values[0];
+		argtypes[FF_COLS_ROWFN_ARG] = REGPROCEDUREOID;
+		argtypes[2] = proc->proargtypes.values[2];
+		argtypes[3] = proc->proargtypes.values[3];
+		argtypes[FF_COLS_NAMES_ARG] = TEXTARRAYOID;
+		argtypes[FF_COLS_FIRST] = ANYOID;
+		result = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+								 CStringGetDatum(FFRowColsName(NameStr(proc->proname))),
+								 PointerGetDatum(buildoidvector(argtypes, FF_COLS_FIRST + 1)),
+								 ObjectIdGetDatum(proc->pronamespace));
+	}
+	ReleaseSysCache(tup);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(ff_row_support);
+
+/*
+ * ff_row_support is the planner support function of the row getters
+ * (ff.evaluate_row, ff.get_bool_row, ...): it answers SupportRequestSimplify
+ * for a call whose row is a whole-row reference to a table of this query
+ * level that no outer join can null, of at most FF_COLS_MAX columns, with
+ * the call of the getter's _cols function; NULL (keep the call) otherwise.
+ */
+Datum
+ff_row_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestSimplify *req;
+	FuncExpr   *call;
+	FuncExpr   *result;
+	Var		   *var;
+	RangeTblEntry *rte;
+	Relation	rel;
+	TupleDesc	desc;
+	Oid			colsfn;
+	Datum	   *names;
+	List	   *cols = NIL;
+	List	   *args;
+	int			n = 0;
+	int			i;
+
+	if (!IsA(rawreq, SupportRequestSimplify))
+		PG_RETURN_POINTER(NULL);
+	req = (SupportRequestSimplify *) rawreq;
+	call = req->fcall;
+	/*
+	 * Under grouping sets a row grouped on may be NULL in a total row,
+	 * where its columns are not: keep the call.
+	 */
+	if (req->root == NULL || req->root->parse->groupingSets != NIL ||
+		list_length(call->args) != 4)
+		PG_RETURN_POINTER(NULL);
+	var = (Var *) lsecond(call->args);
+	if (!IsA(var, Var) || var->varattno != InvalidAttrNumber || var->varlevelsup != 0 ||
+		var->varno < 1 || var->varno > list_length(req->root->parse->rtable))
+		PG_RETURN_POINTER(NULL);
+	rte = rt_fetch(var->varno, req->root->parse->rtable);
+	if (rte->rtekind != RTE_RELATION ||
+		FFRowPlanSide((Node *) req->root->parse->jointree, var->varno, false) != FF_SIDE_KEPT)
+		PG_RETURN_POINTER(NULL);
+	colsfn = FFRowColsFunction(call->funcid);
+	if (!OidIsValid(colsfn))
+		PG_RETURN_POINTER(NULL);
+
+	/* the parser locked the table */
+	rel = table_open(rte->relid, NoLock);
+	desc = RelationGetDescr(rel);
+	if (var->vartype != rel->rd_rel->reltype)
+	{
+		table_close(rel, NoLock);
+		PG_RETURN_POINTER(NULL);
+	}
+	names = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		names[n++] = CStringGetTextDatum(NameStr(att->attname));
+		cols = lappend(cols, makeVar(var->varno, att->attnum, att->atttypid,
+									 att->atttypmod, att->attcollation, 0));
+	}
+	table_close(rel, NoLock);
+	if (n == 0 || n > FF_COLS_MAX)
+		PG_RETURN_POINTER(NULL);
+
+	args = list_make4(linitial(call->args),
+					  makeConst(REGPROCEDUREOID, -1, InvalidOid, sizeof(Oid),
+								ObjectIdGetDatum(call->funcid), false, true),
+					  lthird(call->args),
+					  lfourth(call->args));
+	args = lappend(args, makeConst(TEXTARRAYOID, -1, InvalidOid, -1,
+								   PointerGetDatum(construct_array(names, n, TEXTOID, -1,
+																   false, TYPALIGN_INT)),
+								   false, false));
+	args = list_concat(args, cols);
+	result = makeFuncExpr(colsfn, call->funcresulttype, args, call->funccollid,
+						  call->inputcollid, COERCE_EXPLICIT_CALL);
+	result->location = call->location;
+	PG_RETURN_POINTER(result);
+}
+
+/*
+ * FFRowColumnsCheckFunction makes sure that rowfn is the row getter that
+ * _cols function colsfn stands for, and that the current user may execute
+ * it, as the executor would have checked for the call before its rewrite.
+ */
+static void
+FFRowColumnsCheckFunction(Oid colsfn, Oid rowfn)
+{
+	HeapTuple	ctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(colsfn));
+	HeapTuple	rtup = SearchSysCache1(PROCOID, ObjectIdGetDatum(rowfn));
+	bool		ok = false;
+	AclResult	aclresult;
+
+	if (HeapTupleIsValid(ctup) && HeapTupleIsValid(rtup))
+	{
+		Form_pg_proc c = (Form_pg_proc) GETSTRUCT(ctup);
+		Form_pg_proc r = (Form_pg_proc) GETSTRUCT(rtup);
+
+		ok = r->pronamespace == c->pronamespace && r->pronargs == 4 &&
+			r->proargtypes.values[1] == ANYELEMENTOID &&
+			strcmp(NameStr(c->proname), FFRowColsName(NameStr(r->proname))) == 0;
+	}
+	if (HeapTupleIsValid(ctup))
+		ReleaseSysCache(ctup);
+	if (HeapTupleIsValid(rtup))
+		ReleaseSysCache(rtup);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("function %s does not stand for function %s",
+						format_procedure(colsfn), format_procedure(rowfn)),
+				 errdetail("A _cols function is written by the planner in place of the row getter it is named after, which its second argument names."),
+				 errhint("Call the row getter instead, as in SELECT ff.get_bool_row('flag', t, false) FROM t.")));
+	aclresult = pg_proc_aclcheck(rowfn, GetUserId(), ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(rowfn));
+	InvokeFunctionExecuteHook(rowfn);
+}
+
+/*
+ * FFRowColumnsPrepare checks the arguments of a _cols call site (the row
+ * getter, the names, the columns' types) and returns its columns'
+ * descriptor and value arrays, allocated in the call site's memory.
+ */
+FFRowColumns *
+FFRowColumnsPrepare(FunctionCallInfo fcinfo)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+	int			ncols = PG_NARGS() - FF_COLS_FIRST;
+	FFRowColumns *cols;
+	MemoryContext old;
+	ArrayType  *arr;
+	Datum	   *names;
+	bool	   *nulls;
+	int			nnames;
+	int			i;
+
+	if (ncols < 1 || PG_ARGISNULL(FF_COLS_ROWFN_ARG) || PG_ARGISNULL(FF_COLS_NAMES_ARG) ||
+		!get_fn_expr_arg_stable(flinfo, FF_COLS_ROWFN_ARG) ||
+		!get_fn_expr_arg_stable(flinfo, FF_COLS_NAMES_ARG))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("function %s takes a constant row getter and constant column names, then the columns",
+						format_procedure(flinfo->fn_oid)),
+				 errdetail("The planner writes its calls in place of row getter calls."),
+				 errhint("Call the row getter instead, as in SELECT ff.get_bool_row('flag', t, false) FROM t.")));
+	FFRowColumnsCheckFunction(flinfo->fn_oid, PG_GETARG_OID(FF_COLS_ROWFN_ARG));
+
+	arr = PG_GETARG_ARRAYTYPE_P(FF_COLS_NAMES_ARG);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the column names of %s must be a one-dimensional array",
+						format_procedure(flinfo->fn_oid))));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &nnames);
+	if (nnames != ncols)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s got %d column names for %d columns",
+						format_procedure(flinfo->fn_oid), nnames, ncols)));
+
+	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+	cols = palloc(sizeof(FFRowColumns));
+	cols->ncols = ncols;
+	cols->values = palloc(sizeof(Datum) * ncols);
+	cols->isnull = palloc(sizeof(bool) * ncols);
+	cols->desc = CreateTemplateTupleDesc(ncols);
+	for (i = 0; i < ncols; i++)
+	{
+		Oid			typid = get_fn_expr_argtype(flinfo, FF_COLS_FIRST + i);
+		char	   *name;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("column name %d of %s is NULL", i + 1,
+							format_procedure(flinfo->fn_oid))));
+		if (!OidIsValid(typid))
+			elog(ERROR, "could not determine the type of column %d", i + 1);
+		name = TextDatumGetCString(names[i]);
+		TupleDescInitEntry(cols->desc, i + 1, name, typid, -1, 0);
+	}
+	MemoryContextSwitchTo(old);
+	return cols;
+}
