@@ -418,6 +418,29 @@ SELECT plan, country, ff.get_bool_row('checkout', t, NULL, 'row_plan') AS checko
        (ff.evaluate_row('whole', t, NULL, 'row_plan')).error_message
            = (ff.evaluate('whole', to_jsonb(t), NULL, 'row_plan')).error_message AS whole_same_as_jsonb
   FROM plan_parted AS t ORDER BY email;
+-- ff.evaluation_memory: expanding an uncompressed out-of-line value does not
+-- count in either way (a row's tuple holds it fetched), a compressed one
+-- does in both
+CREATE TEMP TABLE plan_big (id int, s text);
+ALTER TABLE plan_big ALTER COLUMN s SET STORAGE EXTERNAL;
+INSERT INTO plan_big VALUES (1, repeat('x', 3000000));
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_plan', 'big-text', 'boolean', '{"on": true, "off": false}', 'off',
+     '{"if": [{"starts_with": [{"var": "s"}, "xx"]}, "on", "off"]}');
+SET ff.evaluation_memory = '1MB';
+SELECT pg_column_size(b.s) >= 3000000 AS uncompressed,
+       (ff.evaluate_row('big-text', b, NULL, 'row_plan')).value AS rewritten,
+       (ff.evaluate_row('big-text', q, NULL, 'row_plan')).value AS subquery
+  FROM plan_big AS b, (SELECT * FROM plan_big OFFSET 0) AS q;
+ALTER TABLE plan_big ALTER COLUMN s SET STORAGE EXTENDED;
+UPDATE plan_big SET s = s || '';
+SELECT pg_column_size(b.s) < 3000000 AS compressed,
+       (ff.evaluate_row('big-text', b, NULL, 'row_plan')).error_message AS rewritten,
+       (ff.evaluate_row('big-text', b, NULL, 'row_plan')).error_message
+           = (ff.evaluate_row('big-text', q, NULL, 'row_plan')).error_message AS same_as_subquery
+  FROM plan_big AS b, (SELECT * FROM plan_big OFFSET 0) AS q;
+RESET ff.evaluation_memory;
+DROP TABLE plan_big;
 -- a table of more than 95 columns keeps the row getter; 95 are rewritten
 CREATE TEMP TABLE plan_wide AS SELECT 1 AS c0;
 DO $$

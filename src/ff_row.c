@@ -322,6 +322,28 @@ FFRowToObject(JLArena *arena, FFRowData *data)
 }
 
 /*
+ * FFRowExpansionCounts tells whether expanding value p counts against the
+ * evaluation's budget: a compressed value, inline or out of line.  An
+ * uncompressed out-of-line value does not: a composite datum (a row
+ * context's tuple) holds it already fetched, outside the budget, and a row
+ * passed as columns (1.21) must see what that row would see.
+ */
+static bool
+FFRowExpansionCounts(const char *p)
+{
+	if (VARATT_IS_COMPRESSED(p))
+		return true;
+	if (VARATT_IS_EXTERNAL_ONDISK(p))
+	{
+		struct varatt_external ext;
+
+		VARATT_EXTERNAL_GET_POINTER(ext, p);
+		return VARATT_EXTERNAL_IS_COMPRESSED(ext);
+	}
+	return false;
+}
+
+/*
  * FFRowLookupIn looks a path up in a prepared row.
  */
 static const JLValue *
@@ -360,7 +382,8 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 		 * type whose readers copy it to a four-byte header, such as numeric;
 		 * a short string is read in place.
 		 */
-		if (toast_raw_datum_size(d) > FFScratchLimit())
+		if (FFRowExpansionCounts(DatumGetPointer(d)) &&
+			toast_raw_datum_size(d) > FFScratchLimit())
 		{
 			data->base.no_memory = true;
 			data->base.no_memory_attnum = attnum;
