@@ -271,34 +271,76 @@ REVOKE ALL ON ff.flags, ff.segments, ff.segment_keys, ff.environments, ff.versio
 REVOKE ALL ON SCHEMA ff FROM regress_ff_tables_only;
 DROP ROLE regress_ff_tables_only;
 
--- (1.21) a row getter's call that the planner rewrote (the row passed as
--- columns to its _cols function) is allowed to whoever may execute the row
--- getter, and only to them, also from a plan cached under another role;
--- calling the _cols function directly does not get around it
+-- (1.21) the planner passes a table's row as columns to the row getter's
+-- twin only for a role that may execute the row getter (and the twin); a
+-- cached plan is planned again for another role and after a GRANT or
+-- REVOKE, so the row getter's privilege decides as it did before 1.21:
+-- when a query or cursor starts, also when no row is evaluated; the twin
+-- cannot be called directly
 CREATE TABLE regress_ff_rows (plan text, country text);
+CREATE TABLE regress_ff_empty (plan text, country text);
 INSERT INTO regress_ff_rows VALUES ('pro', 'US');
-GRANT SELECT ON regress_ff_rows TO regress_ff_nobody;
+GRANT SELECT ON regress_ff_rows, regress_ff_empty TO regress_ff_nobody;
+SET plan_cache_mode = force_generic_plan;
 PREPARE regress_rows AS
     SELECT ff.get_bool_row('checkout', r, false, 'production') AS checkout FROM regress_ff_rows AS r;
 EXECUTE regress_rows;
 REVOKE EXECUTE ON FUNCTION ff.get_bool_row(text, anyelement, boolean, text) FROM PUBLIC;
+-- planned (rewritten) for a role that may, then run by one that may not
+PREPARE regress_rows_2 AS
+    SELECT ff.get_bool_row('checkout', r, false, 'production') AS checkout FROM regress_ff_rows AS r;
+EXECUTE regress_rows_2;
 SET ROLE regress_ff_nobody;
+EXECUTE regress_rows_2;
 SELECT ff.get_bool_row('checkout', r, false, 'production') FROM regress_ff_rows AS r;
+SELECT ff.get_bool_row('checkout', r, false, 'production') FROM regress_ff_empty AS r;
 EXECUTE regress_rows;
+BEGIN;
+DECLARE regress_cur CURSOR FOR
+    SELECT ff.get_bool_row('checkout', r, false, 'production') FROM regress_ff_rows AS r;
+ROLLBACK;
 SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, false,
-                             'production', '{plan}', 'pro'::text);
-SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool(text,jsonb,boolean,text)'::regprocedure, false,
                              'production', '{plan}', 'pro'::text);
 SELECT ff.get_string_row('checkout', r, 'allowed', 'production') AS other_getter FROM regress_ff_rows AS r;
 RESET ROLE;
+-- a cursor started by a role that may, fetched by one that may not: the
+-- rows come, as they do without the rewrite
+BEGIN;
+DECLARE regress_cur CURSOR FOR
+    SELECT ff.get_bool_row('checkout', r, false, 'production') AS checkout FROM regress_ff_rows AS r;
+SET LOCAL ROLE regress_ff_nobody;
+FETCH ALL FROM regress_cur;
+ROLLBACK;
 GRANT EXECUTE ON FUNCTION ff.get_bool_row(text, anyelement, boolean, text) TO regress_ff_nobody;
 SET ROLE regress_ff_nobody;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE regress_rows;
+EXECUTE regress_rows;
+RESET ROLE;
+-- the twin closed to PUBLIC: not rewritten for a role without it, which
+-- still evaluates through the row getter it may execute
+REVOKE EXECUTE ON FUNCTION ff._get_bool_row_cols(text, regprocedure, boolean, text, text[], "any") FROM PUBLIC;
+SET ROLE regress_ff_nobody;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE regress_rows;
+EXECUTE regress_rows;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION ff._get_bool_row_cols(text, regprocedure, boolean, text, text[], "any") TO PUBLIC;
+-- a REVOKE reaches a plan cached (rewritten) for the same role
+DEALLOCATE regress_rows;
+PREPARE regress_rows AS
+    SELECT ff.get_bool_row('checkout', r, false, 'production') AS checkout FROM regress_ff_rows AS r;
+SET ROLE regress_ff_nobody;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE regress_rows;
 EXECUTE regress_rows;
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION ff.get_bool_row(text, anyelement, boolean, text) FROM regress_ff_nobody;
+SET ROLE regress_ff_nobody;
+EXECUTE regress_rows;
+RESET ROLE;
 GRANT EXECUTE ON FUNCTION ff.get_bool_row(text, anyelement, boolean, text) TO PUBLIC;
+RESET plan_cache_mode;
 DEALLOCATE regress_rows;
-DROP TABLE regress_ff_rows;
+DEALLOCATE regress_rows_2;
+DROP TABLE regress_ff_rows, regress_ff_empty;
 
 -- clean up: after the revoke recipes no privilege is left, so DROP ROLE succeeds
 DROP SCHEMA regress_ff_ops CASCADE;

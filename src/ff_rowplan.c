@@ -22,9 +22,17 @@
  * the same names in the same order, dropped columns left out.  The _cols
  * functions share the getters' C entry points; a regprocedure as argument
  * 1 selects this mode, and FFRowColumnsPrepare checks their arguments once
- * per call site, including that the caller may execute the row getter the
- * call stands for, so that a REVOKE on the row getter keeps its effect on
- * a rewritten query.
+ * per call site.
+ *
+ * Privileges follow what PostgreSQL does when it inlines a SQL function:
+ * the call is rewritten only when the role planning it may execute both
+ * the row getter and its twin; a cached plan is planned again after a
+ * GRANT or REVOKE on either and when another role runs it, and the
+ * executor then checks the twin.  So the row getter's privilege decides
+ * when a query or cursor starts, as before.  The twin only runs as written
+ * here: its call is marked with COERCE_SQL_SYNTAX, which no SQL text can
+ * produce for it, and a call without the mark is refused, so calling a
+ * twin directly is no way around a REVOKE on its row getter.
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -36,7 +44,6 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/objectaccess.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -200,7 +207,9 @@ ff_row_support(PG_FUNCTION_ARGS)
 		FFRowPlanSide((Node *) req->root->parse->jointree, var->varno, false) != FF_SIDE_KEPT)
 		PG_RETURN_POINTER(NULL);
 	colsfn = FFRowColsFunction(call->funcid);
-	if (!OidIsValid(colsfn))
+	if (!OidIsValid(colsfn) ||
+		pg_proc_aclcheck(call->funcid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK ||
+		pg_proc_aclcheck(colsfn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		PG_RETURN_POINTER(NULL);
 
 	/* the parser locked the table */
@@ -237,15 +246,23 @@ ff_row_support(PG_FUNCTION_ARGS)
 								   false, false));
 	args = list_concat(args, cols);
 	result = makeFuncExpr(colsfn, call->funcresulttype, args, call->funccollid,
-						  call->inputcollid, COERCE_EXPLICIT_CALL);
+						  call->inputcollid, FF_COLS_MARK);
 	result->location = call->location;
+
+	/*
+	 * The privileges checked above hold for this role: a cached plan run by
+	 * another role is planned again.  A GRANT or REVOKE on either function
+	 * plans it again too, as PostgreSQL records a cached plan's dependency
+	 * on every function of its query (the row getter) and of its plan (the
+	 * twin).
+	 */
+	req->root->glob->dependsOnRole = true;
 	PG_RETURN_POINTER(result);
 }
 
 /*
  * FFRowColumnsCheckFunction makes sure that rowfn is the row getter that
- * _cols function colsfn stands for, and that the current user may execute
- * it, as the executor would have checked for the call before its rewrite.
+ * _cols function colsfn stands for (ff_row_support wrote both).
  */
 static void
 FFRowColumnsCheckFunction(Oid colsfn, Oid rowfn)
@@ -253,7 +270,6 @@ FFRowColumnsCheckFunction(Oid colsfn, Oid rowfn)
 	HeapTuple	ctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(colsfn));
 	HeapTuple	rtup = SearchSysCache1(PROCOID, ObjectIdGetDatum(rowfn));
 	bool		ok = false;
-	AclResult	aclresult;
 
 	if (HeapTupleIsValid(ctup) && HeapTupleIsValid(rtup))
 	{
@@ -269,16 +285,8 @@ FFRowColumnsCheckFunction(Oid colsfn, Oid rowfn)
 	if (HeapTupleIsValid(rtup))
 		ReleaseSysCache(rtup);
 	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("function %s does not stand for function %s",
-						format_procedure(colsfn), format_procedure(rowfn)),
-				 errdetail("A _cols function is written by the planner in place of the row getter it is named after, which its second argument names."),
-				 errhint("Call the row getter instead, as in SELECT ff.get_bool_row('flag', t, false) FROM t.")));
-	aclresult = pg_proc_aclcheck(rowfn, GetUserId(), ACL_EXECUTE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(rowfn));
-	InvokeFunctionExecuteHook(rowfn);
+		elog(ERROR, "function %s does not stand for function %s",
+			 format_procedure(colsfn), format_procedure(rowfn));
 }
 
 /*
@@ -299,15 +307,20 @@ FFRowColumnsPrepare(FunctionCallInfo fcinfo)
 	int			nnames;
 	int			i;
 
+	if (flinfo->fn_expr == NULL || !IsA(flinfo->fn_expr, FuncExpr) ||
+		((FuncExpr *) flinfo->fn_expr)->funcformat != FF_COLS_MARK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function %s cannot be called directly",
+						format_procedure(flinfo->fn_oid)),
+				 errdetail("The planner calls it in place of a row getter over a table's rows."),
+				 errhint("Call the row getter instead, as in SELECT ff.get_bool_row('flag', t, false) FROM t.")));
+	/* written by ff_row_support: cannot happen */
 	if (ncols < 1 || PG_ARGISNULL(FF_COLS_ROWFN_ARG) || PG_ARGISNULL(FF_COLS_NAMES_ARG) ||
 		!get_fn_expr_arg_stable(flinfo, FF_COLS_ROWFN_ARG) ||
 		!get_fn_expr_arg_stable(flinfo, FF_COLS_NAMES_ARG))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("function %s takes a constant row getter and constant column names, then the columns",
-						format_procedure(flinfo->fn_oid)),
-				 errdetail("The planner writes its calls in place of row getter calls."),
-				 errhint("Call the row getter instead, as in SELECT ff.get_bool_row('flag', t, false) FROM t.")));
+		elog(ERROR, "function %s called without a constant row getter, constant names and columns",
+			 format_procedure(flinfo->fn_oid));
 	FFRowColumnsCheckFunction(flinfo->fn_oid, PG_GETARG_OID(FF_COLS_ROWFN_ARG));
 
 	arr = PG_GETARG_ARRAYTYPE_P(FF_COLS_NAMES_ARG);

@@ -17,6 +17,7 @@
 
 #include "access/tupdesc.h"
 #include "fmgr.h"
+#include "nodes/primnodes.h"
 
 /*
  * The arguments of a ff._<getter>_cols function: those of the row getter
@@ -28,6 +29,13 @@
 #define FF_COLS_NAMES_ARG 4
 #define FF_COLS_FIRST 5
 #define FF_COLS_MAX (FUNC_MAX_ARGS - FF_COLS_FIRST)
+
+/*
+ * The mark of a _cols call written by the planner (ff_row_support): SQL
+ * text never gives a call of an ff function this form.  EXPLAIN shows such
+ * a call as an ordinary one.
+ */
+#define FF_COLS_MARK COERCE_SQL_SYNTAX
 
 /* a _cols call site's columns: checked once, loaded at every call */
 typedef struct FFRowColumns
