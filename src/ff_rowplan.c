@@ -21,8 +21,8 @@
  * out-of-line value only when a rule reads it.  A rule sees the same row:
  * the same names in the same order, dropped columns left out.  The _cols
  * functions share the getters' C entry points; a regprocedure as argument
- * 1 selects this mode, and FFRowColumnsPrepare checks their arguments once
- * per call site.
+ * 1 (the row getter, which EXPLAIN then shows) selects this mode, and
+ * FFRowColumnsPrepare reads the names and types once per call site.
  *
  * Privileges follow what PostgreSQL does when it inlines a SQL function:
  * the call is rewritten only when the role planning it may execute both
@@ -261,38 +261,11 @@ ff_row_support(PG_FUNCTION_ARGS)
 }
 
 /*
- * FFRowColumnsCheckFunction makes sure that rowfn is the row getter that
- * _cols function colsfn stands for (ff_row_support wrote both).
- */
-static void
-FFRowColumnsCheckFunction(Oid colsfn, Oid rowfn)
-{
-	HeapTuple	ctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(colsfn));
-	HeapTuple	rtup = SearchSysCache1(PROCOID, ObjectIdGetDatum(rowfn));
-	bool		ok = false;
-
-	if (HeapTupleIsValid(ctup) && HeapTupleIsValid(rtup))
-	{
-		Form_pg_proc c = (Form_pg_proc) GETSTRUCT(ctup);
-		Form_pg_proc r = (Form_pg_proc) GETSTRUCT(rtup);
-
-		ok = r->pronamespace == c->pronamespace && r->pronargs == 4 &&
-			r->proargtypes.values[1] == ANYELEMENTOID &&
-			strcmp(NameStr(c->proname), FFRowColsName(NameStr(r->proname))) == 0;
-	}
-	if (HeapTupleIsValid(ctup))
-		ReleaseSysCache(ctup);
-	if (HeapTupleIsValid(rtup))
-		ReleaseSysCache(rtup);
-	if (!ok)
-		elog(ERROR, "function %s does not stand for function %s",
-			 format_procedure(colsfn), format_procedure(rowfn));
-}
-
-/*
- * FFRowColumnsPrepare checks the arguments of a _cols call site (the row
- * getter, the names, the columns' types) and returns its columns'
- * descriptor and value arrays, allocated in the call site's memory.
+ * FFRowColumnsPrepare refuses a _cols call that ff_row_support did not
+ * write, and returns the call site's columns' descriptor (names from the
+ * constant array, types from the call) and value arrays, allocated in the
+ * call site's memory.  The row getter named by argument 1 is shown by
+ * EXPLAIN; the planner checked its privilege.
  */
 FFRowColumns *
 FFRowColumnsPrepare(FunctionCallInfo fcinfo)
@@ -315,26 +288,15 @@ FFRowColumnsPrepare(FunctionCallInfo fcinfo)
 						format_procedure(flinfo->fn_oid)),
 				 errdetail("The planner calls it in place of a row getter over a table's rows."),
 				 errhint("Call the row getter instead, as in SELECT ff.get_bool_row('flag', t, false) FROM t.")));
-	/* written by ff_row_support: cannot happen */
-	if (ncols < 1 || PG_ARGISNULL(FF_COLS_ROWFN_ARG) || PG_ARGISNULL(FF_COLS_NAMES_ARG) ||
-		!get_fn_expr_arg_stable(flinfo, FF_COLS_ROWFN_ARG) ||
-		!get_fn_expr_arg_stable(flinfo, FF_COLS_NAMES_ARG))
-		elog(ERROR, "function %s called without a constant row getter, constant names and columns",
+	/* the rest is as ff_row_support wrote it: checked, not explained */
+	if (ncols < 1 || PG_ARGISNULL(FF_COLS_NAMES_ARG))
+		elog(ERROR, "function %s called without column names or columns",
 			 format_procedure(flinfo->fn_oid));
-	FFRowColumnsCheckFunction(flinfo->fn_oid, PG_GETARG_OID(FF_COLS_ROWFN_ARG));
-
 	arr = PG_GETARG_ARRAYTYPE_P(FF_COLS_NAMES_ARG);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("the column names of %s must be a one-dimensional array",
-						format_procedure(flinfo->fn_oid))));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &nnames);
-	if (nnames != ncols)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s got %d column names for %d columns",
-						format_procedure(flinfo->fn_oid), nnames, ncols)));
+	if (ARR_NDIM(arr) != 1 || nnames != ncols)
+		elog(ERROR, "function %s called with %d column names for %d columns",
+			 format_procedure(flinfo->fn_oid), nnames, ncols);
 
 	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
 	cols = palloc(sizeof(FFRowColumns));
@@ -347,13 +309,9 @@ FFRowColumnsPrepare(FunctionCallInfo fcinfo)
 		Oid			typid = get_fn_expr_argtype(flinfo, FF_COLS_FIRST + i);
 		char	   *name;
 
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("column name %d of %s is NULL", i + 1,
-							format_procedure(flinfo->fn_oid))));
-		if (!OidIsValid(typid))
-			elog(ERROR, "could not determine the type of column %d", i + 1);
+		if (nulls[i] || !OidIsValid(typid))
+			elog(ERROR, "function %s called with no name or type for column %d",
+				 format_procedure(flinfo->fn_oid), i + 1);
 		name = TextDatumGetCString(names[i]);
 		TupleDescInitEntry(cols->desc, i + 1, name, typid, -1, 0);
 	}
