@@ -304,11 +304,12 @@ DELETE FROM ff.flags WHERE environment = 'row_str';
 DELETE FROM ff.environments WHERE name = 'row_str';
 
 --
--- (1.21) the planner passes a table's row as columns (ff._row_support):
--- EXPLAIN shows the call it writes.  A row that an outer join may null, a
--- subquery's or a view's row, a composite value and a table of more than 95
--- columns keep the row getter.  A rule sees the same row either way: the
--- same attributes in the same order, without dropped columns, and the same
+-- (1.21) the planner passes a table's row, and a ROW(...) (a view's or a
+-- flattened subquery's row), as columns (ff._row_support): EXPLAIN shows the
+-- call it writes.  A row that an outer join may null, a composite column or
+-- value of another kind, grouping sets and a table of more than 95 columns
+-- keep the row getter.  A rule sees the same row either way: the same
+-- attributes in the same order, without dropped columns, and the same
 -- answers as to_jsonb(row)
 --
 SELECT name FROM ff.create_environment('row_plan');
@@ -367,7 +368,7 @@ SELECT id, ff.get_string_row('checkout', p, 'x', 'row_plan') AS s, ff.get_int_ro
        (ff.evaluate_row('checkout', p, NULL, 'row_plan')).reason
   FROM plan_rows AS p ORDER BY id;
 -- kept: the nullable side of an outer join (a missing row is the empty
--- context, not a row of NULLs), a subquery's row, a composite value
+-- context, not a row of NULLs)
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT v.id, ff.get_bool_row('checkout', p, NULL, 'row_plan')
   FROM (VALUES (1), (5)) AS v (id) LEFT JOIN plan_rows AS p ON p.id = v.id;
@@ -378,10 +379,37 @@ SELECT v.id, ff.get_bool_row('checkout', p, NULL, 'row_plan') AS checkout,
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT ff.get_bool_row('checkout', p, NULL, 'row_plan')
   FROM plan_rows AS p LEFT JOIN (VALUES (1)) AS v (id) ON p.id = v.id;
+-- a flattened subquery's row and ROW(...): passed as columns, named as the
+-- row value would be (the subquery's columns; f1, f2, ... for ROW)
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT ff.get_bool_row('checkout', s, NULL, 'row_plan') FROM (SELECT * FROM plan_rows) AS s;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT ff.get_bool_row('checkout', ROW(p.plan, p.country), NULL, 'row_plan') FROM plan_rows AS p;
+-- a view's row (its own column names), the same on the view not flattened;
+-- on the nullable side of an outer join kept
+CREATE TEMP VIEW plan_view AS SELECT id, plan AS tier, country, "targetingKey" FROM plan_rows;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT ff.get_bool_row('checkout', v, NULL, 'row_plan') FROM plan_view AS v;
+SELECT v.id, ff.get_bool_row('checkout', v, NULL, 'row_plan') AS checkout,
+       (ff.evaluate_row('keys', v, NULL, 'row_plan')).error_message AS keys,
+       (ff.evaluate_row('whole', v, NULL, 'row_plan')).error_message
+           = (ff.evaluate_row('whole', w, NULL, 'row_plan')).error_message AS whole_same_as_unflattened
+  FROM plan_view AS v JOIN (SELECT * FROM plan_view OFFSET 0) AS w USING (id) ORDER BY v.id;
+SELECT pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', v, NULL, ''row_plan'') FROM (VALUES (1), (5)) AS x (id) LEFT JOIN plan_view AS v ON v.id = x.id') AS nullable_view;
+SELECT x.id, (ff.evaluate_row('keys', v, NULL, 'row_plan')).error_message AS keys
+  FROM (VALUES (1), (5)) AS x (id) LEFT JOIN plan_view AS v ON v.id = x.id ORDER BY x.id;
+-- ROW(...) cast to a composite type with a dropped attribute: left out
+-- (the row_diff section above has a flattened subquery with two columns
+-- named a, which now comes as columns too: var still reads the first)
+CREATE TYPE pg_temp.plan_t AS (plan text, gone int, country text);
+ALTER TYPE pg_temp.plan_t DROP ATTRIBUTE gone;
+SELECT pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', ROW(p.plan, p.country)::pg_temp.plan_t, NULL, ''row_plan'') FROM plan_rows AS p') AS cast_row,
+       pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', ROW(generate_series(1, 2)), NULL, ''row_plan'')') AS set_returning;
+SELECT p.id, (ff.evaluate_row('keys', ROW(p.id, p.plan)::pg_temp.plan_t, NULL, 'row_plan')).error_message AS cast_keys,
+       (ff.evaluate_row('whole', ROW(p.id, p.plan)::pg_temp.plan_t, NULL, 'row_plan')).error_message
+           = (ff.evaluate_row('whole', q.r, NULL, 'row_plan')).error_message AS whole_same_as_value
+  FROM plan_rows AS p, (SELECT ROW(id, plan)::pg_temp.plan_t AS r, id FROM plan_rows OFFSET 0) AS q
+ WHERE p.id = 1 AND q.id = 1;
 -- in WHERE, in an aggregate's FILTER, and in an UPDATE of the table itself
 SELECT count(*) FILTER (WHERE ff.get_bool_row('checkout', p, false, 'row_plan')) AS on_count,
        count(*) FILTER (WHERE NOT ff.get_bool_row('checkout', p, true, 'row_plan')) AS off_count
@@ -458,6 +486,7 @@ DROP TABLE plan_wide;
 SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, NULL, 'row_plan',
                              '{plan,country}', 'pro'::text, 'US'::text) AS direct;
 DROP TABLE plan_parted;
+DROP VIEW plan_view;
 DROP TABLE plan_rows;
 DELETE FROM ff.flags WHERE environment = 'row_plan';
 DELETE FROM ff.environments WHERE name = 'row_plan';

@@ -48,6 +48,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/pathnodes.h"
 #include "nodes/supportnodes.h"
 #include "parser/parsetree.h"
@@ -58,6 +59,7 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "ff_rowplan.h"
 
@@ -160,14 +162,121 @@ FFRowColsFunction(Oid rowfn)
 	return result;
 }
 
+/*
+ * FFRowPlanTable finds the columns of a whole-row reference var to a
+ * table of query level root that no outer join can null: their names
+ * (*names, *n) and Vars; NIL when the call must stay as written.
+ */
+static List *
+FFRowPlanTable(PlannerInfo *root, Var *var, Datum **names, int *n)
+{
+	RangeTblEntry *rte;
+	Relation	rel;
+	TupleDesc	desc;
+	List	   *cols = NIL;
+	int			i;
+
+	if (var->varattno != InvalidAttrNumber || var->varlevelsup != 0 ||
+		var->varno < 1 || var->varno > list_length(root->parse->rtable))
+		return NIL;
+	rte = rt_fetch(var->varno, root->parse->rtable);
+	if (rte->rtekind != RTE_RELATION ||
+		FFRowPlanSide((Node *) root->parse->jointree, var->varno, false) != FF_SIDE_KEPT)
+		return NIL;
+
+	/* the parser locked the table */
+	rel = table_open(rte->relid, NoLock);
+	desc = RelationGetDescr(rel);
+	*names = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	*n = 0;
+	for (i = 0; i < desc->natts && var->vartype == rel->rd_rel->reltype; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		(*names)[(*n)++] = CStringGetTextDatum(NameStr(att->attname));
+		cols = lappend(cols, makeVar(var->varno, att->attnum, att->atttypid,
+									 att->atttypmod, att->attcollation, 0));
+	}
+	table_close(rel, NoLock);
+	return cols;
+}
+
+/*
+ * FFRowPlanRowExpr finds the columns of a ROW(...) expression, which is
+ * what a view's or a flattened subquery's row becomes: the names the row
+ * value would have (ExecInitExprRec: a named type's attributes, trailing
+ * ones NULL, or for a record the column aliases, else f1, f2, ...) and the
+ * expressions; NIL when the call must stay as written.  A ROW(...) is
+ * never NULL itself (under an outer join the planner wraps it in a
+ * PlaceHolderVar, which stays as written).
+ */
+static List *
+FFRowPlanRowExpr(RowExpr *row, Datum **names, int *n)
+{
+	List	   *cols = NIL;
+	int			nargs = list_length(row->args);
+	int			i;
+
+	*n = 0;
+	if (expression_returns_set((Node *) row))
+		return NIL;
+	if (row->row_typeid == RECORDOID)
+	{
+		ListCell   *lc;
+
+		*names = palloc(sizeof(Datum) * Max(nargs, 1));
+		i = 0;
+		foreach(lc, row->args)
+		{
+			const char *alias = i < list_length(row->colnames) ?
+				strVal(list_nth(row->colnames, i)) : "";
+
+			if (alias[0] == '\0')
+				alias = psprintf("f%d", i + 1);
+			(*names)[(*n)++] = CStringGetTextDatum(alias);
+			cols = lappend(cols, lfirst(lc));
+			i++;
+		}
+	}
+	else
+	{
+		TupleDesc	desc = lookup_rowtype_tupdesc(row->row_typeid, -1);
+		bool		ok = nargs <= desc->natts;
+
+		*names = palloc(sizeof(Datum) * Max(desc->natts, 1));
+		for (i = 0; ok && i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			Node	   *arg = i < nargs ? list_nth(row->args, i) : NULL;
+
+			if (att->attisdropped)
+				continue;
+			/* a changed column type: the executor's error, as written */
+			if (arg != NULL && exprType(arg) != att->atttypid)
+				ok = false;
+			(*names)[(*n)++] = CStringGetTextDatum(NameStr(att->attname));
+			cols = lappend(cols, arg != NULL ? arg :
+						   (Node *) makeNullConst(att->atttypid, att->atttypmod,
+												  att->attcollation));
+		}
+		ReleaseTupleDesc(desc);
+		if (!ok)
+			return NIL;
+	}
+	return cols;
+}
+
 PG_FUNCTION_INFO_V1(ff_row_support);
 
 /*
  * ff_row_support is the planner support function of the row getters
  * (ff.evaluate_row, ff.get_bool_row, ...): it answers SupportRequestSimplify
- * for a call whose row is a whole-row reference to a table of this query
- * level that no outer join can null, of at most FF_COLS_MAX columns, with
- * the call of the getter's _cols function; NULL (keep the call) otherwise.
+ * for a call whose row is a table's own row (a whole-row reference to a
+ * table of this query level that no outer join can null) or a ROW(...)
+ * expression, of at most FF_COLS_MAX columns, with the call of the getter's
+ * _cols function; NULL (keep the call) otherwise.
  */
 Datum
 ff_row_support(PG_FUNCTION_ARGS)
@@ -176,21 +285,18 @@ ff_row_support(PG_FUNCTION_ARGS)
 	SupportRequestSimplify *req;
 	FuncExpr   *call;
 	FuncExpr   *result;
-	Var		   *var;
-	RangeTblEntry *rte;
-	Relation	rel;
-	TupleDesc	desc;
+	Node	   *row;
 	Oid			colsfn;
-	Datum	   *names;
+	Datum	   *names = NULL;
 	List	   *cols = NIL;
 	List	   *args;
 	int			n = 0;
-	int			i;
 
 	if (!IsA(rawreq, SupportRequestSimplify))
 		PG_RETURN_POINTER(NULL);
 	req = (SupportRequestSimplify *) rawreq;
 	call = req->fcall;
+
 	/*
 	 * Under grouping sets a row grouped on may be NULL in a total row,
 	 * where its columns are not: keep the call.
@@ -198,41 +304,17 @@ ff_row_support(PG_FUNCTION_ARGS)
 	if (req->root == NULL || req->root->parse->groupingSets != NIL ||
 		list_length(call->args) != 4)
 		PG_RETURN_POINTER(NULL);
-	var = (Var *) lsecond(call->args);
-	if (!IsA(var, Var) || var->varattno != InvalidAttrNumber || var->varlevelsup != 0 ||
-		var->varno < 1 || var->varno > list_length(req->root->parse->rtable))
-		PG_RETURN_POINTER(NULL);
-	rte = rt_fetch(var->varno, req->root->parse->rtable);
-	if (rte->rtekind != RTE_RELATION ||
-		FFRowPlanSide((Node *) req->root->parse->jointree, var->varno, false) != FF_SIDE_KEPT)
-		PG_RETURN_POINTER(NULL);
 	colsfn = FFRowColsFunction(call->funcid);
 	if (!OidIsValid(colsfn) ||
 		pg_proc_aclcheck(call->funcid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK ||
 		pg_proc_aclcheck(colsfn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		PG_RETURN_POINTER(NULL);
-
-	/* the parser locked the table */
-	rel = table_open(rte->relid, NoLock);
-	desc = RelationGetDescr(rel);
-	if (var->vartype != rel->rd_rel->reltype)
-	{
-		table_close(rel, NoLock);
-		PG_RETURN_POINTER(NULL);
-	}
-	names = palloc(sizeof(Datum) * Max(desc->natts, 1));
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped)
-			continue;
-		names[n++] = CStringGetTextDatum(NameStr(att->attname));
-		cols = lappend(cols, makeVar(var->varno, att->attnum, att->atttypid,
-									 att->atttypmod, att->attcollation, 0));
-	}
-	table_close(rel, NoLock);
-	if (n == 0 || n > FF_COLS_MAX)
+	row = lsecond(call->args);
+	if (IsA(row, Var))
+		cols = FFRowPlanTable(req->root, (Var *) row, &names, &n);
+	else if (IsA(row, RowExpr))
+		cols = FFRowPlanRowExpr((RowExpr *) row, &names, &n);
+	if (cols == NIL || n > FF_COLS_MAX)
 		PG_RETURN_POINTER(NULL);
 
 	args = list_make4(linitial(call->args),
