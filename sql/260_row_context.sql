@@ -398,6 +398,28 @@ SELECT v.id, ff.get_bool_row('checkout', v, NULL, 'row_plan') AS checkout,
 SELECT pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', v, NULL, ''row_plan'') FROM (VALUES (1), (5)) AS x (id) LEFT JOIN plan_view AS v ON v.id = x.id') AS nullable_view;
 SELECT x.id, (ff.evaluate_row('keys', v, NULL, 'row_plan')).error_message AS keys
   FROM (VALUES (1), (5)) AS x (id) LEFT JOIN plan_view AS v ON v.id = x.id ORDER BY x.id;
+-- a cached plan over ROW(...)::type is planned again when the type changes
+-- (its names were the type's as planned): the same as the value passed
+-- through an unflattened subquery
+CREATE TYPE pg_temp.plan_c AS (plan text, country text);
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_plan', 'names', 'string', '{"a": "a"}', 'a',
+     '{"cat": ["plan=", {"var": "plan"}, " id=", {"var": "id"}, " country=", {"var": "country"},
+               " extra=", {"var": "extra"}, " keys=", {"missing": ["plan", "id", "country", "extra"]}]}');
+PREPARE plan_cast AS
+    SELECT (ff.evaluate_row('names', ROW(p.plan, p.country)::pg_temp.plan_c, NULL, 'row_plan')).error_message AS names,
+           (ff.evaluate_row('whole', ROW(p.plan, p.country)::pg_temp.plan_c, NULL, 'row_plan')).error_message
+               = (ff.evaluate_row('whole', q.r, NULL, 'row_plan')).error_message AS whole_same_as_value
+      FROM plan_rows AS p,
+           (SELECT ROW(plan, country)::pg_temp.plan_c AS r FROM plan_rows WHERE id = 1 OFFSET 0) AS q
+     WHERE p.id = 1;
+EXECUTE plan_cast;
+ALTER TYPE pg_temp.plan_c RENAME ATTRIBUTE plan TO id;
+EXECUTE plan_cast;
+ALTER TYPE pg_temp.plan_c DROP ATTRIBUTE country;
+ALTER TYPE pg_temp.plan_c ADD ATTRIBUTE extra int;
+EXECUTE plan_cast;
+DEALLOCATE plan_cast;
 -- ROW(...) cast to a composite type with a dropped attribute: left out
 -- (the row_diff section above has a flattened subquery with two columns
 -- named a, which now comes as columns too: var still reads the first)

@@ -210,10 +210,11 @@ FFRowPlanTable(PlannerInfo *root, Var *var, Datum **names, int *n)
  * ones NULL, or for a record the column aliases, else f1, f2, ...) and the
  * expressions; NIL when the call must stay as written.  A ROW(...) is
  * never NULL itself (under an outer join the planner wraps it in a
- * PlaceHolderVar, which stays as written).
+ * PlaceHolderVar, which stays as written).  The plan then depends on a
+ * named type.
  */
 static List *
-FFRowPlanRowExpr(RowExpr *row, Datum **names, int *n)
+FFRowPlanRowExpr(PlannerInfo *root, RowExpr *row, Datum **names, int *n)
 {
 	List	   *cols = NIL;
 	int			nargs = list_length(row->args);
@@ -264,6 +265,14 @@ FFRowPlanRowExpr(RowExpr *row, Datum **names, int *n)
 		ReleaseTupleDesc(desc);
 		if (!ok)
 			return NIL;
+
+		/*
+		 * The names are the type's as planned: a change of the type
+		 * (ALTER TYPE, or ALTER TABLE of a table's row type) must plan the
+		 * query again, which nothing else in it may ask for.
+		 */
+		root->glob->relationOids = lappend_oid(root->glob->relationOids,
+											   get_typ_typrelid(row->row_typeid));
 	}
 	return cols;
 }
@@ -313,7 +322,7 @@ ff_row_support(PG_FUNCTION_ARGS)
 	if (IsA(row, Var))
 		cols = FFRowPlanTable(req->root, (Var *) row, &names, &n);
 	else if (IsA(row, RowExpr))
-		cols = FFRowPlanRowExpr((RowExpr *) row, &names, &n);
+		cols = FFRowPlanRowExpr(req->root, (RowExpr *) row, &names, &n);
 	if (cols == NIL || n > FF_COLS_MAX)
 		PG_RETURN_POINTER(NULL);
 
