@@ -116,6 +116,21 @@ FFRowTupleDesc(Oid typid, int32 typmod)
 }
 
 /*
+ * FFRowDataInitState starts a row's lookups: no value read or converted
+ * yet, lookup slots free.
+ */
+static inline void
+FFRowDataInitState(FFRowData *data, bool deformed, Datum *values, bool *isnull)
+{
+	FFJsonbDataInit(&data->base, NULL, true);
+	data->deformed = deformed;
+	data->nested = false;
+	data->njson = 0;
+	data->values = values;
+	data->isnull = isnull;
+}
+
+/*
  * FFRowDataInit prepares row (a composite datum) for lookups.
  */
 void
@@ -124,12 +139,7 @@ FFRowDataInit(FFRowData *data, Datum row)
 	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
 
 	/* values/isnull are filled on first use: no need to clear them */
-	FFJsonbDataInit(&data->base, NULL, true);
-	data->deformed = false;
-	data->nested = false;
-	data->njson = 0;
-	data->values = data->values_buf;
-	data->isnull = data->isnull_buf;
+	FFRowDataInitState(data, false, data->values_buf, data->isnull_buf);
 	data->desc = FFRowTupleDesc(HeapTupleHeaderGetTypeId(th),
 								HeapTupleHeaderGetTypMod(th));
 	data->tuple.t_len = HeapTupleHeaderGetDatumLength(th);
@@ -147,12 +157,7 @@ FFRowDataInit(FFRowData *data, Datum row)
 void
 FFRowDataInitColumns(FFRowData *data, TupleDesc desc, Datum *values, bool *isnull)
 {
-	FFJsonbDataInit(&data->base, NULL, true);
-	data->deformed = true;
-	data->nested = false;
-	data->njson = 0;
-	data->values = values;
-	data->isnull = isnull;
+	FFRowDataInitState(data, true, values, isnull);
 	data->desc = desc;
 	memset(&data->tuple, 0, sizeof(data->tuple));
 }
@@ -375,12 +380,13 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 		 (VARATT_IS_SHORT(DatumGetPointer(d)) && !is_string)))
 	{
 		/*
-		 * A compressed or out-of-line value: within the evaluation's budget,
-		 * expanded once per row (every later lookup of the row reads the
-		 * expanded copy), not at every reference of the rule.  So is a short
-		 * value (one-byte header, which an out-of-line pointer has too) of a
-		 * type whose readers copy it to a four-byte header, such as numeric;
-		 * a short string is read in place.
+		 * A compressed or out-of-line value is expanded once per row (every
+		 * later lookup of the row reads the expanded copy), not at every
+		 * reference of the rule; a compressed one only within the
+		 * evaluation's budget (FFRowExpansionCounts).  So is a short value
+		 * (one-byte header, which an out-of-line pointer has too) of a type
+		 * whose readers copy it to a four-byte header, such as numeric; a
+		 * short string is read in place.
 		 */
 		if (FFRowExpansionCounts(DatumGetPointer(d)) &&
 			toast_raw_datum_size(d) > FFScratchLimit())
