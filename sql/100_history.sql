@@ -297,7 +297,10 @@ SELECT v.version - :before_img AS version, v.entity, v.operation,
          AS before_is_row,
        CASE v.operation
          WHEN 'UPDATE' THEN v.after::text = (SELECT img::text FROM img_rows WHERE entity = v.entity || '-after')
-         ELSE v.after IS NULL END AS after_is_row
+         ELSE v.after IS NULL END AS after_is_row,
+       -- stored as jsonb stores them (written directly since 1.22)
+       pg_column_size(v.before) = pg_column_size(v.before::text::jsonb) AS before_canonical,
+       pg_column_size(v.after) IS NOT DISTINCT FROM pg_column_size(v.after::text::jsonb) AS after_canonical
   FROM ff.versions AS v WHERE v.version > :before_img ORDER BY v.version;
 RESET TimeZone;
 SELECT after -> 'variants' AS variants, before -> 'tags' AS tags_before
@@ -401,6 +404,36 @@ SELECT ff.current_version() - :before_stamps AS new_versions,
        f.version = ff.current_version() AS restamped, f.updated_at > now() - interval '1 hour' AS updated_now
   FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'one';
 DROP TABLE stamps_before;
+SELECT ok FROM ff.verify_history();
+-- row images are compared in their stored form (1.22): a number written
+-- with another scale is the same value, so nothing is recorded (the row
+-- takes the new text); a stamp of another length moves the members stored
+-- after it (a container's alignment padding) without changing them, so a
+-- stamps-only UPDATE is still no change
+SELECT ff.current_version() AS before_stored \gset
+INSERT INTO ff.flags (environment, key, variants, default_variant, metadata)
+VALUES ('hist-b', 'scaled', '{"a": 1.0, "b": 2}', 'a', '{"team": "x"}');
+UPDATE ff.flags SET variants = '{"a": 1.00, "b": 2.0}' WHERE environment = 'hist-b' AND key = 'scaled';
+UPDATE ff.flags SET version = 12345 WHERE environment = 'hist-b' AND key = 'scaled';
+UPDATE ff.flags SET version = 123456789, metadata = '{"team": "x"}' WHERE environment = 'hist-b' AND key = 'scaled';
+SELECT ff.current_version() - :before_stored AS new_versions,
+       f.version = ff.current_version() AS keeps_its_stamp, f.variants::text AS variants
+  FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'scaled';
+-- the same for a number that is a member of its own (a column added by hand)
+BEGIN;
+ALTER TABLE ff.flags ADD COLUMN weight numeric;
+UPDATE ff.flags SET weight = 1.0 WHERE environment = 'hist-b' AND key = 'scaled';
+SELECT ff.current_version() AS before_weight \gset
+UPDATE ff.flags SET weight = 1.000 WHERE environment = 'hist-b' AND key = 'scaled';
+UPDATE ff.flags SET weight = 1.5 WHERE environment = 'hist-b' AND key = 'scaled';
+SELECT ff.current_version() - :before_weight AS new_versions, v.after -> 'weight' AS recorded
+  FROM ff.versions AS v WHERE v.version = ff.current_version();
+ROLLBACK;
+-- ... and a real change next to them is recorded
+UPDATE ff.flags SET variants = '{"a": 1.5, "b": 2.0}' WHERE environment = 'hist-b' AND key = 'scaled';
+SELECT ff.current_version() - :before_stored AS new_versions, v.delta IS NULL AS no_drift,
+       v.after -> 'variants' AS recorded
+  FROM ff.versions AS v WHERE v.version = ff.current_version();
 SELECT ok FROM ff.verify_history();
 -- a stamp that names no recorded version (the stamps of ff.flags and
 -- ff.segments have no foreign key since 1.5) is never in sync: a write
