@@ -435,6 +435,34 @@ SELECT ff.current_version() - :before_stored AS new_versions, v.delta IS NULL AS
        v.after -> 'variants' AS recorded
   FROM ff.versions AS v WHERE v.version = ff.current_version();
 SELECT ok FROM ff.verify_history();
+-- an INSERT is recorded in C too: a new entity is stamped and recorded,
+-- but an unstamped row that is exactly what the history records (here its
+-- unrecorded deletion undone) is no change and gets its stamp back, and an
+-- INSERT ... ON CONFLICT of an existing row records only its UPDATE
+BEGIN;
+SET LOCAL session_replication_role = replica;
+DELETE FROM ff.flags WHERE environment = 'hist-b' AND key = 'scaled';
+SET LOCAL session_replication_role = origin;
+SELECT ff.current_version() AS before_back \gset
+INSERT INTO ff.flags
+SELECT (pg_catalog.jsonb_populate_record(NULL::ff.flags, v.after - 'version')).*
+  FROM ff.versions AS v WHERE v.version = :before_back;
+SELECT ff.current_version() - :before_back AS new_versions, f.version = :before_back AS stamped_back
+  FROM ff.flags AS f WHERE f.environment = 'hist-b' AND f.key = 'scaled';
+INSERT INTO ff.flags (environment, key, variants, default_variant)
+VALUES ('hist-b', 'scaled', '{"a": 1.5, "b": 2.0}', 'a')
+ON CONFLICT (environment, key) DO NOTHING;
+INSERT INTO ff.flags (environment, key, variants, default_variant)
+VALUES ('hist-b', 'scaled', '{"a": 1.5, "b": 2.0}', 'b')
+ON CONFLICT (environment, key) DO UPDATE SET default_variant = EXCLUDED.default_variant;
+INSERT INTO ff.flags (environment, key, variants, default_variant)
+VALUES ('hist-b', 'fresh', '{"x": 1}', 'x');
+SET LOCAL TimeZone = 'UTC';
+SELECT v.version - :before_back AS nth_new, v.operation, v.entity_key, v.before IS NULL AS no_before,
+       v.after = to_jsonb(f) AS after_is_row, f.version = v.version AS stamped_with_it
+  FROM ff.versions AS v JOIN ff.flags AS f ON f.environment = v.environment AND f.key = v.entity_key
+ WHERE v.version > :before_back ORDER BY v.version;
+ROLLBACK;
 -- a stamp that names no recorded version (the stamps of ff.flags and
 -- ff.segments have no foreign key since 1.5) is never in sync: a write
 -- with it is recorded and stamped again, by an UPDATE and by an INSERT alike

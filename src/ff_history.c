@@ -17,9 +17,9 @@
  *   ff_replication_notify does the same for change-sets applied by logical
  *   replication.
  * - ff_history_row_trigger_1_5, the trigger ff_90_history, records everyday
- *   single-row changes (UPDATE, DELETE) itself, building the row images
- *   from the deformed row, and hands every other case to the PL/pgSQL
- *   implementation.
+ *   single-row changes (the INSERT of a new entity, UPDATE, DELETE) itself,
+ *   writing the row images from the deformed row, and hands every other
+ *   case to the PL/pgSQL implementation.
  * - ff_history_writer_lock_1_5, the statement trigger ff_01_writer_lock,
  *   and ff_history_next, which the PL/pgSQL calls: the lock that serializes
  *   writers until they commit, a heavyweight lock since 1.5.  The symbols
@@ -2011,10 +2011,104 @@ FFHistoryRecordedDelta(Jsonb *recorded)
 }
 
 /*
- * FFHistoryRowFast records an UPDATE that keeps the row's identity, or a
- * DELETE, in C (see ff_history_row_trigger) and returns the row the trigger
- * returns; it sets *general instead when the case is the PL/pgSQL
- * function's.
+ * FFHistoryRowExists tells whether the config table already holds a row
+ * with the entity's identity, read through its primary key with a fresh
+ * snapshot: ff._history_row_exists() in C.  A table whose primary key is
+ * not the identity (changed by hand) answers true, which sends the INSERT
+ * to the PL/pgSQL function.
+ */
+static bool
+FFHistoryRowExists(FFHistoryTrigCache *c, Relation rel, Datum env, Datum key)
+{
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	pk;
+	ScanKeyData skey[2];
+	int			nkeys;
+	int			i;
+	bool		exists = true;
+
+	if (!OidIsValid(pkoid))
+		return true;
+	pk = index_open(pkoid, AccessShareLock);
+	nkeys = pk->rd_index->indnkeyatts;
+	/* (environment, key) or (environment, name); (name) for environments */
+	if (nkeys == (c->env_att == c->key_att ? 1 : 2))
+	{
+		Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+		SysScanDesc scan;
+
+		for (i = 0; i < nkeys; i++)
+		{
+			AttrNumber	att = pk->rd_index->indkey.values[i];
+
+			if (att != c->env_att && att != c->key_att)
+				break;
+			ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, F_TEXTEQ,
+						att == c->key_att ? key : env);
+			skey[i].sk_collation = pk->rd_indcollation[i];
+		}
+		if (i == nkeys)
+		{
+			scan = systable_beginscan_ordered(rel, pk, snapshot, nkeys, skey);
+			exists = HeapTupleIsValid(systable_getnext_ordered(scan, ForwardScanDirection));
+			systable_endscan_ordered(scan);
+		}
+		UnregisterSnapshot(snapshot);
+	}
+	index_close(pk, AccessShareLock);
+	return exists;
+}
+
+/*
+ * FFHistoryInsertFast records the everyday INSERT (ff.create_flag,
+ * ff.import_flagd, ff.copy_environment, a hand-written INSERT) in C, as
+ * ff._history_row_trigger_general() records it: the row is stamped with its
+ * new version and recorded with its image as after image.  It sets
+ * *general instead for the PL/pgSQL function's cases: a stamped row (a
+ * restore), a row in sync with its history (recorded already), and a row
+ * whose identity exists (INSERT ... ON CONFLICT, whose UPDATE, if any, is
+ * what gets recorded).
+ */
+static Datum
+FFHistoryInsertFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *trigdata,
+					const char *entity, FFHistoryHead *head, bool *general)
+{
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	HeapTuple	newtup = trigdata->tg_trigtuple;
+	Datum		env;
+	Datum		key;
+	Jsonb	   *new_img;
+	bool		isnull;
+	int			cols[2];
+	Datum		vals[2];
+	bool		nulls[2] = {false, false};
+
+	(void) heap_getattr(newtup, c->version_att, desc, &isnull);
+	if (!isnull)
+		return (Datum) 0;
+	env = heap_getattr(newtup, c->env_att, desc, &isnull);
+	key = heap_getattr(newtup, c->key_att, desc, &isnull);
+	new_img = FFHistoryRowJsonb(c, newtup, desc);
+	if (FFHistoryInSync(c, entity, env, key, new_img, false, 0, false, NULL) ||
+		FFHistoryRowExists(c, trigdata->tg_relation, env, key))
+		return (Datum) 0;
+
+	cols[0] = c->version_att;
+	vals[0] = Int64GetDatum(head->last_version + 1);
+	cols[1] = c->updated_at_att;
+	vals[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	newtup = heap_modify_tuple_by_cols(newtup, desc, 2, cols, vals, nulls);
+	FFHistoryRecord(fcinfo, c, head, entity, env, key, "INSERT", NULL,
+					FFHistoryRowJsonb(c, newtup, desc), NULL);
+	*general = false;
+	return PointerGetDatum(newtup);
+}
+
+/*
+ * FFHistoryRowFast records an INSERT of a new entity (FFHistoryInsertFast),
+ * an UPDATE that keeps the row's identity, or a DELETE, in C (see
+ * ff_history_row_trigger) and returns the row the trigger returns; it sets
+ * *general instead when the case is the PL/pgSQL function's.
  */
 static Datum
 FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *trigdata,
@@ -2044,6 +2138,11 @@ FFHistoryRowFast(FunctionCallInfo fcinfo, FFHistoryTrigCache *c, TriggerData *tr
 	FFHistoryReadHead(c, &head);
 	if (!head.held)
 		return (Datum) 0;
+
+	/* (1.4 and earlier record every INSERT with their own PL/pgSQL) */
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return c->xact_lock ?
+			FFHistoryInsertFast(fcinfo, c, trigdata, entity, &head, general) : (Datum) 0;
 
 	oldtup = trigdata->tg_trigtuple;
 	old_env = heap_getattr(oldtup, c->env_att, desc, &isnull);
@@ -2271,9 +2370,6 @@ FFHistoryRowTrigger(FunctionCallInfo fcinfo, bool xact_lock)
 	c = FFHistoryGetCache(fcinfo, trigdata, entity, xact_lock);
 	if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 		FFHistoryCheckNotNull(c, trigdata, entity);
-
-	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		return FFTriggerCallAsOwner(fcinfo, &c->general, trigdata);
 
 	if (c->needs_utc)
 	{

@@ -545,9 +545,10 @@ $$;
 COMMENT ON FUNCTION ff._history_row_trigger_general() IS
     'Internal: the history row trigger for every case (INSERT, renamed keys, rows restored in sync with their history); called by ff._history_row_trigger()';
 
--- ff._history_row_trigger: the trigger ff_90_history (src/ff_history.c): an UPDATE that keeps
---   the row's identity or a DELETE, once the writer lock is held, is recorded in C; every
---   other case goes to ff._history_row_trigger_general().  Not SECURITY DEFINER and no SET
+-- ff._history_row_trigger: the trigger ff_90_history (src/ff_history.c): the INSERT of a new
+--   entity, an UPDATE that keeps the row's identity or a DELETE, once the writer lock is
+--   held, is recorded in C; every other case goes to
+--   ff._history_row_trigger_general().  Not SECURITY DEFINER and no SET
 --   clause (1.3): it runs as the caller, renders timestamps in UTC itself and acts as the
 --   extension's owner only to append the version and to call the general function
 CREATE FUNCTION ff._history_row_trigger()
