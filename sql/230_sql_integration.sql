@@ -112,6 +112,55 @@ SELECT count(*) FILTER (WHERE country IN ('DE', 'FR', 'US')) AS premium,
   FROM glue_users;
 SELECT hello BETWEEN 9500 AND 10500 AS banner_split_near_half FROM serial_result;
 
+-- contexts read from a table, in each form PostgreSQL stores a jsonb in:
+-- short (a 1-byte header, up to 126 bytes: copied into the call site's
+-- buffer, not detoasted into a copy per row), inline, compressed and out
+-- of line.  Each row evaluates as the same document built anew
+-- (ctx::text::jsonb); the short rows come one after another, so a copy
+-- that kept bytes of the row before would show.
+CREATE TABLE glue_ctx (id int, form text, ctx jsonb);
+CREATE TABLE glue_ctx_external (id int, form text, ctx jsonb);
+ALTER TABLE glue_ctx_external ALTER COLUMN ctx SET STORAGE EXTERNAL;
+INSERT INTO glue_ctx
+SELECT g, f.form,
+       jsonb_build_object('targetingKey', 'user-' || g, 'country', (ARRAY['DE', 'FR', 'US', 'UK', 'JP'])[1 + g % 5],
+                          'orders', g % 20)
+       || CASE f.form WHEN 'short' THEN '{}'::jsonb
+                      WHEN 'inline' THEN jsonb_build_object('pad', repeat('p', 300))
+                      ELSE jsonb_build_object('pad', repeat('c', 5000)) END
+  FROM (VALUES ('short', 0), ('inline', 200), ('compressed', 400)) AS f(form, base),
+       generate_series(f.base + 1, f.base + 200) AS g;
+INSERT INTO glue_ctx_external
+SELECT g, 'external', jsonb_build_object('targetingKey', 'user-' || g, 'country', (ARRAY['DE', 'FR', 'US', 'UK', 'JP'])[1 + g % 5],
+                                         'orders', g % 20, 'pad', repeat('e', 5000))
+  FROM generate_series(601, 800) AS g;
+SELECT form, count(*) AS rows,
+       max(pg_column_size(ctx)) < 127 AS one_byte_header,
+       count(pg_column_compression(ctx)) AS compressed,
+       count(*) FILTER (WHERE ff.get_bool('premium', ctx, false, 'glue_sql')) AS premium,
+       count(*) FILTER (WHERE ff.get_string('banner', ctx, '?', 'glue_sql') = 'Hello') AS hello,
+       count(*) FILTER (WHERE (ff.get_bool('premium', ctx, NULL, 'glue_sql'),
+                               ff.get_int('discount', ctx, -1, 'glue_sql'),
+                               ff.get_string('banner', ctx, '?', 'glue_sql'),
+                               (ff.evaluate('banner', ctx, NULL, 'glue_sql')).variant)
+                              IS DISTINCT FROM
+                              (ff.get_bool('premium', ctx::text::jsonb, NULL, 'glue_sql'),
+                               ff.get_int('discount', ctx::text::jsonb, -1, 'glue_sql'),
+                               ff.get_string('banner', ctx::text::jsonb, '?', 'glue_sql'),
+                               (ff.evaluate('banner', ctx::text::jsonb, NULL, 'glue_sql')).variant)) AS disagreements
+  FROM (SELECT * FROM glue_ctx UNION ALL SELECT * FROM glue_ctx_external) AS c
+ GROUP BY form ORDER BY min(id);
+-- the out-of-line documents are in the TOAST table
+SELECT pg_relation_size(reltoastrelid) > 0 AS external_toasted
+  FROM pg_class WHERE oid = 'glue_ctx_external'::regclass;
+-- the same rows in an order that alternates short and long documents
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE ff.get_int('discount', ctx, -1, 'glue_sql')
+                              IS DISTINCT FROM ff.get_int('discount', ctx::text::jsonb, -1, 'glue_sql')) AS disagreements,
+       count(DISTINCT ff.get_int('discount', ctx, -1, 'glue_sql')) AS discounts_seen
+  FROM (SELECT ctx FROM glue_ctx ORDER BY id % 200, id) AS c;
+DROP TABLE glue_ctx, glue_ctx_external;
+
 -- clean up
 DROP VIEW glue_customer_features;
 DROP TABLE glue_customers, glue_orders, glue_users;

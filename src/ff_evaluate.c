@@ -121,6 +121,18 @@ typedef struct FFCallInfo
 	TupleDesc	result_desc;	/* ff.evaluate's result type */
 	FFDraft    *draft;			/* ff.evaluate_draft only */
 	FFAsOfFunctions *asof_fns;	/* ff._evaluate_image only */
+
+	/*
+	 * A jsonb context stored with a 1-byte header (one of up to 126 bytes
+	 * read from a table row) is copied here with the 4-byte header that
+	 * reading a jsonb needs, instead of into a new palloc'd copy per row
+	 * (FFContextArg).  It holds the context until the next call.
+	 */
+	union
+	{
+		int32		align;
+		char		data[VARHDRSZ + VARATT_SHORT_MAX];
+	}			context_buf;
 } FFCallInfo;
 
 /*
@@ -662,6 +674,29 @@ FFGetCallInfo(FunctionCallInfo fcinfo)
 }
 
 /*
+ * FFContextArg returns argument argno, a jsonb context, in a form that can
+ * be read in place.  A value with a 1-byte header (a short jsonb read from
+ * a table row) is copied into the call site's buffer: detoasting it would
+ * palloc a copy for every row.  Any other value is detoasted as usual.
+ * Nothing that outlives the call may point into the result.
+ */
+static Jsonb *
+FFContextArg(FunctionCallInfo fcinfo, FFCallInfo *ci, int argno)
+{
+	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(argno);
+
+	if (VARATT_IS_SHORT(v) && !VARATT_IS_EXTERNAL(v))
+	{
+		Size		len = VARSIZE_SHORT(v) - VARHDRSZ_SHORT;
+
+		SET_VARSIZE(ci->context_buf.data, len + VARHDRSZ);
+		memcpy(ci->context_buf.data + VARHDRSZ, VARDATA_SHORT(v), len);
+		return (Jsonb *) ci->context_buf.data;
+	}
+	return DatumGetJsonbP(PointerGetDatum(v));
+}
+
+/*
  * FFEvaluateArgs evaluates with the common argument layout (flag_key text,
  * context jsonb or row, ..., environment text at envarg).  Returns false
  * when the caller's default must be returned.
@@ -690,7 +725,7 @@ FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
 			input.row = PG_GETARG_DATUM(1);
 		}
 		else
-			input.jsonb = PG_GETARG_JSONB_P(1);
+			input.jsonb = FFContextArg(fcinfo, ci, 1);
 	}
 	FFEvaluateKey(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
 				  &input, envname, envlen, want, out);
