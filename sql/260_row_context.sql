@@ -504,6 +504,36 @@ SELECT pg_temp.rewritten('SELECT ff.get_bool_row(''checkout'', w, NULL, ''row_pl
        ff.get_bool_row('checkout', w, NULL, 'row_plan') AS checkout
   FROM plan_wide AS w;
 DROP TABLE plan_wide;
+-- (1.21 library) short numeric and jsonb values (a 1-byte header, as a
+-- table stores values of up to 126 bytes) are copied into the evaluation's
+-- scratch arena instead of detoasted into a new copy per row.  Over many
+-- rows in a row, passed as columns and as a row value (the nullable side
+-- of an outer join), each row answers what to_jsonb(row) answers, and a
+-- number read from a numeric column equals the same number in a jsonb one
+CREATE TEMP TABLE plan_short (id int, score numeric, attrs jsonb);
+INSERT INTO plan_short
+SELECT g, (g % 100) + 0.25,
+       jsonb_build_object('plan', CASE WHEN g % 3 = 0 THEN 'pro' ELSE 'free' END, 'score', (g % 100) + 0.25, 'id', g)
+  FROM generate_series(1, 300) AS g;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_plan', 'short', 'string', '{"pro-high": "pro-high", "other": "other", "wrong": "wrong"}', 'other',
+     '{"if": [{"!": {"and": [{"==": [{"var": "score"}, {"var": "attrs.score"}]}, {"==": [{"var": "id"}, {"var": "attrs.id"}]}]}}, "wrong",
+              {"and": [{">": [{"var": "score"}, 50.5]}, {"==": [{"var": "attrs.plan"}, "pro"]}]}, "pro-high"]}');
+SELECT pg_temp.rewritten('SELECT ff.get_string_row(''short'', p, ''?'', ''row_plan'') FROM plan_short AS p') AS as_columns,
+       max(pg_column_size(score)) < 127 AND max(pg_column_size(attrs)) < 127 AS one_byte_headers
+  FROM plan_short;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE v = 'pro-high') AS pro_high,
+       count(*) FILTER (WHERE v = 'wrong') AS wrong,
+       count(*) FILTER (WHERE v IS DISTINCT FROM j) AS unlike_jsonb,
+       count(*) FILTER (WHERE v IS DISTINCT FROM o) AS unlike_outer_join
+  FROM (SELECT ff.get_string_row('short', p, '?', 'row_plan') AS v,
+               ff.get_string('short', to_jsonb(p), '?', 'row_plan') AS j,
+               ff.get_string_row('short', o, '?', 'row_plan') AS o
+          FROM plan_short AS p LEFT JOIN plan_short AS o USING (id)) AS r;
+-- the count computed without the extension
+SELECT count(*) AS pro_high FROM plan_short WHERE score > 50.5 AND attrs->>'plan' = 'pro';
+DROP TABLE plan_short;
 -- a _cols function cannot be called directly, even as EXPLAIN shows it
 SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, NULL, 'row_plan',
                              '{plan,country}', 'pro'::text, 'US'::text) AS direct;

@@ -349,6 +349,34 @@ FFRowExpansionCounts(const char *p)
 }
 
 /*
+ * FFRowExpand returns varlena datum d with a four-byte header, neither
+ * compressed nor out of line.  A short value (a one-byte header, up to
+ * 126 bytes, as rows store small numerics and jsonb documents) is copied
+ * into the evaluation's scratch arena, which lives as long as the values
+ * looked up in the row: detoasting it would palloc a copy for every row.
+ * Anything else, or a short value the arena has no room for, is detoasted.
+ */
+static Datum
+FFRowExpand(JLArena *arena, Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_SHORT(v) && !VARATT_IS_EXTERNAL(v))
+	{
+		Size		len = VARSIZE_SHORT(v) - VARHDRSZ_SHORT;
+		char	   *copy = JLArenaAlloc(arena, VARHDRSZ + len);
+
+		if (copy != NULL)
+		{
+			SET_VARSIZE(copy, VARHDRSZ + len);
+			memcpy(copy + VARHDRSZ, VARDATA_SHORT(v), len);
+			return PointerGetDatum(copy);
+		}
+	}
+	return PointerGetDatum(pg_detoast_datum(v));
+}
+
+/*
  * FFRowLookupIn looks a path up in a prepared row.
  */
 static const JLValue *
@@ -396,7 +424,7 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 			data->base.no_memory_bytes = toast_raw_datum_size(d);
 			return NULL;
 		}
-		d = PointerGetDatum(pg_detoast_datum((struct varlena *) DatumGetPointer(d)));
+		d = FFRowExpand(arena, d);
 		if (data->deformed)
 			data->values[attnum - 1] = d;
 	}
