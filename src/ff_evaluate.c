@@ -685,14 +685,8 @@ FFContextArg(FunctionCallInfo fcinfo, FFCallInfo *ci, int argno)
 {
 	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(argno);
 
-	if (VARATT_IS_SHORT(v) && !VARATT_IS_EXTERNAL(v))
-	{
-		Size		len = VARSIZE_SHORT(v) - VARHDRSZ_SHORT;
-
-		SET_VARSIZE(ci->context_buf.data, len + VARHDRSZ);
-		memcpy(ci->context_buf.data + VARHDRSZ, VARDATA_SHORT(v), len);
-		return (Jsonb *) ci->context_buf.data;
-	}
+	if (FFIsShortVarlena(v))
+		return (Jsonb *) FFUnshortVarlena(ci->context_buf.data, v);
 	return DatumGetJsonbP(PointerGetDatum(v));
 }
 

@@ -91,6 +91,33 @@ FFLookupString(JLArena *scratch, FFJsonbData *jd, const char *ptr, size_t len)
 	return v;
 }
 
+/*
+ * FFIsShortVarlena tells whether varlena v is stored with a 1-byte header
+ * (up to 126 bytes, in a table row) and neither out of line nor
+ * compressed: readers that need a 4-byte header copy it with
+ * FFUnshortVarlena instead of detoasting it into a palloc'd copy.
+ */
+static inline bool
+FFIsShortVarlena(const struct varlena *v)
+{
+	return VARATT_IS_SHORT(v) && !VARATT_IS_EXTERNAL(v);
+}
+
+/*
+ * FFUnshortVarlena copies short varlena v (FFIsShortVarlena) into dst, an
+ * int-aligned buffer of at least VARHDRSZ + VARSIZE_SHORT(v) bytes, with
+ * a 4-byte header, and returns dst.
+ */
+static inline struct varlena *
+FFUnshortVarlena(char *dst, const struct varlena *v)
+{
+	Size		len = VARSIZE_SHORT(v) - VARHDRSZ_SHORT;
+
+	SET_VARSIZE(dst, VARHDRSZ + len);
+	memcpy(dst + VARHDRSZ, VARDATA_SHORT(v), len);
+	return (struct varlena *) dst;
+}
+
 extern JLArena *FFArenaCreate(MemoryContext cxt);
 
 /*

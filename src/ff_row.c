@@ -361,17 +361,12 @@ FFRowExpand(JLArena *arena, Datum d)
 {
 	struct varlena *v = (struct varlena *) DatumGetPointer(d);
 
-	if (VARATT_IS_SHORT(v) && !VARATT_IS_EXTERNAL(v))
+	if (FFIsShortVarlena(v))
 	{
-		Size		len = VARSIZE_SHORT(v) - VARHDRSZ_SHORT;
-		char	   *copy = JLArenaAlloc(arena, VARHDRSZ + len);
+		char	   *copy = JLArenaAlloc(arena, VARHDRSZ + VARSIZE_SHORT(v));
 
 		if (copy != NULL)
-		{
-			SET_VARSIZE(copy, VARHDRSZ + len);
-			memcpy(copy + VARHDRSZ, VARDATA_SHORT(v), len);
-			return PointerGetDatum(copy);
-		}
+			return PointerGetDatum(FFUnshortVarlena(copy, v));
 	}
 	return PointerGetDatum(pg_detoast_datum(v));
 }
