@@ -128,6 +128,48 @@ END;
 $$;
 SET client_min_messages = warning;
 
+-- a call site compiles its rule once and keeps it while the rule stays the
+-- same (compared byte for byte): one rule over many rows, a rule read from
+-- a table that changes from row to row (and comes back; two of its rules
+-- differ in one byte, not in length), short and long
+-- data documents read from a table, a PL/pgSQL loop whose expression keeps
+-- its call site across calls, and a rule that does not compile on a later
+-- row, which raises its ERROR there as before
+CREATE TEMP TABLE jl_rows (id int, rule jsonb, doc jsonb);
+INSERT INTO jl_rows
+SELECT g,
+       CASE g % 3 WHEN 0 THEN CASE WHEN g % 2 = 0 THEN '{"==": [{"var": "n"}, 3]}' ELSE '{"!=": [{"var": "n"}, 3]}' END
+                  WHEN 1 THEN '{"cat": [{"var": "s"}, "-", {"var": "n"}]}'
+                  ELSE '{"if": [{">": [{"var": "n"}, 10]}, "big", "small"]}' END::jsonb,
+       jsonb_build_object('n', g % 20, 's', 'row' || g)
+       || CASE WHEN g % 7 = 0 THEN jsonb_build_object('pad', repeat('x', 300)) ELSE '{}' END
+  FROM generate_series(1, 300) AS g;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE ff.json_logic('{"and": [{">=": [{"var": "n"}, 5]}, {"<": [{"var": "n"}, 8]}]}', doc) = 'true') AS five_to_seven,
+       count(*) FILTER (WHERE doc->'n' IN ('5', '6', '7')) AS five_to_seven_expected
+  FROM jl_rows;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE ff.json_logic(rule, doc) IS DISTINCT FROM ff.json_logic(rule::text::jsonb, doc::text::jsonb)) AS unlike_fresh_documents,
+       count(*) FILTER (WHERE ff.json_logic(rule, doc) IS DISTINCT FROM
+                             CASE id % 3 WHEN 0 THEN to_jsonb((id % 20 = 3) = (id % 2 = 0))
+                                         WHEN 1 THEN to_jsonb('row' || id || '-' || id % 20)
+                                         ELSE to_jsonb(CASE WHEN id % 20 > 10 THEN 'big' ELSE 'small' END) END) AS unlike_expected
+  FROM jl_rows;
+CREATE FUNCTION pg_temp.jl_loop() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r       record;
+    answers text := '';
+BEGIN
+    FOR r IN SELECT rule, doc FROM jl_rows WHERE id <= 6 ORDER BY id LOOP
+        answers := answers || ff.json_logic(r.rule, r.doc)::text || ' ';
+    END LOOP;
+    RETURN answers;
+END $$;
+SELECT pg_temp.jl_loop();
+SELECT id, ff.json_logic(CASE WHEN id < 3 THEN '{"var": "n"}' ELSE '{"nope": 1}' END::jsonb, doc)
+  FROM jl_rows WHERE id <= 4 ORDER BY id;
+DROP TABLE jl_rows;
+
 -- ff._check_rule: what the write-time validation uses
 SELECT ff._check_rule('{"if": [{"in_segment": "beta"}, "on", "off"]}', 'targeting for flag "x"');
 SELECT ff._check_rule('{"if": [{"==": [{"var": "a"}, 1]}, "on", {"var": "choice"}]}', 'targeting for flag "x"');

@@ -1788,31 +1788,97 @@ FFCompileArg(JLArena *scratch, Jsonb *rule, bool allow_segments,
 	return compiled;
 }
 
+/*
+ * The call-site cache of ff.json_logic (fn_extra): the rule it compiled
+ * last, so that a query applying one rule to many rows compiles it once,
+ * and a buffer for short data documents (as FFCallInfo's).
+ */
+typedef struct FFJsonLogicCache
+{
+	MemoryContext cxt;			/* the rule's copy and compiled form, or NULL */
+	Jsonb	   *rule;			/* NULL until a compile succeeded */
+	const JLRule *compiled;
+	union
+	{
+		int32		align;
+		char		data[VARHDRSZ + VARATT_SHORT_MAX];
+	}			data_buf;
+} FFJsonLogicCache;
+
+/*
+ * FFJsonLogicRule returns rule compiled: from the call site's cache when
+ * it holds the same document (compared byte for byte: a rule read from a
+ * table may change from row to row), else compiled into a new memory
+ * context of the call site, with a copy of the document that its strings
+ * point into.  A rule that does not compile raises an ERROR each time.
+ */
+static const JLRule *
+FFJsonLogicRule(FFJsonLogicCache *jc, MemoryContext fn_mcxt, Jsonb *rule)
+{
+	MemoryContext cxt;
+	Jsonb	   *copy;
+
+	if (jc->rule != NULL && VARSIZE(jc->rule) == VARSIZE(rule) &&
+		memcmp(jc->rule, rule, VARSIZE(rule)) == 0)
+		return jc->compiled;
+	if (jc->cxt != NULL)
+		MemoryContextDelete(jc->cxt);
+	jc->rule = NULL;
+	jc->compiled = NULL;
+	/* set before compiling: if the compile fails, the next call frees it */
+	jc->cxt = cxt = AllocSetContextCreate(fn_mcxt, "feature_flags json_logic rule",
+										  ALLOCSET_SMALL_SIZES);
+	copy = MemoryContextAlloc(cxt, VARSIZE(rule));
+	memcpy(copy, rule, VARSIZE(rule));
+	jc->compiled = FFCompileArg(FFArenaCreate(cxt), copy, false, false, "JSON Logic rule");
+	jc->rule = copy;
+	return jc->compiled;
+}
+
 PG_FUNCTION_INFO_V1(ff_json_logic);
 
 /*
  * ff_json_logic applies a JSON Logic rule (with flagd's custom operators)
- * to data and returns the result.
+ * to data and returns the result.  A call site compiles its rule once for
+ * as long as the rule stays the same.
  */
 Datum
 ff_json_logic(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *rule;
-	Jsonb	   *data;
+	Jsonb	   *data = NULL;
 	JLArena    *scratch;
 	const JLRule *compiled;
 	JLContext	ctx;
 	FFJsonbData jdata;
 	JLError		err;
 	const JLValue *result;
+	FFJsonLogicCache *jc = NULL;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	rule = PG_GETARG_JSONB_P(0);
-	data = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	if (fcinfo->flinfo != NULL)
+	{
+		jc = (FFJsonLogicCache *) fcinfo->flinfo->fn_extra;
+		if (jc == NULL)
+			fcinfo->flinfo->fn_extra = jc =
+				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FFJsonLogicCache));
+	}
+	if (!PG_ARGISNULL(1))
+	{
+		struct varlena *d = (struct varlena *) PG_GETARG_POINTER(1);
 
+		data = jc != NULL && FFIsShortVarlena(d) ?
+			(Jsonb *) FFUnshortVarlena(jc->data_buf.data, d) :
+			DatumGetJsonbP(PointerGetDatum(d));
+	}
+
+	if (jc != NULL)
+		compiled = FFJsonLogicRule(jc, fcinfo->flinfo->fn_mcxt, rule);
 	scratch = FFScratchArena(FF_SCRATCH_LIMIT);
-	compiled = FFCompileArg(scratch, rule, false, false, "JSON Logic rule");
+	if (jc == NULL)
+		compiled = FFCompileArg(scratch, rule, false, false, "JSON Logic rule");
 	FFContextInitJsonb(&ctx, &jdata, data);
 	memset(&err, 0, sizeof(err));
 	result = JLEvaluate(compiled, &ctx, scratch, &err);
