@@ -534,6 +534,21 @@ SELECT count(*) AS rows,
 -- the count computed without the extension
 SELECT count(*) AS pro_high FROM plan_short WHERE score > 50.5 AND attrs->>'plan' = 'pro';
 DROP TABLE plan_short;
+-- a record holding one name twice: var reads the first, whatever query ran
+-- before (a query's columns descriptor may take the address of the one
+-- before it, which had the name once, at another position)
+CREATE TEMP TABLE plan_dup (p text, q text);
+INSERT INTO plan_dup VALUES ('first', 'second');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('row_plan', 'dup-a', 'string', '{"first": "first", "second": "second"}', NULL, '{"var": "a"}');
+SELECT pg_temp.rewritten('SELECT ff.get_string_row(''dup-a'', s, ''?'', ''row_plan'') FROM (SELECT p AS a, q AS a FROM plan_dup) AS s') AS rewritten;
+SELECT 'b, a' AS names, ff.get_string_row('dup-a', s, '?', 'row_plan') AS a FROM (SELECT p AS b, q AS a FROM plan_dup) AS s;
+SELECT 'a, a' AS names, ff.get_string_row('dup-a', s, '?', 'row_plan') AS a FROM (SELECT p AS a, q AS a FROM plan_dup) AS s;
+SELECT 'b, a' AS names, ff.get_string_row('dup-a', s, '?', 'row_plan') AS a FROM (SELECT p AS b, q AS a FROM plan_dup) AS s;
+SELECT 'a, a' AS names, ff.get_string_row('dup-a', s, '?', 'row_plan') AS a FROM (SELECT p AS a, q AS a FROM plan_dup) AS s;
+SELECT 'b, a' AS names, ff.get_string_row('dup-a', s, '?', 'row_plan') AS a FROM (SELECT p AS b, q AS a FROM plan_dup) AS s;
+SELECT 'a, a' AS names, ff.get_string_row('dup-a', s, '?', 'row_plan') AS a FROM (SELECT p AS a, q AS a FROM plan_dup) AS s;
+DROP TABLE plan_dup;
 -- a _cols function cannot be called directly, even as EXPLAIN shows it
 SELECT ff._get_bool_row_cols('checkout', 'ff.get_bool_row(text,anyelement,boolean,text)'::regprocedure, NULL, 'row_plan',
                              '{plan,country}', 'pro'::text, 'US'::text) AS direct;

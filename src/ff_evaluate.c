@@ -382,8 +382,8 @@ FFEvaluateFlag(FFCacheEnv *env, FFCacheFlag *flag, const FFInput *input,
 	if (input->is_row)
 	{
 		if (input->cols != NULL)
-			FFRowDataInitColumns(&rdata, input->cols->desc, input->cols->values,
-								 input->cols->isnull);
+			FFRowDataInitColumns(&rdata, input->cols->desc, input->cols->serial,
+								 input->cols->values, input->cols->isnull);
 		else
 			FFRowDataInit(&rdata, input->row);
 		FFContextInitRow(&ctx, &rdata);

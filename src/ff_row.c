@@ -128,6 +128,7 @@ FFRowDataInitState(FFRowData *data, bool deformed, Datum *values, bool *isnull)
 	data->njson = 0;
 	data->values = values;
 	data->isnull = isnull;
+	data->desc_serial = 0;
 }
 
 /*
@@ -152,13 +153,16 @@ FFRowDataInit(FFRowData *data, Datum row)
  * FFRowDataInitColumns prepares a row given as columns for lookups: desc
  * names and types them (not reference-counted; the caller keeps it), and
  * values/isnull hold one entry per attribute, which lookups may replace
- * with an expanded copy.
+ * with an expanded copy.  desc_serial is the call site's number, unique in
+ * the backend (see FFRowAttrHints).
  */
 void
-FFRowDataInitColumns(FFRowData *data, TupleDesc desc, Datum *values, bool *isnull)
+FFRowDataInitColumns(FFRowData *data, TupleDesc desc, uint64 desc_serial,
+					 Datum *values, bool *isnull)
 {
 	FFRowDataInitState(data, true, values, isnull);
 	data->desc = desc;
+	data->desc_serial = desc_serial;
 	memset(&data->tuple, 0, sizeof(data->tuple));
 }
 
@@ -199,12 +203,20 @@ FFRowDataRelease(FFRowData *data)
  * FFRowAttrHints remembers where the attributes that compiled paths name
  * were found: a row query looks up the same few names in rows of one
  * descriptor millions of times.  An entry is only a hint, checked against
- * the descriptor before use (a name is unique in a descriptor), so a stale
- * one costs a search, never a wrong answer.
+ * the descriptor before use, so a stale one costs a search, never a wrong
+ * answer.  The check (the name is at the hinted position) suffices where
+ * a name is unique: in a table's or a named type's descriptor.  A record
+ * may hold one name twice (SELECT 1 AS a, 2 AS a), and then the first one
+ * counts: a record's descriptor from the type cache lives as long as the
+ * backend, so its address names it alone, but a columns call site's
+ * (FFRowColumnsPrepare) is freed with its query, and another descriptor
+ * may take its address.  Such a descriptor's hints also carry the call
+ * site's serial number, which no other descriptor has (0 for all others).
  */
 typedef struct FFRowAttrHint
 {
 	TupleDesc	desc;
+	uint64		desc_serial;
 	const char *name;
 	size_t		len;
 	int			attnum;
@@ -247,18 +259,20 @@ FFRowAttrIs(TupleDesc desc, int attnum, const char *name, size_t len)
  * FFRowFindAttr finds a live attribute by exact (case-sensitive) name.
  */
 static int
-FFRowFindAttr(TupleDesc desc, const char *name, size_t len)
+FFRowFindAttr(TupleDesc desc, uint64 desc_serial, const char *name, size_t len)
 {
 	FFRowAttrHint *hint = FFRowAttrHintFor(name);
 	int			attnum;
 
-	if (hint->desc == desc && hint->name == name && hint->len == len &&
+	if (hint->desc == desc && hint->desc_serial == desc_serial &&
+		hint->name == name && hint->len == len &&
 		FFRowAttrIs(desc, hint->attnum, name, len))
 		return hint->attnum;
 	attnum = FFRowSearchAttr(desc, name, len);
 	if (attnum != InvalidAttrNumber)
 	{
 		hint->desc = desc;
+		hint->desc_serial = desc_serial;
 		hint->name = name;
 		hint->len = len;
 		hint->attnum = attnum;
@@ -386,10 +400,10 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 
 	if (nsegs == 0)
 		return FFRowToObject(arena, data);
-	attnum = FFRowFindAttr(data->desc, segs[0].ptr, segs[0].len);
+	attnum = FFRowFindAttr(data->desc, data->desc_serial, segs[0].ptr, segs[0].len);
 	if (attnum == InvalidAttrNumber && !data->nested && segs[0].len == 12 &&
 		memcmp(segs[0].ptr, "targetingKey", 12) == 0)
-		attnum = FFRowFindAttr(data->desc, "targeting_key", 13);
+		attnum = FFRowFindAttr(data->desc, data->desc_serial, "targeting_key", 13);
 	if (attnum == InvalidAttrNumber)
 		return NULL;
 	d = FFRowGetAttr(data, attnum, &isnull);

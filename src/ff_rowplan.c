@@ -351,12 +351,16 @@ ff_row_support(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(result);
 }
 
+/* the last serial number given to a call site's columns (FFRowColumns) */
+static uint64 FFRowColumnsSerial = 0;
+
 /*
  * FFRowColumnsPrepare refuses a _cols call that ff_row_support did not
  * write, and returns the call site's columns' descriptor (names from the
  * constant array, types from the call) and value arrays, allocated in the
- * call site's memory.  The row getter named by argument 1 is shown by
- * EXPLAIN; the planner checked its privilege.
+ * call site's memory, with a serial number no other call site of the
+ * backend has.  The row getter named by argument 1 is shown by EXPLAIN;
+ * the planner checked its privilege.
  */
 FFRowColumns *
 FFRowColumnsPrepare(FunctionCallInfo fcinfo)
@@ -395,6 +399,7 @@ FFRowColumnsPrepare(FunctionCallInfo fcinfo)
 	cols->values = palloc(sizeof(Datum) * ncols);
 	cols->isnull = palloc(sizeof(bool) * ncols);
 	cols->desc = CreateTemplateTupleDesc(ncols);
+	cols->serial = ++FFRowColumnsSerial;
 	for (i = 0; i < ncols; i++)
 	{
 		Oid			typid = get_fn_expr_argtype(flinfo, FF_COLS_FIRST + i);

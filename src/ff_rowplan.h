@@ -41,6 +41,7 @@
 typedef struct FFRowColumns
 {
 	TupleDesc	desc;			/* names and types, not reference-counted */
+	uint64		serial;			/* unique in the backend (FFRowFindAttr's hints) */
 	int			ncols;
 	Datum	   *values;
 	bool	   *isnull;
