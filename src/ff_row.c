@@ -128,7 +128,7 @@ FFRowDataInitState(FFRowData *data, bool deformed, Datum *values, bool *isnull)
 	data->njson = 0;
 	data->values = values;
 	data->isnull = isnull;
-	data->desc_serial = 0;
+	data->desc_id = 0;
 }
 
 /*
@@ -143,6 +143,8 @@ FFRowDataInit(FFRowData *data, Datum row)
 	FFRowDataInitState(data, false, data->values_buf, data->isnull_buf);
 	data->desc = FFRowTupleDesc(HeapTupleHeaderGetTypeId(th),
 								HeapTupleHeaderGetTypMod(th));
+	/* the type and typmod: a record type's descriptor lives as long as the backend */
+	data->desc_id = ((uint64) data->desc->tdtypeid << 32) | (uint32) data->desc->tdtypmod;
 	data->tuple.t_len = HeapTupleHeaderGetDatumLength(th);
 	ItemPointerSetInvalid(&data->tuple.t_self);
 	data->tuple.t_tableOid = InvalidOid;
@@ -153,16 +155,16 @@ FFRowDataInit(FFRowData *data, Datum row)
  * FFRowDataInitColumns prepares a row given as columns for lookups: desc
  * names and types them (not reference-counted; the caller keeps it), and
  * values/isnull hold one entry per attribute, which lookups may replace
- * with an expanded copy.  desc_serial is the call site's number, unique in
- * the backend (see FFRowAttrHints).
+ * with an expanded copy.  serial is the call site's number, unique in the
+ * backend (see FFRowAttrHints).
  */
 void
-FFRowDataInitColumns(FFRowData *data, TupleDesc desc, uint64 desc_serial,
+FFRowDataInitColumns(FFRowData *data, TupleDesc desc, uint64 serial,
 					 Datum *values, bool *isnull)
 {
 	FFRowDataInitState(data, true, values, isnull);
 	data->desc = desc;
-	data->desc_serial = desc_serial;
+	data->desc_id = serial | (UINT64CONST(1) << 63);
 	memset(&data->tuple, 0, sizeof(data->tuple));
 }
 
@@ -207,16 +209,18 @@ FFRowDataRelease(FFRowData *data)
  * answer.  The check (the name is at the hinted position) suffices where
  * a name is unique: in a table's or a named type's descriptor.  A record
  * may hold one name twice (SELECT 1 AS a, 2 AS a), and then the first one
- * counts: a record's descriptor from the type cache lives as long as the
- * backend, so its address names it alone, but a columns call site's
- * (FFRowColumnsPrepare) is freed with its query, and another descriptor
- * may take its address.  Such a descriptor's hints also carry the call
- * site's serial number, which no other descriptor has (0 for all others).
+ * counts, so a hint must not outlive its descriptor into another one that
+ * takes the same address (a named type's descriptor is freed when the type
+ * changes, a columns call site's (FFRowColumnsPrepare) with its query).
+ * Hints carry, besides the address, the descriptor's type and typmod (a
+ * record type's descriptor in the type cache, typmod 0 or more, lives as
+ * long as the backend), or a columns call site's serial number, unique in
+ * the backend, with the top bit set (FFRowData.desc_id).
  */
 typedef struct FFRowAttrHint
 {
 	TupleDesc	desc;
-	uint64		desc_serial;
+	uint64		desc_id;
 	const char *name;
 	size_t		len;
 	int			attnum;
@@ -259,12 +263,12 @@ FFRowAttrIs(TupleDesc desc, int attnum, const char *name, size_t len)
  * FFRowFindAttr finds a live attribute by exact (case-sensitive) name.
  */
 static int
-FFRowFindAttr(TupleDesc desc, uint64 desc_serial, const char *name, size_t len)
+FFRowFindAttr(TupleDesc desc, uint64 desc_id, const char *name, size_t len)
 {
 	FFRowAttrHint *hint = FFRowAttrHintFor(name);
 	int			attnum;
 
-	if (hint->desc == desc && hint->desc_serial == desc_serial &&
+	if (hint->desc == desc && hint->desc_id == desc_id &&
 		hint->name == name && hint->len == len &&
 		FFRowAttrIs(desc, hint->attnum, name, len))
 		return hint->attnum;
@@ -272,7 +276,7 @@ FFRowFindAttr(TupleDesc desc, uint64 desc_serial, const char *name, size_t len)
 	if (attnum != InvalidAttrNumber)
 	{
 		hint->desc = desc;
-		hint->desc_serial = desc_serial;
+		hint->desc_id = desc_id;
 		hint->name = name;
 		hint->len = len;
 		hint->attnum = attnum;
@@ -400,10 +404,10 @@ FFRowLookupIn(FFRowData *data, const JLPathSegment *segs, size_t nsegs,
 
 	if (nsegs == 0)
 		return FFRowToObject(arena, data);
-	attnum = FFRowFindAttr(data->desc, data->desc_serial, segs[0].ptr, segs[0].len);
+	attnum = FFRowFindAttr(data->desc, data->desc_id, segs[0].ptr, segs[0].len);
 	if (attnum == InvalidAttrNumber && !data->nested && segs[0].len == 12 &&
 		memcmp(segs[0].ptr, "targetingKey", 12) == 0)
-		attnum = FFRowFindAttr(data->desc, data->desc_serial, "targeting_key", 13);
+		attnum = FFRowFindAttr(data->desc, data->desc_id, "targeting_key", 13);
 	if (attnum == InvalidAttrNumber)
 		return NULL;
 	d = FFRowGetAttr(data, attnum, &isnull);

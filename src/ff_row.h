@@ -35,7 +35,7 @@ typedef struct FFRowData
 	FFJsonbData base;			/* must be first */
 	HeapTupleData tuple;		/* unused for columns */
 	TupleDesc	desc;			/* reference-counted, see FFRowDataRelease */
-	uint64		desc_serial;	/* a columns call site's (FFRowDataInitColumns), or 0 */
+	uint64		desc_id;		/* tells desc from others at its address (FFRowFindAttr) */
 	bool		deformed;		/* values/isnull hold every attribute */
 	bool		nested;			/* a composite attribute, not the context */
 	Datum	   *values;			/* values_buf, or the caller's columns */
@@ -52,7 +52,7 @@ typedef struct FFRowData
 extern bool FFTypeIsRow(Oid typid);
 extern void FFRowDataInit(FFRowData *data, Datum row);
 extern void FFRowDataInitColumns(FFRowData *data, TupleDesc desc,
-								 uint64 desc_serial, Datum *values, bool *isnull);
+								 uint64 serial, Datum *values, bool *isnull);
 extern void FFRowDataRelease(FFRowData *data);
 extern void FFContextInitRow(JLContext *ctx, FFRowData *data);
 
