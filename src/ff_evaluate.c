@@ -128,11 +128,7 @@ typedef struct FFCallInfo
 	 * reading a jsonb needs, instead of into a new palloc'd copy per row
 	 * (FFContextArg).  It holds the context until the next call.
 	 */
-	union
-	{
-		int32		align;
-		char		data[VARHDRSZ + VARATT_SHORT_MAX];
-	}			context_buf;
+	FFUnshortBuf context_buf;
 } FFCallInfo;
 
 /*
@@ -1798,11 +1794,7 @@ typedef struct FFJsonLogicCache
 	MemoryContext cxt;			/* the rule's copy and compiled form, or NULL */
 	Jsonb	   *rule;			/* NULL until a compile succeeded */
 	const JLRule *compiled;
-	union
-	{
-		int32		align;
-		char		data[VARHDRSZ + VARATT_SHORT_MAX];
-	}			data_buf;
+	FFUnshortBuf data_buf;
 } FFJsonLogicCache;
 
 /*

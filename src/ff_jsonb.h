@@ -103,10 +103,17 @@ FFIsShortVarlena(const struct varlena *v)
 	return VARATT_IS_SHORT(v) && !VARATT_IS_EXTERNAL(v);
 }
 
+/* room for any short varlena with a 4-byte header, int-aligned */
+typedef union FFUnshortBuf
+{
+	int32		align;
+	char		data[VARHDRSZ + VARATT_SHORT_MAX];
+} FFUnshortBuf;
+
 /*
  * FFUnshortVarlena copies short varlena v (FFIsShortVarlena) into dst, an
- * int-aligned buffer of at least VARHDRSZ + VARSIZE_SHORT(v) bytes, with
- * a 4-byte header, and returns dst.
+ * int-aligned buffer of at least VARHDRSZ + VARSIZE_SHORT(v) bytes (an
+ * FFUnshortBuf's data), with a 4-byte header, and returns dst.
  */
 static inline struct varlena *
 FFUnshortVarlena(char *dst, const struct varlena *v)
