@@ -489,6 +489,24 @@ SELECT d, e.value, e.variant, e.reason, e.error_code, e.error_message,
 DELETE FROM ff.flags WHERE environment = 'glue_int';
 DELETE FROM ff.environments WHERE name = 'glue_int';
 
+-- the details row over many rows: the variant's value, its name (a short one
+-- and one longer than 64 bytes), the reason and the metadata, each as the flag
+-- holds it, for every row
+INSERT INTO ff.flags (environment, key, variants, default_variant, targeting, metadata)
+VALUES ('glue_eval', 'names', jsonb_build_object('short', '{"n": 1}'::jsonb, repeat('long-', 20), '{"n": 2}'::jsonb),
+        'short', jsonb_build_object('if', jsonb_build_array('{"==": [{"%": [{"var": "i"}, 2]}, 0]}'::jsonb, repeat('long-', 20))),
+        '{"team": "core"}');
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE e.variant = CASE WHEN i % 2 = 0 THEN repeat('long-', 20) ELSE 'short' END
+                          AND e.value = CASE WHEN i % 2 = 0 THEN '{"n": 2}' ELSE '{"n": 1}' END::jsonb
+                          AND e.reason = CASE WHEN i % 2 = 0 THEN 'TARGETING_MATCH' ELSE 'DEFAULT' END
+                          AND e.error_code IS NULL
+                          AND e.flag_metadata = '{"team": "core"}') AS as_expected,
+       max(length(e.variant)) AS longest_variant
+  FROM generate_series(1, 200) AS i,
+       ff.evaluate('names', jsonb_build_object('i', i), NULL, 'glue_eval') AS e;
+DELETE FROM ff.flags WHERE environment = 'glue_eval' AND key = 'names';
+
 -- clean up
 DELETE FROM ff.flags WHERE environment IN ('glue_eval', 'glue_other');
 DELETE FROM ff.segments WHERE environment = 'glue_eval';

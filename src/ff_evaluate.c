@@ -812,9 +812,37 @@ ff_evaluate(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
 }
 
+/* room for a short name as a text datum on the stack (FFNameText) */
+typedef union FFNameBuf
+{
+	int32		align;
+	char		data[VARHDRSZ + 64];
+} FFNameBuf;
+
+/*
+ * FFNameText returns name as a text datum: in buf when it fits (reason and
+ * error code names always do, variant names mostly), else palloc'd.  The
+ * datum lives as long as buf; heap_form_tuple copies it.
+ */
+static Datum
+FFNameText(FFNameBuf *buf, const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len > sizeof(buf->data) - VARHDRSZ)
+		return CStringGetTextDatum(name);
+	SET_VARSIZE(buf->data, VARHDRSZ + len);
+	memcpy(buf->data + VARHDRSZ, name, len);
+	return PointerGetDatum(buf->data);
+}
+
 /*
  * FFDetailsDatum forms the ff.evaluation_details row of an outcome for
- * flag key with the caller's default def.
+ * flag key with the caller's default def.  The variant's value and the
+ * metadata are passed to heap_form_tuple as the cache holds them, and the
+ * names from stack buffers: the tuple gets its own copy of every value, so
+ * the result never points into a cache generation, and a row of a bulk
+ * query costs one palloc, the tuple's.
  */
 static Datum
 FFDetailsDatum(TupleDesc tupdesc, text *key, Jsonb *def, const FFOutcome *outp)
@@ -822,6 +850,9 @@ FFDetailsDatum(TupleDesc tupdesc, text *key, Jsonb *def, const FFOutcome *outp)
 	const FFOutcome out = *outp;
 	Datum		values[7];
 	bool		nulls[7];
+	FFNameBuf	variant_buf;
+	FFNameBuf	reason_buf;
+	FFNameBuf	error_buf;
 
 	memset(nulls, 0, sizeof(nulls));
 	if (key)
@@ -831,8 +862,8 @@ FFDetailsDatum(TupleDesc tupdesc, text *key, Jsonb *def, const FFOutcome *outp)
 
 	if (out.reason != FF_REASON_ERROR && out.variant >= 0)
 	{
-		values[1] = JsonbPGetDatum(FFCopyJsonb(out.flag->variant_jsonb[out.variant]));
-		values[2] = CStringGetTextDatum(out.flag->flag.variants[out.variant].name);
+		values[1] = JsonbPGetDatum(out.flag->variant_jsonb[out.variant]);
+		values[2] = FFNameText(&variant_buf, out.flag->flag.variants[out.variant].name);
 	}
 	else
 	{
@@ -842,21 +873,21 @@ FFDetailsDatum(TupleDesc tupdesc, text *key, Jsonb *def, const FFOutcome *outp)
 			nulls[1] = true;
 		nulls[2] = true;
 	}
-	values[3] = CStringGetTextDatum(FFReasonName(out.reason));
+	values[3] = FFNameText(&reason_buf, FFReasonName(out.reason));
 	if (out.error != FF_ERROR_NONE)
 	{
-		values[4] = CStringGetTextDatum(FFErrorCodeName(out.error));
+		values[4] = FFNameText(&error_buf, FFErrorCodeName(out.error));
 		values[5] = CStringGetTextDatum(out.message ? out.message : "");
 	}
 	else
 		nulls[4] = nulls[5] = true;
 
 	if (out.flag)
-		values[6] = JsonbPGetDatum(FFCopyJsonb(out.flag->metadata));
+		values[6] = JsonbPGetDatum(out.flag->metadata);
 	else if (out.metadata)
 		values[6] = JsonbPGetDatum(out.metadata);
 	else if (out.env)
-		values[6] = JsonbPGetDatum(FFCopyJsonb(out.env->metadata));
+		values[6] = JsonbPGetDatum(out.env->metadata);
 	else
 		values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
 
