@@ -138,6 +138,17 @@ FFSetMessage(FFResolution *out, const char *fmt,...)
 }
 
 /*
+ * FFKeyClip returns how many bytes of the flag's key an error message
+ * shows: at most 80, not ending inside a character.  Only messages need
+ * it, so it is not computed for every evaluation.
+ */
+static int
+FFKeyClip(const FFFlag *flag)
+{
+	return JLUtf8Clip(flag->key, flag->keylen, 80);
+}
+
+/*
  * FFResolve resolves a flag against a context (section 3, steps 2-4).
  */
 void
@@ -147,7 +158,6 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 	JLContext	local;
 	JLError		err;
 	const JLValue *r;
-	int			keylen = JLUtf8Clip(flag->key, flag->keylen, 80);
 	int			idx;
 
 	if (!flag->enabled)
@@ -175,7 +185,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 	{
 		FFSetResult(out, FF_REASON_ERROR, FF_ERROR_PARSE_ERROR, -1);
 		FFSetMessage(out, "flag \"%.*s\": targeting failed at %s: %s",
-					 keylen, flag->key, err.path, err.message);
+					 FFKeyClip(flag), flag->key, err.path, err.message);
 		return;
 	}
 	switch (r->type)
@@ -192,7 +202,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 			}
 			FFSetResult(out, FF_REASON_ERROR, FF_ERROR_GENERAL, -1);
 			FFSetMessage(out, "flag \"%.*s\": targeting returned \"%.*s\", which is not a variant of the flag",
-						 keylen, flag->key,
+						 FFKeyClip(flag), flag->key,
 						 JLUtf8Clip(r->u.string.ptr, r->u.string.len, 80), r->u.string.ptr);
 			return;
 		case JL_BOOL:
@@ -204,7 +214,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 			}
 			FFSetResult(out, FF_REASON_ERROR, FF_ERROR_GENERAL, -1);
 			FFSetMessage(out, "flag \"%.*s\": targeting returned %s, but the flag has no variant named \"%s\"",
-						 keylen, flag->key, r->u.boolean ? "true" : "false",
+						 FFKeyClip(flag), flag->key, r->u.boolean ? "true" : "false",
 						 r->u.boolean ? "true" : "false");
 			return;
 		default:
@@ -216,7 +226,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 				{
 					FFSetResult(out, FF_REASON_ERROR, FF_ERROR_GENERAL, -1);
 					FFSetMessage(out, "flag \"%.*s\": targeting returned %s, not a variant name",
-								 keylen, flag->key,
+								 FFKeyClip(flag), flag->key,
 								 isnan(r->u.number) ? "NaN" :
 								 r->u.number > 0 ? "Infinity" : "-Infinity");
 					return;
@@ -224,7 +234,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 				text = JLSerialize(scratch, r, &len);
 				FFSetResult(out, FF_REASON_ERROR, FF_ERROR_GENERAL, -1);
 				FFSetMessage(out, "flag \"%.*s\": targeting returned %s %.*s%s, not a variant name",
-							 keylen, flag->key,
+							 FFKeyClip(flag), flag->key,
 							 r->type == JL_NUMBER ? "the number" :
 							 r->type == JL_ARRAY ? "the array" : "the object",
 							 text ? JLUtf8Clip(text, len, 60) : 27,

@@ -56,8 +56,8 @@
 /*
  * JLBytesEqual compares two byte strings of len bytes for equality.  The
  * short strings that rules compare most (attribute names, country codes,
- * variant names: 4 to 16 bytes) take two overlapping word loads per side
- * instead of a call to memcmp.
+ * variant names: up to 16 bytes) take two overlapping word loads per side,
+ * or up to three byte compares, instead of a call to memcmp.
  */
 static inline bool
 JLBytesEqual(const char *a, const char *b, size_t len)
@@ -88,7 +88,13 @@ JLBytesEqual(const char *a, const char *b, size_t len)
 		memcpy(&b2, b + len - 4, 4);
 		return a1 == b1 && a2 == b2;
 	}
-	return len == 0 || memcmp(a, b, len) == 0;
+	if (len < 4)
+	{
+		/* 0 to 3 bytes: the first, middle and last cover every byte */
+		return len == 0 ||
+			(a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
+	}
+	return memcmp(a, b, len) == 0;
 }
 
 /* ---------------------------------------------------------------------
