@@ -126,7 +126,7 @@ typedef struct FFCallInfo
 	 * A jsonb context stored with a 1-byte header (one of up to 126 bytes
 	 * read from a table row) is copied here with the 4-byte header that
 	 * reading a jsonb needs, instead of into a new palloc'd copy per row
-	 * (FFContextArg).  It holds the context until the next call.
+	 * (FFJsonbArgInPlace).  It holds the context until the next call.
 	 */
 	FFUnshortBuf context_buf;
 } FFCallInfo;
@@ -670,19 +670,20 @@ FFGetCallInfo(FunctionCallInfo fcinfo)
 }
 
 /*
- * FFContextArg returns argument argno, a jsonb context, in a form that can
- * be read in place.  A value with a 1-byte header (a short jsonb read from
- * a table row) is copied into the call site's buffer: detoasting it would
- * palloc a copy for every row.  Any other value is detoasted as usual.
- * Nothing that outlives the call may point into the result.
+ * FFJsonbArgInPlace returns jsonb argument argno in a form that can be
+ * read in place.  A value with a 1-byte header (a short jsonb read from a
+ * table row) is copied into buf, a call site's buffer: detoasting it would
+ * palloc a copy for every row.  Any other value, or any value when buf is
+ * NULL, is detoasted as usual.  Nothing that outlives the call may point
+ * into the result.
  */
 static Jsonb *
-FFContextArg(FunctionCallInfo fcinfo, FFCallInfo *ci, int argno)
+FFJsonbArgInPlace(FunctionCallInfo fcinfo, int argno, FFUnshortBuf *buf)
 {
 	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(argno);
 
-	if (FFIsShortVarlena(v))
-		return (Jsonb *) FFUnshortVarlena(ci->context_buf.data, v);
+	if (buf != NULL && FFIsShortVarlena(v))
+		return (Jsonb *) FFUnshortVarlena(buf->data, v);
 	return DatumGetJsonbP(PointerGetDatum(v));
 }
 
@@ -715,7 +716,7 @@ FFEvaluateArgs(FunctionCallInfo fcinfo, int envarg, FFWant want, FFOutcome *out)
 			input.row = PG_GETARG_DATUM(1);
 		}
 		else
-			input.jsonb = FFContextArg(fcinfo, ci, 1);
+			input.jsonb = FFJsonbArgInPlace(fcinfo, 1, &ci->context_buf);
 	}
 	FFEvaluateKey(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
 				  &input, envname, envlen, want, out);
@@ -1889,19 +1890,11 @@ ff_json_logic(PG_FUNCTION_ARGS)
 				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FFJsonLogicCache));
 	}
 	if (!PG_ARGISNULL(1))
-	{
-		struct varlena *d = (struct varlena *) PG_GETARG_POINTER(1);
+		data = FFJsonbArgInPlace(fcinfo, 1, jc != NULL ? &jc->data_buf : NULL);
 
-		data = jc != NULL && FFIsShortVarlena(d) ?
-			(Jsonb *) FFUnshortVarlena(jc->data_buf.data, d) :
-			DatumGetJsonbP(PointerGetDatum(d));
-	}
-
-	if (jc != NULL)
-		compiled = FFJsonLogicRule(jc, fcinfo->flinfo->fn_mcxt, rule);
 	scratch = FFScratchArena(FF_SCRATCH_LIMIT);
-	if (jc == NULL)
-		compiled = FFCompileArg(scratch, rule, false, false, "JSON Logic rule");
+	compiled = jc != NULL ? FFJsonLogicRule(jc, fcinfo->flinfo->fn_mcxt, rule) :
+		FFCompileArg(scratch, rule, false, false, "JSON Logic rule");
 	FFContextInitJsonb(&ctx, &jdata, data);
 	memset(&err, 0, sizeof(err));
 	result = JLEvaluate(compiled, &ctx, scratch, &err);
