@@ -101,6 +101,20 @@ SELECT id, e.value, e.reason, e.error_code, e.error_message
 SELECT id, ff.get_bool_row('json-b', r, NULL, 'glue_row') AS json_b,
        ff.get_bool_row('plan-only', r, NULL, 'glue_row') AS plan_only
   FROM json_rows AS r ORDER BY id;
+-- a json column too deep for the conversion's parse at the stack depth at
+-- hand (PostgreSQL's "stack depth limit exceeded", here provoked with the
+-- smallest max_stack_depth) is INVALID_CONTEXT too, not the error: the
+-- getter answers the default, and a rule that does not read it is not
+-- affected
+INSERT INTO json_rows VALUES (5, ('{"b": 1, "d": ' || repeat('[', 5000) || repeat(']', 5000) || '}')::json, 'pro');
+SELECT ff.get_bool_row('json-b', r, NULL, 'glue_row') AS json_b FROM json_rows AS r WHERE id = 5;
+SET max_stack_depth = '100kB';
+SELECT id, e.value, e.reason, e.error_code, e.error_message
+  FROM json_rows AS r, ff.evaluate_row('json-b', r, 'false', 'glue_row') AS e WHERE id = 5;
+SELECT id, ff.get_bool_row('json-b', r, NULL, 'glue_row') AS json_b,
+       ff.get_bool_row('plan-only', r, NULL, 'glue_row') AS plan_only
+  FROM json_rows AS r WHERE id = 5;
+RESET max_stack_depth;
 DROP TABLE json_rows;
 -- a domain over jsonb is a jsonb context
 CREATE DOMAIN glue_ctx AS jsonb CHECK (jsonb_typeof(VALUE) = 'object');

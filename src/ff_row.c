@@ -504,10 +504,12 @@ FFParseArrayIndex(const JLPathSegment *seg, int *out)
  * FFJsonToJsonb converts a json value to jsonb, or returns NULL with
  * trouble->invalid set when jsonb cannot hold it: json keeps its text and
  * accepts \u0000, lone surrogate escapes and numbers beyond numeric's
- * range, which jsonb refuses.  Only the data exceptions (class 22) of the
- * conversion are caught: jsonb_in holds no lock, buffer or other resource
- * that an error could leave behind, only memory of the current context.
- * Anything else (a cancel, out of memory) is raised again.
+ * range, which jsonb refuses.  The data exceptions (class 22) and the
+ * program limits (class 54: a document nesting deeper than the stack
+ * allows, a string longer than jsonb can hold) of the conversion are
+ * caught: jsonb_in holds no lock, buffer or other resource that an error
+ * could leave behind, only memory of the current context.  Anything else
+ * (a cancel, out of memory) is raised again.
  */
 static Jsonb *
 FFJsonToJsonb(Datum d, FFJsonbData *trouble)
@@ -526,7 +528,8 @@ FFJsonToJsonb(Datum d, FFJsonbData *trouble)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
 		{
 			FreeErrorData(edata);
 			PG_RE_THROW();
