@@ -127,6 +127,32 @@ SELECT ff.get_bool('unknown-op', '{}', true, 'hostile_raw') AS get_bool,
        ff.get_string('mixed', '{}', 'z', 'hostile_raw') AS get_string,
        ff.get_string('mixed-served', '{}', 'z', 'hostile_raw') AS get_string_served,
        ff.get_bool('null-variant', '{}', true, 'hostile_raw') AS get_bool_null;
+-- (1.21 library) a segment whose stored rule bypassed validation fails the
+-- evaluations that read it (PARSE_ERROR), whatever its key lists say.  It
+-- used to count as missing: in_segment gave null, and a deny rule
+-- {"!": {"in_segment": ...}} let every key through, the listed ones too.
+-- Point-in-time evaluation reads the same rule from the history.
+SELECT name FROM ff.create_segment('blocked', '{"==": [{"var": "country"}, "XX"]}', 'hostile_raw',
+                                   include => '{u-bad}', exclude => '{u-good}');
+SELECT key FROM ff.create_flag('allow', default_variant => 'off', environment => 'hostile_raw',
+                               targeting => '{"if": [{"!": {"in_segment": "blocked"}}, "on", "off"]}');
+SELECT k, e.value, e.reason, e.error_code
+  FROM unnest(ARRAY['u-bad', 'u-good', 'u-other']) AS k,
+       ff.evaluate('allow', jsonb_build_object('targetingKey', k, 'country', 'XX'), 'false', 'hostile_raw') AS e;
+BEGIN;
+ALTER TABLE ff.segments DISABLE TRIGGER ff_10_validate_segments;
+UPDATE ff.segments SET rule = '{"nope": 1}' WHERE environment = 'hostile_raw' AND name = 'blocked';
+ALTER TABLE ff.segments ENABLE TRIGGER ff_10_validate_segments;
+COMMIT;
+SELECT k, e.value, e.reason, e.error_code, e.error_message
+  FROM unnest(ARRAY['u-bad', 'u-good', 'u-other']) AS k,
+       ff.evaluate('allow', jsonb_build_object('targetingKey', k, 'country', 'XX'), 'false', 'hostile_raw') AS e;
+SELECT ff.get_bool('allow', '{"targetingKey": "u-good", "country": "XX"}', NULL, 'hostile_raw') AS get_bool,
+       (ff.evaluate_at('allow', '{"targetingKey": "u-good", "country": "XX"}', now() + interval '1 hour',
+                       'false', 'hostile_raw')).error_code AS evaluate_at,
+       (ff.evaluate_draft('allow', '{"targetingKey": "u-good", "country": "XX"}', '{"defaultVariant": "on"}',
+                          'false', 'hostile_raw')).error_code AS evaluate_draft,
+       ff.evaluate_all('{"targetingKey": "u-good"}', 'hostile_raw') #>> '{allow,error_code}' AS evaluate_all;
 SELECT ff.current_version() AS v1 \gset
 
 -- =====================================================================

@@ -42,8 +42,9 @@ struct FFAsOfSegment
 	FFAsOfSegment *next;
 	char	   *name;
 	size_t		namelen;
-	bool		exists;			/* false: none then, or its rule is broken */
+	bool		exists;			/* false: none then */
 	const JLRule *rule;			/* NULL = none */
+	const char *broken;			/* why its rule cannot be used, or NULL */
 };
 
 /*
@@ -119,7 +120,6 @@ FFAsOfLoadSegment(FFAsOf *asof, const char *name, size_t namelen)
 	Datum		image;
 	Jsonb	   *rule;
 	bool		exists;
-	bool		broken = false;
 	bool		isnull;
 	MemoryContext oldcxt;
 
@@ -140,11 +140,11 @@ FFAsOfLoadSegment(FFAsOf *asof, const char *name, size_t namelen)
 		/* the rule, copied into the evaluation's context, and compiled */
 		oldcxt = MemoryContextSwitchTo(asof->cxt);
 		rule = FFJsonbMember(DatumGetJsonbP(image), "rule");
-		seg->rule = FFCacheCompileSegmentRule(asof->arena, rule, &broken);
+		seg->rule = FFCacheCompileSegmentRule(asof->arena, rule, &seg->broken);
 		MemoryContextSwitchTo(oldcxt);
 	}
-	/* as in the cache: a segment whose rule does not compile is missing */
-	seg->exists = exists && !broken;
+	/* as in the cache: a segment whose rule does not compile fails */
+	seg->exists = exists;
 	seg->next = asof->segments;
 	asof->segments = seg;
 	return seg;
@@ -177,7 +177,8 @@ FFAsOfKeyMembership(FFAsOf *asof, const FFAsOfSegment *seg, const char *key,
  * FFAsOfSegmentCallback is the JLContext segment callback of a
  * point-in-time evaluation: the segment and the key's membership as of the
  * version (the data's extra is the FFAsOf).  Like the cache's callback, it
- * answers false for a segment that did not exist then.
+ * answers false for a segment that did not exist then, and reports one
+ * whose rule then does not compile as broken.
  */
 bool
 FFAsOfSegmentCallback(void *opaque, const char *name, size_t namelen,
@@ -195,6 +196,11 @@ FFAsOfSegmentCallback(void *opaque, const char *name, size_t namelen,
 		seg = FFAsOfLoadSegment(asof, name, namelen);
 	if (!seg->exists)
 		return false;
+	if (seg->broken != NULL)
+	{
+		info->broken = seg->broken;
+		return true;
+	}
 	info->rule = seg->rule;
 	info->membership = key != NULL ? FFAsOfKeyMembership(asof, seg, key, keylen) : 0;
 	return true;

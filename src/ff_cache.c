@@ -2860,12 +2860,39 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 }
 
 /*
+ * FFSegmentBroken returns why a segment's stored rule cannot be used, as a
+ * string in arena (a fixed text if the arena has no room for it).
+ */
+static const char *
+FFSegmentBroken(JLArena *arena, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static const char *
+FFSegmentBroken(JLArena *arena, const char *fmt,...)
+{
+	char		buf[384];
+	char	   *copy;
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	copy = JLArenaAlloc(arena, strlen(buf) + 1);
+	if (copy == NULL)
+		return "its stored rule does not compile";
+	strcpy(copy, buf);
+	return copy;
+}
+
+/*
  * FFCacheCompileSegmentRule compiles a segment's stored rule into arena:
- * NULL for none (NULL, JSON null or {}), and also NULL with *broken set
- * when it does not compile (the segment is then treated as missing).
+ * NULL for none (NULL, JSON null or {}), and also NULL with *broken set to
+ * the reason when it does not compile -- a rule written around the
+ * validation trigger.  in_segment then fails the evaluation that reads the
+ * segment (PARSE_ERROR): treating the segment as missing would let a rule
+ * such as {"!": {"in_segment": "blocked"}} let everyone through.
  */
 const JLRule *
-FFCacheCompileSegmentRule(JLArena *arena, Jsonb *rule_raw, bool *broken)
+FFCacheCompileSegmentRule(JLArena *arena, Jsonb *rule_raw, const char **broken)
 {
 	bool		too_deep = false;
 	const JLValue *rule;
@@ -2873,29 +2900,34 @@ FFCacheCompileSegmentRule(JLArena *arena, Jsonb *rule_raw, bool *broken)
 	JLCompileOptions opts;
 	JLError		err;
 
-	*broken = false;
+	*broken = NULL;
 	if (rule_raw == NULL ||
 		(JB_ROOT_IS_OBJECT(rule_raw) && JB_ROOT_COUNT(rule_raw) == 0))
 		return NULL;
 	rule = FFJsonbToJL(arena, rule_raw, true, &too_deep);
 	if (too_deep)
 	{
-		*broken = true;
+		*broken = FFSegmentBroken(arena, "its stored rule nests deeper than %d levels",
+								  FF_MAX_JSON_DEPTH);
 		return NULL;
 	}
 	if (rule->type == JL_NULL)
 		return NULL;
 	memset(&opts, 0, sizeof(opts));
+	memset(&err, 0, sizeof(err));
 	opts.allow_segments = true;
 	compiled = JLCompile(arena, rule, &opts, &err);
-	*broken = (compiled == NULL);
+	if (compiled == NULL)
+		*broken = FFSegmentBroken(arena, "its stored rule does not compile: %s at %s",
+								  err.message, err.path[0] != '\0' ? err.path : "$");
 	return compiled;
 }
 
 /*
  * FFPrepareSegment finds segment name in env, compiles its rule and loads
- * its key list on first use; NULL when there is no such segment or its
- * stored rule does not compile (the segment is then treated as missing).
+ * its key list on first use; NULL when there is no such segment.  A
+ * segment whose stored rule does not compile is returned with
+ * broken_message set, and its key list is not loaded.
  */
 static FFCacheSegment *
 FFPrepareSegment(FFCacheEnv *env, const char *name, size_t namelen)
@@ -2917,12 +2949,12 @@ FFPrepareSegment(FFCacheEnv *env, const char *name, size_t namelen)
 	{
 		FFCurrentGen->loading++;
 		seg->rule = FFCacheCompileSegmentRule(env->arena, seg->rule_raw,
-											  &seg->rule_broken);
+											  &seg->broken_message);
 		seg->rule_compiled = true;
 		FFCurrentGen->loading--;
 	}
-	if (seg->rule_broken)
-		return NULL;
+	if (seg->broken_message != NULL)
+		return seg;
 	if (!seg->keys_loaded)
 	{
 		FFCurrentGen->loading++;
@@ -2933,8 +2965,9 @@ FFPrepareSegment(FFCacheEnv *env, const char *name, size_t namelen)
 }
 
 /*
- * FFCacheHasSegment reports whether env has a usable segment called name,
- * loading it as a flag's compilation does.
+ * FFCacheHasSegment reports whether env has a segment called name, loading
+ * it as a flag's compilation does (one whose stored rule does not compile
+ * counts: evaluations that read it answer PARSE_ERROR).
  */
 bool
 FFCacheHasSegment(FFCacheEnv *env, const char *name, size_t namelen)
@@ -2946,7 +2979,8 @@ FFCacheHasSegment(FFCacheEnv *env, const char *name, size_t namelen)
  * FFCacheSegmentCallback is the JLContext segment callback: it finds the
  * segment in the environment of the evaluation (prepared when the flag was
  * compiled, so normally without any work beyond the key lookup).  A
- * segment whose stored rule does not compile is treated as missing.
+ * segment whose stored rule does not compile is reported as broken, and
+ * in_segment fails the evaluation.
  */
 bool
 FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
@@ -2961,6 +2995,11 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
 	seg = FFPrepareSegment(env, name, namelen);
 	if (seg == NULL)
 		return false;
+	if (seg->broken_message != NULL)
+	{
+		info->broken = seg->broken_message;
+		return true;
+	}
 	info->rule = seg->rule;
 	info->membership = key != NULL ? FFKeySetFind(&seg->keys, key, keylen) : 0;
 	return true;

@@ -113,7 +113,7 @@ typedef struct FFCacheSegment
 	Jsonb	   *rule_raw;		/* NULL = none */
 	bool		rule_compiled;
 	const JLRule *rule;			/* NULL = none or broken */
-	bool		rule_broken;
+	const char *broken_message; /* why the stored rule cannot be used */
 	bool		keys_loaded;
 	FFKeySet	keys;			/* targeting key -> +1 include / -1 exclude */
 } FFCacheSegment;
@@ -212,7 +212,7 @@ extern bool FFCacheHasSegment(FFCacheEnv *env, const char *name, size_t namelen)
 extern Jsonb *FFCacheCleanMetadata(Jsonb *meta);
 /* a segment's stored rule, compiled (NULL: none, or *broken) */
 extern const JLRule *FFCacheCompileSegmentRule(JLArena *arena, Jsonb *rule_raw,
-											   bool *broken);
+											   const char **broken);
 /* the key of env's flag closest to a missing key, or NULL (with ff_names.c) */
 extern const char *FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen);
 /* the JLContext segment callback; opaque is an FFJsonbData whose extra is the env */

@@ -584,7 +584,8 @@ JLEvalFractional(JLEvalState *st, const JLNode *node, const JLValue *scope)
  * gives something else) the lists cannot match and the rule decides; a
  * segment without a rule then gives null.  A segment evaluated again for
  * the same key while it is being evaluated is a cycle (JL_ERR_RUNTIME);
- * the depth limit backs this up.
+ * the depth limit backs this up.  A segment the callback reports as broken
+ * fails the evaluation (JL_ERR_RUNTIME) before its lists are consulted.
  */
 const JLValue *
 JLEvalInSegment(JLEvalState *st, const JLNode *node, const JLValue *scope)
@@ -616,9 +617,19 @@ JLEvalInSegment(JLEvalState *st, const JLNode *node, const JLValue *scope)
 		return &JLNullValue;
 	info.membership = 0;
 	info.rule = NULL;
+	info.broken = NULL;
 	if (!st->ctx->segment(st->ctx->opaque, node->u.segment.name,
 						  node->u.segment.namelen, keyptr, keylen, &info))
 		return &JLNullValue;
+	if (info.broken != NULL)
+	{
+		/* fail closed: neither its lists nor a null may decide */
+		JLEvalFail(st, JL_ERR_RUNTIME, node->path,
+				   "segment \"%.*s\" cannot be evaluated: %s",
+				   (int) (node->u.segment.namelen > 60 ? 60 : node->u.segment.namelen),
+				   node->u.segment.name, info.broken);
+		return NULL;
+	}
 	if (info.membership > 0)
 		return &JLTrueValue;
 	if (info.membership < 0)

@@ -332,6 +332,13 @@ typedef struct JLSegmentInfo
 	int			membership;
 	/* the segment's own rule, or NULL; evaluated with the same context */
 	const JLRule *rule;
+
+	/*
+	 * Non-NULL when the segment exists but cannot be used (its stored rule
+	 * does not compile): in_segment then fails the evaluation with
+	 * JL_ERR_RUNTIME and this text, whatever the key lists say.
+	 */
+	const char *broken;
 } JLSegmentInfo;
 
 typedef struct JLContext
@@ -349,7 +356,8 @@ typedef struct JLContext
 
 	/*
 	 * Find a segment by name; false if it does not exist (in_segment then
-	 * yields null).  key is the targeting key being tested, or NULL when
+	 * yields null), true with info->broken set if it exists but cannot be
+	 * used.  key is the targeting key being tested, or NULL when
 	 * the context has none (set membership 0 and give the rule).  The
 	 * callback may be NULL when segments are not available.
 	 */

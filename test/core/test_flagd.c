@@ -438,7 +438,10 @@ test_resolve(void)
 			  "targeting returned the array [\"on\"]");
 	t_resolve(__LINE__, "{\"var\":\"o\"}", true, 1, "{\"o\":{\"k\":\"on\"}}", FF_REASON_ERROR, FF_ERROR_GENERAL, "(none)",
 			  "targeting returned the object {\"k\":\"on\"}");
-	/* engine error -> PARSE_ERROR */
+	/* engine error -> PARSE_ERROR (a broken segment too) */
+	t_resolve(__LINE__, "{\"if\":[{\"!\":{\"in_segment\":\"broken\"}},\"on\",\"off\"]}", true, 1,
+			  "{\"targetingKey\":\"carol\"}", FF_REASON_ERROR, FF_ERROR_PARSE_ERROR, "(none)",
+			  "cannot be evaluated: its stored rule does not compile");
 	t_resolve(__LINE__, "{\"in_segment\":\"loop-a\"}", true, 1, "{\"targetingKey\":\"k\"}",
 			  FF_REASON_ERROR, FF_ERROR_PARSE_ERROR, "(none)", "flag \"my-flag\": targeting failed at ");
 	/* a result that names no variant: no variant (mutation testing, hP) */
@@ -538,6 +541,17 @@ test_segments(void)
 	T_EVAL("{\"in_segment\":\"chain-15\"}", "{}", "true");
 	T_EVAL("{\"in_segment\":\"loop-a\"}", "{}",
 		   "ERROR RUNTIME $.in_segment: segment \"loop-a\" references itself (cycle through in_segment)");
+	/*
+	 * a segment that exists but cannot be used fails the evaluation, keys
+	 * on its lists and keyless contexts alike: not null, which would let
+	 * {"!": {"in_segment": ...}} through
+	 */
+	T_EVAL("{\"in_segment\":\"broken\"}", "{\"targetingKey\":\"alice\"}",
+		   "ERROR RUNTIME $.in_segment: segment \"broken\" cannot be evaluated: its stored rule does not compile");
+	T_EVAL("{\"in_segment\":\"broken\"}", "{\"targetingKey\":\"bob\"}",
+		   "ERROR RUNTIME $.in_segment: segment \"broken\" cannot be evaluated: its stored rule does not compile");
+	T_EVAL("{\"!\":{\"in_segment\":\"broken\"}}", "{}",
+		   "ERROR RUNTIME $.!.in_segment: segment \"broken\" cannot be evaluated: its stored rule does not compile");
 	/* cycles are runtime errors */
 	T_EVAL("{\"in_segment\":\"loop-a\"}", "{\"targetingKey\":\"k\"}",
 		   "ERROR RUNTIME $.in_segment: segment \"loop-a\" references itself (cycle through in_segment)");

@@ -89,7 +89,9 @@ static const JLRule *t_seg_rule_chain[20];
  * t_segment is the fake segment callback: "beta" includes "alice",
  * excludes "bob"; "vip" has a rule (plan == "gold"); "empty" has no rule;
  * "loop-a" and "loop-b" reference each other; "chain-0" .. "chain-19"
- * each refer to the next (chain-19 is true); anything else is unknown.
+ * each refer to the next (chain-19 is true); "broken" exists but cannot
+ * be used (its lists include "alice" and exclude "bob", which must not
+ * matter); anything else is unknown.
  */
 bool
 t_segment(void *opaque, const char *name, size_t namelen, const char *key,
@@ -116,6 +118,15 @@ t_segment(void *opaque, const char *name, size_t namelen, const char *key,
 	}
 	if (NAME_IS("empty"))
 		return true;
+	if (NAME_IS("broken"))
+	{
+		if (KEY_IS("alice"))
+			info->membership = 1;
+		else if (KEY_IS("bob"))
+			info->membership = -1;
+		info->broken = "its stored rule does not compile";
+		return true;
+	}
 	if (NAME_IS("loop-a"))
 	{
 		info->rule = t_seg_rule_loop_a;
