@@ -603,6 +603,47 @@ test_compile(void)
 	}
 	free(deep);
 
+	/*
+	 * the string form of nested arrays stops at 256 levels (README,
+	 * deliberate difference 11): 256 arrays around 1 join to "1", 257 to ""
+	 */
+	{
+		static const int levels[2] = {256, 257};
+		static const char *const want[2] = {"1", ""};
+		int			k;
+
+		for (k = 0; k < 2; k++)
+		{
+			char	   *data = malloc(2 * 300 + 16);
+			const JLValue *d;
+			const JLValue *res;
+			JLContext	ctx;
+
+			strcpy(data, "{\"a\":");
+			for (i = 0; i < levels[k]; i++)
+				strcat(data, "[");
+			strcat(data, "1");
+			for (i = 0; i < levels[k]; i++)
+				strcat(data, "]");
+			strcat(data, "}");
+			d = JLParse(arena, data, strlen(data), 1000, &err);
+			v = t_parse_in(arena, "{\"cat\":[{\"var\":\"a\"}]}", &err);
+			o.max_depth = 0;
+			r = (d && v) ? JLCompile(arena, v, &o, &err) : NULL;
+			res = NULL;
+			if (r)
+			{
+				JLContextInitValue(&ctx, d);
+				res = JLEvaluate(r, &ctx, arena, &err);
+			}
+			T_CHECK(res != NULL && res->type == JL_STRING &&
+					res->u.string.len == strlen(want[k]) &&
+					memcmp(res->u.string.ptr, want[k], res->u.string.len) == 0,
+					"cat of %d nested arrays around 1 is \"%s\"", levels[k], want[k]);
+			free(data);
+		}
+	}
+
 	/* literal results */
 	{
 		static char seen[512];
