@@ -754,3 +754,61 @@ SELECT v.delta ? 'recorded' AS marked, h.summary
   FROM ff.history AS h JOIN ff.versions AS v USING (version) WHERE h.version > :before_col;
 ROLLBACK;
 SELECT ok FROM ff.verify_history();
+-- (1.22) key lists against their history.  Keys added without being
+-- recorded (replica mode) are named by verify_history, with the segment and
+-- both sizes; an editor's later removal of them together with a recorded
+-- key is recorded (1.21 recorded nothing: the removal took the recorded
+-- size below zero, which it took for a segment deleted in the same
+-- statement), with the after figures of the list the history replays, and
+-- the next removal is counted from those
+SELECT name FROM ff.create_segment('kd', '{"==": [1, 1]}', include => '{u1,u2,u3}', environment => 'development');
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO ff.segment_keys VALUES ('development', 'kd', 'x1', false), ('development', 'kd', 'x2', false),
+                                   ('development', 'kd', 'x3', false);
+COMMIT;
+SELECT ok, first_broken_version = (SELECT max(version) FROM ff.versions WHERE entity_key = 'kd') AS names_latest,
+       detail FROM ff.verify_history();
+SELECT ff.current_version() AS before_kd \gset
+CREATE ROLE regress_kd_editor;
+SELECT count(*) > 0 AS granted FROM ff.grant_editor('regress_kd_editor');
+SET ROLE regress_kd_editor;
+DELETE FROM ff.segment_keys WHERE segment = 'kd' AND (targeting_key LIKE 'x%' OR targeting_key = 'u1');
+DELETE FROM ff.segment_keys WHERE segment = 'kd' AND targeting_key = 'u2';
+RESET ROLE;
+SELECT version - :before_kd AS nth, operation, delta, after -> 'key_count' AS key_count
+  FROM ff.versions WHERE version > :before_kd ORDER BY version;
+SELECT array_agg(targeting_key ORDER BY targeting_key) AS replayed
+  FROM ff._history_keys_at('development', 'kd', ff.current_version());
+SELECT ok, detail FROM ff.verify_history();
+-- the same through ff.rollback_segment: after an unrecorded key, a rollback
+-- removes a recorded key along with it and records that (1.21: the removal
+-- unrecorded, and the NOTICE "nothing changed")
+SELECT ff.current_version() AS kd_one \gset
+SELECT added FROM ff.add_segment_keys('kd', '{u4}', 'development') AS added;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO ff.segment_keys VALUES ('development', 'kd', 'evil', false);
+COMMIT;
+SELECT ff.rollback_segment('kd', :kd_one, 'development') - :kd_one AS new_versions;
+SELECT array_agg(targeting_key ORDER BY targeting_key) AS keys FROM ff.segment_keys WHERE segment = 'kd';
+SELECT delta, after -> 'key_count' AS key_count FROM ff.versions WHERE version > :kd_one + 1 ORDER BY version;
+SELECT ok, detail FROM ff.verify_history();
+-- a key's include or exclude changed without being recorded: the size is
+-- as recorded, the digest is not
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE ff.segment_keys SET excluded = true WHERE segment = 'kd' AND targeting_key = 'u3';
+SELECT ok, detail FROM ff.verify_history();
+ROLLBACK;
+-- the newest versions deleted when they are KEYS versions (no
+-- configuration row carries their stamp): named by the key list
+SELECT added FROM ff.add_segment_keys('kd', '{u5}', 'development') AS added;
+BEGIN;
+ALTER TABLE ff.versions DISABLE TRIGGER USER;
+DELETE FROM ff.versions WHERE version = (SELECT max(version) FROM ff.versions);
+SELECT ok, first_broken_version = ff.current_version() AS names_latest, detail FROM ff.verify_history();
+ROLLBACK;
+SELECT ok FROM ff.verify_history();
+DROP OWNED BY regress_kd_editor;
+DROP ROLE regress_kd_editor;

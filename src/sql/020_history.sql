@@ -635,6 +635,8 @@ DECLARE
     st          record;
     nx          record;
     total       bigint;
+    after_count bigint;
+    after_digest bigint;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM ff.segments AS s
                     WHERE s.environment = $1 AND s.name = $2) THEN
@@ -652,10 +654,32 @@ BEGIN
         END IF;
     END IF;
     nx := ff._history_next();
+    after_count := st.key_count + count_delta;
+    after_digest := st.keys_digest # digest_delta;
+    IF after_count < 0 THEN
+        -- (1.22) more keys removed than the recorded list holds: the list
+        -- was changed without being recorded before (keys added with
+        -- session_replication_role = replica, say), so its recorded figures
+        -- are off.  The after figures are those of the list the history
+        -- replays, with this statement's change applied, so that they say
+        -- again what ff.rollback_segment and ff.verify_history go by.
+        SELECT pg_catalog.count(*), coalesce(pg_catalog.bit_xor(ff._history_key_hash(r.targeting_key, r.excluded)), 0)
+          INTO after_count, after_digest
+          FROM (SELECT h.targeting_key, h.excluded
+                  FROM ff._history_keys_at($1, $2, nx.next_version - 1) AS h
+                 WHERE NOT EXISTS (SELECT 1
+                                     FROM pg_catalog.jsonb_array_elements_text(
+                                              coalesce($7, '[]') || coalesce($5, '[]')
+                                              || coalesce($6, '[]')) AS c (k)
+                                    WHERE c.k = h.targeting_key)
+                UNION ALL
+                SELECT i.k, false FROM pg_catalog.jsonb_array_elements_text(coalesce($5, '[]')) AS i (k)
+                UNION ALL
+                SELECT x.k, true FROM pg_catalog.jsonb_array_elements_text(coalesce($6, '[]')) AS x (k)) AS r;
+    END IF;
     PERFORM ff._history_record(nx.next_version, nx.next_change_set, nx.last_hash, 'segment', environment, segment, 'KEYS',
         pg_catalog.jsonb_build_object('key_count', st.key_count, 'keys_digest', st.keys_digest),
-        pg_catalog.jsonb_build_object('key_count', st.key_count + count_delta,
-                                      'keys_digest', st.keys_digest # digest_delta),
+        pg_catalog.jsonb_build_object('key_count', after_count, 'keys_digest', after_digest),
         pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
             'include', included, 'exclude', excluded, 'remove', removed)));
 END;
@@ -666,8 +690,9 @@ COMMENT ON FUNCTION ff._history_keys_apply(text, text, bigint, bigint, jsonb, js
 -- ff._history_keys_needed: whether a statement's change of a segment's key list is to be recorded
 --   (1.10): not when the segment is gone (its DELETE version says the list went with it), nor
 --   for the rows of a pg_dump restore (an INSERT that leaves the table holding exactly the recorded
---   list), nor for the removal of keys the history already has as gone; decided before the keys
---   are gathered into a delta, so that none of these builds one
+--   list), nor for the removal of keys the history already has as gone (1.22: because this
+--   transaction deleted the segment); decided before the keys are gathered into a delta, so that
+--   none of these builds one
 CREATE FUNCTION ff._history_keys_needed(environment text, segment text, count_delta bigint,
                                         digest_delta bigint, inserted_only boolean)
 RETURNS boolean
@@ -687,11 +712,20 @@ BEGIN
                  WHERE k.environment = $1 AND k.segment = $2) = count_delta THEN
             RETURN false;
         END IF;
-    ELSIF st.key_count + count_delta < 0 THEN
+    ELSIF st.key_count + count_delta < 0
+          AND (SELECT l.operation = 'DELETE' AND l.xact_id = pg_catalog.pg_current_xact_id()
+                 FROM ff.versions AS l
+                WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+                  AND l.operation IN ('KEYS', 'DELETE')
+                ORDER BY l.version DESC LIMIT 1) THEN
         -- keys removed that the history already has as gone: a segment
         -- deleted and created again in one statement (a writable CTE), whose
         -- old keys the foreign key's cascade removes only after the new row
-        -- exists; its DELETE version recorded their removal
+        -- exists; its DELETE version, written by this transaction, recorded
+        -- their removal.  (1.22: only then.  1.21 also skipped any removal
+        -- that took the recorded size below zero, which one earlier key list
+        -- change made without being recorded was enough for: a recorded
+        -- key's removal was lost.)
         RETURN false;
     END IF;
     RETURN true;

@@ -83,7 +83,8 @@ BEGIN
         -- gets the chain's verdict alone.
         IF NOT (pg_catalog.has_table_privilege('ff.flags', 'SELECT')
                 AND pg_catalog.has_table_privilege('ff.segments', 'SELECT')
-                AND pg_catalog.has_table_privilege('ff.environments', 'SELECT')) THEN
+                AND pg_catalog.has_table_privilege('ff.environments', 'SELECT')
+                AND pg_catalog.has_table_privilege('ff.segment_keys', 'SELECT')) THEN
             ok := true;
             detail := pg_catalog.format('%s versions, hash chain intact (the configuration rows were not compared with it: this role may not read them)',
                                         checked);
@@ -122,8 +123,51 @@ BEGIN
                   COALESCE(c.stamp, l.version), 1, 2, 3
          LIMIT 1;
         IF NOT FOUND THEN
-            ok := true;
-            detail := pg_catalog.format('%s versions, hash chain intact', checked);
+            -- (1.22) and every segment's key list must be the list its
+            -- history replays (ff._history_keys_at, as ff.rollback_segment
+            -- and ff.evaluate_at_version replay it): this catches keys added,
+            -- removed or switched between include and exclude without being
+            -- recorded, and the newest KEYS versions deleted, which leave
+            -- every configuration row as recorded
+            WITH replayed AS (
+                SELECT s.environment, s.name AS segment, h.targeting_key AS k, h.excluded
+                  FROM ff.segments AS s
+                 CROSS JOIN LATERAL ff._history_keys_at(s.environment, s.name, last_v) AS h
+            )
+            SELECT COALESCE(t.environment, r.environment) AS env, COALESCE(t.segment, r.segment) AS k,
+                   COALESCE(t.targeting_key, r.k) AS key, t.excluded AS has_ex, r.excluded AS rec_ex,
+                   pg_catalog.count(*) OVER () AS differing
+              INTO bad
+              FROM ff.segment_keys AS t
+              FULL JOIN replayed AS r
+                ON r.environment = t.environment AND r.segment = t.segment AND r.k = t.targeting_key
+             WHERE t.targeting_key IS NULL OR r.k IS NULL OR t.excluded <> r.excluded
+             ORDER BY 1, 2, 3
+             LIMIT 1;
+            IF NOT FOUND THEN
+                ok := true;
+                detail := pg_catalog.format('%s versions, hash chain intact', checked);
+                RETURN;
+            END IF;
+            ok := false;
+            SELECT pg_catalog.max(v.version) INTO first_broken_version
+              FROM ff.versions AS v
+             WHERE v.entity = 'segment' AND v.environment = bad.env AND v.entity_key = bad.k;
+            detail := pg_catalog.format('the key list of segment "%s" in environment "%s" differs from its history as of version %s: key "%s" ',
+                                        bad.k, bad.env, first_broken_version, ff._name_in_message(bad.key))
+                      || CASE WHEN bad.rec_ex IS NULL
+                              THEN pg_catalog.format('is in the list (%s), but not in the history',
+                                                     CASE WHEN bad.has_ex THEN 'excluded' ELSE 'included' END)
+                              WHEN bad.has_ex IS NULL
+                              THEN pg_catalog.format('is in the history (%s), but not in the list',
+                                                     CASE WHEN bad.rec_ex THEN 'excluded' ELSE 'included' END)
+                              ELSE pg_catalog.format('is %s in the list, but %s in the history',
+                                                     CASE WHEN bad.has_ex THEN 'excluded' ELSE 'included' END,
+                                                     CASE WHEN bad.rec_ex THEN 'excluded' ELSE 'included' END)
+                         END
+                      || CASE WHEN bad.differing > 1
+                              THEN pg_catalog.format(' (%s keys differ in all)', bad.differing) ELSE '' END
+                      || ': it was changed without being recorded (with session_replication_role = replica, or with the triggers disabled), or its newest versions were deleted';
             RETURN;
         END IF;
         ok := false;
@@ -169,7 +213,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION ff.verify_history() IS
-    'Recomputes the hash chain of ff.versions and checks that the configuration rows are what it records; names the first broken version (gap, altered row, broken link, missing newest versions, unrecorded change)';
+    'Recomputes the hash chain of ff.versions and checks that the configuration rows and segment key lists are what it records; names the first broken version (gap, altered row, broken link, missing newest versions, unrecorded change)';
 REVOKE ALL ON FUNCTION ff.verify_history() FROM PUBLIC;
 
 -- ---- comments
