@@ -75,6 +75,7 @@ else
 fi
 # a pg_cron job applies the scheduled changes that are due, every minute
 "${PSQL[@]}" -d "$DB" >/dev/null <<'SQL'
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 SELECT cron.schedule('ff-scheduled-changes', '* * * * *', 'SELECT ff.run_scheduled_changes()');
 SQL

@@ -50,6 +50,10 @@ SELECT environment, required_approvals, approver_roles, set_by
   FROM ff.require_approvals('appr', 2, '{regress_ff_appr_leads, regress_ff_appr_leads}');
 -- the environment keeps its protection while the rule exists
 SELECT ff.unprotect_environment('appr');
+-- (1.22) and deleting it names the rule first in its HINT
+\set VERBOSITY default
+SELECT ff.delete_environment('appr', force => true);
+\set VERBOSITY terse
 
 -- ---- direct writes: refused for everyone but ff administrators
 

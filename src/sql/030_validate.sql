@@ -1076,9 +1076,14 @@ BEGIN
                       HINT = 'Make another environment the default first: SELECT ff.set_default_environment(''name'');';
         END IF;
         IF OLD.protected THEN
+            -- (1.22) with an approval rule, which keeps it protected, the
+            -- rule goes first
             RAISE EXCEPTION 'cannot delete environment "%": it is protected', OLD.name
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = format('Unprotect it first: UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name);
+                      HINT = CASE WHEN ff._approvals_required(OLD.name) > 0
+                                  THEN format('Remove its approval rule, then unprotect it: SELECT ff.require_approvals(%L, 0); UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name, OLD.name)
+                                  ELSE format('Unprotect it first: UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name)
+                             END;
         END IF;
         SELECT count(*) INTO nflags FROM ff.flags AS f WHERE f.environment = OLD.name;
         SELECT count(*) INTO nsegs FROM ff.segments AS s WHERE s.environment = OLD.name;

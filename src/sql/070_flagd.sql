@@ -107,7 +107,7 @@ BEGIN
     IF flags IS NULL THEN
         RAISE EXCEPTION 'invalid flagd document: $.flags is missing'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
+                  HINT = 'The document needs "flags": an object mapping flag keys to flag definitions, or an array of flag definitions that each have a "key".';
     ELSIF jsonb_typeof(flags) = 'array' THEN
         IF EXISTS (SELECT 1 FROM jsonb_array_elements(flags) AS a
                     WHERE jsonb_typeof(a) <> 'object' OR jsonb_typeof(a -> 'key') IS DISTINCT FROM 'string') THEN
@@ -127,9 +127,9 @@ BEGIN
         SELECT json_object_agg(a ->> 'key', a - 'key')::jsonb INTO flags FROM jsonb_array_elements(flags) AS a;
         flags := COALESCE(flags, '{}');
     ELSIF jsonb_typeof(flags) <> 'object' THEN
-        RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object', jsonb_typeof(flags)
+        RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object or an array', jsonb_typeof(flags)
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The document needs a "flags" object mapping flag keys to flag definitions.';
+                  HINT = 'The document needs "flags": an object mapping flag keys to flag definitions, or an array of flag definitions that each have a "key".';
     END IF;
 
     -- shared rules; here and below, an optional member that is JSON null is absent

@@ -13,8 +13,15 @@
 --     the list the history replays, with the statement's change applied (a
 --     size below zero before).
 --   * ff.verify_history also checks every segment's key list against the
---     size and digest its latest KEYS version records: a list changed
---     without being recorded, or its newest KEYS versions deleted, are named.
+--     list its history replays (ff._history_keys_at): a list changed
+--     without being recorded, or its newest KEYS versions deleted, are
+--     named, with the first key that differs.
+-- And two hints (found by a walk through the README):
+--   * ff._validate_environment: deleting a protected environment that has an
+--     approval rule says to remove the rule first (unprotecting it alone is
+--     refused while the rule exists);
+--   * ff.import_flagd: a "flags" member of the wrong type is told that the
+--     array form is accepted too.
 -- Same signatures, same privileges; nothing to wait for.
 
 \echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.22'" to load this file. \quit
@@ -288,3 +295,289 @@ END;
 $$;
 COMMENT ON FUNCTION ff.verify_history() IS
     'Recomputes the hash chain of ff.versions and checks that the configuration rows and segment key lists are what it records; names the first broken version (gap, altered row, broken link, missing newest versions, unrecorded change)';
+
+CREATE OR REPLACE FUNCTION ff._validate_environment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seed        ff.environments;
+    nflags      bigint;
+    nsegs       bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.is_default THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it is the default environment', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Functions called without an environment, and ff.environment = '''', use the default environment.',
+                      HINT = 'Make another environment the default first: SELECT ff.set_default_environment(''name'');';
+        END IF;
+        IF OLD.protected THEN
+            -- (1.22) with an approval rule, which keeps it protected, the
+            -- rule goes first
+            RAISE EXCEPTION 'cannot delete environment "%": it is protected', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = CASE WHEN ff._approvals_required(OLD.name) > 0
+                                  THEN format('Remove its approval rule, then unprotect it: SELECT ff.require_approvals(%L, 0); UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name, OLD.name)
+                                  ELSE format('Unprotect it first: UPDATE ff.environments SET protected = false WHERE name = %L;', OLD.name)
+                             END;
+        END IF;
+        SELECT count(*) INTO nflags FROM ff.flags AS f WHERE f.environment = OLD.name;
+        SELECT count(*) INTO nsegs FROM ff.segments AS s WHERE s.environment = OLD.name;
+        IF nflags > 0 OR nsegs > 0 THEN
+            RAISE EXCEPTION 'cannot delete environment "%": it still has % flag(s) and % segment(s)', OLD.name, nflags, nsegs
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Delete them first, or use SELECT ff.delete_environment(%L, force => true);', OLD.name);
+        END IF;
+        RETURN OLD;
+    END IF;
+
+    IF TG_OP = 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
+        PERFORM ff._check_name('environment name', NEW.name);
+    END IF;
+
+    -- A dump of the configuration tables contains the "development" row;
+    -- restoring it into a fresh CREATE EXTENSION, whose untouched
+    -- "development" row is already there, takes the row over instead of
+    -- failing with a duplicate key.  (1.18) So does, during a restore, the
+    -- default environment of a database whose "development" was renamed or
+    -- deleted: the untouched row becomes it, and no "development" the
+    -- source did not have is left behind, demoted by a version the source
+    -- did not record.  The row takes every column of the restored one, its
+    -- stamp included, so that the history trigger finds it in sync with
+    -- the restored history and records nothing.
+    IF TG_OP = 'INSERT' THEN
+        SELECT * INTO seed FROM ff.environments AS e WHERE e.name = NEW.name;
+        IF NOT FOUND AND NEW.is_default AND ff._restoring() THEN
+            SELECT * INTO seed FROM ff.environments AS e WHERE e.is_default;
+        END IF;
+        IF FOUND AND ff._environment_is_pristine_seed(seed) THEN
+            IF NEW.is_default THEN
+                UPDATE ff.environments SET is_default = false
+                 WHERE is_default AND name <> seed.name;
+            END IF;
+            IF seed.name <> NEW.name THEN
+                PERFORM ff._check_name('environment name', NEW.name);
+            END IF;
+            PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
+            UPDATE ff.environments
+               SET name = NEW.name, is_default = NEW.is_default, protected = NEW.protected,
+                   allowed_roles = NEW.allowed_roles,
+                   metadata = NEW.metadata, description = NEW.description,
+                   created_at = NEW.created_at, updated_at = NEW.updated_at,
+                   version = CASE WHEN seed.name <> NEW.name THEN NEW.version ELSE version END
+             WHERE name = seed.name;
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- (1.17) a NULL name is left to the history trigger's 23502, which
+    -- names the row; it met the rename check first
+    IF TG_OP = 'UPDATE' AND NEW.name IS DISTINCT FROM OLD.name AND NEW.name IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = OLD.name)
+           OR EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = OLD.name) THEN
+            RAISE EXCEPTION 'cannot rename environment "%" to "%": it has flags or segments', OLD.name, NEW.name
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Copy it with SELECT ff.copy_environment(%L, %L); and then delete the old one.',
+                                    OLD.name, NEW.name);
+        END IF;
+    END IF;
+
+    IF TG_OP = 'INSERT' OR NEW.metadata IS DISTINCT FROM OLD.metadata THEN
+        PERFORM ff._check_metadata(NEW.metadata, format('environment "%s"', NEW.name));
+    END IF;
+
+    -- at most one default: making an environment the default demotes the
+    -- previous one
+    IF NEW.is_default AND (TG_OP = 'INSERT' OR NOT OLD.is_default) THEN
+        UPDATE ff.environments SET is_default = false
+         WHERE is_default AND name IS DISTINCT FROM NEW.name;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION ff._validate_environment() IS
+'Trigger function of ff_10_validate_environments: name rule, flat metadata, one default, protected deletes';
+
+CREATE OR REPLACE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(import_flagd.environment);
+    flags       jsonb;
+    evaluators  jsonb;
+    fl          record;
+    f           jsonb;
+    fpath       text;
+    dv          text;
+    tg          jsonb;
+    md          jsonb;
+    vr          jsonb;
+    set_md      jsonb;
+    parsed      jsonb[] := '{}';
+    written     integer := 0;
+    n           integer;
+    old_types   jsonb;
+    new_type    text;
+BEGIN
+    IF document IS NULL OR jsonb_typeof(document) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: the document is %',
+            CASE WHEN document IS NULL THEN 'NULL' ELSE 'a JSON ' || jsonb_typeof(document) || ', not an object' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A flagd document is an object such as {"flags": {"my-flag": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}}}.';
+    END IF;
+
+    -- flags: the map form, or the flagd daemon's array form
+    flags := document -> 'flags';
+    IF flags IS NULL THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is missing'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs "flags": an object mapping flag keys to flag definitions, or an array of flag definitions that each have a "key".';
+    ELSIF jsonb_typeof(flags) = 'array' THEN
+        IF EXISTS (SELECT 1 FROM jsonb_array_elements(flags) AS a
+                    WHERE jsonb_typeof(a) <> 'object' OR jsonb_typeof(a -> 'key') IS DISTINCT FROM 'string') THEN
+            RAISE EXCEPTION 'invalid flagd document: $.flags is an array whose elements are not all objects with a string "key"'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use the map form {"flags": {"my-flag": {...}}}, or give every flag object a "key".';
+        END IF;
+        SELECT k INTO fpath FROM (SELECT a ->> 'key' AS k FROM jsonb_array_elements(flags) AS a) AS x
+         GROUP BY k HAVING count(*) > 1 ORDER BY k LIMIT 1;
+        IF fpath IS NOT NULL THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is defined more than once in $.flags', fpath
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Flag keys are unique within a document.';
+        END IF;
+        -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
+        -- quadratic in the size of a large value (a flag with a long list)
+        SELECT json_object_agg(a ->> 'key', a - 'key')::jsonb INTO flags FROM jsonb_array_elements(flags) AS a;
+        flags := COALESCE(flags, '{}');
+    ELSIF jsonb_typeof(flags) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object or an array', jsonb_typeof(flags)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs "flags": an object mapping flag keys to flag definitions, or an array of flag definitions that each have a "key".';
+    END IF;
+
+    -- shared rules; here and below, an optional member that is JSON null is absent
+    evaluators := NULLIF(document -> '$evaluators', 'null');
+    IF evaluators IS NOT NULL AND jsonb_typeof(evaluators) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $."$evaluators" is a JSON %, not an object', jsonb_typeof(evaluators)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '"$evaluators" maps names to JSON Logic rules that flags reference with {"$ref": "name"}.';
+    END IF;
+    -- flag-set metadata
+    set_md := NULLIF(document -> 'metadata', 'null');
+    IF set_md IS NOT NULL THEN
+        PERFORM ff._check_metadata(set_md, 'the flag set of the document', '$.metadata');
+    END IF;
+
+    -- check the shape of every flag before writing anything
+    FOR fl IN SELECT e.key, e.value FROM jsonb_each(flags) AS e ORDER BY e.key LOOP
+        f := fl.value;
+        fpath := ff._json_path_member('$.flags', fl.key);
+        IF jsonb_typeof(f) <> 'object' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is a JSON %, not an object', fl.key, jsonb_typeof(f)
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'A flag is an object with "state", "variants" and optionally "defaultVariant", "targeting" and "metadata".';
+        END IF;
+        IF NOT f ? 'state' OR NOT f ? 'variants' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has no "%"', fl.key,
+                CASE WHEN NOT f ? 'state' THEN 'state' ELSE 'variants' END
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'Every flag needs "state" ("ENABLED" or "DISABLED") and "variants".';
+        END IF;
+        IF jsonb_typeof(f -> 'state') <> 'string' OR (f ->> 'state') NOT IN ('ENABLED', 'DISABLED') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has state %', fl.key, (f -> 'state')::text
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.state.', fpath),
+                      HINT = 'The state is "ENABLED" or "DISABLED".';
+        END IF;
+        IF f ? 'defaultVariant' AND jsonb_typeof(f -> 'defaultVariant') NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has a defaultVariant that is a JSON %', fl.key,
+                jsonb_typeof(f -> 'defaultVariant')
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.defaultVariant.', fpath),
+                      HINT = 'defaultVariant is the name of a variant, or null.';
+        END IF;
+        -- (1.20) "" is no default variant, as flagd reads it (no variant
+        -- may have an empty name)
+        dv := NULLIF(f ->> 'defaultVariant', '');
+        tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
+        md := COALESCE(NULLIF(f -> 'metadata', 'null'), '{}');
+        -- (1.20) {"$ref": name} inside a variant's value is replaced too, as
+        -- flagd replaces it anywhere in the document; variants nested too
+        -- deep to walk for it (rules stop at 256 levels) are left as written
+        vr := f -> 'variants';
+        IF evaluators IS NOT NULL AND strpos(vr::text, '"$ref"') > 0 THEN
+            BEGIN
+                vr := ff._flagd_resolve_refs(vr, evaluators, fl.key, fpath || '.variants');
+            EXCEPTION WHEN invalid_parameter_value OR statement_too_complex THEN
+                vr := f -> 'variants';
+            END;
+        END IF;
+        -- appended in place (a jsonb array would be copied for every flag)
+        parsed := array_append(parsed, jsonb_build_object(
+            'key', fl.key, 'state', f -> 'state', 'variants', vr,
+            'defaultVariant', dv, 'targeting', tg, 'metadata', md));
+    END LOOP;
+
+    -- the history's writer lock first (1.20), so that the types read next
+    -- are not changed by a concurrent writer before this one writes
+    UPDATE ff.flags AS t SET key = t.key WHERE false;
+    -- the types of the flags the document changes (1.11: a document whose
+    -- variants have another type changes the flag's type, as flagd loads
+    -- it, with a WARNING instead of silently)
+    SELECT jsonb_object_agg(t.key, t.flag_type) INTO old_types
+      FROM ff.flags AS t WHERE t.environment = env AND flags ? t.key;
+
+    -- write: unchanged flags are left alone (no new version, no history)
+    FOREACH f IN ARRAY parsed LOOP
+        tg := f -> 'targeting';
+        IF tg = 'null'::jsonb OR tg = '{}'::jsonb THEN
+            tg := NULL;
+        END IF;
+        new_type := NULL;
+        INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
+        VALUES (env, f ->> 'key', f ->> 'state', f -> 'variants', f ->> 'defaultVariant', tg, f -> 'metadata')
+        ON CONFLICT (environment, key) DO UPDATE
+           SET state = EXCLUDED.state, variants = EXCLUDED.variants,
+               flag_type = CASE WHEN t.variants = EXCLUDED.variants THEN t.flag_type END,
+               default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+               metadata = EXCLUDED.metadata
+         -- compared as text (1.20): jsonb equality takes 10 and 10.0 for
+         -- one value, and a document that only respells a number was
+         -- skipped, so the flag kept the old spelling
+         WHERE (t.state, t.variants::text, t.default_variant, t.targeting::text, t.metadata::text)
+               IS DISTINCT FROM
+               (EXCLUDED.state, EXCLUDED.variants::text, EXCLUDED.default_variant, EXCLUDED.targeting::text,
+                EXCLUDED.metadata::text)
+        RETURNING t.flag_type INTO new_type;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+        IF n > 0 AND old_types ? (f ->> 'key') AND new_type IS DISTINCT FROM (old_types ->> (f ->> 'key')) THEN
+            RAISE WARNING 'flag "%" in environment "%" changes type from % to %',
+                f ->> 'key', env, old_types ->> (f ->> 'key'), new_type
+                USING DETAIL = pg_catalog.format('The document''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',
+                                                 new_type, old_types ->> (f ->> 'key')),
+                      HINT = 'flagd loads a document so; if the change is a mistake, import the flag with variants of the old type.';
+        END IF;
+    END LOOP;
+
+    IF replace THEN
+        DELETE FROM ff.flags AS t WHERE t.environment = env AND NOT flags ? t.key;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+    END IF;
+
+    IF set_md IS NOT NULL THEN
+        UPDATE ff.environments AS e SET metadata = set_md
+         WHERE e.name = env AND e.metadata IS DISTINCT FROM set_md;
+    END IF;
+    RETURN written;
+END;
+$$;
+COMMENT ON FUNCTION ff.import_flagd(jsonb, text, boolean) IS
+'Loads a flagd flag-definition document into an environment atomically ($ref resolved, metadata = flag-set metadata); replace => true deletes the environment''s flags absent from the document; returns the number of flags created, changed or deleted';
