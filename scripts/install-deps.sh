@@ -18,6 +18,7 @@ PACKAGES=(
     libtap-parser-sourcehandler-pgtap-perl
     postgresql-15-cron
     libipc-run-perl                     # PostgreSQL::Test::Cluster TAP tests
+    gdb                                 # test/t/025: holds a standby's replay
 )
 
 SUDO=

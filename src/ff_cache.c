@@ -56,6 +56,8 @@
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlogrecovery.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
@@ -172,6 +174,9 @@ typedef struct FFCacheGen
 	Oid			filenodes[FF_NUM_TABLES];	/* see FFCacheCheckRelations */
 	TransactionId built_xmin;	/* xmin of the snapshot it was first loaded
 								 * with (FFCacheCheckRelations) */
+	int64		standby_version;	/* on a hot standby, the newest
+									 * configuration version its snapshot
+									 * saw (FFCacheStandbyCatchUp) */
 	FFStrMap	envs;			/* name -> FFCacheEnv, or FFMissingEnv */
 	int			nmissing;		/* names remembered as missing */
 	FFSuggestionMemo env_suggestions;	/* FFCacheSuggestEnvironment's
@@ -264,7 +269,9 @@ static int	FFWriteLevelsSize = 0;
  * synchronous standby makes no reader rebuild at every statement.  With
  * more than one under way (two subscriptions' apply workers), the next
  * statement rebuilds.  Prepared transactions are not counted: COMMIT
- * PREPARED runs in a session that did not write.
+ * PREPARED runs in a session that did not write.  On a hot standby no
+ * session writes, and replay makes commits visible before their
+ * invalidations: FFCacheStandbyCatchUp closes that window.
  */
 #define FF_COMMIT_SLOTS 64
 
@@ -1244,6 +1251,96 @@ FFTakeLoadSnapshot(uint32 *done, uint64 *started)
 }
 
 /*
+ * FFCacheStandbyVersion returns the newest configuration version
+ * (ff.versions) that the statement's snapshot sees, 0 for none, -1 if the
+ * table is not there: one backward step of a scan of its primary key.
+ */
+static int64
+FFCacheStandbyVersion(FFCacheGen *gen)
+{
+	Oid			relid;
+	Oid			pkindex;
+	Relation	rel;
+	Relation	idx;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int64		version = 0;
+
+	relid = get_relname_relid("versions", get_rel_namespace(gen->relids[FF_TABLE_FLAGS]));
+	if (!OidIsValid(relid))
+		return -1;
+	rel = table_open(relid, AccessShareLock);
+	pkindex = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pkindex))
+	{
+		table_close(rel, AccessShareLock);
+		return -1;
+	}
+	idx = index_open(pkindex, AccessShareLock);
+	scan = systable_beginscan_ordered(rel, idx, &FFLoadSnapshotData, 0, NULL);
+	tup = systable_getnext_ordered(scan, BackwardScanDirection);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, idx->rd_index->indkey.values[0],
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = DatumGetInt64(d);
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * FFCacheStandbyCatchUp closes, on a hot standby, the window the commit
+ * counters (FFCacheCommits) close on a primary, where no session of the
+ * standby writes: replaying a commit makes it visible before it queues the
+ * commit's invalidations, so a statement whose snapshot (just taken,
+ * FFLoadSnapshotData) sees a configuration change may find no
+ * invalidation yet.  When no WAL record is being replayed (the end of the
+ * last one replayed is the end of the one being replayed), every commit the
+ * snapshot sees has queued its invalidations: they are processed now.
+ * While one is being replayed, it may be such a commit: the newest version
+ * in ff.versions the snapshot sees tells whether the generation lacks a
+ * change (every configuration change writes one; one written with
+ * session_replication_role = replica does not, and is only seen with its
+ * invalidation).  Returns true when something was invalidated, so that
+ * the caller takes its snapshot again, after the invalidations it
+ * processed.
+ */
+static bool
+FFCacheStandbyCatchUp(void)
+{
+	XLogRecPtr	replayed;
+	XLogRecPtr	replaying;
+	uint64		invals = FFInvalCount;
+	uint64		epoch = FFKeysEpoch;
+
+	if (likely(!RecoveryInProgress()) || FFCurrentGen == NULL || !FFCacheValid)
+		return false;
+	/* the last one replayed first: then one that began before is done */
+	replayed = GetXLogReplayRecPtr(NULL);
+	replaying = GetCurrentReplayRecPtr(NULL);
+	if (replayed == replaying)
+	{
+		AcceptInvalidationMessages();
+		FFCacheCheckRelations();
+		FFCacheCheckSignal();
+	}
+	else if (FFCurrentGen->standby_version >= 0 &&
+			 FFCacheStandbyVersion(FFCurrentGen) > FFCurrentGen->standby_version)
+	{
+		FFCacheValid = false;
+		FFInvalCount++;
+		FFKeysEpoch++;
+	}
+	return !FFCacheValid || FFInvalCount != invals || FFKeysEpoch != epoch;
+}
+
+/*
  * FFCacheAcquire returns the generation to use for the current statement:
  * the current one if it is valid or already used by this statement, else
  * a new one.  A statement keeps the generation of its first evaluation, so
@@ -1286,7 +1383,10 @@ FFCacheAcquire(void)
 	{
 		uint64		started;
 
-		FFTakeLoadSnapshot(&commits_done, &started);
+		/* on a hot standby, again after the invalidations it caught up on */
+		do
+			FFTakeLoadSnapshot(&commits_done, &started);
+		while (FFCacheStandbyCatchUp());
 		commits_started = (uint32) (started >> 32);
 		commit_last = (TransactionId) started;
 		/* one under way: the last one counted, whose id came with it */
@@ -1333,10 +1433,14 @@ FFCacheAcquire(void)
 	 * it sees has normally invalidated the cache already.  PostgreSQL makes
 	 * a commit visible just before it sends the invalidations, the same
 	 * short window its own catalog caches have; with the library preloaded,
-	 * the commit counters close it (FFCacheCommits).
+	 * the commit counters close it (FFCacheCommits), and on a hot standby,
+	 * where replay does the same, FFCacheStandbyCatchUp.
 	 */
 	if (rebuilt)
+	{
 		gen->built_xmin = FFLoadSnapshotData.xmin;
+		gen->standby_version = RecoveryInProgress() ? FFCacheStandbyVersion(gen) : -1;
+	}
 	return gen;
 }
 
