@@ -68,6 +68,7 @@
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
@@ -174,9 +175,10 @@ typedef struct FFCacheGen
 	Oid			filenodes[FF_NUM_TABLES];	/* see FFCacheCheckRelations */
 	TransactionId built_xmin;	/* xmin of the snapshot it was first loaded
 								 * with (FFCacheCheckRelations) */
-	int64		standby_version;	/* on a hot standby, the newest
-									 * configuration version its snapshot
-									 * saw (FFCacheStandbyCatchUp) */
+	int64		standby_version;	/* built on a hot standby: the newest
+									 * configuration version seen
+									 * (FFCacheStandbyCatchUp), -2 unknown;
+									 * -1 built on a primary */
 	FFStrMap	envs;			/* name -> FFCacheEnv, or FFMissingEnv */
 	int			nmissing;		/* names remembered as missing */
 	FFSuggestionMemo env_suggestions;	/* FFCacheSuggestEnvironment's
@@ -1252,11 +1254,15 @@ FFTakeLoadSnapshot(uint32 *done, uint64 *started)
 
 /*
  * FFCacheStandbyVersion returns the newest configuration version
- * (ff.versions) that the statement's snapshot sees, 0 for none, -1 if the
- * table is not there: one backward step of a scan of its primary key.
+ * (ff.versions) that the statement's snapshot sees, 0 for none, and sets
+ * *keys when one of the versions after since changed a key list: a
+ * backward scan of its primary key down to since.  Returns -1 when it
+ * cannot tell: no ff.versions, or a lock on it that the startup process
+ * holds (a replayed ALTER, VACUUM FULL or TRUNCATE), which an evaluation
+ * does not wait for.
  */
 static int64
-FFCacheStandbyVersion(FFCacheGen *gen)
+FFCacheStandbyVersion(FFCacheGen *gen, int64 since, bool *keys)
 {
 	Oid			relid;
 	Oid			pkindex;
@@ -1264,34 +1270,52 @@ FFCacheStandbyVersion(FFCacheGen *gen)
 	Relation	idx;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	int64		version = 0;
+	AttrNumber	opatt;
+	int64		newest = 0;
 
+	*keys = false;
 	relid = get_relname_relid("versions", get_rel_namespace(gen->relids[FF_TABLE_FLAGS]));
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || !ConditionalLockRelationOid(relid, AccessShareLock))
 		return -1;
-	rel = table_open(relid, AccessShareLock);
+	rel = table_open(relid, NoLock);
 	pkindex = RelationGetPrimaryKeyIndex(rel);
-	if (!OidIsValid(pkindex))
+	opatt = get_attnum(relid, "operation");
+	if (!OidIsValid(pkindex) || opatt == InvalidAttrNumber ||
+		!ConditionalLockRelationOid(pkindex, AccessShareLock))
 	{
 		table_close(rel, AccessShareLock);
 		return -1;
 	}
-	idx = index_open(pkindex, AccessShareLock);
+	idx = index_open(pkindex, NoLock);
 	scan = systable_beginscan_ordered(rel, idx, &FFLoadSnapshotData, 0, NULL);
-	tup = systable_getnext_ordered(scan, BackwardScanDirection);
-	if (HeapTupleIsValid(tup))
+	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, BackwardScanDirection)))
 	{
 		bool		isnull;
 		Datum		d = heap_getattr(tup, idx->rd_index->indkey.values[0],
 									 RelationGetDescr(rel), &isnull);
+		int64		version = isnull ? 0 : DatumGetInt64(d);
 
+		if (newest == 0)
+			newest = version;
+		if (since < 0 || version <= since)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		d = heap_getattr(tup, opatt, RelationGetDescr(rel), &isnull);
 		if (!isnull)
-			version = DatumGetInt64(d);
+		{
+			text	   *op = DatumGetTextPP(d);
+
+			if (VARSIZE_ANY_EXHDR(op) == 4 && memcmp(VARDATA_ANY(op), "KEYS", 4) == 0)
+			{
+				*keys = true;
+				break;
+			}
+		}
 	}
 	systable_endscan_ordered(scan);
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);
-	return version;
+	return newest;
 }
 
 /*
@@ -1305,21 +1329,25 @@ FFCacheStandbyVersion(FFCacheGen *gen)
  * snapshot sees has queued its invalidations: they are processed now.
  * While one is being replayed, it may be such a commit: the newest version
  * in ff.versions the snapshot sees tells whether the generation lacks a
- * change (every configuration change writes one; one written with
+ * change, and whether it changed a key list, which the kept lists
+ * (FFKeyStore) must know even when the generation is already invalid
+ * (every configuration change writes a version; one written with
  * session_replication_role = replica does not, and is only seen with its
- * invalidation).  Returns true when something was invalidated, so that
- * the caller takes its snapshot again, after the invalidations it
- * processed.
+ * invalidation).  It runs for a generation built during recovery, so also
+ * for a statement that straddles the promotion (after it, both positions
+ * are equal).  Returns true when something was invalidated, so that the
+ * caller takes its snapshot again, after the invalidations it processed.
  */
 static bool
 FFCacheStandbyCatchUp(void)
 {
+	FFCacheGen *gen = FFCurrentGen;
 	XLogRecPtr	replayed;
 	XLogRecPtr	replaying;
 	uint64		invals = FFInvalCount;
 	uint64		epoch = FFKeysEpoch;
 
-	if (likely(!RecoveryInProgress()) || FFCurrentGen == NULL || !FFCacheValid)
+	if (likely(gen == NULL || gen->standby_version == -1))
 		return false;
 	/* the last one replayed first: then one that began before is done */
 	replayed = GetXLogReplayRecPtr(NULL);
@@ -1330,14 +1358,27 @@ FFCacheStandbyCatchUp(void)
 		FFCacheCheckRelations();
 		FFCacheCheckSignal();
 	}
-	else if (FFCurrentGen->standby_version >= 0 &&
-			 FFCacheStandbyVersion(FFCurrentGen) > FFCurrentGen->standby_version)
+	else
 	{
-		FFCacheValid = false;
-		FFInvalCount++;
-		FFKeysEpoch++;
+		bool		keys;
+		int64		newest = FFCacheStandbyVersion(gen, gen->standby_version, &keys);
+
+		if (gen->standby_version == -2)
+			gen->standby_version = newest >= 0 ? newest : -2;	/* a baseline */
+		else if (newest > gen->standby_version)
+		{
+			/* seen: the next round compares with it */
+			gen->standby_version = newest;
+			if (FFCacheValid)
+			{
+				FFCacheValid = false;
+				FFInvalCount++;
+			}
+			if (keys)
+				FFKeysEpoch++;
+		}
 	}
-	return !FFCacheValid || FFInvalCount != invals || FFKeysEpoch != epoch;
+	return FFInvalCount != invals || FFKeysEpoch != epoch;
 }
 
 /*
@@ -1438,8 +1479,17 @@ FFCacheAcquire(void)
 	 */
 	if (rebuilt)
 	{
+		bool		keys;
+
 		gen->built_xmin = FFLoadSnapshotData.xmin;
-		gen->standby_version = RecoveryInProgress() ? FFCacheStandbyVersion(gen) : -1;
+		gen->standby_version = -1;
+		if (RecoveryInProgress())
+		{
+			/* -2: built in recovery, version unknown (a lock not granted) */
+			gen->standby_version = FFCacheStandbyVersion(gen, -1, &keys);
+			if (gen->standby_version < 0)
+				gen->standby_version = -2;
+		}
 	}
 	return gen;
 }

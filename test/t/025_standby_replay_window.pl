@@ -9,7 +9,8 @@
 # the standby's startup process at ProcessCommittedInvalidationMessages with
 # gdb, so that the window stays open, and checks in one statement that the
 # row and the evaluation agree: a flag's default variant, and a key removed
-# from a segment whose list the backend keeps across generations.  Skipped without gdb, or where gdb may not attach.
+# from a segment whose list the backend keeps across generations (also
+# when the cache is already invalid at the statement's start).  Skipped without gdb, or where gdb may not attach.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -131,6 +132,21 @@ $h->finish;
 $primary->wait_for_catchup($standby, 'replay');
 is($session->query_safe(q{SELECT ff.get_bool('wk', '{"targetingKey": "k3"}', true)}), 'f',
     'after the invalidation too');
+
+# a flag change replayed while the session was idle (its cache is invalid
+# when the next statement starts), then a key added, held: the kept list
+# must not serve the statement that sees the key
+$primary->safe_psql('postgres', q{SELECT ff.set_default_variant('w', 'small')});
+$primary->wait_for_catchup($standby, 'replay');
+($h, $log) = hold_replay(8);
+$primary->safe_psql('postgres', q{SELECT ff.add_segment_keys('ws', '{zz1}')});
+$row = in_window(q{SELECT EXISTS (SELECT 1 FROM ff.segment_keys WHERE targeting_key = 'zz1'),
+                          ff.get_bool('wk', '{"targetingKey": "zz1"}', false), ff.get_int('w', '{}', -1)},
+                 't', $log);
+is($row, 't|t|1',
+    'after an invalidation already queued, a key added that the statement sees is in the kept list too');
+$h->finish;
+$primary->wait_for_catchup($standby, 'replay');
 
 $session->quit;
 $standby->stop;
