@@ -1253,6 +1253,19 @@ FFTakeLoadSnapshot(uint32 *done, uint64 *started)
 }
 
 /*
+ * FFCacheProcessInvalidations processes the pending invalidations and the
+ * checks they leave for the next statement (FFCacheCheckRelations,
+ * FFCacheCheckSignal).
+ */
+static void
+FFCacheProcessInvalidations(void)
+{
+	AcceptInvalidationMessages();
+	FFCacheCheckRelations();
+	FFCacheCheckSignal();
+}
+
+/*
  * FFCacheStandbyVersion returns the newest configuration version
  * (ff.versions) that the statement's snapshot sees, 0 for none, and sets
  * *keys when one of the versions after since changed a key list: a
@@ -1353,11 +1366,7 @@ FFCacheStandbyCatchUp(void)
 	replayed = GetXLogReplayRecPtr(NULL);
 	replaying = GetCurrentReplayRecPtr(NULL);
 	if (replayed == replaying)
-	{
-		AcceptInvalidationMessages();
-		FFCacheCheckRelations();
-		FFCacheCheckSignal();
-	}
+		FFCacheProcessInvalidations();
 	else
 	{
 		bool		keys;
@@ -1408,9 +1417,7 @@ FFCacheAcquire(void)
 		return gen;
 	FFCacheSubAborted = false;
 
-	AcceptInvalidationMessages();
-	FFCacheCheckRelations();
-	FFCacheCheckSignal();
+	FFCacheProcessInvalidations();
 
 	gen = FFCurrentGen;
 
