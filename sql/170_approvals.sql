@@ -298,6 +298,27 @@ ROLLBACK;
 \! sed -E -e 's/PID [0-9]+/PID <pid>/' -e 's/"id": [0-9]+/"id": <id>/' results/170_approvals.notifications
 UNLISTEN ff_change_requests;
 SELECT count(*) AS still_open FROM ff.open_change_requests WHERE comment = 'notify';
+-- (1.23) check_function_bodies = off is the pg_dump leniency of the
+-- extension's owner only: reviewers and administrators who set it still
+-- notify (the request functions run as the owner, so 1.22 took their
+-- writes for a restore's and skipped the guard and its NOTIFY)
+\c - regress_ff_appr_dev
+SELECT id AS notify_id FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr', comment => 'cfb') \gset
+\c - postgres
+LISTEN ff_change_requests;
+\o results/170_approvals.notifications
+SET check_function_bodies = off;
+SET ROLE regress_ff_appr_lead1;
+SELECT status FROM ff.approve_change(:notify_id, 'cfb');
+RESET ROLE;
+SET ROLE regress_ff_appr_admin;
+SELECT status FROM ff.withdraw_change(:notify_id);
+RESET ROLE;
+RESET check_function_bodies;
+\o
+\! sed -E -e 's/PID [0-9]+/PID <pid>/' -e 's/"id": [0-9]+/"id": <id>/' results/170_approvals.notifications
+UNLISTEN ff_change_requests;
+SELECT status, count(*) FROM ff.change_requests WHERE comment = 'cfb' GROUP BY status ORDER BY status;
 
 -- ---- (1.17) with a rule, the members of the allowed roles no longer cancel
 -- an administrator's scheduled change (a cancellation is a change too);

@@ -6,7 +6,8 @@
 -- ff.json_logic / ff.bucket: a clear ERROR or a defined result).
 --
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS feature_flags;
+DROP EXTENSION IF EXISTS feature_flags CASCADE;
+CREATE EXTENSION feature_flags;
 \set SHOW_CONTEXT never
 
 -- pg_temp.try runs one statement and reports its SQLSTATE and message

@@ -14,6 +14,17 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION feature_flags" to load this file. \quit
 
+-- Bind every name in this script to pg_catalog (and the ff names, which are
+-- always written out).  Views and SQL-standard function bodies resolve their
+-- functions and operators now, when the extension is created, and the
+-- search_path CREATE EXTENSION sets starts with the schema it is run from,
+-- usually public, where the database owner may create functions: a
+-- public.format(text, text, text) would beat pg_catalog's variadic format and
+-- run with the rights of whoever calls the ff function (1.23).  SET LOCAL: the
+-- setting ends with the script (a plain SET would outlive it, in the session
+-- that created the extension).
+SET LOCAL search_path = pg_catalog, pg_temp;
+
 -- The evaluator works on UTF-8 text: fractional and ff.bucket hash the
 -- UTF-8 bytes of a key (as flagd does), substr counts characters.  This
 -- script is ASCII, so this check runs in any database encoding.  SQL_ASCII

@@ -738,7 +738,7 @@ COMMENT ON FUNCTION ff._history_keys_needed(text, text, bigint, bigint, boolean)
 --   (1.10: instead of jsonb's bare 54000 after the work)
 CREATE FUNCTION ff._history_keys_too_large(environment text, segment text, keys bigint, key_bytes bigint)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN

@@ -113,12 +113,12 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE
     WHEN name IS NULL OR name !~ ff._name_pattern() THEN
-        format('No %s can be named so: %s starts with a letter or digit, followed by at most 199 letters, digits, ".", "_", ":" or "-".',
+        pg_catalog.format('No %s can be named so: %s starts with a letter or digit, followed by at most 199 letters, digits, ".", "_", ":" or "-".',
                kind, CASE kind WHEN 'flag' THEN 'a flag key' WHEN 'environment' THEN 'an environment name'
                                ELSE 'a ' || kind || ' name' END)
     WHEN kind = 'environment' OR environment IS NULL THEN
-        format('Create it with SELECT ff.create_%s(%L);', kind, name)
-    ELSE format('Create it with SELECT ff.create_%s(%L, environment => %L);', kind, name, environment)
+        pg_catalog.format('Create it with SELECT ff.create_%s(%L);', kind, name)
+    ELSE pg_catalog.format('Create it with SELECT ff.create_%s(%L, environment => %L);', kind, name, environment)
 END;
 
 COMMENT ON FUNCTION ff._create_hint(text, text, text) IS
@@ -133,16 +133,24 @@ COMMENT ON FUNCTION ff._create_hint(text, text, text) IS
 -- extension anyway -- a superuser, or a member of the role that owns schema
 -- ff (the extension's owner) -- gets the restore's leniency (1.8; before,
 -- an editor could store segment cycles and dangling references with it).
+-- Both the current user and the session's role (SET ROLE, else the session
+-- user) must be such a role: inside a SECURITY DEFINER function the current
+-- user is the owner whoever called it (1.23; before, a reviewer who set
+-- check_function_bodies = off approved a change request without its NOTIFY).
 CREATE FUNCTION ff._restoring()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN pg_catalog.current_setting('check_function_bodies') = 'off'
    AND pg_catalog.pg_has_role(CURRENT_USER,
                               (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff'),
+                              'MEMBER')
+   AND pg_catalog.pg_has_role(CASE WHEN pg_catalog.current_setting('role') = 'none' THEN SESSION_USER
+                                   ELSE pg_catalog.current_setting('role')::name END,
+                              (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff'),
                               'MEMBER');
 
 COMMENT ON FUNCTION ff._restoring() IS
-'Internal: true while check_function_bodies is off (pg_dump scripts) for a superuser or the extension''s owner; segment reference checks between rows are skipped then';
+'Internal: true while check_function_bodies is off (pg_dump scripts) for a superuser or the extension''s owner, as the current user and as the session''s role; segment reference checks between rows are skipped then';
 
 -- ff._json_path_member appends an object member to a JSON path, quoting
 -- the member name when it is not a plain identifier.
@@ -700,7 +708,7 @@ COMMENT ON FUNCTION ff._check_environment_writable(text, text) IS
 -- ff.segment_keys for the protection error.
 CREATE FUNCTION ff._protect_what(table_name text, verb text, r jsonb)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE $1

@@ -568,9 +568,9 @@ COMMENT ON FUNCTION ff.disable_flag(text, text) IS
 -- variant of the flag and differs from "other".
 CREATE FUNCTION ff._pick_variant(variants jsonb, candidates text[], other text)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
-    SELECT c FROM unnest(candidates) WITH ORDINALITY AS t(c, o)
+    SELECT c FROM pg_catalog.unnest(candidates) WITH ORDINALITY AS t(c, o)
      WHERE c IS NOT NULL AND variants ? c AND c IS DISTINCT FROM other
      ORDER BY o LIMIT 1;
 END;

@@ -731,7 +731,7 @@ REVOKE ALL ON FUNCTION ff.rollback_segment(text, bigint, text) FROM PUBLIC;
 -- configuration does not have, come in some order
 CREATE FUNCTION ff._history_dependency_order(names text[], deps text[])
 RETURNS text[]
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     -- the level of a name: 0, or one more than that of a name it depends

@@ -15,10 +15,11 @@
 -- ---------------------------------------------------------------------
 
 -- ff._single_statement returns the text of the one statement in a query
--- string, without the semicolons and empty statements around it (C).
+-- string, without the semicolons and empty statements around it (C;
+-- STABLE: where a string literal ends depends on standard_conforming_strings).
 CREATE FUNCTION ff._single_statement(query text)
 RETURNS text
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'ff_single_statement';
 
 COMMENT ON FUNCTION ff._single_statement(text) IS
@@ -79,7 +80,7 @@ RETURNS TABLE (variant text, units bigint, total double precision, mean double p
                adjusted_mean double precision, stddev double precision, lift double precision,
                lift_low double precision, lift_high double precision, p_value double precision,
                chance_to_beat_control double precision, srm_p_value double precision)
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH v AS (

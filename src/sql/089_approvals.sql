@@ -472,6 +472,7 @@ RETURNS ff.change_requests
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET check_function_bodies = on
 RETURN ff._review_change($1, 'approve', $2);
 
 COMMENT ON FUNCTION ff.approve_change(bigint, text) IS
@@ -482,6 +483,7 @@ RETURNS ff.change_requests
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET check_function_bodies = on
 RETURN ff._review_change($1, 'reject', $2);
 
 COMMENT ON FUNCTION ff.reject_change(bigint, text) IS
@@ -494,6 +496,7 @@ RETURNS ff.change_requests
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET check_function_bodies = on
 AS $$
 DECLARE
     actor       name := ff._actor();

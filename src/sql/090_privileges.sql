@@ -306,6 +306,67 @@ AS $$ SELECT ff._apply_recipe('admin', $1, true) $$;
 COMMENT ON FUNCTION ff.revoke_admin(regrole) IS
 'Revokes what ff.grant_admin grants (editor and reader privileges included); returns the statements run';
 
+-- ---- names bound when the extension was created or updated
+
+-- ff._foreign_dependencies lists what the extension's own objects (and the
+-- rules of its views, the triggers, defaults and constraints of its tables)
+-- use outside pg_catalog and ff: a function, operator, aggregate or type
+-- that took the place of PostgreSQL's own while a script of the extension
+-- ran (1.23; scripts before 1.23 ran with the search_path CREATE EXTENSION
+-- sets, which starts with the schema it is run from).  Empty when all is
+-- well; the 1.22 -> 1.23 update warns about each row.
+CREATE FUNCTION ff._foreign_dependencies(OUT object text, OUT uses text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH members AS (
+        SELECT d.classid, d.objid
+          FROM pg_catalog.pg_depend AS d
+          JOIN pg_catalog.pg_extension AS x ON x.oid = d.refobjid
+         WHERE d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e'
+           AND x.extname = 'feature_flags'
+    ), owned AS (
+        SELECT classid, objid FROM members
+        UNION ALL
+        SELECT 'pg_catalog.pg_rewrite'::regclass, r.oid
+          FROM pg_catalog.pg_rewrite AS r JOIN members AS m ON m.objid = r.ev_class
+         WHERE m.classid = 'pg_catalog.pg_class'::regclass
+        UNION ALL
+        SELECT 'pg_catalog.pg_trigger'::regclass, t.oid
+          FROM pg_catalog.pg_trigger AS t JOIN members AS m ON m.objid = t.tgrelid
+         WHERE m.classid = 'pg_catalog.pg_class'::regclass
+        UNION ALL
+        SELECT 'pg_catalog.pg_attrdef'::regclass, a.oid
+          FROM pg_catalog.pg_attrdef AS a JOIN members AS m ON m.objid = a.adrelid
+         WHERE m.classid = 'pg_catalog.pg_class'::regclass
+        UNION ALL
+        SELECT 'pg_catalog.pg_constraint'::regclass, c.oid
+          FROM pg_catalog.pg_constraint AS c JOIN members AS m ON m.objid = c.conrelid
+         WHERE m.classid = 'pg_catalog.pg_class'::regclass
+        UNION ALL
+        SELECT 'pg_catalog.pg_class'::regclass, i.indexrelid
+          FROM pg_catalog.pg_index AS i JOIN members AS m ON m.objid = i.indrelid
+         WHERE m.classid = 'pg_catalog.pg_class'::regclass
+    )
+    SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),
+           pg_catalog.pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid)
+      FROM owned AS o
+      JOIN pg_catalog.pg_depend AS d ON d.classid = o.classid AND d.objid = o.objid
+     CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) AS r
+     WHERE d.deptype = 'n'
+       AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass,
+                            'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_collation'::regclass,
+                            'pg_catalog.pg_class'::regclass)
+       AND r.schema IS NOT NULL AND r.schema NOT IN ('pg_catalog', 'ff')
+     ORDER BY 1, 2
+$$;
+
+COMMENT ON FUNCTION ff._foreign_dependencies() IS
+'Internal: what the extension''s objects use outside pg_catalog and ff (a look-alike bound while an install or update script ran); empty when all is well';
+
+REVOKE ALL ON FUNCTION ff._foreign_dependencies() FROM PUBLIC;
+
 -- ---- what PUBLIC may do
 
 -- no table, view or sequence of ff is readable or writable by PUBLIC
