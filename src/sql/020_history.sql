@@ -382,6 +382,11 @@ $$;
 COMMENT ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) IS
     'Internal: {"recorded": <the history''s last image>} for a version that changes or deletes a row that drifted from its history, else NULL (1.18)';
 REVOKE ALL ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) FROM PUBLIC;
+-- (1.23) like the other SECURITY INVOKER history helpers, open to PUBLIC: it
+-- reads ff.versions with the caller's privileges.  Revoked, it stopped an
+-- editor's rollback to the state a flag already has (42501 instead of the
+-- NOTICE "nothing changed").
+GRANT EXECUTE ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) TO PUBLIC;
 
 -- ff._history_row_trigger_general: stamps the row with its new version and appends the
 --   version to ff.versions; every case (the trigger ff._history_row_trigger, in C, handles

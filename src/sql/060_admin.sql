@@ -203,6 +203,10 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Name the environment to delete; ff.environments lists them.';
     END IF;
+    -- (1.23) the writer lock before the environment's flags and segments are
+    -- read: with force, a flag created meanwhile is deleted too (1.22 failed
+    -- with "still has 1 flag(s)")
+    DELETE FROM ff.environments AS t WHERE false;
     IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = env) THEN
         PERFORM ff._resolve_environment(env);      -- raises the error
     END IF;
@@ -731,6 +735,11 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass overwrite => true to replace an existing flag, or false (the default) to refuse it.';
     END IF;
+    -- (1.23) the writer lock before the source is read again: a change of
+    -- it committed while this copy waited is what gets copied (1.22 copied
+    -- the source as it was before, as a version after that change)
+    PERFORM ff._history_lock_writer('flag');
+    src := ff._flag_row(copy_flag.key, src_env);
     IF src_env = dst_env AND dst_key = src.key THEN
         RAISE EXCEPTION 'cannot copy flag "%" onto itself in environment "%"', src.key, src_env
             USING ERRCODE = 'invalid_parameter_value',
@@ -988,16 +997,19 @@ BEGIN
                   HINT = 'Pass a flag key and a flagd flag object, for example SELECT ff.apply_draft(''checkout'', ''{"state": "DISABLED"}'');';
     END IF;
     PERFORM ff._check_name('flag', flag_key);
-    -- the checks of ff.evaluate_draft: an object of known members that
-    -- compiles over the stored flag, with segments the environment has
-    PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);
-
     -- (1.19) the history's writer lock before the flag's row lock, the
     -- order every writer takes them in: a statement that changes no row
     -- still fires ff_01_writer_lock.  1.18 locked the row first, and
     -- deadlocked with a writer that held the writer lock and then wrote
     -- the same flag (the scheduled-change runner calls this function).
+    -- (1.23) Before the draft is checked over the stored flag: a flag
+    -- deleted while this call waited is then not found, with the check's
+    -- own error (1.22 checked first and then failed on the deleted row's
+    -- NULL variants).
     UPDATE ff.flags SET key = key WHERE false;
+    -- the checks of ff.evaluate_draft: an object of known members that
+    -- compiles over the stored flag, with segments the environment has
+    PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);
     -- the stored flag (if any) with the draft's members over it; JSON null
     -- removes the default variant or the targeting (the validation trigger
     -- stores {} as none too), and null metadata is {}

@@ -27,6 +27,16 @@
 --     off got ff.approve_change, ff.reject_change or ff.withdraw_change to
 --     skip the NOTIFY on ff_change_requests.  Those three also pin
 --     check_function_bodies = on, as ff.request_change and ff.apply_change do.
+--   * Under concurrent writes (found by a randomized concurrent write test):
+--     ff.rollback_flag, ff.rollback_segment, ff.rollback_environment,
+--     ff.copy_flag and ff.delete_environment take the writer lock before
+--     they read what they write (new ff._history_lock_writer; 1.22 read
+--     first and recorded a state a change committed meanwhile had
+--     overtaken), ff.apply_draft takes it before it checks the draft (a
+--     flag deleted meanwhile gave a NULL-variants error), and
+--     ff._history_drift_delta is open to PUBLIC like the other SECURITY
+--     INVOKER history helpers (an editor's rollback to the current state
+--     got 42501).
 --   * Markings: ff._single_statement is STABLE (where a string literal ends
 --     depends on standard_conforming_strings); six pure helpers are PARALLEL
 --     SAFE.
@@ -419,6 +429,421 @@ CREATE OR REPLACE VIEW ff.flag_usage WITH (security_invoker = true) AS
 
 COMMENT ON VIEW ff.flag_usage IS
 'Per flag: evaluations counted since ff.evaluation_stats_info().stats_since, errors, the variants served and the last evaluation (0 evaluations: unused; one variant served: constant)';
+
+-- (found by a randomized concurrent write test) rollbacks, ff.copy_flag and
+-- ff.delete_environment take the writer lock before they read what they
+-- write, ff.apply_draft before it checks the draft over the stored flag;
+-- an editor's rollback to the state a flag already has may read the history
+-- through ff._history_drift_delta
+
+-- ff._history_lock_writer: takes the history writer lock now, as the first write statement on the
+--   entity's table would (a statement that changes no row still fires ff_01_writer_lock), so that
+--   what the caller reads next is read after every writer before it committed: a rollback read
+--   the row, the key list and the environment's flags before its first write waited for the lock,
+--   and recorded a state that a change committed meanwhile had overtaken (1.23, found by a
+--   randomized concurrent write test)
+CREATE FUNCTION ff._history_lock_writer(entity text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    CASE entity
+        WHEN 'flag' THEN
+            UPDATE ff.flags AS t SET key = t.key WHERE false;
+        WHEN 'segment' THEN
+            UPDATE ff.segments AS t SET name = t.name WHERE false;
+        ELSE
+            UPDATE ff.environments AS t SET metadata = t.metadata WHERE false;
+    END CASE;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_lock_writer(text) IS
+    'Internal: takes the history writer lock by an UPDATE of no row of the entity''s table (the caller''s UPDATE privilege on it), before a rollback or a copy reads what it will write (1.23)';
+
+CREATE OR REPLACE FUNCTION ff._history_restore(entity text, environment text, entity_key text, at_version bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET ff.invalid_targeting = 'warning'
+SET enable_nestloop = off
+SET jit = off
+AS $$
+DECLARE
+    target      jsonb;
+    cur         jsonb;
+    before_v    bigint := ff.current_version();
+    -- the entity's row, by environment $1 and key $2
+    row_where   constant text := CASE entity WHEN 'environment' THEN 't.name = $2'
+                                             WHEN 'flag' THEN 't.environment = $1 AND t.key = $2'
+                                             ELSE 't.environment = $1 AND t.name = $2' END;
+BEGIN
+    PERFORM ff._history_check_rollback(entity, 'ff._history_restore');
+    -- (1.23) the writer lock before the row and the history are read
+    PERFORM ff._history_lock_writer(entity);
+    target := ff._history_image_at(entity, environment, entity_key, at_version);
+    EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
+                              ff._history_table(entity),
+                              row_where)
+       INTO cur USING environment, entity_key;
+
+    IF target IS NULL THEN
+        IF cur IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DELETE FROM %s AS t WHERE %s',
+                                      ff._history_table(entity),
+                                      row_where)
+               USING environment, entity_key;
+        END IF;
+    ELSIF cur IS NULL OR (cur - 'version' - 'updated_at') <> (target - 'version' - 'updated_at') THEN
+        PERFORM ff._history_write_image(entity, target, false);
+    ELSIF ff._history_drift_delta(entity, environment, entity_key, cur) IS NOT NULL THEN
+        -- (1.18) the row is already the target, but only through a change
+        -- its history does not record (it says something else now): touch
+        -- it, so that the version records that change, marked unrecorded
+        -- (1.17 said "nothing changed")
+        EXECUTE pg_catalog.format('UPDATE %s AS t SET updated_at = pg_catalog.now() WHERE %s',
+                                  ff._history_table(entity),
+                                  row_where)
+           USING environment, entity_key;
+    END IF;
+
+    IF entity = 'segment' AND target IS NOT NULL THEN
+        -- (enable_nestloop is off for this function: right after a bulk load
+        -- of keys, before statistics, the planner would otherwise rescan the
+        -- replayed list once per key, quadratic under the writer lock; and
+        -- jit is off (1.18): the nested loop that remains inside
+        -- ff._history_keys_at then carries the planner's disable cost, which
+        -- made every call JIT-compile for about a second, under the lock)
+        DELETE FROM ff.segment_keys AS k
+         WHERE k.environment = $2 AND k.segment = $3
+           AND NOT EXISTS (SELECT 1 FROM ff._history_keys_at($2, $3, $4) AS t
+                            WHERE t.targeting_key = k.targeting_key);
+        INSERT INTO ff.segment_keys AS k (environment, segment, targeting_key, excluded)
+        SELECT $2, $3, t.targeting_key, t.excluded
+          FROM ff._history_keys_at($2, $3, $4) AS t
+         WHERE NOT EXISTS (SELECT 1 FROM ff.segment_keys AS c
+                            WHERE c.environment = $2 AND c.segment = $3
+                              AND c.targeting_key = t.targeting_key AND c.excluded = t.excluded)
+            ON CONFLICT ON CONSTRAINT segment_keys_pkey
+            DO UPDATE SET excluded = EXCLUDED.excluded;
+    END IF;
+    RETURN ff.current_version() > before_v;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._history_restore(text, text, text, bigint) IS
+    'Internal: writes an entity (and a segment''s key list) back to its state as of a version; true if anything changed';
+
+CREATE OR REPLACE FUNCTION ff.rollback_environment(environment text, to_version bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    set_by_us   text;
+    before_v    bigint := ff.current_version();
+    has_history boolean;
+    item        record;
+    pending     text[];
+    refs        text[];
+    order_      text[];
+    seg         text;
+BEGIN
+    IF environment IS NULL THEN
+        RAISE EXCEPTION 'environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to roll back.';
+    END IF;
+    PERFORM ff._history_check_version(to_version);
+    -- (1.23) the writer lock before the environment's flags and segments are
+    -- listed: a flag created while this rollback waited is rolled back too
+    PERFORM ff._history_lock_writer('environment');
+    has_history := EXISTS (SELECT 1 FROM ff.versions AS v
+                            WHERE v.entity = 'environment' AND v.environment = $1
+                              AND v.entity_key = $1);
+    IF NOT has_history AND NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = $1) THEN
+        RAISE EXCEPTION 'environment "%" does not exist and has no history', ff._name_in_message(environment)
+            USING ERRCODE = 'undefined_object',
+                  HINT = ff._perhaps_you_meant(environment, ARRAY(
+                             SELECT e.name FROM ff.environments AS e
+                             UNION
+                             SELECT v.environment FROM ff.versions AS v WHERE v.entity = 'environment'))
+                      || 'Check the name; ff.history lists the recorded changes of each environment.';
+    END IF;
+    -- an environment created by the install script and never changed has
+    -- no history: it existed all along
+    IF has_history AND ff._history_image_at('environment', $1, $1, to_version) IS NULL THEN
+        RAISE EXCEPTION 'environment "%" did not exist at version %', environment, to_version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'To go back to a state without it, delete its flags, its segments and the environment.';
+    END IF;
+    set_by_us := ff._history_with_comment(pg_catalog.format(
+        'rollback of environment "%s" to version %s', environment, to_version));
+    IF has_history THEN
+        PERFORM ff._history_restore('environment', environment, environment, to_version);
+    END IF;
+
+    -- segments that existed then, each after the segments its rule of then
+    -- references; then every flag; then the segments that did not exist
+    -- then, each before the segments its rule of now references (a valid
+    -- state has no cycle: what is left of one is restored as it comes, and
+    -- the validation names the problem)
+    SELECT COALESCE(pg_catalog.array_agg(s.entity_key ORDER BY s.entity_key), '{}'),
+           COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
+               COALESCE(ff._rule_segment_names(s.image->'rule', 'segment'), '{}'), ',')
+               ORDER BY s.entity_key), '{}')
+      INTO pending, refs
+      FROM (SELECT k.entity_key, ff._history_image_at('segment', $1, k.entity_key, to_version) AS image
+              FROM ff._history_segment_keys_of($1) AS k) AS s
+     WHERE s.image IS NOT NULL;
+    FOREACH seg IN ARRAY ff._history_dependency_order(pending, refs) LOOP
+        PERFORM ff._history_restore('segment', environment, seg, to_version);
+    END LOOP;
+    FOR item IN
+        SELECT DISTINCT v.entity_key FROM ff.versions AS v
+         WHERE v.entity = 'flag' AND v.environment = $1
+         ORDER BY 1
+    LOOP
+        PERFORM ff._history_restore('flag', environment, item.entity_key, to_version);
+    END LOOP;
+    SELECT COALESCE(pg_catalog.array_agg(s.entity_key ORDER BY s.entity_key), '{}'),
+           COALESCE(pg_catalog.array_agg(pg_catalog.array_to_string(
+               ff._segment_refs($1, s.entity_key), ',') ORDER BY s.entity_key), '{}')
+      INTO pending, refs
+      FROM ff._history_segment_keys_of($1) AS s
+     WHERE ff._history_image_at('segment', $1, s.entity_key, to_version) IS NULL;
+    -- deleted in the reverse order: whoever references a segment goes first
+    order_ := ff._history_dependency_order(pending, refs);
+    FOR i IN REVERSE COALESCE(pg_catalog.array_upper(order_, 1), 0) .. 1 LOOP
+        PERFORM ff._history_restore('segment', environment, order_[i], to_version);
+    END LOOP;
+
+    IF ff.current_version() = before_v THEN
+        RAISE NOTICE 'environment "%" is already as of version %: nothing changed', environment, to_version;
+    END IF;
+    IF set_by_us IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
+    END IF;
+    RETURN ff.current_version();
+END;
+$$;
+
+COMMENT ON FUNCTION ff.rollback_environment(text, bigint) IS
+    'Writes an environment, its segments and its flags back to their state as of to_version, as one change-set of new versions; returns the current version';
+
+CREATE OR REPLACE FUNCTION ff.delete_environment(name text, force boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := delete_environment.name;
+    seg         text;
+    n           integer;
+BEGIN
+    IF env IS NULL THEN
+        -- not the default environment: a NULL here is a caller's mistake
+        RAISE EXCEPTION 'environment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to delete; ff.environments lists them.';
+    END IF;
+    -- (1.23) the writer lock before the environment's flags and segments are
+    -- read: with force, a flag created meanwhile is deleted too (1.22 failed
+    -- with "still has 1 flag(s)")
+    DELETE FROM ff.environments AS t WHERE false;
+    IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = env) THEN
+        PERFORM ff._resolve_environment(env);      -- raises the error
+    END IF;
+    IF (SELECT is_default FROM ff.environments WHERE name = env) THEN
+        DELETE FROM ff.environments WHERE name = env;  -- the trigger explains why not
+    END IF;
+    IF force THEN
+        DELETE FROM ff.flags WHERE environment = env;
+        -- delete segments that no remaining segment references, until none is left
+        LOOP
+            n := 0;
+            FOR seg IN SELECT s.name FROM ff.segments AS s WHERE s.environment = env ORDER BY s.name LOOP
+                IF NOT EXISTS (SELECT 1 FROM ff.segments AS o
+                                WHERE o.environment = env AND o.name <> seg
+                                  AND seg = ANY (ff._segment_refs(env, o.name))) THEN
+                    DELETE FROM ff.segments WHERE environment = env AND name = seg;
+                    n := n + 1;
+                END IF;
+            END LOOP;
+            EXIT WHEN n = 0;
+        END LOOP;
+    END IF;
+    DELETE FROM ff.environments WHERE name = env;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.delete_environment(text, boolean) IS
+'Deletes an environment; refuses the default one, and one with flags or segments unless force => true deletes them too';
+
+CREATE OR REPLACE FUNCTION ff.copy_flag(key text, from_environment text, to_environment text,
+                             overwrite boolean DEFAULT false, new_key text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    src_env     text := ff._resolve_environment(from_environment);
+    dst_env     text;
+    src         ff.flags := ff._flag_row(copy_flag.key, src_env);
+    dst_key     text := COALESCE(new_key, copy_flag.key);
+    result      ff.flags;
+BEGIN
+    -- (1.17) a NULL target is refused, as by ff.copy_environment: it copied
+    -- into the default environment
+    IF to_environment IS NULL THEN
+        RAISE EXCEPTION 'to_environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to copy the flag into.';
+    END IF;
+    dst_env := ff._resolve_environment(to_environment);
+    -- (a NULL overwrite used to skip the check below, and so overwrite)
+    IF overwrite IS NULL THEN
+        RAISE EXCEPTION 'overwrite must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass overwrite => true to replace an existing flag, or false (the default) to refuse it.';
+    END IF;
+    -- (1.23) the writer lock before the source is read again: a change of
+    -- it committed while this copy waited is what gets copied (1.22 copied
+    -- the source as it was before, as a version after that change)
+    PERFORM ff._history_lock_writer('flag');
+    src := ff._flag_row(copy_flag.key, src_env);
+    IF src_env = dst_env AND dst_key = src.key THEN
+        RAISE EXCEPTION 'cannot copy flag "%" onto itself in environment "%"', src.key, src_env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name another environment, or a new key with new_key => ''...''.';
+    END IF;
+    IF NOT overwrite AND EXISTS (SELECT 1 FROM ff.flags AS f WHERE f.environment = dst_env AND f.key = dst_key) THEN
+        RAISE EXCEPTION 'flag "%" already exists in environment "%"', dst_key, dst_env
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Pass overwrite => true to replace it.';
+    END IF;
+    IF src.targeting IS NOT NULL AND src_env <> dst_env THEN
+        -- (the segments that exist: a rule stored with a WARNING, which is
+        -- not checked for segment references, may name a missing one, 1.11)
+        PERFORM ff._copy_segments(src_env, dst_env,
+            ARRAY(SELECT s FROM unnest(ff._rule_segment_names(src.targeting,
+                      format('targeting for flag "%s" in environment "%s"', src.key, src_env))) AS s
+                   WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = dst_env AND g.name = s)
+                     AND EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = src_env AND g.name = s)),
+            false);
+    END IF;
+    INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,
+                               metadata, description, tags, owner)
+    VALUES (dst_env, dst_key, src.state, src.flag_type, src.variants, src.default_variant, src.targeting,
+            src.metadata, src.description, src.tags, src.owner)
+    ON CONFLICT (environment, key) DO UPDATE
+       SET state = EXCLUDED.state, flag_type = EXCLUDED.flag_type, variants = EXCLUDED.variants,
+           default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+           metadata = EXCLUDED.metadata, description = EXCLUDED.description,
+           tags = EXCLUDED.tags, owner = EXCLUDED.owner
+    RETURNING * INTO result;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.copy_flag(text, text, text, boolean, text) IS
+'Copies a flag to another environment (or to new_key), copying the segments its targeting references that the target lacks; overwrite => true replaces an existing flag';
+
+CREATE OR REPLACE FUNCTION ff.apply_draft(flag_key text, draft jsonb, environment text DEFAULT NULL)
+RETURNS ff.flags
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'error'
+SET check_function_bodies = on
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(apply_draft.environment);
+    old         ff.flags;
+    merged      ff.flags;
+    result      ff.flags;
+    stored      boolean;
+BEGIN
+    IF flag_key IS NULL OR draft IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN flag_key IS NULL THEN 'flag key' ELSE 'draft' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a flag key and a flagd flag object, for example SELECT ff.apply_draft(''checkout'', ''{"state": "DISABLED"}'');';
+    END IF;
+    PERFORM ff._check_name('flag', flag_key);
+    -- (1.19) the history's writer lock before the flag's row lock, the
+    -- order every writer takes them in: a statement that changes no row
+    -- still fires ff_01_writer_lock.  1.18 locked the row first, and
+    -- deadlocked with a writer that held the writer lock and then wrote
+    -- the same flag (the scheduled-change runner calls this function).
+    -- (1.23) Before the draft is checked over the stored flag: a flag
+    -- deleted while this call waited is then not found, with the check's
+    -- own error (1.22 checked first and then failed on the deleted row's
+    -- NULL variants).
+    UPDATE ff.flags SET key = key WHERE false;
+    -- the checks of ff.evaluate_draft: an object of known members that
+    -- compiles over the stored flag, with segments the environment has
+    PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);
+    -- the stored flag (if any) with the draft's members over it; JSON null
+    -- removes the default variant or the targeting (the validation trigger
+    -- stores {} as none too), and null metadata is {}
+    SELECT * INTO old FROM ff.flags AS f WHERE f.environment = env AND f.key = flag_key FOR UPDATE;
+    stored := FOUND;
+    merged := old;
+    IF draft ? 'state' THEN
+        merged.state := draft ->> 'state';
+    END IF;
+    IF draft ? 'variants' THEN
+        merged.variants := draft -> 'variants';
+    END IF;
+    IF draft ? 'defaultVariant' THEN
+        merged.default_variant := draft ->> 'defaultVariant';
+    END IF;
+    IF draft ? 'targeting' THEN
+        merged.targeting := NULLIF(draft -> 'targeting', 'null');
+    END IF;
+    IF draft ? 'metadata' THEN
+        merged.metadata := COALESCE(NULLIF(draft -> 'metadata', 'null'), '{}');
+    END IF;
+
+    IF NOT stored THEN
+        INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
+        VALUES (env, flag_key, COALESCE(merged.state, 'ENABLED'), merged.variants, merged.default_variant,
+                merged.targeting, COALESCE(merged.metadata, '{}'))
+        RETURNING * INTO result;
+        RETURN result;
+    END IF;
+    IF (merged.state, merged.variants, merged.default_variant, merged.targeting, merged.metadata)
+       IS NOT DISTINCT FROM (old.state, old.variants, old.default_variant, old.targeting, old.metadata) THEN
+        RETURN old;
+    END IF;
+    UPDATE ff.flags AS t
+       SET state = merged.state,
+           variants = merged.variants,
+           -- variants of another type change the flag's type: derived again
+           flag_type = CASE WHEN merged.variants IS DISTINCT FROM old.variants THEN NULL ELSE t.flag_type END,
+           default_variant = merged.default_variant,
+           targeting = merged.targeting,
+           metadata = merged.metadata
+     WHERE t.environment = env AND t.key = flag_key
+    RETURNING * INTO result;
+    IF result.flag_type IS DISTINCT FROM old.flag_type THEN
+        RAISE WARNING 'flag "%" in environment "%" changes type from % to %', flag_key, env, old.flag_type, result.flag_type
+            USING DETAIL = pg_catalog.format('The draft''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',
+                                             result.flag_type, old.flag_type),
+                  HINT = 'If the change is a mistake, apply a draft with variants of the old type.';
+    END IF;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.apply_draft(text, jsonb, text) IS
+'Saves a draft of a flag (a flagd flag object: members given replace the stored flag''s, a missing flag is created); the write counterpart of ff.evaluate_draft; returns the flag''s row';
+
+GRANT EXECUTE ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) TO PUBLIC;
 
 -- ff._foreign_dependencies lists what the extension's own objects (and the
 -- rules of its views, the triggers, defaults and constraints of its tables)
