@@ -36,7 +36,9 @@
 --     flag deleted meanwhile gave a NULL-variants error), and
 --     ff._history_drift_delta is open to PUBLIC like the other SECURITY
 --     INVOKER history helpers (an editor's rollback to the current state
---     got 42501).
+--     got 42501); ff._change_request_row takes the writer lock before the
+--     request's row (a withdrawal or review followed by a write deadlocked
+--     with a write followed by an apply or review of the same request).
 --   * Markings: ff._single_statement is STABLE (where a string literal ends
 --     depends on standard_conforming_strings); six pure helpers are PARALLEL
 --     SAFE.
@@ -844,6 +846,35 @@ COMMENT ON FUNCTION ff.apply_draft(text, jsonb, text) IS
 'Saves a draft of a flag (a flagd flag object: members given replace the stored flag''s, a missing flag is created); the write counterpart of ff.evaluate_draft; returns the flag''s row';
 
 GRANT EXECUTE ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) TO PUBLIC;
+
+-- the change-request functions take the writer lock before the request's row
+
+CREATE OR REPLACE FUNCTION ff._change_request_row(request_id bigint)
+RETURNS ff.change_requests
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r           ff.change_requests;
+BEGIN
+    IF request_id IS NULL THEN
+        RAISE EXCEPTION 'change request id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'SELECT id, environment, flag_key, status FROM ff.change_requests WHERE status IN (''pending'', ''approved'') lists the open requests.';
+    END IF;
+    PERFORM ff._history_next();
+    SELECT * INTO r FROM ff.change_requests AS c WHERE c.id = request_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'change request % does not exist', request_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT id, environment, flag_key, status FROM ff.change_requests WHERE status IN (''pending'', ''approved'') lists the open requests.';
+    END IF;
+    RETURN r;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._change_request_row(bigint) IS
+'Internal: takes the writer lock, then locks and returns a change request (undefined_object if there is none)';
 
 -- ff._foreign_dependencies lists what the extension's own objects (and the
 -- rules of its views, the triggers, defaults and constraints of its tables)
