@@ -68,6 +68,18 @@ SELECT * FROM pg_temp.uses_public ORDER BY 1, 2;
 SELECT * FROM ff._foreign_dependencies();
 ALTER TABLE ff.flags ALTER COLUMN metadata SET DEFAULT '{}';
 SELECT count(*) AS foreign_uses FROM ff._foreign_dependencies();
+-- a trigger or an index users add to an ff table may call anything: not
+-- reported
+CREATE FUNCTION public.regress_ff_audit() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN RETURN NULL; END$$;
+CREATE TRIGGER zz_regress_audit AFTER UPDATE ON ff.flags
+    FOR EACH STATEMENT EXECUTE FUNCTION public.regress_ff_audit();
+CREATE FUNCTION public.regress_ff_lower(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower($1)';
+CREATE INDEX regress_ff_lower_key ON ff.flags (public.regress_ff_lower(key));
+SELECT count(*) AS foreign_uses FROM ff._foreign_dependencies();
+DROP TRIGGER zz_regress_audit ON ff.flags;
+DROP INDEX ff.regress_ff_lower_key;
+DROP FUNCTION public.regress_ff_audit(), public.regress_ff_lower(text);
 
 -- a fresh 1.23 binds nothing of public
 SET client_min_messages = warning;

@@ -340,6 +340,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Name another environment as to_environment; it is created when it does not exist.';
     END IF;
+    -- (1.23) the writer lock before the source and the clashes are read: a
+    -- change committed while this copy waited is copied, and a flag created
+    -- meanwhile in the target is a clash (1.22 copied the older source and
+    -- overwrote such a flag despite overwrite => false)
+    PERFORM ff._history_lock_writer('flag');
     IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = dst_env) THEN
         INSERT INTO ff.environments (name, description, metadata)
         SELECT dst_env, format('Copy of environment "%s"', src_env), e.metadata
@@ -695,6 +700,8 @@ AS $$
 DECLARE
     env         text := ff._resolve_environment(set_rollout.environment);
 BEGIN
+    -- (1.23) the writer lock before the flag's variants are read for the rule
+    PERFORM ff._history_lock_writer('flag');
     RETURN ff.set_targeting(set_rollout.key,
                             ff._rollout_rule(set_rollout.key, percentage, env, variant, otherwise, bucket_by),
                             env);

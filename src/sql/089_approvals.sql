@@ -311,12 +311,7 @@ COMMENT ON FUNCTION ff._apply_approved_draft(name, text, jsonb, text, text, bool
 'Internal: ff.apply_draft as a role, let through the approval gate for that flag only (dry_run: rolled back at once); the write of ff.apply_change';
 
 -- ff._change_request_row locks and returns a change request, or raises
--- undefined_object.  (1.23) It takes the history writer lock first, the
--- order every configuration writer takes its locks in: 1.22 locked the
--- request's row first, and a transaction that withdrew or reviewed a
--- request and then wrote the configuration deadlocked with one that had
--- written it and then applied or reviewed the same request.  Its callers
--- run as the extension's owner, who may take the lock.
+-- undefined_object.
 CREATE FUNCTION ff._change_request_row(request_id bigint)
 RETURNS ff.change_requests
 LANGUAGE plpgsql
@@ -330,7 +325,6 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'SELECT id, environment, flag_key, status FROM ff.change_requests WHERE status IN (''pending'', ''approved'') lists the open requests.';
     END IF;
-    PERFORM ff._history_next();
     SELECT * INTO r FROM ff.change_requests AS c WHERE c.id = request_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'change request % does not exist', request_id
@@ -342,7 +336,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION ff._change_request_row(bigint) IS
-'Internal: takes the writer lock, then locks and returns a change request (undefined_object if there is none)';
+'Internal: locks and returns a change request (undefined_object if there is none)';
 
 -- ff.request_change asks for a change of a flag in an environment with an
 -- approval rule: checked now as the write would be (a dry run through the

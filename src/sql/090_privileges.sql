@@ -309,12 +309,15 @@ COMMENT ON FUNCTION ff.revoke_admin(regrole) IS
 -- ---- names bound when the extension was created or updated
 
 -- ff._foreign_dependencies lists what the extension's own objects (and the
--- rules of its views, the triggers, defaults and constraints of its tables)
--- use outside pg_catalog and ff: a function, operator, aggregate or type
--- that took the place of PostgreSQL's own while a script of the extension
--- ran (1.23; scripts before 1.23 ran with the search_path CREATE EXTENSION
--- sets, which starts with the schema it is run from).  Empty when all is
--- well; the 1.22 -> 1.23 update warns about each row.
+-- rules of its views, the defaults and constraints of its tables) use
+-- outside pg_catalog and ff: a function, operator, aggregate or type that
+-- took the place of PostgreSQL's own while a script of the extension ran
+-- (1.23; scripts before 1.23 ran with the search_path CREATE EXTENSION
+-- sets, which starts with the schema it is run from).  Triggers and indexes
+-- are left out: the extension's own name only ff functions and pg_catalog
+-- operators, and users add their own (audit triggers, expression indexes)
+-- that may call anything.  Empty when all is well; the 1.22 -> 1.23 update
+-- warns about each row.
 CREATE FUNCTION ff._foreign_dependencies(OUT object text, OUT uses text)
 RETURNS SETOF record
 LANGUAGE sql STABLE
@@ -333,20 +336,12 @@ AS $$
           FROM pg_catalog.pg_rewrite AS r JOIN members AS m ON m.objid = r.ev_class
          WHERE m.classid = 'pg_catalog.pg_class'::regclass
         UNION ALL
-        SELECT 'pg_catalog.pg_trigger'::regclass, t.oid
-          FROM pg_catalog.pg_trigger AS t JOIN members AS m ON m.objid = t.tgrelid
-         WHERE m.classid = 'pg_catalog.pg_class'::regclass
-        UNION ALL
         SELECT 'pg_catalog.pg_attrdef'::regclass, a.oid
           FROM pg_catalog.pg_attrdef AS a JOIN members AS m ON m.objid = a.adrelid
          WHERE m.classid = 'pg_catalog.pg_class'::regclass
         UNION ALL
         SELECT 'pg_catalog.pg_constraint'::regclass, c.oid
           FROM pg_catalog.pg_constraint AS c JOIN members AS m ON m.objid = c.conrelid
-         WHERE m.classid = 'pg_catalog.pg_class'::regclass
-        UNION ALL
-        SELECT 'pg_catalog.pg_class'::regclass, i.indexrelid
-          FROM pg_catalog.pg_index AS i JOIN members AS m ON m.objid = i.indrelid
          WHERE m.classid = 'pg_catalog.pg_class'::regclass
     )
     SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),
@@ -363,7 +358,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION ff._foreign_dependencies() IS
-'Internal: what the extension''s objects use outside pg_catalog and ff (a look-alike bound while an install or update script ran); empty when all is well';
+'Internal: what the extension''s objects (functions, views, column defaults and constraints; not triggers or indexes) use outside pg_catalog and ff (a look-alike bound while an install or update script ran); empty when all is well';
 
 REVOKE ALL ON FUNCTION ff._foreign_dependencies() FROM PUBLIC;
 

@@ -29,16 +29,15 @@
 --     check_function_bodies = on, as ff.request_change and ff.apply_change do.
 --   * Under concurrent writes (found by a randomized concurrent write test):
 --     ff.rollback_flag, ff.rollback_segment, ff.rollback_environment,
---     ff.copy_flag and ff.delete_environment take the writer lock before
+--     ff.copy_flag, ff.copy_environment, ff.set_rollout and
+--     ff.delete_environment take the writer lock before
 --     they read what they write (new ff._history_lock_writer; 1.22 read
 --     first and recorded a state a change committed meanwhile had
 --     overtaken), ff.apply_draft takes it before it checks the draft (a
 --     flag deleted meanwhile gave a NULL-variants error), and
 --     ff._history_drift_delta is open to PUBLIC like the other SECURITY
 --     INVOKER history helpers (an editor's rollback to the current state
---     got 42501); ff._change_request_row takes the writer lock before the
---     request's row (a withdrawal or review followed by a write deadlocked
---     with a write followed by an apply or review of the same request).
+--     got 42501).
 --   * Markings: ff._single_statement is STABLE (where a string literal ends
 --     depends on standard_conforming_strings); six pure helpers are PARALLEL
 --     SAFE.
@@ -847,42 +846,120 @@ COMMENT ON FUNCTION ff.apply_draft(text, jsonb, text) IS
 
 GRANT EXECUTE ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) TO PUBLIC;
 
--- the change-request functions take the writer lock before the request's row
+CREATE OR REPLACE FUNCTION ff.copy_environment(from_environment text, to_environment text, overwrite boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    src_env     text := ff._resolve_environment(from_environment);
+    dst_env     text := to_environment;
+    clash       text;
+    n           integer;
+BEGIN
+    IF dst_env IS NULL THEN
+        RAISE EXCEPTION 'to_environment must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Name the environment to copy into; it is created when it does not exist.';
+    END IF;
+    -- (a NULL overwrite used to skip the clash check, and so overwrite)
+    IF overwrite IS NULL THEN
+        RAISE EXCEPTION 'overwrite must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass overwrite => true to replace same-named flags and segments, or false (the default) to refuse them.';
+    END IF;
+    IF dst_env = src_env THEN
+        RAISE EXCEPTION 'cannot copy environment "%" onto itself', src_env
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name another environment as to_environment; it is created when it does not exist.';
+    END IF;
+    -- (1.23) the writer lock before the source and the clashes are read: a
+    -- change committed while this copy waited is copied, and a flag created
+    -- meanwhile in the target is a clash (1.22 copied the older source and
+    -- overwrote such a flag despite overwrite => false)
+    PERFORM ff._history_lock_writer('flag');
+    IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = dst_env) THEN
+        INSERT INTO ff.environments (name, description, metadata)
+        SELECT dst_env, format('Copy of environment "%s"', src_env), e.metadata
+          FROM ff.environments AS e WHERE e.name = src_env;
+    ELSIF NOT overwrite THEN
+        SELECT string_agg(x, ', ') INTO clash FROM (
+            SELECT format('flag "%s"', f.key) AS x FROM ff.flags AS f
+             WHERE f.environment = src_env
+               AND EXISTS (SELECT 1 FROM ff.flags AS t WHERE t.environment = dst_env AND t.key = f.key)
+            UNION ALL
+            SELECT format('segment "%s"', s.name) FROM ff.segments AS s
+             WHERE s.environment = src_env
+               AND EXISTS (SELECT 1 FROM ff.segments AS t WHERE t.environment = dst_env AND t.name = s.name)
+        ) AS c;
+        IF clash IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot copy environment "%" into "%": both have %', src_env, dst_env, clash
+                USING ERRCODE = 'unique_violation',
+                      HINT = format('Pass overwrite => true to replace them with the source''s definitions; SELECT * FROM ff.diff_environments(%L, %L) lists what that changes.',
+                                    src_env, dst_env);
+        END IF;
+    END IF;
 
-CREATE OR REPLACE FUNCTION ff._change_request_row(request_id bigint)
-RETURNS ff.change_requests
+    PERFORM ff._copy_segments(src_env, dst_env,
+        ARRAY(SELECT s.name FROM ff.segments AS s WHERE s.environment = src_env), overwrite);
+
+    INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,
+                               metadata, description, tags, owner)
+    SELECT dst_env, f.key, f.state, f.flag_type, f.variants, f.default_variant, f.targeting,
+           f.metadata, f.description, f.tags, f.owner
+      FROM ff.flags AS f WHERE f.environment = src_env
+     ORDER BY f.key
+    ON CONFLICT (environment, key) DO UPDATE
+       SET state = EXCLUDED.state, flag_type = EXCLUDED.flag_type, variants = EXCLUDED.variants,
+           default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+           metadata = EXCLUDED.metadata, description = EXCLUDED.description,
+           tags = EXCLUDED.tags, owner = EXCLUDED.owner
+     WHERE (t.state, t.flag_type, t.variants, t.default_variant, t.targeting, t.metadata,
+            t.description, t.tags, t.owner)
+           IS DISTINCT FROM
+           (EXCLUDED.state, EXCLUDED.flag_type, EXCLUDED.variants, EXCLUDED.default_variant,
+            EXCLUDED.targeting, EXCLUDED.metadata, EXCLUDED.description, EXCLUDED.tags, EXCLUDED.owner);
+    SELECT count(*) INTO n FROM ff.flags AS f WHERE f.environment = src_env;
+    RETURN n;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.copy_environment(text, text, boolean) IS
+'Copies all segments (with keys) and flags of an environment into another (created if missing); returns the number of flags copied; overwrite => true replaces same-named ones';
+
+CREATE OR REPLACE FUNCTION ff.set_rollout(key text, percentage numeric, environment text DEFAULT NULL,
+                               variant text DEFAULT NULL, otherwise text DEFAULT NULL,
+                               bucket_by text DEFAULT NULL)
+RETURNS ff.flags
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r           ff.change_requests;
+    env         text := ff._resolve_environment(set_rollout.environment);
 BEGIN
-    IF request_id IS NULL THEN
-        RAISE EXCEPTION 'change request id must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'SELECT id, environment, flag_key, status FROM ff.change_requests WHERE status IN (''pending'', ''approved'') lists the open requests.';
-    END IF;
-    PERFORM ff._history_next();
-    SELECT * INTO r FROM ff.change_requests AS c WHERE c.id = request_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'change request % does not exist', request_id
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT id, environment, flag_key, status FROM ff.change_requests WHERE status IN (''pending'', ''approved'') lists the open requests.';
-    END IF;
-    RETURN r;
+    -- (1.23) the writer lock before the flag's variants are read for the rule
+    PERFORM ff._history_lock_writer('flag');
+    RETURN ff.set_targeting(set_rollout.key,
+                            ff._rollout_rule(set_rollout.key, percentage, env, variant, otherwise, bucket_by),
+                            env);
 END;
 $$;
 
-COMMENT ON FUNCTION ff._change_request_row(bigint) IS
-'Internal: takes the writer lock, then locks and returns a change request (undefined_object if there is none)';
+COMMENT ON FUNCTION ff.set_rollout(text, numeric, text, text, text, text) IS
+'Replaces the targeting of a flag with a percentage rollout (flagd fractional, bucketed by flag key + targetingKey or by the bucket_by attribute); 0 and 100 serve one variant to everyone';
 
 -- ff._foreign_dependencies lists what the extension's own objects (and the
--- rules of its views, the triggers, defaults and constraints of its tables)
--- use outside pg_catalog and ff: a function, operator, aggregate or type
--- that took the place of PostgreSQL's own while a script of the extension
--- ran (1.23; scripts before 1.23 ran with the search_path CREATE EXTENSION
--- sets, which starts with the schema it is run from).  Empty when all is
--- well; the 1.22 -> 1.23 update warns about each row.
+-- rules of its views, the defaults and constraints of its tables) use
+-- outside pg_catalog and ff: a function, operator, aggregate or type that
+-- took the place of PostgreSQL's own while a script of the extension ran
+-- (1.23; scripts before 1.23 ran with the search_path CREATE EXTENSION
+-- sets, which starts with the schema it is run from).  Triggers and indexes
+-- are left out: the extension's own name only ff functions and pg_catalog
+-- operators, and users add their own (audit triggers, expression indexes)
+-- that may call anything.  Empty when all is well; the 1.22 -> 1.23 update
+-- warns about each row.
 CREATE FUNCTION ff._foreign_dependencies(OUT object text, OUT uses text)
 RETURNS SETOF record
 LANGUAGE sql STABLE
@@ -901,20 +978,12 @@ AS $$
           FROM pg_catalog.pg_rewrite AS r JOIN members AS m ON m.objid = r.ev_class
          WHERE m.classid = 'pg_catalog.pg_class'::regclass
         UNION ALL
-        SELECT 'pg_catalog.pg_trigger'::regclass, t.oid
-          FROM pg_catalog.pg_trigger AS t JOIN members AS m ON m.objid = t.tgrelid
-         WHERE m.classid = 'pg_catalog.pg_class'::regclass
-        UNION ALL
         SELECT 'pg_catalog.pg_attrdef'::regclass, a.oid
           FROM pg_catalog.pg_attrdef AS a JOIN members AS m ON m.objid = a.adrelid
          WHERE m.classid = 'pg_catalog.pg_class'::regclass
         UNION ALL
         SELECT 'pg_catalog.pg_constraint'::regclass, c.oid
           FROM pg_catalog.pg_constraint AS c JOIN members AS m ON m.objid = c.conrelid
-         WHERE m.classid = 'pg_catalog.pg_class'::regclass
-        UNION ALL
-        SELECT 'pg_catalog.pg_class'::regclass, i.indexrelid
-          FROM pg_catalog.pg_index AS i JOIN members AS m ON m.objid = i.indrelid
          WHERE m.classid = 'pg_catalog.pg_class'::regclass
     )
     SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),
@@ -931,7 +1000,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION ff._foreign_dependencies() IS
-'Internal: what the extension''s objects use outside pg_catalog and ff (a look-alike bound while an install or update script ran); empty when all is well';
+'Internal: what the extension''s objects (functions, views, column defaults and constraints; not triggers or indexes) use outside pg_catalog and ff (a look-alike bound while an install or update script ran); empty when all is well';
 
 REVOKE ALL ON FUNCTION ff._foreign_dependencies() FROM PUBLIC;
 
@@ -943,8 +1012,8 @@ DECLARE
 BEGIN
     FOR r IN SELECT * FROM ff._foreign_dependencies() LOOP
         RAISE WARNING '% uses %, which is not PostgreSQL''s own', r.object, r.uses
-            USING DETAIL = 'It was bound when the extension was created or updated, from a schema on the search_path of that time.',
-                  HINT = 'Inspect it; drop it (DROP ... CASCADE drops the ff object too) and recreate the extension from a dump, or replace the ff object with its definition from the install script.';
+            USING DETAIL = 'The extension means PostgreSQL''s own function there; this one was found first on the search_path when the extension was created or updated (before 1.23), or was put into the ff object since.',
+                  HINT = 'Check who created it and what it does; if it is not yours, define the ff object again as the install script does (a column default: ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...), then drop it.';
     END LOOP;
 END
 $$;
