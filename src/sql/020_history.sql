@@ -173,6 +173,32 @@ AS 'MODULE_PATHNAME', 'ff_history_next';
 COMMENT ON FUNCTION ff._history_next() IS
     'Internal: takes the writer lock and returns the next version, the change-set of the transaction and the hash to chain to';
 
+-- ff._history_lock_writer: takes the history writer lock now, as the first write statement on the
+--   entity's table would (a statement that changes no row still fires ff_01_writer_lock), so that
+--   what the caller reads next is read after every writer before it committed: a rollback read
+--   the row, the key list and the environment's flags before its first write waited for the lock,
+--   and recorded a state that a change committed meanwhile had overtaken (1.23, found by a
+--   randomized concurrent write test).  The rollbacks, the copies, ff.set_rollout,
+--   ff.apply_draft and ff.import_flagd call it; the caller needs UPDATE on the table.
+CREATE FUNCTION ff._history_lock_writer(entity text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    CASE entity
+        WHEN 'flag' THEN
+            UPDATE ff.flags AS t SET key = t.key WHERE false;
+        WHEN 'segment' THEN
+            UPDATE ff.segments AS t SET name = t.name WHERE false;
+        ELSE
+            UPDATE ff.environments AS t SET metadata = t.metadata WHERE false;
+    END CASE;
+END;
+$$;
+COMMENT ON FUNCTION ff._history_lock_writer(text) IS
+    'Internal: takes the history writer lock by an UPDATE of no row of the entity''s table (the caller''s UPDATE privilege on it), before the caller reads what it will write: rollbacks, copies, ff.set_rollout, ff.apply_draft, ff.import_flagd (1.23)';
+
 -- ff._history_acting_role: the role a scheduled change is being applied as (src/ff_schedule.c),
 --   or NULL: the history records it as changed_by (1.14)
 CREATE FUNCTION ff._history_acting_role()

@@ -124,6 +124,20 @@ END;
 COMMENT ON FUNCTION ff._create_hint(text, text, text) IS
 'Internal: the end of a not-found HINT: how to create the missing flag, segment or environment (in the given environment), or that the name breaks the name rule';
 
+-- ff._actor is the role the session acts as: its role (SET ROLE, else the
+-- session user).  The change-request functions record it as the history's
+-- changed_by (they are SECURITY DEFINER, so current_user is the owner), and
+-- ff._restoring requires it to be the extension's owner (1.23).
+CREATE FUNCTION ff._actor()
+RETURNS name
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN pg_catalog.current_setting('role') = 'none' THEN SESSION_USER
+            ELSE pg_catalog.current_setting('role')::name END;
+
+COMMENT ON FUNCTION ff._actor() IS
+'Internal: the role the change-request functions act for: the session''s role (SET ROLE, else the session user)';
+
 -- ff._restoring tells whether the session runs a pg_dump script: dump
 -- scripts set check_function_bodies = off, and load the rows of ff.flags
 -- and ff.segments in an order that does not follow in_segment references,
@@ -141,13 +155,9 @@ CREATE FUNCTION ff._restoring()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN pg_catalog.current_setting('check_function_bodies') = 'off'
-   AND pg_catalog.pg_has_role(CURRENT_USER,
-                              (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff'),
-                              'MEMBER')
-   AND pg_catalog.pg_has_role(CASE WHEN pg_catalog.current_setting('role') = 'none' THEN SESSION_USER
-                                   ELSE pg_catalog.current_setting('role')::name END,
-                              (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff'),
-                              'MEMBER');
+   AND (SELECT pg_catalog.pg_has_role(CURRENT_USER, n.nspowner, 'MEMBER')
+               AND pg_catalog.pg_has_role(ff._actor(), n.nspowner, 'MEMBER')
+          FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff');
 
 COMMENT ON FUNCTION ff._restoring() IS
 'Internal: true while check_function_bodies is off (pg_dump scripts) for a superuser or the extension''s owner, as the current user and as the session''s role; segment reference checks between rows are skipped then';

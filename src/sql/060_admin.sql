@@ -205,7 +205,8 @@ BEGIN
     END IF;
     -- (1.23) the writer lock before the environment's flags and segments are
     -- read: with force, a flag created meanwhile is deleted too (1.22 failed
-    -- with "still has 1 flag(s)")
+    -- with "still has 1 flag(s)").  A DELETE of no row, not
+    -- ff._history_lock_writer: the privilege this function needs anyway.
     DELETE FROM ff.environments AS t WHERE false;
     IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = env) THEN
         PERFORM ff._resolve_environment(env);      -- raises the error
@@ -1013,7 +1014,7 @@ BEGIN
     -- deleted while this call waited is then not found, with the check's
     -- own error (1.22 checked first and then failed on the deleted row's
     -- NULL variants).
-    UPDATE ff.flags SET key = key WHERE false;
+    PERFORM ff._history_lock_writer('flag');
     -- the checks of ff.evaluate_draft: an object of known members that
     -- compiles over the stored flag, with segments the environment has
     PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);

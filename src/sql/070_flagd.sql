@@ -195,7 +195,7 @@ BEGIN
 
     -- the history's writer lock first (1.20), so that the types read next
     -- are not changed by a concurrent writer before this one writes
-    UPDATE ff.flags AS t SET key = t.key WHERE false;
+    PERFORM ff._history_lock_writer('flag');
     -- the types of the flags the document changes (1.11: a document whose
     -- variants have another type changes the flag's type, as flagd loads
     -- it, with a WARNING instead of silently)

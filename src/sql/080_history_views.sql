@@ -562,31 +562,6 @@ COMMENT ON FUNCTION ff._history_keys_at(text, text, bigint) IS
 
 -- ff._history_restore: writes an entity (and a segment's key list) back to its state as of a
 --   version; true if anything changed (1.11: only for a user who may roll the entity back)
--- ff._history_lock_writer: takes the history writer lock now, as the first write statement on the
---   entity's table would (a statement that changes no row still fires ff_01_writer_lock), so that
---   what the caller reads next is read after every writer before it committed: a rollback read
---   the row, the key list and the environment's flags before its first write waited for the lock,
---   and recorded a state that a change committed meanwhile had overtaken (1.23, found by a
---   randomized concurrent write test)
-CREATE FUNCTION ff._history_lock_writer(entity text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    CASE entity
-        WHEN 'flag' THEN
-            UPDATE ff.flags AS t SET key = t.key WHERE false;
-        WHEN 'segment' THEN
-            UPDATE ff.segments AS t SET name = t.name WHERE false;
-        ELSE
-            UPDATE ff.environments AS t SET metadata = t.metadata WHERE false;
-    END CASE;
-END;
-$$;
-COMMENT ON FUNCTION ff._history_lock_writer(text) IS
-    'Internal: takes the history writer lock by an UPDATE of no row of the entity''s table (the caller''s UPDATE privilege on it), before a rollback or a copy reads what it will write (1.23)';
-
 CREATE FUNCTION ff._history_restore(entity text, environment text, entity_key text, at_version bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
@@ -606,8 +581,6 @@ DECLARE
                                              ELSE 't.environment = $1 AND t.name = $2' END;
 BEGIN
     PERFORM ff._history_check_rollback(entity, 'ff._history_restore');
-    -- (1.23) the writer lock before the row and the history are read
-    PERFORM ff._history_lock_writer(entity);
     target := ff._history_image_at(entity, environment, entity_key, at_version);
     EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
                               ff._history_table(entity),
@@ -715,6 +688,10 @@ BEGIN
                       || pg_catalog.format('Check the %s %s and the environment; ff.history lists the recorded changes.',
                                            entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END);
     END IF;
+    -- (1.23) the writer lock before ff._history_restore reads the row, the
+    -- key list and the history (ff.rollback_environment takes it once for
+    -- all its entities)
+    PERFORM ff._history_lock_writer(entity);
     set_by_us := ff._history_with_comment(pg_catalog.format(
         'rollback of %s "%s" in environment "%s" to version %s', entity, key, env, to_version));
     IF NOT ff._history_restore(entity, env, key, to_version) THEN

@@ -102,19 +102,6 @@ COMMENT ON CONSTRAINT change_requests_finished_check ON ff.change_requests IS
     'a request has finished_at exactly when it is no longer open (pending or approved)';
 COMMENT ON INDEX ff.change_requests_open IS 'The open requests of each flag';
 
--- ff._actor is the role the change-request functions act for: the
--- session's role (SET ROLE, else the session user), as the history's
--- changed_by; they are SECURITY DEFINER, so current_user is the owner.
-CREATE FUNCTION ff._actor()
-RETURNS name
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN pg_catalog.current_setting('role') = 'none' THEN SESSION_USER
-            ELSE pg_catalog.current_setting('role')::name END;
-
-COMMENT ON FUNCTION ff._actor() IS
-'Internal: the role the change-request functions act for: the session''s role (SET ROLE, else the session user)';
-
 -- ff._approval_rules_guard is the trigger ff_10_guard of ff.approval_rules:
 -- only ff administrators set rules, only on protected environments, with
 -- existing approver roles; set_by and set_at say who and when.

@@ -101,13 +101,9 @@ CREATE OR REPLACE FUNCTION ff._restoring()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN pg_catalog.current_setting('check_function_bodies') = 'off'
-   AND pg_catalog.pg_has_role(CURRENT_USER,
-                              (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff'),
-                              'MEMBER')
-   AND pg_catalog.pg_has_role(CASE WHEN pg_catalog.current_setting('role') = 'none' THEN SESSION_USER
-                                   ELSE pg_catalog.current_setting('role')::name END,
-                              (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff'),
-                              'MEMBER');
+   AND (SELECT pg_catalog.pg_has_role(CURRENT_USER, n.nspowner, 'MEMBER')
+               AND pg_catalog.pg_has_role(ff._actor(), n.nspowner, 'MEMBER')
+          FROM pg_catalog.pg_namespace AS n WHERE n.nspname = 'ff');
 
 COMMENT ON FUNCTION ff._restoring() IS
 'Internal: true while check_function_bodies is off (pg_dump scripts) for a superuser or the extension''s owner, as the current user and as the session''s role; segment reference checks between rows are skipped then';
@@ -442,7 +438,8 @@ COMMENT ON VIEW ff.flag_usage IS
 --   what the caller reads next is read after every writer before it committed: a rollback read
 --   the row, the key list and the environment's flags before its first write waited for the lock,
 --   and recorded a state that a change committed meanwhile had overtaken (1.23, found by a
---   randomized concurrent write test)
+--   randomized concurrent write test).  The rollbacks, the copies, ff.set_rollout,
+--   ff.apply_draft and ff.import_flagd call it; the caller needs UPDATE on the table.
 CREATE FUNCTION ff._history_lock_writer(entity text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -460,7 +457,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION ff._history_lock_writer(text) IS
-    'Internal: takes the history writer lock by an UPDATE of no row of the entity''s table (the caller''s UPDATE privilege on it), before a rollback or a copy reads what it will write (1.23)';
+    'Internal: takes the history writer lock by an UPDATE of no row of the entity''s table (the caller''s UPDATE privilege on it), before the caller reads what it will write: rollbacks, copies, ff.set_rollout, ff.apply_draft, ff.import_flagd (1.23)';
 
 CREATE OR REPLACE FUNCTION ff._history_restore(entity text, environment text, entity_key text, at_version bigint)
 RETURNS boolean
@@ -481,8 +478,6 @@ DECLARE
                                              ELSE 't.environment = $1 AND t.name = $2' END;
 BEGIN
     PERFORM ff._history_check_rollback(entity, 'ff._history_restore');
-    -- (1.23) the writer lock before the row and the history are read
-    PERFORM ff._history_lock_writer(entity);
     target := ff._history_image_at(entity, environment, entity_key, at_version);
     EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM %s AS t WHERE %s',
                               ff._history_table(entity),
@@ -652,7 +647,8 @@ BEGIN
     END IF;
     -- (1.23) the writer lock before the environment's flags and segments are
     -- read: with force, a flag created meanwhile is deleted too (1.22 failed
-    -- with "still has 1 flag(s)")
+    -- with "still has 1 flag(s)").  A DELETE of no row, not
+    -- ff._history_lock_writer: the privilege this function needs anyway.
     DELETE FROM ff.environments AS t WHERE false;
     IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = env) THEN
         PERFORM ff._resolve_environment(env);      -- raises the error
@@ -784,7 +780,7 @@ BEGIN
     -- deleted while this call waited is then not found, with the check's
     -- own error (1.22 checked first and then failed on the deleted row's
     -- NULL variants).
-    UPDATE ff.flags SET key = key WHERE false;
+    PERFORM ff._history_lock_writer('flag');
     -- the checks of ff.evaluate_draft: an object of known members that
     -- compiles over the stored flag, with segments the environment has
     PERFORM ff.evaluate_draft(flag_key, '{}'::jsonb, draft, NULL::jsonb, env);
@@ -845,6 +841,246 @@ COMMENT ON FUNCTION ff.apply_draft(text, jsonb, text) IS
 'Saves a draft of a flag (a flagd flag object: members given replace the stored flag''s, a missing flag is created); the write counterpart of ff.evaluate_draft; returns the flag''s row';
 
 GRANT EXECUTE ON FUNCTION ff._history_drift_delta(text, text, text, jsonb) TO PUBLIC;
+
+CREATE OR REPLACE FUNCTION ff._history_rollback_entity(entity text, key text, to_version bigint, environment text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text := ff._history_environment(environment);
+    set_by_us   text;
+BEGIN
+    PERFORM ff._history_check_rollback(entity, 'ff._history_rollback_entity');
+    PERFORM ff._history_check_version(to_version);
+    IF key IS NULL THEN
+        RAISE EXCEPTION '% % must not be NULL', entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'ff.history lists the recorded changes and their keys.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.versions AS v
+                    WHERE v.entity = _history_rollback_entity.entity AND v.environment = env
+                      AND v.entity_key = key) THEN
+        -- (1.12) a mistyped environment is named as such, with a suggestion
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env)
+           AND NOT EXISTS (SELECT 1 FROM ff.versions AS v WHERE v.entity = 'environment' AND v.environment = env) THEN
+            RAISE EXCEPTION 'environment "%" does not exist and has no history', ff._name_in_message(env)
+                USING ERRCODE = 'undefined_object',
+                      HINT = ff._perhaps_you_meant(env, ARRAY(
+                                 SELECT e.name FROM ff.environments AS e
+                                 UNION
+                                 SELECT v.environment FROM ff.versions AS v WHERE v.entity = 'environment'))
+                          || 'Check the environment; ff.history lists the recorded changes of each environment.';
+        END IF;
+        RAISE EXCEPTION '% "%" has no history in environment "%"', entity, ff._name_in_message(key), env
+            USING ERRCODE = 'undefined_object',
+                  HINT = ff._perhaps_you_meant(key, ARRAY(SELECT DISTINCT v.entity_key FROM ff.versions AS v
+                                                           WHERE v.entity = _history_rollback_entity.entity
+                                                             AND v.environment = env))
+                      || pg_catalog.format('Check the %s %s and the environment; ff.history lists the recorded changes.',
+                                           entity, CASE entity WHEN 'flag' THEN 'key' ELSE 'name' END);
+    END IF;
+    -- (1.23) the writer lock before ff._history_restore reads the row, the
+    -- key list and the history (ff.rollback_environment takes it once for
+    -- all its entities)
+    PERFORM ff._history_lock_writer(entity);
+    set_by_us := ff._history_with_comment(pg_catalog.format(
+        'rollback of %s "%s" in environment "%s" to version %s', entity, key, env, to_version));
+    IF NOT ff._history_restore(entity, env, key, to_version) THEN
+        RAISE NOTICE '% "%" in environment "%" is already as of version %: nothing changed',
+                     entity, key, env, to_version;
+    END IF;
+    IF set_by_us IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('ff.change_comment', '', true);
+    END IF;
+    RETURN ff.current_version();
+END;
+$$;
+
+COMMENT ON FUNCTION ff._history_rollback_entity(text, text, bigint, text) IS
+    'Internal: the shared body of ff.rollback_flag and ff.rollback_segment (runs with the caller''s rights)';
+
+CREATE OR REPLACE FUNCTION ff.import_flagd(document jsonb, environment text DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'warning'
+AS $$
+#variable_conflict use_column
+DECLARE
+    env         text := ff._resolve_environment(import_flagd.environment);
+    flags       jsonb;
+    evaluators  jsonb;
+    fl          record;
+    f           jsonb;
+    fpath       text;
+    dv          text;
+    tg          jsonb;
+    md          jsonb;
+    vr          jsonb;
+    set_md      jsonb;
+    parsed      jsonb[] := '{}';
+    written     integer := 0;
+    n           integer;
+    old_types   jsonb;
+    new_type    text;
+BEGIN
+    IF document IS NULL OR jsonb_typeof(document) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: the document is %',
+            CASE WHEN document IS NULL THEN 'NULL' ELSE 'a JSON ' || jsonb_typeof(document) || ', not an object' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A flagd document is an object such as {"flags": {"my-flag": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}}}.';
+    END IF;
+
+    -- flags: the map form, or the flagd daemon's array form
+    flags := document -> 'flags';
+    IF flags IS NULL THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is missing'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs "flags": an object mapping flag keys to flag definitions, or an array of flag definitions that each have a "key".';
+    ELSIF jsonb_typeof(flags) = 'array' THEN
+        IF EXISTS (SELECT 1 FROM jsonb_array_elements(flags) AS a
+                    WHERE jsonb_typeof(a) <> 'object' OR jsonb_typeof(a -> 'key') IS DISTINCT FROM 'string') THEN
+            RAISE EXCEPTION 'invalid flagd document: $.flags is an array whose elements are not all objects with a string "key"'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use the map form {"flags": {"my-flag": {...}}}, or give every flag object a "key".';
+        END IF;
+        SELECT k INTO fpath FROM (SELECT a ->> 'key' AS k FROM jsonb_array_elements(flags) AS a) AS x
+         GROUP BY k HAVING count(*) > 1 ORDER BY k LIMIT 1;
+        IF fpath IS NOT NULL THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is defined more than once in $.flags', fpath
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Flag keys are unique within a document.';
+        END IF;
+        -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
+        -- quadratic in the size of a large value (a flag with a long list)
+        SELECT json_object_agg(a ->> 'key', a - 'key')::jsonb INTO flags FROM jsonb_array_elements(flags) AS a;
+        flags := COALESCE(flags, '{}');
+    ELSIF jsonb_typeof(flags) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $.flags is a JSON %, not an object or an array', jsonb_typeof(flags)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The document needs "flags": an object mapping flag keys to flag definitions, or an array of flag definitions that each have a "key".';
+    END IF;
+
+    -- shared rules; here and below, an optional member that is JSON null is absent
+    evaluators := NULLIF(document -> '$evaluators', 'null');
+    IF evaluators IS NOT NULL AND jsonb_typeof(evaluators) <> 'object' THEN
+        RAISE EXCEPTION 'invalid flagd document: $."$evaluators" is a JSON %, not an object', jsonb_typeof(evaluators)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '"$evaluators" maps names to JSON Logic rules that flags reference with {"$ref": "name"}.';
+    END IF;
+    -- flag-set metadata
+    set_md := NULLIF(document -> 'metadata', 'null');
+    IF set_md IS NOT NULL THEN
+        PERFORM ff._check_metadata(set_md, 'the flag set of the document', '$.metadata');
+    END IF;
+
+    -- check the shape of every flag before writing anything
+    FOR fl IN SELECT e.key, e.value FROM jsonb_each(flags) AS e ORDER BY e.key LOOP
+        f := fl.value;
+        fpath := ff._json_path_member('$.flags', fl.key);
+        IF jsonb_typeof(f) <> 'object' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" is a JSON %, not an object', fl.key, jsonb_typeof(f)
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'A flag is an object with "state", "variants" and optionally "defaultVariant", "targeting" and "metadata".';
+        END IF;
+        IF NOT f ? 'state' OR NOT f ? 'variants' THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has no "%"', fl.key,
+                CASE WHEN NOT f ? 'state' THEN 'state' ELSE 'variants' END
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.', fpath),
+                      HINT = 'Every flag needs "state" ("ENABLED" or "DISABLED") and "variants".';
+        END IF;
+        IF jsonb_typeof(f -> 'state') <> 'string' OR (f ->> 'state') NOT IN ('ENABLED', 'DISABLED') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has state %', fl.key, (f -> 'state')::text
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.state.', fpath),
+                      HINT = 'The state is "ENABLED" or "DISABLED".';
+        END IF;
+        IF f ? 'defaultVariant' AND jsonb_typeof(f -> 'defaultVariant') NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has a defaultVariant that is a JSON %', fl.key,
+                jsonb_typeof(f -> 'defaultVariant')
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.defaultVariant.', fpath),
+                      HINT = 'defaultVariant is the name of a variant, or null.';
+        END IF;
+        -- (1.20) "" is no default variant, as flagd reads it (no variant
+        -- may have an empty name)
+        dv := NULLIF(f ->> 'defaultVariant', '');
+        tg := ff._flagd_resolve_refs(f -> 'targeting', evaluators, fl.key, fpath || '.targeting');
+        md := COALESCE(NULLIF(f -> 'metadata', 'null'), '{}');
+        -- (1.20) {"$ref": name} inside a variant's value is replaced too, as
+        -- flagd replaces it anywhere in the document; variants nested too
+        -- deep to walk for it (rules stop at 256 levels) are left as written
+        vr := f -> 'variants';
+        IF evaluators IS NOT NULL AND strpos(vr::text, '"$ref"') > 0 THEN
+            BEGIN
+                vr := ff._flagd_resolve_refs(vr, evaluators, fl.key, fpath || '.variants');
+            EXCEPTION WHEN invalid_parameter_value OR statement_too_complex THEN
+                vr := f -> 'variants';
+            END;
+        END IF;
+        -- appended in place (a jsonb array would be copied for every flag)
+        parsed := array_append(parsed, jsonb_build_object(
+            'key', fl.key, 'state', f -> 'state', 'variants', vr,
+            'defaultVariant', dv, 'targeting', tg, 'metadata', md));
+    END LOOP;
+
+    -- the history's writer lock first (1.20), so that the types read next
+    -- are not changed by a concurrent writer before this one writes
+    PERFORM ff._history_lock_writer('flag');
+    -- the types of the flags the document changes (1.11: a document whose
+    -- variants have another type changes the flag's type, as flagd loads
+    -- it, with a WARNING instead of silently)
+    SELECT jsonb_object_agg(t.key, t.flag_type) INTO old_types
+      FROM ff.flags AS t WHERE t.environment = env AND flags ? t.key;
+
+    -- write: unchanged flags are left alone (no new version, no history)
+    FOREACH f IN ARRAY parsed LOOP
+        tg := f -> 'targeting';
+        IF tg = 'null'::jsonb OR tg = '{}'::jsonb THEN
+            tg := NULL;
+        END IF;
+        new_type := NULL;
+        INSERT INTO ff.flags AS t (environment, key, state, variants, default_variant, targeting, metadata)
+        VALUES (env, f ->> 'key', f ->> 'state', f -> 'variants', f ->> 'defaultVariant', tg, f -> 'metadata')
+        ON CONFLICT (environment, key) DO UPDATE
+           SET state = EXCLUDED.state, variants = EXCLUDED.variants,
+               flag_type = CASE WHEN t.variants = EXCLUDED.variants THEN t.flag_type END,
+               default_variant = EXCLUDED.default_variant, targeting = EXCLUDED.targeting,
+               metadata = EXCLUDED.metadata
+         -- compared as text (1.20): jsonb equality takes 10 and 10.0 for
+         -- one value, and a document that only respells a number was
+         -- skipped, so the flag kept the old spelling
+         WHERE (t.state, t.variants::text, t.default_variant, t.targeting::text, t.metadata::text)
+               IS DISTINCT FROM
+               (EXCLUDED.state, EXCLUDED.variants::text, EXCLUDED.default_variant, EXCLUDED.targeting::text,
+                EXCLUDED.metadata::text)
+        RETURNING t.flag_type INTO new_type;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+        IF n > 0 AND old_types ? (f ->> 'key') AND new_type IS DISTINCT FROM (old_types ->> (f ->> 'key')) THEN
+            RAISE WARNING 'flag "%" in environment "%" changes type from % to %',
+                f ->> 'key', env, old_types ->> (f ->> 'key'), new_type
+                USING DETAIL = pg_catalog.format('The document''s variants are of type %s; applications that read the flag as %s get their default, with error code TYPE_MISMATCH.',
+                                                 new_type, old_types ->> (f ->> 'key')),
+                      HINT = 'flagd loads a document so; if the change is a mistake, import the flag with variants of the old type.';
+        END IF;
+    END LOOP;
+
+    IF replace THEN
+        DELETE FROM ff.flags AS t WHERE t.environment = env AND NOT flags ? t.key;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+    END IF;
+
+    IF set_md IS NOT NULL THEN
+        UPDATE ff.environments AS e SET metadata = set_md
+         WHERE e.name = env AND e.metadata IS DISTINCT FROM set_md;
+    END IF;
+    RETURN written;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.import_flagd(jsonb, text, boolean) IS
+'Loads a flagd flag-definition document into an environment atomically ($ref resolved, metadata = flag-set metadata); replace => true deletes the environment''s flags absent from the document; returns the number of flags created, changed or deleted';
 
 CREATE OR REPLACE FUNCTION ff.copy_environment(from_environment text, to_environment text, overwrite boolean DEFAULT false)
 RETURNS integer
