@@ -257,6 +257,16 @@ SELECT ff.schedule_rollout('launch', '{{5,10},{20,30}}', now());
 SELECT ff.schedule_rollout('nope', '{10}', now());
 SELECT count(*) AS nothing_left_pending FROM ff.scheduled_changes WHERE status = 'pending';
 
+-- (1.24) a change that changes nothing (the flag already is so) is
+-- applied with no version: none was written (1.23 gave the flag's
+-- version, that of an earlier, unrelated change)
+SELECT (ff.schedule_change('banner', jsonb_build_object('state', f.state), now(), 'sched', 'no-op')).id IS NOT NULL AS scheduled
+  FROM ff.flags AS f WHERE f.environment = 'sched' AND f.key = 'banner';
+SELECT max(version) AS before_noop FROM ff.versions \gset
+SELECT flag_key, status, version, error FROM ff.run_scheduled_changes();
+SELECT max(version) = :before_noop AS nothing_recorded FROM ff.versions;
+SELECT status, version FROM ff.scheduled_changes WHERE comment = 'no-op';
+
 -- only the runner may apply as another role
 \set VERBOSITY default
 SELECT ff._apply_draft_as('nobody_at_all', 'banner', '{}', 'sched', NULL);

@@ -66,7 +66,11 @@ SELECT ff.disable_flag('checkout', 'appr');
 UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'appr';
 INSERT INTO ff.flags (environment, key, variants, default_variant) VALUES ('appr', 'x', '{"a": 1}', 'a');
 DELETE FROM ff.flags WHERE environment = 'appr';
+-- (1.24) the HINT names the flag (above); for what change requests do not
+-- cover, it says who changes it
+\set VERBOSITY default
 SELECT ff.create_segment('beta', NULL, 'appr');
+\set VERBOSITY terse
 SELECT ff.import_flagd('{"flags": {"y": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"}}}', 'appr');
 TRUNCATE ff.flags;       -- (no TRUNCATE privilege: see below for one that has it)
 UPDATE ff.environments SET description = 'mine' WHERE name = 'appr';
@@ -170,16 +174,18 @@ SELECT ff.withdraw_change(3);
 \c - regress_ff_appr_dev
 \set SHOW_CONTEXT never
 SELECT id FROM ff.request_change('checkout', '{"state": "DISABLED"}', 'appr');
-\c - regress_ff_appr_admin
-\set SHOW_CONTEXT never
--- ff administrators change the environment directly (recorded as usual)
-SELECT (ff.set_default_variant('checkout', 'off', 'appr')).default_variant;
 \c - regress_ff_appr_lead1
 \set SHOW_CONTEXT never
 SELECT status FROM ff.approve_change(4);
 \c - regress_ff_appr_lead2
 \set SHOW_CONTEXT never
 SELECT status FROM ff.approve_change(4);
+\c - regress_ff_appr_admin
+\set SHOW_CONTEXT never
+-- ff administrators change the environment directly (recorded as usual)
+SELECT (ff.set_default_variant('checkout', 'off', 'appr')).default_variant;
+\c - regress_ff_appr_lead2
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 SELECT ff.apply_change(4);
 \set VERBOSITY terse
@@ -361,6 +367,34 @@ SELECT status FROM ff.apply_change(:low_id);
 SELECT required_approvals FROM ff.require_approvals('appr', 1, '{regress_ff_appr_leads}');
 SELECT status, version IS NOT NULL AS applied FROM ff.apply_change(:low_id);
 SELECT required_approvals FROM ff.require_approvals('appr', 2, '{regress_ff_appr_leads}');
+
+-- ---- (1.24) a request whose flag changed since is not approved (it could
+-- not be applied), and a draft that changes nothing is applied with no
+-- version
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT id AS stale_id FROM ff.request_change('checkout', '{"metadata": {"note": "stale"}}', 'appr') \gset
+\c - regress_ff_appr_admin
+\set SHOW_CONTEXT never
+SELECT (ff.apply_draft('checkout', '{"metadata": {"note": "by an admin"}}', 'appr')).metadata;
+\c - regress_ff_appr_lead1
+\set SHOW_CONTEXT never
+\set VERBOSITY default
+SELECT ff.approve_change(:stale_id);
+\set VERBOSITY terse
+SELECT status, jsonb_array_length(reviews) AS reviews FROM ff.change_requests WHERE id = :stale_id;
+SELECT status FROM ff.reject_change(:stale_id, 'the flag changed');
+\c - regress_ff_appr_dev
+\set SHOW_CONTEXT never
+SELECT id AS same_id FROM ff.request_change('checkout', '{"metadata": {"note": "by an admin"}}', 'appr') \gset
+\c - regress_ff_appr_lead1
+SELECT status FROM ff.approve_change(:same_id);
+\c - regress_ff_appr_lead2
+SELECT status FROM ff.approve_change(:same_id);
+SELECT max(version) AS before_same FROM ff.versions \gset
+SELECT status, version FROM ff.apply_change(:same_id);
+SELECT max(version) = :before_same AS nothing_recorded FROM ff.versions;
+\c - postgres
 
 -- ---- removing the rule
 

@@ -169,6 +169,15 @@ SELECT variant, units, mean, stddev, lift, p_value
 -- a constant outcome: no variance anywhere, a difference is certain
 SELECT variant, p_value, chance_to_beat_control
   FROM ff.experiment_results($$SELECT 'a', 1 UNION ALL SELECT 'a', 1 UNION ALL SELECT 'b', 2 UNION ALL SELECT 'b', 2$$, 'a');
+-- (1.24) an outcome that is the same for every unit (9.99, summed in
+-- double precision: the two means differ in their last digits) is
+-- constant: no spread, no difference (1.23 said p = 0 and chance 0)
+SELECT variant, units, stddev, p_value, chance_to_beat_control AS chance, lift
+  FROM ff.experiment_results($$SELECT CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b' END, 9.99
+                                 FROM generate_series(1, 10000) AS g$$, 'a');
+-- (1.24) only the control in the result: nothing to compare, with a
+-- WARNING (a split that went wrong would otherwise pass unseen)
+SELECT variant, units, srm_p_value FROM ff.experiment_results($$VALUES ('off', true), ('off', false)$$, 'off');
 
 -- ---- bad input: clear errors
 \set VERBOSITY default
@@ -192,6 +201,12 @@ SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts W
 SELECT * FROM ff.experiment_results($$VALUES ('a', 'NaN'::float8), ('a', 1), ('b', 2), ('b', 3)$$, 'a');
 SELECT * FROM ff.experiment_results($$VALUES ('a', 1, 'Infinity'::float8), ('b', 2, 0)$$, 'a');
 SELECT * FROM ff.experiment_results($$VALUES ('it''s', 1), ('"a", "b"', 2)$$, 'a');
+-- (1.24) magnitudes whose squares leave double precision (a variance that
+-- underflowed to 0 made any difference significant), and a covariate too
+-- far in scale from the outcome
+SELECT * FROM ff.experiment_results($$VALUES ('a', 1e-170::float8), ('a', 2e-170), ('b', 3e-170), ('b', 1e-170)$$, 'a');
+SELECT * FROM ff.experiment_results($$VALUES ('a', 1e90::float8, 1e-90::float8), ('a', 2e90, 3e-90),
+                                             ('b', 3e90, 2e-90), ('b', 1e90, 5e-90)$$, 'a');
 SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1e400}');
 SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1, "on": 1e-400}');
 SELECT * FROM ff.experiment_results('SELECT variant, converted FROM exp_counts', 'off', '{"off": 1, "on": 1, "dark": 1e-200}');

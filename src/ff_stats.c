@@ -52,6 +52,7 @@
 #include <sys/stat.h>
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -73,8 +74,12 @@ bool		ff_track_evaluations = true;
 int			ff_stats_max_entries = 10000;
 bool		FFStatsActive = false;
 
-/* names longer than this many bytes are cut (at a character boundary) */
+/*
+ * names longer than this many bytes are cut (at a character boundary) and
+ * marked with a hash of the whole name: "~" and 8 hex digits
+ */
 #define FF_STATS_NAME_MAX 200
+#define FF_STATS_CUT_MARK 9
 
 /* the key of one shared entry; zero-padded, compared as bytes */
 typedef struct FFStatsKey
@@ -175,22 +180,24 @@ FFStatsShmemRequest(void)
 }
 
 /*
- * FFStatsNameLen is the length a name of len bytes has in a key field: cut
- * to FF_STATS_NAME_MAX bytes at a character boundary.
- */
-static inline size_t
-FFStatsNameLen(const char *name, size_t len)
-{
-	return len > FF_STATS_NAME_MAX ? pg_mbcliplen(name, (int) len, FF_STATS_NAME_MAX) : len;
-}
-
-/*
- * FFStatsSetName copies a name into a key field (FFStatsNameLen bytes).
+ * FFStatsSetName copies a name into a key field.  A name longer than
+ * FF_STATS_NAME_MAX bytes is cut at a character boundary and ends with "~"
+ * and a hash of the whole name, so that two long names that differ only
+ * after the cut (two variants of a flag) keep entries of their own (the
+ * 1.23 library merged them).
  */
 static void
 FFStatsSetName(char *dst, const char *src, size_t len)
 {
-	len = FFStatsNameLen(src, len);
+	if (len > FF_STATS_NAME_MAX)
+	{
+		int			cut = pg_mbcliplen(src, (int) len, FF_STATS_NAME_MAX - FF_STATS_CUT_MARK);
+
+		memcpy(dst, src, cut);
+		snprintf(dst + cut, FF_STATS_CUT_MARK + 1, "~%08x",
+				 (unsigned int) hash_bytes((const unsigned char *) src, (int) len));
+		return;
+	}
 	memcpy(dst, src, len);
 	dst[len] = '\0';
 }
@@ -322,8 +329,12 @@ done:
 static bool
 FFStatsNameIs(const char *field, const char *name, size_t len)
 {
-	len = FFStatsNameLen(name, len);
-	return memcmp(field, name, len) == 0 && field[len] == '\0';
+	char		stored[FF_STATS_NAME_MAX + 1];
+
+	if (len <= FF_STATS_NAME_MAX)
+		return memcmp(field, name, len) == 0 && field[len] == '\0';
+	FFStatsSetName(stored, name, len);
+	return strcmp(field, stored) == 0;
 }
 
 /*
@@ -584,7 +595,20 @@ FFStatsAdd(const FFStatsKey *key, int64 count, TimestampTz now, FFStatsEntry *bo
 
 	if (FFStatsAddExisting(key, count, now))
 		return;
-	if (missing && book != NULL &&
+
+	/*
+	 * A database without a bookkeeping entry (the table was full when it
+	 * came) gets no new entry either: its caps, its stats_since and the
+	 * cleanup of dropped databases need that entry (the 1.23 library created
+	 * entries of missing keys past the caps).  Its counts are dropped, and
+	 * ff.evaluation_stats_info() reports them.
+	 */
+	if (book == NULL)
+	{
+		FFStatsShared->dropped += count;
+		return;
+	}
+	if (missing &&
 		(book->missing_entries >= FFStatsMissingCap() ||
 		 FFStatsShared->missing_entries >= FFStatsMissingCapAll()))
 	{
@@ -600,10 +624,7 @@ FFStatsAdd(const FFStatsKey *key, int64 count, TimestampTz now, FFStatsEntry *bo
 	if (FFStatsShared->regular_entries >= ff_stats_max_entries ||
 		(entry = hash_search(FFStatsHash, key, HASH_ENTER_NULL, &found)) == NULL)
 	{
-		if (book != NULL)
-			book->evaluations += count;
-		else
-			FFStatsShared->dropped += count;
+		book->evaluations += count;
 		return;
 	}
 	SpinLockInit(&entry->mutex);
@@ -612,7 +633,7 @@ FFStatsAdd(const FFStatsKey *key, int64 count, TimestampTz now, FFStatsEntry *bo
 	entry->first_evaluated = now;
 	entry->last_evaluated = now;
 	FFStatsShared->regular_entries++;
-	if (missing && book != NULL)
+	if (missing)
 	{
 		book->missing_entries++;
 		FFStatsShared->missing_entries++;
@@ -766,12 +787,14 @@ FFStatsFlush(bool force)
 
 /*
  * FFStatsXactCallback flushes at the end of a transaction (at most once
- * a second).
+ * a second), a PREPARE TRANSACTION included (the 1.23 library left a
+ * prepared transaction's counts to the session's next transaction).
  */
 static void
 FFStatsXactCallback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
 		FFStatsFlush(false);
 }
@@ -925,9 +948,10 @@ PG_FUNCTION_INFO_V1(ff_evaluation_stats_info);
 /*
  * ff_evaluation_stats_info returns one row: the entries of the current
  * database and of all databases, the table's size, the evaluations of the
- * current database dropped because the table was full, whether this
- * session counts, and since when the current database is counted (NULL:
- * no evaluation counted yet).
+ * current database dropped because the table was full (for a database that
+ * found no room for its bookkeeping entry: those of all such databases),
+ * whether this session counts, and since when the current database is
+ * counted (NULL: no evaluation counted yet).
  */
 Datum
 ff_evaluation_stats_info(PG_FUNCTION_ARGS)
@@ -963,6 +987,11 @@ ff_evaluation_stats_info(PG_FUNCTION_ARGS)
 	}
 	values[0] = Int64GetDatum(mine);
 	values[1] = Int64GetDatum(FFStatsShared->regular_entries);
+	if (nulls[3] && FFStatsShared->dropped > 0)
+	{
+		values[3] = Int64GetDatum(FFStatsShared->dropped);
+		nulls[3] = false;
+	}
 	LWLockRelease(FFStatsShared->lock);
 	values[2] = Int32GetDatum(ff_stats_max_entries);
 	if (nulls[3])
@@ -1004,12 +1033,16 @@ ff_reset_evaluation_stats(PG_FUNCTION_ARGS)
 	if (key)
 		FFStatsSetName(match.flag_key, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
 
-	/* the databases with entries (their bookkeeping entries), then which are gone */
+	/*
+	 * the databases with entries, then which are gone (all entries: a
+	 * statistics file of the 1.23 library can hold entries of a database
+	 * without a bookkeeping entry)
+	 */
 	LWLockAcquire(FFStatsShared->lock, LW_SHARED);
 	hash_seq_init(&seq, FFStatsHash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
-		if (entry->key.reason == FF_STATS_RESET_ENTRY && entry->key.dbid != MyDatabaseId)
-			dbids = lappend_oid(dbids, entry->key.dbid);
+		if (entry->key.dbid != MyDatabaseId)
+			dbids = list_append_unique_oid(dbids, entry->key.dbid);
 	LWLockRelease(FFStatsShared->lock);
 	foreach(lc, dbids)
 		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(lfirst_oid(lc))))

@@ -585,7 +585,7 @@ COMMENT ON FUNCTION ff._approved_write() IS
 -- ff._approval_denied raises the gate's error: current_user may not
 -- change an environment with an approval rule directly; what describes
 -- the change.
-CREATE FUNCTION ff._approval_denied(environment text, what text)
+CREATE FUNCTION ff._approval_denied(environment text, what text, flag_key text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -595,12 +595,15 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = format('The statement would %s. Role "%s" is not an ff administrator, and environment "%s" requires %s approval(s) of every change.',
                               what, current_user, environment, ff._approvals_required(environment)),
-              HINT = format('Request the change, for example SELECT ff.request_change(''flag-key'', ''{"state": "ENABLED"}'', %L); segments and key lists there are changed by ff administrators.', environment);
+              -- (1.24) the flag's own key; for anything else, no request to make
+              HINT = CASE WHEN flag_key IS NOT NULL
+                          THEN format('Request the change: SELECT ff.request_change(%L, draft, %L); where draft is a jsonb object of the flag''s members to change (as ff.apply_draft takes it).', flag_key, environment)
+                          ELSE 'Only ff administrators change segments, key lists and the environment''s own row there; change requests cover flags.' END;
 END;
 $$;
 
-COMMENT ON FUNCTION ff._approval_denied(text, text) IS
-'Internal: raises insufficient_privilege for a direct change of an environment that requires approved change requests';
+COMMENT ON FUNCTION ff._approval_denied(text, text, text) IS
+'Internal: raises insufficient_privilege for a direct change of an environment that requires approved change requests (flag_key: the flag, for the HINT)';
 
 -- ff._is_environment_admin tells whether a role is an ff administrator:
 -- it may UPDATE ff.environments.protected (superusers and the owner may).
@@ -785,7 +788,7 @@ BEGIN
                    OR EXISTS (SELECT 1 FROM ff_protect_new AS k
                                WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                     SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
                 END IF;
             END LOOP;
         END IF;
@@ -827,7 +830,7 @@ BEGIN
                OR EXISTS (SELECT 1 FROM ff_protect_old AS k
                            WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                 SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
-                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
             END IF;
         END LOOP;
         IF TG_OP = 'UPDATE' THEN
@@ -838,7 +841,7 @@ BEGIN
                    OR EXISTS (SELECT 1 FROM ff_protect_new AS k
                                WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                     SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one));
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
                 END IF;
             END LOOP;
         END IF;

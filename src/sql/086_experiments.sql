@@ -83,8 +83,14 @@ RETURNS TABLE (variant text, units bigint, total double precision, mean double p
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- (1.24) a variance no larger than the rounding error of the mean's
+    -- sum (n ulps of the mean: double precision sums) is 0: an outcome that
+    -- is the same for every unit (9.99, summed) is constant, not a variance
+    -- of 1e-30 that makes any difference significant
     WITH v AS (
-        SELECT u.name, u.n, u.total, u.mean, u.var, u.x_mean, u.x_var, u.cov
+        SELECT u.name, u.n, u.total, u.mean,
+               CASE WHEN sqrt(u.var) <= u.n * 2.220446049250313e-16 * abs(u.mean) THEN 0 ELSE u.var END AS var,
+               u.x_mean, u.x_var, u.cov
           FROM unnest(variant_names, unit_counts, totals, means, variances, x_means, x_variances, covariances)
                AS u (name, n, total, mean, var, x_mean, x_var, cov)
     ),
@@ -165,7 +171,12 @@ AS $$
                  CASE WHEN c.adj_mean <> 0 THEN d.diff / abs(c.adj_mean) END AS lift,
                  CASE WHEN c.adj_mean <> 0
                       THEN sqrt(a.se2 + (a.adj_mean / c.adj_mean) ^ 2 * c.se2) / abs(c.adj_mean) END AS lift_se
-            FROM (SELECT a.adj_mean - c.adj_mean AS diff, sqrt(a.se2 + c.se2) AS se) AS d
+            -- (1.24) a difference within the rounding error of the two means'
+            -- sums (n ulps of each) is none: identical arms compare equal
+            FROM (SELECT CASE WHEN abs(a.adj_mean - c.adj_mean)
+                                   <= 2.220446049250313e-16 * (a.n * abs(a.adj_mean) + c.n * abs(c.adj_mean))
+                              THEN 0 ELSE a.adj_mean - c.adj_mean END AS diff,
+                         sqrt(a.se2 + c.se2) AS se) AS d
            WHERE a.name <> control AND a.se2 IS NOT NULL AND c.se2 IS NOT NULL
       ) AS cmp ON true
      ORDER BY a.name <> control, a.name;
@@ -327,11 +338,44 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Leave those units out of the query (WHERE outcome <> ''NaN'' AND abs(outcome) < ''Infinity''), or fix the data.';
     END IF;
+    -- (1.24) and so are magnitudes whose squares and products leave double
+    -- precision (an underflow error, or a variance that underflows to 0
+    -- and makes any difference significant)
+    SELECT m.what INTO seen
+      FROM (SELECT u.mean, u.var, 'outcome' AS what FROM unnest(a.means, a.variances) AS u (mean, var)
+            UNION ALL
+            SELECT u.mean, u.var, 'covariate' FROM unnest(a.x_means, a.x_variances) AS u (mean, var)) AS m
+     WHERE greatest(abs(m.mean), sqrt(m.var)) > 0
+       AND NOT greatest(abs(m.mean), sqrt(m.var)) BETWEEN 1e-100 AND 1e100
+     LIMIT 1;
+    IF seen IS NOT NULL THEN
+        RAISE EXCEPTION 'the % of an experiment is too small or too large to be analysed in double precision', seen
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The mean or the standard deviation of some variant is outside 1e-100 to 1e100.',
+                  HINT = 'Rescale it in the query (for example revenue in thousands, or a rate per million).';
+    END IF;
+    -- (1.24) one variant: nothing to compare, and a split that went wrong
+    -- (every unit got the caller's default) would pass unseen
+    IF cardinality(a.variants) = 1 AND expected_split IS NULL THEN
+        RAISE WARNING 'the query''s result has only the control variant %: nothing to compare', to_jsonb(control)
+            USING DETAIL = format('All %s units are in it.', a.units[1]),
+                  HINT = 'If the flag''s variants are not strings, ff.get_string returns its default for every unit (TYPE_MISMATCH); (ff.evaluate(...)).variant names the variant whatever its value''s type. Give expected_split to test the split.';
+    END IF;
 
-    RETURN QUERY
-    SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, a.means, a.variances,
-                                            a.x_means, a.x_variances, a.covariances,
-                                            expected_split, confidence);
+    -- (1.24) within that range, a variant's outcome and covariate can
+    -- still be too far apart in scale (a covariate in 1e-90s with an
+    -- outcome in 1e90s): said so, not a bare "value out of range"
+    BEGIN
+        RETURN QUERY
+        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, a.means, a.variances,
+                                                a.x_means, a.x_variances, a.covariances,
+                                                expected_split, confidence);
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+        RAISE EXCEPTION 'the figures of an experiment leave the range of double precision'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('%s.', SQLERRM),
+                  HINT = 'Rescale the outcome or the covariate in the query so that both are of a moderate size (for example revenue in thousands, or a rate per million).';
+    END;
 END;
 $$;
 

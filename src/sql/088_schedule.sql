@@ -56,7 +56,7 @@ COMMENT ON COLUMN ff.scheduled_changes.created_at IS 'When the change was schedu
 COMMENT ON COLUMN ff.scheduled_changes.status IS 'pending, then applied, failed or cancelled';
 COMMENT ON COLUMN ff.scheduled_changes.finished_at IS 'When the change was applied, failed or was cancelled (NULL while pending)';
 COMMENT ON COLUMN ff.scheduled_changes.finished_by IS 'Who ran it (the runner''s session user) or cancelled it (current_user)';
-COMMENT ON COLUMN ff.scheduled_changes.version IS 'The flag''s config version after the change was applied (the version that wrote it)';
+COMMENT ON COLUMN ff.scheduled_changes.version IS 'The flag''s config version after the change was applied (the version that wrote it); NULL when the draft changed nothing, the flag already being so (1.24)';
 COMMENT ON COLUMN ff.scheduled_changes.error IS 'Why the change failed: the error''s SQLSTATE and message';
 COMMENT ON CONSTRAINT scheduled_changes_status_check ON ff.scheduled_changes IS
     'status is pending, applied, failed or cancelled';
@@ -371,15 +371,25 @@ COMMENT ON FUNCTION ff._apply_draft_as(name, text, jsonb, text, text) IS
 
 -- ff.run_scheduled_changes applies the pending changes that are due, in
 -- order of run_at, each in a subtransaction, with its creator's
--- privileges; returns what it did.  Concurrent runners share the work
--- (SKIP LOCKED).  It is SECURITY DEFINER: any role allowed to run it applies
--- only what is due, as it was scheduled.  The due changes are read in one
--- pass (a query per change would step over the index entries of the
--- changes already applied in this transaction: quadratic).  A change that
--- meets a transient error (a deadlock, a serialization failure, a lock
--- timeout) stays pending for the next run; any other error fails it.  The
+-- privileges; returns what it did.  It is SECURITY DEFINER: any role
+-- allowed to run it applies only what is due, as it was scheduled.  The
 -- settings that decide how strictly a write is checked are pinned, so the
 -- caller's session cannot loosen the checks of other roles' changes.
+--
+-- Order (1.24).  When something is due, the runner takes the history's
+-- writer lock first, then locks the due rows in one statement (SKIP
+-- LOCKED: a row that a cancellation holds is left to it).  So concurrent
+-- runners take turns: one that waited sees what the other applied.  (1.23
+-- locked the rows as its loop fetched them: a second runner took rows from
+-- the middle of the queue, waited for the writer lock, and applied them
+-- after the first runner had applied later changes of the same flag.)  A
+-- change of a flag is applied only if no earlier change of that flag is
+-- still pending: one left pending by a transient error in this run (a
+-- deadlock, a serialization failure, a lock timeout), or one this run could
+-- not lock.  It waits with it ("waits for scheduled change N"), so that the
+-- next run applies both in order.  The due changes are read in one pass (a
+-- query per change would step over the index entries of the changes
+-- already applied in this transaction: quadratic).
 CREATE FUNCTION ff.run_scheduled_changes(max_changes integer DEFAULT NULL)
 RETURNS TABLE (id bigint, flag_key text, environment text, status text, version bigint, error text)
 LANGUAGE plpgsql
@@ -391,8 +401,12 @@ AS $$
 #variable_conflict use_column
 DECLARE
     c           ff.scheduled_changes;
-    done        integer := 0;
-    seen        bigint[] := '{}';
+    taken       bigint[];
+    blockers    bigint[];
+    held        jsonb := '{}';
+    one         text;
+    i           integer;
+    before_v    bigint;
     v           bigint;
     st          text;
     msg         text;
@@ -403,43 +417,98 @@ BEGIN
         RAISE EXCEPTION 'max_changes must be at least 1 (or NULL: no limit), not %', max_changes
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR c IN SELECT * FROM ff.scheduled_changes AS s
-              WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
-              ORDER BY s.run_at, s.id
-              LIMIT max_changes             -- (NULL: all) the loop fetches ahead, locking what it fetches
-                FOR UPDATE SKIP LOCKED
-    LOOP
+    IF NOT EXISTS (SELECT 1 FROM ff.scheduled_changes AS s
+                    WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()) THEN
+        RETURN;                                 -- nothing due: no lock taken
+    END IF;
+    BEGIN
+        PERFORM ff._history_lock_writer('flag');
+    EXCEPTION WHEN serialization_failure OR deadlock_detected OR lock_not_available THEN
+        -- a transient error: every due change stays pending, returned with it
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        msg := st || ': ' || msg;
+        RAISE WARNING 'the due scheduled changes stay pending: the history''s writer lock was not taken: %', msg
+            USING HINT = 'A transient error: the next run tries them again.';
+        RETURN QUERY
+            SELECT s.id, s.flag_key, s.environment, 'pending'::text, NULL::bigint, msg
+              FROM ff.scheduled_changes AS s
+             WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+             ORDER BY s.run_at, s.id
+             LIMIT max_changes;
+        RETURN;
+    END;
+    -- the due changes this run takes, in order, and for each the earliest
+    -- pending change of its flag that it does not take (locked by another
+    -- transaction) if that one comes before it
+    WITH mine AS (
+        SELECT s.id, s.run_at, s.environment, s.flag_key
+          FROM ff.scheduled_changes AS s
+         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+         ORDER BY s.run_at, s.id
+         LIMIT max_changes                      -- (NULL: all)
+           FOR UPDATE SKIP LOCKED
+    ), others AS (
+        SELECT DISTINCT ON (s.environment, s.flag_key) s.id, s.run_at, s.environment, s.flag_key
+          FROM ff.scheduled_changes AS s
+         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+           AND s.id NOT IN (SELECT m.id FROM mine AS m)
+         ORDER BY s.environment, s.flag_key, s.run_at, s.id
+    )
+    SELECT pg_catalog.array_agg(m.id ORDER BY m.run_at, m.id),
+           pg_catalog.array_agg(o.id ORDER BY m.run_at, m.id)
+      INTO taken, blockers
+      FROM mine AS m
+      LEFT JOIN others AS o
+        ON o.environment = m.environment AND o.flag_key = m.flag_key
+       AND (o.run_at, o.id) < (m.run_at, m.id);
+    FOR i IN 1 .. COALESCE(pg_catalog.cardinality(taken), 0) LOOP
+        SELECT * INTO c FROM ff.scheduled_changes AS s WHERE s.id = taken[i];
+        one := pg_catalog.jsonb_build_array(c.environment, c.flag_key)::text;
         v := NULL;
         msg := NULL;
-        BEGIN
-            v := ff._apply_draft_as(c.created_by, c.flag_key, c.draft, c.environment,
-                                    pg_catalog.format('scheduled change %s by %s', c.id, c.created_by)
-                                    || COALESCE(': ' || c.comment, ''));
-            st := 'applied';
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-            msg := st || ': ' || msg;
-            IF st IN ('40001', '40P01', '55P03') THEN
-                st := 'pending';
-                RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: %',
-                    c.id, c.flag_key, c.environment, msg
-                    USING HINT = 'A transient error: the next run tries it again.';
-            ELSE
-                st := 'failed';
-                -- in the server log too: a pg_cron job's own record says only "SELECT n"
-                RAISE WARNING 'scheduled change % of flag "%" in environment "%" failed: %',
-                    c.id, c.flag_key, c.environment, msg
-                    USING HINT = 'ff.scheduled_changes keeps the error; schedule the change again once it can be made.';
+        IF blockers[i] IS NOT NULL OR held ? one THEN
+            st := 'pending';
+            msg := pg_catalog.format('waits for scheduled change %s of the same flag', COALESCE(blockers[i], (held ->> one)::bigint));
+            RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: it %',
+                c.id, c.flag_key, c.environment, msg
+                USING HINT = 'The changes of a flag are applied in run_at order: the next run applies both.';
+            IF NOT held ? one THEN
+                held := held || pg_catalog.jsonb_build_object(one, blockers[i]);
             END IF;
-        END;
+        ELSE
+            BEGIN
+                before_v := ff._flag_version(c.environment, c.flag_key);
+                v := ff._apply_draft_as(c.created_by, c.flag_key, c.draft, c.environment,
+                                        pg_catalog.format('scheduled change %s by %s', c.id, c.created_by)
+                                        || COALESCE(': ' || c.comment, ''));
+                st := 'applied';
+                IF v IS NOT DISTINCT FROM before_v THEN
+                    v := NULL;                  -- the flag already was so: nothing written
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+                msg := st || ': ' || msg;
+                IF st IN ('40001', '40P01', '55P03') THEN
+                    st := 'pending';
+                    held := held || pg_catalog.jsonb_build_object(one, c.id);
+                    RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: %',
+                        c.id, c.flag_key, c.environment, msg
+                        USING HINT = 'A transient error: the next run tries it again.';
+                ELSE
+                    st := 'failed';
+                    -- in the server log too: a pg_cron job's own record says only "SELECT n"
+                    RAISE WARNING 'scheduled change % of flag "%" in environment "%" failed: %',
+                        c.id, c.flag_key, c.environment, msg
+                        USING HINT = 'ff.scheduled_changes keeps the error; schedule the change again once it can be made.';
+                END IF;
+            END;
+        END IF;
         IF st <> 'pending' THEN
             UPDATE ff.scheduled_changes AS s
                SET status = st, version = v, error = msg,
                    finished_at = pg_catalog.clock_timestamp(), finished_by = SESSION_USER
              WHERE s.id = c.id;
         END IF;
-        done := done + 1;
-        seen := seen || c.id;
         id := c.id;
         flag_key := c.flag_key;
         environment := c.environment;
@@ -450,13 +519,14 @@ BEGIN
     END LOOP;
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
     -- due changes this run could not take: row-locked by another transaction
-    -- (a runner, a cancellation in progress, or a role that locks them)
-    IF max_changes IS NULL OR done < max_changes THEN
+    -- (a cancellation in progress, or a role that locks them)
+    IF max_changes IS NULL OR COALESCE(pg_catalog.cardinality(taken), 0) < max_changes THEN
         SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
-         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now() AND s.id <> ALL (seen);
+         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+           AND s.id <> ALL (COALESCE(taken, '{}'));
         IF left_due > 0 THEN
             RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
-                USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by runners, cancellations and SELECT ... FOR UPDATE).';
+                USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by cancellations and SELECT ... FOR UPDATE).';
         END IF;
     END IF;
 END;

@@ -95,7 +95,7 @@ COMMENT ON COLUMN ff.change_requests.status IS 'pending, approved (enough approv
 COMMENT ON COLUMN ff.change_requests.reviews IS 'The approvals and the rejection, in order: [{"role", "session_user", "decision", "comment", "at"}]';
 COMMENT ON COLUMN ff.change_requests.finished_at IS 'When the request was applied, rejected or withdrawn (NULL while open)';
 COMMENT ON COLUMN ff.change_requests.finished_by IS 'Who applied, rejected or withdrew it';
-COMMENT ON COLUMN ff.change_requests.version IS 'The flag''s config version after the change was applied';
+COMMENT ON COLUMN ff.change_requests.version IS 'The flag''s config version after the change was applied; NULL when the draft changed nothing, the flag already being so (1.24)';
 COMMENT ON CONSTRAINT change_requests_status_check ON ff.change_requests IS
     'status is pending, approved, applied, rejected or withdrawn';
 COMMENT ON CONSTRAINT change_requests_finished_check ON ff.change_requests IS
@@ -325,6 +325,28 @@ $$;
 COMMENT ON FUNCTION ff._change_request_row(bigint) IS
 'Internal: locks and returns a change request (undefined_object if there is none)';
 
+-- ff._change_request_stale refuses a change request whose flag changed
+-- since it was requested (its version is not the request's base_version):
+-- ff.apply_change would not apply it, so (1.24) it is not approved either.
+CREATE FUNCTION ff._change_request_stale(r ff.change_requests, now_version bigint, hint text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF now_version IS DISTINCT FROM r.base_version THEN
+        RAISE EXCEPTION 'flag "%" in environment "%" changed since change request % was made', r.flag_key, r.environment, r.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The request was made over version %s of the flag; it is now %s.',
+                                  COALESCE(r.base_version::text, 'none (no flag)'), COALESCE(now_version::text, 'none (deleted)')),
+                  HINT = hint;
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._change_request_stale(ff.change_requests, bigint, text) IS
+'Internal: raises object_not_in_prerequisite_state when a change request''s flag is no longer at the version it was requested over';
+
 -- ff.request_change asks for a change of a flag in an environment with an
 -- approval rule: checked now as the write would be (a dry run through the
 -- gate, rolled back), by a role that could make it but for the rule.
@@ -429,6 +451,11 @@ BEGIN
                   DETAIL = format('Each approval must come from another role and another login; it has %s of %s.',
                                   ff._counting_approvals(r.reviews, r.environment), needed),
                   HINT = 'Someone else must approve it.';
+    END IF;
+    -- (1.24) a request that can no longer be applied is not approved
+    IF decision = 'approve' THEN
+        PERFORM ff._change_request_stale(r, ff._flag_version(r.environment, r.flag_key),
+            format('Reject it (SELECT ff.reject_change(%s, ''the flag changed'');) or ask its requester to withdraw it and request the change again over the flag as it is now.', r.id));
     END IF;
     r.reviews := r.reviews || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
         'role', actor, 'session_user', SESSION_USER, 'decision', decision,
@@ -575,13 +602,8 @@ BEGIN
     SELECT f.version INTO now_version FROM ff.flags AS f
      WHERE f.environment = r.environment AND f.key = r.flag_key
        FOR UPDATE;
-    IF now_version IS DISTINCT FROM r.base_version THEN
-        RAISE EXCEPTION 'flag "%" in environment "%" changed since change request % was made', r.flag_key, r.environment, r.id
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('The request was reviewed against version %s of the flag; it is now %s.',
-                                  COALESCE(r.base_version::text, 'none (no flag)'), COALESCE(now_version::text, 'none (deleted)')),
-                  HINT = format('Withdraw it (SELECT ff.withdraw_change(%s);) and request the change again over the flag as it is now.', r.id);
-    END IF;
+    PERFORM ff._change_request_stale(r, now_version,
+        format('Withdraw it (SELECT ff.withdraw_change(%s);) and request the change again over the flag as it is now.', r.id));
     SELECT string_agg(x ->> 'role', ', ' ORDER BY o) INTO approvers
       FROM pg_catalog.jsonb_array_elements(r.reviews) WITH ORDINALITY AS e (x, o)
      WHERE x ->> 'decision' = 'approve';
@@ -589,6 +611,9 @@ BEGIN
                                   pg_catalog.format('change request %s by %s, approved by %s', r.id, r.requested_by, approvers)
                                   || COALESCE(': ' || r.comment, ''),
                                   false);
+    IF v IS NOT DISTINCT FROM now_version THEN
+        v := NULL;                              -- (1.24) the flag already was so: nothing written
+    END IF;
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
     UPDATE ff.change_requests AS c
        SET status = 'applied', finished_at = pg_catalog.clock_timestamp(), finished_by = actor, version = v

@@ -71,12 +71,17 @@ COMMENT ON FUNCTION ff.reset_evaluation_stats(text, text) IS
 'Removes the evaluation statistics of the current database (of one environment and/or flag key if given; all: stats_since restarts) and those of dropped databases; returns the number of the current database''s entries removed';
 REVOKE ALL ON FUNCTION ff.reset_evaluation_stats(text, text) FROM PUBLIC;
 
--- ff.flag_usage: one row per flag, counted or not (stale-flag detection)
+-- ff.flag_usage: one row per flag, counted or not (stale-flag detection).
+-- (1.24) A flag without entries has evaluations NULL, not 0, when this
+-- database's evaluations were dropped since stats_since (the table was
+-- full): its own may be among them, and "WHERE evaluations = 0" must not
+-- call it unused.
 CREATE VIEW ff.flag_usage WITH (security_invoker = true) AS
     SELECT f.environment,
            f.key AS flag_key,
            f.state,
-           COALESCE(s.evaluations, 0)::bigint AS evaluations,
+           (CASE WHEN s.evaluations IS NOT NULL THEN s.evaluations
+                 WHEN i.dropped = 0 THEN 0 END)::bigint AS evaluations,
            COALESCE(s.errors, 0)::bigint AS errors,
            COALESCE(s.variants_served, '{}'::text[]) AS variants_served,
            s.last_evaluated
@@ -89,14 +94,15 @@ CREATE VIEW ff.flag_usage WITH (security_invoker = true) AS
                         pg_catalog.max(e.last_evaluated) AS last_evaluated
                    FROM ff.evaluation_stats() AS e
                   GROUP BY e.environment, e.flag_key) AS s
-        ON s.environment = f.environment AND s.flag_key = f.key;
+        ON s.environment = f.environment AND s.flag_key = f.key
+      CROSS JOIN ff.evaluation_stats_info() AS i;
 
 COMMENT ON VIEW ff.flag_usage IS
 'Per flag: evaluations counted since ff.evaluation_stats_info().stats_since, errors, the variants served and the last evaluation (0 evaluations: unused; one variant served: constant)';
 COMMENT ON COLUMN ff.flag_usage.environment IS 'Environment of the flag';
 COMMENT ON COLUMN ff.flag_usage.flag_key IS 'Flag key';
 COMMENT ON COLUMN ff.flag_usage.state IS 'ENABLED or DISABLED';
-COMMENT ON COLUMN ff.flag_usage.evaluations IS 'Evaluations counted (0: not evaluated since stats_since)';
+COMMENT ON COLUMN ff.flag_usage.evaluations IS 'Evaluations counted (0: not evaluated since stats_since; NULL: none counted, but the table was full and dropped some of this database''s, 1.24)';
 COMMENT ON COLUMN ff.flag_usage.errors IS 'Evaluations that returned the caller''s default with reason ERROR';
 COMMENT ON COLUMN ff.flag_usage.variants_served IS 'Variants returned, sorted (one: the flag is constant in practice)';
 COMMENT ON COLUMN ff.flag_usage.last_evaluated IS 'When it was last evaluated (NULL: not since stats_since)';

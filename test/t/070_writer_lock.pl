@@ -130,23 +130,52 @@ is($node->safe_psql('postgres', qq{
     '1:after', 'the rolled-back prepared change recorded nothing and left no gap');
 
 # a scheduled change (1.14) whose runner times out on the writer lock stays
-# pending (a transient error: with a WARNING), and the next run applies it
+# pending (a transient error: with a WARNING), and the next run applies it;
+# (1.24) the runner takes the writer lock before it locks any change, so
+# the timeout leaves every due change pending with one WARNING
 $node->safe_psql('postgres', q{SELECT ff.schedule_change('waiter', '{"state": "DISABLED"}', now())});
 my $busy = $node->background_psql('postgres');
 $busy->query_safe(q{BEGIN});
 $busy->query_safe(q{UPDATE ff.flags SET description = 'busy' WHERE key = 'prepared'});
 ($ret, $stdout, $stderr) = $node->psql('postgres', q{
     SET lock_timeout = '200ms';
-    SELECT status || ' ' || left(error, 5) FROM ff.run_scheduled_changes()});
-is($stdout, 'pending 55P03', 'a scheduled change that meets a lock timeout stays pending');
-like($stderr, qr/WARNING:  scheduled change 1 of flag "waiter" in environment "development" stays pending: 55P03/,
+    SELECT id || ' ' || status || ' ' || left(error, 5) FROM ff.run_scheduled_changes()});
+is($stdout, '1 pending 55P03', 'a scheduled change that meets a lock timeout stays pending');
+like($stderr, qr/WARNING:  the due scheduled changes stay pending: the history's writer lock was not taken: 55P03: canceling statement due to lock timeout/,
     'with a WARNING that says so');
+is($node->safe_psql('postgres', q{SELECT status FROM ff.scheduled_changes WHERE id = 1}), 'pending',
+    'the change is still pending');
 $busy->query_safe(q{COMMIT});
 $busy->quit;
 is($node->safe_psql('postgres', q{SELECT string_agg(status, ',') FROM ff.run_scheduled_changes()}),
     'applied', 'the next run applies it');
 is($node->safe_psql('postgres', q{SELECT state FROM ff.flags WHERE key = 'waiter'}), 'DISABLED',
     'and the flag is as the draft says');
+
+# (1.24) a change that meets a lock timeout on its flag's row stays pending,
+# and so do the later changes of that flag in the same run (1.23 applied
+# them, and the next run applied the older change over them); other flags'
+# changes go on
+$node->safe_psql('postgres', q{
+    SELECT ff.schedule_change('waiter', '{"metadata": {"step": 1}}', now());
+    SELECT ff.schedule_change('waiter', '{"metadata": {"step": 2}}', now());
+    SELECT ff.schedule_change('prepared', '{"metadata": {"step": 1}}', now())});
+$busy = $node->background_psql('postgres');
+$busy->query_safe(q{BEGIN});
+$busy->query_safe(q{SELECT 1 FROM ff.flags WHERE key = 'waiter' FOR UPDATE});
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+    SET lock_timeout = '200ms';
+    SELECT string_agg(concat_ws(' ', id, status, error), ', ' ORDER BY id) FROM ff.run_scheduled_changes()});
+is($stdout, '2 pending 55P03: canceling statement due to lock timeout, 3 pending waits for scheduled change 2 of the same flag, 4 applied',
+    'the later change of a flag waits for its earlier one that met a lock timeout');
+like($stderr, qr/WARNING:  scheduled change 3 of flag "waiter" in environment "development" stays pending: it waits for scheduled change 2 of the same flag/,
+    'with a WARNING that says so');
+$busy->query_safe(q{COMMIT});
+$busy->quit;
+is($node->safe_psql('postgres', q{SELECT string_agg(id || ' ' || status, ', ' ORDER BY id) FROM ff.run_scheduled_changes()}),
+    '2 applied, 3 applied', 'the next run applies both, in order');
+is($node->safe_psql('postgres', q{SELECT metadata ->> 'step' FROM ff.flags WHERE key = 'waiter'}), '2',
+    'and the flag is as the later draft says');
 
 is($node->safe_psql('postgres',
         'SELECT count(*) = max(version), (SELECT ok FROM ff.verify_history()) FROM ff.versions'),

@@ -6,7 +6,8 @@
 #     and broken flags, invalid contexts; point-in-time evaluation, drafts
 #     and ff.json_logic are not counted;
 #   * the counts of a session reach the others when it ends, and survive a
-#     cache rebuild in the middle of a session; parallel workers count;
+#     cache rebuild in the middle of a session; (1.24 library) a PREPARE
+#     TRANSACTION hands them over too; parallel workers count;
 #   * ff.flag_usage shows every flag, evaluated or not; missing flags are
 #     counted per key and environment, also in bulk;
 #   * reset: all (stats_since restarts), one environment, one flag;
@@ -14,8 +15,11 @@
 #   * privileges: nothing for PUBLIC, reading for the editor recipe,
 #     resetting for the admin recipe;
 #   * missing keys are capped per database; a full table counts evaluations
-#     as dropped, per database; a reset removes the entries of dropped
-#     databases; long names are cut;
+#     as dropped, per database, and (1.24) ff.flag_usage then says NULL,
+#     not 0, for a flag without entries; a reset removes the entries of
+#     dropped databases; long names are cut and marked with a hash of the
+#     whole name (1.24 library: two variants that differ after the cut
+#     stay apart);
 #   * the counts survive a clean restart, an immediate shutdown and a start
 #     that fails; a crash (a backend killed) loses them, unless nothing was
 #     counted since the start.
@@ -31,6 +35,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'feature_flags'
 ff.stats_max_entries = 100
 max_parallel_workers_per_gather = 2
+max_prepared_transactions = 2
 restart_after_crash = on
 });
 $node->start;
@@ -128,6 +133,17 @@ is($node->safe_psql('postgres', $stats), join("\n",
     'development|theme|dark|STATIC|-|1',
     'development|theme|light|STATIC|-|2'),
     "a session's counts reach the others when it ends, also those from before a cache rebuild");
+# (1.24 library) a prepared transaction's session hands its counts over at
+# the PREPARE, not at its next transaction
+$node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()});
+$s = $node->background_psql('postgres');
+$s->query_safe(q{BEGIN});
+$s->query_safe(q{SELECT ff.get_string('theme', '{}', 'x') FROM generate_series(1, 5)});
+$s->query_safe(q{PREPARE TRANSACTION 'ff_stats_prepared'});
+is($node->safe_psql('postgres', $stats), 'development|theme|dark|STATIC|-|5',
+    'the counts of a prepared transaction are there while its session is idle');
+$s->quit;
+$node->safe_psql('postgres', q{COMMIT PREPARED 'ff_stats_prepared'});
 
 # ---- parallel workers count
 $node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats()});
@@ -263,6 +279,11 @@ $node->safe_psql('postgres', q{SELECT ff.evaluate_all('{}', 'many')});
 is($node->safe_psql('postgres', q{
     SELECT entries, entries_all_databases, max_entries, dropped FROM ff.evaluation_stats_info()}),
     '100|100|100|31', 'a full table counts the evaluations it cannot hold as dropped');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FILTER (WHERE evaluations IS NULL), count(*) FILTER (WHERE evaluations = 0),
+           count(*) FILTER (WHERE evaluations = 1)
+      FROM ff.flag_usage WHERE environment = 'many'}),
+    '31|0|89', 'ff.flag_usage: a flag without entries has evaluations NULL (unknown), not 0, once some were dropped');
 $node->safe_psql('postgres', q{CREATE DATABASE other});
 $node->safe_psql('other', q{
     CREATE EXTENSION feature_flags;
@@ -285,8 +306,23 @@ is($node->safe_psql('postgres', 'SELECT entries_all_databases FROM ff.evaluation
 
 # ---- long names
 $node->safe_psql('postgres', q{SELECT ff.get_bool(repeat('é', 150), '{}', false)});
-is($node->safe_psql('postgres', q{SELECT octet_length(flag_key), flag_key = repeat('é', 100) FROM ff.evaluation_stats}),
-    '200|t', 'a key longer than 200 bytes is cut at a character boundary');
+is($node->safe_psql('postgres', q{SELECT octet_length(flag_key), flag_key ~ ('^' || repeat('é', 95) || '~[0-9a-f]{8}$') FROM ff.evaluation_stats}),
+    '199|t', 'a key longer than 200 bytes is cut at a character boundary and ends with ~ and a hash');
+# (1.24 library) variants whose names differ only after the cut keep
+# entries of their own (ff.flag_usage called such a flag constant)
+$node->safe_psql('postgres', q{
+    SELECT ff.reset_evaluation_stats();
+    SELECT ff.create_flag('longvar', jsonb_build_object(repeat('v', 250), true, repeat('v', 249) || 'w', false),
+                          repeat('v', 250));
+    SELECT ff.get_bool('longvar', '{}', NULL);
+    SELECT ff.set_default_variant('longvar', repeat('v', 249) || 'w');
+    SELECT ff.get_bool('longvar', '{}', NULL)});
+is($node->safe_psql('postgres', q{
+    SELECT count(DISTINCT variant), max(octet_length(variant)), bool_and(variant LIKE repeat('v', 191) || '~%')
+      FROM ff.evaluation_stats WHERE flag_key = 'longvar'}),
+    '2|200|t', 'two long variants that differ after the cut keep entries of their own');
+is($node->safe_psql('postgres', q{SELECT cardinality(variants_served) FROM ff.flag_usage WHERE flag_key = 'longvar'}),
+    '2', 'and ff.flag_usage sees both');
 
 # ---- restarts
 $node->safe_psql('postgres', q{SELECT ff.reset_evaluation_stats(); SELECT ff.get_bool('checkout', '{}', false)});

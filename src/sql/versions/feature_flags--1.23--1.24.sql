@@ -1,0 +1,812 @@
+\echo Use "ALTER EXTENSION feature_flags UPDATE TO '1.24'" to load this file. \quit
+-- feature_flags 1.23 -> 1.24
+--
+-- 1.24 changes no table.  It fixes what reviews of the scheduled changes,
+-- the approvals and the experiment analysis found:
+--   * ff.run_scheduled_changes applies the changes of a flag in run_at
+--     order whatever it meets.  It takes the history's writer lock before
+--     it locks any due change (1.23 locked them as its loop fetched them,
+--     ten at a time: a second runner took changes from the middle of the
+--     queue, waited for the writer lock, and applied them after the first
+--     runner had applied later changes of the same flag, so the flag ended
+--     in an older state).  A change of a flag waits, pending, while an
+--     earlier change of that flag is still pending: one left so by a
+--     transient error in the same run (1.23 applied the later one, and the
+--     next run the earlier one over it), or one that another transaction
+--     holds locked.  A lock timeout on the writer lock leaves every due
+--     change pending with one WARNING.  A change that changes nothing (the
+--     flag already is so) is applied with version NULL (1.23 gave the
+--     flag's version, that of an earlier change); so is such a change
+--     request in ff.apply_change.
+--   * ff.approve_change refuses a request whose flag changed since it was
+--     made (ff.apply_change would refuse it anyway; 1.23 took the approval
+--     and sent the "approved" notification); new ff._change_request_stale
+--     is the one check of both.
+--   * The HINT of the approval gate names the flag to request a change of;
+--     for segments, key lists and the environment's row it says that ff
+--     administrators change them (1.23 suggested a change request for a
+--     placeholder 'flag-key' in both cases).  ff._approval_denied takes the
+--     flag's key as a third argument.
+--   * ff.experiment_results: an outcome or covariate whose spread is within
+--     the rounding of its double-precision sum is constant, and a difference
+--     within the rounding of the two means is none (an outcome of 9.99 for
+--     every unit gave p = 0); magnitudes outside 1e-100 to 1e100 are refused
+--     with a HINT to rescale (a variance that underflowed to 0 made any
+--     difference significant), and an overflow in the statistics says so;
+--     a result with only the control variant gives a WARNING.
+--   * ff.flag_usage: evaluations is NULL, not 0, for a flag without entries
+--     when the statistics table dropped evaluations of this database since
+--     stats_since (the flag's may be among them).
+SET LOCAL search_path = pg_catalog, pg_temp;
+
+DROP FUNCTION ff._approval_denied(text, text);
+CREATE OR REPLACE FUNCTION ff._approval_denied(environment text, what text, flag_key text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'environment "%" takes changes only through approved change requests', environment
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('The statement would %s. Role "%s" is not an ff administrator, and environment "%s" requires %s approval(s) of every change.',
+                              what, current_user, environment, ff._approvals_required(environment)),
+              -- (1.24) the flag's own key; for anything else, no request to make
+              HINT = CASE WHEN flag_key IS NOT NULL
+                          THEN format('Request the change: SELECT ff.request_change(%L, draft, %L); where draft is a jsonb object of the flag''s members to change (as ff.apply_draft takes it).', flag_key, environment)
+                          ELSE 'Only ff administrators change segments, key lists and the environment''s own row there; change requests cover flags.' END;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._approval_denied(text, text, text) IS
+'Internal: raises insufficient_privilege for a direct change of an environment that requires approved change requests (flag_key: the flag, for the HINT)';
+
+CREATE OR REPLACE FUNCTION ff._protect_statement_general()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    env         text;
+    one         jsonb;
+    verb        text;
+    allowed     name[];
+    protected_envs text[];
+    gate        text[];
+BEGIN
+    -- no protected environment among the touched ones (the usual case: no
+    -- protected environment at all) means nothing to check
+    SELECT pg_catalog.array_agg(p.name) INTO protected_envs
+      FROM ff._environment_protection(NULL) AS p;
+    IF protected_envs IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    -- for each touched protected environment, the check of
+    -- ff._check_environment_writable(), written out so that the
+    -- description of the change (a row image) is only built for the error
+    IF TG_OP = 'INSERT' THEN
+        verb := CASE TG_TABLE_NAME WHEN 'segment_keys' THEN 'add' ELSE 'create' END;
+        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k
+                    WHERE k.environment = ANY (protected_envs) ORDER BY 1 LOOP
+            SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
+            IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
+                SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+                PERFORM ff._protection_denied(env, allowed, ff._protect_what(TG_TABLE_NAME, verb, one));
+            END IF;
+        END LOOP;
+        -- approvals (1.16): an environment with an approval rule takes
+        -- direct changes from ff administrators only, and the one flag
+        -- write of ff.apply_change (gate: its {environment, key})
+        IF NOT ff._is_environment_admin(current_user) THEN
+            gate := ff._approved_write();
+            FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k
+                        WHERE k.environment = ANY (protected_envs)
+                          AND ff._approvals_required(k.environment) > 0 ORDER BY 1 LOOP
+                IF TG_TABLE_NAME <> 'flags' OR gate IS NULL OR gate[1] <> env
+                   OR EXISTS (SELECT 1 FROM ff_protect_new AS k
+                               WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
+                    SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+                END IF;
+            END LOOP;
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    verb := CASE WHEN TG_OP = 'UPDATE' THEN 'change'
+                 WHEN TG_TABLE_NAME = 'segment_keys' THEN 'remove' ELSE 'delete' END;
+    FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k
+                    WHERE k.environment = ANY (protected_envs) ORDER BY 1 LOOP
+        SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
+        IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
+            SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
+            PERFORM ff._protection_denied(env, allowed, ff._protect_what(TG_TABLE_NAME, verb, one));
+        END IF;
+    END LOOP;
+    IF TG_OP = 'UPDATE' THEN
+        -- rows moved into another environment
+        FOR env IN SELECT DISTINCT n.environment FROM ff_protect_new AS n
+                    WHERE n.environment = ANY (protected_envs)
+                      AND NOT EXISTS (SELECT 1 FROM ff_protect_old AS o WHERE o.environment = n.environment)
+                    ORDER BY 1 LOOP
+            SELECT p.allowed_roles INTO allowed FROM ff._environment_protection(env) AS p;
+            IF FOUND AND NOT ff._may_write(current_user, allowed) THEN
+                SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+                PERFORM ff._protection_denied(env, allowed,
+                    ff._protect_what(TG_TABLE_NAME, 'move', one) || ' into this environment');
+            END IF;
+        END LOOP;
+    END IF;
+    -- approvals (1.16), as for INSERT above: the old rows' environments, and
+    -- for an UPDATE the new rows' too
+    IF NOT ff._is_environment_admin(current_user) THEN
+        gate := ff._approved_write();
+        FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k
+                    WHERE k.environment = ANY (protected_envs)
+                      AND ff._approvals_required(k.environment) > 0 ORDER BY 1 LOOP
+            IF TG_OP <> 'UPDATE' OR TG_TABLE_NAME <> 'flags' OR gate IS NULL OR gate[1] <> env
+               OR EXISTS (SELECT 1 FROM ff_protect_old AS k
+                           WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
+                SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
+                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+            END IF;
+        END LOOP;
+        IF TG_OP = 'UPDATE' THEN
+            FOR env IN SELECT DISTINCT k.environment FROM ff_protect_new AS k
+                        WHERE k.environment = ANY (protected_envs)
+                          AND ff._approvals_required(k.environment) > 0 ORDER BY 1 LOOP
+                IF TG_TABLE_NAME <> 'flags' OR gate IS NULL OR gate[1] <> env
+                   OR EXISTS (SELECT 1 FROM ff_protect_new AS k
+                               WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
+                    SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+                END IF;
+            END LOOP;
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._protect_statement_general() IS
+'Internal: the check of ff._protect_statement() when an environment is protected: refuses changes in protected environments that current_user may not change';
+
+CREATE OR REPLACE FUNCTION ff._experiment_statistics(
+    control text, variant_names text[], unit_counts bigint[], totals double precision[],
+    means double precision[], variances double precision[],
+    x_means double precision[], x_variances double precision[], covariances double precision[],
+    expected_split jsonb, confidence double precision)
+RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
+               adjusted_mean double precision, stddev double precision, lift double precision,
+               lift_low double precision, lift_high double precision, p_value double precision,
+               chance_to_beat_control double precision, srm_p_value double precision)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- (1.24) a variance no larger than the rounding error of the mean's
+    -- sum (n ulps of the mean: double precision sums) is 0: an outcome that
+    -- is the same for every unit (9.99, summed) is constant, not a variance
+    -- of 1e-30 that makes any difference significant
+    WITH v AS (
+        SELECT u.name, u.n, u.total, u.mean,
+               CASE WHEN sqrt(u.var) <= u.n * 2.220446049250313e-16 * abs(u.mean) THEN 0 ELSE u.var END AS var,
+               u.x_mean, u.x_var, u.cov
+          FROM unnest(variant_names, unit_counts, totals, means, variances, x_means, x_variances, covariances)
+               AS u (name, n, total, mean, var, x_mean, x_var, cov)
+    ),
+    -- over every unit: N, the means, and the sums of squares and products
+    -- (within the variants plus between them)
+    grand AS (
+        SELECT sum(v.n)::double precision AS n,
+               sum(v.n * v.mean) / sum(v.n) AS y_mean,
+               sum(v.n * v.x_mean) / sum(v.n) AS x_mean,
+               count(*) AS k
+          FROM v
+    ),
+    -- (a covariate that is constant but for rounding -- 0.1 summed in
+    -- double precision -- has a variance of a few ulps, not 0: it gets no
+    -- coefficient, rather than a huge one)
+    pooled AS (
+        SELECT CASE WHEN sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2)
+                         > 1e-20 * (g.n - 1) * g.x_mean ^ 2
+                     AND sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2) > 0
+                    THEN sum((v.n - 1) * COALESCE(v.cov, 0) + v.n * (v.x_mean - g.x_mean) * (v.mean - g.y_mean))
+                         / sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2)
+                    ELSE 0 END AS theta
+          FROM v, grand AS g
+         GROUP BY g.n, g.x_mean
+    ),
+    adj AS (
+        SELECT v.*,
+               v.mean - p.theta * COALESCE(v.x_mean - g.x_mean, 0) AS adj_mean,
+               -- the variance of the adjusted outcome; a variant of one unit has none
+               CASE WHEN v.var IS NOT NULL
+                    THEN greatest(v.var + p.theta ^ 2 * COALESCE(v.x_var, 0)
+                                  - 2 * p.theta * COALESCE(v.cov, 0), 0) / v.n END AS se2
+          FROM v, pooled AS p, grand AS g
+    ),
+    -- the sample-ratio check: the units per variant against the split the
+    -- experiment was meant to have (equal, unless expected_split says):
+    -- units in a variant the plan does not have are a mismatch for sure
+    planned AS (
+        SELECT e.key AS name, e.value::text::double precision AS w
+          FROM jsonb_each(expected_split) AS e
+         WHERE e.value::text::double precision > 0
+        UNION ALL
+        SELECT v.name, 1 FROM v WHERE expected_split IS NULL
+    ),
+    srm AS (
+        SELECT CASE
+                   WHEN EXISTS (SELECT FROM v WHERE v.n > 0 AND NOT EXISTS (SELECT FROM planned AS p WHERE p.name = v.name))
+                   THEN 0::double precision
+                   WHEN count(*) > 1
+                   THEN ff._chi_square_sf(
+                            sum((COALESCE(v.n, 0) - g.n * p.w / t.w) ^ 2 / (g.n * p.w / t.w)),
+                            (count(*) - 1)::integer)
+               END AS p_value
+          FROM planned AS p
+          LEFT JOIN v ON v.name = p.name
+          CROSS JOIN grand AS g
+          CROSS JOIN (SELECT sum(w) AS w FROM planned) AS t
+    ),
+    z AS (
+        SELECT ff._normal_quantile((1 + confidence) / 2) AS z
+    )
+    SELECT a.name, a.n, a.total, a.mean, a.adj_mean, sqrt(a.var),
+           cmp.lift, cmp.lift - z.z * cmp.lift_se, cmp.lift + z.z * cmp.lift_se,
+           cmp.p_value, cmp.chance, srm.p_value
+      FROM adj AS a
+      CROSS JOIN srm
+      CROSS JOIN z
+      CROSS JOIN (SELECT * FROM adj WHERE adj.name = control) AS c
+      LEFT JOIN LATERAL (
+          SELECT d.diff,
+                 CASE WHEN d.se > 0 THEN 2 * ff._normal_cdf(-abs(d.diff) / d.se)
+                      WHEN d.diff = 0 THEN 1 ELSE 0 END AS p_value,
+                 CASE WHEN d.se > 0 THEN ff._normal_cdf(d.diff / d.se)
+                      WHEN d.diff > 0 THEN 1 WHEN d.diff < 0 THEN 0 ELSE 0.5 END AS chance,
+                 -- relative to the size of the control's (adjusted) mean, so that
+                 -- its sign is the difference's; the interval by the delta method,
+                 -- written so that no fourth power overflows
+                 CASE WHEN c.adj_mean <> 0 THEN d.diff / abs(c.adj_mean) END AS lift,
+                 CASE WHEN c.adj_mean <> 0
+                      THEN sqrt(a.se2 + (a.adj_mean / c.adj_mean) ^ 2 * c.se2) / abs(c.adj_mean) END AS lift_se
+            -- (1.24) a difference within the rounding error of the two means'
+            -- sums (n ulps of each) is none: identical arms compare equal
+            FROM (SELECT CASE WHEN abs(a.adj_mean - c.adj_mean)
+                                   <= 2.220446049250313e-16 * (a.n * abs(a.adj_mean) + c.n * abs(c.adj_mean))
+                              THEN 0 ELSE a.adj_mean - c.adj_mean END AS diff,
+                         sqrt(a.se2 + c.se2) AS se) AS d
+           WHERE a.name <> control AND a.se2 IS NOT NULL AND c.se2 IS NOT NULL
+      ) AS cmp ON true
+     ORDER BY a.name <> control, a.name;
+$$;
+
+COMMENT ON FUNCTION ff._experiment_statistics(text, text[], bigint[], double precision[], double precision[], double precision[], double precision[], double precision[], double precision[], jsonb, double precision) IS
+'Internal: the results of ff.experiment_results from the aggregates of each variant';
+
+CREATE OR REPLACE FUNCTION ff._experiment_results(query text, control text, expected_split jsonb,
+                                       confidence double precision, caller_search_path text)
+RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
+               adjusted_mean double precision, stddev double precision, lift double precision,
+               lift_low double precision, lift_high double precision, p_value double precision,
+               chance_to_beat_control double precision, srm_p_value double precision)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    q           text;
+    types       regtype[];
+    sql         text;
+    a           record;
+    seen        text;
+    example     constant text := 'For example SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id::text), ''off''), u.converted FROM users AS u';
+BEGIN
+    IF query IS NULL OR control IS NULL OR confidence IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+            CASE WHEN query IS NULL THEN 'query' WHEN control IS NULL THEN 'control' ELSE 'confidence' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example SELECT * FROM ff.experiment_results($q$SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id::text), ''off''), u.converted FROM users AS u$q$, control => ''off'');';
+    END IF;
+    -- (an interval of a confidence closer to 1 than a double tells apart
+    -- from it has no quantile)
+    IF NOT (confidence > 0 AND (1 + confidence) / 2 < 1) THEN
+        RAISE EXCEPTION 'confidence % is not between 0 and 1 (exclusive)', confidence
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example 0.95 for 95 % intervals.';
+    END IF;
+    IF expected_split IS NOT NULL AND (
+           jsonb_typeof(expected_split) <> 'object'
+           OR NOT EXISTS (SELECT FROM jsonb_each(expected_split) AS e
+                           WHERE jsonb_typeof(e.value) = 'number' AND e.value::text::numeric > 0)
+           OR EXISTS (SELECT FROM jsonb_each(expected_split) AS e
+                       WHERE jsonb_typeof(e.value) <> 'number' OR e.value::text::numeric < 0
+                          OR e.value::text::numeric > 1e300
+                          OR (e.value::text::numeric > 0
+                              AND e.value::text::numeric < 1e-12 * (SELECT max(m.value::text::numeric)
+                                                                      FROM jsonb_each(expected_split) AS m
+                                                                     WHERE jsonb_typeof(m.value) = 'number'))))
+    THEN
+        RAISE EXCEPTION 'invalid expected_split %',
+                        CASE WHEN length(expected_split::text) > 60
+                             THEN left(expected_split::text, 57) || '...' ELSE expected_split::text END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must be an object of variant names to weights: numbers from 0 to 1e300, one of them above 0, and each positive one at least a trillionth of the largest.',
+                  HINT = 'For example ''{"on": 10, "off": 90}'' for a 10 % rollout; leave it out for an equal split.';
+    END IF;
+
+    -- one SELECT, of two or three columns: variant, outcome[, covariate],
+    -- parsed with the caller's search_path
+    q := ff._single_statement(query);
+    PERFORM set_config('search_path', caller_search_path, true);
+    BEGIN
+        types := ff._query_result_types(q);
+    EXCEPTION WHEN undefined_parameter THEN
+        RAISE EXCEPTION 'the query of an experiment cannot take parameters'
+            USING ERRCODE = 'undefined_parameter',
+                  DETAIL = format('%s.', SQLERRM),
+                  HINT = 'Write the values into the query, for example with format(''... WHERE o.created_at >= %L'', since).';
+    END;
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    IF cardinality(types) NOT IN (2, 3) THEN
+        RAISE EXCEPTION 'the query of an experiment returns % column%, not 2 or 3', cardinality(types),
+                        CASE WHEN cardinality(types) = 1 THEN '' ELSE 's' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The columns are: the variant, the outcome (a boolean or a number) and, optionally, a covariate measured before the experiment (a number, for CUPED).',
+                  HINT = example;
+    END IF;
+    -- the caller's query, on lines of its own (a "--" comment at its end
+    -- ends there), in a frame of schema-qualified names run with the
+    -- caller's search_path: one GROUP BY, which can run in parallel; units
+    -- whose variant is NULL take no part (their group is filtered out
+    -- above it: a WHERE on the variant would be pushed down into the
+    -- caller's query and evaluate its variant expression twice)
+    sql := format($f$
+        SELECT pg_catalog.array_agg(s.variant ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS variants,
+               pg_catalog.array_agg(s.n ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS units,
+               pg_catalog.array_agg(s.total ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS totals,
+               pg_catalog.array_agg(s.mean ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS means,
+               pg_catalog.array_agg(s.var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS variances,
+               pg_catalog.array_agg(s.x_mean ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_means,
+               pg_catalog.array_agg(s.x_var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_variances,
+               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS covariances
+          FROM (SELECT r.variant, pg_catalog.count(*) AS n,
+                       pg_catalog.sum(r.y) AS total, pg_catalog.avg(r.y) AS mean,
+                       pg_catalog.var_samp(r.y) AS var, pg_catalog.avg(r.x) AS x_mean,
+                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov
+                  FROM (SELECT CAST(q.variant AS pg_catalog.text) AS variant, %s AS y, %s AS x
+                          FROM (
+%s
+                               ) AS q (variant, outcome%s)) AS r
+                 GROUP BY r.variant) AS s$f$,
+        ff._experiment_value_sql('q.outcome', types[2], 'outcome'),
+        CASE WHEN cardinality(types) = 3
+             THEN ff._experiment_value_sql('q.covariate', types[3], 'covariate') ELSE 'NULL::pg_catalog.float8' END,
+        q,
+        CASE WHEN cardinality(types) = 3 THEN ', covariate' ELSE '' END);
+    PERFORM set_config('search_path', caller_search_path, true);
+    EXECUTE sql INTO a;
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+
+    IF a.variants IS NULL OR NOT control = ANY (a.variants) THEN
+        SELECT string_agg(to_jsonb(v)::text, ', ') INTO seen
+          FROM (SELECT v FROM unnest(a.variants) AS v LIMIT 20) AS v;
+        RAISE EXCEPTION 'the control variant % has no units in the query''s result', to_jsonb(control)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN seen IS NULL THEN 'The query returned no row with a variant.'
+                                ELSE format('The variants in the result are %s%s.', seen,
+                                            CASE WHEN cardinality(a.variants) > 20
+                                                 THEN format(' and %s more', cardinality(a.variants) - 20) ELSE '' END) END,
+                  HINT = 'Name the variant the others are compared with, as the query returns it (control => ''off'').';
+    END IF;
+    -- a NaN or an infinity makes every figure NaN: refused, not reported
+    IF EXISTS (SELECT FROM unnest(a.means || a.x_means) AS m
+                WHERE m = 'NaN'::double precision OR abs(m) = 'Infinity'::double precision) THEN
+        RAISE EXCEPTION 'the outcome or covariate of an experiment is NaN or infinite for some units'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave those units out of the query (WHERE outcome <> ''NaN'' AND abs(outcome) < ''Infinity''), or fix the data.';
+    END IF;
+    -- (1.24) and so are magnitudes whose squares and products leave double
+    -- precision (an underflow error, or a variance that underflows to 0
+    -- and makes any difference significant)
+    SELECT m.what INTO seen
+      FROM (SELECT u.mean, u.var, 'outcome' AS what FROM unnest(a.means, a.variances) AS u (mean, var)
+            UNION ALL
+            SELECT u.mean, u.var, 'covariate' FROM unnest(a.x_means, a.x_variances) AS u (mean, var)) AS m
+     WHERE greatest(abs(m.mean), sqrt(m.var)) > 0
+       AND NOT greatest(abs(m.mean), sqrt(m.var)) BETWEEN 1e-100 AND 1e100
+     LIMIT 1;
+    IF seen IS NOT NULL THEN
+        RAISE EXCEPTION 'the % of an experiment is too small or too large to be analysed in double precision', seen
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The mean or the standard deviation of some variant is outside 1e-100 to 1e100.',
+                  HINT = 'Rescale it in the query (for example revenue in thousands, or a rate per million).';
+    END IF;
+    -- (1.24) one variant: nothing to compare, and a split that went wrong
+    -- (every unit got the caller's default) would pass unseen
+    IF cardinality(a.variants) = 1 AND expected_split IS NULL THEN
+        RAISE WARNING 'the query''s result has only the control variant %: nothing to compare', to_jsonb(control)
+            USING DETAIL = format('All %s units are in it.', a.units[1]),
+                  HINT = 'If the flag''s variants are not strings, ff.get_string returns its default for every unit (TYPE_MISMATCH); (ff.evaluate(...)).variant names the variant whatever its value''s type. Give expected_split to test the split.';
+    END IF;
+
+    -- (1.24) within that range, a variant's outcome and covariate can
+    -- still be too far apart in scale (a covariate in 1e-90s with an
+    -- outcome in 1e90s): said so, not a bare "value out of range"
+    BEGIN
+        RETURN QUERY
+        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, a.means, a.variances,
+                                                a.x_means, a.x_variances, a.covariances,
+                                                expected_split, confidence);
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+        RAISE EXCEPTION 'the figures of an experiment leave the range of double precision'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('%s.', SQLERRM),
+                  HINT = 'Rescale the outcome or the covariate in the query so that both are of a moderate size (for example revenue in thousands, or a rate per million).';
+    END;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._experiment_results(text, text, jsonb, double precision, text) IS
+'Internal: the work of ff.experiment_results; the caller''s query is parsed and run with the caller''s search_path';
+
+CREATE OR REPLACE FUNCTION ff.run_scheduled_changes(max_changes integer DEFAULT NULL)
+RETURNS TABLE (id bigint, flag_key text, environment text, status text, version bigint, error text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'error'
+SET check_function_bodies = on
+AS $$
+#variable_conflict use_column
+DECLARE
+    c           ff.scheduled_changes;
+    taken       bigint[];
+    blockers    bigint[];
+    held        jsonb := '{}';
+    one         text;
+    i           integer;
+    before_v    bigint;
+    v           bigint;
+    st          text;
+    msg         text;
+    left_due    bigint;
+    saved       text := pg_catalog.current_setting('ff.change_comment', true);
+BEGIN
+    IF max_changes IS NOT NULL AND max_changes < 1 THEN
+        RAISE EXCEPTION 'max_changes must be at least 1 (or NULL: no limit), not %', max_changes
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ff.scheduled_changes AS s
+                    WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()) THEN
+        RETURN;                                 -- nothing due: no lock taken
+    END IF;
+    BEGIN
+        PERFORM ff._history_lock_writer('flag');
+    EXCEPTION WHEN serialization_failure OR deadlock_detected OR lock_not_available THEN
+        -- a transient error: every due change stays pending, returned with it
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        msg := st || ': ' || msg;
+        RAISE WARNING 'the due scheduled changes stay pending: the history''s writer lock was not taken: %', msg
+            USING HINT = 'A transient error: the next run tries them again.';
+        RETURN QUERY
+            SELECT s.id, s.flag_key, s.environment, 'pending'::text, NULL::bigint, msg
+              FROM ff.scheduled_changes AS s
+             WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+             ORDER BY s.run_at, s.id
+             LIMIT max_changes;
+        RETURN;
+    END;
+    -- the due changes this run takes, in order, and for each the earliest
+    -- pending change of its flag that it does not take (locked by another
+    -- transaction) if that one comes before it
+    WITH mine AS (
+        SELECT s.id, s.run_at, s.environment, s.flag_key
+          FROM ff.scheduled_changes AS s
+         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+         ORDER BY s.run_at, s.id
+         LIMIT max_changes                      -- (NULL: all)
+           FOR UPDATE SKIP LOCKED
+    ), others AS (
+        SELECT DISTINCT ON (s.environment, s.flag_key) s.id, s.run_at, s.environment, s.flag_key
+          FROM ff.scheduled_changes AS s
+         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+           AND s.id NOT IN (SELECT m.id FROM mine AS m)
+         ORDER BY s.environment, s.flag_key, s.run_at, s.id
+    )
+    SELECT pg_catalog.array_agg(m.id ORDER BY m.run_at, m.id),
+           pg_catalog.array_agg(o.id ORDER BY m.run_at, m.id)
+      INTO taken, blockers
+      FROM mine AS m
+      LEFT JOIN others AS o
+        ON o.environment = m.environment AND o.flag_key = m.flag_key
+       AND (o.run_at, o.id) < (m.run_at, m.id);
+    FOR i IN 1 .. COALESCE(pg_catalog.cardinality(taken), 0) LOOP
+        SELECT * INTO c FROM ff.scheduled_changes AS s WHERE s.id = taken[i];
+        one := pg_catalog.jsonb_build_array(c.environment, c.flag_key)::text;
+        v := NULL;
+        msg := NULL;
+        IF blockers[i] IS NOT NULL OR held ? one THEN
+            st := 'pending';
+            msg := pg_catalog.format('waits for scheduled change %s of the same flag', COALESCE(blockers[i], (held ->> one)::bigint));
+            RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: it %',
+                c.id, c.flag_key, c.environment, msg
+                USING HINT = 'The changes of a flag are applied in run_at order: the next run applies both.';
+            IF NOT held ? one THEN
+                held := held || pg_catalog.jsonb_build_object(one, blockers[i]);
+            END IF;
+        ELSE
+            BEGIN
+                before_v := ff._flag_version(c.environment, c.flag_key);
+                v := ff._apply_draft_as(c.created_by, c.flag_key, c.draft, c.environment,
+                                        pg_catalog.format('scheduled change %s by %s', c.id, c.created_by)
+                                        || COALESCE(': ' || c.comment, ''));
+                st := 'applied';
+                IF v IS NOT DISTINCT FROM before_v THEN
+                    v := NULL;                  -- the flag already was so: nothing written
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+                msg := st || ': ' || msg;
+                IF st IN ('40001', '40P01', '55P03') THEN
+                    st := 'pending';
+                    held := held || pg_catalog.jsonb_build_object(one, c.id);
+                    RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: %',
+                        c.id, c.flag_key, c.environment, msg
+                        USING HINT = 'A transient error: the next run tries it again.';
+                ELSE
+                    st := 'failed';
+                    -- in the server log too: a pg_cron job's own record says only "SELECT n"
+                    RAISE WARNING 'scheduled change % of flag "%" in environment "%" failed: %',
+                        c.id, c.flag_key, c.environment, msg
+                        USING HINT = 'ff.scheduled_changes keeps the error; schedule the change again once it can be made.';
+                END IF;
+            END;
+        END IF;
+        IF st <> 'pending' THEN
+            UPDATE ff.scheduled_changes AS s
+               SET status = st, version = v, error = msg,
+                   finished_at = pg_catalog.clock_timestamp(), finished_by = SESSION_USER
+             WHERE s.id = c.id;
+        END IF;
+        id := c.id;
+        flag_key := c.flag_key;
+        environment := c.environment;
+        status := st;
+        version := v;
+        error := msg;
+        RETURN NEXT;
+    END LOOP;
+    PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
+    -- due changes this run could not take: row-locked by another transaction
+    -- (a cancellation in progress, or a role that locks them)
+    IF max_changes IS NULL OR COALESCE(pg_catalog.cardinality(taken), 0) < max_changes THEN
+        SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
+         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+           AND s.id <> ALL (COALESCE(taken, '{}'));
+        IF left_due > 0 THEN
+            RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
+                USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by cancellations and SELECT ... FOR UPDATE).';
+        END IF;
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.run_scheduled_changes(integer) IS
+'Applies the pending scheduled changes that are due (at most max_changes), each with its creator''s privileges; returns what it did (call it from pg_cron)';
+
+CREATE OR REPLACE FUNCTION ff._change_request_stale(r ff.change_requests, now_version bigint, hint text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF now_version IS DISTINCT FROM r.base_version THEN
+        RAISE EXCEPTION 'flag "%" in environment "%" changed since change request % was made', r.flag_key, r.environment, r.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The request was made over version %s of the flag; it is now %s.',
+                                  COALESCE(r.base_version::text, 'none (no flag)'), COALESCE(now_version::text, 'none (deleted)')),
+                  HINT = hint;
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._change_request_stale(ff.change_requests, bigint, text) IS
+'Internal: raises object_not_in_prerequisite_state when a change request''s flag is no longer at the version it was requested over';
+
+CREATE OR REPLACE FUNCTION ff._review_change(request_id bigint, decision text, review_comment text)
+RETURNS ff.change_requests
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor       name := ff._actor();
+    r           ff.change_requests := ff._change_request_row(request_id);
+    needed      integer;
+    approvals   integer;
+BEGIN
+    IF r.status = 'approved' THEN
+        -- (1.17) the HINT says whether it can still be applied under the
+        -- rule as it is now
+        RAISE EXCEPTION 'change request % is already approved', r.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Only pending requests are reviewed.',
+                  HINT = CASE WHEN ff._approvals_required(r.environment)
+                                   > ff._counting_approvals(r.reviews, r.environment)
+                              THEN format('Its approvals no longer meet the rule as it is now: withdraw it (SELECT ff.withdraw_change(%s);) and request the change again.', r.id)
+                              ELSE format('Apply it: SELECT ff.apply_change(%s);', r.id) END;
+    ELSIF r.status <> 'pending' THEN
+        RAISE EXCEPTION 'change request % is % and cannot be reviewed', r.id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by);
+    END IF;
+    needed := ff._approvals_required(r.environment);
+    IF needed = 0 THEN
+        RAISE EXCEPTION 'environment "%" no longer requires approvals', r.environment
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Withdraw change request %s and make the change directly.', r.id);
+    END IF;
+    IF NOT ff._may_approve(actor, r.environment) THEN
+        RAISE EXCEPTION 'role "%" may not review change requests of environment "%"', actor, r.environment
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = (SELECT CASE WHEN cardinality(a.approver_roles) > 0
+                                   THEN 'Reviewers are members of ' || (SELECT string_agg(format('"%s"', x), ', ' ORDER BY x) FROM unnest(a.approver_roles) AS x) || '.'
+                                   ELSE 'Reviewers are ff administrators and members of the environment''s allowed roles.' END
+                              FROM ff.approval_rules AS a WHERE a.environment = r.environment),
+                  HINT = 'Ask an ff administrator; SELECT * FROM ff.approval_rules shows the rules.';
+    END IF;
+    IF actor = r.requested_by OR SESSION_USER = r.requested_session_user THEN
+        RAISE EXCEPTION 'change request % cannot be reviewed by its requester', r.id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It was requested by role "%s" (session user "%s"); you act as role "%s" (session user "%s").',
+                                  r.requested_by, r.requested_session_user, actor, SESSION_USER),
+                  HINT = CASE WHEN decision = 'approve' THEN 'Someone else must approve it.'
+                              ELSE format('Withdraw it instead: SELECT ff.withdraw_change(%s);', r.id) END;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(r.reviews) AS v
+                WHERE v ->> 'role' = actor OR v ->> 'session_user' = SESSION_USER) THEN
+        RAISE EXCEPTION 'change request % was already approved by role "%" or from login "%"', r.id, actor, SESSION_USER
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Each approval must come from another role and another login; it has %s of %s.',
+                                  ff._counting_approvals(r.reviews, r.environment), needed),
+                  HINT = 'Someone else must approve it.';
+    END IF;
+    -- (1.24) a request that can no longer be applied is not approved
+    IF decision = 'approve' THEN
+        PERFORM ff._change_request_stale(r, ff._flag_version(r.environment, r.flag_key),
+            format('Reject it (SELECT ff.reject_change(%s, ''the flag changed'');) or ask its requester to withdraw it and request the change again over the flag as it is now.', r.id));
+    END IF;
+    r.reviews := r.reviews || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'role', actor, 'session_user', SESSION_USER, 'decision', decision,
+        'comment', review_comment, 'at', pg_catalog.clock_timestamp()));
+    IF decision = 'reject' THEN
+        r.status := 'rejected';
+        r.finished_at := pg_catalog.clock_timestamp();
+        r.finished_by := actor;
+    ELSE
+        approvals := ff._counting_approvals(r.reviews, r.environment);
+        IF approvals >= needed THEN
+            r.status := 'approved';
+        END IF;
+    END IF;
+    UPDATE ff.change_requests AS c
+       SET status = r.status, reviews = r.reviews, finished_at = r.finished_at, finished_by = r.finished_by
+     WHERE c.id = r.id
+    RETURNING * INTO r;
+    RETURN r;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._review_change(bigint, text, text) IS
+'Internal: records an approval or a rejection of a pending change request by the session''s role';
+
+CREATE OR REPLACE FUNCTION ff.apply_change(id bigint)
+RETURNS ff.change_requests
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET ff.invalid_targeting = 'error'
+SET check_function_bodies = on
+AS $$
+DECLARE
+    actor       name := ff._actor();
+    r           ff.change_requests := ff._change_request_row(apply_change.id);
+    needed      integer;
+    counting    bigint;
+    approvers   text;
+    now_version bigint;
+    v           bigint;
+    saved       text := pg_catalog.current_setting('ff.change_comment', true);
+BEGIN
+    -- (1.17) the writer lock before the rule is read: a rule being changed
+    -- (its statements take the lock too) is committed and seen, or waits
+    -- until this change is made
+    PERFORM ff._history_next();
+    needed := ff._approvals_required(r.environment);
+    counting := ff._counting_approvals(r.reviews, r.environment);
+    -- (1.17) a pending request whose approvals meet the rule as it is now
+    -- (the rule was lowered since its last review) is applied as approved
+    IF r.status = 'pending' AND needed = 0 THEN
+        RAISE EXCEPTION 'change request % is pending and cannot be applied', r.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Environment "%s" no longer requires approvals, and the request was never approved.', r.environment),
+                  HINT = format('Make the change directly, and withdraw the request: SELECT ff.withdraw_change(%s);', r.id);
+    ELSIF r.status NOT IN ('pending', 'approved') OR (r.status = 'pending' AND counting < needed) THEN
+        RAISE EXCEPTION 'change request % is % and cannot be applied', r.id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN r.status = 'pending'
+                                THEN format('It has %s of the %s approvals it needs.', counting, needed)
+                                ELSE format('It was %s at %s by %s.', r.status, r.finished_at, r.finished_by) END;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS o
+                    WHERE o.rolname = r.requested_by AND pg_catalog.pg_has_role(actor, o.oid, 'MEMBER'))
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(r.reviews) AS x WHERE x ->> 'role' = actor)
+       AND NOT ff._is_environment_admin(actor) THEN
+        RAISE EXCEPTION 'role "%" may not apply change request %', actor, r.id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Its requester, its approvers and ff administrators apply it.';
+    END IF;
+    IF needed > counting THEN
+        RAISE EXCEPTION 'change request % no longer has the approvals environment "%" requires', r.id, r.environment
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The rule now asks for %s approval(s) by its reviewers; the request has %s that still count.', needed, counting),
+                  HINT = format('Withdraw it and request the change again: SELECT ff.withdraw_change(%s);', r.id);
+    END IF;
+    -- the flag's row is locked before its version is compared, so that a
+    -- concurrent change either commits first (and is seen here) or waits
+    SELECT f.version INTO now_version FROM ff.flags AS f
+     WHERE f.environment = r.environment AND f.key = r.flag_key
+       FOR UPDATE;
+    PERFORM ff._change_request_stale(r, now_version,
+        format('Withdraw it (SELECT ff.withdraw_change(%s);) and request the change again over the flag as it is now.', r.id));
+    SELECT string_agg(x ->> 'role', ', ' ORDER BY o) INTO approvers
+      FROM pg_catalog.jsonb_array_elements(r.reviews) WITH ORDINALITY AS e (x, o)
+     WHERE x ->> 'decision' = 'approve';
+    v := ff._apply_approved_draft(r.requested_by, r.flag_key, r.draft, r.environment,
+                                  pg_catalog.format('change request %s by %s, approved by %s', r.id, r.requested_by, approvers)
+                                  || COALESCE(': ' || r.comment, ''),
+                                  false);
+    IF v IS NOT DISTINCT FROM now_version THEN
+        v := NULL;                              -- (1.24) the flag already was so: nothing written
+    END IF;
+    PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
+    UPDATE ff.change_requests AS c
+       SET status = 'applied', finished_at = pg_catalog.clock_timestamp(), finished_by = actor, version = v
+     WHERE c.id = r.id
+    RETURNING * INTO r;
+    RETURN r;
+END;
+$$;
+
+COMMENT ON FUNCTION ff.apply_change(bigint) IS
+'Applies an approved change request with its requester''s privileges, if the flag has not changed since it was requested; returns it';
+
+CREATE OR REPLACE VIEW ff.flag_usage WITH (security_invoker = true) AS
+    SELECT f.environment,
+           f.key AS flag_key,
+           f.state,
+           (CASE WHEN s.evaluations IS NOT NULL THEN s.evaluations
+                 WHEN i.dropped = 0 THEN 0 END)::bigint AS evaluations,
+           COALESCE(s.errors, 0)::bigint AS errors,
+           COALESCE(s.variants_served, '{}'::text[]) AS variants_served,
+           s.last_evaluated
+      FROM ff.flags AS f
+      LEFT JOIN (SELECT e.environment, e.flag_key,
+                        pg_catalog.sum(e.evaluations) AS evaluations,
+                        pg_catalog.sum(e.evaluations) FILTER (WHERE e.reason = 'ERROR') AS errors,
+                        pg_catalog.array_agg(DISTINCT e.variant ORDER BY e.variant)
+                            FILTER (WHERE e.variant IS NOT NULL) AS variants_served,
+                        pg_catalog.max(e.last_evaluated) AS last_evaluated
+                   FROM ff.evaluation_stats() AS e
+                  GROUP BY e.environment, e.flag_key) AS s
+        ON s.environment = f.environment AND s.flag_key = f.key
+      CROSS JOIN ff.evaluation_stats_info() AS i;
+
+COMMENT ON VIEW ff.flag_usage IS
+'Per flag: evaluations counted since ff.evaluation_stats_info().stats_since, errors, the variants served and the last evaluation (0 evaluations: unused; one variant served: constant)';
+
+
+COMMENT ON COLUMN ff.scheduled_changes.version IS 'The flag''s config version after the change was applied (the version that wrote it); NULL when the draft changed nothing, the flag already being so (1.24)';
+COMMENT ON COLUMN ff.change_requests.version IS 'The flag''s config version after the change was applied; NULL when the draft changed nothing, the flag already being so (1.24)';
+COMMENT ON COLUMN ff.flag_usage.evaluations IS 'Evaluations counted (0: not evaluated since stats_since; NULL: none counted, but the table was full and dropped some of this database''s, 1.24)';
