@@ -102,3 +102,14 @@ SELECT * FROM ff.diff_environments('staging', 'production');
 RESET ROLE;
 SELECT count(*) > 0 AS revoked FROM ff.revoke_reader('ff_diff_reader');
 DROP ROLE ff_diff_reader;
+
+-- (1.24) a copy that clashes on many names lists the first ten and counts
+-- the others (1.23 listed every one)
+SELECT (ff.create_environment('many-a')).name, (ff.create_environment('many-b')).name;
+INSERT INTO ff.flags (environment, key, variants, default_variant)
+SELECT e, 'clash-' || lpad(i::text, 2, '0'), '{"on": true, "off": false}', 'off'
+  FROM unnest(ARRAY['many-a', 'many-b']) AS e, generate_series(1, 12) AS i;
+SELECT ff.copy_environment('many-a', 'many-b');
+-- (1.24) equal environments: nothing to list (the diff of equal images is
+-- not computed)
+SELECT count(*) AS differences FROM ff.diff_environments('many-a', 'many-b');

@@ -342,3 +342,22 @@ UPDATE ff.environments SET name = NULL WHERE name = 'null-choice';
 \set VERBOSITY terse
 SELECT array_agg(targeting_key) AS keys_added FROM ff.segment_keys WHERE environment = 'null-choice';
 SELECT ff.delete_environment('null-choice', force => true);
+
+-- (1.24) ff.copy_flag keeps the target's segments of the same names and
+-- says so when they differ from the source's; it copies what the target
+-- lacks, but not what only a kept segment of the source references
+SELECT (ff.create_environment('seg-src')).name, (ff.create_environment('seg-dst')).name;
+SELECT (ff.create_segment('inner', NULL, 'seg-src', include => '{a}')).name;
+SELECT (ff.create_segment('outer', '{"in_segment": "inner"}', 'seg-src')).name;
+SELECT (ff.create_segment('same', NULL, 'seg-src', include => '{s}')).name;
+SELECT (ff.create_segment('outer', NULL, 'seg-dst', include => '{b}')).name;
+SELECT (ff.create_segment('same', NULL, 'seg-dst', include => '{s}')).name;
+SELECT key FROM ff.create_flag('seg-flag', environment => 'seg-src');
+SELECT ff.set_targeting('seg-flag', '{"if": [{"or": [{"in_segment": "outer"}, {"in_segment": "same"}]}, "on", "off"]}', 'seg-src') IS NOT NULL AS set;
+\set VERBOSITY default
+SELECT key FROM ff.copy_flag('seg-flag', 'seg-src', 'seg-dst');
+\set VERBOSITY terse
+SELECT name FROM ff.segments WHERE environment = 'seg-dst' ORDER BY name;
+SELECT ff.get_bool('seg-flag', '{"targetingKey": "a"}', NULL, 'seg-src') AS in_src,
+       ff.get_bool('seg-flag', '{"targetingKey": "a"}', NULL, 'seg-dst') AS in_dst;
+SELECT ff.delete_environment('seg-src', force => true), ff.delete_environment('seg-dst', force => true);

@@ -63,6 +63,8 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
+#include "replication/logicalworker.h"
+#include "replication/worker_internal.h"
 #include "rewrite/rewriteManip.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -411,6 +413,11 @@ ff_history_notify(PG_FUNCTION_ARGS)
  * it queues the notification of the applied change-set, with the payload
  * of ff._history_notify_payload(), for the commit (so that a two_phase
  * subscription can prepare it, as ff_history_notify does on the publisher).
+ *
+ * The initial copy of ff.versions (a table synchronization worker) writes
+ * the whole history in one transaction: it queues one notification, that
+ * of the newest change-set it copied (1.24; the 1.23 library sent one per
+ * past change-set, a flood for the listeners of a new subscriber).
  */
 Datum
 ff_replication_notify(PG_FUNCTION_ARGS)
@@ -425,6 +432,18 @@ ff_replication_notify(PG_FUNCTION_ARGS)
 							  RelationGetDescr(trigdata->tg_relation), &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
+	if (IsLogicalWorker() && am_tablesync_worker() && FFHistoryNotices != NIL)
+	{
+		FFHistoryNotice *last = (FFHistoryNotice *) llast(FFHistoryNotices);
+
+		/* the copy's rows come in any order: keep the newest change-set */
+		if (last->change_set >= DatumGetInt64(change_set))
+			return PointerGetDatum(NULL);
+		FFHistoryNotices = list_delete_last(FFHistoryNotices);
+		pfree(last->channel);
+		pfree(last->payload);
+		pfree(last);
+	}
 	FFHistoryQueueNotify(FFHistoryManyPayload(fcinfo, DatumGetInt64(change_set)),
 						 DatumGetInt64(change_set));
 	return PointerGetDatum(NULL);

@@ -239,7 +239,9 @@ COMMENT ON FUNCTION ff.delete_environment(text, boolean) IS
 
 -- ff._copy_segments copies segments (with their keys) from one environment
 -- to another, referenced segments first; existing target segments are
--- replaced when overwrite is true and kept as they are otherwise.
+-- replaced when overwrite is true and kept as they are otherwise (1.24:
+-- with a NOTICE naming those that differ from the source's, since what is
+-- copied then uses them as they are).
 CREATE FUNCTION ff._copy_segments(source_env text, target_env text, names text[], overwrite boolean)
 RETURNS integer
 LANGUAGE plpgsql
@@ -253,12 +255,18 @@ DECLARE
     progress    boolean;
     copied      integer := 0;
     src         ff.segments;
+    gone        text[];
+    kept        text[] := '{}';
 BEGIN
     -- the closure of the requested segments over in_segment references
+    -- (not through a segment the target has and keeps: the target's own is
+    -- used, with its own references)
     WITH RECURSIVE closure (seg) AS (
         SELECT s FROM unnest(names) AS s
         UNION
         SELECT r FROM closure AS c, unnest(ff._segment_refs(source_env, c.seg)) AS r
+         WHERE overwrite
+            OR NOT EXISTS (SELECT 1 FROM ff.segments AS t WHERE t.environment = target_env AND t.name = c.seg)
     )
     SELECT array_agg(c.seg ORDER BY c.seg) INTO todo FROM closure AS c;
     todo := COALESCE(todo, '{}');
@@ -266,7 +274,9 @@ BEGIN
     WHILE cardinality(todo) > 0 LOOP
         progress := false;
         FOREACH seg IN ARRAY todo LOOP
-            IF ff._segment_refs(source_env, seg) <@ done THEN
+            IF ff._segment_refs(source_env, seg) <@ done
+               OR (NOT overwrite AND EXISTS (SELECT 1 FROM ff.segments AS t
+                                              WHERE t.environment = target_env AND t.name = seg)) THEN
                 SELECT * INTO src FROM ff.segments WHERE environment = source_env AND name = seg;
                 IF NOT FOUND THEN
                     PERFORM ff._segment_not_found(seg, source_env);
@@ -282,16 +292,42 @@ BEGIN
                     UPDATE ff.segments SET rule = src.rule, description = src.description
                      WHERE environment = target_env AND name = seg
                        AND (rule, description) IS DISTINCT FROM (src.rule, src.description);
+                    -- (1.24) the keys to remove are found by a set
+                    -- difference and removed by the primary key, whatever
+                    -- the statistics say: the target's keys are often
+                    -- written in this transaction or just before, and
+                    -- estimated at a row or two; a NOT EXISTS then ran as a
+                    -- nested loop over all the keys (100,000 keys: 580 s,
+                    -- holding the writer lock)
+                    gone := ARRAY(SELECT d.targeting_key
+                                    FROM (SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                                           WHERE k.environment = target_env AND k.segment = seg
+                                          EXCEPT
+                                          SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                                           WHERE k.environment = source_env AND k.segment = seg) AS d);
                     DELETE FROM ff.segment_keys AS t
                      WHERE t.environment = target_env AND t.segment = seg
-                       AND NOT EXISTS (SELECT 1 FROM ff.segment_keys AS k
-                                        WHERE k.environment = source_env AND k.segment = seg
-                                          AND k.targeting_key = t.targeting_key AND k.excluded = t.excluded);
+                       AND t.targeting_key = ANY (gone);
                     INSERT INTO ff.segment_keys (environment, segment, targeting_key, excluded)
                     SELECT target_env, seg, k.targeting_key, k.excluded
                       FROM ff.segment_keys AS k WHERE k.environment = source_env AND k.segment = seg
                     ON CONFLICT (environment, segment, targeting_key) DO NOTHING;
                     copied := copied + 1;
+                ELSIF EXISTS (SELECT 1 FROM ff.segments AS t
+                               WHERE t.environment = target_env AND t.name = seg
+                                 AND (t.rule, t.description) IS DISTINCT FROM (src.rule, src.description))
+                      OR EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                                   WHERE k.environment = source_env AND k.segment = seg
+                                  EXCEPT
+                                  SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                                   WHERE k.environment = target_env AND k.segment = seg)
+                                 UNION ALL
+                                 (SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                                   WHERE k.environment = target_env AND k.segment = seg
+                                  EXCEPT
+                                  SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                                   WHERE k.environment = source_env AND k.segment = seg)) THEN
+                    kept := kept || seg;
                 END IF;
                 done := done || seg;
                 todo := array_remove(todo, seg);
@@ -303,6 +339,18 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
+    IF cardinality(kept) > 0 THEN
+        RAISE NOTICE 'segment% % of environment "%" differ% from % of environment "%" and % kept as %',
+            CASE WHEN cardinality(kept) > 1 THEN 's' ELSE '' END,
+            (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM unnest(kept) AS k),
+            target_env, CASE WHEN cardinality(kept) > 1 THEN '' ELSE 's' END,
+            CASE WHEN cardinality(kept) > 1 THEN 'those' ELSE 'the one' END, source_env,
+            CASE WHEN cardinality(kept) > 1 THEN 'were' ELSE 'was' END,
+            CASE WHEN cardinality(kept) > 1 THEN 'they are' ELSE 'it is' END
+            USING DETAIL = 'What was copied uses the target''s segments of those names, so it can evaluate differently there.',
+                  HINT = format('SELECT * FROM ff.diff_environments(%L, %L) WHERE entity = ''segment'' shows how they differ.',
+                                source_env, target_env);
+    END IF;
     RETURN copied;
 END;
 $$;
@@ -323,6 +371,7 @@ DECLARE
     src_env     text := ff._resolve_environment(from_environment);
     dst_env     text := to_environment;
     clash       text;
+    clashes     bigint;
     n           integer;
 BEGIN
     IF dst_env IS NULL THEN
@@ -351,17 +400,22 @@ BEGIN
         SELECT dst_env, format('Copy of environment "%s"', src_env), e.metadata
           FROM ff.environments AS e WHERE e.name = src_env;
     ELSIF NOT overwrite THEN
-        SELECT string_agg(x, ', ') INTO clash FROM (
-            SELECT format('flag "%s"', f.key) AS x FROM ff.flags AS f
-             WHERE f.environment = src_env
-               AND EXISTS (SELECT 1 FROM ff.flags AS t WHERE t.environment = dst_env AND t.key = f.key)
-            UNION ALL
-            SELECT format('segment "%s"', s.name) FROM ff.segments AS s
-             WHERE s.environment = src_env
-               AND EXISTS (SELECT 1 FROM ff.segments AS t WHERE t.environment = dst_env AND t.name = s.name)
-        ) AS c;
+        -- (1.24) the first ten by name, and how many in all (1.23 listed
+        -- every one: 89 kB for 5,000 flags)
+        SELECT string_agg(c.x, ', ' ORDER BY c.kind, c.name) FILTER (WHERE c.n <= 10), max(c.n)
+          INTO clash, clashes
+          FROM (SELECT d.*, row_number() OVER (ORDER BY d.kind, d.name) AS n FROM (
+                    SELECT 1 AS kind, f.key AS name, format('flag "%s"', f.key) AS x FROM ff.flags AS f
+                     WHERE f.environment = src_env
+                       AND EXISTS (SELECT 1 FROM ff.flags AS t WHERE t.environment = dst_env AND t.key = f.key)
+                    UNION ALL
+                    SELECT 2, s.name, format('segment "%s"', s.name) FROM ff.segments AS s
+                     WHERE s.environment = src_env
+                       AND EXISTS (SELECT 1 FROM ff.segments AS t WHERE t.environment = dst_env AND t.name = s.name)
+                ) AS d) AS c;
         IF clash IS NOT NULL THEN
-            RAISE EXCEPTION 'cannot copy environment "%" into "%": both have %', src_env, dst_env, clash
+            RAISE EXCEPTION 'cannot copy environment "%" into "%": both have %', src_env, dst_env,
+                            clash || CASE WHEN clashes > 10 THEN format(' and %s more', clashes - 10) ELSE '' END
                 USING ERRCODE = 'unique_violation',
                       HINT = format('Pass overwrite => true to replace them with the source''s definitions; SELECT * FROM ff.diff_environments(%L, %L) lists what that changes.',
                                     src_env, dst_env);
@@ -762,10 +816,10 @@ BEGIN
         -- (the segments that exist: a rule stored with a WARNING, which is
         -- not checked for segment references, may name a missing one, 1.11)
         PERFORM ff._copy_segments(src_env, dst_env,
+            -- ((1.24) those the target has too: kept, with a NOTICE if they differ)
             ARRAY(SELECT s FROM unnest(ff._rule_segment_names(src.targeting,
                       format('targeting for flag "%s" in environment "%s"', src.key, src_env))) AS s
-                   WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = dst_env AND g.name = s)
-                     AND EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = src_env AND g.name = s)),
+                   WHERE EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = src_env AND g.name = s)),
             false);
     END IF;
     INSERT INTO ff.flags AS t (environment, key, state, flag_type, variants, default_variant, targeting,

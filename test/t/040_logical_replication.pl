@@ -109,6 +109,11 @@ is($sub->safe_psql('postgres', 'SELECT count(*) FROM ff.versions'), '0',
     'and records no history for it');
 
 my $connstr = $pub->connstr() . " dbname=postgres";
+# (1.24 library) the initial copy of the history rings once, with the
+# newest change-set it copied (the 1.23 library rang once per past
+# change-set); a listener that is there before the subscription hears it
+my $early = $sub->background_psql('postgres');
+$early->query_safe('LISTEN ff_changes');
 # two_phase: a transaction prepared on the publisher is prepared on the
 # subscriber too (see the two-phase part below)
 $sub->safe_psql('postgres',
@@ -126,6 +131,12 @@ is($sub->safe_psql('postgres', q{
     'ff.subscribed_tables() lists the five tables, ready');
 is($pub->safe_psql('postgres', 'SELECT count(*) FROM ff.subscribed_tables()'), '0',
     'ff.subscribed_tables() is empty on the publisher');
+my ($past_sets, $newest_set) = split /\|/, $pub->safe_psql('postgres',
+    'SELECT count(DISTINCT change_set), max(change_set) FROM ff.versions');
+cmp_ok($past_sets, '>', 1, 'the copied history has several change-sets');
+my (undef, @copied) = notifications_until($early, $newest_set);
+is(join(',', @copied), $newest_set, 'the initial copy sends one notification, of the newest change-set');
+$early->quit;
 
 # the grid: every flag (including one that will be deleted and one that
 # will be created) x a set of contexts, as ff.evaluate() details
