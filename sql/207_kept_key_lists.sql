@@ -144,4 +144,23 @@ SELECT ff.get_bool('f-big', '{"targetingKey": "phantom"}', NULL) AS phantom_afte
 SELECT key FROM ff.set_default_variant('unrelated', 'a');
 SELECT ff.get_bool('f-big', '{"targetingKey": "phantom"}', NULL) AS phantom_after_change;
 SELECT kept_segments, kept_segment_keys FROM pg_temp.kept_state(:loads0);
+
+-- (1.24 library) a kept list that 16 generations in a row did not use (a
+-- segment no flag uses any more, an environment the session left) is
+-- freed; before, it stayed until the next key-list write
+SELECT ff.get_bool('f-big', '{"targetingKey": "phantom"}', NULL) AS big_used;
+SELECT kept_segments FROM pg_temp.kept_state(:loads0);
+\o /dev/null
+SELECT format('SELECT ff.set_default_variant(%L, %L); SELECT ff.get_string(%L, %L, NULL);',
+              'unrelated', CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, 'unrelated', '{}')
+  FROM generate_series(1, 16) AS i \gexec
+\o
+SELECT kept_segments AS kept_after_16 FROM pg_temp.kept_state(:loads0);
+\o /dev/null
+SELECT ff.set_default_variant('unrelated', 'b');
+SELECT ff.get_string('unrelated', '{}', NULL);
+\o
+SELECT kept_segments AS kept_after_17 FROM pg_temp.kept_state(:loads0);
+SELECT ff.get_bool('f-big', '{"targetingKey": "phantom"}', NULL) AS big_used_again;
+SELECT kept_segments AS kept_again FROM pg_temp.kept_state(:loads0);
 SELECT ok FROM ff.verify_history();

@@ -354,10 +354,15 @@ static SnapshotData FFLoadSnapshotData = {SNAPSHOT_MVCC};
  *   list is kept: a key change cannot be told from any other change.
  *
  * A list that failed the epoch is freed at the next rebuild (no generation
- * points to it then); the names of freed lists go once they are many
+ * points to it then); so is (1.24 library) a list that none of this
+ * backend's last FF_KEYS_UNUSED_GENERATIONS generations used: a segment no
+ * flag uses any more, or an environment the session no longer evaluates in,
+ * kept its lists until the next key-list write, in every pooled backend
+ * that once used them.  The names of freed lists go once they are many
  * (FFKeyStoreTrim).  Smaller lists belong to their generation, as before.
  */
 #define FF_KEYS_KEEP_MIN 1024
+#define FF_KEYS_UNUSED_GENERATIONS 16
 
 typedef struct FFKeyStoreEntry
 {
@@ -367,6 +372,7 @@ typedef struct FFKeyStoreEntry
 	Oid			keys_relid;		/* ff.segment_keys then, */
 	Oid			keys_filenode;	/* its storage (TRUNCATE makes new) */
 	TransactionId keys_xmin;	/* and the snapshot's xmin (its triggers) */
+	int64		used_gen;		/* the last generation that used it */
 	MemoryContext cxt;			/* the set's memory; NULL = none kept */
 	FFKeySet	set;
 } FFKeyStoreEntry;
@@ -1107,7 +1113,8 @@ FFCacheCheckSignal(void)
 
 /*
  * FFKeyStoreTrim frees the kept key lists that no statement may use any
- * more (a different FFKeysEpoch), or all of them; called when a new
+ * more (a different FFKeysEpoch) or that no generation of the last
+ * FF_KEYS_UNUSED_GENERATIONS used, or all of them; called when a new
  * generation is installed, when no generation points to them.
  */
 static void
@@ -1124,7 +1131,8 @@ FFKeyStoreTrim(bool all)
 
 		if (FFKeyStore.entries[i].key == NULL || e->cxt == NULL)
 			continue;
-		if (e->epoch == FFKeysEpoch && !all)
+		if (e->epoch == FFKeysEpoch && !all &&
+			FFGenerationCounter - e->used_gen <= FF_KEYS_UNUSED_GENERATIONS)
 		{
 			kept++;
 			continue;
@@ -2942,6 +2950,7 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 			kept->keys_filenode == gen->filenodes[FF_TABLE_SEGMENT_KEYS] &&
 			!FFTableTriggersChangedSince(kept->keys_relid, kept->keys_xmin))
 		{
+			kept->used_gen = gen->id;
 			seg->keys = kept->set;
 			seg->keys_loaded = true;
 			return;
@@ -3013,6 +3022,7 @@ FFLoadSegmentKeys(FFCacheEnv *env, FFCacheSegment *seg)
 		kept->keys_relid = gen->relids[FF_TABLE_SEGMENT_KEYS];
 		kept->keys_filenode = gen->filenodes[FF_TABLE_SEGMENT_KEYS];
 		kept->keys_xmin = FFLoadSnapshotData.xmin;
+		kept->used_gen = gen->id;
 	}
 	else if (may_keep)
 		MemoryContextSetParent(cxt, env->cxt);
