@@ -65,10 +65,10 @@ SELECT ff.disable_flag('checkout', 'appr');
 \set VERBOSITY terse
 UPDATE ff.flags SET state = 'DISABLED' WHERE environment = 'appr';
 INSERT INTO ff.flags (environment, key, variants, default_variant) VALUES ('appr', 'x', '{"a": 1}', 'a');
-DELETE FROM ff.flags WHERE environment = 'appr';
 -- (1.24) the HINT names the flag (above); for what change requests do not
--- cover, it says who changes it
+-- cover (deleting a flag, segments), it says who makes the change
 \set VERBOSITY default
+DELETE FROM ff.flags WHERE environment = 'appr';
 SELECT ff.create_segment('beta', NULL, 'appr');
 \set VERBOSITY terse
 SELECT ff.import_flagd('{"flags": {"y": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"}}}', 'appr');

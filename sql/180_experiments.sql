@@ -175,6 +175,14 @@ SELECT variant, p_value, chance_to_beat_control
 SELECT variant, units, stddev, p_value, chance_to_beat_control AS chance, lift
   FROM ff.experiment_results($$SELECT CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b' END, 9.99
                                  FROM generate_series(1, 10000) AS g$$, 'a');
+-- ... while an outcome with a large common offset and a small spread keeps
+-- its spread and its difference (a first 1.24 draft treated anything within
+-- n ulps of the mean as rounding, and called this 7-sigma effect nothing)
+SELECT variant, units, round(stddev::numeric, 3) AS stddev, p_value < 1e-9 AS significant,
+       round((lift * 1e12)::numeric, 2) AS lift_e12
+  FROM ff.experiment_results($$SELECT CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END,
+                                      1e10::float8 + (g / 2 % 1000) / 1000.0 + CASE WHEN g % 2 = 1 THEN 0.01 ELSE 0 END
+                                 FROM generate_series(1, 200000) AS g$$, 'a');
 -- (1.24) only the control in the result: nothing to compare, with a
 -- WARNING (a split that went wrong would otherwise pass unseen)
 SELECT variant, units, srm_p_value FROM ff.experiment_results($$VALUES ('off', true), ('off', false)$$, 'off');

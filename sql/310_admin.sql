@@ -353,11 +353,21 @@ SELECT (ff.create_segment('same', NULL, 'seg-src', include => '{s}')).name;
 SELECT (ff.create_segment('outer', NULL, 'seg-dst', include => '{b}')).name;
 SELECT (ff.create_segment('same', NULL, 'seg-dst', include => '{s}')).name;
 SELECT key FROM ff.create_flag('seg-flag', environment => 'seg-src');
-SELECT ff.set_targeting('seg-flag', '{"if": [{"or": [{"in_segment": "outer"}, {"in_segment": "same"}]}, "on", "off"]}', 'seg-src') IS NOT NULL AS set;
+SELECT (ff.set_targeting('seg-flag', '{"if": [{"or": [{"in_segment": "outer"}, {"in_segment": "same"}]}, "on", "off"]}', 'seg-src')).key;
 \set VERBOSITY default
 SELECT key FROM ff.copy_flag('seg-flag', 'seg-src', 'seg-dst');
 \set VERBOSITY terse
 SELECT name FROM ff.segments WHERE environment = 'seg-dst' ORDER BY name;
 SELECT ff.get_bool('seg-flag', '{"targetingKey": "a"}', NULL, 'seg-src') AS in_src,
        ff.get_bool('seg-flag', '{"targetingKey": "a"}', NULL, 'seg-dst') AS in_dst;
-SELECT ff.delete_environment('seg-src', force => true), ff.delete_environment('seg-dst', force => true);
+-- a difference below a kept segment counts (its reference is read in the
+-- target); a description alone does not
+SELECT (ff.create_environment('seg-dst2')).name;
+SELECT (ff.create_segment('inner', NULL, 'seg-dst2', include => '{zz}')).name;
+SELECT (ff.create_segment('outer', '{"in_segment": "inner"}', 'seg-dst2')).name;
+SELECT (ff.create_segment('same', NULL, 'seg-dst2', include => '{s}', description => 'another text')).name;
+\set VERBOSITY default
+SELECT key FROM ff.copy_flag('seg-flag', 'seg-src', 'seg-dst2');
+\set VERBOSITY terse
+SELECT ff.delete_environment('seg-src', force => true), ff.delete_environment('seg-dst', force => true),
+       ff.delete_environment('seg-dst2', force => true);

@@ -595,15 +595,16 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = format('The statement would %s. Role "%s" is not an ff administrator, and environment "%s" requires %s approval(s) of every change.',
                               what, current_user, environment, ff._approvals_required(environment)),
-              -- (1.24) the flag's own key; for anything else, no request to make
+              -- (1.24) the flag's own key when a change request can make the
+              -- change (a flag changed or created); else who can
               HINT = CASE WHEN flag_key IS NOT NULL
                           THEN format('Request the change: SELECT ff.request_change(%L, draft, %L); where draft is a jsonb object of the flag''s members to change (as ff.apply_draft takes it).', flag_key, environment)
-                          ELSE 'Only ff administrators change segments, key lists and the environment''s own row there; change requests cover flags.' END;
+                          ELSE 'Only ff administrators make this change there; change requests cover changing and creating flags.' END;
 END;
 $$;
 
 COMMENT ON FUNCTION ff._approval_denied(text, text, text) IS
-'Internal: raises insufficient_privilege for a direct change of an environment that requires approved change requests (flag_key: the flag, for the HINT)';
+'Internal: raises insufficient_privilege for a direct change of an environment that requires approved change requests (flag_key: the flag a change request could change, for the HINT)';
 
 -- ff._is_environment_admin tells whether a role is an ff administrator:
 -- it may UPDATE ff.environments.protected (superusers and the owner may).
@@ -788,7 +789,7 @@ BEGIN
                    OR EXISTS (SELECT 1 FROM ff_protect_new AS k
                                WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                     SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
                 END IF;
             END LOOP;
         END IF;
@@ -830,7 +831,7 @@ BEGIN
                OR EXISTS (SELECT 1 FROM ff_protect_old AS k
                            WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                 SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
-                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
             END IF;
         END LOOP;
         IF TG_OP = 'UPDATE' THEN
@@ -841,7 +842,7 @@ BEGIN
                    OR EXISTS (SELECT 1 FROM ff_protect_new AS k
                                WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                     SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
                 END IF;
             END LOOP;
         END IF;

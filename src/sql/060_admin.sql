@@ -237,6 +237,41 @@ $$;
 COMMENT ON FUNCTION ff.delete_environment(text, boolean) IS
 'Deletes an environment; refuses the default one, and one with flags or segments unless force => true deletes them too';
 
+-- ff._segments_evaluate_alike tells whether a segment evaluates alike in two
+-- environments: the same rule and keys there, and so for every segment it
+-- references, through the references (a description does not count).
+CREATE FUNCTION ff._segments_evaluate_alike(env_a text, env_b text, segment text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE closure (seg) AS (
+        SELECT $3
+        UNION
+        SELECT r FROM closure AS c, unnest(ff._segment_refs($1, c.seg)) AS r
+    )
+    SELECT NOT EXISTS (
+        SELECT 1 FROM closure AS c
+         WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
+                            WHERE a.environment = $1 AND a.name = c.seg
+                              AND b.environment = $2 AND b.name = c.seg
+                              AND a.rule IS NOT DISTINCT FROM b.rule)
+            OR EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $1 AND k.segment = c.seg
+                        EXCEPT
+                        SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $2 AND k.segment = c.seg)
+                       UNION ALL
+                       (SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $2 AND k.segment = c.seg
+                        EXCEPT
+                        SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $1 AND k.segment = c.seg)))
+$$;
+
+COMMENT ON FUNCTION ff._segments_evaluate_alike(text, text, text) IS
+'Internal: whether a segment has the same rule and keys in two environments, and so every segment it references (1.24)';
+
 -- ff._copy_segments copies segments (with their keys) from one environment
 -- to another, referenced segments first; existing target segments are
 -- replaced when overwrite is true and kept as they are otherwise (1.24:
@@ -313,20 +348,7 @@ BEGIN
                       FROM ff.segment_keys AS k WHERE k.environment = source_env AND k.segment = seg
                     ON CONFLICT (environment, segment, targeting_key) DO NOTHING;
                     copied := copied + 1;
-                ELSIF EXISTS (SELECT 1 FROM ff.segments AS t
-                               WHERE t.environment = target_env AND t.name = seg
-                                 AND (t.rule, t.description) IS DISTINCT FROM (src.rule, src.description))
-                      OR EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                                   WHERE k.environment = source_env AND k.segment = seg
-                                  EXCEPT
-                                  SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                                   WHERE k.environment = target_env AND k.segment = seg)
-                                 UNION ALL
-                                 (SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                                   WHERE k.environment = target_env AND k.segment = seg
-                                  EXCEPT
-                                  SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                                   WHERE k.environment = source_env AND k.segment = seg)) THEN
+                ELSIF ff._segments_evaluate_alike(source_env, target_env, seg) IS NOT TRUE THEN
                     kept := kept || seg;
                 END IF;
                 done := done || seg;
@@ -347,7 +369,7 @@ BEGIN
             CASE WHEN cardinality(kept) > 1 THEN 'those' ELSE 'the one' END, source_env,
             CASE WHEN cardinality(kept) > 1 THEN 'were' ELSE 'was' END,
             CASE WHEN cardinality(kept) > 1 THEN 'they are' ELSE 'it is' END
-            USING DETAIL = 'What was copied uses the target''s segments of those names, so it can evaluate differently there.',
+            USING DETAIL = 'Their rules or keys, or those of segments they reference, differ. What was copied uses the target''s segments of those names, so it can evaluate differently there.',
                   HINT = format('SELECT * FROM ff.diff_environments(%L, %L) WHERE entity = ''segment'' shows how they differ.',
                                 source_env, target_env);
     END IF;

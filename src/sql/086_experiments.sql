@@ -83,14 +83,8 @@ RETURNS TABLE (variant text, units bigint, total double precision, mean double p
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    -- (1.24) a variance no larger than the rounding error of the mean's
-    -- sum (n ulps of the mean: double precision sums) is 0: an outcome that
-    -- is the same for every unit (9.99, summed) is constant, not a variance
-    -- of 1e-30 that makes any difference significant
     WITH v AS (
-        SELECT u.name, u.n, u.total, u.mean,
-               CASE WHEN sqrt(u.var) <= u.n * 2.220446049250313e-16 * abs(u.mean) THEN 0 ELSE u.var END AS var,
-               u.x_mean, u.x_var, u.cov
+        SELECT u.name, u.n, u.total, u.mean, u.var, u.x_mean, u.x_var, u.cov
           FROM unnest(variant_names, unit_counts, totals, means, variances, x_means, x_variances, covariances)
                AS u (name, n, total, mean, var, x_mean, x_var, cov)
     ),
@@ -171,12 +165,7 @@ AS $$
                  CASE WHEN c.adj_mean <> 0 THEN d.diff / abs(c.adj_mean) END AS lift,
                  CASE WHEN c.adj_mean <> 0
                       THEN sqrt(a.se2 + (a.adj_mean / c.adj_mean) ^ 2 * c.se2) / abs(c.adj_mean) END AS lift_se
-            -- (1.24) a difference within the rounding error of the two means'
-            -- sums (n ulps of each) is none: identical arms compare equal
-            FROM (SELECT CASE WHEN abs(a.adj_mean - c.adj_mean)
-                                   <= 2.220446049250313e-16 * (a.n * abs(a.adj_mean) + c.n * abs(c.adj_mean))
-                              THEN 0 ELSE a.adj_mean - c.adj_mean END AS diff,
-                         sqrt(a.se2 + c.se2) AS se) AS d
+            FROM (SELECT a.adj_mean - c.adj_mean AS diff, sqrt(a.se2 + c.se2) AS se) AS d
            WHERE a.name <> control AND a.se2 IS NOT NULL AND c.se2 IS NOT NULL
       ) AS cmp ON true
      ORDER BY a.name <> control, a.name;
@@ -232,6 +221,11 @@ DECLARE
     sql         text;
     a           record;
     seen        text;
+    means       double precision[];
+    variances   double precision[];
+    x_means     double precision[];
+    x_variances double precision[];
+    covariances double precision[];
     example     constant text := 'For example SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id::text), ''off''), u.converted FROM users AS u';
 BEGIN
     IF query IS NULL OR control IS NULL OR confidence IS NULL THEN
@@ -301,11 +295,17 @@ BEGIN
                pg_catalog.array_agg(s.var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS variances,
                pg_catalog.array_agg(s.x_mean ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_means,
                pg_catalog.array_agg(s.x_var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_variances,
-               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS covariances
+               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS covariances,
+               pg_catalog.array_agg(s.y_min = s.y_max ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS y_constant,
+               pg_catalog.array_agg(s.y_min ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS y_values,
+               pg_catalog.array_agg(s.x_min = s.x_max ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_constant,
+               pg_catalog.array_agg(s.x_min ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_values
           FROM (SELECT r.variant, pg_catalog.count(*) AS n,
                        pg_catalog.sum(r.y) AS total, pg_catalog.avg(r.y) AS mean,
                        pg_catalog.var_samp(r.y) AS var, pg_catalog.avg(r.x) AS x_mean,
-                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov
+                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov,
+                       pg_catalog.min(r.y) AS y_min, pg_catalog.max(r.y) AS y_max,
+                       pg_catalog.min(r.x) AS x_min, pg_catalog.max(r.x) AS x_max
                   FROM (SELECT CAST(q.variant AS pg_catalog.text) AS variant, %s AS y, %s AS x
                           FROM (
 %s
@@ -338,13 +338,35 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Leave those units out of the query (WHERE outcome <> ''NaN'' AND abs(outcome) < ''Infinity''), or fix the data.';
     END IF;
+    -- (1.24) a variant whose outcome (or covariate) is the same for every
+    -- unit is constant: its mean is that value, its variance and its
+    -- covariance 0.  Summed in double precision, an outcome of 9.99 gave two
+    -- arms means that differ in their last digits and a variance of about
+    -- 1e-30, and identical arms a p-value of 0.
+    means := a.means;
+    variances := a.variances;
+    x_means := a.x_means;
+    x_variances := a.x_variances;
+    covariances := a.covariances;
+    FOR i IN 1 .. cardinality(a.variants) LOOP
+        IF a.y_constant[i] THEN
+            means[i] := a.y_values[i];
+            variances[i] := variances[i] * 0;       -- (NULL for a variant of one unit)
+            covariances[i] := covariances[i] * 0;
+        END IF;
+        IF a.x_constant[i] THEN
+            x_means[i] := a.x_values[i];
+            x_variances[i] := x_variances[i] * 0;
+            covariances[i] := covariances[i] * 0;
+        END IF;
+    END LOOP;
     -- (1.24) and so are magnitudes whose squares and products leave double
     -- precision (an underflow error, or a variance that underflows to 0
     -- and makes any difference significant)
     SELECT m.what INTO seen
-      FROM (SELECT u.mean, u.var, 'outcome' AS what FROM unnest(a.means, a.variances) AS u (mean, var)
+      FROM (SELECT u.mean, u.var, 'outcome' AS what FROM unnest(means, variances) AS u (mean, var)
             UNION ALL
-            SELECT u.mean, u.var, 'covariate' FROM unnest(a.x_means, a.x_variances) AS u (mean, var)) AS m
+            SELECT u.mean, u.var, 'covariate' FROM unnest(x_means, x_variances) AS u (mean, var)) AS m
      WHERE greatest(abs(m.mean), sqrt(m.var)) > 0
        AND NOT greatest(abs(m.mean), sqrt(m.var)) BETWEEN 1e-100 AND 1e100
      LIMIT 1;
@@ -367,8 +389,8 @@ BEGIN
     -- outcome in 1e90s): said so, not a bare "value out of range"
     BEGIN
         RETURN QUERY
-        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, a.means, a.variances,
-                                                a.x_means, a.x_variances, a.covariances,
+        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, means, variances,
+                                                x_means, x_variances, covariances,
                                                 expected_split, confidence);
     EXCEPTION WHEN numeric_value_out_of_range THEN
         RAISE EXCEPTION 'the figures of an experiment leave the range of double precision'

@@ -387,7 +387,9 @@ COMMENT ON FUNCTION ff._apply_draft_as(name, text, jsonb, text, text) IS
 -- still pending: one left pending by a transient error in this run (a
 -- deadlock, a serialization failure, a lock timeout), or one this run could
 -- not lock.  It waits with it ("waits for scheduled change N"), so that the
--- next run applies both in order.  The due changes are read in one pass (a
+-- next run applies them in order; a waiting change does not count against
+-- max_changes (the run goes on with other flags' changes, and the limit
+-- bounds the changes it tries).  The due changes are read in one pass (a
 -- query per change would step over the index entries of the changes
 -- already applied in this transaction: quadratic).
 CREATE FUNCTION ff.run_scheduled_changes(max_changes integer DEFAULT NULL)
@@ -406,6 +408,7 @@ DECLARE
     held        jsonb := '{}';
     one         text;
     i           integer;
+    tried       integer := 0;
     before_v    bigint;
     v           bigint;
     st          text;
@@ -437,15 +440,14 @@ BEGIN
              LIMIT max_changes;
         RETURN;
     END;
-    -- the due changes this run takes, in order, and for each the earliest
-    -- pending change of its flag that it does not take (locked by another
+    -- the due changes this run takes, in order (all it can lock: max_changes
+    -- counts the ones it tries, below), and for each the earliest pending
+    -- change of its flag that it does not take (locked by another
     -- transaction) if that one comes before it
     WITH mine AS (
         SELECT s.id, s.run_at, s.environment, s.flag_key
           FROM ff.scheduled_changes AS s
          WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
-         ORDER BY s.run_at, s.id
-         LIMIT max_changes                      -- (NULL: all)
            FOR UPDATE SKIP LOCKED
     ), others AS (
         SELECT DISTINCT ON (s.environment, s.flag_key) s.id, s.run_at, s.environment, s.flag_key
@@ -462,6 +464,7 @@ BEGIN
         ON o.environment = m.environment AND o.flag_key = m.flag_key
        AND (o.run_at, o.id) < (m.run_at, m.id);
     FOR i IN 1 .. COALESCE(pg_catalog.cardinality(taken), 0) LOOP
+        EXIT WHEN tried >= max_changes;         -- (NULL: no limit)
         SELECT * INTO c FROM ff.scheduled_changes AS s WHERE s.id = taken[i];
         one := pg_catalog.jsonb_build_array(c.environment, c.flag_key)::text;
         v := NULL;
@@ -471,11 +474,12 @@ BEGIN
             msg := pg_catalog.format('waits for scheduled change %s of the same flag', COALESCE(blockers[i], (held ->> one)::bigint));
             RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: it %',
                 c.id, c.flag_key, c.environment, msg
-                USING HINT = 'The changes of a flag are applied in run_at order: the next run applies both.';
+                USING HINT = 'The changes of a flag are applied in run_at order: a later run applies them in order.';
             IF NOT held ? one THEN
                 held := held || pg_catalog.jsonb_build_object(one, blockers[i]);
             END IF;
         ELSE
+            tried := tried + 1;
             BEGIN
                 before_v := ff._flag_version(c.environment, c.flag_key);
                 v := ff._apply_draft_as(c.created_by, c.flag_key, c.draft, c.environment,
@@ -520,14 +524,12 @@ BEGIN
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
     -- due changes this run could not take: row-locked by another transaction
     -- (a cancellation in progress, or a role that locks them)
-    IF max_changes IS NULL OR COALESCE(pg_catalog.cardinality(taken), 0) < max_changes THEN
-        SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
-         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
-           AND s.id <> ALL (COALESCE(taken, '{}'));
-        IF left_due > 0 THEN
-            RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
-                USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by cancellations and SELECT ... FOR UPDATE).';
-        END IF;
+    SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
+     WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+       AND s.id <> ALL (COALESCE(taken, '{}'));
+    IF left_due > 0 THEN
+        RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
+            USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by cancellations and SELECT ... FOR UPDATE).';
     END IF;
 END;
 $$;

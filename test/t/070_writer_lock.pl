@@ -177,6 +177,32 @@ is($node->safe_psql('postgres', q{SELECT string_agg(id || ' ' || status, ', ' OR
 is($node->safe_psql('postgres', q{SELECT metadata ->> 'step' FROM ff.flags WHERE key = 'waiter'}), '2',
     'and the flag is as the later draft says');
 
+# (1.24) a change that waits does not count against max_changes: with one
+# flag's earlier change locked by another transaction, a run limited to one
+# change still applies another flag's change (a first 1.24 draft counted
+# the waiting ones and could stall every flag)
+$node->safe_psql('postgres', q{
+    SELECT ff.schedule_change('waiter', '{"metadata": {"step": 3}}', now());
+    SELECT ff.schedule_change('waiter', '{"metadata": {"step": 4}}', now());
+    SELECT ff.schedule_change('prepared', '{"metadata": {"step": 2}}', now())});
+$busy = $node->background_psql('postgres');
+$busy->query_safe(q{BEGIN});
+$busy->query_safe(q{SELECT 1 FROM ff.scheduled_changes WHERE id = 5 FOR UPDATE});
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+    SELECT string_agg(concat_ws(' ', id, status, error), ', ' ORDER BY id) FROM ff.run_scheduled_changes(1)});
+is($stdout, '6 pending waits for scheduled change 5 of the same flag, 7 applied',
+    'a waiting change does not count against max_changes');
+like($stderr, qr/WARNING:  1 due scheduled change\(s\) are locked by other transactions/,
+    'and the locked one is reported');
+$busy->query_safe(q{ROLLBACK});
+$busy->quit;
+is($node->safe_psql('postgres', q{SELECT string_agg(id || ' ' || status, ', ' ORDER BY id) FROM ff.run_scheduled_changes(1)}),
+    '5 applied', 'the next run, limited to one, applies the earlier change');
+is($node->safe_psql('postgres', q{SELECT string_agg(id || ' ' || status, ', ' ORDER BY id) FROM ff.run_scheduled_changes()}),
+    '6 applied', 'and the one after it the later');
+is($node->safe_psql('postgres', q{SELECT metadata ->> 'step' FROM ff.flags WHERE key = 'waiter'}), '4',
+    'the flag is as the last draft says');
+
 is($node->safe_psql('postgres',
         'SELECT count(*) = max(version), (SELECT ok FROM ff.verify_history()) FROM ff.versions'),
     't|t', 'the history is gap-free and its chain verifies');

@@ -13,8 +13,9 @@
 --     earlier change of that flag is still pending: one left so by a
 --     transient error in the same run (1.23 applied the later one, and the
 --     next run the earlier one over it), or one that another transaction
---     holds locked.  A lock timeout on the writer lock leaves every due
---     change pending with one WARNING.  A change that changes nothing (the
+--     holds locked; a waiting change does not count against max_changes.
+--     A lock timeout on the writer lock leaves every due change pending
+--     with one WARNING.  A change that changes nothing (the
 --     flag already is so) is applied with version NULL (1.23 gave the
 --     flag's version, that of an earlier change); so is such a change
 --     request in ff.apply_change.
@@ -23,14 +24,15 @@
 --     and sent the "approved" notification); new ff._change_request_stale
 --     is the one check of both.
 --   * The HINT of the approval gate names the flag to request a change of;
---     for segments, key lists and the environment's row it says that ff
---     administrators change them (1.23 suggested a change request for a
---     placeholder 'flag-key' in both cases).  ff._approval_denied takes the
---     flag's key as a third argument.
---   * ff.experiment_results: an outcome or covariate whose spread is within
---     the rounding of its double-precision sum is constant, and a difference
---     within the rounding of the two means is none (an outcome of 9.99 for
---     every unit gave p = 0); magnitudes outside 1e-100 to 1e100 are refused
+--     for what a request cannot do (deleting a flag, segments, key lists,
+--     the environment's row) it says that only ff administrators make it
+--     (1.23 suggested a change request for a placeholder 'flag-key' in
+--     every case).  ff._approval_denied takes the flag's key as a third
+--     argument.
+--   * ff.experiment_results: a variant whose outcome or covariate is the
+--     same for every unit (its minimum is its maximum) has exactly that mean
+--     and no variance (an outcome of 9.99 for every unit, summed in double
+--     precision, gave identical arms p = 0); magnitudes outside 1e-100 to 1e100 are refused
 --     with a HINT to rescale (a variance that underflowed to 0 made any
 --     difference significant), and an overflow in the statistics says so;
 --     a result with only the control variant gives a WARNING.
@@ -42,8 +44,9 @@
 --     that the source lacks by a set difference (ff._copy_segments; its NOT
 --     EXISTS ran as a nested loop when the keys' statistics were stale:
 --     100,000 keys, 580 s holding the writer lock); ff.copy_flag says with a
---     NOTICE which same-named segments of the target differ from the
---     source's (it uses them as they are); ff.copy_environment names the
+--     NOTICE which same-named segments of the target evaluate differently
+--     from the source's (it uses them as they are; new internal
+--     ff._segments_evaluate_alike); ff.copy_environment names the
 --     first ten clashes and counts the rest; ff.diff_environments does not
 --     diff equal images; ff._history_notify_payload reads only its
 --     change-set's versions (it read every later version: at the initial
@@ -62,15 +65,16 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = format('The statement would %s. Role "%s" is not an ff administrator, and environment "%s" requires %s approval(s) of every change.',
                               what, current_user, environment, ff._approvals_required(environment)),
-              -- (1.24) the flag's own key; for anything else, no request to make
+              -- (1.24) the flag's own key when a change request can make the
+              -- change (a flag changed or created); else who can
               HINT = CASE WHEN flag_key IS NOT NULL
                           THEN format('Request the change: SELECT ff.request_change(%L, draft, %L); where draft is a jsonb object of the flag''s members to change (as ff.apply_draft takes it).', flag_key, environment)
-                          ELSE 'Only ff administrators change segments, key lists and the environment''s own row there; change requests cover flags.' END;
+                          ELSE 'Only ff administrators make this change there; change requests cover changing and creating flags.' END;
 END;
 $$;
 
 COMMENT ON FUNCTION ff._approval_denied(text, text, text) IS
-'Internal: raises insufficient_privilege for a direct change of an environment that requires approved change requests (flag_key: the flag, for the HINT)';
+'Internal: raises insufficient_privilege for a direct change of an environment that requires approved change requests (flag_key: the flag a change request could change, for the HINT)';
 
 CREATE OR REPLACE FUNCTION ff._protect_statement_general()
 RETURNS trigger
@@ -118,7 +122,7 @@ BEGIN
                    OR EXISTS (SELECT 1 FROM ff_protect_new AS k
                                WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                     SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
                 END IF;
             END LOOP;
         END IF;
@@ -160,7 +164,7 @@ BEGIN
                OR EXISTS (SELECT 1 FROM ff_protect_old AS k
                            WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                 SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
-                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
             END IF;
         END LOOP;
         IF TG_OP = 'UPDATE' THEN
@@ -171,7 +175,7 @@ BEGIN
                    OR EXISTS (SELECT 1 FROM ff_protect_new AS k
                                WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                     SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' THEN 'key' END);
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
                 END IF;
             END LOOP;
         END IF;
@@ -301,6 +305,38 @@ $$;
 COMMENT ON FUNCTION ff._history_notify_payload(bigint, integer) IS
     'Internal: the NOTIFY payload of a change-set: version, change_set, changes, environments, flags, segments, truncated';
 
+CREATE OR REPLACE FUNCTION ff._segments_evaluate_alike(env_a text, env_b text, segment text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE closure (seg) AS (
+        SELECT $3
+        UNION
+        SELECT r FROM closure AS c, unnest(ff._segment_refs($1, c.seg)) AS r
+    )
+    SELECT NOT EXISTS (
+        SELECT 1 FROM closure AS c
+         WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
+                            WHERE a.environment = $1 AND a.name = c.seg
+                              AND b.environment = $2 AND b.name = c.seg
+                              AND a.rule IS NOT DISTINCT FROM b.rule)
+            OR EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $1 AND k.segment = c.seg
+                        EXCEPT
+                        SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $2 AND k.segment = c.seg)
+                       UNION ALL
+                       (SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $2 AND k.segment = c.seg
+                        EXCEPT
+                        SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $1 AND k.segment = c.seg)))
+$$;
+
+COMMENT ON FUNCTION ff._segments_evaluate_alike(text, text, text) IS
+'Internal: whether a segment has the same rule and keys in two environments, and so every segment it references (1.24)';
+
 CREATE OR REPLACE FUNCTION ff._copy_segments(source_env text, target_env text, names text[], overwrite boolean)
 RETURNS integer
 LANGUAGE plpgsql
@@ -372,20 +408,7 @@ BEGIN
                       FROM ff.segment_keys AS k WHERE k.environment = source_env AND k.segment = seg
                     ON CONFLICT (environment, segment, targeting_key) DO NOTHING;
                     copied := copied + 1;
-                ELSIF EXISTS (SELECT 1 FROM ff.segments AS t
-                               WHERE t.environment = target_env AND t.name = seg
-                                 AND (t.rule, t.description) IS DISTINCT FROM (src.rule, src.description))
-                      OR EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                                   WHERE k.environment = source_env AND k.segment = seg
-                                  EXCEPT
-                                  SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                                   WHERE k.environment = target_env AND k.segment = seg)
-                                 UNION ALL
-                                 (SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                                   WHERE k.environment = target_env AND k.segment = seg
-                                  EXCEPT
-                                  SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                                   WHERE k.environment = source_env AND k.segment = seg)) THEN
+                ELSIF ff._segments_evaluate_alike(source_env, target_env, seg) IS NOT TRUE THEN
                     kept := kept || seg;
                 END IF;
                 done := done || seg;
@@ -406,7 +429,7 @@ BEGIN
             CASE WHEN cardinality(kept) > 1 THEN 'those' ELSE 'the one' END, source_env,
             CASE WHEN cardinality(kept) > 1 THEN 'were' ELSE 'was' END,
             CASE WHEN cardinality(kept) > 1 THEN 'they are' ELSE 'it is' END
-            USING DETAIL = 'What was copied uses the target''s segments of those names, so it can evaluate differently there.',
+            USING DETAIL = 'Their rules or keys, or those of segments they reference, differ. What was copied uses the target''s segments of those names, so it can evaluate differently there.',
                   HINT = format('SELECT * FROM ff.diff_environments(%L, %L) WHERE entity = ''segment'' shows how they differ.',
                                 source_env, target_env);
     END IF;
@@ -577,120 +600,6 @@ $$;
 COMMENT ON FUNCTION ff.copy_flag(text, text, text, boolean, text) IS
 'Copies a flag to another environment (or to new_key), copying the segments its targeting references that the target lacks; overwrite => true replaces an existing flag';
 
-CREATE OR REPLACE FUNCTION ff._experiment_statistics(
-    control text, variant_names text[], unit_counts bigint[], totals double precision[],
-    means double precision[], variances double precision[],
-    x_means double precision[], x_variances double precision[], covariances double precision[],
-    expected_split jsonb, confidence double precision)
-RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
-               adjusted_mean double precision, stddev double precision, lift double precision,
-               lift_low double precision, lift_high double precision, p_value double precision,
-               chance_to_beat_control double precision, srm_p_value double precision)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    -- (1.24) a variance no larger than the rounding error of the mean's
-    -- sum (n ulps of the mean: double precision sums) is 0: an outcome that
-    -- is the same for every unit (9.99, summed) is constant, not a variance
-    -- of 1e-30 that makes any difference significant
-    WITH v AS (
-        SELECT u.name, u.n, u.total, u.mean,
-               CASE WHEN sqrt(u.var) <= u.n * 2.220446049250313e-16 * abs(u.mean) THEN 0 ELSE u.var END AS var,
-               u.x_mean, u.x_var, u.cov
-          FROM unnest(variant_names, unit_counts, totals, means, variances, x_means, x_variances, covariances)
-               AS u (name, n, total, mean, var, x_mean, x_var, cov)
-    ),
-    -- over every unit: N, the means, and the sums of squares and products
-    -- (within the variants plus between them)
-    grand AS (
-        SELECT sum(v.n)::double precision AS n,
-               sum(v.n * v.mean) / sum(v.n) AS y_mean,
-               sum(v.n * v.x_mean) / sum(v.n) AS x_mean,
-               count(*) AS k
-          FROM v
-    ),
-    -- (a covariate that is constant but for rounding -- 0.1 summed in
-    -- double precision -- has a variance of a few ulps, not 0: it gets no
-    -- coefficient, rather than a huge one)
-    pooled AS (
-        SELECT CASE WHEN sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2)
-                         > 1e-20 * (g.n - 1) * g.x_mean ^ 2
-                     AND sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2) > 0
-                    THEN sum((v.n - 1) * COALESCE(v.cov, 0) + v.n * (v.x_mean - g.x_mean) * (v.mean - g.y_mean))
-                         / sum((v.n - 1) * COALESCE(v.x_var, 0) + v.n * (v.x_mean - g.x_mean) ^ 2)
-                    ELSE 0 END AS theta
-          FROM v, grand AS g
-         GROUP BY g.n, g.x_mean
-    ),
-    adj AS (
-        SELECT v.*,
-               v.mean - p.theta * COALESCE(v.x_mean - g.x_mean, 0) AS adj_mean,
-               -- the variance of the adjusted outcome; a variant of one unit has none
-               CASE WHEN v.var IS NOT NULL
-                    THEN greatest(v.var + p.theta ^ 2 * COALESCE(v.x_var, 0)
-                                  - 2 * p.theta * COALESCE(v.cov, 0), 0) / v.n END AS se2
-          FROM v, pooled AS p, grand AS g
-    ),
-    -- the sample-ratio check: the units per variant against the split the
-    -- experiment was meant to have (equal, unless expected_split says):
-    -- units in a variant the plan does not have are a mismatch for sure
-    planned AS (
-        SELECT e.key AS name, e.value::text::double precision AS w
-          FROM jsonb_each(expected_split) AS e
-         WHERE e.value::text::double precision > 0
-        UNION ALL
-        SELECT v.name, 1 FROM v WHERE expected_split IS NULL
-    ),
-    srm AS (
-        SELECT CASE
-                   WHEN EXISTS (SELECT FROM v WHERE v.n > 0 AND NOT EXISTS (SELECT FROM planned AS p WHERE p.name = v.name))
-                   THEN 0::double precision
-                   WHEN count(*) > 1
-                   THEN ff._chi_square_sf(
-                            sum((COALESCE(v.n, 0) - g.n * p.w / t.w) ^ 2 / (g.n * p.w / t.w)),
-                            (count(*) - 1)::integer)
-               END AS p_value
-          FROM planned AS p
-          LEFT JOIN v ON v.name = p.name
-          CROSS JOIN grand AS g
-          CROSS JOIN (SELECT sum(w) AS w FROM planned) AS t
-    ),
-    z AS (
-        SELECT ff._normal_quantile((1 + confidence) / 2) AS z
-    )
-    SELECT a.name, a.n, a.total, a.mean, a.adj_mean, sqrt(a.var),
-           cmp.lift, cmp.lift - z.z * cmp.lift_se, cmp.lift + z.z * cmp.lift_se,
-           cmp.p_value, cmp.chance, srm.p_value
-      FROM adj AS a
-      CROSS JOIN srm
-      CROSS JOIN z
-      CROSS JOIN (SELECT * FROM adj WHERE adj.name = control) AS c
-      LEFT JOIN LATERAL (
-          SELECT d.diff,
-                 CASE WHEN d.se > 0 THEN 2 * ff._normal_cdf(-abs(d.diff) / d.se)
-                      WHEN d.diff = 0 THEN 1 ELSE 0 END AS p_value,
-                 CASE WHEN d.se > 0 THEN ff._normal_cdf(d.diff / d.se)
-                      WHEN d.diff > 0 THEN 1 WHEN d.diff < 0 THEN 0 ELSE 0.5 END AS chance,
-                 -- relative to the size of the control's (adjusted) mean, so that
-                 -- its sign is the difference's; the interval by the delta method,
-                 -- written so that no fourth power overflows
-                 CASE WHEN c.adj_mean <> 0 THEN d.diff / abs(c.adj_mean) END AS lift,
-                 CASE WHEN c.adj_mean <> 0
-                      THEN sqrt(a.se2 + (a.adj_mean / c.adj_mean) ^ 2 * c.se2) / abs(c.adj_mean) END AS lift_se
-            -- (1.24) a difference within the rounding error of the two means'
-            -- sums (n ulps of each) is none: identical arms compare equal
-            FROM (SELECT CASE WHEN abs(a.adj_mean - c.adj_mean)
-                                   <= 2.220446049250313e-16 * (a.n * abs(a.adj_mean) + c.n * abs(c.adj_mean))
-                              THEN 0 ELSE a.adj_mean - c.adj_mean END AS diff,
-                         sqrt(a.se2 + c.se2) AS se) AS d
-           WHERE a.name <> control AND a.se2 IS NOT NULL AND c.se2 IS NOT NULL
-      ) AS cmp ON true
-     ORDER BY a.name <> control, a.name;
-$$;
-
-COMMENT ON FUNCTION ff._experiment_statistics(text, text[], bigint[], double precision[], double precision[], double precision[], double precision[], double precision[], double precision[], jsonb, double precision) IS
-'Internal: the results of ff.experiment_results from the aggregates of each variant';
-
 CREATE OR REPLACE FUNCTION ff._experiment_results(query text, control text, expected_split jsonb,
                                        confidence double precision, caller_search_path text)
 RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
@@ -707,6 +616,11 @@ DECLARE
     sql         text;
     a           record;
     seen        text;
+    means       double precision[];
+    variances   double precision[];
+    x_means     double precision[];
+    x_variances double precision[];
+    covariances double precision[];
     example     constant text := 'For example SELECT ff.get_string(''checkout'', jsonb_build_object(''targetingKey'', u.id::text), ''off''), u.converted FROM users AS u';
 BEGIN
     IF query IS NULL OR control IS NULL OR confidence IS NULL THEN
@@ -776,11 +690,17 @@ BEGIN
                pg_catalog.array_agg(s.var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS variances,
                pg_catalog.array_agg(s.x_mean ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_means,
                pg_catalog.array_agg(s.x_var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_variances,
-               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS covariances
+               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS covariances,
+               pg_catalog.array_agg(s.y_min = s.y_max ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS y_constant,
+               pg_catalog.array_agg(s.y_min ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS y_values,
+               pg_catalog.array_agg(s.x_min = s.x_max ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_constant,
+               pg_catalog.array_agg(s.x_min ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_values
           FROM (SELECT r.variant, pg_catalog.count(*) AS n,
                        pg_catalog.sum(r.y) AS total, pg_catalog.avg(r.y) AS mean,
                        pg_catalog.var_samp(r.y) AS var, pg_catalog.avg(r.x) AS x_mean,
-                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov
+                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov,
+                       pg_catalog.min(r.y) AS y_min, pg_catalog.max(r.y) AS y_max,
+                       pg_catalog.min(r.x) AS x_min, pg_catalog.max(r.x) AS x_max
                   FROM (SELECT CAST(q.variant AS pg_catalog.text) AS variant, %s AS y, %s AS x
                           FROM (
 %s
@@ -813,13 +733,35 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Leave those units out of the query (WHERE outcome <> ''NaN'' AND abs(outcome) < ''Infinity''), or fix the data.';
     END IF;
+    -- (1.24) a variant whose outcome (or covariate) is the same for every
+    -- unit is constant: its mean is that value, its variance and its
+    -- covariance 0.  Summed in double precision, an outcome of 9.99 gave two
+    -- arms means that differ in their last digits and a variance of about
+    -- 1e-30, and identical arms a p-value of 0.
+    means := a.means;
+    variances := a.variances;
+    x_means := a.x_means;
+    x_variances := a.x_variances;
+    covariances := a.covariances;
+    FOR i IN 1 .. cardinality(a.variants) LOOP
+        IF a.y_constant[i] THEN
+            means[i] := a.y_values[i];
+            variances[i] := variances[i] * 0;       -- (NULL for a variant of one unit)
+            covariances[i] := covariances[i] * 0;
+        END IF;
+        IF a.x_constant[i] THEN
+            x_means[i] := a.x_values[i];
+            x_variances[i] := x_variances[i] * 0;
+            covariances[i] := covariances[i] * 0;
+        END IF;
+    END LOOP;
     -- (1.24) and so are magnitudes whose squares and products leave double
     -- precision (an underflow error, or a variance that underflows to 0
     -- and makes any difference significant)
     SELECT m.what INTO seen
-      FROM (SELECT u.mean, u.var, 'outcome' AS what FROM unnest(a.means, a.variances) AS u (mean, var)
+      FROM (SELECT u.mean, u.var, 'outcome' AS what FROM unnest(means, variances) AS u (mean, var)
             UNION ALL
-            SELECT u.mean, u.var, 'covariate' FROM unnest(a.x_means, a.x_variances) AS u (mean, var)) AS m
+            SELECT u.mean, u.var, 'covariate' FROM unnest(x_means, x_variances) AS u (mean, var)) AS m
      WHERE greatest(abs(m.mean), sqrt(m.var)) > 0
        AND NOT greatest(abs(m.mean), sqrt(m.var)) BETWEEN 1e-100 AND 1e100
      LIMIT 1;
@@ -842,8 +784,8 @@ BEGIN
     -- outcome in 1e90s): said so, not a bare "value out of range"
     BEGIN
         RETURN QUERY
-        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, a.means, a.variances,
-                                                a.x_means, a.x_variances, a.covariances,
+        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, means, variances,
+                                                x_means, x_variances, covariances,
                                                 expected_split, confidence);
     EXCEPTION WHEN numeric_value_out_of_range THEN
         RAISE EXCEPTION 'the figures of an experiment leave the range of double precision'
@@ -963,6 +905,7 @@ DECLARE
     held        jsonb := '{}';
     one         text;
     i           integer;
+    tried       integer := 0;
     before_v    bigint;
     v           bigint;
     st          text;
@@ -994,15 +937,14 @@ BEGIN
              LIMIT max_changes;
         RETURN;
     END;
-    -- the due changes this run takes, in order, and for each the earliest
-    -- pending change of its flag that it does not take (locked by another
+    -- the due changes this run takes, in order (all it can lock: max_changes
+    -- counts the ones it tries, below), and for each the earliest pending
+    -- change of its flag that it does not take (locked by another
     -- transaction) if that one comes before it
     WITH mine AS (
         SELECT s.id, s.run_at, s.environment, s.flag_key
           FROM ff.scheduled_changes AS s
          WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
-         ORDER BY s.run_at, s.id
-         LIMIT max_changes                      -- (NULL: all)
            FOR UPDATE SKIP LOCKED
     ), others AS (
         SELECT DISTINCT ON (s.environment, s.flag_key) s.id, s.run_at, s.environment, s.flag_key
@@ -1019,6 +961,7 @@ BEGIN
         ON o.environment = m.environment AND o.flag_key = m.flag_key
        AND (o.run_at, o.id) < (m.run_at, m.id);
     FOR i IN 1 .. COALESCE(pg_catalog.cardinality(taken), 0) LOOP
+        EXIT WHEN tried >= max_changes;         -- (NULL: no limit)
         SELECT * INTO c FROM ff.scheduled_changes AS s WHERE s.id = taken[i];
         one := pg_catalog.jsonb_build_array(c.environment, c.flag_key)::text;
         v := NULL;
@@ -1028,11 +971,12 @@ BEGIN
             msg := pg_catalog.format('waits for scheduled change %s of the same flag', COALESCE(blockers[i], (held ->> one)::bigint));
             RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: it %',
                 c.id, c.flag_key, c.environment, msg
-                USING HINT = 'The changes of a flag are applied in run_at order: the next run applies both.';
+                USING HINT = 'The changes of a flag are applied in run_at order: a later run applies them in order.';
             IF NOT held ? one THEN
                 held := held || pg_catalog.jsonb_build_object(one, blockers[i]);
             END IF;
         ELSE
+            tried := tried + 1;
             BEGIN
                 before_v := ff._flag_version(c.environment, c.flag_key);
                 v := ff._apply_draft_as(c.created_by, c.flag_key, c.draft, c.environment,
@@ -1077,14 +1021,12 @@ BEGIN
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
     -- due changes this run could not take: row-locked by another transaction
     -- (a cancellation in progress, or a role that locks them)
-    IF max_changes IS NULL OR COALESCE(pg_catalog.cardinality(taken), 0) < max_changes THEN
-        SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
-         WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
-           AND s.id <> ALL (COALESCE(taken, '{}'));
-        IF left_due > 0 THEN
-            RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
-                USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by cancellations and SELECT ... FOR UPDATE).';
-        END IF;
+    SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
+     WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
+       AND s.id <> ALL (COALESCE(taken, '{}'));
+    IF left_due > 0 THEN
+        RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
+            USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by cancellations and SELECT ... FOR UPDATE).';
     END IF;
 END;
 $$;
