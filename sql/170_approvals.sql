@@ -69,6 +69,7 @@ INSERT INTO ff.flags (environment, key, variants, default_variant) VALUES ('appr
 -- cover (deleting a flag, segments), it says who makes the change
 \set VERBOSITY default
 DELETE FROM ff.flags WHERE environment = 'appr';
+UPDATE ff.flags SET key = 'checkout-renamed' WHERE environment = 'appr' AND key = 'checkout';
 SELECT ff.create_segment('beta', NULL, 'appr');
 \set VERBOSITY terse
 SELECT ff.import_flagd('{"flags": {"y": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"}}}', 'appr');

@@ -755,6 +755,7 @@ DECLARE
     allowed     name[];
     protected_envs text[];
     gate        text[];
+    keys_kept   boolean := false;
 BEGIN
     -- no protected environment among the touched ones (the usual case: no
     -- protected environment at all) means nothing to check
@@ -824,6 +825,14 @@ BEGIN
     -- for an UPDATE the new rows' too
     IF NOT ff._is_environment_admin(current_user) THEN
         gate := ff._approved_write();
+        -- (1.24) whether the HINT may offer a change request: an UPDATE of
+        -- flags that keeps their keys and environments (a request cannot
+        -- delete, rename or move a flag)
+        IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'flags' THEN
+            keys_kept := NOT EXISTS (SELECT to_jsonb(o) ->> 'environment', to_jsonb(o) ->> 'key' FROM ff_protect_old AS o
+                                     EXCEPT
+                                     SELECT to_jsonb(n) ->> 'environment', to_jsonb(n) ->> 'key' FROM ff_protect_new AS n);
+        END IF;
         FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k
                     WHERE k.environment = ANY (protected_envs)
                       AND ff._approvals_required(k.environment) > 0 ORDER BY 1 LOOP
@@ -831,7 +840,8 @@ BEGIN
                OR EXISTS (SELECT 1 FROM ff_protect_old AS k
                            WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                 SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
-                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
+                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one),
+                                            one ->> CASE WHEN keys_kept THEN 'key' END);
             END IF;
         END LOOP;
         IF TG_OP = 'UPDATE' THEN
@@ -842,7 +852,8 @@ BEGIN
                    OR EXISTS (SELECT 1 FROM ff_protect_new AS k
                                WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                     SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one),
+                                            one ->> CASE WHEN keys_kept THEN 'key' END);
                 END IF;
             END LOOP;
         END IF;

@@ -237,46 +237,39 @@ $$;
 COMMENT ON FUNCTION ff.delete_environment(text, boolean) IS
 'Deletes an environment; refuses the default one, and one with flags or segments unless force => true deletes them too';
 
--- ff._segments_evaluate_alike tells whether a segment evaluates alike in two
--- environments: the same rule and keys there, and so for every segment it
--- references, through the references (a description does not count).
-CREATE FUNCTION ff._segments_evaluate_alike(env_a text, env_b text, segment text)
+-- ff._segment_alike tells whether a segment has the same rule and keys in
+-- two environments (a description does not count).
+CREATE FUNCTION ff._segment_alike(env_a text, env_b text, segment text)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE closure (seg) AS (
-        SELECT $3
-        UNION
-        SELECT r FROM closure AS c, unnest(ff._segment_refs($1, c.seg)) AS r
-    )
-    SELECT NOT EXISTS (
-        SELECT 1 FROM closure AS c
-         WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
-                            WHERE a.environment = $1 AND a.name = c.seg
-                              AND b.environment = $2 AND b.name = c.seg
-                              AND a.rule IS NOT DISTINCT FROM b.rule)
-            OR EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                         WHERE k.environment = $1 AND k.segment = c.seg
+    SELECT EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
+                    WHERE a.environment = $1 AND a.name = $3
+                      AND b.environment = $2 AND b.name = $3
+                      AND a.rule IS NOT DISTINCT FROM b.rule)
+       AND NOT EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $1 AND k.segment = $3
                         EXCEPT
                         SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                         WHERE k.environment = $2 AND k.segment = c.seg)
+                         WHERE k.environment = $2 AND k.segment = $3)
                        UNION ALL
                        (SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                         WHERE k.environment = $2 AND k.segment = c.seg
+                         WHERE k.environment = $2 AND k.segment = $3
                         EXCEPT
                         SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                         WHERE k.environment = $1 AND k.segment = c.seg)))
+                         WHERE k.environment = $1 AND k.segment = $3))
 $$;
 
-COMMENT ON FUNCTION ff._segments_evaluate_alike(text, text, text) IS
-'Internal: whether a segment has the same rule and keys in two environments, and so every segment it references (1.24)';
+COMMENT ON FUNCTION ff._segment_alike(text, text, text) IS
+'Internal: whether a segment has the same rule and keys in two environments (1.24)';
 
 -- ff._copy_segments copies segments (with their keys) from one environment
 -- to another, referenced segments first; existing target segments are
 -- replaced when overwrite is true and kept as they are otherwise (1.24:
--- with a NOTICE naming those that differ from the source's, since what is
--- copied then uses them as they are).
+-- with a NOTICE naming, among them and what they reference, those that
+-- differ from the source's, since what is copied then uses them as they
+-- are).
 CREATE FUNCTION ff._copy_segments(source_env text, target_env text, names text[], overwrite boolean)
 RETURNS integer
 LANGUAGE plpgsql
@@ -292,6 +285,7 @@ DECLARE
     src         ff.segments;
     gone        text[];
     kept        text[] := '{}';
+    differing   text;
 BEGIN
     -- the closure of the requested segments over in_segment references
     -- (not through a segment the target has and keeps: the target's own is
@@ -348,7 +342,7 @@ BEGIN
                       FROM ff.segment_keys AS k WHERE k.environment = source_env AND k.segment = seg
                     ON CONFLICT (environment, segment, targeting_key) DO NOTHING;
                     copied := copied + 1;
-                ELSIF ff._segments_evaluate_alike(source_env, target_env, seg) IS NOT TRUE THEN
+                ELSE
                     kept := kept || seg;
                 END IF;
                 done := done || seg;
@@ -361,17 +355,30 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
+    -- the kept segments and what they reference in the target (through a
+    -- segment whose rule is the same on both sides, so are its references),
+    -- each compared once: those whose rule or keys differ are named
     IF cardinality(kept) > 0 THEN
-        RAISE NOTICE 'segment% % of environment "%" differ% from % of environment "%" and % kept as %',
-            CASE WHEN cardinality(kept) > 1 THEN 's' ELSE '' END,
-            (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM unnest(kept) AS k),
-            target_env, CASE WHEN cardinality(kept) > 1 THEN '' ELSE 's' END,
-            CASE WHEN cardinality(kept) > 1 THEN 'those' ELSE 'the one' END, source_env,
-            CASE WHEN cardinality(kept) > 1 THEN 'were' ELSE 'was' END,
-            CASE WHEN cardinality(kept) > 1 THEN 'they are' ELSE 'it is' END
-            USING DETAIL = 'Their rules or keys, or those of segments they reference, differ. What was copied uses the target''s segments of those names, so it can evaluate differently there.',
-                  HINT = format('SELECT * FROM ff.diff_environments(%L, %L) WHERE entity = ''segment'' shows how they differ.',
-                                source_env, target_env);
+        WITH RECURSIVE closure (seg) AS (
+            SELECT k FROM unnest(kept) AS k
+            UNION
+            SELECT r FROM closure AS c, unnest(ff._segment_refs(source_env, c.seg)) AS r
+             WHERE EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
+                            WHERE a.environment = source_env AND a.name = c.seg
+                              AND b.environment = target_env AND b.name = c.seg
+                              AND a.rule IS NOT DISTINCT FROM b.rule)
+        )
+        SELECT string_agg(format('"%s"', c.seg), ', ' ORDER BY c.seg) INTO differing
+          FROM closure AS c
+         WHERE NOT ff._segment_alike(source_env, target_env, c.seg);
+        IF differing IS NOT NULL THEN
+            RAISE NOTICE 'the segments of environment "%" that the copy uses as they are differ from those of environment "%": %',
+                target_env, source_env, differing
+                USING DETAIL = format('Kept: %s, and the segments they reference. What was copied can evaluate differently there.',
+                                      (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM unnest(kept) AS k)),
+                      HINT = format('SELECT * FROM ff.diff_environments(%L, %L) WHERE entity = ''segment'' shows how they differ.',
+                                    source_env, target_env);
+        END IF;
     END IF;
     RETURN copied;
 END;

@@ -221,6 +221,7 @@ DECLARE
     sql         text;
     a           record;
     seen        text;
+    totals      double precision[];
     means       double precision[];
     variances   double precision[];
     x_means     double precision[];
@@ -343,6 +344,7 @@ BEGIN
     -- covariance 0.  Summed in double precision, an outcome of 9.99 gave two
     -- arms means that differ in their last digits and a variance of about
     -- 1e-30, and identical arms a p-value of 0.
+    totals := a.totals;
     means := a.means;
     variances := a.variances;
     x_means := a.x_means;
@@ -351,6 +353,7 @@ BEGIN
     FOR i IN 1 .. cardinality(a.variants) LOOP
         IF a.y_constant[i] THEN
             means[i] := a.y_values[i];
+            totals[i] := a.y_values[i] * a.units[i];
             variances[i] := variances[i] * 0;       -- (NULL for a variant of one unit)
             covariances[i] := covariances[i] * 0;
         END IF;
@@ -376,6 +379,24 @@ BEGIN
                   DETAIL = 'The mean or the standard deviation of some variant is outside 1e-100 to 1e100.',
                   HINT = 'Rescale it in the query (for example revenue in thousands, or a rate per million).';
     END IF;
+    -- (1.24) the sums are added in double precision: with a large common
+    -- offset (1e10 plus a fraction) and many units, a variant's running sum
+    -- rounds each addition by up to half its ulp, which can move the mean
+    -- by more than its standard error (a seemingly significant difference
+    -- between equal arms).  Said when the worst case is a tenth of a
+    -- standard error or more.
+    SELECT string_agg(pg_catalog.to_jsonb(u.name)::text, ', ' ORDER BY u.name) INTO seen
+      FROM unnest(a.variants, a.units, totals, variances, a.x_means, x_variances)
+           AS u (name, n, total, var, x_mean, x_var)
+     WHERE (u.var > 0 AND abs(u.total) > 0
+            AND 2 ^ (floor(log(2, abs(u.total)::numeric)) - 52) * sqrt(u.n) > 0.2 * sqrt(u.var))
+        OR (u.x_var > 0 AND abs(u.x_mean) > 0
+            AND 2 ^ (floor(log(2, abs(u.x_mean * u.n)::numeric)) - 52) * sqrt(u.n) > 0.2 * sqrt(u.x_var));
+    IF seen IS NOT NULL THEN
+        RAISE WARNING 'the sums of an experiment''s outcome or covariate lose precision in variants %', seen
+            USING DETAIL = 'Added in double precision, a large common offset and many units round each addition by more than a tenth of a standard error; the means, p-values and lifts can be wrong.',
+                  HINT = 'Subtract the common offset in the query (for example outcome - 1e10), or rescale.';
+    END IF;
     -- (1.24) one variant: nothing to compare, and a split that went wrong
     -- (every unit got the caller's default) would pass unseen
     IF cardinality(a.variants) = 1 AND expected_split IS NULL THEN
@@ -389,7 +410,7 @@ BEGIN
     -- outcome in 1e90s): said so, not a bare "value out of range"
     BEGIN
         RETURN QUERY
-        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, means, variances,
+        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, totals, means, variances,
                                                 x_means, x_variances, covariances,
                                                 expected_split, confidence);
     EXCEPTION WHEN numeric_value_out_of_range THEN

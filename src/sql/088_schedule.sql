@@ -406,6 +406,7 @@ DECLARE
     taken       bigint[];
     blockers    bigint[];
     held        jsonb := '{}';
+    waited      jsonb := '{}';
     one         text;
     i           integer;
     tried       integer := 0;
@@ -472,9 +473,13 @@ BEGIN
         IF blockers[i] IS NOT NULL OR held ? one THEN
             st := 'pending';
             msg := pg_catalog.format('waits for scheduled change %s of the same flag', COALESCE(blockers[i], (held ->> one)::bigint));
-            RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: it %',
-                c.id, c.flag_key, c.environment, msg
-                USING HINT = 'The changes of a flag are applied in run_at order: a later run applies them in order.';
+            -- one WARNING per flag (its first waiting change), not per change
+            IF NOT waited ? one THEN
+                RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: it %',
+                    c.id, c.flag_key, c.environment, msg
+                    USING HINT = 'The changes of a flag are applied in run_at order: this one and any later ones of the flag wait for a later run.';
+                waited := waited || pg_catalog.jsonb_build_object(one, true);
+            END IF;
             IF NOT held ? one THEN
                 held := held || pg_catalog.jsonb_build_object(one, blockers[i]);
             END IF;

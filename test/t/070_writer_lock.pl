@@ -184,23 +184,25 @@ is($node->safe_psql('postgres', q{SELECT metadata ->> 'step' FROM ff.flags WHERE
 $node->safe_psql('postgres', q{
     SELECT ff.schedule_change('waiter', '{"metadata": {"step": 3}}', now());
     SELECT ff.schedule_change('waiter', '{"metadata": {"step": 4}}', now());
+    SELECT ff.schedule_change('waiter', '{"metadata": {"step": 5}}', now());
     SELECT ff.schedule_change('prepared', '{"metadata": {"step": 2}}', now())});
 $busy = $node->background_psql('postgres');
 $busy->query_safe(q{BEGIN});
 $busy->query_safe(q{SELECT 1 FROM ff.scheduled_changes WHERE id = 5 FOR UPDATE});
 ($ret, $stdout, $stderr) = $node->psql('postgres', q{
     SELECT string_agg(concat_ws(' ', id, status, error), ', ' ORDER BY id) FROM ff.run_scheduled_changes(1)});
-is($stdout, '6 pending waits for scheduled change 5 of the same flag, 7 applied',
-    'a waiting change does not count against max_changes');
+is($stdout, '6 pending waits for scheduled change 5 of the same flag, 7 pending waits for scheduled change 5 of the same flag, 8 applied',
+    'waiting changes do not count against max_changes');
 like($stderr, qr/WARNING:  1 due scheduled change\(s\) are locked by other transactions/,
     'and the locked one is reported');
+is(scalar(() = $stderr =~ /stays pending: it waits/g), 1, 'with one WARNING for the flag, not one per waiting change');
 $busy->query_safe(q{ROLLBACK});
 $busy->quit;
 is($node->safe_psql('postgres', q{SELECT string_agg(id || ' ' || status, ', ' ORDER BY id) FROM ff.run_scheduled_changes(1)}),
     '5 applied', 'the next run, limited to one, applies the earlier change');
 is($node->safe_psql('postgres', q{SELECT string_agg(id || ' ' || status, ', ' ORDER BY id) FROM ff.run_scheduled_changes()}),
-    '6 applied', 'and the one after it the later');
-is($node->safe_psql('postgres', q{SELECT metadata ->> 'step' FROM ff.flags WHERE key = 'waiter'}), '4',
+    '6 applied, 7 applied', 'and the one after it the later ones');
+is($node->safe_psql('postgres', q{SELECT metadata ->> 'step' FROM ff.flags WHERE key = 'waiter'}), '5',
     'the flag is as the last draft says');
 
 is($node->safe_psql('postgres',

@@ -24,15 +24,17 @@
 --     and sent the "approved" notification); new ff._change_request_stale
 --     is the one check of both.
 --   * The HINT of the approval gate names the flag to request a change of;
---     for what a request cannot do (deleting a flag, segments, key lists,
---     the environment's row) it says that only ff administrators make it
+--     for what a request cannot do (deleting, renaming or moving a flag,
+--     segments, key lists, the environment's row) it says that only ff
+--     administrators make it
 --     (1.23 suggested a change request for a placeholder 'flag-key' in
 --     every case).  ff._approval_denied takes the flag's key as a third
 --     argument.
 --   * ff.experiment_results: a variant whose outcome or covariate is the
 --     same for every unit (its minimum is its maximum) has exactly that mean
 --     and no variance (an outcome of 9.99 for every unit, summed in double
---     precision, gave identical arms p = 0); magnitudes outside 1e-100 to 1e100 are refused
+--     precision, gave identical arms p = 0); a WARNING when a large common
+--     offset makes the double-precision sums too coarse; magnitudes outside 1e-100 to 1e100 are refused
 --     with a HINT to rescale (a variance that underflowed to 0 made any
 --     difference significant), and an overflow in the statistics says so;
 --     a result with only the control variant gives a WARNING.
@@ -44,9 +46,9 @@
 --     that the source lacks by a set difference (ff._copy_segments; its NOT
 --     EXISTS ran as a nested loop when the keys' statistics were stale:
 --     100,000 keys, 580 s holding the writer lock); ff.copy_flag says with a
---     NOTICE which same-named segments of the target evaluate differently
---     from the source's (it uses them as they are; new internal
---     ff._segments_evaluate_alike); ff.copy_environment names the
+--     NOTICE which of the target's same-named segments it uses as they are,
+--     or what they reference there, differ from the source's (new internal
+--     ff._segment_alike); ff.copy_environment names the
 --     first ten clashes and counts the rest; ff.diff_environments does not
 --     diff equal images; ff._history_notify_payload reads only its
 --     change-set's versions (it read every later version: at the initial
@@ -88,6 +90,7 @@ DECLARE
     allowed     name[];
     protected_envs text[];
     gate        text[];
+    keys_kept   boolean := false;
 BEGIN
     -- no protected environment among the touched ones (the usual case: no
     -- protected environment at all) means nothing to check
@@ -157,6 +160,14 @@ BEGIN
     -- for an UPDATE the new rows' too
     IF NOT ff._is_environment_admin(current_user) THEN
         gate := ff._approved_write();
+        -- (1.24) whether the HINT may offer a change request: an UPDATE of
+        -- flags that keeps their keys and environments (a request cannot
+        -- delete, rename or move a flag)
+        IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'flags' THEN
+            keys_kept := NOT EXISTS (SELECT to_jsonb(o) ->> 'environment', to_jsonb(o) ->> 'key' FROM ff_protect_old AS o
+                                     EXCEPT
+                                     SELECT to_jsonb(n) ->> 'environment', to_jsonb(n) ->> 'key' FROM ff_protect_new AS n);
+        END IF;
         FOR env IN SELECT DISTINCT k.environment FROM ff_protect_old AS k
                     WHERE k.environment = ANY (protected_envs)
                       AND ff._approvals_required(k.environment) > 0 ORDER BY 1 LOOP
@@ -164,7 +175,8 @@ BEGIN
                OR EXISTS (SELECT 1 FROM ff_protect_old AS k
                            WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                 SELECT to_jsonb(k) INTO one FROM ff_protect_old AS k WHERE k.environment = env LIMIT 1;
-                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
+                PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one),
+                                            one ->> CASE WHEN keys_kept THEN 'key' END);
             END IF;
         END LOOP;
         IF TG_OP = 'UPDATE' THEN
@@ -175,7 +187,8 @@ BEGIN
                    OR EXISTS (SELECT 1 FROM ff_protect_new AS k
                                WHERE k.environment = env AND to_jsonb(k) ->> 'key' <> gate[2]) THEN
                     SELECT to_jsonb(k) INTO one FROM ff_protect_new AS k WHERE k.environment = env LIMIT 1;
-                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one), one ->> CASE WHEN TG_TABLE_NAME = 'flags' AND verb <> 'delete' THEN 'key' END);
+                    PERFORM ff._approval_denied(env, ff._protect_what(TG_TABLE_NAME, verb, one),
+                                            one ->> CASE WHEN keys_kept THEN 'key' END);
                 END IF;
             END LOOP;
         END IF;
@@ -305,37 +318,30 @@ $$;
 COMMENT ON FUNCTION ff._history_notify_payload(bigint, integer) IS
     'Internal: the NOTIFY payload of a change-set: version, change_set, changes, environments, flags, segments, truncated';
 
-CREATE OR REPLACE FUNCTION ff._segments_evaluate_alike(env_a text, env_b text, segment text)
+CREATE OR REPLACE FUNCTION ff._segment_alike(env_a text, env_b text, segment text)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE closure (seg) AS (
-        SELECT $3
-        UNION
-        SELECT r FROM closure AS c, unnest(ff._segment_refs($1, c.seg)) AS r
-    )
-    SELECT NOT EXISTS (
-        SELECT 1 FROM closure AS c
-         WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
-                            WHERE a.environment = $1 AND a.name = c.seg
-                              AND b.environment = $2 AND b.name = c.seg
-                              AND a.rule IS NOT DISTINCT FROM b.rule)
-            OR EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                         WHERE k.environment = $1 AND k.segment = c.seg
+    SELECT EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
+                    WHERE a.environment = $1 AND a.name = $3
+                      AND b.environment = $2 AND b.name = $3
+                      AND a.rule IS NOT DISTINCT FROM b.rule)
+       AND NOT EXISTS ((SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
+                         WHERE k.environment = $1 AND k.segment = $3
                         EXCEPT
                         SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                         WHERE k.environment = $2 AND k.segment = c.seg)
+                         WHERE k.environment = $2 AND k.segment = $3)
                        UNION ALL
                        (SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                         WHERE k.environment = $2 AND k.segment = c.seg
+                         WHERE k.environment = $2 AND k.segment = $3
                         EXCEPT
                         SELECT k.targeting_key, k.excluded FROM ff.segment_keys AS k
-                         WHERE k.environment = $1 AND k.segment = c.seg)))
+                         WHERE k.environment = $1 AND k.segment = $3))
 $$;
 
-COMMENT ON FUNCTION ff._segments_evaluate_alike(text, text, text) IS
-'Internal: whether a segment has the same rule and keys in two environments, and so every segment it references (1.24)';
+COMMENT ON FUNCTION ff._segment_alike(text, text, text) IS
+'Internal: whether a segment has the same rule and keys in two environments (1.24)';
 
 CREATE OR REPLACE FUNCTION ff._copy_segments(source_env text, target_env text, names text[], overwrite boolean)
 RETURNS integer
@@ -352,6 +358,7 @@ DECLARE
     src         ff.segments;
     gone        text[];
     kept        text[] := '{}';
+    differing   text;
 BEGIN
     -- the closure of the requested segments over in_segment references
     -- (not through a segment the target has and keeps: the target's own is
@@ -408,7 +415,7 @@ BEGIN
                       FROM ff.segment_keys AS k WHERE k.environment = source_env AND k.segment = seg
                     ON CONFLICT (environment, segment, targeting_key) DO NOTHING;
                     copied := copied + 1;
-                ELSIF ff._segments_evaluate_alike(source_env, target_env, seg) IS NOT TRUE THEN
+                ELSE
                     kept := kept || seg;
                 END IF;
                 done := done || seg;
@@ -421,17 +428,30 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
+    -- the kept segments and what they reference in the target (through a
+    -- segment whose rule is the same on both sides, so are its references),
+    -- each compared once: those whose rule or keys differ are named
     IF cardinality(kept) > 0 THEN
-        RAISE NOTICE 'segment% % of environment "%" differ% from % of environment "%" and % kept as %',
-            CASE WHEN cardinality(kept) > 1 THEN 's' ELSE '' END,
-            (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM unnest(kept) AS k),
-            target_env, CASE WHEN cardinality(kept) > 1 THEN '' ELSE 's' END,
-            CASE WHEN cardinality(kept) > 1 THEN 'those' ELSE 'the one' END, source_env,
-            CASE WHEN cardinality(kept) > 1 THEN 'were' ELSE 'was' END,
-            CASE WHEN cardinality(kept) > 1 THEN 'they are' ELSE 'it is' END
-            USING DETAIL = 'Their rules or keys, or those of segments they reference, differ. What was copied uses the target''s segments of those names, so it can evaluate differently there.',
-                  HINT = format('SELECT * FROM ff.diff_environments(%L, %L) WHERE entity = ''segment'' shows how they differ.',
-                                source_env, target_env);
+        WITH RECURSIVE closure (seg) AS (
+            SELECT k FROM unnest(kept) AS k
+            UNION
+            SELECT r FROM closure AS c, unnest(ff._segment_refs(source_env, c.seg)) AS r
+             WHERE EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
+                            WHERE a.environment = source_env AND a.name = c.seg
+                              AND b.environment = target_env AND b.name = c.seg
+                              AND a.rule IS NOT DISTINCT FROM b.rule)
+        )
+        SELECT string_agg(format('"%s"', c.seg), ', ' ORDER BY c.seg) INTO differing
+          FROM closure AS c
+         WHERE NOT ff._segment_alike(source_env, target_env, c.seg);
+        IF differing IS NOT NULL THEN
+            RAISE NOTICE 'the segments of environment "%" that the copy uses as they are differ from those of environment "%": %',
+                target_env, source_env, differing
+                USING DETAIL = format('Kept: %s, and the segments they reference. What was copied can evaluate differently there.',
+                                      (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM unnest(kept) AS k)),
+                      HINT = format('SELECT * FROM ff.diff_environments(%L, %L) WHERE entity = ''segment'' shows how they differ.',
+                                    source_env, target_env);
+        END IF;
     END IF;
     RETURN copied;
 END;
@@ -616,6 +636,7 @@ DECLARE
     sql         text;
     a           record;
     seen        text;
+    totals      double precision[];
     means       double precision[];
     variances   double precision[];
     x_means     double precision[];
@@ -738,6 +759,7 @@ BEGIN
     -- covariance 0.  Summed in double precision, an outcome of 9.99 gave two
     -- arms means that differ in their last digits and a variance of about
     -- 1e-30, and identical arms a p-value of 0.
+    totals := a.totals;
     means := a.means;
     variances := a.variances;
     x_means := a.x_means;
@@ -746,6 +768,7 @@ BEGIN
     FOR i IN 1 .. cardinality(a.variants) LOOP
         IF a.y_constant[i] THEN
             means[i] := a.y_values[i];
+            totals[i] := a.y_values[i] * a.units[i];
             variances[i] := variances[i] * 0;       -- (NULL for a variant of one unit)
             covariances[i] := covariances[i] * 0;
         END IF;
@@ -771,6 +794,24 @@ BEGIN
                   DETAIL = 'The mean or the standard deviation of some variant is outside 1e-100 to 1e100.',
                   HINT = 'Rescale it in the query (for example revenue in thousands, or a rate per million).';
     END IF;
+    -- (1.24) the sums are added in double precision: with a large common
+    -- offset (1e10 plus a fraction) and many units, a variant's running sum
+    -- rounds each addition by up to half its ulp, which can move the mean
+    -- by more than its standard error (a seemingly significant difference
+    -- between equal arms).  Said when the worst case is a tenth of a
+    -- standard error or more.
+    SELECT string_agg(pg_catalog.to_jsonb(u.name)::text, ', ' ORDER BY u.name) INTO seen
+      FROM unnest(a.variants, a.units, totals, variances, a.x_means, x_variances)
+           AS u (name, n, total, var, x_mean, x_var)
+     WHERE (u.var > 0 AND abs(u.total) > 0
+            AND 2 ^ (floor(log(2, abs(u.total)::numeric)) - 52) * sqrt(u.n) > 0.2 * sqrt(u.var))
+        OR (u.x_var > 0 AND abs(u.x_mean) > 0
+            AND 2 ^ (floor(log(2, abs(u.x_mean * u.n)::numeric)) - 52) * sqrt(u.n) > 0.2 * sqrt(u.x_var));
+    IF seen IS NOT NULL THEN
+        RAISE WARNING 'the sums of an experiment''s outcome or covariate lose precision in variants %', seen
+            USING DETAIL = 'Added in double precision, a large common offset and many units round each addition by more than a tenth of a standard error; the means, p-values and lifts can be wrong.',
+                  HINT = 'Subtract the common offset in the query (for example outcome - 1e10), or rescale.';
+    END IF;
     -- (1.24) one variant: nothing to compare, and a split that went wrong
     -- (every unit got the caller's default) would pass unseen
     IF cardinality(a.variants) = 1 AND expected_split IS NULL THEN
@@ -784,7 +825,7 @@ BEGIN
     -- outcome in 1e90s): said so, not a bare "value out of range"
     BEGIN
         RETURN QUERY
-        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, a.totals, means, variances,
+        SELECT * FROM ff._experiment_statistics(control, a.variants, a.units, totals, means, variances,
                                                 x_means, x_variances, covariances,
                                                 expected_split, confidence);
     EXCEPTION WHEN numeric_value_out_of_range THEN
@@ -903,6 +944,7 @@ DECLARE
     taken       bigint[];
     blockers    bigint[];
     held        jsonb := '{}';
+    waited      jsonb := '{}';
     one         text;
     i           integer;
     tried       integer := 0;
@@ -969,9 +1011,13 @@ BEGIN
         IF blockers[i] IS NOT NULL OR held ? one THEN
             st := 'pending';
             msg := pg_catalog.format('waits for scheduled change %s of the same flag', COALESCE(blockers[i], (held ->> one)::bigint));
-            RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: it %',
-                c.id, c.flag_key, c.environment, msg
-                USING HINT = 'The changes of a flag are applied in run_at order: a later run applies them in order.';
+            -- one WARNING per flag (its first waiting change), not per change
+            IF NOT waited ? one THEN
+                RAISE WARNING 'scheduled change % of flag "%" in environment "%" stays pending: it %',
+                    c.id, c.flag_key, c.environment, msg
+                    USING HINT = 'The changes of a flag are applied in run_at order: this one and any later ones of the flag wait for a later run.';
+                waited := waited || pg_catalog.jsonb_build_object(one, true);
+            END IF;
             IF NOT held ? one THEN
                 held := held || pg_catalog.jsonb_build_object(one, blockers[i]);
             END IF;
