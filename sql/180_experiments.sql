@@ -183,6 +183,16 @@ SELECT variant, units, round(stddev::numeric, 3) AS stddev, p_value < 1e-9 AS si
   FROM ff.experiment_results($$SELECT CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END,
                                       1e10::float8 + (g / 2 % 1000) / 1000.0 + CASE WHEN g % 2 = 1 THEN 0.01 ELSE 0 END
                                  FROM generate_series(1, 200000) AS g$$, 'a');
+-- ... and (1.24) whatever the offset and the units: the sums are kept as
+-- differences from a shift (ff._experiment_moments).  Two arms of 1e12 plus
+-- the same spread of fractions, 100,000 and 10,000 units: avg() added the
+-- values themselves, its running sums passed 2^53 and lost the fractions
+-- (means 0.045 and 0.451 above 1e12), and the arms looked different at
+-- p = 0.000
+SELECT variant, round((mean - 1e12)::numeric, 2) AS mean_minus_1e12, round(stddev::numeric, 2) AS stddev,
+       p_value > 0.05 AS no_difference
+  FROM ff.experiment_results($$SELECT CASE WHEN g % 11 = 0 THEN 'b' ELSE 'a' END, 1e12::float8 + (g * 0.6180339887) % 1
+                                 FROM generate_series(1, 110000) AS g$$, 'a', '{"a": 10, "b": 1}');
 -- (1.24) only the control in the result: nothing to compare, with a
 -- WARNING (a split that went wrong would otherwise pass unseen)
 SELECT variant, units, srm_p_value FROM ff.experiment_results($$VALUES ('off', true), ('off', false)$$, 'off');

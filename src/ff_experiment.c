@@ -7,10 +7,13 @@
  *	  the chi-square distribution.
  *
  * The analysis itself is SQL: the caller's query is aggregated per variant
- * by PostgreSQL (avg, var_samp, covar_samp), and the few numbers per variant
- * are turned into lifts, intervals and probabilities by PL/pgSQL.  What SQL
- * lacks is here: PostgreSQL 15 has no erf(), no normal quantile and no
- * incomplete gamma function.
+ * (1.24: by the aggregate ff._experiment_moments below; before, by avg,
+ * var_samp and covar_samp), and the few numbers per variant are turned into
+ * lifts, intervals and probabilities by PL/pgSQL.  What SQL lacks is here:
+ * PostgreSQL 15 has no erf(), no normal quantile and no incomplete gamma
+ * function, and its float8 aggregates add the values themselves, so a large
+ * common offset (1e10 plus a fraction, a million units) lost the fractions
+ * in the running sum.
  *
  * Copyright (c) 2026, feature_flags developers
  *
@@ -31,6 +34,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/float.h"
 #include "utils/plancache.h"
 
 PG_FUNCTION_INFO_V1(ff_single_statement);
@@ -38,6 +42,27 @@ PG_FUNCTION_INFO_V1(ff_query_result_types);
 PG_FUNCTION_INFO_V1(ff_normal_cdf);
 PG_FUNCTION_INFO_V1(ff_normal_quantile);
 PG_FUNCTION_INFO_V1(ff_chi_square_sf);
+PG_FUNCTION_INFO_V1(ff_experiment_moments_accum);
+PG_FUNCTION_INFO_V1(ff_experiment_moments_combine);
+
+/*
+ * The state of ff._experiment_moments(outcome, covariate): the sums of the
+ * values' differences from a shift (the first value seen), so that they
+ * stay small whatever the values' common offset ("shifted data" sums: no
+ * fraction is lost in a large running sum, and the variance is not the
+ * difference of two huge numbers).  A float8[] of FF_MOM_N elements; the
+ * covariate's part is empty when it is NULL (a query without one).
+ */
+#define FF_MOM_N	0			/* units */
+#define FF_MOM_KY	1			/* the outcome's shift */
+#define FF_MOM_SY	2			/* sum of (y - ky) */
+#define FF_MOM_SYY	3			/* sum of (y - ky)^2 */
+#define FF_MOM_NX	4			/* units with a covariate */
+#define FF_MOM_KX	5			/* the covariate's shift */
+#define FF_MOM_SX	6			/* sum of (x - kx) */
+#define FF_MOM_SXX	7			/* sum of (x - kx)^2 */
+#define FF_MOM_SXY	8			/* sum of (y - ky)(x - kx), over those units */
+#define FF_MOM_LEN	9
 
 /*
  * FFQueryErrorCallback reports a syntax error of the caller's query at its
@@ -291,4 +316,125 @@ ff_chi_square_sf(PG_FUNCTION_ARGS)
 	if (isnan(x))
 		PG_RETURN_FLOAT8(x);
 	PG_RETURN_FLOAT8(FFUpperGamma(df / 2.0, x / 2.0));
+}
+
+/*
+ * FFMomentsState returns the elements of a moments state (FF_MOM_LEN
+ * float8s), or raises an error for anything else.
+ */
+static float8 *
+FFMomentsState(ArrayType *a)
+{
+	if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != FF_MOM_LEN || ARR_HASNULL(a) ||
+		ARR_ELEMTYPE(a) != FLOAT8OID)
+		elog(ERROR, "ff._experiment_moments: a state of %d float8 elements expected", FF_MOM_LEN);
+	return (float8 *) ARR_DATA_PTR(a);
+}
+
+/*
+ * FFMomentsCheck raises the overflow error of float8 arithmetic when a sum
+ * became infinite from finite values.
+ */
+static void
+FFMomentsCheck(const float8 *m, bool finite_inputs)
+{
+	int			i;
+
+	if (!finite_inputs)
+		return;
+	for (i = 0; i < FF_MOM_LEN; i++)
+		if (isinf(m[i]))
+			float_overflow_error();
+}
+
+/*
+ * ff_experiment_moments_accum is the transition function of
+ * ff._experiment_moments(float8, float8): adds one unit's outcome and
+ * covariate (NULL: none) to the state (its initial condition is all zeros;
+ * the first outcome and covariate become the shifts).  As an aggregate it
+ * changes the state in place, as PostgreSQL's float8_accum does.
+ */
+Datum
+ff_experiment_moments_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state;
+	float8	   *m;
+	float8		y;
+	float8		dy;
+
+	state = AggCheckCallContext(fcinfo, NULL) ? PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
+	if (PG_ARGISNULL(1))
+		PG_RETURN_ARRAYTYPE_P(state);
+	m = FFMomentsState(state);
+	y = PG_GETARG_FLOAT8(1);
+	if (m[FF_MOM_N] == 0)
+		m[FF_MOM_KY] = y;
+	dy = y - m[FF_MOM_KY];
+	m[FF_MOM_N] += 1;
+	m[FF_MOM_SY] += dy;
+	m[FF_MOM_SYY] += dy * dy;
+	if (!PG_ARGISNULL(2))
+	{
+		float8		x = PG_GETARG_FLOAT8(2);
+		float8		dx;
+
+		if (m[FF_MOM_NX] == 0)
+			m[FF_MOM_KX] = x;
+		dx = x - m[FF_MOM_KX];
+		m[FF_MOM_NX] += 1;
+		m[FF_MOM_SX] += dx;
+		m[FF_MOM_SXX] += dx * dx;
+		m[FF_MOM_SXY] += dy * dx;
+		FFMomentsCheck(m, !isinf(y) && !isinf(x));
+	}
+	else
+		FFMomentsCheck(m, !isinf(y));
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+/*
+ * ff_experiment_moments_combine is the combine function of
+ * ff._experiment_moments (parallel aggregation): the second state's sums
+ * are moved to the first one's shifts and added.
+ */
+Datum
+ff_experiment_moments_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a;
+	ArrayType  *b;
+	float8	   *ma;
+	float8	   *mb;
+	float8		d;
+	float8		e;
+	float8		sy;
+
+	a = AggCheckCallContext(fcinfo, NULL) ? PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
+	b = PG_GETARG_ARRAYTYPE_P(1);
+	ma = FFMomentsState(a);
+	mb = FFMomentsState(b);
+	if (mb[FF_MOM_N] == 0)
+		PG_RETURN_ARRAYTYPE_P(a);
+	if (ma[FF_MOM_N] == 0)
+	{
+		memcpy(ma, mb, sizeof(float8) * FF_MOM_LEN);
+		PG_RETURN_ARRAYTYPE_P(a);
+	}
+	/* b's differences from its shifts, as differences from a's */
+	d = mb[FF_MOM_KY] - ma[FF_MOM_KY];
+	sy = mb[FF_MOM_SY];
+	ma[FF_MOM_N] += mb[FF_MOM_N];
+	ma[FF_MOM_SY] += sy + mb[FF_MOM_N] * d;
+	ma[FF_MOM_SYY] += mb[FF_MOM_SYY] + 2 * d * sy + mb[FF_MOM_N] * d * d;
+	if (mb[FF_MOM_NX] > 0)
+	{
+		if (ma[FF_MOM_NX] == 0)
+			ma[FF_MOM_KX] = mb[FF_MOM_KX];
+		e = mb[FF_MOM_KX] - ma[FF_MOM_KX];
+		ma[FF_MOM_NX] += mb[FF_MOM_NX];
+		ma[FF_MOM_SXY] += mb[FF_MOM_SXY] + e * sy + d * mb[FF_MOM_SX] + mb[FF_MOM_NX] * d * e;
+		ma[FF_MOM_SX] += mb[FF_MOM_SX] + mb[FF_MOM_NX] * e;
+		ma[FF_MOM_SXX] += mb[FF_MOM_SXX] + 2 * e * mb[FF_MOM_SX] + mb[FF_MOM_NX] * e * e;
+	}
+	FFMomentsCheck(ma, !isinf(ma[FF_MOM_KY]) && !isinf(ma[FF_MOM_KX]));
+	PG_RETURN_ARRAYTYPE_P(a);
 }

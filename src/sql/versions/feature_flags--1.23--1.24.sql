@@ -33,8 +33,10 @@
 --   * ff.experiment_results: a variant whose outcome or covariate is the
 --     same for every unit (its minimum is its maximum) has exactly that mean
 --     and no variance (an outcome of 9.99 for every unit, summed in double
---     precision, gave identical arms p = 0); a WARNING when a large common
---     offset makes the double-precision sums too coarse; magnitudes outside 1e-100 to 1e100 are refused
+--     precision, gave identical arms p = 0); each variant is aggregated by
+--     the new ff._experiment_moments (C; sums of differences from a shift,
+--     so a large common offset keeps its fractions: 1e12 plus a fraction
+--     over 100,000 units gave equal arms p = 0.000); magnitudes outside 1e-100 to 1e100 are refused
 --     with a HINT to rescale (a variance that underflowed to 0 made any
 --     difference significant), and an overflow in the statistics says so;
 --     a result with only the control variant gives a WARNING.
@@ -620,6 +622,34 @@ $$;
 COMMENT ON FUNCTION ff.copy_flag(text, text, text, boolean, text) IS
 'Copies a flag to another environment (or to new_key), copying the segments its targeting references that the target lacks; overwrite => true replaces an existing flag';
 
+CREATE OR REPLACE FUNCTION ff._experiment_moments_accum(state double precision[], outcome double precision,
+                                             covariate double precision)
+RETURNS double precision[]
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_experiment_moments_accum';
+
+COMMENT ON FUNCTION ff._experiment_moments_accum(double precision[], double precision, double precision) IS
+'Internal: transition function of ff._experiment_moments (1.24)';
+
+CREATE OR REPLACE FUNCTION ff._experiment_moments_combine(a double precision[], b double precision[])
+RETURNS double precision[]
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ff_experiment_moments_combine';
+
+COMMENT ON FUNCTION ff._experiment_moments_combine(double precision[], double precision[]) IS
+'Internal: combine function of ff._experiment_moments (1.24)';
+
+CREATE AGGREGATE ff._experiment_moments(double precision, double precision) (
+    SFUNC = ff._experiment_moments_accum,
+    STYPE = double precision[],
+    COMBINEFUNC = ff._experiment_moments_combine,
+    INITCOND = '{0,0,0,0,0,0,0,0,0}',
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE ff._experiment_moments(double precision, double precision) IS
+'Internal: the shifted sums of a variant''s outcomes and covariates for ff.experiment_results (1.24)';
+
 CREATE OR REPLACE FUNCTION ff._experiment_results(query text, control text, expected_split jsonb,
                                        confidence double precision, caller_search_path text)
 RETURNS TABLE (variant text, units bigint, total double precision, mean double precision,
@@ -636,6 +666,7 @@ DECLARE
     sql         text;
     a           record;
     seen        text;
+    m           double precision[];
     totals      double precision[];
     means       double precision[];
     variances   double precision[];
@@ -706,20 +737,12 @@ BEGIN
     sql := format($f$
         SELECT pg_catalog.array_agg(s.variant ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS variants,
                pg_catalog.array_agg(s.n ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS units,
-               pg_catalog.array_agg(s.total ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS totals,
-               pg_catalog.array_agg(s.mean ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS means,
-               pg_catalog.array_agg(s.var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS variances,
-               pg_catalog.array_agg(s.x_mean ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_means,
-               pg_catalog.array_agg(s.x_var ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_variances,
-               pg_catalog.array_agg(s.cov ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS covariances,
-               pg_catalog.array_agg(s.y_min = s.y_max ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS y_constant,
-               pg_catalog.array_agg(s.y_min ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS y_values,
-               pg_catalog.array_agg(s.x_min = s.x_max ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_constant,
-               pg_catalog.array_agg(s.x_min ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_values
-          FROM (SELECT r.variant, pg_catalog.count(*) AS n,
-                       pg_catalog.sum(r.y) AS total, pg_catalog.avg(r.y) AS mean,
-                       pg_catalog.var_samp(r.y) AS var, pg_catalog.avg(r.x) AS x_mean,
-                       pg_catalog.var_samp(r.x) AS x_var, pg_catalog.covar_samp(r.y, r.x) AS cov,
+               pg_catalog.array_agg(s.m ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS moments,
+               pg_catalog.array_agg(s.y_min ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS y_mins,
+               pg_catalog.array_agg(s.y_max ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS y_maxs,
+               pg_catalog.array_agg(s.x_min ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_mins,
+               pg_catalog.array_agg(s.x_max ORDER BY s.variant) FILTER (WHERE s.variant IS NOT NULL) AS x_maxs
+          FROM (SELECT r.variant, pg_catalog.count(*) AS n, ff._experiment_moments(r.y, r.x) AS m,
                        pg_catalog.min(r.y) AS y_min, pg_catalog.max(r.y) AS y_max,
                        pg_catalog.min(r.x) AS x_min, pg_catalog.max(r.x) AS x_max
                   FROM (SELECT CAST(q.variant AS pg_catalog.text) AS variant, %s AS y, %s AS x
@@ -748,70 +771,64 @@ BEGIN
                   HINT = 'Name the variant the others are compared with, as the query returns it (control => ''off'').';
     END IF;
     -- a NaN or an infinity makes every figure NaN: refused, not reported
-    IF EXISTS (SELECT FROM unnest(a.means || a.x_means) AS m
-                WHERE m = 'NaN'::double precision OR abs(m) = 'Infinity'::double precision) THEN
+    -- (max() sorts NaN above every number)
+    IF EXISTS (SELECT FROM unnest(a.y_mins || a.y_maxs || a.x_mins || a.x_maxs) AS v
+                WHERE v = 'NaN'::double precision OR abs(v) = 'Infinity'::double precision) THEN
         RAISE EXCEPTION 'the outcome or covariate of an experiment is NaN or infinite for some units'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Leave those units out of the query (WHERE outcome <> ''NaN'' AND abs(outcome) < ''Infinity''), or fix the data.';
     END IF;
-    -- (1.24) a variant whose outcome (or covariate) is the same for every
-    -- unit is constant: its mean is that value, its variance and its
-    -- covariance 0.  Summed in double precision, an outcome of 9.99 gave two
-    -- arms means that differ in their last digits and a variance of about
-    -- 1e-30, and identical arms a p-value of 0.
-    totals := a.totals;
-    means := a.means;
-    variances := a.variances;
-    x_means := a.x_means;
-    x_variances := a.x_variances;
-    covariances := a.covariances;
-    FOR i IN 1 .. cardinality(a.variants) LOOP
-        IF a.y_constant[i] THEN
-            means[i] := a.y_values[i];
-            totals[i] := a.y_values[i] * a.units[i];
-            variances[i] := variances[i] * 0;       -- (NULL for a variant of one unit)
-            covariances[i] := covariances[i] * 0;
-        END IF;
-        IF a.x_constant[i] THEN
-            x_means[i] := a.x_values[i];
-            x_variances[i] := x_variances[i] * 0;
-            covariances[i] := covariances[i] * 0;
-        END IF;
-    END LOOP;
     -- (1.24) and so are magnitudes whose squares and products leave double
     -- precision (an underflow error, or a variance that underflows to 0
     -- and makes any difference significant)
-    SELECT m.what INTO seen
-      FROM (SELECT u.mean, u.var, 'outcome' AS what FROM unnest(means, variances) AS u (mean, var)
+    SELECT v.what INTO seen
+      FROM (SELECT greatest(abs(u.lo), abs(u.hi)) AS m, 'outcome' AS what FROM unnest(a.y_mins, a.y_maxs) AS u (lo, hi)
             UNION ALL
-            SELECT u.mean, u.var, 'covariate' FROM unnest(x_means, x_variances) AS u (mean, var)) AS m
-     WHERE greatest(abs(m.mean), sqrt(m.var)) > 0
-       AND NOT greatest(abs(m.mean), sqrt(m.var)) BETWEEN 1e-100 AND 1e100
+            SELECT greatest(abs(u.lo), abs(u.hi)), 'covariate' FROM unnest(a.x_mins, a.x_maxs) AS u (lo, hi)) AS v
+     WHERE v.m > 0 AND NOT v.m BETWEEN 1e-100 AND 1e100
      LIMIT 1;
     IF seen IS NOT NULL THEN
         RAISE EXCEPTION 'the % of an experiment is too small or too large to be analysed in double precision', seen
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The mean or the standard deviation of some variant is outside 1e-100 to 1e100.',
+                  DETAIL = 'The largest value of some variant is outside 1e-100 to 1e100 in size.',
                   HINT = 'Rescale it in the query (for example revenue in thousands, or a rate per million).';
     END IF;
-    -- (1.24) the sums are added in double precision: with a large common
-    -- offset (1e10 plus a fraction) and many units, a variant's running sum
-    -- rounds each addition by up to half its ulp, which can move the mean
-    -- by more than its standard error (a seemingly significant difference
-    -- between equal arms).  Said when the worst case is a tenth of a
-    -- standard error or more.
-    SELECT string_agg(pg_catalog.to_jsonb(u.name)::text, ', ' ORDER BY u.name) INTO seen
-      FROM unnest(a.variants, a.units, totals, variances, a.x_means, x_variances)
-           AS u (name, n, total, var, x_mean, x_var)
-     WHERE (u.var > 0 AND abs(u.total) > 0
-            AND 2 ^ (floor(log(2, abs(u.total)::numeric)) - 52) * sqrt(u.n) > 0.2 * sqrt(u.var))
-        OR (u.x_var > 0 AND abs(u.x_mean) > 0
-            AND 2 ^ (floor(log(2, abs(u.x_mean * u.n)::numeric)) - 52) * sqrt(u.n) > 0.2 * sqrt(u.x_var));
-    IF seen IS NOT NULL THEN
-        RAISE WARNING 'the sums of an experiment''s outcome or covariate lose precision in variants %', seen
-            USING DETAIL = 'Added in double precision, a large common offset and many units round each addition by more than a tenth of a standard error; the means, p-values and lifts can be wrong.',
-                  HINT = 'Subtract the common offset in the query (for example outcome - 1e10), or rescale.';
-    END IF;
+
+    -- each variant's figures from its shifted sums (ff._experiment_moments:
+    -- units, shift, sum, sum of squares, and the same for the covariate,
+    -- and the sum of products), here, with the pinned search_path; a
+    -- variance of one unit is NULL, as var_samp's
+    FOR i IN 1 .. COALESCE(cardinality(a.variants), 0) LOOP
+        m := a.moments[i:i][1:9];
+        m := ARRAY(SELECT unnest(m));
+        totals[i] := m[2] * m[1] + m[3];
+        means[i] := m[2] + m[3] / m[1];
+        variances[i] := CASE WHEN m[1] > 1 THEN greatest(m[4] - m[3] * m[3] / m[1], 0) / (m[1] - 1) END;
+        x_means[i] := CASE WHEN m[5] > 0 THEN m[6] + m[7] / m[5] END;
+        x_variances[i] := CASE WHEN m[5] > 1 THEN greatest(m[8] - m[7] * m[7] / m[5], 0) / (m[5] - 1) END;
+        covariances[i] := CASE WHEN m[5] > 1 THEN (m[9] - m[3] * m[7] / m[5]) / (m[5] - 1) END;
+    END LOOP;
+
+    -- (1.24) a variant whose outcome (or covariate) is the same for every
+    -- unit is constant: its mean is that value, its variance and its
+    -- covariance 0.  Summed in double precision by avg(), an outcome of
+    -- 9.99 gave two arms means that differ in their last digits and a
+    -- variance of about 1e-30, and identical arms a p-value of 0 (the
+    -- shifted sums of ff._experiment_moments give this exactly too; kept as
+    -- the rule).
+    FOR i IN 1 .. cardinality(a.variants) LOOP
+        IF a.y_mins[i] = a.y_maxs[i] THEN
+            means[i] := a.y_mins[i];
+            totals[i] := a.y_mins[i] * a.units[i];
+            variances[i] := variances[i] * 0;       -- (NULL for a variant of one unit)
+            covariances[i] := covariances[i] * 0;
+        END IF;
+        IF a.x_mins[i] = a.x_maxs[i] THEN
+            x_means[i] := a.x_mins[i];
+            x_variances[i] := x_variances[i] * 0;
+            covariances[i] := covariances[i] * 0;
+        END IF;
+    END LOOP;
     -- (1.24) one variant: nothing to compare, and a split that went wrong
     -- (every unit got the caller's default) would pass unseen
     IF cardinality(a.variants) = 1 AND expected_split IS NULL THEN
