@@ -234,10 +234,11 @@ SELECT is((SELECT state FROM ff.flags WHERE environment = 'production' AND key =
 -- ---------------------------------------------------------------- search_path
 -- every function either runs with a pinned search_path, or has an SQL-standard
 -- body (names bound at CREATE time), or is C; the only exception is inlined
--- into pinned callers and not executable by PUBLIC
+-- into pinned callers and not executable by PUBLIC (an aggregate runs its
+-- support functions, which are checked themselves)
 SELECT is_empty(
     $$SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-       WHERE p.pronamespace = 'ff'::regnamespace
+       WHERE p.pronamespace = 'ff'::regnamespace AND p.prokind <> 'a'
          AND l.lanname <> 'c' AND p.prosqlbody IS NULL
          AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
          AND p.oid <> 'ff._history_key_hash(text, boolean)'::regprocedure$$,
