@@ -263,7 +263,8 @@ SELECT has_table_privilege('regress_ff_appr_dev', 'ff.change_requests', 'SELECT'
        has_table_privilege('regress_ff_appr_dev', 'ff.change_requests', 'INSERT') AS dev_inserts,
        has_table_privilege('regress_ff_appr_dev', 'ff.approval_rules', 'UPDATE') AS dev_sets_rules,
        has_table_privilege('regress_ff_appr_admin', 'ff.approval_rules', 'UPDATE') AS admin_sets_rules;
-SELECT ff._apply_approved_draft('regress_ff_appr_dev', 'checkout', '{}', 'appr', NULL, false) IS NOT NULL AS owner_only;
+-- the owner may call it; an empty draft writes nothing (1.24 library: NULL, not the flag's version)
+SELECT ff._apply_approved_draft('regress_ff_appr_dev', 'checkout', '{}', 'appr', NULL, false) IS NULL AS owner_writes_nothing;
 SET ROLE regress_ff_appr_admin;
 SELECT ff._apply_approved_draft('regress_ff_appr_dev', 'checkout', '{}', 'appr', NULL, false);
 RESET ROLE;

@@ -50,8 +50,9 @@ PG_FUNCTION_INFO_V1(ff_experiment_moments_combine);
  * values' differences from a shift (the first value seen), so that they
  * stay small whatever the values' common offset ("shifted data" sums: no
  * fraction is lost in a large running sum, and the variance is not the
- * difference of two huge numbers).  A float8[] of FF_MOM_N elements; the
- * covariate's part is empty when it is NULL (a query without one).
+ * difference of two huge numbers).  A float8[] of FF_MOM_LEN elements; the
+ * covariate is given for every unit or for none (a query without one), and
+ * its part stays empty then.
  */
 #define FF_MOM_N	0			/* units */
 #define FF_MOM_KY	1			/* the outcome's shift */

@@ -98,10 +98,12 @@ ff_history_acting_role(PG_FUNCTION_ARGS)
  * roleid's.  approved: the write applies an approved change request, so the
  * approval gate lets this one flag through (FFApprovedEnv/Key) for the
  * duration of the write.  dry_run: the write is made in a subtransaction that
- * is always rolled back, so that only its errors remain.  Returns the flag's
- * version after the write (*isnull when there is none, or on a dry run).  The
- * current user, the acting role and the gate are put back on the way out,
- * ERROR or not.
+ * is always rolled back, so that only its errors remain.  Returns the
+ * version the write gave the flag (*isnull on a dry run, and (1.24 library)
+ * when the draft changed nothing: the flag's version was then that of an
+ * earlier change, which the scheduled change or the change request recorded
+ * as its own).  The current user, the acting role and the gate are put back
+ * on the way out, ERROR or not.
  */
 static int64
 FFScheduleApply(Oid roleid, Datum flag_key, Datum draft, Datum environment,
@@ -147,18 +149,25 @@ FFScheduleApply(Oid roleid, Datum flag_key, Datum draft, Datum environment,
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		ret = SPI_execute_with_args("SELECT (ff.apply_draft($1, $2, $3)).version",
+		/* the version before: the statement's snapshot, taken before the write */
+		ret = SPI_execute_with_args("SELECT (SELECT f.version FROM ff.flags AS f"
+									" WHERE f.environment = $3 AND f.key = $1),"
+									" (ff.apply_draft($1, $2, $3)).version",
 									3, argtypes, values, NULL, false, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "ff.apply_draft failed: %s", SPI_result_code_string(ret));
 		if (!dry_run)
 		{
+			bool		before_null;
 			bool		null;
+			Datum		before = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											   1, &before_null);
 			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-										  1, &null);
+										  2, &null);
 
-			version_null = null;
-			if (!null)
+			version_null = null ||
+				(!before_null && DatumGetInt64(before) == DatumGetInt64(d));
+			if (!version_null)
 				version = DatumGetInt64(d);
 		}
 		SPI_finish();

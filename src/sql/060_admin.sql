@@ -355,22 +355,20 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
-    -- the kept segments and what they reference in the target (through a
-    -- segment whose rule is the same on both sides, so are its references),
-    -- each compared once: those whose rule or keys differ are named
+    -- the kept segments and what they reference in the target, each
+    -- compared once: those whose rule or keys differ are named (below a
+    -- segment that is alike, the references are the same on both sides)
     IF cardinality(kept) > 0 THEN
-        WITH RECURSIVE closure (seg) AS (
-            SELECT k FROM unnest(kept) AS k
+        WITH RECURSIVE closure (seg, alike) AS (
+            SELECT k, ff._segment_alike(source_env, target_env, k) FROM unnest(kept) AS k
             UNION
-            SELECT r FROM closure AS c, unnest(ff._segment_refs(source_env, c.seg)) AS r
-             WHERE EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
-                            WHERE a.environment = source_env AND a.name = c.seg
-                              AND b.environment = target_env AND b.name = c.seg
-                              AND a.rule IS NOT DISTINCT FROM b.rule)
+            SELECT r, ff._segment_alike(source_env, target_env, r)
+              FROM closure AS c, unnest(ff._segment_refs(source_env, c.seg)) AS r
+             WHERE c.alike
         )
         SELECT string_agg(format('"%s"', c.seg), ', ' ORDER BY c.seg) INTO differing
           FROM closure AS c
-         WHERE NOT ff._segment_alike(source_env, target_env, c.seg);
+         WHERE NOT c.alike;
         IF differing IS NOT NULL THEN
             RAISE NOTICE 'the segments of environment "%" that the copy uses as they are differ from those of environment "%": %',
                 target_env, source_env, differing

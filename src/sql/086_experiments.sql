@@ -389,10 +389,12 @@ BEGIN
     -- each variant's figures from its shifted sums (ff._experiment_moments:
     -- units, shift, sum, sum of squares, and the same for the covariate,
     -- and the sum of products), here, with the pinned search_path; a
-    -- variance of one unit is NULL, as var_samp's
-    FOR i IN 1 .. COALESCE(cardinality(a.variants), 0) LOOP
-        m := a.moments[i:i][1:9];
-        m := ARRAY(SELECT unnest(m));
+    -- variance of one unit is NULL, as var_samp's.  An outcome that is the
+    -- same for every unit (9.99) has sums of 0: its mean is that value and
+    -- its variance 0 exactly (1.23's avg() gave two such arms means that
+    -- differed in their last digits, a variance of about 1e-30 and p = 0).
+    FOR i IN 1 .. cardinality(a.variants) LOOP
+        m := ARRAY(SELECT unnest(a.moments[i:i][1:9]));
         totals[i] := m[2] * m[1] + m[3];
         means[i] := m[2] + m[3] / m[1];
         variances[i] := CASE WHEN m[1] > 1 THEN greatest(m[4] - m[3] * m[3] / m[1], 0) / (m[1] - 1) END;
@@ -401,26 +403,6 @@ BEGIN
         covariances[i] := CASE WHEN m[5] > 1 THEN (m[9] - m[3] * m[7] / m[5]) / (m[5] - 1) END;
     END LOOP;
 
-    -- (1.24) a variant whose outcome (or covariate) is the same for every
-    -- unit is constant: its mean is that value, its variance and its
-    -- covariance 0.  Summed in double precision by avg(), an outcome of
-    -- 9.99 gave two arms means that differ in their last digits and a
-    -- variance of about 1e-30, and identical arms a p-value of 0 (the
-    -- shifted sums of ff._experiment_moments give this exactly too; kept as
-    -- the rule).
-    FOR i IN 1 .. cardinality(a.variants) LOOP
-        IF a.y_mins[i] = a.y_maxs[i] THEN
-            means[i] := a.y_mins[i];
-            totals[i] := a.y_mins[i] * a.units[i];
-            variances[i] := variances[i] * 0;       -- (NULL for a variant of one unit)
-            covariances[i] := covariances[i] * 0;
-        END IF;
-        IF a.x_mins[i] = a.x_maxs[i] THEN
-            x_means[i] := a.x_mins[i];
-            x_variances[i] := x_variances[i] * 0;
-            covariances[i] := covariances[i] * 0;
-        END IF;
-    END LOOP;
     -- (1.24) one variant: nothing to compare, and a split that went wrong
     -- (every unit got the caller's default) would pass unseen
     IF cardinality(a.variants) = 1 AND expected_split IS NULL THEN

@@ -360,7 +360,8 @@ COMMENT ON FUNCTION ff.schedule_rollout(text, numeric[], timestamptz, interval, 
 
 -- ff._apply_draft_as saves a draft as a role (C, src/ff_schedule.c): the
 -- runner's write, with the role's privileges, the comment recorded in the
--- history; returns the flag's version.
+-- history; returns the version the write gave the flag (1.24 library: NULL
+-- when the draft changed nothing).
 CREATE FUNCTION ff._apply_draft_as(role_name name, flag_key text, draft jsonb, environment text, comment text)
 RETURNS bigint
 LANGUAGE C
@@ -410,7 +411,6 @@ DECLARE
     one         text;
     i           integer;
     tried       integer := 0;
-    before_v    bigint;
     v           bigint;
     st          text;
     msg         text;
@@ -442,24 +442,28 @@ BEGIN
         RETURN;
     END;
     -- the due changes this run takes, in order (all it can lock: max_changes
-    -- counts the ones it tries, below), and for each the earliest pending
-    -- change of its flag that it does not take (locked by another
-    -- transaction) if that one comes before it
+    -- counts the ones it tries, below), for each the earliest pending change
+    -- of its flag that it does not take (locked by another transaction) if
+    -- that one comes before it, and how many it does not take
     WITH mine AS (
         SELECT s.id, s.run_at, s.environment, s.flag_key
           FROM ff.scheduled_changes AS s
          WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
            FOR UPDATE SKIP LOCKED
-    ), others AS (
-        SELECT DISTINCT ON (s.environment, s.flag_key) s.id, s.run_at, s.environment, s.flag_key
+    ), locked AS (
+        SELECT s.id, s.run_at, s.environment, s.flag_key
           FROM ff.scheduled_changes AS s
          WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
            AND s.id NOT IN (SELECT m.id FROM mine AS m)
-         ORDER BY s.environment, s.flag_key, s.run_at, s.id
+    ), others AS (
+        SELECT DISTINCT ON (l.environment, l.flag_key) l.id, l.run_at, l.environment, l.flag_key
+          FROM locked AS l
+         ORDER BY l.environment, l.flag_key, l.run_at, l.id
     )
     SELECT pg_catalog.array_agg(m.id ORDER BY m.run_at, m.id),
-           pg_catalog.array_agg(o.id ORDER BY m.run_at, m.id)
-      INTO taken, blockers
+           pg_catalog.array_agg(o.id ORDER BY m.run_at, m.id),
+           (SELECT count(*) FROM locked)
+      INTO taken, blockers, left_due
       FROM mine AS m
       LEFT JOIN others AS o
         ON o.environment = m.environment AND o.flag_key = m.flag_key
@@ -486,14 +490,11 @@ BEGIN
         ELSE
             tried := tried + 1;
             BEGIN
-                before_v := ff._flag_version(c.environment, c.flag_key);
+                -- (NULL: the flag already was so, nothing was written)
                 v := ff._apply_draft_as(c.created_by, c.flag_key, c.draft, c.environment,
                                         pg_catalog.format('scheduled change %s by %s', c.id, c.created_by)
                                         || COALESCE(': ' || c.comment, ''));
                 st := 'applied';
-                IF v IS NOT DISTINCT FROM before_v THEN
-                    v := NULL;                  -- the flag already was so: nothing written
-                END IF;
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
                 msg := st || ': ' || msg;
@@ -529,9 +530,6 @@ BEGIN
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
     -- due changes this run could not take: row-locked by another transaction
     -- (a cancellation in progress, or a role that locks them)
-    SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
-     WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
-       AND s.id <> ALL (COALESCE(taken, '{}'));
     IF left_due > 0 THEN
         RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
             USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by cancellations and SELECT ... FOR UPDATE).';

@@ -287,7 +287,8 @@ CREATE TRIGGER ff_10_guard
 
 -- ff._apply_approved_draft saves (or, dry_run, only tries) the draft of a
 -- change request as its requester, through the approval gate (C,
--- src/ff_schedule.c); returns the flag's version.
+-- src/ff_schedule.c); returns the version the write gave the flag (1.24
+-- library: NULL when the draft changed nothing).
 CREATE FUNCTION ff._apply_approved_draft(role_name name, flag_key text, draft jsonb, environment text,
                                          comment text, dry_run boolean)
 RETURNS bigint
@@ -611,9 +612,6 @@ BEGIN
                                   pg_catalog.format('change request %s by %s, approved by %s', r.id, r.requested_by, approvers)
                                   || COALESCE(': ' || r.comment, ''),
                                   false);
-    IF v IS NOT DISTINCT FROM now_version THEN
-        v := NULL;                              -- (1.24) the flag already was so: nothing written
-    END IF;
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
     UPDATE ff.change_requests AS c
        SET status = 'applied', finished_at = pg_catalog.clock_timestamp(), finished_by = actor, version = v

@@ -18,7 +18,8 @@
 --     with one WARNING.  A change that changes nothing (the
 --     flag already is so) is applied with version NULL (1.23 gave the
 --     flag's version, that of an earlier change); so is such a change
---     request in ff.apply_change.
+--     request in ff.apply_change (both through the library's
+--     ff._apply_draft_as / ff._apply_approved_draft, which return NULL then).
 --   * ff.approve_change refuses a request whose flag changed since it was
 --     made (ff.apply_change would refuse it anyway; 1.23 took the approval
 --     and sent the "approved" notification); new ff._change_request_stale
@@ -430,22 +431,20 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
-    -- the kept segments and what they reference in the target (through a
-    -- segment whose rule is the same on both sides, so are its references),
-    -- each compared once: those whose rule or keys differ are named
+    -- the kept segments and what they reference in the target, each
+    -- compared once: those whose rule or keys differ are named (below a
+    -- segment that is alike, the references are the same on both sides)
     IF cardinality(kept) > 0 THEN
-        WITH RECURSIVE closure (seg) AS (
-            SELECT k FROM unnest(kept) AS k
+        WITH RECURSIVE closure (seg, alike) AS (
+            SELECT k, ff._segment_alike(source_env, target_env, k) FROM unnest(kept) AS k
             UNION
-            SELECT r FROM closure AS c, unnest(ff._segment_refs(source_env, c.seg)) AS r
-             WHERE EXISTS (SELECT 1 FROM ff.segments AS a, ff.segments AS b
-                            WHERE a.environment = source_env AND a.name = c.seg
-                              AND b.environment = target_env AND b.name = c.seg
-                              AND a.rule IS NOT DISTINCT FROM b.rule)
+            SELECT r, ff._segment_alike(source_env, target_env, r)
+              FROM closure AS c, unnest(ff._segment_refs(source_env, c.seg)) AS r
+             WHERE c.alike
         )
         SELECT string_agg(format('"%s"', c.seg), ', ' ORDER BY c.seg) INTO differing
           FROM closure AS c
-         WHERE NOT ff._segment_alike(source_env, target_env, c.seg);
+         WHERE NOT c.alike;
         IF differing IS NOT NULL THEN
             RAISE NOTICE 'the segments of environment "%" that the copy uses as they are differ from those of environment "%": %',
                 target_env, source_env, differing
@@ -797,10 +796,12 @@ BEGIN
     -- each variant's figures from its shifted sums (ff._experiment_moments:
     -- units, shift, sum, sum of squares, and the same for the covariate,
     -- and the sum of products), here, with the pinned search_path; a
-    -- variance of one unit is NULL, as var_samp's
-    FOR i IN 1 .. COALESCE(cardinality(a.variants), 0) LOOP
-        m := a.moments[i:i][1:9];
-        m := ARRAY(SELECT unnest(m));
+    -- variance of one unit is NULL, as var_samp's.  An outcome that is the
+    -- same for every unit (9.99) has sums of 0: its mean is that value and
+    -- its variance 0 exactly (1.23's avg() gave two such arms means that
+    -- differed in their last digits, a variance of about 1e-30 and p = 0).
+    FOR i IN 1 .. cardinality(a.variants) LOOP
+        m := ARRAY(SELECT unnest(a.moments[i:i][1:9]));
         totals[i] := m[2] * m[1] + m[3];
         means[i] := m[2] + m[3] / m[1];
         variances[i] := CASE WHEN m[1] > 1 THEN greatest(m[4] - m[3] * m[3] / m[1], 0) / (m[1] - 1) END;
@@ -809,26 +810,6 @@ BEGIN
         covariances[i] := CASE WHEN m[5] > 1 THEN (m[9] - m[3] * m[7] / m[5]) / (m[5] - 1) END;
     END LOOP;
 
-    -- (1.24) a variant whose outcome (or covariate) is the same for every
-    -- unit is constant: its mean is that value, its variance and its
-    -- covariance 0.  Summed in double precision by avg(), an outcome of
-    -- 9.99 gave two arms means that differ in their last digits and a
-    -- variance of about 1e-30, and identical arms a p-value of 0 (the
-    -- shifted sums of ff._experiment_moments give this exactly too; kept as
-    -- the rule).
-    FOR i IN 1 .. cardinality(a.variants) LOOP
-        IF a.y_mins[i] = a.y_maxs[i] THEN
-            means[i] := a.y_mins[i];
-            totals[i] := a.y_mins[i] * a.units[i];
-            variances[i] := variances[i] * 0;       -- (NULL for a variant of one unit)
-            covariances[i] := covariances[i] * 0;
-        END IF;
-        IF a.x_mins[i] = a.x_maxs[i] THEN
-            x_means[i] := a.x_mins[i];
-            x_variances[i] := x_variances[i] * 0;
-            covariances[i] := covariances[i] * 0;
-        END IF;
-    END LOOP;
     -- (1.24) one variant: nothing to compare, and a split that went wrong
     -- (every unit got the caller's default) would pass unseen
     IF cardinality(a.variants) = 1 AND expected_split IS NULL THEN
@@ -965,7 +946,6 @@ DECLARE
     one         text;
     i           integer;
     tried       integer := 0;
-    before_v    bigint;
     v           bigint;
     st          text;
     msg         text;
@@ -997,24 +977,28 @@ BEGIN
         RETURN;
     END;
     -- the due changes this run takes, in order (all it can lock: max_changes
-    -- counts the ones it tries, below), and for each the earliest pending
-    -- change of its flag that it does not take (locked by another
-    -- transaction) if that one comes before it
+    -- counts the ones it tries, below), for each the earliest pending change
+    -- of its flag that it does not take (locked by another transaction) if
+    -- that one comes before it, and how many it does not take
     WITH mine AS (
         SELECT s.id, s.run_at, s.environment, s.flag_key
           FROM ff.scheduled_changes AS s
          WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
            FOR UPDATE SKIP LOCKED
-    ), others AS (
-        SELECT DISTINCT ON (s.environment, s.flag_key) s.id, s.run_at, s.environment, s.flag_key
+    ), locked AS (
+        SELECT s.id, s.run_at, s.environment, s.flag_key
           FROM ff.scheduled_changes AS s
          WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
            AND s.id NOT IN (SELECT m.id FROM mine AS m)
-         ORDER BY s.environment, s.flag_key, s.run_at, s.id
+    ), others AS (
+        SELECT DISTINCT ON (l.environment, l.flag_key) l.id, l.run_at, l.environment, l.flag_key
+          FROM locked AS l
+         ORDER BY l.environment, l.flag_key, l.run_at, l.id
     )
     SELECT pg_catalog.array_agg(m.id ORDER BY m.run_at, m.id),
-           pg_catalog.array_agg(o.id ORDER BY m.run_at, m.id)
-      INTO taken, blockers
+           pg_catalog.array_agg(o.id ORDER BY m.run_at, m.id),
+           (SELECT count(*) FROM locked)
+      INTO taken, blockers, left_due
       FROM mine AS m
       LEFT JOIN others AS o
         ON o.environment = m.environment AND o.flag_key = m.flag_key
@@ -1041,14 +1025,11 @@ BEGIN
         ELSE
             tried := tried + 1;
             BEGIN
-                before_v := ff._flag_version(c.environment, c.flag_key);
+                -- (NULL: the flag already was so, nothing was written)
                 v := ff._apply_draft_as(c.created_by, c.flag_key, c.draft, c.environment,
                                         pg_catalog.format('scheduled change %s by %s', c.id, c.created_by)
                                         || COALESCE(': ' || c.comment, ''));
                 st := 'applied';
-                IF v IS NOT DISTINCT FROM before_v THEN
-                    v := NULL;                  -- the flag already was so: nothing written
-                END IF;
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
                 msg := st || ': ' || msg;
@@ -1084,9 +1065,6 @@ BEGIN
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
     -- due changes this run could not take: row-locked by another transaction
     -- (a cancellation in progress, or a role that locks them)
-    SELECT count(*) INTO left_due FROM ff.scheduled_changes AS s
-     WHERE s.status = 'pending' AND s.run_at <= pg_catalog.now()
-       AND s.id <> ALL (COALESCE(taken, '{}'));
     IF left_due > 0 THEN
         RAISE WARNING '% due scheduled change(s) are locked by other transactions and were left for the next run', left_due
             USING HINT = 'SELECT pid, state, xact_start FROM pg_stat_activity shows who holds them (ff.scheduled_changes rows are locked by cancellations and SELECT ... FOR UPDATE).';
@@ -1268,9 +1246,6 @@ BEGIN
                                   pg_catalog.format('change request %s by %s, approved by %s', r.id, r.requested_by, approvers)
                                   || COALESCE(': ' || r.comment, ''),
                                   false);
-    IF v IS NOT DISTINCT FROM now_version THEN
-        v := NULL;                              -- (1.24) the flag already was so: nothing written
-    END IF;
     PERFORM pg_catalog.set_config('ff.change_comment', COALESCE(saved, ''), true);
     UPDATE ff.change_requests AS c
        SET status = 'applied', finished_at = pg_catalog.clock_timestamp(), finished_by = actor, version = v
