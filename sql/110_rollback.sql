@@ -141,3 +141,16 @@ SELECT (ff.create_segment('w', '{"in_segment": "y"}', 'chain2')).name;
 SELECT ff.rollback_environment('chain2', :chain2_v) > :chain2_v AS rolled_back;
 SELECT count(*) AS segments_left FROM ff.segments WHERE environment = 'chain2';
 SELECT ok, detail FROM ff.verify_history();
+-- (1.25) an empty environment name is refused, as by every write function
+-- (1.24 took it for "not given" and rolled back in the default environment)
+-- (with the setting naming rb, where both have a history to roll back to)
+SET ff.environment = 'rb';
+SELECT ff.current_version() AS before_empty \gset
+SELECT ff.rollback_flag('checkout', 3, '');
+SELECT ff.rollback_segment('vip', 5, '');
+SELECT ff.current_version() = :before_empty AS nothing_written;
+-- left out, the setting is used, and a setting that names no environment
+-- is said to be the source of the name
+SET ff.environment = 'no-such-env';
+SELECT ff.rollback_flag('checkout', 3);
+RESET ff.environment;

@@ -139,6 +139,7 @@ SELECT ff.evaluate_draft('checkout', '{}', '{"variants": []}');
 SELECT ff.evaluate_draft('checkout', '{}', '{"targeting": {"nope": [1]}}');
 SELECT ff.evaluate_draft('checkout', '{}', '{"targeting": {"in_segment": "btea"}}');
 SELECT ff.evaluate_draft('brand-new', '{}', '{"defaultVariant": "on"}');
+SELECT ff.evaluate_draft('chekout', '{}', '{"defaultVariant": "a"}');
 -- what no write could store is refused too (1.14), as the validation trigger refuses it
 SELECT ff.evaluate_draft('checkout', '{}', '{"variants": {"a": "A", "b": 2}}');
 SELECT ff.evaluate_draft('checkout', '{}', '{"variants": {"a": null}, "defaultVariant": "a"}');

@@ -371,3 +371,25 @@ SELECT key FROM ff.copy_flag('seg-flag', 'seg-src', 'seg-dst2');
 \set VERBOSITY terse
 SELECT ff.delete_environment('seg-src', force => true), ff.delete_environment('seg-dst', force => true),
        ff.delete_environment('seg-dst2', force => true);
+\set VERBOSITY default
+-- (1.25) a flag or segment that was deleted: the error says when and by
+-- whom, and the HINT gives the rollback that restores it; deleting what is
+-- not there suggests no creation
+SELECT (ff.create_environment('gone-env')).name;
+SELECT key FROM ff.create_flag('gone', environment => 'gone-env');
+SELECT key FROM ff.set_default_variant('gone', 'on', 'gone-env');
+SELECT name FROM ff.create_segment('gone-seg', '{"==": [1, 1]}', 'gone-env');
+SELECT ff.delete_flag('gone', 'gone-env'), ff.delete_segment('gone-seg', 'gone-env');
+SELECT ff.disable_flag('gone', 'gone-env');
+SELECT ff.delete_flag('gone', 'gone-env');
+SELECT ff.delete_flag('never-was', 'gone-env');
+SELECT ff.set_segment_rule('gone-seg', NULL, 'gone-env');
+SELECT ff.delete_segment('never-was', 'gone-env');
+-- the HINT's rollback brings the flag back as it was
+SELECT ff.rollback_flag('gone', (SELECT min(version) - 1 FROM ff.versions
+                                  WHERE entity = 'flag' AND environment = 'gone-env' AND entity_key = 'gone'
+                                    AND operation = 'DELETE'), environment => 'gone-env') > 0 AS restored;
+SELECT key, default_variant FROM ff.flags WHERE environment = 'gone-env';
+SELECT ff.delete_environment('gone-env', force => true);
+SELECT ff.delete_environment('gone-env');
+\set VERBOSITY terse

@@ -524,3 +524,43 @@ SELECT (variants -> 'a')::text = repeat('{"a": ', 300) || '{"x": "$ref"}' || rep
 SELECT ff.export_flagd('spell') #> '{flags,uses-zz,targeting,if,0,if,0,and,0,if,0}' AS null_test;
 SELECT k, ff.get_bool('uses-zz', jsonb_build_object('targetingKey', k), NULL, 'spell') AS native
   FROM (VALUES ('"u1"'::jsonb), ('["u1"]'), ('{"u1": 1}'), ('null')) AS t (k);
+-- (1.25) flagd substitutes $evaluators into the document as text: an
+-- entry's name is a regular expression ("beta.1" also matches
+-- {"$ref": "beta-1"}) and its logic a replacement text in which "$" (flagd
+-- Go) and "\" (flagd Java) are special.  Such segments are inlined into the
+-- flags that use them, and only safe ones stay evaluators.
+SELECT name FROM ff.create_environment('subst', metadata => '{"$ref": "meta-ref"}');
+SELECT name FROM ff.create_segment('launched', '{">=": [{"var": "$flagd.timestamp"}, 1700000000]}', environment => 'subst');
+SELECT name FROM ff.create_segment('vip', NULL, environment => 'subst', include => ARRAY['acct$1']);
+SELECT name FROM ff.create_segment('quoted', NULL, environment => 'subst', include => ARRAY['a"b']);
+SELECT name FROM ff.create_segment('beta.1', '{"==": [{"var": "plan"}, "a"]}', environment => 'subst');
+SELECT name FROM ff.create_segment('beta-1', '{"==": [{"var": "plan"}, "b"]}', environment => 'subst');
+SELECT name FROM ff.create_segment('plain', '{"==": [{"var": "plan"}, "c"]}', environment => 'subst');
+SELECT name FROM ff.create_segment('meta-ref', '{"==": [{"var": "plan"}, "d"]}', environment => 'subst');
+SELECT name FROM ff.create_segment('flag-meta-ref', '{"==": [{"var": "plan"}, "e"]}', environment => 'subst');
+SELECT key FROM ff.create_flag('launch', environment => 'subst',
+    targeting => '{"if": [{"or": [{"in_segment": "launched"}, {"in_segment": "vip"}]}, "on", "off"]}');
+SELECT key FROM ff.create_flag('quote', environment => 'subst', targeting => '{"if": [{"in_segment": "quoted"}, "on", "off"]}');
+SELECT key FROM ff.create_flag('betas', environment => 'subst',
+    targeting => '{"if": [{"in_segment": "beta-1"}, "on", {"in_segment": "beta.1"}, "off", null]}');
+SELECT key FROM ff.create_flag('only-beta-1', environment => 'subst', targeting => '{"if": [{"in_segment": "beta-1"}, "on", "off"]}');
+SELECT key FROM ff.create_flag('safe', environment => 'subst', targeting => '{"if": [{"in_segment": "plain"}, "on", "off"]}');
+SELECT key FROM ff.create_flag('uses-meta-ref', environment => 'subst', targeting => '{"if": [{"in_segment": "meta-ref"}, "on", "off"]}');
+SELECT key FROM ff.create_flag('uses-flag-meta-ref', environment => 'subst', targeting => '{"if": [{"in_segment": "flag-meta-ref"}, "on", "off"]}');
+SELECT key FROM ff.create_flag('md', environment => 'subst', metadata => '{"$ref": "flag-meta-ref"}');
+-- only the safe segments that nothing else names are evaluators; the
+-- flags that use the others hold no $ref
+SELECT ARRAY(SELECT jsonb_object_keys(ff.export_flagd('subst') -> '$evaluators') ORDER BY 1) AS evaluators;
+SELECT k AS flag, strpos((ff.export_flagd('subst') #> ARRAY['flags', k, 'targeting'])::text, '$ref') > 0 AS has_ref
+  FROM unnest(ARRAY['launch', 'quote', 'betas', 'only-beta-1', 'safe', 'uses-meta-ref', 'uses-flag-meta-ref']) AS k ORDER BY 1;
+-- the export evaluates as the environment does: imported elsewhere, every
+-- flag answers the same for every context
+SELECT name FROM ff.create_environment('subst-copy');
+SELECT ff.import_flagd(ff.export_flagd('subst'), 'subst-copy') AS imported;
+SELECT count(*) AS contexts_compared,
+       count(*) FILTER (WHERE (ff.evaluate(f.key, c, NULL, 'subst')).variant IS DISTINCT FROM (ff.evaluate(f.key, c, NULL, 'subst-copy')).variant) AS differ,
+       count(DISTINCT (f.key, (ff.evaluate(f.key, c, NULL, 'subst')).variant)) AS answers
+  FROM ff.flags AS f,
+       (VALUES ('{}'::jsonb), ('{"targetingKey": "acct$1"}'), ('{"targetingKey": "a\"b"}'), ('{"plan": "a"}'),
+               ('{"plan": "b"}'), ('{"plan": "c"}'), ('{"plan": "d"}'), ('{"plan": "e"}')) AS t (c)
+ WHERE f.environment = 'subst';

@@ -636,3 +636,7 @@ SELECT version, summary FROM ff.history ORDER BY version;
 DROP DATABASE regress_ff_latin1;
 DROP DATABASE regress_ff_eucjp;
 DROP DATABASE regress_ff_sqlascii;
+-- (1.25 library) the message shows a long key as its first 64 characters
+-- and "...", and says the rest (1.24 cut the whole message at 511 bytes,
+-- inside the key)
+SELECT error_message FROM ff.evaluate(repeat('k', 600), '{}', 'false');

@@ -2357,17 +2357,20 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 	}
 
 	/*
-	 * metadata: environment's overlaid by the flag's, nulls dropped.  A flag
-	 * without metadata of its own shares the environment's.
+	 * metadata: environment's (nulls already dropped) overlaid by the flag's
+	 * members that are not null, as flagd merges them: a flag's null member
+	 * leaves the environment's value of that key (1.25 library; before, it
+	 * removed it).  A flag without metadata of its own shares the
+	 * environment's.
 	 */
 	meta = f->metadata_raw;
 	if (meta != NULL && JB_ROOT_IS_OBJECT(meta) && !JB_ROOT_IS_SCALAR(meta) &&
 		JB_ROOT_COUNT(meta) > 0)
 	{
 		MemoryContextSwitchTo(tmpcxt);
-		meta = FFCacheCleanMetadata(DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-																  JsonbPGetDatum(env_metadata),
-																  JsonbPGetDatum(meta))));
+		meta = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+												  JsonbPGetDatum(env_metadata),
+												  JsonbPGetDatum(FFCacheCleanMetadata(meta))));
 		f->metadata = FFArenaJsonb(arena, meta);
 	}
 	else

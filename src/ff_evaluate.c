@@ -601,7 +601,8 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 		else
 		{
 			FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
-						   "environment \"%s\" does not exist", missing);
+						   "environment \"%s\" does not exist",
+						   FFNameForMessage(missing));
 			out->missing_env = missing;
 		}
 		FFStatsCountMissing(missing, missing ? strlen(missing) : 0, key, keylen,
@@ -618,8 +619,8 @@ FFEvaluateKey(const char *key, size_t keylen, const FFInput *input,
 	if (flag == NULL)
 	{
 		FFOutcomeError(out, FF_ERROR_FLAG_NOT_FOUND,
-					   "flag \"%.*s\" does not exist in environment \"%s\"",
-					   (int) keylen, key, env->name);
+					   "flag \"%s\" does not exist in environment \"%s\"",
+					   FFNameForMessage(pnstrdup(key, keylen)), env->name);
 		FFStatsCountMissing(env->name, strlen(env->name), key, keylen,
 							FF_ERROR_FLAG_NOT_FOUND);
 		return;
@@ -950,7 +951,8 @@ ff_evaluate_image(PG_FUNCTION_ARGS)
 	if (env_image == NULL)
 	{
 		FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND,
-					   "environment \"%s\" did not exist %s", envname, when);
+					   "environment \"%s\" did not exist %s",
+					   FFNameForMessage(envname), when);
 		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
 	}
 	out.metadata = FFCacheCleanMetadata(FFJsonbMember(env_image, "metadata"));
@@ -964,7 +966,8 @@ ff_evaluate_image(PG_FUNCTION_ARGS)
 	{
 		FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND,
 					   "flag \"%s\" did not exist in environment \"%s\" %s",
-					   keystr, envname, when);
+					   FFNameForMessage(keystr),
+					   FFNameForMessage(envname), when);
 		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
 	}
 
@@ -1113,6 +1116,62 @@ FFDraftCheckMember(const char *key, int member, JsonbValue *val)
 }
 
 /*
+ * FFDraftValueForMessage returns a draft member's JSON value as an error
+ * message shows it: its JSON text, cut after 64 characters with "...".
+ */
+static char *
+FFDraftValueForMessage(JsonbValue *val)
+{
+	JsonbValue	copy = *val;
+	char	   *text;
+
+	if (copy.type == jbvBinary)
+		text = JsonbToCString(NULL, copy.val.binary.data, copy.val.binary.len);
+	else
+		text = JsonbToCString(NULL, &JsonbValueToJsonb(&copy)->root, 0);
+	if (pg_mbstrlen(text) <= 64)
+		return text;
+	return psprintf("%s...", pnstrdup(text, pg_mbcharcliplen(text, strlen(text), 64)));
+}
+
+/*
+ * FFDraftVariantsDetail is the DETAIL of a draft whose default variant is
+ * not one of its variants: the variant names it has (ten at most); 0 (no
+ * DETAIL) for any other draft.
+ */
+static int
+FFDraftVariantsDetail(Jsonb *variants, const char *default_variant)
+{
+	StringInfoData buf;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			n = 0;
+
+	if (variants == NULL || default_variant == NULL ||
+		JB_ROOT_IS_SCALAR(variants) || !JB_ROOT_IS_OBJECT(variants) ||
+		getKeyJsonValueFromContainer(&variants->root, default_variant,
+									 strlen(default_variant), NULL) != NULL)
+		return 0;
+	initStringInfo(&buf);
+	it = JsonbIteratorInit(&variants->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		if (n == 10)
+		{
+			appendStringInfo(&buf, ", ... (%d in all)", (int) JB_ROOT_COUNT(variants));
+			break;
+		}
+		appendStringInfo(&buf, "%s\"%s\"", n > 0 ? ", " : "",
+						 FFNameForMessage(pnstrdup(v.val.string.val, v.val.string.len)));
+		n++;
+	}
+	return errdetail("The variants are %s.", buf.data);
+}
+
+/*
  * FFDraftCompile merges a draft (a flagd flag object, any member optional)
  * over the stored flag (NULL: none) and compiles it in a new context under
  * parent.  A draft that is not an object, has another member, or does not
@@ -1157,7 +1216,8 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 		if (i == lengthof(FFDraftMembers))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("draft of flag \"%s\" has an unknown member \"%s\"", key, member),
+					 errmsg("draft of flag \"%s\" has an unknown member \"%s\"",
+							FFNameForMessage(key), FFNameForMessage(member)),
 					 errhint("A draft is a flagd flag object: its members are state, variants, defaultVariant, targeting and metadata.")));
 		tok = JsonbIteratorNext(&it, &val, true);
 		Assert(tok == WJB_VALUE);
@@ -1172,7 +1232,10 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 				  (val.val.string.len == 8 && memcmp(val.val.string.val, "DISABLED", 8) == 0)))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("draft of flag \"%s\": state must be \"ENABLED\" or \"DISABLED\"", key)));
+						 errmsg("invalid state %s in the draft of flag \"%s\" in environment \"%s\"",
+								FFDraftValueForMessage(&val), FFNameForMessage(key), env->name),
+						 errdetail("The state is at $.state."),
+						 errhint("state is \"ENABLED\" or \"DISABLED\" (upper case); ff.enable_flag() and ff.disable_flag() set it too.")));
 			enabled = val.val.string.len == 7;
 		}
 		else if (i == 1)
@@ -1186,7 +1249,9 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("draft of flag \"%s\": defaultVariant must be a variant name or null", key)));
+						 errmsg("invalid defaultVariant %s in the draft of flag \"%s\" in environment \"%s\"",
+								FFDraftValueForMessage(&val), FFNameForMessage(key), env->name),
+						 errhint("defaultVariant is the name of one of the flag's variants (a string), or null for none.")));
 		}
 		else if (i == 3)
 			targeting = val.type == jbvNull ? NULL : JsonbValueToJsonb(&val);
@@ -1200,12 +1265,18 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 	 * "variants of flag ... are not a JSON object")
 	 */
 	if (stored == NULL && variants == NULL)
+	{
+		/* (1.25 library) with the closest key, as ff.enable_flag gives it */
+		const char *closest = FFCacheSuggestFlag(env, key, strlen(key));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flag \"%s\" does not exist in environment \"%s\", and the draft gives no variants",
 						FFNameForMessage(key), env->name),
 				 errdetail("A draft of a flag that does not exist creates it, so it needs the flag's variants."),
-				 errhint("Check the flag key and the environment (ff.flags lists them), or give \"variants\" to create the flag.")));
+				 errhint("%sCheck the flag key and the environment (ff.flags lists them), or give \"variants\" to create the flag.",
+						 closest ? psprintf("Perhaps you meant \"%s\". ", closest) : "")));
+	}
 
 	d->cxt = cxt;
 	d->key = MemoryContextStrdup(cxt, key);
@@ -1225,7 +1296,9 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 		  strcmp(stored->broken_message, d->flag->broken_message) == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("draft cannot be evaluated: %s", d->flag->broken_message),
+				 errmsg("invalid draft in environment \"%s\": %s",
+						env->name, d->flag->broken_message),
+				 FFDraftVariantsDetail(variants, default_variant),
 				 errhint("Members left out of the draft are the stored flag's%s.",
 						 stored ? "" : " (there is none: give variants)")));
 	/* as a write would, refuse a segment the environment does not have */
@@ -1299,7 +1372,8 @@ ff_evaluate_draft(PG_FUNCTION_ARGS)
 						   "no environment was given and there is no default environment");
 		else
 			FFOutcomeError(&out, FF_ERROR_FLAG_NOT_FOUND,
-						   "environment \"%s\" does not exist", missing);
+						   "environment \"%s\" does not exist",
+						   FFNameForMessage(missing));
 		PG_RETURN_DATUM(FFDetailsDatum(tupdesc, key, def, &out));
 	}
 	out.env = env;

@@ -58,15 +58,59 @@ $$;
 COMMENT ON FUNCTION ff._resolve_environment(text) IS
 'Internal: the environment to work on: the argument, else the ff.environment setting, else the default environment; ERROR if unknown';
 
+-- ff._deleted_note tells how a flag, segment or environment that does not
+-- exist was deleted, when its history ends with a DELETE (1.25): the
+-- DETAIL of a not-found error (the version, who, when) and a HINT to bring
+-- it back with its history (the rollback to the version before the
+-- deleting change-set).  NULLs when the history does not end so, or when
+-- the caller may not read ff.versions.
+CREATE FUNCTION ff._deleted_note(entity text, environment text, key text,
+                                 OUT detail text, OUT hint text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v           ff.versions;
+    before_set  bigint;
+BEGIN
+    IF key IS NULL OR environment IS NULL
+       OR NOT pg_catalog.has_table_privilege('ff.versions', 'SELECT') THEN
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM ff.versions AS x
+     WHERE x.entity = _deleted_note.entity AND x.environment = _deleted_note.environment
+       AND x.entity_key = _deleted_note.key
+     ORDER BY x.version DESC LIMIT 1;
+    IF NOT FOUND OR v.operation <> 'DELETE' THEN
+        RETURN;
+    END IF;
+    SELECT pg_catalog.min(x.version) - 1 INTO before_set FROM ff.versions AS x WHERE x.change_set = v.change_set;
+    detail := pg_catalog.format('%s "%s" was deleted at version %s by %s.',
+                                pg_catalog.initcap(entity), ff._name_in_message(key), v.version,
+                                v.changed_by);
+    hint := CASE entity
+                WHEN 'environment' THEN pg_catalog.format('SELECT ff.rollback_environment(%L, %s); restores it with its flags and segments.', key, before_set)
+                ELSE pg_catalog.format('SELECT ff.rollback_%s(%L, %s, environment => %L); restores it with its history.',
+                                       entity, key, before_set, environment)
+            END;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._deleted_note(text, text, text) IS
+'Internal: for a flag, segment or environment whose history ends with a DELETE, a not-found DETAIL (when and by whom) and a HINT (the rollback that restores it); NULLs otherwise';
+
 -- ff._flag_not_found raises the error for a flag key missing from an
--- environment.
-CREATE FUNCTION ff._flag_not_found(key text, environment text)
+-- environment.  deleting: the caller was deleting it, so the HINT does not
+-- suggest creating it (1.25).
+CREATE FUNCTION ff._flag_not_found(key text, environment text, deleting boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     elsewhere   text;
+    gone        record;
+    hint        text;
 BEGIN
     IF key IS NULL THEN
         RAISE EXCEPTION 'flag key must not be NULL'
@@ -76,11 +120,18 @@ BEGIN
     SELECT string_agg(format('"%s"', f.environment), ', ' ORDER BY f.environment) INTO elsewhere
       FROM ff.flags AS f WHERE f.key = _flag_not_found.key;
     IF elsewhere IS NULL THEN
+        gone := ff._deleted_note('flag', environment, key);
+        hint := ff._perhaps_you_meant(key, ARRAY(SELECT f.key FROM ff.flags AS f
+                                                  WHERE f.environment = _flag_not_found.environment))
+             || CASE WHEN deleting AND key ~ ff._name_pattern() THEN format('ff.flags lists the flags of environment "%s".', environment)
+                     WHEN gone.hint IS NOT NULL THEN gone.hint
+                     ELSE ff._create_hint('flag', key, environment) END;
+        IF gone.detail IS NOT NULL THEN
+            RAISE EXCEPTION 'flag "%" does not exist in environment "%"', ff._name_in_message(key), environment
+                USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+        END IF;
         RAISE EXCEPTION 'flag "%" does not exist in environment "%"', ff._name_in_message(key), environment
-            USING ERRCODE = 'undefined_object',
-                  HINT = ff._perhaps_you_meant(key, ARRAY(SELECT f.key FROM ff.flags AS f
-                                                           WHERE f.environment = _flag_not_found.environment))
-                      || ff._create_hint('flag', key, environment);
+            USING ERRCODE = 'undefined_object', HINT = hint;
     END IF;
     -- (1.17) the HINT names an environment that has the flag and the call
     -- that copies it (it said "Pass environment => 'name'", which
@@ -88,38 +139,49 @@ BEGIN
     RAISE EXCEPTION 'flag "%" does not exist in environment "%"', key, environment
         USING ERRCODE = 'undefined_object',
               DETAIL = format('The flag exists in environment %s.', elsewhere),
-              HINT = format('Name the environment that has it, or copy it here with SELECT ff.copy_flag(%L, %L, %L);',
-                            key, (SELECT min(f.environment) FROM ff.flags AS f WHERE f.key = _flag_not_found.key),
-                            environment);
+              HINT = CASE WHEN deleting THEN 'Name the environment that has it.'
+                          ELSE format('Name the environment that has it, or copy it here with SELECT ff.copy_flag(%L, %L, %L);',
+                                      key, (SELECT min(f.environment) FROM ff.flags AS f WHERE f.key = _flag_not_found.key),
+                                      environment) END;
 END;
 $$;
 
-COMMENT ON FUNCTION ff._flag_not_found(text, text) IS
-'Internal: raises undefined_object for a flag key missing from an environment, naming where it does exist';
+COMMENT ON FUNCTION ff._flag_not_found(text, text, boolean) IS
+'Internal: raises undefined_object for a flag key missing from an environment, naming where it does exist, or when it was deleted';
 
 -- ff._segment_not_found raises the error for a segment missing from an
--- environment.
-CREATE FUNCTION ff._segment_not_found(segment text, environment text)
+-- environment (deleting: as for ff._flag_not_found, 1.25).
+CREATE FUNCTION ff._segment_not_found(segment text, environment text, deleting boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    gone        record;
+    hint        text;
 BEGIN
     IF segment IS NULL THEN
         RAISE EXCEPTION 'segment name must not be NULL'
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = format('Pass the name of a segment of environment "%s"; ff.segments lists them.', environment);
     END IF;
+    gone := ff._deleted_note('segment', environment, segment);
+    hint := ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                  WHERE g.environment = _segment_not_found.environment))
+         || CASE WHEN deleting AND segment ~ ff._name_pattern() THEN format('ff.segments lists the segments of environment "%s".', environment)
+                 WHEN gone.hint IS NOT NULL THEN gone.hint
+                 ELSE ff._create_hint('segment', segment, environment) END;
+    IF gone.detail IS NOT NULL THEN
+        RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
+            USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+    END IF;
     RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
-        USING ERRCODE = 'undefined_object',
-              HINT = ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
-                                                           WHERE g.environment = _segment_not_found.environment))
-                  || ff._create_hint('segment', segment, environment);
+        USING ERRCODE = 'undefined_object', HINT = hint;
 END;
 $$;
 
-COMMENT ON FUNCTION ff._segment_not_found(text, text) IS
-'Internal: raises undefined_object for a segment missing from an environment';
+COMMENT ON FUNCTION ff._segment_not_found(text, text, boolean) IS
+'Internal: raises undefined_object for a segment missing from an environment, or when it was deleted';
 
 -- ---------------------------------------------------------------------
 -- Environments
@@ -209,7 +271,20 @@ BEGIN
     -- ff._history_lock_writer: the privilege this function needs anyway.
     DELETE FROM ff.environments AS t WHERE false;
     IF NOT EXISTS (SELECT 1 FROM ff.environments WHERE name = env) THEN
-        PERFORM ff._resolve_environment(env);      -- raises the error
+        -- (1.25) not ff._resolve_environment's error, whose HINT said how to
+        -- create it
+        DECLARE
+            gone    record := ff._deleted_note('environment', env, env);
+            hint    text := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
+                            || 'ff.environments lists the environments.';
+        BEGIN
+            IF gone.detail IS NOT NULL THEN
+                RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
+                    USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+            END IF;
+            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
+                USING ERRCODE = 'undefined_object', HINT = hint;
+        END;
     END IF;
     IF (SELECT is_default FROM ff.environments WHERE name = env) THEN
         DELETE FROM ff.environments WHERE name = env;  -- the trigger explains why not
@@ -878,7 +953,7 @@ DECLARE
 BEGIN
     DELETE FROM ff.flags AS f WHERE f.environment = env AND f.key = delete_flag.key;
     IF NOT FOUND THEN
-        PERFORM ff._flag_not_found(delete_flag.key, env);
+        PERFORM ff._flag_not_found(delete_flag.key, env, deleting => true);
     END IF;
 END;
 $$;
@@ -974,7 +1049,7 @@ DECLARE
 BEGIN
     DELETE FROM ff.segments AS s WHERE s.environment = env AND s.name = delete_segment.name;
     IF NOT FOUND THEN
-        PERFORM ff._segment_not_found(delete_segment.name, env);
+        PERFORM ff._segment_not_found(delete_segment.name, env, deleting => true);
     END IF;
 END;
 $$;
@@ -1085,7 +1160,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Pass a flag key and a flagd flag object, for example SELECT ff.apply_draft(''checkout'', ''{"state": "DISABLED"}'');';
     END IF;
-    PERFORM ff._check_name('flag', flag_key);
+    PERFORM ff._check_name('flag key', flag_key, format(' in environment "%s"', env));
     -- (1.19) the history's writer lock before the flag's row lock, the
     -- order every writer takes them in: a statement that changes no row
     -- still fires ff_01_writer_lock.  1.18 locked the row first, and

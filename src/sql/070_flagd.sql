@@ -427,6 +427,7 @@ DECLARE
     sub         record;
     obj         jsonb;
     dangling    text[];
+    unsafe      text[];
     cycle       text[];
 BEGIN
     -- segments inline the segments they reference: a cycle (which only a
@@ -445,46 +446,72 @@ BEGIN
     -- with a WARNING, 1.7): an $evaluators entry of such a name would
     -- resolve them in the exported document, so a flag that uses a segment
     -- of such a name gets its segments inline instead
-    -- (1.20: in variants too, which flagd also resolves)
+    -- (1.20: in variants too, which flagd also resolves; 1.25: and in the
+    -- flags' and the environment's metadata, whose text flagd substitutes
+    -- as well)
     dangling := ARRAY(SELECT DISTINCT r #>> '{}'
                         FROM ff.flags AS f,
-                             jsonb_path_query(jsonb_build_array(f.targeting, f.variants), 'lax $.**."$ref"') AS r
-                       WHERE f.environment = env AND jsonb_typeof(r) = 'string');
-    FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
-        obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
-                                  'defaultVariant', fl.default_variant);
-        IF fl.targeting IS NOT NULL AND ff._rule_compile_error(fl.targeting) = 'unknown_operator' THEN
-            -- stored with a WARNING (an unknown operator, an unresolved $ref):
-            -- exported as written (1.11: its in_segment calls were inlined,
-            -- and one naming a missing segment made the whole export fail)
-            obj := obj || jsonb_build_object('targeting', fl.targeting);
-        ELSIF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
-               SELECT 1 FROM jsonb_path_query(fl.targeting, 'lax $.**.in_segment') AS a
-                WHERE COALESCE(a ->> 0, a #>> '{}') = ANY (dangling)) THEN
-            obj := obj || jsonb_build_object('targeting',
-                                             (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
-        ELSIF fl.targeting IS NOT NULL THEN
-            sub := ff._flagd_inline_segments(fl.targeting, env, refs);
-            refs := sub.refs;
-            obj := obj || jsonb_build_object('targeting', sub.rule);
-        END IF;
-        -- (1.18) without null members, which flagd's schema does not allow
-        -- and evaluation drops (they were exported, and a flagd SDK then
-        -- reported them)
-        IF ff._without_null_members(fl.metadata) <> '{}'::jsonb THEN
-            obj := obj || jsonb_build_object('metadata', ff._without_null_members(fl.metadata));
-        END IF;
-        -- appended in place, and made one object at the end (1.11: a jsonb
-        -- grown flag by flag was copied for every flag, quadratic)
-        keys := array_append(keys, fl.key);
-        objs := array_append(objs, obj);
+                             jsonb_path_query(jsonb_build_array(f.targeting, f.variants, f.metadata), 'lax $.**."$ref"') AS r
+                       WHERE f.environment = env AND jsonb_typeof(r) = 'string'
+                      UNION
+                      SELECT r #>> '{}'
+                        FROM ff.environments AS e,
+                             jsonb_path_query(e.metadata, 'lax $.**."$ref"') AS r
+                       WHERE e.name = env AND jsonb_typeof(r) = 'string');
+    -- (1.25) flagd puts $evaluators into the document by text substitution:
+    -- each entry's name is a regular expression there ("beta.1" also
+    -- replaces {"$ref": "beta-1"}), and its logic a replacement text, in
+    -- which flagd Go expands $name ("$flagd.timestamp" became ".timestamp")
+    -- and flagd Java also \.  A segment whose name has a "." or whose
+    -- logic has a "$" or a "\" is therefore not emitted as an evaluator:
+    -- the flags that use it get their segments inline, as for a dangling
+    -- name.  They are found from the evaluators of a first pass, which a
+    -- second pass then leaves out.
+    <<passes>>
+    LOOP
+        refs := '{}';
+        keys := '{}';
+        objs := '{}';
+        FOR fl IN SELECT * FROM ff.flags AS f WHERE f.environment = env ORDER BY f.key LOOP
+            obj := jsonb_build_object('state', fl.state, 'variants', fl.variants,
+                                      'defaultVariant', fl.default_variant);
+            IF fl.targeting IS NOT NULL AND ff._rule_compile_error(fl.targeting) = 'unknown_operator' THEN
+                -- stored with a WARNING (an unknown operator, an unresolved $ref):
+                -- exported as written (1.11: its in_segment calls were inlined,
+                -- and one naming a missing segment made the whole export fail)
+                obj := obj || jsonb_build_object('targeting', fl.targeting);
+            ELSIF fl.targeting IS NOT NULL AND dangling <> '{}' AND EXISTS (
+                   SELECT 1 FROM jsonb_path_query(fl.targeting, 'lax $.**.in_segment') AS a
+                    WHERE COALESCE(a ->> 0, a #>> '{}') = ANY (dangling)) THEN
+                obj := obj || jsonb_build_object('targeting',
+                                                 (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
+            ELSIF fl.targeting IS NOT NULL THEN
+                sub := ff._flagd_inline_segments(fl.targeting, env, refs);
+                refs := sub.refs;
+                obj := obj || jsonb_build_object('targeting', sub.rule);
+            END IF;
+            -- (1.18) without null members, which flagd's schema does not allow
+            -- and evaluation drops (they were exported, and a flagd SDK then
+            -- reported them)
+            IF ff._without_null_members(fl.metadata) <> '{}'::jsonb THEN
+                obj := obj || jsonb_build_object('metadata', ff._without_null_members(fl.metadata));
+            END IF;
+            -- appended in place, and made one object at the end (1.11: a jsonb
+            -- grown flag by flag was copied for every flag, quadratic)
+            keys := array_append(keys, fl.key);
+            objs := array_append(objs, obj);
+        END LOOP;
+        -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
+        -- quadratic in the size of a large value, and a 1,000,000-key segment's
+        -- logic made the export take 75 s
+        SELECT COALESCE(json_object_agg(k, o)::jsonb, '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
+        SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))::jsonb
+          INTO evaluators FROM unnest(refs) AS r(name);
+        unsafe := ARRAY(SELECT e.key FROM jsonb_each(evaluators) AS e
+                         WHERE strpos(e.key, '.') > 0 OR e.value::text ~ '[$\\]');
+        EXIT passes WHEN unsafe = '{}';
+        dangling := dangling || unsafe;
     END LOOP;
-    -- (1.20) json_object_agg, cast once: jsonb_object_agg takes time
-    -- quadratic in the size of a large value, and a 1,000,000-key segment's
-    -- logic made the export take 75 s
-    SELECT COALESCE(json_object_agg(k, o)::jsonb, '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
-    SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))::jsonb
-      INTO evaluators FROM unnest(refs) AS r(name);
     obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
                               'metadata', (SELECT ff._without_null_members(e.metadata)
                                              FROM ff.environments AS e WHERE e.name = env),

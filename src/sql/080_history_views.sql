@@ -457,7 +457,7 @@ BEGIN
     IF resolved IS NULL THEN
         RAISE EXCEPTION 'no environment given and there is no default environment'
             USING ERRCODE = 'undefined_object',
-                  HINT = 'Pass the environment argument, SET ff.environment, or mark an environment is_default.';
+                  HINT = 'Pass environment => ''name'', SET ff.environment = ''name'', or make one the default with SELECT ff.set_default_environment(''name'');';
     END IF;
     RETURN resolved;
 END;
@@ -656,7 +656,9 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    env         text := ff._history_environment(environment);
+    -- (1.25) an empty name is a name, which no environment has: 1.24 took
+    -- it for "not given" and rolled back in the default environment
+    env         text := CASE WHEN environment = '' THEN '' ELSE ff._history_environment(environment) END;
     set_by_us   text;
 BEGIN
     PERFORM ff._history_check_rollback(entity, 'ff._history_rollback_entity');
@@ -674,6 +676,8 @@ BEGIN
            AND NOT EXISTS (SELECT 1 FROM ff.versions AS v WHERE v.entity = 'environment' AND v.environment = env) THEN
             RAISE EXCEPTION 'environment "%" does not exist and has no history', ff._name_in_message(env)
                 USING ERRCODE = 'undefined_object',
+                      DETAIL = CASE WHEN environment IS NULL THEN 'The name comes from the ff.environment setting.'
+                                    ELSE 'No environment of this name exists or existed.' END,
                       HINT = ff._perhaps_you_meant(env, ARRAY(
                                  SELECT e.name FROM ff.environments AS e
                                  UNION
