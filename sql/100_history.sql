@@ -812,3 +812,11 @@ ROLLBACK;
 SELECT ok FROM ff.verify_history();
 DROP OWNED BY regress_kd_editor;
 DROP ROLE regress_kd_editor;
+-- (1.25) outside a transaction block the comment reaches only the
+-- statement's own changes: alone, none, and a WARNING says so
+SELECT ff.comment_change('lost in autocommit');
+SELECT current_setting('ff.change_comment') = '' AS gone_after_the_statement;
+BEGIN;
+SELECT ff.comment_change('kept') AS in_a_block;
+SELECT current_setting('ff.change_comment') AS still_set;
+COMMIT;

@@ -393,3 +393,16 @@ SELECT key, default_variant FROM ff.flags WHERE environment = 'gone-env';
 SELECT ff.delete_environment('gone-env', force => true);
 SELECT ff.delete_environment('gone-env');
 \set VERBOSITY terse
+-- (1.25) with no environment left, the HINT says so (it said
+-- "Existing environments: .")
+BEGIN;
+DELETE FROM ff.flags;
+UPDATE ff.segments SET rule = NULL;
+DELETE FROM ff.segments;
+UPDATE ff.environments SET is_default = false, protected = false;
+DELETE FROM ff.approval_rules;
+DELETE FROM ff.environments;
+\set VERBOSITY default
+SELECT ff.enable_flag('x', 'nowhere');
+ROLLBACK;
+\set VERBOSITY terse

@@ -372,6 +372,20 @@ SELECT s.call, h.state, length(h.message) AS message_length, right(h.message, 48
                ('flags environment', $$INSERT INTO ff.flags (environment, key, variants) VALUES (repeat('e', 1000000), 'k', '{"a": 1}')$$))
        AS s (call, stmt),
        pg_temp.try_lengths(s.stmt) AS h;
+-- (1.25) values are shown as names are: a 1,000,000-character variant name,
+-- state, flag type, metadata key or privilege level was repeated whole
+SELECT s.call, h.state, length(h.message) AS message_length, right(h.message, 40) AS message_end
+  FROM (VALUES ('set_default_variant', $$SELECT ff.set_default_variant('target', repeat('v', 1000000))$$),
+               ('set_rollout', $$SELECT ff.set_rollout('target', 50, variant => repeat('v', 1000000))$$),
+               ('state', $$UPDATE ff.flags SET state = repeat('S', 1000000) WHERE key = 'target'$$),
+               ('flag_type', $$UPDATE ff.flags SET flag_type = repeat('t', 1000000) WHERE key = 'target'$$),
+               ('variant name', $$UPDATE ff.flags SET variants = jsonb_build_object(repeat('v', 1000000), '[1]'::jsonb) WHERE key = 'target'$$),
+               ('metadata key', $$UPDATE ff.flags SET metadata = jsonb_build_object(repeat('m', 1000000), '[1]'::jsonb) WHERE key = 'target'$$),
+               ('import state', $$SELECT ff.import_flagd(jsonb_build_object('flags', jsonb_build_object('x', jsonb_build_object('state', repeat('S', 1000000), 'variants', '{"a": 1}'::jsonb))))$$),
+               ('privilege_recipe', $$SELECT ff.privilege_recipe(repeat('l', 1000000), 'x')$$))
+       AS s (call, stmt),
+       pg_temp.try_lengths(s.stmt) AS h;
+SELECT * FROM pg_temp.try_hint($$SELECT ff.privilege_recipe('editor', '')$$);
 -- evaluating a 1,000,000-character key is FLAG_NOT_FOUND, nothing more
 SELECT reason, error_code, left(error_message, 20) AS message_start, length(error_message) AS message_length
   FROM ff.evaluate(repeat('k', 1000000), '{}', 'false');

@@ -2628,3 +2628,27 @@ ff_history_next(PG_FUNCTION_ARGS)
 		nulls[2] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
+
+PG_FUNCTION_INFO_V1(ff_comment_change);
+
+/*
+ * ff_comment_change is ff.comment_change(comment) (in C from 1.25): sets
+ * ff.change_comment for the rest of the transaction, as SET LOCAL does, and
+ * returns it.  Outside a transaction block that is the rest of the calling
+ * statement, so a comment set by itself in psql's autocommit reached no
+ * change; it now gives a WARNING, as SET LOCAL does there.
+ */
+Datum
+ff_comment_change(PG_FUNCTION_ARGS)
+{
+	char	   *comment = PG_ARGISNULL(0) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (!IsTransactionBlock())
+		ereport(WARNING,
+				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+				 errmsg("ff.comment_change() outside a transaction block comments only the changes of this statement"),
+				 errhint("Call it after BEGIN, before the changes it describes, and COMMIT them together.")));
+	(void) set_config_option("ff.change_comment", comment, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	PG_RETURN_TEXT_P(cstring_to_text(comment));
+}

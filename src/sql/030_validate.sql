@@ -124,6 +124,22 @@ END;
 COMMENT ON FUNCTION ff._create_hint(text, text, text) IS
 'Internal: the end of a not-found HINT: how to create the missing flag, segment or environment (in the given environment), or that the name breaks the name rule';
 
+-- ff._existing_environments is the part of a HINT that lists the
+-- environments (1.25: with none left, it said "Existing environments: .").
+CREATE FUNCTION ff._existing_environments()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE('Existing environments: '
+                    || (SELECT pg_catalog.string_agg(pg_catalog.format('"%s"', e.name), ', ' ORDER BY e.name)
+                          FROM ff.environments AS e)
+                    || '. ', 'There are no environments. ')
+$$;
+
+COMMENT ON FUNCTION ff._existing_environments() IS
+'Internal: "Existing environments: ..." for a not-found HINT, or that there are none';
+
 -- ff._actor is the role the session acts as: its role (SET ROLE, else the
 -- session user).  The change-request functions record it as the history's
 -- changed_by (they are SECURITY DEFINER, so current_user is the owner), and
@@ -168,8 +184,10 @@ CREATE FUNCTION ff._json_path_member(path text, member text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN CASE
-    WHEN member ~ '^[A-Za-z_$][A-Za-z0-9_$]*$' THEN path || '.' || member
-    ELSE path || '.' || pg_catalog.to_jsonb(member)::text
+    WHEN member ~ '^[A-Za-z_$][A-Za-z0-9_$]*$' THEN path || '.' || ff._name_in_message(member)
+    -- (1.25) a long member as ff._name_in_message shows a name: a message
+    -- repeated a 1 MB variant name whole
+    ELSE path || '.' || pg_catalog.to_jsonb(ff._name_in_message(member))::text
 END;
 
 COMMENT ON FUNCTION ff._json_path_member(text, text) IS
@@ -1273,8 +1291,7 @@ BEGIN
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Flag "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.key)),
                       HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-                          || format('Existing environments: %s. ',
-                                    (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e))
+                          || ff._existing_environments()
                           || ff._create_hint('environment', NEW.environment);
         END IF;
         PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
@@ -1286,7 +1303,7 @@ BEGIN
                   HINT = 'The state is ''ENABLED'' or ''DISABLED'' (upper case); ff.enable_flag() and ff.disable_flag() set it.';
     END IF;
     IF NEW.state NOT IN ('ENABLED', 'DISABLED') THEN
-        RAISE EXCEPTION 'invalid state "%" for %', NEW.state, label
+        RAISE EXCEPTION 'invalid state "%" for %', ff._name_in_message(NEW.state), label
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The problem is at $.state.',
                   HINT = 'The state is ''ENABLED'' or ''DISABLED'' (upper case); ff.enable_flag() and ff.disable_flag() set it.';
@@ -1351,7 +1368,7 @@ BEGIN
         IF NEW.flag_type IS NULL THEN
             NEW.flag_type := vtype;
         ELSIF NEW.flag_type NOT IN ('boolean', 'string', 'number', 'object') THEN
-            RAISE EXCEPTION 'invalid flag_type "%" for %', NEW.flag_type, label
+            RAISE EXCEPTION 'invalid flag_type "%" for %', ff._name_in_message(NEW.flag_type), label
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'flag_type is ''boolean'', ''string'', ''number'' or ''object'', or NULL to derive it from the variants.';
         ELSIF NEW.flag_type <> vtype AND is_new THEN
@@ -1370,7 +1387,7 @@ BEGIN
     -- default variant
     IF NEW.default_variant IS NOT NULL AND NOT NEW.variants ? NEW.default_variant THEN
         SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
-        RAISE EXCEPTION 'default variant "%" of % is not one of its variants', NEW.default_variant, label
+        RAISE EXCEPTION 'default variant "%" of % is not one of its variants', ff._name_in_message(NEW.default_variant), label
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The problem is at $.defaultVariant; the variants are %s.', names),
                   HINT = 'Set default_variant to a variant name, or to NULL so that callers get their code default.';

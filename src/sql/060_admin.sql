@@ -39,8 +39,7 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
         hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
-            || format('Existing environments: %s. ',
-                      (SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) FROM ff.environments AS e))
+            || ff._existing_environments()
             || ff._create_hint('environment', env);
         IF source = 'setting' THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
@@ -310,7 +309,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION ff.delete_environment(text, boolean) IS
-'Deletes an environment; refuses the default one, and one with flags or segments unless force => true deletes them too';
+'Deletes an environment; refuses the default one and a protected one, and one with flags or segments unless force => true deletes them too';
 
 -- ff._segment_alike tells whether a segment has the same rule and keys in
 -- two environments (a description does not count).
@@ -785,7 +784,7 @@ BEGIN
     IF v_on IS NULL OR NOT flag.variants ? v_on THEN
         RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', _rollout_rule.key, env,
             CASE WHEN v_on IS NULL THEN 'it has no variant "on" or "true"'
-                 ELSE format('"%s" is not one of its variants', v_on) END
+                 ELSE format('"%s" is not one of its variants', ff._name_in_message(v_on)) END
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('Name the variant to roll out, e.g. variant => %L. Variants: %s.',
                       (SELECT k FROM jsonb_object_keys(flag.variants) AS k ORDER BY k LIMIT 1),
@@ -798,9 +797,9 @@ BEGIN
     END IF;
     IF v_off IS NULL OR NOT flag.variants ? v_off OR v_off = v_on THEN
         RAISE EXCEPTION 'cannot roll out flag "%" in environment "%": %', _rollout_rule.key, env,
-            CASE WHEN v_off IS NULL THEN format('no variant to serve outside the rollout of "%s"', v_on)
-                 WHEN v_off = v_on THEN format('"otherwise" and "variant" are both "%s"', v_on)
-                 ELSE format('"%s" is not one of its variants', v_off) END
+            CASE WHEN v_off IS NULL THEN format('no variant to serve outside the rollout of "%s"', ff._name_in_message(v_on))
+                 WHEN v_off = v_on THEN format('"otherwise" and "variant" are both "%s"', ff._name_in_message(v_on))
+                 ELSE format('"%s" is not one of its variants', ff._name_in_message(v_off)) END
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('Name the variant served to everyone else with otherwise => ''...''. Variants: %s.',
                       (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(flag.variants) AS k));

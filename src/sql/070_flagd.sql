@@ -161,7 +161,7 @@ BEGIN
                       HINT = 'Every flag needs "state" ("ENABLED" or "DISABLED") and "variants".';
         END IF;
         IF jsonb_typeof(f -> 'state') <> 'string' OR (f ->> 'state') NOT IN ('ENABLED', 'DISABLED') THEN
-            RAISE EXCEPTION 'invalid flagd document: flag "%" has state %', fl.key, (f -> 'state')::text
+            RAISE EXCEPTION 'invalid flagd document: flag "%" has state %', ff._name_in_message(fl.key), ff._name_in_message((f -> 'state')::text)
                 USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The problem is at %s.state.', fpath),
                       HINT = 'The state is "ENABLED" or "DISABLED".';
         END IF;

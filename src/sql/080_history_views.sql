@@ -220,13 +220,12 @@ REVOKE ALL ON FUNCTION ff.verify_history() FROM PUBLIC;
 
 -- ff.comment_change: sets the comment recorded with the changes that follow in the current
 --   transaction (like SET LOCAL ff.change_comment)
+-- (1.25: in C, src/ff_history.c, which warns outside a transaction block:
+-- a comment set alone in autocommit reached no change)
 CREATE FUNCTION ff.comment_change(comment text)
 RETURNS text
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.set_config('ff.change_comment', coalesce(comment, ''), true)
-$$;
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ff_comment_change';
 COMMENT ON FUNCTION ff.comment_change(text) IS
     'Sets the comment recorded with the changes that follow in the current transaction (like SET LOCAL ff.change_comment)';
 

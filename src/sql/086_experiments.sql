@@ -354,7 +354,7 @@ BEGIN
     IF a.variants IS NULL OR NOT control = ANY (a.variants) THEN
         SELECT string_agg(to_jsonb(v)::text, ', ') INTO seen
           FROM (SELECT v FROM unnest(a.variants) AS v LIMIT 20) AS v;
-        RAISE EXCEPTION 'the control variant % has no units in the query''s result', to_jsonb(control)
+        RAISE EXCEPTION 'the control variant % has no units in the query''s result', to_jsonb(ff._name_in_message(control))
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = CASE WHEN seen IS NULL THEN 'The query returned no row with a variant.'
                                 ELSE format('The variants in the result are %s%s.', seen,

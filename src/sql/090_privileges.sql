@@ -83,7 +83,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION ff.unprotect_environment(text) IS
-'Removes the protection of an environment; any role with the table privileges may change it again (allowed_roles is kept)';
+'Removes the protection of an environment; any role with the table privileges may change it again (allowed_roles is kept); refused while the environment requires approvals';
 
 -- ---- grant recipes
 
@@ -151,6 +151,12 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Name the role, for example SELECT * FROM ff.privilege_recipe(''editor'', ''app_editor'');';
     END IF;
+    IF grantee = '' THEN
+        -- (1.25) it gave GRANT ... TO "", which cannot run
+        RAISE EXCEPTION 'grantee must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name the role, for example SELECT * FROM ff.privilege_recipe(''editor'', ''app_editor'');';
+    END IF;
     IF grantee = 'public' THEN
         -- GRANT ... TO public (quoted or not) grants to every role (1.20)
         RAISE EXCEPTION 'grantee "public" means every role'
@@ -169,7 +175,7 @@ BEGIN
         WHEN 'admin' THEN ARRAY['reader', 'editor', 'admin']
     END;
     IF levels IS NULL THEN
-        RAISE EXCEPTION 'unknown privilege level "%"', level
+        RAISE EXCEPTION 'unknown privilege level "%"', ff._name_in_message(level)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The levels are ''reader'', ''editor'' and ''admin''.';
     END IF;
