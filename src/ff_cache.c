@@ -19,11 +19,23 @@
  * - The relcache callback registered in _PG_init only clears a flag.
  * - Each evaluation calls AcceptInvalidationMessages() and, when the cache
  *   is invalid, starts a new generation: its own memory context under
- *   CacheMemoryContext.  Environments are loaded on first use, flags are
- *   compiled on first use, segment key lists are loaded on first use, each
- *   with the fresh snapshot the statement took when it first used the
- *   cache, so a transaction sees its own changes and the next statement of
- *   any session sees every committed change.
+ *   CacheMemoryContext.  Environments (their row and segments) are loaded
+ *   on first use, each flag is read on first use by its key and compiled
+ *   then, segment key lists are loaded on first use, each with the fresh
+ *   snapshot the statement took when it first used the cache, so a
+ *   transaction sees its own changes and the next statement of any session
+ *   sees every committed change.
+ * - Flags are read one at a time (1.24 library), by the primary key of
+ *   ff.flags: reading all of an environment's flags when it was loaded
+ *   made every rebuild cost as much as the environment has flags, and a
+ *   transaction that changes many flags, each change rebuilding before the
+ *   next one is checked (the scheduled-change runner), read every dead row
+ *   version it had made at each change.  A key the environment does not
+ *   have is remembered as missing (FFMissingFlag), for up to
+ *   FF_MAX_MISSING_FLAGS keys; past that, and for whatever needs every flag
+ *   (ff.evaluate_all, "perhaps you meant"), the rest are read in one scan
+ *   (FFCacheLoadAllFlags), after which the map answers every key.  A flag
+ *   read late follows the rules of every lazy load below.
  * - A generation used by a statement stays in use until that statement
  *   ends (same transaction, statement start and command id), even if other
  *   sessions commit meanwhile, and what it loads late is read with that
@@ -214,6 +226,19 @@ typedef struct FFCacheGen
 static FFCacheEnv FFMissingEnv;
 
 #define FF_MAX_MISSING_ENVS 64
+
+/*
+ * FFMissingFlag stands in the flag map of an environment for a key that was
+ * looked up and that the environment does not have, while its flags are not
+ * all read (FFCacheGetFlag), so that a query evaluating a key that does not
+ * exist reads ff.flags once per generation, not at every row.  At most
+ * FF_MAX_MISSING_FLAGS keys are kept per environment; the next missing key
+ * reads every flag of the environment instead.  It is never compiled, so
+ * FFCacheGetFlag's test for a compiled flag keeps it off the fast path.
+ */
+static FFCacheFlag FFMissingFlag;
+
+#define FF_MAX_MISSING_FLAGS 64
 
 static FFCacheGen *FFCurrentGen = NULL;
 static bool FFCacheValid = false;
@@ -449,9 +474,10 @@ FFStrMapGet(const FFStrMap *map, const char *key, size_t len)
 }
 
 /*
- * FFStrMapInsertEntry places an entry into a table known to have room.
+ * FFStrMapInsertEntry places an entry into a table known to have room;
+ * returns false when the key was there already (its value is replaced).
  */
-static void
+static bool
 FFStrMapInsertEntry(FFStrMapEntry *entries, uint32 capacity,
 					const FFStrMapEntry *entry)
 {
@@ -463,20 +489,21 @@ FFStrMapInsertEntry(FFStrMapEntry *entries, uint32 capacity,
 		if (entries[i].key == NULL)
 		{
 			entries[i] = *entry;
-			return;
+			return true;
 		}
 		if (entries[i].hash == entry->hash && entries[i].len == entry->len &&
 			memcmp(entries[i].key, entry->key, entry->len) == 0)
 		{
 			entries[i].value = entry->value;
-			return;
+			return false;
 		}
 	}
 }
 
 /*
  * FFStrMapPut stores value under key (which must stay allocated as long as
- * the map), growing the table as needed.
+ * the map), growing the table as needed; a key already there keeps its
+ * entry, with the new value.
  */
 static void
 FFStrMapPut(FFStrMap *map, const char *key, size_t len, void *value)
@@ -498,7 +525,7 @@ FFStrMapPut(FFStrMap *map, const char *key, size_t len, void *value)
 												MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		for (i = 0; i < map->capacity; i++)
 			if (map->entries[i].key != NULL)
-				FFStrMapInsertEntry(newentries, newcap, &map->entries[i]);
+				(void) FFStrMapInsertEntry(newentries, newcap, &map->entries[i]);
 		pfree(map->entries);
 		map->entries = newentries;
 		map->capacity = newcap;
@@ -507,8 +534,8 @@ FFStrMapPut(FFStrMap *map, const char *key, size_t len, void *value)
 	entry.len = (uint32) len;
 	entry.hash = FFStrHash(key, len);
 	entry.value = value;
-	FFStrMapInsertEntry(map->entries, map->capacity, &entry);
-	map->count++;
+	if (FFStrMapInsertEntry(map->entries, map->capacity, &entry))
+		map->count++;
 }
 
 /* ---------------------------------------------------------------------
@@ -1871,9 +1898,10 @@ FFCacheSuggestEnvironment(const char *missing)
 }
 
 /*
- * FFLoadEnv reads one environment with its flags (uncompiled) and its
- * segments (key lists not yet loaded); NULL if it does not exist.  The
- * environment becomes visible in the generation only once complete.
+ * FFLoadEnv reads one environment and its segments (key lists not yet
+ * loaded); NULL if it does not exist.  Its flags are read on first use
+ * (FFCacheGetFlag, FFCacheLoadAllFlags).  The environment becomes visible
+ * in the generation only once complete.
  */
 static FFCacheEnv *
 FFLoadEnv(FFCacheGen *gen, const char *name)
@@ -1886,7 +1914,6 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 	Datum		keys[1];
 	FFColumn	cols[1];
 	MemoryContext oldcxt;
-	int			list_size = 16;
 
 	keys[0] = CStringGetTextDatum(name);
 
@@ -1913,46 +1940,11 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 	if (env == NULL)
 		return NULL;
 
-	/* its flags */
+	/* its flags: none read yet */
 	FFStrMapInit(&env->flags, gen->cxt, 16);
-	env->flag_list = MemoryContextAlloc(gen->cxt, sizeof(FFCacheFlag *) * list_size);
-	rel = table_open(gen->relids[FF_TABLE_FLAGS], AccessShareLock);
-	desc = RelationGetDescr(rel);
-	cols[0] = FF_COL_FLAG_ENVIRONMENT;
-	scan = FFBeginScan(gen, rel, 1, cols, keys);
-	oldcxt = MemoryContextSwitchTo(gen->cxt);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		FFCacheFlag *f = FFArenaAllocZero(env->arena, sizeof(FFCacheFlag));
-		char	   *state;
-
-		CHECK_FOR_INTERRUPTS();
-		f->key = FFArenaText(env->arena, FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_KEY]));
-		f->keylen = strlen(f->key);
-		state = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_STATE]);
-		f->enabled = state == NULL || strcmp(state, "DISABLED") != 0;
-		if (state != NULL)
-			pfree(state);
-		f->variants_raw = FFGetJsonbPacked(env->arena, tup, desc,
-										   gen->attnums[FF_COL_FLAG_VARIANTS]);
-		f->default_variant_raw = FFArenaText(env->arena,
-											 FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_DEFAULT_VARIANT]));
-		f->targeting_raw = FFGetJsonbPacked(env->arena, tup, desc,
-											gen->attnums[FF_COL_FLAG_TARGETING]);
-		f->metadata_raw = FFGetJsonbPacked(env->arena, tup, desc,
-										   gen->attnums[FF_COL_FLAG_METADATA]);
-		FFStrMapPut(&env->flags, f->key, f->keylen, f);
-		if (env->nflags == list_size)
-		{
-			list_size *= 2;
-			env->flag_list = repalloc_huge(env->flag_list,
-										   sizeof(FFCacheFlag *) * list_size);
-		}
-		env->flag_list[env->nflags++] = f;
-	}
-	MemoryContextSwitchTo(oldcxt);
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	env->flag_list_size = 16;
+	env->flag_list = MemoryContextAlloc(gen->cxt,
+										sizeof(FFCacheFlag *) * env->flag_list_size);
 
 	/* its segments */
 	FFStrMapInit(&env->segments, gen->cxt, 8);
@@ -1977,6 +1969,163 @@ FFLoadEnv(FFCacheGen *gen, const char *name)
 
 	FFStrMapPut(&gen->envs, env->name, strlen(env->name), env);
 	return env;
+}
+
+/*
+ * FFReadFlag makes the flag of a row of ff.flags, uncompiled, in env's
+ * arena; key is the row's key, palloc'd (it is moved into the arena).
+ */
+static FFCacheFlag *
+FFReadFlag(FFCacheGen *gen, FFCacheEnv *env, HeapTuple tup, TupleDesc desc,
+		   char *key)
+{
+	FFCacheFlag *f = FFArenaAllocZero(env->arena, sizeof(FFCacheFlag));
+	char	   *state;
+
+	f->key = FFArenaText(env->arena, key);
+	f->keylen = strlen(f->key);
+	state = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_STATE]);
+	f->enabled = state == NULL || strcmp(state, "DISABLED") != 0;
+	if (state != NULL)
+		pfree(state);
+	f->variants_raw = FFGetJsonbPacked(env->arena, tup, desc,
+									   gen->attnums[FF_COL_FLAG_VARIANTS]);
+	f->default_variant_raw = FFArenaText(env->arena,
+										 FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_DEFAULT_VARIANT]));
+	f->targeting_raw = FFGetJsonbPacked(env->arena, tup, desc,
+										gen->attnums[FF_COL_FLAG_TARGETING]);
+	f->metadata_raw = FFGetJsonbPacked(env->arena, tup, desc,
+									   gen->attnums[FF_COL_FLAG_METADATA]);
+	return f;
+}
+
+/*
+ * FFAddFlag adds a flag just read to env's map, where it replaces a missing
+ * marker of its key, and to the end of its list.  The list grows first, so
+ * that an out-of-memory leaves the two in step.
+ */
+static void
+FFAddFlag(FFCacheEnv *env, FFCacheFlag *f)
+{
+	if (env->nflags == env->flag_list_size)
+	{
+		int			size = env->flag_list_size * 2;
+
+		env->flag_list = repalloc_huge(env->flag_list, sizeof(FFCacheFlag *) * size);
+		env->flag_list_size = size;
+	}
+	FFStrMapPut(&env->flags, f->key, f->keylen, f);
+	env->flag_list[env->nflags++] = f;
+}
+
+/*
+ * FFLoadFlag reads the flag called key (keylen bytes) of env, a key its map
+ * does not have, through the primary key of ff.flags with the snapshot of
+ * every lazy load, and adds it.  A key env does not have is remembered as
+ * missing (FFMissingFlag) while fewer than FF_MAX_MISSING_FLAGS are;
+ * otherwise every flag of env is read (FFCacheLoadAllFlags).  Returns what
+ * the map holds for key then: the flag, FFMissingFlag, or NULL.
+ */
+static FFCacheFlag *
+FFLoadFlag(FFCacheGen *gen, FFCacheEnv *env, const char *key, size_t keylen)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	FFColumn	cols[2] = {FF_COL_FLAG_ENVIRONMENT, FF_COL_FLAG_KEY};
+	Datum		keys[2];
+	FFCacheFlag *f = NULL;
+
+	keys[0] = CStringGetTextDatum(env->name);
+	keys[1] = PointerGetDatum(cstring_to_text_with_len(key, keylen));
+	rel = table_open(gen->relids[FF_TABLE_FLAGS], AccessShareLock);
+	desc = RelationGetDescr(rel);
+	scan = FFBeginScan(gen, rel, 2, cols, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		char	   *stored = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_KEY]);
+
+		/*
+		 * The map compares bytes: a row that only a nondeterministic
+		 * collation makes equal is another key, read under its own.
+		 */
+		if (f == NULL && strlen(stored) == keylen &&
+			memcmp(stored, key, keylen) == 0)
+		{
+			f = FFReadFlag(gen, env, tup, desc, stored);
+			FFAddFlag(env, f);
+		}
+		else
+			pfree(stored);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	pfree(DatumGetPointer(keys[0]));
+	pfree(DatumGetPointer(keys[1]));
+	if (f != NULL)
+		return f;
+	if (env->nmissing_flags < FF_MAX_MISSING_FLAGS)
+	{
+		FFStrMapPut(&env->flags, FFArenaBytes(env->arena, key, keylen), keylen,
+					&FFMissingFlag);
+		env->nmissing_flags++;
+		return &FFMissingFlag;
+	}
+	FFCacheLoadAllFlags(env);
+	return FFStrMapGet(&env->flags, key, keylen);
+}
+
+/*
+ * FFCacheLoadAllFlags reads the flags of env not read yet, in one scan with
+ * the snapshot of every lazy load, so that flag_list and nflags hold every
+ * flag: call it before using them.  A flag already read stays as it is
+ * (compiled perhaps, with its counts); a key remembered as missing that the
+ * scan finds -- only possible across statements, in the instant before a
+ * commit's invalidation arrives without the preloaded library -- gets its
+ * flag in place of the marker.  Nothing to do once done for env.
+ */
+void
+FFCacheLoadAllFlags(FFCacheEnv *env)
+{
+	FFCacheGen *gen = FFCurrentGen;
+	Relation	rel;
+	TupleDesc	desc;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	FFColumn	cols[1] = {FF_COL_FLAG_ENVIRONMENT};
+	Datum		keys[1];
+
+	if (env->flags_complete)
+		return;
+	Assert(gen != NULL && env->cxt == gen->cxt);
+	gen->loading++;
+	keys[0] = CStringGetTextDatum(env->name);
+	rel = table_open(gen->relids[FF_TABLE_FLAGS], AccessShareLock);
+	desc = RelationGetDescr(rel);
+	scan = FFBeginScan(gen, rel, 1, cols, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		char	   *key;
+		FFCacheFlag *known;
+
+		CHECK_FOR_INTERRUPTS();
+		key = FFGetText(tup, desc, gen->attnums[FF_COL_FLAG_KEY]);
+		known = FFStrMapGet(&env->flags, key, strlen(key));
+		if (known != NULL && known != &FFMissingFlag)
+		{
+			pfree(key);
+			continue;
+		}
+		FFAddFlag(env, FFReadFlag(gen, env, tup, desc, key));
+		if (known == &FFMissingFlag)
+			env->nmissing_flags--;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	pfree(DatumGetPointer(keys[0]));
+	env->flags_complete = true;
+	gen->loading--;
 }
 
 /*
@@ -2440,14 +2589,27 @@ FFCacheCompileImage(MemoryContext cxt, const char *key, bool enabled,
 }
 
 /*
- * FFCacheGetFlag returns the flag called key in env, compiled, or NULL.
+ * FFCacheGetFlag returns the flag called key in env, compiled, or NULL.  A
+ * key its map does not have is read from ff.flags while env's flags are
+ * not all read (FFLoadFlag); a hit on a compiled flag reads nothing.
  */
 FFCacheFlag *
 FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
 {
 	FFCacheFlag *f = FFStrMapGet(&env->flags, key, keylen);
 
-	if (f != NULL && !f->compiled)
+	/* FFMissingFlag is never compiled */
+	if (likely(f != NULL && f->compiled))
+		return f;
+	if (f == NULL && !env->flags_complete)
+	{
+		FFCurrentGen->loading++;
+		f = FFLoadFlag(FFCurrentGen, env, key, keylen);
+		FFCurrentGen->loading--;
+	}
+	if (f == NULL || f == &FFMissingFlag)
+		return NULL;
+	if (!f->compiled)
 	{
 		FFCurrentGen->loading++;
 		FFCompileFlag(env, f);
@@ -2461,9 +2623,10 @@ FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
  * key env does not have, for ff.evaluate's "perhaps you meant"; NULL when
  * none is close.  The answers are remembered in env, so that a query that
  * evaluates a mistyped key for every row compares it with the
- * environment's flags once; after FF_SUGGEST_MAX distinct keys there are
- * no more suggestions until the next change (a query over many unknown
- * keys would otherwise compare each row's key with every flag).
+ * environment's flags once (read all for the first such key); after
+ * FF_SUGGEST_MAX distinct keys there are no more suggestions until the
+ * next change (a query over many unknown keys would otherwise compare each
+ * row's key with every flag).
  */
 const char *
 FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen)
@@ -2476,6 +2639,7 @@ FFCacheSuggestFlag(FFCacheEnv *env, const char *key, size_t keylen)
 	s = FFSuggestionFind(&env->suggestions, env->cxt, key, keylen, &found);
 	if (s == NULL || found)
 		return s ? s->closest : NULL;
+	FFCacheLoadAllFlags(env);
 	FFNameMatchInit(&m, key, keylen);
 	for (i = 0; i < env->nflags; i++)
 	{
@@ -3297,6 +3461,7 @@ FFCacheGetStats(FFCacheStats *stats)
 		if (gen->envs.entries[i].key == NULL || env == &FFMissingEnv)
 			continue;
 		stats->environments++;
+		/* the flags read so far: counting them reads none */
 		stats->flags += env->nflags;
 		for (k = 0; k < env->nflags; k++)
 			if (env->flag_list[k]->compiled)

@@ -148,9 +148,12 @@ typedef struct FFCacheEnv
 	JLArena    *arena;
 	char	   *name;
 	Jsonb	   *metadata;		/* nulls stripped */
-	FFStrMap	flags;			/* key -> FFCacheFlag */
-	FFCacheFlag **flag_list;	/* every flag, for evaluate_all */
+	FFStrMap	flags;			/* key -> FFCacheFlag, or the missing marker */
+	FFCacheFlag **flag_list;	/* the flags read so far, in reading order */
 	int			nflags;
+	int			flag_list_size; /* flag_list's room */
+	int			nmissing_flags; /* keys remembered as missing */
+	bool		flags_complete; /* every flag is read (FFCacheLoadAllFlags) */
 	FFCacheFlag **all_order;	/* flag_list in jsonb key order, or NULL */
 	FFStrMap	segments;		/* name -> FFCacheSegment */
 	int			nsegments;
@@ -165,7 +168,7 @@ typedef struct FFCacheStats
 	int64		generation;
 	bool		valid;
 	int			environments;
-	int			flags;
+	int			flags;			/* read into the cache so far */
 	int			compiled_flags;
 	int			segments;
 	int64		segment_keys;
@@ -198,8 +201,10 @@ extern FFCacheEnv *FFCacheGetEnv(const char *name, size_t len, char **missing_na
 extern FFCacheEnv *FFCacheLookupEnv(const char *name, size_t len, char **missing_name);
 extern char *FFCacheEnvironmentNames(const char *missing, const char **closest);
 extern const char *FFCacheSuggestEnvironment(const char *missing);
-/* find a flag of env and compile it if needed; NULL if missing */
+/* find a flag of env (read on first use) and compile it if needed; NULL if missing */
 extern FFCacheFlag *FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen);
+/* read every flag of env not read yet: before using flag_list/nflags */
+extern void FFCacheLoadAllFlags(FFCacheEnv *env);
 /* a flag definition outside the cache (a history row image), in cxt */
 extern FFCacheFlag *FFCacheCompileImage(MemoryContext cxt, const char *key,
 										bool enabled, Jsonb *variants,

@@ -1534,7 +1534,8 @@ FFJsonbKeyOrderCmp(const void *a, const void *b)
 
 /*
  * FFAllOrder returns the environment's flags in jsonb key order, sorted
- * once per cache generation.
+ * once per cache generation, after reading those not read yet: env->nflags
+ * counts them all then.
  */
 static FFCacheFlag **
 FFAllOrder(FFCacheEnv *env)
@@ -1542,6 +1543,8 @@ FFAllOrder(FFCacheEnv *env)
 	if (env->all_order == NULL)
 	{
 		FFCacheFlag **order;
+
+		FFCacheLoadAllFlags(env);
 
 		order = MemoryContextAlloc(env->cxt,
 								   sizeof(FFCacheFlag *) * Max(env->nflags, 1));
@@ -1724,6 +1727,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 	}
 
 	order = FFAllOrder(env);
+	Assert(env->flags_complete);
 	FFAllBuffers(env->nflags, &pairs, &entries);
 	for (i = 0; i < env->nflags; i++)
 	{
