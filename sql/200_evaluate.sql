@@ -313,6 +313,72 @@ TRUNCATE ff.segment_keys;
 SELECT valid AS valid_after_truncate FROM ff.cache_info();
 SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval') AS after_truncate;
 
+-- flags are read one at a time (1.24 library): a point evaluation reads its
+-- own flag, not the environment's other flags; ff.cache_info() counts the
+-- flags read so far
+INSERT INTO ff.environments (name) VALUES ('lazy_eval');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+SELECT 'lazy_eval', 'lazy-' || g, 'boolean', '{"on": true, "off": false}',
+       CASE WHEN g % 2 = 0 THEN 'on' ELSE 'off' END
+  FROM generate_series(1, 200) AS g;
+SELECT ff.get_bool('lazy-2', '{}', NULL, 'lazy_eval') AS lazy_2;
+SELECT environments, flags, compiled_flags FROM ff.cache_info();
+-- a key the environment lacks is remembered as missing, 64 keys at most;
+-- the next one reads every flag, and every answer stays right
+SELECT count(*) FILTER (WHERE ff.get_bool('lazy-missing-' || g, '{}', NULL, 'lazy_eval') IS NULL) AS missing_keys
+  FROM generate_series(1, 64) AS g;
+SELECT ff.get_bool('lazy-missing-1', '{}', true, 'lazy_eval') AS remembered_missing,
+       ff.get_bool('lazy-3', '{}', NULL, 'lazy_eval') AS lazy_3;
+SELECT flags AS flags_after_64_missing_keys FROM ff.cache_info();
+SELECT count(*) FILTER (WHERE ff.get_bool('lazy-missing-' || g, '{}', NULL, 'lazy_eval') IS NULL) AS missing_keys
+  FROM generate_series(1, 65) AS g;
+SELECT flags AS flags_after_65_missing_keys FROM ff.cache_info();
+SELECT ff.get_bool('lazy-missing-1', '{}', true, 'lazy_eval') AS missing_1,
+       ff.get_bool('lazy-missing-999', '{}', true, 'lazy_eval') AS missing_999,
+       ff.get_bool('lazy-4', '{}', NULL, 'lazy_eval') AS lazy_4,
+       ff.get_bool('lazy-5', '{}', NULL, 'lazy_eval') AS lazy_5;
+-- a flag created after its key was remembered as missing is found at the
+-- next statement
+SELECT ff.get_bool('lazy-new', '{}', NULL, 'lazy_eval') AS lazy_new_missing;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+VALUES ('lazy_eval', 'lazy-new', 'boolean', '{"on": true, "off": false}', 'on');
+SELECT ff.get_bool('lazy-new', '{}', NULL, 'lazy_eval') AS lazy_new_created;
+SELECT flags AS flags_after_the_write FROM ff.cache_info();
+-- ff.evaluate_all after some flags were read, and a key remembered as
+-- missing: every flag once, with its value
+SELECT ff.get_bool('lazy-6', '{}', NULL, 'lazy_eval') AS lazy_6,
+       ff.get_bool('lazy-7', '{}', NULL, 'lazy_eval') AS lazy_7,
+       ff.get_bool('lazy-none', '{}', NULL, 'lazy_eval') AS lazy_none;
+SELECT flags AS flags_before_evaluate_all FROM ff.cache_info();
+SELECT count(*) AS members, count(DISTINCT k) AS distinct_keys,
+       count(*) FILTER (WHERE (v ->> 'value')::boolean) AS members_on,
+       bool_and(v ->> 'value' = CASE WHEN k = 'lazy-new' OR substr(k, 6)::int % 2 = 0
+                                     THEN 'true' ELSE 'false' END) AS values_right
+  FROM jsonb_each(ff.evaluate_all('{}', 'lazy_eval')) AS e(k, v);
+SELECT environments, flags, compiled_flags FROM ff.cache_info();
+SELECT ff.get_bool('lazy-none', '{}', true, 'lazy_eval') AS lazy_none_still_missing;
+-- ff.evaluate's "perhaps you meant" compares with every flag: it reads them
+UPDATE ff.flags SET description = 'touched' WHERE environment = 'lazy_eval' AND key = 'lazy-1';
+SELECT (ff.evaluate('lazy-1o', '{}', NULL, 'lazy_eval')).error_message;
+SELECT flags AS flags_after_a_suggestion FROM ff.cache_info();
+-- rows written with the triggers disabled are not signalled (see above): a
+-- key remembered as missing before such a row is found by the next read of
+-- every flag, once, in place of the marker
+BEGIN;
+ALTER TABLE ff.flags DISABLE TRIGGER ALL;
+SELECT ff.get_bool('lazy-hidden', '{}', NULL, 'lazy_eval') AS hidden_missing;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+VALUES ('lazy_eval', 'lazy-hidden', 'boolean', '{"on": true, "off": false}', 'on');
+SELECT ff.get_bool('lazy-hidden', '{}', NULL, 'lazy_eval') AS hidden_still_missing;
+SELECT count(*) AS members, count(DISTINCT k) AS distinct_keys,
+       count(*) FILTER (WHERE k = 'lazy-hidden') AS hidden_members
+  FROM jsonb_object_keys(ff.evaluate_all('{}', 'lazy_eval')) AS k;
+SELECT ff.get_bool('lazy-hidden', '{}', NULL, 'lazy_eval') AS hidden_found;
+ROLLBACK;
+SELECT ff.get_bool('lazy-hidden', '{}', NULL, 'lazy_eval') AS hidden_after_rollback;
+DELETE FROM ff.flags WHERE environment = 'lazy_eval';
+DELETE FROM ff.environments WHERE name = 'lazy_eval';
+
 -- PARSE_ERROR: writes validate targeting, so store an invalid rule with
 -- the validation triggers (any trigger but the cache's) disabled
 CREATE FUNCTION pg_temp.set_flag_triggers(enable boolean) RETURNS void
