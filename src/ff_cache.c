@@ -25,7 +25,7 @@
  *   snapshot the statement took when it first used the cache, so a
  *   transaction sees its own changes and the next statement of any session
  *   sees every committed change.
- * - Flags are read one at a time (1.24 library), by the primary key of
+ * - Flags are read one at a time (1.25 library), by the primary key of
  *   ff.flags: reading all of an environment's flags when it was loaded
  *   made every rebuild cost as much as the environment has flags, and a
  *   transaction that changes many flags, each change rebuilding before the
