@@ -313,7 +313,7 @@ TRUNCATE ff.segment_keys;
 SELECT valid AS valid_after_truncate FROM ff.cache_info();
 SELECT ff.get_bool('beta-feature', '{"targetingKey": "user-2"}', NULL, 'glue_eval') AS after_truncate;
 
--- flags are read one at a time (1.24 library): a point evaluation reads its
+-- flags are read one at a time (1.25 library): a point evaluation reads its
 -- own flag, not the environment's other flags; ff.cache_info() counts the
 -- flags read so far
 INSERT INTO ff.environments (name) VALUES ('lazy_eval');
@@ -376,6 +376,20 @@ SELECT count(*) AS members, count(DISTINCT k) AS distinct_keys,
 SELECT ff.get_bool('lazy-hidden', '{}', NULL, 'lazy_eval') AS hidden_found;
 ROLLBACK;
 SELECT ff.get_bool('lazy-hidden', '{}', NULL, 'lazy_eval') AS hidden_after_rollback;
+-- one at a time up to 256 flags; the next one reads the rest in one scan
+UPDATE ff.flags SET description = 'touched again' WHERE environment = 'lazy_eval' AND key = 'lazy-1';
+SELECT count(*) FILTER (WHERE ff.get_bool('lazy-' || g, '{}', NULL, 'lazy_eval') = (g % 2 = 0)) AS right_answers
+  FROM generate_series(1, 100) AS g;
+SELECT flags AS flags_after_100_read FROM ff.cache_info();
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant)
+SELECT 'lazy_eval', 'lazy-' || g, 'boolean', '{"on": true, "off": false}',
+       CASE WHEN g % 2 = 0 THEN 'on' ELSE 'off' END
+  FROM generate_series(201, 400) AS g;
+SELECT count(*) FILTER (WHERE ff.get_bool('lazy-' || g, '{}', NULL, 'lazy_eval') = (g % 2 = 0)) AS right_answers
+  FROM generate_series(1, 256) AS g;
+SELECT flags AS flags_after_256_read FROM ff.cache_info();
+SELECT ff.get_bool('lazy-257', '{}', NULL, 'lazy_eval') AS lazy_257;
+SELECT flags AS flags_after_257_read FROM ff.cache_info();
 DELETE FROM ff.flags WHERE environment = 'lazy_eval';
 DELETE FROM ff.environments WHERE name = 'lazy_eval';
 

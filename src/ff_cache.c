@@ -32,7 +32,8 @@
  *   next one is checked (the scheduled-change runner), read every dead row
  *   version it had made at each change.  A key the environment does not
  *   have is remembered as missing (FFMissingFlag), for up to
- *   FF_MAX_MISSING_FLAGS keys; past that, and for whatever needs every flag
+ *   FF_MAX_MISSING_FLAGS keys; past that, past FF_MAX_LAZY_FLAGS flags read
+ *   one at a time, and for whatever needs every flag
  *   (ff.evaluate_all, "perhaps you meant"), the rest are read in one scan
  *   (FFCacheLoadAllFlags), after which the map answers every key.  A flag
  *   read late follows the rules of every lazy load below.
@@ -239,6 +240,14 @@ static FFCacheEnv FFMissingEnv;
 static FFCacheFlag FFMissingFlag;
 
 #define FF_MAX_MISSING_FLAGS 64
+
+/*
+ * FF_MAX_LAZY_FLAGS is how many flags of an environment a cache version
+ * reads one at a time before it reads the rest in one scan (a statement
+ * that evaluates every flag by key would otherwise make an index lookup per
+ * flag).
+ */
+#define FF_MAX_LAZY_FLAGS 256
 
 static FFCacheGen *FFCurrentGen = NULL;
 static bool FFCacheValid = false;
@@ -2023,8 +2032,9 @@ FFAddFlag(FFCacheEnv *env, FFCacheFlag *f)
  * does not have, through the primary key of ff.flags with the snapshot of
  * every lazy load, and adds it.  A key env does not have is remembered as
  * missing (FFMissingFlag) while fewer than FF_MAX_MISSING_FLAGS are;
- * otherwise every flag of env is read (FFCacheLoadAllFlags).  Returns what
- * the map holds for key then: the flag, FFMissingFlag, or NULL.
+ * otherwise, and once FF_MAX_LAZY_FLAGS flags were read so, every flag of
+ * env is read (FFCacheLoadAllFlags).  Returns what the map holds for key
+ * then: the flag, FFMissingFlag, or NULL.
  */
 static FFCacheFlag *
 FFLoadFlag(FFCacheGen *gen, FFCacheEnv *env, const char *key, size_t keylen)
@@ -2037,6 +2047,15 @@ FFLoadFlag(FFCacheGen *gen, FFCacheEnv *env, const char *key, size_t keylen)
 	Datum		keys[2];
 	FFCacheFlag *f = NULL;
 
+	/*
+	 * Many flags read one at a time cost more than one scan of them all (an
+	 * index lookup each): past FF_MAX_LAZY_FLAGS, read the rest at once.
+	 */
+	if (env->nflags >= FF_MAX_LAZY_FLAGS)
+	{
+		FFCacheLoadAllFlags(env);
+		return FFStrMapGet(&env->flags, key, keylen);
+	}
 	keys[0] = CStringGetTextDatum(env->name);
 	keys[1] = PointerGetDatum(cstring_to_text_with_len(key, keylen));
 	rel = table_open(gen->relids[FF_TABLE_FLAGS], AccessShareLock);
