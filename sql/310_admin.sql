@@ -390,8 +390,25 @@ SELECT ff.rollback_flag('gone', (SELECT min(version) - 1 FROM ff.versions
                                   WHERE entity = 'flag' AND environment = 'gone-env' AND entity_key = 'gone'
                                     AND operation = 'DELETE'), environment => 'gone-env') > 0 AS restored;
 SELECT key, default_variant FROM ff.flags WHERE environment = 'gone-env';
+-- a flag deleted with the segment it uses: the HINT restores the segment first
+SELECT name FROM ff.create_segment('gone-beta', '{"==": [{"var": "plan"}, "pro"]}', 'gone-env');
+SELECT key FROM ff.create_flag('gone-ui', environment => 'gone-env', targeting => '{"if": [{"in_segment": "gone-beta"}, "on", "off"]}');
+BEGIN;
+SELECT ff.delete_flag('gone-ui', 'gone-env');
+SELECT ff.delete_segment('gone-beta', 'gone-env');
+COMMIT;
+SELECT ff.enable_flag('gone-ui', 'gone-env');
+SELECT ff.rollback_segment('gone-beta', (SELECT change_set - 1 FROM ff.versions WHERE entity = 'segment'
+                                          AND environment = 'gone-env' AND entity_key = 'gone-beta'
+                                          AND operation = 'DELETE'), environment => 'gone-env') > 0 AS segment_back,
+       ff.rollback_flag('gone-ui', (SELECT change_set - 1 FROM ff.versions WHERE entity = 'flag'
+                                     AND environment = 'gone-env' AND entity_key = 'gone-ui'
+                                     AND operation = 'DELETE'), environment => 'gone-env') > 0 AS flag_back;
+SELECT ff.get_bool('gone-ui', '{"plan": "pro"}', NULL, 'gone-env') AS restored_answer;
 SELECT ff.delete_environment('gone-env', force => true);
 SELECT ff.delete_environment('gone-env');
+-- any function naming a deleted environment says so, with the rollback
+SELECT ff.enable_flag('gone', 'gone-env');
 \set VERBOSITY terse
 -- (1.25) with no environment left, the HINT says so (it said
 -- "Existing environments: .")

@@ -553,8 +553,26 @@ SELECT key FROM ff.create_flag('md', environment => 'subst', metadata => '{"$ref
 SELECT ARRAY(SELECT jsonb_object_keys(ff.export_flagd('subst') -> '$evaluators') ORDER BY 1) AS evaluators;
 SELECT k AS flag, strpos((ff.export_flagd('subst') #> ARRAY['flags', k, 'targeting'])::text, '$ref') > 0 AS has_ref
   FROM unnest(ARRAY['launch', 'quote', 'betas', 'only-beta-1', 'safe', 'uses-meta-ref', 'uses-flag-meta-ref']) AS k ORDER BY 1;
--- the export evaluates as the environment does: imported elsewhere, every
--- flag answers the same for every context
+-- (1.25) no evaluator holds what flagd's substitution would change
+SELECT count(*) AS evaluators,
+       count(*) FILTER (WHERE strpos(e.key, '.') > 0 OR e.value::text ~ '[$\\]') AS unsafe_evaluators
+  FROM jsonb_each(ff.export_flagd('subst') -> '$evaluators') AS e;
+-- a key flagd would change is tested in the flag, in front of the $ref;
+-- the segment's other keys stay in its one $evaluators entry (a list of
+-- 1,000 keys with one "$" key, used by three flags, is written once)
+SELECT name FROM ff.create_segment('big', NULL, environment => 'subst',
+    include => ARRAY(SELECT 'k-' || g FROM generate_series(1, 1000) AS g) || ARRAY['odd$key'],
+    exclude => ARRAY['no\key']);
+SELECT count(ff.create_flag('uses-big-' || g, environment => 'subst',
+                            targeting => '{"if": [{"in_segment": "big"}, "on", "off"]}')) AS flags
+  FROM generate_series(1, 3) AS g;
+SELECT ff.export_flagd('subst') #> '{flags,uses-big-1,targeting,if,0}' AS flag_site,
+       (SELECT count(*) FROM regexp_matches(ff.export_flagd('subst')::text, '"k-500"', 'g')) AS safe_key_written,
+       (SELECT count(*) FROM regexp_matches(ff.export_flagd('subst')::text, 'odd\$key', 'g')) AS odd_key_written,
+       ff.export_flagd('subst') -> '$evaluators' ? 'big' AS big_is_an_evaluator;
+-- the export means what the environment means (import resolves each $ref
+-- as the JSON it names, which is what flagd's substitution gives for the
+-- entries kept): imported elsewhere, every flag answers the same
 SELECT name FROM ff.create_environment('subst-copy');
 SELECT ff.import_flagd(ff.export_flagd('subst'), 'subst-copy') AS imported;
 SELECT count(*) AS contexts_compared,
@@ -562,5 +580,6 @@ SELECT count(*) AS contexts_compared,
        count(DISTINCT (f.key, (ff.evaluate(f.key, c, NULL, 'subst')).variant)) AS answers
   FROM ff.flags AS f,
        (VALUES ('{}'::jsonb), ('{"targetingKey": "acct$1"}'), ('{"targetingKey": "a\"b"}'), ('{"plan": "a"}'),
+               ('{"targetingKey": "odd$key"}'), ('{"targetingKey": "no\\key"}'), ('{"targetingKey": "k-7"}'),
                ('{"plan": "b"}'), ('{"plan": "c"}'), ('{"plan": "d"}'), ('{"plan": "e"}')) AS t (c)
  WHERE f.environment = 'subst';

@@ -382,7 +382,12 @@ SELECT s.call, h.state, length(h.message) AS message_length, right(h.message, 40
                ('variant name', $$UPDATE ff.flags SET variants = jsonb_build_object(repeat('v', 1000000), '[1]'::jsonb) WHERE key = 'target'$$),
                ('metadata key', $$UPDATE ff.flags SET metadata = jsonb_build_object(repeat('m', 1000000), '[1]'::jsonb) WHERE key = 'target'$$),
                ('import state', $$SELECT ff.import_flagd(jsonb_build_object('flags', jsonb_build_object('x', jsonb_build_object('state', repeat('S', 1000000), 'variants', '{"a": 1}'::jsonb))))$$),
-               ('privilege_recipe', $$SELECT ff.privilege_recipe(repeat('l', 1000000), 'x')$$))
+               ('privilege_recipe', $$SELECT ff.privilege_recipe(repeat('l', 1000000), 'x')$$),
+               ('quoted variant name', $$UPDATE ff.flags SET variants = jsonb_build_object('a b' || repeat('v', 1000000), '[1]'::jsonb) WHERE key = 'target'$$),
+               ('targeting result', $$SELECT ff.set_targeting('target', jsonb_build_object('if', jsonb_build_array(true, repeat('z', 1000000), 'on')))$$),
+               ('draft variant name', $$SELECT ff.evaluate_draft('target', '{}', jsonb_build_object('variants', jsonb_build_object('a', 1, repeat('b', 1000000), 'x')))$$),
+               ('draft default variant', $$SELECT ff.evaluate_draft('target', '{}', jsonb_build_object('defaultVariant', 'x' || repeat('é', 1000)))$$),
+               ('experiment control', $$SELECT * FROM ff.experiment_results('SELECT ''a'' AS variant, 1.0 AS outcome', repeat('c', 1000000))$$))
        AS s (call, stmt),
        pg_temp.try_lengths(s.stmt) AS h;
 SELECT * FROM pg_temp.try_hint($$SELECT ff.privilege_recipe('editor', '')$$);
@@ -654,3 +659,4 @@ DROP DATABASE regress_ff_sqlascii;
 -- and "...", and says the rest (1.24 cut the whole message at 511 bytes,
 -- inside the key)
 SELECT error_message FROM ff.evaluate(repeat('k', 600), '{}', 'false');
+SELECT error_message FROM ff.evaluate('target', '{}', 'false', repeat('e', 600));

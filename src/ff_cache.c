@@ -77,6 +77,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
@@ -2316,9 +2317,14 @@ FFFlagBroken(FFCacheFlag *f, const char *fmt,...)
 	char		buf[512];
 	va_list		ap;
 
+	int			n;
+
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* (1.25 library) a message cut by the buffer ends on a character */
+	if (n >= (int) sizeof(buf))
+		buf[pg_mbcliplen(buf, sizeof(buf) - 1, sizeof(buf) - 1)] = '\0';
 	f->broken = true;
 	f->broken_message = pstrdup(buf);
 }
@@ -2387,7 +2393,7 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 	/* variants: an object of name -> value */
 	if (f->variants_raw == NULL || JB_ROOT_IS_SCALAR(f->variants_raw) ||
 		!JB_ROOT_IS_OBJECT(f->variants_raw))
-		FFFlagBroken(f, "variants of flag \"%s\" are not a JSON object", f->key);
+		FFFlagBroken(f, "variants of flag \"%s\" are not a JSON object", FFNameForMessage(f->key));
 	else
 	{
 		JsonbIterator *it;
@@ -2420,7 +2426,7 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 				{
 					MemoryContextSwitchTo(cxt);
 					FFFlagBroken(f, "variant \"%s\" of flag \"%s\" nests deeper than %d levels",
-								 entries[n].variant.name, f->key, FF_MAX_JSON_DEPTH);
+								 FFNameForMessage(entries[n].variant.name), FFNameForMessage(f->key), FF_MAX_JSON_DEPTH);
 					MemoryContextSwitchTo(tmpcxt);
 				}
 				/* the value exactly as stored, for results, at its exact size */
@@ -2438,7 +2444,7 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 			jsonbs[i] = entries[i].jsonb;
 		}
 		if (n == 0)
-			FFFlagBroken(f, "flag \"%s\" has no variants", f->key);
+			FFFlagBroken(f, "flag \"%s\" has no variants", FFNameForMessage(f->key));
 
 		/*
 		 * one type per flag (1.17): variants of mixed types, or null or
@@ -2455,11 +2461,11 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 
 			if (type == JL_NULL || type == JL_ARRAY)
 				FFFlagBroken(f, "variant \"%s\" of flag \"%s\" is %s, not a boolean, string, number or object",
-							 variants[i].name, f->key, type_names[type]);
+							 FFNameForMessage(variants[i].name), FFNameForMessage(f->key), type_names[type]);
 			else if (type != variants[0].value->type)
 				FFFlagBroken(f, "variants of flag \"%s\" have mixed types: \"%s\" is %s, \"%s\" is %s",
-							 f->key, variants[0].name, type_names[variants[0].value->type],
-							 variants[i].name, type_names[type]);
+							 FFNameForMessage(f->key), FFNameForMessage(variants[0].name), type_names[variants[0].value->type],
+							 FFNameForMessage(variants[i].name), type_names[type]);
 		}
 	}
 	f->flag.variants = variants;
@@ -2482,7 +2488,7 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 												strlen(f->default_variant_raw));
 		if (f->flag.default_variant < 0)
 			FFFlagBroken(f, "default variant \"%s\" of flag \"%s\" is not one of its variants",
-						 f->default_variant_raw, f->key);
+						 FFNameForMessage(f->default_variant_raw), FFNameForMessage(f->key));
 	}
 
 	/*
@@ -2503,7 +2509,7 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 		MemoryContextSwitchTo(cxt);
 		if (too_deep)
 			FFFlagBroken(f, "invalid targeting for flag \"%s\": rule nesting exceeds the maximum depth of %d at $.targeting",
-						 f->key, JL_DEFAULT_MAX_DEPTH);
+						 FFNameForMessage(f->key), JL_DEFAULT_MAX_DEPTH);
 		else if (rule->type != JL_NULL)
 		{
 			JLCompileOptions opts;
@@ -2519,7 +2525,7 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 			/* the path relative to the flag, as the write-time checks give it */
 			if (f->flag.targeting == NULL)
 				FFFlagBroken(f, "invalid targeting for flag \"%s\": %s at $.targeting%s",
-							 f->key, err.message,
+							 FFNameForMessage(f->key), err.message,
 							 err.path[0] == '$' ? err.path + 1 : "");
 		}
 	}

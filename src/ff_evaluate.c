@@ -1060,7 +1060,7 @@ FFDraftCheckMember(const char *key, int member, JsonbValue *val)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("draft of flag \"%s\": targeting is a JSON %s, not a JSON Logic rule",
-							key, FFDraftTypeName(val)),
+							FFNameForMessage(key), FFDraftTypeName(val)),
 					 errhint("Targeting is a JSON Logic object such as {\"if\": [{\"==\": [{\"var\": \"plan\"}, \"pro\"]}, \"on\", \"off\"]}, or null for none.")));
 		return;
 	}
@@ -1070,7 +1070,7 @@ FFDraftCheckMember(const char *key, int member, JsonbValue *val)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("draft of flag \"%s\": metadata is a JSON %s, not an object",
-							key, FFDraftTypeName(val)),
+							FFNameForMessage(key), FFDraftTypeName(val)),
 					 errhint("Metadata is a flat JSON object, for example {\"team\": \"payments\", \"ticket\": 42}.")));
 		return;					/* variants: the compile says it */
 	}
@@ -1088,29 +1088,32 @@ FFDraftCheckMember(const char *key, int member, JsonbValue *val)
 			if (v.type == jbvBinary)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("draft of flag \"%s\": metadata \"%.*s\" is a JSON %s",
-								key, k.val.string.len, k.val.string.val, t),
+						 errmsg("draft of flag \"%s\": metadata \"%s\" is a JSON %s",
+								FFNameForMessage(key),
+								FFNameForMessage(pnstrdup(k.val.string.val, k.val.string.len)), t),
 						 errdetail("Metadata values must be strings, numbers or booleans (flagd metadata is flat; null values are dropped).")));
 			continue;
 		}
 		if (k.val.string.len == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("draft of flag \"%s\": a variant has an empty name", key),
+					 errmsg("draft of flag \"%s\": a variant has an empty name", FFNameForMessage(key)),
 					 errhint("Give every variant a non-empty name.")));
 		if (v.type == jbvNull || (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("draft of flag \"%s\": variant \"%.*s\" is a JSON %s",
-							key, k.val.string.len, k.val.string.val, t),
+					 errmsg("draft of flag \"%s\": variant \"%s\" is a JSON %s",
+							FFNameForMessage(key),
+							FFNameForMessage(pnstrdup(k.val.string.val, k.val.string.len)), t),
 					 errhint("Variant values are booleans, strings, numbers or JSON objects, all of one type (wrap an array in an object).")));
 		if (first_type == NULL)
 			first_type = t;
 		else if (strcmp(first_type, t) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("draft of flag \"%s\": variant \"%.*s\" is a %s, but other variants are %s values",
-							key, k.val.string.len, k.val.string.val, t, first_type),
+					 errmsg("draft of flag \"%s\": variant \"%s\" is a %s, but other variants are %s values",
+							FFNameForMessage(key),
+							FFNameForMessage(pnstrdup(k.val.string.val, k.val.string.len)), t, first_type),
 					 errhint("All variants of a flag have one JSON type: all boolean, all string, all number or all object.")));
 	}
 }
@@ -1198,7 +1201,7 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 	if (JB_ROOT_IS_SCALAR(draft) || !JB_ROOT_IS_OBJECT(draft))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("draft of flag \"%s\" must be a JSON object", key),
+				 errmsg("draft of flag \"%s\" must be a JSON object", FFNameForMessage(key)),
 				 errhint("Pass a flagd flag object with any of state, variants, defaultVariant, targeting and metadata, for example '{\"targeting\": {\"fractional\": [[\"on\", 10], [\"off\", 90]]}}'; members left out are the stored flag's.")));
 	it = JsonbIteratorInit(&draft->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -1315,8 +1318,8 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 			if (!FFCacheHasSegment(env, name, len))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("draft of flag \"%s\" uses segment \"%.*s\", which environment \"%s\" does not have",
-								key, (int) len, name, env->name),
+						 errmsg("draft of flag \"%s\" uses segment \"%s\", which environment \"%s\" does not have",
+								FFNameForMessage(key), FFNameForMessage(pnstrdup(name, len)), env->name),
 						 errhint("SELECT name FROM ff.segments WHERE environment = %s lists its segments.",
 								 quote_literal_cstr(env->name))));
 		}

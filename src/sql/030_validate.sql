@@ -1458,7 +1458,7 @@ BEGIN
                    OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
                     res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
                     SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
-                    err_msg := format('targeting for %s can return %s, which is not a variant', label, res::text);
+                    err_msg := format('targeting for %s can return %s, which is not a variant', label, ff._name_in_message(res::text));
                     err_hint := CASE jsonb_typeof(res)
                         WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
                         ELSE 'Targeting results name variants; return one of the variant names, or null for the default variant.'

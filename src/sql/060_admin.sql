@@ -23,6 +23,7 @@ DECLARE
     env         text := environment;
     source      text := 'argument';
     hint        text;
+    gone        record;
 BEGIN
     IF env IS NULL THEN
         env := nullif(current_setting('ff.environment', true), '');
@@ -38,9 +39,17 @@ BEGIN
         RETURN env;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
+        -- (1.25) one that was deleted: when, and the rollback that restores it
+        gone := ff._deleted_note('environment', env, env);
         hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
             || ff._existing_environments()
-            || ff._create_hint('environment', env);
+            || COALESCE(gone.hint, ff._create_hint('environment', env));
+        IF gone.detail IS NOT NULL THEN
+            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = gone.detail || CASE WHEN source = 'setting' THEN ' The name comes from the ff.environment setting.' ELSE '' END,
+                      HINT = hint;
+        END IF;
         IF source = 'setting' THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
                 USING ERRCODE = 'undefined_object',
@@ -59,9 +68,11 @@ COMMENT ON FUNCTION ff._resolve_environment(text) IS
 
 -- ff._deleted_note tells how a flag, segment or environment that does not
 -- exist was deleted, when its history ends with a DELETE (1.25): the
--- DETAIL of a not-found error (the version, who, when) and a HINT to bring
--- it back with its history (the rollback to the version before the
--- deleting change-set).  NULLs when the history does not end so, or when
+-- DETAIL of a not-found error (the version, who) and a HINT to bring it
+-- back with its history: the rollback to the version before the deleting
+-- change-set (a change-set's number is its first version), preceded by the
+-- rollbacks of the segments its rule uses that are gone too (as deleted;
+-- each one level deep).  NULLs when the history does not end so, or when
 -- the caller may not read ff.versions.
 CREATE FUNCTION ff._deleted_note(entity text, environment text, key text,
                                  OUT detail text, OUT hint text)
@@ -70,7 +81,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v           ff.versions;
-    before_set  bigint;
+    first       text;
 BEGIN
     IF key IS NULL OR environment IS NULL
        OR NOT pg_catalog.has_table_privilege('ff.versions', 'SELECT') THEN
@@ -83,20 +94,37 @@ BEGIN
     IF NOT FOUND OR v.operation <> 'DELETE' THEN
         RETURN;
     END IF;
-    SELECT pg_catalog.min(x.version) - 1 INTO before_set FROM ff.versions AS x WHERE x.change_set = v.change_set;
     detail := pg_catalog.format('%s "%s" was deleted at version %s by %s.',
                                 pg_catalog.initcap(entity), ff._name_in_message(key), v.version,
                                 v.changed_by);
-    hint := CASE entity
-                WHEN 'environment' THEN pg_catalog.format('SELECT ff.rollback_environment(%L, %s); restores it with its flags and segments.', key, before_set)
-                ELSE pg_catalog.format('SELECT ff.rollback_%s(%L, %s, environment => %L); restores it with its history.',
-                                       entity, key, before_set, environment)
-            END;
+    IF entity = 'environment' THEN
+        hint := pg_catalog.format('SELECT ff.rollback_environment(%L, %s); restores it with its flags and segments.',
+                                  key, v.change_set - 1);
+        RETURN;
+    END IF;
+    -- the segments the deleted rule uses that do not exist now, restored first
+    SELECT pg_catalog.string_agg(pg_catalog.format('SELECT ff.rollback_segment(%L, %s, environment => %L); ',
+                                                   d.name, d.change_set - 1, environment), '' ORDER BY d.name)
+      INTO first
+      FROM (SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}') AS name
+              FROM pg_catalog.jsonb_path_query(v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
+                                               'lax $.**.in_segment') AS a) AS u
+      JOIN LATERAL (SELECT u.name, x.change_set, x.operation
+                      FROM ff.versions AS x
+                     WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
+                       AND x.entity_key = u.name
+                     ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
+     WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g
+                        WHERE g.environment = _deleted_note.environment AND g.name = u.name);
+    hint := COALESCE(first, '')
+            || pg_catalog.format('SELECT ff.rollback_%s(%L, %s, environment => %L); restores it with its history%s.',
+                                 entity, key, v.change_set - 1, environment,
+                                 CASE WHEN first IS NOT NULL THEN ', after the segments it uses' ELSE '' END);
 END;
 $$;
 
 COMMENT ON FUNCTION ff._deleted_note(text, text, text) IS
-'Internal: for a flag, segment or environment whose history ends with a DELETE, a not-found DETAIL (when and by whom) and a HINT (the rollback that restores it); NULLs otherwise';
+'Internal: for a flag, segment or environment whose history ends with a DELETE, a not-found DETAIL (when and by whom) and a HINT (the rollbacks that restore it); NULLs otherwise';
 
 -- ff._flag_not_found raises the error for a flag key missing from an
 -- environment.  deleting: the caller was deleting it, so the HINT does not

@@ -252,12 +252,78 @@ $$;
 COMMENT ON FUNCTION ff.import_flagd(jsonb, text, boolean) IS
 'Loads a flagd flag-definition document into an environment atomically ($ref resolved, metadata = flag-set metadata); replace => true deletes the environment''s flags absent from the document; returns the number of flags created, changed or deleted';
 
+-- ff._flagd_unsafe_key_pattern: the targeting keys that flagd's text
+-- substitution of $evaluators would change (1.25): a "$" (flagd Go expands
+-- $name in the replacement) or anything JSON writes with a "\" (flagd Java
+-- takes \ as an escape there): a backslash, a double quote, a control
+-- character.
+CREATE FUNCTION ff._flagd_unsafe_key_pattern()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '[$\\"[:cntrl:]]';
+
+COMMENT ON FUNCTION ff._flagd_unsafe_key_pattern() IS
+'Internal: the regular expression of the targeting keys flagd''s text substitution of $evaluators would change ($, \, ", control characters); ff.export_flagd keeps them out of $evaluators (1.25)';
+
+-- ff._segment_key_tests returns the if-branches of a segment membership
+-- test for an exclude and an include list of targeting keys:
+-- [is a string key in excluded, false, is a string key in included, true],
+-- each pair left out when its list is empty (1.25, from
+-- ff._segment_as_jsonlogic).
+CREATE FUNCTION ff._segment_key_tests(key_expression jsonb, excluded jsonb, included jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    is_string   jsonb;
+    parts       jsonb := '[]';
+BEGIN
+    -- like in_segment: the lists match string keys only (e.g. not a missing
+    -- targetingKey); the key is a string when {"cat": [key]} is the key
+    -- itself, asked only of a key that is not null (1.20: json-logic-engine's
+    -- interpreter, which flagd-core uses without code generation, fails on
+    -- {"cat": [null]}, and so did every evaluation without a targetingKey;
+    -- "===", because its "==" fails on an array or an object)
+    is_string := ff._flagd_is_string(key_expression);
+    IF COALESCE(excluded, '[]') <> '[]' THEN
+        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
+                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, excluded)))), false);
+    END IF;
+    IF COALESCE(included, '[]') <> '[]' THEN
+        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
+                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, included)))), true);
+    END IF;
+    RETURN parts;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_key_tests(jsonb, jsonb, jsonb) IS
+'Internal: the exclude- and include-list branches of a plain JSON Logic segment membership test, used by ff.export_flagd (1.25)';
+
+-- ff._flagd_is_string: plain JSON Logic that is true when key_expression
+-- is a string (see ff._segment_key_tests).
+CREATE FUNCTION ff._flagd_is_string(key_expression jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.jsonb_build_object('if', pg_catalog.jsonb_build_array(
+           pg_catalog.jsonb_build_object('===', pg_catalog.jsonb_build_array(key_expression, NULL::jsonb)), false,
+           pg_catalog.jsonb_build_object('===', pg_catalog.jsonb_build_array(
+               pg_catalog.jsonb_build_object('cat', pg_catalog.jsonb_build_array(key_expression)), key_expression))));
+
+COMMENT ON FUNCTION ff._flagd_is_string(jsonb) IS
+'Internal: plain JSON Logic true when an expression is a string, for exported segment tests (1.25)';
+
 -- ff._segment_as_jsonlogic returns plain JSON Logic equivalent to
 -- {"in_segment": [segment, key_expression]}: false for excluded keys, true
 -- for included keys, otherwise the truthiness of the segment rule; without
 -- a rule, false for a string key and null for any other key (1.10: the
 -- rule decides for keys that are not strings, as in_segment does).
-CREATE FUNCTION ff._segment_as_jsonlogic(environment text, segment text, key_expression jsonb)
+-- flagd_safe_keys (1.25): only the keys that flagd's substitution of
+-- $evaluators keeps as they are (ff._flagd_unsafe_key_pattern); the export
+-- tests the others where the flag refers to the $evaluators entry.
+CREATE FUNCTION ff._segment_as_jsonlogic(environment text, segment text, key_expression jsonb,
+                                         flagd_safe_keys boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -268,8 +334,7 @@ DECLARE
     inc         jsonb;
     exc         jsonb;
     rule        jsonb;
-    is_string   jsonb;
-    parts       jsonb := '[]';
+    parts       jsonb;
 BEGIN
     SELECT * INTO seg FROM ff.segments AS s
      WHERE s.environment = _segment_as_jsonlogic.environment AND s.name = _segment_as_jsonlogic.segment;
@@ -280,28 +345,12 @@ BEGIN
            COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE NOT k.excluded), '[]')
       INTO exc, inc
       FROM ff.segment_keys AS k
-     WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment;
-    -- like in_segment: the lists match string keys only (e.g. not a missing
-    -- targetingKey); the key is a string when {"cat": [key]} is the key
-    -- itself, asked only of a key that is not null (1.20: json-logic-engine's
-    -- interpreter, which flagd-core uses without code generation, fails on
-    -- {"cat": [null]}, and so did every evaluation without a targetingKey;
-    -- "===", because its "==" fails on an array or an object)
-    is_string := jsonb_build_object('if', jsonb_build_array(
-        jsonb_build_object('===', jsonb_build_array(key_expression, NULL::jsonb)), false,
-        jsonb_build_object('===', jsonb_build_array(
-            jsonb_build_object('cat', jsonb_build_array(key_expression)), key_expression))));
-    IF exc <> '[]' THEN
-        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
-                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, exc)))), false);
-    END IF;
-    IF inc <> '[]' THEN
-        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
-                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, inc)))), true);
-    END IF;
+     WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment
+       AND NOT (flagd_safe_keys AND k.targeting_key ~ ff._flagd_unsafe_key_pattern());
+    parts := ff._segment_key_tests(key_expression, exc, inc);
     IF seg.rule IS NULL THEN
         -- no rule: not a member, or undecided without a key
-        rule := jsonb_build_object('if', jsonb_build_array(is_string, false, NULL::jsonb));
+        rule := jsonb_build_object('if', jsonb_build_array(ff._flagd_is_string(key_expression), false, NULL::jsonb));
     ELSE
         rule := (ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL)).rule;
         -- membership is the truthiness of the rule
@@ -316,8 +365,53 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb) IS
-'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd';
+COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb, boolean) IS
+'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd (flagd_safe_keys: only the keys flagd''s $evaluators substitution keeps, 1.25)';
+
+-- ff._flagd_wrap_refs puts the list tests of wrappers (segment name ->
+-- if-branches, ff._segment_key_tests) in front of each {"$ref": name} of a
+-- rule whose name has some: {"if": [branches..., {"$ref": name}]} (1.25:
+-- the keys that flagd's substitution would change are tested in the flag,
+-- the others stay in the $evaluators entry).
+CREATE FUNCTION ff._flagd_wrap_refs(node jsonb, wrappers jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts       jsonb[];
+    result      jsonb;
+    m           record;
+    i           integer;
+BEGIN
+    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
+       OR strpos(node::text, '"$ref"') = 0 THEN
+        RETURN node;
+    END IF;
+    IF jsonb_typeof(node) = 'array' THEN
+        parts := '{}';
+        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
+            parts := array_append(parts, ff._flagd_wrap_refs(node -> i, wrappers));
+        END LOOP;
+        RETURN to_jsonb(parts);
+    END IF;
+    IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1
+       AND jsonb_typeof(node -> '$ref') = 'string' THEN
+        IF wrappers ? (node ->> '$ref') THEN
+            RETURN jsonb_build_object('if', (wrappers -> (node ->> '$ref')) || jsonb_build_array(node));
+        END IF;
+        RETURN node;
+    END IF;
+    result := '{}';
+    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
+        result := result || jsonb_build_object(m.key, ff._flagd_wrap_refs(m.value, wrappers));
+    END LOOP;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._flagd_wrap_refs(jsonb, jsonb) IS
+'Internal: puts the list tests of the keys flagd''s $evaluators substitution would change in front of the rule''s {"$ref": segment} (ff.export_flagd, 1.25)';
 
 -- ff._flagd_inline_segments rewrites the in_segment operators of a rule
 -- for flagd: {"in_segment": "s"} becomes {"$ref": "s"} when refs is not
@@ -428,6 +522,7 @@ DECLARE
     obj         jsonb;
     dangling    text[];
     unsafe      text[];
+    wrappers    jsonb;
     cycle       text[];
 BEGIN
     -- segments inline the segments they reference: a cycle (which only a
@@ -462,11 +557,22 @@ BEGIN
     -- each entry's name is a regular expression there ("beta.1" also
     -- replaces {"$ref": "beta-1"}), and its logic a replacement text, in
     -- which flagd Go expands $name ("$flagd.timestamp" became ".timestamp")
-    -- and flagd Java also \.  A segment whose name has a "." or whose
-    -- logic has a "$" or a "\" is therefore not emitted as an evaluator:
+    -- and flagd Java also \.  The keys of a segment that such text would
+    -- hold (ff._flagd_unsafe_key_pattern) are tested in the flags, in front
+    -- of the {"$ref"} (wrappers), and its entry has the others.  A segment
+    -- whose name has a "." or whose entry still has a "$" or a "\" (its
+    -- rule, or a segment it references) is not emitted as an evaluator:
     -- the flags that use it get their segments inline, as for a dangling
     -- name.  They are found from the evaluators of a first pass, which a
     -- second pass then leaves out.
+    SELECT jsonb_object_agg(u.segment, ff._segment_key_tests('{"var": "targetingKey"}', u.exc, u.inc))
+      INTO wrappers
+      FROM (SELECT k.segment,
+                   jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE k.excluded) AS exc,
+                   jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE NOT k.excluded) AS inc
+              FROM ff.segment_keys AS k
+             WHERE k.environment = env AND k.targeting_key ~ ff._flagd_unsafe_key_pattern()
+             GROUP BY k.segment) AS u;
     <<passes>>
     LOOP
         refs := '{}';
@@ -488,7 +594,9 @@ BEGIN
             ELSIF fl.targeting IS NOT NULL THEN
                 sub := ff._flagd_inline_segments(fl.targeting, env, refs);
                 refs := sub.refs;
-                obj := obj || jsonb_build_object('targeting', sub.rule);
+                obj := obj || jsonb_build_object('targeting',
+                                                 CASE WHEN wrappers IS NULL THEN sub.rule
+                                                      ELSE ff._flagd_wrap_refs(sub.rule, wrappers) END);
             END IF;
             -- (1.18) without null members, which flagd's schema does not allow
             -- and evaluation drops (they were exported, and a flagd SDK then
@@ -505,7 +613,8 @@ BEGIN
         -- quadratic in the size of a large value, and a 1,000,000-key segment's
         -- logic made the export take 75 s
         SELECT COALESCE(json_object_agg(k, o)::jsonb, '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
-        SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))::jsonb
+        SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}',
+                                                                 flagd_safe_keys => true))::jsonb
           INTO evaluators FROM unnest(refs) AS r(name);
         unsafe := ARRAY(SELECT e.key FROM jsonb_each(evaluators) AS e
                          WHERE strpos(e.key, '.') > 0 OR e.value::text ~ '[$\\]');

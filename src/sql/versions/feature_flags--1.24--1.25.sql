@@ -11,7 +11,13 @@
 --     "$" or a "\" (flagd Go expands $name in the replacement:
 --     "$flagd.timestamp" became ".timestamp"); a {"$ref": name} in a flag's
 --     or the environment's metadata keeps the segment of that name out of
---     $evaluators too, as one in targeting or variants did.
+--     $evaluators too, as one in targeting or variants did.  Targeting
+--     keys with a "$", a "\" or what JSON writes with one (a quote, a
+--     control character) are tested in the flags, in front of the
+--     {"$ref"}, and left out of the entry (new internal
+--     ff._flagd_unsafe_key_pattern, ff._segment_key_tests,
+--     ff._flagd_is_string, ff._flagd_wrap_refs; ff._segment_as_jsonlogic
+--     takes a fourth argument, flagd_safe_keys).
 --   * ff.rollback_flag and ff.rollback_segment refuse an empty environment
 --     name (1.24 took it for "not given" and wrote in the default
 --     environment); the no-default HINT is the one of the other functions.
@@ -40,6 +46,7 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 
 DROP FUNCTION ff._flag_not_found(text, text);
 DROP FUNCTION ff._segment_not_found(text, text);
+DROP FUNCTION ff._segment_as_jsonlogic(text, text, jsonb);
 
 CREATE OR REPLACE FUNCTION ff._deleted_note(entity text, environment text, key text,
                                  OUT detail text, OUT hint text)
@@ -48,7 +55,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v           ff.versions;
-    before_set  bigint;
+    first       text;
 BEGIN
     IF key IS NULL OR environment IS NULL
        OR NOT pg_catalog.has_table_privilege('ff.versions', 'SELECT') THEN
@@ -61,20 +68,37 @@ BEGIN
     IF NOT FOUND OR v.operation <> 'DELETE' THEN
         RETURN;
     END IF;
-    SELECT pg_catalog.min(x.version) - 1 INTO before_set FROM ff.versions AS x WHERE x.change_set = v.change_set;
     detail := pg_catalog.format('%s "%s" was deleted at version %s by %s.',
                                 pg_catalog.initcap(entity), ff._name_in_message(key), v.version,
                                 v.changed_by);
-    hint := CASE entity
-                WHEN 'environment' THEN pg_catalog.format('SELECT ff.rollback_environment(%L, %s); restores it with its flags and segments.', key, before_set)
-                ELSE pg_catalog.format('SELECT ff.rollback_%s(%L, %s, environment => %L); restores it with its history.',
-                                       entity, key, before_set, environment)
-            END;
+    IF entity = 'environment' THEN
+        hint := pg_catalog.format('SELECT ff.rollback_environment(%L, %s); restores it with its flags and segments.',
+                                  key, v.change_set - 1);
+        RETURN;
+    END IF;
+    -- the segments the deleted rule uses that do not exist now, restored first
+    SELECT pg_catalog.string_agg(pg_catalog.format('SELECT ff.rollback_segment(%L, %s, environment => %L); ',
+                                                   d.name, d.change_set - 1, environment), '' ORDER BY d.name)
+      INTO first
+      FROM (SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}') AS name
+              FROM pg_catalog.jsonb_path_query(v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
+                                               'lax $.**.in_segment') AS a) AS u
+      JOIN LATERAL (SELECT u.name, x.change_set, x.operation
+                      FROM ff.versions AS x
+                     WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
+                       AND x.entity_key = u.name
+                     ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
+     WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g
+                        WHERE g.environment = _deleted_note.environment AND g.name = u.name);
+    hint := COALESCE(first, '')
+            || pg_catalog.format('SELECT ff.rollback_%s(%L, %s, environment => %L); restores it with its history%s.',
+                                 entity, key, v.change_set - 1, environment,
+                                 CASE WHEN first IS NOT NULL THEN ', after the segments it uses' ELSE '' END);
 END;
 $$;
 
 COMMENT ON FUNCTION ff._deleted_note(text, text, text) IS
-'Internal: for a flag, segment or environment whose history ends with a DELETE, a not-found DETAIL (when and by whom) and a HINT (the rollback that restores it); NULLs otherwise';
+'Internal: for a flag, segment or environment whose history ends with a DELETE, a not-found DETAIL (when and by whom) and a HINT (the rollbacks that restore it); NULLs otherwise';
 
 CREATE OR REPLACE FUNCTION ff._flag_not_found(key text, environment text, deleting boolean DEFAULT false)
 RETURNS void
@@ -452,6 +476,7 @@ DECLARE
     obj         jsonb;
     dangling    text[];
     unsafe      text[];
+    wrappers    jsonb;
     cycle       text[];
 BEGIN
     -- segments inline the segments they reference: a cycle (which only a
@@ -486,11 +511,22 @@ BEGIN
     -- each entry's name is a regular expression there ("beta.1" also
     -- replaces {"$ref": "beta-1"}), and its logic a replacement text, in
     -- which flagd Go expands $name ("$flagd.timestamp" became ".timestamp")
-    -- and flagd Java also \.  A segment whose name has a "." or whose
-    -- logic has a "$" or a "\" is therefore not emitted as an evaluator:
+    -- and flagd Java also \.  The keys of a segment that such text would
+    -- hold (ff._flagd_unsafe_key_pattern) are tested in the flags, in front
+    -- of the {"$ref"} (wrappers), and its entry has the others.  A segment
+    -- whose name has a "." or whose entry still has a "$" or a "\" (its
+    -- rule, or a segment it references) is not emitted as an evaluator:
     -- the flags that use it get their segments inline, as for a dangling
     -- name.  They are found from the evaluators of a first pass, which a
     -- second pass then leaves out.
+    SELECT jsonb_object_agg(u.segment, ff._segment_key_tests('{"var": "targetingKey"}', u.exc, u.inc))
+      INTO wrappers
+      FROM (SELECT k.segment,
+                   jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE k.excluded) AS exc,
+                   jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE NOT k.excluded) AS inc
+              FROM ff.segment_keys AS k
+             WHERE k.environment = env AND k.targeting_key ~ ff._flagd_unsafe_key_pattern()
+             GROUP BY k.segment) AS u;
     <<passes>>
     LOOP
         refs := '{}';
@@ -512,7 +548,9 @@ BEGIN
             ELSIF fl.targeting IS NOT NULL THEN
                 sub := ff._flagd_inline_segments(fl.targeting, env, refs);
                 refs := sub.refs;
-                obj := obj || jsonb_build_object('targeting', sub.rule);
+                obj := obj || jsonb_build_object('targeting',
+                                                 CASE WHEN wrappers IS NULL THEN sub.rule
+                                                      ELSE ff._flagd_wrap_refs(sub.rule, wrappers) END);
             END IF;
             -- (1.18) without null members, which flagd's schema does not allow
             -- and evaluation drops (they were exported, and a flagd SDK then
@@ -529,7 +567,8 @@ BEGIN
         -- quadratic in the size of a large value, and a 1,000,000-key segment's
         -- logic made the export take 75 s
         SELECT COALESCE(json_object_agg(k, o)::jsonb, '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
-        SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}'))::jsonb
+        SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}',
+                                                                 flagd_safe_keys => true))::jsonb
           INTO evaluators FROM unnest(refs) AS r(name);
         unsafe := ARRAY(SELECT e.key FROM jsonb_each(evaluators) AS e
                          WHERE strpos(e.key, '.') > 0 OR e.value::text ~ '[$\\]');
@@ -792,7 +831,7 @@ BEGIN
                    OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
                     res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
                     SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
-                    err_msg := format('targeting for %s can return %s, which is not a variant', label, res::text);
+                    err_msg := format('targeting for %s can return %s, which is not a variant', label, ff._name_in_message(res::text));
                     err_hint := CASE jsonb_typeof(res)
                         WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
                         ELSE 'Targeting results name variants; return one of the variant names, or null for the default variant.'
@@ -1407,6 +1446,7 @@ DECLARE
     env         text := environment;
     source      text := 'argument';
     hint        text;
+    gone        record;
 BEGIN
     IF env IS NULL THEN
         env := nullif(current_setting('ff.environment', true), '');
@@ -1422,9 +1462,17 @@ BEGIN
         RETURN env;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
+        -- (1.25) one that was deleted: when, and the rollback that restores it
+        gone := ff._deleted_note('environment', env, env);
         hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
             || ff._existing_environments()
-            || ff._create_hint('environment', env);
+            || COALESCE(gone.hint, ff._create_hint('environment', env));
+        IF gone.detail IS NOT NULL THEN
+            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = gone.detail || CASE WHEN source = 'setting' THEN ' The name comes from the ff.environment setting.' ELSE '' END,
+                      HINT = hint;
+        END IF;
         IF source = 'setting' THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
                 USING ERRCODE = 'undefined_object',
@@ -1440,6 +1488,142 @@ $$;
 
 COMMENT ON FUNCTION ff._resolve_environment(text) IS
 'Internal: the environment to work on: the argument, else the ff.environment setting, else the default environment; ERROR if unknown';
+
+CREATE OR REPLACE FUNCTION ff._flagd_unsafe_key_pattern()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '[$\\"[:cntrl:]]';
+
+COMMENT ON FUNCTION ff._flagd_unsafe_key_pattern() IS
+'Internal: the regular expression of the targeting keys flagd''s text substitution of $evaluators would change ($, \, ", control characters); ff.export_flagd keeps them out of $evaluators (1.25)';
+
+CREATE OR REPLACE FUNCTION ff._flagd_is_string(key_expression jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.jsonb_build_object('if', pg_catalog.jsonb_build_array(
+           pg_catalog.jsonb_build_object('===', pg_catalog.jsonb_build_array(key_expression, NULL::jsonb)), false,
+           pg_catalog.jsonb_build_object('===', pg_catalog.jsonb_build_array(
+               pg_catalog.jsonb_build_object('cat', pg_catalog.jsonb_build_array(key_expression)), key_expression))));
+
+COMMENT ON FUNCTION ff._flagd_is_string(jsonb) IS
+'Internal: plain JSON Logic true when an expression is a string, for exported segment tests (1.25)';
+
+CREATE OR REPLACE FUNCTION ff._segment_key_tests(key_expression jsonb, excluded jsonb, included jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    is_string   jsonb;
+    parts       jsonb := '[]';
+BEGIN
+    -- like in_segment: the lists match string keys only (e.g. not a missing
+    -- targetingKey); the key is a string when {"cat": [key]} is the key
+    -- itself, asked only of a key that is not null (1.20: json-logic-engine's
+    -- interpreter, which flagd-core uses without code generation, fails on
+    -- {"cat": [null]}, and so did every evaluation without a targetingKey;
+    -- "===", because its "==" fails on an array or an object)
+    is_string := ff._flagd_is_string(key_expression);
+    IF COALESCE(excluded, '[]') <> '[]' THEN
+        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
+                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, excluded)))), false);
+    END IF;
+    IF COALESCE(included, '[]') <> '[]' THEN
+        parts := parts || jsonb_build_array(jsonb_build_object('and', jsonb_build_array(
+                     is_string, jsonb_build_object('in', jsonb_build_array(key_expression, included)))), true);
+    END IF;
+    RETURN parts;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_key_tests(jsonb, jsonb, jsonb) IS
+'Internal: the exclude- and include-list branches of a plain JSON Logic segment membership test, used by ff.export_flagd (1.25)';
+
+CREATE OR REPLACE FUNCTION ff._segment_as_jsonlogic(environment text, segment text, key_expression jsonb,
+                                         flagd_safe_keys boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    seg         ff.segments;
+    inc         jsonb;
+    exc         jsonb;
+    rule        jsonb;
+    parts       jsonb;
+BEGIN
+    SELECT * INTO seg FROM ff.segments AS s
+     WHERE s.environment = _segment_as_jsonlogic.environment AND s.name = _segment_as_jsonlogic.segment;
+    IF NOT FOUND THEN
+        PERFORM ff._segment_not_found(segment, _segment_as_jsonlogic.environment);
+    END IF;
+    SELECT COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE k.excluded), '[]'),
+           COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE NOT k.excluded), '[]')
+      INTO exc, inc
+      FROM ff.segment_keys AS k
+     WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment
+       AND NOT (flagd_safe_keys AND k.targeting_key ~ ff._flagd_unsafe_key_pattern());
+    parts := ff._segment_key_tests(key_expression, exc, inc);
+    IF seg.rule IS NULL THEN
+        -- no rule: not a member, or undecided without a key
+        rule := jsonb_build_object('if', jsonb_build_array(ff._flagd_is_string(key_expression), false, NULL::jsonb));
+    ELSE
+        rule := (ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL)).rule;
+        -- membership is the truthiness of the rule
+        IF NOT (jsonb_typeof(rule) = 'object' AND rule ? '!!') THEN
+            rule := jsonb_build_object('!!', jsonb_build_array(rule));
+        END IF;
+    END IF;
+    IF parts = '[]' THEN
+        RETURN rule;
+    END IF;
+    RETURN jsonb_build_object('if', parts || jsonb_build_array(rule));
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb, boolean) IS
+'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd (flagd_safe_keys: only the keys flagd''s $evaluators substitution keeps, 1.25)';
+
+CREATE OR REPLACE FUNCTION ff._flagd_wrap_refs(node jsonb, wrappers jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts       jsonb[];
+    result      jsonb;
+    m           record;
+    i           integer;
+BEGIN
+    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
+       OR strpos(node::text, '"$ref"') = 0 THEN
+        RETURN node;
+    END IF;
+    IF jsonb_typeof(node) = 'array' THEN
+        parts := '{}';
+        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
+            parts := array_append(parts, ff._flagd_wrap_refs(node -> i, wrappers));
+        END LOOP;
+        RETURN to_jsonb(parts);
+    END IF;
+    IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1
+       AND jsonb_typeof(node -> '$ref') = 'string' THEN
+        IF wrappers ? (node ->> '$ref') THEN
+            RETURN jsonb_build_object('if', (wrappers -> (node ->> '$ref')) || jsonb_build_array(node));
+        END IF;
+        RETURN node;
+    END IF;
+    result := '{}';
+    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
+        result := result || jsonb_build_object(m.key, ff._flagd_wrap_refs(m.value, wrappers));
+    END LOOP;
+    RETURN result;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._flagd_wrap_refs(jsonb, jsonb) IS
+'Internal: puts the list tests of the keys flagd''s $evaluators substitution would change in front of the rule''s {"$ref": segment} (ff.export_flagd, 1.25)';
 
 COMMENT ON FUNCTION ff.unprotect_environment(text) IS
 'Removes the protection of an environment; any role with the table privileges may change it again (allowed_roles is kept); refused while the environment requires approvals';
