@@ -405,10 +405,48 @@ SELECT ff.rollback_segment('gone-beta', (SELECT change_set - 1 FROM ff.versions 
                                      AND environment = 'gone-env' AND entity_key = 'gone-ui'
                                      AND operation = 'DELETE'), environment => 'gone-env') > 0 AS flag_back;
 SELECT ff.get_bool('gone-ui', '{"plan": "pro"}', NULL, 'gone-env') AS restored_answer;
+-- through segments deleted too, the most deeply used first: the HINT's
+-- statements, run as given, bring everything back
+SELECT name FROM ff.create_segment('gone-t', '{"==": [{"var": "a"}, 1]}', 'gone-env');
+SELECT name FROM ff.create_segment('gone-s', '{"in_segment": "gone-t"}', 'gone-env');
+SELECT name FROM ff.create_segment('gone-a', '{"or": [{"in_segment": "gone-s"}, {"in_segment": ["gone-t", {"var": "email"}]}]}', 'gone-env');
+SELECT key FROM ff.create_flag('gone-deep', environment => 'gone-env',
+    targeting => '{"if": [{"and": [{"in_segment": "gone-a"}, {"in_segment": "gone-t"}]}, "on", "off"]}');
+BEGIN;
+SELECT ff.delete_flag('gone-deep', 'gone-env');
+SELECT ff.delete_segment('gone-a', 'gone-env');
+SELECT ff.delete_segment('gone-s', 'gone-env');
+SELECT ff.delete_segment('gone-t', 'gone-env');
+COMMIT;
+CREATE TEMP TABLE gone_hint (hint text);
+DO $$
+DECLARE
+    h text;
+BEGIN
+    PERFORM ff.enable_flag('gone-deep', 'gone-env');
+EXCEPTION WHEN undefined_object THEN
+    GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+    INSERT INTO gone_hint VALUES (h);
+END;
+$$;
+SELECT hint FROM gone_hint;
+DO $$
+DECLARE
+    stmt text;
+BEGIN
+    FOR stmt IN SELECT s FROM gone_hint, regexp_split_to_table(split_part(hint, ' restores it', 1), '; ') AS s WHERE s <> '' LOOP
+        EXECUTE stmt;
+    END LOOP;
+END;
+$$;
+SELECT ff.get_bool('gone-deep', '{"a": 1, "targetingKey": "x"}', NULL, 'gone-env') AS deep_restored;
+DROP TABLE gone_hint;
 SELECT ff.delete_environment('gone-env', force => true);
 SELECT ff.delete_environment('gone-env');
 -- any function naming a deleted environment says so, with the rollback
 SELECT ff.enable_flag('gone', 'gone-env');
+SELECT ff.rollback_flag('gone', (SELECT max(version) FROM ff.versions WHERE entity = 'flag'
+                                  AND environment = 'gone-env' AND entity_key = 'gone' AND operation <> 'DELETE'), 'gone-env');
 \set VERBOSITY terse
 -- (1.25) with no environment left, the HINT says so (it said
 -- "Existing environments: .")

@@ -140,6 +140,27 @@ $$;
 COMMENT ON FUNCTION ff._existing_environments() IS
 'Internal: "Existing environments: ..." for a not-found HINT, or that there are none';
 
+-- ff._environment_not_found_hint is the HINT for an environment name that
+-- does not exist (1.25): the closest name, the existing ones, and how to
+-- create it -- or, for one that was deleted, the rollback that restores it
+-- (ff._deleted_note).
+CREATE FUNCTION ff._environment_not_found_hint(environment text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- (PL/pgSQL: ff._deleted_note comes later in the install script)
+    RETURN ff._perhaps_you_meant(environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+           || ff._existing_environments()
+           || COALESCE((ff._deleted_note('environment', environment, environment)).hint,
+                       ff._create_hint('environment', environment));
+END;
+$$;
+
+COMMENT ON FUNCTION ff._environment_not_found_hint(text) IS
+'Internal: the HINT for an environment that does not exist: the closest name, the existing ones, and how to create it, or the rollback that restores a deleted one';
+
 -- ff._actor is the role the session acts as: its role (SET ROLE, else the
 -- session user).  The change-request functions record it as the history's
 -- changed_by (they are SECURITY DEFINER, so current_user is the owner), and
@@ -1289,10 +1310,9 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
-                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.key)),
-                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-                          || ff._existing_environments()
-                          || ff._create_hint('environment', NEW.environment);
+                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.key))
+                          || COALESCE(' ' || (ff._deleted_note('environment', NEW.environment, NEW.environment)).detail, ''),
+                      HINT = ff._environment_not_found_hint(NEW.environment);
         END IF;
         PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
     END IF;
@@ -1561,9 +1581,9 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
-                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.name)),
-                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-                          || ff._create_hint('environment', NEW.environment);
+                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.name))
+                          || COALESCE(' ' || (ff._deleted_note('environment', NEW.environment, NEW.environment)).detail, ''),
+                      HINT = ff._environment_not_found_hint(NEW.environment);
         END IF;
         PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
     END IF;

@@ -41,9 +41,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
         -- (1.25) one that was deleted: when, and the rollback that restores it
         gone := ff._deleted_note('environment', env, env);
-        hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
-            || ff._existing_environments()
-            || COALESCE(gone.hint, ff._create_hint('environment', env));
+        hint := ff._environment_not_found_hint(env);
         IF gone.detail IS NOT NULL THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
                 USING ERRCODE = 'undefined_object',
@@ -71,9 +69,10 @@ COMMENT ON FUNCTION ff._resolve_environment(text) IS
 -- DETAIL of a not-found error (the version, who) and a HINT to bring it
 -- back with its history: the rollback to the version before the deleting
 -- change-set (a change-set's number is its first version), preceded by the
--- rollbacks of the segments its rule uses that are gone too (as deleted;
--- each one level deep).  NULLs when the history does not end so, or when
--- the caller may not read ff.versions.
+-- rollbacks of the segments its rule uses that were deleted too, directly
+-- or through such segments, the most deeply used first (a rollback of a
+-- segment whose rule names a missing segment fails).  NULLs when the
+-- history does not end so, or when the caller may not read ff.versions.
 CREATE FUNCTION ff._deleted_note(entity text, environment text, key text,
                                  OUT detail text, OUT hint text)
 LANGUAGE plpgsql STABLE
@@ -102,13 +101,26 @@ BEGIN
                                   key, v.change_set - 1);
         RETURN;
     END IF;
-    -- the segments the deleted rule uses that do not exist now, restored first
+    -- every segment the rule uses, directly or through deleted segments,
+    -- that is gone too: the deepest first
+    WITH RECURSIVE uses(name, depth, path) AS (
+        SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}'), 1, ARRAY[]::text[]
+          FROM pg_catalog.jsonb_path_query(v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
+                                           'lax $.**.in_segment') AS a
+        UNION ALL
+        SELECT COALESCE(a ->> 0, a #>> '{}'), u.depth + 1, u.path || u.name
+          FROM uses AS u
+          JOIN LATERAL (SELECT x.before, x.operation FROM ff.versions AS x
+                         WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
+                           AND x.entity_key = u.name ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
+          CROSS JOIN LATERAL pg_catalog.jsonb_path_query(d.before -> 'rule', 'lax $.**.in_segment') AS a
+         WHERE NOT u.name = ANY (u.path) AND u.depth < 100
+           AND NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = _deleted_note.environment AND g.name = u.name)
+    )
     SELECT pg_catalog.string_agg(pg_catalog.format('SELECT ff.rollback_segment(%L, %s, environment => %L); ',
-                                                   d.name, d.change_set - 1, environment), '' ORDER BY d.name)
+                                                   d.name, d.change_set - 1, environment), '' ORDER BY u.depth DESC, d.name)
       INTO first
-      FROM (SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}') AS name
-              FROM pg_catalog.jsonb_path_query(v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
-                                               'lax $.**.in_segment') AS a) AS u
+      FROM (SELECT name, max(depth) AS depth FROM uses GROUP BY name) AS u
       JOIN LATERAL (SELECT u.name, x.change_set, x.operation
                       FROM ff.versions AS x
                      WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment

@@ -27,6 +27,10 @@
 --     functions no longer suggest creating what they did not find
 --     (ff._flag_not_found and ff._segment_not_found take a third argument,
 --     deleting).
+--     The rollbacks come after those of the segments the rule used that
+--     were deleted too (transitively, most deeply used first); a function
+--     or a write naming a deleted environment says so, with the rollback
+--     (new internal ff._environment_not_found_hint).
 --   * ff.apply_draft names the environment in its invalid-key error.
 --   * Values in error messages are shown as names are (whole up to 200
 --     characters, else the first 64 and "..."): a default variant, a
@@ -76,13 +80,26 @@ BEGIN
                                   key, v.change_set - 1);
         RETURN;
     END IF;
-    -- the segments the deleted rule uses that do not exist now, restored first
+    -- every segment the rule uses, directly or through deleted segments,
+    -- that is gone too: the deepest first
+    WITH RECURSIVE uses(name, depth, path) AS (
+        SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}'), 1, ARRAY[]::text[]
+          FROM pg_catalog.jsonb_path_query(v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
+                                           'lax $.**.in_segment') AS a
+        UNION ALL
+        SELECT COALESCE(a ->> 0, a #>> '{}'), u.depth + 1, u.path || u.name
+          FROM uses AS u
+          JOIN LATERAL (SELECT x.before, x.operation FROM ff.versions AS x
+                         WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
+                           AND x.entity_key = u.name ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
+          CROSS JOIN LATERAL pg_catalog.jsonb_path_query(d.before -> 'rule', 'lax $.**.in_segment') AS a
+         WHERE NOT u.name = ANY (u.path) AND u.depth < 100
+           AND NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = _deleted_note.environment AND g.name = u.name)
+    )
     SELECT pg_catalog.string_agg(pg_catalog.format('SELECT ff.rollback_segment(%L, %s, environment => %L); ',
-                                                   d.name, d.change_set - 1, environment), '' ORDER BY d.name)
+                                                   d.name, d.change_set - 1, environment), '' ORDER BY u.depth DESC, d.name)
       INTO first
-      FROM (SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}') AS name
-              FROM pg_catalog.jsonb_path_query(v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
-                                               'lax $.**.in_segment') AS a) AS u
+      FROM (SELECT name, max(depth) AS depth FROM uses GROUP BY name) AS u
       JOIN LATERAL (SELECT u.name, x.change_set, x.operation
                       FROM ff.versions AS x
                      WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
@@ -662,10 +679,9 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
-                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.key)),
-                      HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-                          || ff._existing_environments()
-                          || ff._create_hint('environment', NEW.environment);
+                      DETAIL = format('Flag "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.key))
+                          || COALESCE(' ' || (ff._deleted_note('environment', NEW.environment, NEW.environment)).detail, ''),
+                      HINT = ff._environment_not_found_hint(NEW.environment);
         END IF;
         PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
     END IF;
@@ -1464,9 +1480,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
         -- (1.25) one that was deleted: when, and the rollback that restores it
         gone := ff._deleted_note('environment', env, env);
-        hint := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
-            || ff._existing_environments()
-            || COALESCE(gone.hint, ff._create_hint('environment', env));
+        hint := ff._environment_not_found_hint(env);
         IF gone.detail IS NOT NULL THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
                 USING ERRCODE = 'undefined_object',
@@ -1624,6 +1638,119 @@ $$;
 
 COMMENT ON FUNCTION ff._flagd_wrap_refs(jsonb, jsonb) IS
 'Internal: puts the list tests of the keys flagd''s $evaluators substitution would change in front of the rule''s {"$ref": segment} (ff.export_flagd, 1.25)';
+
+CREATE OR REPLACE FUNCTION ff._environment_not_found_hint(environment text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- (PL/pgSQL: ff._deleted_note comes later in the install script)
+    RETURN ff._perhaps_you_meant(environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+           || ff._existing_environments()
+           || COALESCE((ff._deleted_note('environment', environment, environment)).hint,
+                       ff._create_hint('environment', environment));
+END;
+$$;
+
+COMMENT ON FUNCTION ff._environment_not_found_hint(text) IS
+'Internal: the HINT for an environment that does not exist: the closest name, the existing ones, and how to create it, or the rollback that restores a deleted one';
+
+CREATE OR REPLACE FUNCTION ff._validate_segment()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    label       text;
+    info        record;
+    users       text;
+    cycle       text[];
+    nkeys       bigint;
+BEGIN
+    -- (1.17) a NULL name or environment is left to the history trigger's
+    -- 23502, which names the row; it met the rename checks first
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND NEW.name IS NOT NULL AND NEW.environment IS NOT NULL
+                            AND (NEW.name IS DISTINCT FROM OLD.name
+                                 OR NEW.environment IS DISTINCT FROM OLD.environment)) THEN
+        SELECT string_agg(format('%s "%s"', u.kind, u.name), ', ') INTO users
+          FROM ff._segment_users(OLD.environment, OLD.name) AS u;
+        IF users IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot % segment "%" in environment "%": it is still used',
+                CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename or move' END, OLD.name, OLD.environment
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Referenced with in_segment by %s.', users),
+                      HINT = 'Remove the in_segment references first (ff.set_targeting, ff.set_segment_rule).';
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        -- the key lists refer to the segment by name (1.10: instead of the
+        -- foreign key's bare error)
+        SELECT count(*) INTO nkeys FROM ff.segment_keys AS k
+         WHERE k.environment = OLD.environment AND k.segment = OLD.name;
+        IF nkeys > 0 THEN
+            RAISE EXCEPTION 'cannot rename or move segment "%" in environment "%": it has % targeting keys',
+                OLD.name, OLD.environment, nkeys
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = 'The rows of ff.segment_keys refer to the segment by its name and environment.',
+                      HINT = 'Create a segment under the new name with the same rule and keys (ff.create_segment(..., include => ..., exclude => ...)), point the flags at it with ff.set_targeting, then delete this one with ff.delete_segment.';
+        END IF;
+    END IF;
+    IF NEW.environment IS NULL OR NEW.name IS NULL THEN
+        RETURN NEW;
+    END IF;
+    label := format('segment "%s" in environment "%s"', NEW.name, NEW.environment);
+
+    IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.name IS DISTINCT FROM OLD.name THEN
+        IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Segment "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.name))
+                          || COALESCE(' ' || (ff._deleted_note('environment', NEW.environment, NEW.environment)).detail, ''),
+                      HINT = ff._environment_not_found_hint(NEW.environment);
+        END IF;
+        PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
+    END IF;
+
+    IF NEW.rule IS NOT NULL AND (NEW.rule = '{}'::jsonb OR NEW.rule = 'null'::jsonb) THEN
+        NEW.rule := NULL;
+    END IF;
+    IF NEW.rule IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.rule IS DISTINCT FROM OLD.rule
+                                 OR NEW.environment IS DISTINCT FROM OLD.environment
+                                 OR NEW.name IS DISTINCT FROM OLD.name) THEN
+        IF jsonb_typeof(NEW.rule) <> 'object' THEN
+            RAISE EXCEPTION 'invalid rule for %: $.rule is a JSON %, not a JSON Logic rule', label, jsonb_typeof(NEW.rule)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A segment rule is a JSON Logic object that is truthy for members, e.g. {"==": [{"var": "plan"}, "pro"]}.';
+        END IF;
+        info := ff._rule_info(NEW.rule, format('rule of %s', label));
+        IF NEW.name = ANY (info.segments) THEN
+            RAISE EXCEPTION 'rule of % references the segment itself', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The reference is at %s.',
+                          COALESCE(ff._rule_path_of(NEW.rule, 'segment', to_jsonb(NEW.name), '$.rule'), '$.rule')),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+        PERFORM ff._check_segment_refs(NEW.environment, info.segments, NEW.rule, format('rule of %s', label), '$.rule',
+                                       NEW.name);
+
+        cycle := ff._segment_cycle(NEW.environment, NEW.name, info.segments);
+        IF cycle IS NOT NULL AND NOT ff._restoring() THEN
+            RAISE EXCEPTION 'rule of % would create a cycle of segments', label
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('The cycle is %s.',
+                          (SELECT string_agg(format('"%s"', c), ' -> ') FROM unnest(cycle) AS c)),
+                      HINT = 'Segments may reference other segments, but not in a cycle.';
+        END IF;
+    END IF;
+
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._validate_segment() IS
+'Trigger function of ff_10_validate_segments: name rule, rule validation, existing and acyclic segment references, protected deletes';
 
 COMMENT ON FUNCTION ff.unprotect_environment(text) IS
 'Removes the protection of an environment; any role with the table privileges may change it again (allowed_roles is kept); refused while the environment requires approvals';
