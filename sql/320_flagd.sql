@@ -570,6 +570,20 @@ SELECT ff.export_flagd('subst') #> '{flags,uses-big-1,targeting,if,0}' AS flag_s
        (SELECT count(*) FROM regexp_matches(ff.export_flagd('subst')::text, '"k-500"', 'g')) AS safe_key_written,
        (SELECT count(*) FROM regexp_matches(ff.export_flagd('subst')::text, 'odd\$key', 'g')) AS odd_key_written,
        ff.export_flagd('subst') -> '$evaluators' ? 'big' AS big_is_an_evaluator;
+-- a segment whose rule has a "$" keeps its lists in its entry, which
+-- ends in null, and its rule goes to the flags (a large list is written
+-- once, not into every flag)
+SELECT name FROM ff.create_segment('window', '{"and": [{">=": [{"var": "$flagd.timestamp"}, 1700000000]}, {"==": [{"var": "plan"}, "w"]}]}',
+    environment => 'subst', include => ARRAY(SELECT 'win-' || g FROM generate_series(1, 1000) AS g) || ARRAY['w$1'],
+    exclude => ARRAY['win-out']);
+SELECT count(ff.create_flag('uses-window-' || g, environment => 'subst',
+                            targeting => '{"if": [{"in_segment": "window"}, "on", "off"]}')) AS flags
+  FROM generate_series(1, 3) AS g;
+SELECT ff.export_flagd('subst') -> '$evaluators' ? 'window' AS window_is_an_evaluator,
+       strpos((ff.export_flagd('subst') #> '{$evaluators,window}')::text, '$') = 0 AS entry_without_dollar,
+       (SELECT count(*) FROM regexp_matches(ff.export_flagd('subst')::text, '"win-500"', 'g')) AS list_written,
+       (SELECT count(*) FROM regexp_matches(ff.export_flagd('subst')::text, 'flagd\.timestamp', 'g')) AS rule_written,
+       ff.export_flagd('subst') #> '{flags,uses-window-1,targeting,if,0,if,2,if,1}' AS flag_site_rule_part;
 -- the export means what the environment means (import resolves each $ref
 -- as the JSON it names, which is what flagd's substitution gives for the
 -- entries kept): imported elsewhere, every flag answers the same
@@ -581,5 +595,7 @@ SELECT count(*) AS contexts_compared,
   FROM ff.flags AS f,
        (VALUES ('{}'::jsonb), ('{"targetingKey": "acct$1"}'), ('{"targetingKey": "a\"b"}'), ('{"plan": "a"}'),
                ('{"targetingKey": "odd$key"}'), ('{"targetingKey": "no\\key"}'), ('{"targetingKey": "k-7"}'),
+               ('{"targetingKey": "win-7"}'), ('{"targetingKey": "win-out", "plan": "w"}'), ('{"plan": "w"}'),
+               ('{"targetingKey": "w$1"}'), ('{"targetingKey": "zz", "plan": "w"}'),
                ('{"plan": "b"}'), ('{"plan": "c"}'), ('{"plan": "d"}'), ('{"plan": "e"}')) AS t (c)
  WHERE f.environment = 'subst';

@@ -17,7 +17,10 @@
 --     {"$ref"}, and left out of the entry (new internal
 --     ff._flagd_unsafe_key_pattern, ff._segment_key_tests,
 --     ff._flagd_is_string, ff._flagd_wrap_refs; ff._segment_as_jsonlogic
---     takes a fourth argument, flagd_safe_keys).
+--     takes three more arguments, flagd_safe_keys, lists and rule).  A
+--     segment whose rule has such text keeps its lists in its entry, which
+--     ends in null, and its rule goes to the flags; one with a "." in its
+--     name is written inline.
 --   * ff.rollback_flag and ff.rollback_segment refuse an empty environment
 --     name (1.24 took it for "not given" and wrote in the default
 --     environment); the no-default HINT is the one of the other functions.
@@ -493,6 +496,8 @@ DECLARE
     obj         jsonb;
     dangling    text[];
     unsafe      text[];
+    split       text[] := '{}';
+    fresh       text[];
     wrappers    jsonb;
     cycle       text[];
 BEGIN
@@ -531,12 +536,15 @@ BEGIN
     -- and flagd Java also \.  The keys of a segment that such text would
     -- hold (ff._flagd_unsafe_key_pattern) are tested in the flags, in front
     -- of the {"$ref"} (wrappers), and its entry has the others.  A segment
-    -- whose name has a "." or whose entry still has a "$" or a "\" (its
-    -- rule, or a segment it references) is not emitted as an evaluator:
+    -- whose entry still has a "$" or a "\" (its rule, or a segment it
+    -- references) keeps its lists in its entry, which ends in null, and
+    -- its rule goes to the flags (split; the lists can be large, the rule
+    -- is not).  A segment whose name has a "." (a regular expression in
+    -- flagd), or whose rule is all it has, is not emitted as an evaluator:
     -- the flags that use it get their segments inline, as for a dangling
-    -- name.  They are found from the evaluators of a first pass, which a
-    -- second pass then leaves out.
-    SELECT jsonb_object_agg(u.segment, ff._segment_key_tests('{"var": "targetingKey"}', u.exc, u.inc))
+    -- name.  Both are found from the evaluators of a first pass.
+    SELECT jsonb_object_agg(u.segment, jsonb_build_object('tests',
+               ff._segment_key_tests('{"var": "targetingKey"}', u.exc, u.inc)))
       INTO wrappers
       FROM (SELECT k.segment,
                    jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE k.excluded) AS exc,
@@ -585,12 +593,27 @@ BEGIN
         -- logic made the export take 75 s
         SELECT COALESCE(json_object_agg(k, o)::jsonb, '{}') INTO flags FROM unnest(keys, objs) AS u(k, o);
         SELECT json_object_agg(r.name, ff._segment_as_jsonlogic(env, r.name, '{"var": "targetingKey"}',
-                                                                 flagd_safe_keys => true))::jsonb
+                                                                 flagd_safe_keys => true,
+                                                                 rule => NOT r.name = ANY (split)))::jsonb
           INTO evaluators FROM unnest(refs) AS r(name);
         unsafe := ARRAY(SELECT e.key FROM jsonb_each(evaluators) AS e
                          WHERE strpos(e.key, '.') > 0 OR e.value::text ~ '[$\\]');
         EXIT passes WHEN unsafe = '{}';
-        dangling := dangling || unsafe;
+        -- split: an unsafe rule, a name without "." and keys for the entry
+        -- (once: a split entry found unsafe again goes inline)
+        fresh := ARRAY(
+            SELECT u.name FROM unnest(unsafe) AS u(name)
+             WHERE strpos(u.name, '.') = 0 AND NOT u.name = ANY (split)
+               AND EXISTS (SELECT 1 FROM ff.segment_keys AS k
+                            WHERE k.environment = env AND k.segment = u.name
+                              AND k.targeting_key !~ ff._flagd_unsafe_key_pattern()));
+        dangling := dangling || ARRAY(SELECT u.name FROM unnest(unsafe) AS u(name) WHERE NOT u.name = ANY (fresh));
+        split := split || fresh;
+        wrappers := COALESCE(wrappers, '{}') || COALESCE((
+            SELECT jsonb_object_agg(u.name, COALESCE(wrappers -> u.name, '{}')
+                       || jsonb_build_object('rule', ff._segment_as_jsonlogic(env, u.name, '{"var": "targetingKey"}',
+                                                                              lists => false)))
+              FROM unnest(fresh) AS u(name)), '{}');
     END LOOP;
     obj := jsonb_build_object('$schema', 'https://flagd.dev/schema/v0/flags.json',
                               'metadata', (SELECT ff._without_null_members(e.metadata)
@@ -1554,7 +1577,8 @@ COMMENT ON FUNCTION ff._segment_key_tests(jsonb, jsonb, jsonb) IS
 'Internal: the exclude- and include-list branches of a plain JSON Logic segment membership test, used by ff.export_flagd (1.25)';
 
 CREATE OR REPLACE FUNCTION ff._segment_as_jsonlogic(environment text, segment text, key_expression jsonb,
-                                         flagd_safe_keys boolean DEFAULT false)
+                                         flagd_safe_keys boolean DEFAULT false,
+                                         lists boolean DEFAULT true, rule boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1564,40 +1588,45 @@ DECLARE
     seg         ff.segments;
     inc         jsonb;
     exc         jsonb;
-    rule        jsonb;
-    parts       jsonb;
+    logic       jsonb;
+    parts       jsonb := '[]';
 BEGIN
     SELECT * INTO seg FROM ff.segments AS s
      WHERE s.environment = _segment_as_jsonlogic.environment AND s.name = _segment_as_jsonlogic.segment;
     IF NOT FOUND THEN
         PERFORM ff._segment_not_found(segment, _segment_as_jsonlogic.environment);
     END IF;
-    SELECT COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE k.excluded), '[]'),
-           COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE NOT k.excluded), '[]')
-      INTO exc, inc
-      FROM ff.segment_keys AS k
-     WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment
-       AND NOT (flagd_safe_keys AND k.targeting_key ~ ff._flagd_unsafe_key_pattern());
-    parts := ff._segment_key_tests(key_expression, exc, inc);
-    IF seg.rule IS NULL THEN
+    IF lists THEN
+        SELECT COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE k.excluded), '[]'),
+               COALESCE(jsonb_agg(k.targeting_key ORDER BY k.targeting_key) FILTER (WHERE NOT k.excluded), '[]')
+          INTO exc, inc
+          FROM ff.segment_keys AS k
+         WHERE k.environment = _segment_as_jsonlogic.environment AND k.segment = _segment_as_jsonlogic.segment
+           AND NOT (flagd_safe_keys AND k.targeting_key ~ ff._flagd_unsafe_key_pattern());
+        parts := ff._segment_key_tests(key_expression, exc, inc);
+    END IF;
+    IF NOT _segment_as_jsonlogic.rule THEN
+        -- the lists alone: undecided (null) for a key on neither
+        logic := NULL::jsonb;
+    ELSIF seg.rule IS NULL THEN
         -- no rule: not a member, or undecided without a key
-        rule := jsonb_build_object('if', jsonb_build_array(ff._flagd_is_string(key_expression), false, NULL::jsonb));
+        logic := jsonb_build_object('if', jsonb_build_array(ff._flagd_is_string(key_expression), false, NULL::jsonb));
     ELSE
-        rule := (ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL)).rule;
+        logic := (ff._flagd_inline_segments(seg.rule, _segment_as_jsonlogic.environment, NULL)).rule;
         -- membership is the truthiness of the rule
-        IF NOT (jsonb_typeof(rule) = 'object' AND rule ? '!!') THEN
-            rule := jsonb_build_object('!!', jsonb_build_array(rule));
+        IF NOT (jsonb_typeof(logic) = 'object' AND logic ? '!!') THEN
+            logic := jsonb_build_object('!!', jsonb_build_array(logic));
         END IF;
     END IF;
     IF parts = '[]' THEN
-        RETURN rule;
+        RETURN COALESCE(logic, 'null');
     END IF;
-    RETURN jsonb_build_object('if', parts || jsonb_build_array(rule));
+    RETURN jsonb_build_object('if', parts || jsonb_build_array(COALESCE(logic, 'null')));
 END;
 $$;
 
-COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb, boolean) IS
-'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd (flagd_safe_keys: only the keys flagd''s $evaluators substitution keeps, 1.25)';
+COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb, boolean, boolean, boolean) IS
+'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd (1.25: flagd_safe_keys, only the keys flagd''s $evaluators substitution keeps; lists or rule false, the rule or the lists alone)';
 
 CREATE OR REPLACE FUNCTION ff._flagd_wrap_refs(node jsonb, wrappers jsonb)
 RETURNS jsonb
@@ -1623,10 +1652,19 @@ BEGIN
     END IF;
     IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1
        AND jsonb_typeof(node -> '$ref') = 'string' THEN
-        IF wrappers ? (node ->> '$ref') THEN
-            RETURN jsonb_build_object('if', (wrappers -> (node ->> '$ref')) || jsonb_build_array(node));
+        IF NOT wrappers ? (node ->> '$ref') THEN
+            RETURN node;
         END IF;
-        RETURN node;
+        result := node;
+        IF wrappers -> (node ->> '$ref') ? 'rule' THEN
+            result := jsonb_build_object('if', jsonb_build_array(
+                          jsonb_build_object('===', jsonb_build_array(node, NULL::jsonb)),
+                          wrappers -> (node ->> '$ref') -> 'rule', node));
+        END IF;
+        IF wrappers -> (node ->> '$ref') ? 'tests' THEN
+            result := jsonb_build_object('if', (wrappers -> (node ->> '$ref') -> 'tests') || jsonb_build_array(result));
+        END IF;
+        RETURN result;
     END IF;
     result := '{}';
     FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
@@ -1637,7 +1675,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION ff._flagd_wrap_refs(jsonb, jsonb) IS
-'Internal: puts the list tests of the keys flagd''s $evaluators substitution would change in front of the rule''s {"$ref": segment} (ff.export_flagd, 1.25)';
+'Internal: writes the keys and rules flagd''s $evaluators substitution would change around the rule''s {"$ref": segment} (ff.export_flagd, 1.25)';
 
 CREATE OR REPLACE FUNCTION ff._environment_not_found_hint(environment text)
 RETURNS text
