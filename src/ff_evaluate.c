@@ -1120,21 +1120,14 @@ FFDraftCheckMember(const char *key, int member, JsonbValue *val)
 
 /*
  * FFDraftValueForMessage returns a draft member's JSON value as an error
- * message shows it: its JSON text, cut after 64 characters with "...".
+ * message shows it: its JSON text, as names are shown (FFNameForMessage).
  */
-static char *
+static const char *
 FFDraftValueForMessage(JsonbValue *val)
 {
-	JsonbValue	copy = *val;
-	char	   *text;
-
-	if (copy.type == jbvBinary)
-		text = JsonbToCString(NULL, copy.val.binary.data, copy.val.binary.len);
-	else
-		text = JsonbToCString(NULL, &JsonbValueToJsonb(&copy)->root, 0);
-	if (pg_mbstrlen(text) <= 64)
-		return text;
-	return psprintf("%s...", pnstrdup(text, pg_mbcharcliplen(text, strlen(text), 64)));
+	if (val->type == jbvBinary)
+		return FFNameForMessage(JsonbToCString(NULL, val->val.binary.data, val->val.binary.len));
+	return FFNameForMessage(JsonbToCString(NULL, &JsonbValueToJsonb(val)->root, 0));
 }
 
 /*
@@ -1237,7 +1230,7 @@ FFDraftCompile(MemoryContext parent, const char *key, Jsonb *draft,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid state %s in the draft of flag \"%s\" in environment \"%s\"",
 								FFDraftValueForMessage(&val), FFNameForMessage(key), env->name),
-						 errdetail("The state is at $.state."),
+						 errdetail("The problem is at $.state."),
 						 errhint("state is \"ENABLED\" or \"DISABLED\" (upper case); ff.enable_flag() and ff.disable_flag() set it too.")));
 			enabled = val.val.string.len == 7;
 		}

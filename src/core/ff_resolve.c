@@ -159,6 +159,7 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 	JLError		err;
 	const JLValue *r;
 	int			idx;
+	int			clip;
 
 	if (!flag->enabled)
 	{
@@ -201,10 +202,10 @@ FFResolve(const FFFlag *flag, const JLContext *ctx, JLArena *scratch,
 				return;
 			}
 			FFSetResult(out, FF_REASON_ERROR, FF_ERROR_GENERAL, -1);
+			clip = JLUtf8Clip(r->u.string.ptr, r->u.string.len, 80);
 			FFSetMessage(out, "flag \"%.*s\": targeting returned \"%.*s%s\", which is not a variant of the flag",
-						 FFKeyClip(flag), flag->key,
-						 JLUtf8Clip(r->u.string.ptr, r->u.string.len, 80), r->u.string.ptr,
-						 (size_t) JLUtf8Clip(r->u.string.ptr, r->u.string.len, 80) < r->u.string.len ? "..." : "");
+						 FFKeyClip(flag), flag->key, clip, r->u.string.ptr,
+						 (size_t) clip < r->u.string.len ? "..." : "");
 			return;
 		case JL_BOOL:
 			idx = r->u.boolean ? FFFindVariant(flag, "true", 4) : FFFindVariant(flag, "false", 5);

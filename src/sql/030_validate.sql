@@ -140,26 +140,29 @@ $$;
 COMMENT ON FUNCTION ff._existing_environments() IS
 'Internal: "Existing environments: ..." for a not-found HINT, or that there are none';
 
--- ff._environment_not_found_hint is the HINT for an environment name that
--- does not exist (1.25): the closest name, the existing ones, and how to
--- create it -- or, for one that was deleted, the rollback that restores it
+-- ff._environment_not_found_note is what the error for an environment name
+-- that does not exist adds (1.25): the DETAIL of a deleted one (when, by
+-- whom; else NULL) and the HINT: the closest name, the existing ones, and
+-- how to create it -- or the rollback that restores a deleted one
 -- (ff._deleted_note).
-CREATE FUNCTION ff._environment_not_found_hint(environment text)
-RETURNS text
+CREATE FUNCTION ff._environment_not_found_note(environment text, OUT detail text, OUT hint text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    gone        record;
 BEGIN
     -- (PL/pgSQL: ff._deleted_note comes later in the install script)
-    RETURN ff._perhaps_you_meant(environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-           || ff._existing_environments()
-           || COALESCE((ff._deleted_note('environment', environment, environment)).hint,
-                       ff._create_hint('environment', environment));
+    gone := ff._deleted_note('environment', environment, environment);
+    detail := gone.detail;
+    hint := ff._perhaps_you_meant(environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+            || ff._existing_environments()
+            || COALESCE(gone.hint, ff._create_hint('environment', environment));
 END;
 $$;
 
-COMMENT ON FUNCTION ff._environment_not_found_hint(text) IS
-'Internal: the HINT for an environment that does not exist: the closest name, the existing ones, and how to create it, or the rollback that restores a deleted one';
+COMMENT ON FUNCTION ff._environment_not_found_note(text) IS
+'Internal: for an environment that does not exist, the DETAIL of a deleted one and the HINT: the closest name, the existing ones, and how to create it, or the rollback that restores a deleted one';
 
 -- ff._actor is the role the session acts as: its role (SET ROLE, else the
 -- session user).  The change-request functions record it as the history's
@@ -1256,6 +1259,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    missing     record;
     label       text;
     v           record;
     vtype       text;
@@ -1308,11 +1312,12 @@ BEGIN
 
     IF moved THEN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            missing := ff._environment_not_found_note(NEW.environment);
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Flag "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.key))
-                          || COALESCE(' ' || (ff._deleted_note('environment', NEW.environment, NEW.environment)).detail, ''),
-                      HINT = ff._environment_not_found_hint(NEW.environment);
+                          || COALESCE(' ' || missing.detail, ''),
+                      HINT = missing.hint;
         END IF;
         PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
     END IF;
@@ -1537,6 +1542,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    missing     record;
     label       text;
     info        record;
     users       text;
@@ -1579,11 +1585,12 @@ BEGIN
 
     IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.name IS DISTINCT FROM OLD.name THEN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            missing := ff._environment_not_found_note(NEW.environment);
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Segment "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.name))
-                          || COALESCE(' ' || (ff._deleted_note('environment', NEW.environment, NEW.environment)).detail, ''),
-                      HINT = ff._environment_not_found_hint(NEW.environment);
+                          || COALESCE(' ' || missing.detail, ''),
+                      HINT = missing.hint;
         END IF;
         PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
     END IF;

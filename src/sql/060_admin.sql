@@ -22,8 +22,8 @@ AS $$
 DECLARE
     env         text := environment;
     source      text := 'argument';
-    hint        text;
-    gone        record;
+    note        record;
+    detail      text;
 BEGIN
     IF env IS NULL THEN
         env := nullif(current_setting('ff.environment', true), '');
@@ -40,22 +40,16 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
         -- (1.25) one that was deleted: when, and the rollback that restores it
-        gone := ff._deleted_note('environment', env, env);
-        hint := ff._environment_not_found_hint(env);
-        IF gone.detail IS NOT NULL THEN
+        note := ff._environment_not_found_note(env);
+        detail := NULLIF(concat_ws(' ', note.detail,
+                                   CASE WHEN source = 'setting' THEN 'The name comes from the ff.environment setting.' END), '');
+        -- (a RAISE option must not be NULL)
+        IF detail IS NULL THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                USING ERRCODE = 'undefined_object',
-                      DETAIL = gone.detail || CASE WHEN source = 'setting' THEN ' The name comes from the ff.environment setting.' ELSE '' END,
-                      HINT = hint;
+                USING ERRCODE = 'undefined_object', HINT = note.hint;
         END IF;
-        IF source = 'setting' THEN
-            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                USING ERRCODE = 'undefined_object',
-                      DETAIL = 'The name comes from the ff.environment setting.', HINT = hint;
-        ELSE
-            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                USING ERRCODE = 'undefined_object', HINT = hint;
-        END IF;
+        RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
+            USING ERRCODE = 'undefined_object', DETAIL = detail, HINT = note.hint;
     END IF;
     RETURN env;
 END;
@@ -101,33 +95,31 @@ BEGIN
                                   key, v.change_set - 1);
         RETURN;
     END IF;
-    -- every segment the rule uses, directly or through deleted segments,
-    -- that is gone too: the deepest first
-    WITH RECURSIVE uses(name, depth, path) AS (
-        SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}'), 1, ARRAY[]::text[]
-          FROM pg_catalog.jsonb_path_query(v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
-                                           'lax $.**.in_segment') AS a
+    -- every segment the rule uses, directly or through segments deleted
+    -- too, that is gone: its last version a DELETE and no such segment now;
+    -- from the deleted object itself (depth 0), the most deeply used first
+    WITH RECURSIVE gone(name, change_set, rule, depth, path) AS (
+        SELECT key, v.change_set, v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
+               0, ARRAY[key]
         UNION ALL
-        SELECT COALESCE(a ->> 0, a #>> '{}'), u.depth + 1, u.path || u.name
-          FROM uses AS u
-          JOIN LATERAL (SELECT x.before, x.operation FROM ff.versions AS x
+        SELECT d.entity_key, d.change_set, d.before -> 'rule', g.depth + 1, g.path || d.entity_key
+          FROM gone AS g
+         CROSS JOIN LATERAL (SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}') AS name
+                               FROM pg_catalog.jsonb_path_query(g.rule, 'lax $.**.in_segment') AS a) AS u
+          JOIN LATERAL (SELECT x.entity_key, x.change_set, x.before, x.operation
+                          FROM ff.versions AS x
                          WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
-                           AND x.entity_key = u.name ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
-          CROSS JOIN LATERAL pg_catalog.jsonb_path_query(d.before -> 'rule', 'lax $.**.in_segment') AS a
-         WHERE NOT u.name = ANY (u.path) AND u.depth < 100
-           AND NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = _deleted_note.environment AND g.name = u.name)
+                           AND x.entity_key = u.name
+                         ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
+         WHERE NOT u.name = ANY (g.path) AND g.depth < 100
+           AND NOT EXISTS (SELECT 1 FROM ff.segments AS s
+                            WHERE s.environment = _deleted_note.environment AND s.name = u.name)
     )
     SELECT pg_catalog.string_agg(pg_catalog.format('SELECT ff.rollback_segment(%L, %s, environment => %L); ',
-                                                   d.name, d.change_set - 1, environment), '' ORDER BY u.depth DESC, d.name)
+                                                   o.name, o.change_set - 1, environment), '' ORDER BY o.depth DESC, o.name)
       INTO first
-      FROM (SELECT name, max(depth) AS depth FROM uses GROUP BY name) AS u
-      JOIN LATERAL (SELECT u.name, x.change_set, x.operation
-                      FROM ff.versions AS x
-                     WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
-                       AND x.entity_key = u.name
-                     ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
-     WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g
-                        WHERE g.environment = _deleted_note.environment AND g.name = u.name);
+      FROM (SELECT g.name, pg_catalog.min(g.change_set) AS change_set, pg_catalog.max(g.depth) AS depth
+              FROM gone AS g WHERE g.depth > 0 GROUP BY g.name) AS o;
     hint := COALESCE(first, '')
             || pg_catalog.format('SELECT ff.rollback_%s(%L, %s, environment => %L); restores it with its history%s.',
                                  entity, key, v.change_set - 1, environment,
@@ -165,12 +157,12 @@ BEGIN
              || CASE WHEN deleting AND key ~ ff._name_pattern() THEN format('ff.flags lists the flags of environment "%s".', environment)
                      WHEN gone.hint IS NOT NULL THEN gone.hint
                      ELSE ff._create_hint('flag', key, environment) END;
-        IF gone.detail IS NOT NULL THEN
+        IF gone.detail IS NULL THEN
             RAISE EXCEPTION 'flag "%" does not exist in environment "%"', ff._name_in_message(key), environment
-                USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+                USING ERRCODE = 'undefined_object', HINT = hint;
         END IF;
         RAISE EXCEPTION 'flag "%" does not exist in environment "%"', ff._name_in_message(key), environment
-            USING ERRCODE = 'undefined_object', HINT = hint;
+            USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
     END IF;
     -- (1.17) the HINT names an environment that has the flag and the call
     -- that copies it (it said "Pass environment => 'name'", which
@@ -210,12 +202,12 @@ BEGIN
          || CASE WHEN deleting AND segment ~ ff._name_pattern() THEN format('ff.segments lists the segments of environment "%s".', environment)
                  WHEN gone.hint IS NOT NULL THEN gone.hint
                  ELSE ff._create_hint('segment', segment, environment) END;
-    IF gone.detail IS NOT NULL THEN
+    IF gone.detail IS NULL THEN
         RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
-            USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+            USING ERRCODE = 'undefined_object', HINT = hint;
     END IF;
     RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
-        USING ERRCODE = 'undefined_object', HINT = hint;
+        USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
 END;
 $$;
 
@@ -313,16 +305,16 @@ BEGIN
         -- (1.25) not ff._resolve_environment's error, whose HINT said how to
         -- create it
         DECLARE
-            gone    record := ff._deleted_note('environment', env, env);
+            detail  text := (ff._deleted_note('environment', env, env)).detail;
             hint    text := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
                             || 'ff.environments lists the environments.';
         BEGIN
-            IF gone.detail IS NOT NULL THEN
+            IF detail IS NULL THEN
                 RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                    USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+                    USING ERRCODE = 'undefined_object', HINT = hint;
             END IF;
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                USING ERRCODE = 'undefined_object', HINT = hint;
+                USING ERRCODE = 'undefined_object', DETAIL = detail, HINT = hint;
         END;
     END IF;
     IF (SELECT is_default FROM ff.environments WHERE name = env) THEN

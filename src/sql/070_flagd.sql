@@ -377,69 +377,12 @@ $$;
 COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb, boolean, boolean, boolean) IS
 'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd (1.25: flagd_safe_keys, only the keys flagd''s $evaluators substitution keeps; lists or rule false, the rule or the lists alone)';
 
--- ff._flagd_wrap_refs rewrites each {"$ref": name} of a rule that wrappers
--- has (1.25): wrappers[name] is an object with "tests", if-branches for
--- keys (ff._segment_key_tests) that go in front of the reference
--- ({"if": [branches..., ref]}), and "rule", logic that decides where the
--- entry (its lists alone) is undecided ({"if": [{"===": [ref, null]}, rule,
--- ref]}).  The keys and rules that flagd's substitution would change are
--- so written in the flag, and the segment's other keys stay in its
--- $evaluators entry.
-CREATE FUNCTION ff._flagd_wrap_refs(node jsonb, wrappers jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    parts       jsonb[];
-    result      jsonb;
-    m           record;
-    i           integer;
-BEGIN
-    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
-       OR strpos(node::text, '"$ref"') = 0 THEN
-        RETURN node;
-    END IF;
-    IF jsonb_typeof(node) = 'array' THEN
-        parts := '{}';
-        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
-            parts := array_append(parts, ff._flagd_wrap_refs(node -> i, wrappers));
-        END LOOP;
-        RETURN to_jsonb(parts);
-    END IF;
-    IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1
-       AND jsonb_typeof(node -> '$ref') = 'string' THEN
-        IF NOT wrappers ? (node ->> '$ref') THEN
-            RETURN node;
-        END IF;
-        result := node;
-        IF wrappers -> (node ->> '$ref') ? 'rule' THEN
-            result := jsonb_build_object('if', jsonb_build_array(
-                          jsonb_build_object('===', jsonb_build_array(node, NULL::jsonb)),
-                          wrappers -> (node ->> '$ref') -> 'rule', node));
-        END IF;
-        IF wrappers -> (node ->> '$ref') ? 'tests' THEN
-            result := jsonb_build_object('if', (wrappers -> (node ->> '$ref') -> 'tests') || jsonb_build_array(result));
-        END IF;
-        RETURN result;
-    END IF;
-    result := '{}';
-    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
-        result := result || jsonb_build_object(m.key, ff._flagd_wrap_refs(m.value, wrappers));
-    END LOOP;
-    RETURN result;
-END;
-$$;
-
-COMMENT ON FUNCTION ff._flagd_wrap_refs(jsonb, jsonb) IS
-'Internal: writes the keys and rules flagd''s $evaluators substitution would change around the rule''s {"$ref": segment} (ff.export_flagd, 1.25)';
-
 -- ff._flagd_inline_segments rewrites the in_segment operators of a rule
 -- for flagd: {"in_segment": "s"} becomes {"$ref": "s"} when refs is not
 -- NULL (the names used are added to refs), and inline JSON Logic
 -- otherwise or when a key expression is given.
 CREATE FUNCTION ff._flagd_inline_segments(node jsonb, environment text, INOUT refs text[],
-                                          OUT rule jsonb)
+                                          wrappers jsonb DEFAULT NULL, OUT rule jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -462,7 +405,7 @@ BEGIN
         -- ff._flagd_resolve_refs)
         parts := '{}';
         FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
-            sub := ff._flagd_inline_segments(node -> i, environment, refs);
+            sub := ff._flagd_inline_segments(node -> i, environment, refs, wrappers);
             refs := sub.refs;
             parts := array_append(parts, sub.rule);
         END LOOP;
@@ -472,7 +415,7 @@ BEGIN
     IF node ? 'in_segment' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
         args := node -> 'in_segment';
         IF jsonb_typeof(args) = 'array' AND jsonb_array_length(args) >= 2 THEN
-            sub := ff._flagd_inline_segments(args -> 1, environment, refs);
+            sub := ff._flagd_inline_segments(args -> 1, environment, refs, wrappers);
             refs := sub.refs;
             rule := ff._segment_as_jsonlogic(environment, args ->> 0, sub.rule);
             RETURN;
@@ -489,12 +432,23 @@ BEGIN
                 refs := refs || op;
             END IF;
             rule := jsonb_build_object('$ref', op);
+            -- (1.25) what the $evaluators entry leaves out, in the flag: the
+            -- rule where the entry (its lists alone) is undecided, and the
+            -- keys that flagd's substitution would change in front
+            IF wrappers -> op ? 'rule' THEN
+                rule := jsonb_build_object('if', jsonb_build_array(
+                            jsonb_build_object('===', jsonb_build_array(rule, NULL::jsonb)),
+                            wrappers -> op -> 'rule', rule));
+            END IF;
+            IF wrappers -> op ? 'tests' THEN
+                rule := jsonb_build_object('if', (wrappers -> op -> 'tests') || jsonb_build_array(rule));
+            END IF;
         END IF;
         RETURN;
     END IF;
     result := '{}';
     FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
-        sub := ff._flagd_inline_segments(m.value, environment, refs);
+        sub := ff._flagd_inline_segments(m.value, environment, refs, wrappers);
         refs := sub.refs;
         result := result || jsonb_build_object(m.key, sub.rule);
     END LOOP;
@@ -502,8 +456,8 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION ff._flagd_inline_segments(jsonb, text, text[]) IS
-'Internal: rewrites in_segment operators as flagd $ref references (or inline JSON Logic) for ff.export_flagd';
+COMMENT ON FUNCTION ff._flagd_inline_segments(jsonb, text, text[], jsonb) IS
+'Internal: rewrites in_segment operators as flagd $ref references (or inline JSON Logic) for ff.export_flagd; wrappers (1.25): per segment, the key tests and the rule its $evaluators entry leaves out';
 
 -- ff._without_null_members returns an object without its members whose
 -- value is JSON null (nested values are left as they are): metadata as
@@ -582,11 +536,11 @@ BEGIN
     -- which flagd Go expands $name ("$flagd.timestamp" became ".timestamp")
     -- and flagd Java also \.  The keys of a segment that such text would
     -- hold (ff._flagd_unsafe_key_pattern) are tested in the flags, in front
-    -- of the {"$ref"} (wrappers), and its entry has the others.  A segment
-    -- whose entry still has a "$" or a "\" (its rule, or a segment it
-    -- references) keeps its lists in its entry, which ends in null, and
-    -- its rule goes to the flags (split; the lists can be large, the rule
-    -- is not).  A segment whose name has a "." (a regular expression in
+    -- of the {"$ref"} (wrappers, ff._flagd_inline_segments), and its entry
+    -- has the others.  A segment whose entry still has a "$" or a "\" (its
+    -- rule, or a segment it references) keeps its lists in its entry, which
+    -- ends in null, and its rule goes to the flags (split; the lists can be
+    -- large, the rule is not).  A segment whose name has a "." (a regular expression in
     -- flagd), or whose rule is all it has, is not emitted as an evaluator:
     -- the flags that use it get their segments inline, as for a dangling
     -- name.  Both are found from the evaluators of a first pass.
@@ -618,11 +572,9 @@ BEGIN
                 obj := obj || jsonb_build_object('targeting',
                                                  (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
             ELSIF fl.targeting IS NOT NULL THEN
-                sub := ff._flagd_inline_segments(fl.targeting, env, refs);
+                sub := ff._flagd_inline_segments(fl.targeting, env, refs, wrappers);
                 refs := sub.refs;
-                obj := obj || jsonb_build_object('targeting',
-                                                 CASE WHEN wrappers IS NULL THEN sub.rule
-                                                      ELSE ff._flagd_wrap_refs(sub.rule, wrappers) END);
+                obj := obj || jsonb_build_object('targeting', sub.rule);
             END IF;
             -- (1.18) without null members, which flagd's schema does not allow
             -- and evaluation drops (they were exported, and a flagd SDK then

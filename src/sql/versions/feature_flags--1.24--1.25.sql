@@ -16,8 +16,9 @@
 --     control character) are tested in the flags, in front of the
 --     {"$ref"}, and left out of the entry (new internal
 --     ff._flagd_unsafe_key_pattern, ff._segment_key_tests,
---     ff._flagd_is_string, ff._flagd_wrap_refs; ff._segment_as_jsonlogic
---     takes three more arguments, flagd_safe_keys, lists and rule).  A
+--     ff._flagd_is_string; ff._segment_as_jsonlogic takes three more
+--     arguments, flagd_safe_keys, lists and rule, and
+--     ff._flagd_inline_segments one, wrappers).  A
 --     segment whose rule has such text keeps its lists in its entry, which
 --     ends in null, and its rule goes to the flags; one with a "." in its
 --     name is written inline.
@@ -33,7 +34,7 @@
 --     The rollbacks come after those of the segments the rule used that
 --     were deleted too (transitively, most deeply used first); a function
 --     or a write naming a deleted environment says so, with the rollback
---     (new internal ff._environment_not_found_hint).
+--     (new internal ff._environment_not_found_note).
 --   * ff.apply_draft names the environment in its invalid-key error.
 --   * Values in error messages are shown as names are (whole up to 200
 --     characters, else the first 64 and "..."): a default variant, a
@@ -54,6 +55,7 @@ SET LOCAL search_path = pg_catalog, pg_temp;
 DROP FUNCTION ff._flag_not_found(text, text);
 DROP FUNCTION ff._segment_not_found(text, text);
 DROP FUNCTION ff._segment_as_jsonlogic(text, text, jsonb);
+DROP FUNCTION ff._flagd_inline_segments(jsonb, text, text[]);
 
 CREATE OR REPLACE FUNCTION ff._deleted_note(entity text, environment text, key text,
                                  OUT detail text, OUT hint text)
@@ -83,33 +85,31 @@ BEGIN
                                   key, v.change_set - 1);
         RETURN;
     END IF;
-    -- every segment the rule uses, directly or through deleted segments,
-    -- that is gone too: the deepest first
-    WITH RECURSIVE uses(name, depth, path) AS (
-        SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}'), 1, ARRAY[]::text[]
-          FROM pg_catalog.jsonb_path_query(v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
-                                           'lax $.**.in_segment') AS a
+    -- every segment the rule uses, directly or through segments deleted
+    -- too, that is gone: its last version a DELETE and no such segment now;
+    -- from the deleted object itself (depth 0), the most deeply used first
+    WITH RECURSIVE gone(name, change_set, rule, depth, path) AS (
+        SELECT key, v.change_set, v.before -> CASE entity WHEN 'flag' THEN 'targeting' ELSE 'rule' END,
+               0, ARRAY[key]
         UNION ALL
-        SELECT COALESCE(a ->> 0, a #>> '{}'), u.depth + 1, u.path || u.name
-          FROM uses AS u
-          JOIN LATERAL (SELECT x.before, x.operation FROM ff.versions AS x
+        SELECT d.entity_key, d.change_set, d.before -> 'rule', g.depth + 1, g.path || d.entity_key
+          FROM gone AS g
+         CROSS JOIN LATERAL (SELECT DISTINCT COALESCE(a ->> 0, a #>> '{}') AS name
+                               FROM pg_catalog.jsonb_path_query(g.rule, 'lax $.**.in_segment') AS a) AS u
+          JOIN LATERAL (SELECT x.entity_key, x.change_set, x.before, x.operation
+                          FROM ff.versions AS x
                          WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
-                           AND x.entity_key = u.name ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
-          CROSS JOIN LATERAL pg_catalog.jsonb_path_query(d.before -> 'rule', 'lax $.**.in_segment') AS a
-         WHERE NOT u.name = ANY (u.path) AND u.depth < 100
-           AND NOT EXISTS (SELECT 1 FROM ff.segments AS g WHERE g.environment = _deleted_note.environment AND g.name = u.name)
+                           AND x.entity_key = u.name
+                         ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
+         WHERE NOT u.name = ANY (g.path) AND g.depth < 100
+           AND NOT EXISTS (SELECT 1 FROM ff.segments AS s
+                            WHERE s.environment = _deleted_note.environment AND s.name = u.name)
     )
     SELECT pg_catalog.string_agg(pg_catalog.format('SELECT ff.rollback_segment(%L, %s, environment => %L); ',
-                                                   d.name, d.change_set - 1, environment), '' ORDER BY u.depth DESC, d.name)
+                                                   o.name, o.change_set - 1, environment), '' ORDER BY o.depth DESC, o.name)
       INTO first
-      FROM (SELECT name, max(depth) AS depth FROM uses GROUP BY name) AS u
-      JOIN LATERAL (SELECT u.name, x.change_set, x.operation
-                      FROM ff.versions AS x
-                     WHERE x.entity = 'segment' AND x.environment = _deleted_note.environment
-                       AND x.entity_key = u.name
-                     ORDER BY x.version DESC LIMIT 1) AS d ON d.operation = 'DELETE'
-     WHERE NOT EXISTS (SELECT 1 FROM ff.segments AS g
-                        WHERE g.environment = _deleted_note.environment AND g.name = u.name);
+      FROM (SELECT g.name, pg_catalog.min(g.change_set) AS change_set, pg_catalog.max(g.depth) AS depth
+              FROM gone AS g WHERE g.depth > 0 GROUP BY g.name) AS o;
     hint := COALESCE(first, '')
             || pg_catalog.format('SELECT ff.rollback_%s(%L, %s, environment => %L); restores it with its history%s.',
                                  entity, key, v.change_set - 1, environment,
@@ -144,12 +144,12 @@ BEGIN
              || CASE WHEN deleting AND key ~ ff._name_pattern() THEN format('ff.flags lists the flags of environment "%s".', environment)
                      WHEN gone.hint IS NOT NULL THEN gone.hint
                      ELSE ff._create_hint('flag', key, environment) END;
-        IF gone.detail IS NOT NULL THEN
+        IF gone.detail IS NULL THEN
             RAISE EXCEPTION 'flag "%" does not exist in environment "%"', ff._name_in_message(key), environment
-                USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+                USING ERRCODE = 'undefined_object', HINT = hint;
         END IF;
         RAISE EXCEPTION 'flag "%" does not exist in environment "%"', ff._name_in_message(key), environment
-            USING ERRCODE = 'undefined_object', HINT = hint;
+            USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
     END IF;
     -- (1.17) the HINT names an environment that has the flag and the call
     -- that copies it (it said "Pass environment => 'name'", which
@@ -187,12 +187,12 @@ BEGIN
          || CASE WHEN deleting AND segment ~ ff._name_pattern() THEN format('ff.segments lists the segments of environment "%s".', environment)
                  WHEN gone.hint IS NOT NULL THEN gone.hint
                  ELSE ff._create_hint('segment', segment, environment) END;
-    IF gone.detail IS NOT NULL THEN
+    IF gone.detail IS NULL THEN
         RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
-            USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+            USING ERRCODE = 'undefined_object', HINT = hint;
     END IF;
     RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
-        USING ERRCODE = 'undefined_object', HINT = hint;
+        USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
 END;
 $$;
 
@@ -225,16 +225,16 @@ BEGIN
         -- (1.25) not ff._resolve_environment's error, whose HINT said how to
         -- create it
         DECLARE
-            gone    record := ff._deleted_note('environment', env, env);
+            detail  text := (ff._deleted_note('environment', env, env)).detail;
             hint    text := ff._perhaps_you_meant(env, ARRAY(SELECT e.name FROM ff.environments AS e))
                             || 'ff.environments lists the environments.';
         BEGIN
-            IF gone.detail IS NOT NULL THEN
+            IF detail IS NULL THEN
                 RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                    USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+                    USING ERRCODE = 'undefined_object', HINT = hint;
             END IF;
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                USING ERRCODE = 'undefined_object', HINT = hint;
+                USING ERRCODE = 'undefined_object', DETAIL = detail, HINT = hint;
         END;
     END IF;
     IF (SELECT is_default FROM ff.environments WHERE name = env) THEN
@@ -535,11 +535,11 @@ BEGIN
     -- which flagd Go expands $name ("$flagd.timestamp" became ".timestamp")
     -- and flagd Java also \.  The keys of a segment that such text would
     -- hold (ff._flagd_unsafe_key_pattern) are tested in the flags, in front
-    -- of the {"$ref"} (wrappers), and its entry has the others.  A segment
-    -- whose entry still has a "$" or a "\" (its rule, or a segment it
-    -- references) keeps its lists in its entry, which ends in null, and
-    -- its rule goes to the flags (split; the lists can be large, the rule
-    -- is not).  A segment whose name has a "." (a regular expression in
+    -- of the {"$ref"} (wrappers, ff._flagd_inline_segments), and its entry
+    -- has the others.  A segment whose entry still has a "$" or a "\" (its
+    -- rule, or a segment it references) keeps its lists in its entry, which
+    -- ends in null, and its rule goes to the flags (split; the lists can be
+    -- large, the rule is not).  A segment whose name has a "." (a regular expression in
     -- flagd), or whose rule is all it has, is not emitted as an evaluator:
     -- the flags that use it get their segments inline, as for a dangling
     -- name.  Both are found from the evaluators of a first pass.
@@ -571,11 +571,9 @@ BEGIN
                 obj := obj || jsonb_build_object('targeting',
                                                  (ff._flagd_inline_segments(fl.targeting, env, NULL)).rule);
             ELSIF fl.targeting IS NOT NULL THEN
-                sub := ff._flagd_inline_segments(fl.targeting, env, refs);
+                sub := ff._flagd_inline_segments(fl.targeting, env, refs, wrappers);
                 refs := sub.refs;
-                obj := obj || jsonb_build_object('targeting',
-                                                 CASE WHEN wrappers IS NULL THEN sub.rule
-                                                      ELSE ff._flagd_wrap_refs(sub.rule, wrappers) END);
+                obj := obj || jsonb_build_object('targeting', sub.rule);
             END IF;
             -- (1.18) without null members, which flagd's schema does not allow
             -- and evaluation drops (they were exported, and a flagd SDK then
@@ -648,6 +646,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    missing     record;
     label       text;
     v           record;
     vtype       text;
@@ -700,11 +699,12 @@ BEGIN
 
     IF moved THEN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            missing := ff._environment_not_found_note(NEW.environment);
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Flag "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.key))
-                          || COALESCE(' ' || (ff._deleted_note('environment', NEW.environment, NEW.environment)).detail, ''),
-                      HINT = ff._environment_not_found_hint(NEW.environment);
+                          || COALESCE(' ' || missing.detail, ''),
+                      HINT = missing.hint;
         END IF;
         PERFORM ff._check_name('flag key', NEW.key, format(' in environment "%s"', NEW.environment));
     END IF;
@@ -1484,8 +1484,8 @@ AS $$
 DECLARE
     env         text := environment;
     source      text := 'argument';
-    hint        text;
-    gone        record;
+    note        record;
+    detail      text;
 BEGIN
     IF env IS NULL THEN
         env := nullif(current_setting('ff.environment', true), '');
@@ -1502,22 +1502,16 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = env) THEN
         -- (1.25) one that was deleted: when, and the rollback that restores it
-        gone := ff._deleted_note('environment', env, env);
-        hint := ff._environment_not_found_hint(env);
-        IF gone.detail IS NOT NULL THEN
+        note := ff._environment_not_found_note(env);
+        detail := NULLIF(concat_ws(' ', note.detail,
+                                   CASE WHEN source = 'setting' THEN 'The name comes from the ff.environment setting.' END), '');
+        -- (a RAISE option must not be NULL)
+        IF detail IS NULL THEN
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                USING ERRCODE = 'undefined_object',
-                      DETAIL = gone.detail || CASE WHEN source = 'setting' THEN ' The name comes from the ff.environment setting.' ELSE '' END,
-                      HINT = hint;
+                USING ERRCODE = 'undefined_object', HINT = note.hint;
         END IF;
-        IF source = 'setting' THEN
-            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                USING ERRCODE = 'undefined_object',
-                      DETAIL = 'The name comes from the ff.environment setting.', HINT = hint;
-        ELSE
-            RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
-                USING ERRCODE = 'undefined_object', HINT = hint;
-        END IF;
+        RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(env)
+            USING ERRCODE = 'undefined_object', DETAIL = detail, HINT = note.hint;
     END IF;
     RETURN env;
 END;
@@ -1628,71 +1622,102 @@ $$;
 COMMENT ON FUNCTION ff._segment_as_jsonlogic(text, text, jsonb, boolean, boolean, boolean) IS
 'Internal: plain JSON Logic equivalent of a segment membership test (exclude list, include list, rule), used by ff.export_flagd (1.25: flagd_safe_keys, only the keys flagd''s $evaluators substitution keeps; lists or rule false, the rule or the lists alone)';
 
-CREATE OR REPLACE FUNCTION ff._flagd_wrap_refs(node jsonb, wrappers jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    parts       jsonb[];
-    result      jsonb;
-    m           record;
-    i           integer;
-BEGIN
-    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
-       OR strpos(node::text, '"$ref"') = 0 THEN
-        RETURN node;
-    END IF;
-    IF jsonb_typeof(node) = 'array' THEN
-        parts := '{}';
-        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
-            parts := array_append(parts, ff._flagd_wrap_refs(node -> i, wrappers));
-        END LOOP;
-        RETURN to_jsonb(parts);
-    END IF;
-    IF node ? '$ref' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1
-       AND jsonb_typeof(node -> '$ref') = 'string' THEN
-        IF NOT wrappers ? (node ->> '$ref') THEN
-            RETURN node;
-        END IF;
-        result := node;
-        IF wrappers -> (node ->> '$ref') ? 'rule' THEN
-            result := jsonb_build_object('if', jsonb_build_array(
-                          jsonb_build_object('===', jsonb_build_array(node, NULL::jsonb)),
-                          wrappers -> (node ->> '$ref') -> 'rule', node));
-        END IF;
-        IF wrappers -> (node ->> '$ref') ? 'tests' THEN
-            result := jsonb_build_object('if', (wrappers -> (node ->> '$ref') -> 'tests') || jsonb_build_array(result));
-        END IF;
-        RETURN result;
-    END IF;
-    result := '{}';
-    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
-        result := result || jsonb_build_object(m.key, ff._flagd_wrap_refs(m.value, wrappers));
-    END LOOP;
-    RETURN result;
-END;
-$$;
-
-COMMENT ON FUNCTION ff._flagd_wrap_refs(jsonb, jsonb) IS
-'Internal: writes the keys and rules flagd''s $evaluators substitution would change around the rule''s {"$ref": segment} (ff.export_flagd, 1.25)';
-
-CREATE OR REPLACE FUNCTION ff._environment_not_found_hint(environment text)
-RETURNS text
+CREATE OR REPLACE FUNCTION ff._flagd_inline_segments(node jsonb, environment text, INOUT refs text[],
+                                          wrappers jsonb DEFAULT NULL, OUT rule jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    op          text;
+    args        jsonb;
+    sub         record;
+    m           record;
+    i           integer;
+    result      jsonb;
+    parts       jsonb[];
 BEGIN
-    -- (PL/pgSQL: ff._deleted_note comes later in the install script)
-    RETURN ff._perhaps_you_meant(environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-           || ff._existing_environments()
-           || COALESCE((ff._deleted_note('environment', environment, environment)).hint,
-                       ff._create_hint('environment', environment));
+    IF node IS NULL OR jsonb_typeof(node) NOT IN ('object', 'array')
+       OR strpos(node::text, '"in_segment"') = 0 THEN
+        rule := node;
+        RETURN;
+    END IF;
+    IF jsonb_typeof(node) = 'array' THEN
+        -- appended in place, one array at the end (1.11, as in
+        -- ff._flagd_resolve_refs)
+        parts := '{}';
+        FOR i IN 0 .. jsonb_array_length(node) - 1 LOOP
+            sub := ff._flagd_inline_segments(node -> i, environment, refs, wrappers);
+            refs := sub.refs;
+            parts := array_append(parts, sub.rule);
+        END LOOP;
+        rule := to_jsonb(parts);
+        RETURN;
+    END IF;
+    IF node ? 'in_segment' AND (SELECT count(*) FROM jsonb_object_keys(node)) = 1 THEN
+        args := node -> 'in_segment';
+        IF jsonb_typeof(args) = 'array' AND jsonb_array_length(args) >= 2 THEN
+            sub := ff._flagd_inline_segments(args -> 1, environment, refs, wrappers);
+            refs := sub.refs;
+            rule := ff._segment_as_jsonlogic(environment, args ->> 0, sub.rule);
+            RETURN;
+        END IF;
+        IF jsonb_typeof(args) = 'array' THEN
+            op := args ->> 0;
+        ELSE
+            op := args #>> '{}';
+        END IF;
+        IF refs IS NULL THEN
+            rule := ff._segment_as_jsonlogic(environment, op, '{"var": "targetingKey"}');
+        ELSE
+            IF NOT op = ANY (refs) THEN
+                refs := refs || op;
+            END IF;
+            rule := jsonb_build_object('$ref', op);
+            -- (1.25) what the $evaluators entry leaves out, in the flag: the
+            -- rule where the entry (its lists alone) is undecided, and the
+            -- keys that flagd's substitution would change in front
+            IF wrappers -> op ? 'rule' THEN
+                rule := jsonb_build_object('if', jsonb_build_array(
+                            jsonb_build_object('===', jsonb_build_array(rule, NULL::jsonb)),
+                            wrappers -> op -> 'rule', rule));
+            END IF;
+            IF wrappers -> op ? 'tests' THEN
+                rule := jsonb_build_object('if', (wrappers -> op -> 'tests') || jsonb_build_array(rule));
+            END IF;
+        END IF;
+        RETURN;
+    END IF;
+    result := '{}';
+    FOR m IN SELECT e.key, e.value FROM jsonb_each(node) AS e LOOP
+        sub := ff._flagd_inline_segments(m.value, environment, refs, wrappers);
+        refs := sub.refs;
+        result := result || jsonb_build_object(m.key, sub.rule);
+    END LOOP;
+    rule := result;
 END;
 $$;
 
-COMMENT ON FUNCTION ff._environment_not_found_hint(text) IS
-'Internal: the HINT for an environment that does not exist: the closest name, the existing ones, and how to create it, or the rollback that restores a deleted one';
+COMMENT ON FUNCTION ff._flagd_inline_segments(jsonb, text, text[], jsonb) IS
+'Internal: rewrites in_segment operators as flagd $ref references (or inline JSON Logic) for ff.export_flagd; wrappers (1.25): per segment, the key tests and the rule its $evaluators entry leaves out';
+
+CREATE OR REPLACE FUNCTION ff._environment_not_found_note(environment text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone        record;
+BEGIN
+    -- (PL/pgSQL: ff._deleted_note comes later in the install script)
+    gone := ff._deleted_note('environment', environment, environment);
+    detail := gone.detail;
+    hint := ff._perhaps_you_meant(environment, ARRAY(SELECT e.name FROM ff.environments AS e))
+            || ff._existing_environments()
+            || COALESCE(gone.hint, ff._create_hint('environment', environment));
+END;
+$$;
+
+COMMENT ON FUNCTION ff._environment_not_found_note(text) IS
+'Internal: for an environment that does not exist, the DETAIL of a deleted one and the HINT: the closest name, the existing ones, and how to create it, or the rollback that restores a deleted one';
 
 CREATE OR REPLACE FUNCTION ff._validate_segment()
 RETURNS trigger
@@ -1700,6 +1725,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    missing     record;
     label       text;
     info        record;
     users       text;
@@ -1742,11 +1768,12 @@ BEGIN
 
     IF TG_OP = 'INSERT' OR NEW.environment IS DISTINCT FROM OLD.environment OR NEW.name IS DISTINCT FROM OLD.name THEN
         IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+            missing := ff._environment_not_found_note(NEW.environment);
             RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Segment "%s" cannot be stored in a missing environment.', ff._name_in_message(NEW.name))
-                          || COALESCE(' ' || (ff._deleted_note('environment', NEW.environment, NEW.environment)).detail, ''),
-                      HINT = ff._environment_not_found_hint(NEW.environment);
+                          || COALESCE(' ' || missing.detail, ''),
+                      HINT = missing.hint;
         END IF;
         PERFORM ff._check_name('segment name', NEW.name, format(' in environment "%s"', NEW.environment));
     END IF;
