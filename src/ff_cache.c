@@ -3373,14 +3373,12 @@ FFCacheSegmentCallback(void *opaque, const char *name, size_t namelen,
  * --------------------------------------------------------------------- */
 
 /*
- * FFScratchArena returns the per-backend scratch arena, emptied, whose
- * allocations fail once it holds limit bytes.  Values evaluated into it
- * live until the next evaluation call.
- *
- * The arena gives its chunks back one by one, and the memory context keeps
- * the blocks that held the medium-sized ones for reuse; the budget counts
- * what the context holds, so an evaluation after one that left more than
- * FF_SCRATCH_KEEP behind resets the context, and its budget is whole again.
+ * FF_SCRATCH_KEEP is how much the scratch context may keep between
+ * evaluations: the arena gives its chunks back one by one, and the memory
+ * context keeps the blocks that held the medium-sized ones for reuse; the
+ * budget counts what the context holds, so an evaluation after one that left
+ * more than FF_SCRATCH_KEEP behind resets the context, and its budget is
+ * whole again.
  */
 #define FF_SCRATCH_KEEP (1024 * 1024)
 
@@ -3400,6 +3398,11 @@ FFScratchTrim(void)
 	}
 }
 
+/*
+ * FFScratchArena returns the per-backend scratch arena, emptied, whose
+ * allocations fail once it holds limit bytes.  Values evaluated into it
+ * live until the next evaluation call.
+ */
 JLArena *
 FFScratchArena(Size limit)
 {

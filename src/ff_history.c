@@ -126,7 +126,7 @@ FFHistoryVersionExists(Relation versions, int64 version)
 }
 
 /*
- * FFHistoryAppendName appends one JSON string array (empty when the name
+ * FFHistoryAppendNames appends one JSON string array (empty when the name
  * does not fit) for the one-version payload.
  */
 static void
@@ -1018,11 +1018,12 @@ FFHistoryLatestVersion(Relation versions, Relation pk, Snapshot snapshot,
 }
 
 /*
- * The writer lock of 1.5 and later: a heavyweight lock, held until the
- * transaction ends (or the subtransaction that took it aborts), in exclusive
- * mode on an object that nothing else locks -- ff.versions as an object of
- * pg_class (LOCKTAG_OBJECT; PostgreSQL itself locks relations with
- * LOCKTAG_RELATION, so this conflicts with no table lock).  pg_locks shows it
+ * FFHistoryWriterLockTag sets tag to the writer lock of 1.5 and later: a
+ * heavyweight lock, held until the transaction ends (or the subtransaction
+ * that took it aborts), in exclusive mode on an object that nothing else
+ * locks -- ff.versions as an object of pg_class (LOCKTAG_OBJECT; PostgreSQL
+ * itself locks relations with LOCKTAG_RELATION, so this conflicts with no
+ * table lock).  pg_locks shows it
  * as locktype "object" with classid pg_class and objid ff.versions.  It
  * replaces the UPDATE of ff.history_lock's row of 1.4 and earlier: no row
  * version, no WAL record, no executor, and a waiter that wakes up does not
