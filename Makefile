@@ -10,7 +10,7 @@
 #   make test            every suite, with one summary line (test/run-all.sh)
 
 EXTENSION = feature_flags
-EXTVERSION = 1.25
+EXTVERSION = 1.26
 
 MODULE_big = feature_flags
 CORE_SRCS = $(sort $(wildcard src/core/*.c))

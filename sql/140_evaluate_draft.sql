@@ -162,6 +162,11 @@ SELECT reason, error_code FROM ff.evaluate_draft('lenient', '{}', '{}');
 SELECT reason, error_code FROM ff.evaluate_draft('lenient', '{}', '{"state": "DISABLED"}');
 SELECT reason, variant FROM ff.evaluate_draft('lenient', '{}', '{"targeting": null}');
 SELECT ff.evaluate_draft('lenient', '{}', '{"defaultVariant": "maybe"}');
+-- (1.26) ten names at most, in byte order (as the validation trigger lists
+-- them), clipped
+SELECT ff.evaluate_draft('lenient', '{}', jsonb_build_object('defaultVariant', 'maybe', 'variants',
+    (SELECT jsonb_object_agg(CASE WHEN i = 7 THEN 'a' || repeat('é', 300) ELSE 'v' || i END, i > 6)
+       FROM generate_series(1, 12) AS i)));
 SELECT ff.evaluate_draft('lenient', '{}', '{"targeting": {"iff": [false, "off"]}}');
 SELECT reason, error_code, error_message FROM ff.evaluate_draft('checkout', '{}', '{}', NULL, 'nope');
 SELECT reason, error_code, error_message FROM ff.evaluate_draft(NULL, '{}', '{}');

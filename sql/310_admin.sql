@@ -385,6 +385,17 @@ SELECT ff.delete_flag('gone', 'gone-env');
 SELECT ff.delete_flag('never-was', 'gone-env');
 SELECT ff.set_segment_rule('gone-seg', NULL, 'gone-env');
 SELECT ff.delete_segment('never-was', 'gone-env');
+-- (1.26) a rule or a segment key that names the deleted segment: the same
+-- note (1.25 suggested creating it, which loses its keys and history)
+SELECT ff.create_flag('uses-gone', environment => 'gone-env',
+                      targeting => '{"if": [{"in_segment": "gone-seg"}, "on", "off"]}');
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('gone-env', 'gone-seg', 'user-1');
+-- (1.26) variants are listed in byte order, ten at most, clipped
+SELECT key FROM ff.create_flag('many-variants', environment => 'gone-env',
+    variants => (SELECT jsonb_object_agg(CASE WHEN i = 7 THEN 'a' || repeat('é', 300) ELSE 'v' || i END, i)
+                   FROM generate_series(1, 12) AS i));
+SELECT ff.set_default_variant('many-variants', 'v13', 'gone-env');
+SELECT ff.delete_flag('many-variants', 'gone-env');
 -- the HINT's rollback brings the flag back as it was
 SELECT ff.rollback_flag('gone', (SELECT min(version) - 1 FROM ff.versions
                                   WHERE entity = 'flag' AND environment = 'gone-env' AND entity_key = 'gone'
@@ -445,6 +456,8 @@ SELECT ff.delete_environment('gone-env', force => true);
 SELECT ff.delete_environment('gone-env');
 -- any function naming a deleted environment says so, with the rollback
 SELECT ff.enable_flag('gone', 'gone-env');
+-- (1.26) also a segment key written into it
+INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('gone-env', 'gone-seg', 'user-1');
 SELECT ff.rollback_flag('gone', (SELECT max(version) FROM ff.versions WHERE entity = 'flag'
                                   AND environment = 'gone-env' AND entity_key = 'gone' AND operation <> 'DELETE'), 'gone-env');
 \set VERBOSITY terse

@@ -154,6 +154,47 @@ SELECT ff.get_bool('allow', '{"targetingKey": "u-good", "country": "XX"}', NULL,
        (ff.evaluate_draft('allow', '{"targetingKey": "u-good", "country": "XX"}', '{"defaultVariant": "on"}',
                           'false', 'hostile_raw')).error_code AS evaluate_draft,
        ff.evaluate_all('{"targetingKey": "u-good"}', 'hostile_raw') #>> '{allow,error_code}' AS evaluate_all;
+-- (1.26 library) a literal targeting or segment rule (a string, boolean,
+-- number or array), which the validation refuses, is refused by the cache
+-- too: the flag was served the literal as a match, and a literal segment
+-- rule made every key a member, or none (a deny rule over it let everyone
+-- through)
+SET session_replication_role = replica;
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('hostile_raw', 'literal-targeting', 'boolean', '{"on": true, "off": false}', 'off', '"on"'),
+    ('hostile_raw', 'array-targeting', 'boolean', '{"on": true, "off": false}', 'off', '["on"]');
+INSERT INTO ff.segments (environment, name, rule) VALUES ('hostile_raw', 'literal-seg', 'false');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting) VALUES
+    ('hostile_raw', 'deny-literal', 'boolean', '{"on": true, "off": false}', 'off',
+     '{"if": [{"!": {"in_segment": "literal-seg"}}, "on", "off"]}');
+RESET session_replication_role;
+SELECT e.flag_key, e.value, e.reason, e.error_code, e.error_message
+  FROM unnest(ARRAY['literal-targeting', 'array-targeting', 'deny-literal']) AS k,
+       ff.evaluate(k, '{"targetingKey": "u-1"}', 'false', 'hostile_raw') AS e;
+-- (1.26 library) metadata nested 20,000 levels deep, stored around the
+-- validation (which allows strings, numbers and booleans only), is left
+-- out; a flag's and its environment's: the getters raised "stack depth
+-- limit exceeded", the environment's for every flag of it
+SET max_stack_depth = '6MB';
+SET session_replication_role = replica;
+UPDATE ff.flags SET metadata = jsonb_build_object('deep', (repeat('[', 20000) || repeat(']', 20000))::jsonb,
+                                                  'team', 'payments', 'gone', NULL, 'list', '[1]'::jsonb)
+ WHERE environment = 'hostile_raw' AND key = 'allow';
+UPDATE ff.environments SET metadata = jsonb_build_object('deeper', (repeat('[', 20000) || repeat(']', 20000))::jsonb,
+                                                         'region', 'eu', 'team', 'platform')
+ WHERE name = 'hostile_raw';
+RESET session_replication_role;
+RESET max_stack_depth;
+SELECT (ff.evaluate('allow', '{"targetingKey": "u-other"}', 'false', 'hostile_raw')).flag_metadata AS flag_and_env,
+       (ff.evaluate('mixed', '{}', '"z"', 'hostile_raw')).flag_metadata AS env_only,
+       ff.get_bool('allow', '{"targetingKey": "u-other"}', NULL, 'hostile_raw') AS get_bool,
+       jsonb_typeof(ff.evaluate_all('{}', 'hostile_raw')) AS evaluate_all;
+SET session_replication_role = replica;
+UPDATE ff.flags SET metadata = '{}' WHERE environment = 'hostile_raw' AND key = 'allow';
+UPDATE ff.environments SET metadata = '{}' WHERE name = 'hostile_raw';
+DELETE FROM ff.flags WHERE environment = 'hostile_raw' AND key IN ('literal-targeting', 'array-targeting', 'deny-literal');
+DELETE FROM ff.segments WHERE environment = 'hostile_raw' AND name = 'literal-seg';
+RESET session_replication_role;
 SELECT ff.current_version() AS v1 \gset
 
 -- =====================================================================

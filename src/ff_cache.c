@@ -43,7 +43,9 @@
  *   statement's snapshot: one statement evaluates one config version.  A
  *   rolled-back subtransaction makes the next evaluation look again.
  * - A lazy load that an ERROR interrupts leaves its generation marked
- *   (loading > 0); the next evaluation discards it whole.
+ *   (loading > 0); the next evaluation discards it whole.  Reading flags
+ *   is the exception: an interrupted read leaves whole flags only
+ *   (FFAddFlag), so their generation stays (1.26 library).
  * - A generation is built in a child of the caller's memory context and
  *   moved under CacheMemoryContext only when complete, so an ERROR during
  *   a rebuild frees the half-built generation and leaves the previous one
@@ -1721,16 +1723,43 @@ FFEmptyObject(void)
 }
 
 /*
- * FFCacheCleanMetadata returns metadata as an object without null members
- * ({} for NULL or a non-object).
+ * FFCacheCleanMetadata returns metadata as flagd has it: an object of its
+ * string, number and boolean members ({} for NULL or a non-object).  Null
+ * members are dropped, as flagd drops them, and so are arrays and objects,
+ * which the validation refuses (flagd metadata is flat): one stored around
+ * it is left out without being walked (1.26 library; jsonb_strip_nulls
+ * walked it, and a value nested 20,000 levels deep made every evaluation
+ * of the flag, or of its whole environment, fail with "stack depth limit
+ * exceeded").
  */
 Jsonb *
 FFCacheCleanMetadata(Jsonb *meta)
 {
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbValue	k;
+	JsonbValue	v;
+	JsonbValue *res;
+	JsonbIteratorToken tok;
+
 	if (meta == NULL || !JB_ROOT_IS_OBJECT(meta) || JB_ROOT_IS_SCALAR(meta))
 		return FFEmptyObject();
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_strip_nulls,
-											  JsonbPGetDatum(meta)));
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(&meta->root);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+		if (v.type == jbvString || v.type == jbvNumeric || v.type == jbvBool)
+		{
+			pushJsonbValue(&state, WJB_KEY, &k);
+			pushJsonbValue(&state, WJB_VALUE, &v);
+		}
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
 }
 
 /*
@@ -2119,7 +2148,6 @@ FFCacheLoadAllFlags(FFCacheEnv *env)
 	if (env->flags_complete)
 		return;
 	Assert(gen != NULL && env->cxt == gen->cxt);
-	gen->loading++;
 	keys[0] = CStringGetTextDatum(env->name);
 	rel = table_open(gen->relids[FF_TABLE_FLAGS], AccessShareLock);
 	desc = RelationGetDescr(rel);
@@ -2145,7 +2173,6 @@ FFCacheLoadAllFlags(FFCacheEnv *env)
 	table_close(rel, AccessShareLock);
 	pfree(DatumGetPointer(keys[0]));
 	env->flags_complete = true;
-	gen->loading--;
 }
 
 /*
@@ -2510,6 +2537,16 @@ FFCompileDefinition(MemoryContext cxt, JLArena *arena, Jsonb *env_metadata,
 		if (too_deep)
 			FFFlagBroken(f, "invalid targeting for flag \"%s\": rule nesting exceeds the maximum depth of %d at $.targeting",
 						 FFNameForMessage(f->key), JL_DEFAULT_MAX_DEPTH);
+
+		/*
+		 * A string, number, boolean or array is a literal result for JSON
+		 * Logic, but no targeting for the validation nor for flagd's
+		 * schema: stored around the validation, it is refused here too
+		 * (1.26 library; it was served as a match).
+		 */
+		else if (rule->type != JL_NULL && rule->type != JL_OBJECT)
+			FFFlagBroken(f, "invalid targeting for flag \"%s\": $.targeting is a JSON %s, not a JSON Logic rule",
+						 FFNameForMessage(f->key), JLTypeNameOf(rule->type));
 		else if (rule->type != JL_NULL)
 		{
 			JLCompileOptions opts;
@@ -2626,12 +2663,15 @@ FFCacheGetFlag(FFCacheEnv *env, const char *key, size_t keylen)
 	/* FFMissingFlag is never compiled */
 	if (likely(f != NULL && f->compiled))
 		return f;
+	/*
+	 * Not under "loading": a read of flags that an ERROR interrupts (a lock
+	 * timeout behind a lock on ff.flags, a cancel) leaves env as it was, or
+	 * with whole flags more (FFAddFlag), so the generation stays; 1.25
+	 * discarded it, and every flag already compiled then waited for the
+	 * lock again.
+	 */
 	if (f == NULL && !env->flags_complete)
-	{
-		FFCurrentGen->loading++;
 		f = FFLoadFlag(FFCurrentGen, env, key, keylen);
-		FFCurrentGen->loading--;
-	}
 	if (f == NULL || f == &FFMissingFlag)
 		return NULL;
 	if (!f->compiled)
@@ -3276,6 +3316,18 @@ FFCacheCompileSegmentRule(JLArena *arena, Jsonb *rule_raw, const char **broken)
 	}
 	if (rule->type == JL_NULL)
 		return NULL;
+
+	/*
+	 * A literal rule (a string, number, boolean or array), which the
+	 * validation refuses, would make every key a member or none (1.26
+	 * library: it was used as such).
+	 */
+	if (rule->type != JL_OBJECT)
+	{
+		*broken = FFSegmentBroken(arena, "its stored rule is a JSON %s, not a JSON Logic rule",
+								  JLTypeNameOf(rule->type));
+		return NULL;
+	}
 	memset(&opts, 0, sizeof(opts));
 	memset(&err, 0, sizeof(err));
 	opts.allow_segments = true;

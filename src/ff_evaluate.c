@@ -1131,9 +1131,29 @@ FFDraftValueForMessage(JsonbValue *val)
 }
 
 /*
+ * FFDraftNameCmp orders variant names (JsonbValue strings) by their bytes,
+ * as ff._variant_list does.
+ */
+static int
+FFDraftNameCmp(const void *a, const void *b)
+{
+	const JsonbValue *va = (const JsonbValue *) a;
+	const JsonbValue *vb = (const JsonbValue *) b;
+	int			c;
+
+	c = memcmp(va->val.string.val, vb->val.string.val,
+			   Min(va->val.string.len, vb->val.string.len));
+	if (c != 0)
+		return c;
+	return (va->val.string.len > vb->val.string.len) -
+		(va->val.string.len < vb->val.string.len);
+}
+
+/*
  * FFDraftVariantsDetail is the DETAIL of a draft whose default variant is
- * not one of its variants: the variant names it has (ten at most); 0 (no
- * DETAIL) for any other draft.
+ * not one of its variants: the variant names it has, the first ten in byte
+ * order and how many in all, as the validation trigger lists them
+ * (ff._variant_list); 0 (no DETAIL) for any other draft.
  */
 static int
 FFDraftVariantsDetail(Jsonb *variants, const char *default_variant)
@@ -1141,29 +1161,33 @@ FFDraftVariantsDetail(Jsonb *variants, const char *default_variant)
 	StringInfoData buf;
 	JsonbIterator *it;
 	JsonbValue	v;
+	JsonbValue *names;
 	JsonbIteratorToken tok;
+	int			count;
 	int			n = 0;
+	int			i;
 
 	if (variants == NULL || default_variant == NULL ||
 		JB_ROOT_IS_SCALAR(variants) || !JB_ROOT_IS_OBJECT(variants) ||
 		getKeyJsonValueFromContainer(&variants->root, default_variant,
 									 strlen(default_variant), NULL) != NULL)
 		return 0;
-	initStringInfo(&buf);
+	count = (int) JB_ROOT_COUNT(variants);
+	names = palloc(sizeof(JsonbValue) * Max(count, 1));
 	it = JsonbIteratorInit(&variants->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		if (tok != WJB_KEY)
-			continue;
-		if (n == 10)
-		{
-			appendStringInfo(&buf, ", ... (%d in all)", (int) JB_ROOT_COUNT(variants));
-			break;
-		}
-		appendStringInfo(&buf, "%s\"%s\"", n > 0 ? ", " : "",
-						 FFNameForMessage(pnstrdup(v.val.string.val, v.val.string.len)));
-		n++;
+		if (tok == WJB_KEY && n < count)
+			names[n++] = v;
 	}
+	qsort(names, n, sizeof(JsonbValue), FFDraftNameCmp);
+	initStringInfo(&buf);
+	for (i = 0; i < n && i < 10; i++)
+		appendStringInfo(&buf, "%s\"%s\"", i > 0 ? ", " : "",
+						 FFNameForMessage(pnstrdup(names[i].val.string.val,
+												   names[i].val.string.len)));
+	if (n > 10)
+		appendStringInfo(&buf, ", ... (%d in all)", n);
 	return errdetail("The variants are %s.", buf.data);
 }
 
@@ -1676,6 +1700,13 @@ FFMissingEnvironmentError(const char *missing, bool from_setting)
 			 errhint("The environments are the rows of ff.environments.")));
 }
 
+/*
+ * FF_ALL_MAX_SIZE is how much of ff.evaluate_all's result the values and
+ * entries may take: jsonb's limit on the elements of an object
+ * (JENTRY_OFFLENMASK, 256 MB), less a margin for what the count leaves out.
+ */
+#define FF_ALL_MAX_SIZE ((Size) JENTRY_OFFLENMASK - 1024 * 1024)
+
 PG_FUNCTION_INFO_V1(ff_evaluate_all);
 
 /*
@@ -1700,6 +1731,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 	JsonbPair  *pairs;
 	FFAllEntry *entries;
 	FFInput		input;
+	Size		used = 0;
 	int			i;
 
 	memset(&input, 0, sizeof(input));
@@ -1737,6 +1769,34 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		if (!flag->compiled)
 			FFCacheGetFlag(env, flag->key, flag->keylen);
 		FFEvaluateCachedFlag(env, flag, &input, FF_WANT_ANY, &out);
+
+		/*
+		 * One jsonb value holds at most 256 MB: a value that would not fit
+		 * with those before it is this flag's error (1.26 library; the
+		 * whole call failed with "total size of jsonb object elements
+		 * exceeds the maximum").  The rest of an entry is counted
+		 * generously and always.
+		 */
+		used += flag->keylen + 96 +
+			(out.message != NULL ? strlen(out.message) : 0) +
+			(out.reason != FF_REASON_ERROR && out.variant >= 0 ?
+			 strlen(flag->flag.variants[out.variant].name) : 0);
+		if (out.reason != FF_REASON_ERROR && out.variant >= 0)
+		{
+			Size		size = VARSIZE(flag->variant_jsonb[out.variant]);
+
+			if (size > FF_ALL_MAX_SIZE || used + size > FF_ALL_MAX_SIZE)
+			{
+				out.reason = FF_REASON_ERROR;
+				out.error = FF_ERROR_GENERAL;
+				out.message = psprintf("the value of variant \"%s\" of flag \"%s\" (%zu bytes) does not fit in the result of ff.evaluate_all, a jsonb value of at most 256 MB: evaluate this flag alone",
+									   FFNameForMessage(pstrdup(flag->flag.variants[out.variant].name)),
+									   FFNameForMessage(pstrdup(flag->key)), size);
+				used += strlen(out.message);
+			}
+			else
+				used += size;
+		}
 
 		/* "value" */
 		FFSetString(&e->pairs[np].key, "value", 5);

@@ -140,6 +140,26 @@ $$;
 COMMENT ON FUNCTION ff._existing_environments() IS
 'Internal: "Existing environments: ..." for a not-found HINT, or that there are none';
 
+-- ff._variant_list is how messages list a flag's variants (1.26): the
+-- first ten names in byte order, quoted and clipped, then how many there
+-- are in all.  (1.25 listed them in three orders: the collation's, jsonb's
+-- and, in C, storage order, and some messages listed every name.)
+CREATE FUNCTION ff._variant_list(variants jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.string_agg(pg_catalog.format('"%s"', ff._name_in_message(v.k)), ', ' ORDER BY v.k COLLATE "C")
+           || CASE WHEN pg_catalog.max(v.n) > 10 THEN pg_catalog.format(', ... (%s in all)', pg_catalog.max(v.n)) ELSE '' END
+      FROM (SELECT k, pg_catalog.count(*) OVER () AS n,
+                   pg_catalog.row_number() OVER (ORDER BY k COLLATE "C") AS i
+              FROM pg_catalog.jsonb_object_keys(CASE pg_catalog.jsonb_typeof(variants) WHEN 'object' THEN variants END) AS k) AS v
+     WHERE v.i <= 10
+$$;
+
+COMMENT ON FUNCTION ff._variant_list(jsonb) IS
+'Internal: a flag''s variant names for a message: the first ten in byte order, quoted and clipped, and how many in all';
+
 -- ff._environment_not_found_note is what the error for an environment name
 -- that does not exist adds (1.25): the DETAIL of a deleted one (when, by
 -- whom; else NULL) and the HINT: the closest name, the existing ones, and
@@ -508,6 +528,7 @@ AS $$
 DECLARE
     present     text[];
     missing     text;
+    gone        record;
 BEGIN
     IF cardinality(segments) = 0 THEN
         RETURN;
@@ -522,18 +543,22 @@ BEGIN
      WHERE NOT s = ANY (present)
      ORDER BY s LIMIT 1;
     IF missing IS NOT NULL AND NOT ff._restoring() THEN
+        -- (1.26) a deleted segment is named as such, with the rollback that
+        -- restores it and its keys (creating it anew loses both)
+        gone := ff._deleted_note('segment', environment, missing);
         RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
             owner_label, ff._name_in_message(missing), environment
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('The reference is at %s.',
-                      COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix)),
+                      COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix))
+                      || COALESCE(' ' || gone.detail, ''),
                   -- (a segment's own rule may not name the segment: it is no suggestion)
                   HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
                                                                WHERE g.environment = _check_segment_refs.environment
                                                                  AND g.name IS DISTINCT FROM owner_segment))
                       -- (1.17) the shared HINT: no suggestion to create a
                       -- name that breaks the name rule
-                      || ff._create_hint('segment', missing, environment);
+                      || COALESCE(gone.hint, ff._create_hint('segment', missing, environment));
     END IF;
 END;
 $$;
@@ -1411,7 +1436,7 @@ BEGIN
 
     -- default variant
     IF NEW.default_variant IS NOT NULL AND NOT NEW.variants ? NEW.default_variant THEN
-        SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+        names := ff._variant_list(NEW.variants);
         RAISE EXCEPTION 'default variant "%" of % is not one of its variants', ff._name_in_message(NEW.default_variant), label
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The problem is at $.defaultVariant; the variants are %s.', names),
@@ -1482,7 +1507,7 @@ BEGIN
                 IF (jsonb_typeof(res) = 'string' AND NOT NEW.variants ? (res #>> '{}'))
                    OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
                     res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
-                    SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) INTO names FROM jsonb_object_keys(NEW.variants) AS k;
+                    names := ff._variant_list(NEW.variants);
                     err_msg := format('targeting for %s can return %s, which is not a variant', label, ff._name_in_message(res::text));
                     err_hint := CASE jsonb_typeof(res)
                         WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
@@ -1651,6 +1676,8 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    gone        record;
 BEGIN
     -- (1.17) a NULL is refused here, naming the row, rather than by the NOT
     -- NULL constraint, whose DETAIL printed the whole row and no HINT
@@ -1677,19 +1704,25 @@ BEGIN
                         WHERE s.environment = NEW.environment AND s.name = NEW.segment) THEN
             -- (1.12) a missing environment is named as such, with a suggestion
             IF NOT EXISTS (SELECT 1 FROM ff.environments AS e WHERE e.name = NEW.environment) THEN
+                -- (1.26) the note of the other validation triggers: a
+                -- deleted environment's rollback, the existing ones
+                gone := ff._environment_not_found_note(NEW.environment);
                 RAISE EXCEPTION 'environment "%" does not exist', ff._name_in_message(NEW.environment)
                     USING ERRCODE = 'foreign_key_violation',
                           DETAIL = format('Targeting key "%s" cannot be added to segment "%s" of a missing environment.',
-                                          NEW.targeting_key, ff._name_in_message(NEW.segment)),
-                          HINT = ff._perhaps_you_meant(NEW.environment, ARRAY(SELECT e.name FROM ff.environments AS e))
-                              || ff._create_hint('environment', NEW.environment);
+                                          ff._name_in_message(NEW.targeting_key), ff._name_in_message(NEW.segment))
+                              || COALESCE(' ' || gone.detail, ''),
+                          HINT = gone.hint;
             END IF;
+            -- (1.26) a deleted segment: when, by whom, and its rollback
+            gone := ff._deleted_note('segment', NEW.environment, NEW.segment);
             RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(NEW.segment), NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
-                      DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', NEW.targeting_key),
+                      DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', ff._name_in_message(NEW.targeting_key))
+                          || COALESCE(' ' || gone.detail, ''),
                       HINT = ff._perhaps_you_meant(NEW.segment, ARRAY(SELECT g.name FROM ff.segments AS g
                                                                        WHERE g.environment = NEW.environment))
-                          || ff._create_hint('segment', NEW.segment, NEW.environment);
+                          || COALESCE(gone.hint, ff._create_hint('segment', NEW.segment, NEW.environment));
         END IF;
     END IF;
     IF NEW.targeting_key = '' THEN

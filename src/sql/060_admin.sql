@@ -819,8 +819,8 @@ BEGIN
                  ELSE format('"%s" is not one of its variants', ff._name_in_message(v_on)) END
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('Name the variant to roll out, e.g. variant => %L. Variants: %s.',
-                      (SELECT k FROM jsonb_object_keys(flag.variants) AS k ORDER BY k LIMIT 1),
-                      (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(flag.variants) AS k));
+                      (SELECT k FROM jsonb_object_keys(flag.variants) AS k ORDER BY k COLLATE "C" LIMIT 1),
+                      ff._variant_list(flag.variants));
     END IF;
     v_off := COALESCE(otherwise, ff._pick_variant(flag.variants, ARRAY[flag.default_variant, 'off', 'false'], v_on));
     IF v_off IS NULL AND (SELECT count(*) FROM jsonb_object_keys(flag.variants)) = 2 THEN
@@ -834,7 +834,7 @@ BEGIN
                  ELSE format('"%s" is not one of its variants', ff._name_in_message(v_off)) END
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('Name the variant served to everyone else with otherwise => ''...''. Variants: %s.',
-                      (SELECT string_agg(format('"%s"', k), ', ' ORDER BY k) FROM jsonb_object_keys(flag.variants) AS k));
+                      ff._variant_list(flag.variants));
     END IF;
 
     IF percentage = 100 OR percentage = 0 THEN
