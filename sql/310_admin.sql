@@ -474,3 +474,20 @@ DELETE FROM ff.environments;
 SELECT ff.enable_flag('x', 'nowhere');
 ROLLBACK;
 \set VERBOSITY terse
+-- (1.26) variants are listed in byte order, whatever the database's
+-- collation: here one that sorts "a" before "B"
+SELECT current_database() AS regress_db \gset
+CREATE DATABASE regress_ff_icu TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8' ENCODING 'UTF8';
+\c regress_ff_icu
+SET client_min_messages = warning;
+CREATE EXTENSION feature_flags;
+RESET client_min_messages;
+\set VERBOSITY default
+SELECT array_agg(k ORDER BY k) AS collation_order FROM unnest(ARRAY['B', 'a', 'é', 'z']) AS k;
+SELECT ff._variant_list('{"B": 1, "a": 2, "é": 3, "z": 4}') AS variant_list, ff._variant_list('{}') AS no_variants;
+SELECT key FROM ff.create_flag('cased', '{"B": 1, "a": 2, "é": 3, "z": 4}', 'a');
+SELECT ff.set_default_variant('cased', 'A');
+SELECT ff.set_rollout('cased', 50);
+\set VERBOSITY terse
+\c :regress_db
+DROP DATABASE regress_ff_icu;

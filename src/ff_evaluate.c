@@ -1173,7 +1173,9 @@ FFDraftVariantsDetail(Jsonb *variants, const char *default_variant)
 									 strlen(default_variant), NULL) != NULL)
 		return 0;
 	count = (int) JB_ROOT_COUNT(variants);
-	names = palloc(sizeof(JsonbValue) * Max(count, 1));
+	if (count == 0)
+		return 0;				/* "has no variants" says it all */
+	names = palloc(sizeof(JsonbValue) * count);
 	it = JsonbIteratorInit(&variants->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -1707,6 +1709,16 @@ FFMissingEnvironmentError(const char *missing, bool from_setting)
  */
 #define FF_ALL_MAX_SIZE ((Size) JENTRY_OFFLENMASK - 1024 * 1024)
 
+/*
+ * FF_ALL_ENTRY_SIZE bounds what an entry of ff.evaluate_all's result takes
+ * besides its flag key, value, variant name and message: the key's and the
+ * value's JEntries in the result (8 bytes), the entry object's alignment
+ * (3) and header (4), five JEntries of its own (40), its member names
+ * ("value", "reason", "variant", "error_code", "error_message": 41), a
+ * reason and an error code (at most 15 and 21 bytes).
+ */
+#define FF_ALL_ENTRY_SIZE 160
+
 PG_FUNCTION_INFO_V1(ff_evaluate_all);
 
 /*
@@ -1774,10 +1786,11 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		 * One jsonb value holds at most 256 MB: a value that would not fit
 		 * with those before it is this flag's error (1.26 library; the
 		 * whole call failed with "total size of jsonb object elements
-		 * exceeds the maximum").  The rest of an entry is counted
-		 * generously and always.
+		 * exceeds the maximum").  The rest of an entry is counted always,
+		 * and more than it takes: FF_ALL_ENTRY_SIZE, its key, message and
+		 * variant name.
 		 */
-		used += flag->keylen + 96 +
+		used += flag->keylen + FF_ALL_ENTRY_SIZE +
 			(out.message != NULL ? strlen(out.message) : 0) +
 			(out.reason != FF_REASON_ERROR && out.variant >= 0 ?
 			 strlen(flag->flag.variants[out.variant].name) : 0);

@@ -17,8 +17,9 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.string_agg(pg_catalog.format('"%s"', ff._name_in_message(v.k)), ', ' ORDER BY v.k COLLATE "C")
-           || CASE WHEN pg_catalog.max(v.n) > 10 THEN pg_catalog.format(', ... (%s in all)', pg_catalog.max(v.n)) ELSE '' END
+    SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format('"%s"', ff._name_in_message(v.k)), ', ' ORDER BY v.k COLLATE "C")
+                    || CASE WHEN pg_catalog.max(v.n) > 10 THEN pg_catalog.format(', ... (%s in all)', pg_catalog.max(v.n)) ELSE '' END,
+                    'none')
       FROM (SELECT k, pg_catalog.count(*) OVER () AS n,
                    pg_catalog.row_number() OVER (ORDER BY k COLLATE "C") AS i
               FROM pg_catalog.jsonb_object_keys(CASE pg_catalog.jsonb_typeof(variants) WHEN 'object' THEN variants END) AS k) AS v
