@@ -167,6 +167,8 @@ SELECT ff.evaluate_draft('lenient', '{}', '{"defaultVariant": "maybe"}');
 SELECT ff.evaluate_draft('lenient', '{}', jsonb_build_object('defaultVariant', 'maybe', 'variants',
     (SELECT jsonb_object_agg(CASE WHEN i = 7 THEN 'a' || repeat('é', 300) ELSE 'v' || i END, i > 6)
        FROM generate_series(1, 12) AS i)));
+-- no variants: the message says so, and there is no empty DETAIL
+SELECT ff.evaluate_draft('lenient', '{}', '{"defaultVariant": "maybe", "variants": {}}');
 SELECT ff.evaluate_draft('lenient', '{}', '{"targeting": {"iff": [false, "off"]}}');
 SELECT reason, error_code, error_message FROM ff.evaluate_draft('checkout', '{}', '{}', NULL, 'nope');
 SELECT reason, error_code, error_message FROM ff.evaluate_draft(NULL, '{}', '{}');
