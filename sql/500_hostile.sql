@@ -385,6 +385,32 @@ SELECT pg_temp.backend_bytes() - :before < 4 * 1024 * 1024 AS memory_does_not_gr
 -- =====================================================================
 -- flag keys: the key syntax caps them at 200 characters
 SELECT * FROM pg_temp.try_hint($$SELECT ff.create_flag(repeat('k', 1000000))$$);
+-- (1.26) names cut in messages end on a character boundary: a "€" (three
+-- bytes) across the cut left its first byte, invalid UTF-8, in the message
+-- (lost whole by a client in another encoding) and in an evaluation's
+-- error_message
+SELECT m AS message, convert_to(m, 'UTF8') IS NOT NULL AS valid
+  FROM (VALUES (pg_temp.try($$SELECT ff.json_logic(jsonb_build_object(repeat('a', 39) || chr(8364), 1, 'b', 2))$$)),
+               (pg_temp.try($$SELECT ff.json_logic(jsonb_build_object('sem_ver', jsonb_build_array('1.0.0', repeat('a', 39) || chr(8364), '1.0.0')))$$)),
+               (pg_temp.try($$SELECT ff.json_logic(jsonb_build_object('var', '$flagd.' || repeat('a', 92) || chr(8364)))$$))) AS t(m);
+SELECT (ff.create_environment('hostile_utf8')).name;
+SET session_replication_role = replica;
+INSERT INTO ff.segments (environment, name, rule) VALUES ('hostile_utf8', repeat('s', 59) || chr(8364) || 't', '{"bogus": [1]}');
+INSERT INTO ff.flags (environment, key, flag_type, variants, default_variant, targeting)
+VALUES ('hostile_utf8', 'f', 'boolean', '{"on": true, "off": false}', 'off',
+        jsonb_build_object('if', jsonb_build_array(jsonb_build_object('in_segment', repeat('s', 59) || chr(8364) || 't'), 'on', 'off')));
+RESET session_replication_role;
+SELECT e.error_code, e.error_message, convert_to(e.error_message, 'UTF8') IS NOT NULL AS valid
+  FROM ff.evaluate('f', '{"targetingKey": "u"}', NULL, 'hostile_utf8') AS e;
+SET session_replication_role = replica;
+DELETE FROM ff.flags WHERE environment = 'hostile_utf8';
+DELETE FROM ff.segments WHERE environment = 'hostile_utf8';
+RESET session_replication_role;
+SELECT ff.delete_environment('hostile_utf8');
+-- (1.26) a long string value keeps its closing quote, in a draft's message
+-- as in the trigger's
+SELECT pg_temp.try($$SELECT ff.evaluate_draft('target', '{}', jsonb_build_object('state', repeat('d', 300)))$$) AS draft_state,
+       pg_temp.try($$SELECT ff.create_flag('long-result', '{"a": "x", "b": "y"}', 'a', targeting => jsonb_build_object('if', jsonb_build_array(true, repeat('r', 300))))$$) AS targeting_result;
 -- (1.19) the write side's messages show such a name as its first 64
 -- characters and "...": 1.18 repeated it whole, 1 MB per error
 CREATE FUNCTION pg_temp.try_lengths(stmt text, OUT state text, OUT message text, OUT hint text)

@@ -1120,11 +1120,16 @@ FFDraftCheckMember(const char *key, int member, JsonbValue *val)
 
 /*
  * FFDraftValueForMessage returns a draft member's JSON value as an error
- * message shows it: its JSON text, as names are shown (FFNameForMessage).
+ * message shows it, as the validation trigger does: a string in double
+ * quotes, anything else as its JSON text, each clipped as names are
+ * (FFNameForMessage; a long string kept its opening quote only).
  */
 static const char *
 FFDraftValueForMessage(JsonbValue *val)
 {
+	if (val->type == jbvString)
+		return psprintf("\"%s\"",
+						FFNameForMessage(pnstrdup(val->val.string.val, val->val.string.len)));
 	if (val->type == jbvBinary)
 		return FFNameForMessage(JsonbToCString(NULL, val->val.binary.data, val->val.binary.len));
 	return FFNameForMessage(JsonbToCString(NULL, &JsonbValueToJsonb(val)->root, 0));

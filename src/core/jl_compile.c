@@ -126,7 +126,7 @@ JLPathPush(JLCompiler *c, const char *fmt, const char *name, size_t namelen,
 	int			n;
 
 	if (fmt[0] == '.')
-		n = snprintf(tmp, sizeof(tmp), ".%.*s", (int) (namelen > 200 ? 200 : namelen), name);
+		n = snprintf(tmp, sizeof(tmp), ".%.*s", JLUtf8Clip(name, namelen, 200), name);
 	else
 		n = snprintf(tmp, sizeof(tmp), "[%zu]", index);
 	if (n < 0)
@@ -518,7 +518,7 @@ JLCompileVar(JLCompiler *c, JLNode *n)
 		}
 		return JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_FLAGD_VAR,
 								 "var path \"%.*s\" references an unknown $flagd property; only $flagd.flagKey and $flagd.timestamp exist",
-								 (int) (buf.len > 100 ? 100 : buf.len), buf.data);
+								 JLUtf8Clip(buf.data, buf.len, 100), buf.data);
 	}
 	n->u.var.flagd = (uint8_t) flagd;
 	n->u.var.plain = nsegs > 0 && flagd == JL_FLAGD_NONE && n->nargs < 2;
@@ -741,7 +741,7 @@ JLCompileSemVer(JLCompiler *c, JLNode *n)
 				if (o->type == JL_STRING)
 					JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_SEMVER_OP,
 									  "unknown sem_ver operator \"%.*s\"; expected one of =, !=, <, <=, >, >=, ^, ~",
-									  (int) (o->u.string.len > 40 ? 40 : o->u.string.len), o->u.string.ptr);
+									  JLUtf8Clip(o->u.string.ptr, o->u.string.len, 40), o->u.string.ptr);
 				else
 					JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_SEMVER_OP,
 									  "sem_ver operator must be a string (one of =, !=, <, <=, >, >=, ^, ~), not a %s",
@@ -1043,8 +1043,8 @@ JLCompileValue(JLCompiler *c, const JLValue *v, int depth)
 			return JLCompileFailHint(c, JL_ERR_BAD_ARGUMENTS, JL_HINT_ONE_KEY,
 									 "a rule object must have exactly one key (the operator), found %zu keys (\"%.*s\", \"%.*s\"%s)",
 									 v->u.object.count,
-									 (int) (m0->keylen > 40 ? 40 : m0->keylen), m0->key,
-									 (int) (m1->keylen > 40 ? 40 : m1->keylen), m1->key,
+									 JLUtf8Clip(m0->key, m0->keylen, 40), m0->key,
+									 JLUtf8Clip(m1->key, m1->keylen, 40), m1->key,
 									 v->u.object.count > 2 ? ", ..." : "");
 		}
 		return JLCompileOperator(c, &v->u.object.members[0], depth);

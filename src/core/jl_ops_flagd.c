@@ -626,7 +626,7 @@ JLEvalInSegment(JLEvalState *st, const JLNode *node, const JLValue *scope)
 		/* fail closed: neither its lists nor a null may decide */
 		JLEvalFail(st, JL_ERR_RUNTIME, node->path,
 				   "segment \"%.*s\" cannot be evaluated: %s",
-				   (int) (node->u.segment.namelen > 60 ? 60 : node->u.segment.namelen),
+				   JLUtf8Clip(node->u.segment.name, node->u.segment.namelen, 60),
 				   node->u.segment.name, info.broken);
 		return NULL;
 	}
@@ -646,7 +646,7 @@ JLEvalInSegment(JLEvalState *st, const JLNode *node, const JLValue *scope)
 		{
 			JLEvalFail(st, JL_ERR_RUNTIME, node->path,
 					   "segment \"%.*s\" references itself (cycle through in_segment)",
-					   (int) (node->u.segment.namelen > 60 ? 60 : node->u.segment.namelen),
+					   JLUtf8Clip(node->u.segment.name, node->u.segment.namelen, 60),
 					   node->u.segment.name);
 			return NULL;
 		}

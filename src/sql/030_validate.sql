@@ -1510,7 +1510,10 @@ BEGIN
                    OR (jsonb_typeof(res) = 'boolean' AND NOT NEW.variants ? (res #>> '{}')) THEN
                     res_path := COALESCE(ff._rule_path_of(NEW.targeting, 'result', res, '$.targeting'), '$.targeting');
                     names := ff._variant_list(NEW.variants);
-                    err_msg := format('targeting for %s can return %s, which is not a variant', label, ff._name_in_message(res::text));
+                    -- (1.26) a string in quotes, clipped inside them, as values are
+                    err_msg := format('targeting for %s can return %s, which is not a variant', label,
+                                      CASE jsonb_typeof(res) WHEN 'string' THEN format('"%s"', ff._name_in_message(res #>> '{}'))
+                                           ELSE ff._name_in_message(res::text) END);
                     err_hint := CASE jsonb_typeof(res)
                         WHEN 'boolean' THEN 'A rule that returns true/false selects the variants named "true"/"false"; add them or return variant names.'
                         ELSE 'Targeting results name variants; return one of the variant names, or null for the default variant.'

@@ -93,7 +93,9 @@ FuzzInterrupt(void *opaque)
 
 /*
  * FuzzSegment serves segments "in" (+1), "out" (-1), "self" (the fuzzed
- * rule) and "none" (no rule); others are unknown.
+ * rule) and "none" (no rule), and any name starting with "b" as one that
+ * cannot be evaluated (its name goes into the error message); others are
+ * unknown.
  */
 static bool
 FuzzSegment(void *opaque, const char *name, size_t namelen, const char *key,
@@ -109,8 +111,50 @@ FuzzSegment(void *opaque, const char *name, size_t namelen, const char *key,
 		info->membership = -1;
 	else if (namelen == 4 && memcmp(name, "self", 4) == 0)
 		info->rule = st->rule;
+	else if (namelen > 0 && name[0] == 'b')
+		info->broken = "broken for the fuzzer";
 	else if (!(namelen == 4 && memcmp(name, "none", 4) == 0))
 		return false;
+	return true;
+}
+
+/*
+ * FuzzValidUtf8 reports whether s is valid UTF-8.  JLParse refuses input
+ * that is not, so a message that is not was cut inside a character.
+ */
+static bool
+FuzzValidUtf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+
+	while (*p != '\0')
+	{
+		int			n;
+		unsigned int cp;
+
+		if (*p < 0x80)
+		{
+			p++;
+			continue;
+		}
+		if ((*p & 0xE0) == 0xC0)
+			n = 1, cp = *p & 0x1F;
+		else if ((*p & 0xF0) == 0xE0)
+			n = 2, cp = *p & 0x0F;
+		else if ((*p & 0xF8) == 0xF0)
+			n = 3, cp = *p & 0x07;
+		else
+			return false;
+		p++;
+		while (n-- > 0)
+		{
+			if ((*p & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (*p++ & 0x3F);
+		}
+		if (cp > 0x10FFFF)
+			return false;
+	}
 	return true;
 }
 
@@ -188,7 +232,8 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	rule = JLCompile(arena, rule_json, &o, &err);
 	if (rule == NULL)
 	{
-		if (err.code == JL_OK || err.path[0] != '$')
+		if (err.code == JL_OK || err.path[0] != '$' ||
+			!FuzzValidUtf8(err.message) || !FuzzValidUtf8(err.path))
 			abort();
 		goto done;
 	}
@@ -209,7 +254,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	ctx.interrupt = FuzzInterrupt;
 	ctx.opaque = &st;
 	res = JLEvaluate(rule, &ctx, scratch, &err);
-	if (res == NULL && err.code == JL_OK)
+	if (res == NULL && (err.code == JL_OK || !FuzzValidUtf8(err.message)))
 		abort();
 	if (res != NULL)
 	{
@@ -253,7 +298,8 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		flag.default_variant = 0;
 		flag.targeting = rule;
 		FFResolve(&flag, &c2, scratch, &out);
-		if (out.reason == FF_REASON_ERROR && out.error_code == FF_ERROR_NONE)
+		if (out.reason == FF_REASON_ERROR &&
+			(out.error_code == FF_ERROR_NONE || !FuzzValidUtf8(out.error_message)))
 			abort();
 	}
 done:
