@@ -280,14 +280,18 @@ for my $case (
 # (1.18) a source with rows that drifted from their history (changed
 # without being recorded): the restore loads them as they were dumped and
 # records nothing, so the copy has the source's history and the same
-# verdict (1.17 recorded each as "created", and the copy verified ok)
+# verdict (1.17 recorded each as "created", and the copy verified ok).
+# (1.26) The same for a key list: 1.25 recorded the restored list as a
+# KEYS version by the restoring role, and reported the drift there.
 $node->safe_psql('postgres', 'CREATE DATABASE drifted; CREATE DATABASE drifted_to');
 $node->safe_psql('drifted', q{
     CREATE EXTENSION feature_flags;
     SELECT (ff.create_environment('prod')).name;
     SELECT (ff.create_flag('f1', environment => 'prod')).key;
     SELECT (ff.create_segment('s2', NULL, environment => 'prod')).name;
+    SELECT (ff.create_segment('k3', NULL, environment => 'prod', include => '{u1,u2,u3}')).name;
     SET session_replication_role = replica;
+    DELETE FROM ff.segment_keys WHERE segment = 'k3' AND targeting_key = 'u2';
     UPDATE ff.flags SET state = 'DISABLED' WHERE key = 'f1';
     UPDATE ff.segments SET description = 'unrecorded' WHERE name = 's2';
     UPDATE ff.environments SET description = 'unrecorded' WHERE name = 'prod';});
@@ -297,7 +301,8 @@ $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('drift
     'the dump with drifted rows restores');
 for my $q ('SELECT ff.current_version()',
            'SELECT ok, first_broken_version, detail FROM ff.verify_history()',
-           q{SELECT string_agg(key || ':' || state || ':' || version, ' ' ORDER BY key) FROM ff.flags})
+           q{SELECT string_agg(key || ':' || state || ':' || version, ' ' ORDER BY key) FROM ff.flags},
+           q{SELECT string_agg(segment || ':' || targeting_key, ' ' ORDER BY segment, targeting_key) FROM ff.segment_keys})
 {
     is($node->safe_psql('drifted_to', $q), $node->safe_psql('drifted', $q),
         "drifted rows restored as dumped: $q");

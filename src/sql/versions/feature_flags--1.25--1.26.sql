@@ -509,3 +509,54 @@ $$;
 COMMENT ON FUNCTION ff._rollout_rule(text, numeric, text, text, text, text) IS
 'Internal: the targeting of a percentage rollout of a flag (what ff.set_rollout writes)';
 
+CREATE OR REPLACE FUNCTION ff._history_keys_needed(environment text, segment text, count_delta bigint,
+                                        digest_delta bigint, inserted_only boolean)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st          record;
+    held        bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ff.segments AS s WHERE s.environment = $1 AND s.name = $2) THEN
+        RETURN false;
+    END IF;
+    st := ff._history_keys_state(environment, segment);
+    IF inserted_only THEN
+        held := (SELECT pg_catalog.count(*) FROM ff.segment_keys AS k
+                  WHERE k.environment = $1 AND k.segment = $2);
+        IF st.key_count = count_delta AND st.keys_digest = digest_delta AND held = count_delta THEN
+            RETURN false;
+        END IF;
+        -- (1.26) a restore's list that is not the recorded one (it drifted
+        -- in the source, changed without being recorded) is loaded as it
+        -- was dumped, as drifted rows are: ff.verify_history reports the
+        -- drift as in the source.  1.25 recorded it as a change by the
+        -- restoring role.
+        IF held = count_delta AND ff._restoring() THEN
+            RETURN false;
+        END IF;
+    ELSIF st.key_count + count_delta < 0
+          AND (SELECT l.operation = 'DELETE' AND l.xact_id = pg_catalog.pg_current_xact_id()
+                 FROM ff.versions AS l
+                WHERE l.entity = 'segment' AND l.environment = $1 AND l.entity_key = $2
+                  AND l.operation IN ('KEYS', 'DELETE')
+                ORDER BY l.version DESC LIMIT 1) THEN
+        -- keys removed that the history already has as gone: a segment
+        -- deleted and created again in one statement (a writable CTE), whose
+        -- old keys the foreign key's cascade removes only after the new row
+        -- exists; its DELETE version, written by this transaction, recorded
+        -- their removal.  (1.22: only then.  1.21 also skipped any removal
+        -- that took the recorded size below zero, which one earlier key list
+        -- change made without being recorded was enough for: a recorded
+        -- key's removal was lost.)
+        RETURN false;
+    END IF;
+    RETURN true;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._history_keys_needed(text, text, bigint, bigint, boolean) IS
+    'Internal: whether a statement''s change of a segment''s key list is recorded (not for a deleted segment, nor for the rows of a pg_dump restore)';
+
