@@ -832,3 +832,18 @@ INSERT INTO ff.segment_keys (environment, segment, targeting_key) VALUES ('cfb-e
 RESET check_function_bodies;
 SELECT operation, delta FROM ff.versions WHERE environment = 'cfb-env' AND entity_key = 'cfb' ORDER BY version;
 SELECT ok FROM ff.verify_history();
+-- nor one statement that empties and refills a list, nor
+-- ff.add_segment_keys into a list emptied without being recorded: only a
+-- COPY is taken for a restore's data
+SET check_function_bodies = off;
+WITH d AS (DELETE FROM ff.segment_keys WHERE environment = 'cfb-env' AND segment = 'cfb')
+INSERT INTO ff.segment_keys (environment, segment, targeting_key)
+VALUES ('cfb-env', 'cfb', 'x'), ('cfb-env', 'cfb', 'y'), ('cfb-env', 'cfb', 'z');
+SELECT (ff.create_segment('cfb2', NULL, environment => 'cfb-env', include => ARRAY['a', 'b'])).name;
+SET session_replication_role = replica;
+DELETE FROM ff.segment_keys WHERE environment = 'cfb-env' AND segment = 'cfb2';
+RESET session_replication_role;
+SELECT ff.add_segment_keys('cfb2', ARRAY['c', 'd', 'e'], environment => 'cfb-env');
+RESET check_function_bodies;
+SELECT entity_key, operation, delta FROM ff.versions WHERE environment = 'cfb-env' AND operation = 'KEYS' ORDER BY version;
+SELECT ok, first_broken_version IS NOT NULL AS drift_reported FROM ff.verify_history();

@@ -1724,6 +1724,56 @@ FFMissingEnvironmentError(const char *missing, bool from_setting)
  */
 #define FF_ALL_ENTRY_SIZE 160
 
+/* FF_ALL_LEFT_OUT_SIZE bounds the message of a value left out (FFAllLeaveOut) */
+#define FF_ALL_LEFT_OUT_SIZE 160
+
+/*
+ * FFAllLeaveOut makes ff.evaluate_all's result fit in a jsonb value: in key
+ * order, a flag's value that does not fit with the values before it and
+ * fixed (what every entry takes besides its value, with room for this
+ * message) becomes an error entry (reason ERROR, error code GENERAL).
+ */
+static void
+FFAllLeaveOut(FFCacheFlag **order, JsonbPair *pairs, FFAllEntry *entries, int n,
+			  Size fixed)
+{
+	Size		total = fixed;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		FFAllEntry *e = &entries[i];
+		FFCacheFlag *flag = order[i];
+		JsonbValue *variant = &e->pairs[2].value;
+		int			v;
+		Size		size;
+		char	   *message;
+
+		if (variant->type != jbvString)
+			continue;			/* no value: an error, or no variant */
+		v = FFFindVariant(&flag->flag, variant->val.string.val, variant->val.string.len);
+		Assert(v >= 0);
+		size = VARSIZE(flag->variant_jsonb[v]);
+		if (size <= FF_ALL_MAX_SIZE && total + size <= FF_ALL_MAX_SIZE)
+		{
+			total += size;
+			continue;
+		}
+		message = psprintf("the value of its variant (%zu bytes) does not fit in the result of ff.evaluate_all, a jsonb value of at most 256 MB: evaluate this flag alone",
+						   size);
+		Assert(strlen(message) <= FF_ALL_LEFT_OUT_SIZE);
+		e->pairs[0].value.type = jbvNull;
+		FFSetString(&e->pairs[1].value, "ERROR", 5);
+		variant->type = jbvNull;
+		FFSetString(&e->pairs[3].key, "error_code", 10);
+		FFSetString(&e->pairs[3].value, "GENERAL", 7);
+		FFSetString(&e->pairs[4].key, "error_message", 13);
+		FFSetString(&e->pairs[4].value, message, strlen(message));
+		e->obj.val.object.nPairs = 5;
+		pairs[i].value = e->obj;
+	}
+}
+
 PG_FUNCTION_INFO_V1(ff_evaluate_all);
 
 /*
@@ -1748,7 +1798,8 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 	JsonbPair  *pairs;
 	FFAllEntry *entries;
 	FFInput		input;
-	Size		used = 0;
+	Size		fixed = 0;
+	Size		values = 0;
 	int			i;
 
 	memset(&input, 0, sizeof(input));
@@ -1788,32 +1839,19 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		FFEvaluateCachedFlag(env, flag, &input, FF_WANT_ANY, &out);
 
 		/*
-		 * One jsonb value holds at most 256 MB: a value that would not fit
-		 * with those before it is this flag's error (1.26 library; the
-		 * whole call failed with "total size of jsonb object elements
-		 * exceeds the maximum").  The rest of an entry is counted always,
-		 * and more than it takes: FF_ALL_ENTRY_SIZE, its key, message and
-		 * variant name.
+		 * One jsonb value holds at most 256 MB (1.26 library; the whole
+		 * call failed with "total size of jsonb object elements exceeds the
+		 * maximum"): what every entry takes besides its value is counted,
+		 * with room for the message of a value left out, and the values;
+		 * when they do not fit, FFAllLeaveOut turns the values that do not
+		 * fit after those before them into errors.
 		 */
-		used += flag->keylen + FF_ALL_ENTRY_SIZE +
-			(out.message != NULL ? strlen(out.message) : 0) +
-			(out.reason != FF_REASON_ERROR && out.variant >= 0 ?
-			 strlen(flag->flag.variants[out.variant].name) : 0);
+		fixed += flag->keylen + FF_ALL_ENTRY_SIZE +
+			(out.message != NULL ? strlen(out.message) : 0);
 		if (out.reason != FF_REASON_ERROR && out.variant >= 0)
 		{
-			Size		size = VARSIZE(flag->variant_jsonb[out.variant]);
-
-			if (size > FF_ALL_MAX_SIZE || used + size > FF_ALL_MAX_SIZE)
-			{
-				out.reason = FF_REASON_ERROR;
-				out.error = FF_ERROR_GENERAL;
-				out.message = psprintf("the value of variant \"%s\" of flag \"%s\" (%zu bytes) does not fit in the result of ff.evaluate_all, a jsonb value of at most 256 MB: evaluate this flag alone",
-									   FFNameForMessage(pstrdup(flag->flag.variants[out.variant].name)),
-									   FFNameForMessage(pstrdup(flag->key)), size);
-				used += strlen(out.message);
-			}
-			else
-				used += size;
+			fixed += strlen(flag->flag.variants[out.variant].name) + FF_ALL_LEFT_OUT_SIZE;
+			values += VARSIZE(flag->variant_jsonb[out.variant]);
 		}
 
 		/* "value" */
@@ -1856,6 +1894,8 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 		pairs[i].value = e->obj;
 		pairs[i].order = i;
 	}
+	if (fixed + values > FF_ALL_MAX_SIZE)
+		FFAllLeaveOut(order, pairs, entries, env->nflags, fixed);
 	result.type = jbvObject;
 	result.val.object.nPairs = env->nflags;
 	result.val.object.pairs = pairs;

@@ -533,10 +533,14 @@ BEGIN
         -- in the source, changed without being recorded) is loaded as it
         -- was dumped, as drifted rows are: ff.verify_history reports the
         -- drift as in the source.  1.25 recorded it as a change by the
-        -- restoring role.  Only when the history has keys for the list and
-        -- the table had none before the statement: an owner's session with
-        -- check_function_bodies off that fills an empty list is recorded.
-        IF held = count_delta AND st.key_count > 0 AND ff._restoring() THEN
+        -- restoring role.  Only for what a restore does: a COPY (pg_dump's
+        -- data), into a list the table had no keys of before the statement
+        -- and the history has keys for.  An owner's session with
+        -- check_function_bodies off that fills an empty list, or that
+        -- empties and refills one in a statement, or ff.add_segment_keys,
+        -- is recorded.
+        IF held = count_delta AND st.key_count > 0 AND ff._restoring()
+           AND pg_catalog.current_query() ~* '^\s*copy\M' THEN
             RETURN false;
         END IF;
     ELSIF st.key_count + count_delta < 0
