@@ -2324,12 +2324,8 @@ FFVariantOrderCmp(const void *a, const void *b)
 {
 	const FFVariant *va = &((const FFVariantEntry *) a)->variant;
 	const FFVariant *vb = &((const FFVariantEntry *) b)->variant;
-	int			c;
 
-	c = memcmp(va->name, vb->name, Min(va->namelen, vb->namelen));
-	if (c != 0)
-		return c;
-	return (va->namelen > vb->namelen) - (va->namelen < vb->namelen);
+	return JLCompareBytes(va->name, va->namelen, vb->name, vb->namelen);
 }
 
 /*

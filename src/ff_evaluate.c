@@ -1144,14 +1144,9 @@ FFDraftNameCmp(const void *a, const void *b)
 {
 	const JsonbValue *va = (const JsonbValue *) a;
 	const JsonbValue *vb = (const JsonbValue *) b;
-	int			c;
 
-	c = memcmp(va->val.string.val, vb->val.string.val,
-			   Min(va->val.string.len, vb->val.string.len));
-	if (c != 0)
-		return c;
-	return (va->val.string.len > vb->val.string.len) -
-		(va->val.string.len < vb->val.string.len);
+	return JLCompareBytes(va->val.string.val, va->val.string.len,
+						  vb->val.string.val, vb->val.string.len);
 }
 
 /*
@@ -1850,7 +1845,7 @@ ff_evaluate_all(PG_FUNCTION_ARGS)
 			(out.message != NULL ? strlen(out.message) : 0);
 		if (out.reason != FF_REASON_ERROR && out.variant >= 0)
 		{
-			fixed += strlen(flag->flag.variants[out.variant].name) + FF_ALL_LEFT_OUT_SIZE;
+			fixed += flag->flag.variants[out.variant].namelen + FF_ALL_LEFT_OUT_SIZE;
 			values += VARSIZE(flag->variant_jsonb[out.variant]);
 		}
 

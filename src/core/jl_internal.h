@@ -251,9 +251,9 @@ extern bool JLStrictEqual(const JLValue *a, const JLValue *b);
 /* JS relational comparison a < b (or a <= b when or_equal); false if undefined */
 extern bool JLLessThan(const JLValue *a, const JLValue *b, bool or_equal,
 					   JLArena *arena);
-extern int	JLCompareBytes(const char *a, size_t alen, const char *b, size_t blen);
 extern int	JLUtf8Clip(const char *s, size_t len, size_t max);
 extern size_t JLUtf8TrimTail(const char *s, size_t len);
+extern size_t JLUtf8Length(const unsigned char *s, size_t len);
 extern const char *JLTypeName(const JLValue *v);
 
 /* jl_compile.c */

@@ -118,7 +118,7 @@ JLHex4(const char *s)
  * JLUtf8Length returns the length of the valid UTF-8 sequence at s (at
  * most len bytes), 0 if invalid (overlong, surrogate, > U+10FFFF).
  */
-static size_t
+size_t
 JLUtf8Length(const unsigned char *s, size_t len)
 {
 	unsigned char c = s[0];

@@ -184,6 +184,8 @@ extern JLValue *JLMakeArray(JLArena *arena, const JLValue **items, size_t count)
 extern const JLValue *JLObjectGet(const JLValue *object, const char *key, size_t keylen);
 /* jsonb's order of object keys: shorter first, then bytewise (-1, 0, 1) */
 extern int	JLCompareKeys(const char *a, size_t alen, const char *b, size_t blen);
+/* bytewise order, a shorter prefix first: code point order for UTF-8 (-1, 0, 1) */
+extern int	JLCompareBytes(const char *a, size_t alen, const char *b, size_t blen);
 
 /* "null", "boolean", "number", "string", "array" or "object" */
 extern const char *JLTypeNameOf(JLType type);

@@ -186,6 +186,32 @@ $$;
 COMMENT ON FUNCTION ff._environment_not_found_note(text) IS
 'Internal: for an environment that does not exist, the DETAIL of a deleted one and the HINT: the closest name, the existing ones, and how to create it, or the rollback that restores a deleted one';
 
+-- ff._segment_not_found_note is what the error for a segment that does not
+-- exist adds (1.26), as ff._environment_not_found_note does for an
+-- environment: the DETAIL of a deleted one (when, by whom; else NULL) and
+-- the HINT: the closest name (not excluded, a segment's own name for its
+-- rule), and the rollback that restores a deleted one or how to create it.
+CREATE FUNCTION ff._segment_not_found_note(segment text, environment text, excluded text DEFAULT NULL,
+                                           OUT detail text, OUT hint text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone        record;
+BEGIN
+    -- (PL/pgSQL: ff._deleted_note comes later in the install script)
+    gone := ff._deleted_note('segment', environment, segment);
+    detail := gone.detail;
+    hint := ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                  WHERE g.environment = _segment_not_found_note.environment
+                                                    AND g.name IS DISTINCT FROM excluded))
+            || COALESCE(gone.hint, ff._create_hint('segment', segment, environment));
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_not_found_note(text, text, text) IS
+'Internal: for a segment that does not exist, the DETAIL of a deleted one and the HINT: the closest name, and the rollback that restores a deleted one or how to create it';
+
 -- ff._actor is the role the session acts as: its role (SET ROLE, else the
 -- session user).  The change-request functions record it as the history's
 -- changed_by (they are SECURITY DEFINER, so current_user is the owner), and
@@ -546,21 +572,16 @@ BEGIN
      ORDER BY s LIMIT 1;
     IF missing IS NOT NULL AND NOT ff._restoring() THEN
         -- (1.26) a deleted segment is named as such, with the rollback that
-        -- restores it and its keys (creating it anew loses both)
-        gone := ff._deleted_note('segment', environment, missing);
+        -- restores it and its keys (creating it anew loses both); a
+        -- segment's own rule may not name the segment: it is no suggestion
+        gone := ff._segment_not_found_note(missing, environment, owner_segment);
         RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
             owner_label, ff._name_in_message(missing), environment
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('The reference is at %s.',
                       COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix))
                       || COALESCE(' ' || gone.detail, ''),
-                  -- (a segment's own rule may not name the segment: it is no suggestion)
-                  HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
-                                                               WHERE g.environment = _check_segment_refs.environment
-                                                                 AND g.name IS DISTINCT FROM owner_segment))
-                      -- (1.17) the shared HINT: no suggestion to create a
-                      -- name that breaks the name rule
-                      || COALESCE(gone.hint, ff._create_hint('segment', missing, environment));
+                  HINT = gone.hint;
     END IF;
 END;
 $$;
@@ -1720,14 +1741,12 @@ BEGIN
                           HINT = gone.hint;
             END IF;
             -- (1.26) a deleted segment: when, by whom, and its rollback
-            gone := ff._deleted_note('segment', NEW.environment, NEW.segment);
+            gone := ff._segment_not_found_note(NEW.segment, NEW.environment);
             RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(NEW.segment), NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', ff._name_in_message(NEW.targeting_key))
                           || COALESCE(' ' || gone.detail, ''),
-                      HINT = ff._perhaps_you_meant(NEW.segment, ARRAY(SELECT g.name FROM ff.segments AS g
-                                                                       WHERE g.environment = NEW.environment))
-                          || COALESCE(gone.hint, ff._create_hint('segment', NEW.segment, NEW.environment));
+                      HINT = gone.hint;
         END IF;
     END IF;
     IF NEW.targeting_key = '' THEN

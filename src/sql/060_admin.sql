@@ -196,12 +196,12 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = format('Pass the name of a segment of environment "%s"; ff.segments lists them.', environment);
     END IF;
-    gone := ff._deleted_note('segment', environment, segment);
-    hint := ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
-                                                  WHERE g.environment = _segment_not_found.environment))
-         || CASE WHEN deleting AND segment ~ ff._name_pattern() THEN format('ff.segments lists the segments of environment "%s".', environment)
-                 WHEN gone.hint IS NOT NULL THEN gone.hint
-                 ELSE ff._create_hint('segment', segment, environment) END;
+    gone := ff._segment_not_found_note(segment, environment);
+    hint := CASE WHEN deleting AND segment ~ ff._name_pattern()
+                 THEN ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                            WHERE g.environment = _segment_not_found.environment))
+                      || format('ff.segments lists the segments of environment "%s".', environment)
+                 ELSE gone.hint END;
     IF gone.detail IS NULL THEN
         RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
             USING ERRCODE = 'undefined_object', HINT = hint;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "jsonlogic.h"
+#include "jl_internal.h"
 
 #define FUZZ_MEMORY_LIMIT (64 * 1024 * 1024)
 
@@ -119,41 +120,24 @@ FuzzSegment(void *opaque, const char *name, size_t namelen, const char *key,
 }
 
 /*
- * FuzzValidUtf8 reports whether s is valid UTF-8.  JLParse refuses input
- * that is not, so a message that is not was cut inside a character.
+ * FuzzValidUtf8 reports whether s is valid UTF-8, as the parser checks it
+ * (JLUtf8Length).  JLParse refuses input that is not, so a message that is
+ * not was cut inside a character.
  */
 static bool
 FuzzValidUtf8(const char *s)
 {
 	const unsigned char *p = (const unsigned char *) s;
+	size_t		len = strlen(s);
 
-	while (*p != '\0')
+	while (len > 0)
 	{
-		int			n;
-		unsigned int cp;
+		size_t		n = JLUtf8Length(p, len);
 
-		if (*p < 0x80)
-		{
-			p++;
-			continue;
-		}
-		if ((*p & 0xE0) == 0xC0)
-			n = 1, cp = *p & 0x1F;
-		else if ((*p & 0xF0) == 0xE0)
-			n = 2, cp = *p & 0x0F;
-		else if ((*p & 0xF8) == 0xF0)
-			n = 3, cp = *p & 0x07;
-		else
+		if (n == 0)
 			return false;
-		p++;
-		while (n-- > 0)
-		{
-			if ((*p & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (*p++ & 0x3F);
-		}
-		if (cp > 0x10FFFF)
-			return false;
+		p += n;
+		len -= n;
 	}
 	return true;
 }

@@ -5,11 +5,17 @@
 --   * a flag rule or a segment key that names a deleted segment says so
 --     (when, by whom) and gives the rollback that restores it with its
 --     keys; 1.25 suggested ff.create_segment, which loses both
---     (ff._check_segment_refs, ff._validate_segment_key; a segment key of a
---     deleted environment gets the note the flag and segment triggers give);
+--     (ff._check_segment_refs, ff._validate_segment_key, through the new
+--     internal ff._segment_not_found_note, which ff._segment_not_found
+--     uses too; a segment key of a deleted environment gets the note the
+--     flag and segment triggers give);
 --   * messages list a flag's variants one way (new internal
 --     ff._variant_list: the first ten in byte order, clipped, and how many
---     in all); 1.25 used three orders and listed every name.
+--     in all); 1.25 used three orders and listed every name; a refused
+--     targeting result keeps its closing quote;
+--   * a restore (pg_dump's COPY) of a key list that drifted from its
+--     history in the source records nothing, as for drifted rows
+--     (ff._history_keys_needed).
 SET LOCAL search_path = pg_catalog, pg_temp;
 
 CREATE OR REPLACE FUNCTION ff._variant_list(variants jsonb)
@@ -54,21 +60,16 @@ BEGIN
      ORDER BY s LIMIT 1;
     IF missing IS NOT NULL AND NOT ff._restoring() THEN
         -- (1.26) a deleted segment is named as such, with the rollback that
-        -- restores it and its keys (creating it anew loses both)
-        gone := ff._deleted_note('segment', environment, missing);
+        -- restores it and its keys (creating it anew loses both); a
+        -- segment's own rule may not name the segment: it is no suggestion
+        gone := ff._segment_not_found_note(missing, environment, owner_segment);
         RAISE EXCEPTION '% references segment "%", which does not exist in environment "%"',
             owner_label, ff._name_in_message(missing), environment
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('The reference is at %s.',
                       COALESCE(ff._rule_path_of(rule, 'segment', to_jsonb(missing), prefix), prefix))
                       || COALESCE(' ' || gone.detail, ''),
-                  -- (a segment's own rule may not name the segment: it is no suggestion)
-                  HINT = ff._perhaps_you_meant(missing, ARRAY(SELECT g.name FROM ff.segments AS g
-                                                               WHERE g.environment = _check_segment_refs.environment
-                                                                 AND g.name IS DISTINCT FROM owner_segment))
-                      -- (1.17) the shared HINT: no suggestion to create a
-                      -- name that breaks the name rule
-                      || COALESCE(gone.hint, ff._create_hint('segment', missing, environment));
+                  HINT = gone.hint;
     END IF;
 END;
 $$;
@@ -120,14 +121,12 @@ BEGIN
                           HINT = gone.hint;
             END IF;
             -- (1.26) a deleted segment: when, by whom, and its rollback
-            gone := ff._deleted_note('segment', NEW.environment, NEW.segment);
+            gone := ff._segment_not_found_note(NEW.segment, NEW.environment);
             RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(NEW.segment), NEW.environment
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = format('Targeting key "%s" cannot be added to a missing segment.', ff._name_in_message(NEW.targeting_key))
                           || COALESCE(' ' || gone.detail, ''),
-                      HINT = ff._perhaps_you_meant(NEW.segment, ARRAY(SELECT g.name FROM ff.segments AS g
-                                                                       WHERE g.environment = NEW.environment))
-                          || COALESCE(gone.hint, ff._create_hint('segment', NEW.segment, NEW.environment));
+                      HINT = gone.hint;
         END IF;
     END IF;
     IF NEW.targeting_key = '' THEN
@@ -565,4 +564,57 @@ $$;
 
 COMMENT ON FUNCTION ff._history_keys_needed(text, text, bigint, bigint, boolean) IS
     'Internal: whether a statement''s change of a segment''s key list is recorded (not for a deleted segment, nor for the rows of a pg_dump restore)';
+
+CREATE OR REPLACE FUNCTION ff._segment_not_found_note(segment text, environment text, excluded text DEFAULT NULL,
+                                           OUT detail text, OUT hint text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone        record;
+BEGIN
+    -- (PL/pgSQL: ff._deleted_note comes later in the install script)
+    gone := ff._deleted_note('segment', environment, segment);
+    detail := gone.detail;
+    hint := ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                  WHERE g.environment = _segment_not_found_note.environment
+                                                    AND g.name IS DISTINCT FROM excluded))
+            || COALESCE(gone.hint, ff._create_hint('segment', segment, environment));
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_not_found_note(text, text, text) IS
+'Internal: for a segment that does not exist, the DETAIL of a deleted one and the HINT: the closest name, and the rollback that restores a deleted one or how to create it';
+
+CREATE OR REPLACE FUNCTION ff._segment_not_found(segment text, environment text, deleting boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone        record;
+    hint        text;
+BEGIN
+    IF segment IS NULL THEN
+        RAISE EXCEPTION 'segment name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = format('Pass the name of a segment of environment "%s"; ff.segments lists them.', environment);
+    END IF;
+    gone := ff._segment_not_found_note(segment, environment);
+    hint := CASE WHEN deleting AND segment ~ ff._name_pattern()
+                 THEN ff._perhaps_you_meant(segment, ARRAY(SELECT g.name FROM ff.segments AS g
+                                                            WHERE g.environment = _segment_not_found.environment))
+                      || format('ff.segments lists the segments of environment "%s".', environment)
+                 ELSE gone.hint END;
+    IF gone.detail IS NULL THEN
+        RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
+            USING ERRCODE = 'undefined_object', HINT = hint;
+    END IF;
+    RAISE EXCEPTION 'segment "%" does not exist in environment "%"', ff._name_in_message(segment), environment
+        USING ERRCODE = 'undefined_object', DETAIL = gone.detail, HINT = hint;
+END;
+$$;
+
+COMMENT ON FUNCTION ff._segment_not_found(text, text, boolean) IS
+'Internal: raises undefined_object for a segment missing from an environment, or when it was deleted';
 
